@@ -1,0 +1,66 @@
+/**
+ * The deployment's secrets as sensitive Terraform variables. They are never
+ * config fields, so their values never reach the synthesized JSON.
+ * Set them with TF_VAR_db_password, TF_VAR_repmgr_password, TF_VAR_fortigate_token
+ * (and TF_VAR_symmetric_key for the native topology).
+ */
+import { TerraformVariable } from "cdktf";
+import { Construct } from "constructs";
+
+export interface SecretsProps {
+  /** Declare fortigate_token. @default false */
+  readonly fortigateToken?: boolean;
+  /** Declare symmetric_key (native PostgreSQL topologies). @default false */
+  readonly symmetricKey?: boolean;
+  /** Declare repmgr_password. @default true */
+  readonly repmgrPassword?: boolean;
+}
+
+export const SECRET_VARIABLES = {
+  dbPassword: "db_password",
+  repmgrPassword: "repmgr_password",
+  fortigateToken: "fortigate_token",
+  symmetricKey: "symmetric_key",
+} as const;
+
+export class DeploymentSecrets extends Construct {
+  /** Password of the PostgreSQL user EMS connects as. */
+  public readonly dbPassword: TerraformVariable;
+  public readonly repmgrPassword?: TerraformVariable;
+  public readonly fortigateToken?: TerraformVariable;
+  public readonly symmetricKey?: TerraformVariable;
+
+  constructor(scope: Construct, id: string, props: SecretsProps = {}) {
+    super(scope, id);
+    this.dbPassword = new TerraformVariable(scope, SECRET_VARIABLES.dbPassword, {
+      type: "string",
+      sensitive: true,
+      nullable: false,
+      description: "Password of the PostgreSQL user EMS connects as (set TF_VAR_db_password).",
+    });
+    if (props.repmgrPassword ?? true) {
+      this.repmgrPassword = new TerraformVariable(scope, SECRET_VARIABLES.repmgrPassword, {
+        type: "string",
+        sensitive: true,
+        nullable: false,
+        description: "Password of the repmgr user (set TF_VAR_repmgr_password).",
+      });
+    }
+    if (props.fortigateToken) {
+      this.fortigateToken = new TerraformVariable(scope, SECRET_VARIABLES.fortigateToken, {
+        type: "string",
+        sensitive: true,
+        nullable: false,
+        description: "FortiGate REST API token (set TF_VAR_fortigate_token).",
+      });
+    }
+    if (props.symmetricKey) {
+      this.symmetricKey = new TerraformVariable(scope, SECRET_VARIABLES.symmetricKey, {
+        type: "string",
+        sensitive: true,
+        nullable: false,
+        description: "Symmetric key of the EMS PostgreSQL extension, shared by the data nodes (set TF_VAR_symmetric_key).",
+      });
+    }
+  }
+}

@@ -1,0 +1,58 @@
+/** Values derived from a deployment: never typed per node by the user. */
+import type { DbNodeConfig, Deployment } from "./schema";
+
+/** Seeds the Bitnami image adds to the name's number (the guide: 2000 for witnesses). */
+export const DATA_ID_SEED = 1000;
+export const WITNESS_ID_SEED = 2000;
+
+/** The number after the last '-' of a node name, or undefined. */
+export function nameNumber(name: string): number | undefined {
+  const m = /-(\d+)$/.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** repmgr node id as the Bitnami image computes it (explicit nodeId wins). */
+export function repmgrNodeId(node: Pick<DbNodeConfig, "name" | "role" | "nodeId">): number | undefined {
+  if (node.nodeId !== undefined) return node.nodeId;
+  const n = nameNumber(node.name);
+  if (n === undefined) return undefined;
+  return n + (node.role === "witness" ? WITNESS_ID_SEED : DATA_ID_SEED);
+}
+
+export function priorityOf(node: Pick<DbNodeConfig, "role" | "priority">): number {
+  if (node.role === "witness") return 0;
+  return node.priority ?? 100;
+}
+
+export function locationOf(node: Pick<DbNodeConfig, "location">): string {
+  return node.location ?? "default";
+}
+
+export function dataNodes(d: Deployment): DbNodeConfig[] {
+  return d.database.nodes.filter((n) => n.role === "data");
+}
+
+export function witnessNodes(d: Deployment): DbNodeConfig[] {
+  return d.database.nodes.filter((n) => n.role === "witness");
+}
+
+/** The data node that starts as primary. */
+export function initialPrimary(d: Deployment): DbNodeConfig {
+  const want = d.database.initialPrimary;
+  const found = want ? d.database.nodes.find((n) => n.name === want) : dataNodes(d)[0];
+  if (!found) throw new Error(`initial primary ${want ?? "(first data node)"} not found; validate the deployment first`);
+  return found;
+}
+
+/** Ports the FortiGate publishes, in the guide's order. */
+export function emsPorts(fg: { chromebook: boolean; acme: boolean }): number[] {
+  const ports = [10443, 443, 8013, 8015, 8871];
+  if (fg.chromebook) ports.push(8443);
+  if (fg.acme) ports.push(80);
+  return ports;
+}
+
+/** EMS nodes in install order: the first is the EMS primary. */
+export function emsInstallOrder(d: Deployment) {
+  return d.emsNodes.map((node, index) => ({ node, index, primary: index === 0 }));
+}
