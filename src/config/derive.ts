@@ -56,3 +56,40 @@ export function emsPorts(fg: { chromebook: boolean; acme: boolean }): number[] {
 export function emsInstallOrder(d: Deployment) {
   return d.emsNodes.map((node, index) => ({ node, index, primary: index === 0 }));
 }
+
+export interface FailoverTiming {
+  readonly reconnectAttempts: number;
+  readonly reconnectIntervalSeconds: number;
+  readonly connectTimeoutSeconds: number;
+  readonly monitorIntervalSeconds: number;
+  /** Which fields the user set explicitly (the rest are defaults of the topology/profile). */
+  readonly explicit: ReadonlySet<string>;
+}
+
+const DOCKER = new Set(["single-region", "geo-redundant", "upgrade-7-4-4"]);
+
+/** Effective repmgr failover timing of a deployment (FACTS §2). */
+export function failoverTiming(d: Deployment): FailoverTiming {
+  const f = d.database.failover;
+  const base =
+    f.profile === "tuned"
+      ? { reconnectAttempts: 3, reconnectIntervalSeconds: 2 }
+      : DOCKER.has(d.topology)
+        ? { reconnectAttempts: 3, reconnectIntervalSeconds: 5 }
+        : { reconnectAttempts: 6, reconnectIntervalSeconds: 10 };
+  const explicit = new Set<string>();
+  for (const k of ["reconnectAttempts", "reconnectIntervalSeconds", "connectTimeoutSeconds", "monitorIntervalSeconds"] as const) {
+    if (f[k] !== undefined) explicit.add(k);
+  }
+  if (f.profile === "tuned") {
+    explicit.add("reconnectAttempts");
+    explicit.add("reconnectIntervalSeconds");
+  }
+  return {
+    reconnectAttempts: f.reconnectAttempts ?? base.reconnectAttempts,
+    reconnectIntervalSeconds: f.reconnectIntervalSeconds ?? base.reconnectIntervalSeconds,
+    connectTimeoutSeconds: f.connectTimeoutSeconds ?? 2,
+    monitorIntervalSeconds: f.monitorIntervalSeconds ?? 2,
+    explicit,
+  };
+}

@@ -125,17 +125,24 @@ export const imageSchema = z
   .strict()
   .default({});
 
-/** Failover timing of repmgr (FACTS §2). */
+/**
+ * Failover timing of repmgr (FACTS §2). Unset fields take the topology's defaults:
+ * repmgr's 6 x 10 s natively (what the guide describes), the image's 3 x 5 s with Docker.
+ * `profile: "tuned"` selects 3 attempts x 2 s (measured 5-6 s failover on the lab).
+ * Use `failoverTiming(deployment)` from derive.ts for the effective values.
+ */
 export const failoverTimingSchema = z
   .object({
-    /** repmgr reconnect_attempts. @default 6 (repmgr's default, what the guide assumes) */
-    reconnectAttempts: z.number().int().min(1).max(60).default(6),
-    /** repmgr reconnect_interval in seconds. @default 10 */
-    reconnectIntervalSeconds: z.number().int().min(1).max(600).default(10),
+    /** "default": the topology's defaults; "tuned": fast failover. @default "default" */
+    profile: z.enum(["default", "tuned"]).default("default"),
+    /** repmgr reconnect_attempts. */
+    reconnectAttempts: z.number().int().min(1).max(60).optional(),
+    /** repmgr reconnect_interval in seconds. */
+    reconnectIntervalSeconds: z.number().int().min(1).max(600).optional(),
     /** libpq connect_timeout in seconds used in conninfo. @default 2 */
-    connectTimeoutSeconds: z.number().int().min(1).max(60).default(2),
+    connectTimeoutSeconds: z.number().int().min(1).max(60).optional(),
     /** repmgrd monitor_interval_secs. @default 2 */
-    monitorIntervalSeconds: z.number().int().min(1).max(60).default(2),
+    monitorIntervalSeconds: z.number().int().min(1).max(60).optional(),
   })
   .strict()
   .default({});
@@ -226,6 +233,36 @@ export const fortigateSchema = z
   .strict();
 export type FortiGateConfig = z.infer<typeof fortigateSchema>;
 
+/** Settings of the native PostgreSQL topology (native-single-region): PostgreSQL + repmgr without Docker. */
+export const nativeSchema = z
+  .object({
+    /**
+     * Where postgresql-15 and postgresql-15-repmgr come from: "pgdg" (the guide: apt.postgresql.org),
+     * "distribution" (the distribution's own repository) or "preinstalled" (checked, never installed).
+     * @default "pgdg"
+     */
+    packages: z.enum(["pgdg", "distribution", "preinstalled"]).default("pgdg"),
+    /** PostgreSQL major version. Only 15 is supported by EMS 7.4.4. @default 15 */
+    pgVersion: z.literal(15).default(15),
+    /**
+     * The EMS extensions tarball (ems_pg_extensions.tar.gz) on the machine running Terraform,
+     * extracted to / on the data nodes. When absent the step is skipped.
+     */
+    extensions: z.object({ path: z.string().min(1), sha256 }).strict().optional(),
+    /** wal_keep_size, so a failed primary can still rewind and rejoin. @default "512MB" */
+    walKeepSize: z.string().regex(/^\d+(kB|MB|GB|TB)$/, "must be a size like 512MB").default("512MB"),
+    /** Seconds between two checks of the reconciliation service. @default 10 */
+    reconcileIntervalSeconds: z.number().int().min(2).max(3600).default(10),
+    /** Networks allowed to connect to the data nodes as the EMS user (pg_hba). @default ["0.0.0.0/0"] (the guide) */
+    clientNetworks: z.array(z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, "must be a CIDR like 192.168.1.0/24")).min(1).default(["0.0.0.0/0"]),
+    /** Apply the PGTune settings (FACTS §8) to the data nodes. @default true */
+    tune: z.boolean().default(true),
+    /** repmgr log_level. @default "INFO" */
+    logLevel: z.enum(["DEBUG", "INFO", "NOTICE", "WARNING", "ERROR"]).default("INFO"),
+  })
+  .strict();
+export type NativeSettings = z.infer<typeof nativeSchema>;
+
 export const acknowledgementSchema = z
   .object({ rule: z.string().min(1), reason: z.string().min(10, "explain why in at least 10 characters") })
   .strict();
@@ -241,6 +278,8 @@ export const deploymentSchema = z
     installer: installerSchema,
     ems: emsSettingsSchema,
     fortigate: fortigateSchema.optional(),
+    /** Native PostgreSQL settings (topology native-single-region). @default all defaults */
+    native: nativeSchema.optional(),
     /** Topology rule findings acknowledged with a reason. @default [] */
     acknowledgements: z.array(acknowledgementSchema).default([]),
   })

@@ -1,0 +1,137 @@
+/**
+ * PgHaNode and WitnessNode: one ems-postgres-ha container per DB host, through a docker
+ * provider that reaches the host over SSH (ssh://user@address:port).
+ *
+ * Per host: the provider, a host preparation step (conf.d/extra.conf from PGTune for data
+ * nodes, the image loaded from a tarball keyed on its sha256, or pulled), a named data volume
+ * that is never destroyed by Terraform (prevent_destroy), and the container with the guide's
+ * flags, all derived from the cluster description.
+ */
+import { Container } from "@cdktf/provider-docker/lib/container";
+import { Image } from "@cdktf/provider-docker/lib/image";
+import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
+import { Volume } from "@cdktf/provider-docker/lib/volume";
+import { DataResource, type ITerraformDependable } from "cdktf";
+import { Construct } from "constructs";
+import { createHash } from "node:crypto";
+import type { DbNodeConfig, Deployment } from "../src/config/schema";
+import { containerSpec, type ContainerSpec } from "../src/render/bitnami";
+import { renderHostPrepScript } from "../src/render/docker-host";
+import { sshConnection } from "./connection";
+import type { DeploymentSecrets } from "./secrets";
+
+export interface PgHaNodeProps {
+  /** The validated deployment (the cluster this node belongs to). */
+  readonly deployment: Deployment;
+  /** Name of this node in deployment.database.nodes. */
+  readonly nodeName: string;
+  /** Passwords (sensitive variables). */
+  readonly secrets: DeploymentSecrets;
+  /** What must exist before this node's container starts (e.g. the primary). @default none */
+  readonly dependsOn?: ITerraformDependable[];
+}
+
+function sha(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/** The docker provider URL of a host. */
+export function dockerHostUrl(node: DbNodeConfig): string {
+  return `ssh://${node.ssh.user}@${node.address}:${node.ssh.port}`;
+}
+
+/** Shared by PgHaNode and WitnessNode. */
+abstract class BitnamiNode extends Construct {
+  /** The DB node as configured. */
+  public readonly dbNode: DbNodeConfig;
+  /** Address other nodes and EMS use. */
+  public readonly address: string;
+  /** The container's flags, derived from the cluster. */
+  public readonly spec: ContainerSpec;
+  public readonly provider: DockerProvider;
+  /** Host preparation (conf.d, image load). */
+  public readonly prepare: DataResource;
+  public readonly image: Image;
+  /** The data volume; Terraform refuses to destroy it. */
+  public readonly volume: Volume;
+  /** The container; use it in dependsOn. */
+  public readonly container: Container;
+
+  protected constructor(scope: Construct, id: string, props: PgHaNodeProps, expectedRole: DbNodeConfig["role"]) {
+    super(scope, id);
+    const d = props.deployment;
+    const node = d.database.nodes.find((n) => n.name === props.nodeName);
+    if (!node) {
+      throw new Error(`${id}: nodeName "${props.nodeName}" is not in database.nodes (${d.database.nodes.map((n) => n.name).join(", ")}); use one of those`);
+    }
+    if (node.role !== expectedRole) {
+      throw new Error(`${id}: node "${node.name}" has role "${node.role}"; use ${node.role === "witness" ? "WitnessNode" : "PgHaNode"} for it`);
+    }
+    this.dbNode = node;
+    this.address = node.address;
+    this.spec = containerSpec(d, node);
+
+    const sshOpts = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10"];
+    if (node.ssh.privateKeyPath) sshOpts.push("-i", node.ssh.privateKeyPath);
+    this.provider = new DockerProvider(this, "provider", { alias: node.name.replace(/[^A-Za-z0-9_]/g, "_"), host: dockerHostUrl(node), sshOpts });
+
+    const prepScript = renderHostPrepScript(d, node, this.spec.extraConf);
+    const img = d.database.image;
+    this.prepare = new DataResource(this, "prepare", {
+      triggersReplace: {
+        host: node.address,
+        script: sha(prepScript),
+        image: img.source.kind === "tarball" ? img.source.sha256 : `${this.spec.image}`,
+      },
+      connection: sshConnection(node, "10m"),
+      provisioners: [
+        { type: "file", content: prepScript, destination: "/root/ems-ha-prepare-host.sh" },
+        { type: "remote-exec", inline: ["bash /root/ems-ha-prepare-host.sh"] },
+      ],
+    });
+
+    this.image = new Image(this, "image", {
+      provider: this.provider,
+      name: this.spec.image,
+      keepLocally: true,
+      dependsOn: [this.prepare],
+    });
+
+    this.volume = new Volume(this, "data", {
+      provider: this.provider,
+      name: this.spec.volumes[0]!.volumeName!,
+      lifecycle: { preventDestroy: true },
+    });
+
+    const secretEnv = this.spec.secretEnv.map((s) => `${s.name}=${(s.secret === "dbPassword" ? props.secrets.dbPassword : props.secrets.repmgrPassword ?? props.secrets.dbPassword).stringValue}`);
+    this.container = new Container(this, "container", {
+      provider: this.provider,
+      name: this.spec.name,
+      image: this.image.imageId,
+      restart: this.spec.restart,
+      mustRun: true,
+      env: [...secretEnv, ...this.spec.env.map(([k, v]) => `${k}=${v}`)],
+      ports: this.spec.ports.map((p) => ({ internal: p.internal, external: p.external })),
+      volumes: this.spec.volumes.map((v) =>
+        v.volumeName ? { volumeName: this.volume.name, containerPath: v.containerPath } : { hostPath: v.hostPath, containerPath: v.containerPath },
+      ),
+      host: this.spec.hosts.map((h) => ({ host: h.host, ip: h.ip })),
+      shmSize: this.spec.shmSizeMb,
+      dependsOn: [this.prepare, ...(props.dependsOn ?? [])],
+    });
+  }
+}
+
+/** A data node of the ems-postgres-ha cluster (holds a copy of the database). */
+export class PgHaNode extends BitnamiNode {
+  constructor(scope: Construct, id: string, props: PgHaNodeProps) {
+    super(scope, id, props, "data");
+  }
+}
+
+/** A witness of the ems-postgres-ha cluster (votes in elections, holds no data). */
+export class WitnessNode extends BitnamiNode {
+  constructor(scope: Construct, id: string, props: PgHaNodeProps) {
+    super(scope, id, props, "witness");
+  }
+}

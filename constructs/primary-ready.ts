@@ -1,0 +1,38 @@
+/**
+ * PrimaryReady: a bounded wait, on the initial primary's host, until its container accepts
+ * writes. EMS installs depend on it: the guide installs EMS "after the DB cluster is up and running".
+ */
+import { DataResource, type ITerraformDependable } from "cdktf";
+import { Construct } from "constructs";
+import type { DbNodeConfig } from "../src/config/schema";
+import { renderWaitPrimaryScript, type WaitOptions } from "../src/render/docker-host";
+import { sshConnection } from "./connection";
+
+export interface PrimaryReadyProps {
+  /** The data node that starts as primary. */
+  readonly primary: DbNodeConfig;
+  readonly port: number;
+  readonly user: string;
+  /** Bounds of the wait. @default 60 attempts x 5 s */
+  readonly wait?: WaitOptions;
+  /** The containers that must exist first. */
+  readonly dependsOn: ITerraformDependable[];
+}
+
+export class PrimaryReady extends Construct {
+  public readonly resource: DataResource;
+
+  constructor(scope: Construct, id: string, props: PrimaryReadyProps) {
+    super(scope, id);
+    const script = renderWaitPrimaryScript(props.primary.name, props.port, props.user, props.wait);
+    this.resource = new DataResource(this, "wait", {
+      triggersReplace: { primary: props.primary.name, address: props.primary.address },
+      connection: sshConnection(props.primary),
+      provisioners: [
+        { type: "file", content: script, destination: "/root/ems-ha-wait-primary.sh" },
+        { type: "remote-exec", inline: ["bash /root/ems-ha-wait-primary.sh"] },
+      ],
+      dependsOn: props.dependsOn,
+    });
+  }
+}

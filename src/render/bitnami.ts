@@ -1,0 +1,122 @@
+/**
+ * The ems-postgres-ha (Bitnami postgresql-repmgr based) container of one DB node,
+ * derived from the cluster description: the guide's `docker run` flags as data.
+ */
+import { failoverTiming, initialPrimary, locationOf, priorityOf } from "../config/derive";
+import type { DbNodeConfig, Deployment } from "../config/schema";
+import { pgtuneForNode } from "./pgtune";
+
+/** Where the data volume and conf.d live inside the container (FACTS §3). */
+export const DATA_MOUNT = "/bitnami/postgresql";
+export const CONF_D_MOUNT = "/bitnami/postgresql/conf/conf.d";
+/** The guide's --shm-size 1g, in MB as the docker provider wants it. */
+export const SHM_SIZE_MB = 1024;
+
+/** Environment variables that carry secrets: set from sensitive values, never rendered. */
+export interface SecretEnv {
+  readonly name: string;
+  readonly secret: "dbPassword" | "repmgrPassword";
+}
+
+export interface ContainerSpec {
+  readonly name: string;
+  readonly image: string;
+  /** Non-secret environment, in the guide's order. */
+  readonly env: ReadonlyArray<readonly [string, string]>;
+  readonly secretEnv: ReadonlyArray<SecretEnv>;
+  readonly ports: ReadonlyArray<{ readonly internal: number; readonly external: number }>;
+  readonly volumes: ReadonlyArray<{ readonly containerPath: string; readonly volumeName?: string; readonly hostPath?: string }>;
+  /** --add-host entries. */
+  readonly hosts: ReadonlyArray<{ readonly host: string; readonly ip: string }>;
+  readonly shmSizeMb: number;
+  readonly restart: "always";
+  /** conf.d/extra.conf for data nodes (PGTune), undefined for witnesses. */
+  readonly extraConf?: string;
+}
+
+/** Docker volume of a node: pg-1 -> pg_1_data (the guide's naming). */
+export function volumeNameOf(nodeName: string): string {
+  return `${nodeName.replace(/-/g, "_")}_data`;
+}
+
+export function imageRef(d: Deployment): string {
+  const img = d.database.image;
+  const prefix = img.source.kind === "registry" && img.source.registry ? `${img.source.registry.replace(/\/+$/, "")}/` : "";
+  return `${prefix}${img.name}:${img.tag}`;
+}
+
+/** REPMGR_PARTNER_NODES in the guide's form: every member, port once at the end. */
+export function partnerNodes(d: Deployment): string {
+  return `${d.database.nodes.map((n) => n.name).join(",")}:${d.database.port}`;
+}
+
+export function containerSpec(d: Deployment, node: DbNodeConfig): ContainerSpec {
+  const port = d.database.port;
+  const primary = initialPrimary(d);
+  const witness = node.role === "witness";
+  const env: Array<[string, string]> = [];
+  if (d.database.user !== "postgres") env.push(["POSTGRESQL_USERNAME", d.database.user]);
+  if (port !== 5432) env.push(["POSTGRESQL_PORT_NUMBER", String(port)]);
+  env.push(
+    ["REPMGR_PRIMARY_HOST", primary.name],
+    ["REPMGR_PRIMARY_PORT", String(port)],
+    ["REPMGR_PARTNER_NODES", partnerNodes(d)],
+    ["REPMGR_NODE_NAME", node.name],
+    ["REPMGR_NODE_NETWORK_NAME", node.name],
+    ["REPMGR_PORT_NUMBER", String(port)],
+    ["REPMGR_DEGRADED_MONITORING_TIMEOUT", "-1"],
+  );
+  if (witness) {
+    env.push(["REPMGR_NODE_TYPE", "witness"], ["REPMGR_NODE_ID_START_SEED", "2000"]);
+  } else {
+    env.push(["REPMGR_NODE_PRIORITY", String(priorityOf(node))]);
+  }
+  if (node.location !== undefined) env.push(["REPMGR_NODE_LOCATION", locationOf(node)]);
+  if (node.nodeId !== undefined) env.push(["REPMGR_NODE_ID", String(node.nodeId)]);
+  // Failover timing only when chosen: otherwise the image's own defaults apply, as in the guide.
+  const t = failoverTiming(d);
+  if (t.explicit.has("reconnectAttempts")) env.push(["REPMGR_RECONNECT_ATTEMPTS", String(t.reconnectAttempts)]);
+  if (t.explicit.has("reconnectIntervalSeconds")) env.push(["REPMGR_RECONNECT_INTERVAL", String(t.reconnectIntervalSeconds)]);
+  if (t.explicit.has("connectTimeoutSeconds")) env.push(["REPMGR_CONNECT_TIMEOUT", String(t.connectTimeoutSeconds)]);
+
+  const volumes: Array<{ containerPath: string; volumeName?: string; hostPath?: string }> = [
+    { volumeName: volumeNameOf(node.name), containerPath: DATA_MOUNT },
+  ];
+  if (!witness) volumes.push({ hostPath: d.database.confDir, containerPath: CONF_D_MOUNT });
+
+  return {
+    name: node.name,
+    image: imageRef(d),
+    env,
+    secretEnv: [
+      { name: "POSTGRESQL_PASSWORD", secret: "dbPassword" },
+      { name: "REPMGR_PASSWORD", secret: "repmgrPassword" },
+    ],
+    ports: [{ internal: port, external: port }],
+    volumes,
+    hosts: d.database.nodes.map((n) => ({ host: n.name, ip: n.address })),
+    shmSizeMb: SHM_SIZE_MB,
+    restart: "always",
+    extraConf: witness ? undefined : pgtuneForNode(node, d.database.maxConnections),
+  };
+}
+
+function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_./:,=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The equivalent `docker run` command (for docs, reviews and hand deployment).
+ * Secret variables reference shell variables ($DB_PASSWORD, $REPMGR_PASSWORD), never values.
+ */
+export function dockerRunCommand(spec: ContainerSpec): string {
+  const parts: string[] = [`docker run --restart ${spec.restart} --detach --name ${spec.name}`];
+  for (const p of spec.ports) parts.push(`-p ${p.external}:${p.internal}`);
+  for (const s of spec.secretEnv) parts.push(`--env ${s.name}="$${s.secret === "dbPassword" ? "DB_PASSWORD" : "REPMGR_PASSWORD"}"`);
+  for (const [k, v] of spec.env) parts.push(`--env ${k}=${shellQuote(v)}`);
+  for (const v of spec.volumes) parts.push(`--volume ${v.volumeName ?? v.hostPath}:${v.containerPath}`);
+  parts.push(`--shm-size ${spec.shmSizeMb === 1024 ? "1g" : `${spec.shmSizeMb}m`}`);
+  for (const h of spec.hosts) parts.push(`--add-host ${h.host}:${h.ip}`);
+  parts.push(spec.image);
+  return parts.join(" \\\n  ");
+}

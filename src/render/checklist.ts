@@ -1,0 +1,18 @@
+/** The EMS GUI steps that have no automation, with the deployment's own values. */
+import type { Deployment } from "../config/schema";
+
+export function guiChecklist(d: Deployment): string[] {
+  const primary = d.emsNodes[0];
+  return [
+    `Log in to the EMS primary (${primary?.name ?? "first EMS node"}, https://${primary?.address ?? "?"}) and add the license (one license covers every node).`,
+    "System Settings > EMS Settings > Shared Settings: confirm Listen on IP is All.",
+    `Enable Use FQDN and enter ${d.ems.fqdn}.`,
+    `Custom hostname: enter the FortiGate VIP ${d.ems.vip}.`,
+    `High Availability Keep Alive Interval: ${d.ems.keepaliveSeconds} seconds.`,
+    `Dashboard > Status: the System Information widget shows HA mode with ${d.emsNodes.map((n) => n.name).join(", ")}.`,
+  ];
+}
+
+export function renderChecklist(d: Deployment): string {
+  return ["Manual EMS steps (no API exists for them):", ...guiChecklist(d).map((s, i) => `  [ ] ${i + 1}. ${s}`)].join("\n") + "\n";
+}

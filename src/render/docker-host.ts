@@ -1,0 +1,87 @@
+/** Scripts run over SSH on a Docker DB host: preparation (conf.d, image) and the primary wait. */
+import type { DbNodeConfig, Deployment } from "../config/schema";
+import { imageRef } from "./bitnami";
+
+function q(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Prepares a DB host before its container: writes conf.d/extra.conf (data nodes) with the
+ * guide's permissions, and makes the image present (docker load of the tarball after checking
+ * its sha256, skipped when the image is already there). Idempotent.
+ */
+export function renderHostPrepScript(d: Deployment, node: DbNodeConfig, extraConf: string | undefined): string {
+  const img = d.database.image;
+  const ref = imageRef(d);
+  const dir = d.database.confDir.replace(/\/+$/, "");
+  const lines = [
+    "#!/usr/bin/env bash",
+    `# ems-ha: prepare DB host ${node.name}. Generated; do not edit.`,
+    "set -euo pipefail",
+    `log() { echo "[ems-ha ${node.name}] $*"; }`,
+    `command -v docker >/dev/null || { echo "ems-ha: docker is not installed on ${node.name}; install it first (apt install docker.io)" >&2; exit 1; }`,
+  ];
+  if (extraConf !== undefined) {
+    lines.push(
+      `mkdir -p ${dir}`,
+      `cat > ${dir}/extra.conf.new <<'EMS_HA_EXTRA_CONF'`,
+      extraConf.replace(/\n$/, ""),
+      "EMS_HA_EXTRA_CONF",
+      `if ! cmp -s ${dir}/extra.conf.new ${dir}/extra.conf; then`,
+      `  mv ${dir}/extra.conf.new ${dir}/extra.conf`,
+      `  log "extra.conf (PGTune) written"`,
+      `  if docker inspect ${node.name} >/dev/null 2>&1; then docker kill -s HUP ${node.name} >/dev/null && log "reload signalled; settings such as shared_buffers apply at the next restart"; fi`,
+      "else",
+      `  rm -f ${dir}/extra.conf.new`,
+      "fi",
+      "# The guide: root group with group read/write so the container (uid 1001, gid 0) can read it.",
+      `chgrp -R root ${dir}`,
+      `chmod -R g+rwX ${dir}`,
+    );
+  }
+  if (img.source.kind === "tarball") {
+    const t = img.source;
+    lines.push(
+      `if docker image inspect ${q(ref)} >/dev/null 2>&1 && [ -f /var/lib/ems-ha/image-${t.sha256} ]; then`,
+      `  log "image ${ref} already loaded from this tarball"`,
+      "else",
+      `  [ -f ${q(t.path)} ] || { echo "ems-ha: ${t.path} not found on ${node.name}; copy forticlientems_postgres-ha.tar.gz there" >&2; exit 1; }`,
+      `  echo "${t.sha256}  ${t.path}" | sha256sum -c --status || { echo "ems-ha: ${t.path} on ${node.name} does not match sha256 ${t.sha256}" >&2; exit 1; }`,
+      `  log "loading ${t.path}"`,
+      `  docker load -i ${q(t.path)}`,
+      `  docker image inspect ${q(ref)} >/dev/null || { echo "ems-ha: the tarball did not contain ${ref}; set database.image.name/tag to what docker load printed" >&2; exit 1; }`,
+      `  mkdir -p /var/lib/ems-ha && touch /var/lib/ems-ha/image-${t.sha256}`,
+      "fi",
+    );
+  }
+  return lines.join("\n") + "\n";
+}
+
+export interface WaitOptions {
+  /** Attempts before failing. @default 60 */
+  readonly attempts?: number;
+  /** Seconds between attempts. @default 5 */
+  readonly intervalSeconds?: number;
+}
+
+/**
+ * Waits (bounded) until the container answers as a writable primary. The password is read
+ * from the container's own environment, never passed on the command line.
+ */
+export function renderWaitPrimaryScript(containerName: string, port: number, user: string, o: WaitOptions = {}): string {
+  const attempts = o.attempts ?? 60;
+  const interval = o.intervalSeconds ?? 5;
+  return [
+    "#!/usr/bin/env bash",
+    "set -uo pipefail",
+    `for i in $(seq 1 ${attempts}); do`,
+    `  r=$(docker exec ${containerName} bash -c 'PGPASSWORD="$POSTGRESQL_PASSWORD" psql -h 127.0.0.1 -p ${port} -U ${user} -d postgres -tAc "select pg_is_in_recovery()"' 2>/dev/null | tr -d '[:space:]')`,
+    `  if [ "$r" = "f" ]; then echo "[ems-ha] ${containerName} is a writable primary"; exit 0; fi`,
+    `  echo "[ems-ha] waiting for ${containerName} to accept writes ($i/${attempts})"`,
+    `  sleep ${interval}`,
+    "done",
+    `echo "ems-ha: ${containerName} did not become a writable primary within ${attempts * interval} s; check: docker logs ${containerName}" >&2`,
+    "exit 1",
+  ].join("\n") + "\n";
+}

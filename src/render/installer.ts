@@ -1,0 +1,145 @@
+/** The EMS installer: file name, command line and the install script run over SSH. */
+import type { Deployment, EmsNodeConfig } from "../config/schema";
+import { renderServiceCheck } from "./ems-services";
+
+/** Where the toolkit keeps its state on an EMS host. */
+export const EMS_STATE_DIR = "/var/lib/ems-ha";
+export const SECRET_DIR = `${EMS_STATE_DIR}/secrets`;
+export const DB_PASSWORD_FILE = `${SECRET_DIR}/db_password`;
+export const INSTALLED_VERSION_FILE = `${EMS_STATE_DIR}/ems-installed-version`;
+export const INSTALL_SCRIPT_PATH = `${EMS_STATE_DIR}/install-ems.sh`;
+
+export function installerFileName(version: string): string {
+  return `forticlientems_${version}.F.bin`;
+}
+
+export function installerPath(d: Deployment): string {
+  return `${d.installer.installDir.replace(/\/+$/, "")}/${installerFileName(d.installer.version)}`;
+}
+
+export interface InstallerArgsOptions {
+  /** The first EMS node deploys the database; the others pass --skip_db_deploy. */
+  readonly primary: boolean;
+  /** Hosts for --db_host, in order. */
+  readonly dbHosts: ReadonlyArray<string>;
+  readonly dbPort: number;
+  readonly dbUser: string;
+  /** What to pass as --db_pass: a shell expression such as "$DB_PASS", never a literal secret. */
+  readonly passwordExpr: string;
+}
+
+/** The installer's arguments after `--`, as the guide documents them. */
+export function installerArgs(o: InstallerArgsOptions): string[] {
+  const args = ["--db_host", o.dbHosts.join(","), "--db_port", String(o.dbPort), "--db_user", o.dbUser, "--db_pass", o.passwordExpr, "--skip_db_install"];
+  if (!o.primary) args.push("--skip_db_deploy");
+  args.push("--allowed_hosts", "*", "--enable_remote_https");
+  return args;
+}
+
+function q(s: string): string {
+  if (s.startsWith("\"$") && s.endsWith("\"")) return s;
+  return /^[A-Za-z0-9_./:,=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The command line, e.g. `./forticlientems_7.4.4.2034.F.bin -- --db_host 10.0.0.1,10.0.0.2 ...`. */
+export function installerCommandLine(version: string, o: InstallerArgsOptions): string {
+  return [`./${installerFileName(version)}`, "--", ...installerArgs(o).map(q)].join(" ");
+}
+
+/** RHEL 9 prerequisites from the guide, per cloud. */
+export function rhelPrerequisites(os: EmsNodeConfig["os"]): string[] {
+  if (os === "rhel9-aws") return ["dnf config-manager --set-enabled codeready-builder-for-rhel-9-rhui-rpms"];
+  if (os !== "rhel9-azure") return [];
+  return [
+    "if ! dnf repolist enabled | grep -q codeready-builder-for-rhel-9-x86_64-eus-rhui-rpms; then subscription-manager repos --enable codeready-builder-for-rhel-9-x86_64-eus-rhui-rpms; fi",
+    'dnf install -y "https://download.postgresql.org/pub/repos/yum/reporpms/EL-$(rpm -E %rhel)-$(uname -m)/pgdg-redhat-repo-latest.noarch.rpm"',
+    "dnf config-manager --disable pgdg17 pgdg16",
+    'dnf install -y "https://rpms.remirepo.net/enterprise/remi-release-$(rpm -q --qf "%{VERSION}" redhat-release).rpm"',
+    "curl -fsSL -o /etc/pki/rpm-gpg/RPM-GPG-KEY-remi2021 https://rpms.remirepo.net/RPM-GPG-KEY-remi2021",
+    "rpm --import /etc/pki/rpm-gpg/RPM-GPG-KEY-remi2021",
+    'ln -sf /etc/pki/rpm-gpg/RPM-GPG-KEY-remi2021 "/etc/pki/rpm-gpg/RPM-GPG-KEY-remi.el$(rpm -q --qf "%{VERSION}" redhat-release)"',
+  ];
+}
+
+export interface EmsInstallScriptOptions {
+  readonly primary: boolean;
+  readonly dbHosts: ReadonlyArray<string>;
+}
+
+/**
+ * The idempotent install script for one EMS node. It reads the DB password from
+ * DB_PASSWORD_FILE (uploaded separately), never prints it, and removes it at exit.
+ * Re-running it at the same version skips the installer and only re-checks services.
+ */
+export function renderEmsInstallScript(d: Deployment, node: EmsNodeConfig, o: EmsInstallScriptOptions): string {
+  const version = d.installer.version;
+  const dir = d.installer.installDir.replace(/\/+$/, "");
+  const file = installerFileName(version);
+  const src = d.installer.source;
+  const role = o.primary ? "primary" : "secondary";
+  const cmd = installerCommandLine(version, {
+    primary: o.primary,
+    dbHosts: o.dbHosts,
+    dbPort: d.database.port,
+    dbUser: d.database.user,
+    passwordExpr: '"$DB_PASS"',
+  });
+  const lines: string[] = [
+    "#!/usr/bin/env bash",
+    `# ems-ha: install FortiClient EMS ${version} on ${node.name} as the EMS ${role}. Generated; do not edit.`,
+    "set -euo pipefail",
+    `trap 'rm -f ${DB_PASSWORD_FILE}' EXIT`,
+    `log() { echo "[ems-ha ${node.name}] $*"; }`,
+    `mkdir -p ${EMS_STATE_DIR}`,
+  ];
+  if (node.clonedVm) {
+    lines.push(
+      `if [ ! -f ${EMS_STATE_DIR}/machine-id-reset ]; then`,
+      `  log "cloned VM: regenerating machine-id"`,
+      "  rm -f /etc/machine-id /var/lib/dbus/machine-id",
+      "  systemd-machine-id-setup",
+      `  touch ${EMS_STATE_DIR}/machine-id-reset`,
+      "fi",
+    );
+  }
+  lines.push(
+    `if [ -f ${INSTALLED_VERSION_FILE} ] && [ "$(cat ${INSTALLED_VERSION_FILE})" = "${version}" ]; then`,
+    `  log "EMS ${version} already installed: installer not run again"`,
+    "else",
+    "  umask 022",
+    "  # The guide: umask 022 in /etc/login.defs if the existing setting is more restrictive.",
+    "  if grep -Eq '^UMASK[[:space:]]+0?(077|027|026|007)' /etc/login.defs 2>/dev/null; then",
+    "    sed -i -E 's/^UMASK[[:space:]]+.*/UMASK\\t\\t022/' /etc/login.defs",
+    '    log "umask in /etc/login.defs set to 022"',
+    "  fi",
+  );
+  for (const step of rhelPrerequisites(node.os)) lines.push(`  ${step}`);
+  lines.push(`  mkdir -p ${dir}`, `  cd ${dir}`);
+  if (src.kind === "url") {
+    lines.push(
+      `  if ! echo "${src.sha256}  ${file}" | sha256sum -c --status 2>/dev/null; then`,
+      `    log "downloading the installer"`,
+      `    curl -fsSL --retry 3 --max-time 1800 -o ${file}.part ${q(src.url)}`,
+      `    mv ${file}.part ${file}`,
+      "  fi",
+    );
+  }
+  lines.push(
+    `  if ! echo "${src.sha256}  ${file}" | sha256sum -c --status; then`,
+    `    echo "ems-ha: ${dir}/${file} does not match sha256 ${src.sha256}" >&2`,
+    "    exit 1",
+    "  fi",
+    `  chmod +x ${file}`,
+    `  [ -s ${DB_PASSWORD_FILE} ] || { echo "ems-ha: the DB password file is missing" >&2; exit 1; }`,
+    `  DB_PASS="$(cat ${DB_PASSWORD_FILE})"`,
+    `  log "running the installer as EMS ${role} (--db_host ${o.dbHosts.join(",")})"`,
+    `  ${cmd}`,
+    "  unset DB_PASS",
+    `  echo "${version}" > ${INSTALLED_VERSION_FILE}`,
+    `  log "installer finished"`,
+    "fi",
+    `log "checking the services of an EMS ${role}"`,
+    renderServiceCheck(role),
+  );
+  return lines.join("\n") + "\n";
+}
