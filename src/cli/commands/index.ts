@@ -2,9 +2,17 @@
 import type { Command } from "../command";
 import { checklistCommand, fortiosCliCommand } from "./checklist";
 import { pgtuneCommand } from "./pgtune";
+import { failoverCommand } from "./failover";
+import { scenariosCommand } from "./scenarios";
+import { checkCommand } from "./check";
+import { reportCommand } from "./report";
 
 export const COMMANDS: Command[] = [
   pgtuneCommand,
   checklistCommand,
   fortiosCliCommand,
+  failoverCommand,
+  scenariosCommand,
+  checkCommand,
+  reportCommand,
 ];

@@ -1,0 +1,13 @@
+/**
+ * The cdktf constructs. Each takes `(scope, id, props)` with a validated deployment
+ * (from `ems-ha/config`) and renders its content through `ems-ha/render`.
+ *
+ * @packageDocumentation
+ */
+export * from "./pg-ha-node";
+export * from "./ems-node";
+export * from "./fortigate-lb";
+export * from "./primary-ready";
+export * from "./secrets";
+export * from "./connection";
+export * from "./fortios/bindings";

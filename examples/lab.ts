@@ -1,0 +1,58 @@
+/**
+ * The lab deployment: the guide's native topology ("native-single-region": PostgreSQL 15 +
+ * repmgr installed natively) on hosts that `npm run lab -- up` boots on this machine.
+ * Two data nodes, one witness, two EMS hosts, all in one private /24 (default 10.231.7.0/24).
+ *
+ * The EMS installer is the stand-in test/standins/forticlientems-installer (not the product);
+ * its sha256 is computed when this module loads. The SSH key is the one `lab up` generates.
+ * Secrets (DB and repmgr passwords) are not here: they enter as sensitive variables.
+ */
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { defineDeployment } from "../src/config/parse";
+import type { DeploymentInput } from "../src/config/schema";
+import { REPO_ROOT, checkSubnetPrefix, labKeyPath } from "../test/lab/lib/paths";
+
+/** The subnet `lab up` uses unless told otherwise. */
+export const DEFAULT_LAB_SUBNET = "10.231.7";
+
+export const STANDIN_INSTALLER = join(REPO_ROOT, "test/standins/forticlientems-installer");
+
+function sha256Of(path: string): string {
+  return createHash("sha256").update(readFileSync(path)).digest("hex");
+}
+
+/** The lab deployment on `prefix`.0/24 (e.g. "10.231.8"); host addresses .11-.13 (DB) and .21-.22 (EMS). */
+export function labDeployment(prefix: string = DEFAULT_LAB_SUBNET): DeploymentInput {
+  checkSubnetPrefix(prefix);
+  const ssh = { user: "root", port: 22, privateKeyPath: labKeyPath(prefix) };
+  return defineDeployment({
+    topology: "native-single-region",
+    name: "ems-lab",
+    emsNodes: [
+      { name: "ems-1", address: `${prefix}.21`, ssh },
+      { name: "ems-2", address: `${prefix}.22`, ssh },
+    ],
+    database: {
+      port: 5432,
+      user: "postgres",
+      // Lab hosts share two cores: small PGTune inputs.
+      nodes: [
+        { name: "dbnode-1", address: `${prefix}.11`, role: "data", priority: 100, ramGb: 2, cpus: 2, storage: "ssd", ssh },
+        { name: "dbnode-2", address: `${prefix}.12`, role: "data", priority: 100, ramGb: 2, cpus: 2, storage: "ssd", ssh },
+        { name: "witness-1", address: `${prefix}.13`, role: "witness", ramGb: 1, cpus: 1, storage: "ssd", ssh },
+      ],
+      // Fast failover for the drill (FACTS §7: ~5 s with 3 x 2 s instead of ~60 s with repmgr's 6 x 10 s).
+      failover: { reconnectAttempts: 3, reconnectIntervalSeconds: 2, connectTimeoutSeconds: 2, monitorIntervalSeconds: 2 },
+    },
+    installer: {
+      version: "7.4.4.2034",
+      source: { kind: "file", path: STANDIN_INSTALLER, sha256: sha256Of(STANDIN_INSTALLER) },
+      installDir: "/opt/ems-ha/installer",
+    },
+    ems: { fqdn: "ems.lab.internal", vip: `${prefix}.50`, keepaliveSeconds: 10 },
+  });
+}
+
+export default labDeployment(DEFAULT_LAB_SUBNET);

@@ -1,0 +1,16 @@
+/**
+ * ems-ha: CDK for Terraform constructs for FortiClient EMS high availability, the deployment
+ * schema that validates their input, and the renderers behind them.
+ *
+ * ```ts
+ * import { parseDeployment, PgHaNode, WitnessNode, EmsNode, FortiGateLb } from "ems-ha";
+ * ```
+ *
+ * The same names are available from the subpaths `ems-ha/config`, `ems-ha/render` and
+ * `ems-ha/constructs`; import `ems-ha/config` alone to validate input without loading cdktf.
+ *
+ * @packageDocumentation
+ */
+export * from "./src/config";
+export * from "./src/render";
+export * from "./constructs";

@@ -1,0 +1,4 @@
+export * from "./xml";
+export * from "./topology-svg";
+export * from "./deployment-order";
+export * from "./markdown";

@@ -1,0 +1,101 @@
+import { locationOf } from "../../config/derive";
+import { loadDeployment, resolveConfigPath } from "../../config/load";
+import type { Deployment } from "../../config/schema";
+import { clusterOf, FAILOVER_MODELS, type DecidingRule, type FailoverModelName, type FailoverOutcome } from "../../analysis/failover/cluster";
+import { disagree, failover, otherModel, shortOutcome } from "../../analysis/failover/model";
+import { initialPrimary } from "../../config/derive";
+import { type ParsedArgs, parseArgs, stringFlag, usageError } from "../args";
+import type { CliIo, Command } from "../command";
+
+/** `--config` (or $EMS_HA_CONFIG / ./ems-ha.config.*): the path of a .ts or .json deployment. */
+export function configPath(args: ParsedArgs, io: CliIo): string {
+  const path = resolveConfigPath(stringFlag(args, "config"), io.cwd, io.env);
+  if (!path) throw usageError("--config", undefined, "is required (no $EMS_HA_CONFIG or ./ems-ha.config.ts either)", "add --config path/to/deployment.ts (or .json)");
+  return path;
+}
+
+/** `--model repmgr|vendor`, default repmgr. */
+export function modelFlag(args: ParsedArgs): FailoverModelName {
+  const m = stringFlag(args, "model") ?? "repmgr";
+  if (!(FAILOVER_MODELS as ReadonlyArray<string>).includes(m)) throw usageError("--model", m, "is not a failover model", `use one of ${FAILOVER_MODELS.join(", ")}`);
+  return m as FailoverModelName;
+}
+
+/** Names in --down: DB node names, or a location name standing for all its DB nodes. */
+export function downNodes(d: Deployment, list: string): string[] {
+  const names = d.database.nodes.map((n) => n.name);
+  const locations = [...new Set(d.database.nodes.map(locationOf))];
+  const out = new Set<string>();
+  for (const item of list.split(",").map((s) => s.trim()).filter(Boolean)) {
+    if (names.includes(item)) out.add(item);
+    else if (locations.includes(item)) d.database.nodes.filter((n) => locationOf(n) === item).forEach((n) => out.add(n.name));
+    else throw usageError("--down", item, "is neither a DB node nor a DB location", `use DB node names (${names.join(", ")}) or locations (${locations.join(", ")})`);
+  }
+  return names.filter((n) => out.has(n));
+}
+
+/** `--lsn pg-2=0/3000060,pg-3=1234`: last received LSN per node (PostgreSQL X/Y hex form or a number). */
+export function parseLsn(text: string): Record<string, bigint> {
+  const out: Record<string, bigint> = {};
+  for (const item of text.split(",").map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([a-z0-9-]+)=(?:([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})|(\d+))$/.exec(item);
+    if (!m) throw usageError("--lsn", item, "is not node=LSN", "write it like pg-2=0/3000060 (PostgreSQL form) or pg-2=50331744");
+    out[m[1]!] = m[4] !== undefined ? BigInt(m[4]) : (BigInt(`0x${m[2]}`) << 32n) + BigInt(`0x${m[3]}`);
+  }
+  return out;
+}
+
+export const RULE_WORDS: Record<DecidingRule, string> = {
+  "primary-up": "no election: the primary is up",
+  "no-candidate": "no candidate: no data node with priority > 0 is up",
+  "only-standby": "single standby: no siblings to ask",
+  location: "location rule: a visible node must be in the failed primary's location",
+  majority: "majority rule: more than half of the failed primary's siblings + 1 must be visible",
+  quorum: "quorum rule: (n/2)+1 of the cluster's n nodes must be up",
+  order: "candidate order",
+};
+
+export function describeOutcome(o: FailoverOutcome, other: FailoverOutcome): string {
+  const order = o.model === "repmgr" ? "highest LSN, then priority, then lowest node id" : "highest priority, then lowest node id";
+  const result =
+    o.rule === "primary-up"
+      ? `${o.primary} stays primary (no failover)`
+      : o.newPrimary
+        ? `${o.newPrimary} becomes primary`
+        : o.manualPromotion
+          ? `nobody is promoted: manual promotion needed (repmgr standby promote on ${o.manualCandidate})`
+          : "nobody is promoted, and no data node is up to promote";
+  return [
+    `Model: ${o.model}`,
+    `Primary: ${o.primary}; down: ${o.down.join(", ") || "(none)"}`,
+    `Result: ${result}`,
+    `Decided by: ${RULE_WORDS[o.rule]}${o.rule === "order" ? ` (${order})` : ""}`,
+    `Counts: ${o.visible} of ${o.total} nodes ${o.model === "repmgr" ? "visible (siblings + itself)" : "up (whole cluster)"}; candidates up: ${o.candidates.join(", ") || "none"}`,
+    `Why: ${o.reason}`,
+    disagree(o, other) ? `The ${other.model} model disagrees: ${other.reason}` : `The ${other.model} model agrees.`,
+  ].join("\n");
+}
+
+export const failoverCommand: Command = {
+  name: "failover",
+  summary: "Who becomes DB primary when the given nodes go down, and why",
+  usage: "ems-ha failover --config X [--primary pg-1] --down pg-1,pg-2|LOCATION [--model repmgr|vendor] [--lsn pg-2=0/3000060,...] [--json]",
+  run(argv, io) {
+    const args = parseArgs(argv, ["json"]);
+    const d = loadDeployment(configPath(args, io));
+    const model = modelFlag(args);
+    const primary = stringFlag(args, "primary") ?? initialPrimary(d).name;
+    const pnode = d.database.nodes.find((n) => n.name === primary);
+    if (!pnode || pnode.role !== "data") {
+      throw usageError("--primary", primary, "is not a data node of the deployment", `use one of ${d.database.nodes.filter((n) => n.role === "data").map((n) => n.name).join(", ")}`);
+    }
+    const downText = stringFlag(args, "down");
+    if (!downText) throw usageError("--down", undefined, "is required", `add --down ${primary} (comma-separated nodes or a location)`);
+    const lsnText = stringFlag(args, "lsn");
+    const input = { nodes: clusterOf(d), primary, down: downNodes(d, downText), ...(lsnText ? { lsn: parseLsn(lsnText) } : {}) };
+    const outcome = failover(model, input);
+    const other = failover(otherModel(model), input);
+    io.out(args.flags.json ? JSON.stringify(outcome, null, 2) : describeOutcome(outcome, other));
+    return 0;
+  },
+};

@@ -1,0 +1,140 @@
+/**
+ * Where things live on a native (Debian/Ubuntu) PostgreSQL host, and the cluster's members
+ * as the native topology sees them. Pure values: no I/O.
+ */
+import { ConfigError, type ConfigIssue } from "../../config/errors";
+import { failoverTiming, initialPrimary, locationOf, priorityOf } from "../../config/derive";
+import { nativeSchema, type DbNodeConfig, type Deployment, type NativeSettings } from "../../config/schema";
+
+/** Debian's postgresql-common layout for cluster <version>/main. */
+export interface NativeLayout {
+  readonly pgVersion: number;
+  /** Binaries (pg_ctl, pg_rewind, repmgr, repmgrd). Not /usr/bin, as the guide has it (FACTS §1). */
+  readonly bindir: string;
+  readonly confDir: string;
+  readonly dataDir: string;
+  /** systemd unit of the cluster. */
+  readonly service: string;
+  readonly dropIn: string;
+  readonly hbaFile: string;
+  readonly repmgrConf: string;
+  readonly repmgrLogDir: string;
+  readonly repmgrdUnit: string;
+  readonly repmgrdDefaults: string;
+  readonly repmgrdPidFile: string;
+  readonly symmetricKeyFile: string;
+  /** The toolkit's state on the host (markers, the setup script). */
+  readonly stateDir: string;
+  /** Where the provisioners upload files; root-only. */
+  readonly stageDir: string;
+  /** Where the secrets are uploaded; deleted by the setup script when it exits. */
+  readonly secretDir: string;
+  readonly setupScript: string;
+  readonly reconcileScript: string;
+  readonly reconcileUnit: string;
+  readonly sudoersFile: string;
+  readonly extensionsUpload: string;
+  readonly systemctl: string;
+}
+
+export const STATE_DIR = "/var/lib/ems-ha";
+
+export function nativeLayout(pgVersion = 15): NativeLayout {
+  const stageDir = `${STATE_DIR}/stage`;
+  return {
+    pgVersion,
+    bindir: `/usr/lib/postgresql/${pgVersion}/bin`,
+    confDir: `/etc/postgresql/${pgVersion}/main`,
+    dataDir: `/var/lib/postgresql/${pgVersion}/main`,
+    service: `postgresql@${pgVersion}-main`,
+    dropIn: `/etc/postgresql/${pgVersion}/main/conf.d/ems-ha.conf`,
+    hbaFile: `/etc/postgresql/${pgVersion}/main/pg_hba.conf`,
+    repmgrConf: "/etc/repmgr.conf",
+    repmgrLogDir: "/var/log/repmgr",
+    repmgrdUnit: "/etc/systemd/system/repmgrd.service",
+    repmgrdDefaults: "/etc/default/repmgrd",
+    repmgrdPidFile: "/run/repmgrd/repmgrd.pid",
+    symmetricKeyFile: `/var/lib/postgresql/${pgVersion}/symmetric_key.txt`,
+    stateDir: STATE_DIR,
+    stageDir,
+    secretDir: `${stageDir}/secrets`,
+    setupScript: `${STATE_DIR}/native-setup.sh`,
+    reconcileScript: "/usr/local/sbin/ems-ha-reconcile",
+    reconcileUnit: "/etc/systemd/system/ems-ha-reconcile.service",
+    sudoersFile: "/etc/sudoers.d/ems-ha-postgres",
+    extensionsUpload: `${stageDir}/ems_pg_extensions.tar.gz`,
+    systemctl: "/usr/bin/systemctl",
+  };
+}
+
+/** The native settings with every default filled in. */
+export function nativeSettings(d: Deployment): NativeSettings {
+  return d.native ?? nativeSchema.parse({});
+}
+
+/** One PostgreSQL host of the native cluster. */
+export interface NativeMember {
+  readonly name: string;
+  readonly address: string;
+  readonly role: "data" | "witness";
+  /** repmgr node_id: the node's nodeId, else its position in database.nodes + 1 (the guide: 1, 2, witness 3). */
+  readonly nodeId: number;
+  readonly priority: number;
+  readonly location: string;
+  readonly port: number;
+  /** The data node that bootstraps the cluster. */
+  readonly initialPrimary: boolean;
+  readonly config: DbNodeConfig;
+}
+
+/**
+ * The members in setup order: the initial primary, the other data nodes, then the witnesses.
+ * Throws ConfigError when two members end up with the same repmgr node id.
+ */
+export function nativeMembers(d: Deployment): NativeMember[] {
+  const first = initialPrimary(d).name;
+  const members = d.database.nodes.map(
+    (n, i): NativeMember => ({
+      name: n.name,
+      address: n.address,
+      role: n.role,
+      nodeId: n.nodeId ?? i + 1,
+      priority: priorityOf(n),
+      location: locationOf(n),
+      port: d.database.port,
+      initialPrimary: n.name === first,
+      config: n,
+    }),
+  );
+  const issues: ConfigIssue[] = [];
+  const seen = new Map<number, string>();
+  members.forEach((m, i) => {
+    const other = seen.get(m.nodeId);
+    if (other !== undefined) {
+      issues.push({
+        path: `database.nodes[${i}].nodeId`,
+        value: m.nodeId,
+        message: `repmgr node id ${m.nodeId} is also the id of ${other} (natively, ids default to the position in database.nodes, starting at 1)`,
+        fix: "give the node a nodeId no other node has, or remove the explicit nodeId values",
+      });
+    } else seen.set(m.nodeId, m.name);
+  });
+  if (issues.length > 0) throw new ConfigError(issues);
+  const rank = (m: NativeMember) => (m.initialPrimary ? 0 : m.role === "data" ? 1 : 2);
+  return members.map((m, i) => ({ m, i })).sort((a, b) => rank(a.m) - rank(b.m) || a.i - b.i).map(({ m }) => m);
+}
+
+export function memberByName(d: Deployment, name: string): NativeMember {
+  const m = nativeMembers(d).find((x) => x.name === name);
+  if (!m) throw new Error(`no DB node named ${name}`);
+  return m;
+}
+
+/** libpq conninfo of a member for the repmgr user. */
+export function repmgrConninfo(m: Pick<NativeMember, "address" | "port">, connectTimeoutSeconds: number): string {
+  return `host=${m.address} port=${m.port} user=repmgr dbname=repmgr connect_timeout=${connectTimeoutSeconds}`;
+}
+
+export function connectTimeout(d: Deployment): number {
+  return failoverTiming(d).connectTimeoutSeconds;
+}

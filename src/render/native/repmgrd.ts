@@ -1,0 +1,74 @@
+/**
+ * The repmgrd systemd unit and /etc/default/repmgrd.
+ *
+ * Departures from the guide: one directive per line (the witness's copy has
+ * `Restart=on-failure LimitNOFILE=16384` on one line), repmgrd runs in the foreground
+ * (Type=simple, --daemonize=false) so systemd sees it die (`repmgrd --daemonize` exits 0
+ * even when the daemon then fails, FACTS §7), the pid file lives in /run/repmgrd rather
+ * than /tmp, and /etc/default/repmgrd names /etc/repmgr.conf (the guide's note says
+ * /etc/repmgrd.conf, which does not exist).
+ */
+import { nativeLayout } from "./layout";
+
+export interface UnitSection {
+  readonly name: string;
+  readonly directives: ReadonlyArray<readonly [string, string]>;
+}
+
+export function formatUnit(sections: ReadonlyArray<UnitSection>, header: string): string {
+  const out = [`# ${header}`];
+  for (const s of sections) {
+    out.push("", `[${s.name}]`, ...s.directives.map(([k, v]) => `${k}=${v}`));
+  }
+  return `${out.join("\n")}\n`;
+}
+
+export function repmgrdUnitSections(pgVersion = 15): UnitSection[] {
+  const l = nativeLayout(pgVersion);
+  return [
+    {
+      name: "Unit",
+      directives: [
+        ["Description", "PostgreSQL replication manager daemon (repmgrd)"],
+        ["After", `network-online.target ${l.service}.service`],
+        ["Wants", "network-online.target"],
+      ],
+    },
+    {
+      name: "Service",
+      directives: [
+        ["Type", "simple"],
+        ["User", "postgres"],
+        ["Group", "postgres"],
+        ["Environment", `REPMGRD_CONF=${l.repmgrConf}`],
+        ["EnvironmentFile", `-${l.repmgrdDefaults}`],
+        ["RuntimeDirectory", "repmgrd"],
+        ["ExecStart", `${l.bindir}/repmgrd -f \${REPMGRD_CONF} --daemonize=false $REPMGRD_OPTS`],
+        ["ExecReload", "/bin/kill -HUP $MAINPID"],
+        ["Restart", "on-failure"],
+        ["RestartSec", "5s"],
+        ["LimitNOFILE", "16384"],
+      ],
+    },
+    { name: "Install", directives: [["WantedBy", "multi-user.target"]] },
+  ];
+}
+
+export function renderRepmgrdUnit(pgVersion = 15): string {
+  return formatUnit(repmgrdUnitSections(pgVersion), "Managed by ems-ha (native-single-region).");
+}
+
+/** /etc/default/repmgrd, read by the unit above (and by Debian's /etc/init.d/repmgrd, which the unit replaces). */
+export function renderRepmgrdDefaults(pgVersion = 15): string {
+  const l = nativeLayout(pgVersion);
+  return [
+    "# Managed by ems-ha (native-single-region). Read by /etc/systemd/system/repmgrd.service.",
+    "REPMGRD_ENABLED=yes",
+    `REPMGRD_CONF="${l.repmgrConf}"`,
+    'REPMGRD_OPTS=""',
+    "REPMGRD_USER=postgres",
+    `REPMGRD_BIN=${l.bindir}/repmgrd`,
+    `REPMGRD_PIDFILE=${l.repmgrdPidFile}`,
+    "",
+  ].join("\n");
+}

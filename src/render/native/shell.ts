@@ -1,0 +1,30 @@
+/** Small helpers for the generated bash: quoting and embedded files. */
+
+/** Single-quotes a string for bash. */
+export function shq(s: string): string {
+  return /^[A-Za-z0-9_./:=@%+,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export const HEREDOC_END = "EMS_HA_EOF";
+
+/**
+ * A call of the script's install_text function that writes `content` to `dest`
+ * through a quoted here-document (nothing in it is expanded).
+ */
+export function embedFile(dest: string, mode: string, owner: string, content: string): string {
+  if (content.split("\n").includes(HEREDOC_END)) throw new Error(`content of ${dest} contains the line ${HEREDOC_END}`);
+  const body = content.endsWith("\n") ? content : `${content}\n`;
+  return `install_text ${shq(dest)} ${mode} ${owner} <<'${HEREDOC_END}'\n${body}${HEREDOC_END}`;
+}
+
+/** `NAME=value` lines for the script's header. */
+export function shellVars(vars: Record<string, string | number | boolean>): string {
+  return Object.entries(vars)
+    .map(([k, v]) => `${k}=${shq(typeof v === "boolean" ? (v ? "1" : "0") : String(v))}`)
+    .join("\n");
+}
+
+/** A bash array literal. */
+export function shellArray(name: string, items: ReadonlyArray<string>): string {
+  return `${name}=(${items.map((i) => shq(i)).join(" ")})`;
+}

@@ -1,0 +1,128 @@
+/**
+ * npm run lab -- <command> [options]   (needs root)
+ *
+ *   up     [--config FILE | --subnet A.B.C] [--boot-timeout SECONDS]
+ *          boot the hosts of a deployment (default examples/lab.ts on 10.231.7.0/24)
+ *   status [--subnet A.B.C]   hosts, addresses, process and SSH state of every lab (or one)
+ *   down   [--subnet A.B.C]   stop the hosts, unmount, delete the bridge and the state (every lab, or one)
+ *   deploy, drill             not yet implemented
+ *
+ * Exit codes: 0 done, 1 the lab failed (message says why), 2 bad command line or deployment.
+ */
+import { resolve } from "node:path";
+import { ConfigError } from "../../src/config/errors";
+import { loadDeployment } from "../../src/config/load";
+import { parseDeployment } from "../../src/config/parse";
+import type { Deployment } from "../../src/config/schema";
+import { DEFAULT_LAB_SUBNET, labDeployment } from "../../examples/lab";
+import { LabError } from "./lib/exec";
+import { labDown, labStateDirs, labStatus, labUp } from "./lib/lab";
+import { checkSubnetPrefix, labStateDir } from "./lib/paths";
+import { readLabState } from "./lib/state";
+
+const USAGE = "usage: npm run lab -- up [--config FILE | --subnet A.B.C] [--boot-timeout SECONDS] | status [--subnet A.B.C] | down [--subnet A.B.C] | deploy | drill";
+
+class UsageError extends Error {}
+
+function parseArgs(argv: string[]): { command: string; flags: Map<string, string> } {
+  const [command, ...rest] = argv;
+  if (!command) throw new UsageError("no command given");
+  const flags = new Map<string, string>();
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i];
+    const m = /^--(config|subnet|boot-timeout)(?:=(.*))?$/.exec(a);
+    if (!m) throw new UsageError(`unknown argument '${a}'`);
+    const v = m[2] ?? rest[++i];
+    if (v === undefined) throw new UsageError(`--${m[1]} needs a value`);
+    flags.set(m[1], v);
+  }
+  return { command, flags };
+}
+
+function subnetFlag(flags: Map<string, string>): string | undefined {
+  const s = flags.get("subnet");
+  if (s === undefined) return undefined;
+  try {
+    return checkSubnetPrefix(s.replace(/\.0\/24$/, ""));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+function deploymentFor(flags: Map<string, string>): Deployment {
+  const config = flags.get("config");
+  const subnet = subnetFlag(flags);
+  if (config && subnet) throw new UsageError("give --config or --subnet, not both (the subnet of a config file is its addresses')");
+  if (config) return loadDeployment(resolve(config));
+  return parseDeployment(labDeployment(subnet ?? DEFAULT_LAB_SUBNET), "examples/lab.ts");
+}
+
+function selectedStateDirs(flags: Map<string, string>): string[] {
+  const subnet = subnetFlag(flags);
+  return subnet ? [labStateDir(subnet)] : labStateDirs();
+}
+
+const log = (m: string): void => console.log(`[lab] ${m}`);
+
+async function main(argv: string[]): Promise<number> {
+  const { command, flags } = parseArgs(argv);
+  switch (command) {
+    case "up": {
+      const bootTimeout = flags.has("boot-timeout") ? Number(flags.get("boot-timeout")) : undefined;
+      if (bootTimeout !== undefined && !(bootTimeout > 0)) throw new UsageError("--boot-timeout must be a positive number of seconds");
+      const state = await labUp(deploymentFor(flags), { log, bootTimeoutSeconds: bootTimeout });
+      console.log(`lab up on ${state.subnet} (bridge ${state.bridge}, state ${state.stateDir}, ssh key ${state.sshKeyPath})`);
+      for (const h of state.hosts) console.log(`  ${h.name.padEnd(12)} ${h.role.padEnd(8)} ${h.address.padEnd(15)} pid ${h.pid}`);
+      return 0;
+    }
+    case "status": {
+      const dirs = selectedStateDirs(flags);
+      let healthy = true;
+      let found = 0;
+      for (const dir of dirs) {
+        const state = readLabState(dir);
+        if (!state) continue;
+        found++;
+        console.log(`lab ${state.subnet} bridge ${state.bridge} state ${state.stateDir}`);
+        for (const s of await labStatus(state)) {
+          const ssh = s.sshHostname ? `ssh ok (hostname ${s.sshHostname}, system ${s.systemState})` : s.running ? `ssh FAILED: ${s.sshError}` : "";
+          console.log(`  ${s.name.padEnd(12)} ${s.role.padEnd(8)} ${s.address.padEnd(15)} ${s.running ? `running pid ${s.pid}` : "NOT RUNNING"}  ${ssh}`);
+          healthy &&= s.running && s.sshHostname === s.name;
+        }
+      }
+      if (found === 0) console.log("no lab is up");
+      return healthy ? 0 : 1;
+    }
+    case "down": {
+      const dirs = selectedStateDirs(flags);
+      if (dirs.length === 0) console.log("no lab state found; nothing to stop");
+      for (const dir of dirs) {
+        await labDown(dir, { log, bridge: subnetFlag(flags) ? undefined : undefined });
+        console.log(`lab in ${dir} is down`);
+      }
+      return 0;
+    }
+    case "deploy":
+    case "drill":
+      console.error(`lab ${command}: not yet implemented (the lab hosts are up with 'npm run lab -- up'; deploy and drill come with the native-single-region stack)`);
+      return 1;
+    default:
+      throw new UsageError(`unknown command '${command}'`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    if (e instanceof UsageError) {
+      console.error(`lab: ${e.message}\n${USAGE}`);
+      process.exit(2);
+    }
+    if (e instanceof ConfigError) {
+      console.error(e.message);
+      process.exit(ConfigError.EXIT_CODE);
+    }
+    console.error(e instanceof LabError ? `lab: ${e.message}` : e);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,218 @@
+/**
+ * The lab: real Debian 12 hosts for a deployment, booted with systemd-nspawn on a
+ * bridge of this machine. labUp / labDown / labStatus are what the CLI and tests call.
+ */
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { Deployment } from "../../../src/config/schema";
+import { LabError, run, runOk } from "./exec";
+import { bootHost, createPgCluster, isHostProcess, mountOverlay, mountsUnder, removeHostDir, stopHost, unmount, writeIdentity } from "./host";
+import { ensureImage } from "./image";
+import { labBridgeName, labKeyPath, labKnownHostsPath, labMachineName, labStateDir, labStateRoot } from "./paths";
+import { preflight } from "./preflight";
+import { generateClientKey, sshExec, waitForSsh, writeKnownHosts, type SshTarget } from "./ssh";
+import { assertSubnetFree } from "./subnet";
+import { labPrefixOf, plannedHosts } from "./topology";
+import { hostDirs, readLabState, writeLabState, type LabHost, type LabState } from "./state";
+
+export type Log = (message: string) => void;
+
+export interface LabUpOptions {
+  /** @default the deterministic directory of the subnet under lab-state/ */
+  readonly stateDir?: string;
+  /** Seconds each host may take until sshd answers. @default 90 */
+  readonly bootTimeoutSeconds?: number;
+  readonly log?: Log;
+}
+
+function linkExists(name: string): boolean {
+  return run("ip", ["link", "show", "dev", name]).code === 0;
+}
+
+/** What the lead's deploy/drill code needs per host. */
+export function sshTarget(state: LabState, h: LabHost): SshTarget {
+  return { address: h.address, sshKeyPath: state.sshKeyPath, knownHostsPath: state.knownHostsPath };
+}
+
+/** Runs a command on a lab host by name. */
+export function labExec(state: LabState, hostName: string, command: string, opts?: { timeoutMs?: number; input?: string }) {
+  const h = state.hosts.find((x) => x.name === hostName);
+  if (!h) throw new LabError(`no lab host named ${hostName} (hosts: ${state.hosts.map((x) => x.name).join(", ")})`);
+  return sshExec(sshTarget(state, h), command, opts);
+}
+
+/** Boots the hosts of `deployment`. Cleans leftovers of an earlier lab on the same subnet first. */
+export async function labUp(deployment: Deployment, opts: LabUpOptions = {}): Promise<LabState> {
+  const log = opts.log ?? (() => undefined);
+  const planned = plannedHosts(deployment);
+  const prefix = labPrefixOf(planned);
+  const stateDir = resolve(opts.stateDir ?? labStateDir(prefix));
+  const sshKeyPath = opts.stateDir ? join(stateDir, "ssh", "id_ed25519") : labKeyPath(prefix);
+  const wrongKey = planned.filter((h) => h.privateKeyPath !== undefined && resolve(h.privateKeyPath) !== sshKeyPath);
+  if (wrongKey.length > 0) {
+    throw new LabError(`${wrongKey.map((h) => `${h.name}: ssh.privateKeyPath is ${h.privateKeyPath}`).join("; ")}; the lab's key is ${sshKeyPath} (use labDeployment(prefix) from examples/lab.ts)`);
+  }
+  preflight(labStateRoot());
+  const bridge = labBridgeName(prefix);
+
+  if (readLabState(stateDir) || existsSync(stateDir) || linkExists(bridge)) {
+    log(`cleaning leftovers of an earlier lab in ${stateDir}`);
+    await labDown(stateDir, { log, bridge });
+  }
+  assertSubnetFree(prefix);
+
+  const t0 = Date.now();
+  const image = await ensureImage({ log });
+  log(`base image: ${image} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+
+  mkdirSync(stateDir, { recursive: true });
+  const state: LabState = {
+    version: 1,
+    prefix,
+    subnet: `${prefix}.0/24`,
+    bridge,
+    bridgeAddress: `${prefix}.1`,
+    stateDir,
+    image,
+    sshKeyPath,
+    knownHostsPath: labKnownHostsPath(stateDir),
+    bridgeCreated: false,
+    hosts: planned.map((p) => ({ name: p.name, machine: labMachineName(prefix, p.name), address: p.address, role: p.role, dir: join(stateDir, "hosts", p.name) })),
+  };
+  writeLabState(state);
+
+  try {
+    const publicKey = generateClientKey(sshKeyPath);
+    runOk("ip", ["link", "add", bridge, "type", "bridge"]);
+    state.bridgeCreated = true;
+    writeLabState(state);
+    runOk("ip", ["addr", "add", `${state.bridgeAddress}/24`, "dev", bridge]);
+    runOk("ip", ["link", "set", bridge, "up"]);
+    log(`bridge ${bridge} ${state.bridgeAddress}/24`);
+
+    const hostKeys: Array<{ names: string[]; publicKey: string }> = [];
+    for (const h of state.hosts) {
+      mountOverlay(image, h);
+      h.mounted = true;
+      writeLabState(state);
+      hostKeys.push({ names: [h.address, h.name], publicKey: writeIdentity(h, { hosts: state.hosts, prefixLength: 24, clientPublicKey: publicKey }) });
+    }
+    writeKnownHosts(state.knownHostsPath, hostKeys);
+    const tPg = Date.now();
+    await Promise.all(state.hosts.filter((h) => h.role !== "ems").map((h) => createPgCluster(h)));
+    log(`PostgreSQL cluster 15/main created on the DB hosts (${((Date.now() - tPg) / 1000).toFixed(1)} s)`);
+
+    const tBoot = Date.now();
+    for (const h of state.hosts) {
+      h.pid = bootHost(h, bridge);
+      writeLabState(state);
+      log(`booting ${h.name} (${h.role}) at ${h.address}, pid ${h.pid}`);
+    }
+    const timeoutMs = (opts.bootTimeoutSeconds ?? 90) * 1000;
+    const failures = (
+      await Promise.all(
+        state.hosts.map(async (h) => {
+          const err = await waitForSsh(sshTarget(state, h), timeoutMs, () => isHostProcess(h.pid, h));
+          if (!err) log(`${h.name} answers over SSH after ${((Date.now() - tBoot) / 1000).toFixed(1)} s`);
+          return err ? `${h.name} (${h.address}): ${err}; console log: ${hostDirs(h).log}\n${tail(hostDirs(h).log)}` : undefined;
+        }),
+      )
+    ).filter((f): f is string => f !== undefined);
+    if (failures.length > 0) throw new LabError(`hosts did not become reachable over SSH within ${timeoutMs / 1000} s:\n${failures.join("\n")}`);
+    log(`all ${state.hosts.length} hosts up in ${((Date.now() - tBoot) / 1000).toFixed(1)} s`);
+    return state;
+  } catch (e) {
+    log(`lab up failed; stopping what it started`);
+    const msg = (e as Error).message;
+    await labDown(stateDir, { log, keepLogs: true }).catch((d: Error) => log(`cleanup also failed: ${d.message}`));
+    throw new LabError(msg);
+  }
+}
+
+function tail(path: string, lines = 15): string {
+  if (!existsSync(path)) return "  (no console output)";
+  const r = run("tail", ["-n", String(lines), path]);
+  return r.stdout.split("\n").map((l) => `  | ${l}`).join("\n");
+}
+
+export interface LabDownOptions {
+  readonly log?: Log;
+  /** Bridge to delete even when no state was recorded. */
+  readonly bridge?: string;
+  /** Keep the hosts' console logs (after a failed up). @default false */
+  readonly keepLogs?: boolean;
+}
+
+/** Stops every host the lab started (by PID), unmounts, deletes the bridge and the state. */
+export async function labDown(stateDir: string, opts: LabDownOptions = {}): Promise<void> {
+  const log = opts.log ?? (() => undefined);
+  const dir = resolve(stateDir);
+  const state = readLabState(dir);
+  const problems: string[] = [];
+  if (state) {
+    await Promise.all(
+      state.hosts.map(async (h) => {
+        try {
+          if (isHostProcess(h.pid, h)) log(`stopping ${h.name} (pid ${h.pid})`);
+          await stopHost(h);
+          if (!(await unmount(hostDirs(h).merged))) problems.push(`${hostDirs(h).merged} is still mounted`);
+        } catch (e) {
+          problems.push((e as Error).message);
+        }
+      }),
+    );
+  }
+  for (const m of mountsUnder(dir)) if (!(await unmount(m))) problems.push(`${m} is still mounted`);
+  const bridge = state?.bridge ?? opts.bridge;
+  if (bridge && linkExists(bridge)) {
+    const r = run("ip", ["link", "del", bridge]);
+    if (r.code !== 0) problems.push(`could not delete bridge ${bridge}: ${r.stderr.trim()}`);
+    else log(`bridge ${bridge} deleted`);
+  }
+  if (problems.length > 0) throw new LabError(`lab down left things behind:\n  - ${problems.join("\n  - ")}`);
+  if (existsSync(dir)) {
+    if (opts.keepLogs && state) {
+      for (const h of state.hosts) for (const sub of ["upper", "work", "merged"]) rmSync(join(h.dir, sub), { recursive: true, force: true });
+      log(`console logs kept in ${join(dir, "hosts")}`);
+      rmSync(join(dir, "lab.json"), { force: true });
+    } else {
+      if (state) state.hosts.forEach(removeHostDir);
+      if (mountsUnder(dir).length === 0) rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+/** Every lab state directory under lab-state/ (for `status` and `down` without arguments). */
+export function labStateDirs(root = labStateRoot()): string[] {
+  if (!existsSync(root)) return [];
+  return readdirSync(root, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && /^\d+\.\d+\.\d+$/.test(e.name))
+    .map((e) => join(root, e.name));
+}
+
+export interface HostStatus {
+  readonly name: string;
+  readonly role: string;
+  readonly address: string;
+  readonly pid?: number;
+  readonly running: boolean;
+  /** The hostname the host reported over SSH, or undefined when SSH failed. */
+  readonly sshHostname?: string;
+  readonly sshError?: string;
+  /** `systemctl is-system-running` on the host. */
+  readonly systemState?: string;
+}
+
+export async function labStatus(state: LabState): Promise<HostStatus[]> {
+  return Promise.all(
+    state.hosts.map(async (h) => {
+      const running = isHostProcess(h.pid, h);
+      const base = { name: h.name, role: h.role, address: h.address, pid: h.pid, running };
+      if (!running) return base;
+      const r = await sshExec(sshTarget(state, h), "hostname; systemctl is-system-running || true", { timeoutMs: 15_000 });
+      if (r.code !== 0) return { ...base, sshError: (r.stderr || `exit ${r.code}`).trim() };
+      const [sshHostname, systemState] = r.stdout.trim().split("\n");
+      return { ...base, sshHostname, systemState };
+    }),
+  );
+}

@@ -1,0 +1,80 @@
+/** SSH for the lab: the per-lab client key, per-host host keys, and running commands on hosts. */
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { runOk, runStreaming, waitFor, type RunResult } from "./exec";
+
+/** Generates the lab's ed25519 client key (a fresh one per lab). */
+export function generateClientKey(keyPath: string): string {
+  mkdirSync(dirname(keyPath), { recursive: true, mode: 0o700 });
+  rmSync(keyPath, { force: true });
+  rmSync(`${keyPath}.pub`, { force: true });
+  runOk("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "ems-ha-lab", "-f", keyPath]);
+  return readFileSync(`${keyPath}.pub`, "utf8");
+}
+
+/** Creates the host's own SSH host keys inside its root (the image carries none). Returns the ed25519 public key. */
+export function generateHostKeys(rootDir: string): string {
+  mkdirSync(join(rootDir, "etc/ssh"), { recursive: true });
+  runOk("ssh-keygen", ["-A", "-f", rootDir]);
+  return readFileSync(join(rootDir, "etc/ssh/ssh_host_ed25519_key.pub"), "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
+}
+
+export function writeKnownHosts(path: string, entries: ReadonlyArray<{ names: readonly string[]; publicKey: string }>): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, entries.map((e) => `${e.names.join(",")} ${e.publicKey}\n`).join(""));
+}
+
+/** Places `publicKey` in root's authorized_keys inside the host's root. */
+export function authorizeKey(rootDir: string, publicKey: string): void {
+  const dir = join(rootDir, "root/.ssh");
+  mkdirSync(dir, { recursive: true });
+  chmodSync(dir, 0o700);
+  writeFileSync(join(dir, "authorized_keys"), publicKey.endsWith("\n") ? publicKey : `${publicKey}\n`, { mode: 0o600 });
+}
+
+/** What sshExec needs to reach a host. */
+export interface SshTarget {
+  readonly address: string;
+  readonly sshKeyPath: string;
+  /** When given, the host key is checked against it; otherwise not checked. */
+  readonly knownHostsPath?: string;
+  /** @default "root" */
+  readonly user?: string;
+}
+
+export function sshArgs(t: SshTarget, connectTimeoutSeconds = 5): string[] {
+  const hostKey =
+    t.knownHostsPath && existsSync(t.knownHostsPath)
+      ? ["-o", `UserKnownHostsFile=${t.knownHostsPath}`, "-o", "StrictHostKeyChecking=yes"]
+      : ["-o", "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no"];
+  return [
+    "-i", t.sshKeyPath,
+    "-o", "BatchMode=yes",
+    "-o", "IdentitiesOnly=yes",
+    "-o", `ConnectTimeout=${connectTimeoutSeconds}`,
+    "-o", "LogLevel=ERROR",
+    ...hostKey,
+    `${t.user ?? "root"}@${t.address}`,
+  ];
+}
+
+/** Runs a shell command on a lab host; resolves with its exit code and output (never rejects on a non-zero exit). */
+export function sshExec(t: SshTarget, command: string, opts: { timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
+  return runStreaming("ssh", [...sshArgs(t), "--", command], { timeoutMs: opts.timeoutMs ?? 60_000, input: opts.input });
+}
+
+/** Waits (bounded) until the host runs commands over SSH. Returns undefined when ready, else the last error. */
+export async function waitForSsh(t: SshTarget, timeoutMs: number, isAlive: () => boolean = () => true): Promise<string | undefined> {
+  let last = "no attempt made";
+  const ok = await waitFor(async () => {
+    if (!isAlive()) {
+      last = "the host's systemd-nspawn process exited";
+      return false;
+    }
+    const r = await runStreaming("ssh", [...sshArgs(t, 2), "--", "true"], { timeoutMs: 5000 });
+    if (r.code === 0) return true;
+    last = (r.stderr || `exit ${r.code}`).trim();
+    return undefined;
+  }, timeoutMs, 500);
+  return ok === true ? undefined : last;
+}
