@@ -1,15 +1,13 @@
 #!/usr/bin/env node
-// Runs the compiled CLI when present (npm package), else the TypeScript sources through tsx.
+// In a checkout (src/ present) runs the TypeScript sources, so a stale dist/ never shadows them;
+// in the npm package (only dist/ shipped) runs the compiled CLI. tsx is registered in both
+// cases: it loads TypeScript deployment files (--config x.ts).
 const { existsSync } = require("node:fs");
 const { join } = require("node:path");
+require("tsx/cjs");
+const source = join(__dirname, "..", "src", "cli", "main.ts");
 const compiled = join(__dirname, "..", "dist", "src", "cli", "main.js");
-let mod;
-if (existsSync(compiled)) {
-  mod = require(compiled);
-} else {
-  require("tsx/cjs");
-  mod = require(join(__dirname, "..", "src", "cli", "main.ts"));
-}
+const mod = require(existsSync(source) ? source : compiled);
 mod.runCli(process.argv.slice(2), mod.processIo).then(
   (code) => { process.exitCode = code; },
   (e) => { process.stderr.write(String((e && e.stack) || e) + "\n"); process.exitCode = 1; },

@@ -263,6 +263,101 @@ export const nativeSchema = z
   .strict();
 export type NativeSettings = z.infer<typeof nativeSchema>;
 
+const cidr = z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, "must be a CIDR like 192.168.1.0/24");
+
+/**
+ * The one remote PostgreSQL server of the standalone-db and vm-appliances topologies.
+ * The server itself is `database.nodes[0]` (one node, role "data": its address, and its ssh
+ * settings when managed); port and user are `database.port` / `database.user`.
+ */
+export const standaloneSchema = z.discriminatedUnion("mode", [
+  z
+    .object({
+      /** The server exists and is prepared (EMS extensions, listen_addresses, pg_hba): the stack only points EMS at it. */
+      mode: z.literal("existing"),
+    })
+    .strict(),
+  z
+    .object({
+      /** The stack installs PostgreSQL natively on the node's host over SSH (the guide's "standalone remote DB"). */
+      mode: z.literal("managed"),
+      /**
+       * Where postgresql-15 comes from: "pgdg" (apt.postgresql.org, as the guide), "distribution", or
+       * "preinstalled" (checked, never installed). @default "pgdg"
+       */
+      packages: z.enum(["pgdg", "distribution", "preinstalled"]).default("pgdg"),
+      /** ems_pg_extensions.tar.gz on the machine running Terraform, extracted to / on the server. When absent the step is skipped. */
+      extensions: z.object({ path: z.string().min(1), sha256 }).strict().optional(),
+      /** Networks allowed to log in as database.user besides the EMS nodes (pg_hba). @default [] (only the EMS nodes' addresses) */
+      clientNetworks: z.array(cidr).default([]),
+      /** Apply PGTune (FACTS §8) for the node's ramGb/cpus/storage. @default true */
+      tune: z.boolean().default(true),
+    })
+    .strict(),
+]);
+export type StandaloneSettings = z.infer<typeof standaloneSchema>;
+
+/** How the toolkit drives EMS VM appliances (topology vm-appliances) through their SSH CLI. */
+export const appliancesSchema = z
+  .object({
+    /** Regular expression matching the CLI prompt at the end of the output. @default "[>#$] ?$" */
+    promptPattern: z
+      .string()
+      .min(1)
+      .refine((s) => {
+        try {
+          new RegExp(s);
+          return true;
+        } catch {
+          return false;
+        }
+      }, "must be a valid regular expression")
+      .default("[>#$] ?$"),
+    /** Seconds to log in and see the first prompt. @default 30 */
+    loginTimeoutSeconds: z.number().int().min(1).max(600).default(30),
+    /** Seconds for ping, hostname and `ha get nodes`. @default 60 */
+    commandTimeoutSeconds: z.number().int().min(1).max(3600).default(60),
+    /** Seconds for `redirect` (it deploys the EMS database on the primary). @default 900 */
+    redirectTimeoutSeconds: z.number().int().min(10).max(7200).default(900),
+    /** `system set hostname` per EMS node name. @default the node name */
+    hostnames: z.record(z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/, "must be letters, digits and '-', like EMS-1")).default({}),
+    /** How the appliance's SSH host key is checked. "known-hosts": must be in knownHostsPath. @default "known-hosts" */
+    hostKeyCheck: z.enum(["known-hosts", "off"]).default("known-hosts"),
+    /** known_hosts file on the machine running Terraform. @default "~/.ssh/known_hosts" */
+    knownHostsPath: z.string().min(1).default("~/.ssh/known_hosts"),
+  })
+  .strict();
+export type ApplianceSettings = z.infer<typeof appliancesSchema>;
+
+/**
+ * The move of a Docker PG HA cluster to the new image (topology upgrade-7-4-4). database.nodes
+ * describe the cluster after the upgrade; database.image is the new image (its tarball is loaded).
+ */
+export const upgradeSchema = z
+  .object({
+    /**
+     * What each node ran before: its old container and the volume that container mounts at
+     * /bitnami/postgresql. @default per node: container = the node's name, volume = <container>_data with '-' as '_'
+     */
+    previous: z
+      .array(
+        z
+          .object({
+            node: nodeName,
+            container: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "must be a docker container name"),
+            volume: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "must be a docker volume name").optional(),
+          })
+          .strict(),
+      )
+      .default([]),
+    /** shared_preload_libraries set with ALTER SYSTEM before the stop (the guide's step 1). @default "pg_stat_statements, repmgr" */
+    sharedPreloadLibraries: z.string().regex(/^[a-z_]+(, ?[a-z_]+)*$/, "must be a comma-separated list like pg_stat_statements, repmgr").default("pg_stat_statements, repmgr"),
+    /** Suffix of the old container's name when the new container keeps the name. @default "-pre-upgrade" */
+    renameSuffix: z.string().regex(/^[A-Za-z0-9_.-]+$/).default("-pre-upgrade"),
+  })
+  .strict();
+export type UpgradeSettings = z.infer<typeof upgradeSchema>;
+
 export const acknowledgementSchema = z
   .object({ rule: z.string().min(1), reason: z.string().min(10, "explain why in at least 10 characters") })
   .strict();
@@ -280,6 +375,12 @@ export const deploymentSchema = z
     fortigate: fortigateSchema.optional(),
     /** Native PostgreSQL settings (topology native-single-region). @default all defaults */
     native: nativeSchema.optional(),
+    /** The remote PostgreSQL server (topologies standalone-db and vm-appliances). */
+    standalone: standaloneSchema.optional(),
+    /** EMS VM appliance CLI settings (topology vm-appliances). @default all defaults */
+    appliances: appliancesSchema.optional(),
+    /** The move to the new ems-postgres-ha image (topology upgrade-7-4-4). @default all defaults */
+    upgrade: upgradeSchema.optional(),
     /** Topology rule findings acknowledged with a reason. @default [] */
     acknowledgements: z.array(acknowledgementSchema).default([]),
   })

@@ -113,6 +113,76 @@ export const installerNotInTmp: SemanticCheck = (d) => {
     : [];
 };
 
+/** Topologies whose EMS nodes use one remote PostgreSQL server (database.nodes[0]). */
+export const STANDALONE_TOPOLOGIES = new Set(["standalone-db", "vm-appliances"]);
+
+export const standaloneServer: SemanticCheck = (d) => {
+  if (!STANDALONE_TOPOLOGIES.has(d.topology)) return [];
+  const issues: ConfigIssue[] = [];
+  if (!d.standalone) {
+    issues.push({ path: "standalone", value: undefined, message: `topology ${d.topology} needs the remote PostgreSQL server's mode`, fix: 'add standalone: { mode: "existing" } (a prepared server) or { mode: "managed" } (the stack installs it)' });
+  }
+  if (d.database.nodes.length !== 1 || d.database.nodes[0]!.role !== "data") {
+    issues.push({ path: "database.nodes", value: d.database.nodes.map((n) => `${n.name}:${n.role}`), message: `topology ${d.topology} uses exactly one remote PostgreSQL server`, fix: 'list only the server, e.g. [{ name: "emsdb-1", address: "10.0.0.5", role: "data" }]' });
+  }
+  return issues;
+};
+
+export const applianceLogin: SemanticCheck = (d) => {
+  if (d.topology !== "vm-appliances") return [];
+  return d.emsNodes.flatMap((n, i) =>
+    n.ssh.user === "root"
+      ? [{ path: `emsNodes[${i}].ssh.user`, value: n.ssh.user, message: "an EMS VM appliance is logged in to as its CLI user, not root", fix: 'set ssh: { user: "ems" } (the guide\'s appliance login)' }]
+      : [],
+  );
+};
+
+export const applianceHostnames: SemanticCheck = (d) => {
+  const hostnames = d.appliances?.hostnames ?? {};
+  const names = new Set(d.emsNodes.map((n) => n.name));
+  const issues: ConfigIssue[] = [];
+  const seen = new Map<string, string>();
+  for (const [node, host] of Object.entries(hostnames)) {
+    if (!names.has(node)) issues.push({ path: `appliances.hostnames.${node}`, value: node, message: "no EMS node has this name", fix: `use one of ${[...names].join(", ")}` });
+  }
+  for (const n of d.emsNodes) {
+    const host = (hostnames[n.name] ?? n.name).toLowerCase();
+    const first = seen.get(host);
+    if (first) issues.push({ path: `appliances.hostnames.${n.name}`, value: hostnames[n.name] ?? n.name, message: `hostname already used by ${first}`, fix: "give every appliance its own hostname" });
+    else seen.set(host, n.name);
+  }
+  return issues;
+};
+
+export const upgradePrevious: SemanticCheck = (d) => {
+  const prev = d.upgrade?.previous ?? [];
+  const issues: ConfigIssue[] = [];
+  const nodes = new Set(d.database.nodes.map((n) => n.name));
+  const byNode = new Set<string>();
+  prev.forEach((p, i) => {
+    if (!nodes.has(p.node)) issues.push({ path: `upgrade.previous[${i}].node`, value: p.node, message: "no DB node has this name", fix: `use one of ${[...nodes].join(", ")}` });
+    if (byNode.has(p.node)) issues.push({ path: `upgrade.previous[${i}].node`, value: p.node, message: "this node is listed twice", fix: "list each node once" });
+    byNode.add(p.node);
+  });
+  if (d.topology !== "upgrade-7-4-4") return issues;
+  // Every node keeps its own volume: two nodes naming the same volume is the guide's step-7 error (FACTS §1).
+  const seenVolume = new Map<string, string>();
+  const seenContainer = new Map<string, string>();
+  d.database.nodes.forEach((n) => {
+    const p = prev.find((x) => x.node === n.name);
+    const container = p?.container ?? n.name;
+    const volume = p?.volume ?? `${container.replace(/-/g, "_")}_data`;
+    const path = p ? `upgrade.previous[${prev.indexOf(p)}]` : `database.nodes[${d.database.nodes.indexOf(n)}]`;
+    const vFirst = seenVolume.get(volume);
+    if (vFirst) issues.push({ path, value: volume, message: `volume ${volume} is also the volume of ${vFirst}: a node must start on its own existing volume`, fix: "give each node the volume its old container mounts (e.g. pg_2_data for pg-2)" });
+    else seenVolume.set(volume, n.name);
+    const cFirst = seenContainer.get(container);
+    if (cFirst) issues.push({ path, value: container, message: `old container ${container} is also named for ${cFirst}`, fix: "name each node's own old container" });
+    else seenContainer.set(container, n.name);
+  });
+  return issues;
+};
+
 export const CONFIG_CHECKS: ReadonlyArray<SemanticCheck> = [
   uniqueNames,
   uniqueAddresses,
@@ -125,6 +195,10 @@ export const CONFIG_CHECKS: ReadonlyArray<SemanticCheck> = [
   keepaliveRange,
   vipIsIpv4,
   installerNotInTmp,
+  standaloneServer,
+  applianceLogin,
+  applianceHostnames,
+  upgradePrevious,
 ];
 
 export function semanticIssues(d: Deployment): ConfigIssue[] {

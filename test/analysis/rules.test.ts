@@ -1,0 +1,138 @@
+import { describe, expect, it, vi } from "vitest";
+import { ALL_RULES, formatFinding, openFindings, runRules, synthFindings, UNKNOWN_ACK_ID, WARNING_RULES } from "../../src/analysis/rules";
+import { CONFIG_CHECKS } from "../../src/config/semantics";
+import { ConfigError } from "../../src/config/errors";
+import { geoInput, parsed, schemaOnly, singleInput } from "./fixtures";
+
+const ids = (d: Parameters<typeof runRules>[0]) => runRules(d).map((f) => f.ruleId);
+
+describe("rule catalogue", () => {
+  it("wraps every semantic config check as an error rule with a unique id", () => {
+    const errorRules = ALL_RULES.filter((r) => r.level === "error");
+    expect(errorRules).toHaveLength(CONFIG_CHECKS.length);
+    const all = ALL_RULES.map((r) => r.id);
+    expect(new Set(all).size).toBe(all.length);
+    expect(WARNING_RULES.every((r) => r.level === "warning")).toBe(true);
+  });
+
+  it("finds nothing open in the examples", () => {
+    expect(openFindings(runRules(parsed(singleInput())))).toEqual([]);
+    expect(openFindings(runRules(parsed(geoInput())))).toEqual([]);
+  });
+});
+
+describe("error rules (reused config checks)", () => {
+  it("duplicate names, addresses and node ids name both nodes", () => {
+    const g = geoInput();
+    g.database.nodes[4]!.name = "pgw-1"; // the guide's geo step 5.g
+    g.database.nodes[1]!.address = g.database.nodes[0]!.address;
+    const f = runRules(schemaOnly(g));
+    const names = f.find((x) => x.ruleId === "unique-names")!;
+    expect(names.level).toBe("error");
+    expect(names.nodes).toEqual(["pgw-1"]);
+    expect(names.fix).toContain("pgw-2");
+    expect(f.find((x) => x.ruleId === "unique-addresses")!.nodes.sort()).toEqual(["pg-1", "pg-2"]);
+    expect(f.find((x) => x.ruleId === "unique-node-ids")!.message).toContain("2001");
+  });
+
+  it("no promotable data node, keepalive, /tmp, VIP and Bitnami names", () => {
+    const s = singleInput();
+    s.database.nodes[0]!.priority = 0;
+    s.database.nodes[1]!.priority = 0;
+    s.ems.keepaliveSeconds = 40;
+    s.installer.installDir = "/tmp/ems";
+    s.ems.vip = "ems.example.com";
+    s.database.nodes[2]!.name = "witness";
+    const found = ids(schemaOnly(s));
+    for (const id of ["promotable-data-node", "keepalive-range", "installer-not-in-tmp", "vip-is-ipv4", "bitnami-node-names"]) expect(found).toContain(id);
+    const bitnami = runRules(schemaOnly(s)).find((f) => f.ruleId === "bitnami-node-names")!;
+    expect(bitnami.nodes).toEqual(["witness"]);
+  });
+
+  it("errors cannot be acknowledged, and saying so is reported", () => {
+    const s = singleInput();
+    s.ems.keepaliveSeconds = 2;
+    s.acknowledgements = [{ rule: "keepalive-range", reason: "we really want two seconds" }];
+    const f = runRules(schemaOnly(s));
+    expect(openFindings(f, "error").map((x) => x.ruleId)).toEqual(["keepalive-range"]);
+    expect(f.find((x) => x.ruleId === UNKNOWN_ACK_ID)!.message).toContain("errors cannot be acknowledged");
+  });
+});
+
+describe("warning rules", () => {
+  it("even number of voting nodes and a size other than 3/5/9", () => {
+    const s = singleInput();
+    s.database.nodes = s.database.nodes.filter((n) => n.role === "data");
+    const f = runRules(parsed(s));
+    expect(f.find((x) => x.ruleId === "even-voting-nodes")!.nodes).toEqual(["pg-1", "pg-2"]);
+    expect(f.find((x) => x.ruleId === "recommended-cluster-size")!.message).toContain("2 nodes (2 data + 0 witness)");
+  });
+
+  it("a single DB node is not a cluster: no size or parity warning", () => {
+    const s = singleInput();
+    s.database.nodes = [s.database.nodes[0]!];
+    expect(ids(parsed(s))).not.toContain("recommended-cluster-size");
+    expect(ids(parsed(s))).not.toContain("even-voting-nodes");
+  });
+
+  it("a location whose loss leaves no majority, unless acknowledged", () => {
+    const g = geoInput();
+    g.acknowledgements = [];
+    const f = runRules(parsed(g)).find((x) => x.ruleId === "location-loss-no-majority")!;
+    expect(f.nodes).toEqual(["pg-1", "pg-2", "pgw-1"]);
+    expect(f.acknowledged).toBeUndefined();
+    const acked = runRules(parsed(geoInput())).find((x) => x.ruleId === "location-loss-no-majority")!;
+    expect(acked.acknowledged).toContain("disaster-recovery");
+    expect(formatFinding(acked)).toMatch(/^\[Acknowledged\] location-loss-no-majority/);
+  });
+
+  it("EMS primary and DB primary in different locations", () => {
+    const g = geoInput();
+    g.emsNodes = [g.emsNodes[2]!, g.emsNodes[0]!, g.emsNodes[1]!];
+    const f = runRules(parsed(g)).find((x) => x.ruleId === "ems-db-same-location")!;
+    expect(f.nodes).toEqual(["ems-3", "pg-1"]);
+  });
+
+  it("a witness without a location when data nodes have one (the guide's geo commands)", () => {
+    const g = geoInput();
+    delete g.database.nodes[4]!.location;
+    const f = runRules(parsed(g)).find((x) => x.ruleId === "witness-location")!;
+    expect(f.nodes).toEqual(["pgw-2"]);
+  });
+
+  it("a single EMS node", () => {
+    const s = singleInput();
+    s.emsNodes = [s.emsNodes[0]!];
+    expect(ids(parsed(s))).toContain("ems-node-pair");
+  });
+
+  it("an acknowledgement naming no rule is itself a warning", () => {
+    const s = singleInput();
+    s.acknowledgements = [{ rule: "no-such-rule", reason: "typo in the rule id here" }];
+    const f = runRules(parsed(s)).find((x) => x.ruleId === UNKNOWN_ACK_ID)!;
+    expect(f.message).toContain("no-such-rule");
+  });
+});
+
+describe("synthFindings", () => {
+  it("prints open warnings and returns them", () => {
+    const g = geoInput();
+    g.acknowledgements = [];
+    const warn = vi.fn();
+    const r = synthFindings(parsed(g), warn);
+    expect(r.warnings.map((w) => w.ruleId)).toEqual(["location-loss-no-majority"]);
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(warn.mock.calls[0]![0]).toMatch(/^\[Warning\] location-loss-no-majority/);
+  });
+
+  it("throws ConfigError (exit 2) on an error finding", () => {
+    const s = singleInput();
+    s.ems.vip = "not-an-ip";
+    expect(() => synthFindings(schemaOnly(s), () => undefined)).toThrow(ConfigError);
+    try {
+      synthFindings(schemaOnly(s), () => undefined);
+    } catch (e) {
+      expect((e as ConfigError).message).toContain("rule vip-is-ipv4");
+    }
+  });
+});

@@ -1,0 +1,80 @@
+/**
+ * The cdktf app as users run it: every example synthesizes; no secret value reaches cdktf.out;
+ * a bad deployment exits 2 and writes nothing.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import example from "../../examples/single-region";
+
+const ROOT = join(__dirname, "../..");
+const SECRETS = {
+  TF_VAR_db_password: "Sentinel-DbPass-7f3a9c",
+  TF_VAR_repmgr_password: "Sentinel-Repmgr-51be02",
+  TF_VAR_fortigate_token: "Sentinel-FgtToken-c0ffee",
+  TF_VAR_symmetric_key: "Sentinel-SymKey-1d2e3f",
+  EMS_HA_DB_PASSWORD: "Sentinel-EnvPass-99aa11",
+};
+
+function runApp(env: Record<string, string>, cwd = ROOT) {
+  return spawnSync(process.execPath, [join(ROOT, "node_modules/tsx/dist/cli.mjs"), join(ROOT, "stacks/main.ts")], {
+    cwd,
+    env: { ...process.env, CHECKPOINT_DISABLE: "1", EMS_HA_CONFIG: "", ...env },
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+}
+
+function allFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const p = join(dir, f);
+    return statSync(p).isDirectory() ? allFiles(p) : [p];
+  });
+}
+
+describe("cdktf app", () => {
+  it("synthesizes every example stack and no secret value appears anywhere in the output", () => {
+    const out = join(mkdtempSync(join(tmpdir(), "ems-ha-out-")), "cdktf.out");
+    const r = runApp({ ...SECRETS, CDKTF_OUTDIR: out });
+    expect(r.status, r.stderr).toBe(0);
+    const stacks = readdirSync(join(out, "stacks"));
+    expect(stacks).toContain("single-region");
+    for (const s of stacks) expect(existsSync(join(out, "stacks", s, "cdk.tf.json"))).toBe(true);
+    const files = allFiles(out);
+    expect(files.length).toBeGreaterThan(1);
+    for (const f of files) {
+      const text = readFileSync(f, "utf8");
+      for (const [name, value] of Object.entries(SECRETS)) expect(text.includes(value), `${name} found in ${f}`).toBe(false);
+    }
+    for (const [name, value] of Object.entries(SECRETS)) {
+      expect(r.stdout.includes(value) || r.stderr.includes(value), `${name} printed`).toBe(false);
+    }
+  });
+
+  it("synthesizes the user's deployment from EMS_HA_CONFIG as the stack of its topology", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ems-ha-user-"));
+    const cfg = join(dir, "mine.json");
+    writeFileSync(cfg, JSON.stringify({ ...example, emsNodes: [...example.emsNodes, { name: "ems-3", address: "192.168.1.12" }] }));
+    const out = join(dir, "out");
+    const r = runApp({ EMS_HA_CONFIG: cfg, CDKTF_OUTDIR: out });
+    expect(r.status, r.stderr).toBe(0);
+    expect(readdirSync(join(out, "stacks"))).toEqual(["single-region"]);
+    const json = JSON.parse(readFileSync(join(out, "stacks/single-region/cdk.tf.json"), "utf8"));
+    expect(Object.keys(json.resource.terraform_data).filter((k) => k.startsWith("ems-3_install"))).toHaveLength(1);
+  });
+
+  it("exits 2 with every error and writes nothing for a bad deployment", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ems-ha-bad-"));
+    const cfg = join(dir, "bad.json");
+    writeFileSync(cfg, JSON.stringify({ ...example, ems: { fqdn: "x.example.com", vip: "not-an-ip", keepaliveSeconds: 99 } }));
+    const out = join(dir, "out");
+    const r = runApp({ EMS_HA_CONFIG: cfg, CDKTF_OUTDIR: out });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("ems.vip");
+    expect(r.stderr).toContain("ems.keepaliveSeconds");
+    expect(r.stderr).toContain("Fix:");
+    expect(existsSync(out)).toBe(false);
+  });
+});
