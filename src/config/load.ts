@@ -20,6 +20,17 @@ export function resolveConfigPath(explicit?: string, cwd = process.cwd(), env = 
   return undefined;
 }
 
+/** Loads a .js module natively and a .ts module through tsx, whatever runs this code. */
+function requireModule(path: string): Record<string, unknown> {
+  if (/\.[cm]?ts$/.test(path)) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const tsx = require("tsx/cjs/api") as { require: (id: string, from: string) => unknown };
+    return tsx.require(path, __filename) as Record<string, unknown>;
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(path) as Record<string, unknown>;
+}
+
 /** Reads the raw (unvalidated) deployment object from a file. */
 export function readDeploymentInput(path: string): unknown {
   if (!existsSync(path)) {
@@ -32,9 +43,7 @@ export function readDeploymentInput(path: string): unknown {
       throw new ConfigError([{ path: "(file)", value: path, message: `not valid JSON: ${(e as Error).message}`, fix: "correct the JSON syntax" }]);
     }
   }
-  // TypeScript modules load through tsx (the CLI and the cdktf app both run under it).
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const mod = require(path) as Record<string, unknown>;
+  const mod = requireModule(path);
   const value = mod.default ?? mod.deployment;
   if (value === undefined) {
     throw new ConfigError([{ path: "(file)", value: path, message: "the module exports neither default nor deployment", fix: "add `export default { ... }` with the deployment" }]);

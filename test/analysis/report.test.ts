@@ -9,9 +9,20 @@ interface XmlNode {
   text: string;
 }
 
+interface SaxParser {
+  onerror: (e: Error) => void;
+  onopentag: (t: { name: string; attributes: Record<string, unknown> }) => void;
+  onclosetag: () => void;
+  ontext: (t: string) => void;
+  write(s: string): { close(): void };
+}
+interface SaxModule {
+  parser(strict: boolean, opts: { xmlns: boolean }): SaxParser;
+}
+
 /** Parses with sax in strict mode (a dependency of cdktf-cli); throws on any well-formedness error. */
 function parseXml(xml: string): XmlNode[] {
-  let sax: typeof import("sax");
+  let sax: SaxModule;
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     sax = require("sax");

@@ -155,7 +155,7 @@ describe("forticlientems-installer stand-in", () => {
     expect(disable).not.toContain("fcems_monitor.service");
   });
 
-  it("accepts --flag=value forms and the default port", () => {
+  it("accepts --flag=value forms; --db_user defaults to postgres", () => {
     const r = runInstaller(["--", "--db_host=127.0.0.1", `--db_port=${dbPort}`, `--db_pass=${PASSWORD}`, "--skip_db_install"]);
     expect(r.code).toBe(0);
     expect(record()).toMatchObject({ db_host: ["127.0.0.1"], db_user: "postgres", allowed_hosts: "", enable_remote_https: false });

@@ -14,7 +14,7 @@ export interface PgSetting {
 
 /** Quotes a value the way postgresql.conf expects. */
 export function confValue(v: string): string {
-  return /^(on|off|\d+)$/.test(v) ? v : `'${v.replace(/'/g, "''")}'`;
+  return /^[A-Za-z0-9_.]+$/.test(v) ? v : `'${v.replace(/'/g, "''")}'`;
 }
 
 /** The replication settings of the guide plus wal_log_hints and wal_keep_size (FACTS §7). */

@@ -80,7 +80,7 @@ function configFiles(d: Deployment, m: NativeMember): string {
   return [
     "configure_files() {",
     "  ensure_include_dir",
-    `  ${embedFile(l.dropIn, "0644", "postgres:postgres", renderPostgresqlDropIn(d, m)).replace(/\n/g, "\n  ")}`,
+    `  ${embedFile(l.dropIn, "0644", "postgres:postgres", renderPostgresqlDropIn(d, m))}`,
     '  if [ "$WROTE" = 1 ]; then PG_RESTART=1; fi',
     `  merge_block "$HBA_FILE" 0640 postgres:postgres <<'${HEREDOC_END}'\n${renderHbaBlock(d, m)}${HEREDOC_END}`,
     '  if [ "$WROTE" = 1 ]; then PG_RELOAD=1; fi',
@@ -172,7 +172,6 @@ bootstrap_primary() {
   if [ -n "$member" ]; then
     die "no data node answers as primary, but $member is already set up: not starting a second cluster. Bring the primary back, then apply again"
   fi
-  fresh_cluster && ensure_utf8_if_fresh
   ensure_repmgr_role_and_db
   log "registering as primary"
   as_pg "$BINDIR/repmgr" -f "$REPMGR_CONF" primary register --force
@@ -264,7 +263,14 @@ main() {
   fi
 
   rec=$(q_local postgres "select pg_is_in_recovery()")
-  if [ "$rec" = f ]; then publish_ssh_keys local; else publish_ssh_keys "$(find_primary "\${PEERS[@]}")"; fi
+  primary=$(find_primary "\${PEERS[@]}")
+  if [ "$rec" = f ]; then
+    publish_ssh_keys local
+  elif [ -n "$primary" ]; then
+    publish_ssh_keys "$primary"
+  else
+    log "WARNING: no primary answers: this node's SSH key is not published"
+  fi
   ssh_sync
   configure_repmgrd
   configure_reconcile

@@ -1,0 +1,119 @@
+/**
+ * NativePgNode and NativeWitnessNode: PostgreSQL 15 + repmgr installed and configured natively
+ * (no Docker) on one host, by a terraform_data whose provisioners upload the node's setup
+ * script and its secrets over SSH and run the script as root.
+ *
+ * The resource is replaced (the script re-runs) only when what it would do changes: its
+ * triggers hold the script's sha256, so a re-apply of an unchanged deployment does nothing.
+ * The script itself is idempotent, so a re-run on a healthy node changes nothing either.
+ * Secret values are not in the triggers: after rotating one, re-run with
+ * `terraform apply -replace=<address>` (docs/topologies/native-single-region.md).
+ */
+import { DataResource, type FileProvisioner, type ITerraformDependable, type RemoteExecProvisioner } from "cdktf";
+import { Construct } from "constructs";
+import * as path from "node:path";
+import type { Deployment } from "../src/config/schema";
+import { memberByName, nativeLayout, nativeSettings, type NativeMember } from "../src/render/native/layout";
+import { renderSetupScript, secretsFor, sha256 } from "../src/render/native/setup-script";
+import { sshConnection } from "./connection";
+import type { DeploymentSecrets } from "./secrets";
+
+export interface NativeNodeProps {
+  /** The validated deployment (topology native-single-region). */
+  readonly deployment: Deployment;
+  /** Name of this node in deployment.database.nodes. */
+  readonly nodeName: string;
+  /** The sensitive variables the script needs (db_password, repmgr_password, symmetric_key). */
+  readonly secrets: DeploymentSecrets;
+  /** What must be set up before this node (the previous node in the guide's order). @default none */
+  readonly dependsOn?: ITerraformDependable[];
+}
+
+/** The `sudo ` prefix for a login user other than root. */
+export function sudoPrefix(user: string): string {
+  return user === "root" ? "" : "sudo -n ";
+}
+
+abstract class NativeDbNode extends Construct {
+  /** The node as the native topology sees it (repmgr node id, order, role). */
+  public readonly member: NativeMember;
+  /** The setup script the node runs (no secret in it). */
+  public readonly script: string;
+  /** The terraform_data that runs the setup; use it in dependsOn. */
+  public readonly resource: DataResource;
+
+  protected constructor(scope: Construct, id: string, props: NativeNodeProps, role: NativeMember["role"]) {
+    super(scope, id);
+    const d = props.deployment;
+    const names = d.database.nodes.map((n) => n.name);
+    if (!names.includes(props.nodeName)) {
+      throw new Error(`${id}: nodeName "${props.nodeName}" is not in database.nodes (${names.join(", ")}); use one of those`);
+    }
+    this.member = memberByName(d, props.nodeName);
+    if (this.member.role !== role) {
+      throw new Error(`${id}: node "${props.nodeName}" has role "${this.member.role}"; use ${this.member.role === "data" ? "NativePgNode" : "NativeWitnessNode"} for it`);
+    }
+    const settings = nativeSettings(d);
+    const l = nativeLayout(settings.pgVersion);
+    this.script = renderSetupScript(d, this.member);
+    const sudo = sudoPrefix(this.member.config.ssh.user);
+    const staged = `${l.stageDir}/native-setup.sh`;
+
+    const provisioners: Array<FileProvisioner | RemoteExecProvisioner> = [
+      {
+        type: "remote-exec",
+        inline: [
+          `${sudo}install -d -m 0755 ${l.stateDir}`,
+          `${sudo}rm -rf ${l.secretDir}`,
+          `${sudo}install -d -m 0700 -o "$(id -u)" ${l.stageDir} ${l.secretDir}`,
+        ],
+      },
+      { type: "file", content: this.script, destination: staged },
+    ];
+    for (const name of secretsFor(this.member)) {
+      // Terraform suppresses this provisioner's output (its content is sensitive); the file is root-only and deleted by the script.
+      provisioners.push({ type: "file", content: secretValue(props.secrets, name), destination: `${l.secretDir}/${name}` });
+    }
+    const ext = role === "data" ? settings.extensions : undefined;
+    if (ext) provisioners.push({ type: "file", source: path.resolve(ext.path), destination: l.extensionsUpload });
+    provisioners.push({
+      type: "remote-exec",
+      inline: [`${sudo}install -m 0700 ${staged} ${l.setupScript}`, `${sudo}rm -f ${staged}`, `${sudo}bash ${l.setupScript}`],
+    });
+
+    this.resource = new DataResource(this, "setup", {
+      triggersReplace: {
+        node: this.member.name,
+        address: this.member.address,
+        node_id: String(this.member.nodeId),
+        role: this.member.role,
+        script_sha256: sha256(this.script),
+        extensions_sha256: ext?.sha256 ?? "",
+      },
+      connection: sshConnection(this.member.config, "5m"),
+      provisioners,
+      dependsOn: props.dependsOn,
+    });
+  }
+}
+
+function secretValue(secrets: DeploymentSecrets, name: string): string {
+  const v =
+    name === "db_password" ? secrets.dbPassword : name === "repmgr_password" ? secrets.repmgrPassword : name === "symmetric_key" ? secrets.symmetricKey : undefined;
+  if (!v) throw new Error(`the native topology needs the sensitive variable ${name}: create DeploymentSecrets with { symmetricKey: true, repmgrPassword: true }`);
+  return v.stringValue;
+}
+
+/** A data node: starts as primary (the initial primary) or is cloned as a standby. */
+export class NativePgNode extends NativeDbNode {
+  constructor(scope: Construct, id: string, props: NativeNodeProps) {
+    super(scope, id, props, "data");
+  }
+}
+
+/** The witness: a PostgreSQL cluster of its own that only votes. */
+export class NativeWitnessNode extends NativeDbNode {
+  constructor(scope: Construct, id: string, props: NativeNodeProps) {
+    super(scope, id, props, "witness");
+  }
+}

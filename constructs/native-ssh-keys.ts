@@ -1,0 +1,39 @@
+/**
+ * NativeSshKeySync: after every data node is set up, refreshes postgres's authorized_keys and
+ * known_hosts on each data node from the keys the nodes published in the cluster
+ * (table ems_ha.ssh_keys), so the data nodes trust each other's postgres user as the guide's
+ * ssh-copy-id step does, without passwords.
+ */
+import { DataResource, type ITerraformDependable } from "cdktf";
+import { Construct } from "constructs";
+import { nativeLayout } from "../src/render/native/layout";
+import { sha256 } from "../src/render/native/setup-script";
+import { sshConnection } from "./connection";
+import { sudoPrefix, type NativePgNode } from "./native-node";
+
+export interface NativeSshKeySyncProps {
+  /** The data nodes whose keys are exchanged. */
+  readonly nodes: ReadonlyArray<NativePgNode>;
+  /** What must be set up first. @default every node's setup */
+  readonly dependsOn?: ITerraformDependable[];
+}
+
+export class NativeSshKeySync extends Construct {
+  /** One terraform_data per data node. */
+  public readonly resources: DataResource[];
+
+  constructor(scope: Construct, id: string, props: NativeSshKeySyncProps) {
+    super(scope, id);
+    const dependsOn = props.dependsOn ?? props.nodes.map((n) => n.resource);
+    const roster = sha256(props.nodes.map((n) => `${n.member.name} ${n.member.address} ${sha256(n.script)}`).join("\n"));
+    this.resources = props.nodes.map((n) => {
+      const l = nativeLayout();
+      return new DataResource(this, n.member.name, {
+        triggersReplace: { node: n.member.name, roster },
+        connection: sshConnection(n.member.config, "5m"),
+        provisioners: [{ type: "remote-exec", inline: [`${sudoPrefix(n.member.config.ssh.user)}bash ${l.setupScript} --ssh-sync`] }],
+        dependsOn,
+      });
+    });
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * native-single-region: "EMS nodes in HA with Postgres DB HA cluster using native Postgres
+ * without Docker, single region", corrected as FACTS.md §1/§7 describe.
+ *
+ * Order, as the guide: the initial primary, the other data nodes, the witness(es), then the
+ * postgres SSH key exchange between data nodes, then the EMS primary, then the other EMS
+ * nodes. Only terraform_data resources: `terraform init && terraform plan` need no provider.
+ */
+import { TerraformOutput, TerraformStack, type ITerraformDependable } from "cdktf";
+import { Construct } from "constructs";
+import { ConfigError } from "../src/config/errors";
+import type { Deployment } from "../src/config/schema";
+import { guiChecklist } from "../src/render/checklist";
+import { nativeMembers } from "../src/render/native/layout";
+import { EmsNode } from "../constructs/ems-node";
+import { NativePgNode, NativeWitnessNode } from "../constructs/native-node";
+import { NativeSshKeySync } from "../constructs/native-ssh-keys";
+import { DeploymentSecrets } from "../constructs/secrets";
+
+export class NativeSingleRegionStack extends TerraformStack {
+  public readonly secrets: DeploymentSecrets;
+  /** Data nodes, the initial primary first. */
+  public readonly dataNodes: NativePgNode[] = [];
+  public readonly witnesses: NativeWitnessNode[] = [];
+  public readonly sshKeys: NativeSshKeySync;
+  /** EMS nodes, the EMS primary first. */
+  public readonly emsNodes: EmsNode[] = [];
+
+  constructor(scope: Construct, id: string, deployment: Deployment) {
+    super(scope, id);
+    const d = deployment;
+    if (d.topology !== "native-single-region") {
+      throw new ConfigError([{ path: "topology", value: d.topology, message: "NativeSingleRegionStack builds the native-single-region topology", fix: 'set topology to "native-single-region" or use that topology\'s stack' }]);
+    }
+    this.secrets = new DeploymentSecrets(this, "secrets", { symmetricKey: true, repmgrPassword: true });
+
+    let previous: ITerraformDependable[] = [];
+    for (const m of nativeMembers(d)) {
+      const props = { deployment: d, nodeName: m.name, secrets: this.secrets, dependsOn: previous };
+      if (m.role === "data") {
+        const n = new NativePgNode(this, m.name, props);
+        this.dataNodes.push(n);
+        previous = [n.resource];
+      } else {
+        const n = new NativeWitnessNode(this, m.name, props);
+        this.witnesses.push(n);
+        previous = [n.resource];
+      }
+    }
+    this.sshKeys = new NativeSshKeySync(this, "ssh-keys", { nodes: this.dataNodes, dependsOn: previous });
+
+    const dbReady: ITerraformDependable[] = [...previous, ...this.sshKeys.resources];
+    const dbHosts = this.dataNodes.map((n) => n.member.address);
+    d.emsNodes.forEach((node, i) => {
+      this.emsNodes.push(
+        new EmsNode(this, node.name, {
+          deployment: d,
+          node,
+          primary: i === 0,
+          secrets: this.secrets,
+          dbHosts,
+          dependsOn: i === 0 ? dbReady : [this.emsNodes[0]!.resource],
+        }),
+      );
+    });
+
+    new TerraformOutput(this, "repmgr_nodes", {
+      value: nativeMembers(d).map((m) => `${m.nodeId} ${m.name} ${m.role} ${m.address}`),
+      description: "repmgr node id, name, role and address of every DB node",
+    });
+    new TerraformOutput(this, "gui_checklist", { value: guiChecklist(d), description: "EMS GUI steps to do by hand" });
+  }
+}
