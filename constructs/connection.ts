@@ -1,5 +1,5 @@
 /** Terraform's SSH connection block for a host of the deployment. */
-import { Fn, type SSHProvisionerConnection } from "cdktf";
+import { Fn, Token, type SSHProvisionerConnection } from "cdktf";
 import type { SshSettings } from "../src/config/schema";
 
 export interface SshHost {
@@ -8,8 +8,9 @@ export interface SshHost {
 }
 
 /**
- * The connection for provisioners. The private key is read with file(pathexpand(...)),
- * which Terraform evaluates only when a provisioner runs: a plan needs no key.
+ * The connection for provisioners. Terraform evaluates a connection's file() during plan and
+ * fails when the key file is missing, so the key is read only when it exists
+ * (fileexists ? file : null): a plan needs no key; at apply a missing key falls back to the agent.
  * Without privateKeyPath, Terraform uses the ssh agent.
  */
 export function sshConnection(host: SshHost, timeout = "5m"): SSHProvisionerConnection {
@@ -19,6 +20,21 @@ export function sshConnection(host: SshHost, timeout = "5m"): SSHProvisionerConn
     user: host.ssh.user,
     port: host.ssh.port,
     timeout,
-    ...(host.ssh.privateKeyPath ? { privateKey: Fn.file(Fn.pathexpand(host.ssh.privateKeyPath)) } : {}),
+    ...(host.ssh.privateKeyPath ? { privateKey: privateKeyExpression(host.ssh.privateKeyPath) } : {}),
   };
+}
+
+/** `fileexists(p) ? file(p) : null` with p = pathexpand(path). */
+export function privateKeyExpression(path: string): string {
+  const p = Fn.pathexpand(path);
+  return Fn.conditional(Fn.fileexists(p), Fn.file(p), Token.nullValue());
+}
+
+/**
+ * A string Terraform must take literally (file provisioner content, scripts): in Terraform
+ * JSON every string is a template, so bash's `${...}` and `%{` would be read as
+ * interpolations and directives and break the plan.
+ */
+export function terraformLiteral(text: string): string {
+  return text.replace(/\$\{/g, () => "$${").replace(/%\{/g, () => "%%{");
 }

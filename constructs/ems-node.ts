@@ -16,7 +16,7 @@ import {
   installerPath,
   renderEmsInstallScript,
 } from "../src/render/installer";
-import { sshConnection } from "./connection";
+import { sshConnection, terraformLiteral } from "./connection";
 import type { DeploymentSecrets } from "./secrets";
 
 export interface EmsNodeProps {
@@ -68,7 +68,7 @@ export class EmsNode extends Construct {
     provisioners.push(
       // Terraform hides this provisioner's output because the content is sensitive; it prints nothing anyway.
       { type: "file", content: props.secrets.dbPassword.stringValue, destination: DB_PASSWORD_FILE },
-      { type: "file", content: this.script, destination: INSTALL_SCRIPT_PATH },
+      { type: "file", content: terraformLiteral(this.script), destination: INSTALL_SCRIPT_PATH },
       { type: "remote-exec", inline: [`chmod 700 ${INSTALL_SCRIPT_PATH}`, `bash ${INSTALL_SCRIPT_PATH}`] },
     );
 

@@ -15,7 +15,7 @@ import * as path from "node:path";
 import type { Deployment } from "../src/config/schema";
 import { memberByName, nativeLayout, nativeSettings, type NativeMember } from "../src/render/native/layout";
 import { renderSetupScript, secretsFor, sha256 } from "../src/render/native/setup-script";
-import { sshConnection } from "./connection";
+import { sshConnection, terraformLiteral } from "./connection";
 import type { DeploymentSecrets } from "./secrets";
 
 export interface NativeNodeProps {
@@ -68,7 +68,7 @@ abstract class NativeDbNode extends Construct {
           `${sudo}install -d -m 0700 -o "$(id -u)" ${l.stageDir} ${l.secretDir}`,
         ],
       },
-      { type: "file", content: this.script, destination: staged },
+      { type: "file", content: terraformLiteral(this.script), destination: staged },
     ];
     for (const name of secretsFor(this.member)) {
       // Terraform suppresses this provisioner's output (its content is sensitive); the file is root-only and deleted by the script.

@@ -73,7 +73,8 @@ abstract class BitnamiNode extends Construct {
 
     const sshOpts = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10"];
     if (node.ssh.privateKeyPath) sshOpts.push("-i", node.ssh.privateKeyPath);
-    this.provider = new DockerProvider(this, "provider", { alias: node.name.replace(/[^A-Za-z0-9_]/g, "_"), host: dockerHostUrl(node), sshOpts });
+    // The daemon check is off so that a plan works before the prepare step has installed Docker.
+    this.provider = new DockerProvider(this, "provider", { alias: node.name.replace(/[^A-Za-z0-9_]/g, "_"), host: dockerHostUrl(node), sshOpts, disableDockerDaemonCheck: true });
 
     const prepScript = renderHostPrepScript(d, node, this.spec.extraConf);
     const img = d.database.image;

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { ConfigError } from "../src/config/errors";
 import { loadDeployment, resolveConfigPath } from "../src/config/load";
 import { TOPOLOGIES, type Deployment } from "../src/config/schema";
+import { synthFindings } from "../src/analysis/rules";
 import { STACKS } from "./registry";
 
 export interface AppInput {
@@ -29,6 +30,17 @@ export function collectDeployments(cwd = process.cwd(), env = process.env): AppI
   return { deployments };
 }
 
+/**
+ * Runs the topology rules of every deployment: warnings print, errors throw ConfigError.
+ * Acknowledged findings (deployment.acknowledgements) are not printed.
+ */
+export function checkRules(input: AppInput, warn?: (line: string) => void): void {
+  for (const { deployment, source } of input.deployments) {
+    synthFindings(deployment, warn ?? ((l) => process.stderr.write(`[${deployment.topology}] ${l}\n`)));
+    void source;
+  }
+}
+
 /** Builds the app's stacks (no files written until synth). */
 export function buildApp(app: App, input: AppInput): void {
   for (const { deployment, source } of input.deployments) {
@@ -44,6 +56,7 @@ export function main(): number {
   let input: AppInput;
   try {
     input = collectDeployments();
+    checkRules(input);
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`${e.message}\n`);

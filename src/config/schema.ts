@@ -160,6 +160,8 @@ export const databaseSchema = z
     /** Directory on each data host holding conf.d/extra.conf. @default "/opt/ems-ha/conf.d" */
     confDir: z.string().startsWith("/", "must be an absolute path").default("/opt/ems-ha/conf.d"),
     image: imageSchema,
+    /** Install Docker on DB hosts that lack it (apt-get install docker.io / dnf install docker). @default true */
+    installDocker: z.boolean().default(true),
     failover: failoverTimingSchema,
     nodes: z.array(dbNodeSchema).min(1, "at least one DB node is needed"),
   })

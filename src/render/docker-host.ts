@@ -20,8 +20,22 @@ export function renderHostPrepScript(d: Deployment, node: DbNodeConfig, extraCon
     `# ems-ha: prepare DB host ${node.name}. Generated; do not edit.`,
     "set -euo pipefail",
     `log() { echo "[ems-ha ${node.name}] $*"; }`,
-    `command -v docker >/dev/null || { echo "ems-ha: docker is not installed on ${node.name}; install it first (apt install docker.io)" >&2; exit 1; }`,
   ];
+  if (d.database.installDocker) {
+    lines.push(
+      "if ! command -v docker >/dev/null; then",
+      `  log "installing Docker (the guide: apt install docker.io)"`,
+      "  if command -v apt-get >/dev/null; then DEBIAN_FRONTEND=noninteractive apt-get install -y docker.io;",
+      "  elif command -v dnf >/dev/null; then dnf install -y docker;",
+      `  else echo "ems-ha: no apt-get or dnf on ${node.name}; install Docker by hand" >&2; exit 1; fi`,
+      "  systemctl enable --now docker",
+      "fi",
+    );
+  }
+  lines.push(
+    `command -v docker >/dev/null || { echo "ems-ha: docker is not installed on ${node.name}; install it (apt install docker.io) or set database.installDocker" >&2; exit 1; }`,
+    `docker info >/dev/null 2>&1 || { echo "ems-ha: the Docker daemon on ${node.name} does not answer (systemctl status docker)" >&2; exit 1; }`,
+  );
   if (extraConf !== undefined) {
     lines.push(
       `mkdir -p ${dir}`,

@@ -65,6 +65,16 @@ describe("cdktf app", () => {
     expect(Object.keys(json.resource.terraform_data).filter((k) => k.startsWith("ems-3_install"))).toHaveLength(1);
   });
 
+  it("prints topology rule warnings at synth with the nodes and the fix", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ems-ha-warn-"));
+    const cfg = join(dir, "two-nodes.json");
+    writeFileSync(cfg, JSON.stringify({ ...example, database: { ...example.database, nodes: example.database.nodes.filter((n) => n.role === "data") } }));
+    const r = runApp({ EMS_HA_CONFIG: cfg, CDKTF_OUTDIR: join(dir, "out") });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/even-voting-nodes/);
+    expect(r.stderr).toMatch(/pg-1/);
+  });
+
   it("exits 2 with every error and writes nothing for a bad deployment", () => {
     const dir = mkdtempSync(join(tmpdir(), "ems-ha-bad-"));
     const cfg = join(dir, "bad.json");

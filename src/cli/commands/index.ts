@@ -6,6 +6,10 @@ import { failoverCommand } from "./failover";
 import { scenariosCommand } from "./scenarios";
 import { checkCommand } from "./check";
 import { reportCommand } from "./report";
+import { applianceCommand } from "./appliance";
+import { statusCommand } from "./status";
+import { waitPrimaryCommand } from "./wait-primary";
+import { promoteCommand } from "./promote";
 
 export const COMMANDS: Command[] = [
   pgtuneCommand,
@@ -15,4 +19,8 @@ export const COMMANDS: Command[] = [
   scenariosCommand,
   checkCommand,
   reportCommand,
+  applianceCommand,
+  statusCommand,
+  waitPrimaryCommand,
+  promoteCommand,
 ];

@@ -1,0 +1,253 @@
+/**
+ * Asking each PostgreSQL node of a deployment what it is: reachable, in recovery or
+ * writable, replication lag, and repmgr's metadata (repmgr.nodes).
+ *
+ * Secrets come from the environment only: the DB user's password from
+ * EMS_HA_DB_PASSWORD (else TF_VAR_db_password), the repmgr user's from
+ * EMS_HA_REPMGR_PASSWORD (else TF_VAR_repmgr_password). Without them libpq's
+ * ~/.pgpass is used. Error texts are masked before they leave this module.
+ */
+import { Client } from "pg";
+import type { DbNodeConfig, Deployment } from "../config/schema";
+
+export const DB_PASSWORD_ENVS = ["EMS_HA_DB_PASSWORD", "TF_VAR_db_password"] as const;
+export const REPMGR_PASSWORD_ENVS = ["EMS_HA_REPMGR_PASSWORD", "TF_VAR_repmgr_password"] as const;
+
+function firstSet(env: NodeJS.ProcessEnv, names: ReadonlyArray<string>): string | undefined {
+  for (const n of names) {
+    const v = env[n];
+    if (v !== undefined && v !== "") return v;
+  }
+  return undefined;
+}
+
+export interface DbSecrets {
+  readonly dbPassword?: string;
+  readonly repmgrPassword?: string;
+}
+
+export function secretsFromEnv(env: NodeJS.ProcessEnv): DbSecrets {
+  return { dbPassword: firstSet(env, DB_PASSWORD_ENVS), repmgrPassword: firstSet(env, REPMGR_PASSWORD_ENVS) };
+}
+
+/** Replaces every occurrence of each secret (and its URI-encoded form) with ***. */
+export function maskSecrets(text: string, secrets: DbSecrets): string {
+  let out = text;
+  for (const s of [secrets.dbPassword, secrets.repmgrPassword]) {
+    if (!s) continue;
+    for (const form of new Set([s, encodeURIComponent(s)])) out = out.split(form).join("***");
+  }
+  return out;
+}
+
+export interface PgTimeouts {
+  /** Milliseconds to connect. @default 4000 */
+  readonly connectMs?: number;
+  /** Milliseconds per statement. @default 5000 */
+  readonly statementMs?: number;
+}
+
+interface Login {
+  readonly user: string;
+  readonly password?: string;
+  readonly database: string;
+}
+
+async function query<T>(host: string, port: number, login: Login, t: PgTimeouts, sql: string): Promise<T[]> {
+  const statementMs = t.statementMs ?? 5000;
+  const client = new Client({
+    host,
+    port,
+    user: login.user,
+    password: login.password,
+    database: login.database,
+    connectionTimeoutMillis: t.connectMs ?? 4000,
+    statement_timeout: statementMs,
+    query_timeout: statementMs + 1000,
+    application_name: "ems-ha",
+  });
+  // A broken connection after connect emits 'error' on the client; the query rejects anyway.
+  client.on("error", () => undefined);
+  try {
+    await client.connect();
+    const r = await client.query(sql);
+    return r.rows as T[];
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Tries the logins in order; returns the first result, or throws the last error. */
+async function queryFirst<T>(host: string, port: number, logins: ReadonlyArray<Login>, t: PgTimeouts, sql: string): Promise<T[]> {
+  let last: unknown = new Error("no login to try");
+  for (const login of logins) {
+    try {
+      return await query<T>(host, port, login, t, sql);
+    } catch (e) {
+      last = e;
+    }
+  }
+  throw last;
+}
+
+/** One row of repmgr.nodes. */
+export interface RepmgrNodeRow {
+  readonly nodeId: number;
+  readonly nodeName: string;
+  readonly type: string;
+  readonly active: boolean;
+  readonly upstreamNodeId: number | null;
+  readonly location: string;
+  readonly priority: number;
+}
+
+/** A standby as the primary sees it in pg_stat_replication. */
+export interface ReplicaRow {
+  readonly applicationName: string;
+  readonly clientAddr: string | null;
+  readonly state: string;
+  readonly lagBytes: number | null;
+  readonly writeLagSeconds: number | null;
+  readonly replayLagSeconds: number | null;
+}
+
+/** What one DB node answered. */
+export interface DbProbe {
+  readonly reachable: boolean;
+  readonly error?: string;
+  /** pg_is_in_recovery(). */
+  readonly inRecovery?: boolean;
+  /** pg_stat_wal_receiver.status on a standby (streaming, stopping, ...), null when no receiver runs. */
+  readonly walReceiver?: string | null;
+  /** sender_host of the WAL receiver. */
+  readonly upstreamHost?: string | null;
+  /** Received but not yet replayed WAL, in bytes (standby side). */
+  readonly lagBytes?: number;
+  /** now() − last replayed transaction's commit time; 0 when everything received is replayed. */
+  readonly lagSeconds?: number;
+  /** On a primary: its standbys. */
+  readonly replicas?: ReplicaRow[];
+  readonly repmgrView?: RepmgrNodeRow[];
+  readonly repmgrError?: string;
+}
+
+const ROLE_SQL = `
+select pg_is_in_recovery() as in_recovery,
+  case when pg_is_in_recovery() then pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) end::float8 as lag_bytes,
+  case when not pg_is_in_recovery() then null
+       when pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() then 0
+       else extract(epoch from now() - pg_last_xact_replay_timestamp()) end::float8 as lag_seconds,
+  (select status from pg_stat_wal_receiver limit 1) as receiver_status,
+  (select sender_host from pg_stat_wal_receiver limit 1) as sender_host`;
+
+const REPLICAS_SQL = `
+select application_name, host(client_addr) as client_addr, state,
+  pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::float8 as lag_bytes,
+  extract(epoch from write_lag)::float8 as write_lag, extract(epoch from replay_lag)::float8 as replay_lag
+from pg_stat_replication order by application_name`;
+
+const REPMGR_SQL = `
+select node_id, node_name, type, active, upstream_node_id, location, priority from repmgr.nodes order by node_id`;
+
+interface RoleRow {
+  in_recovery: boolean;
+  lag_bytes: number | null;
+  lag_seconds: number | null;
+  receiver_status: string | null;
+  sender_host: string | null;
+}
+
+export interface ProbeTarget {
+  readonly node: Pick<DbNodeConfig, "name" | "address" | "role">;
+  readonly port: number;
+  readonly dbUser: string;
+}
+
+export interface ProbeOptions extends PgTimeouts {
+  readonly secrets: DbSecrets;
+  /** Also read repmgr.nodes. @default true */
+  readonly repmgr?: boolean;
+}
+
+function logins(target: ProbeTarget, s: DbSecrets, database: string): Login[] {
+  const list: Login[] = [{ user: target.dbUser, password: s.dbPassword, database }];
+  if (s.repmgrPassword !== undefined && target.dbUser !== "repmgr") list.push({ user: "repmgr", password: s.repmgrPassword, database: "repmgr" });
+  return list;
+}
+
+function message(e: unknown, s: DbSecrets): string {
+  const err = e as Error & { code?: string };
+  const text = err.message || String(e);
+  return maskSecrets(err.code && !text.includes(err.code) ? `${text} (${err.code})` : text, s);
+}
+
+async function repmgrView(target: ProbeTarget, opts: ProbeOptions): Promise<Pick<DbProbe, "repmgrView" | "repmgrError">> {
+  try {
+    const rows = await queryFirst<Record<string, unknown>>(target.node.address, target.port, logins(target, opts.secrets, "repmgr"), opts, REPMGR_SQL);
+    return {
+      repmgrView: rows.map((r) => ({
+        nodeId: Number(r.node_id),
+        nodeName: String(r.node_name),
+        type: String(r.type),
+        active: r.active === true,
+        upstreamNodeId: r.upstream_node_id === null ? null : Number(r.upstream_node_id),
+        location: String(r.location),
+        priority: Number(r.priority),
+      })),
+    };
+  } catch (e) {
+    return { repmgrError: message(e, opts.secrets) };
+  }
+}
+
+/**
+ * Asks one node. A data node is asked as the DB user in database postgres; a witness
+ * (which holds no EMS data and, natively, only admits the repmgr user) in database repmgr,
+ * as the DB user or else as repmgr. Never throws: an unreachable node is a result.
+ */
+export async function probeDbNode(target: ProbeTarget, opts: ProbeOptions): Promise<DbProbe> {
+  const { address } = target.node;
+  const roleLogins = target.node.role === "witness" ? logins(target, opts.secrets, "repmgr") : [{ user: target.dbUser, password: opts.secrets.dbPassword, database: "postgres" }];
+  let role: RoleRow;
+  try {
+    const rows = await queryFirst<RoleRow>(address, target.port, roleLogins, opts, ROLE_SQL);
+    role = rows[0]!;
+  } catch (e) {
+    return { reachable: false, error: message(e, opts.secrets) };
+  }
+  const base: DbProbe = {
+    reachable: true,
+    inRecovery: role.in_recovery,
+    walReceiver: role.in_recovery ? role.receiver_status : undefined,
+    upstreamHost: role.in_recovery ? role.sender_host : undefined,
+    lagBytes: role.lag_bytes ?? undefined,
+    lagSeconds: role.lag_seconds ?? undefined,
+  };
+  let replicas: ReplicaRow[] | undefined;
+  if (!role.in_recovery && target.node.role === "data") {
+    try {
+      const rows = await query<Record<string, unknown>>(address, target.port, roleLogins[0]!, opts, REPLICAS_SQL);
+      const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+      replicas = rows.map((r) => ({
+        applicationName: String(r.application_name ?? ""),
+        clientAddr: (r.client_addr as string | null) ?? null,
+        state: String(r.state ?? ""),
+        lagBytes: num(r.lag_bytes),
+        writeLagSeconds: num(r.write_lag),
+        replayLagSeconds: num(r.replay_lag),
+      }));
+    } catch {
+      replicas = undefined;
+    }
+  }
+  const view = opts.repmgr === false ? {} : await repmgrView(target, opts);
+  return { ...base, replicas, ...view };
+}
+
+/** Probes every DB node of the deployment in parallel, keyed by node name. */
+export async function probeDatabase(d: Deployment, opts: ProbeOptions): Promise<Map<string, DbProbe>> {
+  const results = await Promise.all(
+    d.database.nodes.map(async (node) => [node.name, await probeDbNode({ node, port: d.database.port, dbUser: d.database.user }, opts)] as const),
+  );
+  return new Map(results);
+}

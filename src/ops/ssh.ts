@@ -1,0 +1,160 @@
+/**
+ * Running one command on a host over SSH (ssh2), bounded in time, with the
+ * deployment's ssh settings and the host key policy of known-hosts.ts.
+ *
+ * Authentication: the node's privateKeyPath (a leading ~ is expanded), else the
+ * ssh agent at $SSH_AUTH_SOCK. Encrypted keys need the agent.
+ */
+import { readFileSync } from "node:fs";
+import { Client, type ConnectConfig } from "ssh2";
+import type { SshSettings } from "../config/schema";
+import {
+  decideHostKey,
+  expandHome,
+  hostKeyAlgorithms,
+  hostKeyPolicyFromEnv,
+  knownKeys,
+  readKnownHosts,
+  recordHostKey,
+  type HostKeyPolicy,
+} from "./known-hosts";
+
+export interface SshHost {
+  /** Node name, for messages. */
+  readonly name: string;
+  readonly address: string;
+  readonly ssh: SshSettings;
+}
+
+export interface SshExecOptions {
+  /** Environment: SSH_AUTH_SOCK, HOME, EMS_HA_KNOWN_HOSTS, EMS_HA_INSECURE_HOST_KEYS. @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Milliseconds to connect and log in. @default 10000 */
+  readonly connectTimeoutMs?: number;
+  /** Milliseconds for the whole call (connect + command). @default 60000 */
+  readonly timeoutMs?: number;
+  /** Overrides the policy taken from env. */
+  readonly hostKeyPolicy?: HostKeyPolicy;
+}
+
+export interface SshResult {
+  /** Exit code of the command (null when it ended by a signal). */
+  readonly code: number | null;
+  readonly signal?: string;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** The host could not be reached, logged in to, or the command did not finish in time. */
+export class SshError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SshError";
+  }
+}
+
+const MAX_OUTPUT = 4 * 1024 * 1024;
+
+function authConfig(host: SshHost, env: NodeJS.ProcessEnv): Pick<ConnectConfig, "privateKey" | "agent"> {
+  const agent = env.SSH_AUTH_SOCK || undefined;
+  if (host.ssh.privateKeyPath) {
+    const path = expandHome(host.ssh.privateKeyPath, env);
+    let privateKey: Buffer;
+    try {
+      privateKey = readFileSync(path);
+    } catch (e) {
+      throw new SshError(`${host.name}: cannot read the private key ${path} (ssh.privateKeyPath): ${(e as Error).message}`);
+    }
+    return { privateKey, agent };
+  }
+  if (!agent) {
+    throw new SshError(`${host.name}: no way to log in: set ssh.privateKeyPath for the node or start an ssh agent (SSH_AUTH_SOCK)`);
+  }
+  return { agent };
+}
+
+/** Runs `command` on the host; resolves with its exit code and output (a non-zero exit does not reject). */
+export function sshExec(host: SshHost, command: string, opts: SshExecOptions = {}): Promise<SshResult> {
+  const env = opts.env ?? process.env;
+  const policy = opts.hostKeyPolicy ?? hostKeyPolicyFromEnv(env);
+  const { address } = host;
+  const { port, user } = host.ssh;
+  const where = `${host.name} (${user}@${address}:${port})`;
+  let auth: ReturnType<typeof authConfig>;
+  try {
+    auth = authConfig(host, env);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  const known = policy.insecure ? [] : knownKeys(readKnownHosts(policy), address, port);
+  const algs = policy.insecure ? undefined : hostKeyAlgorithms(known);
+
+  return new Promise<SshResult>((resolvePromise, rejectPromise) => {
+    const conn = new Client();
+    let hostKeyProblem: string | undefined;
+    let settled = false;
+    const finish = (err: Error | undefined, result?: SshResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      conn.end();
+      if (err) rejectPromise(err);
+      else resolvePromise(result!);
+    };
+    const timeoutMs = opts.timeoutMs ?? 60_000;
+    const timer = setTimeout(() => finish(new SshError(`${where}: no answer within ${Math.round(timeoutMs / 1000)} s running: ${command}`)), timeoutMs);
+
+    conn.on("ready", () => {
+      conn.exec(command, (err, stream) => {
+        if (err) return finish(new SshError(`${where}: cannot start the command: ${err.message}`));
+        let stdout = "";
+        let stderr = "";
+        stream.on("data", (d: Buffer) => {
+          if (stdout.length < MAX_OUTPUT) stdout += d.toString("utf8");
+        });
+        stream.stderr.on("data", (d: Buffer) => {
+          if (stderr.length < MAX_OUTPUT) stderr += d.toString("utf8");
+        });
+        stream.on("close", (code: number | null, signal?: string) => {
+          finish(undefined, { code: code ?? null, signal: signal || undefined, stdout, stderr });
+        });
+      });
+    });
+    conn.on("error", (e: Error & { level?: string }) => {
+      if (hostKeyProblem) return finish(new SshError(`${where}: refused: ${hostKeyProblem}`));
+      const hint = e.level === "client-authentication" ? ` (login as ${user} was refused: check ssh.user and the key)` : "";
+      finish(new SshError(`${where}: ${e.message}${hint}`));
+    });
+    conn.on("close", () => finish(new SshError(`${where}: the connection closed before the command finished`)));
+
+    conn.connect({
+      host: address,
+      port,
+      username: user,
+      ...auth,
+      readyTimeout: opts.connectTimeoutMs ?? 10_000,
+      algorithms: algs ? { serverHostKey: algs as NonNullable<ConnectConfig["algorithms"]>["serverHostKey"] } : undefined,
+      hostVerifier: (key: Buffer) => {
+        const decision = decideHostKey(policy, known, address, port, key);
+        if (!decision.accept) {
+          hostKeyProblem = decision.reason;
+          return false;
+        }
+        if (decision.record) {
+          try {
+            recordHostKey(policy, address, port, key);
+          } catch (e) {
+            hostKeyProblem = `cannot record the host key in ${policy.knownHostsPath}: ${(e as Error).message}`;
+            return false;
+          }
+        }
+        return true;
+      },
+    });
+  });
+}
+
+/** Quotes a word for a POSIX shell. */
+export function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,245 @@
+/**
+ * Throwaway PostgreSQL 15 + repmgr clusters on loopback addresses, for the ops tests.
+ * Each node is its own initdb data directory on its own 127.x.y.z address (all on one
+ * port, as the deployment schema wants); a standby is cloned with pg_basebackup -R; repmgr
+ * registers every node with a per-node repmgr.conf (FACTS §2: several nodes on one machine).
+ * Everything runs as the postgres OS user (via runuser) and every step is time-bounded.
+ */
+import { spawnSync } from "node:child_process";
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+
+export const PG_BIN = "/usr/lib/postgresql/15/bin";
+
+/** Fails with the package to install when a tool is missing. */
+export function requireTools(): void {
+  const needs: Array<[string, string]> = [
+    [`${PG_BIN}/initdb`, "postgresql-15"],
+    [`${PG_BIN}/pg_basebackup`, "postgresql-15"],
+    [`${PG_BIN}/repmgr`, "postgresql-15-repmgr"],
+    ["/usr/sbin/sshd", "openssh-server"],
+    ["/usr/bin/sudo", "sudo"],
+    ["/usr/sbin/runuser", "util-linux"],
+  ];
+  const missing = needs.filter(([p]) => !existsSync(p));
+  if (missing.length > 0) {
+    throw new Error(`missing ${missing.map(([p, pkg]) => `${p} (package ${pkg})`).join(", ")}: apt-get install -y ${[...new Set(missing.map(([, pkg]) => pkg))].join(" ")}`);
+  }
+  if (process.getuid?.() !== 0) throw new Error("the ops tests run as root (they start PostgreSQL as the postgres user and sshd)");
+}
+
+export function run(cmd: string, args: string[], opts: { timeoutMs?: number; asPostgres?: boolean; input?: string } = {}): string {
+  const [c, a] = opts.asPostgres ? ["runuser", ["-u", "postgres", "--", cmd, ...args]] : [cmd, args];
+  const r = spawnSync(c, a as string[], { encoding: "utf8", timeout: opts.timeoutMs ?? 60_000, killSignal: "SIGKILL", input: opts.input, cwd: "/" });
+  if (r.error || r.status !== 0) {
+    throw new Error(`${[cmd, ...args].join(" ")} failed (${r.error?.message ?? `exit ${r.status}`}):\n${r.stderr}${r.stdout}`);
+  }
+  return r.stdout;
+}
+
+function canListen(address: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, address, () => s.close(() => resolve(true)));
+  });
+}
+
+/** A random 127.a.b prefix whose .2-.9 addresses are free on the probe port, and a port free on all of them. */
+export async function loopbackPlan(hosts: number): Promise<{ addresses: string[]; pgPort: number; sshPort: number }> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const prefix = `127.${30 + Math.floor(Math.random() * 200)}.${1 + Math.floor(Math.random() * 250)}`;
+    const addresses = Array.from({ length: hosts }, (_, i) => `${prefix}.${i + 2}`);
+    const pgPort = 20000 + Math.floor(Math.random() * 20000);
+    const sshPort = pgPort + 1;
+    let ok = true;
+    for (const a of addresses) {
+      if (!(await canListen(a, pgPort)) || !(await canListen(a, sshPort))) {
+        ok = false;
+        break;
+      }
+    }
+    if (ok) return { addresses, pgPort, sshPort };
+  }
+  throw new Error("no free loopback address/port combination found after 20 attempts");
+}
+
+export interface PgNode {
+  readonly name: string;
+  readonly nodeId: number;
+  readonly address: string;
+  readonly dataDir: string;
+  readonly socketDir: string;
+  readonly repmgrConf: string;
+  readonly logFile: string;
+}
+
+export class LoopbackCluster {
+  readonly nodes: PgNode[] = [];
+
+  constructor(
+    readonly root: string,
+    readonly port: number,
+    /** Password of the postgres user (scram over TCP); repmgr connects with trust from loopback. */
+    private readonly password: string,
+  ) {
+    chmodSync(root, 0o755);
+  }
+
+  private dir(name: string): string {
+    const d = join(this.root, name);
+    mkdirSync(d, { recursive: true, mode: 0o700 });
+    chownSync(d, pgUid(), pgGid());
+    return d;
+  }
+
+  private defineNode(name: string, nodeId: number, address: string): PgNode {
+    const home = this.dir(name);
+    const node: PgNode = {
+      name,
+      nodeId,
+      address,
+      dataDir: join(home, "data"),
+      socketDir: home,
+      repmgrConf: join(home, "repmgr.conf"),
+      logFile: join(home, "postgres.log"),
+    };
+    this.nodes.push(node);
+    return node;
+  }
+
+  private localSettings(n: PgNode): string {
+    return [
+      `listen_addresses = '${n.address}'`,
+      `port = ${this.port}`,
+      `unix_socket_directories = '${n.socketDir}'`,
+      "wal_level = replica",
+      "max_wal_senders = 10",
+      "wal_keep_size = '64MB'",
+      "hot_standby = on",
+      "wal_log_hints = on",
+      "fsync = off",
+      "shared_buffers = '16MB'",
+      "",
+    ].join("\n");
+  }
+
+  private writeRepmgrConf(n: PgNode): void {
+    const conf = [
+      `node_id=${n.nodeId}`,
+      `node_name='${n.name}'`,
+      `conninfo='host=${n.address} port=${this.port} user=repmgr dbname=repmgr connect_timeout=2'`,
+      `data_directory='${n.dataDir}'`,
+      `pg_bindir='${PG_BIN}'`,
+      `repmgrd_pid_file='${n.socketDir}/repmgrd.pid'`,
+      "",
+    ].join("\n");
+    writeFileSync(n.repmgrConf, conf);
+    chownSync(n.repmgrConf, pgUid(), pgGid());
+  }
+
+  private asPg(cmd: string, args: string[], timeoutMs = 60_000): string {
+    return run(cmd, args, { asPostgres: true, timeoutMs });
+  }
+
+  start(n: PgNode): void {
+    this.asPg(`${PG_BIN}/pg_ctl`, ["-D", n.dataDir, "-l", n.logFile, "-w", "-t", "30", "start"], 40_000);
+  }
+
+  /** Stops a node at once (like a crash); ignores a node that is not running. */
+  stopImmediate(n: PgNode): void {
+    if (!existsSync(join(n.dataDir, "postmaster.pid"))) return;
+    spawnSync("runuser", ["-u", "postgres", "--", `${PG_BIN}/pg_ctl`, "-D", n.dataDir, "-m", "immediate", "-w", "-t", "20", "stop"], { timeout: 30_000, killSignal: "SIGKILL" });
+  }
+
+  psql(n: PgNode, sql: string, db = "postgres"): string {
+    return this.asPg(`${PG_BIN}/psql`, ["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", n.socketDir, "-p", String(this.port), "-U", "postgres", "-d", db, "-c", sql], 20_000).trim();
+  }
+
+  private initdb(n: PgNode): void {
+    const pwfile = join(n.socketDir, "pwfile");
+    writeFileSync(pwfile, `${this.password}\n`, { mode: 0o600 });
+    chownSync(pwfile, pgUid(), pgGid());
+    this.asPg(`${PG_BIN}/initdb`, ["-D", n.dataDir, "-U", "postgres", `--pwfile=${pwfile}`, "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8"], 60_000);
+    appendFileSync(join(n.dataDir, "postgresql.conf"), this.localSettings(n));
+    writeFileSync(
+      join(n.dataDir, "pg_hba.conf"),
+      ["local all all trust", "host replication repmgr 127.0.0.0/8 trust", "host repmgr repmgr 127.0.0.0/8 trust", "host all all 127.0.0.0/8 scram-sha-256", ""].join("\n"),
+    );
+    this.start(n);
+    this.psql(n, "create user repmgr superuser replication");
+    this.psql(n, "create database repmgr owner repmgr");
+    this.writeRepmgrConf(n);
+  }
+
+  private repmgr(n: PgNode, args: string[]): string {
+    return this.asPg(`${PG_BIN}/repmgr`, ["-f", n.repmgrConf, ...args], 60_000);
+  }
+
+  addPrimary(name: string, nodeId: number, address: string): PgNode {
+    const n = this.defineNode(name, nodeId, address);
+    this.initdb(n);
+    this.repmgr(n, ["primary", "register"]);
+    return n;
+  }
+
+  addStandby(name: string, nodeId: number, address: string, upstream: PgNode): PgNode {
+    const n = this.defineNode(name, nodeId, address);
+    this.asPg(`${PG_BIN}/pg_basebackup`, ["-d", `host=${upstream.address} port=${this.port} user=repmgr application_name=${name}`, "-D", n.dataDir, "-R", "-X", "stream", "-c", "fast"], 120_000);
+    // The copied postgresql.conf carries the upstream's address and socket: later lines win.
+    appendFileSync(join(n.dataDir, "postgresql.conf"), this.localSettings(n));
+    this.start(n);
+    this.writeRepmgrConf(n);
+    this.repmgr(n, ["standby", "register", "--wait-sync=20"]);
+    return n;
+  }
+
+  addWitness(name: string, nodeId: number, address: string, primary: PgNode): PgNode {
+    const n = this.defineNode(name, nodeId, address);
+    this.initdb(n);
+    this.repmgr(n, ["witness", "register", "-h", primary.address, "-p", String(this.port)]);
+    return n;
+  }
+
+  /** `repmgr cluster show --csv` on a node (id,status,... per line). */
+  clusterShowCsv(n: PgNode): string {
+    const r = spawnSync("runuser", ["-u", "postgres", "--", `${PG_BIN}/repmgr`, "-f", n.repmgrConf, "cluster", "show", "--csv"], { encoding: "utf8", timeout: 30_000 });
+    return r.stdout;
+  }
+
+  stopAll(): void {
+    for (const n of this.nodes) this.stopImmediate(n);
+    // A postmaster that survived pg_ctl (should not happen): kill it by its pid file.
+    for (const n of this.nodes) {
+      const pidFile = join(n.dataDir, "postmaster.pid");
+      if (!existsSync(pidFile)) continue;
+      const pid = Number(readFileSync(pidFile, "utf8").split("\n")[0]);
+      if (pid > 1) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          /* already gone */
+        }
+      }
+    }
+  }
+
+  log(n: PgNode): string {
+    return existsSync(n.logFile) ? readFileSync(n.logFile, "utf8").slice(-3000) : "(no log)";
+  }
+}
+
+let ids: { uid: number; gid: number } | undefined;
+function pgIds(): { uid: number; gid: number } {
+  if (!ids) {
+    const out = run("id", ["postgres"]);
+    const uid = Number(/uid=(\d+)/.exec(out)?.[1]);
+    const gid = Number(/gid=(\d+)/.exec(out)?.[1]);
+    if (!Number.isInteger(uid) || !Number.isInteger(gid)) throw new Error("the postgres OS user is missing (package postgresql-15 creates it)");
+    ids = { uid, gid };
+  }
+  return ids;
+}
+const pgUid = () => pgIds().uid;
+const pgGid = () => pgIds().gid;
