@@ -9,7 +9,7 @@
  * The same names are available from the subpaths `ems-ha/config`, `ems-ha/render` and
  * `ems-ha/constructs`; import `ems-ha/config` alone to validate input without loading cdktf.
  *
- * @packageDocumentation
+ * @module ems-ha
  */
 export * from "./src/config";
 export * from "./src/render";

@@ -2,7 +2,7 @@
  * The cdktf constructs. Each takes `(scope, id, props)` with a validated deployment
  * (from `ems-ha/config`) and renders its content through `ems-ha/render`.
  *
- * @packageDocumentation
+ * @module ems-ha/constructs
  */
 export * from "./pg-ha-node";
 export * from "./ems-node";

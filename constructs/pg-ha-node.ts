@@ -17,7 +17,7 @@ import { createHash } from "node:crypto";
 import type { DbNodeConfig, Deployment } from "../src/config/schema";
 import { containerSpec, type ContainerSpec } from "../src/render/bitnami";
 import { renderHostPrepScript } from "../src/render/docker-host";
-import { sshConnection } from "./connection";
+import { sshConnection, terraformLiteral } from "./connection";
 import type { DeploymentSecrets } from "./secrets";
 
 export interface PgHaNodeProps {
@@ -86,7 +86,7 @@ abstract class BitnamiNode extends Construct {
       },
       connection: sshConnection(node, "10m"),
       provisioners: [
-        { type: "file", content: prepScript, destination: "/root/ems-ha-prepare-host.sh" },
+        { type: "file", content: terraformLiteral(prepScript), destination: "/root/ems-ha-prepare-host.sh" },
         { type: "remote-exec", inline: ["bash /root/ems-ha-prepare-host.sh"] },
       ],
     });

@@ -6,7 +6,7 @@ import { DataResource, type ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import type { DbNodeConfig } from "../src/config/schema";
 import { renderWaitPrimaryScript, type WaitOptions } from "../src/render/docker-host";
-import { sshConnection } from "./connection";
+import { sshConnection, terraformLiteral } from "./connection";
 
 export interface PrimaryReadyProps {
   /** The data node that starts as primary. */
@@ -29,7 +29,7 @@ export class PrimaryReady extends Construct {
       triggersReplace: { primary: props.primary.name, address: props.primary.address },
       connection: sshConnection(props.primary),
       provisioners: [
-        { type: "file", content: script, destination: "/root/ems-ha-wait-primary.sh" },
+        { type: "file", content: terraformLiteral(script), destination: "/root/ems-ha-wait-primary.sh" },
         { type: "remote-exec", inline: ["bash /root/ems-ha-wait-primary.sh"] },
       ],
       dependsOn: props.dependsOn,

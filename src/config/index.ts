@@ -1,3 +1,9 @@
+/**
+ * The deployment schema (zod), its validation and the values derived from it. Free of cdktf:
+ * import `ems-ha/config` to validate a deployment without the constructs.
+ *
+ * @module ems-ha/config
+ */
 export * from "./schema";
 export * from "./errors";
 export * from "./derive";

@@ -183,6 +183,18 @@ export const upgradePrevious: SemanticCheck = (d) => {
   return issues;
 };
 
+export const geoLocations: SemanticCheck = (d) => {
+  if (d.topology !== "geo-redundant") return [];
+  const issues: ConfigIssue[] = d.database.nodes.flatMap((n, i) =>
+    n.location === undefined
+      ? [{ path: `database.nodes[${i}].location`, value: undefined, message: "in a geo-redundant cluster every node, witnesses included, needs its data centre as repmgr location", fix: 'add location: "dc1" (or the node\'s data centre)' }]
+      : [],
+  );
+  const locations = new Set(d.database.nodes.map((n) => n.location).filter((l) => l !== undefined));
+  if (issues.length === 0 && locations.size < 2) issues.push({ path: "database.nodes", value: [...locations], message: "a geo-redundant cluster spans at least two locations", fix: "put the nodes of the second data centre in their own location, or use topology single-region" });
+  return issues;
+};
+
 export const CONFIG_CHECKS: ReadonlyArray<SemanticCheck> = [
   uniqueNames,
   uniqueAddresses,
@@ -199,6 +211,7 @@ export const CONFIG_CHECKS: ReadonlyArray<SemanticCheck> = [
   applianceLogin,
   applianceHostnames,
   upgradePrevious,
+  geoLocations,
 ];
 
 export function semanticIssues(d: Deployment): ConfigIssue[] {

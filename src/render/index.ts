@@ -2,7 +2,7 @@
  * The renderers: pure functions from a validated deployment to configuration text, scripts,
  * command lines and FortiOS objects. No cdktf here; use them from any tool.
  *
- * @packageDocumentation
+ * @module ems-ha/render
  */
 export * from "./bitnami";
 export * from "./checklist";

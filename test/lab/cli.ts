@@ -17,7 +17,7 @@ import type { Deployment } from "../../src/config/schema";
 import { DEFAULT_LAB_SUBNET, labDeployment } from "../../examples/lab";
 import { LabError } from "./lib/exec";
 import { labDown, labStateDirs, labStatus, labUp } from "./lib/lab";
-import { checkSubnetPrefix, labStateDir } from "./lib/paths";
+import { checkSubnetPrefix, labBridgeName, labStateDir } from "./lib/paths";
 import { readLabState } from "./lib/state";
 
 const USAGE = "usage: npm run lab -- up [--config FILE | --subnet A.B.C] [--boot-timeout SECONDS] | status [--subnet A.B.C] | down [--subnet A.B.C] | deploy | drill";
@@ -94,10 +94,12 @@ async function main(argv: string[]): Promise<number> {
       return healthy ? 0 : 1;
     }
     case "down": {
+      const subnet = subnetFlag(flags);
       const dirs = selectedStateDirs(flags);
       if (dirs.length === 0) console.log("no lab state found; nothing to stop");
       for (const dir of dirs) {
-        await labDown(dir, { log, bridge: subnetFlag(flags) ? undefined : undefined });
+        // With --subnet, a bridge left without any state is removed too.
+        await labDown(dir, { log, bridge: subnet ? labBridgeName(subnet) : undefined });
         console.log(`lab in ${dir} is down`);
       }
       return 0;

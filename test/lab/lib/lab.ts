@@ -112,8 +112,9 @@ export async function labUp(deployment: Deployment, opts: LabUpOptions = {}): Pr
     const failures = (
       await Promise.all(
         state.hosts.map(async (h) => {
-          const err = await waitForSsh(sshTarget(state, h), timeoutMs, () => isHostProcess(h.pid, h));
-          if (!err) log(`${h.name} answers over SSH after ${((Date.now() - tBoot) / 1000).toFixed(1)} s`);
+          const left = (): number => Math.max(1000, timeoutMs - (Date.now() - tBoot));
+          const err = (await waitForSsh(sshTarget(state, h), left(), () => isHostProcess(h.pid, h))) ?? (await waitForBoot(state, h, left(), log));
+          if (!err) log(`${h.name} booted and answers over SSH after ${((Date.now() - tBoot) / 1000).toFixed(1)} s`);
           return err ? `${h.name} (${h.address}): ${err}; console log: ${hostDirs(h).log}\n${tail(hostDirs(h).log)}` : undefined;
         }),
       )
@@ -127,6 +128,22 @@ export async function labUp(deployment: Deployment, opts: LabUpOptions = {}): Pr
     await labDown(stateDir, { log, keepLogs: true }).catch((d: Error) => log(`cleanup also failed: ${d.message}`));
     throw new LabError(msg);
   }
+}
+
+/**
+ * Waits (bounded) until the host's systemd has finished starting up, so deploy begins on a
+ * settled host. "degraded" is accepted with the failed units logged. Returns an error or undefined.
+ */
+async function waitForBoot(state: LabState, h: LabHost, timeoutMs: number, log: Log): Promise<string | undefined> {
+  const secs = Math.ceil(timeoutMs / 1000);
+  const r = await sshExec(sshTarget(state, h), `timeout ${secs} systemctl is-system-running --wait; systemctl --failed --no-legend --plain`, { timeoutMs: timeoutMs + 10_000 });
+  const [systemState, ...failed] = r.stdout.trim().split("\n");
+  if (systemState === "running") return undefined;
+  if (systemState === "degraded") {
+    log(`warning: ${h.name} booted degraded; failed units: ${failed.map((l) => l.split(" ")[0]).join(", ")}`);
+    return undefined;
+  }
+  return `systemd did not finish booting (state '${systemState ?? ""}'${r.stderr ? `, ${r.stderr.trim()}` : ""})`;
 }
 
 function tail(path: string, lines = 15): string {

@@ -33,14 +33,14 @@ export function which(tool: string): string | undefined {
 }
 
 /** Returns every problem found; empty when the lab can run. `scratchDir` must be on a disk the lab writes to. */
-export function preflightProblems(scratchDir: string): string[] {
+export function preflightProblems(scratchDir: string, tools: ReadonlyArray<{ tool: string; pkg: string }> = REQUIRED_TOOLS): string[] {
   ensureSbinOnPath();
   const problems: string[] = [];
   if (process.getuid?.() !== 0) {
     problems.push("the lab needs root (bridges, overlay mounts and systemd-nspawn need CAP_SYS_ADMIN and CAP_NET_ADMIN): run it as root or with sudo");
     return problems; // the other checks would only repeat this
   }
-  for (const { tool, pkg } of REQUIRED_TOOLS) {
+  for (const { tool, pkg } of tools) {
     if (!which(tool)) problems.push(`${tool} not found on PATH: install the Debian package ${pkg} (apt-get install ${pkg})`);
   }
   if (!existsSync("/sys/fs/cgroup/cgroup.controllers") && !existsSync("/sys/fs/cgroup/systemd")) {

@@ -12,11 +12,18 @@ export function generateClientKey(keyPath: string): string {
   return readFileSync(`${keyPath}.pub`, "utf8");
 }
 
-/** Creates the host's own SSH host keys inside its root (the image carries none). Returns the ed25519 public key. */
+/**
+ * Creates the host's own SSH host key inside its root (the image carries none): ed25519 only,
+ * which sshd is told to use (RSA generation would cost seconds per host). Returns the public key.
+ */
 export function generateHostKeys(rootDir: string): string {
-  mkdirSync(join(rootDir, "etc/ssh"), { recursive: true });
-  runOk("ssh-keygen", ["-A", "-f", rootDir]);
-  return readFileSync(join(rootDir, "etc/ssh/ssh_host_ed25519_key.pub"), "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
+  const key = join(rootDir, "etc/ssh/ssh_host_ed25519_key");
+  mkdirSync(join(rootDir, "etc/ssh/sshd_config.d"), { recursive: true });
+  rmSync(key, { force: true });
+  rmSync(`${key}.pub`, { force: true });
+  runOk("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "root@lab-host", "-f", key]);
+  writeFileSync(join(rootDir, "etc/ssh/sshd_config.d/ems-ha-lab-hostkey.conf"), "# ems-ha lab: the host's own key, made at lab up\nHostKey /etc/ssh/ssh_host_ed25519_key\n");
+  return readFileSync(`${key}.pub`, "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
 }
 
 export function writeKnownHosts(path: string, entries: ReadonlyArray<{ names: readonly string[]; publicKey: string }>): void {

@@ -30,20 +30,27 @@ export interface SubnetUse {
   readonly what: string;
 }
 
+export interface IpRoute {
+  readonly dst: string;
+  readonly dev?: string;
+}
+export interface IpLink {
+  readonly ifname: string;
+  readonly addr_info?: ReadonlyArray<{ readonly local: string; readonly prefixlen: number }>;
+}
+
 /**
- * What on this machine already uses `prefix`.0/24: routes (other than the default
- * route, which covers everything) and addresses. `ignoreDevice` is the lab's own bridge.
+ * What in `routes` / `links` (the JSON of `ip -j -4 route|addr`) overlaps `prefix`.0/24. The
+ * default route covers everything and does not count; `ignoreDevice` is the lab's own bridge.
  */
-export function subnetUses(prefix: string, ignoreDevice?: string): SubnetUse[] {
+export function usesIn(prefix: string, routes: readonly IpRoute[], links: readonly IpLink[], ignoreDevice?: string): SubnetUse[] {
   const lab = parseNet(`${prefix}.0/24`)!;
   const uses: SubnetUse[] = [];
-  const routes = JSON.parse(runOk("ip", ["-j", "-4", "route", "show", "table", "all"]) || "[]") as Array<{ dst: string; dev?: string; type?: string }>;
   for (const r of routes) {
     if (r.dst === "default" || r.dev === ignoreDevice || r.dev === "lo") continue;
     const n = parseNet(r.dst);
     if (n && n.bits > 0 && overlaps(n, lab)) uses.push({ what: `route ${r.dst}${r.dev ? ` dev ${r.dev}` : ""}` });
   }
-  const links = JSON.parse(runOk("ip", ["-j", "-4", "addr"]) || "[]") as Array<{ ifname: string; addr_info?: Array<{ local: string; prefixlen: number }> }>;
   for (const l of links) {
     if (l.ifname === ignoreDevice) continue;
     for (const a of l.addr_info ?? []) {
@@ -51,6 +58,13 @@ export function subnetUses(prefix: string, ignoreDevice?: string): SubnetUse[] {
     }
   }
   return uses;
+}
+
+/** What on this machine already uses `prefix`.0/24 (routes of every table, addresses). */
+export function subnetUses(prefix: string, ignoreDevice?: string): SubnetUse[] {
+  const routes = JSON.parse(runOk("ip", ["-j", "-4", "route", "show", "table", "all"]) || "[]") as IpRoute[];
+  const links = JSON.parse(runOk("ip", ["-j", "-4", "addr"]) || "[]") as IpLink[];
+  return usesIn(prefix, routes, links, ignoreDevice);
 }
 
 /** Throws when the subnet is in use, naming what uses it and how to pick another. */

@@ -1,0 +1,119 @@
+/**
+ * standalone-db: "EMS nodes in HA with standalone remote DB". One remote PostgreSQL server
+ * (database.nodes[0]), either existing or set up natively by this stack over SSH, two or more
+ * EMS nodes installed with `--db_host <server> --db_port <port>`, and the FortiGate as before.
+ */
+import { DataResource, TerraformOutput, TerraformStack, type ITerraformDependable } from "cdktf";
+import { Construct } from "constructs";
+import { createHash } from "node:crypto";
+import type { DbNodeConfig, Deployment } from "../src/config/schema";
+import { guiChecklist } from "../src/render/checklist";
+import { installerCommandLine } from "../src/render/installer";
+import {
+  EXTENSIONS_UPLOAD_PATH,
+  STANDALONE_PASSWORD_FILE,
+  STANDALONE_SCRIPT_PATH,
+  STANDALONE_STATE_DIR,
+  renderDbReachableCheck,
+  renderStandaloneDbScript,
+  standaloneServer,
+} from "../src/render/standalone-db";
+import { sshConnection } from "../constructs/connection";
+import { EmsNode } from "../constructs/ems-node";
+import { FortiGateLb } from "../constructs/fortigate-lb";
+import { DeploymentSecrets } from "../constructs/secrets";
+
+export interface StandalonePostgresProps {
+  readonly deployment: Deployment;
+  readonly secrets: DeploymentSecrets;
+}
+
+/**
+ * The remote PostgreSQL server. Managed: one terraform_data runs the idempotent setup script on
+ * the server (the DB password arrives as a sensitive file the script deletes). Existing: nothing.
+ */
+export class StandalonePostgres extends Construct {
+  public readonly server: DbNodeConfig;
+  /** The setup step (managed mode only); EMS depends on it. */
+  public readonly setup?: DataResource;
+  /** The setup script (managed mode only; no secrets in it). */
+  public readonly script?: string;
+
+  constructor(scope: Construct, id: string, props: StandalonePostgresProps) {
+    super(scope, id);
+    const d = props.deployment;
+    this.server = standaloneServer(d);
+    const s = d.standalone;
+    if (!s) throw new Error(`${id}: the deployment has no standalone section; add standalone: { mode: "existing" | "managed" }`);
+    if (s.mode !== "managed") return;
+    this.script = renderStandaloneDbScript(d, s);
+    this.setup = new DataResource(this, "setup", {
+      triggersReplace: {
+        server: this.server.name,
+        address: this.server.address,
+        script: createHash("sha256").update(this.script).digest("hex"),
+        extensions: s.extensions?.sha256 ?? "none",
+      },
+      connection: sshConnection(this.server, "10m"),
+      provisioners: [
+        { type: "remote-exec", inline: [`install -d -m 700 ${STANDALONE_STATE_DIR}/secrets`] },
+        // Terraform hides this provisioner's output (sensitive content); it prints nothing anyway.
+        { type: "file", content: props.secrets.dbPassword.stringValue, destination: STANDALONE_PASSWORD_FILE },
+        ...(s.extensions ? [{ type: "file" as const, source: s.extensions.path, destination: EXTENSIONS_UPLOAD_PATH }] : []),
+        { type: "file", content: this.script, destination: STANDALONE_SCRIPT_PATH },
+        { type: "remote-exec", inline: [`bash ${STANDALONE_SCRIPT_PATH}`] },
+      ],
+    });
+  }
+}
+
+/** A bounded check, on an EMS node, that the DB server answers on its port. */
+export function dbReachableFrom(scope: Construct, id: string, d: Deployment, dependsOn: ITerraformDependable[]): DataResource {
+  const server = standaloneServer(d);
+  const from = d.emsNodes[0]!;
+  return new DataResource(scope, id, {
+    triggersReplace: { from: from.address, server: server.address, port: String(d.database.port) },
+    connection: sshConnection(from),
+    provisioners: [{ type: "remote-exec", inline: [renderDbReachableCheck(server.address, d.database.port)] }],
+    dependsOn,
+  });
+}
+
+export class StandaloneDbStack extends TerraformStack {
+  public readonly secrets: DeploymentSecrets;
+  public readonly database: StandalonePostgres;
+  public readonly emsNodes: EmsNode[];
+  public readonly fortigate?: FortiGateLb;
+
+  constructor(scope: Construct, id: string, d: Deployment) {
+    super(scope, id);
+    this.secrets = new DeploymentSecrets(this, "secrets", { fortigateToken: d.fortigate !== undefined, repmgrPassword: false });
+    this.database = new StandalonePostgres(this, "database", { deployment: d, secrets: this.secrets });
+    const reachable = dbReachableFrom(this, "db-reachable", d, this.database.setup ? [this.database.setup] : []);
+    const dbHosts = [this.database.server.address];
+    this.emsNodes = [];
+    d.emsNodes.forEach((node, i) => {
+      this.emsNodes.push(
+        new EmsNode(this, node.name, {
+          deployment: d,
+          node,
+          primary: i === 0,
+          secrets: this.secrets,
+          dbHosts,
+          dependsOn: i === 0 ? [reachable] : [this.emsNodes[0]!.resource],
+        }),
+      );
+    });
+    if (d.fortigate) {
+      this.fortigate = new FortiGateLb(this, "fortigate", { deployment: d, secrets: this.secrets, dependsOn: this.emsNodes.map((e) => e.resource) });
+      new TerraformOutput(this, "fortios_cli", { value: this.fortigate.cliScript, description: "The FortiGate configuration as CLI commands" });
+    }
+    new TerraformOutput(this, "gui_checklist", { value: guiChecklist(d), description: "EMS GUI steps to do by hand" });
+    new TerraformOutput(this, "installer_command_lines", {
+      value: d.emsNodes.map((_, i) =>
+        installerCommandLine(d.installer.version, { primary: i === 0, dbHosts, dbPort: d.database.port, dbUser: d.database.user, passwordExpr: '"$DB_PASS"' }),
+      ),
+      description: "The installer command line of each EMS node, in install order (password as $DB_PASS)",
+    });
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * Construct ids are part of the public API: Terraform keys its state on the logical ids cdktf
+ * derives from them, so renaming a construct (or a child inside one) makes the next apply destroy
+ * and recreate that resource. This test pins the construct paths and Terraform addresses of the
+ * single-region example. Changing an entry below is a breaking change: note it in CHANGELOG.md.
+ * A new element must be added here deliberately (the failure message lists it).
+ */
+import { TerraformElement, TerraformOutput, TerraformProvider, TerraformResource, TerraformVariable, Testing } from "cdktf";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadDeployment } from "../../src/config/load";
+import { STACKS } from "../../stacks/registry";
+
+/** [construct path, Terraform address] of every element of the single-region example's stack. */
+const SINGLE_REGION: ReadonlyArray<readonly [string, string]> = [
+  ["single-region/db_password", "var.db_password"],
+  ["single-region/repmgr_password", "var.repmgr_password"],
+  ["single-region/fortigate_token", "var.fortigate_token"],
+  ["single-region/pg-1/provider", "provider.docker.pg_1"],
+  ["single-region/pg-1/prepare", "terraform_data.pg-1_prepare_FD49CED1"],
+  ["single-region/pg-1/image", "docker_image.pg-1_image_524DC0B2"],
+  ["single-region/pg-1/data", "docker_volume.pg-1_data_84899B61"],
+  ["single-region/pg-1/container", "docker_container.pg-1_container_4AD58B7F"],
+  ["single-region/pg-2/provider", "provider.docker.pg_2"],
+  ["single-region/pg-2/prepare", "terraform_data.pg-2_prepare_C13750C9"],
+  ["single-region/pg-2/image", "docker_image.pg-2_image_9226BEAE"],
+  ["single-region/pg-2/data", "docker_volume.pg-2_data_63B9A20E"],
+  ["single-region/pg-2/container", "docker_container.pg-2_container_A322699D"],
+  ["single-region/pgw-1/provider", "provider.docker.pgw_1"],
+  ["single-region/pgw-1/prepare", "terraform_data.pgw-1_prepare_08298837"],
+  ["single-region/pgw-1/image", "docker_image.pgw-1_image_8D8E4119"],
+  ["single-region/pgw-1/data", "docker_volume.pgw-1_data_A303B503"],
+  ["single-region/pgw-1/container", "docker_container.pgw-1_container_7DBA920F"],
+  ["single-region/primary-ready/wait", "terraform_data.primary-ready_wait_BE5752F1"],
+  ["single-region/ems-1/install", "terraform_data.ems-1_install_C860A0A2"],
+  ["single-region/ems-2/install", "terraform_data.ems-2_install_DEA27436"],
+  ["single-region/fortigate/provider", "provider.fortios"],
+  ["single-region/fortigate/health-check", "fortios_firewall_ldbmonitor.fortigate_health-check_4B8B9D29"],
+  ["single-region/fortigate/vip-10443", "fortios_firewall_vip.fortigate_vip-10443_C251C8CA"],
+  ["single-region/fortigate/vip-443", "fortios_firewall_vip.fortigate_vip-443_62EF8EB0"],
+  ["single-region/fortigate/vip-8013", "fortios_firewall_vip.fortigate_vip-8013_14228D72"],
+  ["single-region/fortigate/vip-8015", "fortios_firewall_vip.fortigate_vip-8015_58F410A3"],
+  ["single-region/fortigate/vip-8871", "fortios_firewall_vip.fortigate_vip-8871_BDDF5622"],
+  ["single-region/fortigate/policy", "fortios_firewall_policy.fortigate_policy_8098ED22"],
+  ["single-region/gui_checklist", "output.gui_checklist"],
+  ["single-region/docker_run_commands", "output.docker_run_commands"],
+  ["single-region/fortios_cli", "output.fortios_cli"],
+];
+
+type Stack = ReturnType<NonNullable<(typeof STACKS)["single-region"]>>;
+
+/** The Terraform address of an element: what state and `terraform state list` use. */
+function addressOf(stack: Stack, el: TerraformElement): string {
+  const logicalId = stack.getLogicalId(el);
+  if (el instanceof TerraformResource) return `${el.terraformResourceType}.${logicalId}`;
+  if (el instanceof TerraformProvider) return `provider.${el.terraformResourceType}${el.alias ? `.${el.alias}` : ""}`;
+  if (el instanceof TerraformVariable) return `var.${logicalId}`;
+  if (el instanceof TerraformOutput) return `output.${logicalId}`;
+  return `${el.constructor.name}.${logicalId}`;
+}
+
+function synthSingleRegion(): { stack: Stack; elements: Array<[string, string]>; json: Record<string, any> } {
+  const deployment = loadDeployment(join(__dirname, "..", "..", "examples", "single-region.ts"));
+  const factory = STACKS["single-region"];
+  if (!factory) throw new Error("stacks/registry.ts has no single-region stack");
+  const stack = factory(Testing.app(), "single-region", deployment);
+  const elements = stack.node
+    .findAll()
+    .filter((c): c is TerraformElement => c instanceof TerraformElement && c !== (stack as unknown))
+    .map((el): [string, string] => [el.node.path, addressOf(stack, el)]);
+  return { stack, elements, json: JSON.parse(Testing.synth(stack)) };
+}
+
+/** Addresses present in the synthesized JSON, in the same notation. */
+function addressesInJson(json: Record<string, any>): string[] {
+  const out: string[] = [];
+  for (const [type, byId] of Object.entries((json.resource ?? {}) as Record<string, object>)) for (const id of Object.keys(byId)) out.push(`${type}.${id}`);
+  for (const [type, list] of Object.entries((json.provider ?? {}) as Record<string, Array<{ alias?: string }>>)) {
+    for (const p of list) out.push(`provider.${type}${p.alias ? `.${p.alias}` : ""}`);
+  }
+  for (const id of Object.keys(json.variable ?? {})) out.push(`var.${id}`);
+  for (const id of Object.keys(json.output ?? {})) out.push(`output.${id}`);
+  return out.sort();
+}
+
+describe("construct ids of the single-region example are stable", () => {
+  const { elements, json } = synthSingleRegion();
+  const actual = new Map(elements);
+
+  it("keeps every pinned construct at its path with its Terraform address", () => {
+    const changed = SINGLE_REGION.filter(([path, address]) => actual.get(path) !== address).map(
+      ([path, address]) => `${path}: pinned ${address}, now ${actual.get(path) ?? "(gone)"}`,
+    );
+    expect(changed, "a construct id changed: this breaks existing state (destroy + create)").toEqual([]);
+  });
+
+  it("pins every construct the stack has", () => {
+    const pinned = new Set(SINGLE_REGION.map(([path]) => path));
+    const unpinned = elements.filter(([path]) => !pinned.has(path)).map(([p, a]) => `["${p}", "${a}"],`);
+    expect(unpinned, "new constructs: add these lines to SINGLE_REGION in this file").toEqual([]);
+  });
+
+  it("synthesizes exactly the pinned addresses", () => {
+    expect(addressesInJson(json)).toEqual(SINGLE_REGION.map(([, a]) => a).sort());
+  });
+});

@@ -1,0 +1,85 @@
+/** Helpers of the topology tests: provisioners of a terraform_data, docker run flags, dependencies. */
+import { ConfigError } from "../../src/config/errors";
+import { parseDeployment } from "../../src/config/parse";
+import type { TfJson } from "../helpers/synth";
+
+export type Provisioner = Record<string, Record<string, unknown>>;
+
+export function provisioners(r: Record<string, unknown> | undefined): Provisioner[] {
+  if (!r) throw new Error("resource not found");
+  return r.provisioner as Provisioner[];
+}
+
+/** The content of the file provisioner that writes `destination` (or whose destination matches). */
+export function fileContent(r: Record<string, unknown> | undefined, destination: string | RegExp): string {
+  const f = provisioners(r)
+    .map((p) => p.file)
+    .find((f) => f && (typeof destination === "string" ? f.destination === destination : destination.test(f.destination as string)));
+  if (!f) throw new Error(`no file provisioner for ${String(destination)}`);
+  return f.content as string;
+}
+
+export function dependsOn(r: Record<string, unknown> | undefined): string[] {
+  return (r?.depends_on as string[] | undefined) ?? [];
+}
+
+/** The logical id prefix cdktf gives a construct path's resource, e.g. "pg-1_container". */
+export function refersTo(deps: string[], type: string, idPrefix: string): boolean {
+  return deps.some((d) => d.startsWith(`${type}.${idPrefix}_`) || d === `${type}.${idPrefix}`);
+}
+
+/** A docker run command reduced to comparable flags. */
+export interface DockerFlags {
+  name: string;
+  restart: string;
+  image: string;
+  ports: string[];
+  env: Record<string, string>;
+  volumes: string[];
+  shm: string;
+  addHosts: string[];
+  labels: string[];
+  envFiles: string[];
+}
+
+/** Parses `docker run ...` (guide text or ours); secrets become "<secret>". */
+export function parseDockerRun(command: string): DockerFlags {
+  const tokens = command.replace(/\\\n/g, " ").split(/\s+/).filter(Boolean);
+  const start = tokens.indexOf("run");
+  const f: DockerFlags = { name: "", restart: "", image: "", ports: [], env: {}, volumes: [], shm: "", addHosts: [], labels: [], envFiles: [] };
+  for (let i = start + 1; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    const next = () => tokens[++i]!;
+    if (t === "--restart") f.restart = next();
+    else if (t === "--detach") continue;
+    else if (t === "--name") f.name = next();
+    else if (t === "-p") f.ports.push(next());
+    else if (t === "--env") {
+      const [k, ...v] = next().split("=");
+      f.env[k!] = /PASSWORD$/.test(k!) ? "<secret>" : v.join("=").replace(/^'(.*)'$/, "$1");
+    } else if (t === "--env-file") f.envFiles.push(next());
+    else if (t === "--label") f.labels.push(next());
+    else if (t === "--volume") f.volumes.push(next());
+    else if (t === "--shm-size") f.shm = next() === "1024m" ? "1g" : tokens[i]!;
+    else if (t === "--add-host") f.addHosts.push(next());
+    else if (!t.startsWith("-")) f.image = t.includes(":") ? t : `${t}:latest`;
+    else throw new Error(`unexpected flag ${t}`);
+  }
+  return f;
+}
+
+/** The ConfigError a deployment raises (fails the test when it validates). */
+export function configError(input: unknown): ConfigError {
+  try {
+    parseDeployment(input);
+  } catch (e) {
+    if (e instanceof ConfigError) return e;
+    throw e;
+  }
+  throw new Error("the deployment validated, but an error was expected");
+}
+
+/** Every terraform_data's provisioners' text, for secret scans. */
+export function allText(json: TfJson): string {
+  return JSON.stringify(json);
+}
