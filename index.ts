@@ -14,3 +14,7 @@
 export * from "./src/config";
 export * from "./src/render";
 export * from "./constructs";
+// Both ems-ha/config (a semantic check) and ems-ha/render (the server of a standalone-db
+// deployment) export standaloneServer; here it is the renderer's. The check stays available
+// from ems-ha/config.
+export { standaloneServer } from "./src/render";

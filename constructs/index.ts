@@ -5,9 +5,11 @@
  * @module ems-ha/constructs
  */
 export * from "./pg-ha-node";
+export * from "./primary-ready";
 export * from "./ems-node";
 export * from "./fortigate-lb";
-export * from "./primary-ready";
+export * from "./native-node";
+export * from "./native-ssh-keys";
 export * from "./secrets";
 export * from "./connection";
 export * from "./fortios/bindings";

@@ -23,8 +23,11 @@ function sha256Of(path: string): string {
   return createHash("sha256").update(readFileSync(path)).digest("hex");
 }
 
+/** Failover timing of the lab: "tuned" (3 x 2 s, the default) or "guide" (repmgr's 6 x 10 s). */
+export type LabFailover = "tuned" | "guide";
+
 /** The lab deployment on `prefix`.0/24 (e.g. "10.231.8"); host addresses .11-.13 (DB) and .21-.22 (EMS). */
-export function labDeployment(prefix: string = DEFAULT_LAB_SUBNET): DeploymentInput {
+export function labDeployment(prefix: string = DEFAULT_LAB_SUBNET, failoverProfile: LabFailover = "tuned"): DeploymentInput {
   checkSubnetPrefix(prefix);
   const ssh = { user: "root", port: 22, privateKeyPath: labKeyPath(prefix) };
   return defineDeployment({
@@ -44,7 +47,10 @@ export function labDeployment(prefix: string = DEFAULT_LAB_SUBNET): DeploymentIn
         { name: "witness-1", address: `${prefix}.13`, role: "witness", ramGb: 1, cpus: 1, storage: "ssd", ssh },
       ],
       // Fast failover for the drill (FACTS §7: ~5 s with 3 x 2 s instead of ~60 s with repmgr's 6 x 10 s).
-      failover: { reconnectAttempts: 3, reconnectIntervalSeconds: 2, connectTimeoutSeconds: 2, monitorIntervalSeconds: 2 },
+      failover:
+        failoverProfile === "tuned"
+          ? { reconnectAttempts: 3, reconnectIntervalSeconds: 2, connectTimeoutSeconds: 2, monitorIntervalSeconds: 2 }
+          : { profile: "default" },
     },
     installer: {
       version: "7.4.4.2034",
@@ -52,6 +58,8 @@ export function labDeployment(prefix: string = DEFAULT_LAB_SUBNET): DeploymentIn
       installDir: "/opt/ems-ha/installer",
     },
     ems: { fqdn: "ems.lab.internal", vip: `${prefix}.50`, keepaliveSeconds: 10 },
+    // Lab hosts have no internet: PostgreSQL 15 + repmgr are preinstalled in the image.
+    native: { packages: "preinstalled" },
   });
 }
 

@@ -4,7 +4,7 @@
  * synthesizes every topology from examples/ (what CI and a fresh clone do).
  * Bad input prints every error and exits 2 before anything is written.
  */
-import { App } from "cdktf";
+import { App, LocalBackend, type TerraformStack } from "cdktf";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../src/config/errors";
@@ -48,7 +48,10 @@ export function buildApp(app: App, input: AppInput): void {
     if (!factory) {
       throw new ConfigError([{ path: "topology", value: deployment.topology, message: "this topology has no stack yet", fix: `use one of: ${Object.keys(STACKS).join(", ")}` }], source);
     }
-    factory(app, deployment.topology, deployment);
+    const stack: TerraformStack = factory(app, deployment.topology, deployment);
+    // EMS_HA_TF_STATE_DIR keeps Terraform's local state out of the working directory (the lab uses it).
+    const stateDir = process.env.EMS_HA_TF_STATE_DIR;
+    if (stateDir) new LocalBackend(stack, { path: join(stateDir, `terraform.${deployment.topology}.tfstate`) });
   }
 }
 

@@ -18,7 +18,7 @@ import {
   renderStandaloneDbScript,
   standaloneServer,
 } from "../src/render/standalone-db";
-import { sshConnection } from "../constructs/connection";
+import { sshConnection, terraformLiteral } from "../constructs/connection";
 import { EmsNode } from "../constructs/ems-node";
 import { FortiGateLb } from "../constructs/fortigate-lb";
 import { DeploymentSecrets } from "../constructs/secrets";
@@ -60,7 +60,7 @@ export class StandalonePostgres extends Construct {
         // Terraform hides this provisioner's output (sensitive content); it prints nothing anyway.
         { type: "file", content: props.secrets.dbPassword.stringValue, destination: STANDALONE_PASSWORD_FILE },
         ...(s.extensions ? [{ type: "file" as const, source: s.extensions.path, destination: EXTENSIONS_UPLOAD_PATH }] : []),
-        { type: "file", content: this.script, destination: STANDALONE_SCRIPT_PATH },
+        { type: "file", content: terraformLiteral(this.script), destination: STANDALONE_SCRIPT_PATH },
         { type: "remote-exec", inline: [`bash ${STANDALONE_SCRIPT_PATH}`] },
       ],
     });
@@ -74,7 +74,7 @@ export function dbReachableFrom(scope: Construct, id: string, d: Deployment, dep
   return new DataResource(scope, id, {
     triggersReplace: { from: from.address, server: server.address, port: String(d.database.port) },
     connection: sshConnection(from),
-    provisioners: [{ type: "remote-exec", inline: [renderDbReachableCheck(server.address, d.database.port)] }],
+    provisioners: [{ type: "remote-exec", inline: [terraformLiteral(renderDbReachableCheck(server.address, d.database.port))] }],
     dependsOn,
   });
 }

@@ -24,7 +24,7 @@ import {
   UPGRADE_STATE_DIR,
   type NodeUpgrade,
 } from "../src/render/upgrade";
-import { sshConnection } from "../constructs/connection";
+import { sshConnection, terraformLiteral } from "../constructs/connection";
 import { DeploymentSecrets } from "../constructs/secrets";
 
 export type UpgradeStep = "prepare" | "stop" | "load" | "start";
@@ -63,7 +63,7 @@ export class UpgradeNodeStep extends Construct {
         { type: "remote-exec", inline: [`install -d -m 700 ${UPGRADE_STATE_DIR} ${UPGRADE_STATE_DIR}/secrets`] },
         // Terraform hides this provisioner's output (sensitive content); it prints nothing anyway.
         ...(props.secretFile ? [{ type: "file" as const, content: props.secretFile.content, destination: props.secretFile.destination }] : []),
-        { type: "file", content: props.script, destination: path },
+        { type: "file", content: terraformLiteral(props.script), destination: path },
         { type: "remote-exec", inline: [`bash ${path}`] },
       ],
       dependsOn: props.dependsOn,

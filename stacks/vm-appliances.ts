@@ -12,6 +12,7 @@ import { appliancesSchema, type Deployment, type EmsNodeConfig } from "../src/co
 import { guiChecklist } from "../src/render/checklist";
 import { runnerArgv, shellWord, type ApplianceRole } from "../src/render/appliance";
 import { standaloneServer } from "../src/render/standalone-db";
+import { terraformLiteral } from "../constructs/connection";
 import { FortiGateLb } from "../constructs/fortigate-lb";
 import { DeploymentSecrets } from "../constructs/secrets";
 import { StandalonePostgres } from "./standalone-db";
@@ -90,7 +91,7 @@ export class ApplianceRedirect extends Construct {
             EMS_HA_APPLIANCE_PASSWORD: props.appliancePassword.stringValue,
           },
         },
-        { type: "local-exec", command: this.command },
+        { type: "local-exec", command: terraformLiteral(this.command) },
       ],
       dependsOn: props.dependsOn,
     });

@@ -112,7 +112,7 @@ function prelude(d: Deployment, u: NodeUpgrade, step: string): string[] {
     `new_exists() { [ "$(docker inspect -f '{{index .Config.Labels "${UPGRADE_LABEL}"}}' "$NEW" 2>/dev/null)" = "$MARK" ]; }`,
     "# The old container: under its old name, or renamed once stopped when the new one keeps the name.",
     "old_name() {",
-    `  for c in ${q(u.oldContainerAfter)} ${q(u.oldContainer)}; do`,
+    `  for c in ${[...new Set([u.oldContainerAfter, u.oldContainer])].map(q).join(" ")}; do`,
     `    if docker inspect "$c" >/dev/null 2>&1 && [ "$(docker inspect -f '{{index .Config.Labels "${UPGRADE_LABEL}"}}' "$c")" != "$MARK" ]; then echo "$c"; return 0; fi`,
     "  done",
     "  return 1",

@@ -18,9 +18,13 @@ import { DEFAULT_LAB_SUBNET, labDeployment } from "../../examples/lab";
 import { LabError } from "./lib/exec";
 import { labDown, labStateDirs, labStatus, labUp } from "./lib/lab";
 import { checkSubnetPrefix, labBridgeName, labStateDir } from "./lib/paths";
-import { readLabState } from "./lib/state";
+import { readLabState, type LabState } from "./lib/state";
+import { formatApply, labDeploy } from "./lib/deploy";
+import { formatDrill, labDrill } from "./lib/drill";
 
-const USAGE = "usage: npm run lab -- up [--config FILE | --subnet A.B.C] [--boot-timeout SECONDS] | status [--subnet A.B.C] | down [--subnet A.B.C] | deploy | drill";
+const USAGE =
+  "usage: npm run lab -- up [--config FILE | --subnet A.B.C] [--boot-timeout SECONDS] | status [--subnet A.B.C] [--json] | down [--subnet A.B.C] |\n" +
+  "       deploy [--subnet A.B.C] [--failover tuned|guide] | drill [--subnet A.B.C] [--json]";
 
 class UsageError extends Error {}
 
@@ -30,7 +34,11 @@ function parseArgs(argv: string[]): { command: string; flags: Map<string, string
   const flags = new Map<string, string>();
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i];
-    const m = /^--(config|subnet|boot-timeout)(?:=(.*))?$/.exec(a);
+    if (a === "--json") {
+      flags.set("json", "true");
+      continue;
+    }
+    const m = /^--(config|subnet|boot-timeout|failover)(?:=(.*))?$/.exec(a);
     if (!m) throw new UsageError(`unknown argument '${a}'`);
     const v = m[2] ?? rest[++i];
     if (v === undefined) throw new UsageError(`--${m[1]} needs a value`);
@@ -63,6 +71,14 @@ function selectedStateDirs(flags: Map<string, string>): string[] {
 }
 
 const log = (m: string): void => console.log(`[lab] ${m}`);
+
+/** The one lab a command acts on: --subnet, else the only lab that is up. */
+function oneLab(flags: Map<string, string>): LabState {
+  const states = selectedStateDirs(flags).map((d) => readLabState(d)).filter((s): s is LabState => s !== undefined);
+  if (states.length === 0) throw new LabError("no lab is up: run `npm run lab -- up` first");
+  if (states.length > 1) throw new UsageError(`several labs are up (${states.map((s) => s.subnet).join(", ")}): pick one with --subnet`);
+  return states[0]!;
+}
 
 async function main(argv: string[]): Promise<number> {
   const { command, flags } = parseArgs(argv);
@@ -104,10 +120,21 @@ async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
-    case "deploy":
-    case "drill":
-      console.error(`lab ${command}: not yet implemented (the lab hosts are up with 'npm run lab -- up'; deploy and drill come with the native-single-region stack)`);
-      return 1;
+    case "deploy": {
+      const state = oneLab(flags);
+      const failover = flags.get("failover") ?? "tuned";
+      if (failover !== "tuned" && failover !== "guide") throw new UsageError(`--failover must be tuned or guide, not ${failover}`);
+      const r = await labDeploy(state, { log, failover });
+      console.log(formatApply(r.apply));
+      console.log(`synth ${r.synthSeconds.toFixed(1)} s, terraform init ${r.initSeconds.toFixed(1)} s, apply ${r.apply.wallSeconds} s`);
+      return 0;
+    }
+    case "drill": {
+      const state = oneLab(flags);
+      const result = await labDrill(state, { log: flags.has("json") ? (m) => console.error(`[lab] ${m}`) : log });
+      console.log(flags.has("json") ? JSON.stringify(result) : formatDrill(result));
+      return result.rowsMissing === 0 && result.failoverSeconds !== null && result.writablePrimaries === 1 ? 0 : 1;
+    }
     default:
       throw new UsageError(`unknown command '${command}'`);
   }

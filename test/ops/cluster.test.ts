@@ -4,7 +4,7 @@
  * sshd for the EMS hosts and for the promotion. Only the EMS hosts' service list is a stand-in
  * (test/standins/ems-systemctl, through the EMS_HA_SYSTEMCTL hook).
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -23,6 +23,7 @@ const PASSWORD = `Ops!Test-${randomBytes(6).toString("hex")}`;
 let tmp = "";
 let cluster: LoopbackCluster | undefined;
 let sshd: LoopbackSshd | undefined;
+let agent: ChildProcess | undefined;
 let pg1: PgNode;
 let pg2: PgNode;
 let configPath = "";
@@ -114,6 +115,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+  agent?.kill("SIGTERM");
   cluster?.stopAll();
   await sshd?.stop();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
@@ -222,6 +224,26 @@ describe("ems-ha status / wait-primary / promote on a real loopback cluster", ()
     const insecure = await statusJson({ EMS_HA_KNOWN_HOSTS: other, EMS_HA_INSECURE_HOST_KEYS: "1" });
     expect(insecure.status.emsNodes.find((n) => n.name === "ems-1")!.reachable).toBe(true);
     expect(insecure.code).toBe(0);
+  });
+
+  it("logs in through the ssh agent when a node has no privateKeyPath; says what to do with neither", async () => {
+    const sock = join(tmp, "agent.sock");
+    agent = spawn("ssh-agent", ["-D", "-a", sock], { stdio: "ignore" });
+    const deadline = Date.now() + 10_000;
+    while (!existsSync(sock) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const add = spawnSync("ssh-add", [sshd!.clientKey], { env: { ...process.env, SSH_AUTH_SOCK: sock }, encoding: "utf8", timeout: 10_000 });
+    expect(add.status, add.stderr).toBe(0);
+    const viaAgent = join(tmp, "deployment-agent.json");
+    const d = JSON.parse(readFileSync(configPath, "utf8"));
+    for (const n of d.emsNodes) delete n.ssh.privateKeyPath;
+    writeFileSync(viaAgent, JSON.stringify(d));
+    const ok = await cli(["status", "--config", viaAgent, "--json"], { SSH_AUTH_SOCK: sock });
+    expect((JSON.parse(ok.out) as ClusterStatus).emsNodes.map((n) => n.reachable)).toEqual([true, true]);
+    expect(ok.code).toBe(0);
+    const none = await cli(["status", "--config", viaAgent, "--json"]);
+    expect(none.code).toBe(1);
+    expect((JSON.parse(none.out) as ClusterStatus).emsNodes[0]!.error).toMatch(/set ssh\.privateKeyPath for the node or start an ssh agent/);
+    agent.kill("SIGTERM");
   });
 
   it("wait-primary returns at once with the one writable primary (the witness does not count)", async () => {

@@ -1,7 +1,7 @@
 /**
  * STAND-IN for the SSH CLI of a FortiClient EMS VM appliance. It is NOT the real product.
  *
- * An ssh2 server on 127.0.0.1 that logs the user "ems" in to an interactive prompt ("s> ")
+ * An ssh2 server on a loopback address that logs the user "ems" in to an interactive prompt ("s> ")
  * and answers the commands the guide uses, printing output shaped like the guide's samples:
  *   execute ping <host>         replies when <host> is in `reachable`, else 100% packet loss
  *   system set hostname "<n>"   sets the name shown by `ha get nodes`
@@ -34,6 +34,8 @@ export interface StandinApplianceOptions {
   readonly mustChangePassword?: boolean;
   /** @default "FortiClientEMS" */
   readonly hostname?: string;
+  /** Loopback address to listen on. @default "127.0.0.1" */
+  readonly listenAddress?: string;
 }
 
 const PROMPT = "s> ";
@@ -65,12 +67,12 @@ export class StandinAppliance {
   /** The host key line for a known_hosts file. */
   knownHostsLine(): string {
     const [type, key] = this.hostKey.public.trim().split(/\s+/);
-    return `[127.0.0.1]:${this.port} ${type} ${key}`;
+    return `[${this.o.listenAddress ?? "127.0.0.1"}]:${this.port} ${type} ${key}`;
   }
 
   async start(): Promise<void> {
     this.server = new Server({ hostKeys: [this.hostKey.private] }, (client) => this.onClient(client));
-    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", () => resolve()));
+    await new Promise<void>((resolve) => this.server!.listen(0, this.o.listenAddress ?? "127.0.0.1", () => resolve()));
     this.port = (this.server.address() as { port: number }).port;
   }
 

@@ -1,7 +1,6 @@
 /** Helpers of the topology tests: provisioners of a terraform_data, docker run flags, dependencies. */
 import { ConfigError } from "../../src/config/errors";
 import { parseDeployment } from "../../src/config/parse";
-import type { TfJson } from "../helpers/synth";
 
 export type Provisioner = Record<string, Record<string, unknown>>;
 
@@ -79,7 +78,3 @@ export function configError(input: unknown): ConfigError {
   throw new Error("the deployment validated, but an error was expected");
 }
 
-/** Every terraform_data's provisioners' text, for secret scans. */
-export function allText(json: TfJson): string {
-  return JSON.stringify(json);
-}

@@ -1,0 +1,281 @@
+/**
+ * `lab drill`: a failover drill on the deployed lab. A writer inserts rows continuously; the
+ * primary's PostgreSQL is killed (SIGKILL, no clean shutdown); we measure the seconds until a
+ * standby accepts writes, check that every row acknowledged before the kill is on the new
+ * primary, start the old primary again and let the toolkit's reconciliation service rejoin it
+ * as a standby, then check that exactly one writable primary remains (and `repmgr cluster show`).
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Client } from "pg";
+import { parseDeployment } from "../../../src/config/parse";
+import type { DbNodeConfig, Deployment } from "../../../src/config/schema";
+import { labSecrets, masker, type Log } from "./deploy";
+import { LabError, sleep } from "./exec";
+import { labExec } from "./lab";
+import type { LabState } from "./state";
+
+export interface DrillResult {
+  readonly oldPrimary: string;
+  readonly newPrimary: string | null;
+  /** Seconds from the kill until a standby answered as writable; null when none did in time. */
+  readonly failoverSeconds: number | null;
+  readonly rowsAcknowledged: number;
+  /** Acknowledged rows absent from the new primary. */
+  readonly rowsMissing: number;
+  /** Writer errors while no primary was writable. */
+  readonly writeErrors: number;
+  readonly rejoined: boolean;
+  readonly rejoinSeconds: number | null;
+  /** Data nodes answering as writable after the rejoin. */
+  readonly writablePrimaries: number;
+  /** Primaries that `repmgr cluster show` lists as running after the rejoin. */
+  readonly clusterShowPrimaries: number;
+  readonly clusterShow: string;
+  readonly reconnect: { readonly attempts: number; readonly intervalSeconds: number };
+}
+
+export interface DrillOptions {
+  readonly log?: Log;
+  /** Longest wait for a new primary. @default 180 s */
+  readonly failoverTimeoutSeconds?: number;
+  /** Longest wait for the old primary to rejoin. @default 180 s */
+  readonly rejoinTimeoutSeconds?: number;
+  /** Seconds of writes before the kill. @default 3 */
+  readonly warmupSeconds?: number;
+}
+
+const TABLE = "ems_ha_drill";
+
+function connect(node: DbNodeConfig, d: Deployment, password: string): Client {
+  return new Client({
+    host: node.address,
+    port: d.database.port,
+    user: d.database.user,
+    password,
+    database: "postgres",
+    connectionTimeoutMillis: 1500,
+    statement_timeout: 3000,
+    query_timeout: 4000,
+  });
+}
+
+/** true: writable primary; false: in recovery; undefined: no answer. */
+async function writable(node: DbNodeConfig, d: Deployment, password: string): Promise<boolean | undefined> {
+  const c = connect(node, d, password);
+  c.on("error", () => undefined);
+  try {
+    await c.connect();
+    const r = await c.query<{ r: boolean }>("select pg_is_in_recovery() as r");
+    return !r.rows[0]!.r;
+  } catch {
+    return undefined;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+export function deployedDeployment(state: LabState): Deployment {
+  const file = join(state.stateDir, "deployment.json");
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    throw new LabError("the lab has no deployment yet: run `npm run lab -- deploy` first");
+  }
+  return parseDeployment(JSON.parse(text), file);
+}
+
+/** The writer: inserts ids 1, 2, ... into whichever data node is writable, recording acknowledged ids. */
+class Writer {
+  readonly acknowledged: number[] = [];
+  errors = 0;
+  private stopped = false;
+  private next = 1;
+  private done?: Promise<void>;
+
+  constructor(
+    private readonly d: Deployment,
+    private readonly dataNodes: DbNodeConfig[],
+    private readonly password: string,
+  ) {}
+
+  start(): void {
+    this.done = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.done;
+  }
+
+  private async loop(): Promise<void> {
+    let client: Client | undefined;
+    const deadline = Date.now() + 900_000;
+    while (!this.stopped && Date.now() < deadline) {
+      try {
+        if (!client) {
+          client = await this.connectWritable();
+          if (!client) {
+            this.errors++;
+            await sleep(200);
+            continue;
+          }
+        }
+        const id = this.next;
+        await client.query(`insert into ${TABLE} (id) values ($1)`, [id]);
+        this.acknowledged.push(id);
+        this.next++;
+        await sleep(20);
+      } catch {
+        this.errors++;
+        this.next++; // an unacknowledged id is never reused
+        await client?.end().catch(() => undefined);
+        client = undefined;
+        await sleep(200);
+      }
+    }
+    await client?.end().catch(() => undefined);
+  }
+
+  private async connectWritable(): Promise<Client | undefined> {
+    for (const n of this.dataNodes) {
+      const c = connect(n, this.d, this.password);
+      c.on("error", () => undefined);
+      try {
+        await c.connect();
+        const r = await c.query<{ r: boolean }>("select pg_is_in_recovery() as r");
+        if (!r.rows[0]!.r) return c;
+      } catch {
+        /* try the next node */
+      }
+      await c.end().catch(() => undefined);
+    }
+    return undefined;
+  }
+}
+
+async function findPrimary(d: Deployment, data: DbNodeConfig[], password: string): Promise<DbNodeConfig> {
+  const roles = await Promise.all(data.map((n) => writable(n, d, password)));
+  const primaries = data.filter((_, i) => roles[i] === true);
+  if (primaries.length !== 1) {
+    throw new LabError(`the drill needs exactly one writable primary before it starts; found ${primaries.map((p) => p.name).join(", ") || "none"} (run \`ems-ha status\`)`);
+  }
+  return primaries[0]!;
+}
+
+export async function labDrill(state: LabState, opts: DrillOptions = {}): Promise<DrillResult> {
+  const log = opts.log ?? (() => undefined);
+  const d = deployedDeployment(state);
+  const secrets = labSecrets(state);
+  const mask = masker(secrets);
+  const pw = secrets.db_password;
+  const data = d.database.nodes.filter((n) => n.role === "data");
+  const old = await findPrimary(d, data, pw);
+  const service = "postgresql@15-main";
+  log(`primary is ${old.name} (${old.address})`);
+
+  const setup = connect(old, d, pw);
+  await setup.connect();
+  await setup.query(`drop table if exists ${TABLE}`);
+  await setup.query(`create table ${TABLE} (id bigint primary key, at timestamptz not null default clock_timestamp())`);
+  await setup.end();
+
+  const writer = new Writer(d, data, pw);
+  writer.start();
+  await sleep((opts.warmupSeconds ?? 3) * 1000);
+  const ackBeforeKill = writer.acknowledged.length;
+  log(`writer running (${ackBeforeKill} rows so far); killing PostgreSQL on ${old.name}`);
+
+  const kill = await labExec(state, old.name, `systemctl kill --signal=SIGKILL ${service} && systemctl stop ${service}; systemctl is-active ${service} || true`, { timeoutMs: 30_000 });
+  const tKill = Date.now();
+  if (kill.code !== 0) throw new LabError(`could not stop PostgreSQL on ${old.name}: ${mask(kill.stderr)}`);
+  // Rows acknowledged until the kill: the writer may have been mid-insert; count what it had.
+  const acknowledgedAtKill = writer.acknowledged.slice();
+
+  let newPrimary: DbNodeConfig | undefined;
+  const others = data.filter((n) => n.name !== old.name);
+  const failoverDeadline = tKill + (opts.failoverTimeoutSeconds ?? 180) * 1000;
+  while (!newPrimary && Date.now() < failoverDeadline) {
+    for (const n of others) {
+      if ((await writable(n, d, pw)) === true) {
+        newPrimary = n;
+        break;
+      }
+    }
+    if (!newPrimary) await sleep(200);
+  }
+  const failoverSeconds = newPrimary ? Math.round((Date.now() - tKill) / 100) / 10 : null;
+  log(newPrimary ? `${newPrimary.name} accepts writes after ${failoverSeconds} s` : `no standby became writable within ${opts.failoverTimeoutSeconds ?? 180} s`);
+
+  await sleep(1500); // let the writer reach the new primary
+  await writer.stop();
+
+  let rowsMissing = acknowledgedAtKill.length;
+  if (newPrimary) {
+    const c = connect(newPrimary, d, pw);
+    await c.connect();
+    const r = await c.query<{ id: string }>(`select id from ${TABLE} where id = any($1::bigint[])`, [acknowledgedAtKill]);
+    rowsMissing = acknowledgedAtKill.length - r.rowCount!;
+    await c.end();
+  }
+  log(`${acknowledgedAtKill.length} rows acknowledged before the kill, ${rowsMissing} missing on the new primary; ${writer.errors} write errors during the failover`);
+
+  // Bring the old primary back; the reconciliation service must turn it into a standby.
+  let rejoined = false;
+  let rejoinSeconds: number | null = null;
+  if (newPrimary) {
+    log(`starting PostgreSQL on ${old.name} again; waiting for the reconciliation service to rejoin it`);
+    const tStart = Date.now();
+    await labExec(state, old.name, `systemctl start ${service}`, { timeoutMs: 60_000 });
+    const deadline = tStart + (opts.rejoinTimeoutSeconds ?? 180) * 1000;
+    while (Date.now() < deadline) {
+      if ((await writable(old, d, pw)) === false) {
+        rejoined = true;
+        break;
+      }
+      await sleep(1000);
+    }
+    rejoinSeconds = rejoined ? Math.round((Date.now() - tStart) / 100) / 10 : null;
+    log(rejoined ? `${old.name} is a standby again after ${rejoinSeconds} s` : `${old.name} did not rejoin within ${opts.rejoinTimeoutSeconds ?? 180} s`);
+  }
+
+  const after = await Promise.all(data.map((n) => writable(n, d, pw)));
+  const writablePrimaries = after.filter((x) => x === true).length;
+  const showHost = newPrimary ?? old;
+  const show = await labExec(state, showHost.name, "cd /tmp && sudo -u postgres repmgr -f /etc/repmgr.conf cluster show 2>&1; true", { timeoutMs: 30_000 });
+  const clusterShow = mask(show.stdout.trim());
+  const clusterShowPrimaries = clusterShow.split("\n").filter((l) => /\|\s*primary\s*\|\s*\*\s*running/.test(l)).length;
+  const t = d.database.failover;
+  return {
+    oldPrimary: old.name,
+    newPrimary: newPrimary?.name ?? null,
+    failoverSeconds,
+    rowsAcknowledged: acknowledgedAtKill.length,
+    rowsMissing,
+    writeErrors: writer.errors,
+    rejoined,
+    rejoinSeconds,
+    writablePrimaries,
+    clusterShowPrimaries,
+    clusterShow,
+    reconnect: { attempts: t.reconnectAttempts ?? 6, intervalSeconds: t.reconnectIntervalSeconds ?? 10 },
+  };
+}
+
+export function formatDrill(r: DrillResult): string {
+  const rows: Array<[string, string]> = [
+    ["old primary", r.oldPrimary],
+    ["new primary", r.newPrimary ?? "none"],
+    ["failover seconds (kill -> writable)", r.failoverSeconds === null ? "timed out" : String(r.failoverSeconds)],
+    ["repmgr reconnect", `${r.reconnect.attempts} x ${r.reconnect.intervalSeconds} s`],
+    ["rows acknowledged before the kill", String(r.rowsAcknowledged)],
+    ["rows missing on the new primary", String(r.rowsMissing)],
+    ["write errors during failover", String(r.writeErrors)],
+    ["old primary rejoined as standby", r.rejoined ? `yes (${r.rejoinSeconds} s)` : "no"],
+    ["writable primaries after rejoin", String(r.writablePrimaries)],
+    ["primaries in repmgr cluster show", String(r.clusterShowPrimaries)],
+  ];
+  const w = Math.max(...rows.map(([k]) => k.length));
+  return [...rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`), "", r.clusterShow].join("\n");
+}

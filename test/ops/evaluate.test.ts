@@ -1,0 +1,176 @@
+/** The pure parts of status/promote: verdicts from probe results, systemctl parsing, command lines, masking. */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { runCli } from "../../src/cli/main";
+import { ConfigError } from "../../src/config/errors";
+import { parseDeployment } from "../../src/config/parse";
+import type { DeploymentInput } from "../../src/config/schema";
+import { maskSecrets, secretsFromEnv, type DbProbe } from "../../src/ops/pg";
+import { promoteCommand, promotionTarget, refusal } from "../../src/ops/promote";
+import { emsNodeStatus, evaluateDatabase, evaluateEms, runningUnits, systemctlCommand } from "../../src/ops/status";
+import { expectedServices } from "../../src/render/ems-services";
+
+function deployment(topology: DeploymentInput["topology"], extra: Partial<DeploymentInput> = {}) {
+  return parseDeployment({
+    topology,
+    emsNodes: [{ name: "ems-1", address: "10.0.0.21" }],
+    database: {
+      nodes: [
+        { name: "pg-1", address: "10.0.0.11", role: "data" },
+        { name: "pg-2", address: "10.0.0.12", role: "data" },
+        { name: "pgw-1", address: "10.0.0.13", role: "witness" },
+      ],
+    },
+    installer: { version: "7.4.4.2034", source: { kind: "url", url: "https://example.com/i.bin", sha256: "a".repeat(64) } },
+    ems: { fqdn: "ems.example.com", vip: "10.0.0.50" },
+    ...extra,
+  });
+}
+
+const primary: DbProbe = { reachable: true, inRecovery: false, replicas: [{ applicationName: "pg-2", clientAddr: "10.0.0.12", state: "streaming", lagBytes: 4096, writeLagSeconds: 0.1, replayLagSeconds: 0.5 }] };
+const standby: DbProbe = { reachable: true, inRecovery: true, walReceiver: "streaming", upstreamHost: "10.0.0.11", lagBytes: 0, lagSeconds: 0 };
+const witness: DbProbe = { reachable: true, inRecovery: false };
+const down: DbProbe = { reachable: false, error: "connect ECONNREFUSED" };
+
+describe("evaluateDatabase", () => {
+  const d = deployment("single-region");
+
+  it("healthy: one primary, a streaming standby whose lag the primary reports, a witness that is not a primary", () => {
+    const v = evaluateDatabase(d, new Map([["pg-1", primary], ["pg-2", standby], ["pgw-1", witness]]));
+    expect(v.reasons).toEqual([]);
+    expect(v.writablePrimaries).toEqual(["pg-1"]);
+    expect(v.dbNodes.map((n) => n.role)).toEqual(["primary", "standby", "witness"]);
+    expect(v.dbNodes[1]).toMatchObject({ streaming: true, lagBytes: 4096, lagSeconds: 0.5, upstream: "10.0.0.11" });
+  });
+
+  it("the standby's own numbers when the primary does not list it", () => {
+    const v = evaluateDatabase(d, new Map([["pg-1", { ...primary, replicas: [] }], ["pg-2", { ...standby, lagBytes: 100, lagSeconds: 2 }], ["pgw-1", witness]]));
+    expect(v.dbNodes[1]).toMatchObject({ lagBytes: 100, lagSeconds: 2 });
+  });
+
+  it("two writable data nodes are a split brain", () => {
+    const v = evaluateDatabase(d, new Map([["pg-1", primary], ["pg-2", { reachable: true, inRecovery: false }], ["pgw-1", witness]]));
+    expect(v.writablePrimaries).toEqual(["pg-1", "pg-2"]);
+    expect(v.reasons).toEqual(["2 writable primaries (split brain): pg-1, pg-2"]);
+  });
+
+  it("an unreachable data node and a standby that does not stream are reasons; an unreachable witness a warning", () => {
+    const v = evaluateDatabase(d, new Map([["pg-1", down], ["pg-2", { ...standby, walReceiver: null }], ["pgw-1", down]]));
+    expect(v.reasons).toEqual([
+      "no writable primary answers",
+      "data node pg-1 is unreachable: connect ECONNREFUSED",
+      "standby pg-2 is not streaming from a primary",
+    ]);
+    expect(v.warnings[0]).toMatch(/^witness pgw-1 is unreachable/);
+  });
+
+  it("warns when repmgr.nodes names another primary than the writable one", () => {
+    const view = [
+      { nodeId: 1001, nodeName: "pg-1", type: "primary", active: true, upstreamNodeId: null, location: "default", priority: 100 },
+      { nodeId: 1002, nodeName: "pg-2", type: "standby", active: true, upstreamNodeId: 1001, location: "default", priority: 100 },
+    ];
+    const v = evaluateDatabase(d, new Map([["pg-1", down], ["pg-2", { reachable: true, inRecovery: false, repmgrView: view }], ["pgw-1", witness]]));
+    expect(v.warnings).toContain("pgw-1 is not registered in repmgr.nodes (as read on pg-2)");
+    expect(v.warnings).toContain("repmgr.nodes (as read on pg-2) names pg-1 as primary, but pg-2 is the writable one");
+  });
+});
+
+describe("EMS services", () => {
+  const primaryUnits = expectedServices("primary").map((a) => a[0]!);
+
+  it("reads loaded, active units from systemctl --plain output (failed and inactive ones do not count)", () => {
+    const out = [
+      "apache2.service        loaded active   running The Apache HTTP Server",
+      "● redis-server.service loaded failed   failed  Advanced key-value store",
+      "fcems_monitor.service  loaded inactive dead    EMS monitor",
+      "fcems_pgBouncer.service loaded active running pgbouncer",
+      "",
+    ].join("\n");
+    expect(runningUnits(out)).toEqual(["apache2", "fcems_pgBouncer"]);
+  });
+
+  it("role from the running services; spellings match case-insensitively", () => {
+    expect(emsNodeStatus({ name: "e", address: "a" }, primaryUnits.map((u) => (u === "fcems_pgbouncer" ? "fcems_pgBouncer" : u)))).toMatchObject({ role: "primary", missing: [] });
+    expect(emsNodeStatus({ name: "e", address: "a" }, ["fcems_monitor", "fcems_pgbouncer", "fcems_wspgbouncer", "redis-server"])).toMatchObject({ role: "secondary", missing: [] });
+    expect(emsNodeStatus({ name: "e", address: "a" }, ["fcems_monitor"])).toMatchObject({ role: "unknown", missing: ["fcems_pgbouncer", "fcems_wspgbouncer", "redis-server"] });
+  });
+
+  it("degraded without an EMS primary or with an unreachable node", () => {
+    const sec = emsNodeStatus({ name: "e2", address: "a" }, ["fcems_monitor", "fcems_pgbouncer", "fcems_wspgbouncer", "redis-server"]);
+    const gone = emsNodeStatus({ name: "e1", address: "a" }, { error: "timed out" });
+    expect(evaluateEms([gone, sec]).reasons).toEqual(["EMS node e1 is unreachable: timed out", `no EMS node runs the primary's ${primaryUnits.length} services`]);
+    expect(evaluateEms([emsNodeStatus({ name: "e1", address: "a" }, primaryUnits), sec]).reasons).toEqual([]);
+  });
+
+  it("systemctl can be replaced through EMS_HA_SYSTEMCTL", () => {
+    expect(systemctlCommand({})).toBe("systemctl --all --type=service --no-legend --plain --no-pager");
+    expect(systemctlCommand({ EMS_HA_SYSTEMCTL: "/x/fake dir" })).toBe("/x/fake dir --all --type=service --no-legend --plain --no-pager");
+  });
+});
+
+describe("promote", () => {
+  it("the guide's corrected commands per topology", () => {
+    expect(promoteCommand(deployment("single-region"), { name: "pg-2" }, {})).toBe(
+      "docker exec pg-2 /opt/bitnami/scripts/postgresql-repmgr/entrypoint.sh repmgr -f /opt/bitnami/repmgr/conf/repmgr.conf standby promote",
+    );
+    expect(promoteCommand(deployment("native-single-region"), { name: "pg-2" }, {})).toBe("sudo -n -u postgres repmgr -f /etc/repmgr.conf standby promote");
+    expect(promoteCommand(deployment("native-single-region"), { name: "pg-2" }, { EMS_HA_REPMGR_CONF: "/srv/my repmgr.conf" })).toBe(
+      "sudo -n -u postgres repmgr -f '/srv/my repmgr.conf' standby promote",
+    );
+  });
+
+  it("bad targets are bad input (ConfigError, exit 2)", () => {
+    const d = deployment("single-region");
+    expect(() => promotionTarget(d, "pgw-1")).toThrow(ConfigError);
+    expect(() => promotionTarget(d, "pg-9")).toThrow(/no DB node has this name.*pg-1, pg-2/s);
+    const standalone = parseDeployment({
+      topology: "standalone-db",
+      standalone: { mode: "existing" },
+      emsNodes: [{ name: "ems-1", address: "10.0.0.21" }],
+      database: { nodes: [{ name: "db-1", address: "10.0.0.11", role: "data" }] },
+      installer: { version: "7.4.4.2034", source: { kind: "url", url: "https://example.com/i.bin", sha256: "a".repeat(64) } },
+      ems: { fqdn: "ems.example.com", vip: "10.0.0.50" },
+    });
+    expect(() => promotionTarget(standalone, "db-1")).toThrow(/single PostgreSQL server/);
+  });
+
+  it("refuses while another data node is writable, for a primary, and for a node that does not answer", () => {
+    const d = deployment("single-region");
+    const pg2 = promotionTarget(d, "pg-2");
+    expect(refusal(d, pg2, new Map([["pg-1", primary], ["pg-2", standby], ["pgw-1", witness]]))).toMatch(/^pg-1 \(10\.0\.0\.11\) answers as a writable primary/);
+    expect(refusal(d, pg2, new Map([["pg-1", down], ["pg-2", { reachable: true, inRecovery: false }]]))).toMatch(/already a writable primary/);
+    expect(refusal(d, pg2, new Map([["pg-1", down], ["pg-2", down]]))).toMatch(/pg-2's PostgreSQL does not answer/);
+    // The witness is writable but is not a data node: no refusal.
+    expect(refusal(d, pg2, new Map([["pg-1", down], ["pg-2", standby], ["pgw-1", witness]]))).toBeUndefined();
+  });
+});
+
+describe("secrets", () => {
+  it("come from EMS_HA_DB_PASSWORD, else TF_VAR_db_password, and are masked", () => {
+    expect(secretsFromEnv({ TF_VAR_db_password: "b", EMS_HA_DB_PASSWORD: "a" }).dbPassword).toBe("a");
+    expect(secretsFromEnv({ TF_VAR_db_password: "b", EMS_HA_DB_PASSWORD: "" }).dbPassword).toBe("b");
+    expect(secretsFromEnv({ TF_VAR_repmgr_password: "r" }).repmgrPassword).toBe("r");
+    expect(maskSecrets("postgres://u:p@ss w@h/ p@ss w p%40ss%20w", { dbPassword: "p@ss w" })).toBe("postgres://u:***@h/ *** ***");
+  });
+});
+
+describe("bad input exits 2 before anything is contacted", () => {
+  it("missing config, bad --timeout, missing NODE", async () => {
+    const cwd = mkdtempSync(join(tmpdir(), "ems-ha-ops-cli-"));
+    onTestFinished(() => rmSync(cwd, { recursive: true, force: true }));
+    let err = "";
+    const io = { out: () => undefined, err: (t: string) => void (err += t), cwd, env: {} };
+    expect(await runCli(["status"], io)).toBe(2);
+    expect(err).toMatch(/--config: no deployment given/);
+    const cfg = join(cwd, "d.json");
+    writeFileSync(cfg, JSON.stringify({ topology: "single-region", emsNodes: [{ name: "ems-1", address: "10.0.0.21" }], database: { nodes: [{ name: "pg-1", address: "10.0.0.11", role: "data" }] }, installer: { version: "7.4.4.2034", source: { kind: "url", url: "https://example.com/i.bin", sha256: "a".repeat(64) } }, ems: { fqdn: "ems.example.com", vip: "10.0.0.50" } }));
+    err = "";
+    expect(await runCli(["wait-primary", "--config", cfg, "--timeout", "soon"], io)).toBe(2);
+    expect(err).toMatch(/--timeout: is not a number in range/);
+    err = "";
+    expect(await runCli(["promote", "--config", cfg], io)).toBe(2);
+    expect(err).toMatch(/NODE: the data node to promote is missing/);
+  });
+});
