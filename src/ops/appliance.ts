@@ -5,10 +5,10 @@
  * Success is decided from what the appliance prints. Every wait is bounded, and every secret is
  * masked in the transcript, the log and the error.
  */
-import { createHash, createHmac } from "node:crypto";
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
+import { expandHome, hostKeyAlgorithms, knownKeys } from "./known-hosts";
 import {
   alreadyRedirected,
   cleanTerminal,
@@ -79,34 +79,8 @@ export class ApplianceError extends Error {
 /** Quiet time after a prompt-looking last line before it counts as the prompt. */
 const SETTLE_MS = 250;
 
-/** The host's entries in a known_hosts text (plain, [host]:port and hashed |1| forms; no wildcards). */
-export function knownHostKeys(knownHosts: string, host: string, port: number): string[] {
-  const name = port === 22 ? host : `[${host}]:${port}`;
-  const keys: string[] = [];
-  for (const raw of knownHosts.split("\n")) {
-    const line = raw.trim();
-    if (!line || line.startsWith("#") || line.startsWith("@")) continue;
-    const [hosts, , key] = line.split(/\s+/);
-    if (!hosts || !key) continue;
-    const match = hosts.split(",").some((h) => {
-      if (h.startsWith("|1|")) {
-        const [, , salt, hash] = h.split("|");
-        if (!salt || !hash) return false;
-        return createHmac("sha1", Buffer.from(salt, "base64")).update(name).digest("base64") === hash;
-      }
-      return h === name;
-    });
-    if (match) keys.push(key);
-  }
-  return keys;
-}
-
 export function fingerprint(key: Buffer): string {
   return `SHA256:${createHash("sha256").update(key).digest("base64").replace(/=+$/, "")}`;
-}
-
-function expandHome(p: string): string {
-  return p === "~" || p.startsWith("~/") ? `${homedir()}${p.slice(1)}` : p;
 }
 
 /** One interactive CLI session: send a line, collect output until the prompt returns (bounded). */
@@ -197,6 +171,10 @@ function connect(o: ApplianceRunOptions, secrets: string[]): Promise<{ client: C
   return new Promise((resolve, reject) => {
     const client = new Client();
     let hostKeyProblem: string | undefined;
+    // Stricter than the operations commands: an appliance not yet in known_hosts is refused, since a DB password follows.
+    const path = o.knownHostsPath === undefined ? undefined : expandHome(o.knownHostsPath);
+    const known = path && existsSync(path) ? knownKeys(readFileSync(path, "utf8"), o.host, port) : [];
+    const algorithms = hostKeyAlgorithms(known);
     const config: ConnectConfig = {
       host: o.host,
       port,
@@ -205,11 +183,10 @@ function connect(o: ApplianceRunOptions, secrets: string[]): Promise<{ client: C
       password: o.password,
       privateKey: o.privateKey,
       tryKeyboard: o.password !== undefined,
+      ...(algorithms ? { algorithms: { serverHostKey: algorithms as NonNullable<ConnectConfig["algorithms"]>["serverHostKey"] } } : {}),
       hostVerifier: (key: Buffer) => {
-        if (o.knownHostsPath === undefined) return true;
-        const path = expandHome(o.knownHostsPath);
-        const known = existsSync(path) ? knownHostKeys(readFileSync(path, "utf8"), o.host, port) : [];
-        if (known.includes(key.toString("base64"))) return true;
+        if (path === undefined) return true;
+        if (known.some((k) => k.key.equals(key))) return true;
         hostKeyProblem =
           known.length > 0
             ? `the host key of ${o.host}:${port} (${fingerprint(key)}) differs from the one in ${o.knownHostsPath}: refusing to send credentials`

@@ -2,7 +2,8 @@
  * Construct ids are part of the public API: Terraform keys its state on the logical ids cdktf
  * derives from them, so renaming a construct (or a child inside one) makes the next apply destroy
  * and recreate that resource. This test pins the construct paths and Terraform addresses of the
- * single-region example. Changing an entry below is a breaking change: note it in CHANGELOG.md.
+ * single-region example (the Docker constructs) and the native-single-region example (the native
+ * ones). Changing an entry below is a breaking change: note it in CHANGELOG.md.
  * A new element must be added here deliberately (the failure message lists it).
  */
 import { TerraformElement, TerraformOutput, TerraformProvider, TerraformResource, TerraformVariable, Testing } from "cdktf";
@@ -11,8 +12,10 @@ import { describe, expect, it } from "vitest";
 import { loadDeployment } from "../../src/config/load";
 import { STACKS } from "../../stacks/registry";
 
+type Pins = ReadonlyArray<readonly [string, string]>;
+
 /** [construct path, Terraform address] of every element of the single-region example's stack. */
-const SINGLE_REGION: ReadonlyArray<readonly [string, string]> = [
+const SINGLE_REGION: Pins = [
   ["single-region/db_password", "var.db_password"],
   ["single-region/repmgr_password", "var.repmgr_password"],
   ["single-region/fortigate_token", "var.fortigate_token"],
@@ -47,6 +50,24 @@ const SINGLE_REGION: ReadonlyArray<readonly [string, string]> = [
   ["single-region/fortios_cli", "output.fortios_cli"],
 ];
 
+/** The same for the native-single-region example's stack. */
+const NATIVE_SINGLE_REGION: Pins = [
+  ["native-single-region/db_password", "var.db_password"],
+  ["native-single-region/repmgr_password", "var.repmgr_password"],
+  ["native-single-region/symmetric_key", "var.symmetric_key"],
+  ["native-single-region/dbnode-1/setup", "terraform_data.dbnode-1_setup_A8310C74"],
+  ["native-single-region/dbnode-2/setup", "terraform_data.dbnode-2_setup_8C12A528"],
+  ["native-single-region/witness-1/setup", "terraform_data.witness-1_setup_B902B37F"],
+  ["native-single-region/ssh-keys/dbnode-1", "terraform_data.ssh-keys_dbnode-1_C65AF546"],
+  ["native-single-region/ssh-keys/dbnode-2", "terraform_data.ssh-keys_dbnode-2_2F14B5DC"],
+  ["native-single-region/ems-1/install", "terraform_data.ems-1_install_C860A0A2"],
+  ["native-single-region/ems-2/install", "terraform_data.ems-2_install_DEA27436"],
+  ["native-single-region/repmgr_nodes", "output.repmgr_nodes"],
+  ["native-single-region/gui_checklist", "output.gui_checklist"],
+];
+
+const PINNED = { "single-region": SINGLE_REGION, "native-single-region": NATIVE_SINGLE_REGION } as const;
+
 type Stack = ReturnType<NonNullable<(typeof STACKS)["single-region"]>>;
 
 /** The Terraform address of an element: what state and `terraform state list` use. */
@@ -59,16 +80,16 @@ function addressOf(stack: Stack, el: TerraformElement): string {
   return `${el.constructor.name}.${logicalId}`;
 }
 
-function synthSingleRegion(): { stack: Stack; elements: Array<[string, string]>; json: Record<string, any> } {
-  const deployment = loadDeployment(join(__dirname, "..", "..", "examples", "single-region.ts"));
-  const factory = STACKS["single-region"];
-  if (!factory) throw new Error("stacks/registry.ts has no single-region stack");
-  const stack = factory(Testing.app(), "single-region", deployment);
+function synthExample(topology: keyof typeof PINNED): { elements: Array<[string, string]>; json: Record<string, any> } {
+  const deployment = loadDeployment(join(__dirname, "..", "..", "examples", `${topology}.ts`));
+  const factory = STACKS[topology];
+  if (!factory) throw new Error(`stacks/registry.ts has no ${topology} stack`);
+  const stack = factory(Testing.app(), topology, deployment);
   const elements = stack.node
     .findAll()
     .filter((c): c is TerraformElement => c instanceof TerraformElement && c !== (stack as unknown))
     .map((el): [string, string] => [el.node.path, addressOf(stack, el)]);
-  return { stack, elements, json: JSON.parse(Testing.synth(stack)) };
+  return { elements, json: JSON.parse(Testing.synth(stack)) };
 }
 
 /** Addresses present in the synthesized JSON, in the same notation. */
@@ -83,24 +104,26 @@ function addressesInJson(json: Record<string, any>): string[] {
   return out.sort();
 }
 
-describe("construct ids of the single-region example are stable", () => {
-  const { elements, json } = synthSingleRegion();
-  const actual = new Map(elements);
+for (const [topology, pins] of Object.entries(PINNED) as Array<[keyof typeof PINNED, Pins]>) {
+  describe(`construct ids of the ${topology} example are stable`, () => {
+    const { elements, json } = synthExample(topology);
+    const actual = new Map(elements);
 
-  it("keeps every pinned construct at its path with its Terraform address", () => {
-    const changed = SINGLE_REGION.filter(([path, address]) => actual.get(path) !== address).map(
-      ([path, address]) => `${path}: pinned ${address}, now ${actual.get(path) ?? "(gone)"}`,
-    );
-    expect(changed, "a construct id changed: this breaks existing state (destroy + create)").toEqual([]);
-  });
+    it("keeps every pinned construct at its path with its Terraform address", () => {
+      const changed = pins.filter(([path, address]) => actual.get(path) !== address).map(
+        ([path, address]) => `${path}: pinned ${address}, now ${actual.get(path) ?? "(gone)"}`,
+      );
+      expect(changed, "a construct id changed: this breaks existing state (destroy + create)").toEqual([]);
+    });
 
-  it("pins every construct the stack has", () => {
-    const pinned = new Set(SINGLE_REGION.map(([path]) => path));
-    const unpinned = elements.filter(([path]) => !pinned.has(path)).map(([p, a]) => `["${p}", "${a}"],`);
-    expect(unpinned, "new constructs: add these lines to SINGLE_REGION in this file").toEqual([]);
-  });
+    it("pins every construct the stack has", () => {
+      const pinned = new Set(pins.map(([path]) => path));
+      const unpinned = elements.filter(([path]) => !pinned.has(path)).map(([p, a]) => `["${p}", "${a}"],`);
+      expect(unpinned, `new constructs: add these lines to the ${topology} list in this file`).toEqual([]);
+    });
 
-  it("synthesizes exactly the pinned addresses", () => {
-    expect(addressesInJson(json)).toEqual(SINGLE_REGION.map(([, a]) => a).sort());
+    it("synthesizes exactly the pinned addresses", () => {
+      expect(addressesInJson(json)).toEqual(pins.map(([, a]) => a).sort());
+    });
   });
-});
+}

@@ -24,7 +24,7 @@ import { formatDrill, labDrill } from "./lib/drill";
 
 const USAGE =
   "usage: npm run lab -- up [--config FILE | --subnet A.B.C] [--boot-timeout SECONDS] | status [--subnet A.B.C] [--json] | down [--subnet A.B.C] |\n" +
-  "       deploy [--subnet A.B.C] [--failover tuned|guide] | drill [--subnet A.B.C] [--json]";
+  "       deploy [--subnet A.B.C] [--failover tuned|guide] | drill [--subnet A.B.C] [--stop immediate|kill] [--json]";
 
 class UsageError extends Error {}
 
@@ -38,7 +38,7 @@ function parseArgs(argv: string[]): { command: string; flags: Map<string, string
       flags.set("json", "true");
       continue;
     }
-    const m = /^--(config|subnet|boot-timeout|failover)(?:=(.*))?$/.exec(a);
+    const m = /^--(config|subnet|boot-timeout|failover|stop)(?:=(.*))?$/.exec(a);
     if (!m) throw new UsageError(`unknown argument '${a}'`);
     const v = m[2] ?? rest[++i];
     if (v === undefined) throw new UsageError(`--${m[1]} needs a value`);
@@ -131,7 +131,9 @@ async function main(argv: string[]): Promise<number> {
     }
     case "drill": {
       const state = oneLab(flags);
-      const result = await labDrill(state, { log: flags.has("json") ? (m) => console.error(`[lab] ${m}`) : log });
+      const stop = flags.get("stop") ?? "immediate";
+      if (stop !== "immediate" && stop !== "kill") throw new UsageError(`--stop must be immediate or kill, not ${stop}`);
+      const result = await labDrill(state, { stop, log: flags.has("json") ? (m) => console.error(`[lab] ${m}`) : log });
       console.log(flags.has("json") ? JSON.stringify(result) : formatDrill(result));
       return result.rowsMissing === 0 && result.failoverSeconds !== null && result.writablePrimaries === 1 ? 0 : 1;
     }

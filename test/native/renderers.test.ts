@@ -75,9 +75,10 @@ describe("pg_hba.conf block", () => {
     expect(block).not.toMatch(/trust/);
   });
 
-  it("admits EMS on data nodes only", () => {
+  it("admits password logins from the client networks on every node, the witness included (as the guide's last line)", () => {
     expect(block).toMatch(/^host +all +all +0\.0\.0\.0\/0 +scram-sha-256$/m);
-    expect(renderHbaBlock(d, witness!)).not.toMatch(/^host +all +all/m);
+    expect(renderHbaBlock(d, witness!)).toMatch(/^host +all +all +0\.0\.0\.0\/0 +scram-sha-256$/m);
+    expect(renderHbaBlock(d, witness!)).not.toMatch(/trust/);
   });
 });
 

@@ -6,18 +6,10 @@
  * Installs cdktn 0.24.0 and constructs 10.7.2 (cdktn's peer range is >=10.6.0 <10.8.0) from the
  * npm registry or the local npm cache into a temporary directory; needs npm.
  */
-import { Testing, TerraformStack } from "cdktf";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, relative } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseDeployment } from "../../src/config/parse";
-import { EmsNode } from "../../constructs/ems-node";
-import { FortiGateLb } from "../../constructs/fortigate-lb";
-import { DeploymentSecrets } from "../../constructs/secrets";
-import { NativeSingleRegionStack } from "../../stacks/native-single-region";
-import nativeExample from "../../examples/native-single-region";
-import singleRegionExample from "../../examples/single-region";
 import { REPO_ROOT, requireTool, run } from "./pack";
 
 const CDKTN_VERSION = "0.24.0";
@@ -39,16 +31,20 @@ function portableFiles(): string[] {
   ];
 }
 
-/** The same two compositions as synthWithCdktf below, against the ported tree and cdktn. */
-const SYNTH_SCRIPT = `
-import { Testing, TerraformStack } from "cdktn";
-import { parseDeployment } from "./tree/src/config/parse";
-import { EmsNode } from "./tree/constructs/ems-node";
-import { FortiGateLb } from "./tree/constructs/fortigate-lb";
-import { DeploymentSecrets } from "./tree/constructs/secrets";
-import { NativeSingleRegionStack } from "./tree/stacks/native-single-region";
-import nativeExample from "./tree/examples/native-single-region";
-import singleRegionExample from "./tree/examples/single-region";
+/**
+ * A script that synthesizes the two compositions with the CDK library `cdk` (a module name or
+ * path) and the toolkit tree at `tree`, and prints the JSON with the versions it loaded.
+ */
+function synthScript(cdk: string, tree: string): string {
+  return `
+import { Testing, TerraformStack } from ${JSON.stringify(cdk)};
+import { parseDeployment } from "${tree}/src/config/parse";
+import { EmsNode } from "${tree}/constructs/ems-node";
+import { FortiGateLb } from "${tree}/constructs/fortigate-lb";
+import { DeploymentSecrets } from "${tree}/constructs/secrets";
+import { NativeSingleRegionStack } from "${tree}/stacks/native-single-region";
+import nativeExample from "${tree}/examples/native-single-region";
+import singleRegionExample from "${tree}/examples/single-region";
 
 const native = Testing.synth(new NativeSingleRegionStack(Testing.app(), "native-single-region", parseDeployment(nativeExample)));
 const d = parseDeployment(singleRegionExample);
@@ -56,24 +52,29 @@ const edge = new TerraformStack(Testing.app(), "edge");
 const secrets = new DeploymentSecrets(edge, "secrets", { fortigateToken: true });
 const ems = new EmsNode(edge, "ems-1", { deployment: d, node: d.emsNodes[0]!, primary: true, secrets });
 new FortiGateLb(edge, "fortigate", { deployment: d, secrets, dependsOn: [ems.resource] });
-let cdktf = "not resolvable";
-try { cdktf = require.resolve("cdktf"); } catch { /* expected: only cdktn is installed here */ }
+const resolvable = (m: string) => { try { return require.resolve(m); } catch { return "not resolvable"; } };
 process.stdout.write(JSON.stringify({
-  cdktn: require("cdktn/package.json").version,
-  cdktf,
+  library: require.resolve(${JSON.stringify(cdk)}),
+  cdktfFromHere: resolvable("cdktf"),
   native: JSON.parse(native),
   edge: JSON.parse(Testing.synth(edge)),
 }));
 `;
+}
 
-function synthWithCdktf(): { native: unknown; edge: unknown } {
-  const native = Testing.synth(new NativeSingleRegionStack(Testing.app(), "native-single-region", parseDeployment(nativeExample)));
-  const d = parseDeployment(singleRegionExample);
-  const edge = new TerraformStack(Testing.app(), "edge");
-  const secrets = new DeploymentSecrets(edge, "secrets", { fortigateToken: true });
-  const ems = new EmsNode(edge, "ems-1", { deployment: d, node: d.emsNodes[0]!, primary: true, secrets });
-  new FortiGateLb(edge, "fortigate", { deployment: d, secrets, dependsOn: [ems.resource] });
-  return { native: JSON.parse(native), edge: JSON.parse(Testing.synth(edge)) };
+interface SynthOutput {
+  /** The file the script's cdk import resolved to. */
+  readonly library: string;
+  /** Where `cdktf` resolves from the script's directory. */
+  readonly cdktfFromHere: string;
+  readonly native: unknown;
+  readonly edge: unknown;
+}
+
+/** Runs a synth script under tsx from the repository root (paths resolved against the working directory then agree). */
+async function runSynth(script: string): Promise<SynthOutput> {
+  const { stdout } = await run("node", ["-r", require.resolve("tsx/cjs"), script], REPO_ROOT, 120_000);
+  return JSON.parse(stdout) as SynthOutput;
 }
 
 let work = "";
@@ -93,7 +94,8 @@ describe("moving to CDK Terrain (cdktn) changes only the imports of the provider
       mkdirSync(dirname(dest), { recursive: true });
       writeFileSync(dest, readFileSync(join(REPO_ROOT, f), "utf8").replace(/from "cdktf"/g, 'from "cdktn"'));
     }
-    writeFileSync(join(work, "synth.ts"), SYNTH_SCRIPT);
+    writeFileSync(join(work, "synth.ts"), synthScript("cdktn", "./tree"));
+    writeFileSync(join(work, "synth-cdktf.ts"), synthScript(join(REPO_ROOT, "node_modules", "cdktf"), REPO_ROOT));
     writeFileSync(
       join(work, "tsconfig.json"),
       JSON.stringify({
@@ -125,13 +127,13 @@ describe("moving to CDK Terrain (cdktn) changes only the imports of the provider
   }, 200_000);
 
   it("synthesizes the same Terraform JSON with cdktn as with cdktf", async () => {
-    const tsx = require.resolve("tsx/cjs");
-    // Run from the repository root so paths the constructs resolve against the working directory agree.
-    const { stdout } = await run("node", ["-r", tsx, join(work, "synth.ts")], REPO_ROOT, 120_000);
-    const fork = JSON.parse(stdout) as { cdktn: string; cdktf: string; native: unknown; edge: unknown };
-    expect(fork.cdktn).toBe(CDKTN_VERSION);
-    expect(fork.cdktf, `cdktf resolved from ${relative(work, fork.cdktf)}`).toBe("not resolvable");
-    const ours = synthWithCdktf();
+    const fork = await runSynth(join(work, "synth.ts"));
+    expect(fork.library).toBe(join(work, "node_modules", "cdktn", "lib", "index.js"));
+    expect(fork.cdktfFromHere, "cdktf must not be reachable from the cdktn port").toBe("not resolvable");
+    const installed = JSON.parse(readFileSync(join(work, "node_modules", "cdktn", "package.json"), "utf8")) as { version: string };
+    expect(installed.version).toBe(CDKTN_VERSION);
+    const ours = await runSynth(join(work, "synth-cdktf.ts"));
+    expect(ours.library).toBe(join(REPO_ROOT, "node_modules", "cdktf", "lib", "index.js"));
     expect(fork.native).toEqual(ours.native);
     expect(fork.edge).toEqual(ours.edge);
   }, 200_000);

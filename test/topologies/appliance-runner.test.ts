@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { runCli, type CliIo } from "../../src/cli/main";
-import { ApplianceError, knownHostKeys, runAppliance, type ApplianceRunOptions } from "../../src/ops/appliance";
+import { ApplianceError, runAppliance, type ApplianceRunOptions } from "../../src/ops/appliance";
 import { StandinAppliance, StandinDatabase } from "../standins/ems-appliance-cli";
 
 const DB_PASS = "Db-Secret-4f9e2a";
@@ -143,18 +143,6 @@ describe("appliance runner", () => {
     const kh = knownHosts(other);
     await expect(runAppliance(options(a1, kh))).rejects.toThrow(/is not in .*known_hosts; .*ssh-keyscan/);
     expect(a1.received).toEqual([]);
-  });
-
-  it("reads plain, [host]:port and hashed known_hosts entries", () => {
-    // |1|salt|hash of "[127.0.0.1]:2222", as ssh-keygen -H writes it.
-    const { createHmac } = require("node:crypto") as typeof import("node:crypto");
-    const salt = Buffer.from("0123456789abcdefghij");
-    const hash = createHmac("sha1", salt).update("[127.0.0.1]:2222").digest("base64");
-    const text = [`|1|${salt.toString("base64")}|${hash} ssh-ed25519 AAAAHASHED`, "10.0.0.1 ssh-ed25519 AAAAPLAIN", "[10.0.0.1]:2200 ssh-ed25519 AAAAPORT"].join("\n");
-    expect(knownHostKeys(text, "127.0.0.1", 2222)).toEqual(["AAAAHASHED"]);
-    expect(knownHostKeys(text, "10.0.0.1", 22)).toEqual(["AAAAPLAIN"]);
-    expect(knownHostKeys(text, "10.0.0.1", 2200)).toEqual(["AAAAPORT"]);
-    expect(knownHostKeys(text, "10.0.0.2", 22)).toEqual([]);
   });
 
   it("`ems-ha appliance run` reads the secrets from files, deletes them, and exits 1 with a masked transcript on failure", async () => {

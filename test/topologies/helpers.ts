@@ -1,4 +1,8 @@
 /** Helpers of the topology tests: provisioners of a terraform_data, docker run flags, dependencies. */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ConfigError } from "../../src/config/errors";
 import { parseDeployment } from "../../src/config/parse";
 
@@ -15,7 +19,8 @@ export function fileContent(r: Record<string, unknown> | undefined, destination:
     .map((p) => p.file)
     .find((f) => f && (typeof destination === "string" ? f.destination === destination : destination.test(f.destination as string)));
   if (!f) throw new Error(`no file provisioner for ${String(destination)}`);
-  return f.content as string;
+  // What the host receives: Terraform turns the escaped $${ and %%{ back into ${ and %{.
+  return (f.content as string).replace(/\$\$\{/g, "${").replace(/%%\{/g, "%{");
 }
 
 export function dependsOn(r: Record<string, unknown> | undefined): string[] {
@@ -78,3 +83,21 @@ export function configError(input: unknown): ConfigError {
   throw new Error("the deployment validated, but an error was expected");
 }
 
+
+export const TERRAFORM = "/usr/local/bin/terraform";
+
+/** Runs real `terraform init` and `terraform plan` on a synthesized stack (terraform_data only: no provider download). */
+export function terraformPlan(stackJson: string, vars: Record<string, string>): { status: number | null; output: string } {
+  if (!existsSync(TERRAFORM)) throw new Error(`terraform is needed at ${TERRAFORM} for this test`);
+  const dir = mkdtempSync(join(tmpdir(), "ems-ha-tf-plan-"));
+  writeFileSync(join(dir, "main.tf.json"), stackJson);
+  const env: NodeJS.ProcessEnv = { ...process.env, CHECKPOINT_DISABLE: "1", TF_CLI_CONFIG_FILE: join(dir, "none.tfrc"), TF_IN_AUTOMATION: "1" };
+  for (const [k, v] of Object.entries(vars)) env[`TF_VAR_${k}`] = v;
+  let output = "";
+  for (const args of [["init", "-input=false"], ["plan", "-input=false"]]) {
+    const r = spawnSync(TERRAFORM, [...args, "-no-color"], { cwd: dir, env, encoding: "utf8", timeout: 120_000 });
+    output += r.stdout + r.stderr;
+    if (r.status !== 0) return { status: r.status, output };
+  }
+  return { status: 0, output };
+}

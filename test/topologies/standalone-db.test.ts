@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import example from "../../examples/standalone-db";
 import type { DeploymentInput } from "../../src/config/schema";
 import { resourcesByPath, synthDeployment } from "../helpers/synth";
-import { configError, dependsOn, fileContent, provisioners, refersTo } from "./helpers";
+import { configError, dependsOn, fileContent, provisioners, refersTo, terraformPlan } from "./helpers";
 
 describe("standalone-db stack", () => {
   const { json, text } = synthDeployment(example);
@@ -70,6 +70,15 @@ describe("standalone-db stack", () => {
     expect(t.has("standalone-db/database/setup")).toBe(false);
     expect(dependsOn(t.get("standalone-db/db-reachable"))).toEqual([]);
     expect(fileContent(t.get("standalone-db/ems-1/install"), "/var/lib/ems-ha/install-ems.sh")).toContain("--db_host 192.168.1.30 --db_port 5432");
+  });
+
+  it("plans with real Terraform without the FortiGate (terraform_data only), no secret in the plan", () => {
+    const input = structuredClone(example) as DeploymentInput;
+    delete input.fortigate;
+    const r = terraformPlan(synthDeployment(input).text, { db_password: "Plan-Db-Secret-3" });
+    expect(r.status, r.output).toBe(0);
+    expect(r.output).toContain("Plan: 4 to add, 0 to change, 0 to destroy.");
+    expect(r.output).not.toContain("Plan-Db-Secret-3");
   });
 
   it("rejects a missing standalone section and more than one server", () => {

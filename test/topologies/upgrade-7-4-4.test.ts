@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import example from "../../examples/upgrade-7-4-4";
 import type { DeploymentInput } from "../../src/config/schema";
 import { resourcesByPath, synthDeployment } from "../helpers/synth";
-import { configError, dependsOn, fileContent, parseDockerRun, refersTo } from "./helpers";
+import { configError, dependsOn, fileContent, parseDockerRun, refersTo, terraformPlan } from "./helpers";
 
 const NODES = ["pgn-1", "pgn-2", "pgnw-1"] as const;
 /** "terraform_data.pgn-1-stop_run_0A1B2C3D" -> "terraform_data.pgn-1-stop" */
@@ -90,6 +90,13 @@ describe("upgrade-7-4-4 stack", () => {
         expect(r.status, `${n} ${s}: ${r.stderr}`).toBe(0);
       }
     }
+  });
+
+  it("plans with real Terraform (12 steps), no secret in the plan", () => {
+    const r = terraformPlan(text, { db_password: "Plan-Db-Secret-1", repmgr_password: "Plan-Repmgr-Secret-2" });
+    expect(r.status, r.output).toBe(0);
+    expect(r.output).toContain("Plan: 12 to add, 0 to change, 0 to destroy.");
+    expect(r.output).not.toMatch(/Plan-(Db|Repmgr)-Secret/);
   });
 
   it("rejects two nodes on one volume (the guide's step 7)", () => {

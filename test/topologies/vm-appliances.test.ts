@@ -7,9 +7,8 @@ import example from "../../examples/vm-appliances";
 import type { DeploymentInput } from "../../src/config/schema";
 import { resourcesByPath, synthDeployment } from "../helpers/synth";
 import { StandinAppliance, StandinDatabase } from "../standins/ems-appliance-cli";
-import { configError, dependsOn, provisioners, refersTo } from "./helpers";
+import { configError, dependsOn, provisioners, refersTo, TERRAFORM } from "./helpers";
 
-const TERRAFORM = "/usr/local/bin/terraform";
 
 describe("vm-appliances stack", () => {
   const { json, text } = synthDeployment(example);

@@ -39,9 +39,10 @@ export function hbaLines(d: Deployment, self: NativeMember): HbaLine[] {
     lines.push({ type: "host", database: db, user: "repmgr", address: "::1/128", method });
     for (const m of nativeMembers(d)) lines.push({ type: "host", database: db, user: "repmgr", address: hbaAddress(m.address), method });
   }
-  if (self.role === "data") {
-    for (const net of nativeSettings(d).clientNetworks) lines.push({ type: "host", database: "all", user: "all", address: net, method });
-  }
+  // Clients (EMS on data nodes; monitoring such as `ems-ha status` everywhere) log in with a password,
+  // as the guide's last line does on every node, the witness included.
+  void self;
+  for (const net of nativeSettings(d).clientNetworks) lines.push({ type: "host", database: "all", user: "all", address: net, method });
   return lines;
 }
 

@@ -23,6 +23,9 @@ export interface DrillResult {
   readonly rowsAcknowledged: number;
   /** Acknowledged rows absent from the new primary. */
   readonly rowsMissing: number;
+  readonly missingIds: number[];
+  readonly lastAcknowledgedId: number | null;
+  readonly stopMode: StopMode;
   /** Writer errors while no primary was writable. */
   readonly writeErrors: number;
   readonly rejoined: boolean;
@@ -43,6 +46,20 @@ export interface DrillOptions {
   readonly rejoinTimeoutSeconds?: number;
   /** Seconds of writes before the kill. @default 3 */
   readonly warmupSeconds?: number;
+  /**
+   * How the primary stops: "immediate" (pg_ctl stop -m immediate: no shutdown checkpoint, the
+   * way FACTS §7 measured) or "kill" (SIGKILL to every PostgreSQL process: a crash).
+   * @default "immediate"
+   */
+  readonly stop?: StopMode;
+}
+
+export type StopMode = "immediate" | "kill";
+
+function stopCommand(mode: StopMode, service: string): string {
+  return mode === "kill"
+    ? `systemctl kill --signal=SIGKILL ${service} && systemctl stop ${service}; systemctl is-active ${service} || true`
+    : `pg_ctlcluster --skip-systemctl-redirect 15 main stop -m immediate; systemctl stop ${service}; systemctl is-active ${service} || true`;
 }
 
 const TABLE = "ems_ha_drill";
@@ -185,9 +202,10 @@ export async function labDrill(state: LabState, opts: DrillOptions = {}): Promis
   writer.start();
   await sleep((opts.warmupSeconds ?? 3) * 1000);
   const ackBeforeKill = writer.acknowledged.length;
-  log(`writer running (${ackBeforeKill} rows so far); killing PostgreSQL on ${old.name}`);
+  log(`writer running (${ackBeforeKill} rows so far); stopping PostgreSQL on ${old.name} (${opts.stop ?? "immediate"})`);
 
-  const kill = await labExec(state, old.name, `systemctl kill --signal=SIGKILL ${service} && systemctl stop ${service}; systemctl is-active ${service} || true`, { timeoutMs: 30_000 });
+  const mode = opts.stop ?? "immediate";
+  const kill = await labExec(state, old.name, stopCommand(mode, service), { timeoutMs: 30_000 });
   const tKill = Date.now();
   if (kill.code !== 0) throw new LabError(`could not stop PostgreSQL on ${old.name}: ${mask(kill.stderr)}`);
   // Rows acknowledged until the kill: the writer may have been mid-insert; count what it had.
@@ -211,14 +229,16 @@ export async function labDrill(state: LabState, opts: DrillOptions = {}): Promis
   await sleep(1500); // let the writer reach the new primary
   await writer.stop();
 
-  let rowsMissing = acknowledgedAtKill.length;
+  let missingIds = acknowledgedAtKill.slice();
   if (newPrimary) {
     const c = connect(newPrimary, d, pw);
     await c.connect();
     const r = await c.query<{ id: string }>(`select id from ${TABLE} where id = any($1::bigint[])`, [acknowledgedAtKill]);
-    rowsMissing = acknowledgedAtKill.length - r.rowCount!;
+    const found = new Set(r.rows.map((x) => Number(x.id)));
+    missingIds = acknowledgedAtKill.filter((id) => !found.has(id));
     await c.end();
   }
+  const rowsMissing = missingIds.length;
   log(`${acknowledgedAtKill.length} rows acknowledged before the kill, ${rowsMissing} missing on the new primary; ${writer.errors} write errors during the failover`);
 
   // Bring the old primary back; the reconciliation service must turn it into a standby.
@@ -243,8 +263,14 @@ export async function labDrill(state: LabState, opts: DrillOptions = {}): Promis
   const after = await Promise.all(data.map((n) => writable(n, d, pw)));
   const writablePrimaries = after.filter((x) => x === true).length;
   const showHost = newPrimary ?? old;
-  const show = await labExec(state, showHost.name, "cd /tmp && sudo -u postgres repmgr -f /etc/repmgr.conf cluster show 2>&1; true", { timeoutMs: 30_000 });
-  const clusterShow = mask(show.stdout.trim());
+  // repmgrd updates the rejoined node's record a moment after the rejoin: wait (bounded) for a clean view.
+  let clusterShow = "";
+  for (let i = 0; i < 30; i++) {
+    const show = await labExec(state, showHost.name, "cd /tmp && sudo -u postgres repmgr -f /etc/repmgr.conf cluster show 2>&1", { timeoutMs: 30_000 });
+    clusterShow = mask(show.stdout.trim());
+    if (show.code === 0 || !rejoined) break;
+    await sleep(1000);
+  }
   const clusterShowPrimaries = clusterShow.split("\n").filter((l) => /\|\s*primary\s*\|\s*\*\s*running/.test(l)).length;
   const t = d.database.failover;
   return {
@@ -253,6 +279,9 @@ export async function labDrill(state: LabState, opts: DrillOptions = {}): Promis
     failoverSeconds,
     rowsAcknowledged: acknowledgedAtKill.length,
     rowsMissing,
+    missingIds,
+    lastAcknowledgedId: acknowledgedAtKill[acknowledgedAtKill.length - 1] ?? null,
+    stopMode: mode,
     writeErrors: writer.errors,
     rejoined,
     rejoinSeconds,
@@ -265,12 +294,12 @@ export async function labDrill(state: LabState, opts: DrillOptions = {}): Promis
 
 export function formatDrill(r: DrillResult): string {
   const rows: Array<[string, string]> = [
-    ["old primary", r.oldPrimary],
+    ["old primary", `${r.oldPrimary} (stopped: ${r.stopMode})`],
     ["new primary", r.newPrimary ?? "none"],
     ["failover seconds (kill -> writable)", r.failoverSeconds === null ? "timed out" : String(r.failoverSeconds)],
     ["repmgr reconnect", `${r.reconnect.attempts} x ${r.reconnect.intervalSeconds} s`],
     ["rows acknowledged before the kill", String(r.rowsAcknowledged)],
-    ["rows missing on the new primary", String(r.rowsMissing)],
+    ["rows missing on the new primary", r.rowsMissing === 0 ? "0" : `${r.rowsMissing} (ids ${r.missingIds.join(", ")}; last acknowledged ${r.lastAcknowledgedId})`],
     ["write errors during failover", String(r.writeErrors)],
     ["old primary rejoined as standby", r.rejoined ? `yes (${r.rejoinSeconds} s)` : "no"],
     ["writable primaries after rejoin", String(r.writablePrimaries)],
