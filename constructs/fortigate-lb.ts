@@ -18,6 +18,11 @@ export interface FortiGateLbProps {
   readonly secrets: DeploymentSecrets;
   /** Configure the FortiGate after these (e.g. the EMS installs). @default none */
   readonly dependsOn?: ITerraformDependable[];
+  /**
+   * A fortios provider of your own (for example one aliased per FortiGate).
+   * @default a provider for fortigate.address, aliased "ems_ha" so it never clashes with yours
+   */
+  readonly provider?: FortiosProvider;
 }
 
 export class FortiGateLb extends Construct {
@@ -35,16 +40,19 @@ export class FortiGateLb extends Construct {
     super(scope, id);
     const fg = props.fortigate ?? props.deployment.fortigate;
     if (!fg) throw new Error(`${id}: the deployment has no fortigate section; add one or leave FortiGateLb out`);
-    if (!props.secrets.fortigateToken) throw new Error(`${id}: secrets has no fortigate_token; create DeploymentSecrets with { fortigateToken: true }`);
+    if (!props.provider && !props.secrets.fortigateToken) throw new Error(`${id}: secrets has no fortigate_token; create DeploymentSecrets with { fortigateToken: true }`);
     this.objects = fortigateObjects(props.deployment, fg);
     this.cliScript = renderFortiOsCli(this.objects, fg.vdom);
-    this.provider = new FortiosProvider(this, "provider", {
-      hostname: fg.address,
-      token: props.secrets.fortigateToken.stringValue,
-      insecure: !fg.verifyTls,
-      cabundlefile: fg.caBundleFile,
-      vdom: fg.vdom,
-    });
+    this.provider =
+      props.provider ??
+      new FortiosProvider(this, "provider", {
+        hostname: fg.address,
+        token: props.secrets.fortigateToken!.stringValue,
+        insecure: !fg.verifyTls,
+        cabundlefile: fg.caBundleFile,
+        vdom: fg.vdom,
+        alias: "ems_ha",
+      });
     const opts = { provider: this.provider, dependsOn: props.dependsOn };
     this.monitor = new FirewallLdbmonitor(this, "health-check", this.objects.monitor, opts);
     const vips = new Map<number, FirewallVip>();

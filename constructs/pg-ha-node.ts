@@ -29,6 +29,11 @@ export interface PgHaNodeProps {
   readonly secrets: DeploymentSecrets;
   /** What must exist before this node's container starts (e.g. the primary). @default none */
   readonly dependsOn?: ITerraformDependable[];
+  /**
+   * A docker provider of your own for this host.
+   * @default a provider for ssh://user@address:port, aliased after the node name
+   */
+  readonly provider?: DockerProvider;
 }
 
 function sha(text: string): string {
@@ -74,7 +79,7 @@ abstract class BitnamiNode extends Construct {
     const sshOpts = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10"];
     if (node.ssh.privateKeyPath) sshOpts.push("-i", node.ssh.privateKeyPath);
     // The daemon check is off so that a plan works before the prepare step has installed Docker.
-    this.provider = new DockerProvider(this, "provider", { alias: node.name.replace(/[^A-Za-z0-9_]/g, "_"), host: dockerHostUrl(node), sshOpts, disableDockerDaemonCheck: true });
+    this.provider = props.provider ?? new DockerProvider(this, "provider", { alias: node.name.replace(/[^A-Za-z0-9_]/g, "_"), host: dockerHostUrl(node), sshOpts, disableDockerDaemonCheck: true });
 
     const prepScript = renderHostPrepScript(d, node, this.spec.extraConf);
     const img = d.database.image;

@@ -23,6 +23,13 @@ export const SECRET_VARIABLES = {
   symmetricKey: "symmetric_key",
 } as const;
 
+/** A sensitive variable whose Terraform name is fixed, wherever the construct sits (TF_VAR_<name> works). */
+function secretVariable(scope: Construct, name: string, description: string): TerraformVariable {
+  const v = new TerraformVariable(scope, name, { type: "string", sensitive: true, nullable: false, description });
+  v.overrideLogicalId(name);
+  return v;
+}
+
 export class DeploymentSecrets extends Construct {
   /** Password of the PostgreSQL user EMS connects as. */
   public readonly dbPassword: TerraformVariable;
@@ -32,35 +39,15 @@ export class DeploymentSecrets extends Construct {
 
   constructor(scope: Construct, id: string, props: SecretsProps = {}) {
     super(scope, id);
-    this.dbPassword = new TerraformVariable(scope, SECRET_VARIABLES.dbPassword, {
-      type: "string",
-      sensitive: true,
-      nullable: false,
-      description: "Password of the PostgreSQL user EMS connects as (set TF_VAR_db_password).",
-    });
+    this.dbPassword = secretVariable(this, SECRET_VARIABLES.dbPassword, "Password of the PostgreSQL user EMS connects as (set TF_VAR_db_password).");
     if (props.repmgrPassword ?? true) {
-      this.repmgrPassword = new TerraformVariable(scope, SECRET_VARIABLES.repmgrPassword, {
-        type: "string",
-        sensitive: true,
-        nullable: false,
-        description: "Password of the repmgr user (set TF_VAR_repmgr_password).",
-      });
+      this.repmgrPassword = secretVariable(this, SECRET_VARIABLES.repmgrPassword, "Password of the repmgr user (set TF_VAR_repmgr_password).");
     }
     if (props.fortigateToken) {
-      this.fortigateToken = new TerraformVariable(scope, SECRET_VARIABLES.fortigateToken, {
-        type: "string",
-        sensitive: true,
-        nullable: false,
-        description: "FortiGate REST API token (set TF_VAR_fortigate_token).",
-      });
+      this.fortigateToken = secretVariable(this, SECRET_VARIABLES.fortigateToken, "FortiGate REST API token (set TF_VAR_fortigate_token).");
     }
     if (props.symmetricKey) {
-      this.symmetricKey = new TerraformVariable(scope, SECRET_VARIABLES.symmetricKey, {
-        type: "string",
-        sensitive: true,
-        nullable: false,
-        description: "Symmetric key of the EMS PostgreSQL extension, shared by the data nodes (set TF_VAR_symmetric_key).",
-      });
+      this.symmetricKey = secretVariable(this, SECRET_VARIABLES.symmetricKey, "Symmetric key of the EMS PostgreSQL extension, shared by the data nodes (set TF_VAR_symmetric_key).");
     }
   }
 }

@@ -23,6 +23,17 @@ export interface FortiosProviderConfig {
 }
 
 export class FortiosProvider extends TerraformProvider {
+  private aliasName?: string;
+
+  /** The provider alias; resources name it as fortios.<alias>. */
+  public get alias(): string | undefined {
+    return this.aliasName;
+  }
+
+  public set alias(value: string | undefined) {
+    this.aliasName = value;
+  }
+
   constructor(scope: Construct, id: string, private readonly config: FortiosProviderConfig) {
     super(scope, id, {
       terraformResourceType: "fortios",
@@ -40,7 +51,6 @@ export class FortiosProvider extends TerraformProvider {
       insecure: c.insecure ?? c.cabundlefile === undefined,
       cabundlefile: c.cabundlefile,
       vdom: c.vdom,
-      alias: this.alias,
     };
   }
 }

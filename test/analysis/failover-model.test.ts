@@ -61,6 +61,7 @@ describe("repmgr model (FACTS §1, §2)", () => {
   it("witnesses left in location default (the guide's commands): pg-1 and pg-2 down promotes nobody", () => {
     const g = geoInput();
     for (const n of g.database.nodes) if (n.role === "witness") delete n.location;
+    g.topology = "single-region"; // the geo stack itself rejects witnesses without a location
     const nodes = clusterOf(parsed(g));
     const o = repmgrFailover({ nodes, primary: "pg-1", down: ["pg-1", "pg-2"] });
     expect(o.newPrimary).toBeNull();

@@ -16,9 +16,9 @@ type Pins = ReadonlyArray<readonly [string, string]>;
 
 /** [construct path, Terraform address] of every element of the single-region example's stack. */
 const SINGLE_REGION: Pins = [
-  ["single-region/db_password", "var.db_password"],
-  ["single-region/repmgr_password", "var.repmgr_password"],
-  ["single-region/fortigate_token", "var.fortigate_token"],
+  ["single-region/secrets/db_password", "var.db_password"],
+  ["single-region/secrets/repmgr_password", "var.repmgr_password"],
+  ["single-region/secrets/fortigate_token", "var.fortigate_token"],
   ["single-region/pg-1/provider", "provider.docker.pg_1"],
   ["single-region/pg-1/prepare", "terraform_data.pg-1_prepare_FD49CED1"],
   ["single-region/pg-1/image", "docker_image.pg-1_image_524DC0B2"],
@@ -37,7 +37,7 @@ const SINGLE_REGION: Pins = [
   ["single-region/primary-ready/wait", "terraform_data.primary-ready_wait_BE5752F1"],
   ["single-region/ems-1/install", "terraform_data.ems-1_install_C860A0A2"],
   ["single-region/ems-2/install", "terraform_data.ems-2_install_DEA27436"],
-  ["single-region/fortigate/provider", "provider.fortios"],
+  ["single-region/fortigate/provider", "provider.fortios.ems_ha"],
   ["single-region/fortigate/health-check", "fortios_firewall_ldbmonitor.fortigate_health-check_4B8B9D29"],
   ["single-region/fortigate/vip-10443", "fortios_firewall_vip.fortigate_vip-10443_C251C8CA"],
   ["single-region/fortigate/vip-443", "fortios_firewall_vip.fortigate_vip-443_62EF8EB0"],
@@ -52,9 +52,9 @@ const SINGLE_REGION: Pins = [
 
 /** The same for the native-single-region example's stack. */
 const NATIVE_SINGLE_REGION: Pins = [
-  ["native-single-region/db_password", "var.db_password"],
-  ["native-single-region/repmgr_password", "var.repmgr_password"],
-  ["native-single-region/symmetric_key", "var.symmetric_key"],
+  ["native-single-region/secrets/db_password", "var.db_password"],
+  ["native-single-region/secrets/repmgr_password", "var.repmgr_password"],
+  ["native-single-region/secrets/symmetric_key", "var.symmetric_key"],
   ["native-single-region/dbnode-1/setup", "terraform_data.dbnode-1_setup_A8310C74"],
   ["native-single-region/dbnode-2/setup", "terraform_data.dbnode-2_setup_8C12A528"],
   ["native-single-region/witness-1/setup", "terraform_data.witness-1_setup_B902B37F"],
@@ -72,7 +72,8 @@ type Stack = ReturnType<NonNullable<(typeof STACKS)["single-region"]>>;
 
 /** The Terraform address of an element: what state and `terraform state list` use. */
 function addressOf(stack: Stack, el: TerraformElement): string {
-  const logicalId = stack.getLogicalId(el);
+  const logicalId = el.friendlyUniqueId; // honours overrideLogicalId
+  void stack;
   if (el instanceof TerraformResource) return `${el.terraformResourceType}.${logicalId}`;
   if (el instanceof TerraformProvider) return `provider.${el.terraformResourceType}${el.alias ? `.${el.alias}` : ""}`;
   if (el instanceof TerraformVariable) return `var.${logicalId}`;

@@ -121,18 +121,18 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case "deploy": {
-      const state = oneLab(flags);
       const failover = flags.get("failover") ?? "tuned";
       if (failover !== "tuned" && failover !== "guide") throw new UsageError(`--failover must be tuned or guide, not ${failover}`);
+      const state = oneLab(flags);
       const r = await labDeploy(state, { log, failover });
       console.log(formatApply(r.apply));
       console.log(`synth ${r.synthSeconds.toFixed(1)} s, terraform init ${r.initSeconds.toFixed(1)} s, apply ${r.apply.wallSeconds} s`);
       return 0;
     }
     case "drill": {
-      const state = oneLab(flags);
       const stop = flags.get("stop") ?? "immediate";
       if (stop !== "immediate" && stop !== "kill") throw new UsageError(`--stop must be immediate or kill, not ${stop}`);
+      const state = oneLab(flags);
       const result = await labDrill(state, { stop, log: flags.has("json") ? (m) => console.error(`[lab] ${m}`) : log });
       console.log(flags.has("json") ? JSON.stringify(result) : formatDrill(result));
       return result.rowsMissing === 0 && result.failoverSeconds !== null && result.writablePrimaries === 1 ? 0 : 1;

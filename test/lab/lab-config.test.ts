@@ -123,12 +123,18 @@ describe("preflight", () => {
 
 describe("lab CLI", () => {
   const cli = (...args: string[]) => spawnSync(TSX, [CLI, ...args], { encoding: "utf8", timeout: 60_000 });
-  it("reports deploy and drill as not yet implemented, exit 1", () => {
+  it("deploy and drill need a lab that is up (exit 1), and reject bad options (exit 2)", () => {
     for (const c of ["deploy", "drill"]) {
-      const r = cli(c);
-      expect(r.stderr).toMatch(new RegExp(`lab ${c}: not yet implemented`));
+      const r = cli(c, "--subnet", "10.231.99");
+      expect(r.stderr).toMatch(/no lab is up: run `npm run lab -- up` first/);
       expect(r.status).toBe(1);
     }
+    const f = cli("deploy", "--subnet", "10.231.99", "--failover", "fast");
+    expect(f.stderr).toMatch(/--failover must be tuned or guide/);
+    expect(f.status).toBe(2);
+    const s = cli("drill", "--subnet", "10.231.99", "--stop", "gently");
+    expect(s.stderr).toMatch(/--stop must be immediate or kill/);
+    expect(s.status).toBe(2);
   }, 60_000);
   it("rejects an unknown command or flag with usage, exit 2", () => {
     const a = cli("boot");

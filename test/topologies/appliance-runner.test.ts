@@ -6,7 +6,8 @@ import { mkdtempSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { runCli, type CliIo } from "../../src/cli/main";
+import { runCli } from "../../src/cli/main";
+import type { CliIo } from "../../src/cli/command";
 import { ApplianceError, runAppliance, type ApplianceRunOptions } from "../../src/ops/appliance";
 import { StandinAppliance, StandinDatabase } from "../standins/ems-appliance-cli";
 
