@@ -268,7 +268,9 @@ export async function labDrill(state: LabState, opts: DrillOptions = {}): Promis
   for (let i = 0; i < 30; i++) {
     const show = await labExec(state, showHost.name, "cd /tmp && sudo -u postgres repmgr -f /etc/repmgr.conf cluster show 2>&1", { timeoutMs: 30_000 });
     clusterShow = mask(show.stdout.trim());
-    if (show.code === 0 || !rejoined) break;
+    const oldLine = clusterShow.split("\n").find((l) => l.includes(`| ${old.name} `)) ?? "";
+    const attached = newPrimary !== undefined && new RegExp(`\\|\\s*standby\\s*\\|\\s*running\\s*\\|\\s*${newPrimary.name}\\s*\\|`).test(oldLine);
+    if (!rejoined || (show.code === 0 && attached)) break;
     await sleep(1000);
   }
   const clusterShowPrimaries = clusterShow.split("\n").filter((l) => /\|\s*primary\s*\|\s*\*\s*running/.test(l)).length;
