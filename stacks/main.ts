@@ -12,6 +12,7 @@ import { loadDeployment, resolveConfigPath } from "../src/config/load";
 import { TOPOLOGIES, type Deployment } from "../src/config/schema";
 import { synthFindings } from "../src/analysis/rules";
 import { STACKS } from "./registry";
+import { cacheBinaryVersionChecks } from "./validation-cache";
 
 export interface AppInput {
   readonly deployments: ReadonlyArray<{ readonly deployment: Deployment; readonly source: string }>;
@@ -67,6 +68,7 @@ export function main(): number {
     }
     throw e;
   }
+  cacheBinaryVersionChecks();
   const app = new App();
   try {
     buildApp(app, input);

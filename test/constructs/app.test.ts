@@ -75,6 +75,14 @@ describe("cdktf app", () => {
     expect(r.stderr).toMatch(/pg-1/);
   });
 
+  it("still refuses to synthesize without Terraform (the version check runs once, not once per resource)", () => {
+    const out = join(mkdtempSync(join(tmpdir(), "ems-ha-notf-")), "cdktf.out");
+    const r = runApp({ CDKTF_OUTDIR: out, PATH: "/usr/bin:/bin" });
+    expect(r.status).not.toBe(0);
+    const mentions = r.stderr.match(/Could not determine version of terraform/g) ?? [];
+    expect(mentions.length).toBeGreaterThan(0);
+  });
+
   it("exits 2 with every error and writes nothing for a bad deployment", () => {
     const dir = mkdtempSync(join(tmpdir(), "ems-ha-bad-"));
     const cfg = join(dir, "bad.json");

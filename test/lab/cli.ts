@@ -9,7 +9,8 @@
  *
  * Exit codes: 0 done, 1 the lab failed (message says why), 2 bad command line or deployment.
  */
-import { resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { ConfigError } from "../../src/config/errors";
 import { loadDeployment } from "../../src/config/load";
 import { parseDeployment } from "../../src/config/parse";
@@ -19,8 +20,9 @@ import { LabError } from "./lib/exec";
 import { labDown, labStateDirs, labStatus, labUp } from "./lib/lab";
 import { checkSubnetPrefix, labBridgeName, labStateDir } from "./lib/paths";
 import { readLabState, type LabState } from "./lib/state";
-import { formatApply, labDeploy } from "./lib/deploy";
-import { formatDrill, labDrill } from "./lib/drill";
+import { formatApply, labDeploy, labSecrets } from "./lib/deploy";
+import { deployedDeployment, formatDrill, labDrill } from "./lib/drill";
+import { gatherStatus, renderStatusTable } from "../../src/ops/status";
 
 const USAGE =
   "usage: npm run lab -- up [--config FILE | --subnet A.B.C] [--boot-timeout SECONDS] | status [--subnet A.B.C] [--json] | down [--subnet A.B.C] |\n" +
@@ -104,6 +106,15 @@ async function main(argv: string[]): Promise<number> {
           const ssh = s.sshHostname ? `ssh ok (hostname ${s.sshHostname}, system ${s.systemState})` : s.running ? `ssh FAILED: ${s.sshError}` : "";
           console.log(`  ${s.name.padEnd(12)} ${s.role.padEnd(8)} ${s.address.padEnd(15)} ${s.running ? `running pid ${s.pid}` : "NOT RUNNING"}  ${ssh}`);
           healthy &&= s.running && s.sshHostname === s.name;
+        }
+        if (existsSync(join(state.stateDir, "deployment.json"))) {
+          // Deployed: the cluster as `ems-ha status` sees it.
+          const secrets = labSecrets(state);
+          const cluster = await gatherStatus(deployedDeployment(state), {
+            env: { ...process.env, EMS_HA_INSECURE_HOST_KEYS: "1", EMS_HA_DB_PASSWORD: secrets.db_password, EMS_HA_REPMGR_PASSWORD: secrets.repmgr_password },
+          });
+          console.log(flags.has("json") ? JSON.stringify(cluster) : renderStatusTable(cluster));
+          healthy &&= !cluster.degraded;
         }
       }
       if (found === 0) console.log("no lab is up");

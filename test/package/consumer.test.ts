@@ -59,6 +59,7 @@ describe("ems-ha as an npm package in another cdktf app", () => {
       "package.json",
       "bin/ems-ha.js",
       "CHANGELOG.md",
+      "LICENSE",
       "dist/index.js",
       "dist/index.d.ts",
       "dist/src/config/index.d.ts",
