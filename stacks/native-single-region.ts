@@ -12,7 +12,8 @@ import { ConfigError } from "../src/config/errors";
 import type { Deployment } from "../src/config/schema";
 import { guiChecklist } from "../src/render/checklist";
 import { nativeMembers } from "../src/render/native/layout";
-import { EmsNode } from "../constructs/ems-node";
+import type { EmsNode } from "../constructs/ems-node";
+import { buildEmsChain } from "./ems-chain";
 import { NativePgNode, NativeWitnessNode } from "../constructs/native-node";
 import { NativeSshKeySync } from "../constructs/native-ssh-keys";
 import { DeploymentSecrets } from "../constructs/secrets";
@@ -51,18 +52,7 @@ export class NativeSingleRegionStack extends TerraformStack {
 
     const dbReady: ITerraformDependable[] = [...previous, ...this.sshKeys.resources];
     const dbHosts = this.dataNodes.map((n) => n.member.address);
-    d.emsNodes.forEach((node, i) => {
-      this.emsNodes.push(
-        new EmsNode(this, node.name, {
-          deployment: d,
-          node,
-          primary: i === 0,
-          secrets: this.secrets,
-          dbHosts,
-          dependsOn: i === 0 ? dbReady : [this.emsNodes[0]!.resource],
-        }),
-      );
-    });
+    this.emsNodes.push(...buildEmsChain(this, { deployment: d, secrets: this.secrets, afterDatabase: dbReady, dbHosts }));
 
     new TerraformOutput(this, "repmgr_nodes", {
       value: nativeMembers(d).map((m) => `${m.nodeId} ${m.name} ${m.role} ${m.address}`),

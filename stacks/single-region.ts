@@ -10,7 +10,8 @@ import { initialPrimary } from "../src/config/derive";
 import type { Deployment } from "../src/config/schema";
 import { guiChecklist } from "../src/render/checklist";
 import { dockerRunCommand } from "../src/render/bitnami";
-import { EmsNode } from "../constructs/ems-node";
+import type { EmsNode } from "../constructs/ems-node";
+import { buildEmsChain } from "./ems-chain";
 import { FortiGateLb } from "../constructs/fortigate-lb";
 import { PgHaNode, WitnessNode } from "../constructs/pg-ha-node";
 import { PrimaryReady } from "../constructs/primary-ready";
@@ -48,18 +49,7 @@ export function buildDockerDeployment(scope: Construct, d: Deployment): DockerCl
     user: d.database.user,
     dependsOn: [...dataNodes, ...witnesses].map((x) => x.container),
   });
-  const emsNodes: EmsNode[] = [];
-  d.emsNodes.forEach((node, i) => {
-    emsNodes.push(
-      new EmsNode(scope, node.name, {
-        deployment: d,
-        node,
-        primary: i === 0,
-        secrets,
-        dependsOn: i === 0 ? [primaryReady.resource] : [emsNodes[0]!.resource],
-      }),
-    );
-  });
+  const emsNodes = buildEmsChain(scope, { deployment: d, secrets, afterDatabase: [primaryReady.resource] });
   const fortigate = d.fortigate
     ? new FortiGateLb(scope, "fortigate", { deployment: d, secrets, dependsOn: emsNodes.map((e) => e.resource) })
     : undefined;

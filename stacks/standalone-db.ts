@@ -19,7 +19,8 @@ import {
   standaloneServer,
 } from "../src/render/standalone-db";
 import { sshConnection, terraformLiteral } from "../constructs/connection";
-import { EmsNode } from "../constructs/ems-node";
+import type { EmsNode } from "../constructs/ems-node";
+import { buildEmsChain } from "./ems-chain";
 import { FortiGateLb } from "../constructs/fortigate-lb";
 import { DeploymentSecrets } from "../constructs/secrets";
 
@@ -91,19 +92,7 @@ export class StandaloneDbStack extends TerraformStack {
     this.database = new StandalonePostgres(this, "database", { deployment: d, secrets: this.secrets });
     const reachable = dbReachableFrom(this, "db-reachable", d, this.database.setup ? [this.database.setup] : []);
     const dbHosts = [this.database.server.address];
-    this.emsNodes = [];
-    d.emsNodes.forEach((node, i) => {
-      this.emsNodes.push(
-        new EmsNode(this, node.name, {
-          deployment: d,
-          node,
-          primary: i === 0,
-          secrets: this.secrets,
-          dbHosts,
-          dependsOn: i === 0 ? [reachable] : [this.emsNodes[0]!.resource],
-        }),
-      );
-    });
+    this.emsNodes = buildEmsChain(this, { deployment: d, secrets: this.secrets, afterDatabase: [reachable], dbHosts });
     if (d.fortigate) {
       this.fortigate = new FortiGateLb(this, "fortigate", { deployment: d, secrets: this.secrets, dependsOn: this.emsNodes.map((e) => e.resource) });
       new TerraformOutput(this, "fortios_cli", { value: this.fortigate.cliScript, description: "The FortiGate configuration as CLI commands" });
