@@ -26,6 +26,7 @@ function portableFiles(): string[] {
     ...list("src"),
     ...list("constructs").filter((f) => f !== join("constructs", "index.ts") && !needsDocker(f)),
     join("stacks", "native-single-region.ts"),
+    join("stacks", "ems-chain.ts"),
     join("examples", "native-single-region.ts"),
     join("examples", "single-region.ts"),
   ];

@@ -45,9 +45,10 @@ afterAll(async () => {
 
 beforeEach(() => {
   if (work) rmSync(work, { recursive: true, force: true });
-  mkdirSync(join(REPO, "test-output"), { recursive: true });
-  // Not under /tmp: the stand-in refuses to run from there.
-  work = mkdtempSync(join(REPO, "test-output", "standin-"));
+  // Not under /tmp (the stand-in refuses to run from there), wherever the checkout lives.
+  const base = REPO.startsWith("/tmp/") || REPO === "/tmp" ? "/var/tmp/ems-ha-test-output" : join(REPO, "test-output");
+  mkdirSync(base, { recursive: true });
+  work = mkdtempSync(join(base, "standin-"));
   root = join(work, "root");
   bin = join(work, "bin");
   cwd = join(work, "opt/ems-ha/installer");
