@@ -154,6 +154,21 @@ describe("ems-ha as an npm package in another cdktf app", () => {
     expect(out.deep).toBe("ERR_PACKAGE_PATH_NOT_EXPORTED");
   });
 
+  it("offers whole topologies from ems-ha/stacks", async () => {
+    const script = [
+      "const { App, Testing } = require('cdktf');",
+      "const { STACKS, SingleRegionStack } = require('ems-ha/stacks');",
+      "const { parseDeployment } = require('ems-ha/config');",
+      "const d = parseDeployment(require('./deployment').default);",
+      "const stack = new SingleRegionStack(Testing.app(), 'whole', d);",
+      "const json = JSON.parse(Testing.synth(stack));",
+      "console.log(JSON.stringify({ topologies: Object.keys(STACKS).sort(), containers: Object.keys(json.resource.docker_container).length }));",
+    ].join("\n");
+    const out = JSON.parse((await run("node", ["-e", script], consumer, 60_000)).stdout) as Json;
+    expect(out.topologies).toEqual(["geo-redundant", "native-single-region", "single-region", "standalone-db", "upgrade-7-4-4", "vm-appliances"]);
+    expect(out.containers).toBeGreaterThan(0);
+  });
+
   it("runs the packaged CLI on the consumer's TypeScript deployment", async () => {
     const { stdout } = await run(join(consumer, "node_modules", ".bin", "ems-ha"), ["checklist", "--config", "deployment.ts"], consumer, 60_000);
     expect(stdout).toContain("ledger-ems-1");
