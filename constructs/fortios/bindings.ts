@@ -55,7 +55,8 @@ export class FortiosProvider extends TerraformProvider {
   }
 }
 
-interface FortiosResourceOptions {
+/** Meta-arguments of the FortiOS resources. */
+export interface FortiosResourceOptions {
   readonly provider?: TerraformProvider;
   readonly dependsOn?: ITerraformDependable[];
   readonly lifecycle?: TerraformResourceLifecycle;
