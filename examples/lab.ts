@@ -64,3 +64,27 @@ export function labDeployment(prefix: string = DEFAULT_LAB_SUBNET, failoverProfi
 }
 
 export default labDeployment(DEFAULT_LAB_SUBNET);
+
+/**
+ * The guide's "EMS nodes in HA with standalone remote DB" on lab hosts: one PostgreSQL server the
+ * stack sets up (mode "managed", packages preinstalled in the lab image) and two EMS hosts.
+ * Addresses .11 (emsdb-1), .21 and .22 (EMS).
+ */
+export function labStandaloneDeployment(prefix: string = DEFAULT_LAB_SUBNET): DeploymentInput {
+  checkSubnetPrefix(prefix);
+  const base = labDeployment(prefix);
+  const ssh = { user: "root", port: 22, privateKeyPath: labKeyPath(prefix) };
+  return defineDeployment({
+    topology: "standalone-db",
+    name: "ems-lab-standalone",
+    emsNodes: base.emsNodes,
+    database: {
+      port: 5432,
+      user: "postgres",
+      nodes: [{ name: "emsdb-1", address: `${prefix}.11`, role: "data", ramGb: 1, cpus: 2, storage: "ssd", ssh }],
+    },
+    standalone: { mode: "managed", packages: "preinstalled" },
+    installer: base.installer,
+    ems: base.ems,
+  });
+}

@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { join } from "node:path";
 import { labDeployment, type LabFailover } from "../../../examples/lab";
 import { parseDeployment } from "../../../src/config/parse";
-import type { Deployment } from "../../../src/config/schema";
+import type { Deployment, DeploymentInput } from "../../../src/config/schema";
 import { LabError, runStreaming } from "./exec";
 import { REPO_ROOT } from "./paths";
 import type { LabState } from "./state";
@@ -85,16 +85,15 @@ function terraformEnv(state: LabState, secrets: LabSecrets): NodeJS.ProcessEnv {
   };
 }
 
-/** Synthesizes the lab deployment (the cdktf app, as `cdktf synth` runs it) into the state directory. */
-export async function labSynth(state: LabState, failover: LabFailover, log: Log): Promise<{ stackDir: string; seconds: number }> {
-  const deployment = labDeployment(state.prefix, failover);
-  parseDeployment(deployment); // fail early, with the config's own errors
+/** Synthesizes a lab deployment (the cdktf app, as `cdktf synth` runs it) into the state directory. */
+export async function labSynth(state: LabState, deployment: DeploymentInput, log: Log): Promise<{ stackDir: string; seconds: number; stack: string }> {
+  const stack = parseDeployment(deployment).topology; // fail early, with the config's own errors
   const cfg = join(state.stateDir, "deployment.json");
   writeFileSync(cfg, JSON.stringify(deployment, null, 2));
   const out = join(state.stateDir, "cdktf.out");
   const tfState = join(state.stateDir, "tfstate");
   mkdirSync(tfState, { recursive: true });
-  log(`synth: ${STACK} from ${cfg}`);
+  log(`synth: ${stack} from ${cfg}`);
   const t0 = Date.now();
   const r = await runStreaming(process.execPath, [join(REPO_ROOT, "node_modules/tsx/dist/cli.mjs"), join(REPO_ROOT, "stacks/main.ts")], {
     cwd: REPO_ROOT,
@@ -103,7 +102,7 @@ export async function labSynth(state: LabState, failover: LabFailover, log: Log)
     onLine: (l) => l.trim() && log(`synth: ${l}`),
   });
   if (r.code !== 0) throw new LabError(`synth failed (exit ${r.code}):\n${r.stderr.trim().split("\n").slice(-20).join("\n")}`);
-  return { stackDir: join(out, "stacks", STACK), seconds: (Date.now() - t0) / 1000 };
+  return { stackDir: join(out, "stacks", stack), seconds: (Date.now() - t0) / 1000, stack };
 }
 
 const CREATING = /^([\w.-]+\.[\w-]+): (Creating|Destroying|Modifying)\.\.\./;
@@ -184,13 +183,16 @@ export async function terraformApply(stackDir: string, env: NodeJS.ProcessEnv, l
   };
 }
 
-/** Synth, init and apply the native stack against the lab. */
-export async function labDeploy(state: LabState, opts: { log?: Log; failover?: LabFailover } = {}): Promise<DeployResult> {
+/**
+ * Synth, init and apply a stack against the lab: by default the native-single-region lab
+ * deployment (examples/lab.ts); `deployment` applies another topology to the same hosts.
+ */
+export async function labDeploy(state: LabState, opts: { log?: Log; failover?: LabFailover; deployment?: DeploymentInput } = {}): Promise<DeployResult> {
   const log = opts.log ?? (() => undefined);
   const secrets = labSecrets(state);
   const mask = masker(secrets);
   const env = terraformEnv(state, secrets);
-  const synth = await labSynth(state, opts.failover ?? "tuned", (l) => log(mask(l)));
+  const synth = await labSynth(state, opts.deployment ?? labDeployment(state.prefix, opts.failover ?? "tuned"), (l) => log(mask(l)));
   log("terraform init");
   const t0 = Date.now();
   const init = await runStreaming("terraform", ["init", "-input=false", "-no-color"], { cwd: synth.stackDir, env, timeoutMs: 300_000 });
