@@ -13,6 +13,8 @@ export interface PrimaryReadyProps {
   readonly primary: DbNodeConfig;
   readonly port: number;
   readonly user: string;
+  /** Names of the data nodes (resolvable inside the container through --add-host). @default the primary only */
+  readonly dataNodes?: ReadonlyArray<string>;
   /** Bounds of the wait. @default 60 attempts x 5 s */
   readonly wait?: WaitOptions;
   /** The containers that must exist first. */
@@ -24,7 +26,7 @@ export class PrimaryReady extends Construct {
 
   constructor(scope: Construct, id: string, props: PrimaryReadyProps) {
     super(scope, id);
-    const script = renderWaitPrimaryScript(props.primary.name, props.port, props.user, props.wait);
+    const script = renderWaitPrimaryScript(props.primary.name, props.port, props.user, props.dataNodes ?? [props.primary.name], props.wait);
     this.resource = new DataResource(this, "wait", {
       triggersReplace: { primary: props.primary.name, address: props.primary.address },
       connection: sshConnection(props.primary),

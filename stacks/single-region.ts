@@ -47,6 +47,7 @@ export function buildDockerDeployment(scope: Construct, d: Deployment): DockerCl
     primary: primaryCfg,
     port: d.database.port,
     user: d.database.user,
+    dataNodes: d.database.nodes.filter((n) => n.role === "data").map((n) => n.name),
     dependsOn: [...dataNodes, ...witnesses].map((x) => x.container),
   });
   const emsNodes = buildEmsChain(scope, { deployment: d, secrets, afterDatabase: [primaryReady.resource] });

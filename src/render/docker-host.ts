@@ -80,22 +80,30 @@ export interface WaitOptions {
 }
 
 /**
- * Waits (bounded) until the container answers as a writable primary. The password is read
- * from the container's own environment, never passed on the command line.
+ * Waits (bounded) until exactly one data node answers as a writable primary: the check of
+ * `ems-ha wait-primary`, run from inside the initial primary's container on its host, so the
+ * machine running Terraform needs no database access. The password is read from the
+ * container's own environment, never passed on the command line.
  */
-export function renderWaitPrimaryScript(containerName: string, port: number, user: string, o: WaitOptions = {}): string {
+export function renderWaitPrimaryScript(containerName: string, port: number, user: string, dataNodes: ReadonlyArray<string>, o: WaitOptions = {}): string {
   const attempts = o.attempts ?? 60;
   const interval = o.intervalSeconds ?? 5;
+  const nodes = dataNodes.length > 0 ? dataNodes : [containerName];
   return [
     "#!/usr/bin/env bash",
     "set -uo pipefail",
+    `nodes=(${nodes.join(" ")})`,
     `for i in $(seq 1 ${attempts}); do`,
-    `  r=$(docker exec ${containerName} bash -c 'PGPASSWORD="$POSTGRESQL_PASSWORD" psql -h 127.0.0.1 -p ${port} -U ${user} -d postgres -tAc "select pg_is_in_recovery()"' 2>/dev/null | tr -d '[:space:]')`,
-    `  if [ "$r" = "f" ]; then echo "[ems-ha] ${containerName} is a writable primary"; exit 0; fi`,
-    `  echo "[ems-ha] waiting for ${containerName} to accept writes ($i/${attempts})"`,
+    "  writable=()",
+    '  for n in "${nodes[@]}"; do',
+    `    r=$(docker exec ${containerName} bash -c 'PGPASSWORD="$POSTGRESQL_PASSWORD" PGCONNECT_TIMEOUT=3 psql -h "$1" -p ${port} -U ${user} -d postgres -tAc "select pg_is_in_recovery()"' _ "$n" 2>/dev/null | tr -d '[:space:]')`,
+    '    [ "$r" = "f" ] && writable+=("$n")',
+    "  done",
+    '  if [ "${#writable[@]}" -eq 1 ]; then echo "[ems-ha] ${writable[0]} is the one writable primary"; exit 0; fi',
+    `  echo "[ems-ha] waiting for exactly one writable primary among \${nodes[*]}: \${#writable[@]} now (\${writable[*]:-none}) ($i/${attempts})"`,
     `  sleep ${interval}`,
     "done",
-    `echo "ems-ha: ${containerName} did not become a writable primary within ${attempts * interval} s; check: docker logs ${containerName}" >&2`,
+    `echo "ems-ha: no single writable primary among \${nodes[*]} within ${attempts * interval} s; check: docker logs ${containerName}" >&2`,
     "exit 1",
   ].join("\n") + "\n";
 }
