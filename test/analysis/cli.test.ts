@@ -1,14 +1,14 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { CliIo } from "../../src/cli/command";
 import { runCli } from "../../src/cli/main";
 import { geoInput, singleInput } from "./fixtures";
+import { tempDir } from "../helpers/tmp";
 
 const ROOT = resolve(__dirname, "../..");
-const dir = mkdtempSync(join(tmpdir(), "ems-ha-analysis-"));
+const dir = tempDir("ems-ha-analysis-");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function jsonConfig(name: string, value: unknown): string {

@@ -3,11 +3,11 @@
  * a bad deployment exits 2 and writes nothing.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import example from "../../examples/single-region";
+import { tempDir } from "../helpers/tmp";
 
 const ROOT = join(__dirname, "../..");
 const SECRETS = {
@@ -36,7 +36,7 @@ function allFiles(dir: string): string[] {
 
 describe("cdktf app", () => {
   it("synthesizes every example stack and no secret value appears anywhere in the output", () => {
-    const out = join(mkdtempSync(join(tmpdir(), "ems-ha-out-")), "cdktf.out");
+    const out = join(tempDir("ems-ha-out-"), "cdktf.out");
     const r = runApp({ ...SECRETS, CDKTF_OUTDIR: out });
     expect(r.status, r.stderr).toBe(0);
     const stacks = readdirSync(join(out, "stacks"));
@@ -54,7 +54,7 @@ describe("cdktf app", () => {
   });
 
   it("synthesizes the user's deployment from EMS_HA_CONFIG as the stack of its topology", () => {
-    const dir = mkdtempSync(join(tmpdir(), "ems-ha-user-"));
+    const dir = tempDir("ems-ha-user-");
     const cfg = join(dir, "mine.json");
     writeFileSync(cfg, JSON.stringify({ ...example, emsNodes: [...example.emsNodes, { name: "ems-3", address: "192.168.1.12" }] }));
     const out = join(dir, "out");
@@ -66,7 +66,7 @@ describe("cdktf app", () => {
   });
 
   it("prints topology rule warnings at synth with the nodes and the fix", () => {
-    const dir = mkdtempSync(join(tmpdir(), "ems-ha-warn-"));
+    const dir = tempDir("ems-ha-warn-");
     const cfg = join(dir, "two-nodes.json");
     writeFileSync(cfg, JSON.stringify({ ...example, database: { ...example.database, nodes: example.database.nodes.filter((n) => n.role === "data") } }));
     const r = runApp({ EMS_HA_CONFIG: cfg, CDKTF_OUTDIR: join(dir, "out") });
@@ -76,7 +76,7 @@ describe("cdktf app", () => {
   });
 
   it("still refuses to synthesize without Terraform (the version check runs once, not once per resource)", () => {
-    const out = join(mkdtempSync(join(tmpdir(), "ems-ha-notf-")), "cdktf.out");
+    const out = join(tempDir("ems-ha-notf-"), "cdktf.out");
     const r = runApp({ CDKTF_OUTDIR: out, PATH: "/usr/bin:/bin" });
     expect(r.status).not.toBe(0);
     const mentions = r.stderr.match(/Could not determine version of terraform/g) ?? [];
@@ -84,7 +84,7 @@ describe("cdktf app", () => {
   });
 
   it("exits 2 with every error and writes nothing for a bad deployment", () => {
-    const dir = mkdtempSync(join(tmpdir(), "ems-ha-bad-"));
+    const dir = tempDir("ems-ha-bad-");
     const cfg = join(dir, "bad.json");
     writeFileSync(cfg, JSON.stringify({ ...example, ems: { fqdn: "x.example.com", vip: "not-an-ip", keepaliveSeconds: 99 } }));
     const out = join(dir, "out");

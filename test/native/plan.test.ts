@@ -4,11 +4,11 @@
  */
 import { Testing } from "cdktf";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DUMMY_SECRETS, exampleDeployment, nativeStack } from "./helpers";
+import { tempDir } from "../helpers/tmp";
 
 function terraformBinary(): string {
   const r = spawnSync("terraform", ["version"], { encoding: "utf8" });
@@ -26,7 +26,7 @@ describe("terraform plan of native-single-region", () => {
 
   beforeAll(() => {
     const tf = terraformBinary();
-    dir = mkdtempSync(join(tmpdir(), "ems-ha-native-plan-"));
+    dir = tempDir("ems-ha-native-plan-");
     const d = exampleDeployment((i) => ({
       ...i,
       emsNodes: i.emsNodes.map((n) => ({ ...n, ssh: { ...n.ssh, privateKeyPath: keyPath } })),

@@ -1,6 +1,5 @@
 /** The pure parts of status/promote: verdicts from probe results, systemctl parsing, command lines, masking. */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { runCli } from "../../src/cli/main";
@@ -11,6 +10,7 @@ import { maskSecrets, secretsFromEnv, type DbProbe } from "../../src/ops/pg";
 import { promoteCommand, promotionTarget, refusal } from "../../src/ops/promote";
 import { emsNodeStatus, evaluateDatabase, evaluateEms, runningUnits, systemctlCommand } from "../../src/ops/status";
 import { expectedServices } from "../../src/render/ems-services";
+import { tempDir } from "../helpers/tmp";
 
 function deployment(topology: DeploymentInput["topology"], extra: Partial<DeploymentInput> = {}) {
   return parseDeployment({
@@ -158,7 +158,7 @@ describe("secrets", () => {
 
 describe("bad input exits 2 before anything is contacted", () => {
   it("missing config, bad --timeout, missing NODE", async () => {
-    const cwd = mkdtempSync(join(tmpdir(), "ems-ha-ops-cli-"));
+    const cwd = tempDir("ems-ha-ops-cli-");
     onTestFinished(() => rmSync(cwd, { recursive: true, force: true }));
     let err = "";
     const io = { out: () => undefined, err: (t: string) => void (err += t), cwd, env: {} };

@@ -1,7 +1,6 @@
 /** The host key policy: reading OpenSSH known_hosts files (plain, hashed by ssh-keygen -H, patterns) and deciding. */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -12,6 +11,7 @@ import {
   knownKeys,
   recordHostKey,
 } from "../../src/ops/known-hosts";
+import { tempDir } from "../helpers/tmp";
 
 let dir = "";
 const keys: Record<string, { line: string; blob: Buffer }> = {};
@@ -24,7 +24,7 @@ function keygen(name: string, type: string): void {
 }
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), "ems-ha-kh-"));
+  dir = tempDir("ems-ha-kh-");
   keygen("a", "ed25519");
   keygen("b", "ed25519");
   keygen("r", "ecdsa");

@@ -2,7 +2,7 @@
  * The appliance runner (src/ops/appliance.ts, `ems-ha appliance run`) against the stand-in
  * appliance CLI (test/standins/ems-appliance-cli.ts) on 127.0.0.1.
  */
-import { mkdtempSync, writeFileSync, existsSync } from "node:fs";
+import { writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -10,6 +10,7 @@ import { runCli } from "../../src/cli/main";
 import type { CliIo } from "../../src/cli/command";
 import { ApplianceError, runAppliance, type ApplianceRunOptions } from "../../src/ops/appliance";
 import { StandinAppliance, StandinDatabase } from "../standins/ems-appliance-cli";
+import { tempDir } from "../helpers/tmp";
 
 const DB_PASS = "Db-Secret-4f9e2a";
 const LOGIN = "Login-Secret-77c1";
@@ -23,7 +24,7 @@ async function appliance(db: StandinDatabase, extra: Partial<ConstructorParamete
 }
 
 function knownHosts(...apps: StandinAppliance[]): string {
-  const p = join(mkdtempSync(join(tmpdir(), "ems-ha-kh-")), "known_hosts");
+  const p = join(tempDir("ems-ha-kh-"), "known_hosts");
   writeFileSync(p, apps.map((a) => a.knownHostsLine()).join("\n") + "\n");
   return p;
 }
@@ -149,7 +150,7 @@ describe("appliance runner", () => {
   it("`ems-ha appliance run` reads the secrets from files, deletes them, and exits 1 with a masked transcript on failure", async () => {
     const db = new StandinDatabase("10.9.0.5", 5432, "postgres", "wanted-by-db");
     const a1 = await appliance(db);
-    const dir = mkdtempSync(join(tmpdir(), "ems-ha-sec-"));
+    const dir = tempDir("ems-ha-sec-");
     writeFileSync(join(dir, "db"), `${DB_PASS}\n`, { mode: 0o600 });
     writeFileSync(join(dir, "login"), LOGIN, { mode: 0o600 });
     const out: string[] = [];

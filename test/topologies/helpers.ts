@@ -1,10 +1,10 @@
 /** Helpers of the topology tests: provisioners of a terraform_data, docker run flags, dependencies. */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../../src/config/errors";
 import { parseDeployment } from "../../src/config/parse";
+import { tempDir } from "../helpers/tmp";
 
 export type Provisioner = Record<string, Record<string, unknown>>;
 
@@ -89,7 +89,7 @@ export const TERRAFORM = "/usr/local/bin/terraform";
 /** Runs real `terraform init` and `terraform plan` on a synthesized stack (terraform_data only: no provider download). */
 export function terraformPlan(stackJson: string, vars: Record<string, string>): { status: number | null; output: string } {
   if (!existsSync(TERRAFORM)) throw new Error(`terraform is needed at ${TERRAFORM} for this test`);
-  const dir = mkdtempSync(join(tmpdir(), "ems-ha-tf-plan-"));
+  const dir = tempDir("ems-ha-tf-plan-");
   writeFileSync(join(dir, "main.tf.json"), stackJson);
   const env: NodeJS.ProcessEnv = { ...process.env, CHECKPOINT_DISABLE: "1", TF_CLI_CONFIG_FILE: join(dir, "none.tfrc"), TF_IN_AUTOMATION: "1" };
   for (const [k, v] of Object.entries(vars)) env[`TF_VAR_${k}`] = v;

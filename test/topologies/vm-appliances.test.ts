@@ -1,6 +1,5 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import example from "../../examples/vm-appliances";
@@ -8,6 +7,7 @@ import type { DeploymentInput } from "../../src/config/schema";
 import { resourcesByPath, synthDeployment } from "../helpers/synth";
 import { StandinAppliance, StandinDatabase } from "../standins/ems-appliance-cli";
 import { configError, dependsOn, provisioners, refersTo, TERRAFORM } from "./helpers";
+import { tempDir } from "../helpers/tmp";
 
 
 describe("vm-appliances stack", () => {
@@ -76,7 +76,7 @@ describe("vm-appliances stack", () => {
         await a.start();
         stops.push(() => a.stop());
       }
-      const dir = mkdtempSync(join(tmpdir(), "ems-ha-tf-appl-"));
+      const dir = tempDir("ems-ha-tf-appl-");
       const kh = join(dir, "known_hosts");
       writeFileSync(kh, apps.map((a) => a.knownHostsLine()).join("\n") + "\n");
       const input = structuredClone(example) as DeploymentInput;

@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import example from "../../examples/single-region";
@@ -7,6 +6,7 @@ import { ConfigError } from "../../src/config/errors";
 import { failoverTiming, repmgrNodeId } from "../../src/config/derive";
 import { loadDeployment, resolveConfigPath } from "../../src/config/load";
 import { parseDeployment, safeParseDeployment } from "../../src/config/parse";
+import { tempDir } from "../helpers/tmp";
 
 function issuesOf(input: unknown) {
   const r = safeParseDeployment(input);
@@ -118,7 +118,7 @@ describe("deployment config", () => {
   });
 
   it("loads JSON and finds the config from EMS_HA_CONFIG or ./ems-ha.config.*", () => {
-    const dir = mkdtempSync(join(tmpdir(), "ems-ha-cfg-"));
+    const dir = tempDir("ems-ha-cfg-");
     const file = join(dir, "ems-ha.config.json");
     writeFileSync(file, JSON.stringify(example));
     expect(resolveConfigPath(undefined, dir, {})).toBe(file);

@@ -1,18 +1,18 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import example from "../../examples/single-region";
 import { parseDeployment } from "../../src/config/parse";
 import { expectedServices, missingServices, renderServiceCheck } from "../../src/render/ems-services";
 import { installerArgs, installerCommandLine, renderEmsInstallScript } from "../../src/render/installer";
+import { tempDir } from "../helpers/tmp";
 
 const d = parseDeployment(example);
 
 /** Runs the rendered service check with a stand-in `systemctl` that lists the given units. */
 function runCheck(role: "primary" | "secondary", units: string[]) {
-  const dir = mkdtempSync(join(tmpdir(), "ems-ha-svc-"));
+  const dir = tempDir("ems-ha-svc-");
   const listing = units.map((u) => `${u}.service loaded active running ${u}`).join("\n");
   writeFileSync(join(dir, "systemctl"), `#!/bin/sh\ncat <<'EOF'\n${listing}\nEOF\n`);
   chmodSync(join(dir, "systemctl"), 0o755);

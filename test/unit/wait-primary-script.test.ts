@@ -5,14 +5,14 @@
  * and refuses when the password did not come from that environment.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { renderWaitPrimaryScript } from "../../src/render/docker-host";
+import { tempDir } from "../helpers/tmp";
 
 function run(roles: Record<string, "t" | "f" | "down">, attempts = 2) {
-  const dir = mkdtempSync(join(tmpdir(), "ems-ha-wait-"));
+  const dir = tempDir("ems-ha-wait-");
   writeFileSync(join(dir, "roles"), Object.entries(roles).map(([h, r]) => `${h} ${r}`).join("\n") + "\n");
   writeFileSync(
     join(dir, "docker"),
