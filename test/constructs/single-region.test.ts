@@ -3,19 +3,10 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import example from "../../examples/single-region";
+import { parseDockerRun, type DockerFlags } from "../helpers/docker-run";
 import { resolveRef, resourcesByPath, synthDeployment, type TfJson } from "../helpers/synth";
 
-/** A docker run command or a synthesized container, reduced to comparable flags. */
-interface Flags {
-  name: string;
-  restart: string;
-  image: string;
-  ports: string[];
-  env: Record<string, string>;
-  volumes: string[];
-  shm: string;
-  addHosts: string[];
-}
+type Flags = Omit<DockerFlags, "labels" | "envFiles">;
 
 /**
  * The documented differences from the guide's commands (docs/differences-from-guide.md):
@@ -38,26 +29,9 @@ function parseGuide(): Map<string, Flags> {
   const out = new Map<string, Flags>();
   for (const block of text.split(/^### /m).slice(1)) {
     const [title, ...rest] = block.split("\n");
-    const tokens = rest.join(" ").replace(/\\/g, " ").split(/\s+/).filter(Boolean);
-    const f: Flags = { name: "", restart: "", image: "", ports: [], env: {}, volumes: [], shm: "", addHosts: [] };
-    for (let i = 2; i < tokens.length; i++) {
-      const t = tokens[i]!;
-      const next = () => tokens[++i]!;
-      if (t === "--restart") f.restart = next();
-      else if (t === "--detach") continue;
-      else if (t === "--name") f.name = next();
-      else if (t === "-p") f.ports.push(next());
-      else if (t === "--env") {
-        const [k, ...v] = next().split("=");
-        f.env[k!] = v.join("=");
-      } else if (t === "--volume") f.volumes.push(next());
-      else if (t === "--shm-size") f.shm = next();
-      else if (t === "--add-host") f.addHosts.push(next());
-      else if (!t.startsWith("-")) f.image = t.includes(":") ? t : `${t}:latest`;
-      else throw new Error(`unexpected flag ${t} in the guide fixture`);
-    }
-    f.env = normalizeEnv(f.env);
-    out.set(title!.trim(), f);
+    const { labels, envFiles, ...f } = parseDockerRun(rest.join("\n"));
+    expect([labels, envFiles]).toEqual([[], []]);
+    out.set(title!.trim(), { ...f, env: normalizeEnv(f.env) });
   }
   return out;
 }

@@ -1,0 +1,41 @@
+/** Parsing `docker run` commands (the guide's, or ours) into comparable flags, for tests. */
+
+/** A docker run command reduced to comparable flags. */
+export interface DockerFlags {
+  name: string;
+  restart: string;
+  image: string;
+  ports: string[];
+  env: Record<string, string>;
+  volumes: string[];
+  shm: string;
+  addHosts: string[];
+  labels: string[];
+  envFiles: string[];
+}
+
+/** Parses `docker run ...` (guide text or ours); secrets become "<secret>". */
+export function parseDockerRun(command: string): DockerFlags {
+  const tokens = command.replace(/\\\n/g, " ").split(/\s+/).filter(Boolean);
+  const start = tokens.indexOf("run");
+  const f: DockerFlags = { name: "", restart: "", image: "", ports: [], env: {}, volumes: [], shm: "", addHosts: [], labels: [], envFiles: [] };
+  for (let i = start + 1; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    const next = () => tokens[++i]!;
+    if (t === "--restart") f.restart = next();
+    else if (t === "--detach") continue;
+    else if (t === "--name") f.name = next();
+    else if (t === "-p") f.ports.push(next());
+    else if (t === "--env") {
+      const [k, ...v] = next().split("=");
+      f.env[k!] = /PASSWORD$/.test(k!) ? "<secret>" : v.join("=").replace(/^'(.*)'$/, "$1");
+    } else if (t === "--env-file") f.envFiles.push(next());
+    else if (t === "--label") f.labels.push(next());
+    else if (t === "--volume") f.volumes.push(next());
+    else if (t === "--shm-size") f.shm = next() === "1024m" ? "1g" : tokens[i]!;
+    else if (t === "--add-host") f.addHosts.push(next());
+    else if (!t.startsWith("-")) f.image = t.includes(":") ? t : `${t}:latest`;
+    else throw new Error(`unexpected flag ${t}`);
+  }
+  return f;
+}
