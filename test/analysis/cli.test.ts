@@ -31,7 +31,7 @@ describe("ems-ha failover", () => {
   it("prints who becomes primary and why (JSON config, location name in --down)", async () => {
     const r = await cli(["failover", "--config", geoJson, "--primary", "pg-3", "--down", "dc2"]);
     expect(r.code).toBe(0);
-    expect(r.out).toContain("Result: nobody is promoted: manual promotion needed (repmgr standby promote on pg-1)");
+    expect(r.out).toContain("Result: nobody is promoted: manual promotion needed (`ems-ha promote pg-1`)");
     expect(r.out).toContain("Decided by: location rule");
     expect(r.out).toContain("Counts: 3 of 4 nodes visible");
     expect(r.out).toContain("The vendor model disagrees: pg-1 becomes primary");

@@ -146,7 +146,7 @@ export function nobody(
   const preferred = upData.filter(isCandidate).length > 0 ? upData.filter(isCandidate) : upData;
   const pick = rankCandidates(preferred, input.lsn)[0]?.name ?? null;
   const tail = pick
-    ? `; needs manual promotion (\`repmgr standby promote\` on ${pick})`
+    ? `; needs manual promotion (\`ems-ha promote ${pick}\`)`
     : "; no data node is up: bring one back (nothing to promote)";
   return {
     model,

@@ -63,7 +63,7 @@ export function describeOutcome(o: FailoverOutcome, other: FailoverOutcome): str
       : o.newPrimary
         ? `${o.newPrimary} becomes primary`
         : o.manualPromotion
-          ? `nobody is promoted: manual promotion needed (repmgr standby promote on ${o.manualCandidate})`
+          ? `nobody is promoted: manual promotion needed (\`ems-ha promote ${o.manualCandidate}\`)`
           : "nobody is promoted, and no data node is up to promote";
   return [
     `Model: ${o.model}`,
