@@ -155,6 +155,4 @@ export function sshExec(host: SshHost, command: string, opts: SshExecOptions = {
 }
 
 /** Quotes a word for a POSIX shell. */
-export function shellQuote(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
+export { shellQuote } from "../render/shell-quote";

@@ -5,6 +5,7 @@
 import { failoverTiming, initialPrimary, locationOf, priorityOf } from "../config/derive";
 import type { DbNodeConfig, Deployment } from "../config/schema";
 import { pgtuneForNode } from "./pgtune";
+import { shellQuote } from "./shell-quote";
 
 /** Where the data volume and conf.d live inside the container (FACTS §3). */
 export const DATA_MOUNT = "/bitnami/postgresql";
@@ -99,10 +100,6 @@ export function containerSpec(d: Deployment, node: DbNodeConfig): ContainerSpec 
     restart: "always",
     extraConf: witness ? undefined : pgtuneForNode(node, d.database.maxConnections),
   };
-}
-
-function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_./:,=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /**

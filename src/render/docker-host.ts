@@ -1,10 +1,7 @@
 /** Scripts run over SSH on a Docker DB host: preparation (conf.d, image) and the primary wait. */
 import type { DbNodeConfig, Deployment } from "../config/schema";
 import { imageRef } from "./bitnami";
-
-function q(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
+import { shellSingleQuote as q } from "./shell-quote";
 
 /**
  * Prepares a DB host before its container: writes conf.d/extra.conf (data nodes) with the

@@ -1,6 +1,7 @@
 /** The EMS installer: file name, command line and the install script run over SSH. */
 import type { Deployment, EmsNodeConfig } from "../config/schema";
 import { renderServiceCheck } from "./ems-services";
+import { shellQuote } from "./shell-quote";
 
 /** Where the toolkit keeps its state on an EMS host. */
 export const EMS_STATE_DIR = "/var/lib/ems-ha";
@@ -36,9 +37,9 @@ export function installerArgs(o: InstallerArgsOptions): string[] {
   return args;
 }
 
+/** A word of the command line; a double-quoted shell expansion such as "$DB_PASS" stays as it is. */
 function q(s: string): string {
-  if (s.startsWith("\"$") && s.endsWith("\"")) return s;
-  return /^[A-Za-z0-9_./:,=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+  return s.startsWith("\"$") && s.endsWith("\"") ? s : shellQuote(s);
 }
 
 /** The command line, e.g. `./forticlientems_7.4.4.2034.F.bin -- --db_host 10.0.0.1,10.0.0.2 ...`. */

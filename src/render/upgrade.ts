@@ -17,6 +17,7 @@
 import { dataNodes, initialPrimary, witnessNodes } from "../config/derive";
 import type { DbNodeConfig, Deployment } from "../config/schema";
 import { containerSpec, DATA_MOUNT, type ContainerSpec } from "./bitnami";
+import { shellQuote as q } from "./shell-quote";
 
 export const UPGRADE_STATE_DIR = "/var/lib/ems-ha";
 /** Label on every container the upgrade creates; its value identifies the new image. */
@@ -88,10 +89,6 @@ export function upgradeOrder(d: Deployment): NodeUpgrade[] {
 export function stopOrder(d: Deployment): NodeUpgrade[] {
   const start = upgradeOrder(d);
   return [...start.filter((u) => u.role === "witness"), ...start.filter((u) => u.role === "standby"), ...start.filter((u) => u.role === "primary")];
-}
-
-function q(s: string): string {
-  return /^[A-Za-z0-9_./:,=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /** Shell functions shared by the steps of one node. */

@@ -1,9 +1,9 @@
 /** Small helpers for the generated bash: quoting and embedded files. */
 
-/** Single-quotes a string for bash. */
-export function shq(s: string): string {
-  return /^[A-Za-z0-9_./:=@%+,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
+import { shellQuote } from "../shell-quote";
+
+/** Quotes a word for bash (single quotes unless it is a plain word). */
+export const shq = shellQuote;
 
 export const HEREDOC_END = "EMS_HA_EOF";
 
