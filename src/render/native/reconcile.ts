@@ -18,7 +18,7 @@
 import type { Deployment } from "../../config/schema";
 import { formatUnit, type UnitSection } from "./repmgrd";
 import { connectTimeout, nativeLayout, nativeMembers, nativeSettings, type NativeMember } from "./layout";
-import { shellArray, shellVars } from "./shell";
+import { ENSURE_DATADIR_INCLUDE, shellArray, shellVars, unescapeBash } from "./shell";
 
 /** Failed rejoin attempts after which the service stops acting and only logs. */
 export const MAX_REJOIN_ATTEMPTS = 3;
@@ -39,15 +39,7 @@ q_local() { as_pg timeout 15 "$BINDIR/psql" -X -qAt -v ON_ERROR_STOP=1 -p "$PG_P
 q_peer() { as_pg timeout 15 "$BINDIR/psql" -X -qAt -v ON_ERROR_STOP=1 "host=$1 port=$2 user=repmgr dbname=repmgr connect_timeout=$CONNECT_TIMEOUT" -c "$3" 2>/dev/null; }
 attempts() { cat "$ATTEMPTS_FILE" 2>/dev/null || echo 0; }
 
-# pg_rewind runs "postgres --single -D DATADIR", which needs a postgresql.conf there (FACTS §7).
-ensure_datadir_include() {
-  local f="$DATA_DIR/postgresql.conf"
-  if [ -d "$DATA_DIR" ] && [ ! -e "$f" ]; then
-    printf "include '%s/postgresql.conf'\n" "$CONF_DIR" >"$f"
-    chown postgres:postgres "$f"
-    chmod 0600 "$f"
-  fi
-}
+${ENSURE_DATADIR_INCLUDE}
 
 wait_streaming() {
   local i
@@ -166,7 +158,7 @@ export function renderReconcileScript(d: Deployment, self: NativeMember): string
     }),
     shellArray("PEERS", peerEntries(d, self)),
   ];
-  return `${header.join("\n")}\n${BODY.replace(/\\\$\{/g, "${").replace(/^\n/, "")}`;
+  return `${header.join("\n")}\n${unescapeBash(BODY).replace(/^\n/, "")}`;
 }
 
 export function reconcileUnitSections(pgVersion = 15): UnitSection[] {

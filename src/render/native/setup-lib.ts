@@ -6,6 +6,8 @@
  * when the script exits.
  */
 
+import { ENSURE_DATADIR_INCLUDE } from "./shell";
+
 /** The function library (no node-specific values; those come in the header). */
 export const SETUP_LIB = String.raw`
 log() { printf '%s [ems-ha %s] %s\n' "$(date '+%F %T')" "$NODE_NAME" "$*"; }
@@ -204,16 +206,7 @@ ensure_include_dir() {
   install -d -o postgres -g postgres "$CONF_DIR/conf.d"
 }
 
-# pg_rewind runs "postgres --single -D DATADIR", which needs a postgresql.conf there (FACTS §7).
-ensure_datadir_include() {
-  local f="$DATA_DIR/postgresql.conf"
-  if [ -d "$DATA_DIR" ] && [ ! -e "$f" ]; then
-    printf "include '%s/postgresql.conf'\n" "$CONF_DIR" >"$f"
-    chown postgres:postgres "$f"
-    chmod 0600 "$f"
-    log "wrote $f (include of $CONF_DIR/postgresql.conf)"
-  fi
-}
+${ENSURE_DATADIR_INCLUDE}
 
 # Applies what configure_postgres changed: a restart for postgresql.conf, a reload for pg_hba.conf.
 apply_pg_changes() {

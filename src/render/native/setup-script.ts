@@ -13,17 +13,13 @@ import { renderReconcileScript, renderReconcileUnit } from "./reconcile";
 import { renderRepmgrConf } from "./repmgr-conf";
 import { renderRepmgrdDefaults, renderRepmgrdUnit } from "./repmgrd";
 import { SETUP_LIB } from "./setup-lib";
-import { embedFile, HEREDOC_END, shellArray, shellVars } from "./shell";
+import { embedFile, HEREDOC_END, shellArray, shellVars, unescapeBash } from "./shell";
 
 /** Secrets (Terraform variable names) a member's script reads from the secret directory. */
 export function secretsFor(m: Pick<NativeMember, "role" | "initialPrimary">): string[] {
   return m.role === "data" ? ["db_password", "repmgr_password", "symmetric_key"] : ["repmgr_password"];
 }
 
-/** Turns the `\${` written in String.raw bodies into bash's `${`. */
-export function unescapeBash(body: string): string {
-  return body.replace(/\\\$\{/g, "${");
-}
 
 function entry(m: NativeMember): string {
   return `${m.name} ${m.address} ${m.port}`;

@@ -28,3 +28,25 @@ export function shellVars(vars: Record<string, string | number | boolean>): stri
 export function shellArray(name: string, items: ReadonlyArray<string>): string {
   return `${name}=(${items.map((i) => shq(i)).join(" ")})`;
 }
+
+/** Turns the escaped dollar-brace written in String.raw bodies back into bash's own. */
+export function unescapeBash(body: string): string {
+  return body.replace(/\\\$\{/g, "\${");
+}
+
+/**
+ * A bash function of the setup script and the reconciliation service: pg_rewind runs
+ * "postgres --single -D DATADIR", which needs a postgresql.conf there (FACTS §7, repmgr #888).
+ * Needs DATA_DIR, CONF_DIR and a log function.
+ */
+export const ENSURE_DATADIR_INCLUDE = String.raw`
+# pg_rewind runs "postgres --single -D DATADIR", which needs a postgresql.conf there (FACTS §7).
+ensure_datadir_include() {
+  local f="$DATA_DIR/postgresql.conf"
+  if [ -d "$DATA_DIR" ] && [ ! -e "$f" ]; then
+    printf "include '%s/postgresql.conf'\n" "$CONF_DIR" >"$f"
+    chown postgres:postgres "$f"
+    chmod 0600 "$f"
+    log "wrote $f (include of $CONF_DIR/postgresql.conf)"
+  fi
+}`.trim();
