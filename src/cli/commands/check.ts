@@ -5,7 +5,7 @@ import { zodIssues } from "../../config/parse";
 import { deploymentSchema } from "../../config/schema";
 import { parseArgs } from "../args";
 import type { Command } from "../command";
-import { configPath } from "./failover";
+import { configPath } from "../config-arg";
 
 export const checkCommand: Command = {
   name: "check",

@@ -1,18 +1,13 @@
 import { locationOf } from "../../config/derive";
-import { loadDeployment, resolveConfigPath } from "../../config/load";
+import { loadDeployment } from "../../config/load";
 import type { Deployment } from "../../config/schema";
 import { clusterOf, FAILOVER_MODELS, type DecidingRule, type FailoverModelName, type FailoverOutcome } from "../../analysis/failover/cluster";
 import { disagree, failover, otherModel, shortOutcome } from "../../analysis/failover/model";
 import { initialPrimary } from "../../config/derive";
 import { type ParsedArgs, parseArgs, stringFlag, usageError } from "../args";
-import type { CliIo, Command } from "../command";
+import type { Command } from "../command";
+import { configPath } from "../config-arg";
 
-/** `--config` (or $EMS_HA_CONFIG / ./ems-ha.config.*): the path of a .ts or .json deployment. */
-export function configPath(args: ParsedArgs, io: CliIo): string {
-  const path = resolveConfigPath(stringFlag(args, "config"), io.cwd, io.env);
-  if (!path) throw usageError("--config", undefined, "is required (no $EMS_HA_CONFIG or ./ems-ha.config.ts either)", "add --config path/to/deployment.ts (or .json)");
-  return path;
-}
 
 /** `--model repmgr|vendor`, default repmgr. */
 export function modelFlag(args: ParsedArgs): FailoverModelName {

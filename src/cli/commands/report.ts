@@ -6,7 +6,8 @@ import { runRules } from "../../analysis/rules";
 import { loadDeployment } from "../../config/load";
 import { parseArgs, stringFlag, usageError } from "../args";
 import type { Command } from "../command";
-import { configPath, modelFlag } from "./failover";
+import { configPath } from "../config-arg";
+import { modelFlag } from "./failover";
 
 export const reportCommand: Command = {
   name: "report",

@@ -4,7 +4,8 @@ import { deploymentScenarios, disagreements, scenarioJson, scenarioTable } from 
 import { loadDeployment } from "../../config/load";
 import { parseArgs } from "../args";
 import type { Command } from "../command";
-import { configPath, modelFlag } from "./failover";
+import { configPath } from "../config-arg";
+import { modelFlag } from "./failover";
 
 export const scenariosCommand: Command = {
   name: "scenarios",

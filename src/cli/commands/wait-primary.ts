@@ -2,7 +2,7 @@ import { loadDeployment } from "../../config/load";
 import { waitForPrimary } from "../../ops/wait";
 import { numberFlag, parseArgs } from "../args";
 import type { Command } from "../command";
-import { requireConfig } from "./checklist";
+import { configPath } from "../config-arg";
 
 export const waitPrimaryCommand: Command = {
   name: "wait-primary",
@@ -10,7 +10,7 @@ export const waitPrimaryCommand: Command = {
   usage: "ems-ha wait-primary --config X [--timeout 300] [--interval 2] [--json]",
   async run(argv, io) {
     const args = parseArgs(argv, ["json"]);
-    const d = loadDeployment(requireConfig(args, io.cwd, io.env));
+    const d = loadDeployment(configPath(args, io));
     const timeout = numberFlag(args, "timeout", 1, 86_400) ?? 300;
     const interval = numberFlag(args, "interval", 0.1, 600) ?? 2;
     const r = await waitForPrimary(d, { env: io.env, timeoutMs: timeout * 1000, intervalMs: interval * 1000, onProgress: (l) => io.err(l) });
