@@ -4,13 +4,10 @@
  * settings (6 x 10 s) and once with the tuned profile (3 x 2 s). Needs root (docs/lab.md).
  */
 import { labDeployment, type LabFailover } from "../examples/lab";
-import { parseDeployment } from "../src/config/parse";
 import { formatApply, labDeploy } from "../test/lab/lib/deploy";
 import { formatDrill, labDrill, type DrillResult } from "../test/lab/lib/drill";
-import { labDown, labUp } from "../test/lab/lib/lab";
-import { labStateDir } from "../test/lab/lib/paths";
-import { preflightProblems } from "../test/lab/lib/preflight";
-import { suggestFreeSubnet } from "../test/lab/lib/subnet";
+import { bootFreshLab, chooseFreshLab } from "../test/lab/lib/fresh-lab";
+import { labDown } from "../test/lab/lib/lab";
 
 export interface LabProfileResult {
   readonly profile: LabFailover;
@@ -22,18 +19,19 @@ export interface LabProfileResult {
 const name = (address: string) => address.replace(/^terraform_data\./, "").replace(/_[0-9A-F]{8}$/, "");
 
 export async function benchLab(profiles: LabFailover[] = ["guide", "tuned"]): Promise<LabProfileResult[]> {
-  const problems = preflightProblems("/var/tmp");
-  if (problems.length > 0) throw new Error(`the lab benchmark cannot run here:\n${problems.join("\n")}`);
   const out: LabProfileResult[] = [];
   for (const profile of profiles) {
-    const subnet = suggestFreeSubnet(Array.from({ length: 10 }, (_, i) => `10.231.${240 + i}`));
-    if (!subnet) throw new Error("no free lab subnet in 10.231.240-249");
-    const stateDir = labStateDir(subnet);
+    const options = {
+      what: "the lab benchmark",
+      candidates: Array.from({ length: 10 }, (_, i) => `10.231.${240 + i}`),
+      deployment: (prefix: string) => labDeployment(prefix, profile),
+      needTerraform: true,
+    };
+    const chosen = chooseFreshLab(options);
+    const stateDir = chosen.stateDir;
     const log = (m: string) => process.stderr.write(`[bench ${profile}] ${m}\n`);
     try {
-      const t0 = Date.now();
-      const state = await labUp(parseDeployment(labDeployment(subnet, profile)), { stateDir, log: () => undefined });
-      const labUpSeconds = (Date.now() - t0) / 1000;
+      const { state, upSeconds: labUpSeconds } = await bootFreshLab(options, chosen);
       log(`lab up in ${labUpSeconds.toFixed(1)} s; deploying`);
       const dep = await labDeploy(state, { failover: profile, log: () => undefined });
       console.log(`\nDeploy (${profile} failover settings)\n${formatApply(dep.apply)}`);

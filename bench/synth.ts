@@ -43,9 +43,8 @@ new DataResource(stack, "one", { input: "x" });
 app.synth();
 `;
 
-/** One run in a fresh process: wall time, and peak RSS through GNU time when it is installed. */
-function timeOnce(args: string[], env: Record<string, string>): { ms: number; rssMb: number } {
-  const hasTime = spawnSync("/usr/bin/time", ["-f", "%M", "true"]).status === 0;
+/** One run in a fresh process: wall time, and peak RSS through GNU time when `hasTime`. */
+function timeOnce(args: string[], env: Record<string, string>, hasTime: boolean): { ms: number; rssMb: number } {
   const cmd = hasTime ? "/usr/bin/time" : process.execPath;
   const cmdArgs = hasTime ? ["-f", "%M", process.execPath, ...args] : args;
   const t0 = process.hrtime.bigint();
@@ -57,7 +56,8 @@ function timeOnce(args: string[], env: Record<string, string>): { ms: number; rs
 }
 
 function measure(name: string, args: string[], env: Record<string, string>, runs: number): SynthCase {
-  const samples = Array.from({ length: runs }, () => timeOnce(args, env));
+  const hasTime = spawnSync("/usr/bin/time", ["-f", "%M", "true"]).status === 0;
+  const samples = Array.from({ length: runs }, () => timeOnce(args, env, hasTime));
   const ms = samples.map((s) => s.ms).sort((a, b) => a - b);
   return {
     name,

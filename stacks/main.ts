@@ -36,9 +36,8 @@ export function collectDeployments(cwd = process.cwd(), env = process.env): AppI
  * Acknowledged findings (deployment.acknowledgements) are not printed.
  */
 export function checkRules(input: AppInput, warn?: (line: string) => void): void {
-  for (const { deployment, source } of input.deployments) {
+  for (const { deployment } of input.deployments) {
     synthFindings(deployment, warn ?? ((l) => process.stderr.write(`[${deployment.topology}] ${l}\n`)));
-    void source;
   }
 }
 

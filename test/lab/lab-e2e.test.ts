@@ -16,11 +16,10 @@ import { parseDeployment } from "../../src/config/parse";
 import { gatherStatus } from "../../src/ops/status";
 import { labDeploy, labReapply, labSecrets, type DeployResult } from "./lib/deploy";
 import { labDrill } from "./lib/drill";
-import { labDown, labUp } from "./lib/lab";
-import { REPO_ROOT, labStateDir } from "./lib/paths";
-import { preflightProblems } from "./lib/preflight";
+import { bootFreshLab, chooseFreshLab } from "./lib/fresh-lab";
+import { labDown } from "./lib/lab";
+import { REPO_ROOT } from "./lib/paths";
 import type { LabState } from "./lib/state";
-import { suggestFreeSubnet } from "./lib/subnet";
 
 // Apart from the default lab (10.231.7) and from lab-hosts.test.ts (10.231.200-219).
 const CANDIDATES = Array.from({ length: 20 }, (_, i) => `10.231.${220 + i}`);
@@ -31,13 +30,10 @@ let deployed: DeployResult | undefined;
 const log = (m: string): void => console.log(`[lab-e2e] ${m}`);
 
 beforeAll(async () => {
-  const problems = preflightProblems("/var/tmp");
-  if (spawnSync("terraform", ["version"]).status !== 0) problems.push("terraform is not on PATH (Terraform >= 1.5 is needed to apply the stack)");
-  if (problems.length > 0) throw new Error(`the lab end-to-end test cannot run on this machine:\n${problems.join("\n")}`);
-  const subnet = suggestFreeSubnet(CANDIDATES);
-  if (!subnet) throw new Error(`no free lab subnet among ${CANDIDATES[0]}-${CANDIDATES.at(-1)}.0/24`);
-  stateDir = labStateDir(subnet);
-  state = await labUp(parseDeployment(labDeployment(subnet)), { log, stateDir });
+  const options = { what: "the lab end-to-end test", candidates: CANDIDATES, deployment: (p: string) => labDeployment(p), needTerraform: true, log };
+  const chosen = chooseFreshLab(options);
+  stateDir = chosen.stateDir;
+  state = (await bootFreshLab(options, chosen)).state;
 }, 900_000);
 
 afterAll(async () => {

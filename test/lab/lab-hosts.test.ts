@@ -11,16 +11,14 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseDeployment } from "../../src/config/parse";
 import type { Deployment } from "../../src/config/schema";
 import { STANDIN_INSTALLER, labDeployment } from "../../examples/lab";
 import { run } from "./lib/exec";
 import { isHostProcess, mountsUnder } from "./lib/host";
 import { labDown, labExec, labStatus, labUp } from "./lib/lab";
-import { labStateDir } from "./lib/paths";
-import { preflightProblems } from "./lib/preflight";
+import { bootFreshLab, chooseFreshLab } from "./lib/fresh-lab";
 import type { LabState } from "./lib/state";
-import { subnetUses, suggestFreeSubnet } from "./lib/subnet";
+import { subnetUses } from "./lib/subnet";
 
 // Away from the default 10.231.7 so a developer's running lab is never touched.
 const CANDIDATES = Array.from({ length: 20 }, (_, i) => `10.231.${200 + i}`);
@@ -37,15 +35,12 @@ async function sh(host: string, command: string, input?: string): Promise<string
 }
 
 beforeAll(async () => {
-  const problems = preflightProblems("/var/tmp");
-  if (problems.length > 0) throw new Error(`the lab cannot run on this machine:\n${problems.join("\n")}`);
-  const subnet = suggestFreeSubnet(CANDIDATES);
-  if (!subnet) throw new Error(`no free lab subnet among ${CANDIDATES[0]}-${CANDIDATES.at(-1)}.0/24`);
-  deployment = parseDeployment(labDeployment(subnet));
-  stateDir = labStateDir(subnet);
-  const t0 = Date.now();
-  state = await labUp(deployment, { log, stateDir });
-  log(`lab up in ${((Date.now() - t0) / 1000).toFixed(1)} s on ${state.subnet}`);
+  const options = { what: "the lab", candidates: CANDIDATES, deployment: (p: string) => labDeployment(p), log };
+  const chosen = chooseFreshLab(options);
+  stateDir = chosen.stateDir;
+  const lab = await bootFreshLab(options, chosen);
+  ({ state, deployment } = lab);
+  log(`lab up in ${lab.upSeconds.toFixed(1)} s on ${state.subnet}`);
 }, 900_000);
 
 afterAll(async () => {

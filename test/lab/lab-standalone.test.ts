@@ -6,19 +6,15 @@
  * Needs root, systemd-nspawn, debootstrap, iproute2, openssh-client and terraform; FAILS naming
  * what is missing, never skipped.
  */
-import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labStandaloneDeployment } from "../../examples/lab";
-import { parseDeployment } from "../../src/config/parse";
 import type { DeploymentInput } from "../../src/config/schema";
 import { labDeploy, labReapply, labSecrets, type DeployResult } from "./lib/deploy";
-import { labDown, labExec, labUp } from "./lib/lab";
-import { labStateDir } from "./lib/paths";
-import { preflightProblems } from "./lib/preflight";
+import { bootFreshLab, chooseFreshLab } from "./lib/fresh-lab";
+import { labDown, labExec } from "./lib/lab";
 import type { LabState } from "./lib/state";
-import { suggestFreeSubnet } from "./lib/subnet";
 
 // Apart from the default lab, lab-hosts (200-219) and lab-e2e (220-239).
 const CANDIDATES = Array.from({ length: 10 }, (_, i) => `10.231.${250 + i}`);
@@ -30,14 +26,12 @@ let deployed: DeployResult | undefined;
 const log = (m: string): void => console.log(`[lab-standalone] ${m}`);
 
 beforeAll(async () => {
-  const problems = preflightProblems("/var/tmp");
-  if (spawnSync("terraform", ["version"]).status !== 0) problems.push("terraform is not on PATH (Terraform >= 1.5 is needed to apply the stack)");
-  if (problems.length > 0) throw new Error(`the standalone lab test cannot run on this machine:\n${problems.join("\n")}`);
-  const subnet = suggestFreeSubnet(CANDIDATES);
-  if (!subnet) throw new Error(`no free lab subnet among ${CANDIDATES[0]}-${CANDIDATES.at(-1)}.0/24`);
-  stateDir = labStateDir(subnet);
-  input = labStandaloneDeployment(subnet);
-  state = await labUp(parseDeployment(input), { log, stateDir });
+  const options = { what: "the standalone lab test", candidates: CANDIDATES, deployment: labStandaloneDeployment, needTerraform: true, log };
+  const chosen = chooseFreshLab(options);
+  stateDir = chosen.stateDir;
+  const lab = await bootFreshLab(options, chosen);
+  state = lab.state;
+  input = lab.input;
 }, 900_000);
 
 afterAll(async () => {

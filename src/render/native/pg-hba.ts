@@ -30,7 +30,7 @@ export function hbaAddress(address: string): string {
  * ~postgres/.pgpass instead of the guide's `trust`; loopback covers 127.0.0.1 and ::1
  * because `localhost` may resolve to either.
  */
-export function hbaLines(d: Deployment, self: NativeMember): HbaLine[] {
+export function hbaLines(d: Deployment, _self: NativeMember): HbaLine[] {
   const method = "scram-sha-256";
   const lines: HbaLine[] = [];
   for (const db of ["replication", "repmgr"]) {
@@ -40,8 +40,7 @@ export function hbaLines(d: Deployment, self: NativeMember): HbaLine[] {
     for (const m of nativeMembers(d)) lines.push({ type: "host", database: db, user: "repmgr", address: hbaAddress(m.address), method });
   }
   // Clients (EMS on data nodes; monitoring such as `ems-ha status` everywhere) log in with a password,
-  // as the guide's last line does on every node, the witness included.
-  void self;
+  // as the guide's last line does on every node, the witness included: the block is the same on every member.
   for (const net of nativeSettings(d).clientNetworks) lines.push({ type: "host", database: "all", user: "all", address: net, method });
   return lines;
 }

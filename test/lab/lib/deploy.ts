@@ -47,8 +47,6 @@ export interface DeployResult {
   readonly stackDir: string;
 }
 
-export const STACK = "native-single-region";
-
 /** Per-lab secrets, generated once and kept root-only in the state directory. */
 export function labSecrets(state: LabState): LabSecrets {
   const file = join(state.stateDir, "secrets.json");
@@ -145,7 +143,6 @@ export async function terraformApply(stackDir: string, env: NodeJS.ProcessEnv, l
   const started = new Map<string, number>();
   const steps: StepTiming[] = [];
   let summary: RegExpExecArray | null = null;
-  let noChanges = false;
   const r = await runStreaming("terraform", ["apply", "-auto-approve", "-input=false", "-no-color"], {
     cwd: stackDir,
     env,
@@ -163,7 +160,6 @@ export async function terraformApply(stackDir: string, env: NodeJS.ProcessEnv, l
       }
       const s = SUMMARY.exec(line);
       if (s) summary = s;
-      if (/No changes\./.test(line)) noChanges = true;
       if (line.trim()) log(`apply: ${line}`);
     },
   });
@@ -178,7 +174,7 @@ export async function terraformApply(stackDir: string, env: NodeJS.ProcessEnv, l
     steps,
     criticalPath: criticalPath(steps, stackJson),
     added: m ? Number(m[1]) : 0,
-    changed: m ? Number(m[2]) : noChanges ? 0 : 0,
+    changed: m ? Number(m[2]) : 0,
     destroyed: m ? Number(m[3]) : 0,
   };
 }

@@ -77,19 +77,25 @@ function connect(node: DbNodeConfig, d: Deployment, password: string): Client {
   });
 }
 
-/** true: writable primary; false: in recovery; undefined: no answer. */
-async function writable(node: DbNodeConfig, d: Deployment, password: string): Promise<boolean | undefined> {
+/** An open connection and whether the node is a writable primary; undefined when it does not answer. */
+async function connectWithRole(node: DbNodeConfig, d: Deployment, password: string): Promise<{ client: Client; writable: boolean } | undefined> {
   const c = connect(node, d, password);
   c.on("error", () => undefined);
   try {
     await c.connect();
     const r = await c.query<{ r: boolean }>("select pg_is_in_recovery() as r");
-    return !r.rows[0]!.r;
+    return { client: c, writable: !r.rows[0]!.r };
   } catch {
-    return undefined;
-  } finally {
     await c.end().catch(() => undefined);
+    return undefined;
   }
+}
+
+/** true: writable primary; false: in recovery; undefined: no answer. */
+async function writable(node: DbNodeConfig, d: Deployment, password: string): Promise<boolean | undefined> {
+  const s = await connectWithRole(node, d, password);
+  await s?.client.end().catch(() => undefined);
+  return s?.writable;
 }
 
 export function deployedDeployment(state: LabState): Deployment {
@@ -157,16 +163,9 @@ class Writer {
 
   private async connectWritable(): Promise<Client | undefined> {
     for (const n of this.dataNodes) {
-      const c = connect(n, this.d, this.password);
-      c.on("error", () => undefined);
-      try {
-        await c.connect();
-        const r = await c.query<{ r: boolean }>("select pg_is_in_recovery() as r");
-        if (!r.rows[0]!.r) return c;
-      } catch {
-        /* try the next node */
-      }
-      await c.end().catch(() => undefined);
+      const s = await connectWithRole(n, this.d, this.password);
+      if (s?.writable) return s.client;
+      await s?.client.end().catch(() => undefined);
     }
     return undefined;
   }
