@@ -3,3 +3,4 @@ export * from "./failover";
 export * from "./rules";
 export * from "./rto";
 export * from "./report";
+export * from "./check";

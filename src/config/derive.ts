@@ -19,6 +19,16 @@ export function repmgrNodeId(node: Pick<DbNodeConfig, "name" | "role" | "nodeId"
   return n + (node.role === "witness" ? WITNESS_ID_SEED : DATA_ID_SEED);
 }
 
+/**
+ * repmgr node id of database.nodes[index] as the deployment's topology assigns it: natively the
+ * explicit nodeId, else the position + 1 (the guide: 1, 2, witness 3); with the Docker image the
+ * explicit nodeId, else the name's number + 1000 / 2000. Undefined when it cannot be derived.
+ */
+export function nodeIdOf(d: Pick<Deployment, "topology">, node: Pick<DbNodeConfig, "name" | "role" | "nodeId">, index: number): number | undefined {
+  if (d.topology === "native-single-region") return node.nodeId ?? index + 1;
+  return repmgrNodeId(node);
+}
+
 export function priorityOf(node: Pick<DbNodeConfig, "role" | "priority">): number {
   if (node.role === "witness") return 0;
   return node.priority ?? 100;
@@ -36,10 +46,16 @@ export function witnessNodes(d: Deployment): DbNodeConfig[] {
   return d.database.nodes.filter((n) => n.role === "witness");
 }
 
-/** The data node that starts as primary. */
+/** The data node that starts as primary, or undefined when the deployment names none that exists. */
+export function findInitialPrimary(d: Deployment): DbNodeConfig | undefined {
+  const want = d.database.initialPrimary;
+  return want !== undefined ? d.database.nodes.find((n) => n.name === want && n.role === "data") : dataNodes(d)[0];
+}
+
+/** The data node that starts as primary (of a validated deployment). */
 export function initialPrimary(d: Deployment): DbNodeConfig {
   const want = d.database.initialPrimary;
-  const found = want ? d.database.nodes.find((n) => n.name === want) : dataNodes(d)[0];
+  const found = findInitialPrimary(d);
   if (!found) throw new Error(`initial primary ${want ?? "(first data node)"} not found; validate the deployment first`);
   return found;
 }

@@ -1,6 +1,6 @@
 /** Loading a deployment from a TypeScript module or a JSON file. */
 import { existsSync, readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { extname, resolve } from "node:path";
 import { ConfigError } from "./errors";
 import { parseDeployment } from "./parse";
 import type { Deployment } from "./schema";
@@ -20,6 +20,20 @@ export function resolveConfigPath(explicit?: string, cwd = process.cwd(), env = 
   return undefined;
 }
 
+/** Extensions a deployment file may have; anything else is refused by name, never loaded. */
+export const CONFIG_EXTENSIONS = [".ts", ".mts", ".cts", ".js", ".mjs", ".cjs", ".json"] as const;
+
+function fileError(path: string, message: string, fix: string): ConfigError {
+  return new ConfigError([{ path: "(file)", value: path, message, fix }], path);
+}
+
+/** The loader's message, on one line and bounded. */
+function loaderMessage(e: unknown): string {
+  const text = e instanceof Error ? `${e.name === "Error" ? "" : `${e.name}: `}${e.message}` : String(e);
+  const line = text.replace(/\s+/g, " ").trim();
+  return line.length > 300 ? `${line.slice(0, 297)}...` : line;
+}
+
 /** Loads a .js module natively and a .ts module through tsx, whatever runs this code. */
 function requireModule(path: string): Record<string, unknown> {
   if (/\.[cm]?ts$/.test(path)) {
@@ -31,22 +45,46 @@ function requireModule(path: string): Record<string, unknown> {
   return require(path) as Record<string, unknown>;
 }
 
-/** Reads the raw (unvalidated) deployment object from a file. */
+/** Reads the raw (unvalidated) deployment object from a file. Every failure is a ConfigError naming the file. */
 export function readDeploymentInput(path: string): unknown {
-  if (!existsSync(path)) {
-    throw new ConfigError([{ path: "(file)", value: path, message: "the config file does not exist", fix: "pass the path of a .ts, .js or .json deployment" }]);
+  if (!existsSync(path)) throw fileError(path, "the config file does not exist", "pass the path of a .ts, .js or .json deployment");
+  const ext = extname(path).toLowerCase();
+  if (!(CONFIG_EXTENSIONS as ReadonlyArray<string>).includes(ext)) {
+    throw fileError(
+      path,
+      `the file's extension ${ext ? `"${ext}"` : "(none)"} is not one of ${CONFIG_EXTENSIONS.join(", ")}; it is not loaded`,
+      "write the deployment as a .ts or .js module (export default { ... }) or as .json, and name the file accordingly",
+    );
   }
-  if (path.endsWith(".json")) {
+  if (ext === ".json") {
+    let text: string;
     try {
-      return JSON.parse(readFileSync(path, "utf8"));
+      text = readFileSync(path, "utf8");
     } catch (e) {
-      throw new ConfigError([{ path: "(file)", value: path, message: `not valid JSON: ${(e as Error).message}`, fix: "correct the JSON syntax" }]);
+      throw fileError(path, `cannot read the file: ${loaderMessage(e)}`, "check the path and its permissions");
+    }
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      throw fileError(path, `not valid JSON: ${loaderMessage(e)}`, "correct the JSON syntax");
     }
   }
-  const mod = requireModule(path);
-  const value = mod.default ?? mod.deployment;
+  let mod: Record<string, unknown>;
+  try {
+    mod = requireModule(path);
+  } catch (e) {
+    throw fileError(path, `loading the module failed: ${loaderMessage(e)}`, "fix the module so it loads (run it with `npx tsx` to see the error); a JSON deployment must be named .json");
+  }
+  let value: unknown;
+  try {
+    value = mod?.default ?? mod?.deployment;
+    // Plain data only: getters run once here, functions and cycles are refused.
+    value = value === undefined ? undefined : JSON.parse(JSON.stringify(value));
+  } catch (e) {
+    throw fileError(path, `the exported deployment is not plain data: ${loaderMessage(e)}`, "export a plain object of strings, numbers, booleans, arrays and objects");
+  }
   if (value === undefined) {
-    throw new ConfigError([{ path: "(file)", value: path, message: "the module exports neither default nor deployment", fix: "add `export default { ... }` with the deployment" }]);
+    throw fileError(path, "the module exports neither default nor deployment", "add `export default { ... }` with the deployment");
   }
   return value;
 }

@@ -9,6 +9,37 @@
  * Defaults come from the vendor guide (FortiClient EMS 7.4.4 HA deployment guide).
  */
 import { z } from "zod";
+import {
+  cidr,
+  dockerImageName,
+  dockerObjectName,
+  dockerRegistry,
+  dockerTag,
+  fortiosInterface,
+  fortiosVdom,
+  hostOrIpv4,
+  hostPath,
+  ipv4,
+  localPath,
+  locationName,
+  posixUser,
+} from "./values";
+
+/**
+ * Most DB nodes a deployment may have. The guide's largest recommended cluster is 9 nodes
+ * (7 data + 2 witnesses); 32 leaves room for more without letting the analysis (every pair of
+ * nodes for every possible primary) or the synthesized plan grow without bound.
+ */
+export const MAX_DB_NODES = 32;
+/**
+ * Most EMS nodes a deployment may have. The guide's topologies have two or three; 16 bounds the
+ * FortiGate's real-server lists and the install chain (each secondary waits for the previous one).
+ */
+export const MAX_EMS_NODES = 16;
+/** Largest repmgr node id: PostgreSQL's int4 (repmgr.nodes.node_id). */
+export const MAX_NODE_ID = 2 ** 31 - 1;
+/** Least RAM PGTune is run with: 256 MB (maintenance_work_mem = RAM / 16 stays >= PostgreSQL's 1 MB). */
+export const MIN_RAM_GB = 0.25;
 
 /** Topologies of the guide; each one is a stack id. */
 export const TOPOLOGIES = [
@@ -21,10 +52,7 @@ export const TOPOLOGIES = [
 ] as const;
 export type Topology = (typeof TOPOLOGIES)[number];
 
-const hostname = z
-  .string()
-  .min(1, "must not be empty")
-  .regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/, "must be an IPv4 address or a DNS name (letters, digits, '.', '-')");
+const hostname = hostOrIpv4();
 
 const nodeName = z
   .string()
@@ -34,14 +62,14 @@ const nodeName = z
 export const sshSchema = z
   .object({
     /** Login user. @default "root" */
-    user: z.string().min(1).default("root"),
+    user: posixUser.default("root"),
     /** SSH port. @default 22 */
     port: z.number().int().min(1).max(65535).default(22),
     /**
      * Path of the private key on the machine that runs Terraform. When absent, the
      * ssh agent (SSH_AUTH_SOCK) is used.
      */
-    privateKeyPath: z.string().min(1).optional(),
+    privateKeyPath: localPath().optional(),
   })
   .strict()
   .default({});
@@ -59,7 +87,7 @@ export const emsNodeSchema = z
     /** The host is a cloned VM: reset its machine-id before installing. @default false */
     clonedVm: z.boolean().default(false),
     /** Data centre / location of the node (used by the analysis). @default "default" */
-    location: z.string().min(1).default("default"),
+    location: locationName.default("default"),
   })
   .strict();
 export type EmsNodeConfig = z.infer<typeof emsNodeSchema>;
@@ -77,16 +105,16 @@ export const dbNodeSchema = z
     /** repmgr priority. @default 100 for data nodes, 0 for witnesses */
     priority: z.number().int().min(0).max(1000).optional(),
     /** repmgr location (data centre). When absent, repmgr's "default" is used. */
-    location: z.string().regex(/^[A-Za-z0-9_-]+$/, "must be letters, digits, '_' or '-'").optional(),
+    location: locationName.optional(),
     /** Host RAM in GB (PGTune input). @default 4 */
-    ramGb: z.number().positive().max(4096).default(4),
+    ramGb: z.number().min(MIN_RAM_GB, `PGTune needs at least ${MIN_RAM_GB} GB (256 MB) of RAM`).max(4096).default(4),
     /** Host CPUs (PGTune input). @default 4 */
     cpus: z.number().int().min(1).max(1024).default(4),
     /** Storage type (PGTune input). @default "ssd" */
     storage: z.enum(STORAGE).default("ssd"),
     ssh: sshSchema,
     /** Explicit repmgr node id (native topology). Default: from the name. */
-    nodeId: z.number().int().min(1).optional(),
+    nodeId: z.number().int().min(1).max(MAX_NODE_ID, `repmgr node ids are PostgreSQL integers: at most ${MAX_NODE_ID}`).optional(),
   })
   .strict();
 export type DbNodeInput = z.input<typeof dbNodeSchema>;
@@ -97,9 +125,9 @@ const sha256 = z.string().regex(/^[a-f0-9]{64}$/, "must be 64 lowercase hex char
 export const imageSchema = z
   .object({
     /** Image name as `docker load` reports it. @default "ems-postgres-ha" */
-    name: z.string().min(1).default("ems-postgres-ha"),
+    name: dockerImageName.default("ems-postgres-ha"),
     /** @default "latest" */
-    tag: z.string().min(1).default("latest"),
+    tag: dockerTag.default("latest"),
     /** Where the image comes from. @default a tarball at /root/forticlientems_postgres-ha.tar.gz */
     source: z
       .discriminatedUnion("kind", [
@@ -107,7 +135,7 @@ export const imageSchema = z
           .object({
             kind: z.literal("tarball"),
             /** Path of the tarball on each DB host. */
-            path: z.string().startsWith("/", "must be an absolute path on the DB host"),
+            path: hostPath(),
             /** sha256 of the tarball; the load is keyed on it and verified before loading. */
             sha256,
           })
@@ -116,7 +144,7 @@ export const imageSchema = z
           .object({
             kind: z.literal("registry"),
             /** Registry prefix, e.g. registry.example.com/ems. Empty for Docker Hub. */
-            registry: z.string().default(""),
+            registry: dockerRegistry.default(""),
           })
           .strict(),
       ])
@@ -152,18 +180,21 @@ export const databaseSchema = z
     /** PostgreSQL port on every DB host. @default 5432 */
     port: z.number().int().min(1).max(65535).default(5432),
     /** PostgreSQL superuser EMS connects as. @default "postgres" */
-    user: z.string().regex(/^[a-z_][a-z0-9_]*$/, "must be a PostgreSQL identifier such as postgres").default("postgres"),
+    user: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a PostgreSQL identifier such as postgres (at most 63 characters)").default("postgres"),
     /** Name of the data node that starts as primary. @default the first data node */
-    initialPrimary: z.string().optional(),
+    initialPrimary: nodeName.optional(),
     /** max_connections used by PGTune. @default 1092 (the guide) */
     maxConnections: z.number().int().min(10).max(100000).default(1092),
     /** Directory on each data host holding conf.d/extra.conf. @default "/opt/ems-ha/conf.d" */
-    confDir: z.string().startsWith("/", "must be an absolute path").default("/opt/ems-ha/conf.d"),
+    confDir: hostPath().default("/opt/ems-ha/conf.d"),
     image: imageSchema,
     /** Install Docker on DB hosts that lack it (apt-get install docker.io / dnf install docker). @default true */
     installDocker: z.boolean().default(true),
     failover: failoverTimingSchema,
-    nodes: z.array(dbNodeSchema).min(1, "at least one DB node is needed"),
+    nodes: z
+      .array(dbNodeSchema)
+      .min(1, "at least one DB node is needed")
+      .max(MAX_DB_NODES, `at most ${MAX_DB_NODES} DB nodes: the guide's largest cluster has 9, and the failover analysis grows with every pair of nodes`),
   })
   .strict();
 export type DatabaseConfig = z.infer<typeof databaseSchema>;
@@ -177,20 +208,24 @@ export const installerSchema = z
         .object({
           kind: z.literal("file"),
           /** Local path of forticlientems_<version>.F.bin on the machine running Terraform. */
-          path: z.string().min(1),
+          path: localPath(),
           sha256,
         })
         .strict(),
       z
         .object({
           kind: z.literal("url"),
-          url: z.string().url().refine((u) => /^https?:\/\//.test(u), "must be an http(s) URL"),
+          url: z
+            .string()
+            .max(2048)
+            .url()
+            .refine((u) => /^https?:\/\/[A-Za-z0-9._~:/?#[\]@!&()*+,;=%-]+$/.test(u), "must be an http(s) URL without spaces, quotes or $ (percent-encode them)"),
           sha256,
         })
         .strict(),
     ]),
     /** Directory on each EMS host the installer is placed in and run from. Never /tmp. @default "/opt/ems-ha/installer" */
-    installDir: z.string().startsWith("/", "must be an absolute path").default("/opt/ems-ha/installer"),
+    installDir: hostPath().default("/opt/ems-ha/installer"),
   })
   .strict();
 export type InstallerConfig = z.infer<typeof installerSchema>;
@@ -200,7 +235,7 @@ export const emsSettingsSchema = z
     /** FQDN EMS is reached by (EMS Settings > Use FQDN). */
     fqdn: hostname,
     /** VIP on the FortiGate, also EMS's custom hostname. */
-    vip: z.string(),
+    vip: ipv4("use the FortiGate virtual server's IPv4 address, e.g. 172.16.1.50 (a DNS name cannot be a FortiGate VIP extip)"),
     /** High Availability Keep Alive Interval in seconds, 5-30. @default 10 */
     keepaliveSeconds: z.number().int().default(10),
   })
@@ -211,18 +246,19 @@ export const fortigateSchema = z
     /** Management address of the FortiGate. */
     address: hostname,
     /** @default "root" */
-    vdom: z.string().min(1).default("root"),
+    vdom: fortiosVdom.default("root"),
     /** Interface that receives client traffic (extintf of the VIPs, srcintf of the policy). */
-    incomingInterface: z.string().min(1),
+    incomingInterface: fortiosInterface,
     /** Interface towards the EMS nodes (dstintf of the policy). */
-    outgoingInterface: z.string().min(1),
+    outgoingInterface: fortiosInterface,
     /** Chromebook management enabled: adds port 8443. @default false */
     chromebook: z.boolean().default(false),
     /** ACME certificate import: adds port 80. @default false */
     acme: z.boolean().default(false),
     /** More EMS subnets behind other interfaces: one more policy each. @default [] */
     extraEmsSubnets: z
-      .array(z.object({ outgoingInterface: z.string().min(1), incomingInterface: z.string().min(1).optional() }).strict())
+      .array(z.object({ outgoingInterface: fortiosInterface, incomingInterface: fortiosInterface.optional() }).strict())
+      .max(16, "at most 16 extra EMS subnets")
       .default([]),
     /** First firewall policy id the toolkit uses. @default 1000 */
     policyIdBase: z.number().int().min(1).max(4294967000).default(1000),
@@ -230,7 +266,7 @@ export const fortigateSchema = z
     namePrefix: z.string().regex(/^[A-Za-z0-9_-]{1,20}$/, "must be 1-20 letters, digits, '_' or '-'").default("ems-ha"),
     /** Verify the FortiGate's TLS certificate; needs caBundleFile. @default false */
     verifyTls: z.boolean().default(false),
-    caBundleFile: z.string().optional(),
+    caBundleFile: localPath().optional(),
   })
   .strict();
 export type FortiGateConfig = z.infer<typeof fortigateSchema>;
@@ -250,13 +286,13 @@ export const nativeSchema = z
      * The EMS extensions tarball (ems_pg_extensions.tar.gz) on the machine running Terraform,
      * extracted to / on the data nodes. When absent the step is skipped.
      */
-    extensions: z.object({ path: z.string().min(1), sha256 }).strict().optional(),
+    extensions: z.object({ path: localPath(), sha256 }).strict().optional(),
     /** wal_keep_size, so a failed primary can still rewind and rejoin. @default "512MB" */
-    walKeepSize: z.string().regex(/^\d+(kB|MB|GB|TB)$/, "must be a size like 512MB").default("512MB"),
+    walKeepSize: z.string().regex(/^[1-9]\d{0,8}(kB|MB|GB|TB)$/, "must be a size like 512MB").default("512MB"),
     /** Seconds between two checks of the reconciliation service. @default 10 */
     reconcileIntervalSeconds: z.number().int().min(2).max(3600).default(10),
     /** Networks allowed to connect to the data nodes as the EMS user (pg_hba). @default ["0.0.0.0/0"] (the guide) */
-    clientNetworks: z.array(z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, "must be a CIDR like 192.168.1.0/24")).min(1).default(["0.0.0.0/0"]),
+    clientNetworks: z.array(cidr).min(1).max(64).default(["0.0.0.0/0"]),
     /** Apply the PGTune settings (FACTS §8) to the data nodes. @default true */
     tune: z.boolean().default(true),
     /** repmgr log_level. @default "INFO" */
@@ -265,7 +301,6 @@ export const nativeSchema = z
   .strict();
 export type NativeSettings = z.infer<typeof nativeSchema>;
 
-const cidr = z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, "must be a CIDR like 192.168.1.0/24");
 
 /**
  * The one remote PostgreSQL server of the standalone-db and vm-appliances topologies.
@@ -289,9 +324,9 @@ export const standaloneSchema = z.discriminatedUnion("mode", [
        */
       packages: z.enum(["pgdg", "distribution", "preinstalled"]).default("pgdg"),
       /** ems_pg_extensions.tar.gz on the machine running Terraform, extracted to / on the server. When absent the step is skipped. */
-      extensions: z.object({ path: z.string().min(1), sha256 }).strict().optional(),
+      extensions: z.object({ path: localPath(), sha256 }).strict().optional(),
       /** Networks allowed to log in as database.user besides the EMS nodes (pg_hba). @default [] (only the EMS nodes' addresses) */
-      clientNetworks: z.array(cidr).default([]),
+      clientNetworks: z.array(cidr).max(64).default([]),
       /** Apply PGTune (FACTS §8) for the node's ramGb/cpus/storage. @default true */
       tune: z.boolean().default(true),
     })
@@ -306,6 +341,7 @@ export const appliancesSchema = z
     promptPattern: z
       .string()
       .min(1)
+      .max(200)
       .refine((s) => {
         try {
           new RegExp(s);
@@ -322,11 +358,11 @@ export const appliancesSchema = z
     /** Seconds for `redirect` (it deploys the EMS database on the primary). @default 900 */
     redirectTimeoutSeconds: z.number().int().min(10).max(7200).default(900),
     /** `system set hostname` per EMS node name. @default the node name */
-    hostnames: z.record(z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/, "must be letters, digits and '-', like EMS-1")).default({}),
+    hostnames: z.record(nodeName, z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/, "must be letters, digits and '-', like EMS-1")).default({}),
     /** How the appliance's SSH host key is checked. "known-hosts": must be in knownHostsPath. @default "known-hosts" */
     hostKeyCheck: z.enum(["known-hosts", "off"]).default("known-hosts"),
     /** known_hosts file on the machine running Terraform. @default "~/.ssh/known_hosts" */
-    knownHostsPath: z.string().min(1).default("~/.ssh/known_hosts"),
+    knownHostsPath: localPath().default("~/.ssh/known_hosts"),
   })
   .strict();
 export type ApplianceSettings = z.infer<typeof appliancesSchema>;
@@ -346,22 +382,26 @@ export const upgradeSchema = z
         z
           .object({
             node: nodeName,
-            container: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "must be a docker container name"),
-            volume: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "must be a docker volume name").optional(),
+            container: dockerObjectName("container"),
+            volume: dockerObjectName("volume").optional(),
           })
           .strict(),
       )
+      .max(MAX_DB_NODES)
       .default([]),
     /** shared_preload_libraries set with ALTER SYSTEM before the stop (the guide's step 1). @default "pg_stat_statements, repmgr" */
     sharedPreloadLibraries: z.string().regex(/^[a-z_]+(, ?[a-z_]+)*$/, "must be a comma-separated list like pg_stat_statements, repmgr").default("pg_stat_statements, repmgr"),
     /** Suffix of the old container's name when the new container keeps the name. @default "-pre-upgrade" */
-    renameSuffix: z.string().regex(/^[A-Za-z0-9_.-]+$/).default("-pre-upgrade"),
+    renameSuffix: z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, "must be 1-32 letters, digits, '_', '.' or '-'").default("-pre-upgrade"),
   })
   .strict();
 export type UpgradeSettings = z.infer<typeof upgradeSchema>;
 
 export const acknowledgementSchema = z
-  .object({ rule: z.string().min(1), reason: z.string().min(10, "explain why in at least 10 characters") })
+  .object({
+    rule: z.string().regex(/^[a-z0-9-]{1,64}$/, "must be a rule id like location-loss-no-majority"),
+    reason: z.string().min(10, "explain why in at least 10 characters").max(1000, "keep the reason under 1000 characters"),
+  })
   .strict();
 
 export const deploymentSchema = z
@@ -370,7 +410,10 @@ export const deploymentSchema = z
     topology: z.enum(TOPOLOGIES).default("single-region"),
     /** Free name used in descriptions. @default "ems" */
     name: z.string().regex(/^[a-z0-9-]{1,40}$/, "must be lowercase letters, digits or '-'").default("ems"),
-    emsNodes: z.array(emsNodeSchema).min(1, "at least one EMS node is needed"),
+    emsNodes: z
+      .array(emsNodeSchema)
+      .min(1, "at least one EMS node is needed")
+      .max(MAX_EMS_NODES, `at most ${MAX_EMS_NODES} EMS nodes: the guide's topologies have two or three, and every node is a FortiGate real server`),
     database: databaseSchema,
     installer: installerSchema,
     ems: emsSettingsSchema,
@@ -384,7 +427,7 @@ export const deploymentSchema = z
     /** The move to the new ems-postgres-ha image (topology upgrade-7-4-4). @default all defaults */
     upgrade: upgradeSchema.optional(),
     /** Topology rule findings acknowledged with a reason. @default [] */
-    acknowledgements: z.array(acknowledgementSchema).default([]),
+    acknowledgements: z.array(acknowledgementSchema).max(64).default([]),
   })
   .strict();
 

@@ -49,7 +49,8 @@ export function pgtuneSettings(input: PgTuneInput): PgTuneSetting[] {
 
   const sharedBuffers = Math.floor(ramKb / 4);
   const effectiveCache = Math.floor((ramKb * 3) / 4);
-  const maintenance = Math.min(Math.floor(ramKb / 16), 2 * 1024 * 1024);
+  // PostgreSQL refuses a maintenance_work_mem below 1MB (docs/configuration.md, ramGb).
+  const maintenance = Math.max(Math.min(Math.floor(ramKb / 16), 2 * 1024 * 1024), 1024);
   let walBuffers = Math.floor((3 * sharedBuffers) / 100);
   const maxWal = 16 * 1024;
   if (walBuffers > maxWal) walBuffers = maxWal;

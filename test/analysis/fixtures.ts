@@ -8,12 +8,21 @@ export function clone<T>(x: T): T {
   return JSON.parse(JSON.stringify(x)) as T;
 }
 
+/** sha256 of the text "ems-ha test": stands in for a real checksum where the examples carry zeros. */
+export const TEST_SHA256 = "c35ff1a5d27d6710311263df9f1545b7d65e05e82ca8114622339028edb674ff";
+
+/** The deployment with every placeholder checksum replaced by TEST_SHA256. */
+export function withRealChecksums(input: DeploymentInput): DeploymentInput {
+  return JSON.parse(JSON.stringify(input).replace(/"0{64}"/g, `"${TEST_SHA256}"`)) as DeploymentInput;
+}
+
+/** The geo example (real-looking checksums: the examples' zeros are a warning of their own). */
 export function geoInput(): DeploymentInput {
-  return clone(geoExample);
+  return withRealChecksums(clone(geoExample));
 }
 
 export function singleInput(): DeploymentInput {
-  return clone(singleExample);
+  return withRealChecksums(clone(singleExample));
 }
 
 export function parsed(input: DeploymentInput): Deployment {

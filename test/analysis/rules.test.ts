@@ -2,7 +2,8 @@ import { describe, expect, it, vi } from "vitest";
 import { ALL_RULES, formatFinding, openFindings, runRules, synthFindings, UNKNOWN_ACK_ID, WARNING_RULES } from "../../src/analysis/rules";
 import { CONFIG_CHECKS } from "../../src/config/semantics";
 import { ConfigError } from "../../src/config/errors";
-import { geoInput, parsed, schemaOnly, singleInput } from "./fixtures";
+import singleExample from "../../examples/single-region";
+import { clone, geoInput, parsed, schemaOnly, singleInput } from "./fixtures";
 
 const ids = (d: Parameters<typeof runRules>[0]) => runRules(d).map((f) => f.ruleId);
 
@@ -15,9 +16,25 @@ describe("rule catalogue", () => {
     expect(WARNING_RULES.every((r) => r.level === "warning")).toBe(true);
   });
 
-  it("finds nothing open in the examples", () => {
+  it("finds nothing open in the examples once their checksums are real", () => {
     expect(openFindings(runRules(parsed(singleInput())))).toEqual([]);
     expect(openFindings(runRules(parsed(geoInput())))).toEqual([]);
+  });
+
+  it("warns about each placeholder checksum (the examples' zeros)", () => {
+    const f = openFindings(runRules(parsed(clone(singleExample))));
+    expect(f.map((x) => x.ruleId)).toEqual(["placeholder-checksum", "placeholder-checksum"]);
+    expect(f.map((x) => x.level)).toEqual(["warning", "warning"]);
+    expect(f[0]!.message).toContain("installer.source.sha256");
+    expect(f[1]!.message).toContain("database.image.source.sha256");
+  });
+
+  it("keeps each rule's id and summary with its check", () => {
+    for (const r of ALL_RULES) {
+      expect(r.id).toMatch(/^[a-z0-9-]+$/);
+      expect(r.summary.length).toBeGreaterThan(10);
+    }
+    expect(CONFIG_CHECKS.map((c) => c.id)).toEqual(ALL_RULES.filter((r) => r.level === "error").map((r) => r.id));
   });
 });
 
@@ -35,16 +52,17 @@ describe("error rules (reused config checks)", () => {
     expect(f.find((x) => x.ruleId === "unique-node-ids")!.message).toContain("2001");
   });
 
-  it("no promotable data node, keepalive, /tmp, VIP and Bitnami names", () => {
+  it("no promotable data node, keepalive, /tmp, EMS real servers and Bitnami names", () => {
     const s = singleInput();
     s.database.nodes[0]!.priority = 0;
     s.database.nodes[1]!.priority = 0;
     s.ems.keepaliveSeconds = 40;
     s.installer.installDir = "/tmp/ems";
-    s.ems.vip = "ems.example.com";
+    s.emsNodes[1]!.address = "ems2.example.com";
     s.database.nodes[2]!.name = "witness";
     const found = ids(schemaOnly(s));
-    for (const id of ["promotable-data-node", "keepalive-range", "installer-not-in-tmp", "vip-is-ipv4", "bitnami-node-names"]) expect(found).toContain(id);
+    for (const id of ["promotable-data-node", "keepalive-range", "installer-not-in-tmp", "ems-real-servers-are-ips", "bitnami-node-names"]) expect(found).toContain(id);
+    expect(runRules(schemaOnly(s)).find((f) => f.ruleId === "ems-real-servers-are-ips")!.nodes).toEqual(["ems-2"]);
     const bitnami = runRules(schemaOnly(s)).find((f) => f.ruleId === "bitnami-node-names")!;
     expect(bitnami.nodes).toEqual(["witness"]);
   });
@@ -128,12 +146,12 @@ describe("synthFindings", () => {
 
   it("throws ConfigError (exit 2) on an error finding", () => {
     const s = singleInput();
-    s.ems.vip = "not-an-ip";
+    s.database.nodes[0]!.address = "db1.example.com";
     expect(() => synthFindings(schemaOnly(s), () => undefined)).toThrow(ConfigError);
     try {
       synthFindings(schemaOnly(s), () => undefined);
     } catch (e) {
-      expect((e as ConfigError).message).toContain("rule vip-is-ipv4");
+      expect((e as ConfigError).message).toContain("rule docker-addresses-are-ips");
     }
   });
 });

@@ -103,7 +103,7 @@ describe("deployment config", () => {
       expect(e).toBeInstanceOf(ConfigError);
       const msg = (e as Error).message;
       expect(msg).toMatch(/^2 errors in the deployment \(my.ts\):/);
-      expect(msg).toContain('ems.vip: the VIP must be an IPv4 address (got "300.1.1.1")');
+      expect(msg).toContain('ems.vip: must be an IPv4 address (got "300.1.1.1")');
       expect(msg).toContain("ems.keepaliveSeconds");
     }
   });

@@ -10,12 +10,13 @@ import { emsDbSameLocation } from "./ems-db-same-location";
 import { emsNodePair } from "./ems-node-pair";
 import { evenVotingNodes } from "./even-voting-nodes";
 import { locationLossNoMajority } from "./location-loss-no-majority";
+import { placeholderChecksum } from "./placeholder-checksum";
 import { recommendedClusterSize } from "./recommended-cluster-size";
 import type { Finding, RuleHit, TopologyRule } from "./rule";
 import { witnessLocation } from "./witness-location";
 
 export type { Finding, RuleHit, RuleLevel, TopologyRule } from "./rule";
-export { CONFIG_RULES, nodesOfIssue, ruleFromCheck } from "./config-checks";
+export { CONFIG_RULES, hitOfIssue, ruleFromCheck } from "./config-checks";
 
 export const WARNING_RULES: ReadonlyArray<TopologyRule> = [
   evenVotingNodes,
@@ -24,6 +25,7 @@ export const WARNING_RULES: ReadonlyArray<TopologyRule> = [
   emsDbSameLocation,
   witnessLocation,
   emsNodePair,
+  placeholderChecksum,
 ];
 
 export const UNKNOWN_ACK_ID = "acknowledgement-names-rule";

@@ -1,26 +1,20 @@
-import { formatFinding, openFindings, runRules } from "../../analysis/rules";
+import { checkDeployment } from "../../analysis/check";
+import { formatFinding } from "../../analysis/rules";
 import { readDeploymentInput } from "../../config/load";
 import { ConfigError } from "../../config/errors";
-import { zodIssues } from "../../config/parse";
-import { deploymentSchema } from "../../config/schema";
 import { parseArgs } from "../args";
 import type { Command } from "../command";
 import { configPath } from "../config-arg";
 
 export const checkCommand: Command = {
   name: "check",
-  summary: "Run the topology rules; exit 2 on an unacknowledged error, print warnings",
+  summary: "Validate a deployment and run the topology rules; exit 2 on an unacknowledged error, print warnings",
   usage: "ems-ha check --config X [--json]",
   run(argv, io) {
     const args = parseArgs(argv, ["json"]);
     const path = configPath(args, io);
-    const input = readDeploymentInput(path);
-    // Schema errors stop here; the cross-field checks run below as rules with ids.
-    const parsed = deploymentSchema.safeParse(input);
-    if (!parsed.success) throw new ConfigError(zodIssues(parsed.error, input), path);
-    const findings = runRules(parsed.data);
-    const errors = openFindings(findings, "error");
-    const warnings = openFindings(findings, "warning");
+    // Schema errors, cross-field errors and (for a valid deployment) warnings, all in one run.
+    const { findings, errors, warnings } = checkDeployment(readDeploymentInput(path));
     if (args.flags.json) io.out(JSON.stringify(findings, null, 2));
     else {
       for (const f of findings) (f.level === "error" && f.acknowledged === undefined ? io.err : io.out)(formatFinding(f));
