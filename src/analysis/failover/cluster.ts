@@ -3,7 +3,7 @@
  * role, priority, location and repmgr node id. Pure data, so tests can build
  * clusters without a whole deployment.
  */
-import { locationOf, priorityOf, repmgrNodeId } from "../../config/derive";
+import { locationOf, nodeIdOf, priorityOf } from "../../config/derive";
 import type { Deployment } from "../../config/schema";
 
 export interface ClusterNode {
@@ -71,8 +71,8 @@ export function clusterOf(d: Deployment): ClusterNode[] {
     role: n.role,
     priority: priorityOf(n),
     location: locationOf(n),
-    // Names without a trailing number (native topology without nodeId) fall back to list order.
-    nodeId: repmgrNodeId(n) ?? i + 1,
+    // The id the topology gives the node (natively: nodeId or the position + 1); never undefined for a valid deployment.
+    nodeId: nodeIdOf(d, n, i) ?? i + 1,
   }));
 }
 

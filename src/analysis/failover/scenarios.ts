@@ -5,6 +5,7 @@
  */
 import { initialPrimary } from "../../config/derive";
 import type { Deployment } from "../../config/schema";
+import { mdKeepCode, mdText } from "../report/md";
 import { type ClusterNode, type FailoverModelName, type FailoverOutcome, isCandidate } from "./cluster";
 import { disagree, failover, otherModel, shortOutcome } from "./model";
 
@@ -80,9 +81,65 @@ export function runScenarios(
   );
 }
 
-/** Scenarios of a deployment under a model. */
+/**
+ * Most scenarios evaluated for one deployment (each under both models). The initial primary's
+ * scenarios always run (at most 32 + 496 + locations with the 32-node limit); other possible
+ * primaries are added in cluster order while the total stays within this bound, so `scenarios`
+ * and `report` take well under a second at the maximum node count.
+ */
+export const MAX_EVALUATED_SCENARIOS = 2000;
+
+export interface ScenarioRun {
+  readonly results: ScenarioResult[];
+  /** Primaries whose scenarios were evaluated, in cluster order. */
+  readonly primaries: string[];
+  /** Possible primaries left out to stay within the bound. */
+  readonly omittedPrimaries: string[];
+  /** Scenarios evaluated (results.length). */
+  readonly evaluated: number;
+}
+
+/** The scenarios of the initial primary, then of the other possible primaries while they fit in `limit`. */
+export function boundedScenarios(
+  nodes: ReadonlyArray<ClusterNode>,
+  model: FailoverModelName,
+  primaries: ReadonlyArray<string>,
+  initial: string | undefined,
+  limit = MAX_EVALUATED_SCENARIOS,
+): ScenarioRun {
+  const ordered = initial !== undefined && primaries.includes(initial) ? [initial, ...primaries.filter((p) => p !== initial)] : [...primaries];
+  const planned = new Map<string, Scenario[]>();
+  let total = 0;
+  const omitted: string[] = [];
+  for (const p of ordered) {
+    const list = scenariosFor(nodes, p);
+    if (planned.size > 0 && total + list.length > limit) {
+      omitted.push(p);
+      continue;
+    }
+    planned.set(p, list);
+    total += list.length;
+  }
+  const included = primaries.filter((p) => planned.has(p));
+  const other = otherModel(model);
+  const results = included.flatMap((primary) =>
+    planned.get(primary)!.map((scenario) => {
+      const input = { nodes, primary, down: scenario.down };
+      return { scenario, outcome: failover(model, input), other: failover(other, input) };
+    }),
+  );
+  return { results, primaries: included, omittedPrimaries: primaries.filter((p) => omitted.includes(p)), evaluated: results.length };
+}
+
+/** The bounded scenario run of a deployment under a model. */
+export function deploymentScenarioRun(d: Deployment, model: FailoverModelName, nodes: ReadonlyArray<ClusterNode>): ScenarioRun {
+  const initial = initialPrimary(d).name;
+  return boundedScenarios(nodes, model, possiblePrimaries(nodes, initial), initial);
+}
+
+/** Scenarios of a deployment under a model (bounded: see MAX_EVALUATED_SCENARIOS). */
 export function deploymentScenarios(d: Deployment, model: FailoverModelName, nodes: ReadonlyArray<ClusterNode>): ScenarioResult[] {
-  return runScenarios(nodes, model, possiblePrimaries(nodes, initialPrimary(d).name));
+  return deploymentScenarioRun(d, model, nodes).results;
 }
 
 export function scenarioJson(results: ReadonlyArray<ScenarioResult>): ScenarioJson[] {
@@ -103,10 +160,6 @@ export function nodeStatus(node: string, o: FailoverOutcome): string {
   return "remains secondary";
 }
 
-function cell(s: string): string {
-  return s.replace(/\|/g, "\\|").replace(/\n/g, " ");
-}
-
 export interface TableOptions {
   /** Leave out the rows where the primary stays up. @default false */
   readonly onlyPrimaryFailures?: boolean;
@@ -118,12 +171,14 @@ export function scenarioTable(nodes: ReadonlyArray<ClusterNode>, results: Readon
   const rows = opts.onlyPrimaryFailures ? results.filter((r) => r.outcome.rule !== "primary-up") : results;
   const model = results[0]?.outcome.model ?? "repmgr";
   const other = otherModel(model);
-  const head = ["Scenario", ...data.map((n) => `${n.name} (${n.location}) status`), "Notes", `${other} model`];
+  const head = ["Scenario", ...data.map((n) => mdText(`${n.name} (${n.location}) status`)), "Notes", `${other} model`];
   const lines = [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`];
   for (const r of rows) {
-    const differs = disagree(r.outcome, r.other) ? `**differs:** ${shortOutcome(r.other)}` : "same";
-    const cells = [r.scenario.label, ...data.map((n) => nodeStatus(n.name, r.outcome)), r.outcome.reason, differs];
-    lines.push(`| ${cells.map(cell).join(" | ")} |`);
+    // Escaped where assembled: labels and reasons carry node and location names; the statuses
+    // and the "differs" markup are the toolkit's own Markdown.
+    const differs = disagree(r.outcome, r.other) ? `**differs:** ${mdText(shortOutcome(r.other))}` : "same";
+    const cells = [mdText(r.scenario.label), ...data.map((n) => nodeStatus(n.name, r.outcome)), mdKeepCode(r.outcome.reason), differs];
+    lines.push(`| ${cells.join(" | ")} |`);
   }
   return lines.join("\n");
 }

@@ -2,3 +2,4 @@ export * from "./xml";
 export * from "./topology-svg";
 export * from "./deployment-order";
 export * from "./markdown";
+export * from "./md";

@@ -1,44 +1,71 @@
-/** report.md: what a reviewer needs to judge a deployment in a pull-request comment. */
-import { emsPorts, initialPrimary, locationOf, priorityOf, repmgrNodeId } from "../../config/derive";
+/**
+ * report.md: what a reviewer needs to judge a deployment in a pull-request comment.
+ * Every value from the deployment goes through mdText (report/md.ts) where the text is assembled.
+ */
+import { checksumFields } from "../../config/checksums";
+import { emsPorts, initialPrimary, locationOf, priorityOf, nodeIdOf } from "../../config/derive";
 import type { Deployment } from "../../config/schema";
+import { isPlaceholderSha256 } from "../../config/values";
 import { clusterOf, type FailoverModelName } from "../failover/cluster";
-import { deploymentScenarios, disagreements, scenarioTable } from "../failover/scenarios";
-import { shortOutcome } from "../failover/model";
+import { deploymentScenarioRun, disagreements, MAX_EVALUATED_SCENARIOS, scenarioTable } from "../failover/scenarios";
+import { otherModel, shortOutcome } from "../failover/model";
 import { type Finding, formatFinding, openFindings } from "../rules";
 import { rtoBudget, rtoTable } from "../rto";
 import { deploymentOrder } from "./deployment-order";
+import { mdKeepCode, mdText } from "./md";
 
+/** A table whose every cell is a value (escaped here). */
 function table(head: string[], rows: Array<Array<string | number>>): string {
-  const esc = (v: string | number) => String(v).replace(/\|/g, "\\|");
-  return [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.map(esc).join(" | ")} |`)].join("\n");
+  return [
+    `| ${head.map(mdText).join(" | ")} |`,
+    `|${head.map(() => "---").join("|")}|`,
+    ...rows.map((r) => `| ${r.map(mdText).join(" | ")} |`),
+  ].join("\n");
 }
 
 function nodesSection(d: Deployment): string {
   const primary = initialPrimary(d);
   const rows: Array<Array<string | number>> = [
     ...d.emsNodes.map((n, i) => [n.name, n.address, n.location, i === 0 ? "EMS primary (installed first)" : "EMS secondary", "", ""]),
-    ...d.database.nodes.map((n) => [
+    ...d.database.nodes.map((n, i) => [
       n.name,
       n.address,
       locationOf(n),
       n.role === "witness" ? "DB witness" : n.name === primary.name ? "DB primary (initial)" : "DB standby",
       priorityOf(n),
-      repmgrNodeId(n) ?? "",
+      nodeIdOf(d, n, i) ?? "",
     ]),
   ];
   return table(["Node", "Address", "Location", "Role", "repmgr priority", "repmgr node id"], rows);
 }
 
+/** What gets installed and from where, with the checksums a reviewer should compare. */
+function softwareSection(d: Deployment): string {
+  const src = d.installer.source;
+  const img = d.database.image;
+  const rows: Array<Array<string | number>> = [
+    ["EMS installer", `${d.installer.version} (${src.kind === "file" ? `file ${src.path}` : `URL ${src.url}`}), run from ${d.installer.installDir}`],
+  ];
+  if (["single-region", "geo-redundant", "upgrade-7-4-4"].includes(d.topology)) {
+    const where = img.source.kind === "tarball" ? `tarball ${img.source.path} on each DB host` : img.source.registry ? `registry ${img.source.registry}` : "Docker Hub";
+    rows.push(["PostgreSQL HA image", `${img.name}:${img.tag} from ${where}`]);
+  }
+  for (const f of checksumFields(d)) {
+    rows.push([`sha256 of ${f.what}`, `${f.sha256}${isPlaceholderSha256(f.sha256) ? " (PLACEHOLDER: synth and deploy refuse it)" : ""}`]);
+  }
+  return table(["What", "Version, source and checksum"], rows);
+}
+
 function networkSection(d: Deployment): string {
-  const lines = [`- DB port ${d.database.port} on every DB node; EMS reaches the data nodes ${d.database.nodes.filter((n) => n.role === "data").map((n) => n.name).join(", ")}.`];
+  const lines = [`- DB port ${d.database.port} on every DB node; EMS reaches the data nodes ${mdText(d.database.nodes.filter((n) => n.role === "data").map((n) => n.name).join(", "))}.`];
   if (!d.fortigate) {
-    lines.push(`- No FortiGate in the deployment: clients must reach the EMS primary at ${d.ems.vip} some other way.`);
+    lines.push(`- No FortiGate in the deployment: clients must reach the EMS primary at ${mdText(d.ems.vip)} some other way.`);
     return lines.join("\n");
   }
   const fg = d.fortigate;
   lines.push(
-    `- FortiGate ${fg.address} (VDOM ${fg.vdom}), client side ${fg.incomingInterface}, EMS side ${fg.outgoingInterface}.`,
-    `- VIP ${d.ems.vip} (EMS FQDN ${d.ems.fqdn}), load balancing first alive, health check TCP 8013.`,
+    `- FortiGate ${mdText(fg.address)} (VDOM ${mdText(fg.vdom)}), client side ${mdText(fg.incomingInterface)}, EMS side ${mdText(fg.outgoingInterface)}.`,
+    `- VIP ${mdText(d.ems.vip)} (EMS FQDN ${mdText(d.ems.fqdn)}), load balancing first alive, health check TCP 8013.`,
     "",
     table(
       ["Port", "Real servers (in order)"],
@@ -52,7 +79,7 @@ function findingsSection(findings: ReadonlyArray<Finding>): string {
   if (findings.length === 0) return "No findings.";
   const open = openFindings(findings);
   const counts = `${openFindings(findings, "error").length} error(s), ${openFindings(findings, "warning").length} warning(s), ${findings.length - open.length} acknowledged.`;
-  return [counts, "", ...findings.map((f) => `- ${formatFinding(f)}`)].join("\n");
+  return [counts, "", ...findings.map((f) => `- ${mdText(formatFinding(f))}`)].join("\n");
 }
 
 export interface ReportOptions {
@@ -64,25 +91,37 @@ export interface ReportOptions {
 
 export function reportMarkdown(d: Deployment, opts: ReportOptions): string {
   const model = opts.model ?? "repmgr";
+  const other = otherModel(model);
   const nodes = clusterOf(d);
-  const results = deploymentScenarios(d, model, nodes);
+  const run = deploymentScenarioRun(d, model, nodes);
+  const results = run.results;
+  // The counts describe exactly the rows of the table below (the primary's failures).
   const failures = results.filter((r) => r.outcome.rule !== "primary-up");
-  const manual = failures.filter((r) => r.outcome.newPrimary === null);
+  const manual = failures.filter((r) => r.outcome.manualPromotion);
+  const noData = failures.filter((r) => r.outcome.newPrimary === null && !r.outcome.manualPromotion);
   const diff = disagreements(results);
   const budget = rtoBudget(d);
   const order = deploymentOrder(d);
+  const omitted =
+    run.omittedPrimaries.length === 0
+      ? ""
+      : ` To keep the analysis bounded (at most ${MAX_EVALUATED_SCENARIOS} scenarios), the scenarios with ${mdText(run.omittedPrimaries.join(", "))} as primary are left out; \`ems-ha failover --primary NODE --down ...\` answers any one of them.`;
   return [
-    `# EMS HA review: ${d.name} (${d.topology})`,
+    `# EMS HA review: ${mdText(d.name)} (${mdText(d.topology)})`,
     "",
-    `![topology](${opts.svgName ?? "topology.svg"})`,
+    `![topology](${encodeURI(opts.svgName ?? "topology.svg").replace(/[()]/g, (c) => `%${c.charCodeAt(0).toString(16)}`)})`,
     "",
     "## Nodes and roles",
     "",
     nodesSection(d),
     "",
+    "## Installer and image",
+    "",
+    softwareSection(d),
+    "",
     "## Deployment order",
     "",
-    ...order.map((s) => `${s.step}. ${s.what}: ${s.nodes.join(", ")}`),
+    ...order.map((s) => `${s.step}. ${mdText(s.what)}: ${mdText(s.nodes.join(", "))}`),
     "",
     "## VIPs and ports",
     "",
@@ -90,18 +129,20 @@ export function reportMarkdown(d: Deployment, opts: ReportOptions): string {
     "",
     `## Failover table (${model} model)`,
     "",
-    `${results.length} scenarios (every single node, pair of nodes and location, for each possible primary); ` +
-      `${failures.length} lose the primary, of which ${manual.length} need a manual promotion. ` +
-      `The rows where the primary stays up are left out below; \`ems-ha scenarios\` prints them all.`,
+    `${results.length} scenarios (every single node, pair of nodes and location, for each possible primary shown); ` +
+      `${failures.length} lose the primary and are listed below: ${manual.length} need a manual promotion` +
+      `${noData.length > 0 ? `, ${noData.length} leave no data node up` : ""}, ` +
+      `${failures.length - manual.length - noData.length} promote a standby automatically. ` +
+      `The rows where the primary stays up are left out; \`ems-ha scenarios\` prints them all.${omitted}`,
     "",
     scenarioTable(nodes, results, { onlyPrimaryFailures: true }),
     "",
     diff.length === 0
-      ? `The ${model} model and the other model agree on every scenario.`
+      ? `The ${model} model and the ${other} model agree on every scenario.`
       : [
-          `Where the other model disagrees (${diff.length}):`,
+          `Where the ${other} model disagrees (${diff.length}):`,
           "",
-          ...diff.map((r) => `- primary ${r.scenario.primary}, down ${r.scenario.down.join(", ")}: ${model} says ${shortOutcome(r.outcome)}, ${r.other.model} says ${shortOutcome(r.other)}`),
+          ...diff.map((r) => `- primary ${mdText(r.scenario.primary)}, down ${mdText(r.scenario.down.join(", "))}: ${model} says ${mdKeepCode(shortOutcome(r.outcome))}, ${r.other.model} says ${mdKeepCode(shortOutcome(r.other))}`),
         ].join("\n"),
     "",
     "## RTO budget",

@@ -3,7 +3,7 @@
  * paths to the EMS nodes, SQL from the EMS primary to the DB primary, streaming
  * replication from the DB primary to each standby and the witnesses' repmgr links.
  */
-import { emsPorts, initialPrimary, locationOf, priorityOf, repmgrNodeId } from "../../config/derive";
+import { emsPorts, initialPrimary, locationOf, nodeIdOf, priorityOf } from "../../config/derive";
 import type { Deployment } from "../../config/schema";
 import { el, text } from "./xml";
 
@@ -149,10 +149,11 @@ export function topologySvg(d: Deployment): string {
   d.emsNodes.forEach((n, i) => {
     boxes.push(nodeBox(pos.get(n.name)!, [n.name, n.address, i === 0 ? "EMS primary" : "EMS secondary"], COLORS.emsBox, COLORS.lb, i === 0));
   });
-  for (const n of d.database.nodes) {
+  for (const [i, n] of d.database.nodes.entries()) {
     const isPrimary = n.name === primary.name;
     const role = n.role === "witness" ? "witness" : isPrimary ? "DB primary" : "DB standby";
-    const detail = n.role === "witness" ? `id ${repmgrNodeId(n) ?? "?"}` : `prio ${priorityOf(n)} · id ${repmgrNodeId(n) ?? "?"}`;
+    const id = nodeIdOf(d, n, i) ?? "?";
+    const detail = n.role === "witness" ? `id ${id}` : `prio ${priorityOf(n)} · id ${id}`;
     const fill = n.role === "witness" ? COLORS.witnessBox : COLORS.dbBox;
     boxes.push(nodeBox(pos.get(n.name)!, [n.name, `${n.address} · ${role}`, detail], fill, n.role === "witness" ? COLORS.witness : COLORS.repl, isPrimary));
   }
