@@ -1,9 +1,10 @@
 /**
  * `npm run bench`: prints the figures as a table and as JSON (last line).
- * Sections: synth (always); lab deploy and failover (need root and the lab, see docs/lab.md).
- * Options: --runs N (synth repetitions, default 5), --only synth|lab, --json-out FILE.
+ * Sections: synth (always); analysis at the maximum node count (always); lab deploy and failover (need root and the lab, see docs/lab.md).
+ * Options: --runs N (synth repetitions, default 5), --only synth|analysis|lab, --json-out FILE.
  */
 import { writeFileSync } from "node:fs";
+import { benchAnalysis } from "./analysis";
 import { benchSynth } from "./synth";
 
 async function main(): Promise<number> {
@@ -21,6 +22,14 @@ async function main(): Promise<number> {
     console.log("| case | median ms | min ms | max ms | peak RSS MB |");
     console.log("|---|---|---|---|---|");
     for (const c of synth) console.log(`| ${c.name} | ${c.medianMs} | ${c.minMs} | ${c.maxMs} | ${Number.isNaN(c.peakRssMb) ? "n/a (install GNU time)" : c.peakRssMb} |`);
+  }
+  if (!only || only === "analysis") {
+    const analysis = benchAnalysis(runs);
+    result.analysis = analysis;
+    console.log("\nAnalysis at the maximum node count (in-process, median of runs)");
+    console.log("| case | median ms | max ms | scenarios evaluated | output bytes |");
+    console.log("|---|---|---|---|---|");
+    for (const c of analysis) console.log(`| ${c.name} | ${c.medianMs} | ${c.maxMs} | ${c.evaluatedScenarios} | ${c.outputBytes} |`);
   }
   if (!only || only === "lab") {
     const { benchLab } = await import("./lab");
