@@ -11,6 +11,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { join, resolve } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
@@ -33,7 +34,7 @@ import { pgtuneForNode } from "../../src/render/pgtune";
 import { tempDir } from "../helpers/tmp";
 
 const SEED = 20261126;
-const RUNS = 2500;
+const RUNS = 2000;
 const ROOT = resolve(__dirname, "../..");
 const dir = tempDir("ems-ha-prop-");
 
@@ -52,6 +53,18 @@ function pathsOf(value: Json, prefix: Path = []): Path[] {
   return out;
 }
 const BASE_PATHS = BASES.map((b) => pathsOf(b).filter((p) => p.length > 0));
+/** Numeric fields of each base, plus nodeId and ramGb of every DB node (where the crashes were). */
+const NUMBER_PATHS = BASES.map((b, i) => [
+  ...BASE_PATHS[i]!.filter((p) => typeof getAt(b, p) === "number"),
+  ...b.database.nodes.flatMap((_: unknown, n: number) => [["database", "nodes", n, "nodeId"], ["database", "nodes", n, "ramGb"], ["database", "nodes", n, "cpus"]]),
+]);
+/** Name fields: looked up by name across the deployment. */
+const NAME_PATHS = BASES.map((b) => [
+  ...b.emsNodes.map((_: unknown, n: number) => ["emsNodes", n, "name"]),
+  ...b.database.nodes.map((_: unknown, n: number) => ["database", "nodes", n, "name"]),
+  ["database", "initialPrimary"],
+]);
+const ODD_NAMES = ["constructor", "__proto__", "toString", "hasOwnProperty", "valueOf", "pg-1", "pg-2", "ems-1", "pgw-1", "pg-9"];
 
 const HOSTILE = [
   "$(id)",
@@ -158,10 +171,12 @@ const deployment = fc.integer({ min: 0, max: BASES.length - 1 }).chain((b) =>
     .array(
       fc.oneof(
         { weight: 8, arbitrary: fc.record({ kind: fc.constant("set" as const), path: fc.constantFrom(...BASE_PATHS[b]!), value: replacement }) },
+        { weight: 2, arbitrary: fc.record({ kind: fc.constant("set" as const), path: fc.constantFrom(...NUMBER_PATHS[b]!), value: fc.oneof(fc.constantFrom(...NUMBERS), fc.double(), fc.integer()) }) },
+        { weight: 2, arbitrary: fc.record({ kind: fc.constant("set" as const), path: fc.constantFrom(...NAME_PATHS[b]!), value: fc.constantFrom(...ODD_NAMES) }) },
         { weight: 1, arbitrary: fc.record({ kind: fc.constant("delete" as const), path: fc.constantFrom(...BASE_PATHS[b]!) }) },
         {
           weight: 1,
-          arbitrary: fc.record({ kind: fc.constant("add-key" as const), path: fc.constantFrom<Path>([], ["database"], ["ems"], ["emsNodes", 0], ["database", "nodes", 0], ["appliances", "hostnames"]), key: fc.constantFrom("constructor", "__proto__", "toString", "extra", "${x}"), value: replacement }),
+          arbitrary: fc.record({ kind: fc.constant("add-key" as const), path: fc.constantFrom<Path>([], ["database"], ["ems"], ["emsNodes", 0], ["database", "nodes", 0], ["appliances", "hostnames"]), key: fc.constantFrom("constructor", "__proto__", "toString", "extra", "${x}", "nodeId", "location", "priority", "initialPrimary"), value: replacement }),
         },
         { weight: 1, arbitrary: fc.record({ kind: fc.constant("dup" as const), path: fc.constantFrom<Path>(["emsNodes"], ["database", "nodes"]) }) },
       ),
@@ -193,7 +208,7 @@ async function checkExit(input: Json): Promise<{ code: number; err: string }> {
 }
 
 function overlaps(a: string, b: string): boolean {
-  const inside = (x: string, y: string) => x === y || x.startsWith(`${y}.`) || x.startsWith(`${y}[`);
+  const inside = (x: string, y: string) => y === "(root)" || x === y || x.startsWith(`${y}.`) || x.startsWith(`${y}[`);
   return inside(a, b) || inside(b, a);
 }
 
@@ -201,6 +216,42 @@ function pathText(path: Path): string {
   let out = "";
   for (const p of path) out += typeof p === "number" ? `[${p}]` : out ? `.${p}` : p;
   return out || "(root)";
+}
+
+/** What an accepted deployment guarantees, whatever was generated. */
+function assertSafe(d: Json): void {
+  const strings: Array<[string, string]> = [];
+  const walk = (v: Json, path: string) => {
+    if (typeof v === "string") strings.push([path, v]);
+    else if (v !== null && typeof v === "object") for (const k of Object.keys(v)) walk(v[k], `${path}.${k}`);
+  };
+  walk(d, "");
+  for (const [path, v] of strings) {
+    expect(v, path).not.toMatch(/\$\{|%\{/);
+    expect(v, path).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/);
+  }
+  for (const p of [d.installer.installDir, d.database.confDir, d.database.image.source.path].filter((x) => x !== undefined)) {
+    expect(p).toMatch(/^\/[^'"`$\\]*$/);
+    expect(p.split("/")).not.toContain("..");
+  }
+  for (const n of [...d.emsNodes, ...d.database.nodes]) {
+    expect(n.ssh.user).toMatch(/^[a-z_][a-z0-9_-]{0,31}$/);
+    expect(n.ssh.privateKeyPath ?? "").not.toMatch(/['"`$]/);
+    // A dotted all-numeric address is a real IPv4 address.
+    if (/^[0-9.]+$/.test(n.address)) expect(isIP(n.address), n.address).toBe(4);
+  }
+  expect(isIP(d.ems.vip)).toBe(4);
+  for (const n of d.database.nodes) {
+    if (n.nodeId !== undefined) expect(String(n.nodeId)).toMatch(/^[1-9]\d{0,9}$/);
+    const conf = pgtuneForNode(n, d.database.maxConnections);
+    const m = /maintenance_work_mem = (\d+)(kB|MB|GB)/.exec(conf)!;
+    expect(m[2] === "kB" ? Number(m[1]) >= 1024 : true, conf).toBe(true);
+  }
+  for (const c of [...(d.native?.clientNetworks ?? []), ...(d.standalone?.clientNetworks ?? [])]) {
+    const [addr, prefix] = c.split("/");
+    expect(isIP(addr), c).not.toBe(0);
+    expect(Number(prefix), c).toBeLessThanOrEqual(isIP(addr) === 4 ? 32 : 128);
+  }
 }
 
 afterAll(() => {
@@ -224,8 +275,10 @@ describe("hostile deployments (fast-check, seeded)", () => {
         if (v.ok) {
           figures.accepted++;
           const d = parseDeployment(input);
+          assertSafe(d);
           expect(semanticIssues(d)).toEqual([]);
           for (const n of dataNodes(d)) pgtuneForNode(n, d.database.maxConnections);
+          checkDeployment(input);
           reportMarkdown(d, { findings: checkDeployment(input).findings });
           topologySvg(d);
           expect(deploymentScenarioRun(d, "repmgr", clusterOf(d)).evaluated).toBeGreaterThan(0);
@@ -239,7 +292,8 @@ describe("hostile deployments (fast-check, seeded)", () => {
             expect(message).toContain(`  - ${i.path}: ${i.message} (got ${showValue(i.value)}). Fix: ${i.fix}`);
           }
           // The rejection is about what was changed: a mutated field (or its container), or a cross-field rule.
-          const touched = mutations.map((m) => pathText(m.kind === "add-key" ? [...m.path, m.key] : m.path));
+          // A deletion from an array shifts the later elements: the whole array counts as touched.
+          const touched = mutations.map((m) => pathText(m.kind === "add-key" ? [...m.path, m.key] : m.kind === "delete" ? m.path.slice(0, -1) : m.path));
           expect(v.issues.some((i) => i.rule !== undefined || i.path === "(root)" || touched.some((t) => overlaps(i.path, t)))).toBe(true);
         }
         const { code, err } = await checkExit(input);
