@@ -9,6 +9,8 @@ import { renderRepmgrConf } from "../../src/render/native/repmgr-conf";
 import { renderRepmgrdDefaults, renderRepmgrdUnit } from "../../src/render/native/repmgrd";
 import { renderSetupScript } from "../../src/render/native/setup-script";
 import { ConfigError } from "../../src/config/errors";
+import { deploymentSchema, type DeploymentInput } from "../../src/config/schema";
+import nativeExample from "../../examples/native-single-region";
 import { exampleDeployment } from "./helpers";
 
 const d = exampleDeployment();
@@ -50,7 +52,10 @@ describe("cluster members", () => {
   it("puts a later initial primary first and rejects duplicate ids", () => {
     const d2 = exampleDeployment((i) => ({ ...i, database: { ...i.database, initialPrimary: "dbnode-2" } }));
     expect(nativeMembers(d2).map((m) => m.name)).toEqual(["dbnode-2", "dbnode-1", "witness-1"]);
-    const d3 = exampleDeployment((i) => ({ ...i, database: { ...i.database, nodes: i.database.nodes.map((n, k) => (k === 0 ? { ...n, nodeId: 2 } : n)) } }));
+    const dup = (i: DeploymentInput) => ({ ...i, database: { ...i.database, nodes: i.database.nodes.map((n, k) => (k === 0 ? { ...n, nodeId: 2 } : n)) } });
+    // parseDeployment (and so `ems-ha check`) rejects the collision already; nativeMembers still refuses it on its own.
+    expect(() => exampleDeployment(dup)).toThrow(/database\.nodes\[1\]\.nodeId: repmgr node id 2 is also the id of dbnode-1/);
+    const d3 = deploymentSchema.parse(dup(structuredClone(nativeExample) as DeploymentInput));
     expect(() => nativeMembers(d3)).toThrow(ConfigError);
     expect(() => nativeMembers(d3)).toThrow(/database\.nodes\[1\]\.nodeId.*repmgr node id 2 is also the id of dbnode-1/);
   });
