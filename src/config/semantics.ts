@@ -243,8 +243,25 @@ export const geoLocations = check("geo-locations", "a geo-redundant cluster give
   return issues;
 });
 
+/**
+ * Node names become construct ids next to the stacks' own parts, and the constructs library keeps
+ * a scope's children in a plain object: "constructor" is found on Object.prototype (synth fails
+ * with "There is already a Construct with name 'constructor'"), and the stacks' own ids would
+ * collide the same way.
+ */
+export const RESERVED_NODE_NAMES: ReadonlySet<string> = new Set(["constructor", "database", "db-reachable", "fortigate", "locations", "primary-ready", "secrets", "ssh-keys"]);
+
+export const reservedNodeNames = check("reserved-node-names", "no node is named like a part of the stack (or constructor)", (d) =>
+  [...d.emsNodes.map((n, i) => ({ n, path: `emsNodes[${i}].name` })), ...d.database.nodes.map((n, i) => ({ n, path: `database.nodes[${i}].name` }))].flatMap(({ n, path }) =>
+    RESERVED_NODE_NAMES.has(n.name)
+      ? [{ path, value: n.name, nodes: [n.name], message: `the stacks use "${n.name}" for a part of their own (node names become construct ids)`, fix: `rename the node, e.g. ${n.name}-1; reserved: ${[...RESERVED_NODE_NAMES].join(", ")}` }]
+      : [],
+  ),
+);
+
 export const CONFIG_CHECKS: ReadonlyArray<ConfigCheck> = [
   uniqueNames,
+  reservedNodeNames,
   uniqueAddresses,
   uniqueNodeIds,
   bitnamiNames,
