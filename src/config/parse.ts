@@ -226,9 +226,9 @@ export function validateDeployment(input: unknown): DeploymentValidation {
     return issues.length === 0 ? { ok: true, deployment: parsed.data, issues: [] } : { ok: false, issues };
   }
   const schema = zodIssues(parsed.error, input);
-  // A control character is reported once: by the field's own rule when it has one.
-  const own = new Set(schema.filter((i) => /control character/.test(i.message)).map((i) => i.path));
-  const walk = strings.filter((i) => !(own.has(i.path) && /control character/.test(i.message)));
+  // A control character in a field the schema rejects already is not reported twice.
+  const rejected = new Set(schema.map((i) => i.path));
+  const walk = strings.filter((i) => !(rejected.has(i.path) && /control character/.test(i.message)));
   return { ok: false, issues: [...schema, ...walk, ...bestEffortSemantics(input, schema)] };
 }
 
