@@ -251,13 +251,23 @@ export const geoLocations = check("geo-locations", "a geo-redundant cluster give
  */
 export const RESERVED_NODE_NAMES: ReadonlySet<string> = new Set(["constructor", "database", "db-reachable", "fortigate", "locations", "primary-ready", "secrets", "ssh-keys"]);
 
-export const reservedNodeNames = check("reserved-node-names", "no node is named like a part of the stack (or constructor)", (d) =>
-  [...d.emsNodes.map((n, i) => ({ n, path: `emsNodes[${i}].name` })), ...d.database.nodes.map((n, i) => ({ n, path: `database.nodes[${i}].name` }))].flatMap(({ n, path }) =>
-    RESERVED_NODE_NAMES.has(n.name)
-      ? [{ path, value: n.name, nodes: [n.name], message: `the stacks use "${n.name}" for a part of their own (node names become construct ids)`, fix: `rename the node, e.g. ${n.name}-1; reserved: ${[...RESERVED_NODE_NAMES].join(", ")}` }]
-      : [],
-  ),
-);
+/** Steps of the upgrade-7-4-4 stack; each DB node's step is the construct `<node>-<step>`. */
+const UPGRADE_STEPS = ["prepare", "stop", "load", "start"];
+
+export const reservedNodeNames = check("reserved-node-names", "no node is named like a part of the stack (or constructor)", (d) => {
+  const upgradeIds = new Map<string, string>();
+  if (d.topology === "upgrade-7-4-4") for (const n of d.database.nodes) for (const step of UPGRADE_STEPS) upgradeIds.set(`${n.name}-${step}`, n.name);
+  return [...d.emsNodes.map((n, i) => ({ n, path: `emsNodes[${i}].name` })), ...d.database.nodes.map((n, i) => ({ n, path: `database.nodes[${i}].name` }))].flatMap(({ n, path }) => {
+    if (RESERVED_NODE_NAMES.has(n.name)) {
+      return [{ path, value: n.name, nodes: [n.name], message: `the stacks use "${n.name}" for a part of their own (node names become construct ids)`, fix: `rename the node, e.g. ${n.name}-1; reserved: ${[...RESERVED_NODE_NAMES].join(", ")}` }];
+    }
+    const owner = upgradeIds.get(n.name);
+    if (owner !== undefined) {
+      return [{ path, value: n.name, nodes: [owner, n.name], message: `the upgrade stack names a step of ${owner} "${n.name}" (node names become construct ids)`, fix: "rename the node so it is not <another node>-prepare/-stop/-load/-start" }];
+    }
+    return [];
+  });
+});
 
 export const CONFIG_CHECKS: ReadonlyArray<ConfigCheck> = [
   uniqueNames,

@@ -254,3 +254,18 @@ describe("placeholder checksums", () => {
     expect(placeholderChecksums(ones).map((i) => i.path)).toEqual(["installer.source.sha256"]);
   });
 });
+
+describe("reserved node names", () => {
+  it("refuses constructor, the stacks' own ids and, in the upgrade, another node's step id", async () => {
+    const upgrade = (await import("../../examples/upgrade-7-4-4")).default;
+    const d = clone(singleExample);
+    d.emsNodes[0].name = "secrets";
+    d.emsNodes[1].name = "constructor";
+    expect(issues(d).filter((i) => i.rule === "reserved-node-names").map((i) => i.path)).toEqual(["emsNodes[0].name", "emsNodes[1].name"]);
+    const u = real(upgrade);
+    u.emsNodes[0].name = `${u.database.nodes[0].name}-stop`;
+    const found = issues(u).find((i) => i.rule === "reserved-node-names")!;
+    expect(found.path).toBe("emsNodes[0].name");
+    expect(found.nodes).toEqual([u.database.nodes[0].name, `${u.database.nodes[0].name}-stop`]);
+  });
+});
