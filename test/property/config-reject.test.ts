@@ -162,7 +162,6 @@ describe("hostile deployments through the real binary", () => {
   const cases: Array<[string, string, string, number]> = [
     ["valid", "ok.json", JSON.stringify(BASES[0]), 0],
     ["command substitution in a path", "subst.json", JSON.stringify({ ...BASES[0], installer: { ...BASES[0].installer, installDir: "/opt/$(reboot)" } }), 2],
-    ["Terraform template in a name", "tpl.json", JSON.stringify({ ...BASES[0], ems: { ...BASES[0].ems, fqdn: "${file(\"/etc/passwd\")}" } }), 2],
     ["unknown extension", "deploy.yaml", "topology: single-region\n", 2],
     ["a module that throws", "throws.ts", "throw new Error('loader boom');\nexport default {};\n", 2],
     ["10,000-deep value", "deep.json", JSON.stringify(BASES[0]).replace('"name":"ems"', `"name":${'{"a":'.repeat(10_000)}"x"${"}".repeat(10_000)}`), 2],
