@@ -202,7 +202,7 @@ export type DatabaseConfig = z.infer<typeof databaseSchema>;
 export const installerSchema = z
   .object({
     /** EMS build, e.g. 7.4.4.2034. */
-    version: z.string().regex(/^\d+\.\d+\.\d+\.\d+$/, "must look like 7.4.4.2034"),
+    version: z.string().regex(/^\d{1,4}\.\d{1,4}\.\d{1,4}\.\d{1,6}$/, "must look like 7.4.4.2034"),
     source: z.discriminatedUnion("kind", [
       z
         .object({
