@@ -9,11 +9,11 @@
  * finding is acknowledged below.
  * Replace addresses, key paths and checksums with your own before deploying.
  */
-import { defineDeployment } from "../src/config/parse";
+import type { DeploymentInput } from "ems-ha/config";
 
 const ssh = { user: "root", privateKeyPath: "~/.ssh/id_ed25519" };
 
-export default defineDeployment({
+export default {
   topology: "geo-redundant",
   name: "ems-geo",
   emsNodes: [
@@ -65,4 +65,4 @@ export default defineDeployment({
       reason: "dc2 is the disaster-recovery site: after losing dc1 we promote pg-3 by hand, as the guide intends",
     },
   ],
-});
+} satisfies DeploymentInput;
