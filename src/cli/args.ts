@@ -68,6 +68,11 @@ export function usageError(flag: string, value: unknown, message: string, fix: s
 
 const UNITS: Record<string, number> = { k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 
+/** "a, b or c". */
+export function oneOf(choices: ReadonlyArray<string>): string {
+  return choices.length <= 1 ? choices.join("") : `${choices.slice(0, -1).join(", ")} or ${choices[choices.length - 1]}`;
+}
+
 /** `4GB`, `16G`, `16GiB`, `512MB`, `512M`, `1.5TB`; a bare number is GB. Returns bytes, or undefined. */
 export function parseSize(text: string): number | undefined {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(?:([kmgt])(?:i?b)?)?\s*$/i.exec(text);
@@ -108,7 +113,7 @@ function convert(name: string, spec: FlagSpec, raw: string, issues: ConfigIssue[
     `${spec.min !== undefined ? ` >= ${spec.min}` : ""}${spec.min !== undefined && spec.max !== undefined ? " and" : ""}${spec.max !== undefined ? ` <= ${spec.max}` : ""}`;
   if (spec.type === "string") {
     if (spec.choices && !spec.choices.includes(raw)) {
-      issues.push({ path: flag, value: raw, message: "is not one of the choices", fix: `use one of: ${spec.choices.join(", ")}` });
+      issues.push({ path: flag, value: raw, message: "is not one of the choices", fix: `use ${oneOf(spec.choices)}` });
       return undefined;
     }
     if (raw === "") {
@@ -187,7 +192,7 @@ export function parseCommandLine<F extends FlagSpecs>(argv: ReadonlyArray<string
     if (w === undefined) {
       if (p.required !== false) issues.push({ path: p.name, value: undefined, message: "is missing", fix: `give ${p.name}: ${p.description}` });
     } else if (p.choices && !p.choices.includes(w)) {
-      issues.push({ path: p.name, value: w, message: "is not one of the choices", fix: `use one of: ${p.choices.join(", ")}` });
+      issues.push({ path: p.name, value: w, message: "is not one of the choices", fix: `use ${oneOf(p.choices)}` });
     }
   });
   for (const w of words.slice(positionals.length)) {
