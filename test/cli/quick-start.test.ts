@@ -78,7 +78,8 @@ describe("a newcomer's own deployment on a fresh clone", () => {
     // The user's step: copy the example and change values, not imports.
     const text = readFileSync(join(clone, "examples/single-region.ts"), "utf8");
     expect(text).toContain('"192.168.1.10"');
-    writeFileSync(join(clone, "ems-ha.config.ts"), text.replace('name: "ems"', 'name: "acme-ems"').replace('"192.168.1.10"', '"10.20.30.40"'));
+    expect(text).toContain('"192.168.1.21"');
+    writeFileSync(join(clone, "ems-ha.config.ts"), text.replace('"192.168.1.21"', '"10.20.30.41"').replace('"192.168.1.10"', '"10.20.30.40"'));
   }, 180_000);
 
   afterAll(() => {
@@ -111,7 +112,8 @@ describe("a newcomer's own deployment on a fresh clone", () => {
     expect(readdirSync(join(out, "stacks"))).toEqual(["single-region"]);
     const tf = readFileSync(join(out, "stacks/single-region/cdk.tf.json"), "utf8");
     expect(tf).toContain("10.20.30.40");
-    expect(tf).toContain("acme-ems");
+    expect(tf).toContain("--db_host 10.20.30.41,192.168.1.22");
+    expect(tf).not.toContain("192.168.1.21");
   }, 120_000);
 
   it("`ems-ha init` in the clone refuses to overwrite the user's file", () => {
