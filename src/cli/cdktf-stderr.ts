@@ -7,9 +7,11 @@
  * writes to its own stdout or stderr therefore appears twice on failure. To print each error once,
  * the app writes its error text straight to the stderr of the cdktf CLI process (its first ancestor
  * whose stderr is not the app's pipe), and nothing to its own streams: the CLI then reports only
- * "non-zero exit code 2" after it. Outside cdktf (the app run directly, tests), when that
- * process cannot be found (not Linux, no /proc), or when its stderr is a regular file (which a
- * second writer would overwrite), the text goes to the app's own stderr (and cdktf repeats it).
+ * "non-zero exit code 2" after it. That works when the CLI's stderr is a terminal or a pipe (a
+ * shell pipeline). Outside cdktf (the app run directly, tests), when that process cannot be found
+ * (not Linux, no /proc), when its stderr is a regular file (which a second writer would overwrite)
+ * or a socket (Node's child_process captures output with socket pairs; /proc cannot open those),
+ * the text goes to the app's own stderr, and cdktf shows it twice.
  */
 import { closeSync, openSync, readFileSync, readlinkSync, statSync, writeSync } from "node:fs";
 
@@ -57,7 +59,7 @@ export function printSynthError(text: string, env: NodeJS.ProcessEnv = process.e
   const target = cdktfCliStderrPath(env);
   if (target) {
     try {
-      const fd = openSync(target, "a");
+      const fd = openSync(target, "a"); // fails for a socket: then our own stderr
       try {
         writeSync(fd, line);
       } finally {
