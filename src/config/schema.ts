@@ -126,7 +126,7 @@ export const imageSchema = z
   .default({});
 
 /**
- * Failover timing of repmgr (FACTS §2). Unset fields take the topology's defaults:
+ * Failover timing of repmgr (docs/background.md#repmgr-automatic-failover). Unset fields take the topology's defaults:
  * repmgr's 6 x 10 s natively (what the guide describes), the image's 3 x 5 s with Docker.
  * `profile: "tuned"` selects 3 attempts x 2 s (measured 5-6 s failover on the lab).
  * Use `failoverTiming(deployment)` from derive.ts for the effective values.
@@ -257,7 +257,7 @@ export const nativeSchema = z
     reconcileIntervalSeconds: z.number().int().min(2).max(3600).default(10),
     /** Networks allowed to connect to the data nodes as the EMS user (pg_hba). @default ["0.0.0.0/0"] (the guide) */
     clientNetworks: z.array(z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, "must be a CIDR like 192.168.1.0/24")).min(1).default(["0.0.0.0/0"]),
-    /** Apply the PGTune settings (FACTS §8) to the data nodes. @default true */
+    /** Apply the PGTune settings (docs/background.md#pgtune) to the data nodes. @default true */
     tune: z.boolean().default(true),
     /** repmgr log_level. @default "INFO" */
     logLevel: z.enum(["DEBUG", "INFO", "NOTICE", "WARNING", "ERROR"]).default("INFO"),
@@ -292,7 +292,7 @@ export const standaloneSchema = z.discriminatedUnion("mode", [
       extensions: z.object({ path: z.string().min(1), sha256 }).strict().optional(),
       /** Networks allowed to log in as database.user besides the EMS nodes (pg_hba). @default [] (only the EMS nodes' addresses) */
       clientNetworks: z.array(cidr).default([]),
-      /** Apply PGTune (FACTS §8) for the node's ramGb/cpus/storage. @default true */
+      /** Apply PGTune (docs/background.md#pgtune) for the node's ramGb/cpus/storage. @default true */
       tune: z.boolean().default(true),
     })
     .strict(),

@@ -165,7 +165,7 @@ export const upgradePrevious: SemanticCheck = (d) => {
     byNode.add(p.node);
   });
   if (d.topology !== "upgrade-7-4-4") return issues;
-  // Every node keeps its own volume: two nodes naming the same volume is the guide's step-7 error (FACTS §1).
+  // Every node keeps its own volume: two nodes naming the same volume is the guide's step-7 error (docs/background.md#errors-in-the-guide).
   const seenVolume = new Map<string, string>();
   const seenContainer = new Map<string, string>();
   d.database.nodes.forEach((n) => {
