@@ -100,7 +100,10 @@ export const imageSchema = z
     name: z.string().min(1).default("ems-postgres-ha"),
     /** @default "latest" */
     tag: z.string().min(1).default("latest"),
-    /** Where the image comes from. @default a tarball at /root/forticlientems_postgres-ha.tar.gz */
+    /**
+     * Where the image comes from: the guide's tarball on each DB host, or a registry.
+     * @default { kind: "registry", registry: "" } (a pull from Docker Hub; set kind "tarball" for the guide's file)
+     */
     source: z
       .discriminatedUnion("kind", [
         z
@@ -368,7 +371,7 @@ export const deploymentSchema = z
   .object({
     /** Which topology of the guide this is; it names the stack. @default "single-region" */
     topology: z.enum(TOPOLOGIES).default("single-region"),
-    /** Free name used in descriptions. @default "ems" */
+    /** Free name used in descriptions: 1-40 lowercase letters, digits or '-'. @default "ems" */
     name: z.string().regex(/^[a-z0-9-]{1,40}$/, "must be lowercase letters, digits or '-'").default("ems"),
     emsNodes: z.array(emsNodeSchema).min(1, "at least one EMS node is needed"),
     database: databaseSchema,
