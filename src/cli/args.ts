@@ -130,7 +130,12 @@ function convert(name: string, spec: FlagSpec, raw: string, issues: ConfigIssue[
     }
     if ((spec.min !== undefined && bytes < spec.min) || (spec.max !== undefined && bytes > spec.max)) {
       const mb = (b: number) => `${Math.round(b / 1024 ** 2)}MB`;
-      issues.push({ path: flag, value: raw, message: "is out of range", fix: `use a size${spec.min !== undefined ? ` >= ${mb(spec.min)}` : ""}${spec.max !== undefined ? ` <= ${mb(spec.max)}` : ""}` });
+      issues.push({
+        path: flag,
+        value: raw,
+        message: "is out of range",
+        fix: `use a size${spec.min !== undefined ? ` >= ${mb(spec.min)}` : ""}${spec.max !== undefined ? ` <= ${mb(spec.max)}` : ""}`,
+      });
       return undefined;
     }
     return bytes;
@@ -138,7 +143,12 @@ function convert(name: string, spec: FlagSpec, raw: string, issues: ConfigIssue[
   const n = raw.trim() === "" ? NaN : Number(raw);
   const integer = spec.type === "integer";
   if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || (spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
-    issues.push({ path: flag, value: raw, message: `is not ${integer ? "a whole number" : "a number"} in range`, fix: `use ${integer ? "a whole number" : "a number"}${bounds()}` });
+    issues.push({
+      path: flag,
+      value: raw,
+      message: `is not ${integer ? "a whole number" : "a number"} in range`,
+      fix: `use ${integer ? "a whole number" : "a number"}${bounds()}`,
+    });
     return undefined;
   }
   return n;
@@ -167,7 +177,12 @@ export function parseCommandLine<F extends FlagSpecs>(argv: ReadonlyArray<string
     const name = a.startsWith("--") ? a.slice(2, eq > 0 ? eq : undefined) : a;
     const spec = a.startsWith("--") ? flags[name] : undefined;
     if (!spec) {
-      issues.push({ path: a.startsWith("--") ? `--${name}` : name, value: a, message: "is not a flag of this command", fix: suggestion(name.replace(/^-+/, ""), known) });
+      issues.push({
+        path: a.startsWith("--") ? `--${name}` : name,
+        value: a,
+        message: "is not a flag of this command",
+        fix: suggestion(name.replace(/^-+/, ""), known),
+      });
       // Skip an unknown flag's likely value so it is not also reported as a stray word.
       if (eq < 0 && argv[i + 1] !== undefined && !argv[i + 1]!.startsWith("-")) i++;
       continue;
@@ -196,14 +211,23 @@ export function parseCommandLine<F extends FlagSpecs>(argv: ReadonlyArray<string
     }
   });
   for (const w of words.slice(positionals.length)) {
-    issues.push({ path: "(argument)", value: w, message: "is an unexpected word", fix: positionals.length > 0 ? `this command takes only ${positionals.map((p) => p.name).join(" ")}` : "this command takes no words besides its flags (did you forget a --flag before it?)" });
+    issues.push({
+      path: "(argument)",
+      value: w,
+      message: "is an unexpected word",
+      fix:
+        positionals.length > 0
+          ? `this command takes only ${positionals.map((p) => p.name).join(" ")}`
+          : "this command takes no words besides its flags (did you forget a --flag before it?)",
+    });
   }
   const values: Record<string, string | number | boolean | undefined> = {};
   for (const [name, spec] of Object.entries(flags)) {
     const given = raw.get(name);
     if (spec.type === "boolean") values[name] = given === true;
     else if (typeof given === "string") values[name] = convert(name, spec, given, issues);
-    else if (spec.required) issues.push({ path: `--${name}`, value: undefined, message: "is required", fix: `add --${name} ${placeholder(spec)} (${spec.description})` });
+    else if (spec.required)
+      issues.push({ path: `--${name}`, value: undefined, message: "is required", fix: `add --${name} ${placeholder(spec)} (${spec.description})` });
     else values[name] = spec.default;
   }
   if (issues.length > 0) throw new UsageError(issues);

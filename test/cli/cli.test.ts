@@ -131,7 +131,11 @@ describe("usage is generated from the declaration", () => {
   });
 
   it("marks required flags and shows defaults", () => {
-    const text = usageText("x", { a: { type: "string", required: true, description: "A" }, b: { type: "integer", default: 3, description: "B" }, c: { type: "boolean", description: "C" } });
+    const text = usageText("x", {
+      a: { type: "string", required: true, description: "A" },
+      b: { type: "integer", default: 3, description: "B" },
+      c: { type: "boolean", description: "C" },
+    });
     expect(text.split("\n")[0]).toBe("ems-ha x --a VALUE [--b N] [--c]");
     expect(text).toMatch(/--a VALUE\s+A \(required\)/);
     expect(text).toMatch(/--b N\s+B \(default 3\)/);

@@ -25,7 +25,10 @@ export function referenceRows(markdown: string): Map<string, string> {
       continue;
     }
     if (!inTable || /^\|\s*-/.test(line)) continue;
-    const cells = line.split("|").slice(1, -1).map((c) => c.trim());
+    const cells = line
+      .split("|")
+      .slice(1, -1)
+      .map((c) => c.trim());
     const m = /^`([A-Za-z][\w.[\]]*)`$/.exec(cells[0] ?? "");
     if (!m) throw new Error(`docs/configuration.md: a field row must start with one \`path\`: ${line}`);
     if (rows.has(m[1]!)) throw new Error(`docs/configuration.md lists ${m[1]} twice`);
@@ -47,7 +50,9 @@ describe("docs/configuration.md", () => {
 
   it("walks a schema of the expected size (the walk itself works)", () => {
     expect(fields.length).toBeGreaterThan(90);
-    expect(fields.map((f) => f.path)).toEqual(expect.arrayContaining(["topology", "database.nodes[].ssh.port", "database.image.source.sha256", "standalone.mode"]));
+    expect(fields.map((f) => f.path)).toEqual(
+      expect.arrayContaining(["topology", "database.nodes[].ssh.port", "database.image.source.sha256", "standalone.mode"]),
+    );
   });
 
   it("has a row for every schema field", () => {
@@ -65,7 +70,10 @@ describe("docs/configuration.md", () => {
 
   it("documents no default for a field that has none, and no field the schema lacks", () => {
     const byPath = new Map(fields.map((f) => [f.path, f]));
-    expect([...rows.keys()].filter((p) => !byPath.has(p)), "rows for fields that do not exist").toEqual([]);
+    expect(
+      [...rows.keys()].filter((p) => !byPath.has(p)),
+      "rows for fields that do not exist",
+    ).toEqual([]);
     const invented = [...rows.entries()].filter(([p, cell]) => cell !== "" && byPath.get(p)?.hasDefault === false).map(([p, cell]) => `${p}: "${cell}"`);
     expect(invented, "a field without a schema default has an empty default cell (say what absence means in the meaning column)").toEqual([]);
   });

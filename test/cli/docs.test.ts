@@ -59,7 +59,8 @@ describe("docs that stand alone", () => {
           broken.push(`${page}: ${m[1]} (no ${path})`);
           continue;
         }
-        if (anchor && path.endsWith(".md") && !anchors(readFileSync(join(ROOT, path), "utf8")).has(anchor)) broken.push(`${page}: ${m[1]} (no heading #${anchor})`);
+        if (anchor && path.endsWith(".md") && !anchors(readFileSync(join(ROOT, path), "utf8")).has(anchor))
+          broken.push(`${page}: ${m[1]} (no heading #${anchor})`);
       }
     }
     expect(broken).toEqual([]);

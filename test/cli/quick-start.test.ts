@@ -34,7 +34,12 @@ export function ciCommands(script: string): string[] {
 function commands(text: string): string[] {
   return text
     .split("\n")
-    .map((l) => l.replace(/\s+#.*$/, "").replace(/^#.*$/, "").trim())
+    .map((l) =>
+      l
+        .replace(/\s+#.*$/, "")
+        .replace(/^#.*$/, "")
+        .trim(),
+    )
     .filter(Boolean);
 }
 
@@ -94,7 +99,10 @@ describe("a newcomer's own deployment on a fresh clone", () => {
   });
 
   it("the copied file type-checks: its import resolves in the checkout without a build", () => {
-    writeFileSync(join(clone, "tsconfig.user.json"), JSON.stringify({ extends: "./tsconfig.json", include: [], files: ["ems-ha.config.ts"], compilerOptions: { noEmit: true } }));
+    writeFileSync(
+      join(clone, "tsconfig.user.json"),
+      JSON.stringify({ extends: "./tsconfig.json", include: [], files: ["ems-ha.config.ts"], compilerOptions: { noEmit: true } }),
+    );
     const r = run(process.execPath, [join(clone, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.user.json"], clone);
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(existsSync(join(clone, "dist")), "no build happened").toBe(false);

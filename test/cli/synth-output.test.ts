@@ -49,7 +49,7 @@ describe("cdktf synth output", () => {
     writeFileSync(cfg, JSON.stringify({ ...example, name: "Bad Name", database: { ...example.database, port: 70000 } }));
     const r = await cdktfSynth(cfg, join(dir, "out"));
     expect(r.code, r.text).toBe(1);
-    expect(count(r.text, 'name: must be lowercase letters, digits or \'-\' (got "Bad Name")'), r.text).toBe(1);
+    expect(count(r.text, "name: must be lowercase letters, digits or '-' (got \"Bad Name\")"), r.text).toBe(1);
     expect(count(r.text, "database.port:"), r.text).toBe(1);
     expect(count(r.text, `ems-ha: deployment ${cfg} (from $EMS_HA_CONFIG)`), r.text).toBe(1);
     expect(r.text).not.toContain("[ERROR] default");

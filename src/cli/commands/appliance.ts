@@ -39,21 +39,33 @@ const FLAGS = {
   "db-port": { type: "integer", default: 5432, description: "the remote database's port", min: 1, max: 65535 },
   "db-user": { type: "string", default: "postgres", description: "the database user EMS connects as" },
   "db-password-file": { type: "string", placeholder: "FILE", description: "file holding the DB password, deleted once read (else $EMS_HA_DB_PASSWORD)" },
-  "password-file": { type: "string", placeholder: "FILE", description: "file holding the CLI user's password, deleted once read (else $EMS_HA_APPLIANCE_PASSWORD)" },
+  "password-file": {
+    type: "string",
+    placeholder: "FILE",
+    description: "file holding the CLI user's password, deleted once read (else $EMS_HA_APPLIANCE_PASSWORD)",
+  },
   key: { type: "string", placeholder: "PRIVATE_KEY", description: "private key file for the SSH login" },
   "known-hosts": { type: "string", default: "~/.ssh/known_hosts", placeholder: "FILE", description: "known_hosts file the appliance's host key must be in" },
   "insecure-skip-host-key-check": { type: "boolean", description: "do not check the appliance's host key" },
   prompt: { type: "string", default: "[>#$] ?$", placeholder: "REGEX", description: "regular expression matching the CLI prompt" },
   "login-timeout": { type: "number", default: 30, placeholder: "SECONDS", description: "login and first prompt", min: 1, max: 7200 },
   "command-timeout": { type: "number", default: 60, placeholder: "SECONDS", description: "ping, hostname, ha get nodes", min: 1, max: 7200 },
-  "redirect-timeout": { type: "number", default: 900, placeholder: "SECONDS", description: "`redirect` (deploys the EMS database on the primary)", min: 1, max: 7200 },
+  "redirect-timeout": {
+    type: "number",
+    default: 900,
+    placeholder: "SECONDS",
+    description: "`redirect` (deploys the EMS database on the primary)",
+    min: 1,
+    max: 7200,
+  },
   force: { type: "boolean", description: "redirect even when the appliance already points at the database" },
 } as const;
 
 async function run(flags: FlagValues<typeof FLAGS>, io: CliIo): Promise<number> {
   const { host, hostname, role } = flags;
   if (role !== "primary" && role !== "secondary") throw usageError("--role", role, "is not a role", "use primary or secondary");
-  if (!/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(hostname)) throw usageError("--hostname", hostname, "is not a host name", "use letters, digits and '-', like EMS-1");
+  if (!/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(hostname))
+    throw usageError("--hostname", hostname, "is not a host name", "use letters, digits and '-', like EMS-1");
   const dbHost = flags["db-host"];
   let prompt: RegExp;
   try {
@@ -66,7 +78,13 @@ async function run(flags: FlagValues<typeof FLAGS>, io: CliIo): Promise<number> 
   const password = secret(io, flags["password-file"], "password-file", APPLIANCE_PASSWORD_ENV);
   const keyPath = flags.key;
   const privateKey = keyPath ? readFileSync(keyPath.startsWith("~/") ? `${homedir()}${keyPath.slice(1)}` : resolve(io.cwd, keyPath), "utf8") : undefined;
-  if (!password && !privateKey) throw usageError("--password-file", undefined, "no way to log in to the appliance", `set ${APPLIANCE_PASSWORD_ENV} (TF_VAR_appliance_password in the stack) or pass --key`);
+  if (!password && !privateKey)
+    throw usageError(
+      "--password-file",
+      undefined,
+      "no way to log in to the appliance",
+      `set ${APPLIANCE_PASSWORD_ENV} (TF_VAR_appliance_password in the stack) or pass --key`,
+    );
   const skipHostKey = flags["insecure-skip-host-key-check"];
 
   try {

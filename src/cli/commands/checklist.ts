@@ -22,7 +22,17 @@ export const fortiosCliCommand = defineCommand({
   run({ flags }, io) {
     const { path, deployment: d } = readDeployment(flags.config, io);
     if (!d.fortigate) {
-      throw new ConfigError([{ path: "fortigate", value: undefined, message: "the deployment has no fortigate section", fix: "add fortigate: { address, incomingInterface, outgoingInterface }" }], path);
+      throw new ConfigError(
+        [
+          {
+            path: "fortigate",
+            value: undefined,
+            message: "the deployment has no fortigate section",
+            fix: "add fortigate: { address, incomingInterface, outgoingInterface }",
+          },
+        ],
+        path,
+      );
     }
     io.out(renderFortiOsCli(fortigateObjects(d, d.fortigate), d.fortigate.vdom));
     return 0;

@@ -24,10 +24,19 @@ export function downNodes(d: Deployment, list: string): string[] {
   const names = d.database.nodes.map((n) => n.name);
   const locations = [...new Set(d.database.nodes.map(locationOf))];
   const out = new Set<string>();
-  for (const item of list.split(",").map((s) => s.trim()).filter(Boolean)) {
+  for (const item of list
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     if (names.includes(item)) out.add(item);
     else if (locations.includes(item)) d.database.nodes.filter((n) => locationOf(n) === item).forEach((n) => out.add(n.name));
-    else throw usageError("--down", item, "is neither a DB node nor a DB location", `use DB node names (${names.join(", ")}) or locations (${locations.join(", ")})`);
+    else
+      throw usageError(
+        "--down",
+        item,
+        "is neither a DB node nor a DB location",
+        `use DB node names (${names.join(", ")}) or locations (${locations.join(", ")})`,
+      );
   }
   return names.filter((n) => out.has(n));
 }
@@ -35,7 +44,10 @@ export function downNodes(d: Deployment, list: string): string[] {
 /** `--lsn pg-2=0/3000060,pg-3=1234`: last received LSN per node (PostgreSQL X/Y hex form or a number). */
 export function parseLsn(text: string): Record<string, bigint> {
   const out: Record<string, bigint> = {};
-  for (const item of text.split(",").map((s) => s.trim()).filter(Boolean)) {
+  for (const item of text
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^([a-z0-9-]+)=(?:([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})|(\d+))$/.exec(item);
     if (!m) throw usageError("--lsn", item, "is not node=LSN", "write it like pg-2=0/3000060 (PostgreSQL form) or pg-2=50331744");
     out[m[1]!] = m[4] !== undefined ? BigInt(m[4]) : (BigInt(`0x${m[2]}`) << 32n) + BigInt(`0x${m[3]}`);
@@ -91,7 +103,15 @@ export const failoverCommand = defineCommand({
     const primary = flags.primary ?? initialPrimary(d).name;
     const pnode = d.database.nodes.find((n) => n.name === primary);
     if (!pnode || pnode.role !== "data") {
-      throw usageError("--primary", primary, "is not a data node of the deployment", `use one of ${d.database.nodes.filter((n) => n.role === "data").map((n) => n.name).join(", ")}`);
+      throw usageError(
+        "--primary",
+        primary,
+        "is not a data node of the deployment",
+        `use one of ${d.database.nodes
+          .filter((n) => n.role === "data")
+          .map((n) => n.name)
+          .join(", ")}`,
+      );
     }
     const input = { nodes: clusterOf(d), primary, down: downNodes(d, flags.down), ...(flags.lsn ? { lsn: parseLsn(flags.lsn) } : {}) };
     const outcome = failover(model, input);

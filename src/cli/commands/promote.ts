@@ -8,7 +8,14 @@ export const promoteCommand = defineCommand({
   positionals: [{ name: "NODE", description: "the data node to promote, e.g. pg-2" }],
   flags: {
     config: CONFIG_FLAG,
-    "verify-timeout": { type: "number", default: 60, placeholder: "SECONDS", description: "how long to wait for the node to answer as primary", min: 1, max: 3600 },
+    "verify-timeout": {
+      type: "number",
+      default: 60,
+      placeholder: "SECONDS",
+      description: "how long to wait for the node to answer as primary",
+      min: 1,
+      max: 3600,
+    },
   },
   notes: "DB password: $EMS_HA_DB_PASSWORD or $TF_VAR_db_password (never a flag).",
   async run({ flags, positionals }, io) {

@@ -29,7 +29,10 @@ export const scenariosCommand = defineCommand({
           ? `The ${model} and ${results[0]?.other.model ?? "other"} models agree on every scenario.`
           : [
               `The models disagree on ${diff.length} scenario(s):`,
-              ...diff.map((r) => `  - primary ${r.scenario.primary}, down ${r.scenario.down.join(", ")}: ${model}: ${shortOutcome(r.outcome)}; ${r.other.model}: ${shortOutcome(r.other)}`),
+              ...diff.map(
+                (r) =>
+                  `  - primary ${r.scenario.primary}, down ${r.scenario.down.join(", ")}: ${model}: ${shortOutcome(r.outcome)}; ${r.other.model}: ${shortOutcome(r.other)}`,
+              ),
             ].join("\n"),
       ].join("\n"),
     );
