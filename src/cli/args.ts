@@ -252,7 +252,9 @@ export function usageText(command: string, flags: FlagSpecs, positionals: Readon
     ...entries.map(([name, spec]): [string, string] => {
       const left = spec.type === "boolean" ? `--${name}` : `--${name} ${placeholder(spec)}`;
       const tail = spec.required ? " (required)" : spec.default !== undefined ? ` (default ${spec.default})` : "";
-      return [left, `${spec.description}${tail}`];
+      // Choices hidden behind a placeholder are listed in the description.
+      const choices = spec.choices && spec.placeholder ? `: ${oneOf(spec.choices)}` : "";
+      return [left, `${spec.description}${choices}${tail}`];
     }),
   ];
   const width = Math.min(34, Math.max(0, ...rows.map(([l]) => l.length)));

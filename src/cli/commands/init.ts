@@ -39,7 +39,13 @@ export const initCommand = defineCommand({
   name: "init",
   summary: "Write a commented starter deployment (ems-ha.config.ts) for a topology; never overwrites",
   flags: {
-    topology: { type: "string", choices: TOPOLOGIES, default: "single-region", description: "the guide's deployment option (it names the stack)" },
+    topology: {
+      type: "string",
+      choices: TOPOLOGIES,
+      default: "single-region",
+      placeholder: "TOPOLOGY",
+      description: "the guide's deployment option, which names the stack",
+    },
     out: { type: "string", default: "ems-ha.config.ts", placeholder: "FILE", description: "the file to write (.ts); refused if it exists" },
   },
   run({ flags }, io) {
