@@ -1,7 +1,7 @@
 /**
  * Printing an error once under `cdktf synth`.
  *
- * The cdktf CLI (0.21, @cdktf/commons `shell`) runs the app with piped stdout and stderr. It logs
+ * The cdktf CLI (0.21, the `shell` helper of its commons package) runs the app with piped stdout and stderr. It logs
  * every stderr chunk live as `[ERROR] default - ...`, and when the app fails it prints the whole
  * captured stderr (and stdout) a second time under "Command output on stderr". Whatever the app
  * writes to its own stdout or stderr therefore appears twice on failure. To print each error once,
