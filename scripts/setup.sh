@@ -43,4 +43,8 @@ if ! command -v terraform >/dev/null; then
   echo "setup: terraform is not on PATH: the plan and lab tests need Terraform >= 1.5 (https://developer.hashicorp.com/terraform/install)" >&2
   exit 1
 fi
-terraform version | head -1
+TF_CLI_CONFIG_FILE="$HOME/.config/ems-ha/terraformrc" terraform version | head -1
+if [ -n "${TF_CLI_CONFIG_FILE:-}" ] && [ ! -e "$TF_CLI_CONFIG_FILE" ]; then
+  echo "note: TF_CLI_CONFIG_FILE=$TF_CLI_CONFIG_FILE does not exist, so every terraform call warns (cdktf shows it as [ERROR])."
+  echo "      Create that file, unset the variable, or: export TF_CLI_CONFIG_FILE=$HOME/.config/ems-ha/terraformrc"
+fi
