@@ -3,17 +3,17 @@
  * geo-redundancy". Two data centres:
  *   dc1: pg-1, pg-2 (priority 100), witness pgw-1, EMS nodes ems-1 (primary) and ems-2
  *   dc2: pg-3 (priority 50), witness pgw-2, EMS node ems-3
- * Corrections to the guide (docs/analysis.md, FACTS §1): the second witness is pgw-2
+ * Corrections to the guide (docs/analysis.md, docs/background.md#errors-in-the-guide): the second witness is pgw-2
  * (not a second pgw-1), and every witness carries its data centre's location.
  * Losing dc1 leaves no majority by design (DR needs a manual promotion in dc2): the
  * finding is acknowledged below.
  * Replace addresses, key paths and checksums with your own before deploying.
  */
-import { defineDeployment } from "../src/config/parse";
+import type { DeploymentInput } from "ems-ha/config";
 
 const ssh = { user: "root", privateKeyPath: "~/.ssh/id_ed25519" };
 
-export default defineDeployment({
+export default {
   topology: "geo-redundant",
   name: "ems-geo",
   emsNodes: [
@@ -65,4 +65,4 @@ export default defineDeployment({
       reason: "dc2 is the disaster-recovery site: after losing dc1 we promote pg-3 by hand, as the guide intends",
     },
   ],
-});
+} satisfies DeploymentInput;

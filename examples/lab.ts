@@ -46,7 +46,7 @@ export function labDeployment(prefix: string = DEFAULT_LAB_SUBNET, failoverProfi
         { name: "dbnode-2", address: `${prefix}.12`, role: "data", priority: 100, ramGb: 2, cpus: 2, storage: "ssd", ssh },
         { name: "witness-1", address: `${prefix}.13`, role: "witness", ramGb: 1, cpus: 1, storage: "ssd", ssh },
       ],
-      // Fast failover for the drill (FACTS §7: ~5 s with 3 x 2 s instead of ~60 s with repmgr's 6 x 10 s).
+      // Fast failover for the drill (docs/background.md#native-postgresql-and-repmgr: ~5 s with 3 x 2 s instead of ~60 s with repmgr's 6 x 10 s).
       failover:
         failoverProfile === "tuned"
           ? { reconnectAttempts: 3, reconnectIntervalSeconds: 2, connectTimeoutSeconds: 2, monitorIntervalSeconds: 2 }

@@ -7,9 +7,9 @@
  * repmgr node ids come from the order below: 1, 2 and 3, as in the guide.
  * Replace addresses, key paths and checksums with your own before deploying.
  */
-import { defineDeployment } from "../src/config/parse";
+import type { DeploymentInput } from "ems-ha/config";
 
-export default defineDeployment({
+export default {
   topology: "native-single-region",
   name: "ems",
   emsNodes: [
@@ -48,4 +48,4 @@ export default defineDeployment({
     incomingInterface: "port1",
     outgoingInterface: "port2",
   },
-});
+} satisfies DeploymentInput;

@@ -5,9 +5,9 @@
  * two EMS nodes behind a FortiGate VIP 172.16.1.50.
  * Replace addresses, key paths and checksums with your own before deploying.
  */
-import { defineDeployment } from "../src/config/parse";
+import type { DeploymentInput } from "ems-ha/config";
 
-export default defineDeployment({
+export default {
   topology: "single-region",
   name: "ems",
   emsNodes: [
@@ -50,4 +50,4 @@ export default defineDeployment({
     chromebook: false,
     acme: false,
   },
-});
+} satisfies DeploymentInput;

@@ -4,11 +4,11 @@
  * { mode: "existing" } for a server you prepared yourself).
  * Replace addresses, key paths and checksums with your own before deploying.
  */
-import { defineDeployment } from "../src/config/parse";
+import type { DeploymentInput } from "ems-ha/config";
 
 const ssh = { user: "root", privateKeyPath: "~/.ssh/id_ed25519" };
 
-export default defineDeployment({
+export default {
   topology: "standalone-db",
   name: "ems-standalone",
   emsNodes: [
@@ -40,4 +40,4 @@ export default defineDeployment({
     incomingInterface: "port1",
     outgoingInterface: "port2",
   },
-});
+} satisfies DeploymentInput;

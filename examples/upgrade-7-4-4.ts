@@ -6,11 +6,11 @@
  * after the upgrade; database.image is the new image.
  * Replace addresses, key paths and checksums with your own before deploying.
  */
-import { defineDeployment } from "../src/config/parse";
+import type { DeploymentInput } from "ems-ha/config";
 
 const ssh = { user: "root", privateKeyPath: "~/.ssh/id_ed25519" };
 
-export default defineDeployment({
+export default {
   topology: "upgrade-7-4-4",
   name: "ems-upgrade",
   emsNodes: [
@@ -48,4 +48,4 @@ export default defineDeployment({
     source: { kind: "file", path: "./forticlientems_7.4.4.2034.F.bin", sha256: "0000000000000000000000000000000000000000000000000000000000000000" },
   },
   ems: { fqdn: "ha.privatehyperv.com", vip: "172.16.1.50", keepaliveSeconds: 10 },
-});
+} satisfies DeploymentInput;

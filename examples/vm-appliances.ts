@@ -5,11 +5,11 @@
  * change its initial password at the first login by hand, then set TF_VAR_appliance_password.
  * Replace addresses and checksums with your own before deploying.
  */
-import { defineDeployment } from "../src/config/parse";
+import type { DeploymentInput } from "ems-ha/config";
 
 const ssh = { user: "ems" };
 
-export default defineDeployment({
+export default {
   topology: "vm-appliances",
   name: "ems-appliances",
   emsNodes: [
@@ -37,4 +37,4 @@ export default defineDeployment({
     incomingInterface: "port1",
     outgoingInterface: "port2",
   },
-});
+} satisfies DeploymentInput;

@@ -3,7 +3,7 @@
  * PG HA cluster of single-region spread over data centres: every DB node, witnesses included,
  * carries its data centre as REPMGR_NODE_LOCATION; partner lists, add-hosts, --db_host lists
  * and node ids are all derived from the one cluster description, so the guide's copy error in
- * the region-2 witness (FACTS §1) cannot be made. EMS nodes install in config order (the first,
+ * the region-2 witness (docs/background.md#errors-in-the-guide) cannot be made. EMS nodes install in config order (the first,
  * in the primary data centre, is the EMS primary) and the FortiGate follows.
  */
 import { TerraformOutput } from "cdktf";

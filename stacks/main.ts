@@ -2,7 +2,10 @@
  * The cdktf app. With a user deployment ($EMS_HA_CONFIG or ./ems-ha.config.{ts,js,json}) it
  * synthesizes that deployment's topology as the stack of the same name. Without one it
  * synthesizes every topology from examples/ (what CI and a fresh clone do).
- * Bad input prints every error and exits 2 before anything is written.
+ * Bad input prints every error once and exits 2 before anything is written (`cdktf synth` turns
+ * the app's 2 into its own exit code 1: docs/configuration.md, "Exit codes").
+ * What the app says goes to stdout (cdktf shows the app's stderr as [ERROR]): which deployment
+ * file it read, and the topology rules' warnings, each once, labelled "warning".
  */
 import { App, LocalBackend, type TerraformStack } from "cdktf";
 import { existsSync } from "node:fs";
@@ -11,6 +14,8 @@ import { ConfigError } from "../src/config/errors";
 import { loadDeployment, resolveConfigPath } from "../src/config/load";
 import { TOPOLOGIES, type Deployment } from "../src/config/schema";
 import { synthFindings } from "../src/analysis/rules";
+import { printSynthError } from "../src/cli/cdktf-stderr";
+import { deploymentSource } from "../src/cli/deployment-file";
 import { STACKS } from "./registry";
 import { cacheBinaryVersionChecks } from "./validation-cache";
 
@@ -35,9 +40,9 @@ export function collectDeployments(cwd = process.cwd(), env = process.env): AppI
  * Runs the topology rules of every deployment: warnings print, errors throw ConfigError.
  * Acknowledged findings (deployment.acknowledgements) are not printed.
  */
-export function checkRules(input: AppInput, warn?: (line: string) => void): void {
+export function checkRules(input: AppInput, warn: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): void {
   for (const { deployment } of input.deployments) {
-    synthFindings(deployment, warn ?? ((l) => process.stderr.write(`[${deployment.topology}] ${l}\n`)));
+    synthFindings(deployment, (l) => warn(`[${deployment.topology}] ${l.replace(/^\[Warning\]/, "warning:")}`));
   }
 }
 
@@ -55,14 +60,33 @@ export function buildApp(app: App, input: AppInput): void {
   }
 }
 
+/** Which deployment the app synthesizes, and why that one; a missing Terraform CLI config file. */
+export function announceDeployments(cwd = process.cwd(), env = process.env): string[] {
+  const lines: string[] = [];
+  const userConfig = resolveConfigPath(undefined, cwd, env);
+  if (userConfig) lines.push(`ems-ha: deployment ${userConfig} (${deploymentSource(undefined, { cwd, env }, userConfig)})`);
+  else lines.push("ems-ha: no $EMS_HA_CONFIG and no ./ems-ha.config.{ts,js,json}: synthesizing every example of examples/");
+  const rc = env.TF_CLI_CONFIG_FILE;
+  if (rc && !existsSync(rc)) {
+    lines.push(
+      `warning: TF_CLI_CONFIG_FILE=${rc} does not exist: every terraform call warns about it (cdktf shows those as [ERROR]). Create the file (npm run setup does) or unset the variable.`,
+    );
+  }
+  return lines;
+}
+
 export function main(): number {
+  // Held back until synthesis goes ahead: on failure they are printed once, with the errors
+  // (cdktf repeats a failed app's stdout; see src/cli/cdktf-stderr.ts).
+  const notes: string[] = [];
   let input: AppInput;
   try {
+    notes.push(...announceDeployments());
     input = collectDeployments();
-    checkRules(input);
+    checkRules(input, (line) => notes.push(line));
   } catch (e) {
     if (e instanceof ConfigError) {
-      process.stderr.write(`${e.message}\n`);
+      printSynthError([...notes, e.message].join("\n"));
       return ConfigError.EXIT_CODE;
     }
     throw e;
@@ -73,11 +97,12 @@ export function main(): number {
     buildApp(app, input);
   } catch (e) {
     if (e instanceof ConfigError) {
-      process.stderr.write(`${e.message}\n`);
+      printSynthError([...notes, e.message].join("\n"));
       return ConfigError.EXIT_CODE;
     }
     throw e;
   }
+  if (notes.length > 0) process.stdout.write(`${notes.join("\n")}\n`);
   app.synth();
   return 0;
 }

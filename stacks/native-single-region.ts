@@ -1,6 +1,6 @@
 /**
  * native-single-region: "EMS nodes in HA with Postgres DB HA cluster using native Postgres
- * without Docker, single region", corrected as FACTS.md §1/§7 describe.
+ * without Docker, single region", corrected as docs/background.md#errors-in-the-guide, #native-postgresql-and-repmgr describe.
  *
  * Order, as the guide: the initial primary, the other data nodes, the witness(es), then the
  * postgres SSH key exchange between data nodes, then the EMS primary, then the other EMS

@@ -1,7 +1,7 @@
 /**
  * Typed cdktf bindings for the few fortinetdev/fortios resources the toolkit uses, written
  * here because no prebuilt cdktf provider exists for FortiOS. Attribute names follow the
- * provider's schema (FACTS §4); values come from src/render/fortios.ts.
+ * provider's schema (docs/background.md#the-fortios-provider); values come from src/render/fortios.ts.
  */
 import { TerraformProvider, TerraformResource, type TerraformResourceLifecycle, type ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";

@@ -3,7 +3,7 @@
  *
  * - DB primary lost: repmgrd notices within one monitor interval, then retries
  *   (reconnect_attempts - 1) x reconnect_interval, each attempt possibly waiting
- *   connect_timeout when the host is unreachable (FACTS §2, §7), then promotes.
+ *   connect_timeout when the host is unreachable (docs/background.md#repmgr-automatic-failover, #native-postgresql-and-repmgr), then promotes.
  * - EMS finds the new DB primary: it polls the data nodes every 10 s (the guide).
  * - EMS primary node lost: 2 x keep-alive without heartbeat, then up to 60 s (the guide).
  * - FortiGate notices a dead real server: retry probes, interval apart, the last
@@ -12,7 +12,7 @@
 import { failoverTiming } from "../config/derive";
 import type { Deployment } from "../config/schema";
 
-/** Time allowed for `repmgr standby promote` itself (measured ~1 s on the lab, FACTS §7). */
+/** Time allowed for `repmgr standby promote` itself (measured ~1 s on the lab, docs/background.md#native-postgresql-and-repmgr). */
 export const PROMOTION_SECONDS = 5;
 /** EMS checks which DB node is read-write every 10 s (guide, "PostgreSQL DB HA"). */
 export const EMS_DB_POLL_SECONDS = 10;

@@ -1,5 +1,6 @@
 /** ems-ha command line entry point. */
 import { ConfigError } from "../config/errors";
+import { UsageError } from "./args";
 import type { CliIo, Command } from "./command";
 import { COMMANDS } from "./commands";
 
@@ -20,7 +21,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === "help" || name === "--help" || name === "-h") {
     const which = rest[0] && COMMANDS.find((c) => c.name === rest[0]);
-    io.out(which ? `Usage: ${which.usage}\n\n${which.summary}` : helpText());
+    if (rest[0] && !which) {
+      io.err(`Unknown command "${rest[0]}". Fix: run \`ems-ha help\` for the list of commands.`);
+      return 2;
+    }
+    io.out(which ? `${which.summary}\n\nUsage: ${which.usage}` : helpText());
     return 0;
   }
   const cmd: Command | undefined = COMMANDS.find((c) => c.name === name);
@@ -29,12 +34,16 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return 2;
   }
   if (rest.includes("--help") || rest.includes("-h")) {
-    io.out(`Usage: ${cmd.usage}\n\n${cmd.summary}`);
+    io.out(`${cmd.summary}\n\nUsage: ${cmd.usage}`);
     return 0;
   }
   try {
     return await cmd.run(rest, io);
   } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`${e.message}\n\nUsage: ${cmd.usage}`);
+      return ConfigError.EXIT_CODE;
+    }
     if (e instanceof ConfigError) {
       io.err(e.message);
       return ConfigError.EXIT_CODE;

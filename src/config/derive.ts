@@ -84,7 +84,7 @@ export interface FailoverTiming {
 
 const DOCKER = new Set(["single-region", "geo-redundant", "upgrade-7-4-4"]);
 
-/** Effective repmgr failover timing of a deployment (FACTS §2). */
+/** Effective repmgr failover timing of a deployment (docs/background.md#repmgr-automatic-failover). */
 export function failoverTiming(d: Deployment): FailoverTiming {
   const f = d.database.failover;
   const base =

@@ -128,7 +128,10 @@ export const imageSchema = z
     name: dockerImageName.default("ems-postgres-ha"),
     /** @default "latest" */
     tag: dockerTag.default("latest"),
-    /** Where the image comes from. @default a tarball at /root/forticlientems_postgres-ha.tar.gz */
+    /**
+     * Where the image comes from: the guide's tarball on each DB host, or a registry.
+     * @default { kind: "registry", registry: "" } (a pull from Docker Hub; set kind "tarball" for the guide's file)
+     */
     source: z
       .discriminatedUnion("kind", [
         z
@@ -154,7 +157,7 @@ export const imageSchema = z
   .default({});
 
 /**
- * Failover timing of repmgr (FACTS §2). Unset fields take the topology's defaults:
+ * Failover timing of repmgr (docs/background.md#repmgr-automatic-failover). Unset fields take the topology's defaults:
  * repmgr's 6 x 10 s natively (what the guide describes), the image's 3 x 5 s with Docker.
  * `profile: "tuned"` selects 3 attempts x 2 s (measured 5-6 s failover on the lab).
  * Use `failoverTiming(deployment)` from derive.ts for the effective values.
@@ -293,7 +296,7 @@ export const nativeSchema = z
     reconcileIntervalSeconds: z.number().int().min(2).max(3600).default(10),
     /** Networks allowed to connect to the data nodes as the EMS user (pg_hba). @default ["0.0.0.0/0"] (the guide) */
     clientNetworks: z.array(cidr).min(1).max(64).default(["0.0.0.0/0"]),
-    /** Apply the PGTune settings (FACTS §8) to the data nodes. @default true */
+    /** Apply the PGTune settings (docs/background.md#pgtune) to the data nodes. @default true */
     tune: z.boolean().default(true),
     /** repmgr log_level. @default "INFO" */
     logLevel: z.enum(["DEBUG", "INFO", "NOTICE", "WARNING", "ERROR"]).default("INFO"),
@@ -327,7 +330,7 @@ export const standaloneSchema = z.discriminatedUnion("mode", [
       extensions: z.object({ path: localPath(), sha256 }).strict().optional(),
       /** Networks allowed to log in as database.user besides the EMS nodes (pg_hba). @default [] (only the EMS nodes' addresses) */
       clientNetworks: z.array(cidr).max(64).default([]),
-      /** Apply PGTune (FACTS §8) for the node's ramGb/cpus/storage. @default true */
+      /** Apply PGTune (docs/background.md#pgtune) for the node's ramGb/cpus/storage. @default true */
       tune: z.boolean().default(true),
     })
     .strict(),
@@ -408,7 +411,7 @@ export const deploymentSchema = z
   .object({
     /** Which topology of the guide this is; it names the stack. @default "single-region" */
     topology: z.enum(TOPOLOGIES).default("single-region"),
-    /** Free name used in descriptions. @default "ems" */
+    /** Free name used in descriptions: 1-40 lowercase letters, digits or '-'. @default "ems" */
     name: z.string().regex(/^[a-z0-9-]{1,40}$/, "must be lowercase letters, digits or '-'").default("ems"),
     emsNodes: z
       .array(emsNodeSchema)

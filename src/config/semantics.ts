@@ -212,7 +212,7 @@ export const upgradePrevious = check("upgrade-previous", "each upgraded node sta
     else byNode.set(p.node, i);
   });
   if (d.topology !== "upgrade-7-4-4") return issues;
-  // Every node keeps its own volume: two nodes naming the same volume is the guide's step-7 error (docs/topologies).
+  // Every node keeps its own volume: two nodes naming the same volume is the guide's step-7 error (docs/background.md#errors-in-the-guide).
   const seenVolume = new Map<string, string>();
   const seenContainer = new Map<string, string>();
   d.database.nodes.forEach((n, ni) => {

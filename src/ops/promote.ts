@@ -3,7 +3,7 @@
  * reader: refused while another data node answers as a writable primary, refused for
  * a witness or a node that is already primary; afterwards the node must answer writable.
  *
- * The command runs over SSH on the node's host (the guide's corrected form, FACTS §1):
+ * The command runs over SSH on the node's host (the guide's corrected form, docs/background.md#errors-in-the-guide):
  * - Docker topologies: `docker exec <node> /opt/bitnami/scripts/postgresql-repmgr/entrypoint.sh
  *   repmgr -f /opt/bitnami/repmgr/conf/repmgr.conf standby promote`
  * - native: `sudo -n -u postgres repmgr -f /etc/repmgr.conf standby promote`

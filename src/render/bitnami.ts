@@ -7,7 +7,7 @@ import type { DbNodeConfig, Deployment } from "../config/schema";
 import { pgtuneForNode } from "./pgtune";
 import { shellQuote } from "./shell-quote";
 
-/** Where the data volume and conf.d live inside the container (FACTS §3). */
+/** Where the data volume and conf.d live inside the container (docs/background.md#the-bitnami-postgresql-repmgr-image). */
 export const DATA_MOUNT = "/bitnami/postgresql";
 export const CONF_D_MOUNT = "/bitnami/postgresql/conf/conf.d";
 /** The guide's --shm-size 1g, in MB as the docker provider wants it. */

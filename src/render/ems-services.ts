@@ -1,7 +1,7 @@
 /**
  * The services the guide lists after an EMS install, per role. Names are matched
  * case-insensitively, and each entry lists the spellings seen in the guide
- * (fcems_pgBouncer / fcems_pgbouncer; the secondary list's "pgrounder" means pgbouncer, FACTS §1).
+ * (fcems_pgBouncer / fcems_pgbouncer; the secondary list's "pgrounder" means pgbouncer, docs/background.md#errors-in-the-guide).
  */
 export type EmsRole = "primary" | "secondary";
 

@@ -1,6 +1,6 @@
 /**
  * The FortiGate objects that load-balance EMS (the guide's step 6), as plain data in the
- * fortinetdev/fortios provider's attribute names (FACTS §4), and as a FortiOS CLI script.
+ * fortinetdev/fortios provider's attribute names (docs/background.md#the-fortios-provider), and as a FortiOS CLI script.
  */
 import { emsPorts } from "../config/derive";
 import type { Deployment, FortiGateConfig } from "../config/schema";

@@ -1,5 +1,5 @@
 /**
- * PGTune for EMS: PostgreSQL 15, Linux, OLTP (FACTS.md §8).
+ * PGTune for EMS: PostgreSQL 15, Linux, OLTP (docs/background.md#pgtune).
  * Follows PGTune's OLTP rules as they stood before its 2025-04-30 work_mem change,
  * which is what the guide's table was produced with.
  */

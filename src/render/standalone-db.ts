@@ -32,7 +32,7 @@ function hbaAddress(address: string): string {
   return isIpv4(address) ? `${address}/32` : address;
 }
 
-/** pg_hba lines, placed before Debian's defaults (first match wins, FACTS §7). */
+/** pg_hba lines, placed before Debian's defaults (first match wins, docs/background.md#native-postgresql-and-repmgr). */
 export function standaloneHbaLines(d: Deployment, s: Managed): string[] {
   const user = d.database.user;
   const sources = [...d.emsNodes.map((n) => hbaAddress(n.address)), ...s.clientNetworks];

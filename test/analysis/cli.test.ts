@@ -66,7 +66,8 @@ describe("ems-ha failover", () => {
       encoding: "utf8",
       timeout: 60_000,
     });
-    expect(r.stderr).toBe("");
+    // stderr names the deployment file and nothing else.
+    expect(r.stderr).toBe(`ems-ha: deployment ${join(ROOT, "examples/geo-redundant.ts")} (from --config)\n`);
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ primary: "pg-1", newPrimary: "pg-3" });
   });

@@ -29,7 +29,7 @@ describe("vendor model", () => {
   });
 });
 
-describe("repmgr model (FACTS §1, §2)", () => {
+describe("repmgr model (docs/background.md#errors-in-the-guide, #repmgr-automatic-failover)", () => {
   it.each(GUIDE_TABLE)(
     "per-DC locations: $row",
     ({ row, primary, down, newPrimary }) => {

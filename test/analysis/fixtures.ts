@@ -38,7 +38,7 @@ export function schemaOnly(input: DeploymentInput): Deployment {
 export function geoOneLocation(): DeploymentInput {
   const g = geoInput();
   for (const n of g.database.nodes) delete n.location;
-  // The geo stack requires per-DC locations (FACTS §1); as a what-if, the same hosts without them.
+  // The geo stack requires per-DC locations (docs/background.md#errors-in-the-guide); as a what-if, the same hosts without them.
   g.topology = "single-region";
   return g;
 }

@@ -65,14 +65,16 @@ describe("cdktf app", () => {
     expect(Object.keys(json.resource.terraform_data).filter((k) => k.startsWith("ems-3_install"))).toHaveLength(1);
   });
 
-  it("prints topology rule warnings at synth with the nodes and the fix", () => {
+  it("prints topology rule warnings at synth on stdout (cdktf shows stderr as [ERROR]), labelled warning, with the nodes and the fix", () => {
     const dir = tempDir("ems-ha-warn-");
     const cfg = join(dir, "two-nodes.json");
     writeFileSync(cfg, JSON.stringify({ ...example, database: { ...example.database, nodes: example.database.nodes.filter((n) => n.role === "data") } }));
     const r = runApp({ EMS_HA_CONFIG: cfg, CDKTF_OUTDIR: join(dir, "out") });
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/even-voting-nodes/);
-    expect(r.stderr).toMatch(/pg-1/);
+    expect(r.stdout).toMatch(/^\[single-region\] warning: even-voting-nodes \[pg-1, pg-2\]: .*Fix: /m);
+    expect(r.stdout.match(/even-voting-nodes/g)).toHaveLength(1);
+    expect(r.stdout).toContain(`ems-ha: deployment ${cfg} (from $EMS_HA_CONFIG)`);
+    expect(r.stderr).toBe("");
   });
 
   it("still refuses to synthesize without Terraform (the version check runs once, not once per resource)", () => {

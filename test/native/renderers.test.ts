@@ -163,7 +163,7 @@ describe("postgresql.conf drop-in", () => {
     expect(c).not.toMatch(/shared_buffers/);
   });
 
-  it("gives the data directory a one-line postgresql.conf including /etc's (pg_rewind, FACTS §7)", () => {
+  it("gives the data directory a one-line postgresql.conf including /etc's (pg_rewind, docs/background.md#native-postgresql-and-repmgr)", () => {
     expect(renderDataDirInclude()).toBe("include '/etc/postgresql/15/main/postgresql.conf'\n");
   });
 });

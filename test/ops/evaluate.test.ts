@@ -171,6 +171,6 @@ describe("bad input exits 2 before anything is contacted", () => {
     expect(err).toMatch(/--timeout: is not a number in range/);
     err = "";
     expect(await runCli(["promote", "--config", cfg], io)).toBe(2);
-    expect(err).toMatch(/NODE: the data node to promote is missing/);
+    expect(err).toMatch(/NODE: is missing.*Fix: give NODE: the data node to promote/);
   });
 });

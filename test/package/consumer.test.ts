@@ -4,13 +4,13 @@
  * shipped declarations, synthesizes with its own ids and providers, and the packaged CLI runs.
  * Needs npm, git and terraform (cdktf's App.synth runs `terraform version`).
  */
-import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, normalize } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createConsumer, pack, requireTool, run, stageRepository, type PackResult } from "./pack";
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 const CANARY = {
   TF_VAR_db_password: "canary-db-Zq81",
@@ -54,7 +54,7 @@ describe("ems-ha as an npm package in another cdktf app", () => {
     if (work && !process.env.EMS_HA_KEEP_PACKAGE_TEST) rmSync(work, { recursive: true, force: true });
   });
 
-  it("ships the compiled package and its declarations, and no sources, tests or examples", () => {
+  it("ships the compiled package and its declarations, and no sources or tests", () => {
     for (const f of [
       "package.json",
       "bin/ems-ha.js",
@@ -69,8 +69,37 @@ describe("ems-ha as an npm package in another cdktf app", () => {
     ]) {
       expect(packed.files, f).toContain(f);
     }
-    const stray = packed.files.filter((f) => /^(src|constructs|stacks|test|examples|docs)\//.test(f) || (/\.ts$/.test(f) && !/\.d\.ts$/.test(f)));
+    // examples/ ships as TypeScript on purpose (ems-ha init copies them); nothing else does.
+    const stray = packed.files.filter((f) => /^(src|constructs|stacks|test|scripts)\//.test(f) || (/\.ts$/.test(f) && !/\.d\.ts$/.test(f) && !f.startsWith("examples/")));
     expect(stray).toEqual([]);
+    expect(packed.files, "examples/lab.ts needs the test tree").not.toContain("examples/lab.ts");
+  });
+
+  it("ships docs/ and examples/: every relative link of the shipped Markdown resolves inside the package", () => {
+    expect(packed.files).toContain("README.md");
+    expect(packed.files).toContain("docs/configuration.md");
+    expect(packed.files).toContain("examples/single-region.ts");
+    const shipped = new Set(packed.files);
+    const broken: string[] = [];
+    for (const md of packed.files.filter((f) => f.endsWith(".md"))) {
+      const text = readFileSync(join(work, "ems-ha", md), "utf8");
+      for (const m of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        const target = m[1]!.split("#")[0]!;
+        if (!target || /^[a-z]+:/.test(target)) continue;
+        const path = normalize(join(dirname(md), target)).replace(/\/$/, "");
+        if (!shipped.has(path) && ![...shipped].some((f) => f.startsWith(`${path}/`))) broken.push(`${md} -> ${m[1]}`);
+      }
+    }
+    expect(broken).toEqual([]);
+  });
+
+  it("`ems-ha init` in the consumer writes a deployment that checks and type-checks against the installed package", async () => {
+    const bin = join(consumer, "node_modules", ".bin", "ems-ha");
+    await run(bin, ["init", "--topology", "single-region", "--out", "starter.ts"], consumer, 60_000);
+    const { stderr } = await run(bin, ["check", "--config", "starter.ts"], consumer, 60_000);
+    expect(stderr).toContain(`ems-ha: deployment ${join(consumer, "starter.ts")} (from --config)`);
+    writeFileSync(join(consumer, "tsconfig.starter.json"), JSON.stringify({ extends: "./tsconfig.json", include: [], files: ["starter.ts"], compilerOptions: { noEmit: true } }));
+    await run(join(consumer, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.starter.json"], consumer, 120_000);
   });
 
   it("is installed by npm from the tarball, with the peers resolved in the consumer", () => {

@@ -1,6 +1,6 @@
 /**
  * repmgrd's automatic failover as repmgr 5.3 implements it (do_election in
- * repmgrd-physical.c; FACTS §2), for one failure seen the same way by every node:
+ * repmgrd-physical.c; docs/background.md#repmgr-automatic-failover), for one failure seen the same way by every node:
  *
  * - Not a candidate: witnesses and nodes with priority <= 0.
  * - Siblings are the other nodes attached to the failed primary (down ones

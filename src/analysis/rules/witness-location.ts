@@ -3,7 +3,7 @@ import type { TopologyRule } from "./rule";
 
 /**
  * A witness left in repmgr's "default" location while data nodes have named locations
- * (the guide's geo commands, FACTS §1): under repmgr's location rule it never counts as
+ * (the guide's geo commands, docs/background.md#errors-in-the-guide): under repmgr's location rule it never counts as
  * "seeing the primary's data centre", so it cannot help a promotion.
  */
 export const witnessLocation: TopologyRule = {

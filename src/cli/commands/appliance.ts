@@ -8,26 +8,11 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { homedir } from "node:os";
 import { resolve } from "node:path";
 import { ApplianceError, runAppliance } from "../../ops/appliance";
-import { numberFlag, parseArgs, stringFlag, usageError, type ParsedArgs } from "../args";
-import type { CliIo, Command } from "../command";
+import { type FlagValues, usageError } from "../args";
+import { type CliIo, defineCommand } from "../command";
 
 export const DB_PASSWORD_ENV = "EMS_HA_DB_PASSWORD";
 export const APPLIANCE_PASSWORD_ENV = "EMS_HA_APPLIANCE_PASSWORD";
-
-const USAGE = [
-  "ems-ha appliance run --host ADDR [--port 22] [--user ems] --role primary|secondary --hostname NAME",
-  "    --db-host ADDR [--db-port 5432] [--db-user postgres]",
-  "    (--db-password-file FILE | $EMS_HA_DB_PASSWORD)",
-  "    [--password-file FILE | $EMS_HA_APPLIANCE_PASSWORD] [--key PRIVATE_KEY]",
-  "    [--known-hosts ~/.ssh/known_hosts | --insecure-skip-host-key-check]",
-  "    [--prompt REGEX] [--login-timeout 30] [--command-timeout 60] [--redirect-timeout 900] [--force]",
-].join("\n");
-
-function required(args: ParsedArgs, name: string, example: string): string {
-  const v = stringFlag(args, name);
-  if (!v) throw usageError(`--${name}`, undefined, "is required", `add --${name} ${example}`);
-  return v;
-}
 
 /** Reads a secret file and deletes it (it was written only for this run). */
 function takeSecretFile(io: CliIo, path: string, flag: string): string {
@@ -38,56 +23,89 @@ function takeSecretFile(io: CliIo, path: string, flag: string): string {
   return value;
 }
 
-function secret(io: CliIo, args: ParsedArgs, flag: string, env: string): string | undefined {
-  const file = stringFlag(args, flag);
+function secret(io: CliIo, file: string | undefined, flag: string, env: string): string | undefined {
   if (file) return takeSecretFile(io, file, `--${flag}`) || undefined;
   const v = io.env[env];
   return v && v.length > 0 ? v : undefined;
 }
 
-async function run(argv: string[], io: CliIo): Promise<number> {
-  const args = parseArgs(argv, ["force", "insecure-skip-host-key-check"]);
-  const host = required(args, "host", "192.168.1.10");
-  const role = required(args, "role", "primary");
+const FLAGS = {
+  host: { type: "string", required: true, placeholder: "ADDR", description: "the appliance's SSH address" },
+  port: { type: "integer", default: 22, description: "the appliance's SSH port", min: 1, max: 65535 },
+  user: { type: "string", default: "ems", description: "the appliance's CLI user" },
+  role: { type: "string", required: true, choices: ["primary", "secondary"], description: "the appliance's EMS HA role" },
+  hostname: { type: "string", required: true, placeholder: "NAME", description: "`system set hostname` value, e.g. EMS-1" },
+  "db-host": { type: "string", required: true, placeholder: "ADDR", description: "the remote database's address" },
+  "db-port": { type: "integer", default: 5432, description: "the remote database's port", min: 1, max: 65535 },
+  "db-user": { type: "string", default: "postgres", description: "the database user EMS connects as" },
+  "db-password-file": { type: "string", placeholder: "FILE", description: "file holding the DB password, deleted once read (else $EMS_HA_DB_PASSWORD)" },
+  "password-file": {
+    type: "string",
+    placeholder: "FILE",
+    description: "file holding the CLI user's password, deleted once read (else $EMS_HA_APPLIANCE_PASSWORD)",
+  },
+  key: { type: "string", placeholder: "PRIVATE_KEY", description: "private key file for the SSH login" },
+  "known-hosts": { type: "string", default: "~/.ssh/known_hosts", placeholder: "FILE", description: "known_hosts file the appliance's host key must be in" },
+  "insecure-skip-host-key-check": { type: "boolean", description: "do not check the appliance's host key" },
+  prompt: { type: "string", default: "[>#$] ?$", placeholder: "REGEX", description: "regular expression matching the CLI prompt" },
+  "login-timeout": { type: "number", default: 30, placeholder: "SECONDS", description: "login and first prompt", min: 1, max: 7200 },
+  "command-timeout": { type: "number", default: 60, placeholder: "SECONDS", description: "ping, hostname, ha get nodes", min: 1, max: 7200 },
+  "redirect-timeout": {
+    type: "number",
+    default: 900,
+    placeholder: "SECONDS",
+    description: "`redirect` (deploys the EMS database on the primary)",
+    min: 1,
+    max: 7200,
+  },
+  force: { type: "boolean", description: "redirect even when the appliance already points at the database" },
+} as const;
+
+async function run(flags: FlagValues<typeof FLAGS>, io: CliIo): Promise<number> {
+  const { host, hostname, role } = flags;
   if (role !== "primary" && role !== "secondary") throw usageError("--role", role, "is not a role", "use primary or secondary");
-  const hostname = required(args, "hostname", "EMS-1");
-  if (!/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(hostname)) throw usageError("--hostname", hostname, "is not a host name", "use letters, digits and '-', like EMS-1");
-  const dbHost = required(args, "db-host", "192.168.1.30");
-  const promptText = stringFlag(args, "prompt") ?? "[>#$] ?$";
+  if (!/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(hostname))
+    throw usageError("--hostname", hostname, "is not a host name", "use letters, digits and '-', like EMS-1");
+  const dbHost = flags["db-host"];
   let prompt: RegExp;
   try {
-    prompt = new RegExp(promptText);
+    prompt = new RegExp(flags.prompt);
   } catch {
-    throw usageError("--prompt", promptText, "is not a regular expression", "use e.g. '[>#$] ?$'");
+    throw usageError("--prompt", flags.prompt, "is not a regular expression", "use e.g. '[>#$] ?$'");
   }
-  const dbPassword = secret(io, args, "db-password-file", DB_PASSWORD_ENV);
+  const dbPassword = secret(io, flags["db-password-file"], "db-password-file", DB_PASSWORD_ENV);
   if (!dbPassword) throw usageError("--db-password-file", undefined, "no DB password given", `pass --db-password-file FILE or set ${DB_PASSWORD_ENV}`);
-  const password = secret(io, args, "password-file", APPLIANCE_PASSWORD_ENV);
-  const keyPath = stringFlag(args, "key");
+  const password = secret(io, flags["password-file"], "password-file", APPLIANCE_PASSWORD_ENV);
+  const keyPath = flags.key;
   const privateKey = keyPath ? readFileSync(keyPath.startsWith("~/") ? `${homedir()}${keyPath.slice(1)}` : resolve(io.cwd, keyPath), "utf8") : undefined;
-  if (!password && !privateKey) throw usageError("--password-file", undefined, "no way to log in to the appliance", `set ${APPLIANCE_PASSWORD_ENV} (TF_VAR_appliance_password in the stack) or pass --key`);
-  const skipHostKey = args.flags["insecure-skip-host-key-check"] === true;
-  const seconds = (name: string, dflt: number) => (numberFlag(args, name, 1, 7200) ?? dflt) * 1000;
+  if (!password && !privateKey)
+    throw usageError(
+      "--password-file",
+      undefined,
+      "no way to log in to the appliance",
+      `set ${APPLIANCE_PASSWORD_ENV} (TF_VAR_appliance_password in the stack) or pass --key`,
+    );
+  const skipHostKey = flags["insecure-skip-host-key-check"];
 
   try {
     const r = await runAppliance({
       host,
-      port: numberFlag(args, "port", 1, 65535) ?? 22,
-      user: stringFlag(args, "user") ?? "ems",
+      port: flags.port,
+      user: flags.user,
       password,
       privateKey,
       dbHost,
-      dbPort: numberFlag(args, "db-port", 1, 65535) ?? 5432,
-      dbUser: stringFlag(args, "db-user") ?? "postgres",
+      dbPort: flags["db-port"],
+      dbUser: flags["db-user"],
       dbPassword,
       role,
       hostname,
       prompt,
-      loginTimeoutMs: seconds("login-timeout", 30),
-      commandTimeoutMs: seconds("command-timeout", 60),
-      redirectTimeoutMs: seconds("redirect-timeout", 900),
-      knownHostsPath: skipHostKey ? undefined : (stringFlag(args, "known-hosts") ?? "~/.ssh/known_hosts"),
-      force: args.flags.force === true,
+      loginTimeoutMs: flags["login-timeout"] * 1000,
+      commandTimeoutMs: flags["command-timeout"] * 1000,
+      redirectTimeoutMs: flags["redirect-timeout"] * 1000,
+      knownHostsPath: skipHostKey ? undefined : flags["known-hosts"],
+      force: flags.force,
       log: (line) => io.out(`[ems-ha appliance] ${line}`),
     });
     io.out(`[ems-ha appliance] ${host}: ${r.outcome === "unchanged" ? "already configured, nothing changed" : `redirected as ${role}`}`);
@@ -102,13 +120,11 @@ async function run(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
-export const applianceCommand: Command = {
+export const applianceCommand = defineCommand({
   name: "appliance",
   summary: "Drive an EMS VM appliance's SSH CLI: `appliance run` redirects it to the remote DB",
-  usage: USAGE,
-  run(argv, io) {
-    const [sub, ...rest] = argv;
-    if (sub !== "run") throw usageError("appliance", sub ?? "(none)", "unknown subcommand", "use `ems-ha appliance run ...`");
-    return run(rest, io);
-  },
-};
+  positionals: [{ name: "run", description: "redirect the appliance to the remote database", choices: ["run"] }],
+  flags: FLAGS,
+  notes: "Secrets come from files (deleted once read) or the environment, never from arguments.",
+  run: ({ flags }, io) => run(flags, io),
+});

@@ -1,29 +1,40 @@
-import { loadDeployment } from "../../config/load";
 import { renderChecklist } from "../../render/checklist";
 import { fortigateObjects, renderFortiOsCli } from "../../render/fortios";
-import { parseArgs, usageError } from "../args";
-import type { Command } from "../command";
-import { configPath } from "../config-arg";
+import { ConfigError } from "../../config/errors";
+import { defineCommand } from "../command";
+import { CONFIG_FLAG, readDeployment } from "../deployment-file";
 
-export const checklistCommand: Command = {
+export const checklistCommand = defineCommand({
   name: "checklist",
   summary: "Print the EMS GUI steps that have no automation, with the deployment's values",
-  usage: "ems-ha checklist --config X",
-  run(argv, io) {
-    const d = loadDeployment(configPath(parseArgs(argv), io));
-    io.out(renderChecklist(d));
+  flags: { config: CONFIG_FLAG },
+  run({ flags }, io) {
+    const { deployment } = readDeployment(flags.config, io);
+    io.out(renderChecklist(deployment));
     return 0;
   },
-};
+});
 
-export const fortiosCliCommand: Command = {
+export const fortiosCliCommand = defineCommand({
   name: "fortios-cli",
   summary: "Print the FortiGate load-balancer configuration as FortiOS CLI commands",
-  usage: "ems-ha fortios-cli --config X",
-  run(argv, io) {
-    const d = loadDeployment(configPath(parseArgs(argv), io));
-    if (!d.fortigate) throw usageError("fortigate", undefined, "the deployment has no fortigate section", "add fortigate: { address, incomingInterface, outgoingInterface }");
+  flags: { config: CONFIG_FLAG },
+  run({ flags }, io) {
+    const { path, deployment: d } = readDeployment(flags.config, io);
+    if (!d.fortigate) {
+      throw new ConfigError(
+        [
+          {
+            path: "fortigate",
+            value: undefined,
+            message: "the deployment has no fortigate section",
+            fix: "add fortigate: { address, incomingInterface, outgoingInterface }",
+          },
+        ],
+        path,
+      );
+    }
     io.out(renderFortiOsCli(fortigateObjects(d, d.fortigate), d.fortigate.vdom));
     return 0;
   },
-};
+});

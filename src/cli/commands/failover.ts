@@ -1,19 +1,22 @@
-import { locationOf } from "../../config/derive";
-import { loadDeployment } from "../../config/load";
+import { initialPrimary, locationOf } from "../../config/derive";
 import type { Deployment } from "../../config/schema";
 import { clusterOf, FAILOVER_MODELS, type DecidingRule, type FailoverModelName, type FailoverOutcome } from "../../analysis/failover/cluster";
-import { disagree, failover, otherModel, shortOutcome } from "../../analysis/failover/model";
-import { initialPrimary } from "../../config/derive";
-import { type ParsedArgs, parseArgs, stringFlag, usageError } from "../args";
-import type { Command } from "../command";
-import { configPath } from "../config-arg";
+import { disagree, failover, otherModel } from "../../analysis/failover/model";
+import { type FlagSpec, usageError } from "../args";
+import { defineCommand } from "../command";
+import { CONFIG_FLAG, readDeployment } from "../deployment-file";
 
+/** `--model repmgr|vendor`, shared by failover, scenarios and report. */
+export const MODEL_FLAG = {
+  type: "string",
+  choices: FAILOVER_MODELS,
+  default: "repmgr",
+  description: "repmgr: what repmgrd 5.3 does; vendor: the guide's description",
+} as const satisfies FlagSpec;
 
-/** `--model repmgr|vendor`, default repmgr. */
-export function modelFlag(args: ParsedArgs): FailoverModelName {
-  const m = stringFlag(args, "model") ?? "repmgr";
-  if (!(FAILOVER_MODELS as ReadonlyArray<string>).includes(m)) throw usageError("--model", m, "is not a failover model", `use one of ${FAILOVER_MODELS.join(", ")}`);
-  return m as FailoverModelName;
+/** The --model value as a model name (the parser already checked it is one of the choices). */
+export function modelOf(value: string): FailoverModelName {
+  return value as FailoverModelName;
 }
 
 /** Names in --down: DB node names, or a location name standing for all its DB nodes. */
@@ -21,10 +24,19 @@ export function downNodes(d: Deployment, list: string): string[] {
   const names = d.database.nodes.map((n) => n.name);
   const locations = [...new Set(d.database.nodes.map(locationOf))];
   const out = new Set<string>();
-  for (const item of list.split(",").map((s) => s.trim()).filter(Boolean)) {
+  for (const item of list
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     if (names.includes(item)) out.add(item);
     else if (locations.includes(item)) d.database.nodes.filter((n) => locationOf(n) === item).forEach((n) => out.add(n.name));
-    else throw usageError("--down", item, "is neither a DB node nor a DB location", `use DB node names (${names.join(", ")}) or locations (${locations.join(", ")})`);
+    else
+      throw usageError(
+        "--down",
+        item,
+        "is neither a DB node nor a DB location",
+        `use DB node names (${names.join(", ")}) or locations (${locations.join(", ")})`,
+      );
   }
   return names.filter((n) => out.has(n));
 }
@@ -32,7 +44,10 @@ export function downNodes(d: Deployment, list: string): string[] {
 /** `--lsn pg-2=0/3000060,pg-3=1234`: last received LSN per node (PostgreSQL X/Y hex form or a number). */
 export function parseLsn(text: string): Record<string, bigint> {
   const out: Record<string, bigint> = {};
-  for (const item of text.split(",").map((s) => s.trim()).filter(Boolean)) {
+  for (const item of text
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^([a-z0-9-]+)=(?:([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})|(\d+))$/.exec(item);
     if (!m) throw usageError("--lsn", item, "is not node=LSN", "write it like pg-2=0/3000060 (PostgreSQL form) or pg-2=50331744");
     out[m[1]!] = m[4] !== undefined ? BigInt(m[4]) : (BigInt(`0x${m[2]}`) << 32n) + BigInt(`0x${m[3]}`);
@@ -71,26 +86,37 @@ export function describeOutcome(o: FailoverOutcome, other: FailoverOutcome): str
   ].join("\n");
 }
 
-export const failoverCommand: Command = {
+export const failoverCommand = defineCommand({
   name: "failover",
   summary: "Who becomes DB primary when the given nodes go down, and why",
-  usage: "ems-ha failover --config X [--primary pg-1] --down pg-1,pg-2|LOCATION [--model repmgr|vendor] [--lsn pg-2=0/3000060,...] [--json]",
-  run(argv, io) {
-    const args = parseArgs(argv, ["json"]);
-    const d = loadDeployment(configPath(args, io));
-    const model = modelFlag(args);
-    const primary = stringFlag(args, "primary") ?? initialPrimary(d).name;
+  flags: {
+    config: CONFIG_FLAG,
+    primary: { type: "string", placeholder: "NODE", description: "the data node that is primary before the outage (default: the initial primary)" },
+    down: { type: "string", required: true, placeholder: "NODES", description: "comma-separated DB nodes or locations that go down, e.g. pg-1,pg-2 or dc1" },
+    model: MODEL_FLAG,
+    lsn: { type: "string", placeholder: "NODE=LSN,...", description: "last received LSN per standby, e.g. pg-2=0/3000060" },
+    json: { type: "boolean", description: "print the outcome as JSON" },
+  },
+  run({ flags }, io) {
+    const { deployment: d } = readDeployment(flags.config, io);
+    const model = modelOf(flags.model);
+    const primary = flags.primary ?? initialPrimary(d).name;
     const pnode = d.database.nodes.find((n) => n.name === primary);
     if (!pnode || pnode.role !== "data") {
-      throw usageError("--primary", primary, "is not a data node of the deployment", `use one of ${d.database.nodes.filter((n) => n.role === "data").map((n) => n.name).join(", ")}`);
+      throw usageError(
+        "--primary",
+        primary,
+        "is not a data node of the deployment",
+        `use one of ${d.database.nodes
+          .filter((n) => n.role === "data")
+          .map((n) => n.name)
+          .join(", ")}`,
+      );
     }
-    const downText = stringFlag(args, "down");
-    if (!downText) throw usageError("--down", undefined, "is required", `add --down ${primary} (comma-separated nodes or a location)`);
-    const lsnText = stringFlag(args, "lsn");
-    const input = { nodes: clusterOf(d), primary, down: downNodes(d, downText), ...(lsnText ? { lsn: parseLsn(lsnText) } : {}) };
+    const input = { nodes: clusterOf(d), primary, down: downNodes(d, flags.down), ...(flags.lsn ? { lsn: parseLsn(flags.lsn) } : {}) };
     const outcome = failover(model, input);
     const other = failover(otherModel(model), input);
-    io.out(args.flags.json ? JSON.stringify(outcome, null, 2) : describeOutcome(outcome, other));
+    io.out(flags.json ? JSON.stringify(outcome, null, 2) : describeOutcome(outcome, other));
     return 0;
   },
-};
+});

@@ -10,8 +10,10 @@ import { applianceCommand } from "./appliance";
 import { statusCommand } from "./status";
 import { waitPrimaryCommand } from "./wait-primary";
 import { promoteCommand } from "./promote";
+import { initCommand } from "./init";
 
 export const COMMANDS: Command[] = [
+  initCommand,
   pgtuneCommand,
   checklistCommand,
   fortiosCliCommand,

@@ -1,28 +1,24 @@
-import { parseArgs, numberFlag, stringFlag, usageError } from "../args";
-import type { Command } from "../command";
-import { parseRam, renderPgTuneConf, type Storage } from "../../render/pgtune";
+import { defineCommand } from "../command";
+import { renderPgTuneConf, type Storage } from "../../render/pgtune";
+import { STORAGE } from "../../config/schema";
 
-export const pgtuneCommand: Command = {
+export const pgtuneCommand = defineCommand({
   name: "pgtune",
   summary: "Print extra.conf for a DB node (PGTune OLTP rules the guide used)",
-  usage: "ems-ha pgtune --ram 4GB --cpus 4 --storage ssd|hdd|san [--connections 1092]",
-  run(argv, io) {
-    const args = parseArgs(argv);
-    const ramText = stringFlag(args, "ram");
-    if (!ramText) throw usageError("--ram", undefined, "is required", "add --ram 4GB");
-    let ramBytes: number;
-    try {
-      ramBytes = parseRam(ramText);
-    } catch {
-      throw usageError("--ram", ramText, "is not a size", "write it like 4GB, 512MB or 16");
-    }
-    if (ramBytes < 256 * 1024 * 1024) throw usageError("--ram", ramText, "is below 256MB", "give the host's total RAM, e.g. 4GB");
-    const cpus = numberFlag(args, "cpus", 1, 1024);
-    if (cpus === undefined || !Number.isInteger(cpus)) throw usageError("--cpus", args.flags.cpus, "must be a whole number of CPUs", "add --cpus 4");
-    const storage = (stringFlag(args, "storage") ?? "ssd") as Storage;
-    if (!["ssd", "hdd", "san"].includes(storage)) throw usageError("--storage", storage, "is not a storage type", "use ssd, hdd or san");
-    const connections = numberFlag(args, "connections", 10, 100000) ?? 1092;
-    io.out(renderPgTuneConf({ ramBytes, cpus, storage, connections }));
+  flags: {
+    ram: {
+      type: "size",
+      required: true,
+      placeholder: "SIZE",
+      description: "the host's total RAM: 4GB, 16G, 512MB (a bare number is GB)",
+      min: 256 * 1024 ** 2,
+    },
+    cpus: { type: "integer", required: true, description: "the host's CPUs", min: 1, max: 1024 },
+    storage: { type: "string", required: true, choices: STORAGE, description: "the data disk" },
+    connections: { type: "integer", default: 1092, description: "max_connections (the guide's value is the default)", min: 10, max: 100000 },
+  },
+  run({ flags }, io) {
+    io.out(renderPgTuneConf({ ramBytes: flags.ram, cpus: flags.cpus, storage: flags.storage as Storage, connections: flags.connections }));
     return 0;
   },
-};
+});

@@ -1,23 +1,29 @@
-import { loadDeployment } from "../../config/load";
 import { promoteNode } from "../../ops/promote";
-import { numberFlag, parseArgs, usageError } from "../args";
-import type { Command } from "../command";
-import { configPath } from "../config-arg";
+import { defineCommand } from "../command";
+import { CONFIG_FLAG, readDeployment } from "../deployment-file";
 
-export const promoteCommand: Command = {
+export const promoteCommand = defineCommand({
   name: "promote",
   summary: "Promote a standby (manual failover); refused while another writable primary answers",
-  usage: "ems-ha promote NODE --config X [--verify-timeout 60]",
-  async run(argv, io) {
-    const args = parseArgs(argv);
-    const [node, ...extra] = args.positional;
-    if (!node) throw usageError("NODE", undefined, "the data node to promote is missing", "write ems-ha promote <node name> --config X");
-    if (extra.length > 0) throw usageError("NODE", args.positional, "only one node can be promoted", "name a single data node");
-    const d = loadDeployment(configPath(args, io));
-    const verify = numberFlag(args, "verify-timeout", 1, 3600) ?? 60;
-    const r = await promoteNode(d, node, { env: io.env, verifyTimeoutMs: verify * 1000, onProgress: (l) => io.err(l) });
+  positionals: [{ name: "NODE", description: "the data node to promote, e.g. pg-2" }],
+  flags: {
+    config: CONFIG_FLAG,
+    "verify-timeout": {
+      type: "number",
+      default: 60,
+      placeholder: "SECONDS",
+      description: "how long to wait for the node to answer as primary",
+      min: 1,
+      max: 3600,
+    },
+  },
+  notes: "DB password: $EMS_HA_DB_PASSWORD or $TF_VAR_db_password (never a flag).",
+  async run({ flags, positionals }, io) {
+    const node = positionals[0]!;
+    const { deployment: d } = readDeployment(flags.config, io);
+    const r = await promoteNode(d, node, { env: io.env, verifyTimeoutMs: flags["verify-timeout"] * 1000, onProgress: (l) => io.err(l) });
     if (r.output) io.err(r.output);
     (r.ok ? io.out : io.err)(r.message);
     return r.ok ? 0 : 1;
   },
-};
+});

@@ -1,23 +1,20 @@
 import { clusterOf } from "../../analysis/failover/cluster";
 import { shortOutcome } from "../../analysis/failover/model";
 import { deploymentScenarios, disagreements, scenarioJson, scenarioTable } from "../../analysis/failover/scenarios";
-import { loadDeployment } from "../../config/load";
-import { parseArgs } from "../args";
-import type { Command } from "../command";
-import { configPath } from "../config-arg";
-import { modelFlag } from "./failover";
+import { defineCommand } from "../command";
+import { CONFIG_FLAG, readDeployment } from "../deployment-file";
+import { MODEL_FLAG, modelOf } from "./failover";
 
-export const scenariosCommand: Command = {
+export const scenariosCommand = defineCommand({
   name: "scenarios",
   summary: "The failover table: every single node, pair and location outage for each possible primary",
-  usage: "ems-ha scenarios --config X [--model repmgr|vendor] [--json]",
-  run(argv, io) {
-    const args = parseArgs(argv, ["json"]);
-    const d = loadDeployment(configPath(args, io));
-    const model = modelFlag(args);
+  flags: { config: CONFIG_FLAG, model: MODEL_FLAG, json: { type: "boolean", description: "print the scenarios as JSON" } },
+  run({ flags }, io) {
+    const { deployment: d } = readDeployment(flags.config, io);
+    const model = modelOf(flags.model);
     const nodes = clusterOf(d);
     const results = deploymentScenarios(d, model, nodes);
-    if (args.flags.json) {
+    if (flags.json) {
       io.out(JSON.stringify(scenarioJson(results), null, 2));
       return 0;
     }
@@ -32,10 +29,13 @@ export const scenariosCommand: Command = {
           ? `The ${model} and ${results[0]?.other.model ?? "other"} models agree on every scenario.`
           : [
               `The models disagree on ${diff.length} scenario(s):`,
-              ...diff.map((r) => `  - primary ${r.scenario.primary}, down ${r.scenario.down.join(", ")}: ${model}: ${shortOutcome(r.outcome)}; ${r.other.model}: ${shortOutcome(r.other)}`),
+              ...diff.map(
+                (r) =>
+                  `  - primary ${r.scenario.primary}, down ${r.scenario.down.join(", ")}: ${model}: ${shortOutcome(r.outcome)}; ${r.other.model}: ${shortOutcome(r.other)}`,
+              ),
             ].join("\n"),
       ].join("\n"),
     );
     return 0;
   },
-};
+});

@@ -1,19 +1,20 @@
-import { loadDeployment } from "../../config/load";
 import { gatherStatus, renderStatusTable } from "../../ops/status";
-import { numberFlag, parseArgs } from "../args";
-import type { Command } from "../command";
-import { configPath } from "../config-arg";
+import { defineCommand } from "../command";
+import { CONFIG_FLAG, readDeployment } from "../deployment-file";
 
-export const statusCommand: Command = {
+export const statusCommand = defineCommand({
   name: "status",
   summary: "Show each DB node's role, lag and repmgr view and each EMS node's services; exit 1 when degraded",
-  usage: "ems-ha status --config X [--json] [--connect-timeout 4]   (DB password: EMS_HA_DB_PASSWORD or TF_VAR_db_password)",
-  async run(argv, io) {
-    const args = parseArgs(argv, ["json"]);
-    const d = loadDeployment(configPath(args, io));
-    const connectSeconds = numberFlag(args, "connect-timeout", 1, 60) ?? 4;
-    const status = await gatherStatus(d, { env: io.env, connectMs: connectSeconds * 1000 });
-    io.out(args.flags.json === true ? JSON.stringify(status, null, 2) : renderStatusTable(status));
+  flags: {
+    config: CONFIG_FLAG,
+    json: { type: "boolean", description: "print the status as JSON" },
+    "connect-timeout": { type: "number", default: 4, placeholder: "SECONDS", description: "per-node connection timeout", min: 1, max: 60 },
+  },
+  notes: "DB password: $EMS_HA_DB_PASSWORD or $TF_VAR_db_password (never a flag).",
+  async run({ flags }, io) {
+    const { deployment: d } = readDeployment(flags.config, io);
+    const status = await gatherStatus(d, { env: io.env, connectMs: flags["connect-timeout"] * 1000 });
+    io.out(flags.json ? JSON.stringify(status, null, 2) : renderStatusTable(status));
     return status.degraded ? 1 : 0;
   },
-};
+});

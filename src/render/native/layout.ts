@@ -9,7 +9,7 @@ import { nativeSchema, type DbNodeConfig, type Deployment, type NativeSettings }
 /** Debian's postgresql-common layout for cluster <version>/main. */
 export interface NativeLayout {
   readonly pgVersion: number;
-  /** Binaries (pg_ctl, pg_rewind, repmgr, repmgrd). Not /usr/bin, as the guide has it (FACTS §1). */
+  /** Binaries (pg_ctl, pg_rewind, repmgr, repmgrd). Not /usr/bin, as the guide has it (docs/background.md#errors-in-the-guide). */
   readonly bindir: string;
   readonly confDir: string;
   readonly dataDir: string;

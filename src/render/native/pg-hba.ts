@@ -1,7 +1,7 @@
 /**
  * pg_hba.conf lines of the native cluster. They form a managed block the setup script
  * puts at the top of the file, before Debian's defaults: the first matching line wins,
- * so appended repmgr lines would lose to `local all all peer` (FACTS §7).
+ * so appended repmgr lines would lose to `local all all peer` (docs/background.md#native-postgresql-and-repmgr).
  */
 import type { Deployment } from "../../config/schema";
 import { isIpv4 } from "../../config/semantics";

@@ -17,7 +17,7 @@ export function confValue(v: string): string {
   return /^[A-Za-z0-9_.]+$/.test(v) ? v : `'${v.replace(/'/g, "''")}'`;
 }
 
-/** The replication settings of the guide plus wal_log_hints and wal_keep_size (FACTS §7). */
+/** The replication settings of the guide plus wal_log_hints and wal_keep_size (docs/background.md#native-postgresql-and-repmgr). */
 export function replicationSettings(d: Deployment, m: NativeMember): PgSetting[] {
   const s = nativeSettings(d);
   // listen on every address; pg_hba.conf decides who may connect (the guide lists localhost and the node's IP).
@@ -40,7 +40,7 @@ export function replicationSettings(d: Deployment, m: NativeMember): PgSetting[]
   ];
 }
 
-/** PGTune settings (FACTS §8) for a data node, when native.tune is on. */
+/** PGTune settings (docs/background.md#pgtune) for a data node, when native.tune is on. */
 export function tuningSettings(d: Deployment, m: NativeMember): PgSetting[] {
   if (m.role !== "data" || !nativeSettings(d).tune) return [];
   const n = m.config;
@@ -63,7 +63,7 @@ export function renderPostgresqlDropIn(d: Deployment, m: NativeMember): string {
 /**
  * The one-line postgresql.conf in the data directory. Debian keeps the configuration in /etc;
  * pg_rewind's `postgres --single -D DATADIR` step needs a postgresql.conf in the data
- * directory (repmgr issue #888, FACTS §7).
+ * directory (repmgr issue #888, docs/background.md#native-postgresql-and-repmgr).
  */
 export function renderDataDirInclude(pgVersion = 15): string {
   return `include '${nativeLayout(pgVersion).confDir}/postgresql.conf'\n`;

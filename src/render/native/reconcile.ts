@@ -1,5 +1,5 @@
 /**
- * The reconciliation service: the guide's node monitor script, corrected (FACTS §1, §7).
+ * The reconciliation service: the guide's node monitor script, corrected (docs/background.md#errors-in-the-guide, #native-postgresql-and-repmgr).
  *
  * While the node runs as a primary it asks the other data nodes whether one of them runs as
  * primary too. If so it runs CHECKPOINT on both (right after a promotion the control file
@@ -107,7 +107,7 @@ reconcile_once() {
     read -r name host port <<<"$p"
     r=$(q_peer "$host" "$port" "select pg_is_in_recovery()") || continue
     [ "$r" = f ] || continue
-    # right after a promotion the control file still shows the old timeline (FACTS §7)
+    # right after a promotion the control file still shows the old timeline (docs/background.md#native-postgresql-and-repmgr)
     q_peer "$host" "$port" "CHECKPOINT" >/dev/null || continue
     q_local "CHECKPOINT" >/dev/null || return 0
     theirs=$(q_peer "$host" "$port" "select timeline_id from pg_control_checkpoint()") || continue

@@ -1,5 +1,5 @@
 /**
- * /etc/repmgr.conf of a native node: the guide's file with the corrections of FACTS §1/§7
+ * /etc/repmgr.conf of a native node: the guide's file with the corrections of docs/background.md#errors-in-the-guide, #native-postgresql-and-repmgr
  * (real pg_bindir, service_*_command through systemd, no deprecated `cluster=`) and the
  * failover timing of database.failover.
  */

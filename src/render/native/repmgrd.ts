@@ -4,7 +4,7 @@
  * Departures from the guide: one directive per line (the witness's copy has
  * `Restart=on-failure LimitNOFILE=16384` on one line), repmgrd runs in the foreground
  * (Type=simple, --daemonize=false) so systemd sees it die (`repmgrd --daemonize` exits 0
- * even when the daemon then fails, FACTS §7), the pid file lives in /run/repmgrd rather
+ * even when the daemon then fails, docs/background.md#native-postgresql-and-repmgr), the pid file lives in /run/repmgrd rather
  * than /tmp, and /etc/default/repmgrd names /etc/repmgr.conf (the guide's note says
  * /etc/repmgrd.conf, which does not exist).
  */

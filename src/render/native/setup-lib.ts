@@ -129,7 +129,7 @@ fresh_cluster() {
   [ "$(q_local postgres "select count(*) from pg_database where datname not in ('postgres', 'template0', 'template1')")" = 0 ]
 }
 
-# A cluster created without a locale is SQL_ASCII (FACTS §7): recreate it while it is still empty.
+# A cluster created without a locale is SQL_ASCII (docs/background.md#native-postgresql-and-repmgr): recreate it while it is still empty.
 ensure_utf8_if_fresh() {
   local enc
   enc=$(q_local postgres "select pg_encoding_to_char(encoding) from pg_database where datname = 'template1'")
@@ -310,7 +310,7 @@ start_unit() {
 }
 
 show_cluster() {
-  # cluster show exits non-zero when it sees any problem (FACTS §7): print it, never fail on it.
+  # cluster show exits non-zero when it sees any problem (docs/background.md#native-postgresql-and-repmgr): print it, never fail on it.
   as_pg "$BINDIR/repmgr" -f "$REPMGR_CONF" cluster show 2>&1 || true
 }
 `;

@@ -36,11 +36,11 @@ export function unescapeBash(body: string): string {
 
 /**
  * A bash function of the setup script and the reconciliation service: pg_rewind runs
- * "postgres --single -D DATADIR", which needs a postgresql.conf there (FACTS §7, repmgr #888).
+ * "postgres --single -D DATADIR", which needs a postgresql.conf there (docs/background.md#native-postgresql-and-repmgr, repmgr #888).
  * Needs DATA_DIR, CONF_DIR and a log function.
  */
 export const ENSURE_DATADIR_INCLUDE = String.raw`
-# pg_rewind runs "postgres --single -D DATADIR", which needs a postgresql.conf there (FACTS §7).
+# pg_rewind runs "postgres --single -D DATADIR", which needs a postgresql.conf there (docs/background.md#native-postgresql-and-repmgr).
 ensure_datadir_include() {
   local f="$DATA_DIR/postgresql.conf"
   if [ -d "$DATA_DIR" ] && [ ! -e "$f" ]; then

@@ -48,7 +48,7 @@ export interface DrillOptions {
   readonly warmupSeconds?: number;
   /**
    * How the primary stops: "immediate" (pg_ctl stop -m immediate: no shutdown checkpoint, the
-   * way FACTS §7 measured) or "kill" (SIGKILL to every PostgreSQL process: a crash).
+   * way docs/background.md#native-postgresql-and-repmgr measured) or "kill" (SIGKILL to every PostgreSQL process: a crash).
    * @default "immediate"
    */
   readonly stop?: StopMode;

@@ -76,7 +76,7 @@ export function writeIdentity(h: LabHost, id: HostIdentity): string {
 
 /**
  * Creates the host's own PostgreSQL cluster 15/main (what Debian's postinst does on a real
- * host), so every DB host has its own system identifier. UTF-8 locale (FACTS §7). initdb's
+ * host), so every DB host has its own system identifier. UTF-8 locale (docs/background.md#native-postgresql-and-repmgr). initdb's
  * --no-sync only skips the final fsync of the new files (the page cache outlives any host stop).
  */
 export async function createPgCluster(h: LabHost): Promise<void> {

@@ -27,7 +27,7 @@ export const BASE_PACKAGES = [
   "less",
 ] as const;
 
-/** Installed afterwards with apt-get inside the new root (the DB software of FACTS §6). */
+/** Installed afterwards with apt-get inside the new root (the DB software of docs/background.md#lab-hosts). */
 export const DB_PACKAGES = ["postgresql-15", "postgresql-15-repmgr"] as const;
 
 /** Timers that would reach for the internet; lab hosts have none. */

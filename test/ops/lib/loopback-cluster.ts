@@ -2,7 +2,7 @@
  * Throwaway PostgreSQL 15 + repmgr clusters on loopback addresses, for the ops tests.
  * Each node is its own initdb data directory on its own 127.x.y.z address (all on one
  * port, as the deployment schema wants); a standby is cloned with pg_basebackup -R; repmgr
- * registers every node with a per-node repmgr.conf (FACTS §2: several nodes on one machine).
+ * registers every node with a per-node repmgr.conf (docs/background.md#repmgr-automatic-failover: several nodes on one machine).
  * Everything runs as the postgres OS user (via runuser) and every step is time-bounded.
  */
 import { spawnSync } from "node:child_process";
