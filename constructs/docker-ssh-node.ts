@@ -14,7 +14,7 @@
  * sensitive content, in a 0700 directory) that the script passes as --env-file and removes.
  * Destroying a step leaves the container and its volume on the host (docs: "Container engines").
  */
-import { DataResource, Fn, Op, type ITerraformDependable } from "cdktf";
+import { DataResource, Fn, Op, type ITerraformDependable, type Precondition, type TerraformVariable } from "cdktf";
 import { Construct } from "constructs";
 import { createHash } from "node:crypto";
 import type { DbNodeConfig } from "../src/config/schema";
@@ -23,6 +23,7 @@ import { containerScriptPathOf, envFileContent, imageIdentity, renderContainerSc
 import { renderHostPrepScript } from "../src/render/docker-host";
 import { sshConnection, terraformLiteral } from "./connection";
 import type { PgHaNodeProps } from "./pg-ha-node";
+import type { DeploymentSecrets } from "./secrets";
 
 /** What the stacks need of a DB node, whichever engine runs its container. */
 export interface DockerDbNode {
@@ -43,6 +44,20 @@ export type SshDockerNodeProps = Omit<PgHaNodeProps, "provider">;
 
 function sha(text: string): string {
   return createHash("sha256").update(text).digest("hex");
+}
+
+/**
+ * A plan-time check that the DB and repmgr passwords hold no line break: an env file gives one
+ * variable per line, so a line break would end the value and start another variable.
+ * The error message names the variables, never their values.
+ */
+export function passwordsWithoutLineBreaks(secrets: DeploymentSecrets): Precondition {
+  const ok = (v: TerraformVariable) => Op.not(Fn.can(Fn.regex("[\\r\\n]", v.stringValue)));
+  const vars = [secrets.dbPassword, ...(secrets.repmgrPassword ? [secrets.repmgrPassword] : [])];
+  return {
+    condition: vars.map(ok).reduce((a, b) => Op.and(a, b)),
+    errorMessage: `${vars.map((v) => v.friendlyUniqueId).join(" and ")} must not contain line breaks (they are written to an env file, one variable per line).`,
+  };
 }
 
 /** The node of a deployment by name, with the role the construct expects. */
@@ -100,20 +115,12 @@ abstract class SshBitnamiNode extends Construct implements DockerDbNode {
     const dbPassword = props.secrets.dbPassword.stringValue;
     const repmgrPassword = (props.secrets.repmgrPassword ?? props.secrets.dbPassword).stringValue;
     const scriptPath = containerScriptPathOf(this.spec.name);
-    const noLineBreak = (v: string) => Op.not(Fn.can(Fn.regex("[\\r\\n]", v)));
     this.container = new DataResource(this, "container", {
       // Password values are deliberately not here (docs: "Container engines"): a change of the spec,
       // the image or the host replaces the step; the script then decides what to do on the host.
       triggersReplace: { host: node.address, name: this.spec.name, spec: this.specHash },
       connection: sshConnection(node, "10m"),
-      lifecycle: {
-        precondition: [
-          {
-            condition: Op.and(noLineBreak(dbPassword), noLineBreak(repmgrPassword)),
-            errorMessage: "db_password and repmgr_password must not contain line breaks (they are written to an env file, one variable per line).",
-          },
-        ],
-      },
+      lifecycle: { precondition: [passwordsWithoutLineBreaks(props.secrets)] },
       provisioners: [
         // The env file exists empty with mode 0600 in a 0700 directory before Terraform writes to it
         // (scp keeps an existing file's mode).

@@ -101,15 +101,15 @@ export function runStep(host: FakeHost, step: Record<string, unknown>, o: { secr
 }
 
 /** A container's state in the stand-in. */
-export function container(host: FakeHost, name: string): { running: boolean; env: string[]; labels: string[]; mounts: string[]; image: string } | undefined {
+export function container(host: FakeHost, name: string): { running: boolean; env: string[]; labels: string[]; mounts: string[]; image: string; restart: string } | undefined {
   const d = join(host.state, "containers", name);
   if (!existsSync(d)) return undefined;
   const lines = (f: string) => (existsSync(join(d, f)) ? readFileSync(join(d, f), "utf8").split("\n").filter((l) => l !== "") : []);
-  return { running: lines("running")[0] === "true", env: lines("env"), labels: lines("labels"), mounts: lines("mounts"), image: lines("image")[0] ?? "" };
+  return { running: lines("running")[0] === "true", env: lines("env"), labels: lines("labels"), mounts: lines("mounts"), image: lines("image")[0] ?? "", restart: lines("restart")[0] ?? "" };
 }
 
 /** Puts a container into the stand-in as if created by hand or by the provider engine. */
-export function seedContainer(host: FakeHost, name: string, c: { labels?: string[]; mounts: string[]; image: string; running: boolean }): void {
+export function seedContainer(host: FakeHost, name: string, c: { labels?: string[]; mounts: string[]; image: string; running: boolean; restart?: string }): void {
   const d = join(host.state, "containers", name);
   mkdirSync(d, { recursive: true });
   writeFileSync(join(d, "labels"), (c.labels ?? []).map((l) => `${l}\n`).join(""));
@@ -117,6 +117,7 @@ export function seedContainer(host: FakeHost, name: string, c: { labels?: string
   writeFileSync(join(d, "image"), `${c.image}\n`);
   writeFileSync(join(d, "running"), `${c.running}\n`);
   writeFileSync(join(d, "env"), "");
+  writeFileSync(join(d, "restart"), `${c.restart ?? "always"}\n`);
 }
 
 /** The argv of the one `docker run` among calls (after "run"). */
@@ -124,4 +125,40 @@ export function runArgv(calls: string[][]): string[] {
   const runs = calls.filter((c) => c[0] === "run");
   if (runs.length !== 1) throw new Error(`expected one docker run, got ${runs.length}`);
   return runs[0]!.slice(1);
+}
+
+/**
+ * Runs any step's provisioners in order on the fake host, as Terraform would: inline commands in
+ * bash, file contents (with the sensitive variables substituted) written to their destinations.
+ * Stops at the first failing command.
+ */
+export function runProvisioners(host: FakeHost, step: Record<string, unknown>, o: { secrets?: Record<string, string> } = {}): { status: number | null; stdout: string; stderr: string; calls: string[][] } {
+  const env = { PATH: host.path, DOCKER_STANDIN_STATE: host.state, HOME: host.root, LANG: "C" };
+  const before = dockerCalls(host).length;
+  let stdout = "";
+  let stderr = "";
+  for (const p of provisioners(step)) {
+    if (p.file) {
+      const dest = onHost(host, p.file.destination as string);
+      mkdirSync(join(dest, ".."), { recursive: true });
+      const content = (p.file.content as string).includes("${var.") ? withSecrets(p.file.content as string, o.secrets) : onHost(host, (p.file.content as string).replace(/\$\$\{/g, "${").replace(/%%\{/g, "%{"));
+      writeFileSync(dest, content);
+      continue;
+    }
+    for (const cmd of (p["remote-exec"]!.inline as string[]) ?? []) {
+      const r = spawnSync("bash", ["-c", onHost(host, cmd)], { env, encoding: "utf8", timeout: 60_000 });
+      stdout += r.stdout;
+      stderr += r.stderr;
+      if (r.status !== 0) return { status: r.status, stdout, stderr, calls: dockerCalls(host).slice(before) };
+    }
+  }
+  return { status: 0, stdout, stderr, calls: dockerCalls(host).slice(before) };
+}
+
+/** Sets the role (t: standby, f: primary) the stand-in answers for a container created later or now. */
+export function setRole(host: FakeHost, name: string, role: "t" | "f"): void {
+  mkdirSync(join(host.state, "roles"), { recursive: true });
+  writeFileSync(join(host.state, "roles", name), `${role}\n`);
+  const d = join(host.state, "containers", name);
+  if (existsSync(d)) writeFileSync(join(d, "role"), `${role}\n`);
 }
