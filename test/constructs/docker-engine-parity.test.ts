@@ -9,10 +9,10 @@ import { describe, expect, it } from "vitest";
 import example from "../../examples/single-region";
 import geo from "../../examples/geo-redundant";
 import type { DeploymentInput } from "../../src/config/schema";
-import { imageRef } from "../../src/render/bitnami";
+import { imageRef, volumeNameOf } from "../../src/render/bitnami";
 import { SPEC_LABEL, STOP_TIMEOUT_SECONDS } from "../../src/render/docker-cli";
 import { resolveRef, resourcesByPath, synthDeployment, type TfJson } from "../helpers/synth";
-import { fakeHost, onHost, runArgv, runStep, type FakeHost } from "./docker-engine-harness";
+import { fakeHost, onHost, runArgv, runStep, seedContainer, type FakeHost } from "./docker-engine-harness";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -30,6 +30,8 @@ interface Container {
   shmMb?: number;
   stopTimeout?: number;
   stopSignal?: string;
+  /** Seconds a container being replaced or destroyed gets between SIGTERM and SIGKILL. */
+  replaceGraceSeconds?: number;
 }
 
 const empty = (): Container => ({ env: [], ports: [], volumes: [], hosts: [], labels: [] });
@@ -51,6 +53,7 @@ const PROVIDER_ATTRIBUTES: Record<string, (v: unknown, c: Container, json: TfJso
   shm_size: (v, c) => (c.shmMb = v as number),
   stop_timeout: (v, c) => (c.stopTimeout = v as number),
   stop_signal: (v, c) => (c.stopSignal = v as string),
+  destroy_grace_seconds: (v, c) => (c.replaceGraceSeconds = v as number),
 };
 /** Terraform meta-arguments and cdktf bookkeeping: not container settings. */
 const PROVIDER_META = new Set(["provider", "depends_on", "lifecycle", "//", "count", "for_each"]);
@@ -114,9 +117,14 @@ function withEngine(input: DeploymentInput, engine: "provider" | "ssh"): Deploym
   return { ...input, database: { ...input.database, docker: { engine } } };
 }
 
-/** What the ssh engine creates for one node: its run argv on a fake host, and whether it insists the container runs. */
-function sshContainer(step: Block, image: string): Container {
+/**
+ * What the ssh engine creates for one node: its run argv on a fake host where a container of that
+ * name (without the spec label) already runs on the node's volume, so the run also shows how the
+ * old one is stopped; and whether the step insists that the container runs.
+ */
+function sshContainer(step: Block, image: string, name: string): Container {
   const host: FakeHost = fakeHost({ [image]: "sha256:image-1" });
+  seedContainer(host, name, { mounts: [`${volumeNameOf(name)}:/bitnami/postgresql`], image: "sha256:image-0", running: true });
   const r = runStep(host, step);
   if (r.status !== 0) throw new Error(`the container script failed: ${r.stderr}`);
   const provs = step.provisioner as Array<Record<string, Block>>;
@@ -126,6 +134,9 @@ function sshContainer(step: Block, image: string): Container {
     return (envProv.content as string).split("\n").filter((l) => l !== "");
   };
   const c = fromRunArgv(runArgv(r.calls), envFile);
+  const stop = r.calls.find((x) => x[0] === "stop");
+  if (!stop || stop[1] !== "--time") throw new Error(`the old container was not stopped with a grace time: ${JSON.stringify(stop)}`);
+  c.replaceGraceSeconds = Number(stop[2]);
   // must_run: the step fails when the container does not keep running.
   const crashing = fakeHost({ [image]: "sha256:image-1" });
   writeFileSync(join(crashing.state, "run-exits"), "");
@@ -165,12 +176,18 @@ describe("the provider and ssh engines create the same containers", () => {
       expect(p.deployment.database.nodes.length).toBeGreaterThan(0);
       for (const node of p.deployment.database.nodes) {
         const provider = fromProvider(p.json, containers.get(`${topo}/${node.name}/container`)!);
-        const ssh = sshContainer(steps.get(`${topo}/${node.name}/container`)!, imageRef(s.deployment));
+        const ssh = sshContainer(steps.get(`${topo}/${node.name}/container`)!, imageRef(s.deployment), node.name);
         // Graceful stop: the provider engine sets no stop_timeout today (Docker's 10 s, then SIGKILL);
         // the ssh engine gives STOP_TIMEOUT_SECONDS. Once the provider engine sets one, they must match.
         if (provider.stopTimeout === undefined) {
           expect(ssh.stopTimeout, node.name).toBe(STOP_TIMEOUT_SECONDS);
           delete ssh.stopTimeout;
+        }
+        // Likewise destroy_grace_seconds (the provider's grace when it replaces a container): the ssh
+        // engine's script gives `docker stop --time STOP_TIMEOUT_SECONDS`.
+        if (provider.replaceGraceSeconds === undefined) {
+          expect(ssh.replaceGraceSeconds, node.name).toBe(STOP_TIMEOUT_SECONDS);
+          delete ssh.replaceGraceSeconds;
         }
         expect(sorted(ssh), node.name).toEqual(sorted(provider));
         // Sanity: the comparison covers what matters.
