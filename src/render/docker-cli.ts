@@ -121,7 +121,7 @@ export interface ContainerScript {
  *      one mounting another volume at the data path: refused (its data would be left behind);
  *   3. `docker run` with the passwords from the env file, which is checked (0600, in a 0700
  *      directory, exactly one non-empty line per secret variable) and removed when the script ends;
- *   4. a bounded wait until the container runs.
+ *   4. a bounded wait until the container runs steadily (the same start seen twice, an interval apart).
  */
 export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOptions): ContainerScript {
   const envFile = o.envFile ?? envFileOf(spec.name);
@@ -154,12 +154,16 @@ export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOpt
   lines.push(
     "",
     "running() { [ \"$(docker container inspect -f '{{.State.Running}} {{.State.Restarting}}' \"$NAME\" 2>/dev/null)\" = 'true false' ]; }",
+    "# Running, and the same start (restart count, start time) at two checks in a row: not a restart loop.",
     "wait_running() {",
+    '  local prev="" now',
     `  for _ in $(seq 1 ${attempts}); do`,
-    '    if running; then log "$NAME runs (spec $SPEC)"; return 0; fi',
+    "    now=$(docker container inspect -f '{{.State.Running}} {{.State.Restarting}} {{.RestartCount}} {{.State.StartedAt}}' \"$NAME\" 2>/dev/null || true)",
+    '    case "$now" in "true false "*) if [ "$now" = "$prev" ]; then log "$NAME runs (spec $SPEC)"; return 0; fi ;; esac',
+    '    prev="$now"',
     `    sleep ${interval}`,
     "  done",
-    `  fail "$NAME is not running after ${attempts * interval} s; check: docker logs $NAME"`,
+    `  fail "$NAME is not running steadily after ${attempts * interval} s; check: docker logs $NAME"`,
     "}",
     "graceful_stop() {",
     "  running || return 0",

@@ -141,7 +141,7 @@ function sshContainer(step: Block, image: string, name: string): Container {
   const crashing = fakeHost({ [image]: "sha256:image-1" });
   writeFileSync(join(crashing.state, "run-exits"), "");
   const failed = runStep(crashing, step);
-  c.mustRun = failed.status !== 0 && /is not running after/.test(failed.stderr);
+  c.mustRun = failed.status !== 0 && /is not running steadily after/.test(failed.stderr);
   return c;
 }
 

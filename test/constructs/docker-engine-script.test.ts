@@ -165,7 +165,15 @@ describe("ssh engine container script (real bash, docker stand-in)", () => {
     writeFileSync(join(host.state, "run-exits"), "");
     const r = runStep(host, base);
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain("pg-1 is not running after 60 s; check: docker logs pg-1");
+    expect(r.stderr).toContain("pg-1 is not running steadily after 60 s; check: docker logs pg-1");
+  });
+
+  it("fails, bounded, when the container keeps restarting (restart policy always hides a crash loop)", () => {
+    const host = fakeHost();
+    writeFileSync(join(host.state, "restart-loop"), "");
+    const r = runStep(host, base);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("pg-1 is not running steadily after 60 s");
   });
 
   it("uses only the volume of its own node and never removes one", () => {
