@@ -108,6 +108,14 @@ describe("ssh engine container script (real bash, docker stand-in)", () => {
     expect(verbs(r.calls).filter((x) => ["stop", "rm", "run"].includes(x))).toEqual(["stop", "rm", "run"]);
   });
 
+  it("replaces a stopped container of another spec without stopping it again", () => {
+    const host = fakeHost();
+    seedContainer(host, "pg-1", { mounts: ["pg_1_data:/bitnami/postgresql"], image: "sha256:image-1", running: false });
+    const r = runStep(host, base);
+    expect(r.status, r.stderr).toBe(0);
+    expect(verbs(r.calls).filter((x) => ["exec", "stop", "rm", "run"].includes(x))).toEqual(["rm", "run"]);
+  });
+
   it("refuses to replace a container that mounts another volume at the data path", () => {
     const host = fakeHost();
     seedContainer(host, "pg-1", { mounts: ["old_data:/bitnami/postgresql"], image: "sha256:image-1", running: true });
