@@ -37,7 +37,8 @@ describe("ssh engine container script (real bash, docker stand-in)", () => {
     expect(existsSync(join(host.state, "implicit-volumes")), "docker run had to create a volume itself").toBe(false);
     const c = container(host, "pg-1")!;
     expect(c.running).toBe(true);
-    expect(c.labels).toEqual([expect.stringMatching(new RegExp(`^${SPEC_LABEL.replace(/\./g, "\\.")}=[0-9a-f]{64}$`))]);
+    expect(c.labels).toEqual([expect.stringMatching(/^ems-ha\.spec-sha256=[0-9a-f]{64}$/), expect.stringMatching(/^ems-ha\.secrets-sha256=[0-9a-f]{64}$/)]);
+    expect(SPEC_LABEL).toBe("ems-ha.spec-sha256");
     expect(c.mounts).toContain("pg_1_data:/bitnami/postgresql");
     // The passwords reached the container's environment through the env file only.
     expect(c.env).toContain(`POSTGRESQL_PASSWORD=${SECRETS.db_password}`);
@@ -76,6 +77,21 @@ describe("ssh engine container script (real bash, docker stand-in)", () => {
     expect(container(host, "pg-1")!.env).toContain("REPMGR_RECONNECT_ATTEMPTS=4");
     // And the new spec is stable again.
     expect(verbs(runStep(host, changed).calls)).not.toContain("run");
+  });
+
+  it("new passwords (a replaced step) recreate the container; the same passwords do not", () => {
+    const host = fakeHost();
+    expect(runStep(host, base).status).toBe(0);
+    const same = runStep(host, base);
+    expect(verbs(same.calls)).not.toContain("run");
+    const rotated = { ...SECRETS, db_password: "a-new-password" };
+    const r = runStep(host, base, { secrets: rotated });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain("replacing pg-1: the passwords changed");
+    expect(verbs(r.calls).filter((x) => ["stop", "rm", "run"].includes(x))).toEqual(["stop", "rm", "run"]);
+    expect(container(host, "pg-1")!.env).toContain("POSTGRESQL_PASSWORD=a-new-password");
+    expect(r.stdout + r.stderr).not.toContain("a-new-password");
+    expect(verbs(runStep(host, base, { secrets: rotated }).calls)).not.toContain("run");
   });
 
   it("a new image behind the same tag recreates the container; the same image does not", () => {
