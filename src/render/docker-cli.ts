@@ -121,9 +121,9 @@ export interface ContainerScript {
 
 /**
  * The idempotent script creating one node's volume and container:
- *   1. each named volume: `docker volume create` when missing (never removed);
- *   2. the env file checked (0600, in a 0700 directory, exactly one non-empty line per secret
+ *   1. the env file checked (0600, in a 0700 directory, exactly one non-empty line per secret
  *      variable) and fingerprinted with the spec hash;
+ *   2. each named volume: `docker volume create` when missing (never removed);
  *   3. an existing container with the same spec hash, fingerprint and image: left alone (started if
  *      stopped); one with another spec or passwords (or none recorded): PostgreSQL stopped with a fast shutdown, then
  *      `docker stop --time`, then `docker rm` without -v (the volume stays), then recreated;
@@ -153,13 +153,6 @@ export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOpt
     "# The passwords are needed only by docker run (Docker keeps them in the container's configuration).",
     'trap \'rm -f "$ENV_FILE"\' EXIT',
     'command -v docker >/dev/null || fail "docker is not installed; the prepare step installs it (database.installDocker)"',
-    "",
-    "# 1. Named volumes: created when missing, never removed.",
-  ];
-  for (const v of named) {
-    lines.push(`docker volume inspect ${q(v)} >/dev/null 2>&1 || { docker volume create ${q(v)} >/dev/null; log ${q(`created volume ${v}`)}; }`);
-  }
-  lines.push(
     "",
     "running() { [ \"$(docker container inspect -f '{{.State.Running}} {{.State.Restarting}}' \"$NAME\" 2>/dev/null)\" = 'true false' ]; }",
     "# Running, and the same start (restart count, start time) at two checks in a row: not a restart loop.",
@@ -194,16 +187,19 @@ export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOpt
     "  done",
     "}",
     "",
-    "# 2. The passwords: checked, and fingerprinted with the spec (a label next to the container's own",
+    "# 1. The passwords: checked, and fingerprinted with the spec (a label next to the container's own",
     "#    copy of them) so that a replaced step with new passwords gives a new container.",
     "check_env_file",
     'SECRETS_SHA=$({ printf \'%s\\n\' "$SPEC"; cat "$ENV_FILE"; } | sha256sum | cut -d" " -f1)',
+    "",
+    "# 2. Named volumes: created when missing, never removed.",
+    ...named.map((v) => `docker volume inspect ${q(v)} >/dev/null 2>&1 || { docker volume create ${q(v)} >/dev/null; log ${q(`created volume ${v}`)}; }`),
     "",
     "# 3. The container: kept when it has this spec, these passwords and the image, replaced (gracefully, same volume) otherwise.",
     'if docker container inspect "$NAME" >/dev/null 2>&1; then',
     `  have=$(docker container inspect -f '{{index .Config.Labels "${SPEC_LABEL}"}}' "$NAME")`,
     `  have_secrets=$(docker container inspect -f '{{index .Config.Labels "${SECRETS_LABEL}"}}' "$NAME")`,
-  );
+  ];
   if (dataVolume !== undefined) {
     lines.push(
       `  mounted=$(docker container inspect -f '{{range .Mounts}}{{if eq .Destination "${DATA_MOUNT}"}}{{.Name}}{{end}}{{end}}' "$NAME")`,
