@@ -49,8 +49,11 @@ describe("terraform apply of the ssh engine over real SSH (docker stand-in)", ()
     return { status: r.status, output: `${r.stdout}\n${r.stderr}` };
   };
   const writeStack = (input: DeploymentInput) => {
-    const { json, text } = synthDeployment(input);
-    writeFileSync(join(tfDir, "main.tf.json"), text);
+    const { json } = synthDeployment(input);
+    // Terraform's remote-exec leaves its (emptied) /tmp/terraform_*.sh behind: here they go to the
+    // namespace's /root, a temporary directory, instead of this machine's /tmp.
+    for (const r of Object.values(json.resource.terraform_data!)) (r.connection as Record<string, unknown>).script_path = "/root/terraform_%RAND%.sh";
+    writeFileSync(join(tfDir, "main.tf.json"), JSON.stringify(json, null, 2));
     // The DB steps only (their dependencies come along): the EMS installs need EMS hosts.
     target = Object.keys(json.resource.terraform_data!)
       .filter((id) => /_container_/.test(id))
