@@ -33,8 +33,6 @@ export interface DockerDbNode {
   readonly address: string;
   /** The container's flags, derived from the cluster. */
   readonly spec: ContainerSpec;
-  /** Host preparation (Docker, conf.d, image load). */
-  readonly prepare: DataResource;
   /** The step after which the container exists; use it in dependsOn. */
   readonly container: ITerraformDependable;
 }
@@ -78,6 +76,7 @@ abstract class SshBitnamiNode extends Construct implements DockerDbNode {
   public readonly dbNode: DbNodeConfig;
   public readonly address: string;
   public readonly spec: ContainerSpec;
+  /** Host preparation (Docker, conf.d, image load): the provider engine's step. */
   public readonly prepare: DataResource;
   /** The volume and container step (terraform_data). */
   public readonly container: DataResource;
