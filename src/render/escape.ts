@@ -304,7 +304,35 @@ export function markdownText(s: string): string {
     .replace(/^(\d+)\./, "$1\\.");
 }
 
-// ---------------------------------------------------------------- libpq, SQL
+// ---------------------------------------------------------------- PostgreSQL files, libpq, SQL
+
+/**
+ * A pg_hba.conf field: plain words as they are, others double-quoted. pg_hba.conf has no escape
+ * for `"` and a line break ends the line: both are refused.
+ */
+export function hbaField(value: string, field: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (/["\x00-\x1f\x7f]/.test(value)) {
+    throw new UnsafeValueError(`pg_hba.conf: ${field} ${show(value)} contains a double quote or a control character, which a pg_hba.conf field cannot hold`);
+  }
+  return /^[A-Za-z0-9_.:/-]+$/.test(value) ? value : `"${value}"`;
+}
+
+/** A postgresql.conf value: plain words bare, others single-quoted with `'` doubled; line breaks refused. */
+export function pgConfValue(v: string, field = "value"): string {
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(v)) throw new UnsafeValueError(`postgresql.conf: ${field} ${show(v)} contains a control character (a line break would end the setting)`);
+  return /^[A-Za-z0-9_.]+$/.test(v) ? v : `'${v.replace(/'/g, "''")}'`;
+}
+
+/**
+ * Refuses a value that must be one plain word where it is used (a name in a space-separated
+ * list the scripts split, a value compared in SQL text): letters, digits and `_ . : % -` only.
+ */
+export function plainWord(value: string, field: string, fix: string): string {
+  if (!/^[A-Za-z0-9_.:%-]+$/.test(value)) throw new UnsafeValueError(`${field}: ${show(value)} must be one plain word (letters, digits, _ . : % -); ${fix}`);
+  return value;
+}
 
 /** A libpq conninfo value (`host=...`): plain values bare, else single-quoted with `\` and `'` escaped. */
 export function conninfoValue(s: string): string {

@@ -7,8 +7,7 @@
 import { isIpv4 } from "../config/semantics";
 import type { DbNodeConfig, Deployment, StandaloneSettings } from "../config/schema";
 import { pgtuneForNode } from "./pgtune";
-import { heredoc, raw, sh, sqlIdent, sqlLiteral, UnsafeValueError } from "./escape";
-import { confValue } from "./native/postgresql-conf";
+import { hbaField, heredoc, pgConfValue, raw, sh, sqlIdent, sqlLiteral } from "./escape";
 
 type Managed = Extract<StandaloneSettings, { mode: "managed" }>;
 
@@ -34,15 +33,6 @@ function hbaAddress(address: string): string {
   return isIpv4(address) ? `${address}/32` : hbaField(address, "an address");
 }
 
-/**
- * A pg_hba.conf field: plain words as they are; others double-quoted (pg_hba has no escape for
- * `"`, and a line break would end the line: both refused).
- */
-export function hbaField(value: string, what: string): string {
-  // eslint-disable-next-line no-control-regex
-  if (/["\x00-\x1f\x7f]/.test(value)) throw new UnsafeValueError(`pg_hba.conf: ${what} ${JSON.stringify(value)} contains a double quote or a control character, which a pg_hba.conf field cannot hold`);
-  return /^[A-Za-z0-9_.:/-]+$/.test(value) ? value : `"${value}"`;
-}
 
 /** pg_hba lines, placed before Debian's defaults (first match wins, FACTS §7). */
 export function standaloneHbaLines(d: Deployment, s: Managed): string[] {
@@ -60,7 +50,7 @@ export function standaloneConf(d: Deployment, s: Managed): string {
   const server = standaloneServer(d);
   const lines = [
     "# ems-ha: standalone EMS database. Generated; do not edit.",
-    "listen_addresses = " + confValue(`localhost,${server.address}`),
+    "listen_addresses = " + pgConfValue(`localhost,${server.address}`, "listen_addresses"),
     "port = " + String(d.database.port),
   ];
   if (s.tune) lines.push(pgtuneForNode(server, d.database.maxConnections).trimEnd());

@@ -5,6 +5,7 @@
 import { ConfigError, type ConfigIssue } from "../../config/errors";
 import { failoverTiming, initialPrimary, locationOf, priorityOf } from "../../config/derive";
 import { nativeSchema, type DbNodeConfig, type Deployment, type NativeSettings } from "../../config/schema";
+import { conninfoValue, plainWord } from "../escape";
 
 /** Debian's postgresql-common layout for cluster <version>/main. */
 export interface NativeLayout {
@@ -93,10 +94,13 @@ export interface NativeMember {
  */
 export function nativeMembers(d: Deployment): NativeMember[] {
   const first = initialPrimary(d).name;
+  // The scripts keep peers as "name address port" words and compare names in SQL text: both must be plain words.
+  const fix = "use a host name or IP address and a node name of letters, digits, '.', '_' and '-'";
+  plainWord(d.database.user, "database.user", "use a user name of letters, digits and '_'");
   const members = d.database.nodes.map(
     (n, i): NativeMember => ({
-      name: n.name,
-      address: n.address,
+      name: plainWord(n.name, `database.nodes[${i}].name`, fix),
+      address: plainWord(n.address, `database.nodes[${i}].address`, fix),
       role: n.role,
       nodeId: n.nodeId ?? i + 1,
       priority: priorityOf(n),
@@ -132,7 +136,7 @@ export function memberByName(d: Deployment, name: string): NativeMember {
 
 /** libpq conninfo of a member for the repmgr user. */
 export function repmgrConninfo(m: Pick<NativeMember, "address" | "port">, connectTimeoutSeconds: number): string {
-  return `host=${m.address} port=${m.port} user=repmgr dbname=repmgr connect_timeout=${connectTimeoutSeconds}`;
+  return ["host=" + conninfoValue(m.address), `port=${m.port}`, "user=repmgr dbname=repmgr", `connect_timeout=${connectTimeoutSeconds}`].join(" ");
 }
 
 export function connectTimeout(d: Deployment): number {
