@@ -7,7 +7,7 @@
 import { isIpv4 } from "../config/semantics";
 import type { DbNodeConfig, Deployment, StandaloneSettings } from "../config/schema";
 import { pgtuneForNode } from "./pgtune";
-import { hbaField, heredoc, pgConfValue, raw, sh, sqlIdent, sqlLiteral } from "./escape";
+import { hbaField, heredoc, pgConfValue, raw, sh, shellSingleQuote, sqlIdent, sqlLiteral } from "./escape";
 
 type Managed = Extract<StandaloneSettings, { mode: "managed" }>;
 
@@ -158,9 +158,11 @@ EMS_HA_SQL`,
 
 /** A bounded TCP check, run on an EMS node, that the server answers before the installer runs. */
 export function renderDbReachableCheck(address: string, port: number, attempts = 12, intervalSeconds = 5): string {
+  // Quoted twice: for the inner bash (the address in its script) and for this one (the script as one word).
+  const probe = shellSingleQuote(sh`exec 3<>/dev/tcp/${address}/${port}`);
   return [
     sh`for i in $(seq 1 ${attempts}); do`,
-    sh`  if timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ ${address} ${port} 2>/dev/null; then echo "[ems-ha] ${address}:${port} answers"; exit 0; fi`,
+    sh`  if timeout 3 bash -c ${raw(probe)} 2>/dev/null; then echo "[ems-ha] ${address}:${port} answers"; exit 0; fi`,
     sh`  sleep ${intervalSeconds}`,
     "done",
     sh`echo "ems-ha: the database ${address}:${port} does not answer from $(hostname) after ${attempts * intervalSeconds} s; check the server, its listen_addresses and the firewall" >&2`,
