@@ -21,6 +21,8 @@ const CONF_DIR = `/etc/postgresql/${PG}/main` as const;
 export const SYMMETRIC_KEY_FILE = `/var/lib/postgresql/${PG}/symmetric_key.txt` as const;
 export const HBA_BEGIN = "# BEGIN ems-ha standalone (rewritten on deploy)";
 export const HBA_END = "# END ems-ha standalone";
+/** The sed program that deletes the block (the parentheses of HBA_BEGIN as `.`). */
+const HBA_SED_DELETE = "/^# BEGIN ems-ha standalone .rewritten on deploy.$/,/^# END ems-ha standalone$/d";
 
 /** The one server of a standalone topology. */
 export function standaloneServer(d: Deployment): DbNodeConfig {
@@ -136,7 +138,7 @@ export function renderStandaloneDbScript(d: Deployment, s: Managed): string {
     sh`grep -Eq "^[[:space:]]*include_dir[[:space:]]*=[[:space:]]*'conf.d'" ${CONF_DIR}/postgresql.conf || fail "${CONF_DIR}/postgresql.conf does not include conf.d; add include_dir = 'conf.d'"`,
     sh`hba=${CONF_DIR}/pg_hba.conf`,
     heredoc("{ cat", "EMS_HA_HBA", hba.join("\n")),
-    sh`  sed ${`/^${HBA_BEGIN.replace(/[()]/g, ".")}$/,/^${HBA_END}$/d`} "$hba"; } > "$hba.new"`,
+    sh`  sed ${HBA_SED_DELETE} "$hba"; } > "$hba.new"`,
     'if cmp -s "$hba.new" "$hba"; then rm -f "$hba.new"; else mv "$hba.new" "$hba"; chown postgres:postgres "$hba"; chmod 640 "$hba"; reload=yes; log "pg_hba.conf: EMS nodes allowed"; fi',
     'if [ "$restart" = yes ]; then svc restart; log "PostgreSQL restarted"; elif ! svc status >/dev/null 2>&1; then svc start; elif [ "$reload" = yes ]; then svc reload; fi',
     sh`for i in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p ${port} && break; [ "$i" = 30 ] && fail "PostgreSQL does not answer on port ${port}"; sleep 2; done`,

@@ -17,7 +17,7 @@
 import { dataNodes, initialPrimary, witnessNodes } from "../config/derive";
 import type { DbNodeConfig, Deployment } from "../config/schema";
 import { containerSpec, DATA_MOUNT, type ContainerSpec } from "./bitnami";
-import { raw, sh, words } from "./escape";
+import { raw, sh, sqlIdent, words } from "./escape";
 
 export const UPGRADE_STATE_DIR = "/var/lib/ems-ha";
 /** Label on every container the upgrade creates; its value identifies the new image. */
@@ -134,6 +134,8 @@ function psqlIn(container: "\"$OLD\"" | "\"$NEW\"", user: string, port: number, 
 export function renderUpgradePrepareScript(d: Deployment, u: NodeUpgrade): string {
   const { port, user } = d.database;
   const libs = d.upgrade?.sharedPreloadLibraries ?? "pg_stat_statements, repmgr";
+  // Each library an SQL identifier: plain names stay as they are, others are double-quoted.
+  const libList = libs.split(",").map((x) => sqlIdent(x.trim())).join(", ");
   const lines = prelude(d, u, "prepare");
   lines.push(
     'if new_running; then log "already upgraded: $NEW runs the new image"; exit 0; fi',
@@ -152,7 +154,7 @@ export function renderUpgradePrepareScript(d: Deployment, u: NodeUpgrade): strin
   }
   lines.push(
     'if [ "$(docker inspect -f \'{{.State.Running}}\' "$OLD")" = true ]; then',
-    sh`  ${raw(psqlIn('"$OLD"', user, port, `ALTER SYSTEM SET shared_preload_libraries TO ${libs};`))} >/dev/null`,
+    sh`  ${raw(psqlIn('"$OLD"', user, port, "ALTER SYSTEM SET shared_preload_libraries TO " + libList + ";"))} >/dev/null`,
     sh`  log "shared_preload_libraries set to ${libs} on $OLD"`,
     "else",
     '  log "$OLD is stopped already: ALTER SYSTEM skipped (run it by hand if the old container never had it)"',
@@ -231,7 +233,7 @@ export function renderEnvFileCheck(file: string): string {
     "    n=$((n + 1))",
     '    key=${line%%=*}',
     '    case "$key" in',
-    `      ${ENV_FILE_KEYS.join("|")}) ;;`,
+    sh`      ${raw(ENV_FILE_KEYS.join("|"))}) ;;`,
     '      *) fail "line $n of $f does not set a password variable: a secret contains a newline; remove it from TF_VAR_db_password / TF_VAR_repmgr_password" ;;',
     "    esac",
     '    case "$seen" in *" $key "*) fail "$key is set twice in $f: a secret contains a newline; remove it" ;; esac',

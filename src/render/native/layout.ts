@@ -11,37 +11,37 @@ import { conninfoValue, plainWord } from "../escape";
 export interface NativeLayout {
   readonly pgVersion: number;
   /** Binaries (pg_ctl, pg_rewind, repmgr, repmgrd). Not /usr/bin, as the guide has it (FACTS §1). */
-  readonly bindir: string;
-  readonly confDir: string;
-  readonly dataDir: string;
+  readonly bindir: `/usr/lib/postgresql/${number}/bin`;
+  readonly confDir: `/etc/postgresql/${number}/main`;
+  readonly dataDir: `/var/lib/postgresql/${number}/main`;
   /** systemd unit of the cluster. */
-  readonly service: string;
-  readonly dropIn: string;
-  readonly hbaFile: string;
-  readonly repmgrConf: string;
-  readonly repmgrLogDir: string;
-  readonly repmgrdUnit: string;
-  readonly repmgrdDefaults: string;
-  readonly repmgrdPidFile: string;
-  readonly symmetricKeyFile: string;
+  readonly service: `postgresql@${number}-main`;
+  readonly dropIn: `/etc/postgresql/${number}/main/conf.d/ems-ha.conf`;
+  readonly hbaFile: `/etc/postgresql/${number}/main/pg_hba.conf`;
+  readonly repmgrConf: "/etc/repmgr.conf";
+  readonly repmgrLogDir: "/var/log/repmgr";
+  readonly repmgrdUnit: "/etc/systemd/system/repmgrd.service";
+  readonly repmgrdDefaults: "/etc/default/repmgrd";
+  readonly repmgrdPidFile: "/run/repmgrd/repmgrd.pid";
+  readonly symmetricKeyFile: `/var/lib/postgresql/${number}/symmetric_key.txt`;
   /** The toolkit's state on the host (markers, the setup script). */
-  readonly stateDir: string;
+  readonly stateDir: typeof STATE_DIR;
   /** Where the provisioners upload files; root-only. */
-  readonly stageDir: string;
+  readonly stageDir: `${typeof STATE_DIR}/stage`;
   /** Where the secrets are uploaded; deleted by the setup script when it exits. */
-  readonly secretDir: string;
-  readonly setupScript: string;
-  readonly reconcileScript: string;
-  readonly reconcileUnit: string;
-  readonly sudoersFile: string;
-  readonly extensionsUpload: string;
-  readonly systemctl: string;
+  readonly secretDir: `${typeof STATE_DIR}/stage/secrets`;
+  readonly setupScript: `${typeof STATE_DIR}/native-setup.sh`;
+  readonly reconcileScript: "/usr/local/sbin/ems-ha-reconcile";
+  readonly reconcileUnit: "/etc/systemd/system/ems-ha-reconcile.service";
+  readonly sudoersFile: "/etc/sudoers.d/ems-ha-postgres";
+  readonly extensionsUpload: `${typeof STATE_DIR}/stage/ems_pg_extensions.tar.gz`;
+  readonly systemctl: "/usr/bin/systemctl";
 }
 
 export const STATE_DIR = "/var/lib/ems-ha";
 
 export function nativeLayout(pgVersion = 15): NativeLayout {
-  const stageDir = `${STATE_DIR}/stage`;
+  const stageDir = `${STATE_DIR}/stage` as const;
   return {
     pgVersion,
     bindir: `/usr/lib/postgresql/${pgVersion}/bin`,
@@ -59,7 +59,7 @@ export function nativeLayout(pgVersion = 15): NativeLayout {
     stateDir: STATE_DIR,
     stageDir,
     secretDir: `${stageDir}/secrets`,
-    setupScript: `${STATE_DIR}/native-setup.sh`,
+    setupScript: `${STATE_DIR}/native-setup.sh` as const,
     reconcileScript: "/usr/local/sbin/ems-ha-reconcile",
     reconcileUnit: "/etc/systemd/system/ems-ha-reconcile.service",
     sudoersFile: "/etc/sudoers.d/ems-ha-postgres",

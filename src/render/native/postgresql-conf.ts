@@ -51,7 +51,7 @@ export function tuningSettings(d: Deployment, m: NativeMember): PgSetting[] {
 /** Text for a comment line: control characters (a newline would end the comment) shown as \\xNN. */
 function commentText(s: string): string {
   // eslint-disable-next-line no-control-regex
-  return s.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  return s.replace(/[\x00-\x1f\x7f]/g, (c) => "\\x" + c.charCodeAt(0).toString(16).padStart(2, "0"));
 }
 
 export function renderPostgresqlDropIn(d: Deployment, m: NativeMember): string {
@@ -64,7 +64,7 @@ export function renderPostgresqlDropIn(d: Deployment, m: NativeMember): string {
   ];
   const tune = tuningSettings(d, m);
   if (tune.length > 0) lines.push("", "# PGTune, OLTP, PostgreSQL 15", ...tune.map((s) => s.key + " = " + pgConfValue(s.value, s.key)));
-  return `${lines.join("\n")}\n`;
+  return lines.join("\n") + "\n";
 }
 
 /**
@@ -73,5 +73,5 @@ export function renderPostgresqlDropIn(d: Deployment, m: NativeMember): string {
  * directory (repmgr issue #888, FACTS §7).
  */
 export function renderDataDirInclude(pgVersion = 15): string {
-  return `include ${pgConfValue(`${nativeLayout(pgVersion).confDir}/postgresql.conf`)}\n`;
+  return "include " + pgConfValue(`${nativeLayout(pgVersion).confDir}/postgresql.conf`) + "\n";
 }

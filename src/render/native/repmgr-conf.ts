@@ -20,7 +20,7 @@ function quote(v: string | number): string {
   if (s.includes("'")) throw new UnsafeValueError(`repmgr.conf value ${JSON.stringify(s)} must not contain a single quote`);
   // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f\\]/.test(s)) throw new UnsafeValueError(`repmgr.conf value ${JSON.stringify(s)} must not contain a backslash or a control character (a line break would start another setting)`);
-  return `'${s}'`;
+  return "'" + s + "'";
 }
 
 /** The systemctl command repmgr runs (through sudo, as postgres) for one action on the cluster's unit. */
@@ -33,7 +33,7 @@ export function repmgrSettings(d: Deployment, m: NativeMember): RepmgrSetting[] 
   const s = nativeSettings(d);
   const l = nativeLayout(s.pgVersion);
   const t = failoverTiming(d);
-  const repmgr = `${l.bindir}/repmgr`;
+  const repmgr = `${l.bindir}/repmgr` as const;
   const out: RepmgrSetting[] = [
     { key: "node_id", value: m.nodeId },
     { key: "node_name", value: m.name },
