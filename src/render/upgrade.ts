@@ -274,7 +274,7 @@ export function renderUpgradeStartScript(d: Deployment, u: NodeUpgrade, w: WaitB
     '  users=$(docker ps -q --filter "volume=$VOLUME")',
     '  [ -z "$users" ] || fail "volume $VOLUME is in use by running container(s) $users"',
     '  [ -s "$ENV_FILE" ] || fail "the password env file is missing"',
-    renderEnvFileCheck(u.envFile).replace(/^/gm, "  "),
+    renderEnvFileCheck(u.envFile),
     sh`  docker ${words(upgradeRunArgs(d, u))} >/dev/null`,
     `  log "started $NEW on its own volume $VOLUME"`,
     "fi",

@@ -88,16 +88,20 @@ export function traceScripts(scripts: ReadonlyArray<string>, timeoutMs = 60_000)
   writeFileSync(driverFile, driver.join("\n") + "\n");
   const asRoot = process.getuid?.() === 0;
   if (asRoot) {
-    for (const p of [dir, work]) chownSync(p, 65534, 65534);
+    // the working directory stays root's: a relative redirection fails like any other
+    chownSync(dir, 65534, 65534);
     chmodSync(dir, 0o755);
     for (let i = 0; i < scripts.length; i++) chownSync(join(dir, `s${i}.log`), 65534, 65534);
     writeFileSync(join(dir, "rc"), "");
     chownSync(join(dir, "rc"), 65534, 65534);
   }
-  const cmd = asRoot ? "setpriv" : "bash";
-  const args = asRoot ? ["--reuid=65534", "--regid=65534", "--clear-groups", "bash", driverFile] : [driverFile];
+  // As root: in new PID and network namespaces (a /proc with only the tracer's processes, no network), as nobody.
+  const cmd = asRoot ? "unshare" : "bash";
+  const args = asRoot
+    ? ["--pid", "--fork", "--mount-proc", "--net", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "bash", driverFile]
+    : [driverFile];
   const r = spawnSync(cmd, args, { cwd: work, timeout: timeoutMs, env: { LANG: "C.UTF-8", HOME: work } });
-  if (r.error) throw new Error(`tracing with bash failed (bash and setpriv are needed): ${r.error.message}`);
+  if (r.error) throw new Error(`tracing with bash failed (bash, and as root unshare and setpriv from util-linux, are needed): ${r.error.message}`);
   const rcs = new Map<number, number>();
   try {
     for (const line of readFileSync(join(dir, "rc"), "utf8").split("\n")) {
@@ -133,7 +137,9 @@ export function syntaxErrors(scripts: ReadonlyArray<string>): Array<{ index: num
     writeFileSync(f, s);
     lines.push(`bash -n ${JSON.stringify(f)} 2>${JSON.stringify(`${f}.err`)} || echo ${i}`);
   });
-  const r = spawnSync("bash", ["-c", lines.join("\n")], { encoding: "utf8", timeout: 120_000 });
+  const driver = join(dir, "driver.sh");
+  writeFileSync(driver, lines.join("\n") + "\n");
+  const r = spawnSync("bash", [driver], { encoding: "utf8", timeout: 300_000 });
   if (r.error) throw new Error(`bash -n could not run (bash is needed): ${r.error.message}`);
   const bad = r.stdout
     .split("\n")
