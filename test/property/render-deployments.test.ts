@@ -21,6 +21,7 @@ import { terraformLiteral, UnsafeValueError } from "../../src/render/escape";
 import type { ExampleName } from "../render/lib/deployments";
 import { tokenizeFortiOs } from "../render/lib/fortios-cli";
 import { syntaxErrors, traceScripts } from "../render/lib/shell-trace";
+import { terraformLiteralDecode } from "./lib/terraform";
 import { deploymentWith, FIELDS, hostileValue, placeholder, renderAll, substitute, type Rendered } from "./lib/hostile-render";
 
 const SEED = 20261126;
@@ -38,20 +39,6 @@ const COUNTS: Record<ExampleName, { readonly deployments: number; readonly shell
 };
 const TRACED_PER_DEPLOYMENT = 1;
 
-/** Decodes a Terraform template string that must be literal: `$${` and `%%{` are the escapes; any other `${`/`%{` is an interpolation. */
-export function terraformLiteralDecode(s: string): string {
-  let out = "";
-  for (let i = 0; i < s.length; i++) {
-    if ((s[i] === "$" || s[i] === "%") && s[i + 1] === s[i] && s[i + 2] === "{") {
-      out += `${s[i]}{`;
-      i += 2;
-    } else if ((s[i] === "$" || s[i] === "%") && s[i + 1] === "{") {
-      throw new Error(`unescaped ${s[i]}{ at ${i}: ${JSON.stringify(s.slice(Math.max(0, i - 20), i + 20))}`);
-    } else out += s[i];
-  }
-  return out;
-}
-
 interface Stats {
   deployments: number;
   syntax: number;
@@ -62,7 +49,7 @@ interface Stats {
   failures: string[];
 }
 
-export const stats: Stats = { deployments: 0, syntax: 0, refused: 0, scripts: 0, traced: 0, fortios: 0, failures: [] };
+const stats: Stats = { deployments: 0, syntax: 0, refused: 0, scripts: 0, traced: 0, fortios: 0, failures: [] };
 
 function runTopology(topology: ExampleName, count: number, shellEvery: number, seed: number): void {
   const fields = FIELDS[topology];
