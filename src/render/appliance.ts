@@ -4,7 +4,7 @@
  * secrets are masked in every transcript.
  */
 
-import { shellQuote, UnsafeValueError } from "./escape";
+import { sh, shellQuote, UnsafeValueError } from "./escape";
 
 export type ApplianceRole = "primary" | "secondary";
 
@@ -204,6 +204,16 @@ export function runnerArgv(a: RunnerArgs): string[] {
   if (a.hostKeyCheck === "off") argv.push("--insecure-skip-host-key-check");
   else argv.push("--known-hosts", a.knownHostsPath);
   return argv;
+}
+
+/**
+ * The local-exec command that writes an appliance's secret files on the machine running Terraform:
+ * the directory and the files are created under umask 077 (0700 / 0600) before anything is
+ * written, the values come from the environment variables EMS_HA_DB_PASSWORD and
+ * EMS_HA_APPLIANCE_PASSWORD (never the command line), and every path is quoted.
+ */
+export function applianceSecretFilesCommand(dir: string, dbFile: string, loginFile: string): string {
+  return sh`umask 077 && mkdir -p ${dir} && printf '%s' "$EMS_HA_DB_PASSWORD" > ${dbFile} && printf '%s' "$EMS_HA_APPLIANCE_PASSWORD" > ${loginFile}`;
 }
 
 /** POSIX shell quoting for a local-exec command line (the one quoting function of ./escape). */

@@ -9,6 +9,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { applianceSecretFilesCommand } from "../../src/render/appliance";
 import { dockerRunCommand, containerSpec } from "../../src/render/bitnami";
 import { renderHostPrepScript } from "../../src/render/docker-host";
 import { fortigateObjects, renderFortiOsCli } from "../../src/render/fortios";
@@ -206,6 +207,18 @@ describe("secrets", () => {
     const runAt = start.indexOf("docker run ");
     expect(runAt).toBeGreaterThan(0);
     expect(check).toBeLessThan(runAt);
+  });
+});
+
+describe("local-exec on the machine running Terraform (VM appliances)", () => {
+  it("the secret files command writes to the files named, whatever the node name", () => {
+    const name = `ems 1;touch ${PWNED}`;
+    const t = traceScript(applianceSecretFilesCommand(".ems-ha-secrets", `.ems-ha-secrets/${name}.db`, `.ems-ha-secrets/${name}.login`));
+    expect(payloadRan(t.commands)).toBe(false);
+    expect(t.commands).toEqual([
+      ["umask", "077"],
+      ["mkdir", "-p", ".ems-ha-secrets"],
+    ]);
   });
 });
 
