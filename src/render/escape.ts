@@ -83,7 +83,7 @@ type Ctx =
   | { kind: "A" } // $'...'
   | { kind: "B" } // `...`
   | { kind: "C" } // # comment
-  | { kind: "H"; delim: string; quoted: boolean; atLineStart: boolean; line: string }; // here-document body
+  | { kind: "H"; delim: string; quoted: boolean; line: string; valueInLine: boolean }; // here-document body
 
 /**
  * Tracks bash's quoting context over the literal parts of a template, so each value is escaped
@@ -106,8 +106,15 @@ class ShellScanner {
       switch (ctx.kind) {
         case "H": {
           if (c === "\n") {
-            if (ctx.line === ctx.delim) this.stack.pop();
-            else ctx.line = "";
+            if (ctx.line === ctx.delim) {
+              // a value completed the delimiter line: the body would end early
+              if (ctx.valueInLine) throw new UnsafeValueError(`sh: a value completes the here-document delimiter line ${ctx.delim}`);
+              this.stack.pop();
+              this.newline();
+            } else {
+              ctx.line = "";
+              ctx.valueInLine = false;
+            }
           } else ctx.line += c;
           break;
         }
@@ -171,7 +178,7 @@ class ShellScanner {
   private newline(): void {
     // Here-document bodies start after the line that announced them (one at a time, in order).
     const next = this.pending.shift();
-    if (next) this.stack.push({ kind: "H", delim: next.delim, quoted: next.quoted, atLineStart: true, line: "" });
+    if (next) this.stack.push({ kind: "H", delim: next.delim, quoted: next.quoted, line: "", valueInLine: false });
   }
 
   /** Escapes one value for the current context and records what it adds to the current line. */
@@ -190,11 +197,7 @@ class ShellScanner {
       case "H": {
         refuseNul(v);
         const out = ctx.quoted ? v : v.replace(/[\\$`]/g, (c) => `\\${c}`);
-        const lines = (ctx.line + out).split("\n");
-        if (lines.slice(0, -1).includes(ctx.delim) || (lines.length > 1 && lines[lines.length - 1] === ctx.delim)) {
-          throw new UnsafeValueError(`sh: the value ${show(v)} contains the here-document delimiter line ${ctx.delim}`);
-        }
-        ctx.line = lines[lines.length - 1]!;
+        this.heredocText(out, v);
         return out;
       }
       default:
@@ -202,6 +205,16 @@ class ShellScanner {
           `sh: a value (${show(v)}) interpolated inside ${ctx.kind === "S" ? "single quotes" : ctx.kind === "A" ? "$'...'" : "backquotes"}, where it cannot be escaped; pass it in a shell variable instead`,
         );
     }
+  }
+
+  /** Adds text from a value to the current here-document body; refuses one that ends the body. */
+  heredocText(text: string, shown: string): void {
+    const ctx = this.ctx;
+    if (ctx.kind !== "H") throw new Error("heredocText outside a here-document");
+    const lines = (ctx.line + text).split("\n");
+    if (lines.slice(0, -1).includes(ctx.delim)) throw new UnsafeValueError(`sh: the value ${show(shown)} contains the here-document delimiter line ${ctx.delim}`);
+    ctx.line = lines[lines.length - 1]!;
+    ctx.valueInLine = true;
   }
 
   /** Where the text ends: must be back at the top level, or inside an open here-document. */
@@ -230,7 +243,9 @@ export function sh(strings: TemplateStringsArray, ...values: ShellValue[]): stri
     if (i >= values.length) return;
     const v = values[i]!;
     if (v instanceof RawShell) {
-      scanner.scan(v.text);
+      // trusted text, but a here-document body still must not end early
+      if (scanner.ctx.kind === "H") scanner.heredocText(v.text, v.text);
+      else scanner.scan(v.text);
       out += v.text;
     } else if (v instanceof ShellWords) {
       if (scanner.ctx.kind !== "U") throw new UnsafeValueError("sh: words(...) only at the top level of a command");

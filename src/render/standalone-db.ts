@@ -146,11 +146,11 @@ export function renderStandaloneDbScript(d: Deployment, s: Managed): string {
     "# The password reaches psql in its environment (\\getenv), never on a command line or in a file postgres can read.",
     sh`EMS_HA_PW="$(cat ${STANDALONE_PASSWORD_FILE})" runuser -u postgres -- psql -p ${port} -v ON_ERROR_STOP=1 -q <<'EMS_HA_SQL'
 \\getenv pw EMS_HA_PW
-SELECT NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${raw(sqlLiteral(user))}) AS missing \\gset
+SELECT NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${sqlLiteral(user)}) AS missing \\gset
 \\if :missing
-CREATE ROLE ${raw(sqlIdent(user))} WITH LOGIN SUPERUSER;
+CREATE ROLE ${sqlIdent(user)} WITH LOGIN SUPERUSER;
 \\endif
-ALTER ROLE ${raw(sqlIdent(user))} WITH PASSWORD :'pw';
+ALTER ROLE ${sqlIdent(user)} WITH PASSWORD :'pw';
 EMS_HA_SQL`,
     sh`log "password of ${user} set from the sensitive variable"`,
     sh`log "ready: EMS connects with --db_host ${server.address} --db_port ${port} --db_user ${user}"`,

@@ -226,6 +226,7 @@ export const ENV_FILE_KEYS = ["POSTGRESQL_PASSWORD", "REPMGR_PASSWORD"] as const
  * file with bash builtins only (no secret on a command line) and never prints a value.
  */
 export function renderEnvFileCheck(file: string): string {
+  const keys = ENV_FILE_KEYS.join("|");
   return [
     sh`check_env_file() {`,
     '  local f=$1 line key n=0 seen=" "',
@@ -233,7 +234,7 @@ export function renderEnvFileCheck(file: string): string {
     "    n=$((n + 1))",
     '    key=${line%%=*}',
     '    case "$key" in',
-    sh`      ${raw(ENV_FILE_KEYS.join("|"))}) ;;`,
+    sh`      ${raw(keys)}) ;;`,
     '      *) fail "line $n of $f does not set a password variable: a secret contains a newline; remove it from TF_VAR_db_password / TF_VAR_repmgr_password" ;;',
     "    esac",
     '    case "$seen" in *" $key "*) fail "$key is set twice in $f: a secret contains a newline; remove it" ;; esac',

@@ -13,7 +13,7 @@ import { terraformLiteralDecode } from "./lib/terraform";
 const SEED = 4242;
 const PIECES = [
   "$(touch /tmp/ems-ha-pwned)", "`touch /tmp/ems-ha-pwned`", "${HOME}", "$HOME", "$1", "$@", "%{x}", "'", '"', "\\", "\n", "\t", "\r",
-  ";", "|", "&", ">", "<", "<<", "(", ")", "{", "}", "[", "]", "*", "?", "~", "#", "!", " ", "=", "-", "é", "日本", "😀", "EOF", "EMS_HA_EOF", "a", "0",
+  ";", "|", "&", ">", "<", "<<", "(", ")", "{", "}", "[", "]", "*", "?", "~", "#", "!", " ", "=", "-", "é", "日本", "😀", "EOF", "EOF_X", "EMS_HA_EOF", "a", "0",
 ];
 const hostile = fc.oneof(
   fc.array(fc.constantFrom(...PIECES), { maxLength: 8 }).map((p) => p.join("")),

@@ -1,7 +1,8 @@
 /**
  * Lint: no renderer builds text of a language (shell, SQL, config files, FortiOS CLI) by
  * interpolating a string into an untagged template literal; values go through src/render/escape.ts
- * (`sh\`...\`` for shell). See test/render/lib/raw-interpolation.ts for the rule and its allowlist.
+ * (`sh\`...\`` for shell), and `raw(...)` gets only constants or text an escaping function built.
+ * See test/render/lib/raw-interpolation.ts for the rules and their allowlists.
  * On the code before the escaping module this check reported 135 places.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
@@ -24,6 +25,8 @@ describe("no raw interpolation in the renderers", () => {
       file,
       [
         "declare function sh(s: TemplateStringsArray, ...v: unknown[]): string;",
+        "declare function raw(s: string): unknown;",
+        "declare function shellSingleQuote(s: string): string;",
         'const STATE = "/var/lib/ems-ha";',
         "export function f(d: { dir: string; port: number; role: \"a\" | \"b\" }): string[] {",
         "  return [",
@@ -31,12 +34,16 @@ describe("no raw interpolation in the renderers", () => {
         "    sh`mkdir -p ${d.dir}`,",
         "    `${d.dir}/extra.conf`,",
         "    `sleep ${d.port}; mkdir ${STATE} ${d.role}`,",
+        "    sh`x ${raw(d.dir)} ${raw(shellSingleQuote(d.dir))} ${raw(STATE)}`,",
         "  ];",
         "}",
         "export function g(x: string): never { throw new Error(`bad value ${x}`); }",
       ].join("\n"),
     );
     const findings = findRawInterpolations(root, [file]);
-    expect(findings.map((f) => [f.line, f.function, f.text])).toEqual([[5, "f", "`mkdir -p ${d.dir}`"]]);
+    expect(findings.map((f) => [f.line, f.function, f.text])).toEqual([
+      [7, "f", "`mkdir -p ${d.dir}`"],
+      [11, "f", "raw(d.dir)"],
+    ]);
   }, 60_000);
 });

@@ -29,6 +29,20 @@ export const ALLOWLIST: ReadonlyArray<{ readonly file: string; readonly function
   { file: "src/render/native/layout.ts", function: "memberByName", reason: "an error message" },
 ];
 
+/**
+ * `raw(x)` inserts x into shell text unescaped: x must be a constant (a literal type), or built by
+ * one of these functions, which return text that is already escaped.
+ */
+export const RAW_BUILDERS = new Set(["shellSingleQuote", "shellQuote", "embedFile", "psqlIn", "shellName", "heredoc", "sh", "sqlLiteral", "sqlIdent"]);
+
+/** raw(identifier) whose value is built by an escaping function nearby (file, function, identifier). */
+export const RAW_ALLOWLIST: ReadonlyArray<{ readonly file: string; readonly function: string; readonly name: string; readonly reason: string }> = [
+  { file: "src/render/installer.ts", function: "renderEmsInstallScript", name: "cmd", reason: "installerCommandLine quotes every word" },
+  { file: "src/render/installer.ts", function: "renderEmsInstallScript", name: "step", reason: "rhelPrerequisites: fixed commands of the guide" },
+  { file: "src/render/standalone-db.ts", function: "renderDbReachableCheck", name: "probe", reason: "shellSingleQuote of an sh`` text" },
+  { file: "src/render/upgrade.ts", function: "renderEnvFileCheck", name: "keys", reason: "the constant ENV_FILE_KEYS joined with |" },
+];
+
 const LANGUAGE_TEXT = /[\s;|&<>()$`"'#\\]/;
 
 function listTs(dir: string): string[] {
@@ -94,6 +108,28 @@ export function findRawInterpolations(root: string, files: string[] = listTs(joi
         if (untrusted && LANGUAGE_TEXT.test(fixed) && !allowed && !isMessage(n)) {
           findings.push({ file: rel, line: sf.getLineAndCharacterOfPosition(n.getStart()).line + 1, function: fn, text: n.getText().slice(0, 120) });
         }
+      }
+      if (ts.isCallExpression(n) && ts.isIdentifier(n.expression) && n.expression.text === "raw" && n.arguments.length === 1) {
+        const arg = n.arguments[0]!;
+        const fn = enclosingFunction(n);
+        const builtBy = (e: ts.Expression): boolean => {
+          if (ts.isCallExpression(e)) {
+            const callee = e.expression;
+            const name = ts.isIdentifier(callee) ? callee.text : ts.isPropertyAccessExpression(callee) ? callee.name.text : "";
+            if (RAW_BUILDERS.has(name)) return true;
+            // list.map(builder).join(" ")
+            if (name === "join" && ts.isPropertyAccessExpression(callee) && ts.isCallExpression(callee.expression)) {
+              const inner = callee.expression;
+              return ts.isPropertyAccessExpression(inner.expression) && inner.expression.name.text === "map" && inner.arguments.length === 1 && RAW_BUILDERS.has(inner.arguments[0]!.getText());
+            }
+          }
+          return false;
+        };
+        const ok =
+          trustedType(checker.getTypeAtLocation(arg)) ||
+          builtBy(arg) ||
+          (ts.isIdentifier(arg) && RAW_ALLOWLIST.some((a) => a.file === rel && a.function === fn && a.name === arg.text));
+        if (!ok) findings.push({ file: rel, line: sf.getLineAndCharacterOfPosition(n.getStart()).line + 1, function: fn, text: n.getText().slice(0, 120) });
       }
       ts.forEachChild(n, visit);
     };
