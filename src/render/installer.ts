@@ -45,7 +45,8 @@ function q(s: string): string {
 /**
  * The remote-exec command that prepares an EMS host before the uploads: the installer's
  * directory, the state directory and the root-only secrets directory (created 0700 before
- * any secret is uploaded into it).
+ * any secret is uploaded into it). For a remote-exec `inline` entry, pass it through
+ * terraformLiteral (Terraform reads `${` in any string as an interpolation).
  */
 export function renderEmsPrepareCommand(d: Deployment): string {
   return sh`mkdir -p ${d.installer.installDir} ${EMS_STATE_DIR} && install -d -m 700 ${SECRET_DIR}`;
