@@ -30,11 +30,5 @@ export function privateKeyExpression(path: string): string {
   return Fn.conditional(Fn.fileexists(p), Fn.file(p), Token.nullValue());
 }
 
-/**
- * A string Terraform must take literally (file provisioner content, scripts): in Terraform
- * JSON every string is a template, so bash's `${...}` and `%{` would be read as
- * interpolations and directives and break the plan.
- */
-export function terraformLiteral(text: string): string {
-  return text.replace(/\$\{/g, () => "$${").replace(/%\{/g, () => "%%{");
-}
+/** Moved to src/render/escape.ts (one module for every escaping function); re-exported for the constructs. */
+export { terraformLiteral } from "../src/render/escape";

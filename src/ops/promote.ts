@@ -14,16 +14,17 @@ import { ConfigError } from "../config/errors";
 import type { DbNodeConfig, Deployment } from "../config/schema";
 import { nativeLayout } from "../render/native/layout";
 import { maskSecrets, probeDatabase, probeDbNode, secretsFromEnv, type DbProbe } from "./pg";
-import { shellQuote, sshExec } from "./ssh";
+import { raw, sh } from "../render/escape";
+import { sshExec } from "./ssh";
 
 export const REPMGR_CONF_ENV = "EMS_HA_REPMGR_CONF";
 const BITNAMI_REPMGR = "/opt/bitnami/scripts/postgresql-repmgr/entrypoint.sh repmgr -f /opt/bitnami/repmgr/conf/repmgr.conf";
 
 /** The promotion command line for a node of the deployment. */
 export function promoteCommand(d: Deployment, node: Pick<DbNodeConfig, "name">, env: NodeJS.ProcessEnv): string {
-  if (DOCKER_TOPOLOGIES.has(d.topology)) return `docker exec ${shellQuote(node.name)} ${BITNAMI_REPMGR} standby promote`;
+  if (DOCKER_TOPOLOGIES.has(d.topology)) return sh`docker exec ${node.name} ${raw(BITNAMI_REPMGR)} standby promote`;
   const conf = env[REPMGR_CONF_ENV] || nativeLayout(d.native?.pgVersion ?? 15).repmgrConf;
-  return `sudo -n -u postgres repmgr -f ${shellQuote(conf)} standby promote`;
+  return sh`sudo -n -u postgres repmgr -f ${conf} standby promote`;
 }
 
 /** The node to promote, or a ConfigError (bad input, exit 2). */

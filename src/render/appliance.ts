@@ -4,7 +4,22 @@
  * secrets are masked in every transcript.
  */
 
+import { sh, shellQuote, UnsafeValueError } from "./escape";
+
 export type ApplianceRole = "primary" | "secondary";
+
+/**
+ * A word of an appliance CLI command. The commands are typed into the appliance's shell over a
+ * pty: a line break would run a second command and a space would start another argument, and
+ * the CLI's own quoting is not documented, so both are refused (the message never shows a password).
+ */
+export function applianceWord(value: string, field: string, secret = false): string {
+  // eslint-disable-next-line no-control-regex
+  if (/[\s\x00-\x1f\x7f"'\\]/.test(value) || value.length === 0) {
+    throw new UnsafeValueError(`appliance CLI: ${field}${secret ? "" : ` ${JSON.stringify(value)}`} must be one word without spaces, quotes, backslashes or control characters`);
+  }
+  return value;
+}
 
 export interface RedirectTarget {
   readonly dbHost: string;
@@ -17,17 +32,25 @@ export const MASK = "********";
 
 /** `execute ping <db>` (guide steps 3 and 10). */
 export function pingCommand(dbHost: string): string {
-  return `execute ping ${dbHost}`;
+  return "execute ping " + applianceWord(dbHost, "the DB host");
 }
 
 /** `system set hostname "EMS-1"` (guide steps 6 and 11). */
 export function hostnameCommand(hostname: string): string {
-  return `system set hostname "${hostname}"`;
+  return `system set hostname "${applianceWord(hostname, "the appliance hostname")}"`;
 }
 
 /** `redirect ...` (guide steps 4 and 12). `password` is the real secret: mask the result before showing it. */
 export function redirectCommand(t: RedirectTarget, role: ApplianceRole, password: string): string {
-  return `redirect --db_host ${t.dbHost} --db_pass ${password} --db_port ${t.dbPort} --db_user ${t.dbUser} ${role === "primary" ? "--is_primary_node" : "--is_secondary_node"} --yes`;
+  return [
+    "redirect",
+    "--db_host", applianceWord(t.dbHost, "the DB host"),
+    "--db_pass", applianceWord(password, "the DB password", true),
+    "--db_port", String(t.dbPort),
+    "--db_user", applianceWord(t.dbUser, "the DB user"),
+    role === "primary" ? "--is_primary_node" : "--is_secondary_node",
+    "--yes",
+  ].join(" ");
 }
 
 export const HA_GET_NODES = "ha get nodes";
@@ -183,7 +206,15 @@ export function runnerArgv(a: RunnerArgs): string[] {
   return argv;
 }
 
-/** POSIX shell quoting for a local-exec command line. */
-export function shellWord(s: string): string {
-  return /^[A-Za-z0-9_./:,=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+/**
+ * The local-exec command that writes an appliance's secret files on the machine running Terraform:
+ * the directory and the files are created under umask 077 (0700 / 0600) before anything is
+ * written, the values come from the environment variables EMS_HA_DB_PASSWORD and
+ * EMS_HA_APPLIANCE_PASSWORD (never the command line), and every path is quoted.
+ */
+export function applianceSecretFilesCommand(dir: string, dbFile: string, loginFile: string): string {
+  return sh`umask 077 && mkdir -p ${dir} && printf '%s' "$EMS_HA_DB_PASSWORD" > ${dbFile} && printf '%s' "$EMS_HA_APPLIANCE_PASSWORD" > ${loginFile}`;
 }
+
+/** POSIX shell quoting for a local-exec command line (the one quoting function of ./escape). */
+export const shellWord = shellQuote;

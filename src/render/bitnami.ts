@@ -5,7 +5,7 @@
 import { failoverTiming, initialPrimary, locationOf, priorityOf } from "../config/derive";
 import type { DbNodeConfig, Deployment } from "../config/schema";
 import { pgtuneForNode } from "./pgtune";
-import { shellQuote } from "./shell-quote";
+import { raw, sh } from "./escape";
 
 /** Where the data volume and conf.d live inside the container (docs/background.md#the-bitnami-postgresql-repmgr-image). */
 export const DATA_MOUNT = "/bitnami/postgresql";
@@ -107,13 +107,14 @@ export function containerSpec(d: Deployment, node: DbNodeConfig): ContainerSpec 
  * Secret variables reference shell variables ($DB_PASSWORD, $REPMGR_PASSWORD), never values.
  */
 export function dockerRunCommand(spec: ContainerSpec): string {
-  const parts: string[] = [`docker run --restart ${spec.restart} --detach --name ${spec.name}`];
-  for (const p of spec.ports) parts.push(`-p ${p.external}:${p.internal}`);
-  for (const s of spec.secretEnv) parts.push(`--env ${s.name}="$${s.secret === "dbPassword" ? "DB_PASSWORD" : "REPMGR_PASSWORD"}"`);
-  for (const [k, v] of spec.env) parts.push(`--env ${k}=${shellQuote(v)}`);
-  for (const v of spec.volumes) parts.push(`--volume ${v.volumeName ?? v.hostPath}:${v.containerPath}`);
-  parts.push(`--shm-size ${spec.shmSizeMb === 1024 ? "1g" : `${spec.shmSizeMb}m`}`);
-  for (const h of spec.hosts) parts.push(`--add-host ${h.host}:${h.ip}`);
-  parts.push(spec.image);
+  const parts: string[] = [sh`docker run --restart ${spec.restart} --detach --name ${spec.name}`];
+  for (const p of spec.ports) parts.push(sh`-p ${`${p.external}:${p.internal}`}`);
+  // A reference to a shell variable of the person running the command, never a value.
+  for (const s of spec.secretEnv) parts.push(sh`--env ${`${s.name}=`}${raw(s.secret === "dbPassword" ? '"$DB_PASSWORD"' : '"$REPMGR_PASSWORD"')}`);
+  for (const [k, v] of spec.env) parts.push(sh`--env ${`${k}=${v}`}`);
+  for (const v of spec.volumes) parts.push(sh`--volume ${`${v.volumeName ?? v.hostPath}:${v.containerPath}`}`);
+  parts.push(sh`--shm-size ${spec.shmSizeMb === 1024 ? "1g" : `${spec.shmSizeMb}m`}`);
+  for (const h of spec.hosts) parts.push(sh`--add-host ${`${h.host}:${h.ip}`}`);
+  parts.push(sh`${spec.image}`);
   return parts.join(" \\\n  ");
 }

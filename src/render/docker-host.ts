@@ -1,7 +1,7 @@
 /** Scripts run over SSH on a Docker DB host: preparation (conf.d, image) and the primary wait. */
 import type { DbNodeConfig, Deployment } from "../config/schema";
 import { imageRef } from "./bitnami";
-import { shellSingleQuote as q } from "./shell-quote";
+import { heredoc, raw, sh, shellSingleQuote, words } from "./escape";
 
 /**
  * Prepares a DB host before its container: writes conf.d/extra.conf (data nodes) with the
@@ -12,11 +12,13 @@ export function renderHostPrepScript(d: Deployment, node: DbNodeConfig, extraCon
   const img = d.database.image;
   const ref = imageRef(d);
   const dir = d.database.confDir.replace(/\/+$/, "");
+  // Always single-quoted, as the scripts have shown them since the first release.
+  const q = (v: string) => raw(shellSingleQuote(v));
   const lines = [
     "#!/usr/bin/env bash",
-    `# ems-ha: prepare DB host ${node.name}. Generated; do not edit.`,
+    sh`# ems-ha: prepare DB host ${node.name}. Generated; do not edit.`,
     "set -euo pipefail",
-    `log() { echo "[ems-ha ${node.name}] $*"; }`,
+    sh`log() { echo "[ems-ha ${node.name}] $*"; }`,
   ];
   if (d.database.installDocker) {
     lines.push(
@@ -24,45 +26,44 @@ export function renderHostPrepScript(d: Deployment, node: DbNodeConfig, extraCon
       `  log "installing Docker (the guide: apt install docker.io)"`,
       "  if command -v apt-get >/dev/null; then DEBIAN_FRONTEND=noninteractive apt-get install -y docker.io;",
       "  elif command -v dnf >/dev/null; then dnf install -y docker;",
-      `  else echo "ems-ha: no apt-get or dnf on ${node.name}; install Docker by hand" >&2; exit 1; fi`,
+      sh`  else echo "ems-ha: no apt-get or dnf on ${node.name}; install Docker by hand" >&2; exit 1; fi`,
       "  systemctl enable --now docker",
       "fi",
     );
   }
   lines.push(
-    `command -v docker >/dev/null || { echo "ems-ha: docker is not installed on ${node.name}; install it (apt install docker.io) or set database.installDocker" >&2; exit 1; }`,
-    `docker info >/dev/null 2>&1 || { echo "ems-ha: the Docker daemon on ${node.name} does not answer (systemctl status docker)" >&2; exit 1; }`,
+    sh`command -v docker >/dev/null || { echo "ems-ha: docker is not installed on ${node.name}; install it (apt install docker.io) or set database.installDocker" >&2; exit 1; }`,
+    sh`docker info >/dev/null 2>&1 || { echo "ems-ha: the Docker daemon on ${node.name} does not answer (systemctl status docker)" >&2; exit 1; }`,
   );
   if (extraConf !== undefined) {
     lines.push(
-      `mkdir -p ${dir}`,
-      `cat > ${dir}/extra.conf.new <<'EMS_HA_EXTRA_CONF'`,
-      extraConf.replace(/\n$/, ""),
-      "EMS_HA_EXTRA_CONF",
-      `if ! cmp -s ${dir}/extra.conf.new ${dir}/extra.conf; then`,
-      `  mv ${dir}/extra.conf.new ${dir}/extra.conf`,
+      sh`mkdir -p ${dir}`,
+      heredoc(sh`cat > ${`${dir}/extra.conf.new`}`, "EMS_HA_EXTRA_CONF", extraConf),
+      sh`if ! cmp -s ${`${dir}/extra.conf.new`} ${`${dir}/extra.conf`}; then`,
+      sh`  mv ${`${dir}/extra.conf.new`} ${`${dir}/extra.conf`}`,
       `  log "extra.conf (PGTune) written"`,
-      `  if docker inspect ${node.name} >/dev/null 2>&1; then docker kill -s HUP ${node.name} >/dev/null && log "reload signalled; settings such as shared_buffers apply at the next restart"; fi`,
+      sh`  if docker inspect ${node.name} >/dev/null 2>&1; then docker kill -s HUP ${node.name} >/dev/null && log "reload signalled; settings such as shared_buffers apply at the next restart"; fi`,
       "else",
-      `  rm -f ${dir}/extra.conf.new`,
+      sh`  rm -f ${`${dir}/extra.conf.new`}`,
       "fi",
       "# The guide: root group with group read/write so the container (uid 1001, gid 0) can read it.",
-      `chgrp -R root ${dir}`,
-      `chmod -R g+rwX ${dir}`,
+      sh`chgrp -R root ${dir}`,
+      sh`chmod -R g+rwX ${dir}`,
     );
   }
   if (img.source.kind === "tarball") {
     const t = img.source;
+    const marker = `/var/lib/ems-ha/image-${t.sha256}`;
     lines.push(
-      `if docker image inspect ${q(ref)} >/dev/null 2>&1 && [ -f /var/lib/ems-ha/image-${t.sha256} ]; then`,
-      `  log "image ${ref} already loaded from this tarball"`,
+      sh`if docker image inspect ${q(ref)} >/dev/null 2>&1 && [ -f ${marker} ]; then`,
+      sh`  log "image ${ref} already loaded from this tarball"`,
       "else",
-      `  [ -f ${q(t.path)} ] || { echo "ems-ha: ${t.path} not found on ${node.name}; copy forticlientems_postgres-ha.tar.gz there" >&2; exit 1; }`,
-      `  echo "${t.sha256}  ${t.path}" | sha256sum -c --status || { echo "ems-ha: ${t.path} on ${node.name} does not match sha256 ${t.sha256}" >&2; exit 1; }`,
-      `  log "loading ${t.path}"`,
-      `  docker load -i ${q(t.path)}`,
-      `  docker image inspect ${q(ref)} >/dev/null || { echo "ems-ha: the tarball did not contain ${ref}; set database.image.name/tag to what docker load printed" >&2; exit 1; }`,
-      `  mkdir -p /var/lib/ems-ha && touch /var/lib/ems-ha/image-${t.sha256}`,
+      sh`  [ -f ${q(t.path)} ] || { echo "ems-ha: ${t.path} not found on ${node.name}; copy forticlientems_postgres-ha.tar.gz there" >&2; exit 1; }`,
+      sh`  echo "${t.sha256}  ${t.path}" | sha256sum -c --status || { echo "ems-ha: ${t.path} on ${node.name} does not match sha256 ${t.sha256}" >&2; exit 1; }`,
+      sh`  log "loading ${t.path}"`,
+      sh`  docker load -i ${q(t.path)}`,
+      sh`  docker image inspect ${q(ref)} >/dev/null || { echo "ems-ha: the tarball did not contain ${ref}; set database.image.name/tag to what docker load printed" >&2; exit 1; }`,
+      sh`  mkdir -p /var/lib/ems-ha && touch ${marker}`,
       "fi",
     );
   }
@@ -89,18 +90,19 @@ export function renderWaitPrimaryScript(containerName: string, port: number, use
   return [
     "#!/usr/bin/env bash",
     "set -uo pipefail",
-    `nodes=(${nodes.join(" ")})`,
-    `for i in $(seq 1 ${attempts}); do`,
+    sh`nodes=(${words(nodes)})`,
+    sh`CONTAINER=${containerName}`,
+    sh`for i in $(seq 1 ${attempts}); do`,
     "  writable=()",
     '  for n in "${nodes[@]}"; do',
-    `    r=$(docker exec ${containerName} bash -c 'PGPASSWORD="$POSTGRESQL_PASSWORD" PGCONNECT_TIMEOUT=3 psql -h "$1" -p ${port} -U ${user} -d postgres -tAc "select pg_is_in_recovery()"' _ "$n" 2>/dev/null | tr -d '[:space:]')`,
+    sh`    r=$(docker exec "$CONTAINER" bash -c 'PGPASSWORD="$POSTGRESQL_PASSWORD" PGCONNECT_TIMEOUT=3 psql -h "$1" -p "$2" -U "$3" -d postgres -tAc "select pg_is_in_recovery()"' _ "$n" ${port} ${user} 2>/dev/null | tr -d '[:space:]')`,
     '    [ "$r" = "f" ] && writable+=("$n")',
     "  done",
     '  if [ "${#writable[@]}" -eq 1 ]; then echo "[ems-ha] ${writable[0]} is the one writable primary"; exit 0; fi',
-    `  echo "[ems-ha] waiting for exactly one writable primary among \${nodes[*]}: \${#writable[@]} now (\${writable[*]:-none}) ($i/${attempts})"`,
-    `  sleep ${interval}`,
+    sh`  echo "[ems-ha] waiting for exactly one writable primary among \${nodes[*]}: \${#writable[@]} now (\${writable[*]:-none}) ($i/${attempts})"`,
+    sh`  sleep ${interval}`,
     "done",
-    `echo "ems-ha: no single writable primary among \${nodes[*]} within ${attempts * interval} s; check: docker logs ${containerName}" >&2`,
+    sh`echo "ems-ha: no single writable primary among \${nodes[*]} within ${attempts * interval} s; check: docker logs ${containerName}" >&2`,
     "exit 1",
   ].join("\n") + "\n";
 }

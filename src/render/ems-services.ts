@@ -3,6 +3,8 @@
  * case-insensitively, and each entry lists the spellings seen in the guide
  * (fcems_pgBouncer / fcems_pgbouncer; the secondary list's "pgrounder" means pgbouncer, docs/background.md#errors-in-the-guide).
  */
+import { sh, shellSingleQuote, raw } from "./escape";
+
 export type EmsRole = "primary" | "secondary";
 
 /** One expected service: any of its spellings counts. */
@@ -46,16 +48,16 @@ export function renderServiceCheck(role: EmsRole): string {
   return [
     `units=$(systemctl --all --type=service --no-legend --plain 2>/dev/null | awk '{print tolower($1)}' | sed 's/\\.service$//')`,
     `missing=""`,
-    `for group in ${groups.map((g) => `'${g}'`).join(" ")}; do`,
+    sh`for group in ${raw(groups.map(shellSingleQuote).join(" "))}; do`,
     `  found=no`,
     `  IFS='|' read -r -a alts <<< "$group"`,
     `  for a in "\${alts[@]}"; do if grep -qx -- "$a" <<< "$units"; then found=yes; break; fi; done`,
     `  [ "$found" = yes ] || missing="$missing \${alts[0]}"`,
     `done`,
     `if [ -n "$missing" ]; then`,
-    `  echo "ems-ha: EMS ${role} is missing services:$missing" >&2`,
+    sh`  echo "ems-ha: EMS ${role} is missing services:$missing" >&2`,
     `  exit 1`,
     `fi`,
-    `echo "ems-ha: all ${expectedServices(role).length} services expected on an EMS ${role} are present"`,
+    sh`echo "ems-ha: all ${expectedServices(role).length} services expected on an EMS ${role} are present"`,
   ].join("\n");
 }

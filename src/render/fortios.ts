@@ -4,6 +4,7 @@
  */
 import { emsPorts } from "../config/derive";
 import type { Deployment, FortiGateConfig } from "../config/schema";
+import { fortiosString, fortiosWord } from "./escape";
 
 export interface LdbMonitor {
   readonly name: string;
@@ -96,45 +97,51 @@ export function fortigateObjects(d: Deployment, fg: FortiGateConfig): FortiGateO
   return { monitor, vips, policies };
 }
 
-function names(list: ReadonlyArray<{ name: string }>): string {
-  return list.map((x) => `"${x.name}"`).join(" ");
+function names(list: ReadonlyArray<{ name: string }>, field: string): string {
+  return list.map((x) => fortiosString(x.name, field)).join(" ");
 }
 
-/** The same objects as a FortiOS CLI script, for people who configure by hand. */
+/**
+ * The same objects as a FortiOS CLI script, for people who configure by hand. Every value is a
+ * FortiOS quoted string or a plain token ({@link fortiosString}, {@link fortiosWord}); a value
+ * with a control character (a newline would start another command) is refused.
+ */
 export function renderFortiOsCli(o: FortiGateObjects, vdom?: string): string {
+  const str = fortiosString;
+  const word = fortiosWord;
   const out: string[] = [];
-  if (vdom) out.push("config vdom", `edit ${vdom}`);
+  if (vdom) out.push("config vdom", "edit " + str(vdom, "fortigate.vdom"));
   out.push(
     "config firewall ldb-monitor",
-    `    edit "${o.monitor.name}"`,
-    `        set type ${o.monitor.type}`,
-    `        set interval ${o.monitor.interval}`,
-    `        set timeout ${o.monitor.timeout}`,
-    `        set retry ${o.monitor.retry}`,
-    `        set port ${o.monitor.port}`,
+    "    edit " + str(o.monitor.name, "health check name"),
+    "        set type " + word(o.monitor.type),
+    "        set interval " + word(o.monitor.interval),
+    "        set timeout " + word(o.monitor.timeout),
+    "        set retry " + word(o.monitor.retry),
+    "        set port " + word(o.monitor.port),
     "    next",
     "end",
     "config firewall vip",
   );
   for (const v of o.vips) {
     out.push(
-      `    edit "${v.name}"`,
-      `        set type ${v.type}`,
-      `        set extip ${v.extip}`,
-      `        set extintf "${v.extintf}"`,
-      `        set server-type ${v.server_type}`,
-      `        set extport ${v.extport}`,
-      `        set ldb-method ${v.ldb_method}`,
-      `        set monitor ${names(v.monitor)}`,
+      "    edit " + str(v.name, "VIP name"),
+      "        set type " + word(v.type),
+      "        set extip " + word(v.extip, "ems.vip"),
+      "        set extintf " + str(v.extintf, "fortigate.incomingInterface"),
+      "        set server-type " + word(v.server_type),
+      "        set extport " + word(v.extport),
+      "        set ldb-method " + word(v.ldb_method),
+      "        set monitor " + names(v.monitor, "health check name"),
       "        config realservers",
     );
     for (const r of v.realservers) {
       out.push(
-        `            edit ${r.id}`,
-        `                set ip ${r.ip}`,
-        `                set port ${r.port}`,
-        `                set status ${r.status}`,
-        `                set max-connections ${r.max_connections}`,
+        "            edit " + word(r.id),
+        "                set ip " + word(r.ip, "emsNodes[].address"),
+        "                set port " + word(r.port),
+        "                set status " + word(r.status),
+        "                set max-connections " + word(r.max_connections),
         "            next",
       );
     }
@@ -143,17 +150,17 @@ export function renderFortiOsCli(o: FortiGateObjects, vdom?: string): string {
   out.push("end", "config firewall policy");
   for (const p of o.policies) {
     out.push(
-      `    edit ${p.policyid}`,
-      `        set name "${p.name}"`,
-      `        set srcintf ${names(p.srcintf)}`,
-      `        set dstintf ${names(p.dstintf)}`,
-      `        set action ${p.action}`,
-      `        set srcaddr ${names(p.srcaddr)}`,
-      `        set dstaddr ${names(p.dstaddr)}`,
-      `        set schedule "${p.schedule}"`,
-      `        set service ${names(p.service)}`,
-      `        set inspection-mode ${p.inspection_mode}`,
-      `        set nat ${p.nat}`,
+      "    edit " + word(p.policyid),
+      "        set name " + str(p.name, "policy name"),
+      "        set srcintf " + names(p.srcintf, "fortigate interface"),
+      "        set dstintf " + names(p.dstintf, "fortigate interface"),
+      "        set action " + word(p.action),
+      "        set srcaddr " + names(p.srcaddr, "address name"),
+      "        set dstaddr " + names(p.dstaddr, "VIP name"),
+      "        set schedule " + str(p.schedule),
+      "        set service " + names(p.service, "service name"),
+      "        set inspection-mode " + word(p.inspection_mode),
+      "        set nat " + word(p.nat),
       "    next",
     );
   }

@@ -12,7 +12,7 @@ export * from "./ems-services";
 export * from "./fortios";
 export * from "./installer";
 export * from "./pgtune";
-export * from "./shell-quote";
+export * from "./escape";
 export * from "./standalone-db";
 // standalone-db.ts and native/pg-hba.ts both name their pg_hba.conf markers HBA_BEGIN/HBA_END:
 // the native ones keep the names, the standalone ones get a prefix.

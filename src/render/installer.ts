@@ -1,14 +1,14 @@
 /** The EMS installer: file name, command line and the install script run over SSH. */
 import type { Deployment, EmsNodeConfig } from "../config/schema";
 import { renderServiceCheck } from "./ems-services";
-import { shellQuote } from "./shell-quote";
+import { raw, sh, shellQuote } from "./escape";
 
 /** Where the toolkit keeps its state on an EMS host. */
 export const EMS_STATE_DIR = "/var/lib/ems-ha";
-export const SECRET_DIR = `${EMS_STATE_DIR}/secrets`;
-export const DB_PASSWORD_FILE = `${SECRET_DIR}/db_password`;
-export const INSTALLED_VERSION_FILE = `${EMS_STATE_DIR}/ems-installed-version`;
-export const INSTALL_SCRIPT_PATH = `${EMS_STATE_DIR}/install-ems.sh`;
+export const SECRET_DIR = `${EMS_STATE_DIR}/secrets` as const;
+export const DB_PASSWORD_FILE = `${SECRET_DIR}/db_password` as const;
+export const INSTALLED_VERSION_FILE = `${EMS_STATE_DIR}/ems-installed-version` as const;
+export const INSTALL_SCRIPT_PATH = `${EMS_STATE_DIR}/install-ems.sh` as const;
 
 export function installerFileName(version: string): string {
   return `forticlientems_${version}.F.bin`;
@@ -37,14 +37,24 @@ export function installerArgs(o: InstallerArgsOptions): string[] {
   return args;
 }
 
-/** A word of the command line; a double-quoted shell expansion such as "$DB_PASS" stays as it is. */
+/** A word of the command line; a double-quoted expansion of a variable such as "$DB_PASS" stays as it is. */
 function q(s: string): string {
-  return s.startsWith("\"$") && s.endsWith("\"") ? s : shellQuote(s);
+  return /^"\$[A-Za-z_][A-Za-z0-9_]*"$/.test(s) ? s : shellQuote(s);
+}
+
+/**
+ * The remote-exec command that prepares an EMS host before the uploads: the installer's
+ * directory, the state directory and the root-only secrets directory (created 0700 before
+ * any secret is uploaded into it). For a remote-exec `inline` entry, pass it through
+ * terraformLiteral (Terraform reads `${` in any string as an interpolation).
+ */
+export function renderEmsPrepareCommand(d: Deployment): string {
+  return sh`mkdir -p ${d.installer.installDir} ${EMS_STATE_DIR} && install -d -m 700 ${SECRET_DIR}`;
 }
 
 /** The command line, e.g. `./forticlientems_7.4.4.2034.F.bin -- --db_host 10.0.0.1,10.0.0.2 ...`. */
 export function installerCommandLine(version: string, o: InstallerArgsOptions): string {
-  return [`./${installerFileName(version)}`, "--", ...installerArgs(o).map(q)].join(" ");
+  return [shellQuote(`./${installerFileName(version)}`), "--", ...installerArgs(o).map(q)].join(" ");
 }
 
 /** RHEL 9 prerequisites from the guide, per cloud. */
@@ -87,25 +97,25 @@ export function renderEmsInstallScript(d: Deployment, node: EmsNodeConfig, o: Em
   });
   const lines: string[] = [
     "#!/usr/bin/env bash",
-    `# ems-ha: install FortiClient EMS ${version} on ${node.name} as the EMS ${role}. Generated; do not edit.`,
+    sh`# ems-ha: install FortiClient EMS ${version} on ${node.name} as the EMS ${role}. Generated; do not edit.`,
     "set -euo pipefail",
     `trap 'rm -f ${DB_PASSWORD_FILE}' EXIT`,
-    `log() { echo "[ems-ha ${node.name}] $*"; }`,
-    `mkdir -p ${EMS_STATE_DIR}`,
+    sh`log() { echo "[ems-ha ${node.name}] $*"; }`,
+    sh`mkdir -p ${EMS_STATE_DIR}`,
   ];
   if (node.clonedVm) {
     lines.push(
-      `if [ ! -f ${EMS_STATE_DIR}/machine-id-reset ]; then`,
+      sh`if [ ! -f ${EMS_STATE_DIR}/machine-id-reset ]; then`,
       `  log "cloned VM: regenerating machine-id"`,
       "  rm -f /etc/machine-id /var/lib/dbus/machine-id",
       "  systemd-machine-id-setup",
-      `  touch ${EMS_STATE_DIR}/machine-id-reset`,
+      sh`  touch ${EMS_STATE_DIR}/machine-id-reset`,
       "fi",
     );
   }
   lines.push(
-    `if [ -f ${INSTALLED_VERSION_FILE} ] && [ "$(cat ${INSTALLED_VERSION_FILE})" = "${version}" ]; then`,
-    `  log "EMS ${version} already installed: installer not run again"`,
+    sh`if [ -f ${INSTALLED_VERSION_FILE} ] && [ "$(cat ${INSTALLED_VERSION_FILE})" = "${version}" ]; then`,
+    sh`  log "EMS ${version} already installed: installer not run again"`,
     "else",
     "  umask 022",
     "  # The guide: umask 022 in /etc/login.defs if the existing setting is more restrictive.",
@@ -114,32 +124,36 @@ export function renderEmsInstallScript(d: Deployment, node: EmsNodeConfig, o: Em
     '    log "umask in /etc/login.defs set to 022"',
     "  fi",
   );
-  for (const step of rhelPrerequisites(node.os)) lines.push(`  ${step}`);
-  lines.push(`  mkdir -p ${dir}`, `  cd ${dir}`);
+  // Fixed commands of the guide (no deployment value in them).
+  for (const step of rhelPrerequisites(node.os)) lines.push(sh`  ${raw(step)}`);
+  lines.push(sh`  mkdir -p ${dir}`, sh`  cd ${dir}`);
   if (src.kind === "url") {
     lines.push(
-      `  if ! echo "${src.sha256}  ${file}" | sha256sum -c --status 2>/dev/null; then`,
+      sh`  if ! echo "${src.sha256}  ${file}" | sha256sum -c --status 2>/dev/null; then`,
       `    log "downloading the installer"`,
-      `    curl -fsSL --retry 3 --max-time 1800 -o ${file}.part ${q(src.url)}`,
-      `    mv ${file}.part ${file}`,
+      sh`    curl -fsSL --retry 3 --max-time 1800 -o ${`${file}.part`} ${src.url}`,
+      sh`    mv ${`${file}.part`} ${file}`,
       "  fi",
     );
   }
   lines.push(
-    `  if ! echo "${src.sha256}  ${file}" | sha256sum -c --status; then`,
-    `    echo "ems-ha: ${dir}/${file} does not match sha256 ${src.sha256}" >&2`,
+    sh`  if ! echo "${src.sha256}  ${file}" | sha256sum -c --status; then`,
+    sh`    echo "ems-ha: ${dir}/${file} does not match sha256 ${src.sha256}" >&2`,
     "    exit 1",
     "  fi",
-    `  chmod +x ${file}`,
-    `  [ -s ${DB_PASSWORD_FILE} ] || { echo "ems-ha: the DB password file is missing" >&2; exit 1; }`,
-    `  DB_PASS="$(cat ${DB_PASSWORD_FILE})"`,
-    `  log "running the installer as EMS ${role} (--db_host ${o.dbHosts.join(",")})"`,
-    `  ${cmd}`,
+    sh`  chmod +x ${file}`,
+    sh`  [ -s ${DB_PASSWORD_FILE} ] || { echo "ems-ha: the DB password file is missing" >&2; exit 1; }`,
+    "  # The vendor installer takes the password only as --db_pass: its command line is the one place it",
+    "  # shows (to local users, in ps, while the installer runs; docs/security.md). Nothing else gets it.",
+    sh`  DB_PASS="$(cat ${DB_PASSWORD_FILE})"`,
+    sh`  log "running the installer as EMS ${role} (--db_host ${o.dbHosts.join(",")})"`,
+    // Every word of the command line is quoted by installerCommandLine.
+    sh`  ${raw(cmd)}`,
     "  unset DB_PASS",
-    `  echo "${version}" > ${INSTALLED_VERSION_FILE}`,
+    sh`  echo "${version}" > ${INSTALLED_VERSION_FILE}`,
     `  log "installer finished"`,
     "fi",
-    `log "checking the services of an EMS ${role}"`,
+    sh`log "checking the services of an EMS ${role}"`,
     renderServiceCheck(role),
   );
   return lines.join("\n") + "\n";

@@ -17,7 +17,7 @@
 import { dataNodes, initialPrimary, witnessNodes } from "../config/derive";
 import type { DbNodeConfig, Deployment } from "../config/schema";
 import { containerSpec, DATA_MOUNT, type ContainerSpec } from "./bitnami";
-import { shellQuote as q } from "./shell-quote";
+import { raw, sh, sqlIdent, words } from "./escape";
 
 export const UPGRADE_STATE_DIR = "/var/lib/ems-ha";
 /** Label on every container the upgrade creates; its value identifies the new image. */
@@ -92,34 +92,39 @@ export function stopOrder(d: Deployment): NodeUpgrade[] {
 }
 
 /** Shell functions shared by the steps of one node. */
-function prelude(d: Deployment, u: NodeUpgrade, step: string): string[] {
+function prelude(d: Deployment, u: NodeUpgrade, step: "prepare" | "stop" | "start"): string[] {
   const name = u.node.name;
+  const label = raw(UPGRADE_LABEL);
   return [
     "#!/usr/bin/env bash",
-    `# ems-ha: upgrade step "${step}" on ${name} (${u.role}). Generated; do not edit.`,
+    sh`# ems-ha: upgrade step "${step}" on ${name} (${u.role}). Generated; do not edit.`,
     "set -euo pipefail",
-    `log() { echo "[ems-ha ${name} ${step}] $*"; }`,
-    `fail() { echo "ems-ha ${name} ${step}: $*" >&2; exit 1; }`,
-    `command -v docker >/dev/null || fail "docker is not installed on ${name}"`,
-    `NEW=${q(name)}`,
-    `MARK=${q(upgradeMark(d))}`,
-    `VOLUME=${q(u.volume)}`,
+    sh`log() { echo "[ems-ha ${name} ${step}] $*"; }`,
+    sh`fail() { echo "ems-ha ${name} ${step}: $*" >&2; exit 1; }`,
+    sh`command -v docker >/dev/null || fail "docker is not installed on ${name}"`,
+    sh`NEW=${name}`,
+    sh`MARK=${upgradeMark(d)}`,
+    sh`VOLUME=${u.volume}`,
     "# The new container runs when a container of this name carries the upgrade label.",
-    `new_running() { [ "$(docker inspect -f '{{index .Config.Labels "${UPGRADE_LABEL}"}} {{.State.Running}}' "$NEW" 2>/dev/null)" = "$MARK true" ]; }`,
-    `new_exists() { [ "$(docker inspect -f '{{index .Config.Labels "${UPGRADE_LABEL}"}}' "$NEW" 2>/dev/null)" = "$MARK" ]; }`,
+    sh`new_running() { [ "$(docker inspect -f '{{index .Config.Labels "${label}"}} {{.State.Running}}' "$NEW" 2>/dev/null)" = "$MARK true" ]; }`,
+    sh`new_exists() { [ "$(docker inspect -f '{{index .Config.Labels "${label}"}}' "$NEW" 2>/dev/null)" = "$MARK" ]; }`,
     "# The old container: under its old name, or renamed once stopped when the new one keeps the name.",
     "old_name() {",
-    `  for c in ${[...new Set([u.oldContainerAfter, u.oldContainer])].map(q).join(" ")}; do`,
-    `    if docker inspect "$c" >/dev/null 2>&1 && [ "$(docker inspect -f '{{index .Config.Labels "${UPGRADE_LABEL}"}}' "$c")" != "$MARK" ]; then echo "$c"; return 0; fi`,
+    sh`  for c in ${words([...new Set([u.oldContainerAfter, u.oldContainer])])}; do`,
+    sh`    if docker inspect "$c" >/dev/null 2>&1 && [ "$(docker inspect -f '{{index .Config.Labels "${label}"}}' "$c")" != "$MARK" ]; then echo "$c"; return 0; fi`,
     "  done",
     "  return 1",
     "}",
-    `mounted_volume() { docker inspect -f '{{range .Mounts}}{{if eq .Destination "${DATA_MOUNT}"}}{{.Name}}{{end}}{{end}}' "$1"; }`,
+    sh`mounted_volume() { docker inspect -f '{{range .Mounts}}{{if eq .Destination "${raw(DATA_MOUNT)}"}}{{.Name}}{{end}}{{end}}' "$1"; }`,
   ];
 }
 
-function psqlIn(container: string, user: string, port: number, sql: string): string {
-  return `docker exec ${container} bash -c 'PGPASSWORD="\${POSTGRESQL_PASSWORD:-\${POSTGRES_PASSWORD:-}}" psql -h 127.0.0.1 -p ${port} -U ${user} -d postgres -v ON_ERROR_STOP=1 -tAc "${sql}"'`;
+/**
+ * psql inside a container (`container` is a shell expression such as "$OLD"). The user, port and
+ * SQL reach the inner bash as arguments, never as part of its script text.
+ */
+function psqlIn(container: "\"$OLD\"" | "\"$NEW\"", user: string, port: number, sql: string): string {
+  return sh`docker exec ${raw(container)} bash -c 'PGPASSWORD="\${POSTGRESQL_PASSWORD:-\${POSTGRES_PASSWORD:-}}" psql -h 127.0.0.1 -p "$2" -U "$1" -d postgres -v ON_ERROR_STOP=1 -tAc "$3"' _ ${user} ${port} ${sql}`;
 }
 
 /**
@@ -129,26 +134,28 @@ function psqlIn(container: string, user: string, port: number, sql: string): str
 export function renderUpgradePrepareScript(d: Deployment, u: NodeUpgrade): string {
   const { port, user } = d.database;
   const libs = d.upgrade?.sharedPreloadLibraries ?? "pg_stat_statements, repmgr";
+  // Each library an SQL identifier: plain names stay as they are, others are double-quoted.
+  const libList = libs.split(",").map((x) => sqlIdent(x.trim())).join(", ");
   const lines = prelude(d, u, "prepare");
   lines.push(
     'if new_running; then log "already upgraded: $NEW runs the new image"; exit 0; fi',
-    `OLD=$(old_name) || fail "old container ${u.oldContainer} not found; set upgrade.previous for ${u.node.name} to its container name"`,
+    sh`OLD=$(old_name) || fail "old container ${u.oldContainer} not found; set upgrade.previous for ${u.node.name} to its container name"`,
     'got=$(mounted_volume "$OLD")',
-    `[ "$got" = "$VOLUME" ] || fail "$OLD mounts volume '$got' at ${DATA_MOUNT}, not $VOLUME; set upgrade.previous[].volume to '$got'"`,
+    sh`[ "$got" = "$VOLUME" ] || fail "$OLD mounts volume '$got' at ${raw(DATA_MOUNT)}, not $VOLUME; set upgrade.previous[].volume to '$got'"`,
   );
   if (u.role !== "witness") {
     const expect = u.role === "primary" ? "f" : "t";
     lines.push(
       'if [ "$(docker inspect -f \'{{.State.Running}}\' "$OLD")" = true ]; then',
-      `  r=$(${psqlIn('"$OLD"', user, port, "select pg_is_in_recovery()")} | tr -d '[:space:]')`,
-      `  [ "$r" = "${expect}" ] || fail "$OLD is ${u.role === "primary" ? "not the primary" : "not a standby"} (pg_is_in_recovery=$r); set database.initialPrimary to the node that is the primary now"`,
+      sh`  r=$(${raw(psqlIn('"$OLD"', user, port, "select pg_is_in_recovery()"))} | tr -d '[:space:]')`,
+      sh`  [ "$r" = "${expect}" ] || fail "$OLD is ${u.role === "primary" ? "not the primary" : "not a standby"} (pg_is_in_recovery=$r); set database.initialPrimary to the node that is the primary now"`,
       "fi",
     );
   }
   lines.push(
     'if [ "$(docker inspect -f \'{{.State.Running}}\' "$OLD")" = true ]; then',
-    `  ${psqlIn('"$OLD"', user, port, `ALTER SYSTEM SET shared_preload_libraries TO ${libs};`)} >/dev/null`,
-    `  log "shared_preload_libraries set to ${libs} on $OLD"`,
+    sh`  ${raw(psqlIn('"$OLD"', user, port, "ALTER SYSTEM SET shared_preload_libraries TO " + libList + ";"))} >/dev/null`,
+    sh`  log "shared_preload_libraries set to ${libs} on $OLD"`,
     "else",
     '  log "$OLD is stopped already: ALTER SYSTEM skipped (run it by hand if the old container never had it)"',
     "fi",
@@ -168,7 +175,7 @@ export function renderUpgradeStopScript(d: Deployment, u: NodeUpgrade): string {
   );
   if (u.oldContainerAfter !== u.oldContainer) {
     lines.push(
-      `if [ "$OLD" = ${q(u.oldContainer)} ]; then docker rename "$OLD" ${q(u.oldContainerAfter)}; log "kept the old container as ${u.oldContainerAfter} (rollback)"; fi`,
+      sh`if [ "$OLD" = ${u.oldContainer} ]; then docker rename "$OLD" ${u.oldContainerAfter}; log "kept the old container as ${u.oldContainerAfter} (rollback)"; fi`,
     );
   }
   return lines.join("\n") + "\n";
@@ -188,9 +195,55 @@ export function upgradeRunArgs(d: Deployment, u: NodeUpgrade): string[] {
   return args;
 }
 
-/** The env file's content: the secret variables as Terraform expressions supply them. */
+/** The equivalent command, for people to paste: every word quoted (the passwords come from the env file). */
+export function upgradeDockerRunCommand(d: Deployment, u: NodeUpgrade): string {
+  return sh`docker ${words(upgradeRunArgs(d, u))}`;
+}
+
+/**
+ * The env file's content: the secret variables as Terraform expressions supply them. docker reads
+ * one VAR=value per line, the value taken literally: a newline in a value would start another
+ * variable, so a value that holds one is refused here, and the start step checks the uploaded
+ * file (values from Terraform are only known on apply; see {@link renderEnvFileCheck}).
+ */
 export function upgradeEnvFileContent(values: { dbPassword: string; repmgrPassword: string }): string {
-  return `POSTGRESQL_PASSWORD=${values.dbPassword}\nREPMGR_PASSWORD=${values.repmgrPassword}\n`;
+  const vars: Array<[string, string]> = [
+    ["POSTGRESQL_PASSWORD", values.dbPassword],
+    ["REPMGR_PASSWORD", values.repmgrPassword],
+  ];
+  for (const [k, v] of vars) {
+    if (/[\n\r\0]/.test(v)) throw new Error(`the value for ${k} in the env file contains a newline (or NUL): docker would read the rest as another variable; use a password without line breaks`);
+  }
+  return vars.map(([k, v]) => k + "=" + v + "\n").join("");
+}
+
+/** The variables the password env file may set, once each. */
+export const ENV_FILE_KEYS = ["POSTGRESQL_PASSWORD", "REPMGR_PASSWORD"] as const;
+
+/**
+ * Bash that fails (through the script's `fail`) unless the env file holds exactly one line per
+ * variable of ENV_FILE_KEYS: a secret with a newline in it shows up as an extra line. Reads the
+ * file with bash builtins only (no secret on a command line) and never prints a value.
+ */
+export function renderEnvFileCheck(file: string): string {
+  const keys = ENV_FILE_KEYS.join("|");
+  return [
+    sh`check_env_file() {`,
+    '  local f=$1 line key n=0 seen=" "',
+    '  while IFS= read -r line || [ -n "$line" ]; do',
+    "    n=$((n + 1))",
+    '    key=${line%%=*}',
+    '    case "$key" in',
+    sh`      ${raw(keys)}) ;;`,
+    '      *) fail "line $n of $f does not set a password variable: a secret contains a newline; remove it from TF_VAR_db_password / TF_VAR_repmgr_password" ;;',
+    "    esac",
+    '    case "$seen" in *" $key "*) fail "$key is set twice in $f: a secret contains a newline; remove it" ;; esac',
+    '    seen="$seen$key "',
+    '  done < "$f"',
+    `  [ "$n" = ${ENV_FILE_KEYS.length} ] || fail "$f has $n lines, not ${ENV_FILE_KEYS.length}: a secret contains a newline, or the file is incomplete"`,
+    "}",
+    sh`check_env_file ${file}`,
+  ].join("\n");
 }
 
 export interface WaitBounds {
@@ -211,50 +264,51 @@ export function renderUpgradeStartScript(d: Deployment, u: NodeUpgrade, w: WaitB
   const registered = `${UPGRADE_STATE_DIR}/upgrade-registered-${u.node.name}`;
   const lines = prelude(d, u, "start");
   lines.push(
-    `trap 'rm -f ${u.envFile}' EXIT`,
+    sh`ENV_FILE=${u.envFile}`,
+    `trap 'rm -f "$ENV_FILE"' EXIT`,
     'if new_exists && ! new_running; then docker start "$NEW" >/dev/null; log "started the existing new container"; fi',
   );
-  const run = `docker ${upgradeRunArgs(d, u).map(q).join(" ")}`;
   lines.push(
     "if ! new_exists; then",
     '  if old=$(old_name) && [ "$(docker inspect -f \'{{.State.Running}}\' "$old")" = true ]; then fail "old container $old still runs; the stop step must run first"; fi',
     '  docker volume inspect "$VOLUME" >/dev/null 2>&1 || fail "volume $VOLUME does not exist on this host; it must be the volume the old container used (docker would create an empty one)"',
     '  users=$(docker ps -q --filter "volume=$VOLUME")',
     '  [ -z "$users" ] || fail "volume $VOLUME is in use by running container(s) $users"',
-    `  [ -s ${u.envFile} ] || fail "the password env file is missing"`,
-    `  ${run} >/dev/null`,
+    '  [ -s "$ENV_FILE" ] || fail "the password env file is missing"',
+    renderEnvFileCheck(u.envFile),
+    sh`  docker ${words(upgradeRunArgs(d, u))} >/dev/null`,
     `  log "started $NEW on its own volume $VOLUME"`,
     "fi",
   );
   if (u.role === "witness") {
     lines.push(
-      `for i in $(seq 1 ${attempts}); do`,
+      sh`for i in $(seq 1 ${attempts}); do`,
       '  if new_running; then log "witness running"; exit 0; fi',
-      `  sleep ${interval}`,
+      sh`  sleep ${interval}`,
       "done",
-      `fail "$NEW is not running after ${attempts * interval} s; check: docker logs $NEW"`,
+      sh`fail "$NEW is not running after ${attempts * interval} s; check: docker logs $NEW"`,
     );
     return lines.join("\n") + "\n";
   }
   const expect = u.role === "primary" ? "f" : "t";
   lines.push(
-    `for i in $(seq 1 ${attempts}); do`,
-    `  r=$(${psqlIn('"$NEW"', user, port, "select pg_is_in_recovery()")} 2>/dev/null | tr -d '[:space:]' || true)`,
-    `  [ "$r" = "${expect}" ] && break`,
-    `  [ "$i" = ${attempts} ] && fail "$NEW did not come up as ${u.role} within ${attempts * interval} s; check: docker logs $NEW"`,
-    `  log "waiting for $NEW to run as ${u.role} ($i/${attempts})"`,
-    `  sleep ${interval}`,
+    sh`for i in $(seq 1 ${attempts}); do`,
+    sh`  r=$(${raw(psqlIn('"$NEW"', user, port, "select pg_is_in_recovery()"))} 2>/dev/null | tr -d '[:space:]' || true)`,
+    sh`  [ "$r" = "${expect}" ] && break`,
+    sh`  [ "$i" = ${attempts} ] && fail "$NEW did not come up as ${u.role} within ${attempts * interval} s; check: docker logs $NEW"`,
+    sh`  log "waiting for $NEW to run as ${u.role} ($i/${attempts})"`,
+    sh`  sleep ${interval}`,
     "done",
   );
   if (u.role === "primary") {
     lines.push(
-      `if [ ! -f ${registered} ]; then`,
-      `  docker exec "$NEW" ${PRIMARY_REGISTER}`,
-      `  mkdir -p ${UPGRADE_STATE_DIR} && touch ${registered}`,
+      sh`if [ ! -f ${registered} ]; then`,
+      sh`  docker exec "$NEW" ${raw(PRIMARY_REGISTER)}`,
+      sh`  mkdir -p ${UPGRADE_STATE_DIR} && touch ${registered}`,
       '  log "registered the new primary (primary register --force)"',
       "fi",
     );
   }
-  lines.push(`log "$NEW runs as ${u.role}"`);
+  lines.push(sh`log "$NEW runs as ${u.role}"`);
   return lines.join("\n") + "\n";
 }

@@ -303,3 +303,31 @@ describe("setup scripts", () => {
     expect(s).toMatch(/^PACKAGES=preinstalled$/m);
   });
 });
+
+describe("hostile values (schema bypassed: the renderers refuse what they cannot write safely)", () => {
+  const bypass = (change: (x: any) => void) => {
+    const x = structuredClone(d) as any;
+    change(x);
+    return x;
+  };
+
+  it("refuses a node name or address that is not one plain word (the peer list splits on spaces, SQL compares names)", () => {
+    expect(() => nativeMembers(bypass((x) => (x.database.nodes[1].name = "db 2")))).toThrow(/database\.nodes\[1\]\.name.*one plain word/);
+    expect(() => nativeMembers(bypass((x) => (x.database.nodes[0].address = "10.0.0.1';drop")))).toThrow(/database\.nodes\[0\]\.address/);
+    expect(() => nativeMembers(bypass((x) => (x.database.user = 'pg"x')))).toThrow(/database\.user/);
+  });
+
+  it("refuses a line break in a value of pg_hba.conf, postgresql.conf or repmgr.conf", () => {
+    const hba = bypass((x) => (x.native.clientNetworks = ["10.0.0.0/8\nhost all all 0.0.0.0/0 trust"]));
+    expect(() => renderHbaBlock(hba, nativeMembers(hba)[0]!)).toThrow(/pg_hba\.conf.*control character/);
+    const conf = bypass((x) => (x.native.walKeepSize = "1GB\nlisten_addresses = '*'"));
+    expect(() => renderPostgresqlDropIn(conf, nativeMembers(conf)[0]!)).toThrow(/postgresql\.conf.*control character/);
+    const loc = bypass((x) => (x.database.nodes[0].location = "dc1\nfailover=manual"));
+    expect(() => renderRepmgrConf(loc, nativeMembers(loc)[0]!)).toThrow(/repmgr\.conf.*control character/);
+  });
+
+  it("quotes a pg_hba.conf field with a space instead of splitting it", () => {
+    const x = bypass((y) => (y.native.clientNetworks = ["my net"]));
+    expect(renderHbaBlock(x, nativeMembers(x)[0]!)).toMatch(/^host +all +all +"my net" +scram-sha-256$/m);
+  });
+});

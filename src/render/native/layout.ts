@@ -5,42 +5,43 @@
 import { ConfigError, type ConfigIssue } from "../../config/errors";
 import { failoverTiming, initialPrimary, locationOf, priorityOf } from "../../config/derive";
 import { nativeSchema, type DbNodeConfig, type Deployment, type NativeSettings } from "../../config/schema";
+import { conninfoValue, plainWord } from "../escape";
 
 /** Debian's postgresql-common layout for cluster <version>/main. */
 export interface NativeLayout {
   readonly pgVersion: number;
   /** Binaries (pg_ctl, pg_rewind, repmgr, repmgrd). Not /usr/bin, as the guide has it (docs/background.md#errors-in-the-guide). */
-  readonly bindir: string;
-  readonly confDir: string;
-  readonly dataDir: string;
+  readonly bindir: `/usr/lib/postgresql/${number}/bin`;
+  readonly confDir: `/etc/postgresql/${number}/main`;
+  readonly dataDir: `/var/lib/postgresql/${number}/main`;
   /** systemd unit of the cluster. */
-  readonly service: string;
-  readonly dropIn: string;
-  readonly hbaFile: string;
-  readonly repmgrConf: string;
-  readonly repmgrLogDir: string;
-  readonly repmgrdUnit: string;
-  readonly repmgrdDefaults: string;
-  readonly repmgrdPidFile: string;
-  readonly symmetricKeyFile: string;
+  readonly service: `postgresql@${number}-main`;
+  readonly dropIn: `/etc/postgresql/${number}/main/conf.d/ems-ha.conf`;
+  readonly hbaFile: `/etc/postgresql/${number}/main/pg_hba.conf`;
+  readonly repmgrConf: "/etc/repmgr.conf";
+  readonly repmgrLogDir: "/var/log/repmgr";
+  readonly repmgrdUnit: "/etc/systemd/system/repmgrd.service";
+  readonly repmgrdDefaults: "/etc/default/repmgrd";
+  readonly repmgrdPidFile: "/run/repmgrd/repmgrd.pid";
+  readonly symmetricKeyFile: `/var/lib/postgresql/${number}/symmetric_key.txt`;
   /** The toolkit's state on the host (markers, the setup script). */
-  readonly stateDir: string;
+  readonly stateDir: typeof STATE_DIR;
   /** Where the provisioners upload files; root-only. */
-  readonly stageDir: string;
+  readonly stageDir: `${typeof STATE_DIR}/stage`;
   /** Where the secrets are uploaded; deleted by the setup script when it exits. */
-  readonly secretDir: string;
-  readonly setupScript: string;
-  readonly reconcileScript: string;
-  readonly reconcileUnit: string;
-  readonly sudoersFile: string;
-  readonly extensionsUpload: string;
-  readonly systemctl: string;
+  readonly secretDir: `${typeof STATE_DIR}/stage/secrets`;
+  readonly setupScript: `${typeof STATE_DIR}/native-setup.sh`;
+  readonly reconcileScript: "/usr/local/sbin/ems-ha-reconcile";
+  readonly reconcileUnit: "/etc/systemd/system/ems-ha-reconcile.service";
+  readonly sudoersFile: "/etc/sudoers.d/ems-ha-postgres";
+  readonly extensionsUpload: `${typeof STATE_DIR}/stage/ems_pg_extensions.tar.gz`;
+  readonly systemctl: "/usr/bin/systemctl";
 }
 
 export const STATE_DIR = "/var/lib/ems-ha";
 
 export function nativeLayout(pgVersion = 15): NativeLayout {
-  const stageDir = `${STATE_DIR}/stage`;
+  const stageDir = `${STATE_DIR}/stage` as const;
   return {
     pgVersion,
     bindir: `/usr/lib/postgresql/${pgVersion}/bin`,
@@ -58,7 +59,7 @@ export function nativeLayout(pgVersion = 15): NativeLayout {
     stateDir: STATE_DIR,
     stageDir,
     secretDir: `${stageDir}/secrets`,
-    setupScript: `${STATE_DIR}/native-setup.sh`,
+    setupScript: `${STATE_DIR}/native-setup.sh` as const,
     reconcileScript: "/usr/local/sbin/ems-ha-reconcile",
     reconcileUnit: "/etc/systemd/system/ems-ha-reconcile.service",
     sudoersFile: "/etc/sudoers.d/ems-ha-postgres",
@@ -93,10 +94,13 @@ export interface NativeMember {
  */
 export function nativeMembers(d: Deployment): NativeMember[] {
   const first = initialPrimary(d).name;
+  // The scripts keep peers as "name address port" words and compare names in SQL text: both must be plain words.
+  const fix = "use a host name or IP address and a node name of letters, digits, '.', '_' and '-'";
+  plainWord(d.database.user, "database.user", "use a user name of letters, digits and '_'");
   const members = d.database.nodes.map(
     (n, i): NativeMember => ({
-      name: n.name,
-      address: n.address,
+      name: plainWord(n.name, `database.nodes[${i}].name`, fix),
+      address: plainWord(n.address, `database.nodes[${i}].address`, fix),
       role: n.role,
       nodeId: n.nodeId ?? i + 1,
       priority: priorityOf(n),
@@ -132,7 +136,7 @@ export function memberByName(d: Deployment, name: string): NativeMember {
 
 /** libpq conninfo of a member for the repmgr user. */
 export function repmgrConninfo(m: Pick<NativeMember, "address" | "port">, connectTimeoutSeconds: number): string {
-  return `host=${m.address} port=${m.port} user=repmgr dbname=repmgr connect_timeout=${connectTimeoutSeconds}`;
+  return ["host=" + conninfoValue(m.address), `port=${m.port}`, "user=repmgr dbname=repmgr", `connect_timeout=${connectTimeoutSeconds}`].join(" ");
 }
 
 export function connectTimeout(d: Deployment): number {

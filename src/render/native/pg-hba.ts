@@ -5,6 +5,7 @@
  */
 import type { Deployment } from "../../config/schema";
 import { isIpv4 } from "../../config/semantics";
+import { hbaField } from "../escape";
 import { nativeMembers, nativeSettings, type NativeMember } from "./layout";
 
 export const HBA_BEGIN = "# BEGIN ems-ha managed block (do not edit; rewritten on deploy)";
@@ -21,8 +22,8 @@ export interface HbaLine {
 /** A member's address as a pg_hba address field: an IPv4 /32, an IPv6 /128 or a host name. */
 export function hbaAddress(address: string): string {
   if (isIpv4(address)) return `${address}/32`;
-  if (address.includes(":")) return `${address}/128`;
-  return address;
+  if (address.includes(":")) return `${hbaField(address, "address")}/128`;
+  return hbaField(address, "address");
 }
 
 /**
@@ -46,7 +47,7 @@ export function hbaLines(d: Deployment, _self: NativeMember): HbaLine[] {
 }
 
 export function formatHbaLine(l: HbaLine): string {
-  const cols = [l.type.padEnd(6), l.database.padEnd(12), l.user.padEnd(8), (l.address ?? "").padEnd(24), l.method];
+  const cols = [l.type.padEnd(6), hbaField(l.database, "database").padEnd(12), hbaField(l.user, "user").padEnd(8), (l.address === undefined ? "" : hbaField(l.address, "address")).padEnd(24), l.method];
   return cols.join(" ").replace(/ +$/, "");
 }
 

@@ -4,6 +4,7 @@
  * last, so these values win over the defaults without editing the packaged file.
  */
 import type { Deployment } from "../../config/schema";
+import { pgConfValue } from "../escape";
 import { pgtuneSettings } from "../pgtune";
 import { nativeLayout, nativeSettings, type NativeMember } from "./layout";
 
@@ -12,9 +13,9 @@ export interface PgSetting {
   readonly value: string;
 }
 
-/** Quotes a value the way postgresql.conf expects. */
+/** Quotes a value the way postgresql.conf expects (line breaks refused). */
 export function confValue(v: string): string {
-  return /^[A-Za-z0-9_.]+$/.test(v) ? v : `'${v.replace(/'/g, "''")}'`;
+  return pgConfValue(v);
 }
 
 /** The replication settings of the guide plus wal_log_hints and wal_keep_size (docs/background.md#native-postgresql-and-repmgr). */
@@ -47,17 +48,23 @@ export function tuningSettings(d: Deployment, m: NativeMember): PgSetting[] {
   return pgtuneSettings({ ramBytes: n.ramGb * 1024 ** 3, cpus: n.cpus, storage: n.storage, connections: d.database.maxConnections }).map((x) => ({ key: x.key, value: x.value }));
 }
 
+/** Text for a comment line: control characters (a newline would end the comment) shown as \\xNN. */
+function commentText(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\x00-\x1f\x7f]/g, (c) => "\\x" + c.charCodeAt(0).toString(16).padStart(2, "0"));
+}
+
 export function renderPostgresqlDropIn(d: Deployment, m: NativeMember): string {
   const lines = [
     "# Managed by ems-ha (native-single-region); changes are overwritten on the next deploy.",
-    `# Node ${m.name} (${m.role}).`,
+    "# Node " + commentText(m.name) + " (" + m.role + ").",
     "",
     "# replication (the guide's settings, plus wal_log_hints and wal_keep_size for node rejoin --force-rewind)",
-    ...replicationSettings(d, m).map((s) => `${s.key} = ${confValue(s.value)}`),
+    ...replicationSettings(d, m).map((s) => s.key + " = " + pgConfValue(s.value, s.key)),
   ];
   const tune = tuningSettings(d, m);
-  if (tune.length > 0) lines.push("", "# PGTune, OLTP, PostgreSQL 15", ...tune.map((s) => `${s.key} = ${confValue(s.value)}`));
-  return `${lines.join("\n")}\n`;
+  if (tune.length > 0) lines.push("", "# PGTune, OLTP, PostgreSQL 15", ...tune.map((s) => s.key + " = " + pgConfValue(s.value, s.key)));
+  return lines.join("\n") + "\n";
 }
 
 /**
@@ -66,5 +73,5 @@ export function renderPostgresqlDropIn(d: Deployment, m: NativeMember): string {
  * directory (repmgr issue #888, docs/background.md#native-postgresql-and-repmgr).
  */
 export function renderDataDirInclude(pgVersion = 15): string {
-  return `include '${nativeLayout(pgVersion).confDir}/postgresql.conf'\n`;
+  return "include " + pgConfValue(`${nativeLayout(pgVersion).confDir}/postgresql.conf`) + "\n";
 }

@@ -18,6 +18,7 @@
 import type { Deployment } from "../../config/schema";
 import { formatUnit, type UnitSection } from "./repmgrd";
 import { connectTimeout, nativeLayout, nativeMembers, nativeSettings, type NativeMember } from "./layout";
+import { sh } from "../escape";
 import { ENSURE_DATADIR_INCLUDE, shellArray, shellVars, unescapeBash } from "./shell";
 
 /** Failed rejoin attempts after which the service stops acting and only logs. */
@@ -27,7 +28,7 @@ export const MAX_REJOIN_ATTEMPTS = 3;
 export function peerEntries(d: Deployment, self: NativeMember): string[] {
   return nativeMembers(d)
     .filter((m) => m.role === "data" && m.name !== self.name)
-    .map((m) => `${m.name} ${m.address} ${m.port}`);
+    .map((m) => [m.name, m.address, String(m.port)].join(" "));
 }
 
 const BODY = String.raw`
@@ -139,7 +140,7 @@ export function renderReconcileScript(d: Deployment, self: NativeMember): string
   const l = nativeLayout(s.pgVersion);
   const header = [
     "#!/bin/bash",
-    `# ems-ha reconciliation service of ${self.name}: demotes this node when it is a stale primary.`,
+    sh`# ems-ha reconciliation service of ${self.name}: demotes this node when it is a stale primary.`,
     "# Managed by ems-ha (native-single-region); usage: ems-ha-reconcile [--once]",
     "set -uo pipefail",
     "cd /",
@@ -158,7 +159,7 @@ export function renderReconcileScript(d: Deployment, self: NativeMember): string
     }),
     shellArray("PEERS", peerEntries(d, self)),
   ];
-  return `${header.join("\n")}\n${unescapeBash(BODY).replace(/^\n/, "")}`;
+  return header.join("\n") + "\n" + unescapeBash(BODY).replace(/^\n/, "");
 }
 
 export function reconcileUnitSections(pgVersion = 15): UnitSection[] {

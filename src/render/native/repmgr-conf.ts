@@ -5,6 +5,7 @@
  */
 import { failoverTiming } from "../../config/derive";
 import type { Deployment } from "../../config/schema";
+import { UnsafeValueError } from "../escape";
 import { connectTimeout, nativeLayout, nativeSettings, repmgrConninfo, type NativeMember } from "./layout";
 
 export interface RepmgrSetting {
@@ -16,8 +17,10 @@ export interface RepmgrSetting {
 function quote(v: string | number): string {
   const s = String(v);
   if (/^[A-Za-z0-9_]+$/.test(s)) return s;
-  if (s.includes("'")) throw new Error(`repmgr.conf value ${s} must not contain a single quote`);
-  return `'${s}'`;
+  if (s.includes("'")) throw new UnsafeValueError(`repmgr.conf value ${JSON.stringify(s)} must not contain a single quote`);
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f\\]/.test(s)) throw new UnsafeValueError(`repmgr.conf value ${JSON.stringify(s)} must not contain a backslash or a control character (a line break would start another setting)`);
+  return "'" + s + "'";
 }
 
 /** The systemctl command repmgr runs (through sudo, as postgres) for one action on the cluster's unit. */
@@ -30,7 +33,7 @@ export function repmgrSettings(d: Deployment, m: NativeMember): RepmgrSetting[] 
   const s = nativeSettings(d);
   const l = nativeLayout(s.pgVersion);
   const t = failoverTiming(d);
-  const repmgr = `${l.bindir}/repmgr`;
+  const repmgr = `${l.bindir}/repmgr` as const;
   const out: RepmgrSetting[] = [
     { key: "node_id", value: m.nodeId },
     { key: "node_name", value: m.name },
@@ -59,6 +62,6 @@ export function repmgrSettings(d: Deployment, m: NativeMember): RepmgrSetting[] 
 }
 
 export function renderRepmgrConf(d: Deployment, m: NativeMember): string {
-  const body = repmgrSettings(d, m).map((x) => `${x.key}=${quote(x.value)}`);
+  const body = repmgrSettings(d, m).map((x) => x.key + "=" + quote(x.value));
   return ["# Managed by ems-ha (native-single-region); changes are overwritten on the next deploy.", ...body].join("\n") + "\n";
 }

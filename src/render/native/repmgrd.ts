@@ -8,6 +8,7 @@
  * than /tmp, and /etc/default/repmgrd names /etc/repmgr.conf (the guide's note says
  * /etc/repmgrd.conf, which does not exist).
  */
+import { UnsafeValueError } from "../escape";
 import { nativeLayout } from "./layout";
 
 export interface UnitSection {
@@ -15,12 +16,18 @@ export interface UnitSection {
   readonly directives: ReadonlyArray<readonly [string, string]>;
 }
 
+/** A systemd unit file. A line break in a value would start another directive: refused. */
 export function formatUnit(sections: ReadonlyArray<UnitSection>, header: string): string {
-  const out = [`# ${header}`];
+  const line = (x: string): string => {
+    // eslint-disable-next-line no-control-regex
+    if (/[\x00-\x1f\x7f]/.test(x)) throw new UnsafeValueError(`systemd unit: ${JSON.stringify(x)} contains a control character`);
+    return x;
+  };
+  const out = ["# " + line(header)];
   for (const s of sections) {
-    out.push("", `[${s.name}]`, ...s.directives.map(([k, v]) => `${k}=${v}`));
+    out.push("", "[" + line(s.name) + "]", ...s.directives.map(([k, v]) => line(k) + "=" + line(v)));
   }
-  return `${out.join("\n")}\n`;
+  return out.join("\n") + "\n";
 }
 
 export function repmgrdUnitSections(pgVersion = 15): UnitSection[] {

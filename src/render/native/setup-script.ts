@@ -13,6 +13,7 @@ import { renderReconcileScript, renderReconcileUnit } from "./reconcile";
 import { renderRepmgrConf } from "./repmgr-conf";
 import { renderRepmgrdDefaults, renderRepmgrdUnit } from "./repmgrd";
 import { SETUP_LIB } from "./setup-lib";
+import { heredoc, raw, sh } from "../escape";
 import { embedFile, HEREDOC_END, shellArray, shellVars, unescapeBash } from "./shell";
 
 /** Secrets (Terraform variable names) a member's script reads from the secret directory. */
@@ -21,8 +22,9 @@ export function secretsFor(m: Pick<NativeMember, "role" | "initialPrimary">): st
 }
 
 
+/** "name address port": names and addresses are plain words (nativeMembers refuses others). */
 function entry(m: NativeMember): string {
-  return `${m.name} ${m.address} ${m.port}`;
+  return [m.name, m.address, String(m.port)].join(" ");
 }
 
 function header(d: Deployment, m: NativeMember): string {
@@ -31,7 +33,7 @@ function header(d: Deployment, m: NativeMember): string {
   const members = nativeMembers(d);
   return [
     "#!/bin/bash",
-    `# ems-ha native setup of ${m.name} (${m.role}${m.initialPrimary ? ", initial primary" : ""}), repmgr node id ${m.nodeId}.`,
+    sh`# ems-ha native setup of ${m.name} (${m.role}${raw(m.initialPrimary ? ", initial primary" : "")}), repmgr node id ${m.nodeId}.`,
     "# Managed by ems-ha (native-single-region). Idempotent: every step checks the node's state first.",
     "# Usage: native-setup.sh [--ssh-sync]",
     "set -euo pipefail",
@@ -76,13 +78,13 @@ function configFiles(d: Deployment, m: NativeMember): string {
   return [
     "configure_files() {",
     "  ensure_include_dir",
-    `  ${embedFile(l.dropIn, "0644", "postgres:postgres", renderPostgresqlDropIn(d, m))}`,
+    sh`  ${raw(embedFile(l.dropIn, "0644", "postgres:postgres", renderPostgresqlDropIn(d, m)))}`,
     '  if [ "$WROTE" = 1 ]; then PG_RESTART=1; fi',
-    `  merge_block "$HBA_FILE" 0640 postgres:postgres <<'${HEREDOC_END}'\n${renderHbaBlock(d, m)}${HEREDOC_END}`,
+    "  " + heredoc('merge_block "$HBA_FILE" 0640 postgres:postgres', HEREDOC_END, renderHbaBlock(d, m)),
     '  if [ "$WROTE" = 1 ]; then PG_RELOAD=1; fi',
     m.role === "data" ? "  ensure_datadir_include" : "  :",
     '  install -d -o postgres -g postgres -m 0755 "$REPMGR_LOG_DIR"',
-    `  ${embedFile(l.repmgrConf, "0644", "root:root", renderRepmgrConf(d, m))}`,
+    sh`  ${raw(embedFile(l.repmgrConf, "0644", "root:root", renderRepmgrConf(d, m)))}`,
     '  if [ "$WROTE" = 1 ]; then REPMGR_CONF_CHANGED=1; fi',
     "}",
   ].join("\n");
@@ -93,9 +95,9 @@ function repmgrdFiles(d: Deployment): string {
   return [
     "configure_repmgrd() {",
     "  local changed=$REPMGR_CONF_CHANGED",
-    `  ${embedFile(l.repmgrdUnit, "0644", "root:root", renderRepmgrdUnit(l.pgVersion))}`,
+    sh`  ${raw(embedFile(l.repmgrdUnit, "0644", "root:root", renderRepmgrdUnit(l.pgVersion)))}`,
     '  if [ "$WROTE" = 1 ]; then changed=1; systemctl daemon-reload; fi',
-    `  ${embedFile(l.repmgrdDefaults, "0644", "root:root", renderRepmgrdDefaults(l.pgVersion))}`,
+    sh`  ${raw(embedFile(l.repmgrdDefaults, "0644", "root:root", renderRepmgrdDefaults(l.pgVersion)))}`,
     '  if [ "$WROTE" = 1 ]; then changed=1; fi',
     "  stop_stray_repmgrd",
     '  start_unit repmgrd "$changed"',
@@ -107,12 +109,12 @@ function reconcileFiles(d: Deployment, m: NativeMember): string {
   const l = nativeLayout(nativeSettings(d).pgVersion);
   return [
     "install_reconcile_script() {",
-    `  ${embedFile(l.reconcileScript, "0755", "root:root", renderReconcileScript(d, m))}`,
+    sh`  ${raw(embedFile(l.reconcileScript, "0755", "root:root", renderReconcileScript(d, m)))}`,
     '  RECONCILE_CHANGED=$WROTE',
     "}",
     "configure_reconcile() {",
     "  local changed=$RECONCILE_CHANGED",
-    `  ${embedFile(l.reconcileUnit, "0644", "root:root", renderReconcileUnit(l.pgVersion))}`,
+    sh`  ${raw(embedFile(l.reconcileUnit, "0644", "root:root", renderReconcileUnit(l.pgVersion)))}`,
     '  if [ "$WROTE" = 1 ]; then changed=1; systemctl daemon-reload; fi',
     '  start_unit ems-ha-reconcile "$changed"',
     "}",

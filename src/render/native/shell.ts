@@ -1,6 +1,6 @@
 /** Small helpers for the generated bash: quoting and embedded files. */
 
-import { shellQuote } from "../shell-quote";
+import { heredoc, raw, sh, shellQuote, words } from "../escape";
 
 /** Quotes a word for bash (single quotes unless it is a plain word). */
 export const shq = shellQuote;
@@ -13,20 +13,25 @@ export const HEREDOC_END = "EMS_HA_EOF";
  */
 export function embedFile(dest: string, mode: string, owner: string, content: string): string {
   if (content.split("\n").includes(HEREDOC_END)) throw new Error(`content of ${dest} contains the line ${HEREDOC_END}`);
-  const body = content.endsWith("\n") ? content : `${content}\n`;
-  return `install_text ${shq(dest)} ${mode} ${owner} <<'${HEREDOC_END}'\n${body}${HEREDOC_END}`;
+  return heredoc(sh`install_text ${dest} ${mode} ${owner}`, HEREDOC_END, content);
 }
 
 /** `NAME=value` lines for the script's header. */
 export function shellVars(vars: Record<string, string | number | boolean>): string {
   return Object.entries(vars)
-    .map(([k, v]) => `${k}=${shq(typeof v === "boolean" ? (v ? "1" : "0") : String(v))}`)
+    .map(([k, v]) => sh`${raw(shellName(k))}=${typeof v === "boolean" ? (v ? "1" : "0") : String(v)}`)
     .join("\n");
 }
 
 /** A bash array literal. */
 export function shellArray(name: string, items: ReadonlyArray<string>): string {
-  return `${name}=(${items.map((i) => shq(i)).join(" ")})`;
+  return sh`${raw(shellName(name))}=(${words(items)})`;
+}
+
+/** A generated variable name: checked, since it is written unquoted. */
+function shellName(name: string): string {
+  if (!/^[A-Z_][A-Z0-9_]*$/.test(name)) throw new Error(`${name} is not a shell variable name the renderers use`);
+  return name;
 }
 
 /** Turns the escaped dollar-brace written in String.raw bodies back into bash's own. */
