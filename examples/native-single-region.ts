@@ -47,5 +47,7 @@ export default defineDeployment({
     vdom: "root",
     incomingInterface: "port1",
     outgoingInterface: "port2",
+    // The CA that signed the FortiGate's HTTPS certificate (TLS is verified by default).
+    caBundleFile: "./fortigate-ca.pem",
   },
 });

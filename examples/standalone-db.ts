@@ -39,5 +39,7 @@ export default defineDeployment({
     address: "192.168.1.1",
     incomingInterface: "port1",
     outgoingInterface: "port2",
+    // The CA that signed the FortiGate's HTTPS certificate (TLS is verified by default).
+    caBundleFile: "./fortigate-ca.pem",
   },
 });

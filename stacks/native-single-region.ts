@@ -48,7 +48,7 @@ export class NativeSingleRegionStack extends TerraformStack {
         previous = [n.resource];
       }
     }
-    this.sshKeys = new NativeSshKeySync(this, "ssh-keys", { nodes: this.dataNodes, dependsOn: previous });
+    this.sshKeys = new NativeSshKeySync(this, "ssh-keys", { nodes: this.dataNodes, dependsOn: previous, policy: d.ssh });
 
     const dbReady: ITerraformDependable[] = [...previous, ...this.sshKeys.resources];
     const dbHosts = this.dataNodes.map((n) => n.member.address);

@@ -49,6 +49,7 @@ export function buildDockerDeployment(scope: Construct, d: Deployment): DockerCl
     user: d.database.user,
     dataNodes: d.database.nodes.filter((n) => n.role === "data").map((n) => n.name),
     dependsOn: [...dataNodes, ...witnesses].map((x) => x.container),
+    policy: d.ssh,
   });
   const emsNodes = buildEmsChain(scope, { deployment: d, secrets, afterDatabase: [primaryReady.resource] });
   const fortigate = d.fortigate

@@ -7,9 +7,8 @@
  *   primary register --force) -> start standbys (own volumes) -> start witnesses.
  * Every step is skipped on a node whose new container already runs, so a re-apply loses nothing.
  */
-import { DataResource, TerraformOutput, TerraformStack, type ITerraformDependable } from "cdktf";
+import { TerraformOutput, TerraformStack, type ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { createHash } from "node:crypto";
 import type { Deployment } from "../src/config/schema";
 import { renderHostPrepScript } from "../src/render/docker-host";
 import {
@@ -21,10 +20,9 @@ import {
   upgradeMark,
   upgradeOrder,
   upgradeRunArgs,
-  UPGRADE_STATE_DIR,
   type NodeUpgrade,
 } from "../src/render/upgrade";
-import { sshConnection, terraformLiteral } from "../constructs/connection";
+import { RemoteScript } from "../constructs/remote-script";
 import { DeploymentSecrets } from "../constructs/secrets";
 
 export type UpgradeStep = "prepare" | "stop" | "load" | "start";
@@ -42,30 +40,22 @@ export interface UpgradeNodeStepProps {
 
 /** One step of the upgrade on one DB host. */
 export class UpgradeNodeStep extends Construct {
-  public readonly resource: DataResource;
+  public readonly resource: RemoteScript;
   public readonly script: string;
 
   constructor(scope: Construct, id: string, props: UpgradeNodeStepProps) {
     super(scope, id);
     const node = props.upgrade.node;
     this.script = props.script;
-    const path = `${UPGRADE_STATE_DIR}/upgrade-${props.step}.sh`;
-    this.resource = new DataResource(this, "run", {
-      triggersReplace: {
-        node: node.name,
-        address: node.address,
-        step: props.step,
-        target: upgradeMark(props.deployment),
-        script: createHash("sha256").update(props.script).digest("hex"),
-      },
-      connection: sshConnection(node, "10m"),
-      provisioners: [
-        { type: "remote-exec", inline: [`install -d -m 700 ${UPGRADE_STATE_DIR} ${UPGRADE_STATE_DIR}/secrets`] },
-        // Terraform hides this provisioner's output (sensitive content); it prints nothing anyway.
-        ...(props.secretFile ? [{ type: "file" as const, content: props.secretFile.content, destination: props.secretFile.destination }] : []),
-        { type: "file", content: terraformLiteral(props.script), destination: path },
-        { type: "remote-exec", inline: [`bash ${path}`] },
-      ],
+    this.resource = new RemoteScript(this, "run", {
+      host: node,
+      policy: props.deployment.ssh,
+      name: `upgrade-${props.step}`,
+      script: props.script,
+      // The start step's env file: placed where the script expects it, removed after the run.
+      secretFiles: props.secretFile ? [{ name: "env", content: props.secretFile.content, path: props.secretFile.destination }] : [],
+      triggers: { node: node.name, address: node.address, step: props.step, target: upgradeMark(props.deployment) },
+      timeout: "10m",
       dependsOn: props.dependsOn,
     });
   }

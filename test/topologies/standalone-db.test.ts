@@ -9,11 +9,11 @@ describe("standalone-db stack", () => {
   const { json, text } = synthDeployment(example);
   const td = resourcesByPath(json, "terraform_data");
   const setup = td.get("standalone-db/database/setup");
-  const script = fileContent(setup, "/var/lib/ems-ha/setup-standalone-db.sh");
+  const script = fileContent(setup, /\/script\.sh$/);
 
   it("installs EMS with --db_host/--db_port of the one server: ems-1 deploys the DB, ems-2 skips it", () => {
     for (const name of ["ems-1", "ems-2"]) {
-      const s = fileContent(td.get(`standalone-db/${name}/install`), "/var/lib/ems-ha/install-ems.sh");
+      const s = fileContent(td.get(`standalone-db/${name}/install`), /\/script\.sh$/);
       expect(s).toContain('--db_host 192.168.1.30 --db_port 5432 --db_user postgres --db_pass "$DB_PASS" --skip_db_install');
       expect(s.includes("--skip_db_deploy")).toBe(name === "ems-2");
     }
@@ -34,7 +34,7 @@ describe("standalone-db stack", () => {
 
   it("sets up the server natively: packages, extensions, key kept, listen address, pg_hba before Debian's lines, the password from a sensitive file", () => {
     expect((setup!.connection as Record<string, unknown>).host).toBe("192.168.1.30");
-    expect(fileContent(setup, "/var/lib/ems-ha/secrets/db_password")).toBe("${var.db_password}");
+    expect(fileContent(setup, /\/secrets\/db_password$/)).toBe("${var.db_password}");
     const upload = provisioners(setup).map((p) => p.file).find((f) => f?.destination === "/var/lib/ems-ha/ems_pg_extensions.tar.gz");
     expect(upload?.source).toBe("./ems_pg_extensions.tar.gz");
     expect(script).toContain("apt-get install -y --no-install-recommends postgresql-15");
@@ -69,7 +69,7 @@ describe("standalone-db stack", () => {
     const t = resourcesByPath(j, "terraform_data");
     expect(t.has("standalone-db/database/setup")).toBe(false);
     expect(dependsOn(t.get("standalone-db/db-reachable"))).toEqual([]);
-    expect(fileContent(t.get("standalone-db/ems-1/install"), "/var/lib/ems-ha/install-ems.sh")).toContain("--db_host 192.168.1.30 --db_port 5432");
+    expect(fileContent(t.get("standalone-db/ems-1/install"), /\/script\.sh$/)).toContain("--db_host 192.168.1.30 --db_port 5432");
   });
 
   it("plans with real Terraform without the FortiGate (terraform_data only), no secret in the plan", () => {

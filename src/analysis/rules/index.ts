@@ -13,6 +13,7 @@ import { locationLossNoMajority } from "./location-loss-no-majority";
 import { recommendedClusterSize } from "./recommended-cluster-size";
 import type { Finding, RuleHit, TopologyRule } from "./rule";
 import { witnessLocation } from "./witness-location";
+import { fortigateTlsUnverified, sshAgentRequired, sshHostKeyRequired, sshHostKeyUnverified } from "./ssh-trust";
 
 export type { Finding, RuleHit, RuleLevel, TopologyRule } from "./rule";
 export { CONFIG_RULES, nodesOfIssue, ruleFromCheck } from "./config-checks";
@@ -24,11 +25,14 @@ export const WARNING_RULES: ReadonlyArray<TopologyRule> = [
   emsDbSameLocation,
   witnessLocation,
   emsNodePair,
+  sshHostKeyUnverified,
+  sshAgentRequired,
+  fortigateTlsUnverified,
 ];
 
 export const UNKNOWN_ACK_ID = "acknowledgement-names-rule";
 
-export const ALL_RULES: ReadonlyArray<TopologyRule> = [...CONFIG_RULES, ...WARNING_RULES];
+export const ALL_RULES: ReadonlyArray<TopologyRule> = [...CONFIG_RULES, sshHostKeyRequired, ...WARNING_RULES];
 
 /** Acknowledgements that name no rule, or an error rule (errors cannot be acknowledged). */
 function badAcknowledgements(d: Deployment, rules: ReadonlyArray<TopologyRule>): RuleHit[] {
