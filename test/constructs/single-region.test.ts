@@ -146,7 +146,8 @@ describe("single-region stack", () => {
     const policy = Object.values(json.resource.fortios_firewall_policy!)[0]!;
     expect(policy).toMatchObject({ policyid: 1000, srcaddr: [{ name: "all" }], service: [{ name: "ALL" }], inspection_mode: "proxy", srcintf: [{ name: "port1" }], dstintf: [{ name: "port2" }] });
     expect((policy.dstaddr as Array<{ name: string }>).length).toBe(5);
-    expect(json.provider!.fortios![0]).toMatchObject({ hostname: "192.168.1.1", token: "${var.fortigate_token}", insecure: true });
+    // TLS is verified by default, against the CA bundle (made absolute at synth).
+    expect(json.provider!.fortios![0]).toMatchObject({ hostname: "192.168.1.1", token: "${var.fortigate_token}", insecure: false, cabundlefile: join(process.cwd(), "fortigate-ca.pem") });
   });
 
   it("adds 8443 with Chromebook, 80 with ACME and one policy per extra EMS subnet", () => {

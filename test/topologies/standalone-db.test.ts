@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import example from "../../examples/standalone-db";
 import type { DeploymentInput } from "../../src/config/schema";
@@ -27,16 +28,16 @@ describe("standalone-db stack", () => {
     expect(refersTo(dependsOn(td.get("standalone-db/db-reachable")), "terraform_data", "database_setup")).toBe(true);
     expect(refersTo(dependsOn(td.get("standalone-db/ems-1/install")), "terraform_data", "db-reachable")).toBe(true);
     expect(refersTo(dependsOn(td.get("standalone-db/ems-2/install")), "terraform_data", "ems-1_install")).toBe(true);
-    const reach = provisioners(td.get("standalone-db/db-reachable"))[0]!["remote-exec"]!.inline as string[];
-    expect(reach[0]).toContain("/dev/tcp/192.168.1.30/5432");
+    expect(fileContent(td.get("standalone-db/db-reachable"), /\/script\.sh$/)).toContain("/dev/tcp/192.168.1.30/5432");
     expect((td.get("standalone-db/db-reachable")!.connection as Record<string, unknown>).host).toBe("192.168.1.10");
   });
 
   it("sets up the server natively: packages, extensions, key kept, listen address, pg_hba before Debian's lines, the password from a sensitive file", () => {
     expect((setup!.connection as Record<string, unknown>).host).toBe("192.168.1.30");
     expect(fileContent(setup, /\/secrets\/db_password$/)).toBe("${var.db_password}");
-    const upload = provisioners(setup).map((p) => p.file).find((f) => f?.destination === "/var/lib/ems-ha/ems_pg_extensions.tar.gz");
-    expect(upload?.source).toBe("./ems_pg_extensions.tar.gz");
+    const upload = provisioners(setup).map((p) => p.file).find((f) => f?.destination === ".ems-ha/run/standalone-db/files/0");
+    expect(upload?.source).toBe(join(process.cwd(), "ems_pg_extensions.tar.gz"));
+    expect(fileContent(setup, /\/run\.sh$/)).toContain('mv -f "$here/files/0" /var/lib/ems-ha/ems_pg_extensions.tar.gz');
     expect(script).toContain("apt-get install -y --no-install-recommends postgresql-15");
     expect(script).toContain("apt.postgresql.org");
     expect(script).toContain("if [ ! -s /var/lib/postgresql/15/symmetric_key.txt ]; then");
