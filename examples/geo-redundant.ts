@@ -34,13 +34,15 @@ export default defineDeployment({
       },
     },
     nodes: [
-      { name: "pg-1", address: "192.168.1.21", role: "data", priority: 100, location: "dc1", ramGb: 4, cpus: 4, storage: "ssd" },
-      { name: "pg-2", address: "192.168.1.22", role: "data", priority: 100, location: "dc1", ramGb: 4, cpus: 4, storage: "ssd" },
-      { name: "pgw-1", address: "192.168.1.23", role: "witness", location: "dc1", ramGb: 2, cpus: 2, storage: "ssd" },
-      { name: "pg-3", address: "192.168.2.21", role: "data", priority: 50, location: "dc2", ramGb: 4, cpus: 4, storage: "ssd" },
-      { name: "pgw-2", address: "192.168.2.23", role: "witness", location: "dc2", ramGb: 2, cpus: 2, storage: "ssd" },
+      { name: "pg-1", address: "192.168.1.21", role: "data", priority: 100, location: "dc1", ramGb: 4, cpus: 4, storage: "ssd", ssh },
+      { name: "pg-2", address: "192.168.1.22", role: "data", priority: 100, location: "dc1", ramGb: 4, cpus: 4, storage: "ssd", ssh },
+      { name: "pgw-1", address: "192.168.1.23", role: "witness", location: "dc1", ramGb: 2, cpus: 2, storage: "ssd", ssh },
+      { name: "pg-3", address: "192.168.2.21", role: "data", priority: 50, location: "dc2", ramGb: 4, cpus: 4, storage: "ssd", ssh },
+      { name: "pgw-2", address: "192.168.2.23", role: "witness", location: "dc2", ramGb: 2, cpus: 2, storage: "ssd", ssh },
     ],
   },
+  // The hosts' SSH keys: every connection verifies them (replace the placeholder keys in that file).
+  ssh: { knownHostsFile: `${__dirname}/known_hosts` },
   installer: {
     version: "7.4.4.2034",
     source: {

@@ -25,6 +25,8 @@ export default defineDeployment({
     packages: "pgdg",
     extensions: { path: "./ems_pg_extensions.tar.gz", sha256: "0000000000000000000000000000000000000000000000000000000000000000" },
   },
+  // The hosts' SSH keys: every connection verifies them (replace the placeholder keys in that file).
+  ssh: { knownHostsFile: `${__dirname}/known_hosts` },
   installer: {
     version: "7.4.4.2034",
     source: {

@@ -86,15 +86,17 @@ describe.each(EXAMPLES)("%s with pinned host keys and a non-root sudo user", (_n
 
 describe("host keys", () => {
   it("without a pinned key: no host_key (Terraform accepts any key), and check warns naming every host", () => {
-    const { json } = synthDeployment(single);
+    const unpinned = { ...single, ssh: {} };
+    const { json } = synthDeployment(unpinned);
     for (const [id, r] of withConnections(json)) expect(r.connection.host_key, id).toBeUndefined();
-    const hits = runRules(parseDeployment(single)).filter((f) => f.ruleId === "ssh-host-key-unverified");
+    for (const p of json.provider!.docker!) expect((p.ssh_opts as string[]).some((o) => o.startsWith("UserKnownHostsFile="))).toBe(false);
+    const hits = runRules(parseDeployment(unpinned)).filter((f) => f.ruleId === "ssh-host-key-unverified");
     expect(hits).toHaveLength(1);
     expect(hits[0]!.nodes.sort()).toEqual(["ems-1", "ems-2", "pg-1", "pg-2", "pgw-1"]);
   });
 
   it("ssh.strictHostKeys refuses at synth a host whose key is not pinned", () => {
-    const input = pinned(single) as Input;
+    const input = pinned({ ...single, ssh: {} }) as Input;
     const d = parseDeployment({ ...input, ssh: { strictHostKeys: true }, emsNodes: [{ ...input.emsNodes[0]!, ssh: { user: "root" } }, input.emsNodes[1]!] });
     expect(runRules(d).filter((f) => f.level === "error").map((f) => [f.ruleId, f.nodes])).toEqual([["ssh-host-key-required", ["ems-1"]]]);
     expect(() => synthFindings(d, () => undefined)).toThrow(ConfigError);
@@ -118,7 +120,7 @@ describe("host keys", () => {
   it("takes keys from the deployment's known_hosts file (non-default port as [host]:port)", () => {
     const dir = tempDir("ems-ha-kh-");
     const file = join(dir, "known_hosts");
-    const input = single as Input;
+    const input = { ...single, ssh: {} } as Input;
     const withPort = { ...input, database: { ...input.database, nodes: input.database.nodes.map((n) => ({ ...n, ssh: { ...(n.ssh ?? {}), port: 2222 } })) } };
     const lines = [...input.emsNodes.map((n) => `${n.address} ${keyOf(n.address)}`), ...input.database.nodes.map((n) => `[${n.address}]:2222 ${keyOf(n.address)}`)];
     writeFileSync(file, `# pinned\n${lines.join("\n")}\n`);
@@ -128,8 +130,14 @@ describe("host keys", () => {
     expect(runRules(parseDeployment({ ...withPort, ssh: { knownHostsFile: file, strictHostKeys: true } } as DeploymentInput)).filter((f) => f.ruleId.startsWith("ssh-host-key"))).toEqual([]);
   });
 
+  it("the examples pin their hosts' keys (examples/known_hosts): host_key on every connection", () => {
+    const { json } = synthDeployment(single);
+    const kh = readFileSync(join(__dirname, "../../examples/known_hosts"), "utf8");
+    for (const [id, r] of withConnections(json)) expect(kh, id).toContain(`${r.connection.host} ${r.connection.host_key}\n`);
+  });
+
   it("warns when a host names no private key (Terraform then needs an ssh agent)", () => {
-    const input = pinned(single) as Input;
+    const input = pinned({ ...single, ssh: {} }) as Input;
     const d = parseDeployment({ ...input, emsNodes: [{ ...input.emsNodes[0]!, ssh: { user: "root", hostKey: keyOf(input.emsNodes[0]!.address) } }, input.emsNodes[1]!] });
     const hit = runRules(d).find((f) => f.ruleId === "ssh-agent-required")!;
     expect(hit.nodes).toEqual(["ems-1"]);
