@@ -38,7 +38,9 @@ abstract class NativeDbNode extends Construct {
   public readonly member: NativeMember;
   /** The setup script the node runs (no secret in it). */
   public readonly script: string;
-  /** The terraform_data that runs the setup; use it in dependsOn. */
+  /** The host preparation (`native-setup.sh --prepare`), run on every node at once. */
+  public readonly prepare: RemoteScript;
+  /** The terraform_data that joins the node to the cluster (clone, register, repmgrd); use it in dependsOn. */
   public readonly resource: RemoteScript;
 
   protected constructor(scope: Construct, id: string, props: NativeNodeProps, role: NativeMember["role"]) {
@@ -56,10 +58,9 @@ abstract class NativeDbNode extends Construct {
     const l = nativeLayout(settings.pgVersion);
     this.script = renderSetupScript(d, this.member);
     const ext = role === "data" ? settings.extensions : undefined;
-    this.resource = new RemoteScript(this, "setup", {
+    const common = {
       host: this.member.config,
       policy: d.ssh,
-      name: "native-setup",
       script: this.script,
       // The script reads each secret from the secret directory and deletes it; the runner removes them too, even on failure.
       secretFiles: secretsFor(this.member).map((name) => ({ name, content: secretValue(props.secrets, name), path: `${l.secretDir}/${name}` })),
@@ -75,8 +76,11 @@ abstract class NativeDbNode extends Construct {
         extensions_sha256: ext?.sha256 ?? "",
       },
       timeout: "5m",
-      dependsOn: props.dependsOn,
-    });
+    };
+    // Packages, cluster, configuration files, services' scripts: needs no other host, so every
+    // node prepares at once (no dependsOn). Only the join below waits for the previous node.
+    this.prepare = new RemoteScript(this, "prepare", { ...common, name: "native-prepare", args: ["--prepare"] });
+    this.resource = new RemoteScript(this, "setup", { ...common, name: "native-setup", dependsOn: [this.prepare, ...(props.dependsOn ?? [])] });
   }
 }
 

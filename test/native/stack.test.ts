@@ -35,8 +35,15 @@ describe("NativeSingleRegionStack", () => {
     const [, ems1] = byPrefix(j, "ems-1_install");
     const [, ems2] = byPrefix(j, "ems-2_install");
     const [ems1id] = byPrefix(j, "ems-1_install");
-    expect(n2.depends_on).toEqual([`terraform_data.${n1}`]);
-    expect(w.depends_on).toEqual([`terraform_data.${n2id}`]);
+    const prep = (name: string) => `terraform_data.${byPrefix(j, `${name}_prepare`)[0]}`;
+    // Each node's preparation has no dependency (all hosts at once); the joins keep the guide's order.
+    for (const name of ["dbnode-1", "dbnode-2", "witness-1"]) expect(byPrefix(j, `${name}_prepare`)[1].depends_on).toBeUndefined();
+    expect(byPrefix(j, "dbnode-1_setup")[1].depends_on).toEqual([prep("dbnode-1")]);
+    expect(n2.depends_on).toEqual([prep("dbnode-2"), `terraform_data.${n1}`]);
+    expect(w.depends_on).toEqual([prep("witness-1"), `terraform_data.${n2id}`]);
+    const prepRun = JSON.stringify(byPrefix(j, "dbnode-2_prepare")[1].provisioner);
+    expect(prepRun).toContain("bash .ems-ha/run/native-prepare/run.sh");
+    expect(prepRun).toContain("bash \\\"$here/script.sh\\\" --prepare");
     expect(keys1.depends_on).toEqual([`terraform_data.${wid}`]);
     expect(ems1.depends_on).toContain(`terraform_data.${wid}`);
     expect(ems1.depends_on.filter((x: string) => x.includes("ssh-keys"))).toHaveLength(2);
