@@ -2,9 +2,10 @@
  * native-single-region: "EMS nodes in HA with Postgres DB HA cluster using native Postgres
  * without Docker, single region", corrected as FACTS.md §1/§7 describe.
  *
- * Order, as the guide: the initial primary, the other data nodes, the witness(es), then the
- * postgres SSH key exchange between data nodes, then the EMS primary, then the other EMS
- * nodes. Only terraform_data resources: `terraform init && terraform plan` need no provider.
+ * Order: every DB host prepares at once (packages, configuration: needs no other host); then
+ * the initial primary joins, then the other data nodes and the witness(es) together (each needs
+ * only the primary), then the postgres SSH key exchange between data nodes, then the EMS
+ * primary, then the other EMS nodes. Only terraform_data resources: `terraform init && terraform plan` need no provider.
  */
 import { TerraformOutput, TerraformStack, type ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
@@ -35,22 +36,27 @@ export class NativeSingleRegionStack extends TerraformStack {
     }
     this.secrets = new DeploymentSecrets(this, "secrets", { symmetricKey: true, repmgrPassword: true });
 
-    let previous: ITerraformDependable[] = [];
+    // Every node prepares its host at once (NativeDbNode.prepare). The joins: the initial primary
+    // first; then the other data nodes (clone, register) and the witnesses (register) together,
+    // since each needs only the primary.
+    let primary: ITerraformDependable[] = [];
+    const joined: ITerraformDependable[] = [];
     for (const m of nativeMembers(d)) {
-      const props = { deployment: d, nodeName: m.name, secrets: this.secrets, dependsOn: previous };
+      const props = { deployment: d, nodeName: m.name, secrets: this.secrets, dependsOn: primary };
       if (m.role === "data") {
         const n = new NativePgNode(this, m.name, props);
         this.dataNodes.push(n);
-        previous = [n.resource];
+        joined.push(n.resource);
       } else {
         const n = new NativeWitnessNode(this, m.name, props);
         this.witnesses.push(n);
-        previous = [n.resource];
+        joined.push(n.resource);
       }
+      if (primary.length === 0) primary = [joined[0]!];
     }
-    this.sshKeys = new NativeSshKeySync(this, "ssh-keys", { nodes: this.dataNodes, dependsOn: previous, policy: d.ssh });
+    this.sshKeys = new NativeSshKeySync(this, "ssh-keys", { nodes: this.dataNodes, dependsOn: joined, policy: d.ssh });
 
-    const dbReady: ITerraformDependable[] = [...previous, ...this.sshKeys.resources];
+    const dbReady: ITerraformDependable[] = [...joined, ...this.sshKeys.resources];
     const dbHosts = this.dataNodes.map((n) => n.member.address);
     this.emsNodes.push(...buildEmsChain(this, { deployment: d, secrets: this.secrets, afterDatabase: dbReady, dbHosts }));
 

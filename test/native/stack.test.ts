@@ -26,7 +26,7 @@ describe("NativeSingleRegionStack", () => {
     expect((j as Res).provider).toBeUndefined();
   });
 
-  it("sets up node 1, then node 2, then the witness, then the SSH keys, then EMS 1, then EMS 2", () => {
+  it("prepares every host at once, joins node 1, then node 2 and the witness together, then the SSH keys, then EMS 1, then EMS 2", () => {
     const [n1] = byPrefix(j, "dbnode-1_setup");
     const [, n2] = byPrefix(j, "dbnode-2_setup");
     const [n2id] = byPrefix(j, "dbnode-2_setup");
@@ -40,11 +40,12 @@ describe("NativeSingleRegionStack", () => {
     for (const name of ["dbnode-1", "dbnode-2", "witness-1"]) expect(byPrefix(j, `${name}_prepare`)[1].depends_on).toBeUndefined();
     expect(byPrefix(j, "dbnode-1_setup")[1].depends_on).toEqual([prep("dbnode-1")]);
     expect(n2.depends_on).toEqual([prep("dbnode-2"), `terraform_data.${n1}`]);
-    expect(w.depends_on).toEqual([prep("witness-1"), `terraform_data.${n2id}`]);
+    // The witness registers with the primary only: it does not wait for the standby's clone.
+    expect(w.depends_on).toEqual([prep("witness-1"), `terraform_data.${n1}`]);
     const prepRun = JSON.stringify(byPrefix(j, "dbnode-2_prepare")[1].provisioner);
     expect(prepRun).toContain("bash .ems-ha/run/native-prepare/run.sh");
     expect(prepRun).toContain("bash \\\"$here/script.sh\\\" --prepare");
-    expect(keys1.depends_on).toEqual([`terraform_data.${wid}`]);
+    expect(keys1.depends_on).toEqual([`terraform_data.${n1}`, `terraform_data.${n2id}`, `terraform_data.${wid}`]);
     expect(ems1.depends_on).toContain(`terraform_data.${wid}`);
     expect(ems1.depends_on.filter((x: string) => x.includes("ssh-keys"))).toHaveLength(2);
     expect(ems2.depends_on).toEqual([`terraform_data.${ems1id}`]);
