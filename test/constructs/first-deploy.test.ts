@@ -6,6 +6,8 @@
  * policy placed deliberately and its TLS verified. The runner's cleanup is run in bash.
  */
 import { spawnSync } from "node:child_process";
+import { createHmac } from "node:crypto";
+import { homedir } from "node:os";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -16,6 +18,8 @@ import standalone from "../../examples/standalone-db";
 import upgrade from "../../examples/upgrade-7-4-4";
 import { runRules, synthFindings } from "../../src/analysis/rules";
 import { ConfigError } from "../../src/config/errors";
+import { pinnedHostKey } from "../../src/config/host-keys";
+import { checkLocalFiles, resolveLocalPaths } from "../../src/config/local-files";
 import { parseDeployment } from "../../src/config/parse";
 import type { DeploymentInput } from "../../src/config/schema";
 import { renderRunner } from "../../constructs/remote-script";
@@ -213,5 +217,34 @@ describe("the step runner (bash)", () => {
     expect(existsSync(placed)).toBe(false);
     expect(existsSync(join(here, "secrets"))).toBe(false);
     expect(readFileSync(dest, "utf8")).toBe("payload");
+  });
+});
+
+describe("local files and known_hosts", () => {
+  it("resolves relative paths against the deployment's directory and ~/ against the home directory", () => {
+    const d = resolveLocalPaths(parseDeployment(single), "/srv/deploy");
+    expect(d.installer.source.kind === "file" && d.installer.source.path).toBe("/srv/deploy/forticlientems_7.4.4.2034.F.bin");
+    expect(d.fortigate!.caBundleFile).toBe("/srv/deploy/fortigate-ca.pem");
+    expect(d.emsNodes[0]!.ssh.privateKeyPath).toBe(join(process.env.HOME || homedir(), ".ssh/id_ed25519"));
+    expect(resolveLocalPaths(d, "/elsewhere")).toEqual(d);
+  });
+
+  it("reports a missing file and a wrong sha256 with the field", () => {
+    const dir = tempDir("ems-ha-lf-");
+    writeFileSync(join(dir, "ems.bin"), "not the installer");
+    const d = resolveLocalPaths(parseDeployment({ ...single, installer: { ...single.installer, source: { kind: "file", path: "ems.bin", sha256: "0".repeat(64) } } }), dir);
+    const issues = checkLocalFiles(d);
+    expect(issues.find((i) => i.path === "installer.source.path")!.message).toMatch(/^sha256 is [0-9a-f]{64}, the deployment expects 0{64}$/);
+    expect(issues.find((i) => i.path === "fortigate.caBundleFile")!.message).toBe("the file does not exist on this machine");
+  });
+
+  it("reads hashed known_hosts entries (ssh-keygen -H) and prefers the ed25519 key", () => {
+    const dir = tempDir("ems-ha-khh-");
+    const file = join(dir, "known_hosts");
+    const salt = Buffer.from("0123456789abcdefghij");
+    const hashed = `|1|${salt.toString("base64")}|${createHmac("sha1", salt).update("10.9.8.7").digest("base64")}`;
+    writeFileSync(file, `${hashed} ecdsa-sha2-nistp256 AAAAE2VjZHNh\n${hashed} ${keyOf("10.9.8.7")}\n10.9.8.8 ${keyOf("10.9.8.8")}\n`);
+    expect(pinnedHostKey({ address: "10.9.8.7", ssh: { user: "root", port: 22 } }, { knownHostsFile: file, strictHostKeys: false })).toBe(keyOf("10.9.8.7"));
+    expect(pinnedHostKey({ address: "10.9.8.9", ssh: { user: "root", port: 22 } }, { knownHostsFile: file, strictHostKeys: false })).toBeUndefined();
   });
 });
