@@ -24,6 +24,9 @@ import { labKnownHostsPath, labStateDir, REPO_ROOT } from "./lib/paths";
 import { LAB_SUDO_USER } from "./lib/ssh";
 import type { LabState } from "./lib/state";
 import { tempDir } from "../helpers/tmp";
+import { synthDeployment } from "../helpers/synth";
+import single from "../../examples/single-region";
+import { run } from "./lib/exec";
 
 // Apart from the other lab tests (10.231.x).
 const CANDIDATES = Array.from({ length: 10 }, (_, i) => `10.233.${40 + i}`);
@@ -156,4 +159,40 @@ describe("a first deploy with npx cdktf deploy, as a non-root sudo user, pinned 
     expect(`${r.stdout}${r.stderr}`).toMatch(/handshake failed[^\n]*(key mismatch|host key)/i);
     expect(`${r.stdout}${r.stderr}`).not.toContain("db-reachable: Creation complete");
   }, 180_000);
+
+  it("the docker provider's ssh command (its ssh_opts from the synthesized JSON) reaches each DB host with the pinned key and no ~/.ssh, and refuses a wrong key", () => {
+    // single-region's DB nodes placed on the lab hosts, logged in to as the sudo user, keys pinned per host.
+    const kh = readFileSync(state!.knownHostsPath, "utf8");
+    const keyOf = (address: string) => kh.split("\n").find((l) => l.startsWith(`${address},`))!.split(" ").slice(1).join(" ");
+    const hosts = ["emsdb-1", "ems-1", "ems-2"].map((n) => state!.hosts.find((h) => h.name === n)!);
+    const ssh = (address: string, key = keyOf(address)) => ({ user: LAB_SUDO_USER, privateKeyPath: state!.sshKeyPath, hostKey: key });
+    const nodes = single.database.nodes.map((n, i) => ({ ...n, address: hosts[i]!.address, ssh: ssh(hosts[i]!.address) }));
+    const { json } = synthDeployment({ ...single, ssh: {}, database: { ...single.database, nodes } });
+    const home = tempDir("ems-ha-home-");
+    // HOME only for good measure: OpenSSH reads the user's files from the passwd entry, and the options name the file.
+    const dial = (p: Record<string, unknown>) => {
+      const m = /^ssh:\/\/([^@]+)@([\d.]+):(\d+)$/.exec(p.host as string)!;
+      // What the docker CLI runs for an ssh:// host: ssh <ssh_opts> -T -l user -p port -- host <command>.
+      return run("ssh", [...(p.ssh_opts as string[]), "-T", "-l", m[1]!, "-p", m[3]!, "--", m[2]!, "id -un"], { env: { ...process.env, HOME: home }, timeoutMs: 30_000 });
+    };
+    for (const p of json.provider!.docker!) {
+      const r = dial(p);
+      expect(r.code, `${String(p.host)}: ${r.stderr}`).toBe(0);
+      expect(r.stdout.trim()).toBe(LAB_SUDO_USER);
+    }
+    // Control: the options the provider had before (no known_hosts of ours) and a user known_hosts without the host fail in batch mode.
+    const empty = join(home, "empty_known_hosts");
+    writeFileSync(empty, "");
+    const p1 = json.provider!.docker![0]!;
+    const m1 = /^ssh:\/\/([^@]+)@([\d.]+):(\d+)$/.exec(p1.host as string)!;
+    const before = run("ssh", ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-i", state!.sshKeyPath, "-o", `UserKnownHostsFile=${empty}`, "-T", "-l", m1[1]!, "-p", m1[3]!, "--", m1[2]!, "true"], { timeoutMs: 30_000 });
+    expect(before.code).not.toBe(0);
+    expect(before.stderr).toMatch(/Host key verification failed/);
+    // The first DB node pinned with another host's key: OpenSSH refuses it.
+    const wrong = synthDeployment({ ...single, ssh: {}, database: { ...single.database, nodes: nodes.map((n, i) => (i === 0 ? { ...n, ssh: ssh(n.address, keyOf(hosts[1]!.address)) } : n)) } }).json;
+    const p0 = wrong.provider!.docker!.find((p) => (p.host as string).includes(`@${hosts[0]!.address}:`))!;
+    const r = dial(p0);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/);
+  }, 120_000);
 });
