@@ -16,6 +16,7 @@ import { Construct } from "constructs";
 import type { DbNodeConfig, Deployment } from "../src/config/schema";
 import { containerSpec, type ContainerSpec } from "../src/render/bitnami";
 import { renderHostPrepScript } from "../src/render/docker-host";
+import { shellQuote } from "../src/render/shell-quote";
 import { dockerSshOpts } from "./connection";
 import { RemoteScript } from "./remote-script";
 import type { DeploymentSecrets } from "./secrets";
@@ -42,6 +43,24 @@ export interface PgHaNodeProps {
    * @default a provider for ssh://user@address:port, aliased after the node name
    */
   readonly provider?: DockerProvider;
+}
+
+/**
+ * The host preparation, plus (for an SSH user other than root) that user's membership of the
+ * `docker` group: the docker provider runs `docker system dial-stdio` as the SSH user, over a new
+ * session each time, so the membership applies from the first docker call. The user already has
+ * passwordless sudo (docs/configuration.md, "Non-root SSH users"), so this grants nothing new.
+ */
+export function withDockerAccess(prepScript: string, user: string): string {
+  if (user === "root") return prepScript;
+  return [
+    prepScript.replace(/\n$/, ""),
+    `if ! id -nG ${shellQuote(user)} | tr ' ' '\\n' | grep -qx docker; then`,
+    `  usermod -aG docker ${shellQuote(user)}`,
+    `  echo "[ems-ha] ${user.replace(/[^A-Za-z0-9._-]/g, "?")} may now use Docker (group docker)"`,
+    "fi",
+    "",
+  ].join("\n");
 }
 
 /** The docker provider URL of a host. */
@@ -85,7 +104,7 @@ abstract class BitnamiNode extends Construct {
     // The daemon check is off so that a plan works before the prepare step has installed Docker.
     this.provider = props.provider ?? new DockerProvider(this, "provider", { alias: node.name.replace(/[^A-Za-z0-9_]/g, "_"), host: dockerHostUrl(node), sshOpts, disableDockerDaemonCheck: true });
 
-    const prepScript = renderHostPrepScript(d, node, this.spec.extraConf);
+    const prepScript = withDockerAccess(renderHostPrepScript(d, node, this.spec.extraConf), node.ssh.user);
     const img = d.database.image;
     this.prepare = new RemoteScript(this, "prepare", {
       host: node,

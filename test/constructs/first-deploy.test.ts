@@ -23,6 +23,7 @@ import { checkLocalFiles, resolveLocalPaths } from "../../src/config/local-files
 import { parseDeployment } from "../../src/config/parse";
 import type { DeploymentInput } from "../../src/config/schema";
 import { renderRunner } from "../../constructs/remote-script";
+import { withDockerAccess } from "../../constructs/pg-ha-node";
 import { synthDeployment, type TfJson } from "../helpers/synth";
 import { tempDir } from "../helpers/tmp";
 
@@ -170,6 +171,28 @@ describe("Docker DB nodes", () => {
       expect(c.destroy_grace_seconds as number, id).toBeGreaterThanOrEqual(60);
       expect(c.must_run, id).toBe(false);
     }
+  });
+});
+
+describe("non-root SSH user of a Docker DB host", () => {
+  const run = (groups: string) => {
+    const dir = tempDir("ems-ha-dockgrp-");
+    const bin = join(dir, "bin");
+    mkdirSync(bin);
+    writeFileSync(join(bin, "id"), `#!/bin/sh\necho '${groups}'\n`, { mode: 0o755 });
+    writeFileSync(join(bin, "usermod"), `#!/bin/sh\necho "usermod $*" >> ${dir}/calls\n`, { mode: 0o755 });
+    const r = spawnSync("bash", ["-c", withDockerAccess("#!/bin/bash\nset -euo pipefail\n", "ems")], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+    expect(r.status, r.stderr).toBe(0);
+    return existsSync(join(dir, "calls")) ? readFileSync(join(dir, "calls"), "utf8") : "";
+  };
+
+  it("joins the docker group once (the provider runs docker as the SSH user), root is left alone", () => {
+    expect(run("ems sudo")).toBe("usermod -aG docker ems\n");
+    expect(run("ems docker sudo")).toBe("");
+    expect(withDockerAccess("x\n", "root")).toBe("x\n");
+    const { json } = synthDeployment(pinned(single));
+    const prep = Object.entries(json.resource.terraform_data!).find(([k]) => k.startsWith("pg-1_prepare"))![1] as { provisioner: Prov[] };
+    expect(prep.provisioner.find((p) => p.file?.destination?.endsWith("/script.sh"))!.file!.content).toContain("usermod -aG docker ems");
   });
 });
 
