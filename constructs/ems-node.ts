@@ -3,20 +3,12 @@
  * terraform_data and provisioners (no provider download), then checks the services
  * the guide lists for the node's role and fails the apply when one is missing.
  */
-import { DataResource, type FileProvisioner, type ITerraformDependable, type RemoteExecProvisioner } from "cdktf";
+import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { createHash } from "node:crypto";
 import { dataNodes } from "../src/config/derive";
 import type { Deployment, EmsNodeConfig } from "../src/config/schema";
-import {
-  DB_PASSWORD_FILE,
-  EMS_STATE_DIR,
-  INSTALL_SCRIPT_PATH,
-  SECRET_DIR,
-  installerPath,
-  renderEmsInstallScript,
-} from "../src/render/installer";
-import { sshConnection, terraformLiteral } from "./connection";
+import { DB_PASSWORD_FILE, installerPath, renderEmsInstallScript } from "../src/render/installer";
+import { RemoteScript } from "./remote-script";
 import type { DeploymentSecrets } from "./secrets";
 
 export interface EmsNodeProps {
@@ -39,7 +31,7 @@ export interface EmsNodeProps {
 
 export class EmsNode extends Construct {
   /** The terraform_data that runs the installer; use it in dependsOn. */
-  public readonly resource: DataResource;
+  public readonly resource: RemoteScript;
   /** The install script this node runs (no secrets in it). */
   public readonly script: string;
   /** The EMS host this construct installs. */
@@ -53,37 +45,24 @@ export class EmsNode extends Construct {
     this.primary = props.primary;
     const dbHosts = props.dbHosts ?? dataNodes(d).map((n) => n.address);
     this.script = renderEmsInstallScript(d, props.node, { primary: props.primary, dbHosts });
-    const scriptHash = createHash("sha256").update(this.script).digest("hex");
     const src = d.installer.source;
-
-    const provisioners: Array<FileProvisioner | RemoteExecProvisioner> = [
-      {
-        type: "remote-exec",
-        inline: [`mkdir -p ${d.installer.installDir} ${EMS_STATE_DIR} && install -d -m 700 ${SECRET_DIR}`],
-      },
-    ];
-    if (src.kind === "file") {
-      provisioners.push({ type: "file", source: src.path, destination: installerPath(d) });
-    }
-    provisioners.push(
-      // Terraform hides this provisioner's output because the content is sensitive; it prints nothing anyway.
-      { type: "file", content: props.secrets.dbPassword.stringValue, destination: DB_PASSWORD_FILE },
-      { type: "file", content: terraformLiteral(this.script), destination: INSTALL_SCRIPT_PATH },
-      { type: "remote-exec", inline: [`chmod 700 ${INSTALL_SCRIPT_PATH}`, `bash ${INSTALL_SCRIPT_PATH}`] },
-    );
-
-    this.resource = new DataResource(this, "install", {
-      triggersReplace: {
+    this.resource = new RemoteScript(this, "install", {
+      host: props.node,
+      policy: d.ssh,
+      name: "install-ems",
+      script: this.script,
+      // The install script reads the password from DB_PASSWORD_FILE; the runner places it there and removes it afterwards.
+      secretFiles: [{ name: "db_password", content: props.secrets.dbPassword.stringValue, path: DB_PASSWORD_FILE }],
+      uploads: src.kind === "file" ? [{ source: src.path, destination: installerPath(d), sha256: src.sha256 }] : [],
+      triggers: {
         node: props.node.name,
         address: props.node.address,
         version: d.installer.version,
         installerSha256: src.sha256,
         role: props.primary ? "primary" : "secondary",
         dbHosts: dbHosts.join(","),
-        script: scriptHash,
       },
-      connection: sshConnection(props.node, "10m"),
-      provisioners,
+      timeout: "10m",
       dependsOn: props.dependsOn,
     });
   }

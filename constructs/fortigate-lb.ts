@@ -7,7 +7,8 @@ import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import type { Deployment, FortiGateConfig } from "../src/config/schema";
 import { fortigateObjects, renderFortiOsCli, type FortiGateObjects } from "../src/render/fortios";
-import { FirewallLdbmonitor, FirewallPolicy, FirewallVip, FortiosProvider } from "./fortios/bindings";
+import { absoluteLocalPath } from "../src/config/local-files";
+import { FirewallLdbmonitor, FirewallPolicy, FirewallSecurityPolicyseq, FirewallVip, FortiosProvider } from "./fortios/bindings";
 import type { DeploymentSecrets } from "./secrets";
 
 export interface FortiGateLbProps {
@@ -31,6 +32,8 @@ export class FortiGateLb extends Construct {
   /** VIPs by port. */
   public readonly vips: ReadonlyMap<number, FirewallVip>;
   public readonly policies: ReadonlyArray<FirewallPolicy>;
+  /** Moves the first policy before fortigate.placeBefore / after placeAfter, when one is given. */
+  public readonly placement?: FirewallSecurityPolicyseq;
   /** The objects as data (also rendered as a CLI script by `cliScript`). */
   public readonly objects: FortiGateObjects;
   /** The same configuration as FortiOS CLI commands. */
@@ -48,8 +51,9 @@ export class FortiGateLb extends Construct {
       new FortiosProvider(this, "provider", {
         hostname: fg.address,
         token: props.secrets.fortigateToken!.stringValue,
+        // TLS is verified unless the deployment says verifyTls: false (ems-ha check warns then).
         insecure: !fg.verifyTls,
-        cabundlefile: fg.caBundleFile,
+        cabundlefile: fg.caBundleFile ? absoluteLocalPath(fg.caBundleFile) : undefined,
         vdom: fg.vdom,
         alias: "ems_ha",
       });
@@ -63,5 +67,32 @@ export class FortiGateLb extends Construct {
     this.policies = this.objects.policies.map(
       (p, i) => new FirewallPolicy(this, i === 0 ? "policy" : `policy-${i + 1}`, p, { ...opts, dependsOn: [...vips.values()] }),
     );
+    const anchor = fg.placeBefore ?? fg.placeAfter;
+    if (anchor !== undefined && this.policies.length > 0) {
+      // The first policy goes right before (or after) the anchor; each further one right after the previous.
+      const first = this.objects.policies[0]!.policyid;
+      const position = fg.placeBefore !== undefined ? "before" : "after";
+      this.placement = new FirewallSecurityPolicyseq(
+        this,
+        "placement",
+        { policy_src_id: first, policy_dst_id: anchor, alter_position: position, enable_state_checking: true, comment: `ems-ha: ${fg.namePrefix} policy ${position} ${anchor}` },
+        { provider: this.provider, dependsOn: [...this.policies] },
+      );
+      this.cliScript += `config firewall policy\n    move ${first} ${position} ${anchor}\n${this.objects.policies
+        .slice(1)
+        .map((p, i) => `    move ${p.policyid} after ${this.objects.policies[i]!.policyid}\n`)
+        .join("")}end\n`;
+      let previous = first;
+      let after: FirewallSecurityPolicyseq = this.placement;
+      this.objects.policies.slice(1).forEach((p, i) => {
+        after = new FirewallSecurityPolicyseq(
+          this,
+          `placement-${i + 2}`,
+          { policy_src_id: p.policyid, policy_dst_id: previous, alter_position: "after", enable_state_checking: true, comment: `ems-ha: ${fg.namePrefix} policy after ${previous}` },
+          { provider: this.provider, dependsOn: [after] },
+        );
+        previous = p.policyid;
+      });
+    }
   }
 }

@@ -15,3 +15,4 @@ export * from "./native-ssh-keys";
 export * from "./secrets";
 export * from "./connection";
 export * from "./fortios/bindings";
+export * from "./remote-script";

@@ -9,13 +9,12 @@
  * Secret values are not in the triggers: after rotating one, re-run with
  * `terraform apply -replace=<address>` (docs/topologies/native-single-region.md).
  */
-import { DataResource, type FileProvisioner, type ITerraformDependable, type RemoteExecProvisioner } from "cdktf";
+import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import * as path from "node:path";
 import type { Deployment } from "../src/config/schema";
 import { memberByName, nativeLayout, nativeSettings, type NativeMember } from "../src/render/native/layout";
 import { renderSetupScript, secretsFor, sha256 } from "../src/render/native/setup-script";
-import { sshConnection, terraformLiteral } from "./connection";
+import { RemoteScript } from "./remote-script";
 import type { DeploymentSecrets } from "./secrets";
 
 export interface NativeNodeProps {
@@ -39,8 +38,10 @@ abstract class NativeDbNode extends Construct {
   public readonly member: NativeMember;
   /** The setup script the node runs (no secret in it). */
   public readonly script: string;
-  /** The terraform_data that runs the setup; use it in dependsOn. */
-  public readonly resource: DataResource;
+  /** The host preparation (`native-setup.sh --prepare`), run on every node at once. */
+  public readonly prepare: RemoteScript;
+  /** The terraform_data that joins the node to the cluster (clone, register, repmgrd); use it in dependsOn. */
+  public readonly resource: RemoteScript;
 
   protected constructor(scope: Construct, id: string, props: NativeNodeProps, role: NativeMember["role"]) {
     super(scope, id);
@@ -56,33 +57,17 @@ abstract class NativeDbNode extends Construct {
     const settings = nativeSettings(d);
     const l = nativeLayout(settings.pgVersion);
     this.script = renderSetupScript(d, this.member);
-    const sudo = sudoPrefix(this.member.config.ssh.user);
-    const staged = `${l.stageDir}/native-setup.sh`;
-
-    const provisioners: Array<FileProvisioner | RemoteExecProvisioner> = [
-      {
-        type: "remote-exec",
-        inline: [
-          `${sudo}install -d -m 0755 ${l.stateDir}`,
-          `${sudo}rm -rf ${l.secretDir}`,
-          `${sudo}install -d -m 0700 -o "$(id -u)" ${l.stageDir} ${l.secretDir}`,
-        ],
-      },
-      { type: "file", content: terraformLiteral(this.script), destination: staged },
-    ];
-    for (const name of secretsFor(this.member)) {
-      // Terraform suppresses this provisioner's output (its content is sensitive); the file is root-only and deleted by the script.
-      provisioners.push({ type: "file", content: secretValue(props.secrets, name), destination: `${l.secretDir}/${name}` });
-    }
     const ext = role === "data" ? settings.extensions : undefined;
-    if (ext) provisioners.push({ type: "file", source: path.resolve(ext.path), destination: l.extensionsUpload });
-    provisioners.push({
-      type: "remote-exec",
-      inline: [`${sudo}install -m 0700 ${staged} ${l.setupScript}`, `${sudo}rm -f ${staged}`, `${sudo}bash ${l.setupScript}`],
-    });
-
-    this.resource = new DataResource(this, "setup", {
-      triggersReplace: {
+    const common = {
+      host: this.member.config,
+      policy: d.ssh,
+      script: this.script,
+      // The script reads each secret from the secret directory and deletes it; the runner removes them too, even on failure.
+      secretFiles: secretsFor(this.member).map((name) => ({ name, content: secretValue(props.secrets, name), path: `${l.secretDir}/${name}` })),
+      uploads: ext ? [{ source: ext.path, destination: l.extensionsUpload, sha256: ext.sha256 }] : [],
+      // The key exchange and the reconciliation service call the installed script later.
+      installAs: l.setupScript,
+      triggers: {
         node: this.member.name,
         address: this.member.address,
         node_id: String(this.member.nodeId),
@@ -90,10 +75,12 @@ abstract class NativeDbNode extends Construct {
         script_sha256: sha256(this.script),
         extensions_sha256: ext?.sha256 ?? "",
       },
-      connection: sshConnection(this.member.config, "5m"),
-      provisioners,
-      dependsOn: props.dependsOn,
-    });
+      timeout: "5m",
+    };
+    // Packages, cluster, configuration files, services' scripts: needs no other host, so every
+    // node prepares at once (no dependsOn). Only the join below waits for the previous node.
+    this.prepare = new RemoteScript(this, "prepare", { ...common, name: "native-prepare", args: ["--prepare"] });
+    this.resource = new RemoteScript(this, "setup", { ...common, name: "native-setup", dependsOn: [this.prepare, ...(props.dependsOn ?? [])] });
   }
 }
 

@@ -4,23 +4,27 @@
  * (table ems_ha.ssh_keys), so the data nodes trust each other's postgres user as the guide's
  * ssh-copy-id step does, without passwords.
  */
-import { DataResource, type ITerraformDependable } from "cdktf";
+import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { nativeLayout } from "../src/render/native/layout";
 import { sha256 } from "../src/render/native/setup-script";
-import { sshConnection } from "./connection";
-import { sudoPrefix, type NativePgNode } from "./native-node";
+import type { SshPolicy } from "../src/config/schema";
+import { shellQuote } from "../src/render/shell-quote";
+import type { NativePgNode } from "./native-node";
+import { RemoteScript } from "./remote-script";
 
 export interface NativeSshKeySyncProps {
   /** The data nodes whose keys are exchanged. */
   readonly nodes: ReadonlyArray<NativePgNode>;
   /** What must be set up first. @default every node's setup */
   readonly dependsOn?: ITerraformDependable[];
+  /** The deployment's host key settings (deployment.ssh). @default each node's ssh.hostKey only */
+  readonly policy?: SshPolicy;
 }
 
 export class NativeSshKeySync extends Construct {
   /** One terraform_data per data node. */
-  public readonly resources: DataResource[];
+  public readonly resources: RemoteScript[];
 
   constructor(scope: Construct, id: string, props: NativeSshKeySyncProps) {
     super(scope, id);
@@ -28,10 +32,12 @@ export class NativeSshKeySync extends Construct {
     const roster = sha256(props.nodes.map((n) => `${n.member.name} ${n.member.address} ${sha256(n.script)}`).join("\n"));
     this.resources = props.nodes.map((n) => {
       const l = nativeLayout();
-      return new DataResource(this, n.member.name, {
-        triggersReplace: { node: n.member.name, roster },
-        connection: sshConnection(n.member.config, "5m"),
-        provisioners: [{ type: "remote-exec", inline: [`${sudoPrefix(n.member.config.ssh.user)}bash ${l.setupScript} --ssh-sync`] }],
+      return new RemoteScript(this, n.member.name, {
+        host: n.member.config,
+        policy: props.policy,
+        name: "native-ssh-sync",
+        script: `#!/usr/bin/env bash\nset -euo pipefail\nexec bash ${shellQuote(l.setupScript)} --ssh-sync\n`,
+        triggers: { node: n.member.name, roster },
         dependsOn,
       });
     });

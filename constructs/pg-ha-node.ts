@@ -11,14 +11,23 @@ import { Container } from "@cdktf/provider-docker/lib/container";
 import { Image } from "@cdktf/provider-docker/lib/image";
 import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { Volume } from "@cdktf/provider-docker/lib/volume";
-import { DataResource, type ITerraformDependable } from "cdktf";
+import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { createHash } from "node:crypto";
 import type { DbNodeConfig, Deployment } from "../src/config/schema";
 import { containerSpec, type ContainerSpec } from "../src/render/bitnami";
 import { renderHostPrepScript } from "../src/render/docker-host";
-import { sshConnection, terraformLiteral } from "./connection";
+import { shellQuote } from "../src/render/shell-quote";
+import { dockerSshOpts } from "./connection";
+import { RemoteScript } from "./remote-script";
 import type { DeploymentSecrets } from "./secrets";
+
+/**
+ * Seconds PostgreSQL gets to shut down when its container is stopped or replaced (docker stop's
+ * timeout and the provider's destroy grace period) before Docker kills it. SIGINT is PostgreSQL's
+ * "fast" shutdown: sessions are ended, a checkpoint is written, the server exits cleanly.
+ */
+export const DB_STOP_GRACE_SECONDS = 120;
+export const DB_STOP_SIGNAL = "SIGINT";
 
 export interface PgHaNodeProps {
   /** The validated deployment (the cluster this node belongs to). */
@@ -36,8 +45,22 @@ export interface PgHaNodeProps {
   readonly provider?: DockerProvider;
 }
 
-function sha(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
+/**
+ * The host preparation, plus (for an SSH user other than root) that user's membership of the
+ * `docker` group: the docker provider runs `docker system dial-stdio` as the SSH user, over a new
+ * session each time, so the membership applies from the first docker call. The user already has
+ * passwordless sudo (docs/configuration.md, "Non-root SSH users"), so this grants nothing new.
+ */
+export function withDockerAccess(prepScript: string, user: string): string {
+  if (user === "root") return prepScript;
+  return [
+    prepScript.replace(/\n$/, ""),
+    `if ! id -nG ${shellQuote(user)} | tr ' ' '\\n' | grep -qx docker; then`,
+    `  usermod -aG docker ${shellQuote(user)}`,
+    `  echo "[ems-ha] ${user.replace(/[^A-Za-z0-9._-]/g, "?")} may now use Docker (group docker)"`,
+    "fi",
+    "",
+  ].join("\n");
 }
 
 /** The docker provider URL of a host. */
@@ -54,8 +77,8 @@ abstract class BitnamiNode extends Construct {
   /** The container's flags, derived from the cluster. */
   public readonly spec: ContainerSpec;
   public readonly provider: DockerProvider;
-  /** Host preparation (conf.d, image load). */
-  public readonly prepare: DataResource;
+  /** Host preparation (Docker, conf.d, image load); everything that talks to the engine depends on it. */
+  public readonly prepare: RemoteScript;
   public readonly image: Image;
   /** The data volume; Terraform refuses to destroy it. */
   public readonly volume: Volume;
@@ -76,24 +99,20 @@ abstract class BitnamiNode extends Construct {
     this.address = node.address;
     this.spec = containerSpec(d, node);
 
-    const sshOpts = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10"];
-    if (node.ssh.privateKeyPath) sshOpts.push("-i", node.ssh.privateKeyPath);
+    // The node's key, and the pinned host key with strict checking when there is one (connection.ts).
+    const sshOpts = dockerSshOpts(this, node, d.ssh);
     // The daemon check is off so that a plan works before the prepare step has installed Docker.
     this.provider = props.provider ?? new DockerProvider(this, "provider", { alias: node.name.replace(/[^A-Za-z0-9_]/g, "_"), host: dockerHostUrl(node), sshOpts, disableDockerDaemonCheck: true });
 
-    const prepScript = renderHostPrepScript(d, node, this.spec.extraConf);
+    const prepScript = withDockerAccess(renderHostPrepScript(d, node, this.spec.extraConf), node.ssh.user);
     const img = d.database.image;
-    this.prepare = new DataResource(this, "prepare", {
-      triggersReplace: {
-        host: node.address,
-        script: sha(prepScript),
-        image: img.source.kind === "tarball" ? img.source.sha256 : `${this.spec.image}`,
-      },
-      connection: sshConnection(node, "10m"),
-      provisioners: [
-        { type: "file", content: terraformLiteral(prepScript), destination: "/root/ems-ha-prepare-host.sh" },
-        { type: "remote-exec", inline: ["bash /root/ems-ha-prepare-host.sh"] },
-      ],
+    this.prepare = new RemoteScript(this, "prepare", {
+      host: node,
+      policy: d.ssh,
+      name: "prepare-host",
+      script: prepScript,
+      triggers: { host: node.address, image: img.source.kind === "tarball" ? img.source.sha256 : `${this.spec.image}` },
+      timeout: "10m",
     });
 
     this.image = new Image(this, "image", {
@@ -103,10 +122,12 @@ abstract class BitnamiNode extends Construct {
       dependsOn: [this.prepare],
     });
 
+    // Creating a volume talks to the engine: it waits for the step that installs Docker.
     this.volume = new Volume(this, "data", {
       provider: this.provider,
       name: this.spec.volumes[0]!.volumeName!,
       lifecycle: { preventDestroy: true },
+      dependsOn: [this.prepare],
     });
 
     const secretEnv = this.spec.secretEnv.map((s) => `${s.name}=${(s.secret === "dbPassword" ? props.secrets.dbPassword : props.secrets.repmgrPassword ?? props.secrets.dbPassword).stringValue}`);
@@ -115,7 +136,13 @@ abstract class BitnamiNode extends Construct {
       name: this.spec.name,
       image: this.image.imageId,
       restart: this.spec.restart,
-      mustRun: true,
+      // false: a container an operator stopped on purpose (docs/operations.md) stays stopped; a
+      // refresh does not treat it as failed and recreate it. The restart policy still restarts it after a crash or reboot.
+      mustRun: false,
+      // PostgreSQL shuts down cleanly (fast shutdown) instead of being killed when the container is stopped or replaced.
+      stopSignal: DB_STOP_SIGNAL,
+      stopTimeout: DB_STOP_GRACE_SECONDS,
+      destroyGraceSeconds: DB_STOP_GRACE_SECONDS,
       env: [...secretEnv, ...this.spec.env.map(([k, v]) => `${k}=${v}`)],
       ports: this.spec.ports.map((p) => ({ internal: p.internal, external: p.external })),
       volumes: this.spec.volumes.map((v) =>

@@ -2,11 +2,11 @@
  * PrimaryReady: a bounded wait, on the initial primary's host, until its container accepts
  * writes. EMS installs depend on it: the guide installs EMS "after the DB cluster is up and running".
  */
-import { DataResource, type ITerraformDependable } from "cdktf";
+import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import type { DbNodeConfig } from "../src/config/schema";
+import type { DbNodeConfig, SshPolicy } from "../src/config/schema";
 import { renderWaitPrimaryScript, type WaitOptions } from "../src/render/docker-host";
-import { sshConnection, terraformLiteral } from "./connection";
+import { RemoteScript } from "./remote-script";
 
 export interface PrimaryReadyProps {
   /** The data node that starts as primary. */
@@ -19,21 +19,22 @@ export interface PrimaryReadyProps {
   readonly wait?: WaitOptions;
   /** The containers that must exist first. */
   readonly dependsOn: ITerraformDependable[];
+  /** The deployment's host key settings (deployment.ssh). @default the primary's ssh.hostKey only */
+  readonly policy?: SshPolicy;
 }
 
 export class PrimaryReady extends Construct {
-  public readonly resource: DataResource;
+  public readonly resource: RemoteScript;
 
   constructor(scope: Construct, id: string, props: PrimaryReadyProps) {
     super(scope, id);
     const script = renderWaitPrimaryScript(props.primary.name, props.port, props.user, props.dataNodes ?? [props.primary.name], props.wait);
-    this.resource = new DataResource(this, "wait", {
-      triggersReplace: { primary: props.primary.name, address: props.primary.address },
-      connection: sshConnection(props.primary),
-      provisioners: [
-        { type: "file", content: terraformLiteral(script), destination: "/root/ems-ha-wait-primary.sh" },
-        { type: "remote-exec", inline: ["bash /root/ems-ha-wait-primary.sh"] },
-      ],
+    this.resource = new RemoteScript(this, "wait", {
+      host: props.primary,
+      policy: props.policy,
+      name: "wait-primary",
+      script,
+      triggers: { primary: props.primary.name, address: props.primary.address },
       dependsOn: props.dependsOn,
     });
   }

@@ -34,13 +34,15 @@ export default {
       },
     },
     nodes: [
-      { name: "pg-1", address: "192.168.1.21", role: "data", priority: 100, location: "dc1", ramGb: 4, cpus: 4, storage: "ssd" },
-      { name: "pg-2", address: "192.168.1.22", role: "data", priority: 100, location: "dc1", ramGb: 4, cpus: 4, storage: "ssd" },
-      { name: "pgw-1", address: "192.168.1.23", role: "witness", location: "dc1", ramGb: 2, cpus: 2, storage: "ssd" },
-      { name: "pg-3", address: "192.168.2.21", role: "data", priority: 50, location: "dc2", ramGb: 4, cpus: 4, storage: "ssd" },
-      { name: "pgw-2", address: "192.168.2.23", role: "witness", location: "dc2", ramGb: 2, cpus: 2, storage: "ssd" },
+      { name: "pg-1", address: "192.168.1.21", role: "data", priority: 100, location: "dc1", ramGb: 4, cpus: 4, storage: "ssd", ssh },
+      { name: "pg-2", address: "192.168.1.22", role: "data", priority: 100, location: "dc1", ramGb: 4, cpus: 4, storage: "ssd", ssh },
+      { name: "pgw-1", address: "192.168.1.23", role: "witness", location: "dc1", ramGb: 2, cpus: 2, storage: "ssd", ssh },
+      { name: "pg-3", address: "192.168.2.21", role: "data", priority: 50, location: "dc2", ramGb: 4, cpus: 4, storage: "ssd", ssh },
+      { name: "pgw-2", address: "192.168.2.23", role: "witness", location: "dc2", ramGb: 2, cpus: 2, storage: "ssd", ssh },
     ],
   },
+  // The hosts' SSH keys: every connection verifies them (replace the placeholder keys in that file).
+  ssh: { knownHostsFile: `${__dirname}/known_hosts` },
   installer: {
     version: "7.4.4.2034",
     source: {
@@ -56,6 +58,8 @@ export default {
     vdom: "root",
     incomingInterface: "port1",
     outgoingInterface: "port2",
+    // The CA that signed the FortiGate's HTTPS certificate (TLS is verified by default).
+    caBundleFile: "./fortigate-ca.pem",
     chromebook: false,
     acme: false,
   },

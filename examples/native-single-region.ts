@@ -32,6 +32,8 @@ export default {
     extensions: { path: "./ems_pg_extensions.tar.gz", sha256: "0000000000000000000000000000000000000000000000000000000000000000" },
     walKeepSize: "512MB",
   },
+  // The hosts' SSH keys: every connection verifies them (replace the placeholder keys in that file).
+  ssh: { knownHostsFile: `${__dirname}/known_hosts` },
   installer: {
     version: "7.4.4.2034",
     source: {
@@ -47,5 +49,7 @@ export default {
     vdom: "root",
     incomingInterface: "port1",
     outgoingInterface: "port2",
+    // The CA that signed the FortiGate's HTTPS certificate (TLS is verified by default).
+    caBundleFile: "./fortigate-ca.pem",
   },
 } satisfies DeploymentInput;

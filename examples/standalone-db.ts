@@ -25,6 +25,8 @@ export default {
     packages: "pgdg",
     extensions: { path: "./ems_pg_extensions.tar.gz", sha256: "0000000000000000000000000000000000000000000000000000000000000000" },
   },
+  // The hosts' SSH keys: every connection verifies them (replace the placeholder keys in that file).
+  ssh: { knownHostsFile: `${__dirname}/known_hosts` },
   installer: {
     version: "7.4.4.2034",
     source: {
@@ -39,5 +41,7 @@ export default {
     address: "192.168.1.1",
     incomingInterface: "port1",
     outgoingInterface: "port2",
+    // The CA that signed the FortiGate's HTTPS certificate (TLS is verified by default).
+    caBundleFile: "./fortigate-ca.pem",
   },
 } satisfies DeploymentInput;

@@ -43,6 +43,8 @@ export default {
       { node: "pgnw-1", container: "pgw-1" },
     ],
   },
+  // The hosts' SSH keys: every connection verifies them (replace the placeholder keys in that file).
+  ssh: { knownHostsFile: `${__dirname}/known_hosts` },
   installer: {
     version: "7.4.4.2034",
     source: { kind: "file", path: "./forticlientems_7.4.4.2034.F.bin", sha256: "0000000000000000000000000000000000000000000000000000000000000000" },

@@ -27,6 +27,8 @@ export default {
     redirectTimeoutSeconds: 900,
   },
   // The appliances come with EMS installed; the installer section is not used by this topology.
+  // The hosts' SSH keys: every connection verifies them (replace the placeholder keys in that file).
+  ssh: { knownHostsFile: `${__dirname}/known_hosts` },
   installer: {
     version: "7.4.4.2034",
     source: { kind: "file", path: "./forticlientems_7.4.4.2034.F.bin", sha256: "0000000000000000000000000000000000000000000000000000000000000000" },
@@ -36,5 +38,7 @@ export default {
     address: "172.19.201.1",
     incomingInterface: "port1",
     outgoingInterface: "port2",
+    // The CA that signed the FortiGate's HTTPS certificate (TLS is verified by default).
+    caBundleFile: "./fortigate-ca.pem",
   },
 } satisfies DeploymentInput;

@@ -6,7 +6,7 @@
  * the region-2 witness (docs/background.md#errors-in-the-guide) cannot be made. EMS nodes install in config order (the first,
  * in the primary data centre, is the EMS primary) and the FortiGate follows.
  */
-import { TerraformOutput } from "cdktf";
+import { LiteralOutput } from "../constructs/literal-output";
 import type { Construct } from "constructs";
 import { locationOf, priorityOf, repmgrNodeId } from "../src/config/derive";
 import type { Deployment } from "../src/config/schema";
@@ -15,7 +15,7 @@ import { SingleRegionStack } from "./single-region";
 export class GeoRedundantStack extends SingleRegionStack {
   constructor(scope: Construct, id: string, d: Deployment) {
     super(scope, id, d);
-    new TerraformOutput(this, "locations", {
+    new LiteralOutput(this, "locations", {
       value: d.database.nodes.map((n) => `${n.name}: ${n.role}, location ${locationOf(n)}, priority ${priorityOf(n)}, repmgr node id ${repmgrNodeId(n)}`),
       description: "Each DB node's data centre, priority and repmgr node id as the containers get them",
     });

@@ -12,6 +12,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../src/config/errors";
 import { loadDeployment, resolveConfigPath } from "../src/config/load";
+import { checkLocalFiles, offlineFiles, OFFLINE_FILES_ENV } from "../src/config/local-files";
 import { TOPOLOGIES, type Deployment } from "../src/config/schema";
 import { synthFindings } from "../src/analysis/rules";
 import { printSynthError } from "../src/cli/cdktf-stderr";
@@ -20,10 +21,19 @@ import { STACKS } from "./registry";
 import { cacheBinaryVersionChecks } from "./validation-cache";
 
 export interface AppInput {
-  readonly deployments: ReadonlyArray<{ readonly deployment: Deployment; readonly source: string }>;
+  readonly deployments: ReadonlyArray<{
+    readonly deployment: Deployment;
+    readonly source: string;
+    /** One of the shipped examples (placeholder files: checked in offline mode). */
+    readonly example?: boolean;
+  }>;
 }
 
-/** The deployments to synthesize: the user's one, or every example. */
+/**
+ * The deployments to synthesize: the user's one, or every example. loadDeployment makes local
+ * paths (installer, extensions, keys, CA bundle, known_hosts) absolute relative to the deployment
+ * file, because cdktf runs Terraform in cdktf.out/stacks/<stack>/.
+ */
 export function collectDeployments(cwd = process.cwd(), env = process.env): AppInput {
   const userConfig = resolveConfigPath(undefined, cwd, env);
   if (userConfig) return { deployments: [{ deployment: loadDeployment(userConfig), source: userConfig }] };
@@ -31,9 +41,28 @@ export function collectDeployments(cwd = process.cwd(), env = process.env): AppI
   const deployments = [];
   for (const t of TOPOLOGIES) {
     const p = join(examples, `${t}.ts`);
-    if (STACKS[t] && existsSync(p)) deployments.push({ deployment: loadDeployment(p), source: p });
+    if (STACKS[t] && existsSync(p)) deployments.push({ deployment: loadDeployment(p), source: p, example: true });
   }
   return { deployments };
+}
+
+/**
+ * Checks the local files of every deployment: a missing file or a wrong sha256 is an error
+ * (ConfigError, exit 2), or a warning with EMS_HA_OFFLINE_FILES=1. The shipped examples name
+ * placeholder files, so they are always checked in offline mode.
+ */
+export function checkDeploymentFiles(input: AppInput, env = process.env, warn: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): void {
+  for (const { deployment, source, example } of input.deployments) {
+    const issues = checkLocalFiles(deployment);
+    if (issues.length === 0) continue;
+    if (example) {
+      warn(`[${deployment.topology}] example: ${issues.length} placeholder file(s) missing (${issues.map((i) => i.path).join(", ")}); replace them before deploying`);
+    } else if (offlineFiles(env)) {
+      for (const i of issues) warn(`[${deployment.topology}] [Warning] ${i.path}: ${String(i.value)}: ${i.message} (${OFFLINE_FILES_ENV}=1: synthesized anyway; the deploy needs it). Fix: ${i.fix}`);
+    } else {
+      throw new ConfigError(issues, source);
+    }
+  }
 }
 
 /**
@@ -83,6 +112,7 @@ export function main(): number {
   try {
     notes.push(...announceDeployments());
     input = collectDeployments();
+    checkDeploymentFiles(input);
     checkRules(input, (line) => notes.push(line));
   } catch (e) {
     if (e instanceof ConfigError) {

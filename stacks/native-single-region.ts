@@ -2,12 +2,14 @@
  * native-single-region: "EMS nodes in HA with Postgres DB HA cluster using native Postgres
  * without Docker, single region", corrected as docs/background.md#errors-in-the-guide, #native-postgresql-and-repmgr describe.
  *
- * Order, as the guide: the initial primary, the other data nodes, the witness(es), then the
- * postgres SSH key exchange between data nodes, then the EMS primary, then the other EMS
- * nodes. Only terraform_data resources: `terraform init && terraform plan` need no provider.
+ * Order: every DB host prepares at once (packages, configuration: needs no other host); then
+ * the initial primary joins, then the other data nodes and the witness(es) together (each needs
+ * only the primary), then the postgres SSH key exchange between data nodes, then the EMS
+ * primary, then the other EMS nodes. Only terraform_data resources: `terraform init && terraform plan` need no provider.
  */
-import { TerraformOutput, TerraformStack, type ITerraformDependable } from "cdktf";
+import { TerraformStack, type ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
+import { LiteralOutput } from "../constructs/literal-output";
 import { ConfigError } from "../src/config/errors";
 import type { Deployment } from "../src/config/schema";
 import { guiChecklist } from "../src/render/checklist";
@@ -35,29 +37,34 @@ export class NativeSingleRegionStack extends TerraformStack {
     }
     this.secrets = new DeploymentSecrets(this, "secrets", { symmetricKey: true, repmgrPassword: true });
 
-    let previous: ITerraformDependable[] = [];
+    // Every node prepares its host at once (NativeDbNode.prepare). The joins: the initial primary
+    // first; then the other data nodes (clone, register) and the witnesses (register) together,
+    // since each needs only the primary.
+    let primary: ITerraformDependable[] = [];
+    const joined: ITerraformDependable[] = [];
     for (const m of nativeMembers(d)) {
-      const props = { deployment: d, nodeName: m.name, secrets: this.secrets, dependsOn: previous };
+      const props = { deployment: d, nodeName: m.name, secrets: this.secrets, dependsOn: primary };
       if (m.role === "data") {
         const n = new NativePgNode(this, m.name, props);
         this.dataNodes.push(n);
-        previous = [n.resource];
+        joined.push(n.resource);
       } else {
         const n = new NativeWitnessNode(this, m.name, props);
         this.witnesses.push(n);
-        previous = [n.resource];
+        joined.push(n.resource);
       }
+      if (primary.length === 0) primary = [joined[0]!];
     }
-    this.sshKeys = new NativeSshKeySync(this, "ssh-keys", { nodes: this.dataNodes, dependsOn: previous });
+    this.sshKeys = new NativeSshKeySync(this, "ssh-keys", { nodes: this.dataNodes, dependsOn: joined, policy: d.ssh });
 
-    const dbReady: ITerraformDependable[] = [...previous, ...this.sshKeys.resources];
+    const dbReady: ITerraformDependable[] = [...joined, ...this.sshKeys.resources];
     const dbHosts = this.dataNodes.map((n) => n.member.address);
     this.emsNodes.push(...buildEmsChain(this, { deployment: d, secrets: this.secrets, afterDatabase: dbReady, dbHosts }));
 
-    new TerraformOutput(this, "repmgr_nodes", {
+    new LiteralOutput(this, "repmgr_nodes", {
       value: nativeMembers(d).map((m) => `${m.nodeId} ${m.name} ${m.role} ${m.address}`),
       description: "repmgr node id, name, role and address of every DB node",
     });
-    new TerraformOutput(this, "gui_checklist", { value: guiChecklist(d), description: "EMS GUI steps to do by hand" });
+    new LiteralOutput(this, "gui_checklist", { value: guiChecklist(d), description: "EMS GUI steps to do by hand" });
   }
 }

@@ -4,8 +4,9 @@
  * (first node after the DB primary accepts writes, the others after the first), and the
  * FortiGate load balancer after the EMS nodes.
  */
-import { TerraformOutput, TerraformStack } from "cdktf";
+import { TerraformStack } from "cdktf";
 import { Construct } from "constructs";
+import { LiteralOutput } from "../constructs/literal-output";
 import { initialPrimary } from "../src/config/derive";
 import type { Deployment } from "../src/config/schema";
 import { guiChecklist } from "../src/render/checklist";
@@ -51,6 +52,7 @@ export function buildDockerDeployment(scope: Construct, d: Deployment): DockerCl
     user: d.database.user,
     dataNodes: d.database.nodes.filter((n) => n.role === "data").map((n) => n.name),
     dependsOn: [...dataNodes, ...witnesses].map((x) => x.container),
+    policy: d.ssh,
   });
   const emsNodes = buildEmsChain(scope, { deployment: d, secrets, afterDatabase: [primaryReady.resource] });
   const fortigate = d.fortigate
@@ -65,13 +67,13 @@ export class SingleRegionStack extends TerraformStack {
   constructor(scope: Construct, id: string, deployment: Deployment) {
     super(scope, id);
     this.parts = buildDockerDeployment(this, deployment);
-    new TerraformOutput(this, "gui_checklist", { value: guiChecklist(deployment), description: "EMS GUI steps to do by hand" });
-    new TerraformOutput(this, "docker_run_commands", {
+    new LiteralOutput(this, "gui_checklist", { value: guiChecklist(deployment), description: "EMS GUI steps to do by hand" });
+    new LiteralOutput(this, "docker_run_commands", {
       value: [...this.parts.dataNodes, ...this.parts.witnesses].map((n) => dockerRunCommand(n.spec)),
       description: "The equivalent docker run commands (secrets as $DB_PASSWORD / $REPMGR_PASSWORD)",
     });
     if (this.parts.fortigate) {
-      new TerraformOutput(this, "fortios_cli", { value: this.parts.fortigate.cliScript, description: "The FortiGate configuration as CLI commands" });
+      new LiteralOutput(this, "fortios_cli", { value: this.parts.fortigate.cliScript, description: "The FortiGate configuration as CLI commands" });
     }
   }
 }

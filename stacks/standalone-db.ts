@@ -3,22 +3,14 @@
  * (database.nodes[0]), either existing or set up natively by this stack over SSH, two or more
  * EMS nodes installed with `--db_host <server> --db_port <port>`, and the FortiGate as before.
  */
-import { DataResource, TerraformOutput, TerraformStack, type ITerraformDependable } from "cdktf";
+import { TerraformStack, type ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { createHash } from "node:crypto";
+import { LiteralOutput } from "../constructs/literal-output";
 import type { DbNodeConfig, Deployment } from "../src/config/schema";
 import { guiChecklist } from "../src/render/checklist";
 import { installerCommandLine } from "../src/render/installer";
-import {
-  EXTENSIONS_UPLOAD_PATH,
-  STANDALONE_PASSWORD_FILE,
-  STANDALONE_SCRIPT_PATH,
-  STANDALONE_STATE_DIR,
-  renderDbReachableCheck,
-  renderStandaloneDbScript,
-  standaloneServer,
-} from "../src/render/standalone-db";
-import { sshConnection, terraformLiteral } from "../constructs/connection";
+import { EXTENSIONS_UPLOAD_PATH, STANDALONE_PASSWORD_FILE, renderDbReachableCheck, renderStandaloneDbScript, standaloneServer } from "../src/render/standalone-db";
+import { RemoteScript } from "../constructs/remote-script";
 import type { EmsNode } from "../constructs/ems-node";
 import { buildEmsChain } from "./ems-chain";
 import { FortiGateLb } from "../constructs/fortigate-lb";
@@ -36,7 +28,7 @@ export interface StandalonePostgresProps {
 export class StandalonePostgres extends Construct {
   public readonly server: DbNodeConfig;
   /** The setup step (managed mode only); EMS depends on it. */
-  public readonly setup?: DataResource;
+  public readonly setup?: RemoteScript;
   /** The setup script (managed mode only; no secrets in it). */
   public readonly script?: string;
 
@@ -48,34 +40,31 @@ export class StandalonePostgres extends Construct {
     if (!s) throw new Error(`${id}: the deployment has no standalone section; add standalone: { mode: "existing" | "managed" }`);
     if (s.mode !== "managed") return;
     this.script = renderStandaloneDbScript(d, s);
-    this.setup = new DataResource(this, "setup", {
-      triggersReplace: {
-        server: this.server.name,
-        address: this.server.address,
-        script: createHash("sha256").update(this.script).digest("hex"),
-        extensions: s.extensions?.sha256 ?? "none",
-      },
-      connection: sshConnection(this.server, "10m"),
-      provisioners: [
-        { type: "remote-exec", inline: [`install -d -m 700 ${STANDALONE_STATE_DIR}/secrets`] },
-        // Terraform hides this provisioner's output (sensitive content); it prints nothing anyway.
-        { type: "file", content: props.secrets.dbPassword.stringValue, destination: STANDALONE_PASSWORD_FILE },
-        ...(s.extensions ? [{ type: "file" as const, source: s.extensions.path, destination: EXTENSIONS_UPLOAD_PATH }] : []),
-        { type: "file", content: terraformLiteral(this.script), destination: STANDALONE_SCRIPT_PATH },
-        { type: "remote-exec", inline: [`bash ${STANDALONE_SCRIPT_PATH}`] },
-      ],
+    this.setup = new RemoteScript(this, "setup", {
+      host: this.server,
+      policy: d.ssh,
+      name: "standalone-db",
+      script: this.script,
+      secretFiles: [{ name: "db_password", content: props.secrets.dbPassword.stringValue, path: STANDALONE_PASSWORD_FILE }],
+      uploads: s.extensions ? [{ source: s.extensions.path, destination: EXTENSIONS_UPLOAD_PATH, sha256: s.extensions.sha256 }] : [],
+      triggers: { server: this.server.name, address: this.server.address, extensions: s.extensions?.sha256 ?? "none" },
+      timeout: "10m",
     });
   }
 }
 
 /** A bounded check, on an EMS node, that the DB server answers on its port. */
-export function dbReachableFrom(scope: Construct, id: string, d: Deployment, dependsOn: ITerraformDependable[]): DataResource {
+export function dbReachableFrom(scope: Construct, id: string, d: Deployment, dependsOn: ITerraformDependable[]): RemoteScript {
   const server = standaloneServer(d);
   const from = d.emsNodes[0]!;
-  return new DataResource(scope, id, {
-    triggersReplace: { from: from.address, server: server.address, port: String(d.database.port) },
-    connection: sshConnection(from),
-    provisioners: [{ type: "remote-exec", inline: [terraformLiteral(renderDbReachableCheck(server.address, d.database.port))] }],
+  return new RemoteScript(scope, id, {
+    host: from,
+    policy: d.ssh,
+    name: "db-reachable",
+    script: `#!/usr/bin/env bash\n${renderDbReachableCheck(server.address, d.database.port)}\n`,
+    triggers: { from: from.address, server: server.address, port: String(d.database.port) },
+    // A check needs no root.
+    sudo: false,
     dependsOn,
   });
 }
@@ -95,10 +84,10 @@ export class StandaloneDbStack extends TerraformStack {
     this.emsNodes = buildEmsChain(this, { deployment: d, secrets: this.secrets, afterDatabase: [reachable], dbHosts });
     if (d.fortigate) {
       this.fortigate = new FortiGateLb(this, "fortigate", { deployment: d, secrets: this.secrets, dependsOn: this.emsNodes.map((e) => e.resource) });
-      new TerraformOutput(this, "fortios_cli", { value: this.fortigate.cliScript, description: "The FortiGate configuration as CLI commands" });
+      new LiteralOutput(this, "fortios_cli", { value: this.fortigate.cliScript, description: "The FortiGate configuration as CLI commands" });
     }
-    new TerraformOutput(this, "gui_checklist", { value: guiChecklist(d), description: "EMS GUI steps to do by hand" });
-    new TerraformOutput(this, "installer_command_lines", {
+    new LiteralOutput(this, "gui_checklist", { value: guiChecklist(d), description: "EMS GUI steps to do by hand" });
+    new LiteralOutput(this, "installer_command_lines", {
       value: d.emsNodes.map((_, i) =>
         installerCommandLine(d.installer.version, { primary: i === 0, dbHosts, dbPort: d.database.port, dbUser: d.database.user, passwordExpr: '"$DB_PASS"' }),
       ),

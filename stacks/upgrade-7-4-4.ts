@@ -7,9 +7,9 @@
  *   primary register --force) -> start standbys (own volumes) -> start witnesses.
  * Every step is skipped on a node whose new container already runs, so a re-apply loses nothing.
  */
-import { DataResource, TerraformOutput, TerraformStack, type ITerraformDependable } from "cdktf";
+import { TerraformStack, type ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { createHash } from "node:crypto";
+import { LiteralOutput } from "../constructs/literal-output";
 import type { Deployment } from "../src/config/schema";
 import { renderHostPrepScript } from "../src/render/docker-host";
 import {
@@ -20,11 +20,11 @@ import {
   upgradeEnvFileContent,
   upgradeMark,
   upgradeOrder,
+  upgradeDockerRunCommand,
   upgradeRunArgs,
-  UPGRADE_STATE_DIR,
   type NodeUpgrade,
 } from "../src/render/upgrade";
-import { sshConnection, terraformLiteral } from "../constructs/connection";
+import { RemoteScript } from "../constructs/remote-script";
 import { DeploymentSecrets } from "../constructs/secrets";
 import { passwordsWithoutLineBreaks } from "../constructs/docker-ssh-node";
 
@@ -45,32 +45,23 @@ export interface UpgradeNodeStepProps {
 
 /** One step of the upgrade on one DB host. */
 export class UpgradeNodeStep extends Construct {
-  public readonly resource: DataResource;
+  public readonly resource: RemoteScript;
   public readonly script: string;
 
   constructor(scope: Construct, id: string, props: UpgradeNodeStepProps) {
     super(scope, id);
     const node = props.upgrade.node;
     this.script = props.script;
-    const path = `${UPGRADE_STATE_DIR}/upgrade-${props.step}.sh`;
-    this.resource = new DataResource(this, "run", {
-      triggersReplace: {
-        node: node.name,
-        address: node.address,
-        step: props.step,
-        target: upgradeMark(props.deployment),
-        script: createHash("sha256").update(props.script).digest("hex"),
-      },
-      connection: sshConnection(node, "10m"),
+    this.resource = new RemoteScript(this, "run", {
+      host: node,
+      policy: props.deployment.ssh,
+      name: `upgrade-${props.step}`,
+      script: props.script,
+      // The start step's env file: placed where the script expects it, removed after the run.
+      secretFiles: props.secretFile ? [{ name: "env", content: props.secretFile.content, path: props.secretFile.destination }] : [],
+      triggers: { node: node.name, address: node.address, step: props.step, target: upgradeMark(props.deployment) },
+      timeout: "10m",
       ...(props.secrets ? { lifecycle: { precondition: [passwordsWithoutLineBreaks(props.secrets)] } } : {}),
-      provisioners: [
-        // The env file exists empty with mode 0600 before Terraform writes to it (scp keeps an existing file's mode).
-        { type: "remote-exec", inline: [`install -d -m 700 ${UPGRADE_STATE_DIR} ${UPGRADE_STATE_DIR}/secrets${props.secretFile ? ` && install -m 600 /dev/null ${props.secretFile.destination}` : ""}`] },
-        // Terraform hides this provisioner's output (sensitive content); it prints nothing anyway.
-        ...(props.secretFile ? [{ type: "file" as const, content: props.secretFile.content, destination: props.secretFile.destination }] : []),
-        { type: "file", content: terraformLiteral(props.script), destination: path },
-        { type: "remote-exec", inline: [`bash ${path}`] },
-      ],
       dependsOn: props.dependsOn,
     });
   }
@@ -113,11 +104,11 @@ export class Upgrade744Stack extends TerraformStack {
     for (const [name, s] of partial) steps.set(name, s as Record<UpgradeStep, UpgradeNodeStep>);
     this.steps = steps;
 
-    new TerraformOutput(this, "docker_run_commands", {
-      value: order.map((u) => `docker ${upgradeRunArgs(d, u).join(" ")}`),
+    new LiteralOutput(this, "docker_run_commands", {
+      value: order.map((u) => upgradeDockerRunCommand(d, u)),
       description: "The new containers, in start order (passwords from the env file)",
     });
-    new TerraformOutput(this, "next_steps", {
+    new LiteralOutput(this, "next_steps", {
       value: [
         "Check the cluster: docker exec -it <node> /opt/bitnami/scripts/postgresql-repmgr/entrypoint.sh repmgr -f /opt/bitnami/repmgr/conf/repmgr.conf cluster show",
         "Upgrade the EMS nodes to 7.4.4 as the EMS Administration Guide's \"Upgrading EMS in HA\" describes.",

@@ -7,10 +7,11 @@
  */
 import { DataResource, TerraformOutput, TerraformStack, TerraformVariable, type ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
+import { LiteralOutput } from "../constructs/literal-output";
 import { resolve } from "node:path";
 import { appliancesSchema, type Deployment, type EmsNodeConfig } from "../src/config/schema";
 import { guiChecklist } from "../src/render/checklist";
-import { runnerArgv, shellWord, type ApplianceRole } from "../src/render/appliance";
+import { applianceSecretFilesCommand, runnerArgv, shellWord, type ApplianceRole } from "../src/render/appliance";
 import { standaloneServer } from "../src/render/standalone-db";
 import { terraformLiteral } from "../constructs/connection";
 import { FortiGateLb } from "../constructs/fortigate-lb";
@@ -85,7 +86,7 @@ export class ApplianceRedirect extends Construct {
       provisioners: [
         {
           type: "local-exec",
-          command: `umask 077 && mkdir -p ${SECRET_FILE_DIR} && printf '%s' "$EMS_HA_DB_PASSWORD" > ${dbFile} && printf '%s' "$EMS_HA_APPLIANCE_PASSWORD" > ${loginFile}`,
+          command: terraformLiteral(applianceSecretFilesCommand(SECRET_FILE_DIR, dbFile, loginFile)),
           environment: {
             EMS_HA_DB_PASSWORD: props.secrets.dbPassword.stringValue,
             EMS_HA_APPLIANCE_PASSWORD: props.appliancePassword.stringValue,
@@ -139,10 +140,10 @@ export class VmAppliancesStack extends TerraformStack {
     });
     if (d.fortigate) {
       this.fortigate = new FortiGateLb(this, "fortigate", { deployment: d, secrets: this.secrets, dependsOn: this.appliances.map((a) => a.resource) });
-      new TerraformOutput(this, "fortios_cli", { value: this.fortigate.cliScript, description: "The FortiGate configuration as CLI commands" });
+      new LiteralOutput(this, "fortios_cli", { value: this.fortigate.cliScript, description: "The FortiGate configuration as CLI commands" });
     }
     const primary = d.emsNodes[0]!;
-    new TerraformOutput(this, "gui_checklist", {
+    new LiteralOutput(this, "gui_checklist", {
       value: [
         `Before deploying: log in once to each appliance (ssh ${primary.ssh.user}@<address>, initial password "ems") and change the password; give the new one as TF_VAR_appliance_password.`,
         `After the primary's redirect: open https://${primary.address} and complete the initial configuration (user, password, license).`,

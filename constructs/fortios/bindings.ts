@@ -15,7 +15,7 @@ export interface FortiosProviderConfig {
   readonly hostname: string;
   /** REST API token (FORTIOS_ACCESS_TOKEN); pass a sensitive variable's value. */
   readonly token: string;
-  /** Skip TLS verification. @default true when no cabundlefile is given */
+  /** Skip TLS verification (the token then goes to whoever answers). @default false: verify against cabundlefile */
   readonly insecure?: boolean;
   readonly cabundlefile?: string;
   readonly vdom?: string;
@@ -48,7 +48,7 @@ export class FortiosProvider extends TerraformProvider {
     return {
       hostname: c.hostname,
       token: c.token,
-      insecure: c.insecure ?? c.cabundlefile === undefined,
+      insecure: c.insecure ?? false,
       cabundlefile: c.cabundlefile,
       vdom: c.vdom,
     };
@@ -100,5 +100,25 @@ export class FirewallPolicy extends FortiosResource<LbPolicy> {
   static readonly tfResourceType = "fortios_firewall_policy";
   constructor(scope: Construct, id: string, attrs: LbPolicy, opts: FortiosResourceOptions = {}) {
     super(scope, id, FirewallPolicy.tfResourceType, attrs, opts);
+  }
+}
+
+/**
+ * fortios_firewall_security_policyseq: moves policy `policy_src_id` before or after policy
+ * `policy_dst_id` (a new policy is appended at the bottom of the list, where a broader policy
+ * above can shadow it). `enable_state_checking` makes a refresh see a policy moved by hand.
+ */
+export interface PolicySeq {
+  readonly policy_src_id: number;
+  readonly policy_dst_id: number;
+  readonly alter_position: "before" | "after";
+  readonly enable_state_checking?: boolean;
+  readonly comment?: string;
+}
+
+export class FirewallSecurityPolicyseq extends FortiosResource<PolicySeq> {
+  static readonly tfResourceType = "fortios_firewall_security_policyseq";
+  constructor(scope: Construct, id: string, attrs: PolicySeq, opts: FortiosResourceOptions = {}) {
+    super(scope, id, FirewallSecurityPolicyseq.tfResourceType, attrs, opts);
   }
 }

@@ -25,5 +25,5 @@ export default defineDeployment({
     source: { kind: "url", url: "https://artifacts.acme.example/fortinet/forticlientems_7.4.4.2034.F.bin", sha256: "1111111111111111111111111111111111111111111111111111111111111111" },
   },
   ems: { fqdn: "ems.acme.example", vip: "10.40.0.50" },
-  fortigate: { address: "10.40.0.1", vdom: "dc1", incomingInterface: "wan1", outgoingInterface: "dc-servers", namePrefix: "ledger" },
+  fortigate: { address: "10.40.0.1", vdom: "dc1", incomingInterface: "wan1", outgoingInterface: "dc-servers", namePrefix: "ledger", caBundleFile: "fortigate-ca.pem" },
 });

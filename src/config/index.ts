@@ -12,3 +12,5 @@ export * from "./parse";
 export * from "./load";
 export * from "./values";
 export * from "./checksums";
+export * from "./local-files";
+export * from "./host-keys";

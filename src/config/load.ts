@@ -1,7 +1,8 @@
 /** Loading a deployment from a TypeScript module or a JSON file. */
 import { existsSync, readFileSync } from "node:fs";
-import { extname, resolve } from "node:path";
+import { dirname, extname, resolve } from "node:path";
 import { ConfigError } from "./errors";
+import { resolveLocalPaths } from "./local-files";
 import { parseDeployment } from "./parse";
 import type { Deployment } from "./schema";
 
@@ -89,7 +90,11 @@ export function readDeploymentInput(path: string): unknown {
   return value;
 }
 
-/** Reads and validates a deployment file. Throws ConfigError listing every issue. */
+/**
+ * Reads and validates a deployment file. Throws ConfigError listing every issue. Local paths
+ * (installer, extensions, private keys, CA bundle, known_hosts) come back absolute, relative
+ * to the file's directory (src/config/local-files.ts).
+ */
 export function loadDeployment(path: string): Deployment {
-  return parseDeployment(readDeploymentInput(path), path);
+  return resolveLocalPaths(parseDeployment(readDeploymentInput(path), path), dirname(resolve(path)));
 }

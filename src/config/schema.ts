@@ -70,10 +70,35 @@ export const sshSchema = z
      * ssh agent (SSH_AUTH_SOCK) is used.
      */
     privateKeyPath: localPath().optional(),
+    /**
+     * The host's SSH public key, as `ssh-keyscan -t ed25519 HOST` prints it after the host name
+     * (`ssh-ed25519 AAAA...`). Every connection then verifies it (Terraform's `host_key`, the docker
+     * provider's known_hosts). When absent, the key comes from the deployment's `ssh.knownHostsFile`;
+     * without either, Terraform's provisioners accept any key (docs/configuration.md, "Host keys").
+     */
+    hostKey: z
+      .string()
+      .regex(/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa|rsa-sha2-(256|512)) [A-Za-z0-9+/]+={0,3}$/, "must be a public key like 'ssh-ed25519 AAAAC3...' (key type and base64, no host name)")
+      .optional(),
   })
   .strict()
   .default({});
 export type SshSettings = z.infer<typeof sshSchema>;
+
+/** How every SSH connection of the deployment checks host keys (the deployment's top-level `ssh`). */
+export const sshPolicySchema = z
+  .object({
+    /**
+     * A known_hosts file (OpenSSH format, on the machine running Terraform) holding the hosts' keys;
+     * a relative path is relative to the deployment file. Hosts without `ssh.hostKey` take their key from it.
+     */
+    knownHostsFile: localPath().optional(),
+    /** Refuse (at synth and in `ems-ha check`) any host whose key is not pinned. @default false */
+    strictHostKeys: z.boolean().default(false),
+  })
+  .strict()
+  .default({});
+export type SshPolicy = z.infer<typeof sshPolicySchema>;
 
 export const EMS_OS = ["ubuntu", "rhel9-azure", "rhel9-aws"] as const;
 
@@ -279,11 +304,30 @@ export const fortigateSchema = z
     policyIdBase: z.number().int().min(1).max(4294967000).default(1000),
     /** Prefix of every object name. @default "ems-ha" */
     namePrefix: z.string().regex(/^[A-Za-z0-9_-]{1,20}$/, "must be 1-20 letters, digits, '_' or '-'").default("ems-ha"),
-    /** Verify the FortiGate's TLS certificate; needs caBundleFile. @default false */
-    verifyTls: z.boolean().default(false),
+    /**
+     * Verify the FortiGate's TLS certificate against caBundleFile. Set false only by choice:
+     * the token then goes to whoever answers at the address (`ems-ha check` warns). @default true
+     */
+    verifyTls: z.boolean().default(true),
+    /** CA bundle (PEM) that signed the FortiGate's certificate, on the machine running Terraform; relative to the deployment file. */
     caBundleFile: localPath().optional(),
+    /**
+     * Move the toolkit's first policy before this existing policy id (a broader policy above would
+     * shadow it: new policies land at the bottom of the list). @default none (left at the bottom)
+     */
+    placeBefore: z.number().int().min(1).optional(),
+    /** Move the toolkit's first policy after this existing policy id. @default none */
+    placeAfter: z.number().int().min(1).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((fg, ctx) => {
+    if (fg.verifyTls && !fg.caBundleFile) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["caBundleFile"], message: "verifyTls is true (the default) but no caBundleFile is given: add the CA bundle (PEM) that signed the FortiGate's certificate, or set verifyTls: false explicitly" });
+    }
+    if (fg.placeBefore !== undefined && fg.placeAfter !== undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["placeAfter"], message: "give placeBefore or placeAfter, not both" });
+    }
+  });
 export type FortiGateConfig = z.infer<typeof fortigateSchema>;
 
 /** Settings of the native PostgreSQL topology (native-single-region): PostgreSQL + repmgr without Docker. */
@@ -441,6 +485,8 @@ export const deploymentSchema = z
     appliances: appliancesSchema.optional(),
     /** The move to the new ems-postgres-ha image (topology upgrade-7-4-4). @default all defaults */
     upgrade: upgradeSchema.optional(),
+    /** Host key checking of every SSH connection. @default keys from each host's ssh.hostKey, not strict */
+    ssh: sshPolicySchema,
     /** Topology rule findings acknowledged with a reason. @default [] */
     acknowledgements: z.array(acknowledgementSchema).max(64).default([]),
   })

@@ -3,7 +3,8 @@
  * a bad deployment exits 2 and writes nothing.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import example from "../../examples/single-region";
@@ -58,7 +59,7 @@ describe("cdktf app", () => {
     const cfg = join(dir, "mine.json");
     writeFileSync(cfg, JSON.stringify({ ...example, emsNodes: [...example.emsNodes, { name: "ems-3", address: "192.168.1.12" }] }));
     const out = join(dir, "out");
-    const r = runApp({ EMS_HA_CONFIG: cfg, CDKTF_OUTDIR: out });
+    const r = runApp({ EMS_HA_CONFIG: cfg, CDKTF_OUTDIR: out, EMS_HA_OFFLINE_FILES: "1" });
     expect(r.status, r.stderr).toBe(0);
     expect(readdirSync(join(out, "stacks"))).toEqual(["single-region"]);
     const json = JSON.parse(readFileSync(join(out, "stacks/single-region/cdk.tf.json"), "utf8"));
@@ -69,12 +70,67 @@ describe("cdktf app", () => {
     const dir = tempDir("ems-ha-warn-");
     const cfg = join(dir, "two-nodes.json");
     writeFileSync(cfg, JSON.stringify({ ...example, database: { ...example.database, nodes: example.database.nodes.filter((n) => n.role === "data") } }));
-    const r = runApp({ EMS_HA_CONFIG: cfg, CDKTF_OUTDIR: join(dir, "out") });
+    const r = runApp({ EMS_HA_CONFIG: cfg, CDKTF_OUTDIR: join(dir, "out"), EMS_HA_OFFLINE_FILES: "1" });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^\[single-region\] warning: even-voting-nodes \[pg-1, pg-2\]: .*Fix: /m);
     expect(r.stdout.match(/even-voting-nodes/g)).toHaveLength(1);
     expect(r.stdout).toContain(`ems-ha: deployment ${cfg} (from $EMS_HA_CONFIG)`);
     expect(r.stderr).toBe("");
+  });
+
+  describe("local files", () => {
+    /** A user deployment whose files exist next to it, named by relative paths. */
+    function withFiles(dir: string, installerBytes = "installer stand-in\n") {
+      writeFileSync(join(dir, "ems.bin"), installerBytes);
+      writeFileSync(join(dir, "fg-ca.pem"), "-----BEGIN CERTIFICATE-----\n");
+      mkdirSync(join(dir, "keys"));
+      writeFileSync(join(dir, "keys", "id"), "key\n", { mode: 0o600 });
+      const sha = createHash("sha256").update("installer stand-in\n").digest("hex");
+      const ssh = { user: "root", privateKeyPath: "keys/id" };
+      return {
+        ...example,
+        emsNodes: example.emsNodes.map((n) => ({ ...n, ssh })),
+        database: { ...example.database, nodes: example.database.nodes.map((n) => ({ ...n, ssh })) },
+        installer: { ...example.installer, source: { kind: "file", path: "./ems.bin", sha256: sha } },
+        fortigate: { ...example.fortigate!, caBundleFile: "fg-ca.pem" },
+      };
+    }
+
+    it("makes every local path absolute, relative to the deployment file (cdktf runs Terraform in cdktf.out/stacks/<stack>)", () => {
+      const dir = tempDir("ems-ha-paths-");
+      const cfg = join(dir, "deployment.json");
+      writeFileSync(cfg, JSON.stringify(withFiles(dir)));
+      const out = join(dir, "out");
+      // Run from another directory: the paths must not depend on where cdktf is started.
+      const r = runApp({ EMS_HA_CONFIG: cfg, CDKTF_OUTDIR: out }, tempDir("ems-ha-cwd-"));
+      expect(r.status, r.stderr).toBe(0);
+      const json = JSON.parse(readFileSync(join(out, "stacks/single-region/cdk.tf.json"), "utf8"));
+      const install = Object.entries(json.resource.terraform_data as Record<string, { provisioner: Array<Record<string, { source?: string }>>; connection: { private_key: string } }>).find(([k]) => k.startsWith("ems-1_install"))![1];
+      expect(install.provisioner.map((p) => p.file?.source).filter(Boolean)).toEqual([join(dir, "ems.bin")]);
+      expect(install.connection.private_key).toContain(`file("${join(dir, "keys/id")}")`);
+      expect(json.provider.fortios[0]).toMatchObject({ insecure: false, cabundlefile: join(dir, "fg-ca.pem") });
+      expect(json.provider.docker[0].ssh_opts).toEqual(expect.arrayContaining(["-i", join(dir, "keys/id")]));
+    });
+
+    it("exits 2 naming the field when a local file is missing or its sha256 does not match, and writes nothing", () => {
+      const dir = tempDir("ems-ha-files-");
+      const cfg = join(dir, "deployment.json");
+      const d = withFiles(dir, "another installer\n");
+      writeFileSync(cfg, JSON.stringify({ ...d, fortigate: { ...d.fortigate, caBundleFile: "missing-ca.pem" } }));
+      const out = join(dir, "out");
+      const r = runApp({ EMS_HA_CONFIG: cfg, CDKTF_OUTDIR: out });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain("installer.source.path");
+      expect(r.stderr).toMatch(/sha256 is [0-9a-f]{64}/);
+      expect(r.stderr).toContain("fortigate.caBundleFile");
+      expect(r.stderr).toContain(join(dir, "missing-ca.pem"));
+      expect(r.stderr).toContain("EMS_HA_OFFLINE_FILES=1");
+      expect(existsSync(out)).toBe(false);
+      // Offline mode: the same deployment synthesizes, with warnings.
+      const off = runApp({ EMS_HA_CONFIG: cfg, CDKTF_OUTDIR: out, EMS_HA_OFFLINE_FILES: "1" });
+      expect(off.status, off.stderr).toBe(0);
+      expect(off.stderr).toMatch(/\[Warning\] installer\.source\.path/);
+    });
   });
 
   it("still refuses to synthesize without Terraform (the version check runs once, not once per resource)", () => {

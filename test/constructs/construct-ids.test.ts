@@ -55,8 +55,12 @@ const NATIVE_SINGLE_REGION: Pins = [
   ["native-single-region/secrets/db_password", "var.db_password"],
   ["native-single-region/secrets/repmgr_password", "var.repmgr_password"],
   ["native-single-region/secrets/symmetric_key", "var.symmetric_key"],
+  // New in the prepare/join split (host preparation on every node at once); the setup addresses are unchanged.
+  ["native-single-region/dbnode-1/prepare", "terraform_data.dbnode-1_prepare_6D76847D"],
   ["native-single-region/dbnode-1/setup", "terraform_data.dbnode-1_setup_A8310C74"],
+  ["native-single-region/dbnode-2/prepare", "terraform_data.dbnode-2_prepare_371EF59A"],
   ["native-single-region/dbnode-2/setup", "terraform_data.dbnode-2_setup_8C12A528"],
+  ["native-single-region/witness-1/prepare", "terraform_data.witness-1_prepare_51DD0EF0"],
   ["native-single-region/witness-1/setup", "terraform_data.witness-1_setup_B902B37F"],
   ["native-single-region/ssh-keys/dbnode-1", "terraform_data.ssh-keys_dbnode-1_C65AF546"],
   ["native-single-region/ssh-keys/dbnode-2", "terraform_data.ssh-keys_dbnode-2_2F14B5DC"],

@@ -1,5 +1,6 @@
 import { Testing } from "cdktf";
 import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import example from "../../examples/single-region";
@@ -94,12 +95,13 @@ describe("single-region stack", () => {
     const prep = resourcesByPath(json, "terraform_data");
     const pg1 = prep.get("single-region/pg-1/prepare")!;
     expect((pg1.triggers_replace as Record<string, string>).image).toBe(example.database.image!.source!.kind === "tarball" ? example.database.image!.source!.sha256 : "");
-    const script = ((pg1.provisioner as Array<Record<string, Record<string, string>>>)[0]!.file!.content)!;
+    const stepScript = (r: Record<string, unknown>) => (r.provisioner as Array<Record<string, Record<string, string>>>).find((p) => p.file?.destination?.endsWith("/script.sh"))!.file!.content!;
+    const script = stepScript(pg1);
     expect(script).toContain("work_mem = 480kB");
     expect(script).toContain("docker load -i '/root/forticlientems_postgres-ha.tar.gz'");
     expect(script).toContain("sha256sum -c");
     const w = prep.get("single-region/pgw-1/prepare")!;
-    expect(((w.provisioner as Array<Record<string, Record<string, string>>>)[0]!.file!.content)!).not.toContain("extra.conf");
+    expect(stepScript(w)).not.toContain("extra.conf");
   });
 
   it("orders the deployment: primary, standby, witness, primary ready, EMS primary, EMS secondary, FortiGate", () => {
@@ -119,13 +121,18 @@ describe("single-region stack", () => {
     const ems2 = td.get("single-region/ems-2/install")!;
     const provs = ems2.provisioner as Array<Record<string, Record<string, unknown>>>;
     const files = provs.filter((p) => p.file).map((p) => p.file!);
-    expect(files.find((f) => f.destination === "/var/lib/ems-ha/secrets/db_password")!.content).toBe("${var.db_password}");
-    expect(files.find((f) => f.destination === "/opt/ems-ha/installer/forticlientems_7.4.4.2034.F.bin")!.source).toBe("./forticlientems_7.4.4.2034.F.bin");
-    const script = files.find((f) => f.destination === "/var/lib/ems-ha/install-ems.sh")!.content as string;
+    expect(files.find((f) => f.destination === ".ems-ha/run/install-ems/secrets/db_password")!.content).toBe("${var.db_password}");
+    // The runner places the password where the install script reads it, and the installer in the install directory.
+    const runner = files.find((f) => f.destination === ".ems-ha/run/install-ems/run.sh")!.content as string;
+    expect(runner).toContain('install -m 0600 "$here/secrets/"db_password /var/lib/ems-ha/secrets/db_password');
+    expect(runner).toContain('mv -f "$here/files/0" /opt/ems-ha/installer/forticlientems_7.4.4.2034.F.bin');
+    // Absolute at synth: cdktf runs Terraform in cdktf.out/stacks/<stack>/.
+    expect(files.find((f) => f.destination === ".ems-ha/run/install-ems/files/0")!.source).toBe(join(process.cwd(), "forticlientems_7.4.4.2034.F.bin"));
+    const script = files.find((f) => f.destination === ".ems-ha/run/install-ems/script.sh")!.content as string;
     expect(script).toContain("--db_host 192.168.1.21,192.168.1.22 --db_port 5432 --db_user postgres");
     expect(script).toContain("--skip_db_deploy");
     expect(script).not.toContain("var.db_password");
-    expect((ems2.connection as Record<string, unknown>).private_key).toContain('fileexists(pathexpand("~/.ssh/id_ed25519"))');
+    expect((ems2.connection as Record<string, unknown>).private_key).toContain(`fileexists("${join(process.env.HOME || homedir(), ".ssh/id_ed25519")}")`);
   });
 
   it("configures the FortiGate as the guide's step 6", () => {
@@ -139,7 +146,8 @@ describe("single-region stack", () => {
     const policy = Object.values(json.resource.fortios_firewall_policy!)[0]!;
     expect(policy).toMatchObject({ policyid: 1000, srcaddr: [{ name: "all" }], service: [{ name: "ALL" }], inspection_mode: "proxy", srcintf: [{ name: "port1" }], dstintf: [{ name: "port2" }] });
     expect((policy.dstaddr as Array<{ name: string }>).length).toBe(5);
-    expect(json.provider!.fortios![0]).toMatchObject({ hostname: "192.168.1.1", token: "${var.fortigate_token}", insecure: true });
+    // TLS is verified by default, against the CA bundle (made absolute at synth).
+    expect(json.provider!.fortios![0]).toMatchObject({ hostname: "192.168.1.1", token: "${var.fortigate_token}", insecure: false, cabundlefile: join(process.cwd(), "fortigate-ca.pem") });
   });
 
   it("adds 8443 with Chromebook, 80 with ACME and one policy per extra EMS subnet", () => {

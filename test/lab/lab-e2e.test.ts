@@ -41,12 +41,17 @@ afterAll(async () => {
 }, 180_000);
 
 describe("lab end to end", () => {
-  it("deploys the native-single-region stack with terraform apply, in the guide's order", async () => {
+  it("deploys the native-single-region stack with terraform apply: hosts prepared at once, the primary first, EMS last", async () => {
     deployed = await labDeploy(state!, { log });
-    expect(deployed.apply.added).toBe(7);
+    expect(deployed.apply.added).toBe(10);
     const order = [...deployed.apply.steps].sort((a, b) => a.startSeconds - b.startSeconds).map((s) => s.address.replace(/_[0-9A-F]{8}$/, "").replace(/^terraform_data\./, ""));
+    // Every host prepares at once, before any join starts.
+    const byName = new Map(deployed.apply.steps.map((s) => [s.address.replace(/_[0-9A-F]{8}$/, "").replace(/^terraform_data\./, ""), s]));
+    const prepares = ["dbnode-1_prepare", "dbnode-2_prepare", "witness-1_prepare"].map((n) => byName.get(n)!);
+    expect(Math.max(...prepares.map((p) => p.startSeconds)) - Math.min(...prepares.map((p) => p.startSeconds))).toBeLessThan(5);
     expect(order.indexOf("dbnode-1_setup")).toBeLessThan(order.indexOf("dbnode-2_setup"));
-    expect(order.indexOf("dbnode-2_setup")).toBeLessThan(order.indexOf("witness-1_setup"));
+    expect(order.indexOf("dbnode-1_setup")).toBeLessThan(order.indexOf("witness-1_setup"));
+    expect(order.indexOf("dbnode-2_setup")).toBeLessThan(order.indexOf("ems-1_install"));
     expect(order.indexOf("witness-1_setup")).toBeLessThan(order.indexOf("ems-1_install"));
     expect(order.indexOf("ems-1_install")).toBeLessThan(order.indexOf("ems-2_install"));
     expect(existsSync(join(deployed.stackDir, "cdk.tf.json"))).toBe(true);

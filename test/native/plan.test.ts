@@ -59,8 +59,8 @@ describe("terraform plan of native-single-region", () => {
   });
 
   it("plans every node, the key exchange and EMS without an SSH key file or extension tarball", () => {
-    // 3 DB nodes + an SSH key sync per data node (2) + 2 EMS nodes
-    expect(planOutput).toMatch(/Plan: 7 to add, 0 to change, 0 to destroy/);
+    // 3 DB nodes (prepare + join each) + an SSH key sync per data node (2) + 2 EMS nodes
+    expect(planOutput).toMatch(/Plan: 10 to add, 0 to change, 0 to destroy/);
     for (const addr of ["dbnode-1", "dbnode-2", "witness-1", "ssh-keys", "ems-1", "ems-2"]) expect(planOutput).toContain(addr);
   });
 

@@ -26,7 +26,7 @@ describe("NativeSingleRegionStack", () => {
     expect((j as Res).provider).toBeUndefined();
   });
 
-  it("sets up node 1, then node 2, then the witness, then the SSH keys, then EMS 1, then EMS 2", () => {
+  it("prepares every host at once, joins node 1, then node 2 and the witness together, then the SSH keys, then EMS 1, then EMS 2", () => {
     const [n1] = byPrefix(j, "dbnode-1_setup");
     const [, n2] = byPrefix(j, "dbnode-2_setup");
     const [n2id] = byPrefix(j, "dbnode-2_setup");
@@ -35,9 +35,17 @@ describe("NativeSingleRegionStack", () => {
     const [, ems1] = byPrefix(j, "ems-1_install");
     const [, ems2] = byPrefix(j, "ems-2_install");
     const [ems1id] = byPrefix(j, "ems-1_install");
-    expect(n2.depends_on).toEqual([`terraform_data.${n1}`]);
-    expect(w.depends_on).toEqual([`terraform_data.${n2id}`]);
-    expect(keys1.depends_on).toEqual([`terraform_data.${wid}`]);
+    const prep = (name: string) => `terraform_data.${byPrefix(j, `${name}_prepare`)[0]}`;
+    // Each node's preparation has no dependency (all hosts at once); the joins keep the guide's order.
+    for (const name of ["dbnode-1", "dbnode-2", "witness-1"]) expect(byPrefix(j, `${name}_prepare`)[1].depends_on).toBeUndefined();
+    expect(byPrefix(j, "dbnode-1_setup")[1].depends_on).toEqual([prep("dbnode-1")]);
+    expect(n2.depends_on).toEqual([prep("dbnode-2"), `terraform_data.${n1}`]);
+    // The witness registers with the primary only: it does not wait for the standby's clone.
+    expect(w.depends_on).toEqual([prep("witness-1"), `terraform_data.${n1}`]);
+    const prepRun = JSON.stringify(byPrefix(j, "dbnode-2_prepare")[1].provisioner);
+    expect(prepRun).toContain("bash .ems-ha/run/native-prepare/run.sh");
+    expect(prepRun).toContain("bash \\\"$here/script.sh\\\" --prepare");
+    expect(keys1.depends_on).toEqual([`terraform_data.${n1}`, `terraform_data.${n2id}`, `terraform_data.${wid}`]);
     expect(ems1.depends_on).toContain(`terraform_data.${wid}`);
     expect(ems1.depends_on.filter((x: string) => x.includes("ssh-keys"))).toHaveLength(2);
     expect(ems2.depends_on).toEqual([`terraform_data.${ems1id}`]);
@@ -45,7 +53,8 @@ describe("NativeSingleRegionStack", () => {
 
   it("replaces a node only when its script, address, id, role or extensions change", () => {
     const [, n1] = byPrefix(j, "dbnode-1_setup");
-    expect(Object.keys(n1.triggers_replace).sort()).toEqual(["address", "extensions_sha256", "node", "node_id", "role", "script_sha256"]);
+    // content_sha256 (RemoteScript): the script, its runner and the uploaded files' checksums.
+    expect(Object.keys(n1.triggers_replace).sort()).toEqual(["address", "content_sha256", "extensions_sha256", "node", "node_id", "role", "script_sha256"]);
     expect(n1.triggers_replace.script_sha256).toMatch(/^[0-9a-f]{64}$/);
     const again = synthJson();
     expect(byPrefix(again, "dbnode-1_setup")[1].triggers_replace).toEqual(n1.triggers_replace);
@@ -56,29 +65,34 @@ describe("NativeSingleRegionStack", () => {
   it("connects over SSH with the key file only if it exists, else the agent", () => {
     const [, n1] = byPrefix(j, "dbnode-1_setup");
     expect(n1.connection).toMatchObject({ type: "ssh", host: "172.16.1.12", user: "root", port: 22 });
-    expect(n1.connection.private_key).toContain("fileexists(pathexpand(");
+    expect(n1.connection.private_key).toMatch(/fileexists\("\/[^"]*\/\.ssh\/id_ed25519"\)/);
     const noKey = synthJson(exampleDeployment((i) => ({ ...i, database: { ...i.database, nodes: i.database.nodes.map((n) => ({ ...n, ssh: { user: "admin" } })) } })));
     const [, n] = byPrefix(noKey, "dbnode-1_setup");
     expect(n.connection.private_key).toBeUndefined();
-    expect(JSON.stringify(n.provisioner)).toContain("sudo -n bash /var/lib/ems-ha/native-setup.sh");
+    expect(JSON.stringify(n.provisioner)).toContain("sudo -n bash .ems-ha/run/native-setup/run.sh");
   });
 
   it("uploads the script, the secrets from sensitive variables and the extensions, then runs the script", () => {
     const [, n1] = byPrefix(j, "dbnode-1_setup");
     const kinds = n1.provisioner.map((p: Res) => Object.keys(p)[0]);
-    expect(kinds).toEqual(["remote-exec", "file", "file", "file", "file", "file", "remote-exec"]);
+    expect(kinds).toEqual(["remote-exec", "file", "file", "file", "file", "file", "file", "remote-exec"]);
     const files = n1.provisioner.filter((p: Res) => p.file).map((p: Res) => p.file);
     expect(files.map((f: Res) => f.destination)).toEqual([
-      "/var/lib/ems-ha/stage/native-setup.sh",
-      "/var/lib/ems-ha/stage/secrets/db_password",
-      "/var/lib/ems-ha/stage/secrets/repmgr_password",
-      "/var/lib/ems-ha/stage/secrets/symmetric_key",
-      "/var/lib/ems-ha/stage/ems_pg_extensions.tar.gz",
+      ".ems-ha/run/native-setup/script.sh",
+      ".ems-ha/run/native-setup/run.sh",
+      ".ems-ha/run/native-setup/secrets/db_password",
+      ".ems-ha/run/native-setup/secrets/repmgr_password",
+      ".ems-ha/run/native-setup/secrets/symmetric_key",
+      ".ems-ha/run/native-setup/files/0",
     ]);
-    expect(files[1].content).toBe("${var.db_password}");
-    expect(files[2].content).toBe("${var.repmgr_password}");
-    expect(files[3].content).toBe("${var.symmetric_key}");
-    expect(files[4].source).toMatch(/^\/.*ems_pg_extensions\.tar\.gz$/);
+    expect(files[2].content).toBe("${var.db_password}");
+    expect(files[3].content).toBe("${var.repmgr_password}");
+    expect(files[4].content).toBe("${var.symmetric_key}");
+    expect(files[5].source).toMatch(/^\/.*ems_pg_extensions\.tar\.gz$/);
+    // The runner places each secret where the setup script reads it, installs the script for later steps, and removes the secrets.
+    expect(files[1].content).toContain('install -m 0600 "$here/secrets/"db_password /var/lib/ems-ha/stage/secrets/db_password');
+    expect(files[1].content).toContain('"$here/script.sh" /var/lib/ems-ha/native-setup.sh');
+    expect(files[1].content).toContain("trap cleanup EXIT");
     // bash's ${...} reaches Terraform escaped, so the plan does not read it as an interpolation
     expect(files[0].content).toContain("$${PEERS[@]}");
     expect(files[0].content).not.toMatch(/(^|[^$])\$\{(?!var\.)/);
@@ -87,7 +101,7 @@ describe("NativeSingleRegionStack", () => {
   it("gives the witness only the repmgr password and no extensions", () => {
     const [, w] = byPrefix(j, "witness-1_setup");
     const dests = w.provisioner.filter((p: Res) => p.file).map((p: Res) => p.file.destination);
-    expect(dests).toEqual(["/var/lib/ems-ha/stage/native-setup.sh", "/var/lib/ems-ha/stage/secrets/repmgr_password"]);
+    expect(dests).toEqual([".ems-ha/run/native-setup/script.sh", ".ems-ha/run/native-setup/run.sh", ".ems-ha/run/native-setup/secrets/repmgr_password"]);
   });
 
   it("declares the three secrets as sensitive variables", () => {

@@ -29,6 +29,8 @@ function portableFiles(): string[] {
     join("stacks", "ems-chain.ts"),
     join("examples", "native-single-region.ts"),
     join("examples", "single-region.ts"),
+    // The examples' pinned host keys (ssh.knownHostsFile): the same host_key in both outputs.
+    join("examples", "known_hosts"),
   ];
 }
 

@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import example from "../../examples/standalone-db";
 import type { DeploymentInput } from "../../src/config/schema";
@@ -9,11 +10,11 @@ describe("standalone-db stack", () => {
   const { json, text } = synthDeployment(example);
   const td = resourcesByPath(json, "terraform_data");
   const setup = td.get("standalone-db/database/setup");
-  const script = fileContent(setup, "/var/lib/ems-ha/setup-standalone-db.sh");
+  const script = fileContent(setup, /\/script\.sh$/);
 
   it("installs EMS with --db_host/--db_port of the one server: ems-1 deploys the DB, ems-2 skips it", () => {
     for (const name of ["ems-1", "ems-2"]) {
-      const s = fileContent(td.get(`standalone-db/${name}/install`), "/var/lib/ems-ha/install-ems.sh");
+      const s = fileContent(td.get(`standalone-db/${name}/install`), /\/script\.sh$/);
       expect(s).toContain('--db_host 192.168.1.30 --db_port 5432 --db_user postgres --db_pass "$DB_PASS" --skip_db_install');
       expect(s.includes("--skip_db_deploy")).toBe(name === "ems-2");
     }
@@ -27,16 +28,16 @@ describe("standalone-db stack", () => {
     expect(refersTo(dependsOn(td.get("standalone-db/db-reachable")), "terraform_data", "database_setup")).toBe(true);
     expect(refersTo(dependsOn(td.get("standalone-db/ems-1/install")), "terraform_data", "db-reachable")).toBe(true);
     expect(refersTo(dependsOn(td.get("standalone-db/ems-2/install")), "terraform_data", "ems-1_install")).toBe(true);
-    const reach = provisioners(td.get("standalone-db/db-reachable"))[0]!["remote-exec"]!.inline as string[];
-    expect(reach[0]).toContain("/dev/tcp/192.168.1.30/5432");
+    expect(fileContent(td.get("standalone-db/db-reachable"), /\/script\.sh$/)).toContain("/dev/tcp/192.168.1.30/5432");
     expect((td.get("standalone-db/db-reachable")!.connection as Record<string, unknown>).host).toBe("192.168.1.10");
   });
 
   it("sets up the server natively: packages, extensions, key kept, listen address, pg_hba before Debian's lines, the password from a sensitive file", () => {
     expect((setup!.connection as Record<string, unknown>).host).toBe("192.168.1.30");
-    expect(fileContent(setup, "/var/lib/ems-ha/secrets/db_password")).toBe("${var.db_password}");
-    const upload = provisioners(setup).map((p) => p.file).find((f) => f?.destination === "/var/lib/ems-ha/ems_pg_extensions.tar.gz");
-    expect(upload?.source).toBe("./ems_pg_extensions.tar.gz");
+    expect(fileContent(setup, /\/secrets\/db_password$/)).toBe("${var.db_password}");
+    const upload = provisioners(setup).map((p) => p.file).find((f) => f?.destination === ".ems-ha/run/standalone-db/files/0");
+    expect(upload?.source).toBe(join(process.cwd(), "ems_pg_extensions.tar.gz"));
+    expect(fileContent(setup, /\/run\.sh$/)).toContain('mv -f "$here/files/0" /var/lib/ems-ha/ems_pg_extensions.tar.gz');
     expect(script).toContain("apt-get install -y --no-install-recommends postgresql-15");
     expect(script).toContain("apt.postgresql.org");
     expect(script).toContain("if [ ! -s /var/lib/postgresql/15/symmetric_key.txt ]; then");
@@ -69,7 +70,7 @@ describe("standalone-db stack", () => {
     const t = resourcesByPath(j, "terraform_data");
     expect(t.has("standalone-db/database/setup")).toBe(false);
     expect(dependsOn(t.get("standalone-db/db-reachable"))).toEqual([]);
-    expect(fileContent(t.get("standalone-db/ems-1/install"), "/var/lib/ems-ha/install-ems.sh")).toContain("--db_host 192.168.1.30 --db_port 5432");
+    expect(fileContent(t.get("standalone-db/ems-1/install"), /\/script\.sh$/)).toContain("--db_host 192.168.1.30 --db_port 5432");
   });
 
   it("plans with real Terraform without the FortiGate (terraform_data only), no secret in the plan", () => {

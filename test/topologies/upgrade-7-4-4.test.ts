@@ -13,7 +13,7 @@ describe("upgrade-7-4-4 stack", () => {
   const { json, text } = synthDeployment(example);
   const td = resourcesByPath(json, "terraform_data");
   const step = (node: string, s: string) => td.get(`upgrade-7-4-4/${node}-${s}/run`);
-  const script = (node: string, s: string) => fileContent(step(node, s), `/var/lib/ems-ha/upgrade-${s}.sh`);
+  const script = (node: string, s: string) => fileContent(step(node, s), /\/script\.sh$/);
   const runOf = (node: string) => parseDockerRun(/^ {2}docker run .*$/m.exec(script(node, "start"))![0]);
 
   it("starts each node's new container on that node's OWN existing volume (not pg_1_data everywhere, as the guide's step 7)", () => {
@@ -74,12 +74,12 @@ describe("upgrade-7-4-4 stack", () => {
     input.database.nodes = input.database.nodes.map((n, i) => ({ ...n, name: ["pg-1", "pg-2", "pgw-1"][i]! }));
     delete input.upgrade;
     const { json: j } = synthDeployment(input);
-    const stop = fileContent(resourcesByPath(j, "terraform_data").get("upgrade-7-4-4/pg-2-stop/run"), "/var/lib/ems-ha/upgrade-stop.sh");
+    const stop = fileContent(resourcesByPath(j, "terraform_data").get("upgrade-7-4-4/pg-2-stop/run"), /\/script\.sh$/);
     expect(stop).toContain(`if [ "$OLD" = pg-2 ]; then docker rename "$OLD" pg-2-pre-upgrade;`);
   });
 
   it("passes the passwords only through the sensitive env file", () => {
-    expect(fileContent(step("pgn-2", "start"), "/var/lib/ems-ha/secrets/pgn-2.env")).toBe("POSTGRESQL_PASSWORD=${var.db_password}\nREPMGR_PASSWORD=${var.repmgr_password}\n");
+    expect(fileContent(step("pgn-2", "start"), /\/secrets\/env$/)).toBe("POSTGRESQL_PASSWORD=${var.db_password}\nREPMGR_PASSWORD=${var.repmgr_password}\n");
     for (const n of NODES) for (const s of ["prepare", "stop", "load", "start"]) expect(script(n, s)).not.toMatch(/\$\{var\.|PASSWORD=(?!["$])/);
   });
 

@@ -14,6 +14,7 @@ import { placeholderChecksum } from "./placeholder-checksum";
 import { recommendedClusterSize } from "./recommended-cluster-size";
 import type { Finding, RuleHit, TopologyRule } from "./rule";
 import { witnessLocation } from "./witness-location";
+import { fortigateTlsUnverified, sshAgentRequired, sshHostKeyRequired, sshHostKeyUnverified } from "./ssh-trust";
 
 export type { Finding, RuleHit, RuleLevel, TopologyRule } from "./rule";
 export { CONFIG_RULES, hitOfIssue, ruleFromCheck } from "./config-checks";
@@ -26,11 +27,14 @@ export const WARNING_RULES: ReadonlyArray<TopologyRule> = [
   witnessLocation,
   emsNodePair,
   placeholderChecksum,
+  sshHostKeyUnverified,
+  sshAgentRequired,
+  fortigateTlsUnverified,
 ];
 
 export const UNKNOWN_ACK_ID = "acknowledgement-names-rule";
 
-export const ALL_RULES: ReadonlyArray<TopologyRule> = [...CONFIG_RULES, ...WARNING_RULES];
+export const ALL_RULES: ReadonlyArray<TopologyRule> = [...CONFIG_RULES, sshHostKeyRequired, ...WARNING_RULES];
 
 /** Acknowledgements that name no rule, or an error rule (errors cannot be acknowledged). */
 function badAcknowledgements(d: Deployment, rules: ReadonlyArray<TopologyRule>): RuleHit[] {

@@ -35,7 +35,7 @@ function header(d: Deployment, m: NativeMember): string {
     "#!/bin/bash",
     sh`# ems-ha native setup of ${m.name} (${m.role}${raw(m.initialPrimary ? ", initial primary" : "")}), repmgr node id ${m.nodeId}.`,
     "# Managed by ems-ha (native-single-region). Idempotent: every step checks the node's state first.",
-    "# Usage: native-setup.sh [--ssh-sync]",
+    "# Usage: native-setup.sh [--prepare | --ssh-sync]",
     "set -euo pipefail",
     "umask 022",
     "cd /",
@@ -224,6 +224,22 @@ ssh_sync() {
   log "postgres SSH keys of the other data nodes in place"
 }
 
+# --prepare: what needs no other host (packages, cluster, files, services' scripts); run on
+# every host at once before the ordered join (main), which repeats it as no-ops.
+prepare() {
+  trap cleanup EXIT
+  install_packages
+  ensure_cluster
+  install_extensions
+  install_symmetric_key
+  configure_sudoers
+  configure_pgpass
+  configure_files
+  install_reconcile_script
+  apply_pg_changes
+  log "prepared"
+}
+
 main() {
   local rec primary
   trap cleanup EXIT
@@ -278,11 +294,23 @@ main() {
 
 case "\${1:-}" in
   --ssh-sync) ssh_sync ;;
+  --prepare) prepare ;;
   *) main ;;
 esac
 `;
 
 const WITNESS_MAIN = String.raw`
+prepare() {
+  trap cleanup EXIT
+  install_packages
+  ensure_cluster
+  configure_sudoers
+  configure_pgpass
+  configure_files
+  apply_pg_changes
+  log "prepared"
+}
+
 main() {
   local primary name host port n
   trap cleanup EXIT
@@ -310,7 +338,10 @@ main() {
   log "done"
 }
 
-main
+case "\${1:-}" in
+  --prepare) prepare ;;
+  *) main ;;
+esac
 `;
 
 /** The setup script of one member (no secret in it). */

@@ -8,7 +8,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, 
 import { join } from "node:path";
 import { LabError, run, runOk, runStreamingOk, sleep, waitFor } from "./exec";
 import { createHostCgroups, removeHostCgroups } from "./cgroup";
-import { authorizeKey, generateHostKeys } from "./ssh";
+import { addSudoUser, authorizeKey, generateHostKeys } from "./ssh";
 import { hostDirs, type LabHost } from "./state";
 
 export function isMounted(path: string): boolean {
@@ -71,6 +71,7 @@ export function writeIdentity(h: LabHost, id: HostIdentity): string {
     `# ems-ha lab: static address on the lab bridge\n[Match]\nName=host0\n\n[Network]\nAddress=${h.address}/${id.prefixLength}\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n`,
   );
   authorizeKey(root, id.clientPublicKey);
+  addSudoUser(root, id.clientPublicKey);
   return generateHostKeys(root);
 }
 

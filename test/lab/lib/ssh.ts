@@ -1,5 +1,6 @@
 /** SSH for the lab: the per-lab client key, per-host host keys, and running commands on hosts. */
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { runOk, runStreaming, waitFor, type RunResult } from "./exec";
 
@@ -37,6 +38,27 @@ export function authorizeKey(rootDir: string, publicKey: string): void {
   mkdirSync(dir, { recursive: true });
   chmodSync(dir, 0o700);
   writeFileSync(join(dir, "authorized_keys"), publicKey.endsWith("\n") ? publicKey : `${publicKey}\n`, { mode: 0o600 });
+}
+
+/** The non-root login every lab host also has: passwordless sudo, the lab's client key. */
+export const LAB_SUDO_USER = "emsadmin";
+
+/**
+ * Creates LAB_SUDO_USER inside the host's root (chroot useradd), with passwordless sudo (a
+ * sudoers.d file, as an operator would set up) and `publicKey` in its authorized_keys.
+ */
+export function addSudoUser(rootDir: string, publicKey: string): void {
+  const r = spawnSync("chroot", [rootDir, "useradd", "--create-home", "--shell", "/bin/bash", LAB_SUDO_USER], { encoding: "utf8" });
+  if (r.status !== 0 && !/already exists/.test(r.stderr)) throw new Error(`useradd ${LAB_SUDO_USER} in ${rootDir} failed: ${r.stderr.trim()}`);
+  mkdirSync(join(rootDir, "etc/sudoers.d"), { recursive: true });
+  writeFileSync(join(rootDir, "etc/sudoers.d", LAB_SUDO_USER), `# ems-ha lab: a non-root deploy user\n${LAB_SUDO_USER} ALL=(ALL) NOPASSWD: ALL\n`, { mode: 0o440 });
+  const home = join(rootDir, "home", LAB_SUDO_USER);
+  const ids = spawnSync("chroot", [rootDir, "id", "-u", LAB_SUDO_USER], { encoding: "utf8" }).stdout.trim();
+  const uid = Number(ids);
+  mkdirSync(join(home, ".ssh"), { recursive: true, mode: 0o700 });
+  writeFileSync(join(home, ".ssh/authorized_keys"), publicKey.endsWith("\n") ? publicKey : `${publicKey}\n`, { mode: 0o600 });
+  for (const p of [home, join(home, ".ssh"), join(home, ".ssh/authorized_keys")]) chownSync(p, uid, uid);
+  chmodSync(join(home, ".ssh"), 0o700);
 }
 
 /** What sshExec needs to reach a host. */
