@@ -16,7 +16,7 @@
 import { createHash } from "node:crypto";
 import type { Deployment } from "../config/schema";
 import { DATA_MOUNT, imageRef, type ContainerSpec } from "./bitnami";
-import { shellQuote, shellSingleQuote as q } from "./shell-quote";
+import { dockerEnvFile, raw, sh, shellSingleQuote, words } from "./escape";
 
 /** Label recording the spec hash a container was created from. */
 export const SPEC_LABEL = "ems-ha.spec-sha256";
@@ -95,9 +95,13 @@ export function specHash(spec: ContainerSpec, image: string, o: Omit<DockerRunOp
   return createHash("sha256").update(canonical).digest("hex");
 }
 
-/** The env file's content as Terraform should write it: one KEY=value line per secret variable. */
+/**
+ * The env file's content as Terraform should write it: one KEY=value line per secret variable
+ * (a docker --env-file, not shell: see dockerEnvFile). A literal value with a line break is
+ * refused here; one from a Terraform variable by the construct's precondition and the script's check.
+ */
 export function envFileContent(spec: ContainerSpec, values: { readonly dbPassword: string; readonly repmgrPassword: string }): string {
-  return spec.secretEnv.map((s) => `${s.name}=${s.secret === "dbPassword" ? values.dbPassword : values.repmgrPassword}\n`).join("");
+  return dockerEnvFile(spec.secretEnv.map((s) => [s.name, s.secret === "dbPassword" ? values.dbPassword : values.repmgrPassword] as const));
 }
 
 export interface ContainerScriptOptions {
@@ -140,16 +144,18 @@ export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOpt
   const dataVolume = spec.volumes.find((v) => v.containerPath === DATA_MOUNT && v.volumeName)?.volumeName;
   const named = spec.volumes.filter((v) => v.volumeName).map((v) => v.volumeName!);
   const keys = spec.secretEnv.map((s) => s.name);
+  // Always single-quoted, as the scripts have shown them since the first release.
+  const q = (v: string) => raw(shellSingleQuote(v));
   const lines = [
     "#!/usr/bin/env bash",
-    `# ems-ha: the ${spec.name} container (ssh engine). Generated; do not edit.`,
+    sh`# ems-ha: the ${spec.name} container (ssh engine). Generated; do not edit.`,
     "set -euo pipefail",
-    `log() { echo "[ems-ha ${spec.name}] $*"; }`,
-    `fail() { echo "ems-ha ${spec.name}: $*" >&2; exit 1; }`,
-    `NAME=${q(spec.name)}`,
-    `SPEC=${hash}`,
-    `IMAGE=${q(spec.image)}`,
-    `ENV_FILE=${q(envFile)}`,
+    sh`log() { echo "[ems-ha ${spec.name}] $*"; }`,
+    sh`fail() { echo "ems-ha ${spec.name}: $*" >&2; exit 1; }`,
+    sh`NAME=${q(spec.name)}`,
+    sh`SPEC=${hash}`,
+    sh`IMAGE=${q(spec.image)}`,
+    sh`ENV_FILE=${q(envFile)}`,
     "# The passwords are needed only by docker run (Docker keeps them in the container's configuration).",
     'trap \'rm -f "$ENV_FILE"\' EXIT',
     'command -v docker >/dev/null || fail "docker is not installed; the prepare step installs it (database.installDocker)"',
@@ -158,27 +164,27 @@ export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOpt
     "# Running, and the same start (restart count, start time) at two checks in a row: not a restart loop.",
     "wait_running() {",
     '  local prev="" now',
-    `  for _ in $(seq 1 ${attempts}); do`,
+    sh`  for _ in $(seq 1 ${attempts}); do`,
     "    now=$(docker container inspect -f '{{.State.Running}} {{.State.Restarting}} {{.RestartCount}} {{.State.StartedAt}}' \"$NAME\" 2>/dev/null || true)",
     '    case "$now" in "true false "*) if [ "$now" = "$prev" ]; then log "$NAME runs (spec $SPEC)"; return 0; fi ;; esac',
     '    prev="$now"',
-    `    sleep ${interval}`,
+    sh`    sleep ${interval}`,
     "  done",
-    `  fail "$NAME is not running steadily after ${attempts * interval} s; check: docker logs $NAME"`,
+    sh`  fail "$NAME is not running steadily after ${attempts * interval} s; check: docker logs $NAME"`,
     "}",
     "graceful_stop() {",
     "  # running, restarting or paused: stop it; created, exited or dead: nothing to stop.",
     "  case \"$(docker container inspect -f '{{.State.Status}}' \"$NAME\")\" in created | exited | dead) return 0 ;; esac",
     "  # repmgrd is the container's main process: stop PostgreSQL itself first (fast shutdown), then the container.",
-    `  if docker exec "$NAME" pg_ctl stop -D ${PG_DATA_DIR} -m fast -w -t ${PG_STOP_TIMEOUT_SECONDS} >/dev/null 2>&1; then log "PostgreSQL in $NAME shut down"; else log "PostgreSQL in $NAME did not shut down by itself; docker stop follows"; fi`,
-    `  docker stop --time ${STOP_TIMEOUT_SECONDS} "$NAME" >/dev/null`,
+    sh`  if docker exec "$NAME" pg_ctl stop -D ${PG_DATA_DIR} -m fast -w -t ${PG_STOP_TIMEOUT_SECONDS} >/dev/null 2>&1; then log "PostgreSQL in $NAME shut down"; else log "PostgreSQL in $NAME did not shut down by itself; docker stop follows"; fi`,
+    sh`  docker stop --time ${STOP_TIMEOUT_SECONDS} "$NAME" >/dev/null`,
     '  log "stopped $NAME"',
     "}",
     "check_env_file() {",
     '  [ -f "$ENV_FILE" ] || fail "the password env file $ENV_FILE is missing"',
     '  [ "$(stat -c %a "$ENV_FILE")" = 600 ] && [ "$(stat -c %u "$ENV_FILE")" = "$(id -u)" ] || fail "$ENV_FILE must be mode 0600 and owned by $(id -un)"',
     '  [ "$(stat -c %a "$(dirname "$ENV_FILE")")" = 700 ] || fail "$(dirname "$ENV_FILE") must be mode 0700"',
-    `  local keys=(${keys.join(" ")}) lines=()`,
+    sh`  local keys=(${words(keys)}) lines=()`,
     '  mapfile -t lines < "$ENV_FILE"',
     '  [ "${#lines[@]}" -eq "${#keys[@]}" ] || fail "the password env file holds ${#lines[@]} lines, not ${#keys[@]}: a password contains a line break; choose passwords without one"',
     '  for i in "${!keys[@]}"; do',
@@ -193,17 +199,17 @@ export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOpt
     'SECRETS_SHA=$({ printf \'%s\\n\' "$SPEC"; cat "$ENV_FILE"; } | sha256sum | cut -d" " -f1)',
     "",
     "# 2. Named volumes: created when missing, never removed.",
-    ...named.map((v) => `docker volume inspect ${q(v)} >/dev/null 2>&1 || { docker volume create ${q(v)} >/dev/null; log ${q(`created volume ${v}`)}; }`),
+    ...named.map((v) => sh`docker volume inspect ${q(v)} >/dev/null 2>&1 || { docker volume create ${q(v)} >/dev/null; log ${q("created volume " + v)}; }`),
     "",
     "# 3. The container: kept when it has this spec, these passwords and the image, replaced (gracefully, same volume) otherwise.",
     'if docker container inspect "$NAME" >/dev/null 2>&1; then',
-    `  have=$(docker container inspect -f '{{index .Config.Labels "${SPEC_LABEL}"}}' "$NAME")`,
-    `  have_secrets=$(docker container inspect -f '{{index .Config.Labels "${SECRETS_LABEL}"}}' "$NAME")`,
+    sh`  have=$(docker container inspect -f '{{index .Config.Labels "${raw(SPEC_LABEL)}"}}' "$NAME")`,
+    sh`  have_secrets=$(docker container inspect -f '{{index .Config.Labels "${raw(SECRETS_LABEL)}"}}' "$NAME")`,
   ];
   if (dataVolume !== undefined) {
     lines.push(
-      `  mounted=$(docker container inspect -f '{{range .Mounts}}{{if eq .Destination "${DATA_MOUNT}"}}{{.Name}}{{end}}{{end}}' "$NAME")`,
-      `  [ "$mounted" = ${q(dataVolume)} ] || fail "the existing container $NAME mounts '$mounted' at ${DATA_MOUNT}, not ${dataVolume}: ems-ha does not replace it (its data would be left behind); move its data or rename it, then apply again"`,
+      sh`  mounted=$(docker container inspect -f '{{range .Mounts}}{{if eq .Destination "${raw(DATA_MOUNT)}"}}{{.Name}}{{end}}{{end}}' "$NAME")`,
+      sh`  [ "$mounted" = ${q(dataVolume)} ] || fail "the existing container $NAME mounts '$mounted' at ${DATA_MOUNT}, not ${dataVolume}: ems-ha does not replace it (its data would be left behind); move its data or rename it, then apply again"`,
     );
   }
   lines.push(
@@ -226,7 +232,7 @@ export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOpt
     "fi",
     "",
     "# 4. docker run, passwords from the env file only.",
-    `docker run ${runArgs.slice(0, -1).map(shellQuote).join(" ")} --label "${SECRETS_LABEL}=$SECRETS_SHA" ${shellQuote(runArgs[runArgs.length - 1]!)} >/dev/null`,
+    sh`docker run ${words(runArgs.slice(0, -1))} --label "${SECRETS_LABEL}=$SECRETS_SHA" ${runArgs[runArgs.length - 1]!} >/dev/null`,
     'log "created $NAME"',
     "wait_running",
   );

@@ -11,7 +11,8 @@
  * - Terraform JSON strings: {@link terraformLiteral};
  * - FortiOS CLI: {@link fortiosString}, {@link fortiosWord};
  * - Markdown / HTML: {@link markdownText}, {@link htmlText};
- * - libpq conninfo values and SQL: {@link conninfoValue}, {@link sqlLiteral}, {@link sqlIdent}.
+ * - libpq conninfo values and SQL: {@link conninfoValue}, {@link sqlLiteral}, {@link sqlIdent};
+ * - docker `--env-file` content: {@link dockerEnvFile}.
  */
 
 /** Thrown when a value cannot be written safely into the target language (the message names the value). */
@@ -272,6 +273,32 @@ export function heredoc(command: string, delim: string, body: string): string {
   const text = body.replace(/\n$/, "");
   if (text.split("\n").includes(delim)) throw new UnsafeValueError(`the here-document body contains its delimiter line ${delim}`);
   return `${command} <<'${delim}'\n${text}\n${delim}`;
+}
+
+// ---------------------------------------------------------------- docker --env-file
+
+/**
+ * The content of a docker `--env-file`: one `KEY=value` line per variable. This is not shell:
+ * docker takes everything after the first `=` literally (no quoting, no expansion), so quotes,
+ * `$` and spaces need no escaping, and there is no escape for a line break: a newline or carriage
+ * return in a value would end the line (the rest read as another variable, or a trailing CR
+ * dropped), and NUL cannot be in an environment variable. Those are refused, naming the variable,
+ * never the value (the values are passwords). Keys must be environment variable names.
+ * docs/security.md ("Where secrets live") describes the format and cites docker's reference.
+ *
+ * A value that is a Terraform expression (known only on apply) cannot be checked here: the
+ * scripts that use the file check it on the host as well.
+ */
+export function dockerEnvFile(vars: ReadonlyArray<readonly [string, string]>): string {
+  return vars
+    .map(([key, value]) => {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new UnsafeValueError(`docker env file: ${show(key)} is not an environment variable name (letters, digits and _, not starting with a digit)`);
+      if (/[\n\r\0]/.test(value)) {
+        throw new UnsafeValueError(`docker env file: the value for ${key} contains a newline, carriage return or NUL: docker would read the rest as another variable; use a password without line breaks`);
+      }
+      return key + "=" + value + "\n";
+    })
+    .join("");
 }
 
 // ---------------------------------------------------------------- Terraform

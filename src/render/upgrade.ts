@@ -17,7 +17,7 @@
 import { dataNodes, initialPrimary, witnessNodes } from "../config/derive";
 import type { DbNodeConfig, Deployment } from "../config/schema";
 import { containerSpec, DATA_MOUNT, type ContainerSpec } from "./bitnami";
-import { raw, sh, sqlIdent, words } from "./escape";
+import { dockerEnvFile, raw, sh, sqlIdent, words } from "./escape";
 
 export const UPGRADE_STATE_DIR = "/var/lib/ems-ha";
 /** Label on every container the upgrade creates; its value identifies the new image. */
@@ -207,14 +207,10 @@ export function upgradeDockerRunCommand(d: Deployment, u: NodeUpgrade): string {
  * file (values from Terraform are only known on apply; see {@link renderEnvFileCheck}).
  */
 export function upgradeEnvFileContent(values: { dbPassword: string; repmgrPassword: string }): string {
-  const vars: Array<[string, string]> = [
+  return dockerEnvFile([
     ["POSTGRESQL_PASSWORD", values.dbPassword],
     ["REPMGR_PASSWORD", values.repmgrPassword],
-  ];
-  for (const [k, v] of vars) {
-    if (/[\n\r\0]/.test(v)) throw new Error(`the value for ${k} in the env file contains a newline (or NUL): docker would read the rest as another variable; use a password without line breaks`);
-  }
-  return vars.map(([k, v]) => k + "=" + v + "\n").join("");
+  ]);
 }
 
 /** The variables the password env file may set, once each. */

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { applianceSecretFilesCommand } from "../../src/render/appliance";
 import { dockerRunCommand, containerSpec } from "../../src/render/bitnami";
+import { envFileContent, renderContainerScript } from "../../src/render/docker-cli";
 import { renderHostPrepScript } from "../../src/render/docker-host";
 import { fortigateObjects, renderFortiOsCli } from "../../src/render/fortios";
 import { DB_PASSWORD_FILE, EMS_STATE_DIR, SECRET_DIR, renderEmsInstallScript, renderEmsPrepareCommand } from "../../src/render/installer";
@@ -226,5 +227,28 @@ describe("the tracer itself", () => {
   it("sees an injected command (so the checks above can fail)", () => {
     const [t] = traceScripts([`mkdir -p /opt/x;touch ${PWNED}`]);
     expect(t!.commands).toEqual([["mkdir", "-p", "/opt/x"], ["touch", PWNED]]);
+  });
+});
+
+describe("shell, as root: the ssh engine's container script", () => {
+  const d = example("single-region");
+  const base = containerSpec(d, d.database.nodes[0]!);
+  const name = `pg-1";touch ${PWNED};"'$(touch ${PWNED}-2)`;
+  const spec = { ...base, name, volumes: base.volumes.map((v) => (v.volumeName ? { ...v, volumeName: `v$(touch ${PWNED}-3)` } : v)) };
+
+  it("a hostile container or volume name is data in every command, and runs nothing", () => {
+    const { script } = renderContainerScript(spec, { image: "ems-postgres-ha:latest" });
+    expect(syntaxErrors([script])).toEqual([]);
+    const t = traceScript(script);
+    expect(payloadRan(t.commands)).toBe(false);
+    expect(t.commands.filter((c) => c[0] === "docker" && c[1] === "volume")).toContainEqual(["docker", "volume", "inspect", `v$(touch ${PWNED}-3)`]);
+  });
+
+  it("the env file (docker --env-file: KEY=value, not shell) keeps a value literally and refuses a line break, naming the variable, not the value", () => {
+    expect(envFileContent(base, { dbPassword: "a b'\"$x", repmgrPassword: "c" })).toBe("POSTGRESQL_PASSWORD=a b'\"$x\nREPMGR_PASSWORD=c\n");
+    for (const bad of ["Secret-1\nX=1", "Secret-1\r"]) {
+      expect(() => envFileContent(base, { dbPassword: "ok", repmgrPassword: bad })).toThrow(/REPMGR_PASSWORD contains a newline, carriage return or NUL/);
+      expect(() => envFileContent(base, { dbPassword: "ok", repmgrPassword: bad })).not.toThrow(/Secret-1/);
+    }
   });
 });

@@ -5,7 +5,8 @@
  * container loses its restart policy before it is stopped, and each new container starts on its
  * node's own existing volume, with the passwords only in a 0600 env file removed afterwards.
  */
-import { statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import example from "../../examples/upgrade-7-4-4";
 import type { DeploymentInput } from "../../src/config/schema";
@@ -92,6 +93,12 @@ describe("upgrade-7-4-4 with either engine", () => {
       expect(c).toMatchObject({ running: true, restart: "always" });
       expect(c.env).toContain("REPMGR_UPGRADE_EXTENSION=yes");
       expect(c.env).toContain(`POSTGRESQL_PASSWORD=${SECRETS.db_password}`);
+      if (node !== "pgnw-1") {
+        // The role check ran psql in the container (the stand-in runs the `bash -c` script for real) with
+        // the deployment's user and port as arguments and the container's password.
+        const log = readFileSync(join(host.state, "containers", node, "log"), "utf8");
+        expect(log).toContain(`psql -U ${ssh.deployment.database.user} -p ${ssh.deployment.database.port}: select pg_is_in_recovery()`);
+      }
       for (const call of r.calls) for (const a of call) for (const v of Object.values(SECRETS)) expect(a).not.toContain(v);
       const envFile = onHost(host, `/var/lib/ems-ha/secrets/${node}.env`);
       expect(() => statSync(envFile)).toThrow();
