@@ -5,6 +5,8 @@
  * @module ems-ha/constructs
  */
 export * from "./pg-ha-node";
+export * from "./docker-ssh-node";
+export * from "./docker-db-node";
 export * from "./primary-ready";
 export * from "./ems-node";
 export * from "./fortigate-lb";

@@ -13,14 +13,16 @@ import { dockerRunCommand } from "../src/render/bitnami";
 import type { EmsNode } from "../constructs/ems-node";
 import { buildEmsChain } from "./ems-chain";
 import { FortiGateLb } from "../constructs/fortigate-lb";
-import { PgHaNode, WitnessNode } from "../constructs/pg-ha-node";
+import { dockerDbNode, type DockerDbNode } from "../constructs/docker-db-node";
 import { PrimaryReady } from "../constructs/primary-ready";
 import { DeploymentSecrets } from "../constructs/secrets";
 
 export interface DockerClusterParts {
   readonly secrets: DeploymentSecrets;
-  readonly dataNodes: PgHaNode[];
-  readonly witnesses: WitnessNode[];
+  /** PgHaNode (engine "provider") or SshPgHaNode (engine "ssh"). */
+  readonly dataNodes: DockerDbNode[];
+  /** WitnessNode or SshWitnessNode. */
+  readonly witnesses: DockerDbNode[];
   readonly primaryReady: PrimaryReady;
   readonly emsNodes: EmsNode[];
   readonly fortigate?: FortiGateLb;
@@ -34,15 +36,15 @@ export interface DockerClusterParts {
 export function buildDockerDeployment(scope: Construct, d: Deployment): DockerClusterParts {
   const secrets = new DeploymentSecrets(scope, "secrets", { fortigateToken: d.fortigate !== undefined });
   const primaryCfg = initialPrimary(d);
-  const primary = new PgHaNode(scope, primaryCfg.name, { deployment: d, nodeName: primaryCfg.name, secrets });
+  const primary = dockerDbNode(scope, primaryCfg.name, { deployment: d, nodeName: primaryCfg.name, secrets });
   const dataNodes = [primary];
   for (const n of d.database.nodes) {
     if (n.role !== "data" || n.name === primaryCfg.name) continue;
-    dataNodes.push(new PgHaNode(scope, n.name, { deployment: d, nodeName: n.name, secrets, dependsOn: [primary.container] }));
+    dataNodes.push(dockerDbNode(scope, n.name, { deployment: d, nodeName: n.name, secrets, dependsOn: [primary.container] }));
   }
   const witnesses = d.database.nodes
     .filter((n) => n.role === "witness")
-    .map((n) => new WitnessNode(scope, n.name, { deployment: d, nodeName: n.name, secrets, dependsOn: dataNodes.map((x) => x.container) }));
+    .map((n) => dockerDbNode(scope, n.name, { deployment: d, nodeName: n.name, secrets, dependsOn: dataNodes.map((x) => x.container) }));
   const primaryReady = new PrimaryReady(scope, "primary-ready", {
     primary: primaryCfg,
     port: d.database.port,

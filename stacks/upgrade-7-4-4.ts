@@ -26,6 +26,7 @@ import {
 } from "../src/render/upgrade";
 import { sshConnection, terraformLiteral } from "../constructs/connection";
 import { DeploymentSecrets } from "../constructs/secrets";
+import { passwordsWithoutLineBreaks } from "../constructs/docker-ssh-node";
 
 export type UpgradeStep = "prepare" | "stop" | "load" | "start";
 
@@ -37,6 +38,8 @@ export interface UpgradeNodeStepProps {
   readonly script: string;
   /** A sensitive file to place first (the start step's password env file). @default none */
   readonly secretFile?: { readonly content: string; readonly destination: string };
+  /** The passwords the secret file holds: checked at plan for line breaks. @default no check */
+  readonly secrets?: DeploymentSecrets;
   readonly dependsOn?: ITerraformDependable[];
 }
 
@@ -59,8 +62,10 @@ export class UpgradeNodeStep extends Construct {
         script: createHash("sha256").update(props.script).digest("hex"),
       },
       connection: sshConnection(node, "10m"),
+      ...(props.secrets ? { lifecycle: { precondition: [passwordsWithoutLineBreaks(props.secrets)] } } : {}),
       provisioners: [
-        { type: "remote-exec", inline: [`install -d -m 700 ${UPGRADE_STATE_DIR} ${UPGRADE_STATE_DIR}/secrets`] },
+        // The env file exists empty with mode 0600 before Terraform writes to it (scp keeps an existing file's mode).
+        { type: "remote-exec", inline: [`install -d -m 700 ${UPGRADE_STATE_DIR} ${UPGRADE_STATE_DIR}/secrets${props.secretFile ? ` && install -m 600 /dev/null ${props.secretFile.destination}` : ""}`] },
         // Terraform hides this provisioner's output (sensitive content); it prints nothing anyway.
         ...(props.secretFile ? [{ type: "file" as const, content: props.secretFile.content, destination: props.secretFile.destination }] : []),
         { type: "file", content: terraformLiteral(props.script), destination: path },
@@ -83,7 +88,7 @@ export class Upgrade744Stack extends TerraformStack {
     const steps = new Map<string, Record<UpgradeStep, UpgradeNodeStep>>();
     const partial = new Map<string, Partial<Record<UpgradeStep, UpgradeNodeStep>>>(order.map((u) => [u.node.name, {}]));
     const add = (u: NodeUpgrade, step: UpgradeStep, script: string, dependsOn: ITerraformDependable[], secretFile?: UpgradeNodeStepProps["secretFile"]) => {
-      const s = new UpgradeNodeStep(this, `${u.node.name}-${step}`, { deployment: d, upgrade: u, step, script, dependsOn, secretFile });
+      const s = new UpgradeNodeStep(this, `${u.node.name}-${step}`, { deployment: d, upgrade: u, step, script, dependsOn, secretFile, secrets: secretFile ? this.secrets : undefined });
       partial.get(u.node.name)![step] = s;
       return s.resource;
     };

@@ -163,6 +163,18 @@ export const databaseSchema = z
     /** Install Docker on DB hosts that lack it (apt-get install docker.io / dnf install docker). @default true */
     installDocker: z.boolean().default(true),
     failover: failoverTimingSchema,
+    /** How the Docker topologies create the DB containers. @default { engine: "provider" } */
+    docker: z
+      .object({
+        /**
+         * "provider": the docker Terraform provider over SSH (docker_volume, docker_image, docker_container).
+         * "ssh": the same containers with the docker CLI in ordered terraform_data steps over SSH, no provider
+         * download (air-gapped sites). docs/topologies/single-region.md "Container engines". @default "provider"
+         */
+        engine: z.enum(["provider", "ssh"]).default("provider"),
+      })
+      .strict()
+      .default({}),
     nodes: z.array(dbNodeSchema).min(1, "at least one DB node is needed"),
   })
   .strict();

@@ -6,6 +6,7 @@
  */
 export * from "./bitnami";
 export * from "./checklist";
+export * from "./docker-cli";
 export * from "./docker-host";
 export * from "./ems-services";
 export * from "./fortios";

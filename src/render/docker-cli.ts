@@ -1,0 +1,217 @@
+/**
+ * The "ssh" container engine (database.docker.engine = "ssh"): the container specification of
+ * src/render/bitnami.ts as `docker volume create` / `docker run` in a script run over SSH on the DB
+ * host, for sites where no Terraform provider can be downloaded.
+ *
+ * One container specification, two transports: the "provider" engine gives the same ContainerSpec
+ * to the docker provider's docker_container (constructs/pg-ha-node.ts); this file turns it into
+ * docker run arguments. test/constructs/docker-engine-parity.test.ts checks that both give the
+ * same container. docs/topologies/single-region.md ("Container engines") describes the behaviour.
+ *
+ * The script is idempotent: a container of that name carrying the same spec hash label (and
+ * running the image the tag names now) is left alone; another one is stopped gracefully and
+ * recreated on the same volume. The data volume is created when missing and never removed.
+ * Passwords reach `docker run` only through an env file (--env-file), never on a command line.
+ */
+import { createHash } from "node:crypto";
+import type { Deployment } from "../config/schema";
+import { DATA_MOUNT, imageRef, type ContainerSpec } from "./bitnami";
+import { shellQuote, shellSingleQuote as q } from "./shell-quote";
+
+/** Label recording the spec hash a container was created from. */
+export const SPEC_LABEL = "ems-ha.spec-sha256";
+/** Directory of the generated scripts on a DB host. */
+export const SSH_ENGINE_DIR = "/var/lib/ems-ha";
+/** Root-only directory (0700) of the password env files. */
+export const SSH_ENGINE_SECRETS_DIR = `${SSH_ENGINE_DIR}/secrets`;
+/**
+ * Seconds Docker waits after SIGTERM before SIGKILL (`--stop-timeout`, the provider's stop_timeout),
+ * and what the script gives `docker stop --time` when it replaces a container.
+ */
+export const STOP_TIMEOUT_SECONDS = 120;
+/** Seconds PostgreSQL's fast shutdown may take inside the container before `docker stop`. */
+export const PG_STOP_TIMEOUT_SECONDS = 90;
+/** PostgreSQL's data directory inside the image (under the data volume). */
+export const PG_DATA_DIR = `${DATA_MOUNT}/data`;
+
+/** Host path of a node's password env file. */
+export function envFileOf(containerName: string): string {
+  return `${SSH_ENGINE_SECRETS_DIR}/container-${containerName}.env`;
+}
+
+/** Host path of a node's container script. */
+export function containerScriptPathOf(containerName: string): string {
+  return `${SSH_ENGINE_DIR}/container-${containerName}.sh`;
+}
+
+/**
+ * What identifies the image beyond its tag: the tarball's sha256 (a new tarball with the same
+ * tag must give a new container), or the reference itself for a registry image.
+ */
+export function imageIdentity(d: Deployment): string {
+  const src = d.database.image.source;
+  return src.kind === "tarball" ? `${imageRef(d)}@tarball-sha256:${src.sha256}` : imageRef(d);
+}
+
+export interface DockerRunOptions {
+  /** Host path of the env file holding the secret variables. */
+  readonly envFile: string;
+  /** The spec hash to record as a label. @default no label */
+  readonly specHash?: string;
+  /** @default STOP_TIMEOUT_SECONDS */
+  readonly stopTimeoutSeconds?: number;
+}
+
+/**
+ * The `docker run` arguments (after "run") of a container spec. Secret variables come from
+ * --env-file; every other value is the spec's, unquoted (an argv, not shell text).
+ */
+export function dockerRunArgs(spec: ContainerSpec, o: DockerRunOptions): string[] {
+  const args = ["--restart", spec.restart, "--detach", "--name", spec.name];
+  if (o.specHash !== undefined) args.push("--label", `${SPEC_LABEL}=${o.specHash}`);
+  for (const p of spec.ports) args.push("--publish", `${p.external}:${p.internal}`);
+  if (spec.secretEnv.length > 0) args.push("--env-file", o.envFile);
+  for (const [k, v] of spec.env) args.push("--env", `${k}=${v}`);
+  for (const v of spec.volumes) args.push("--volume", `${v.volumeName ?? v.hostPath}:${v.containerPath}`);
+  args.push("--shm-size", `${spec.shmSizeMb}m`);
+  for (const h of spec.hosts) args.push("--add-host", `${h.host}:${h.ip}`);
+  args.push("--stop-timeout", String(o.stopTimeoutSeconds ?? STOP_TIMEOUT_SECONDS));
+  args.push(spec.image);
+  return args;
+}
+
+/**
+ * The spec hash: sha256 of the docker run arguments (without the label), the image identity and
+ * the names of the secret variables. Password VALUES are not part of it (docs: "Container engines").
+ */
+export function specHash(spec: ContainerSpec, image: string, o: Omit<DockerRunOptions, "specHash">): string {
+  const canonical = JSON.stringify({ args: dockerRunArgs(spec, o), image, secretEnv: spec.secretEnv.map((s) => s.name) });
+  return createHash("sha256").update(canonical).digest("hex");
+}
+
+/** The env file's content as Terraform should write it: one KEY=value line per secret variable. */
+export function envFileContent(spec: ContainerSpec, values: { readonly dbPassword: string; readonly repmgrPassword: string }): string {
+  return spec.secretEnv.map((s) => `${s.name}=${s.secret === "dbPassword" ? values.dbPassword : values.repmgrPassword}\n`).join("");
+}
+
+export interface ContainerScriptOptions {
+  /** Image identity (imageIdentity(d)), part of the spec hash. */
+  readonly image: string;
+  /** @default envFileOf(spec.name) */
+  readonly envFile?: string;
+  /** Bounded wait for the container to run: attempts x interval. @default 30 x 2 s */
+  readonly waitAttempts?: number;
+  readonly waitIntervalSeconds?: number;
+}
+
+/** The remote script of a node's container step and the hash it records. */
+export interface ContainerScript {
+  readonly script: string;
+  readonly specHash: string;
+  readonly envFile: string;
+  readonly runArgs: string[];
+}
+
+/**
+ * The idempotent script creating one node's volume and container:
+ *   1. each named volume: `docker volume create` when missing (never removed);
+ *   2. an existing container with the same spec hash and image: left alone (started if stopped);
+ *      one with another spec (or none recorded): PostgreSQL stopped with a fast shutdown, then
+ *      `docker stop --time`, then `docker rm` without -v (the volume stays), then recreated;
+ *      one mounting another volume at the data path: refused (its data would be left behind);
+ *   3. `docker run` with the passwords from the env file, which is checked (0600, in a 0700
+ *      directory, exactly one non-empty line per secret variable) and removed when the script ends;
+ *   4. a bounded wait until the container runs.
+ */
+export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOptions): ContainerScript {
+  const envFile = o.envFile ?? envFileOf(spec.name);
+  const hash = specHash(spec, o.image, { envFile });
+  const runArgs = dockerRunArgs(spec, { envFile, specHash: hash });
+  const attempts = o.waitAttempts ?? 30;
+  const interval = o.waitIntervalSeconds ?? 2;
+  const dataVolume = spec.volumes.find((v) => v.containerPath === DATA_MOUNT && v.volumeName)?.volumeName;
+  const named = spec.volumes.filter((v) => v.volumeName).map((v) => v.volumeName!);
+  const keys = spec.secretEnv.map((s) => s.name);
+  const lines = [
+    "#!/usr/bin/env bash",
+    `# ems-ha: the ${spec.name} container (ssh engine). Generated; do not edit.`,
+    "set -euo pipefail",
+    `log() { echo "[ems-ha ${spec.name}] $*"; }`,
+    `fail() { echo "ems-ha ${spec.name}: $*" >&2; exit 1; }`,
+    `NAME=${q(spec.name)}`,
+    `SPEC=${hash}`,
+    `IMAGE=${q(spec.image)}`,
+    `ENV_FILE=${q(envFile)}`,
+    "# The passwords are needed only by docker run (Docker keeps them in the container's configuration).",
+    'trap \'rm -f "$ENV_FILE"\' EXIT',
+    'command -v docker >/dev/null || fail "docker is not installed; the prepare step installs it (database.installDocker)"',
+    "",
+    "# 1. Named volumes: created when missing, never removed.",
+  ];
+  for (const v of named) {
+    lines.push(`docker volume inspect ${q(v)} >/dev/null 2>&1 || { docker volume create ${q(v)} >/dev/null; log ${q(`created volume ${v}`)}; }`);
+  }
+  lines.push(
+    "",
+    "running() { [ \"$(docker container inspect -f '{{.State.Running}} {{.State.Restarting}}' \"$NAME\" 2>/dev/null)\" = 'true false' ]; }",
+    "wait_running() {",
+    `  for _ in $(seq 1 ${attempts}); do`,
+    '    if running; then log "$NAME runs (spec $SPEC)"; return 0; fi',
+    `    sleep ${interval}`,
+    "  done",
+    `  fail "$NAME is not running after ${attempts * interval} s; check: docker logs $NAME"`,
+    "}",
+    "graceful_stop() {",
+    "  running || return 0",
+    "  # repmgrd is the container's main process: stop PostgreSQL itself first (fast shutdown), then the container.",
+    `  if docker exec "$NAME" pg_ctl stop -D ${PG_DATA_DIR} -m fast -w -t ${PG_STOP_TIMEOUT_SECONDS} >/dev/null 2>&1; then log "PostgreSQL in $NAME shut down"; else log "PostgreSQL in $NAME did not shut down by itself; docker stop follows"; fi`,
+    `  docker stop --time ${STOP_TIMEOUT_SECONDS} "$NAME" >/dev/null`,
+    '  log "stopped $NAME"',
+    "}",
+    "check_env_file() {",
+    '  [ -f "$ENV_FILE" ] || fail "the password env file $ENV_FILE is missing"',
+    '  [ "$(stat -c %a "$ENV_FILE")" = 600 ] && [ "$(stat -c %u "$ENV_FILE")" = "$(id -u)" ] || fail "$ENV_FILE must be mode 0600 and owned by $(id -un)"',
+    '  [ "$(stat -c %a "$(dirname "$ENV_FILE")")" = 700 ] || fail "$(dirname "$ENV_FILE") must be mode 0700"',
+    `  local keys=(${keys.join(" ")}) lines=()`,
+    '  mapfile -t lines < "$ENV_FILE"',
+    '  [ "${#lines[@]}" -eq "${#keys[@]}" ] || fail "the password env file holds ${#lines[@]} lines, not ${#keys[@]}: a password contains a line break; choose passwords without one"',
+    '  for i in "${!keys[@]}"; do',
+    '    case "${lines[$i]}" in "${keys[$i]}="?*) ;; *) fail "line $((i + 1)) of the password env file is not ${keys[$i]}=<non-empty value>" ;; esac',
+    "    case \"${lines[$i]}\" in *$'\\r'*) fail \"${keys[$i]} contains a carriage return; choose a password without one\" ;; esac",
+    "  done",
+    "}",
+    "",
+    "# 2. The container: kept when it has this spec, replaced (gracefully, same volume) otherwise.",
+    'if docker container inspect "$NAME" >/dev/null 2>&1; then',
+    `  have=$(docker container inspect -f '{{index .Config.Labels "${SPEC_LABEL}"}}' "$NAME")`,
+  );
+  if (dataVolume !== undefined) {
+    lines.push(
+      `  mounted=$(docker container inspect -f '{{range .Mounts}}{{if eq .Destination "${DATA_MOUNT}"}}{{.Name}}{{end}}{{end}}' "$NAME")`,
+      `  [ "$mounted" = ${q(dataVolume)} ] || fail "the existing container $NAME mounts '$mounted' at ${DATA_MOUNT}, not ${dataVolume}: ems-ha does not replace it (its data would be left behind); move its data or rename it, then apply again"`,
+    );
+  }
+  lines.push(
+    "  image_now=$(docker image inspect -f '{{.Id}}' \"$IMAGE\" 2>/dev/null || true)",
+    "  image_used=$(docker container inspect -f '{{.Image}}' \"$NAME\")",
+    '  if [ "$have" = "$SPEC" ] && { [ -z "$image_now" ] || [ "$image_used" = "$image_now" ]; }; then',
+    '    if running; then log "$NAME is up to date: nothing to do"; exit 0; fi',
+    '    docker start "$NAME" >/dev/null',
+    '    log "started the existing $NAME"',
+    "    wait_running",
+    "    exit 0",
+    "  fi",
+    '  if [ "$have" = "$SPEC" ]; then log "replacing $NAME: $IMAGE is another image now"; else log "replacing $NAME: spec ${have:-not recorded} -> $SPEC"; fi',
+    "  graceful_stop",
+    "  # Without -v: named volumes stay.",
+    '  docker rm "$NAME" >/dev/null',
+    "fi",
+    "",
+    "# 3. docker run, passwords from the env file only.",
+    "check_env_file",
+    `docker run ${runArgs.map(shellQuote).join(" ")} >/dev/null`,
+    'log "created $NAME"',
+    "wait_running",
+  );
+  return { script: lines.join("\n") + "\n", specHash: hash, envFile, runArgs };
+}

@@ -1,0 +1,179 @@
+/**
+ * The ssh engine's container step run for real in bash against the docker stand-in
+ * (test/standins/docker-cli-standin): idempotent, never removes a volume, replaces a changed
+ * container gracefully on the same volume, and handles the passwords only through the env file.
+ */
+import { chmodSync, existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import example from "../../examples/single-region";
+import type { DeploymentInput } from "../../src/config/schema";
+import { SPEC_LABEL, STOP_TIMEOUT_SECONDS } from "../../src/render/docker-cli";
+import { resourcesByPath, synthDeployment } from "../helpers/synth";
+import { container, fakeHost, runStep, SECRETS, seedContainer, setImage } from "./docker-engine-harness";
+
+function sshEngine(input: DeploymentInput, change: (db: DeploymentInput["database"]) => DeploymentInput["database"] = (db) => db): DeploymentInput {
+  return { ...input, database: change({ ...input.database, docker: { engine: "ssh" } }) };
+}
+
+function step(input: DeploymentInput, node: string): Record<string, unknown> {
+  const { json, deployment } = synthDeployment(input);
+  const s = resourcesByPath(json, "terraform_data").get(`${deployment.topology}/${node}/container`);
+  if (!s) throw new Error(`no container step for ${node}`);
+  return s;
+}
+
+const verbs = (calls: string[][]) => calls.map((c) => (c[0] === "volume" || c[0] === "container" || c[0] === "image" ? `${c[0]} ${c[1]}` : c[0]!));
+
+describe("ssh engine container script (real bash, docker stand-in)", () => {
+  const base = step(sshEngine(example), "pg-1");
+
+  it("first run creates the volume, then the container with the spec label, and removes the env file", () => {
+    const host = fakeHost();
+    const r = runStep(host, base);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.calls).toContainEqual(["volume", "create", "pg_1_data"]);
+    expect(verbs(r.calls).indexOf("volume create")).toBeLessThan(verbs(r.calls).indexOf("run"));
+    expect(existsSync(join(host.state, "implicit-volumes")), "docker run had to create a volume itself").toBe(false);
+    const c = container(host, "pg-1")!;
+    expect(c.running).toBe(true);
+    expect(c.labels).toEqual([expect.stringMatching(new RegExp(`^${SPEC_LABEL.replace(/\./g, "\\.")}=[0-9a-f]{64}$`))]);
+    expect(c.mounts).toContain("pg_1_data:/bitnami/postgresql");
+    // The passwords reached the container's environment through the env file only.
+    expect(c.env).toContain(`POSTGRESQL_PASSWORD=${SECRETS.db_password}`);
+    expect(c.env).toContain(`REPMGR_PASSWORD=${SECRETS.repmgr_password}`);
+    for (const call of r.calls) for (const a of call) for (const v of Object.values(SECRETS)) expect(a).not.toContain(v);
+    expect(existsSync(r.envFile)).toBe(false);
+    expect(statSync(join(host.root, "secrets")).mode & 0o777).toBe(0o700);
+  });
+
+  it("second run with nothing changed does nothing", () => {
+    const host = fakeHost();
+    expect(runStep(host, base).status).toBe(0);
+    const r = runStep(host, base);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain("pg-1 is up to date: nothing to do");
+    expect(verbs(r.calls).filter((v) => !["volume inspect", "container inspect", "image inspect"].includes(v))).toEqual([]);
+    expect(existsSync(r.envFile)).toBe(false);
+  });
+
+  it("a changed spec stops the container gracefully and recreates it on the untouched volume", () => {
+    const host = fakeHost();
+    expect(runStep(host, base).status).toBe(0);
+    writeFileSync(join(host.state, "volumes", "pg_1_data", "PG_VERSION"), "15\n");
+    const changed = step(sshEngine(example, (db) => ({ ...db, failover: { reconnectAttempts: 4 } })), "pg-1");
+    const r = runStep(host, changed);
+    expect(r.status, r.stderr).toBe(0);
+    const v = verbs(r.calls);
+    // PostgreSQL's fast shutdown, then docker stop with the grace time, then rm without -v, then run.
+    expect(v.filter((x) => ["exec", "stop", "rm", "run"].includes(x))).toEqual(["exec", "stop", "rm", "run"]);
+    expect(r.calls.find((c) => c[0] === "exec")!.slice(2, 4)).toEqual(["pg_ctl", "stop"]);
+    expect(r.calls.find((c) => c[0] === "stop")).toEqual(["stop", "--time", String(STOP_TIMEOUT_SECONDS), "pg-1"]);
+    expect(STOP_TIMEOUT_SECONDS).toBeGreaterThanOrEqual(60);
+    expect(r.calls.find((c) => c[0] === "rm")).toEqual(["rm", "pg-1"]);
+    expect(v).not.toContain("volume create");
+    expect(readdirSync(join(host.state, "volumes", "pg_1_data"))).toEqual(["PG_VERSION"]);
+    expect(container(host, "pg-1")!.env).toContain("REPMGR_RECONNECT_ATTEMPTS=4");
+    // And the new spec is stable again.
+    expect(verbs(runStep(host, changed).calls)).not.toContain("run");
+  });
+
+  it("a new image behind the same tag recreates the container; the same image does not", () => {
+    const host = fakeHost();
+    expect(runStep(host, base).status).toBe(0);
+    setImage(host, "ems-postgres-ha:latest", "sha256:image-2");
+    const r = runStep(host, base);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain("is another image now");
+    expect(container(host, "pg-1")!.image).toBe("sha256:image-2");
+  });
+
+  it("starts a stopped container of the same spec instead of recreating it", () => {
+    const host = fakeHost();
+    expect(runStep(host, base).status).toBe(0);
+    writeFileSync(join(host.state, "containers", "pg-1", "running"), "false\n");
+    const r = runStep(host, base);
+    expect(r.status, r.stderr).toBe(0);
+    expect(verbs(r.calls)).toContain("start");
+    expect(verbs(r.calls)).not.toContain("run");
+    expect(container(host, "pg-1")!.running).toBe(true);
+  });
+
+  it("replaces a container without the label (provider engine or by hand) that uses the node's volume", () => {
+    const host = fakeHost();
+    seedContainer(host, "pg-1", { mounts: ["pg_1_data:/bitnami/postgresql"], image: "sha256:image-1", running: true });
+    const r = runStep(host, base);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain("spec not recorded");
+    expect(verbs(r.calls).filter((x) => ["stop", "rm", "run"].includes(x))).toEqual(["stop", "rm", "run"]);
+  });
+
+  it("refuses to replace a container that mounts another volume at the data path", () => {
+    const host = fakeHost();
+    seedContainer(host, "pg-1", { mounts: ["old_data:/bitnami/postgresql"], image: "sha256:image-1", running: true });
+    const r = runStep(host, base);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("mounts 'old_data' at /bitnami/postgresql, not pg_1_data");
+    expect(verbs(r.calls).filter((x) => ["stop", "rm", "run"].includes(x))).toEqual([]);
+    expect(container(host, "pg-1")!.running).toBe(true);
+    expect(existsSync(r.envFile)).toBe(false);
+  });
+
+  it("refuses a password with a line break and removes the env file", () => {
+    const host = fakeHost();
+    const r = runStep(host, base, { secrets: { ...SECRETS, db_password: "line1\nREPMGR_NODE_PRIORITY=0" } });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("holds 3 lines, not 2: a password contains a line break");
+    expect(verbs(r.calls)).not.toContain("run");
+    expect(existsSync(r.envFile)).toBe(false);
+  });
+
+  it("refuses an empty password and a carriage return", () => {
+    for (const [secrets, msg] of [
+      [{ ...SECRETS, repmgr_password: "" }, "line 2 of the password env file is not REPMGR_PASSWORD=<non-empty value>"],
+      [{ ...SECRETS, db_password: "a\rb" }, "POSTGRESQL_PASSWORD contains a carriage return"],
+    ] as const) {
+      const r = runStep(fakeHost(), base, { secrets });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain(msg);
+      expect(verbs(r.calls)).not.toContain("run");
+    }
+  });
+
+  it("creates the env file 0600 before its content is written, in a 0700 directory", () => {
+    const inline = ((base.provisioner as Array<Record<string, Record<string, unknown>>>)[0]!["remote-exec"]!.inline as string[])[0]!;
+    expect(inline).toBe("install -d -m 700 /var/lib/ems-ha/secrets && install -m 600 /dev/null /var/lib/ems-ha/secrets/container-pg-1.env");
+    const host = fakeHost();
+    const modes: number[] = [];
+    const ok = runStep(host, base, { afterPrepare: (f) => modes.push(statSync(f).mode & 0o777, statSync(join(f, "..")).mode & 0o777) });
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(modes).toEqual([0o600, 0o700]);
+    // A file others can read, or a directory others can enter, is refused.
+    for (const [target, mode, msg] of [
+      ["file", 0o644, "must be mode 0600"],
+      ["dir", 0o755, "must be mode 0700"],
+    ] as const) {
+      const r = runStep(fakeHost(), base, { afterPrepare: (f) => chmodSync(target === "file" ? f : join(f, ".."), mode) });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain(msg);
+      expect(verbs(r.calls)).not.toContain("run");
+    }
+  });
+
+  it("fails, bounded, when the container does not stay up (must_run)", () => {
+    const host = fakeHost();
+    writeFileSync(join(host.state, "run-exits"), "");
+    const r = runStep(host, base);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("pg-1 is not running after 60 s; check: docker logs pg-1");
+  });
+
+  it("uses only the volume of its own node and never removes one", () => {
+    for (const node of ["pg-1", "pg-2", "pgw-1"]) {
+      const host = fakeHost();
+      const s = step(sshEngine(example), node);
+      expect(runStep(host, s).status).toBe(0);
+      expect(readdirSync(join(host.state, "volumes"))).toEqual([`${node.replace(/-/g, "_")}_data`]);
+    }
+  });
+});

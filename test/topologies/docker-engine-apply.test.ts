@@ -1,0 +1,210 @@
+/**
+ * A real `terraform apply` of the ssh engine's DB steps (single-region, terraform_data only) over
+ * real SSH, then a re-plan: nothing to change. The three "DB hosts" are loopback addresses served by
+ * one OpenSSH server that runs in its own mount namespace, where /var/lib and /root are temporary
+ * directories and `docker` is the stand-in test/standins/docker-cli-standin (not Docker). So this
+ * shows what only Terraform can: the sensitive env file upload keeps the 0600 mode (the script
+ * refuses otherwise), the passwords appear in no output or command line, the step order holds, and
+ * a changed spec replaces the containers in order on their untouched volumes.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, chmodSync } from "node:fs";
+import { connect } from "node:net";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import example from "../../examples/single-region";
+import type { DeploymentInput } from "../../src/config/schema";
+import { container, dockerCalls, SECRETS, STANDIN, type FakeHost } from "../constructs/docker-engine-harness";
+import { synthDeployment } from "../helpers/synth";
+import { tempDir } from "../helpers/tmp";
+import { loopbackPlan } from "../ops/lib/loopback-cluster";
+import { TERRAFORM } from "./helpers";
+
+function need(path: string, what: string): void {
+  if (!existsSync(path)) throw new Error(`${path} is missing: this test needs ${what}`);
+}
+
+function portOpen(address: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: address, port });
+    s.setTimeout(1000);
+    s.once("connect", () => (s.destroy(), resolve(true)));
+    s.once("error", () => resolve(false));
+    s.once("timeout", () => (s.destroy(), resolve(false)));
+  });
+}
+
+describe("terraform apply of the ssh engine over real SSH (docker stand-in)", () => {
+  let dir: string;
+  let host: FakeHost;
+  let sshd: ChildProcess | undefined;
+  let sshdLog = "";
+  let tfDir: string;
+  let env: NodeJS.ProcessEnv;
+  let deployment: (change?: (db: DeploymentInput["database"]) => DeploymentInput["database"]) => DeploymentInput;
+  let target: string[] = [];
+
+  const tf = (args: string[]) => {
+    const r = spawnSync(TERRAFORM, [...args, "-no-color"], { cwd: tfDir, env, encoding: "utf8", timeout: 180_000 });
+    return { status: r.status, output: `${r.stdout}\n${r.stderr}` };
+  };
+  const writeStack = (input: DeploymentInput) => {
+    const { json, text } = synthDeployment(input);
+    writeFileSync(join(tfDir, "main.tf.json"), text);
+    // The DB steps only (their dependencies come along): the EMS installs need EMS hosts.
+    target = Object.keys(json.resource.terraform_data!)
+      .filter((id) => /_container_/.test(id))
+      .flatMap((id) => ["-target", `terraform_data.${id}`]);
+  };
+
+  beforeAll(async () => {
+    need("/usr/sbin/sshd", "openssh-server");
+    need("/usr/bin/unshare", "util-linux (unshare)");
+    need(TERRAFORM, "Terraform >= 1.4");
+    if (process.getuid?.() !== 0) throw new Error("this test runs sshd in a mount namespace: it must run as root");
+    dir = tempDir("ems-ha-ssh-engine-apply-");
+    const varLib = join(dir, "var-lib");
+    const root = join(dir, "root");
+    const bin = join(dir, "bin");
+    const state = join(dir, "docker-state");
+    for (const d of [join(varLib, "ems-ha"), root, bin, join(state, "images"), join(dir, "conf.d"), join(dir, "ssh")]) mkdirSync(d, { recursive: true, mode: 0o700 });
+    chmodSync(varLib, 0o755);
+    writeFileSync(join(state, "images", "ems-postgres-ha:latest"), "sha256:image-1\n");
+    writeFileSync(join(bin, "docker"), `#!/bin/sh\n# stand-in wrapper: the docker CLI stand-in with its state directory\nDOCKER_STANDIN_STATE='${state}' exec '${STANDIN}' "$@"\n`, { mode: 0o755 });
+    host = { root: join(varLib, "ems-ha"), state, path: "" };
+
+    const plan = await loopbackPlan(5);
+    const [a1, a2, a3, e1, e2] = plan.addresses as [string, string, string, string, string];
+    const ssh = join(dir, "ssh");
+    const hostKey = join(ssh, "host_key");
+    const clientKey = join(ssh, "client_key");
+    for (const k of [hostKey, clientKey]) {
+      const r = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "ems-ha-test", "-f", k], { encoding: "utf8" });
+      if (r.status !== 0) throw new Error(`ssh-keygen failed: ${r.stderr}`);
+    }
+    writeFileSync(join(ssh, "authorized_keys"), readFileSync(`${clientKey}.pub`), { mode: 0o600 });
+    const config = join(ssh, "sshd_config");
+    writeFileSync(
+      config,
+      [
+        `Port ${plan.sshPort}`,
+        ...plan.addresses.slice(0, 3).map((a) => `ListenAddress ${a}`),
+        `HostKey ${hostKey}`,
+        `PidFile ${join(ssh, "sshd.pid")}`,
+        `AuthorizedKeysFile ${join(ssh, "authorized_keys")}`,
+        "PermitRootLogin prohibit-password",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "UsePAM no",
+        "StrictModes no",
+        "",
+      ].join("\n"),
+    );
+    mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
+    // Only inside this namespace: /var/lib, /root and /usr/local/bin are the test's directories.
+    const inNs = [
+      "set -e",
+      `mount --bind '${varLib}' /var/lib`,
+      `mount --bind '${root}' /root`,
+      `mount --bind '${bin}' /usr/local/bin`,
+      `exec /usr/sbin/sshd -D -e -f '${config}'`,
+    ].join("; ");
+    sshd = spawn("unshare", ["--mount", "--propagation", "private", "--", "bash", "-c", inNs], { stdio: ["ignore", "pipe", "pipe"] });
+    sshd.stdout!.on("data", (d: Buffer) => (sshdLog += d.toString()));
+    sshd.stderr!.on("data", (d: Buffer) => (sshdLog += d.toString()));
+    const deadline = Date.now() + 15_000;
+    while (!(await portOpen(a1, plan.sshPort))) {
+      if (sshd.exitCode !== null || Date.now() > deadline) throw new Error(`sshd did not start:\n${sshdLog}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+
+    const sshSettings = { user: "root", port: plan.sshPort, privateKeyPath: clientKey };
+    deployment = (change = (db) => db) => ({
+      ...example,
+      fortigate: undefined,
+      emsNodes: [
+        { name: "ems-1", address: e1, ssh: sshSettings },
+        { name: "ems-2", address: e2, ssh: sshSettings },
+      ],
+      database: change({
+        ...example.database,
+        docker: { engine: "ssh" },
+        installDocker: false,
+        confDir: join(dir, "conf.d"),
+        image: { name: "ems-postgres-ha", tag: "latest", source: { kind: "registry", registry: "" } },
+        nodes: [
+          { name: "pg-1", address: a1, role: "data", ramGb: 2, cpus: 2, ssh: sshSettings },
+          { name: "pg-2", address: a2, role: "data", ramGb: 2, cpus: 2, ssh: sshSettings },
+          { name: "pgw-1", address: a3, role: "witness", ssh: sshSettings },
+        ],
+      }),
+    });
+    tfDir = join(dir, "tf");
+    mkdirSync(tfDir);
+    writeFileSync(join(tfDir, "none.tfrc"), "");
+    env = { PATH: process.env.PATH, HOME: dir, CHECKPOINT_DISABLE: "1", TF_CLI_CONFIG_FILE: join(tfDir, "none.tfrc"), TF_IN_AUTOMATION: "1" };
+    for (const [k, v] of Object.entries(SECRETS)) env[`TF_VAR_${k}`] = v;
+    writeStack(deployment());
+    const init = tf(["init", "-input=false"]);
+    if (init.status !== 0) throw new Error(`terraform init failed:\n${init.output}`);
+  }, 120_000);
+
+  afterAll(async () => {
+    if (sshd && sshd.exitCode === null) {
+      const exited = new Promise((r) => sshd!.once("exit", r));
+      sshd.kill("SIGTERM");
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      if (sshd.exitCode === null) sshd.kill("SIGKILL");
+    }
+  });
+
+  let firstApply = "";
+
+  it("applies: volumes, then pg-1, pg-2, pgw-1 created, passwords only in the containers' environment", () => {
+    // One step at a time: the three "hosts" share one file system here (the prepare script's path).
+    const r = tf(["apply", "-input=false", "-auto-approve", "-parallelism=1", ...target]);
+    firstApply = r.output;
+    expect(r.status, `${r.output.slice(-4000)}\n--- sshd:\n${sshdLog.slice(-2000)}`).toBe(0);
+    expect(r.output).toMatch(/Apply complete! Resources: 6 added, 0 changed, 0 destroyed/);
+    const runs = dockerCalls(host).filter((c) => c[0] === "run").map((c) => c[c.indexOf("--name") + 1]);
+    expect(runs).toEqual(["pg-1", "pg-2", "pgw-1"]);
+    for (const n of ["pg-1", "pg-2", "pgw-1"]) {
+      const c = container(host, n)!;
+      expect(c.running, n).toBe(true);
+      expect(c.env).toContain(`POSTGRESQL_PASSWORD=${SECRETS.db_password}`);
+      expect(c.env).toContain(`REPMGR_PASSWORD=${SECRETS.repmgr_password}`);
+    }
+    expect(readdirSync(join(host.state, "volumes")).sort()).toEqual(["pg_1_data", "pg_2_data", "pgw_1_data"]);
+    // The env files are gone; their directory is root-only.
+    expect(readdirSync(join(host.root, "secrets"))).toEqual([]);
+    expect(statSync(join(host.root, "secrets")).mode & 0o777).toBe(0o700);
+    for (const v of Object.values(SECRETS)) {
+      expect(r.output).not.toContain(v);
+      expect(readFileSync(join(host.state, "calls"), "utf8")).not.toContain(v);
+      expect(readFileSync(join(tfDir, "main.tf.json"), "utf8")).not.toContain(v);
+    }
+  }, 240_000);
+
+  it("re-plans with nothing to change", () => {
+    expect(firstApply).not.toBe("");
+    const r = tf(["plan", "-input=false", "-detailed-exitcode", ...target]);
+    expect(r.status, r.output.slice(-3000)).toBe(0);
+    expect(r.output).toContain("No changes.");
+  }, 240_000);
+
+  it("a changed spec replaces the containers in order, gracefully, on their untouched volumes", () => {
+    writeFileSync(join(host.state, "volumes", "pg_1_data", "PG_VERSION"), "15\n");
+    const before = dockerCalls(host).length;
+    writeStack(deployment((db) => ({ ...db, failover: { reconnectAttempts: 4 } })));
+    const r = tf(["apply", "-input=false", "-auto-approve", "-parallelism=1", ...target]);
+    expect(r.status, r.output.slice(-4000)).toBe(0);
+    expect(r.output).toMatch(/Resources: 3 added, 0 changed, 3 destroyed/);
+    const calls = dockerCalls(host).slice(before);
+    const seq = calls.filter((c) => ["stop", "rm", "run"].includes(c[0]!)).map((c) => `${c[0]} ${c[0] === "run" ? c[c.indexOf("--name") + 1] : c[c.length - 1]}`);
+    expect(seq).toEqual(["stop pg-1", "rm pg-1", "run pg-1", "stop pg-2", "rm pg-2", "run pg-2", "stop pgw-1", "rm pgw-1", "run pgw-1"]);
+    expect(calls.some((c) => c[0] === "volume" && c[1] !== "inspect")).toBe(false);
+    expect(readFileSync(join(host.state, "volumes", "pg_1_data", "PG_VERSION"), "utf8")).toBe("15\n");
+    expect(container(host, "pg-2")!.env).toContain("REPMGR_RECONNECT_ATTEMPTS=4");
+    for (const v of Object.values(SECRETS)) expect(r.output).not.toContain(v);
+  }, 240_000);
+});

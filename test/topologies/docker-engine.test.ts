@@ -1,0 +1,131 @@
+/**
+ * database.docker.engine = "ssh" in the Docker stacks: no docker provider and no docker_* resource
+ * in the synthesized JSON, the provider engine's order (prepare -> primary -> other data nodes ->
+ * witnesses -> primary ready -> EMS), passwords only in the env file provisioner, and a real
+ * `terraform init && terraform plan` (terraform_data only: nothing to download).
+ */
+import { describe, expect, it } from "vitest";
+import example from "../../examples/single-region";
+import geo from "../../examples/geo-redundant";
+import { parseDeployment } from "../../src/config/parse";
+import type { DeploymentInput } from "../../src/config/schema";
+import { resourcesByPath, synthDeployment, type TfJson } from "../helpers/synth";
+import { dependsOn, provisioners, refersTo, terraformPlan } from "./helpers";
+
+const SECRETS = { db_password: "Plan-Db-Pw-5b1f", repmgr_password: "Plan-Repmgr-Pw-77c2" };
+
+function ssh(input: DeploymentInput, withFortigate = true): DeploymentInput {
+  const key = "/nonexistent/ems-ha-test/id_ed25519";
+  const withKey = <T extends { ssh?: object }>(n: T) => ({ ...n, ssh: { ...n.ssh, privateKeyPath: key } });
+  return {
+    ...input,
+    emsNodes: input.emsNodes.map(withKey),
+    database: { ...input.database, docker: { engine: "ssh" }, nodes: input.database.nodes.map(withKey) },
+    ...(withFortigate ? {} : { fortigate: undefined }),
+  };
+}
+
+function dockerFree(json: TfJson, text: string): void {
+  expect(Object.keys(json.resource).filter((t) => t.startsWith("docker_"))).toEqual([]);
+  expect(Object.keys(json.provider ?? {})).not.toContain("docker");
+  expect(JSON.stringify(json.terraform ?? {})).not.toContain("kreuzwerker");
+  expect(text).not.toMatch(/docker_(container|volume|image)\./);
+}
+
+describe("database.docker.engine", () => {
+  it("defaults to provider (what ran before), and accepts ssh", () => {
+    expect(parseDeployment(example).database.docker.engine).toBe("provider");
+    expect(parseDeployment(ssh(example)).database.docker.engine).toBe("ssh");
+    expect(() => parseDeployment({ ...example, database: { ...example.database, docker: { engine: "ansible" } } } as unknown as DeploymentInput)).toThrow(/database\.docker\.engine/);
+  });
+});
+
+for (const [topology, input] of [
+  ["single-region", example],
+  ["geo-redundant", geo],
+] as const) {
+  describe(`${topology} with the ssh engine`, () => {
+    const { json, text, deployment } = synthDeployment(ssh(input));
+    const steps = resourcesByPath(json, "terraform_data");
+    const step = (path: string) => {
+      const s = steps.get(`${topology}/${path}`);
+      if (!s) throw new Error(`no terraform_data ${path}`);
+      return s;
+    };
+    const nodes = deployment.database.nodes;
+    const data = nodes.filter((n) => n.role === "data");
+    const witnesses = nodes.filter((n) => n.role === "witness");
+    const primary = data[0]!;
+
+    it("has no docker provider and no docker_* resource", () => {
+      dockerFree(json, text);
+      // Each node: the shared prepare step and a container step.
+      for (const n of nodes) {
+        expect(step(`${n.name}/prepare`)).toBeDefined();
+        expect(step(`${n.name}/container`)).toBeDefined();
+      }
+    });
+
+    it("keeps the provider engine's prepare step as it is (same address, same content), so switching engines does not re-run it", () => {
+      const provider = synthDeployment({ ...ssh(input), database: { ...ssh(input).database, docker: { engine: "provider" } } }).json;
+      for (const n of nodes) {
+        const id = Object.keys(provider.resource.terraform_data!).find((k) => k.startsWith(`${n.name}_prepare_`))!;
+        expect(json.resource.terraform_data![id], n.name).toEqual(provider.resource.terraform_data![id]);
+      }
+    });
+
+    it("orders the steps like the provider engine", () => {
+      for (const n of nodes) expect(refersTo(dependsOn(step(`${n.name}/container`)), "terraform_data", `${n.name}_prepare`), n.name).toBe(true);
+      for (const n of data.slice(1)) expect(refersTo(dependsOn(step(`${n.name}/container`)), "terraform_data", `${primary.name}_container`), n.name).toBe(true);
+      for (const w of witnesses) for (const n of data) expect(refersTo(dependsOn(step(`${w.name}/container`)), "terraform_data", `${n.name}_container`), `${w.name} after ${n.name}`).toBe(true);
+      const ready = dependsOn(step("primary-ready/wait"));
+      for (const n of nodes) expect(refersTo(ready, "terraform_data", `${n.name}_container`), `primary-ready after ${n.name}`).toBe(true);
+      expect(refersTo(dependsOn(step(`${deployment.emsNodes[0]!.name}/install`)), "terraform_data", "primary-ready_wait")).toBe(true);
+    });
+
+    it("puts the passwords only into the env file provisioner and the line-break precondition", () => {
+      for (const n of nodes) {
+        const s = step(`${n.name}/container`);
+        const provs = provisioners(s);
+        const withVars = provs.filter((p) => JSON.stringify(p).includes("var."));
+        expect(withVars.map((p) => p.file?.destination)).toEqual([`/var/lib/ems-ha/secrets/container-${n.name}.env`]);
+        expect(withVars[0]!.file!.content).toBe("POSTGRESQL_PASSWORD=${var.db_password}\nREPMGR_PASSWORD=${var.repmgr_password}\n");
+        expect(JSON.stringify(s.triggers_replace)).not.toContain("var.");
+        expect(JSON.stringify(s.connection)).not.toContain("var.");
+      }
+    });
+
+    it("keeps docker_run_commands as documentation", () => {
+      const out = json.output!.docker_run_commands!.value as string[];
+      expect(out).toHaveLength(nodes.length);
+      expect(out[0]).toContain(`--name ${primary.name}`);
+    });
+  });
+}
+
+describe("terraform plan with the ssh engine (real Terraform, no provider)", () => {
+  for (const [topology, input, resources] of [
+    // 3 nodes x (prepare + container) + primary ready + 2 EMS installs
+    ["single-region", example, 9],
+    // 5 nodes x 2 + primary ready + 3 EMS installs
+    ["geo-redundant", geo, 14],
+  ] as const) {
+    it(`${topology}: plans every step, prints no secret, downloads nothing`, () => {
+      const { text } = synthDeployment(ssh(input, false));
+      const r = terraformPlan(text, SECRETS);
+      expect(r.status, r.output.slice(-3000)).toBe(0);
+      expect(r.output).toContain(`Plan: ${resources} to add, 0 to change, 0 to destroy`);
+      for (const v of Object.values(SECRETS)) expect(r.output).not.toContain(v);
+      expect(r.output).not.toMatch(/Installing|registry\.terraform\.io/);
+    }, 240_000);
+  }
+
+  it("refuses a password with a line break at plan time, without printing it", () => {
+    const { text } = synthDeployment(ssh(example, false));
+    const secret = "Broken-Line-Pw\nREPMGR_NODE_PRIORITY=0";
+    const r = terraformPlan(text, { ...SECRETS, db_password: secret });
+    expect(r.status).not.toBe(0);
+    expect(r.output).toContain("must not contain line breaks");
+    expect(r.output).not.toContain("Broken-Line-Pw");
+  }, 240_000);
+});
