@@ -61,6 +61,8 @@ export function labDockerDeployment(prefix: string = DEFAULT_DOCKER_LAB_SUBNET, 
         { name: "pgw-1", address: `${prefix}.13`, role: "witness", ramGb: 1, cpus: 1, storage: "ssd", ssh },
       ],
       failover: labDockerFailover(failover),
+      // No provider can be downloaded here: the containers are created with the docker CLI over SSH.
+      docker: { engine: "ssh" },
     },
     installer: native.installer,
     ems: { fqdn: "ems.lab.internal", vip: `${prefix}.50`, keepaliveSeconds: 10 },

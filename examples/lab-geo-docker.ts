@@ -40,6 +40,8 @@ export function labGeoDockerDeployment(prefix: string = DEFAULT_GEO_LAB_SUBNET, 
         { name: "pgw-2", address: `${prefix}.15`, role: "witness", location: "dc2", ...small, ramGb: 1, cpus: 1 },
       ],
       failover: labDockerFailover(failover),
+      // No provider can be downloaded here: the containers are created with the docker CLI over SSH.
+      docker: { engine: "ssh" },
     },
     installer: labDeployment(prefix).installer,
     ems: { fqdn: "ems.lab.internal", vip: `${prefix}.50`, keepaliveSeconds: 10 },
