@@ -24,6 +24,7 @@ import { bootFreshLab, chooseFreshLab } from "./lib/fresh-lab";
 import { labDown, labExec } from "./lib/lab";
 import { REPO_ROOT } from "./lib/paths";
 import type { LabState } from "./lib/state";
+import { waitForWitnessViews } from "./lib/docker-host";
 
 // Apart from the other lab tests (10.231.160-169 docker-image, 200-259) and the default labs.
 const CANDIDATES = Array.from({ length: 10 }, (_, i) => `10.231.${170 + i}`);
@@ -120,6 +121,8 @@ describe("single-region (Docker, ssh engine) on lab hosts", () => {
   }, 600_000);
 
   it("fails over when the primary's container stops, loses no acknowledged row, and the image rejoins the old primary", async () => {
+    // A settled cluster: every witness knows every node (see waitForWitnessViews).
+    log(`witnesses list every node after ${(await waitForWitnessViews((h, c) => labExec(state!, h, c, { timeoutMs: 30_000 }), d)).toFixed(1)} s more`);
     const r = await labDrill(state!, { log });
     log(JSON.stringify({ ...r, clusterShow: undefined }));
     expect(r.oldPrimary).toBe("pg-1");

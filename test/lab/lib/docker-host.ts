@@ -200,3 +200,31 @@ export function checkLabLimits(l: LabLimits, log: (m: string) => void = () => un
 export function dockerReadyCommand(seconds: number): string {
   return `timeout ${seconds} sh -c 'until docker info >/dev/null 2>&1; do sleep 1; done' || { systemctl status --no-pager -n 15 ${CGROUP_UNIT} containerd docker 2>&1 | tail -n 40; exit 1; }`;
 }
+
+/**
+ * Waits (bounded) until every witness's copy of repmgr's node list holds every DB node. A witness
+ * copies the list from the primary every witness_sync_interval (repmgr's 15 s); a failover before
+ * that leaves it unaware of the new primary, following the old one. Returns the seconds waited.
+ */
+export async function waitForWitnessViews(
+  exec: (host: string, command: string) => Promise<{ code: number; stdout: string }>,
+  d: Pick<Deployment, "database">,
+  timeoutMs = 90_000,
+): Promise<number> {
+  const t0 = Date.now();
+  const witnesses = d.database.nodes.filter((n) => n.role === "witness");
+  const all = d.database.nodes.map((n) => n.name).sort();
+  for (;;) {
+    const views = await Promise.all(
+      witnesses.map(async (w) => {
+        const r = await exec(w.name, `docker exec ${w.name} psql -h /tmp -U postgres -d repmgr -XtAc 'select node_name from repmgr.nodes order by node_name'`);
+        return r.code === 0 ? r.stdout.trim().split("\n").filter(Boolean) : [];
+      }),
+    );
+    if (views.every((v) => JSON.stringify(v) === JSON.stringify(all))) return (Date.now() - t0) / 1000;
+    if (Date.now() - t0 > timeoutMs) {
+      throw new LabError(`witnesses still lack nodes after ${timeoutMs / 1000} s: ${witnesses.map((w, i) => `${w.name} has ${views[i]!.join(", ") || "none"}`).join("; ")}`);
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
