@@ -344,6 +344,30 @@ standin_streaming_from() {
   return 1
 }
 
+# The node record on the primary under this node's id, when its name or conninfo is another's:
+# after a rename (the upgrade moves pg-2's volume to pgn-2) repmgr would look for the old name.
+# Data nodes: the record is updated; witnesses: removed (witness register then creates it).
+standin_refresh_record() {
+  local host=$1 port=$2 id=$3 sql
+  if [[ "$REPMGR_NODE_TYPE" == witness ]]; then
+    sql="DELETE FROM repmgr.nodes WHERE node_id = :id AND (node_name <> :'name' OR conninfo <> :'ci');"
+  else
+    sql="UPDATE repmgr.nodes SET node_name = :'name', conninfo = :'ci' WHERE node_id = :id AND (node_name <> :'name' OR conninfo <> :'ci');"
+  fi
+  PGCONNECT_TIMEOUT=3 psql "host=$host port=$port user=$REPMGR_USERNAME dbname=$REPMGR_DATABASE" -XtAq -v ON_ERROR_STOP=1 \
+    -v id="$id" -v name="$REPMGR_NODE_NAME" -v ci="$(standin_conninfo)" <<<"$sql" >/dev/null 2>&1 ||
+    standin_log "could not check this node's record on $host"
+}
+
+# Points a standby's data at the primary: primary_conninfo in postgresql.auto.conf (a clone made
+# it for the old primary, possibly under another name); the replication slot stays.
+standin_point_at() {
+  local host=$1 port=$2 f=$PGDATA_DIR/postgresql.auto.conf ci
+  ci="user=$REPMGR_USERNAME connect_timeout=$REPMGR_CONNECT_TIMEOUT host=$host port=$port application_name=$REPMGR_NODE_NAME passfile=$PGPASSFILE"
+  { grep -v '^primary_conninfo' "$f" 2>/dev/null || true; echo "primary_conninfo = '$(standin_q "$ci")'"; } >"$f.new"
+  mv "$f.new" "$f"
+}
+
 standin_primary_node_id() { standin_psql_partner "$1" "$2" "select node_id from repmgr.nodes where type = 'primary' and active order by node_id limit 1"; }
 
 # A node with data whose partners have another primary: keep the data whenever possible.
@@ -354,7 +378,9 @@ standin_rejoin() {
   [[ "$mine" == "$theirs" ]] ||
     standin_die "the data in $PGDATA_DIR (system identifier $mine) is not from the cluster of primary $host ($theirs); refusing to touch it. Move it away by hand to clone a new standby."
 
+  standin_refresh_record "$host" "$port" "$(standin_node_id)"
   if [[ -f "$PGDATA_DIR/standby.signal" ]]; then
+    standin_point_at "$host" "$port"
     standin_start_pg
     if standin_streaming_from "$host"; then
       standin_repmgr standby register --force >/dev/null || standin_die "repmgr standby register failed"
@@ -406,6 +432,7 @@ standin_setup_witness() {
   fi
   standin_wait_for_primary
   read -r host port <<<"$FOUND_PRIMARY"
+  standin_refresh_record "$host" "$port" "$(standin_node_id)"
   standin_repmgr witness register -h "$host" -p "$port" -U "$REPMGR_USERNAME" -d "$REPMGR_DATABASE" --force >/dev/null ||
     standin_die "repmgr witness register with $host failed"
   standin_log "registered as a witness of $host"
