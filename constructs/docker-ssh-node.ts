@@ -14,7 +14,7 @@
  * sensitive content, in a 0700 directory) that the script passes as --env-file and removes.
  * Destroying a step leaves the container and its volume on the host (docs: "Container engines").
  */
-import { DataResource, Fn, Op, type ITerraformDependable, type Precondition, type TerraformVariable } from "cdktf";
+import { DataResource, type ITerraformDependable, type Precondition, type TerraformVariable } from "cdktf";
 import { Construct } from "constructs";
 import { createHash } from "node:crypto";
 import type { DbNodeConfig } from "../src/config/schema";
@@ -33,8 +33,6 @@ export interface DockerDbNode {
   readonly address: string;
   /** The container's flags, derived from the cluster. */
   readonly spec: ContainerSpec;
-  /** Host preparation (Docker, conf.d, image load). */
-  readonly prepare: DataResource;
   /** The step after which the container exists; use it in dependsOn. */
   readonly container: ITerraformDependable;
 }
@@ -52,10 +50,11 @@ function sha(text: string): string {
  * The error message names the variables, never their values.
  */
 export function passwordsWithoutLineBreaks(secrets: DeploymentSecrets): Precondition {
-  const ok = (v: TerraformVariable) => Op.not(Fn.can(Fn.regex("[\\r\\n]", v.stringValue)));
   const vars = [secrets.dbPassword, ...(secrets.repmgrPassword ? [secrets.repmgrPassword] : [])];
+  // Written out (the variables' names are fixed, SECRET_VARIABLES): "unchanged once CR and LF are removed".
+  const ok = (v: TerraformVariable) => `var.${v.friendlyUniqueId} == replace(var.${v.friendlyUniqueId}, "/[\\r\\n]/", "")`;
   return {
-    condition: vars.map(ok).reduce((a, b) => Op.and(a, b)),
+    condition: `\${${vars.map(ok).join(" && ")}}`,
     errorMessage: `${vars.map((v) => v.friendlyUniqueId).join(" and ")} must not contain line breaks (they are written to an env file, one variable per line).`,
   };
 }
@@ -77,6 +76,7 @@ abstract class SshBitnamiNode extends Construct implements DockerDbNode {
   public readonly dbNode: DbNodeConfig;
   public readonly address: string;
   public readonly spec: ContainerSpec;
+  /** Host preparation (Docker, conf.d, image load): the provider engine's step. */
   public readonly prepare: DataResource;
   /** The volume and container step (terraform_data). */
   public readonly container: DataResource;

@@ -8,8 +8,8 @@
  * docker run arguments. test/constructs/docker-engine-parity.test.ts checks that both give the
  * same container. docs/topologies/single-region.md ("Container engines") describes the behaviour.
  *
- * The script is idempotent: a container of that name carrying the same spec hash label (and
- * running the image the tag names now) is left alone; another one is stopped gracefully and
+ * The script is idempotent: a container of that name carrying the same spec hash label and
+ * password fingerprint label (and running the image the tag names now) is left alone; another one is stopped gracefully and
  * recreated on the same volume. The data volume is created when missing and never removed.
  * Passwords reach `docker run` only through an env file (--env-file), never on a command line.
  */
@@ -20,6 +20,12 @@ import { shellQuote, shellSingleQuote as q } from "./shell-quote";
 
 /** Label recording the spec hash a container was created from. */
 export const SPEC_LABEL = "ems-ha.spec-sha256";
+/**
+ * Label recording sha256(spec hash + env file) of the passwords a container was created with,
+ * computed on the host (never in Terraform's state or plan), next to the container's own copy of
+ * the passwords.
+ */
+export const SECRETS_LABEL = "ems-ha.secrets-sha256";
 /** Directory of the generated scripts on a DB host. */
 export const SSH_ENGINE_DIR = "/var/lib/ems-ha";
 /** Root-only directory (0700) of the password env files. */
@@ -109,19 +115,21 @@ export interface ContainerScript {
   readonly script: string;
   readonly specHash: string;
   readonly envFile: string;
+  /** The docker run arguments known at synth time; the script adds `--label ems-ha.secrets-sha256=...` before the image. */
   readonly runArgs: string[];
 }
 
 /**
  * The idempotent script creating one node's volume and container:
- *   1. each named volume: `docker volume create` when missing (never removed);
- *   2. an existing container with the same spec hash and image: left alone (started if stopped);
- *      one with another spec (or none recorded): PostgreSQL stopped with a fast shutdown, then
+ *   1. the env file checked (0600, in a 0700 directory, exactly one non-empty line per secret
+ *      variable) and fingerprinted with the spec hash;
+ *   2. each named volume: `docker volume create` when missing (never removed);
+ *   3. an existing container with the same spec hash, fingerprint and image: left alone (started if
+ *      stopped); one with another spec or passwords (or none recorded): PostgreSQL stopped with a fast shutdown, then
  *      `docker stop --time`, then `docker rm` without -v (the volume stays), then recreated;
  *      one mounting another volume at the data path: refused (its data would be left behind);
- *   3. `docker run` with the passwords from the env file, which is checked (0600, in a 0700
- *      directory, exactly one non-empty line per secret variable) and removed when the script ends;
- *   4. a bounded wait until the container runs.
+ *   4. `docker run` with the passwords from the env file, which is removed when the script ends;
+ *   5. a bounded wait until the container runs steadily (the same start seen twice, an interval apart).
  */
 export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOptions): ContainerScript {
   const envFile = o.envFile ?? envFileOf(spec.name);
@@ -146,23 +154,21 @@ export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOpt
     'trap \'rm -f "$ENV_FILE"\' EXIT',
     'command -v docker >/dev/null || fail "docker is not installed; the prepare step installs it (database.installDocker)"',
     "",
-    "# 1. Named volumes: created when missing, never removed.",
-  ];
-  for (const v of named) {
-    lines.push(`docker volume inspect ${q(v)} >/dev/null 2>&1 || { docker volume create ${q(v)} >/dev/null; log ${q(`created volume ${v}`)}; }`);
-  }
-  lines.push(
-    "",
     "running() { [ \"$(docker container inspect -f '{{.State.Running}} {{.State.Restarting}}' \"$NAME\" 2>/dev/null)\" = 'true false' ]; }",
+    "# Running, and the same start (restart count, start time) at two checks in a row: not a restart loop.",
     "wait_running() {",
+    '  local prev="" now',
     `  for _ in $(seq 1 ${attempts}); do`,
-    '    if running; then log "$NAME runs (spec $SPEC)"; return 0; fi',
+    "    now=$(docker container inspect -f '{{.State.Running}} {{.State.Restarting}} {{.RestartCount}} {{.State.StartedAt}}' \"$NAME\" 2>/dev/null || true)",
+    '    case "$now" in "true false "*) if [ "$now" = "$prev" ]; then log "$NAME runs (spec $SPEC)"; return 0; fi ;; esac',
+    '    prev="$now"',
     `    sleep ${interval}`,
     "  done",
-    `  fail "$NAME is not running after ${attempts * interval} s; check: docker logs $NAME"`,
+    `  fail "$NAME is not running steadily after ${attempts * interval} s; check: docker logs $NAME"`,
     "}",
     "graceful_stop() {",
-    "  running || return 0",
+    "  # running, restarting or paused: stop it; created, exited or dead: nothing to stop.",
+    "  case \"$(docker container inspect -f '{{.State.Status}}' \"$NAME\")\" in created | exited | dead) return 0 ;; esac",
     "  # repmgrd is the container's main process: stop PostgreSQL itself first (fast shutdown), then the container.",
     `  if docker exec "$NAME" pg_ctl stop -D ${PG_DATA_DIR} -m fast -w -t ${PG_STOP_TIMEOUT_SECONDS} >/dev/null 2>&1; then log "PostgreSQL in $NAME shut down"; else log "PostgreSQL in $NAME did not shut down by itself; docker stop follows"; fi`,
     `  docker stop --time ${STOP_TIMEOUT_SECONDS} "$NAME" >/dev/null`,
@@ -181,10 +187,19 @@ export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOpt
     "  done",
     "}",
     "",
-    "# 2. The container: kept when it has this spec, replaced (gracefully, same volume) otherwise.",
+    "# 1. The passwords: checked, and fingerprinted with the spec (a label next to the container's own",
+    "#    copy of them) so that a replaced step with new passwords gives a new container.",
+    "check_env_file",
+    'SECRETS_SHA=$({ printf \'%s\\n\' "$SPEC"; cat "$ENV_FILE"; } | sha256sum | cut -d" " -f1)',
+    "",
+    "# 2. Named volumes: created when missing, never removed.",
+    ...named.map((v) => `docker volume inspect ${q(v)} >/dev/null 2>&1 || { docker volume create ${q(v)} >/dev/null; log ${q(`created volume ${v}`)}; }`),
+    "",
+    "# 3. The container: kept when it has this spec, these passwords and the image, replaced (gracefully, same volume) otherwise.",
     'if docker container inspect "$NAME" >/dev/null 2>&1; then',
     `  have=$(docker container inspect -f '{{index .Config.Labels "${SPEC_LABEL}"}}' "$NAME")`,
-  );
+    `  have_secrets=$(docker container inspect -f '{{index .Config.Labels "${SECRETS_LABEL}"}}' "$NAME")`,
+  ];
   if (dataVolume !== undefined) {
     lines.push(
       `  mounted=$(docker container inspect -f '{{range .Mounts}}{{if eq .Destination "${DATA_MOUNT}"}}{{.Name}}{{end}}{{end}}' "$NAME")`,
@@ -194,22 +209,24 @@ export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOpt
   lines.push(
     "  image_now=$(docker image inspect -f '{{.Id}}' \"$IMAGE\" 2>/dev/null || true)",
     "  image_used=$(docker container inspect -f '{{.Image}}' \"$NAME\")",
-    '  if [ "$have" = "$SPEC" ] && { [ -z "$image_now" ] || [ "$image_used" = "$image_now" ]; }; then',
+    '  same_image=yes; [ -z "$image_now" ] || [ "$image_used" = "$image_now" ] || same_image=no',
+    '  if [ "$have" = "$SPEC" ] && [ "$have_secrets" = "$SECRETS_SHA" ] && [ "$same_image" = yes ]; then',
     '    if running; then log "$NAME is up to date: nothing to do"; exit 0; fi',
     '    docker start "$NAME" >/dev/null',
     '    log "started the existing $NAME"',
     "    wait_running",
     "    exit 0",
     "  fi",
-    '  if [ "$have" = "$SPEC" ]; then log "replacing $NAME: $IMAGE is another image now"; else log "replacing $NAME: spec ${have:-not recorded} -> $SPEC"; fi',
+    '  if [ "$have" != "$SPEC" ]; then log "replacing $NAME: spec ${have:-not recorded} -> $SPEC"',
+    '  elif [ "$have_secrets" != "$SECRETS_SHA" ]; then log "replacing $NAME: the passwords changed"',
+    '  else log "replacing $NAME: $IMAGE is another image now"; fi',
     "  graceful_stop",
     "  # Without -v: named volumes stay.",
     '  docker rm "$NAME" >/dev/null',
     "fi",
     "",
-    "# 3. docker run, passwords from the env file only.",
-    "check_env_file",
-    `docker run ${runArgs.map(shellQuote).join(" ")} >/dev/null`,
+    "# 4. docker run, passwords from the env file only.",
+    `docker run ${runArgs.slice(0, -1).map(shellQuote).join(" ")} --label "${SECRETS_LABEL}=$SECRETS_SHA" ${shellQuote(runArgs[runArgs.length - 1]!)} >/dev/null`,
     'log "created $NAME"',
     "wait_running",
   );

@@ -10,7 +10,7 @@ import example from "../../examples/single-region";
 import geo from "../../examples/geo-redundant";
 import type { DeploymentInput } from "../../src/config/schema";
 import { imageRef, volumeNameOf } from "../../src/render/bitnami";
-import { SPEC_LABEL, STOP_TIMEOUT_SECONDS } from "../../src/render/docker-cli";
+import { SECRETS_LABEL, SPEC_LABEL, STOP_TIMEOUT_SECONDS } from "../../src/render/docker-cli";
 import { resolveRef, resourcesByPath, synthDeployment, type TfJson } from "../helpers/synth";
 import { fakeHost, onHost, runArgv, runStep, seedContainer, type FakeHost } from "./docker-engine-harness";
 import { writeFileSync } from "node:fs";
@@ -68,8 +68,8 @@ const RUN_FLAGS: Record<string, (v: string, c: Container, envFile: (path: string
   "--volume": (v, c) => c.volumes.push(v),
   "--add-host": (v, c) => c.hosts.push(v),
   "--label": (v, c) => {
-    // The spec hash is the ssh engine's own bookkeeping (what the provider keeps in its state).
-    if (!v.startsWith(`${SPEC_LABEL}=`)) c.labels.push(v);
+    // The spec hash and password fingerprint are the ssh engine's own bookkeeping (what the provider keeps in its state).
+    if (!v.startsWith(`${SPEC_LABEL}=`) && !v.startsWith(`${SECRETS_LABEL}=`)) c.labels.push(v);
   },
   "--shm-size": (v, c) => {
     const m = /^(\d+)([mg])$/.exec(v);
@@ -141,7 +141,7 @@ function sshContainer(step: Block, image: string, name: string): Container {
   const crashing = fakeHost({ [image]: "sha256:image-1" });
   writeFileSync(join(crashing.state, "run-exits"), "");
   const failed = runStep(crashing, step);
-  c.mustRun = failed.status !== 0 && /is not running after/.test(failed.stderr);
+  c.mustRun = failed.status !== 0 && /is not running steadily after/.test(failed.stderr);
   return c;
 }
 

@@ -37,7 +37,8 @@ describe("ssh engine container script (real bash, docker stand-in)", () => {
     expect(existsSync(join(host.state, "implicit-volumes")), "docker run had to create a volume itself").toBe(false);
     const c = container(host, "pg-1")!;
     expect(c.running).toBe(true);
-    expect(c.labels).toEqual([expect.stringMatching(new RegExp(`^${SPEC_LABEL.replace(/\./g, "\\.")}=[0-9a-f]{64}$`))]);
+    expect(c.labels).toEqual([expect.stringMatching(/^ems-ha\.spec-sha256=[0-9a-f]{64}$/), expect.stringMatching(/^ems-ha\.secrets-sha256=[0-9a-f]{64}$/)]);
+    expect(SPEC_LABEL).toBe("ems-ha.spec-sha256");
     expect(c.mounts).toContain("pg_1_data:/bitnami/postgresql");
     // The passwords reached the container's environment through the env file only.
     expect(c.env).toContain(`POSTGRESQL_PASSWORD=${SECRETS.db_password}`);
@@ -78,6 +79,21 @@ describe("ssh engine container script (real bash, docker stand-in)", () => {
     expect(verbs(runStep(host, changed).calls)).not.toContain("run");
   });
 
+  it("new passwords (a replaced step) recreate the container; the same passwords do not", () => {
+    const host = fakeHost();
+    expect(runStep(host, base).status).toBe(0);
+    const same = runStep(host, base);
+    expect(verbs(same.calls)).not.toContain("run");
+    const rotated = { ...SECRETS, db_password: "a-new-password" };
+    const r = runStep(host, base, { secrets: rotated });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain("replacing pg-1: the passwords changed");
+    expect(verbs(r.calls).filter((x) => ["stop", "rm", "run"].includes(x))).toEqual(["stop", "rm", "run"]);
+    expect(container(host, "pg-1")!.env).toContain("POSTGRESQL_PASSWORD=a-new-password");
+    expect(r.stdout + r.stderr).not.toContain("a-new-password");
+    expect(verbs(runStep(host, base, { secrets: rotated }).calls)).not.toContain("run");
+  });
+
   it("a new image behind the same tag recreates the container; the same image does not", () => {
     const host = fakeHost();
     expect(runStep(host, base).status).toBe(0);
@@ -108,6 +124,14 @@ describe("ssh engine container script (real bash, docker stand-in)", () => {
     expect(verbs(r.calls).filter((x) => ["stop", "rm", "run"].includes(x))).toEqual(["stop", "rm", "run"]);
   });
 
+  it("replaces a stopped container of another spec without stopping it again", () => {
+    const host = fakeHost();
+    seedContainer(host, "pg-1", { mounts: ["pg_1_data:/bitnami/postgresql"], image: "sha256:image-1", running: false });
+    const r = runStep(host, base);
+    expect(r.status, r.stderr).toBe(0);
+    expect(verbs(r.calls).filter((x) => ["exec", "stop", "rm", "run"].includes(x))).toEqual(["rm", "run"]);
+  });
+
   it("refuses to replace a container that mounts another volume at the data path", () => {
     const host = fakeHost();
     seedContainer(host, "pg-1", { mounts: ["old_data:/bitnami/postgresql"], image: "sha256:image-1", running: true });
@@ -124,7 +148,7 @@ describe("ssh engine container script (real bash, docker stand-in)", () => {
     const r = runStep(host, base, { secrets: { ...SECRETS, db_password: "line1\nREPMGR_NODE_PRIORITY=0" } });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain("holds 3 lines, not 2: a password contains a line break");
-    expect(verbs(r.calls)).not.toContain("run");
+    expect(verbs(r.calls)).toEqual([]);
     expect(existsSync(r.envFile)).toBe(false);
   });
 
@@ -165,7 +189,15 @@ describe("ssh engine container script (real bash, docker stand-in)", () => {
     writeFileSync(join(host.state, "run-exits"), "");
     const r = runStep(host, base);
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain("pg-1 is not running after 60 s; check: docker logs pg-1");
+    expect(r.stderr).toContain("pg-1 is not running steadily after 60 s; check: docker logs pg-1");
+  });
+
+  it("fails, bounded, when the container keeps restarting (restart policy always hides a crash loop)", () => {
+    const host = fakeHost();
+    writeFileSync(join(host.state, "restart-loop"), "");
+    const r = runStep(host, base);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("pg-1 is not running steadily after 60 s");
   });
 
   it("uses only the volume of its own node and never removes one", () => {

@@ -49,8 +49,11 @@ describe("terraform apply of the ssh engine over real SSH (docker stand-in)", ()
     return { status: r.status, output: `${r.stdout}\n${r.stderr}` };
   };
   const writeStack = (input: DeploymentInput) => {
-    const { json, text } = synthDeployment(input);
-    writeFileSync(join(tfDir, "main.tf.json"), text);
+    const { json } = synthDeployment(input);
+    // Terraform's remote-exec leaves its (emptied) /tmp/terraform_*.sh behind: here they go to the
+    // namespace's /root, a temporary directory, instead of this machine's /tmp.
+    for (const r of Object.values(json.resource.terraform_data!)) (r.connection as Record<string, unknown>).script_path = "/root/terraform_%RAND%.sh";
+    writeFileSync(join(tfDir, "main.tf.json"), JSON.stringify(json, null, 2));
     // The DB steps only (their dependencies come along): the EMS installs need EMS hosts.
     target = Object.keys(json.resource.terraform_data!)
       .filter((id) => /_container_/.test(id))
@@ -206,5 +209,23 @@ describe("terraform apply of the ssh engine over real SSH (docker stand-in)", ()
     expect(readFileSync(join(host.state, "volumes", "pg_1_data", "PG_VERSION"), "utf8")).toBe("15\n");
     expect(container(host, "pg-2")!.env).toContain("REPMGR_RECONNECT_ATTEMPTS=4");
     for (const v of Object.values(SECRETS)) expect(r.output).not.toContain(v);
+  }, 240_000);
+
+  it("a new password alone plans no change; -replace of one node's step gives that container the new password", () => {
+    const rotated = "Rotated-Db-Pw-93e1";
+    env.TF_VAR_db_password = rotated;
+    const plan = tf(["plan", "-input=false", "-detailed-exitcode", ...target]);
+    expect(plan.status, plan.output.slice(-3000)).toBe(0);
+    const pg2 = target.find((t) => t.startsWith("terraform_data.pg-2_container_"))!;
+    const before = dockerCalls(host).length;
+    const r = tf(["apply", "-input=false", "-auto-approve", "-parallelism=1", `-replace=${pg2}`, ...target]);
+    expect(r.status, r.output.slice(-4000)).toBe(0);
+    expect(r.output).toMatch(/Resources: 1 added, 0 changed, 1 destroyed/);
+    expect(r.output).toContain("replacing pg-2: the passwords changed");
+    expect(r.output).not.toContain(rotated);
+    const runs = dockerCalls(host).slice(before).filter((c) => c[0] === "run").map((c) => c[c.indexOf("--name") + 1]);
+    expect(runs).toEqual(["pg-2"]);
+    expect(container(host, "pg-2")!.env).toContain(`POSTGRESQL_PASSWORD=${rotated}`);
+    expect(container(host, "pg-1")!.env).toContain(`POSTGRESQL_PASSWORD=${SECRETS.db_password}`);
   }, 240_000);
 });

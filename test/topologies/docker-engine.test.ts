@@ -120,12 +120,16 @@ describe("terraform plan with the ssh engine (real Terraform, no provider)", () 
     }, 240_000);
   }
 
-  it("refuses a password with a line break at plan time, without printing it", () => {
+  it("refuses a password with a line break (LF or CR) at plan time, without printing it", () => {
     const { text } = synthDeployment(ssh(example, false));
-    const secret = "Broken-Line-Pw\nREPMGR_NODE_PRIORITY=0";
-    const r = terraformPlan(text, { ...SECRETS, db_password: secret });
-    expect(r.status).not.toBe(0);
-    expect(r.output).toContain("must not contain line breaks");
-    expect(r.output).not.toContain("Broken-Line-Pw");
+    for (const vars of [
+      { ...SECRETS, db_password: "Broken-Line-Pw\nREPMGR_NODE_PRIORITY=0" },
+      { ...SECRETS, repmgr_password: "Broken-Line-Pw\r" },
+    ]) {
+      const r = terraformPlan(text, vars);
+      expect(r.status).not.toBe(0);
+      expect(r.output).toContain("must not contain line breaks");
+      expect(r.output).not.toContain("Broken-Line-Pw");
+    }
   }, 240_000);
 });
