@@ -8,6 +8,11 @@
  * (measured) time, the old primary's container started again rejoins as a standby (kept data,
  * never a second primary), and a restarted healthy standby keeps its data.
  *
+ * Relies on the stand-in's own choices (test/standins/ems-postgres-ha/README.md, "Where the
+ * stand-in guesses"): how a starting node finds the primary, and that a healthy standby keeps its
+ * data (the Bitnami image re-clones a standby at every start). The log lines checked are the
+ * stand-in's.
+ *
  * Needs root, systemd-nspawn, debootstrap, iproute2, openssh-client (docs/lab.md). On a machine
  * without them it FAILS naming what is missing; it is never skipped. The first run builds the
  * Docker host image and the stand-in image (~2 minutes, cached under /var/cache/ems-ha-lab).
