@@ -5,16 +5,21 @@
  *          boot the hosts of a deployment (default examples/lab.ts on 10.231.7.0/24)
  *   status [--subnet A.B.C]   hosts, addresses, process and SSH state of every lab (or one)
  *   down   [--subnet A.B.C]   stop the hosts, unmount, delete the bridge and the state (every lab, or one)
- *   deploy, drill             not yet implemented
+ *   deploy [--config FILE | --subnet A.B.C] [--failover tuned|guide]
+ *          synthesize and terraform apply a deployment to its lab (default: examples/lab.ts's
+ *          native topology; --config applies that file to the lab on its subnet)
+ *   drill  [--config FILE | --subnet A.B.C] [--stop immediate|kill] [--json]
+ *          failover drill with a writer on the deployed lab (--config picks the lab of that file)
  *
  * Exit codes: 0 done, 1 the lab failed (message says why), 2 bad command line or deployment.
  */
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ConfigError } from "../../src/config/errors";
-import { loadDeployment } from "../../src/config/load";
+import { loadDeployment, readDeploymentInput } from "../../src/config/load";
 import { parseDeployment } from "../../src/config/parse";
-import type { Deployment } from "../../src/config/schema";
+import type { Deployment, DeploymentInput } from "../../src/config/schema";
+import { labPrefixOf, plannedHosts } from "./lib/topology";
 import { DEFAULT_LAB_SUBNET, labDeployment } from "../../examples/lab";
 import { LabError } from "./lib/exec";
 import { labDown, labStateDirs, labStatus, labUp } from "./lib/lab";
@@ -26,7 +31,7 @@ import { gatherStatus, renderStatusTable } from "../../src/ops/status";
 
 const USAGE =
   "usage: npm run lab -- up [--config FILE | --subnet A.B.C] [--boot-timeout SECONDS] | status [--subnet A.B.C] [--json] | down [--subnet A.B.C] |\n" +
-  "       deploy [--subnet A.B.C] [--failover tuned|guide] | drill [--subnet A.B.C] [--stop immediate|kill] [--json]";
+  "       deploy [--config FILE | --subnet A.B.C] [--failover tuned|guide] | drill [--config FILE | --subnet A.B.C] [--stop immediate|kill] [--json]";
 
 class UsageError extends Error {}
 
@@ -73,6 +78,14 @@ function selectedStateDirs(flags: Map<string, string>): string[] {
 }
 
 const log = (m: string): void => console.log(`[lab] ${m}`);
+
+/** The lab a config file's hosts live in (its subnet), which must be up. */
+function labOfConfig(d: Deployment): LabState {
+  const prefix = labPrefixOf(plannedHosts(d));
+  const state = readLabState(labStateDir(prefix));
+  if (!state) throw new LabError(`no lab is up on ${prefix}.0/24 (the subnet of the config's hosts): run \`npm run lab -- up --config FILE\` first`);
+  return state;
+}
 
 /** The one lab a command acts on: --subnet, else the only lab that is up. */
 function oneLab(flags: Map<string, string>): LabState {
@@ -134,8 +147,20 @@ async function main(argv: string[]): Promise<number> {
     case "deploy": {
       const failover = flags.get("failover") ?? "tuned";
       if (failover !== "tuned" && failover !== "guide") throw new UsageError(`--failover must be tuned or guide, not ${failover}`);
-      const state = oneLab(flags);
-      const r = await labDeploy(state, { log, failover });
+      const config = flags.get("config");
+      if (config && flags.has("subnet")) throw new UsageError("give --config or --subnet, not both (the subnet of a config file is its addresses')");
+      if (config && flags.has("failover")) throw new UsageError("--failover applies to the default lab deployment; set database.failover in the config file instead");
+      let state: LabState;
+      let deployment: unknown;
+      if (config) {
+        const path = resolve(config);
+        deployment = readDeploymentInput(path);
+        state = labOfConfig(loadDeployment(path));
+      } else {
+        state = oneLab(flags);
+        if (state.hosts.some((h) => h.docker)) throw new UsageError(`the lab on ${state.subnet} has Docker DB hosts: name its deployment with --config FILE`);
+      }
+      const r = await labDeploy(state, { log, failover, deployment: deployment as DeploymentInput | undefined });
       console.log(formatApply(r.apply));
       console.log(`synth ${r.synthSeconds.toFixed(1)} s, terraform init ${r.initSeconds.toFixed(1)} s, apply ${r.apply.wallSeconds} s`);
       return 0;
@@ -143,7 +168,9 @@ async function main(argv: string[]): Promise<number> {
     case "drill": {
       const stop = flags.get("stop") ?? "immediate";
       if (stop !== "immediate" && stop !== "kill") throw new UsageError(`--stop must be immediate or kill, not ${stop}`);
-      const state = oneLab(flags);
+      const config = flags.get("config");
+      if (config && flags.has("subnet")) throw new UsageError("give --config or --subnet, not both (the subnet of a config file is its addresses')");
+      const state = config ? labOfConfig(loadDeployment(resolve(config))) : oneLab(flags);
       const result = await labDrill(state, { stop, log: flags.has("json") ? (m) => console.error(`[lab] ${m}`) : log });
       console.log(flags.has("json") ? JSON.stringify(result) : formatDrill(result));
       return result.rowsMissing === 0 && result.failoverSeconds !== null && result.writablePrimaries === 1 ? 0 : 1;

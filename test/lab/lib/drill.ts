@@ -4,11 +4,18 @@
  * standby accepts writes, check that every row acknowledged before the kill is on the new
  * primary, start the old primary again and let the toolkit's reconciliation service rejoin it
  * as a standby, then check that exactly one writable primary remains (and `repmgr cluster show`).
+ *
+ * Docker topologies: the primary's container is stopped instead (PostgreSQL stopped immediately
+ * inside it, or `docker kill`), started again with `docker start`, and the image's entrypoint
+ * rejoins it; `cluster show` runs inside the container.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "pg";
 import { parseDeployment } from "../../../src/config/parse";
+import { failoverTiming } from "../../../src/config/derive";
+import { DOCKER_TOPOLOGIES } from "../../../src/config/semantics";
+import { DATA_MOUNT } from "../../../src/render/bitnami";
 import type { DbNodeConfig, Deployment } from "../../../src/config/schema";
 import { labSecrets, masker, type Log } from "./deploy";
 import { LabError, sleep } from "./exec";
@@ -60,6 +67,35 @@ function stopCommand(mode: StopMode, service: string): string {
   return mode === "kill"
     ? `systemctl kill --signal=SIGKILL ${service} && systemctl stop ${service}; systemctl is-active ${service} || true`
     : `pg_ctlcluster --skip-systemctl-redirect 15 main stop -m immediate; systemctl stop ${service}; systemctl is-active ${service} || true`;
+}
+
+/** How the drill stops, starts and asks a DB node: natively (systemd) or in its container. */
+interface NodeControl {
+  stop(mode: StopMode, node: string): string;
+  start(node: string): string;
+  clusterShow(node: string): string;
+}
+
+const NATIVE: NodeControl = {
+  stop: (mode) => stopCommand(mode, "postgresql@15-main"),
+  start: () => "systemctl start postgresql@15-main",
+  clusterShow: () => "cd /tmp && sudo -u postgres repmgr -f /etc/repmgr.conf cluster show 2>&1",
+};
+
+/** The image's repmgr, as the guide runs it (docker exec ... entrypoint.sh repmgr -f ...). */
+const IMAGE_REPMGR = "/opt/bitnami/scripts/postgresql-repmgr/entrypoint.sh repmgr -f /opt/bitnami/repmgr/conf/repmgr.conf";
+
+const DOCKER: NodeControl = {
+  stop: (mode, node) =>
+    mode === "kill"
+      ? `docker kill ${node} >/dev/null && docker inspect -f '{{.State.Running}}' ${node}`
+      : `docker exec ${node} pg_ctl -D ${DATA_MOUNT}/data -m immediate stop >/dev/null 2>&1; docker stop --time 10 ${node} >/dev/null && docker inspect -f '{{.State.Running}}' ${node}`,
+  start: (node) => `docker start ${node}`,
+  clusterShow: (node) => `docker exec ${node} ${IMAGE_REPMGR} cluster show 2>&1`,
+};
+
+export function nodeControl(d: Pick<Deployment, "topology">): NodeControl {
+  return DOCKER_TOPOLOGIES.has(d.topology) ? DOCKER : NATIVE;
 }
 
 const TABLE = "ems_ha_drill";
@@ -188,7 +224,7 @@ export async function labDrill(state: LabState, opts: DrillOptions = {}): Promis
   const pw = secrets.db_password;
   const data = d.database.nodes.filter((n) => n.role === "data");
   const old = await findPrimary(d, data, pw);
-  const service = "postgresql@15-main";
+  const control = nodeControl(d);
   log(`primary is ${old.name} (${old.address})`);
 
   const setup = connect(old, d, pw);
@@ -204,7 +240,7 @@ export async function labDrill(state: LabState, opts: DrillOptions = {}): Promis
   log(`writer running (${ackBeforeKill} rows so far); stopping PostgreSQL on ${old.name} (${opts.stop ?? "immediate"})`);
 
   const mode = opts.stop ?? "immediate";
-  const kill = await labExec(state, old.name, stopCommand(mode, service), { timeoutMs: 30_000 });
+  const kill = await labExec(state, old.name, control.stop(mode, old.name), { timeoutMs: 30_000 });
   const tKill = Date.now();
   if (kill.code !== 0) throw new LabError(`could not stop PostgreSQL on ${old.name}: ${mask(kill.stderr)}`);
   // Rows acknowledged until the kill: the writer may have been mid-insert; count what it had.
@@ -246,7 +282,7 @@ export async function labDrill(state: LabState, opts: DrillOptions = {}): Promis
   if (newPrimary) {
     log(`starting PostgreSQL on ${old.name} again; waiting for the reconciliation service to rejoin it`);
     const tStart = Date.now();
-    await labExec(state, old.name, `systemctl start ${service}`, { timeoutMs: 60_000 });
+    await labExec(state, old.name, control.start(old.name), { timeoutMs: 60_000 });
     const deadline = tStart + (opts.rejoinTimeoutSeconds ?? 180) * 1000;
     while (Date.now() < deadline) {
       if ((await writable(old, d, pw)) === false) {
@@ -265,7 +301,7 @@ export async function labDrill(state: LabState, opts: DrillOptions = {}): Promis
   // repmgrd updates the rejoined node's record a moment after the rejoin: wait (bounded) for a clean view.
   let clusterShow = "";
   for (let i = 0; i < 30; i++) {
-    const show = await labExec(state, showHost.name, "cd /tmp && sudo -u postgres repmgr -f /etc/repmgr.conf cluster show 2>&1", { timeoutMs: 30_000 });
+    const show = await labExec(state, showHost.name, control.clusterShow(showHost.name), { timeoutMs: 30_000 });
     clusterShow = mask(show.stdout.trim());
     const oldLine = clusterShow.split("\n").find((l) => l.includes(`| ${old.name} `)) ?? "";
     const attached = newPrimary !== undefined && new RegExp(`\\|\\s*standby\\s*\\|\\s*running\\s*\\|\\s*${newPrimary.name}\\s*\\|`).test(oldLine);
@@ -273,7 +309,7 @@ export async function labDrill(state: LabState, opts: DrillOptions = {}): Promis
     await sleep(1000);
   }
   const clusterShowPrimaries = clusterShow.split("\n").filter((l) => /\|\s*primary\s*\|\s*\*\s*running/.test(l)).length;
-  const t = d.database.failover;
+  const t = failoverTiming(d);
   return {
     oldPrimary: old.name,
     newPrimary: newPrimary?.name ?? null,
@@ -289,7 +325,7 @@ export async function labDrill(state: LabState, opts: DrillOptions = {}): Promis
     writablePrimaries,
     clusterShowPrimaries,
     clusterShow,
-    reconnect: { attempts: t.reconnectAttempts ?? 6, intervalSeconds: t.reconnectIntervalSeconds ?? 10 },
+    reconnect: { attempts: t.reconnectAttempts, intervalSeconds: t.reconnectIntervalSeconds },
   };
 }
 

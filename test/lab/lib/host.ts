@@ -92,7 +92,7 @@ export async function createPgCluster(h: LabHost): Promise<void> {
  * A shell moves itself into the cgroups and execs nspawn, so the PID is nspawn's.
  * Output (the host's console) goes to nspawn.log.
  */
-export function bootHost(h: LabHost, bridge: string): number {
+export function bootHost(h: LabHost, bridge: string, extraArgs: readonly string[] = []): number {
   const d = hostDirs(h);
   const cgroups = createHostCgroups(h.machine);
   const log = openSync(d.log, "a");
@@ -104,7 +104,7 @@ export function bootHost(h: LabHost, bridge: string): number {
         'for g in $EMS_LAB_CGROUPS; do echo $$ > "$g/cgroup.procs" || exit 1; done; exec "$@"',
         "sh",
         "systemd-nspawn",
-        ...["-D", d.merged, "--register=no", "--keep-unit", `--network-bridge=${bridge}`, "-M", h.machine, "--console=read-only", "-b"],
+        ...["-D", d.merged, "--register=no", "--keep-unit", `--network-bridge=${bridge}`, "-M", h.machine, "--console=read-only", ...extraArgs, "-b"],
       ],
       { detached: true, stdio: ["ignore", log, log], env: { ...process.env, EMS_LAB_CGROUPS: cgroups.join(" ") } },
     );

@@ -49,6 +49,15 @@ export const DEFAULT_RECIPE: ImageRecipe = {
   masked: MASKED_UNITS,
 };
 
+/**
+ * Docker DB hosts (the Docker topologies: single-region, geo-redundant, upgrade-7-4-4): Debian's
+ * Docker engine instead of the native PostgreSQL packages; the database runs in containers.
+ */
+export const DOCKER_PACKAGES = ["docker.io", "iptables"] as const;
+
+/** The DB host image of the Docker topologies (cached separately: its own recipe hash). */
+export const DOCKER_RECIPE: ImageRecipe = { ...DEFAULT_RECIPE, dbPackages: DOCKER_PACKAGES };
+
 export const DEFAULT_CACHE_DIR = "/var/cache/ems-ha-lab";
 export const IMAGE_MARKER = "etc/ems-ha-lab-image.json";
 
@@ -75,7 +84,7 @@ function pidAlive(pid: number): boolean {
 }
 
 /** An mkdir lock with the owner's PID; a lock whose owner died is taken over. Bounded wait. */
-async function withLock<T>(lockDir: string, waitMs: number, log: (m: string) => void, body: () => Promise<T>): Promise<T> {
+export async function withLock<T>(lockDir: string, waitMs: number, log: (m: string) => void, body: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + waitMs;
   let announced = false;
   for (;;) {

@@ -7,7 +7,9 @@ import { join, resolve } from "node:path";
 import type { Deployment } from "../../../src/config/schema";
 import { LabError, run, runOk } from "./exec";
 import { bootHost, createPgCluster, isHostProcess, mountOverlay, mountsUnder, removeHostDir, stopHost, unmount, writeIdentity } from "./host";
-import { ensureImage } from "./image";
+import { DOCKER_RECIPE, ensureImage } from "./image";
+import { checkLabLimits, dockerNspawnArgs, dockerReadyCommand, isDockerDeployment, placeTarballs, prepareDockerDataDir, tarballsFor, writeDockerUnits } from "./docker-host";
+import { ensureStandinImages } from "../../standins/ems-postgres-ha/build";
 import { labBridgeName, labKeyPath, labKnownHostsPath, labMachineName, labStateDir, labStateRoot } from "./paths";
 import { preflight } from "./preflight";
 import { generateClientKey, sshExec, waitForSsh, writeKnownHosts, type SshTarget } from "./ssh";
@@ -60,10 +62,21 @@ export async function labUp(deployment: Deployment, opts: LabUpOptions = {}): Pr
     await labDown(stateDir, { log, bridge });
   }
   assertSubnetFree(prefix);
+  const docker = isDockerDeployment(deployment);
+  const isDockerHost = (p: { role: string }): boolean => docker && p.role !== "ems";
+  checkLabLimits({ hosts: planned.length, dockerHosts: planned.filter(isDockerHost).length, stateRoot: labStateRoot() }, log);
 
   const t0 = Date.now();
   const image = await ensureImage({ log });
   log(`base image: ${image} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  let dockerImage: string | undefined;
+  let tarballs: Array<{ from: string; to: string }> = [];
+  if (docker) {
+    const t1 = Date.now();
+    dockerImage = await ensureImage({ log, recipe: DOCKER_RECIPE });
+    tarballs = tarballsFor(deployment, await ensureStandinImages({ log }));
+    log(`Docker DB host image: ${dockerImage}; stand-in image tarballs ${tarballs.map((t) => t.to).join(", ")} (${((Date.now() - t1) / 1000).toFixed(1)} s)`);
+  }
 
   mkdirSync(stateDir, { recursive: true });
   const state: LabState = {
@@ -77,7 +90,14 @@ export async function labUp(deployment: Deployment, opts: LabUpOptions = {}): Pr
     sshKeyPath,
     knownHostsPath: labKnownHostsPath(stateDir),
     bridgeCreated: false,
-    hosts: planned.map((p) => ({ name: p.name, machine: labMachineName(prefix, p.name), address: p.address, role: p.role, dir: join(stateDir, "hosts", p.name) })),
+    hosts: planned.map((p) => ({
+      name: p.name,
+      machine: labMachineName(prefix, p.name),
+      address: p.address,
+      role: p.role,
+      dir: join(stateDir, "hosts", p.name),
+      ...(isDockerHost(p) ? { image: dockerImage, docker: true } : {}),
+    })),
   };
   writeLabState(state);
 
@@ -92,19 +112,25 @@ export async function labUp(deployment: Deployment, opts: LabUpOptions = {}): Pr
 
     const hostKeys: Array<{ names: string[]; publicKey: string }> = [];
     for (const h of state.hosts) {
-      mountOverlay(image, h);
+      mountOverlay(h.image ?? image, h);
       h.mounted = true;
       writeLabState(state);
       hostKeys.push({ names: [h.address, h.name], publicKey: writeIdentity(h, { hosts: state.hosts, prefixLength: 24, clientPublicKey: publicKey }) });
+      if (h.docker) {
+        prepareDockerDataDir(h);
+        writeDockerUnits(h);
+        placeTarballs(h, tarballs);
+      }
     }
     writeKnownHosts(state.knownHostsPath, hostKeys);
     const tPg = Date.now();
-    await Promise.all(state.hosts.filter((h) => h.role !== "ems").map((h) => createPgCluster(h)));
-    log(`PostgreSQL cluster 15/main created on the DB hosts (${((Date.now() - tPg) / 1000).toFixed(1)} s)`);
+    const nativeDb = state.hosts.filter((h) => h.role !== "ems" && !h.docker);
+    await Promise.all(nativeDb.map((h) => createPgCluster(h)));
+    if (nativeDb.length > 0) log(`PostgreSQL cluster 15/main created on the DB hosts (${((Date.now() - tPg) / 1000).toFixed(1)} s)`);
 
     const tBoot = Date.now();
     for (const h of state.hosts) {
-      h.pid = bootHost(h, bridge);
+      h.pid = bootHost(h, bridge, h.docker ? dockerNspawnArgs(h) : []);
       writeLabState(state);
       log(`booting ${h.name} (${h.role}) at ${h.address}, pid ${h.pid}`);
     }
@@ -113,7 +139,10 @@ export async function labUp(deployment: Deployment, opts: LabUpOptions = {}): Pr
       await Promise.all(
         state.hosts.map(async (h) => {
           const left = (): number => Math.max(1000, timeoutMs - (Date.now() - tBoot));
-          const err = (await waitForSsh(sshTarget(state, h), left(), () => isHostProcess(h.pid, h))) ?? (await waitForBoot(state, h, left(), log));
+          const err =
+            (await waitForSsh(sshTarget(state, h), left(), () => isHostProcess(h.pid, h))) ??
+            (await waitForBoot(state, h, left(), log)) ??
+            (h.docker ? await waitForDocker(state, h, left()) : undefined);
           if (!err) log(`${h.name} booted and answers over SSH after ${((Date.now() - tBoot) / 1000).toFixed(1)} s`);
           return err ? `${h.name} (${h.address}): ${err}; console log: ${hostDirs(h).log}\n${tail(hostDirs(h).log)}` : undefined;
         }),
@@ -144,6 +173,13 @@ async function waitForBoot(state: LabState, h: LabHost, timeoutMs: number, log: 
     return undefined;
   }
   return `systemd did not finish booting (state '${systemState ?? ""}'${r.stderr ? `, ${r.stderr.trim()}` : ""})`;
+}
+
+/** Waits (bounded) until the Docker daemon of a Docker host answers. Returns an error or undefined. */
+async function waitForDocker(state: LabState, h: LabHost, timeoutMs: number): Promise<string | undefined> {
+  const secs = Math.max(5, Math.ceil(timeoutMs / 1000));
+  const r = await sshExec(sshTarget(state, h), dockerReadyCommand(secs), { timeoutMs: timeoutMs + 15_000 });
+  return r.code === 0 ? undefined : `the Docker daemon did not answer within ${secs} s:\n${(r.stdout + r.stderr).trim()}`;
 }
 
 function tail(path: string, lines = 15): string {
@@ -189,7 +225,7 @@ export async function labDown(stateDir: string, opts: LabDownOptions = {}): Prom
   if (problems.length > 0) throw new LabError(`lab down left things behind:\n  - ${problems.join("\n  - ")}`);
   if (existsSync(dir)) {
     if (opts.keepLogs && state) {
-      for (const h of state.hosts) for (const sub of ["upper", "work", "merged"]) rmSync(join(h.dir, sub), { recursive: true, force: true });
+      for (const h of state.hosts) for (const sub of ["upper", "work", "merged", "docker"]) rmSync(join(h.dir, sub), { recursive: true, force: true });
       log(`console logs kept in ${join(dir, "hosts")}`);
       rmSync(join(dir, "lab.json"), { force: true });
     } else {

@@ -16,6 +16,10 @@ export interface LabHost {
   pid?: number;
   /** Whether merged/ is mounted. */
   mounted?: boolean;
+  /** Base image of this host when it differs from the lab's (Docker DB hosts). */
+  readonly image?: string;
+  /** Runs Docker (DB host of a Docker topology): booted with docker-host.ts's nspawn flags. */
+  readonly docker?: boolean;
 }
 
 export interface LabState {
