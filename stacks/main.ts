@@ -51,14 +51,14 @@ export function collectDeployments(cwd = process.cwd(), env = process.env): AppI
  * (ConfigError, exit 2), or a warning with EMS_HA_OFFLINE_FILES=1. The shipped examples name
  * placeholder files, so they are always checked in offline mode.
  */
-export function checkDeploymentFiles(input: AppInput, env = process.env, warn: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): void {
+export function checkDeploymentFiles(input: AppInput, env = process.env, warn: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): void {
   for (const { deployment, source, example } of input.deployments) {
     const issues = checkLocalFiles(deployment);
     if (issues.length === 0) continue;
     if (example) {
       warn(`[${deployment.topology}] example: ${issues.length} placeholder file(s) missing (${issues.map((i) => i.path).join(", ")}); replace them before deploying`);
     } else if (offlineFiles(env)) {
-      for (const i of issues) warn(`[${deployment.topology}] [Warning] ${i.path}: ${String(i.value)}: ${i.message} (${OFFLINE_FILES_ENV}=1: synthesized anyway; the deploy needs it). Fix: ${i.fix}`);
+      for (const i of issues) warn(`[${deployment.topology}] warning: ${i.path}: ${String(i.value)}: ${i.message} (${OFFLINE_FILES_ENV}=1: synthesized anyway; the deploy needs it). Fix: ${i.fix}`);
     } else {
       throw new ConfigError(issues, source);
     }
@@ -112,7 +112,7 @@ export function main(): number {
   try {
     notes.push(...announceDeployments());
     input = collectDeployments();
-    checkDeploymentFiles(input);
+    checkDeploymentFiles(input, process.env, (line) => notes.push(line));
     checkRules(input, (line) => notes.push(line));
   } catch (e) {
     if (e instanceof ConfigError) {
