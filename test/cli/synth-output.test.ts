@@ -25,7 +25,7 @@ function cdktfSynth(config: string, out: string): Promise<{ code: number | null;
     const child = spawn("bash", ["-c", `set -o pipefail; ${q(process.execPath)} ${q(cdktf)} synth --output ${q(out)} 2>&1 | cat`], {
       cwd: ROOT,
       // CI=1: no spinner. TF_CLI_CONFIG_FILE unset: Terraform's own warnings about it are not under test.
-      env: { ...process.env, CI: "1", CHECKPOINT_DISABLE: "1", EMS_HA_CONFIG: config, TF_CLI_CONFIG_FILE: "", FORCE_COLOR: "0" },
+      env: { ...process.env, CI: "1", CHECKPOINT_DISABLE: "1", EMS_HA_CONFIG: config, EMS_HA_OFFLINE_FILES: "1", TF_CLI_CONFIG_FILE: "", FORCE_COLOR: "0" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let text = "";

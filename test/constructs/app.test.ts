@@ -129,7 +129,8 @@ describe("cdktf app", () => {
       // Offline mode: the same deployment synthesizes, with warnings.
       const off = runApp({ EMS_HA_CONFIG: cfg, CDKTF_OUTDIR: out, EMS_HA_OFFLINE_FILES: "1" });
       expect(off.status, off.stderr).toBe(0);
-      expect(off.stderr).toMatch(/\[Warning\] installer\.source\.path/);
+      expect(off.stdout).toMatch(/warning: installer\.source\.path/);
+      expect(off.stderr).toBe("");
     });
   });
 
