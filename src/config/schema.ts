@@ -9,6 +9,7 @@
  * Defaults come from the vendor guide (FortiClient EMS 7.4.4 HA deployment guide).
  */
 import { z } from "zod";
+import { stateSchema } from "./state";
 
 /** Topologies of the guide; each one is a stack id. */
 export const TOPOLOGIES = [
@@ -383,6 +384,11 @@ export const deploymentSchema = z
     appliances: appliancesSchema.optional(),
     /** The move to the new ems-postgres-ha image (topology upgrade-7-4-4). @default all defaults */
     upgrade: upgradeSchema.optional(),
+    /**
+     * Where Terraform keeps this deployment's state: local (default, outside the repository), s3, pg,
+     * http or remote (HCP Terraform), with locking. Never credentials (docs/ci.md). @default { kind: "local" }
+     */
+    state: stateSchema.optional(),
     /** Topology rule findings acknowledged with a reason. @default [] */
     acknowledgements: z.array(acknowledgementSchema).default([]),
   })

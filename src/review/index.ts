@@ -5,3 +5,4 @@ export * from "./markdown";
 export * from "./plan-json";
 export * from "./resource-classes";
 export * from "./values";
+export * from "./plan-runner";

@@ -13,6 +13,8 @@ import { locationLossNoMajority } from "./location-loss-no-majority";
 import { recommendedClusterSize } from "./recommended-cluster-size";
 import type { Finding, RuleHit, TopologyRule } from "./rule";
 import { witnessLocation } from "./witness-location";
+import { stateInRepository } from "./state-in-repository";
+import { planDataLossAcknowledged } from "./plan-data-loss-acknowledged";
 
 export type { Finding, RuleHit, RuleLevel, TopologyRule } from "./rule";
 export { CONFIG_RULES, nodesOfIssue, ruleFromCheck } from "./config-checks";
@@ -24,6 +26,8 @@ export const WARNING_RULES: ReadonlyArray<TopologyRule> = [
   emsDbSameLocation,
   witnessLocation,
   emsNodePair,
+  stateInRepository,
+  planDataLossAcknowledged,
 ];
 
 export const UNKNOWN_ACK_ID = "acknowledgement-names-rule";

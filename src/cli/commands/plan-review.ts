@@ -1,0 +1,54 @@
+/**
+ * ems-ha plan-review: what a Terraform plan does to the running HA deployment, for a
+ * pull-request comment. Thin: the work is in src/review.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { resolveDeployments, type DeploymentEntry } from "../../config/deployments";
+import { parsePlanJson, reviewMarkdown, reviewPlan, synthAndPlan, type PlanReview } from "../../review";
+import { parseArgs, stringFlag, usageError } from "../args";
+import type { Command } from "../command";
+
+export const planReviewCommand: Command = {
+  name: "plan-review",
+  summary: "Review a Terraform plan in HA terms (Markdown or --json); exit 0 safe, 1 review needed, 2 refused",
+  usage:
+    "ems-ha plan-review <plan.json | -> [--config X] [--primary NODE] [--json] [--out FILE]\n" +
+    "       ems-ha plan-review --stack S | --all [--config X] [--primary NODE] [--json] [--out FILE]\n" +
+    "  plan.json: the output of `terraform show -json plan.out` (- reads stdin).\n" +
+    "  --stack S: synthesize, plan and review stack S; --all: every deployment (deployments/ or $EMS_HA_DEPLOYMENTS).\n" +
+    "  --primary: the node that is primary now (ems-ha status); default: the deployment's initial primary.",
+  run(argv, io) {
+    const args = parseArgs(argv, ["json", "all"]);
+    const input = args.positional[0];
+    const stack = stringFlag(args, "stack");
+    const all = args.flags.all === true;
+    const primary = stringFlag(args, "primary");
+    const outFile = stringFlag(args, "out");
+    if ([input !== undefined, stack !== undefined, all].filter(Boolean).length !== 1) {
+      throw usageError("plan-review", args.positional, "needs exactly one of: a plan JSON file (or - for stdin), --stack S, --all", "run `terraform show -json plan.out > plan.json` and pass plan.json, or use --stack S");
+    }
+    let entries: DeploymentEntry[] = [];
+    const explicitConfig = stringFlag(args, "config");
+    if (explicitConfig || stack || all || io.env.EMS_HA_CONFIG || io.env.EMS_HA_DEPLOYMENTS) {
+      entries = resolveDeployments(explicitConfig, io.cwd, io.env) ?? [];
+    }
+    let reviews: PlanReview[];
+    if (input !== undefined) {
+      const text = input === "-" ? readFileSync(0, "utf8") : readFileSync(resolve(io.cwd, input), "utf8");
+      const plan = parsePlanJson(text, input === "-" ? "(stdin)" : input);
+      const entry = entries.length === 1 ? entries[0] : undefined;
+      reviews = [reviewPlan(plan, { deployment: entry?.deployment, primary, stack: entry?.stackId })];
+    } else {
+      if (entries.length === 0) throw usageError(all ? "--all" : "--stack", stack, "no deployment found", "add deployments/<name>.ts, set EMS_HA_DEPLOYMENTS or pass --config");
+      const chosen = all ? entries : entries.filter((e) => e.stackId === stack);
+      if (chosen.length === 0) throw usageError("--stack", stack, "is not a stack of the deployments", `use one of: ${entries.map((e) => e.stackId).join(", ")}`);
+      const planned = synthAndPlan({ cwd: io.cwd, env: io.env, stacks: chosen.map((e) => e.stackId) });
+      reviews = planned.map((p, i) => reviewPlan(parsePlanJson(p.planJson, p.stack), { deployment: chosen[i]!.deployment, primary, stack: p.stack }));
+    }
+    const text = args.flags.json ? JSON.stringify(reviews.length === 1 ? reviews[0] : reviews, null, 2) : reviews.map(reviewMarkdown).join("\n---\n\n");
+    if (outFile) writeFileSync(resolve(io.cwd, outFile), text.endsWith("\n") ? text : `${text}\n`);
+    else io.out(text);
+    return Math.max(...reviews.map((r) => r.exitCode));
+  },
+};
