@@ -10,7 +10,7 @@ import { changedLeaves, getPath, pathText, type LeafChange } from "./values";
 import { sortFindings, verdictOf, type Cause, type ChangeKind, type Finding, type PlanReview, type Severity } from "./findings";
 
 /** The acknowledgement rule id that lets a plan destroy database data: `acknowledgements: [{ rule: "plan-data-loss", reason }]`. */
-export const DATA_LOSS_ACK_RULE = "plan-data-loss";
+export const DATA_LOSS_ACK_RULE = "plan-data-loss"; // the rule src/analysis/rules/plan-data-loss-acknowledged.ts
 
 export interface ReviewOptions {
   /** The deployment the plan was made from: roles, the initial primary, acknowledgements, field indexes. */
