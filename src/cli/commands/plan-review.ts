@@ -13,10 +13,11 @@ export const planReviewCommand: Command = {
   name: "plan-review",
   summary: "Review a Terraform plan in HA terms (Markdown or --json); exit 0 safe, 1 review needed, 2 refused",
   usage:
-    "ems-ha plan-review <plan.json | -> [--config X] [--primary NODE] [--json] [--out FILE]\n" +
+    "ems-ha plan-review <plan.json | -> [--stack S] [--config X] [--primary NODE] [--json] [--out FILE]\n" +
     "       ems-ha plan-review --stack S | --all [--config X] [--primary NODE] [--json] [--out FILE]\n" +
     "  plan.json: the output of `terraform show -json plan.out` (- reads stdin).\n" +
-    "  --stack S: synthesize, plan and review stack S; --all: every deployment (deployments/ or $EMS_HA_DEPLOYMENTS).\n" +
+    "  --stack S: with a plan file, the deployment of stack S (acknowledgements, roles); alone: synthesize, plan and review stack S.\n" +
+    "  --all: synthesize, plan and review every deployment (deployments/ or $EMS_HA_DEPLOYMENTS).\n" +
     "  --primary: the node that is primary now (ems-ha status); default: the deployment's initial primary.",
   run(argv, io) {
     const args = parseArgs(argv, ["json", "all"]);
@@ -25,7 +26,8 @@ export const planReviewCommand: Command = {
     const all = args.flags.all === true;
     const primary = stringFlag(args, "primary");
     const outFile = stringFlag(args, "out");
-    if ([input !== undefined, stack !== undefined, all].filter(Boolean).length !== 1) {
+    // A plan file with --stack S: the plan of stack S, reviewed with that deployment (its acknowledgements).
+    if ([input !== undefined || stack !== undefined, all].filter(Boolean).length !== 1 || (all && input !== undefined)) {
       throw usageError("plan-review", args.positional, "needs exactly one of: a plan JSON file (or - for stdin), --stack S, --all", "run `terraform show -json plan.out > plan.json` and pass plan.json, or use --stack S");
     }
     let entries: DeploymentEntry[] = [];
@@ -37,8 +39,9 @@ export const planReviewCommand: Command = {
     if (input !== undefined) {
       const text = input === "-" ? readFileSync(0, "utf8") : readFileSync(resolve(io.cwd, input), "utf8");
       const plan = parsePlanJson(text, input === "-" ? "(stdin)" : input);
-      const entry = entries.length === 1 ? entries[0] : undefined;
-      reviews = [reviewPlan(plan, { deployment: entry?.deployment, primary, stack: entry?.stackId })];
+      const entry = stack !== undefined ? entries.find((e) => e.stackId === stack) : entries.length === 1 ? entries[0] : undefined;
+      if (stack !== undefined && !entry && entries.length > 0) throw usageError("--stack", stack, "is not a stack of the deployments", `use one of: ${entries.map((e) => e.stackId).join(", ")}`);
+      reviews = [reviewPlan(plan, { deployment: entry?.deployment, primary, stack: entry?.stackId ?? stack })];
     } else {
       if (entries.length === 0) throw usageError(all ? "--all" : "--stack", stack, "no deployment found", "add deployments/<name>.ts, set EMS_HA_DEPLOYMENTS or pass --config");
       const chosen = all ? entries : entries.filter((e) => e.stackId === stack);
