@@ -10,3 +10,5 @@ export * from "./derive";
 export * from "./semantics";
 export * from "./parse";
 export * from "./load";
+export * from "./state";
+export * from "./deployments";

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import native from "../../examples/native-single-region";
 import standalone from "../../examples/standalone-db";
 import appliances from "../../examples/vm-appliances";
+import upgrade from "../../examples/upgrade-7-4-4";
 import { parseDeployment } from "../../src/config/parse";
 import type { DeploymentInput } from "../../src/config/schema";
 import { parsePlanJson, reviewMarkdown, reviewPlan, type PlanReview } from "../../src/review";
@@ -20,6 +21,7 @@ function clone(d: DeploymentInput, change: (d: any) => void): DeploymentInput {
 const nativeV1 = clone(native, () => {});
 const standaloneV1 = clone(standalone, (d) => delete d.fortigate);
 const appliancesV1 = clone(appliances, (d) => delete d.fortigate);
+const upgradeV1 = clone(upgrade, (d) => delete d.fortigate);
 
 function review(v1: DeploymentInput, v2: DeploymentInput): { r: PlanReview; md: string; json: string } {
   const plan = planChange(v1, v2);
@@ -117,5 +119,17 @@ describe("plan review on real terraform plans", () => {
     const { r } = review(appliancesV1, v2);
     expect(kinds(r)).toEqual(["ems-reinstall"]);
     expect(r.findings[0]!.causes[0]).toMatchObject({ attribute: "triggers_replace.hostname", field: "appliances.hostnames", before: "EMS-2", after: "EMS-B" });
+  }, 120_000);
+
+  it("upgrade-7-4-4: a new target image re-runs the stop and start steps of every node: restarts and quorum", () => {
+    const v2 = clone(upgradeV1, (d) => (d.database.image.tag = "7.4.5"));
+    const { r } = review(upgradeV1, v2);
+    const k = kinds(r);
+    expect(k[0]).toBe("primary-restart");
+    expect(k).toContain("quorum");
+    expect(k).toContain("node-setup"); // the prepare and load steps
+    const primary = r.findings.find((f) => f.kind === "primary-restart")!;
+    expect(primary.addresses[0]).toMatch(/^terraform_data\.pgn-1-(stop|start)_run_/);
+    expect(primary.causes.map((c) => c.attribute)).toContain("triggers_replace.target");
   }, 120_000);
 });
