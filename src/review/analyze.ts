@@ -210,6 +210,10 @@ export class PlanReviewer {
     if (a === "create") {
       return [this.base(it, "harmless", "info", `${it.rc.address} will be created`, `new: ${meaning}`)];
     }
+    if (a === "delete" && it.rc.type === "terraform_data") {
+      // terraform_data has no destroy-time step in these stacks: the host is left as it is.
+      return [this.base(it, "harmless", "info", `${node ?? it.rc.address}: removed from Terraform's state`, `terraform_data has no destroy step: nothing runs on the host (${meaning})`)];
+    }
     switch (cls.row.cls) {
       case "db-volume": {
         if (a === "update") return [this.base(it, "harmless", "info", `data volume of ${node} updated in place`, meaning)];

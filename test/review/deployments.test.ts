@@ -56,10 +56,14 @@ describe("deployments directory", () => {
       "lab-c.json": clean(appliances, "lab-c", p.state),
     };
     for (const [f, d] of Object.entries(files)) writeFileSync(join(p.dir, "deployments", f), JSON.stringify(d));
+    // a TypeScript deployment file too, and files the loader ignores
+    writeFileSync(join(p.dir, "deployments", "prod-d.ts"), `export default ${JSON.stringify(clean(native, "prod-d", p.state))};\n`);
+    writeFileSync(join(p.dir, "deployments", "_shared.ts"), "export const x = 1;\n");
+    writeFileSync(join(p.dir, "deployments", "README.md"), "notes\n");
     const r = synth(p.dir);
     expect(r.status, r.stderr).toBe(0);
-    expect(readdirSync(join(r.out, "stacks")).sort()).toEqual(["lab-c", "prod-a", "prod-b"]);
-    for (const name of ["lab-c", "prod-a", "prod-b"]) {
+    expect(readdirSync(join(r.out, "stacks")).sort()).toEqual(["lab-c", "prod-a", "prod-b", "prod-d"]);
+    for (const name of ["lab-c", "prod-a", "prod-b", "prod-d"]) {
       const json = JSON.parse(readFileSync(join(r.out, "stacks", name, "cdk.tf.json"), "utf8"));
       expect(json.terraform.backend.local.path).toBe(join(p.state, name, "terraform.tfstate"));
     }
