@@ -32,6 +32,12 @@ interface Item {
   readonly causes: LeafChange[];
 }
 
+/** Replacements that no attribute forces (Terraform's action_reason). */
+const REASONS: Record<string, string> = {
+  replace_by_request: "requested by the operator (terraform plan/apply -replace=ADDRESS), e.g. to apply a rotated secret",
+  replace_because_tainted: "the resource is tainted (a previous apply failed on it, or terraform taint)",
+};
+
 const DB_CLASSES = new Set(["db-volume", "db-container", "db-prepare", "native-db-setup", "upgrade-step"]);
 const SECRET_KEY = /(password|passwd|secret|token|symmetric|private_?key)/i;
 
@@ -47,7 +53,9 @@ function startsWith(path: ReadonlyArray<string | number>, prefix: ReadonlyArray<
 function toItem(rc: ResourceChange): Item {
   const c = rc.change;
   const action = actionOf(c);
-  const leaves = action === "create" || action === "delete" || action === "no-op" ? [] : changedLeaves(c.before, c.after, { beforeSensitive: c.before_sensitive, afterSensitive: c.after_sensitive, afterUnknown: c.after_unknown });
+  const all = action === "create" || action === "delete" || action === "no-op" ? [] : changedLeaves(c.before, c.after, { beforeSensitive: c.before_sensitive, afterSensitive: c.after_sensitive, afterUnknown: c.after_unknown });
+  // a replacement gets a new id: that is a consequence, never a cause
+  const leaves = all.filter((l) => !(l.path.length === 1 && l.path[0] === "id"));
   const rp = c.replace_paths ?? [];
   const causes = action === "replace" && rp.length > 0 ? leaves.filter((l) => rp.some((p) => startsWith(l.path, p) || startsWith(p, l.path))) : leaves;
   return { rc, action, cls: classify(rc.type, rc.name, triggerKeys(rc)), leaves, causes: causes.length > 0 ? causes : leaves };
@@ -127,6 +135,8 @@ export class PlanReviewer {
   }
 
   private causesOf(it: Item): Cause[] {
+    const reason = REASONS[it.rc.action_reason ?? ""];
+    if (reason && it.causes.length === 0) return [{ attribute: `(${it.rc.action_reason})`, field: reason }];
     if (!it.cls) return it.causes.map((l) => ({ attribute: pathText(l.path), field: "(not an ems-ha resource)", ...this.values(l) }));
     return it.causes.map((l) => {
       let field = fieldOf(it.cls!.row, l.path, it.cls!.node) ?? "(unknown field)";

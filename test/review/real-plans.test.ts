@@ -23,8 +23,8 @@ const standaloneV1 = clone(standalone, (d) => delete d.fortigate);
 const appliancesV1 = clone(appliances, (d) => delete d.fortigate);
 const upgradeV1 = clone(upgrade, (d) => delete d.fortigate);
 
-function review(v1: DeploymentInput, v2: DeploymentInput): { r: PlanReview; md: string; json: string } {
-  const plan = planChange(v1, v2);
+function review(v1: DeploymentInput, v2: DeploymentInput, planArgs: string[] = []): { r: PlanReview; md: string; json: string } {
+  const plan = planChange(v1, v2, undefined, planArgs);
   const r = reviewPlan(parsePlanJson(plan.json), { deployment: parseDeployment(v2), stack: plan.stack });
   return { r, md: reviewMarkdown(r), json: plan.json };
 }
@@ -131,5 +131,11 @@ describe("plan review on real terraform plans", () => {
     const primary = r.findings.find((f) => f.kind === "primary-restart")!;
     expect(primary.addresses[0]).toMatch(/^terraform_data\.pgn-1-(stop|start)_run_/);
     expect(primary.causes.map((c) => c.attribute)).toContain("triggers_replace.target");
+  }, 120_000);
+
+  it("a replacement requested with -replace (how a rotated secret is applied) names the request as its cause", () => {
+    const { r } = review(nativeV1, nativeV1, ["-replace=terraform_data.dbnode-1_setup_A8310C74"]);
+    expect(kinds(r)).toEqual(["primary-restart"]);
+    expect(r.findings[0]!.causes).toEqual([{ attribute: "(replace_by_request)", field: expect.stringContaining("-replace=ADDRESS") }]);
   }, 120_000);
 });

@@ -69,7 +69,7 @@ export interface RealPlan {
 }
 
 /** Applies v1 (provisioners stripped), plans v2 for real, returns the plan JSON. */
-export function planChange(v1: DeploymentInput, v2: DeploymentInput, secretsV2?: Record<string, string>): RealPlan {
+export function planChange(v1: DeploymentInput, v2: DeploymentInput, secretsV2?: Record<string, string>, planArgs: string[] = []): RealPlan {
   terraformOrFail();
   const dir = tempDir("ems-ha-review-plan-");
   const a = synthDeployment(v1);
@@ -80,7 +80,7 @@ export function planChange(v1: DeploymentInput, v2: DeploymentInput, secretsV2?:
   tf(dir, env1, ["apply", "-input=false", "-no-color", "-auto-approve"]);
   writeFileSync(join(dir, "main.tf.json"), b.text);
   const env2 = tfEnv(dir, { ...secretsFor(b.json), ...(secretsV2 ?? {}) });
-  tf(dir, env2, ["plan", "-input=false", "-no-color", "-out=plan.bin"]);
+  tf(dir, env2, ["plan", "-input=false", "-no-color", "-out=plan.bin", ...planArgs]);
   const json = tf(dir, env2, ["show", "-json", "plan.bin"]);
   return { dir, json, stack: b.deployment.topology };
 }
