@@ -240,6 +240,18 @@ describe("ci-examples/github-actions.yml, run step by step", () => {
     expect(uses.filter((u) => /upload-artifact|cache@/.test(u))).toEqual([]);
     expect(wf.jobs.apply.environment).toBe("production");
   });
+
+  it("hands the secrets only to the steps that run terraform, never to npm ci", () => {
+    const wf = parse(readFileSync(join(ROOT, "ci-examples", "github-actions.yml"), "utf8"));
+    expect(JSON.stringify(wf.env ?? {})).not.toContain("secrets.");
+    for (const job of Object.values(wf.jobs as Record<string, { env?: object; steps: Array<{ name?: string; run?: string; env?: object }> }>)) {
+      expect(JSON.stringify(job.env ?? {})).not.toContain("secrets.");
+      for (const step of job.steps) {
+        const hasSecrets = JSON.stringify(step.env ?? {}).includes("secrets.EMS_HA_DB_PASSWORD");
+        expect(hasSecrets, step.name).toBe(/terraform .*plan/.test(step.run ?? ""));
+      }
+    }
+  });
 });
 
 describe("ci-examples/gitlab-ci.yml, run job by job", () => {
