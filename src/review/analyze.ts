@@ -198,14 +198,17 @@ export class PlanReviewer {
       if (f) findings.push(...f);
       findings.push(...this.secretFindings(it));
     }
-    const q = this.quorumFinding(restarted);
+    const created = new Set(this.items.filter((it) => it.action === "create" && it.cls?.node && DB_CLASSES.has(it.cls.row.cls)).map((it) => it.cls!.node!));
+    const q = this.quorumFinding(restarted, created);
     if (q) findings.push(q);
-    sortFindings(findings);
-    return { stack: this.opts.stack, ...verdictOf(findings), findings, notes: this.notes(), counts };
+    const grouped = groupSecretFindings(findings);
+    sortFindings(grouped);
+    return { stack: this.opts.stack, ...verdictOf(grouped), findings: grouped, notes: this.notes(), counts };
   }
 
   private base(it: Item, kind: ChangeKind, severity: Severity, title: string, detail: string, advice?: string): Finding {
-    return { kind, severity, title, addresses: [it.rc.address], node: it.cls?.node, action: it.action, causes: this.causesOf(it), detail, advice };
+    const text = detail.replace(/^the /, "The ").replace(/\. the /g, ". The ");
+    return { kind, severity, title, addresses: [it.rc.address], node: it.cls?.node, action: it.action, causes: this.causesOf(it), detail: text, advice };
   }
 
   private findingOf(it: Item, restarted: Map<string, string[]>): Finding[] {
@@ -218,7 +221,7 @@ export class PlanReviewer {
     const meaning = cls.row.meaning;
     const restart = (n: string) => restarted.set(n, [...(restarted.get(n) ?? []), it.rc.address]);
     if (a === "create") {
-      return [this.base(it, "harmless", "info", `${it.rc.address} will be created`, `new: ${meaning}`)];
+      return [this.base(it, "harmless", "info", "will be created", `new: ${meaning}`)];
     }
     if (a === "delete" && it.rc.type === "terraform_data") {
       // terraform_data has no destroy-time step in these stacks: the host is left as it is.
@@ -330,6 +333,7 @@ export class PlanReviewer {
 
   /** A changed sensitive value, or a secret's hash in triggers. Values are never shown. */
   private secretFindings(it: Item): Finding[] {
+    // (grouped per secret across resources by groupSecretFindings)
     if (it.action !== "replace" && it.action !== "update") return [];
     const secrets = it.leaves.filter((l) => !l.unknown && (l.sensitive || l.path.some((p) => typeof p === "string" && p !== "triggers_replace" && SECRET_KEY.test(p))));
     if (secrets.length === 0) return [];
@@ -341,7 +345,7 @@ export class PlanReviewer {
       {
         kind: "secret-rotation",
         severity: "review",
-        title: `secret rotated: ${[...new Set(names)].join(", ")} on ${it.cls?.node ?? it.rc.address}`,
+        title: `secret rotated: ${[...new Set(names)].join(", ")}`,
         addresses: [it.rc.address],
         node: it.cls?.node,
         action: it.action,
@@ -352,9 +356,10 @@ export class PlanReviewer {
     ];
   }
 
-  private quorumFinding(restarted: Map<string, string[]>): Finding | undefined {
+  private quorumFinding(restarted: Map<string, string[]>, created: ReadonlySet<string>): Finding | undefined {
     if (restarted.size < 2) return undefined;
-    const known = new Set<string>([...this.roles.keys()]);
+    // nodes created by this apply are not members yet: they neither vote nor hold data
+    const known = new Set<string>([...this.roles.keys()].filter((n) => !created.has(n)));
     const all = [...known];
     const dataAll = all.filter((n) => this.roleOf(n) === "data");
     const names = [...restarted.keys()].sort();
@@ -362,7 +367,7 @@ export class PlanReviewer {
     const majority = all.length > 0 && names.length > all.length / 2;
     const everyCopy = dataAll.length > 0 && dataHit.length === dataAll.length;
     const consequences = [
-      everyCopy ? `every data node (${dataHit.join(", ")}) is stopped in this apply: EMS has no database until they are back` : undefined,
+      everyCopy ? `Every data node (${dataHit.join(", ")}) is stopped in this apply: EMS has no database until they are back` : undefined,
       majority ? `${names.length} of ${all.length} voting nodes are away at once: repmgr cannot elect a new primary (no majority)` : undefined,
     ].filter(Boolean);
     return {
@@ -389,6 +394,37 @@ export class PlanReviewer {
     }
     return notes;
   }
+}
+
+/** One secret-rotation finding per set of rotated secrets, listing every resource it replaces. */
+function groupSecretFindings(findings: Finding[]): Finding[] {
+  const out: Finding[] = [];
+  const bySecret = new Map<string, Finding>();
+  for (const f of findings) {
+    if (f.kind !== "secret-rotation") {
+      out.push(f);
+      continue;
+    }
+    const seen = bySecret.get(f.title);
+    if (!seen) {
+      bySecret.set(f.title, f);
+      out.push(f);
+      continue;
+    }
+    const merged: Finding = { ...seen, node: undefined, addresses: [...seen.addresses, ...f.addresses], causes: [...seen.causes, ...f.causes] };
+    out[out.indexOf(seen)] = merged;
+    bySecret.set(f.title, merged);
+  }
+  return out.map((f) => {
+    if (f.kind !== "secret-rotation") return f;
+    const nodes = f.addresses.map((a) => constructNodeOf(a)).filter(Boolean);
+    return nodes.length > 0 ? { ...f, title: `${f.title} (${nodes.join(", ")})` } : f;
+  });
+}
+
+function constructNodeOf(address: string): string | undefined {
+  const [type, name] = [address.slice(0, address.indexOf(".")), address.slice(address.indexOf(".") + 1)];
+  return classify(type, name, [])?.node;
 }
 
 export function reviewPlan(plan: PlanJson, opts: ReviewOptions = {}): PlanReview {

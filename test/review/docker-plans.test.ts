@@ -75,8 +75,9 @@ describe("plan review of Docker stacks (hand-built plan JSON)", () => {
     expect(kinds).toContain("standby-restart");
     expect(kinds).toContain("witness-restart");
     const secrets = r.findings.filter((f) => f.kind === "secret-rotation");
-    expect(secrets.map((f) => f.node).sort()).toEqual(["pg-1", "pg-2", "pgw-1"]);
-    expect(secrets[0]!.title).toContain("TF_VAR_db_password");
+    expect(secrets).toHaveLength(1); // one finding per rotated secret, every container it replaces
+    expect(secrets[0]!.addresses).toHaveLength(3);
+    expect(secrets[0]!.title).toBe("secret rotated: TF_VAR_db_password (pg-1, pg-2, pgw-1)");
     const primary = r.findings.find((f) => f.kind === "primary-restart")!;
     expect(primary.causes).toEqual([{ attribute: "env.POSTGRESQL_PASSWORD", field: "secret TF_VAR_db_password", sensitive: true }]);
     expect(md).toContain("sensitive value changed; not shown");
@@ -88,6 +89,9 @@ describe("plan review of Docker stacks (hand-built plan JSON)", () => {
     const { r } = run(dockerPlan(V1, v2, S1), v2);
     const q = r.findings.find((f) => f.kind === "quorum")!;
     expect(q.title).toContain("3 DB nodes restart in the same apply (pg-1, pg-2, pgw-1)");
+    // pg-3 is new: not a member yet, so the existing members are every copy and every voter
+    expect(q.detail).toContain("Every data node (pg-1, pg-2)");
+    expect(q.detail).toContain("3 of 3 voting nodes");
     const primary = r.findings.find((f) => f.kind === "primary-restart")!;
     const partner = primary.causes.find((c) => c.attribute === "env.REPMGR_PARTNER_NODES")!;
     expect(partner.field).toContain("database.nodes");

@@ -82,7 +82,7 @@ describe("plan review on real terraform plans", () => {
     expect(k).toContain("witness-restart");
     const q = r.findings.find((f) => f.kind === "quorum")!;
     expect(q.title).toContain("3 DB nodes");
-    expect(q.detail).toContain("every data node (dbnode-1, dbnode-2)");
+    expect(q.detail).toContain("Every data node (dbnode-1, dbnode-2)");
     expect(q.detail).toContain("no majority");
     expect(r.findings.find((f) => f.kind === "primary-restart")!.causes[0]!.field).toContain("cluster-wide");
   }, 120_000);
