@@ -123,4 +123,14 @@ describe("plan review of Docker stacks (hand-built plan JSON)", () => {
     const vip = r.findings.find((f) => f.kind === "traffic" && f.addresses[0]!.includes("vip-443"))!;
     expect(vip.causes).toContainEqual({ attribute: "extip", field: "ems.vip", before: "172.16.1.50", after: "172.16.1.51" });
   });
+
+  it("a renamed FortiGate prefix replaces the health check and the VIPs: client connections drop meanwhile", () => {
+    const v2 = clone(V1, (d) => (d.fortigate.namePrefix = "ems-prod"));
+    const { r } = run(dockerPlan(V1, v2, S1), v2);
+    const hc = r.findings.find((f) => f.kind === "traffic" && f.addresses[0]!.startsWith("fortios_firewall_ldbmonitor."))!;
+    expect(hc.action).toBe("replace");
+    expect(hc.title).toBe("client traffic moves: the health check is replaced (deleted, then created: connections drop meanwhile)");
+    expect(hc.causes).toContainEqual({ attribute: "name", field: "fortigate.namePrefix", before: "ems-ha-tcp-8013", after: "ems-prod-tcp-8013" });
+    expect(r.findings.filter((f) => f.kind === "traffic" && f.action === "replace").length).toBeGreaterThanOrEqual(6);
+  });
 });

@@ -92,6 +92,10 @@ describe("verdicts", () => {
     });
     const r = reviewPlan({ resource_changes: [c("pg-1", "a"), c("pg-2", "b")] as any });
     expect(r.findings.find((f) => f.kind === "primary-restart")!.node).toBe("pg-2");
+    // after a failover the operator names the current primary
+    const after = reviewPlan({ resource_changes: [c("pg-1", "a"), c("pg-2", "b")] as any }, { primary: "pg-1" });
+    expect(after.findings.find((f) => f.kind === "primary-restart")!.node).toBe("pg-1");
+    expect(after.findings.find((f) => f.kind === "primary-restart")!.detail).toContain("the current primary (--primary)");
     expect(JSON.stringify(r)).not.toMatch(/PASSWORD=(a|b|z)/);
   });
 });
