@@ -155,7 +155,7 @@ export class PlanReviewer {
     const changed = same.filter((x) => x.causes.some((l) => l.path[0] === "triggers_replace" && l.path[1] === key));
     const node = it.cls!.node ?? "?";
     const nodeFields = cls === "native-db-setup" ? "ramGb / cpus / storage (PGTune inputs), priority, location" : "ramGb / cpus / storage (PGTune inputs)";
-    if (changed.length === 1 && same.length > 1) return `database.nodes[name=${node}].${nodeFields.replace(/ \/ /g, ` / `)} (only this node's script changed)`;
+    if (changed.length === 1 && same.length > 1) return `database.nodes[name=${node}].${nodeFields} (only this node's script changed)`;
     return cls === "native-db-setup"
       ? `a cluster-wide field (the scripts of ${changed.length} of ${same.length} nodes changed): database.port / user / maxConnections / failover, native.*, database.nodes (addresses, names), or each node's PGTune inputs`
       : `a cluster-wide field (the scripts of ${changed.length} of ${same.length} nodes changed): database.maxConnections / confDir / installDocker / image.source`;
