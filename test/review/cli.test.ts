@@ -44,6 +44,14 @@ describe("ems-ha plan-review (CLI)", () => {
     expect(j.findings[0].severity).toBe("acknowledged");
   });
 
+  it("without --config, the repository's single deployment (ems-ha.config.json) is used", async () => {
+    const repo = tempDir("ems-ha-plan-review-repo-");
+    writeFileSync(join(repo, "ems-ha.config.json"), require("node:fs").readFileSync(join(dir, "v2.json"), "utf8"));
+    const r = await run(["plan-review", join(dir, "refused.json"), "--json"], repo);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.out).findings[0].severity).toBe("acknowledged");
+  });
+
   it("--out writes the Markdown to a file", async () => {
     const r = await run(["plan-review", "review.json", "--out", "comment.md"], dir);
     expect(r.code).toBe(1);

@@ -30,11 +30,8 @@ export const planReviewCommand: Command = {
     if ([input !== undefined || stack !== undefined, all].filter(Boolean).length !== 1 || (all && input !== undefined)) {
       throw usageError("plan-review", args.positional, "needs exactly one of: a plan JSON file (or - for stdin), --stack S, --all", "run `terraform show -json plan.out > plan.json` and pass plan.json, or use --stack S");
     }
-    let entries: DeploymentEntry[] = [];
-    const explicitConfig = stringFlag(args, "config");
-    if (explicitConfig || stack || all || io.env.EMS_HA_CONFIG || io.env.EMS_HA_DEPLOYMENTS) {
-      entries = resolveDeployments(explicitConfig, io.cwd, io.env) ?? [];
-    }
+    // --config, $EMS_HA_CONFIG, $EMS_HA_DEPLOYMENTS, ./ems-ha.config.*, ./deployments/ (the app's order)
+    const entries: DeploymentEntry[] = resolveDeployments(stringFlag(args, "config"), io.cwd, io.env) ?? [];
     let reviews: PlanReview[];
     if (input !== undefined) {
       const text = input === "-" ? readFileSync(0, "utf8") : readFileSync(resolve(io.cwd, input), "utf8");
