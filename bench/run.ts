@@ -1,11 +1,12 @@
 /**
  * `npm run bench`: prints the figures as a table and as JSON (last line).
- * Sections: synth (always); analysis at the maximum node count (always); lab deploy and failover (need root and the lab, see docs/lab.md).
- * Options: --runs N (synth repetitions, default 5), --only synth|analysis|lab, --json-out FILE.
+ * Sections: synth (always); analysis at the maximum node count (always); deployments (1/10/25/50
+ * deployments of a deployments directory); lab deploy and failover (need root and the lab, see docs/lab.md).
+ * Options: --runs N (synth repetitions, default 5), --only synth|analysis|deployments|lab, --json-out FILE.
  */
 import { writeFileSync } from "node:fs";
 import { benchAnalysis } from "./analysis";
-import { benchSynth } from "./synth";
+import { benchDeployments, benchSynth } from "./synth";
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
@@ -30,6 +31,15 @@ async function main(): Promise<number> {
     console.log("| case | median ms | max ms | scenarios evaluated | output bytes |");
     console.log("|---|---|---|---|---|");
     for (const c of analysis) console.log(`| ${c.name} | ${c.medianMs} | ${c.maxMs} | ${c.evaluatedScenarios} | ${c.outputBytes} |`);
+  }
+  if (!only || only === "deployments") {
+    process.stderr.write(`deployments benchmark: 1, 10, 25 and 50 deployments, ${runs} runs each...\n`);
+    const many = benchDeployments(runs);
+    result.deployments = many;
+    console.log("\nMany deployments (fresh process per run, median of runs)");
+    console.log("| case | median ms | min ms | max ms | peak RSS MB |");
+    console.log("|---|---|---|---|---|");
+    for (const c of many) console.log(`| ${c.name} | ${c.medianMs} | ${c.minMs} | ${c.maxMs} | ${Number.isNaN(c.peakRssMb) ? "n/a (install GNU time)" : c.peakRssMb} |`);
   }
   if (!only || only === "lab") {
     const { benchLab } = await import("./lab");

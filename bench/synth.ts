@@ -4,10 +4,12 @@
  * Each case runs in a fresh process, as `cdktf synth` does, N times; the median is reported.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import example from "../examples/single-region";
+import native from "../examples/native-single-region";
+import standalone from "../examples/standalone-db";
 import type { DeploymentInput } from "../src/config/schema";
 
 const ROOT = join(__dirname, "..");
@@ -33,6 +35,24 @@ export function scaledDeployment(factor: number): DeploymentInput {
   const witnesses = Array.from({ length: factor }, (_, i) => ({ name: `pgw-${i + 1}`, address: `10.40.${i}.23`, role: "witness" as const }));
   const ems = Array.from({ length: 2 * factor }, (_, i) => ({ name: `ems-${i + 1}`, address: `10.50.${i}.10` }));
   return { ...example, emsNodes: ems, database: { ...example.database, nodes: [...data, ...witnesses] } };
+}
+
+/**
+ * A deployments directory of `n` deployments (docs/ci.md#many-deployments): single-region,
+ * native-single-region and standalone-db in turn, each with its own name and addresses.
+ */
+export function writeDeploymentsDir(dir: string, n: number, stateDir: string): void {
+  mkdirSync(dir, { recursive: true });
+  const bases = [example, native, standalone] as DeploymentInput[];
+  for (let i = 0; i < n; i++) {
+    const d = structuredClone(bases[i % bases.length]!) as any;
+    const octet = (x: string) => x.replace(/^(\d+)\.(\d+)\.(\d+)\./, `10.${100 + Math.floor(i / 200)}.${i % 200}.`);
+    d.name = `site-${String(i + 1).padStart(3, "0")}`;
+    d.state = { kind: "local", dir: stateDir };
+    d.emsNodes = d.emsNodes.map((e: any) => ({ ...e, address: octet(e.address) }));
+    d.database.nodes = d.database.nodes.map((x: any) => ({ ...x, address: octet(x.address) }));
+    writeFileSync(join(dir, `${d.name}.json`), JSON.stringify(d));
+  }
 }
 
 const MINIMAL_APP = `
@@ -67,6 +87,27 @@ function measure(name: string, args: string[], env: Record<string, string>, runs
     peakRssMb: Math.round(Math.max(...samples.map((s) => s.rssMb)) * 10) / 10,
     runs,
   };
+}
+
+/** Synthesis of deployments directories of growing size (one stack each): time and peak memory. */
+export function benchDeployments(runs = 3, sizes: ReadonlyArray<number> = [1, 10, 25, 50]): SynthCase[] {
+  const dir = mkdtempSync(join(tmpdir(), "ems-ha-bench-deployments-"));
+  try {
+    // One unmeasured run first: tsx's compile cache is cold on a fresh machine.
+    writeDeploymentsDir(join(dir, "warm"), 1, join(dir, "state"));
+    measure("warm-up", [TSX, join(ROOT, "stacks/main.ts")], { CHECKPOINT_DISABLE: "1", EMS_HA_CONFIG: "", EMS_HA_DEPLOYMENTS: join(dir, "warm"), CDKTF_OUTDIR: join(dir, "ow") }, 1);
+    return sizes.map((n) => {
+      const deployments = join(dir, `d${n}`);
+      writeDeploymentsDir(deployments, n, join(dir, "state"));
+      const out = join(dir, `o${n}`);
+      const c = measure(`${n} deployment${n === 1 ? "" : "s"} (deployments/, one stack each)`, [TSX, join(ROOT, "stacks/main.ts")], { CHECKPOINT_DISABLE: "1", EMS_HA_CONFIG: "", EMS_HA_DEPLOYMENTS: deployments, CDKTF_OUTDIR: out }, runs);
+      const stacks = readdirSync(join(out, "stacks")).length;
+      if (stacks !== n) throw new Error(`${n} deployments synthesized ${stacks} stacks`);
+      return c;
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export function benchSynth(runs = 5): SynthCase[] {

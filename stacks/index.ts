@@ -12,3 +12,4 @@ export * from "./native-single-region";
 export * from "./upgrade-7-4-4";
 export * from "./ems-chain";
 export * from "./registry";
+export * from "./backend";

@@ -1,22 +1,27 @@
 /**
  * The cdktf app. With a user deployment ($EMS_HA_CONFIG or ./ems-ha.config.{ts,js,json}) it
- * synthesizes that deployment's topology as the stack of the same name. Without one it
- * synthesizes every topology from examples/ (what CI and a fresh clone do).
+ * synthesizes that deployment's topology as the stack of the same name. With a deployments
+ * directory ($EMS_HA_DEPLOYMENTS or ./deployments/) it synthesizes one stack per deployment file,
+ * named after the deployment's `name`. Without either it synthesizes every topology from
+ * examples/ (what CI and a fresh clone do). Each stack gets the backend its deployment's `state`
+ * chooses (stacks/backend.ts).
  * Bad input prints every error once and exits 2 before anything is written (`cdktf synth` turns
  * the app's 2 into its own exit code 1: docs/configuration.md, "Exit codes").
  * What the app says goes to stdout (cdktf shows the app's stderr as [ERROR]): which deployment
  * file it read, and the topology rules' warnings, each once, labelled "warning".
  */
-import { App, LocalBackend, type TerraformStack } from "cdktf";
+import { App, type TerraformStack } from "cdktf";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../src/config/errors";
+import { deploymentsDir, resolveDeployments } from "../src/config/deployments";
 import { loadDeployment, resolveConfigPath } from "../src/config/load";
 import { checkLocalFiles, offlineFiles, OFFLINE_FILES_ENV } from "../src/config/local-files";
 import { TOPOLOGIES, type Deployment } from "../src/config/schema";
 import { synthFindings } from "../src/analysis/rules";
 import { printSynthError } from "../src/cli/cdktf-stderr";
 import { deploymentSource } from "../src/cli/deployment-file";
+import { applyStateBackend } from "./backend";
 import { STACKS } from "./registry";
 import { cacheBinaryVersionChecks } from "./validation-cache";
 
@@ -24,19 +29,21 @@ export interface AppInput {
   readonly deployments: ReadonlyArray<{
     readonly deployment: Deployment;
     readonly source: string;
+    /** @default the topology */
+    readonly stackId?: string;
     /** One of the shipped examples (placeholder files: checked in offline mode). */
     readonly example?: boolean;
   }>;
 }
 
 /**
- * The deployments to synthesize: the user's one, or every example. loadDeployment makes local
- * paths (installer, extensions, keys, CA bundle, known_hosts) absolute relative to the deployment
- * file, because cdktf runs Terraform in cdktf.out/stacks/<stack>/.
+ * The deployments to synthesize: the user's one, a deployments directory, or every example.
+ * loadDeployment makes local paths (installer, extensions, keys, CA bundle, known_hosts) absolute
+ * relative to the deployment file, because cdktf runs Terraform in cdktf.out/stacks/<stack>/.
  */
 export function collectDeployments(cwd = process.cwd(), env = process.env): AppInput {
-  const userConfig = resolveConfigPath(undefined, cwd, env);
-  if (userConfig) return { deployments: [{ deployment: loadDeployment(userConfig), source: userConfig }] };
+  const user = resolveDeployments(undefined, cwd, env);
+  if (user) return { deployments: user };
   const examples = join(__dirname, "..", "examples");
   const deployments = [];
   for (const t of TOPOLOGIES) {
@@ -71,21 +78,21 @@ export function checkDeploymentFiles(input: AppInput, env = process.env, warn: (
  */
 export function checkRules(input: AppInput, warn: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): void {
   for (const { deployment } of input.deployments) {
-    synthFindings(deployment, (l) => warn(`[${deployment.topology}] ${l.replace(/^\[Warning\]/, "warning:")}`));
+    const label = input.deployments.length > 1 ? `${deployment.name}/${deployment.topology}` : deployment.topology;
+    synthFindings(deployment, (l) => warn(`[${label}] ${l.replace(/^\[Warning\]/, "warning:")}`));
   }
 }
 
 /** Builds the app's stacks (no files written until synth). */
-export function buildApp(app: App, input: AppInput): void {
-  for (const { deployment, source } of input.deployments) {
+export function buildApp(app: App, input: AppInput, cwd = process.cwd(), env = process.env): void {
+  for (const { deployment, source, stackId } of input.deployments) {
     const factory = STACKS[deployment.topology];
     if (!factory) {
       throw new ConfigError([{ path: "topology", value: deployment.topology, message: "this topology has no stack yet", fix: `use one of: ${Object.keys(STACKS).join(", ")}` }], source);
     }
-    const stack: TerraformStack = factory(app, deployment.topology, deployment);
-    // EMS_HA_TF_STATE_DIR keeps Terraform's local state out of the working directory (the lab uses it).
-    const stateDir = process.env.EMS_HA_TF_STATE_DIR;
-    if (stateDir) new LocalBackend(stack, { path: join(stateDir, `terraform.${deployment.topology}.tfstate`) });
+    const id = stackId ?? deployment.topology;
+    const stack: TerraformStack = factory(app, id, deployment);
+    applyStateBackend(stack, id, deployment, cwd, env);
   }
 }
 
@@ -93,7 +100,9 @@ export function buildApp(app: App, input: AppInput): void {
 export function announceDeployments(cwd = process.cwd(), env = process.env): string[] {
   const lines: string[] = [];
   const userConfig = resolveConfigPath(undefined, cwd, env);
-  if (userConfig) lines.push(`ems-ha: deployment ${userConfig} (${deploymentSource(undefined, { cwd, env }, userConfig)})`);
+  const dir = deploymentsDir(cwd, env);
+  if (userConfig && (env.EMS_HA_CONFIG || !env.EMS_HA_DEPLOYMENTS)) lines.push(`ems-ha: deployment ${userConfig} (${deploymentSource(undefined, { cwd, env }, userConfig)})`);
+  else if (dir) lines.push(`ems-ha: deployments directory ${dir}: one stack per deployment, named after its \`name\``);
   else lines.push("ems-ha: no $EMS_HA_CONFIG and no ./ems-ha.config.{ts,js,json}: synthesizing every example of examples/");
   const rc = env.TF_CLI_CONFIG_FILE;
   if (rc && !existsSync(rc)) {

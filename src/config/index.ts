@@ -14,3 +14,5 @@ export * from "./values";
 export * from "./checksums";
 export * from "./local-files";
 export * from "./host-keys";
+export * from "./state";
+export * from "./deployments";

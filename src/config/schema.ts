@@ -40,6 +40,7 @@ export const MAX_EMS_NODES = 16;
 export const MAX_NODE_ID = 2 ** 31 - 1;
 /** Least RAM PGTune is run with: 256 MB (maintenance_work_mem = RAM / 16 stays >= PostgreSQL's 1 MB). */
 export const MIN_RAM_GB = 0.25;
+import { stateSchema } from "./state";
 
 /** Topologies of the guide; each one is a stack id. */
 export const TOPOLOGIES = [
@@ -487,6 +488,11 @@ export const deploymentSchema = z
     upgrade: upgradeSchema.optional(),
     /** Host key checking of every SSH connection. @default keys from each host's ssh.hostKey, not strict */
     ssh: sshPolicySchema,
+    /**
+     * Where Terraform keeps this deployment's state: local (default, outside the repository), s3, pg,
+     * http or remote (HCP Terraform), with locking. Never credentials (docs/ci.md). @default { kind: "local" }
+     */
+    state: stateSchema.optional(),
     /** Topology rule findings acknowledged with a reason. @default [] */
     acknowledgements: z.array(acknowledgementSchema).max(64).default([]),
   })

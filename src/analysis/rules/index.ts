@@ -15,6 +15,8 @@ import { recommendedClusterSize } from "./recommended-cluster-size";
 import type { Finding, RuleHit, TopologyRule } from "./rule";
 import { witnessLocation } from "./witness-location";
 import { fortigateTlsUnverified, sshAgentRequired, sshHostKeyRequired, sshHostKeyUnverified } from "./ssh-trust";
+import { stateInRepository } from "./state-in-repository";
+import { planDataLossAcknowledged } from "./plan-data-loss-acknowledged";
 
 export type { Finding, RuleHit, RuleLevel, TopologyRule } from "./rule";
 export { CONFIG_RULES, hitOfIssue, ruleFromCheck } from "./config-checks";
@@ -30,6 +32,8 @@ export const WARNING_RULES: ReadonlyArray<TopologyRule> = [
   sshHostKeyUnverified,
   sshAgentRequired,
   fortigateTlsUnverified,
+  stateInRepository,
+  planDataLossAcknowledged,
 ];
 
 export const UNKNOWN_ACK_ID = "acknowledgement-names-rule";

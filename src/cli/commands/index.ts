@@ -11,6 +11,7 @@ import { statusCommand } from "./status";
 import { waitPrimaryCommand } from "./wait-primary";
 import { promoteCommand } from "./promote";
 import { initCommand } from "./init";
+import { planReviewCommand } from "./plan-review";
 
 export const COMMANDS: Command[] = [
   initCommand,
@@ -25,4 +26,5 @@ export const COMMANDS: Command[] = [
   statusCommand,
   waitPrimaryCommand,
   promoteCommand,
+  planReviewCommand,
 ];

@@ -1,0 +1,432 @@
+/**
+ * The plan review: reads `terraform show -json` output and says, in HA terms, what applying it
+ * does to the running cluster, most dangerous first. Pure: no Terraform, no files.
+ */
+import { initialPrimary } from "../config/derive";
+import type { Deployment } from "../config/schema";
+import { actionOf, type ChangeAction, type PlanJson, type ResourceChange } from "./plan-json";
+import { classify, fieldOf, type Classified } from "./resource-classes";
+import { changedLeaves, getPath, pathText, type LeafChange } from "./values";
+import { sortFindings, verdictOf, type Cause, type ChangeKind, type Finding, type PlanReview, type Severity } from "./findings";
+
+/** The acknowledgement rule id that lets a plan destroy database data: `acknowledgements: [{ rule: "plan-data-loss", reason }]`. */
+export const DATA_LOSS_ACK_RULE = "plan-data-loss"; // the rule src/analysis/rules/plan-data-loss-acknowledged.ts
+
+export interface ReviewOptions {
+  /** The deployment the plan was made from: roles, the initial primary, acknowledgements, field indexes. */
+  readonly deployment?: Deployment;
+  /** The node that is primary now (from `ems-ha status`). @default the deployment's initial primary */
+  readonly primary?: string;
+  /** Stack name shown in the report. */
+  readonly stack?: string;
+}
+
+type Role = "data" | "witness";
+
+interface Item {
+  readonly rc: ResourceChange;
+  readonly action: ChangeAction;
+  readonly cls?: Classified;
+  readonly leaves: LeafChange[];
+  /** Leaves that force the replacement (all leaves when the plan gives no replace_paths). */
+  readonly causes: LeafChange[];
+}
+
+/** Replacements that no attribute forces (Terraform's action_reason). */
+const REASONS: Record<string, string> = {
+  replace_by_request: "requested by the operator (terraform plan/apply -replace=ADDRESS), e.g. to apply a rotated secret",
+  replace_because_tainted: "the resource is tainted (a previous apply failed on it, or terraform taint)",
+};
+
+const DB_CLASSES = new Set(["db-volume", "db-container", "db-prepare", "native-db-setup", "upgrade-step"]);
+const SECRET_KEY = /(password|passwd|secret|token|symmetric|private_?key)/i;
+
+function triggerKeys(rc: ResourceChange): string[] {
+  const t = (getPath(rc.change.after, ["triggers_replace"]) ?? getPath(rc.change.before, ["triggers_replace"])) as Record<string, unknown> | undefined;
+  return t && typeof t === "object" ? Object.keys(t) : [];
+}
+
+function startsWith(path: ReadonlyArray<string | number>, prefix: ReadonlyArray<string | number>): boolean {
+  return prefix.every((p, i) => path[i] === p);
+}
+
+function toItem(rc: ResourceChange): Item {
+  const c = rc.change;
+  const action = actionOf(c);
+  const all = action === "create" || action === "delete" || action === "no-op" ? [] : changedLeaves(c.before, c.after, { beforeSensitive: c.before_sensitive, afterSensitive: c.after_sensitive, afterUnknown: c.after_unknown });
+  // a replacement gets a new id: that is a consequence, never a cause
+  const leaves = all.filter((l) => !(l.path.length === 1 && l.path[0] === "id"));
+  const rp = c.replace_paths ?? [];
+  const causes = action === "replace" && rp.length > 0 ? leaves.filter((l) => rp.some((p) => startsWith(l.path, p) || startsWith(p, l.path))) : leaves;
+  return { rc, action, cls: classify(rc.type, rc.name, triggerKeys(rc)), leaves, causes: causes.length > 0 ? causes : leaves };
+}
+
+function short(v: unknown): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  const s = typeof v === "string" ? v : JSON.stringify(v);
+  if (/^[a-f0-9]{64}$/.test(s)) return `sha256 ${s.slice(0, 12)}…`;
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+export class PlanReviewer {
+  private readonly d?: Deployment;
+  private readonly items: Item[];
+  private readonly roles = new Map<string, Role>();
+  private readonly primary?: string;
+  private readonly primaryKnown: "flag" | "deployment" | "plan" | "none";
+
+  constructor(private readonly plan: PlanJson, private readonly opts: ReviewOptions = {}) {
+    this.d = opts.deployment;
+    this.items = (plan.resource_changes ?? []).filter((rc) => rc.mode !== "data").map(toItem);
+    for (const n of this.d?.database.nodes ?? []) this.roles.set(n.name, n.role);
+    for (const it of this.items) {
+      if (!it.cls?.node || !DB_CLASSES.has(it.cls.row.cls) || this.roles.has(it.cls.node)) continue;
+      const role = this.roleFromPlan(it);
+      if (role) this.roles.set(it.cls.node, role);
+    }
+    if (opts.primary) {
+      this.primary = opts.primary;
+      this.primaryKnown = "flag";
+    } else if (this.d && this.d.database.nodes.some((n) => n.role === "data")) {
+      this.primary = initialPrimary(this.d).name;
+      this.primaryKnown = "deployment";
+    } else {
+      this.primary = this.primaryFromPlan();
+      this.primaryKnown = this.primary ? "plan" : "none";
+    }
+  }
+
+  private roleFromPlan(it: Item): Role | undefined {
+    for (const v of [it.rc.change.before, it.rc.change.after]) {
+      const role = getPath(v, ["triggers_replace", "role"]);
+      if (role === "data" || role === "witness") return role;
+      const env = getPath(v, ["env"]);
+      if (Array.isArray(env)) return env.includes("REPMGR_NODE_TYPE=witness") ? "witness" : "data";
+    }
+    return undefined;
+  }
+
+  private primaryFromPlan(): string | undefined {
+    for (const it of this.items) {
+      for (const v of [it.rc.change.before, it.rc.change.after]) {
+        const env = getPath(v, ["env"]);
+        const e = Array.isArray(env) ? env.find((x) => typeof x === "string" && x.startsWith("REPMGR_PRIMARY_HOST=")) : undefined;
+        if (typeof e === "string") return e.slice("REPMGR_PRIMARY_HOST=".length);
+      }
+    }
+    // native: repmgr node id 1 is the initial primary (nativeMembers numbers the initial primary first)
+    const first = this.items.find((it) => it.cls?.row.cls === "native-db-setup" && getPath(it.rc.change.before ?? it.rc.change.after, ["triggers_replace", "node_id"]) === "1");
+    return first?.cls?.node;
+  }
+
+  /** `database.nodes[name=pg-1]` -> `database.nodes[0]` when the deployment is known. */
+  private field(text: string): string {
+    const d = this.d;
+    if (!d) return text;
+    return text
+      .replace(/database\.nodes\[name=([a-z0-9-]+)\]/g, (m, n: string) => {
+        const i = d.database.nodes.findIndex((x) => x.name === n);
+        return i >= 0 ? `database.nodes[${i}]` : m;
+      })
+      .replace(/emsNodes\[name=([a-z0-9-]+)\]/g, (m, n: string) => {
+        const i = d.emsNodes.findIndex((x) => x.name === n);
+        return i >= 0 ? `emsNodes[${i}]` : m;
+      });
+  }
+
+  private causesOf(it: Item): Cause[] {
+    const reason = REASONS[it.rc.action_reason ?? ""];
+    if (reason && it.causes.length === 0) return [{ attribute: `(${it.rc.action_reason})`, field: reason }];
+    if (!it.cls) return it.causes.map((l) => ({ attribute: pathText(l.path), field: "(not an ems-ha resource)", ...this.values(l) }));
+    return it.causes.map((l) => {
+      let field = fieldOf(it.cls!.row, l.path, it.cls!.node) ?? "(unknown field)";
+      const key = l.path[1];
+      if (l.path[0] === "triggers_replace" && (key === "script_sha256" || key === "script") && (it.cls!.row.cls === "native-db-setup" || it.cls!.row.cls === "db-prepare")) {
+        field = this.scriptScope(it, String(key));
+      }
+      return { attribute: pathText(l.path), field: this.field(field), ...this.values(l) };
+    });
+  }
+
+  /** A node's script changed: on this node only (a node field such as PGTune inputs) or on all (a cluster-wide field). */
+  private scriptScope(it: Item, key: string): string {
+    const cls = it.cls!.row.cls;
+    const same = this.items.filter((x) => x.cls?.row.cls === cls);
+    const changed = same.filter((x) => x.causes.some((l) => l.path[0] === "triggers_replace" && l.path[1] === key));
+    const node = it.cls!.node ?? "?";
+    const nodeFields = cls === "native-db-setup" ? "ramGb / cpus / storage (PGTune inputs), priority, location" : "ramGb / cpus / storage (PGTune inputs)";
+    if (changed.length === 1 && same.length > 1) return `database.nodes[name=${node}].${nodeFields} (only this node's script changed)`;
+    return cls === "native-db-setup"
+      ? `a cluster-wide field (the scripts of ${changed.length} of ${same.length} nodes changed): database.port / user / maxConnections / failover, native.*, database.nodes (addresses, names), or each node's PGTune inputs`
+      : `a cluster-wide field (the scripts of ${changed.length} of ${same.length} nodes changed): database.maxConnections / confDir / installDocker / image.source`;
+  }
+
+  private values(l: LeafChange): Pick<Cause, "before" | "after" | "sensitive"> {
+    if (l.sensitive) return { sensitive: true };
+    return { before: short(l.before), after: l.unknown ? "(known after apply)" : short(l.after) };
+  }
+
+  private roleOf(node?: string): Role {
+    return (node ? this.roles.get(node) : undefined) ?? "data";
+  }
+
+  private primaryWhere(): string {
+    switch (this.primaryKnown) {
+      case "flag":
+        return "the current primary (--primary)";
+      case "deployment":
+        return "the initial primary of the deployment; if a failover happened since, check `ems-ha status` and pass --primary";
+      case "plan":
+        return "the initial primary in the plan; if a failover happened since, check `ems-ha status` and pass --primary";
+      default:
+        return "primary";
+    }
+  }
+
+  private ackReason(): string | undefined {
+    return this.d?.acknowledgements.find((a) => a.rule === DATA_LOSS_ACK_RULE)?.reason;
+  }
+
+  review(): PlanReview {
+    const findings: Finding[] = [];
+    const restarted = new Map<string, string[]>(); // DB node -> addresses restarting it
+    const counts = { create: 0, update: 0, replace: 0, delete: 0 };
+    for (const it of this.items) {
+      if (it.action === "no-op" || it.action === "read") continue;
+      counts[it.action]++;
+      const f = this.findingOf(it, restarted);
+      if (f) findings.push(...f);
+      findings.push(...this.secretFindings(it));
+    }
+    const created = new Set(this.items.filter((it) => it.action === "create" && it.cls?.node && DB_CLASSES.has(it.cls.row.cls)).map((it) => it.cls!.node!));
+    const q = this.quorumFinding(restarted, created);
+    if (q) findings.push(q);
+    const grouped = groupSecretFindings(findings);
+    sortFindings(grouped);
+    return { stack: this.opts.stack, ...verdictOf(grouped), findings: grouped, notes: this.notes(), counts };
+  }
+
+  private base(it: Item, kind: ChangeKind, severity: Severity, title: string, detail: string, advice?: string): Finding {
+    const text = detail.replace(/^the /, "The ").replace(/\. the /g, ". The ");
+    return { kind, severity, title, addresses: [it.rc.address], node: it.cls?.node, action: it.action, causes: this.causesOf(it), detail: text, advice };
+  }
+
+  private findingOf(it: Item, restarted: Map<string, string[]>): Finding[] {
+    const cls = it.cls;
+    const a = it.action;
+    if (!cls) {
+      return [this.base(it, "unknown-resource", "review", `${it.rc.address} will be ${a === "replace" ? "replaced" : `${a}d`}`, "this resource is not one ems-ha's table knows (src/review/resource-classes.ts): review it by hand")];
+    }
+    const node = cls.node;
+    const meaning = cls.row.meaning;
+    const restart = (n: string) => restarted.set(n, [...(restarted.get(n) ?? []), it.rc.address]);
+    if (a === "create") {
+      return [this.base(it, "harmless", "info", "will be created", `new: ${meaning}`)];
+    }
+    if (a === "delete" && it.rc.type === "terraform_data") {
+      // terraform_data has no destroy-time step in these stacks: the host is left as it is.
+      return [this.base(it, "harmless", "info", `${node ?? it.rc.address}: removed from Terraform's state`, `terraform_data has no destroy step: nothing runs on the host (${meaning})`)];
+    }
+    switch (cls.row.cls) {
+      case "db-volume": {
+        if (a === "update") return [this.base(it, "harmless", "info", `data volume of ${node} updated in place`, meaning)];
+        const ack = this.ackReason();
+        const role = this.roleOf(node);
+        restart(node!);
+        const what = role === "witness" ? "the witness's repmgr metadata" : node === this.primary ? "the primary's database" : "this standby's copy of the database (it is re-cloned from the primary, a full copy over the network)";
+        return [
+          {
+            ...this.base(
+              it,
+              role === "data" && node !== this.primary ? "standby-reclone" : "data-loss",
+              ack ? "acknowledged" : "refused",
+              `${a === "delete" ? "destroys" : "destroys and recreates"} the data volume of ${node}: ${what} is deleted`,
+              `${meaning}. The stack sets prevent_destroy on it, so Terraform itself stops this apply unless the construct was changed.`,
+              ack
+                ? `acknowledged in the deployment (${DATA_LOSS_ACK_RULE}): ${ack}. Take a backup first; remove the acknowledgement after the apply.`
+                : `if this is intended, take a backup and add acknowledgements: [{ rule: "${DATA_LOSS_ACK_RULE}", reason: "..." }] to the deployment; otherwise revert the change named under "caused by"`,
+            ),
+          },
+        ];
+      }
+      case "db-container":
+      case "native-db-setup":
+      case "upgrade-step": {
+        if (a === "update") return [this.base(it, "harmless", "info", `${node}: updated in place`, meaning)];
+        if (cls.row.cls === "upgrade-step" && (cls.step === "prepare" || cls.step === "load")) {
+          return [this.base(it, "node-setup", "review", `${node}: the upgrade's ${cls.step} step runs again`, meaning)];
+        }
+        if (a === "delete") {
+          if (cls.row.cls !== "db-container") return [this.base(it, "harmless", "info", `${node}: removed from Terraform's state`, "terraform_data has no destroy step: nothing runs on the host")];
+          restart(node!);
+        } else restart(node!);
+        const role = this.roleOf(node);
+        const verb = a === "delete" ? "is removed" : cls.row.cls === "db-container" ? "is stopped and replaced" : cls.row.cls === "upgrade-step" ? `has its upgrade ${cls.step} step run again` : "may be restarted (its setup re-runs)";
+        if (role === "witness") {
+          return [this.base(it, "witness-restart", "review", `witness ${node} ${verb}`, `${meaning}. While it is away the cluster has one vote less.`)];
+        }
+        if (node === this.primary) {
+          return [
+            this.base(
+              it,
+              "primary-restart",
+              "review",
+              `primary ${node} ${verb}: a failover will happen`,
+              `${node} is ${this.primaryWhere()}. ${meaning}. If it is away longer than repmgr's reconnect window a standby is promoted and EMS reconnects to it; the old primary rejoins as a standby.`,
+              "switch the primary over first (`repmgr standby switchover` on a standby, see docs/operations.md), then apply, so the restart hits a standby",
+            ),
+          ];
+        }
+        return [this.base(it, "standby-restart", "review", `standby ${node} ${verb}`, `${meaning}. Replication to it pauses; it catches up from the primary's WAL.`)];
+      }
+      case "db-prepare":
+        return [this.base(it, "node-setup", "review", `${node}: host preparation runs again`, meaning)];
+      case "db-image":
+        return [this.base(it, "node-setup", "review", `${node}: the image is ${a === "delete" ? "removed from Terraform" : "pulled/loaded again"}`, meaning)];
+      case "standalone-db-setup":
+        return [
+          this.base(
+            it,
+            "primary-restart",
+            "review",
+            `the database server ${it.rc.change.before && String(getPath(it.rc.change.before, ["triggers_replace", "server"]) ?? "")} has its setup run again`,
+            `${meaning}. There is no standby: a restart is an outage of EMS's database.`,
+            "apply in a maintenance window",
+          ),
+        ];
+      case "ems-install":
+      case "appliance-redirect": {
+        if (a === "delete") return [this.base(it, "harmless", "info", `EMS node ${node}: removed from Terraform's state`, "terraform_data has no destroy step: EMS stays installed on the host")];
+        const dbHosts = it.causes.some((l) => l.path[1] === "dbHosts" || l.path[1] === "db");
+        const title = cls.row.cls === "appliance-redirect" ? `EMS appliance ${node} is redirected to the database again` : `EMS is reinstalled on ${node}`;
+        return [
+          this.base(
+            it,
+            dbHosts ? "ems-db-hosts" : "ems-reinstall",
+            "review",
+            dbHosts ? `${title}: its database hosts change` : title,
+            `${meaning}.${dbHosts ? " EMS will connect to a different set of database hosts." : ""}`,
+            "reinstall one EMS node at a time (terraform apply -target) so the FortiGate health check keeps one node in service",
+          ),
+        ];
+      }
+      case "fortigate-vip":
+      case "fortigate-health-check":
+      case "fortigate-policy": {
+        const moves = cls.row.cls === "fortigate-vip" ? `VIP port ${cls.port}` : cls.row.cls === "fortigate-health-check" ? "the health check" : "the firewall policy";
+        return [
+          this.base(
+            it,
+            "traffic",
+            "review",
+            `client traffic moves: ${moves} is ${a === "replace" ? "replaced (deleted, then created: connections drop meanwhile)" : a === "delete" ? "deleted" : "changed"}`,
+            meaning,
+          ),
+        ];
+      }
+      case "ssh-key-sync":
+      case "primary-wait":
+      case "db-check":
+        return [this.base(it, "harmless", "info", a === "delete" ? "removed from Terraform's state" : "runs again", meaning)];
+    }
+  }
+
+  /** A changed sensitive value, or a secret's hash in triggers. Values are never shown. */
+  private secretFindings(it: Item): Finding[] {
+    // (grouped per secret across resources by groupSecretFindings)
+    if (it.action !== "replace" && it.action !== "update") return [];
+    const secrets = it.leaves.filter((l) => !l.unknown && (l.sensitive || l.path.some((p) => typeof p === "string" && p !== "triggers_replace" && SECRET_KEY.test(p))));
+    if (secrets.length === 0) return [];
+    const names = secrets.map((l) => {
+      const f = it.cls ? fieldOf(it.cls.row, l.path, it.cls.node) : undefined;
+      return f && f.startsWith("secret ") ? f.slice(7) : pathText(l.path);
+    });
+    return [
+      {
+        kind: "secret-rotation",
+        severity: "review",
+        title: `secret rotated: ${[...new Set(names)].join(", ")}`,
+        addresses: [it.rc.address],
+        node: it.cls?.node,
+        action: it.action,
+        causes: secrets.map((l, i) => ({ attribute: pathText(l.path), field: names[i]!, sensitive: true })),
+        detail: "a sensitive value differs from the one applied last; its value is not shown",
+        advice: "rotate a secret everywhere it is used in the same change (EMS nodes read the DB password too), and keep the old value until every node is replaced",
+      },
+    ];
+  }
+
+  private quorumFinding(restarted: Map<string, string[]>, created: ReadonlySet<string>): Finding | undefined {
+    if (restarted.size < 2) return undefined;
+    // nodes created by this apply are not members yet: they neither vote nor hold data
+    const known = new Set<string>([...this.roles.keys()].filter((n) => !created.has(n)));
+    const all = [...known];
+    const dataAll = all.filter((n) => this.roleOf(n) === "data");
+    const names = [...restarted.keys()].sort();
+    const dataHit = names.filter((n) => this.roleOf(n) === "data");
+    const majority = all.length > 0 && names.length > all.length / 2;
+    const everyCopy = dataAll.length > 0 && dataHit.length === dataAll.length;
+    const consequences = [
+      everyCopy ? `Every data node (${dataHit.join(", ")}) is stopped in this apply: EMS has no database until they are back` : undefined,
+      majority ? `${names.length} of ${all.length} voting nodes are away at once: repmgr cannot elect a new primary (no majority)` : undefined,
+    ].filter(Boolean);
+    return {
+      kind: "quorum",
+      severity: "review",
+      title: `${names.length} DB nodes restart in the same apply (${names.join(", ")})`,
+      addresses: names.flatMap((n) => restarted.get(n)!),
+      causes: [],
+      detail: consequences.length > 0 ? `${consequences.join("; ")}.` : "Terraform restarts them in parallel or back to back: the cluster runs with several members away at once.",
+      advice: "apply one node at a time: `terraform apply -target=<address>` for each standby, wait for `ems-ha status` to show it streaming, then switch over and do the old primary last",
+    };
+  }
+
+  private notes(): string[] {
+    const notes: string[] = [];
+    const hasTfData = this.items.some((it) => it.cls && it.rc.type === "terraform_data" && it.cls.row.cls !== "primary-wait");
+    if (hasTfData) {
+      notes.push(
+        "Secrets passed to provisioners (db_password, repmgr_password, symmetric_key, appliance_password) are not kept in triggers: rotating a TF_VAR_* value changes nothing in this plan. To apply a rotation, re-run the affected steps with `terraform apply -replace=<address>` (see docs/ci.md).",
+      );
+    }
+    if (this.primaryKnown === "none" && this.items.some((it) => it.cls && DB_CLASSES.has(it.cls.row.cls))) {
+      notes.push("The primary is not known (no deployment, no --primary): every data node is reported as a standby. Pass --config or --primary.");
+    }
+    return notes;
+  }
+}
+
+/** One secret-rotation finding per set of rotated secrets, listing every resource it replaces. */
+function groupSecretFindings(findings: Finding[]): Finding[] {
+  const out: Finding[] = [];
+  const bySecret = new Map<string, Finding>();
+  for (const f of findings) {
+    if (f.kind !== "secret-rotation") {
+      out.push(f);
+      continue;
+    }
+    const seen = bySecret.get(f.title);
+    if (!seen) {
+      bySecret.set(f.title, f);
+      out.push(f);
+      continue;
+    }
+    const merged: Finding = { ...seen, node: undefined, addresses: [...seen.addresses, ...f.addresses], causes: [...seen.causes, ...f.causes] };
+    out[out.indexOf(seen)] = merged;
+    bySecret.set(f.title, merged);
+  }
+  return out.map((f) => {
+    if (f.kind !== "secret-rotation") return f;
+    const nodes = f.addresses.map((a) => constructNodeOf(a)).filter(Boolean);
+    return nodes.length > 0 ? { ...f, title: `${f.title} (${nodes.join(", ")})` } : f;
+  });
+}
+
+function constructNodeOf(address: string): string | undefined {
+  const [type, name] = [address.slice(0, address.indexOf(".")), address.slice(address.indexOf(".") + 1)];
+  return classify(type, name, [])?.node;
+}
+
+export function reviewPlan(plan: PlanJson, opts: ReviewOptions = {}): PlanReview {
+  return new PlanReviewer(plan, opts).review();
+}

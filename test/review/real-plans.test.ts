@@ -1,0 +1,141 @@
+/**
+ * The plan review on real Terraform plans: two versions of a deployment, v1 applied without
+ * provisioners (lib/real-plan.ts), v2 planned for real against that state. One test per kind of
+ * change the terraform_data stacks can show (native-single-region, standalone-db, vm-appliances).
+ */
+import { describe, expect, it } from "vitest";
+import native from "../../examples/native-single-region";
+import standalone from "../../examples/standalone-db";
+import appliances from "../../examples/vm-appliances";
+import upgrade from "../../examples/upgrade-7-4-4";
+import { parseDeployment } from "../../src/config/parse";
+import type { DeploymentInput } from "../../src/config/schema";
+import { parsePlanJson, reviewMarkdown, reviewPlan, type PlanReview } from "../../src/review";
+import { planChange, SECRETS } from "./lib/real-plan";
+
+function clone(d: DeploymentInput, change: (d: any) => void): DeploymentInput {
+  const c = structuredClone(d) as any;
+  change(c);
+  return c;
+}
+const nativeV1 = clone(native, () => {});
+const standaloneV1 = clone(standalone, (d) => delete d.fortigate);
+const appliancesV1 = clone(appliances, (d) => delete d.fortigate);
+const upgradeV1 = clone(upgrade, (d) => delete d.fortigate);
+
+function review(v1: DeploymentInput, v2: DeploymentInput, planArgs: string[] = []): { r: PlanReview; md: string; json: string } {
+  const plan = planChange(v1, v2, undefined, planArgs);
+  const r = reviewPlan(parsePlanJson(plan.json), { deployment: parseDeployment(v2), stack: plan.stack });
+  return { r, md: reviewMarkdown(r), json: plan.json };
+}
+
+function kinds(r: PlanReview): string[] {
+  return r.findings.filter((f) => f.severity !== "info").map((f) => f.kind);
+}
+
+function noSecrets(text: string): void {
+  for (const v of Object.values(SECRETS)) expect(text).not.toContain(v);
+}
+
+describe("plan review on real terraform plans", () => {
+  it("an unchanged deployment is safe (exit 0)", () => {
+    const { r } = review(nativeV1, nativeV1);
+    expect(r.findings).toEqual([]);
+    expect(r.exitCode).toBe(0);
+    expect(r.verdict).toBe("safe");
+  }, 120_000);
+
+  it("an edited PGTune input re-runs that standby's setup, named by the field", () => {
+    const v2 = clone(nativeV1, (d) => (d.database.nodes[1].ramGb = 16));
+    const { r, md } = review(nativeV1, v2);
+    expect(kinds(r)).toEqual(["standby-restart"]);
+    const f = r.findings[0]!;
+    expect(f.addresses).toEqual(["terraform_data.dbnode-2_setup_8C12A528"]);
+    expect(f.action).toBe("replace");
+    expect(f.causes.map((c) => c.attribute)).toEqual(["triggers_replace.script_sha256"]);
+    expect(f.causes[0]!.field).toContain("database.nodes[1].ramGb");
+    expect(f.causes[0]!.field).toContain("only this node's script changed");
+    expect(r.exitCode).toBe(1);
+    // the key exchange re-runs (its roster holds the scripts' hashes): harmless
+    expect(r.findings.filter((x) => x.severity === "info").map((x) => x.addresses[0])).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^terraform_data\.ssh-keys_dbnode-1_/)]),
+    );
+    expect(md).toContain("standby dbnode-2");
+  }, 120_000);
+
+  it("a change on the primary's node says a failover will happen", () => {
+    const v2 = clone(nativeV1, (d) => (d.database.nodes[0].cpus = 8));
+    const { r, md } = review(nativeV1, v2);
+    expect(kinds(r)).toEqual(["primary-restart"]);
+    expect(r.findings[0]!.title).toContain("primary dbnode-1");
+    expect(r.findings[0]!.title).toContain("failover");
+    expect(md).toMatch(/primary-restart/);
+  }, 120_000);
+
+  it("a cluster-wide field restarts every DB node in one apply: quorum and every copy at once", () => {
+    const v2 = clone(nativeV1, (d) => (d.database.failover = { profile: "tuned" }));
+    const { r } = review(nativeV1, v2);
+    const k = kinds(r);
+    expect(k[0]).toBe("primary-restart");
+    expect(k).toContain("quorum");
+    expect(k.filter((x) => x === "standby-restart")).toHaveLength(1);
+    expect(k).toContain("witness-restart");
+    const q = r.findings.find((f) => f.kind === "quorum")!;
+    expect(q.title).toContain("3 DB nodes");
+    expect(q.detail).toContain("Every data node (dbnode-1, dbnode-2)");
+    expect(q.detail).toContain("no majority");
+    expect(r.findings.find((f) => f.kind === "primary-restart")!.causes[0]!.field).toContain("cluster-wide");
+  }, 120_000);
+
+  it("a new EMS version reinstalls EMS on every node, caused by installer.version", () => {
+    const v2 = clone(nativeV1, (d) => {
+      d.installer.version = "7.4.5.2100";
+      d.installer.source.path = "./forticlientems_7.4.5.2100.F.bin";
+    });
+    const { r, md } = review(nativeV1, v2);
+    expect(kinds(r)).toEqual(["ems-reinstall", "ems-reinstall"]);
+    const f = r.findings[0]!;
+    const version = f.causes.find((c) => c.attribute === "triggers_replace.version")!;
+    expect(version).toMatchObject({ field: "installer.version", before: "7.4.4.2034", after: "7.4.5.2100" });
+    expect(md).toContain("`7.4.4.2034` → `7.4.5.2100`");
+  }, 120_000);
+
+  it("standalone-db: a moved DB server restarts the only database and changes EMS's database hosts", () => {
+    const v2 = clone(standaloneV1, (d) => (d.database.nodes[0].address = "192.168.1.31"));
+    const { r, json } = review(standaloneV1, v2);
+    const k = kinds(r);
+    expect(k[0]).toBe("primary-restart");
+    expect(k.filter((x) => x === "ems-db-hosts")).toHaveLength(2);
+    const ems = r.findings.find((f) => f.kind === "ems-db-hosts")!;
+    expect(ems.causes.find((c) => c.attribute === "triggers_replace.dbHosts")).toMatchObject({ before: "192.168.1.30", after: "192.168.1.31" });
+    noSecrets(JSON.stringify(r));
+    // Terraform's plan JSON carries sensitive variables in clear (why docs/ci.md never uploads it); the review does not.
+    expect(json).toContain(SECRETS.db_password);
+    expect(reviewMarkdown(r)).not.toContain(SECRETS.db_password);
+  }, 120_000);
+
+  it("vm-appliances: a new appliance hostname redirects that appliance again", () => {
+    const v2 = clone(appliancesV1, (d) => (d.appliances.hostnames["ems-2"] = "EMS-B"));
+    const { r } = review(appliancesV1, v2);
+    expect(kinds(r)).toEqual(["ems-reinstall"]);
+    expect(r.findings[0]!.causes[0]).toMatchObject({ attribute: "triggers_replace.hostname", field: "appliances.hostnames", before: "EMS-2", after: "EMS-B" });
+  }, 120_000);
+
+  it("upgrade-7-4-4: a new target image re-runs the stop and start steps of every node: restarts and quorum", () => {
+    const v2 = clone(upgradeV1, (d) => (d.database.image.tag = "7.4.5"));
+    const { r } = review(upgradeV1, v2);
+    const k = kinds(r);
+    expect(k[0]).toBe("primary-restart");
+    expect(k).toContain("quorum");
+    expect(k).toContain("node-setup"); // the prepare and load steps
+    const primary = r.findings.find((f) => f.kind === "primary-restart")!;
+    expect(primary.addresses[0]).toMatch(/^terraform_data\.pgn-1-(stop|start)_run_/);
+    expect(primary.causes.map((c) => c.attribute)).toContain("triggers_replace.target");
+  }, 120_000);
+
+  it("a replacement requested with -replace (how a rotated secret is applied) names the request as its cause", () => {
+    const { r } = review(nativeV1, nativeV1, ["-replace=terraform_data.dbnode-1_setup_A8310C74"]);
+    expect(kinds(r)).toEqual(["primary-restart"]);
+    expect(r.findings[0]!.causes).toEqual([{ attribute: "(replace_by_request)", field: expect.stringContaining("-replace=ADDRESS") }]);
+  }, 120_000);
+});
