@@ -6,9 +6,10 @@ import { runCli } from "../../src/cli/main";
 import { ConfigError } from "../../src/config/errors";
 import { parseDeployment } from "../../src/config/parse";
 import type { DeploymentInput } from "../../src/config/schema";
-import { maskSecrets, secretsFromEnv, type DbProbe } from "../../src/ops/pg";
+import { lsnToBigInt, maskSecrets, parseTimelineHistory, secretsFromEnv, type DbProbe } from "../../src/ops/pg";
+import { listMarkersCommand, parseMarkers } from "../../src/ops/rewind";
 import { promoteCommand, promotionTarget, refusal } from "../../src/ops/promote";
-import { emsNodeStatus, evaluateDatabase, evaluateEms, runningUnits, systemctlCommand } from "../../src/ops/status";
+import { emsNodeStatus, evaluateDatabase, evaluateEms, forkVerdict, runningUnits, staleWitness, systemctlCommand } from "../../src/ops/status";
 import { expectedServices } from "../../src/render/ems-services";
 import { tempDir } from "../helpers/tmp";
 
@@ -172,5 +173,62 @@ describe("bad input exits 2 before anything is contacted", () => {
     err = "";
     expect(await runCli(["promote", "--config", cfg], io)).toBe(2);
     expect(err).toMatch(/NODE: the data node to promote is missing/);
+  });
+});
+
+describe("status tells the truth (pure parts)", () => {
+  const d = deployment("native-single-region");
+  const view = (witnessUpstream: number, primaryName = "pg-1") => [
+    { nodeId: 1, nodeName: "pg-1", type: primaryName === "pg-1" ? "primary" : "standby", active: true, upstreamNodeId: null, location: "default", priority: 100 },
+    { nodeId: 2, nodeName: "pg-2", type: primaryName === "pg-2" ? "primary" : "standby", active: true, upstreamNodeId: 1, location: "default", priority: 100 },
+    { nodeId: 3, nodeName: "pgw-1", type: "witness", active: true, upstreamNodeId: witnessUpstream, location: "default", priority: 0 },
+  ];
+
+  it("parses timeline history files and LSNs", () => {
+    expect(parseTimelineHistory("1\t0/3000148\tno recovery target specified\n\n2\t0/5A000060\tno recovery target specified\n")).toEqual([
+      { tli: 1, switchpoint: "0/3000148" },
+      { tli: 2, switchpoint: "0/5A000060" },
+    ]);
+    expect(lsnToBigInt("1/0")).toBe(4294967296n);
+    expect(lsnToBigInt("0/3000148")).toBe(0x3000148n);
+  });
+
+  it("a standby on an older timeline past the primary's switchpoint has forked; one behind it can follow", () => {
+    const p: DbProbe = { reachable: true, inRecovery: false, timeline: 2, history: [{ tli: 1, switchpoint: "0/3000148" }] };
+    expect(forkVerdict("pg-2", { reachable: true, inRecovery: true, timeline: 1, lsn: "0/3000200" }, "pg-1", p)).toMatch(/^standby pg-2 has forked: it is on timeline 1 at 0\/3000200, past 0\/3000148/);
+    expect(forkVerdict("pg-2", { reachable: true, inRecovery: true, timeline: 1, lsn: "0/3000100" }, "pg-1", p)).toMatch(/behind the primary pg-1's switch .* can follow pg-1/);
+    expect(forkVerdict("pg-2", { reachable: true, inRecovery: true, timeline: 2, lsn: "0/3000200" }, "pg-1", p)).toBeUndefined();
+    expect(forkVerdict("pg-2", { reachable: true, inRecovery: true, timeline: 1, lsn: "0/3000200" }, "pg-1", { ...p, history: undefined })).toMatch(/forked or behind/);
+  });
+
+  it("a witness whose own metadata points at another node than the primary is stale", () => {
+    expect(staleWitness("pgw-1", { reachable: true, inRecovery: false, repmgrView: view(1) }, "pg-1", undefined)).toBeUndefined();
+    expect(staleWitness("pgw-1", { reachable: true, inRecovery: false, repmgrView: view(1) }, "pg-2", view(1, "pg-2"))).toMatch(/^witness pgw-1 is registered with pg-1, not with the primary pg-2/);
+    expect(staleWitness("pgw-1", { reachable: true, inRecovery: false, repmgrView: view(2) }, "pg-2", view(2, "pg-2"))).toMatch(/copy of repmgr.nodes names pg-1 as primary, not pg-2/);
+  });
+
+  it("repmgrd stopped or paused, a standby streaming from another node, and nobody to promote next are reasons", () => {
+    const running = { running: true, paused: false, pid: 10 };
+    const v = evaluateDatabase(
+      d,
+      new Map<string, DbProbe>([
+        ["pg-1", { ...primary, repmgrd: running }],
+        ["pg-2", { ...standby, upstreamHost: "10.0.0.13", repmgrd: { running: false, paused: false, pid: null } }],
+        ["pgw-1", { ...witness, repmgrd: { ...running, paused: true } }],
+      ]),
+    );
+    expect(v.reasons).toContain("standby pg-2 streams from pgw-1, not from the primary pg-1 (repmgr standby follow --upstream-node-id of pg-1)");
+    expect(v.reasons).toContain("repmgrd is not running on pg-2 (systemctl start repmgrd)");
+    expect(v.reasons).toContain("repmgrd is paused on pgw-1: automatic failover is off until `ems-ha resume`");
+    expect(v.nextFailover).toMatchObject({ primary: "pg-1", newPrimary: null });
+    expect(v.reasons.some((r) => r.startsWith("if the primary pg-1 fails now, nobody is promoted"))).toBe(true);
+  });
+
+  it("rewind records are listed per node from the listing command's output", () => {
+    expect(listMarkersCommand("/var/lib/ems-ha", "pg 2")).toContain("/var/lib/ems-ha/rewind-'pg 2'-*.txt");
+    expect(parseMarkers("pg-2", "==> /s/rewind-pg-2-1.txt\nnode: pg-2\nfork: 0/3\n==> /s/rewind-pg-2-2.txt\nx\n")).toEqual([
+      { node: "pg-2", file: "/s/rewind-pg-2-1.txt", summary: ["node: pg-2", "fork: 0/3"] },
+      { node: "pg-2", file: "/s/rewind-pg-2-2.txt", summary: ["x"] },
+    ]);
   });
 });

@@ -5,7 +5,7 @@
  * registers every node with a per-node repmgr.conf (FACTS §2: several nodes on one machine).
  * Everything runs as the postgres OS user (via runuser) and every step is time-bounded.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -77,6 +77,9 @@ export interface PgNode {
 
 export class LoopbackCluster {
   readonly nodes: PgNode[] = [];
+  /** Lines appended to every node's repmgr.conf (set before adding nodes). */
+  extraRepmgrConf: string[] = [];
+  private readonly repmgrds = new Map<string, ChildProcess>();
 
   constructor(
     readonly root: string,
@@ -121,6 +124,7 @@ export class LoopbackCluster {
       "wal_log_hints = on",
       "fsync = off",
       "shared_buffers = '16MB'",
+      "shared_preload_libraries = 'repmgr'",
       "",
     ].join("\n");
   }
@@ -133,6 +137,14 @@ export class LoopbackCluster {
       `data_directory='${n.dataDir}'`,
       `pg_bindir='${PG_BIN}'`,
       `repmgrd_pid_file='${n.socketDir}/repmgrd.pid'`,
+      `service_start_command='${PG_BIN}/pg_ctl -D ${n.dataDir} -l ${n.logFile} -w -t 30 start'`,
+      `service_stop_command='${PG_BIN}/pg_ctl -D ${n.dataDir} -m fast -w -t 30 stop'`,
+      `service_restart_command='${PG_BIN}/pg_ctl -D ${n.dataDir} -l ${n.logFile} -m fast -w -t 30 restart'`,
+      // repmgrd only watches here: the tests decide who is promoted.
+      "failover=manual",
+      "monitor_interval_secs=2",
+      `log_file='${n.socketDir}/repmgrd.log'`,
+      ...this.extraRepmgrConf,
       "",
     ].join("\n");
     writeFileSync(n.repmgrConf, conf);
@@ -202,6 +214,55 @@ export class LoopbackCluster {
     return n;
   }
 
+  /** repmgr with a node's repmgr.conf, as postgres; throws on a non-zero exit. */
+  repmgrOn(n: PgNode, args: string[], timeoutMs = 120_000): string {
+    return this.asPg(`${PG_BIN}/repmgr`, ["-f", n.repmgrConf, ...args], timeoutMs);
+  }
+
+  /** Starts repmgrd for a node in the foreground (as systemd runs it natively). */
+  startRepmgrd(n: PgNode): void {
+    this.stopRepmgrd(n);
+    const child = spawn("runuser", ["-u", "postgres", "--", `${PG_BIN}/repmgrd`, "-f", n.repmgrConf, "--daemonize=false"], { stdio: "ignore", cwd: "/" });
+    child.on("error", () => undefined);
+    this.repmgrds.set(n.name, child);
+  }
+
+  stopRepmgrd(n: PgNode): void {
+    const c = this.repmgrds.get(n.name);
+    if (c && c.exitCode === null) c.kill("SIGTERM");
+    this.repmgrds.delete(n.name);
+    // runuser forwards the signal; a repmgrd left over (its pid file) is killed too.
+    const pidFile = join(n.socketDir, "repmgrd.pid");
+    if (existsSync(pidFile)) {
+      const pid = Number(readFileSync(pidFile, "utf8").trim());
+      if (pid > 1) {
+        try {
+          process.kill(pid, "SIGTERM");
+        } catch {
+          /* gone */
+        }
+      }
+    }
+  }
+
+  /** Waits (bounded) until each node's repmgr extension reports its repmgrd running. */
+  async waitRepmgrd(nodes: PgNode[], timeoutMs = 40_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (const n of nodes) {
+      for (;;) {
+        let ok = "";
+        try {
+          ok = this.psql(n, "select repmgr.repmgrd_is_running()", "repmgr");
+        } catch {
+          ok = "";
+        }
+        if (ok === "t") break;
+        if (Date.now() > deadline) throw new Error(`repmgrd of ${n.name} not running after ${timeoutMs / 1000} s:\n${existsSync(join(n.socketDir, "repmgrd.log")) ? readFileSync(join(n.socketDir, "repmgrd.log"), "utf8").slice(-2000) : "(no log)"}`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+
   /** `repmgr cluster show --csv` on a node (id,status,... per line). */
   clusterShowCsv(n: PgNode): string {
     const r = spawnSync("runuser", ["-u", "postgres", "--", `${PG_BIN}/repmgr`, "-f", n.repmgrConf, "cluster", "show", "--csv"], { encoding: "utf8", timeout: 30_000 });
@@ -209,6 +270,7 @@ export class LoopbackCluster {
   }
 
   stopAll(): void {
+    for (const n of this.nodes) this.stopRepmgrd(n);
     for (const n of this.nodes) this.stopImmediate(n);
     // A postmaster that survived pg_ctl (should not happen): kill it by its pid file.
     for (const n of this.nodes) {
