@@ -10,6 +10,7 @@ import { applianceCommand } from "./appliance";
 import { statusCommand } from "./status";
 import { waitPrimaryCommand } from "./wait-primary";
 import { promoteCommand } from "./promote";
+import { ackRewindCommand } from "./ack-rewind";
 
 export const COMMANDS: Command[] = [
   pgtuneCommand,
@@ -23,4 +24,5 @@ export const COMMANDS: Command[] = [
   statusCommand,
   waitPrimaryCommand,
   promoteCommand,
+  ackRewindCommand,
 ];

@@ -75,6 +75,14 @@ export interface PgNode {
   readonly logFile: string;
 }
 
+/**
+ * The node's own address and socket on the server's command line: they win over postgresql.conf,
+ * which pg_rewind (node rejoin --force-rewind) overwrites with the source node's copy.
+ */
+export function serverOptions(n: Pick<PgNode, "address" | "socketDir">): string {
+  return `-c listen_addresses=${n.address} -c unix_socket_directories=${n.socketDir}`;
+}
+
 export class LoopbackCluster {
   readonly nodes: PgNode[] = [];
   /** Lines appended to every node's repmgr.conf (set before adding nodes). */
@@ -137,9 +145,9 @@ export class LoopbackCluster {
       `data_directory='${n.dataDir}'`,
       `pg_bindir='${PG_BIN}'`,
       `repmgrd_pid_file='${n.socketDir}/repmgrd.pid'`,
-      `service_start_command='${PG_BIN}/pg_ctl -D ${n.dataDir} -l ${n.logFile} -w -t 30 start'`,
+      `service_start_command='${PG_BIN}/pg_ctl -D ${n.dataDir} -l ${n.logFile} -o "${serverOptions(n)}" -w -t 30 start'`,
       `service_stop_command='${PG_BIN}/pg_ctl -D ${n.dataDir} -m fast -w -t 30 stop'`,
-      `service_restart_command='${PG_BIN}/pg_ctl -D ${n.dataDir} -l ${n.logFile} -m fast -w -t 30 restart'`,
+      `service_restart_command='${PG_BIN}/pg_ctl -D ${n.dataDir} -l ${n.logFile} -o "${serverOptions(n)}" -m fast -w -t 30 restart'`,
       // repmgrd only watches here: the tests decide who is promoted.
       "failover=manual",
       "monitor_interval_secs=2",
@@ -156,7 +164,7 @@ export class LoopbackCluster {
   }
 
   start(n: PgNode): void {
-    this.asPg(`${PG_BIN}/pg_ctl`, ["-D", n.dataDir, "-l", n.logFile, "-w", "-t", "30", "start"], 40_000);
+    this.asPg(`${PG_BIN}/pg_ctl`, ["-D", n.dataDir, "-l", n.logFile, "-o", serverOptions(n), "-w", "-t", "30", "start"], 40_000);
   }
 
   /** Stops a node at once (like a crash); ignores a node that is not running. */
@@ -203,6 +211,12 @@ export class LoopbackCluster {
     appendFileSync(join(n.dataDir, "postgresql.conf"), this.localSettings(n));
     this.start(n);
     this.writeRepmgrConf(n);
+    // repmgr refuses to register a standby that is not yet attached ("startup"): wait, bounded.
+    const deadline = Date.now() + 60_000;
+    while (this.psql(upstream, `select count(*) from pg_stat_replication where application_name = '${name}' and state = 'streaming'`) !== "1") {
+      if (Date.now() > deadline) throw new Error(`${name} is not streaming from ${upstream.name} after 60 s:\n${this.log(n)}`);
+      spawnSync("sleep", ["0.3"]);
+    }
     this.repmgr(n, ["standby", "register", "--wait-sync=20"]);
     return n;
   }
