@@ -236,10 +236,12 @@ describe("repmgrd unit and /etc/default/repmgrd", () => {
 describe("reconciliation service", () => {
   const script = renderReconcileScript(d, node1!);
 
-  it("knows the real node name and watches the other data nodes only", () => {
+  it("knows the real node name, watches the other data nodes, and counts the witness only for the fencing majority", () => {
     expect(script).toMatch(/^NODE_NAME=dbnode-1$/m);
     expect(peerEntries(d, node1!)).toEqual(["dbnode-2 2 172.16.1.15 5432"]);
-    expect(script).not.toContain("172.16.1.22");
+    expect(script).toMatch(/^PEERS=\('dbnode-2 2 172\.16\.1\.15 5432'\)$/m);
+    expect(script).toMatch(/^WITNESSES=\('\S+ 3 172\.16\.1\.22 5432'\)$/m);
+    expect(script).toMatch(/^FENCING=1$/m);
     expect(script).not.toContain("CLUSTER_STATUS");
   });
 

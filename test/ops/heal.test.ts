@@ -64,6 +64,8 @@ function reconcileFiles(n: PgNode): { script: string; overrides: string; log: st
       `PENDING_PREFIX=${dir}/state/pending-`,
       "INTERVAL=1",
       "GRACE=2",
+      "FENCE_AFTER=3",
+      `FENCE_MARKER=${dir}/state/fenced`,
       `export PGHOST=${n.socketDir}`,
       `svc_active() { ${ctl} status >/dev/null 2>&1; }`,
       `svc_stop() { ${ctl} -m fast -w -t 30 stop >/dev/null; }`,
@@ -365,6 +367,63 @@ describe("self-healing (the reconciliation service's loop, as systemd runs it)",
     expect(after.code).toBe(0);
     expect(after.s.nextFailover?.newPrimary).not.toBeNull();
   }, 120_000);
+});
+
+function running(n: PgNode): boolean {
+  return spawnSync("runuser", ["-u", "postgres", "--", `${PG_BIN}/pg_ctl`, "-D", n.dataDir, "status"], { timeout: 10_000 }).status === 0;
+}
+
+async function waitFor(what: string, cond: () => boolean, timeoutMs: number): Promise<number> {
+  const started = Date.now();
+  while (!cond()) {
+    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not after ${timeoutMs / 1000} s\n${[...loops.keys()].map((k) => `--- ${k}\n${loopLog(cluster.nodes.find((n) => n.name === k)!).slice(-3000)}`).join("\n")}`);
+    await sleep(250);
+  }
+  return (Date.now() - started) / 1000;
+}
+
+describe("split-brain fencing (the reconciliation service on the primary)", () => {
+  const fenced = () => existsSync(join(tmp, "reconcile", "pg-3", "state", "fenced"));
+
+  it("a primary that sees a majority is left alone; one that sees no majority stops PostgreSQL within a bounded time", async () => {
+    // 4 nodes: pg-3 needs 2 of the other 3. pg-2 goes away: pg-1 and the witness remain.
+    cluster.stopRepmgrd(pg2);
+    cluster.stopImmediate(pg2);
+    startLoop(pg3);
+    await sleep(6000);
+    expect(running(pg3)).toBe(true);
+    expect(loopLog(pg3)).not.toMatch(/FENCE/);
+    // the witness goes away too: only pg-1 answers
+    cluster.stopRepmgrd(pgw);
+    cluster.stopImmediate(pgw);
+    const seconds = await waitFor("pg-3 fenced", () => !running(pg3), 60_000);
+    figures.push(`isolated primary stopped (fenced) ${seconds.toFixed(1)} s after it lost its majority (loop interval 1 s, FENCE_AFTER 3 s)`);
+    expect(seconds).toBeLessThan(20);
+    expect(fenced()).toBe(true);
+    expect(loopLog(pg3)).toMatch(/FENCE: this primary has seen only 1 of the other nodes \(a majority needs 2\) for 3s: stopping PostgreSQL/);
+  }, 120_000);
+
+  it("the fenced primary starts again once a majority answers and nobody else became primary", async () => {
+    cluster.start(pgw);
+    const seconds = await waitFor("pg-3 running again", () => running(pg3), 60_000);
+    figures.push(`fenced primary restarted ${seconds.toFixed(1)} s after a majority answered again`);
+    expect(loopLog(pg3)).toMatch(/REPAIR: fenced since .*; 2 of the other nodes answer again \(a majority needs 2\) and none became primary: starting PostgreSQL/);
+    expect(fenced()).toBe(false);
+    expect(cluster.psql(pg3, "select pg_is_in_recovery()")).toBe("f");
+  }, 120_000);
+
+  it("a fenced primary whose standby was promoted meanwhile rejoins it as a standby", async () => {
+    cluster.stopImmediate(pgw);
+    await waitFor("pg-3 fenced again", () => !running(pg3), 60_000);
+    cluster.repmgrOn(pg1, ["standby", "promote"]);
+    cluster.start(pgw);
+    cluster.start(pg2);
+    const seconds = await waitFor("pg-3 a standby of pg-1", () => running(pg3) && cluster.psql(pg3, "select status from pg_stat_wal_receiver") === "streaming", 120_000);
+    figures.push(`fenced primary rejoined the promoted standby ${seconds.toFixed(1)} s after the others answered`);
+    expect(loopLog(pg3)).toMatch(/REPAIR: fenced since .*; pg-1 became primary \(timeline 3\): rejoining it/);
+    expect(cluster.psql(pg3, "select pg_is_in_recovery()")).toBe("t");
+    expect(fenced()).toBe(false);
+  }, 200_000);
 });
 
 async function waitReplay(n: PgNode, lsn: string): Promise<void> {

@@ -49,6 +49,25 @@ export function peerEntries(d: Deployment, self: NativeMember): string[] {
     .map((m) => `${m.name} ${m.nodeId} ${m.address} ${m.port}`);
 }
 
+/** "name nodeId address port" of every witness (they vote in the fencing check of a data node). */
+export function witnessEntries(d: Deployment): string[] {
+  return nativeMembers(d)
+    .filter((m) => m.role === "witness")
+    .map((m) => `${m.name} ${m.nodeId} ${m.address} ${m.port}`);
+}
+
+/** Seconds a primary must have seen no majority before it fences itself (docs/reliability.md). */
+export const FENCE_AFTER_SECONDS = 10;
+
+/**
+ * Whether the node fences itself when isolated: only with at least three nodes (data nodes and
+ * witnesses), where a majority means something; with two, a primary cannot tell its own
+ * isolation from its only peer's failure.
+ */
+export function fencingEnabled(d: Deployment): boolean {
+  return nativeMembers(d).length >= 3;
+}
+
 /** Seconds a fault must last before the service repairs it (repmgrd acts first). */
 export function graceSeconds(d: Deployment): number {
   return 2 * nativeSettings(d).reconcileIntervalSeconds;
@@ -57,6 +76,7 @@ export function graceSeconds(d: Deployment): number {
 const BODY = String.raw`
 ATTEMPTS_FILE="$STATE_DIR/reconcile-attempts"
 PENDING_PREFIX="$STATE_DIR/reconcile-pending-"
+FENCE_MARKER="$STATE_DIR/fenced"
 
 log() { printf '%s [ems-ha-reconcile %s] %s\n' "$(date '+%F %T')" "$NODE_NAME" "$*"; }
 as_pg() { runuser -u postgres -- "$@"; }
@@ -73,19 +93,99 @@ ${ENSURE_DATADIR_INCLUDE}
 # "X/Y" -> bytes
 lsn_num() { local h=\${1%/*} l=\${1#*/}; echo $(( (16#$h << 32) + 16#$l )); }
 
-# true once the fault named $1 has lasted GRACE seconds (its first sighting is recorded)
+# true once the fault named $1 has lasted $2 (default GRACE) seconds (its first sighting is recorded)
 persisting() {
-  local f="$PENDING_PREFIX$1" now since
+  local f="$PENDING_PREFIX$1" now since limit=\${2:-$GRACE}
   now=$(date +%s)
   if [ ! -f "$f" ]; then
     echo "$now" >"$f"
-    [ "$GRACE" -le 0 ]
+    [ "$limit" -le 0 ]
     return
   fi
   since=$(cat "$f" 2>/dev/null || echo "$now")
-  [ $((now - since)) -ge "$GRACE" ]
+  [ $((now - since)) -ge "$limit" ]
 }
 clear_pending() { rm -f "$PENDING_PREFIX"*; }
+
+# how many other nodes (data nodes and witnesses) answer
+reachable_peers() {
+  local p name id host port n=0
+  for p in "\${PEERS[@]}" "\${WITNESSES[@]}"; do
+    read -r name id host port <<<"$p"
+    [ "$(q_peer "$host" "$port" "select 1")" = 1 ] && n=$((n + 1))
+  done
+  echo "$n"
+}
+
+# the others this node needs to see to be part of a majority of all nodes
+majority_needed() { echo $(( (\${#PEERS[@]} + \${#WITNESSES[@]} + 1) / 2 )); }
+
+# Split-brain fencing: a primary that has seen no majority for FENCE_AFTER seconds stops
+# PostgreSQL (no client can undo that), after writing the time to FENCE_MARKER.
+fence_if_isolated() {
+  local seen need
+  [ "$FENCING" = 1 ] || return 0
+  seen=$(reachable_peers)
+  need=$(majority_needed)
+  if [ "$seen" -ge "$need" ]; then
+    rm -f "$PENDING_PREFIX"isolated
+    return 0
+  fi
+  if [ "$(q_local "select repmgr.repmgrd_is_paused()" repmgr)" = t ]; then
+    log "only $seen of the other nodes answer (a majority needs $need), but repmgrd is paused (maintenance): not fencing"
+    return 0
+  fi
+  persisting isolated "$FENCE_AFTER" || { log "WARNING: only $seen of the other nodes answer (a majority needs $need): fencing if this lasts \${FENCE_AFTER}s"; return 0; }
+  log "FENCE: this primary has seen only $seen of the other nodes (a majority needs $need) for \${FENCE_AFTER}s: stopping PostgreSQL so that it accepts no more writes"
+  date -u '+%F %T UTC' >"$FENCE_MARKER"
+  if svc_stop; then
+    log "FENCE: $SERVICE stopped; it is rejoined or restarted when the other nodes answer again (marker $FENCE_MARKER)"
+  else
+    log "FENCE: could not stop $SERVICE"
+    return 1
+  fi
+}
+
+# PostgreSQL was stopped by the fence: rejoin the newer primary, or restart once a majority
+# answers and nobody else became primary.
+reconcile_fenced() {
+  local p name id host port theirs mine lsn fork seen need
+  p=$(current_primary)
+  if [ -n "$p" ]; then
+    read -r name id host port <<<"$p"
+    q_peer "$host" "$port" "CHECKPOINT" >/dev/null || return 0
+    theirs=$(q_peer "$host" "$port" "select timeline_id from pg_control_checkpoint()") || return 0
+    mine=$(controldata "Latest checkpoint's TimeLineID")
+    lsn=$(controldata "Latest checkpoint location")
+    [ -n "$theirs" ] && [ -n "$mine" ] && [ -n "$lsn" ] || return 0
+    if [ "$theirs" -le "$mine" ]; then
+      log "fenced; $name answers as primary on timeline $theirs, not newer than this node's $mine: not acting, resolve by hand"
+      return 1
+    fi
+    fork=$(switchpoint "$host" "$port" "$mine" "$theirs")
+    log "REPAIR: fenced since $(cat "$FENCE_MARKER" 2>/dev/null); $name became primary (timeline $theirs): rejoining it (last LSN $lsn, fork point \${fork:-unknown})"
+    if [ -n "$fork" ] && [ "$(lsn_num "$lsn")" -gt "$(lsn_num "$fork")" ]; then
+      save_discarded "$name" "$theirs" "$fork" "$mine" "$lsn" || { log "could not record what the rewind discards: not rewinding"; return 1; }
+    fi
+    rejoin "$name" "$host" "$port" && rm -f "$FENCE_MARKER"
+    return $?
+  fi
+  seen=$(reachable_peers)
+  need=$(majority_needed)
+  if [ "$seen" -lt "$need" ]; then
+    rm -f "$PENDING_PREFIX"unfence
+    return 0
+  fi
+  persisting unfence || { log "fenced; $seen of the other nodes answer again and none is primary: restarting PostgreSQL if this lasts \${GRACE}s"; return 0; }
+  log "REPAIR: fenced since $(cat "$FENCE_MARKER" 2>/dev/null); $seen of the other nodes answer again (a majority needs $need) and none became primary: starting PostgreSQL"
+  svc_start || { log "could not start $SERVICE"; return 1; }
+  rm -f "$FENCE_MARKER"
+  clear_pending
+  restart_repmgrd || log "could not restart repmgrd"
+}
+
+# one field of pg_controldata of the (stopped) local cluster
+controldata() { as_pg "$BINDIR/pg_controldata" -D "$DATA_DIR" 2>/dev/null | awk -F': *' -v k="$1" '$1 == k { print $2; exit }'; }
 
 # "name id host port" of the one other data node that answers as primary; nothing when none or several
 current_primary() {
@@ -157,7 +257,7 @@ rejoin() {
   fi
   echo $((n + 1)) >"$ATTEMPTS_FILE"
   log "rejoining as a standby of $name ($host) with node rejoin --force-rewind (attempt $((n + 1)) of $MAX_ATTEMPTS)"
-  if ! svc_stop; then
+  if svc_active && ! svc_stop; then
     log "could not stop $SERVICE: not rejoining"
     return 1
   fi
@@ -303,16 +403,20 @@ reconcile_witness() {
 
 reconcile_once() {
   local rec
-  svc_active || return 0
+  if ! svc_active; then
+    if [ "$ROLE" = data ] && [ -f "$FENCE_MARKER" ]; then reconcile_fenced; fi
+    return 0
+  fi
   if [ "$ROLE" = witness ]; then
     reconcile_witness
     return $?
   fi
   rec=$(q_local "select pg_is_in_recovery()") || return 0
   if [ "$rec" = f ]; then
-    # a primary with no newer primary beside it is left alone
-    clear_pending
-    reconcile_primary
+    rm -f "$PENDING_PREFIX"upstream "$PENDING_PREFIX"receiver
+    reconcile_primary || return $?
+    # still the primary: fenced when it sees no majority
+    if [ "$(q_local "select pg_is_in_recovery()")" = f ]; then fence_if_isolated; fi
   else
     reconcile_standby
   fi
@@ -357,9 +461,12 @@ export function renderReconcileScript(d: Deployment, self: NativeMember): string
       CONNECT_TIMEOUT: connectTimeout(d),
       INTERVAL: s.reconcileIntervalSeconds,
       GRACE: graceSeconds(d),
+      FENCING: fencingEnabled(d),
+      FENCE_AFTER: FENCE_AFTER_SECONDS,
       MAX_ATTEMPTS: MAX_REJOIN_ATTEMPTS,
     }),
     shellArray("PEERS", peerEntries(d, self)),
+    shellArray("WITNESSES", witnessEntries(d)),
   ];
   return `${header.join("\n")}\n${unescapeBash(BODY).replace(/^\n/, "")}`;
 }
