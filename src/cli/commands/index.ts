@@ -11,6 +11,9 @@ import { statusCommand } from "./status";
 import { waitPrimaryCommand } from "./wait-primary";
 import { promoteCommand } from "./promote";
 import { ackRewindCommand } from "./ack-rewind";
+import { switchoverCommand } from "./switchover";
+import { pauseCommand } from "./pause";
+import { resumeCommand } from "./resume";
 
 export const COMMANDS: Command[] = [
   pgtuneCommand,
@@ -25,4 +28,7 @@ export const COMMANDS: Command[] = [
   waitPrimaryCommand,
   promoteCommand,
   ackRewindCommand,
+  switchoverCommand,
+  pauseCommand,
+  resumeCommand,
 ];

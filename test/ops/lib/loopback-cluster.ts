@@ -87,6 +87,8 @@ export class LoopbackCluster {
   readonly nodes: PgNode[] = [];
   /** Lines appended to every node's repmgr.conf (set before adding nodes). */
   extraRepmgrConf: string[] = [];
+  /** Restart a repmgrd that exits (as systemd does natively). */
+  superviseRepmgrd = false;
   private readonly repmgrds = new Map<string, ChildProcess>();
 
   constructor(
@@ -238,6 +240,10 @@ export class LoopbackCluster {
     this.stopRepmgrd(n);
     const child = spawn("runuser", ["-u", "postgres", "--", `${PG_BIN}/repmgrd`, "-f", n.repmgrConf, "--daemonize=false"], { stdio: "ignore", cwd: "/" });
     child.on("error", () => undefined);
+    // like systemd's Restart=on-failure of the native unit: a repmgrd that exits is started again
+    child.on("exit", () => {
+      if (this.superviseRepmgrd && this.repmgrds.get(n.name) === child) setTimeout(() => this.repmgrds.get(n.name) === child && this.startRepmgrd(n), 3000);
+    });
     this.repmgrds.set(n.name, child);
   }
 
@@ -284,6 +290,7 @@ export class LoopbackCluster {
   }
 
   stopAll(): void {
+    this.superviseRepmgrd = false;
     for (const n of this.nodes) this.stopRepmgrd(n);
     for (const n of this.nodes) this.stopImmediate(n);
     // A postmaster that survived pg_ctl (should not happen): kill it by its pid file.
