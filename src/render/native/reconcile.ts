@@ -49,10 +49,10 @@ export function peerEntries(d: Deployment, self: NativeMember): string[] {
     .map((m) => `${m.name} ${m.nodeId} ${m.address} ${m.port}`);
 }
 
-/** "name nodeId address port" of every witness (they vote in the fencing check of a data node). */
-export function witnessEntries(d: Deployment): string[] {
+/** "name nodeId address port" of every other witness (they vote in the fencing check of a data node). */
+export function witnessEntries(d: Deployment, self: NativeMember): string[] {
   return nativeMembers(d)
-    .filter((m) => m.role === "witness")
+    .filter((m) => m.role === "witness" && m.name !== self.name)
     .map((m) => `${m.name} ${m.nodeId} ${m.address} ${m.port}`);
 }
 
@@ -77,6 +77,7 @@ const BODY = String.raw`
 ATTEMPTS_FILE="$STATE_DIR/reconcile-attempts"
 PENDING_PREFIX="$STATE_DIR/reconcile-pending-"
 FENCE_MARKER="$STATE_DIR/fenced"
+MAJORITY_SEEN="$STATE_DIR/reconcile-majority-seen"
 
 log() { printf '%s [ems-ha-reconcile %s] %s\n' "$(date '+%F %T')" "$NODE_NAME" "$*"; }
 as_pg() { runuser -u postgres -- "$@"; }
@@ -120,8 +121,9 @@ reachable_peers() {
 # the others this node needs to see to be part of a majority of all nodes
 majority_needed() { echo $(( (\${#PEERS[@]} + \${#WITNESSES[@]} + 1) / 2 )); }
 
-# Split-brain fencing: a primary that has seen no majority for FENCE_AFTER seconds stops
-# PostgreSQL (no client can undo that), after writing the time to FENCE_MARKER.
+# Split-brain fencing: a primary that has been part of a majority and then sees none for
+# FENCE_AFTER seconds stops PostgreSQL (no client can undo that), after writing the time to
+# FENCE_MARKER.
 fence_if_isolated() {
   local seen need
   [ "$FENCING" = 1 ] || return 0
@@ -129,8 +131,11 @@ fence_if_isolated() {
   need=$(majority_needed)
   if [ "$seen" -ge "$need" ]; then
     rm -f "$PENDING_PREFIX"isolated
+    # armed: only a primary that has been part of a majority fences (not one whose peers are still being set up)
+    [ -f "$MAJORITY_SEEN" ] || { touch "$MAJORITY_SEEN"; log "fencing armed: $seen of the other nodes answer (a majority needs $need)"; }
     return 0
   fi
+  [ -f "$MAJORITY_SEEN" ] || return 0
   if [ "$(q_local "select repmgr.repmgrd_is_paused()" repmgr)" = t ]; then
     log "only $seen of the other nodes answer (a majority needs $need), but repmgrd is paused (maintenance): not fencing"
     return 0
@@ -407,6 +412,10 @@ reconcile_once() {
     if [ "$ROLE" = data ] && [ -f "$FENCE_MARKER" ]; then reconcile_fenced; fi
     return 0
   fi
+  if [ -f "$FENCE_MARKER" ]; then
+    log "PostgreSQL runs again (fenced since $(cat "$FENCE_MARKER" 2>/dev/null)): fence lifted"
+    rm -f "$FENCE_MARKER"
+  fi
   if [ "$ROLE" = witness ]; then
     reconcile_witness
     return $?
@@ -466,7 +475,7 @@ export function renderReconcileScript(d: Deployment, self: NativeMember): string
       MAX_ATTEMPTS: MAX_REJOIN_ATTEMPTS,
     }),
     shellArray("PEERS", peerEntries(d, self)),
-    shellArray("WITNESSES", witnessEntries(d)),
+    shellArray("WITNESSES", witnessEntries(d, self)),
   ];
   return `${header.join("\n")}\n${unescapeBash(BODY).replace(/^\n/, "")}`;
 }
