@@ -5,6 +5,11 @@
  * other standbys (and the witness) at it; repmgrd is paused meanwhile. It needs SSH between
  * the data nodes as postgres, which the native setup configures.
  *
+ * repmgr's --dry-run runs first; when it finds a sibling (typically the witness, to which the
+ * native setup gives no SSH access as postgres) unreachable over SSH, the switchover runs without
+ * --siblings-follow and the siblings are re-pointed by repmgrd or the reconciliation service
+ * (docs/reliability.md) before the health check after it passes.
+ *
  * Refused (nothing run) when the cluster is not healthy as `ems-ha status` sees it (exact
  * reasons given), when the target is already primary, does not stream, or lags beyond the
  * limits. A witness or an unknown node is bad input (exit 2).
@@ -73,9 +78,12 @@ export function switchoverRefusal(s: ClusterStatus, target: string, limits: Swit
   return undefined;
 }
 
-export function switchoverCommand(d: Deployment, target: Pick<DbNodeConfig, "name">, env: NodeJS.ProcessEnv, dryRun: boolean): string {
-  return repmgrCommand(d, target, env, ["standby", "switchover", "--siblings-follow", ...(dryRun ? ["--dry-run"] : [])]);
+export function switchoverCommand(d: Deployment, target: Pick<DbNodeConfig, "name">, env: NodeJS.ProcessEnv, dryRun: boolean, siblingsFollow = true): string {
+  return repmgrCommand(d, target, env, ["standby", "switchover", ...(siblingsFollow ? ["--siblings-follow"] : []), ...(dryRun ? ["--dry-run"] : [])]);
 }
+
+/** repmgr's error when --siblings-follow cannot reach a sibling over SSH. */
+const SIBLINGS_UNREACHABLE = /sibling nodes? unreachable via SSH/;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -88,19 +96,37 @@ export async function switchover(d: Deployment, name: string, opts: SwitchoverOp
   if (why) return { ok: false, refused: true, message: `refused: ${why}` };
   const oldPrimary = before.writablePrimaries[0]!;
 
-  const command = switchoverCommand(d, target, opts.env, opts.dryRun === true);
-  say(`running on ${target.name} (${target.address}): ${command}`);
-  const started = Date.now();
-  let output: string;
-  try {
-    const r = await sshExec(target, command, { env: opts.env, timeoutMs: opts.sshTimeoutMs ?? 600_000 });
-    output = maskSecrets(`${r.stdout}${r.stderr}`.trim(), secrets);
-    if (r.code !== 0) return { ok: false, message: `the switchover command failed on ${target.name} (exit ${r.code ?? r.signal})`, output };
-  } catch (e) {
-    return { ok: false, message: maskSecrets((e as Error).message, secrets) };
+  const ssh = async (command: string): Promise<{ code: number | null; output: string } | { error: string }> => {
+    say(`running on ${target.name} (${target.address}): ${command}`);
+    try {
+      const r = await sshExec(target, command, { env: opts.env, timeoutMs: opts.sshTimeoutMs ?? 600_000 });
+      return { code: r.code, output: maskSecrets(`${r.stdout}${r.stderr}`.trim(), secrets) };
+    } catch (e) {
+      return { error: maskSecrets((e as Error).message, secrets) };
+    }
+  };
+  // repmgr's own checks first (nothing changes). --siblings-follow needs SSH as postgres to every
+  // sibling, the witness included; when a sibling cannot be reached that way, the switchover runs
+  // without it and the siblings are re-pointed by repmgrd or the reconciliation service.
+  let siblingsFollow = true;
+  let check = await ssh(switchoverCommand(d, target, opts.env, true));
+  if ("error" in check) return { ok: false, message: check.error };
+  if (check.code !== 0 && SIBLINGS_UNREACHABLE.test(check.output)) {
+    siblingsFollow = false;
+    say("some siblings cannot be reached over SSH as postgres: switching over without --siblings-follow; they are re-pointed by repmgrd or the reconciliation service");
+    check = await ssh(switchoverCommand(d, target, opts.env, true, false));
+    if ("error" in check) return { ok: false, message: check.error };
   }
+  if (check.code !== 0) return { ok: false, refused: true, message: `refused: repmgr's checks (--dry-run) failed on ${target.name} (exit ${check.code})`, output: check.output };
+  if (opts.dryRun) {
+    return { ok: true, message: `dry run: repmgr found the prerequisites met for ${target.name} to take over from ${oldPrimary}${siblingsFollow ? "" : " (without --siblings-follow)"}; nothing was changed`, output: check.output };
+  }
+  const started = Date.now();
+  const run = await ssh(switchoverCommand(d, target, opts.env, false, siblingsFollow));
+  if ("error" in run) return { ok: false, message: run.error };
+  const output = `${check.output}\n${run.output}`;
+  if (run.code !== 0) return { ok: false, message: `the switchover command failed on ${target.name} (exit ${run.code})`, output };
   const seconds = (Date.now() - started) / 1000;
-  if (opts.dryRun) return { ok: true, message: `dry run: repmgr found the prerequisites met for ${target.name} to take over from ${oldPrimary}; nothing was changed`, output, seconds };
 
   const deadline = Date.now() + (opts.verifyTimeoutMs ?? 120_000);
   let last: ClusterStatus;
