@@ -130,7 +130,7 @@ describe("split-brain fencing with a network cut", () => {
     }
     await writer.stop();
     expect(rejoinS, "dbnode-1 did not rejoin as a standby of dbnode-2").toBeDefined();
-    await ok("dbnode-1", "pkill -f 'insert into local_rows' || true");
+    await ok("dbnode-1", "pkill -f 'insert into local_[r]ows' || true");
 
     const c = new Client({ host: node("dbnode-2").address, port: d.database.port, user: d.database.user, password: secrets.db_password, database: "postgres" });
     await c.connect();
