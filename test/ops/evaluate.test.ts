@@ -7,9 +7,11 @@ import { ConfigError } from "../../src/config/errors";
 import { parseDeployment } from "../../src/config/parse";
 import type { DeploymentInput } from "../../src/config/schema";
 import { lsnToBigInt, maskSecrets, parseTimelineHistory, secretsFromEnv, type DbProbe } from "../../src/ops/pg";
+import { repmgrCommand } from "../../src/ops/repmgr-cli";
 import { listMarkersCommand, parseMarkers } from "../../src/ops/rewind";
+import { switchoverCommand, switchoverRefusal, switchoverTarget } from "../../src/ops/switchover";
 import { promoteCommand, promotionTarget, refusal } from "../../src/ops/promote";
-import { emsNodeStatus, evaluateDatabase, evaluateEms, forkVerdict, runningUnits, staleWitness, systemctlCommand } from "../../src/ops/status";
+import { emsNodeStatus, evaluateDatabase, evaluateEms, forkVerdict, runningUnits, staleWitness, systemctlCommand, type ClusterStatus } from "../../src/ops/status";
 import { expectedServices } from "../../src/render/ems-services";
 import { tempDir } from "../helpers/tmp";
 
@@ -230,5 +232,48 @@ describe("status tells the truth (pure parts)", () => {
       { node: "pg-2", file: "/s/rewind-pg-2-1.txt", summary: ["node: pg-2", "fork: 0/3"] },
       { node: "pg-2", file: "/s/rewind-pg-2-2.txt", summary: ["x"] },
     ]);
+  });
+});
+
+describe("switchover and repmgr command lines (pure parts)", () => {
+  const healthy = {
+    name: "x",
+    topology: "native-single-region",
+    dbNodes: [
+      { name: "pg-1", address: "10.0.0.11", kind: "data", reachable: true, role: "primary" },
+      { name: "pg-2", address: "10.0.0.12", kind: "data", reachable: true, role: "standby", streaming: true, lagBytes: 100, lagSeconds: 0.2 },
+    ],
+    writablePrimaries: ["pg-1"],
+    emsNodes: [],
+    rewinds: [],
+    degraded: false,
+    reasons: [],
+    warnings: [],
+  } as unknown as ClusterStatus;
+
+  it("refuses a degraded cluster (with its reasons), the primary itself, a lagging or non-streaming target", () => {
+    expect(switchoverRefusal(healthy, "pg-2")).toBeUndefined();
+    expect(switchoverRefusal(healthy, "pg-1")).toBe("pg-1 is already the primary");
+    expect(switchoverRefusal({ ...healthy, degraded: true, reasons: ["a", "b"] }, "pg-2")).toBe("the cluster is not healthy (ems-ha status): a; b");
+    expect(switchoverRefusal(healthy, "pg-2", { maxLagBytes: 50 })).toMatch(/^pg-2 lags 100 bytes behind the primary \(limit 50\)/);
+    expect(switchoverRefusal(healthy, "pg-2", { maxLagSeconds: 0.1 })).toMatch(/^pg-2 lags 0\.2 s behind the primary \(limit 0\.1 s\)/);
+    const notStreaming = { ...healthy, dbNodes: [healthy.dbNodes[0]!, { ...healthy.dbNodes[1]!, streaming: false }] } as ClusterStatus;
+    expect(switchoverRefusal(notStreaming, "pg-2")).toBe("pg-2 is not a streaming standby");
+  });
+
+  it("targets: native only, a data node", () => {
+    expect(() => switchoverTarget(deployment("single-region"), "pg-2")).toThrow(/implemented for the native topology/);
+    expect(() => switchoverTarget(deployment("native-single-region"), "pgw-1")).toThrow(ConfigError);
+    expect(switchoverTarget(deployment("native-single-region"), "pg-2").name).toBe("pg-2");
+  });
+
+  it("command lines: --siblings-follow, --dry-run, the repmgr.conf template and quoting", () => {
+    const d = deployment("native-single-region");
+    expect(switchoverCommand(d, { name: "pg-2" }, {}, true)).toBe("sudo -n -u postgres repmgr -f /etc/repmgr.conf standby switchover --siblings-follow --dry-run");
+    expect(switchoverCommand(d, { name: "pg-2" }, {}, false, false)).toBe("sudo -n -u postgres repmgr -f /etc/repmgr.conf standby switchover");
+    expect(repmgrCommand(d, { name: "pg 2" }, { EMS_HA_REPMGR_CONF: "/srv/{node}/repmgr.conf" }, ["service", "pause"])).toBe("sudo -n -u postgres repmgr -f '/srv/pg 2/repmgr.conf' service pause");
+    expect(repmgrCommand(deployment("single-region"), { name: "pg-1" }, {}, ["service", "unpause"])).toBe(
+      "docker exec pg-1 /opt/bitnami/scripts/postgresql-repmgr/entrypoint.sh repmgr -f /opt/bitnami/repmgr/conf/repmgr.conf service unpause",
+    );
   });
 });
