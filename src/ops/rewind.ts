@@ -36,11 +36,33 @@ export function stateDir(env: NodeJS.ProcessEnv): string {
 
 const SUMMARY_LINES = 8;
 const MARK = "==> ";
+const FENCED = "==F ";
 
-/** The shell command that prints every record of one node (each preceded by "==> path"). */
+/**
+ * The shell command that prints every record of one node (each preceded by "==> path"), and the
+ * fence marker ("==F <time> <node>") when the node fenced itself.
+ */
 export function listMarkersCommand(dir: string, node: string): string {
   const glob = `${shellQuote(dir)}/rewind-${shellQuote(node)}-*.txt`;
-  return `for f in ${glob}; do if [ -f "$f" ]; then printf '${MARK}%s\\n' "$f"; head -n ${SUMMARY_LINES} "$f"; fi; done; true`;
+  const fence = `${shellQuote(dir)}/fenced`;
+  return `for f in ${glob}; do if [ -f "$f" ]; then printf '${MARK}%s\\n' "$f"; head -n ${SUMMARY_LINES} "$f"; fi; done; if [ -f ${fence} ]; then printf '${FENCED}%s\\n' "$(head -n 1 ${fence})"; fi; true`;
+}
+
+/** A data node that stopped its PostgreSQL because it saw no majority (docs/reliability.md). */
+export interface FenceMarker {
+  readonly node: string;
+  /** When (UTC), as the service wrote it. */
+  readonly since: string;
+}
+
+/** The fence marker in the output of listMarkersCommand, when it names this node. */
+export function parseFence(node: string, output: string): FenceMarker | undefined {
+  for (const line of output.split("\n")) {
+    if (!line.startsWith(FENCED)) continue;
+    const text = line.slice(FENCED.length).trim();
+    if (text.endsWith(` ${node}`)) return { node, since: text.slice(0, -node.length - 1) };
+  }
+  return undefined;
 }
 
 /** Parses the output of listMarkersCommand. */
@@ -48,6 +70,7 @@ export function parseMarkers(node: string, output: string): RewindMarker[] {
   const out: Array<{ node: string; file: string; summary: string[] }> = [];
   for (const line of output.split("\n")) {
     if (line.startsWith(MARK)) out.push({ node, file: line.slice(MARK.length).trim(), summary: [] });
+    else if (line.startsWith(FENCED)) continue;
     else if (out.length > 0 && line.trim() !== "") out[out.length - 1]!.summary.push(line);
   }
   return out;
@@ -59,20 +82,24 @@ function nativeDataNodes(d: Deployment): DbNodeConfig[] {
 }
 
 /** Reads the records of every native data node; a node that cannot be asked is a warning. */
-export async function findRewindMarkers(d: Deployment, opts: MarkerOptions): Promise<{ markers: RewindMarker[]; warnings: string[] }> {
+export async function findRewindMarkers(d: Deployment, opts: MarkerOptions): Promise<{ markers: RewindMarker[]; fenced: FenceMarker[]; warnings: string[] }> {
   const dir = stateDir(opts.env);
   const results = await Promise.all(
     nativeDataNodes(d).map(async (n) => {
       try {
         const r = await sshExec(n, listMarkersCommand(dir, n.name), { env: opts.env, timeoutMs: opts.timeoutMs ?? 20_000, connectTimeoutMs: Math.min(opts.timeoutMs ?? 20_000, 10_000) });
-        if (r.code !== 0) return { markers: [], warning: `could not list rewind records on ${n.name}: exit ${r.code}` };
-        return { markers: parseMarkers(n.name, r.stdout), warning: undefined };
+        if (r.code !== 0) return { markers: [], fenced: undefined, warning: `could not list rewind records on ${n.name}: exit ${r.code}` };
+        return { markers: parseMarkers(n.name, r.stdout), fenced: parseFence(n.name, r.stdout), warning: undefined };
       } catch (e) {
-        return { markers: [], warning: `could not look for rewind records on ${n.name}: ${(e as Error).message}` };
+        return { markers: [], fenced: undefined, warning: `could not look for rewind records on ${n.name}: ${(e as Error).message}` };
       }
     }),
   );
-  return { markers: results.flatMap((r) => r.markers), warnings: results.flatMap((r) => (r.warning ? [r.warning] : [])) };
+  return {
+    markers: results.flatMap((r) => r.markers),
+    fenced: results.flatMap((r) => (r.fenced ? [r.fenced] : [])),
+    warnings: results.flatMap((r) => (r.warning ? [r.warning] : [])),
+  };
 }
 
 /** Prints and removes a node's records. */

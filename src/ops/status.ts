@@ -20,7 +20,7 @@ import { clusterOf, failover, rankCandidates } from "../analysis/failover";
 import type { DbNodeConfig, Deployment, EmsNodeConfig } from "../config/schema";
 import { expectedServices, missingServices, type EmsRole } from "../render/ems-services";
 import { lsnToBigInt, maskSecrets, probeDatabase, secretsFromEnv, type DbProbe, type DbSecrets, type PgTimeouts, type RepmgrdState, type RepmgrNodeRow } from "./pg";
-import { findRewindMarkers, type RewindMarker } from "./rewind";
+import { findRewindMarkers, type FenceMarker, type RewindMarker } from "./rewind";
 import { sshExec, type SshExecOptions } from "./ssh";
 
 export const SYSTEMCTL_ENV = "EMS_HA_SYSTEMCTL";
@@ -87,6 +87,8 @@ export interface ClusterStatus {
   readonly nextFailover?: NextFailover;
   /** Rewinds recorded by the reconciliation service and not yet acknowledged (native). */
   readonly rewinds: RewindMarker[];
+  /** Data nodes that stopped their PostgreSQL because they saw no majority (native). */
+  readonly fenced: FenceMarker[];
   readonly degraded: boolean;
   readonly reasons: string[];
   readonly warnings: string[];
@@ -354,7 +356,10 @@ export async function gatherStatus(d: Deployment, opts: StatusOptions): Promise<
   const rewindReasons = markers.markers.map(
     (m) => `${m.node} was rewound by the reconciliation service (${m.file}): what it had written after the fork was discarded; review the record, then \`ems-ha ack-rewind ${m.node}\``,
   );
-  const reasons = [...db.reasons, ...rewindReasons, ...ems.reasons];
+  const fenceReasons = markers.fenced.map(
+    (f) => `${f.node} fenced itself at ${f.since} (it saw no majority of the nodes): the reconciliation service rejoins or restarts it once the others answer`,
+  );
+  const reasons = [...db.reasons, ...fenceReasons, ...rewindReasons, ...ems.reasons];
   return {
     name: d.name,
     topology: d.topology,
@@ -364,6 +369,7 @@ export async function gatherStatus(d: Deployment, opts: StatusOptions): Promise<
     emsNotChecked: appliances ? "EMS VM appliances have no shell: their services are not checked" : undefined,
     nextFailover: db.nextFailover,
     rewinds: markers.markers,
+    fenced: markers.fenced,
     degraded: reasons.length > 0,
     reasons,
     warnings: [...db.warnings, ...markers.warnings],
@@ -429,6 +435,7 @@ export function renderStatusTable(s: ClusterStatus): string {
     const f = s.nextFailover;
     out.push("", f.newPrimary ? `If the primary ${f.primary} fails now: ${f.newPrimary} is promoted (${f.reason})` : `If the primary ${f.primary} fails now: nobody is promoted; ${f.reason}`);
   }
+  if (s.fenced.length > 0) out.push("", ...s.fenced.map((f) => `Fenced: ${f.node} since ${f.since} (no majority seen)`));
   if (s.rewinds.length > 0) {
     out.push("", "Unacknowledged rewinds (review, then ems-ha ack-rewind NODE):");
     for (const m of s.rewinds) out.push(`  ${m.node}: ${m.file}`, ...m.summary.map((l) => `    ${l}`));

@@ -8,7 +8,7 @@ import { parseDeployment } from "../../src/config/parse";
 import type { DeploymentInput } from "../../src/config/schema";
 import { lsnToBigInt, maskSecrets, parseTimelineHistory, secretsFromEnv, type DbProbe } from "../../src/ops/pg";
 import { repmgrCommand } from "../../src/ops/repmgr-cli";
-import { listMarkersCommand, parseMarkers } from "../../src/ops/rewind";
+import { listMarkersCommand, parseFence, parseMarkers } from "../../src/ops/rewind";
 import { switchoverCommand, switchoverRefusal, switchoverTarget } from "../../src/ops/switchover";
 import { promoteCommand, promotionTarget, refusal } from "../../src/ops/promote";
 import { emsNodeStatus, evaluateDatabase, evaluateEms, forkVerdict, runningUnits, staleWitness, systemctlCommand, type ClusterStatus } from "../../src/ops/status";
@@ -228,7 +228,9 @@ describe("status tells the truth (pure parts)", () => {
 
   it("rewind records are listed per node from the listing command's output", () => {
     expect(listMarkersCommand("/var/lib/ems-ha", "pg 2")).toContain("/var/lib/ems-ha/rewind-'pg 2'-*.txt");
-    expect(parseMarkers("pg-2", "==> /s/rewind-pg-2-1.txt\nnode: pg-2\nfork: 0/3\n==> /s/rewind-pg-2-2.txt\nx\n")).toEqual([
+    expect(parseFence("pg-2", "==> /s/rewind-pg-2-1.txt\nx\n==F 2026-01-02 03:04:05 UTC pg-2\n")).toEqual({ node: "pg-2", since: "2026-01-02 03:04:05 UTC" });
+    expect(parseFence("pg-1", "==F 2026-01-02 03:04:05 UTC pg-2\n")).toBeUndefined();
+    expect(parseMarkers("pg-2", "==> /s/rewind-pg-2-1.txt\nnode: pg-2\nfork: 0/3\n==F t pg-2\n==> /s/rewind-pg-2-2.txt\nx\n")).toEqual([
       { node: "pg-2", file: "/s/rewind-pg-2-1.txt", summary: ["node: pg-2", "fork: 0/3"] },
       { node: "pg-2", file: "/s/rewind-pg-2-2.txt", summary: ["x"] },
     ]);

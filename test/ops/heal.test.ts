@@ -65,7 +65,8 @@ function reconcileFiles(n: PgNode): { script: string; overrides: string; log: st
       "INTERVAL=1",
       "GRACE=2",
       "FENCE_AFTER=3",
-      `FENCE_MARKER=${dir}/state/fenced`,
+      // shared by the nodes here (one machine); the marker names its node
+      `FENCE_MARKER=${stateDir}/fenced`,
       `MAJORITY_SEEN=${dir}/state/majority-seen`,
       `export PGHOST=${n.socketDir}`,
       `svc_active() { ${ctl} status >/dev/null 2>&1; }`,
@@ -384,7 +385,7 @@ async function waitFor(what: string, cond: () => boolean, timeoutMs: number): Pr
 }
 
 describe("split-brain fencing (the reconciliation service on the primary)", () => {
-  const fenced = () => existsSync(join(tmp, "reconcile", "pg-3", "state", "fenced"));
+  const fenced = () => existsSync(join(stateDir, "fenced"));
 
   it("a primary that sees a majority is left alone; one that sees no majority stops PostgreSQL within a bounded time", async () => {
     // 4 nodes: pg-3 needs 2 of the other 3. pg-2 goes away: pg-1 and the witness remain.
@@ -403,6 +404,11 @@ describe("split-brain fencing (the reconciliation service on the primary)", () =
     expect(seconds).toBeLessThan(20);
     expect(fenced()).toBe(true);
     expect(loopLog(pg3)).toMatch(/FENCE: this primary has seen only 1 of the other nodes \(a majority needs 2\) for 3s: stopping PostgreSQL/);
+    // status names the fenced node (and only it)
+    const { code, s } = await status();
+    expect(code).toBe(1);
+    expect(s.fenced.map((f) => f.node)).toEqual(["pg-3"]);
+    expect(s.reasons.find((r) => r.startsWith("pg-3 fenced itself at "))).toMatch(/^pg-3 fenced itself at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(it saw no majority of the nodes\)/);
   }, 120_000);
 
   it("the fenced primary starts again once a majority answers and nobody else became primary", async () => {

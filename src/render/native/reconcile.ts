@@ -142,7 +142,7 @@ fence_if_isolated() {
   fi
   persisting isolated "$FENCE_AFTER" || { log "WARNING: only $seen of the other nodes answer (a majority needs $need): fencing if this lasts \${FENCE_AFTER}s"; return 0; }
   log "FENCE: this primary has seen only $seen of the other nodes (a majority needs $need) for \${FENCE_AFTER}s: stopping PostgreSQL so that it accepts no more writes"
-  date -u '+%F %T UTC' >"$FENCE_MARKER"
+  printf '%s %s\n' "$(date -u '+%F %T UTC')" "$NODE_NAME" >"$FENCE_MARKER"
   if svc_stop; then
     log "FENCE: $SERVICE stopped; it is rejoined or restarted when the other nodes answer again (marker $FENCE_MARKER)"
   else
