@@ -129,7 +129,65 @@ export interface DbProbe {
   readonly replicas?: ReplicaRow[];
   readonly repmgrView?: RepmgrNodeRow[];
   readonly repmgrError?: string;
+  /** The timeline the node writes (primary) or has replayed up to (standby); undefined when it could not be read. */
+  readonly timeline?: number;
+  /** Primary: pg_current_wal_lsn(); standby: pg_last_wal_replay_lsn(). Text form (X/Y). */
+  readonly lsn?: string;
+  /** Standby: pg_last_wal_receive_lsn() (null before anything was received since start). */
+  readonly receiveLsn?: string | null;
+  /** Primary: its timeline history (where each earlier timeline ended), when readable. */
+  readonly history?: TimelineSwitch[];
+  /** repmgrd's state as the node's repmgr extension reports it (what `repmgr service status` shows). */
+  readonly repmgrd?: RepmgrdState;
 }
+
+/** One line of a timeline history file: timeline `tli` ended at `switchpoint`. */
+export interface TimelineSwitch {
+  readonly tli: number;
+  readonly switchpoint: string;
+}
+
+/**
+ * repmgr.repmgrd_is_running() / repmgrd_is_paused() / get_repmgrd_pid(), the functions `repmgr
+ * service status` reads. null: unknown (repmgr is not in shared_preload_libraries, or the
+ * functions could not be called).
+ */
+export interface RepmgrdState {
+  readonly running: boolean | null;
+  readonly paused: boolean | null;
+  readonly pid: number | null;
+  readonly error?: string;
+}
+
+/** An LSN "X/Y" as a number of bytes. */
+export function lsnToBigInt(lsn: string): bigint {
+  const m = /^([0-9A-Fa-f]+)\/([0-9A-Fa-f]+)$/.exec(lsn.trim());
+  if (!m) throw new Error(`not an LSN: ${lsn}`);
+  return (BigInt(`0x${m[1]}`) << 32n) + BigInt(`0x${m[2]}`);
+}
+
+/** Parses a timeline history file ("1\t0/3000148\tno recovery target specified" per line). */
+export function parseTimelineHistory(text: string): TimelineSwitch[] {
+  const out: TimelineSwitch[] = [];
+  for (const line of text.split("\n")) {
+    const m = /^\s*(\d+)\s+([0-9A-Fa-f]+\/[0-9A-Fa-f]+)/.exec(line);
+    if (m) out.push({ tli: Number(m[1]), switchpoint: m[2]!.toUpperCase() });
+  }
+  return out;
+}
+
+const POSITION_SQL = `
+select case when pg_is_in_recovery()
+    then greatest((select timeline_id from pg_control_checkpoint()),
+                  (select min_recovery_end_timeline from pg_control_recovery()),
+                  coalesce((select received_tli from pg_stat_wal_receiver limit 1), 0))
+    else ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int end as timeline,
+  case when pg_is_in_recovery() then pg_last_wal_replay_lsn() else pg_current_wal_lsn() end::text as lsn,
+  case when pg_is_in_recovery() then pg_last_wal_receive_lsn() end::text as receive_lsn`;
+
+const HISTORY_SQL = (tli: number) => `select pg_read_file('pg_wal/${tli.toString(16).toUpperCase().padStart(8, "0")}.history') as history`;
+
+const REPMGRD_SQL = `select repmgr.repmgrd_is_running() as running, repmgr.repmgrd_is_paused() as paused, repmgr.get_repmgrd_pid() as pid`;
 
 const ROLE_SQL = `
 select pg_is_in_recovery() as in_recovery,
@@ -200,6 +258,44 @@ async function repmgrView(target: ProbeTarget, opts: ProbeOptions): Promise<Pick
   }
 }
 
+async function positionOf(target: ProbeTarget, roleLogins: Login[], inRecovery: boolean, opts: ProbeOptions): Promise<Pick<DbProbe, "timeline" | "lsn" | "receiveLsn" | "history">> {
+  const { address } = target.node;
+  let timeline: number | undefined;
+  let lsn: string | undefined;
+  let receiveLsn: string | null | undefined;
+  try {
+    const rows = await queryFirst<{ timeline: number | null; lsn: string | null; receive_lsn: string | null }>(address, target.port, roleLogins, opts, POSITION_SQL);
+    const r = rows[0];
+    timeline = r?.timeline ? Number(r.timeline) : undefined;
+    lsn = r?.lsn ?? undefined;
+    receiveLsn = inRecovery ? r?.receive_lsn ?? null : undefined;
+  } catch {
+    return {};
+  }
+  let history: TimelineSwitch[] | undefined;
+  if (!inRecovery && target.node.role === "data" && timeline !== undefined && timeline > 1) {
+    const loginsForHistory = [...roleLogins, ...logins(target, opts.secrets, "repmgr").filter((l) => l.user === "repmgr")];
+    try {
+      const rows = await queryFirst<{ history: string }>(address, target.port, loginsForHistory, opts, HISTORY_SQL(timeline));
+      history = parseTimelineHistory(rows[0]?.history ?? "");
+    } catch {
+      history = undefined;
+    }
+  }
+  return { timeline, lsn, receiveLsn, history };
+}
+
+async function repmgrdState(target: ProbeTarget, opts: ProbeOptions): Promise<RepmgrdState> {
+  try {
+    const rows = await queryFirst<{ running: boolean | null; paused: boolean | null; pid: number | null }>(target.node.address, target.port, logins(target, opts.secrets, "repmgr"), opts, REPMGRD_SQL);
+    const r = rows[0];
+    const pid = r?.pid === null || r?.pid === undefined ? null : Number(r.pid);
+    return { running: r?.running ?? null, paused: r?.paused ?? null, pid: pid !== null && pid > 0 ? pid : null };
+  } catch (e) {
+    return { running: null, paused: null, pid: null, error: message(e, opts.secrets) };
+  }
+}
+
 /**
  * Asks one node. A data node is asked as the DB user in database postgres; a witness
  * (which holds no EMS data and, natively, only admits the repmgr user) in database repmgr,
@@ -240,8 +336,10 @@ export async function probeDbNode(target: ProbeTarget, opts: ProbeOptions): Prom
       replicas = undefined;
     }
   }
+  const position = await positionOf(target, roleLogins, role.in_recovery, opts);
   const view = opts.repmgr === false ? {} : await repmgrView(target, opts);
-  return { ...base, replicas, ...view };
+  const repmgrd = opts.repmgr === false ? undefined : await repmgrdState(target, opts);
+  return { ...base, replicas, ...position, ...view, repmgrd };
 }
 
 /** Probes every DB node of the deployment in parallel, keyed by node name. */

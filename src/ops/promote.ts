@@ -9,22 +9,18 @@
  * - native: `sudo -n -u postgres repmgr -f /etc/repmgr.conf standby promote`
  *   ($EMS_HA_REPMGR_CONF names another repmgr.conf: for hosts laid out differently, and tests).
  */
-import { DOCKER_TOPOLOGIES, STANDALONE_TOPOLOGIES } from "../config/semantics";
+import { STANDALONE_TOPOLOGIES } from "../config/semantics";
 import { ConfigError } from "../config/errors";
 import type { DbNodeConfig, Deployment } from "../config/schema";
-import { nativeLayout } from "../render/native/layout";
 import { maskSecrets, probeDatabase, probeDbNode, secretsFromEnv, type DbProbe } from "./pg";
-import { raw, sh } from "../render/escape";
+import { repmgrCommand } from "./repmgr-cli";
 import { sshExec } from "./ssh";
 
-export const REPMGR_CONF_ENV = "EMS_HA_REPMGR_CONF";
-const BITNAMI_REPMGR = "/opt/bitnami/scripts/postgresql-repmgr/entrypoint.sh repmgr -f /opt/bitnami/repmgr/conf/repmgr.conf";
+export { REPMGR_CONF_ENV } from "./repmgr-cli";
 
 /** The promotion command line for a node of the deployment. */
 export function promoteCommand(d: Deployment, node: Pick<DbNodeConfig, "name">, env: NodeJS.ProcessEnv): string {
-  if (DOCKER_TOPOLOGIES.has(d.topology)) return sh`docker exec ${node.name} ${raw(BITNAMI_REPMGR)} standby promote`;
-  const conf = env[REPMGR_CONF_ENV] || nativeLayout(d.native?.pgVersion ?? 15).repmgrConf;
-  return sh`sudo -n -u postgres repmgr -f ${conf} standby promote`;
+  return repmgrCommand(d, node, env, ["standby", "promote"]);
 }
 
 /** The node to promote, or a ConfigError (bad input, exit 2). */

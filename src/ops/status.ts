@@ -3,17 +3,24 @@
  * each EMS node's services; `degraded` with the reasons.
  *
  * Degraded when: not exactly one writable primary among the data nodes, a data node
- * unreachable, a standby not streaming, an EMS node unreachable or missing the services
+ * unreachable, a standby not streaming from the primary (not streaming, streaming from
+ * another node, or on a timeline that forked from the primary's), a witness whose repmgr
+ * metadata names another node than the primary as its upstream, repmgrd not running or
+ * paused on a node, nobody to promote if the primary failed now (the repmgr failover model
+ * of src/analysis/failover, run on the nodes that are fit to vote), a rewind whose record
+ * no operator has acknowledged (native), an EMS node unreachable or missing the services
  * every EMS node runs, or no EMS node runs the primary's full list.
  * Warnings (not degraded): an unreachable witness, repmgr metadata that disagrees with
- * what the nodes answer.
+ * what the nodes answer, repmgrd's state unknown.
  *
  * EMS services are read with `systemctl --all --type=service` over SSH; the command can be
  * replaced with $EMS_HA_SYSTEMCTL (a test and diagnostic hook).
  */
+import { clusterOf, failover, rankCandidates } from "../analysis/failover";
 import type { DbNodeConfig, Deployment, EmsNodeConfig } from "../config/schema";
 import { expectedServices, missingServices, type EmsRole } from "../render/ems-services";
-import { maskSecrets, probeDatabase, secretsFromEnv, type DbProbe, type DbSecrets, type PgTimeouts, type RepmgrNodeRow } from "./pg";
+import { lsnToBigInt, maskSecrets, probeDatabase, secretsFromEnv, type DbProbe, type DbSecrets, type PgTimeouts, type RepmgrdState, type RepmgrNodeRow } from "./pg";
+import { findRewindMarkers, type FenceMarker, type RewindMarker } from "./rewind";
 import { sshExec, type SshExecOptions } from "./ssh";
 
 export const SYSTEMCTL_ENV = "EMS_HA_SYSTEMCTL";
@@ -38,6 +45,22 @@ export interface DbNodeStatus {
   readonly upstream?: string;
   readonly repmgrView?: RepmgrNodeRow[];
   readonly repmgrError?: string;
+  /** Timeline the node writes (primary) or replayed (standby). */
+  readonly timeline?: number;
+  /** Primary: current WAL position; standby: replayed position. */
+  readonly lsn?: string;
+  /** repmgrd on this node (running, paused, pid). */
+  readonly repmgrd?: RepmgrdState;
+}
+
+/** What repmgrd would do if the current primary failed now (src/analysis/failover, repmgr model). */
+export interface NextFailover {
+  readonly primary: string;
+  /** The node that would be promoted, or null (manual promotion). */
+  readonly newPrimary: string | null;
+  /** Nodes the prediction counts as unable to take part (besides the failed primary), with why. */
+  readonly unfit: Array<{ node: string; why: string }>;
+  readonly reason: string;
 }
 
 export interface EmsNodeStatus {
@@ -60,6 +83,12 @@ export interface ClusterStatus {
   readonly emsNodes: EmsNodeStatus[];
   /** When the EMS nodes were not checked (appliances), why. */
   readonly emsNotChecked?: string;
+  /** If the primary failed now. Absent without exactly one writable primary. */
+  readonly nextFailover?: NextFailover;
+  /** Rewinds recorded by the reconciliation service and not yet acknowledged (native). */
+  readonly rewinds: RewindMarker[];
+  /** Data nodes that stopped their PostgreSQL because they saw no majority (native). */
+  readonly fenced: FenceMarker[];
   readonly degraded: boolean;
   readonly reasons: string[];
   readonly warnings: string[];
@@ -71,7 +100,16 @@ function sameHost(a: string | null | undefined, b: string): boolean {
 
 /** One DB node's status from its probe (and the primary's, for the lag as the primary sees it). */
 export function dbNodeStatus(node: DbNodeConfig, probe: DbProbe, primary?: DbProbe): DbNodeStatus {
-  const base = { name: node.name, address: node.address, kind: node.role, repmgrView: probe.repmgrView, repmgrError: probe.repmgrError };
+  const base = {
+    name: node.name,
+    address: node.address,
+    kind: node.role,
+    repmgrView: probe.repmgrView,
+    repmgrError: probe.repmgrError,
+    timeline: probe.timeline,
+    lsn: probe.lsn,
+    repmgrd: probe.repmgrd,
+  };
   if (!probe.reachable) return { ...base, reachable: false, role: "unknown", error: probe.error };
   if (node.role === "witness") return { ...base, reachable: true, role: "witness" };
   if (!probe.inRecovery) return { ...base, reachable: true, role: "primary" };
@@ -90,6 +128,7 @@ export function dbNodeStatus(node: DbNodeConfig, probe: DbProbe, primary?: DbPro
 export interface DatabaseVerdict {
   readonly dbNodes: DbNodeStatus[];
   readonly writablePrimaries: string[];
+  readonly nextFailover?: NextFailover;
   readonly reasons: string[];
   readonly warnings: string[];
 }
@@ -116,22 +155,137 @@ function repmgrWarnings(nodes: ReadonlyArray<DbNodeStatus>, writable: ReadonlyAr
   return out;
 }
 
+function lsnAfter(a: string, b: string): boolean {
+  try {
+    return lsnToBigInt(a) > lsnToBigInt(b);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Why a standby that does not stream from the primary cannot simply follow it, from the
+ * timelines: on an older timeline and past the point where the primary left it = forked.
+ */
+export function forkVerdict(name: string, standby: DbProbe, primaryName: string, primary: DbProbe): string | undefined {
+  if (standby.timeline === undefined || primary.timeline === undefined || standby.timeline >= primary.timeline) return undefined;
+  const sw = primary.history?.find((h) => h.tli === standby.timeline);
+  const where = `timeline ${standby.timeline}${standby.lsn ? ` at ${standby.lsn}` : ""}`;
+  if (sw && standby.lsn && lsnAfter(standby.lsn, sw.switchpoint)) {
+    return `standby ${name} has forked: it is on ${where}, past ${sw.switchpoint} where the primary ${primaryName} left timeline ${standby.timeline} (now on ${primary.timeline}); it needs repmgr node rejoin --force-rewind, which discards its WAL after the fork`;
+  }
+  if (sw) return `standby ${name} is on ${where}, behind the primary ${primaryName}'s switch to a newer timeline at ${sw.switchpoint}: it can follow ${primaryName} (repmgr standby follow)`;
+  return `standby ${name} is on ${where}, older than the primary ${primaryName}'s timeline ${primary.timeline}, and does not stream: forked or behind (the primary's timeline history could not be read)`;
+}
+
+function nameOfId(view: ReadonlyArray<RepmgrNodeRow>, id: number | null): string {
+  if (id === null) return "no node";
+  return view.find((r) => r.nodeId === id)?.nodeName ?? `node id ${id}`;
+}
+
+/** A witness whose own repmgr metadata does not point at the current primary; undefined when it does. */
+export function staleWitness(name: string, probe: DbProbe, primaryName: string, primaryView: ReadonlyArray<RepmgrNodeRow> | undefined): string | undefined {
+  const view = probe.repmgrView;
+  if (!view) return undefined;
+  const own = view.find((r) => r.nodeName === name);
+  const primaryId = (primaryView ?? view).find((r) => r.nodeName === primaryName)?.nodeId ?? view.find((r) => r.nodeName === primaryName)?.nodeId;
+  const fix = `(repmgr witness register --force -h <${primaryName}'s address> on ${name})`;
+  if (!own) return `witness ${name} has no record of itself in its repmgr.nodes ${fix}`;
+  if (primaryId !== undefined && own.upstreamNodeId !== primaryId) {
+    return `witness ${name} is registered with ${nameOfId(view, own.upstreamNodeId)}, not with the primary ${primaryName} ${fix}`;
+  }
+  const named = view.filter((r) => r.type === "primary" && r.active).map((r) => r.nodeName);
+  if (named.length !== 1 || named[0] !== primaryName) {
+    return `witness ${name}'s copy of repmgr.nodes names ${named.join(", ") || "no node"} as primary, not ${primaryName} ${fix}`;
+  }
+  return undefined;
+}
+
 export function evaluateDatabase(d: Deployment, probes: ReadonlyMap<string, DbProbe>): DatabaseVerdict {
   const unreachable: DbProbe = { reachable: false, error: "not probed" };
   const writable = d.database.nodes.filter((n) => n.role === "data" && probes.get(n.name)?.reachable && probes.get(n.name)?.inRecovery === false).map((n) => n.name);
-  const primaryProbe = writable.length === 1 ? probes.get(writable[0]!) : undefined;
+  const primaryName = writable.length === 1 ? writable[0]! : undefined;
+  const primaryConfig = d.database.nodes.find((n) => n.name === primaryName);
+  const primaryProbe = primaryName ? probes.get(primaryName) : undefined;
   const dbNodes = d.database.nodes.map((n) => dbNodeStatus(n, probes.get(n.name) ?? unreachable, primaryProbe));
   const reasons: string[] = [];
   const warnings: string[] = [];
+  /** Nodes that could not take part in an election now, with why. */
+  const unfit = new Map<string, string>();
+  const addressName = (host: string | undefined) => d.database.nodes.find((x) => sameHost(host, x.address))?.name ?? host ?? "an unknown host";
   if (writable.length === 0) reasons.push("no writable primary answers");
   if (writable.length > 1) reasons.push(`${writable.length} writable primaries (split brain): ${writable.join(", ")}`);
   for (const n of dbNodes) {
-    if (!n.reachable && n.kind === "data") reasons.push(`data node ${n.name} is unreachable: ${n.error ?? "no answer"}`);
-    if (!n.reachable && n.kind === "witness") warnings.push(`witness ${n.name} is unreachable (automatic failover may lack a majority): ${n.error ?? "no answer"}`);
-    if (n.role === "standby" && !n.streaming) reasons.push(`standby ${n.name} is not streaming from a primary`);
+    const probe = probes.get(n.name) ?? unreachable;
+    if (!n.reachable) {
+      unfit.set(n.name, "unreachable");
+      if (n.kind === "data") reasons.push(`data node ${n.name} is unreachable: ${n.error ?? "no answer"}`);
+      else warnings.push(`witness ${n.name} is unreachable (automatic failover may lack a majority): ${n.error ?? "no answer"}`);
+      continue;
+    }
+    if (n.role === "standby") {
+      if (!n.streaming) {
+        unfit.set(n.name, "not streaming");
+        reasons.push(`standby ${n.name} is not streaming from a primary`);
+        const fork = primaryName && primaryProbe ? forkVerdict(n.name, probe, primaryName, primaryProbe) : undefined;
+        if (fork) reasons.push(fork);
+      } else if (primaryConfig && !sameHost(n.upstream, primaryConfig.address)) {
+        unfit.set(n.name, `streams from ${addressName(n.upstream)}`);
+        reasons.push(`standby ${n.name} streams from ${addressName(n.upstream)}, not from the primary ${primaryConfig.name} (repmgr standby follow --upstream-node-id of ${primaryConfig.name})`);
+      }
+    }
+    if (n.role === "witness" && primaryName) {
+      const stale = staleWitness(n.name, probe, primaryName, primaryProbe?.repmgrView);
+      if (stale) {
+        unfit.set(n.name, `registered with another node than ${primaryName}`);
+        reasons.push(stale);
+      }
+    }
+    const r = n.repmgrd;
+    if (r?.running === false) {
+      if (!unfit.has(n.name)) unfit.set(n.name, "repmgrd not running");
+      reasons.push(`repmgrd is not running on ${n.name} (systemctl start repmgrd)`);
+    } else if (r?.paused === true) {
+      if (!unfit.has(n.name)) unfit.set(n.name, "repmgrd paused");
+      reasons.push(`repmgrd is paused on ${n.name}: automatic failover is off until \`ems-ha resume\``);
+    } else if (r && r.running === null) {
+      warnings.push(`repmgrd's state on ${n.name} is unknown: ${r.error ?? "repmgr is not in shared_preload_libraries"}`);
+    }
   }
   warnings.push(...repmgrWarnings(dbNodes, writable));
-  return { dbNodes, writablePrimaries: writable, reasons, warnings };
+  const nextFailover = primaryName ? predictFailover(d, primaryName, probes, unfit) : undefined;
+  if (nextFailover && nextFailover.newPrimary === null) reasons.push(`if the primary ${primaryName} fails now, ${nextFailover.reason}`);
+  return { dbNodes, writablePrimaries: writable, nextFailover, reasons, warnings };
+}
+
+/** The repmgr failover model on the nodes as they are: unfit nodes count as down. */
+export function predictFailover(d: Deployment, primary: string, probes: ReadonlyMap<string, DbProbe>, unfit: ReadonlyMap<string, string>): NextFailover {
+  const nodes = clusterOf(d);
+  const lsn: Record<string, bigint> = {};
+  for (const n of nodes) {
+    const p = probes.get(n.name);
+    const at = p?.receiveLsn ?? p?.lsn;
+    if (n.name !== primary && at) {
+      try {
+        lsn[n.name] = lsnToBigInt(at);
+      } catch {
+        /* unknown position counts as equal */
+      }
+    }
+  }
+  const down = [primary, ...nodes.filter((n) => n.name !== primary && unfit.has(n.name)).map((n) => n.name)];
+  const o = failover("repmgr", { nodes, primary, down, lsn });
+  const unfitList = [...unfit].filter(([n]) => n !== primary).map(([node, why]) => ({ node, why }));
+  let reason = o.reason;
+  if (o.newPrimary === null && o.manualCandidate === null) {
+    // Standbys that stream but whose repmgrd cannot act: nobody automatically, but one can be promoted by hand.
+    const idle = nodes.filter((n) => n.role === "data" && n.name !== primary && /^repmgrd /.test(unfit.get(n.name) ?? ""));
+    const best = rankCandidates(idle, lsn)[0];
+    if (best) {
+      reason = `nobody is promoted: ${idle.map((n) => `${unfit.get(n.name)} on ${n.name}`).join(", ")}; needs manual promotion (\`ems-ha promote ${best.name}\`)`;
+    }
+  }
+  return { primary, newPrimary: o.newPrimary, unfit: unfitList, reason };
 }
 
 /** Unit names that are loaded and active in `systemctl --all --type=service --no-legend --plain` output. */
@@ -192,13 +346,20 @@ async function probeEms(node: EmsNodeConfig, opts: StatusOptions, secrets: DbSec
 export async function gatherStatus(d: Deployment, opts: StatusOptions): Promise<ClusterStatus> {
   const secrets = secretsFromEnv(opts.env);
   const appliances = d.topology === "vm-appliances";
-  const [probes, emsNodes] = await Promise.all([
+  const [probes, emsNodes, markers] = await Promise.all([
     probeDatabase(d, { ...opts, secrets }),
     appliances ? Promise.resolve([] as EmsNodeStatus[]) : Promise.all(d.emsNodes.map((n) => probeEms(n, opts, secrets))),
+    findRewindMarkers(d, { env: opts.env, timeoutMs: opts.sshTimeoutMs ?? 20_000 }),
   ]);
   const db = evaluateDatabase(d, probes);
   const ems = appliances ? { reasons: [] } : evaluateEms(emsNodes);
-  const reasons = [...db.reasons, ...ems.reasons];
+  const rewindReasons = markers.markers.map(
+    (m) => `${m.node} was rewound by the reconciliation service (${m.file}): what it had written after the fork was discarded; review the record, then \`ems-ha ack-rewind ${m.node}\``,
+  );
+  const fenceReasons = markers.fenced.map(
+    (f) => `${f.node} fenced itself at ${f.since} (it saw no majority of the nodes): the reconciliation service rejoins or restarts it once the others answer`,
+  );
+  const reasons = [...db.reasons, ...fenceReasons, ...rewindReasons, ...ems.reasons];
   return {
     name: d.name,
     topology: d.topology,
@@ -206,9 +367,12 @@ export async function gatherStatus(d: Deployment, opts: StatusOptions): Promise<
     writablePrimaries: db.writablePrimaries,
     emsNodes,
     emsNotChecked: appliances ? "EMS VM appliances have no shell: their services are not checked" : undefined,
+    nextFailover: db.nextFailover,
+    rewinds: markers.markers,
+    fenced: markers.fenced,
     degraded: reasons.length > 0,
     reasons,
-    warnings: db.warnings,
+    warnings: [...db.warnings, ...markers.warnings],
   };
 }
 
@@ -223,6 +387,13 @@ function fmtSeconds(n: number | undefined): string {
   return n === undefined ? "-" : `${n.toFixed(1)} s`;
 }
 
+function fmtRepmgrd(r: RepmgrdState | undefined): string {
+  if (!r) return "-";
+  if (r.running === null) return "unknown";
+  if (!r.running) return "not running";
+  return r.paused ? "PAUSED" : "running";
+}
+
 function table(head: string[], rows: string[][]): string[] {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
@@ -234,7 +405,7 @@ export function renderStatusTable(s: ClusterStatus): string {
   const out: string[] = [`Deployment ${s.name} (${s.topology}): ${s.degraded ? "DEGRADED" : "healthy"}`, "", "Database nodes:"];
   out.push(
     ...table(
-      ["NODE", "ADDRESS", "KIND", "REACHABLE", "ROLE", "STREAMING", "LAG", "LAG TIME"],
+      ["NODE", "ADDRESS", "KIND", "REACHABLE", "ROLE", "STREAMING", "LAG", "LAG TIME", "TL", "REPMGRD"],
       s.dbNodes.map((n) => [
         n.name,
         n.address,
@@ -244,6 +415,8 @@ export function renderStatusTable(s: ClusterStatus): string {
         n.role === "standby" ? (n.streaming ? "yes" : "no") : "-",
         n.role === "standby" ? fmtBytes(n.lagBytes) : "-",
         n.role === "standby" ? fmtSeconds(n.lagSeconds) : "-",
+        n.timeline === undefined ? "-" : String(n.timeline),
+        fmtRepmgrd(n.repmgrd),
       ]),
     ).map((l) => `  ${l}`),
   );
@@ -257,6 +430,15 @@ export function renderStatusTable(s: ClusterStatus): string {
         viewFrom.repmgrView.map((r) => [String(r.nodeId), r.nodeName, r.type, r.active ? "yes" : "no", r.upstreamNodeId === null ? "-" : byId.get(r.upstreamNodeId) ?? String(r.upstreamNodeId), r.location, String(r.priority)]),
       ).map((l) => `  ${l}`),
     );
+  }
+  if (s.nextFailover) {
+    const f = s.nextFailover;
+    out.push("", f.newPrimary ? `If the primary ${f.primary} fails now: ${f.newPrimary} is promoted (${f.reason})` : `If the primary ${f.primary} fails now: nobody is promoted; ${f.reason}`);
+  }
+  if (s.fenced.length > 0) out.push("", ...s.fenced.map((f) => `Fenced: ${f.node} since ${f.since} (no majority seen)`));
+  if (s.rewinds.length > 0) {
+    out.push("", "Unacknowledged rewinds (review, then ems-ha ack-rewind NODE):");
+    for (const m of s.rewinds) out.push(`  ${m.node}: ${m.file}`, ...m.summary.map((l) => `    ${l}`));
   }
   out.push("", "EMS nodes:");
   if (s.emsNotChecked) out.push(`  ${s.emsNotChecked}`);

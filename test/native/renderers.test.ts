@@ -241,17 +241,23 @@ describe("repmgrd unit and /etc/default/repmgrd", () => {
 describe("reconciliation service", () => {
   const script = renderReconcileScript(d, node1!);
 
-  it("knows the real node name and watches the other data nodes only", () => {
+  it("knows the real node name, watches the other data nodes, and counts the witness only for the fencing majority", () => {
     expect(script).toMatch(/^NODE_NAME=dbnode-1$/m);
-    expect(peerEntries(d, node1!)).toEqual(["dbnode-2 172.16.1.15 5432"]);
-    expect(script).not.toContain("172.16.1.22");
+    expect(peerEntries(d, node1!)).toEqual(["dbnode-2 2 172.16.1.15 5432"]);
+    expect(script).toMatch(/^PEERS=\('dbnode-2 2 172\.16\.1\.15 5432'\)$/m);
+    expect(script).toMatch(/^WITNESSES=\('\S+ 3 172\.16\.1\.22 5432'\)$/m);
+    expect(script).toMatch(/^FENCING=1$/m);
     expect(script).not.toContain("CLUSTER_STATUS");
   });
 
   it("checkpoints before comparing timelines, rewinds first, keeps data on the clone fallback, and is bounded", () => {
-    const body = script.slice(script.indexOf("reconcile_once() {"));
-    expect(body.indexOf('"CHECKPOINT"')).toBeGreaterThan(-1);
-    expect(body.indexOf('"CHECKPOINT"')).toBeLessThan(body.indexOf("pg_control_checkpoint()"));
+    for (const fn of ["reconcile_primary() {", "reconcile_standby() {"]) {
+      const body = script.slice(script.indexOf(fn));
+      expect(body.indexOf('"CHECKPOINT"')).toBeGreaterThan(-1);
+      expect(body.indexOf('"CHECKPOINT"')).toBeLessThan(body.indexOf("pg_control_checkpoint()"));
+      // what a rewind discards is recorded before the rejoin runs
+      expect(body.indexOf("save_discarded")).toBeLessThan(body.indexOf('rejoin "$name"'));
+    }
     expect(script).toMatch(/node rejoin[\s\S]*--force-rewind/);
     expect(script).toMatch(/mv "\$DATA_DIR" "\$keep"/);
     expect(script).toMatch(/^MAX_ATTEMPTS=3$/m);

@@ -69,6 +69,7 @@ beforeAll(async () => {
   pg1 = cluster.addPrimary("pg-1", 1, addr[0]!);
   pg2 = cluster.addStandby("pg-2", 2, addr[1]!, pg1);
   cluster.addWitness("pgw-1", 3, addr[2]!, pg1);
+  for (const n of cluster.nodes) cluster.startRepmgrd(n);
   sshd = await startSshd(join(tmp, "ssh"), addr, plan.sshPort);
 
   unitsDir = join(tmp, "units");
@@ -111,7 +112,9 @@ beforeAll(async () => {
     EMS_HA_KNOWN_HOSTS: knownHosts,
     EMS_HA_SYSTEMCTL: `${REPO}/test/standins/ems-systemctl ${unitsDir}`,
     EMS_HA_REPMGR_CONF: pg2.repmgrConf,
+    EMS_HA_STATE_DIR: join(tmp, "state"),
   };
+  await cluster.waitRepmgrd(cluster.nodes);
 }, 300_000);
 
 afterAll(async () => {
@@ -150,9 +153,11 @@ describe("ems-ha status / wait-primary / promote on a real loopback cluster", ()
       ["ems-1", true, "primary", []],
       ["ems-2", true, "secondary", []],
     ]);
-    // Trust on first use: both EMS hosts' keys were recorded, and they are the server's key.
+    // Trust on first use: the keys of both EMS hosts and both data nodes (asked for rewind records) were recorded, and they are the server's key.
     const recorded = readFileSync(knownHosts, "utf8").trim().split("\n");
-    expect(recorded.sort()).toEqual([`[${addr[3]}]:${sshd!.port} ${sshd!.hostPublicKey}`, `[${addr[4]}]:${sshd!.port} ${sshd!.hostPublicKey}`].sort());
+    expect(recorded.sort()).toEqual([0, 1, 3, 4].map((i) => `[${addr[i]}]:${sshd!.port} ${sshd!.hostPublicKey}`).sort());
+    expect(status.nextFailover).toMatchObject({ primary: "pg-1", newPrimary: "pg-2" });
+    expect(status.rewinds).toEqual([]);
   });
 
   it("status as a table, and the real process exit code", async () => {
@@ -221,7 +226,9 @@ describe("ems-ha status / wait-primary / promote on a real loopback cluster", ()
     const ems1 = status.emsNodes.find((n) => n.name === "ems-1")!;
     expect(ems1.reachable).toBe(false);
     expect(ems1.error).toMatch(/host key .* does not match the one recorded in .*known_hosts_other/);
-    expect(readFileSync(other, "utf8")).toBe(`[${addr[3]}]:${sshd!.port} ${impostor}\n`.concat(`[${addr[4]}]:${sshd!.port} ${sshd!.hostPublicKey}\n`));
+    const lines = readFileSync(other, "utf8").trim().split("\n");
+    expect(lines[0]).toBe(`[${addr[3]}]:${sshd!.port} ${impostor}`);
+    expect(lines.slice(1).sort()).toEqual([0, 1, 4].map((i) => `[${addr[i]}]:${sshd!.port} ${sshd!.hostPublicKey}`).sort());
     const insecure = await statusJson({ EMS_HA_KNOWN_HOSTS: other, EMS_HA_INSECURE_HOST_KEYS: "1" });
     expect(insecure.status.emsNodes.find((n) => n.name === "ems-1")!.reachable).toBe(true);
     expect(insecure.code).toBe(0);

@@ -6,9 +6,12 @@ import { runCli } from "../../src/cli/main";
 import { ConfigError } from "../../src/config/errors";
 import { parseDeployment } from "../../src/config/parse";
 import type { DeploymentInput } from "../../src/config/schema";
-import { maskSecrets, secretsFromEnv, type DbProbe } from "../../src/ops/pg";
+import { lsnToBigInt, maskSecrets, parseTimelineHistory, secretsFromEnv, type DbProbe } from "../../src/ops/pg";
+import { repmgrCommand } from "../../src/ops/repmgr-cli";
+import { listMarkersCommand, parseFence, parseMarkers } from "../../src/ops/rewind";
+import { switchoverCommand, switchoverRefusal, switchoverTarget } from "../../src/ops/switchover";
 import { promoteCommand, promotionTarget, refusal } from "../../src/ops/promote";
-import { emsNodeStatus, evaluateDatabase, evaluateEms, runningUnits, systemctlCommand } from "../../src/ops/status";
+import { emsNodeStatus, evaluateDatabase, evaluateEms, forkVerdict, runningUnits, staleWitness, systemctlCommand, type ClusterStatus } from "../../src/ops/status";
 import { expectedServices } from "../../src/render/ems-services";
 import { tempDir } from "../helpers/tmp";
 
@@ -172,5 +175,107 @@ describe("bad input exits 2 before anything is contacted", () => {
     err = "";
     expect(await runCli(["promote", "--config", cfg], io)).toBe(2);
     expect(err).toMatch(/NODE: is missing.*Fix: give NODE: the data node to promote/);
+  });
+});
+
+describe("status tells the truth (pure parts)", () => {
+  const d = deployment("native-single-region");
+  const view = (witnessUpstream: number, primaryName = "pg-1") => [
+    { nodeId: 1, nodeName: "pg-1", type: primaryName === "pg-1" ? "primary" : "standby", active: true, upstreamNodeId: null, location: "default", priority: 100 },
+    { nodeId: 2, nodeName: "pg-2", type: primaryName === "pg-2" ? "primary" : "standby", active: true, upstreamNodeId: 1, location: "default", priority: 100 },
+    { nodeId: 3, nodeName: "pgw-1", type: "witness", active: true, upstreamNodeId: witnessUpstream, location: "default", priority: 0 },
+  ];
+
+  it("parses timeline history files and LSNs", () => {
+    expect(parseTimelineHistory("1\t0/3000148\tno recovery target specified\n\n2\t0/5A000060\tno recovery target specified\n")).toEqual([
+      { tli: 1, switchpoint: "0/3000148" },
+      { tli: 2, switchpoint: "0/5A000060" },
+    ]);
+    expect(lsnToBigInt("1/0")).toBe(4294967296n);
+    expect(lsnToBigInt("0/3000148")).toBe(0x3000148n);
+  });
+
+  it("a standby on an older timeline past the primary's switchpoint has forked; one behind it can follow", () => {
+    const p: DbProbe = { reachable: true, inRecovery: false, timeline: 2, history: [{ tli: 1, switchpoint: "0/3000148" }] };
+    expect(forkVerdict("pg-2", { reachable: true, inRecovery: true, timeline: 1, lsn: "0/3000200" }, "pg-1", p)).toMatch(/^standby pg-2 has forked: it is on timeline 1 at 0\/3000200, past 0\/3000148/);
+    expect(forkVerdict("pg-2", { reachable: true, inRecovery: true, timeline: 1, lsn: "0/3000100" }, "pg-1", p)).toMatch(/behind the primary pg-1's switch .* can follow pg-1/);
+    expect(forkVerdict("pg-2", { reachable: true, inRecovery: true, timeline: 2, lsn: "0/3000200" }, "pg-1", p)).toBeUndefined();
+    expect(forkVerdict("pg-2", { reachable: true, inRecovery: true, timeline: 1, lsn: "0/3000200" }, "pg-1", { ...p, history: undefined })).toMatch(/forked or behind/);
+  });
+
+  it("a witness whose own metadata points at another node than the primary is stale", () => {
+    expect(staleWitness("pgw-1", { reachable: true, inRecovery: false, repmgrView: view(1) }, "pg-1", undefined)).toBeUndefined();
+    expect(staleWitness("pgw-1", { reachable: true, inRecovery: false, repmgrView: view(1) }, "pg-2", view(1, "pg-2"))).toMatch(/^witness pgw-1 is registered with pg-1, not with the primary pg-2/);
+    expect(staleWitness("pgw-1", { reachable: true, inRecovery: false, repmgrView: view(2) }, "pg-2", view(2, "pg-2"))).toMatch(/copy of repmgr.nodes names pg-1 as primary, not pg-2/);
+  });
+
+  it("repmgrd stopped or paused, a standby streaming from another node, and nobody to promote next are reasons", () => {
+    const running = { running: true, paused: false, pid: 10 };
+    const v = evaluateDatabase(
+      d,
+      new Map<string, DbProbe>([
+        ["pg-1", { ...primary, repmgrd: running }],
+        ["pg-2", { ...standby, upstreamHost: "10.0.0.13", repmgrd: { running: false, paused: false, pid: null } }],
+        ["pgw-1", { ...witness, repmgrd: { ...running, paused: true } }],
+      ]),
+    );
+    expect(v.reasons).toContain("standby pg-2 streams from pgw-1, not from the primary pg-1 (repmgr standby follow --upstream-node-id of pg-1)");
+    expect(v.reasons).toContain("repmgrd is not running on pg-2 (systemctl start repmgrd)");
+    expect(v.reasons).toContain("repmgrd is paused on pgw-1: automatic failover is off until `ems-ha resume`");
+    expect(v.nextFailover).toMatchObject({ primary: "pg-1", newPrimary: null });
+    expect(v.reasons.some((r) => r.startsWith("if the primary pg-1 fails now, nobody is promoted"))).toBe(true);
+  });
+
+  it("rewind records are listed per node from the listing command's output", () => {
+    expect(listMarkersCommand("/var/lib/ems-ha", "pg 2")).toContain("/var/lib/ems-ha/rewind-'pg 2'-*.txt");
+    expect(parseFence("pg-2", "==> /s/rewind-pg-2-1.txt\nx\n==F 2026-01-02 03:04:05 UTC pg-2\n")).toEqual({ node: "pg-2", since: "2026-01-02 03:04:05 UTC" });
+    expect(parseFence("pg-1", "==F 2026-01-02 03:04:05 UTC pg-2\n")).toBeUndefined();
+    expect(parseMarkers("pg-2", "==> /s/rewind-pg-2-1.txt\nnode: pg-2\nfork: 0/3\n==F t pg-2\n==> /s/rewind-pg-2-2.txt\nx\n")).toEqual([
+      { node: "pg-2", file: "/s/rewind-pg-2-1.txt", summary: ["node: pg-2", "fork: 0/3"] },
+      { node: "pg-2", file: "/s/rewind-pg-2-2.txt", summary: ["x"] },
+    ]);
+  });
+});
+
+describe("switchover and repmgr command lines (pure parts)", () => {
+  const healthy = {
+    name: "x",
+    topology: "native-single-region",
+    dbNodes: [
+      { name: "pg-1", address: "10.0.0.11", kind: "data", reachable: true, role: "primary" },
+      { name: "pg-2", address: "10.0.0.12", kind: "data", reachable: true, role: "standby", streaming: true, lagBytes: 100, lagSeconds: 0.2 },
+    ],
+    writablePrimaries: ["pg-1"],
+    emsNodes: [],
+    rewinds: [],
+    degraded: false,
+    reasons: [],
+    warnings: [],
+  } as unknown as ClusterStatus;
+
+  it("refuses a degraded cluster (with its reasons), the primary itself, a lagging or non-streaming target", () => {
+    expect(switchoverRefusal(healthy, "pg-2")).toBeUndefined();
+    expect(switchoverRefusal(healthy, "pg-1")).toBe("pg-1 is already the primary");
+    expect(switchoverRefusal({ ...healthy, degraded: true, reasons: ["a", "b"] }, "pg-2")).toBe("the cluster is not healthy (ems-ha status): a; b");
+    expect(switchoverRefusal(healthy, "pg-2", { maxLagBytes: 50 })).toMatch(/^pg-2 lags 100 bytes behind the primary \(limit 50\)/);
+    expect(switchoverRefusal(healthy, "pg-2", { maxLagSeconds: 0.1 })).toMatch(/^pg-2 lags 0\.2 s behind the primary \(limit 0\.1 s\)/);
+    const notStreaming = { ...healthy, dbNodes: [healthy.dbNodes[0]!, { ...healthy.dbNodes[1]!, streaming: false }] } as ClusterStatus;
+    expect(switchoverRefusal(notStreaming, "pg-2")).toBe("pg-2 is not a streaming standby");
+  });
+
+  it("targets: native only, a data node", () => {
+    expect(() => switchoverTarget(deployment("single-region"), "pg-2")).toThrow(/implemented for the native topology/);
+    expect(() => switchoverTarget(deployment("native-single-region"), "pgw-1")).toThrow(ConfigError);
+    expect(switchoverTarget(deployment("native-single-region"), "pg-2").name).toBe("pg-2");
+  });
+
+  it("command lines: --siblings-follow, --dry-run, the repmgr.conf template and quoting", () => {
+    const d = deployment("native-single-region");
+    expect(switchoverCommand(d, { name: "pg-2" }, {}, true)).toBe("sudo -n -u postgres repmgr -f /etc/repmgr.conf standby switchover --siblings-follow --dry-run");
+    expect(switchoverCommand(d, { name: "pg-2" }, {}, false, false)).toBe("sudo -n -u postgres repmgr -f /etc/repmgr.conf standby switchover");
+    expect(repmgrCommand(d, { name: "pg 2" }, { EMS_HA_REPMGR_CONF: "/srv/{node}/repmgr.conf" }, ["service", "pause"])).toBe("sudo -n -u postgres repmgr -f '/srv/pg 2/repmgr.conf' service pause");
+    expect(repmgrCommand(deployment("single-region"), { name: "pg-1" }, {}, ["service", "unpause"])).toBe(
+      "docker exec pg-1 /opt/bitnami/scripts/postgresql-repmgr/entrypoint.sh repmgr -f /opt/bitnami/repmgr/conf/repmgr.conf service unpause",
+    );
   });
 });

@@ -3,8 +3,8 @@
 set -euo pipefail
 umask 077
 here="$(cd "$(dirname "$0")" && pwd)"
-cleanup() { rm -rf "$here/secrets" "$here/files" /tmp/ems-ha-ssh-engine-VFX9q6/var-lib-ems-ha/secrets/pgn-2.env; }
+cleanup() { rm -rf "$here/secrets" "$here/files" /tmp/ems-ha-ssh-engine-k07RXZ/var-lib-ems-ha/secrets/pgn-2.env; }
 trap cleanup EXIT
-install -d -m 0700 /tmp/ems-ha-ssh-engine-VFX9q6/var-lib-ems-ha/secrets
-install -m 0600 "$here/secrets/"env /tmp/ems-ha-ssh-engine-VFX9q6/var-lib-ems-ha/secrets/pgn-2.env
+install -d -m 0700 /tmp/ems-ha-ssh-engine-k07RXZ/var-lib-ems-ha/secrets
+install -m 0600 "$here/secrets/"env /tmp/ems-ha-ssh-engine-k07RXZ/var-lib-ems-ha/secrets/pgn-2.env
 EMS_HA_SECRETS="$here/secrets" bash "$here/script.sh"

@@ -18,7 +18,7 @@ old_name() {
   return 1
 }
 mounted_volume() { docker inspect -f '{{range .Mounts}}{{if eq .Destination "/bitnami/postgresql"}}{{.Name}}{{end}}{{end}}' "$1"; }
-ENV_FILE=/tmp/ems-ha-ssh-engine-VFX9q6/var-lib-ems-ha/secrets/pgn-2.env
+ENV_FILE=/tmp/ems-ha-ssh-engine-k07RXZ/var-lib-ems-ha/secrets/pgn-2.env
 trap 'rm -f "$ENV_FILE"' EXIT
 if new_exists && ! new_running; then docker start "$NEW" >/dev/null; log "started the existing new container"; fi
 if ! new_exists; then
@@ -41,8 +41,8 @@ check_env_file() {
   done < "$f"
   [ "$n" = 2 ] || fail "$f has $n lines, not 2: a secret contains a newline, or the file is incomplete"
 }
-check_env_file /tmp/ems-ha-ssh-engine-VFX9q6/var-lib-ems-ha/secrets/pgn-2.env
-  docker run --restart always --detach --name pgn-2 --label ems-ha.upgrade=ems-postgres-ha:latest@0000000000000000 -p 5432:5432 --env-file /tmp/ems-ha-ssh-engine-VFX9q6/var-lib-ems-ha/secrets/pgn-2.env --env REPMGR_PRIMARY_HOST=pgn-1 --env REPMGR_PRIMARY_PORT=5432 --env REPMGR_PARTNER_NODES=pgn-1,pgn-2,pgnw-1:5432 --env REPMGR_NODE_NAME=pgn-2 --env REPMGR_NODE_NETWORK_NAME=pgn-2 --env REPMGR_PORT_NUMBER=5432 --env REPMGR_DEGRADED_MONITORING_TIMEOUT=-1 --env REPMGR_NODE_PRIORITY=100 --env REPMGR_UPGRADE_EXTENSION=yes --volume pg_2_data:/bitnami/postgresql --volume /home/ems/conf.d:/bitnami/postgresql/conf/conf.d --shm-size 1024m --add-host pgn-1:192.168.1.21 --add-host pgn-2:192.168.1.22 --add-host pgnw-1:192.168.1.23 ems-postgres-ha:latest >/dev/null
+check_env_file /tmp/ems-ha-ssh-engine-k07RXZ/var-lib-ems-ha/secrets/pgn-2.env
+  docker run --restart always --detach --name pgn-2 --label ems-ha.upgrade=ems-postgres-ha:latest@0000000000000000 -p 5432:5432 --env-file /tmp/ems-ha-ssh-engine-k07RXZ/var-lib-ems-ha/secrets/pgn-2.env --env REPMGR_PRIMARY_HOST=pgn-1 --env REPMGR_PRIMARY_PORT=5432 --env REPMGR_PARTNER_NODES=pgn-1,pgn-2,pgnw-1:5432 --env REPMGR_NODE_NAME=pgn-2 --env REPMGR_NODE_NETWORK_NAME=pgn-2 --env REPMGR_PORT_NUMBER=5432 --env REPMGR_DEGRADED_MONITORING_TIMEOUT=-1 --env REPMGR_NODE_PRIORITY=100 --env REPMGR_UPGRADE_EXTENSION=yes --volume pg_2_data:/bitnami/postgresql --volume /home/ems/conf.d:/bitnami/postgresql/conf/conf.d --shm-size 1024m --add-host pgn-1:192.168.1.21 --add-host pgn-2:192.168.1.22 --add-host pgnw-1:192.168.1.23 ems-postgres-ha:latest >/dev/null
   log "started $NEW on its own volume $VOLUME"
 fi
 for i in $(seq 1 60); do

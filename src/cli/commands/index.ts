@@ -12,6 +12,10 @@ import { waitPrimaryCommand } from "./wait-primary";
 import { promoteCommand } from "./promote";
 import { initCommand } from "./init";
 import { planReviewCommand } from "./plan-review";
+import { ackRewindCommand } from "./ack-rewind";
+import { switchoverCommand } from "./switchover";
+import { pauseCommand } from "./pause";
+import { resumeCommand } from "./resume";
 
 export const COMMANDS: Command[] = [
   initCommand,
@@ -27,4 +31,8 @@ export const COMMANDS: Command[] = [
   waitPrimaryCommand,
   promoteCommand,
   planReviewCommand,
+  ackRewindCommand,
+  switchoverCommand,
+  pauseCommand,
+  resumeCommand,
 ];

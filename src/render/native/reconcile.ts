@@ -1,46 +1,215 @@
 /**
- * The reconciliation service: the guide's node monitor script, corrected (docs/background.md#errors-in-the-guide, #native-postgresql-and-repmgr).
+ * The reconciliation service: the guide's node monitor script, corrected (docs/background.md#errors-in-the-guide, #native-postgresql-and-repmgr), grown
+ * into a repair loop for the three states repmgrd leaves behind (docs/reliability.md,
+ * "Self-healing"). Every iteration looks at this node only and acts only when exactly one other
+ * data node answers as primary and the fault has lasted GRACE seconds (repmgrd gets the first
+ * go after a failover):
  *
- * While the node runs as a primary it asks the other data nodes whether one of them runs as
- * primary too. If so it runs CHECKPOINT on both (right after a promotion the control file
- * still shows the old timeline) and compares timelines: the node on the older timeline is
- * the stale primary and rejoins the newer one as a standby with
- * `repmgr node rejoin --force-rewind`. If the rejoin fails, the data directory is moved
- * aside (kept, not deleted) and the node is cloned again. Attempts are bounded; the
- * service then only logs until an operator acts.
+ * - A primary on an older timeline than another primary (a stale primary): CHECKPOINT on both
+ *   (right after a promotion the control file still shows the old timeline), then
+ *   `repmgr node rejoin --force-rewind`. A primary is never demoted unless another primary on
+ *   a newer timeline answers: the only primary stays primary.
+ * - A standby that does not stream: after CHECKPOINT on the primary, its timeline and replayed
+ *   LSN are compared with the primary's timeline history. Forked (past the point where the
+ *   primary left this node's timeline): `node rejoin --force-rewind`; otherwise
+ *   `repmgr standby follow`.
+ * - A standby that streams from another node than the primary: `repmgr standby follow`.
+ * - A witness whose repmgr metadata names another upstream or primary than the current
+ *   primary: `repmgr witness register --force -h <primary>`.
+ *
+ * Before a rewind discards anything, what it discards is recorded in
+ * STATE_DIR/rewind-<node>-<UTC time>.txt (timelines, LSNs, fork point, pg_controldata) and
+ * the WAL segments of the abandoned timeline from the fork point on are copied next to it
+ * (…​.wal/); `ems-ha status` shows the record until `ems-ha ack-rewind NODE`.
+ * Every repair is logged with its reason ("REPAIR: ..."); a healthy node is never touched.
+ * If a rejoin fails, the data directory is moved aside (kept, not deleted) and the node is
+ * cloned again. Attempts are bounded; the service then only logs until an operator acts.
  *
  * Corrections of the guide's script: the node is matched by its repmgr node name and
- * address rather than a substring of `cluster show` (whose exit status breaks scripts
- * and whose "node1" only matched "dbnode1" by accident), the undefined $CLUSTER_STATUS is
- * gone, pg_ctl is not looked for in /usr/bin, a running primary is rewound rather than
- * always re-cloned, and every command has a timeout.
+ * address rather than a substring of `cluster show`, the undefined $CLUSTER_STATUS is gone,
+ * pg_ctl is not looked for in /usr/bin, a running primary is rewound rather than always
+ * re-cloned, and every command has a timeout.
+ *
+ * Tests run one iteration (or the loop) against a loopback cluster: the file named by
+ * $EMS_HA_RECONCILE_OVERRIDES, when set, is sourced after the definitions (paths, ports and the
+ * svc_* / restart_repmgrd functions). systemd starts the service with a clean environment.
  */
 import type { Deployment } from "../../config/schema";
 import { formatUnit, type UnitSection } from "./repmgrd";
 import { connectTimeout, nativeLayout, nativeMembers, nativeSettings, type NativeMember } from "./layout";
-import { sh } from "../escape";
 import { ENSURE_DATADIR_INCLUDE, shellArray, shellVars, unescapeBash } from "./shell";
 
 /** Failed rejoin attempts after which the service stops acting and only logs. */
 export const MAX_REJOIN_ATTEMPTS = 3;
 
-/** "name address port" of every other data node. */
+/** "name nodeId address port" of every other data node. */
 export function peerEntries(d: Deployment, self: NativeMember): string[] {
   return nativeMembers(d)
     .filter((m) => m.role === "data" && m.name !== self.name)
-    .map((m) => [m.name, m.address, String(m.port)].join(" "));
+    .map((m) => `${m.name} ${m.nodeId} ${m.address} ${m.port}`);
+}
+
+/** "name nodeId address port" of every other witness (they vote in the fencing check of a data node). */
+export function witnessEntries(d: Deployment, self: NativeMember): string[] {
+  return nativeMembers(d)
+    .filter((m) => m.role === "witness" && m.name !== self.name)
+    .map((m) => `${m.name} ${m.nodeId} ${m.address} ${m.port}`);
+}
+
+/** Seconds a primary must have seen no majority before it fences itself (docs/reliability.md). */
+export const FENCE_AFTER_SECONDS = 10;
+
+/**
+ * Whether the node fences itself when isolated: only with at least three nodes (data nodes and
+ * witnesses), where a majority means something; with two, a primary cannot tell its own
+ * isolation from its only peer's failure.
+ */
+export function fencingEnabled(d: Deployment): boolean {
+  return nativeMembers(d).length >= 3;
+}
+
+/** Seconds a fault must last before the service repairs it (repmgrd acts first). */
+export function graceSeconds(d: Deployment): number {
+  return 2 * nativeSettings(d).reconcileIntervalSeconds;
 }
 
 const BODY = String.raw`
 ATTEMPTS_FILE="$STATE_DIR/reconcile-attempts"
+PENDING_PREFIX="$STATE_DIR/reconcile-pending-"
+FENCE_MARKER="$STATE_DIR/fenced"
+MAJORITY_SEEN="$STATE_DIR/reconcile-majority-seen"
 
 log() { printf '%s [ems-ha-reconcile %s] %s\n' "$(date '+%F %T')" "$NODE_NAME" "$*"; }
 as_pg() { runuser -u postgres -- "$@"; }
-q_local() { as_pg timeout 15 "$BINDIR/psql" -X -qAt -v ON_ERROR_STOP=1 -p "$PG_PORT" -d postgres -c "$1" 2>/dev/null; }
+q_local() { as_pg timeout 15 "$BINDIR/psql" -X -qAt -v ON_ERROR_STOP=1 -p "$PG_PORT" -d "\${2:-postgres}" -c "$1" 2>/dev/null; }
 q_peer() { as_pg timeout 15 "$BINDIR/psql" -X -qAt -v ON_ERROR_STOP=1 "host=$1 port=$2 user=repmgr dbname=repmgr connect_timeout=$CONNECT_TIMEOUT" -c "$3" 2>/dev/null; }
 attempts() { cat "$ATTEMPTS_FILE" 2>/dev/null || echo 0; }
+svc_active() { systemctl is-active --quiet "$SERVICE"; }
+svc_stop() { timeout 120 systemctl stop "$SERVICE"; }
+svc_start() { timeout 120 systemctl start "$SERVICE"; }
+restart_repmgrd() { timeout 60 systemctl restart repmgrd; }
 
 ${ENSURE_DATADIR_INCLUDE}
+
+# "X/Y" -> bytes
+lsn_num() { local h=\${1%/*} l=\${1#*/}; echo $(( (16#$h << 32) + 16#$l )); }
+
+# true once the fault named $1 has lasted $2 (default GRACE) seconds (its first sighting is recorded)
+persisting() {
+  local f="$PENDING_PREFIX$1" now since limit=\${2:-$GRACE}
+  now=$(date +%s)
+  if [ ! -f "$f" ]; then
+    echo "$now" >"$f"
+    [ "$limit" -le 0 ]
+    return
+  fi
+  since=$(cat "$f" 2>/dev/null || echo "$now")
+  [ $((now - since)) -ge "$limit" ]
+}
+clear_pending() { rm -f "$PENDING_PREFIX"*; }
+
+# how many other nodes (data nodes and witnesses) answer
+reachable_peers() {
+  local p name id host port n=0
+  for p in "\${PEERS[@]}" "\${WITNESSES[@]}"; do
+    read -r name id host port <<<"$p"
+    [ "$(q_peer "$host" "$port" "select 1")" = 1 ] && n=$((n + 1))
+  done
+  echo "$n"
+}
+
+# the others this node needs to see to be part of a majority of all nodes
+majority_needed() { echo $(( (\${#PEERS[@]} + \${#WITNESSES[@]} + 1) / 2 )); }
+
+# Split-brain fencing: a primary that has been part of a majority and then sees none for
+# FENCE_AFTER seconds stops PostgreSQL (no client can undo that), after writing the time to
+# FENCE_MARKER.
+fence_if_isolated() {
+  local seen need
+  [ "$FENCING" = 1 ] || return 0
+  seen=$(reachable_peers)
+  need=$(majority_needed)
+  if [ "$seen" -ge "$need" ]; then
+    rm -f "$PENDING_PREFIX"isolated
+    # armed: only a primary that has been part of a majority fences (not one whose peers are still being set up)
+    [ -f "$MAJORITY_SEEN" ] || { touch "$MAJORITY_SEEN"; log "fencing armed: $seen of the other nodes answer (a majority needs $need)"; }
+    return 0
+  fi
+  [ -f "$MAJORITY_SEEN" ] || return 0
+  if [ "$(q_local "select repmgr.repmgrd_is_paused()" repmgr)" = t ]; then
+    log "only $seen of the other nodes answer (a majority needs $need), but repmgrd is paused (maintenance): not fencing"
+    return 0
+  fi
+  persisting isolated "$FENCE_AFTER" || { log "WARNING: only $seen of the other nodes answer (a majority needs $need): fencing if this lasts \${FENCE_AFTER}s"; return 0; }
+  log "FENCE: this primary has seen only $seen of the other nodes (a majority needs $need) for \${FENCE_AFTER}s: stopping PostgreSQL so that it accepts no more writes"
+  printf '%s %s\n' "$(date -u '+%F %T UTC')" "$NODE_NAME" >"$FENCE_MARKER"
+  if svc_stop; then
+    log "FENCE: $SERVICE stopped; it is rejoined or restarted when the other nodes answer again (marker $FENCE_MARKER)"
+  else
+    log "FENCE: could not stop $SERVICE"
+    return 1
+  fi
+}
+
+# PostgreSQL was stopped by the fence: rejoin the newer primary, or restart once a majority
+# answers and nobody else became primary.
+reconcile_fenced() {
+  local p name id host port theirs mine lsn fork seen need
+  p=$(current_primary)
+  if [ -n "$p" ]; then
+    read -r name id host port <<<"$p"
+    q_peer "$host" "$port" "CHECKPOINT" >/dev/null || return 0
+    theirs=$(q_peer "$host" "$port" "select timeline_id from pg_control_checkpoint()") || return 0
+    mine=$(controldata "Latest checkpoint's TimeLineID")
+    lsn=$(controldata "Latest checkpoint location")
+    [ -n "$theirs" ] && [ -n "$mine" ] && [ -n "$lsn" ] || return 0
+    if [ "$theirs" -le "$mine" ]; then
+      log "fenced; $name answers as primary on timeline $theirs, not newer than this node's $mine: not acting, resolve by hand"
+      return 1
+    fi
+    fork=$(switchpoint "$host" "$port" "$mine" "$theirs")
+    log "REPAIR: fenced since $(cat "$FENCE_MARKER" 2>/dev/null); $name became primary (timeline $theirs): rejoining it (last LSN $lsn, fork point \${fork:-unknown})"
+    if [ -n "$fork" ] && [ "$(lsn_num "$lsn")" -gt "$(lsn_num "$fork")" ]; then
+      save_discarded "$name" "$theirs" "$fork" "$mine" "$lsn" || { log "could not record what the rewind discards: not rewinding"; return 1; }
+    fi
+    rejoin "$name" "$host" "$port" && rm -f "$FENCE_MARKER"
+    return $?
+  fi
+  seen=$(reachable_peers)
+  need=$(majority_needed)
+  if [ "$seen" -lt "$need" ]; then
+    rm -f "$PENDING_PREFIX"unfence
+    return 0
+  fi
+  persisting unfence || { log "fenced; $seen of the other nodes answer again and none is primary: restarting PostgreSQL if this lasts \${GRACE}s"; return 0; }
+  log "REPAIR: fenced since $(cat "$FENCE_MARKER" 2>/dev/null); $seen of the other nodes answer again (a majority needs $need) and none became primary: starting PostgreSQL"
+  svc_start || { log "could not start $SERVICE"; return 1; }
+  rm -f "$FENCE_MARKER"
+  clear_pending
+  restart_repmgrd || log "could not restart repmgrd"
+}
+
+# one field of pg_controldata of the (stopped) local cluster
+controldata() { as_pg "$BINDIR/pg_controldata" -D "$DATA_DIR" 2>/dev/null | awk -F': *' -v k="$1" '$1 == k { print $2; exit }'; }
+
+# "name id host port" of the one other data node that answers as primary; nothing when none or several
+current_primary() {
+  local p name id host port found=()
+  for p in "\${PEERS[@]}"; do
+    read -r name id host port <<<"$p"
+    [ "$(q_peer "$host" "$port" "select pg_is_in_recovery()")" = f ] && found+=("$p")
+  done
+  if [ "\${#found[@]}" -eq 1 ]; then printf '%s\n' "\${found[0]}"; fi
+  if [ "\${#found[@]}" -gt 1 ]; then log "WARNING: several data nodes answer as primary (\${found[*]}): not acting" >&2; fi
+  return 0
+}
+
+# where timeline $3 ends in the history of the primary at $1:$2 (its current timeline is $4)
+switchpoint() {
+  local file
+  file=$(printf 'pg_wal/%08X.history' "$4")
+  q_peer "$1" "$2" "select pg_read_file('$file')" | awk -v t="$3" '$1 == t { print $2; exit }'
+}
 
 wait_streaming() {
   local i
@@ -51,16 +220,49 @@ wait_streaming() {
   return 1
 }
 
+# Records what a rewind of this node to primary $1 will discard: $2 = their timeline,
+# $3 = fork point, $4 = this node's timeline, $5 = this node's last LSN. Copies the WAL
+# segments of timeline $4 from the fork point on. Fails when nothing could be recorded.
+save_discarded() {
+  local name=$1 their_tl=$2 fork=$3 my_tl=$4 my_lsn=$5 ts rec wal segsize per segno start f base n=0
+  ts=$(date -u +%Y%m%dT%H%M%SZ)
+  rec="$STATE_DIR/rewind-$NODE_NAME-$ts.txt"
+  wal="$STATE_DIR/rewind-$NODE_NAME-$ts.wal"
+  mkdir -p "$wal" || return 1
+  segsize=$(q_local "select setting from pg_settings where name = 'wal_segment_size'")
+  [ -n "$segsize" ] || segsize=16777216
+  per=$(( 4294967296 / segsize ))
+  segno=$(( $(lsn_num "$fork") / segsize ))
+  start=$(printf '%08X%08X%08X' "$my_tl" $(( segno / per )) $(( segno % per )))
+  for f in "$DATA_DIR"/pg_wal/$(printf '%08X' "$my_tl")????????????????; do
+    [ -f "$f" ] || continue
+    base=\${f##*/}
+    if [[ ! "$base" < "$start" ]]; then cp -p "$f" "$wal/" && n=$((n + 1)); fi
+  done
+  {
+    echo "node: $NODE_NAME"
+    echo "discarded: WAL of timeline $my_tl from $fork to $my_lsn ($(( $(lsn_num "$my_lsn") - $(lsn_num "$fork") )) bytes): transactions this node had that $name lacks"
+    echo "fork point: $name left timeline $my_tl at $fork (now on timeline $their_tl)"
+    echo "this node: timeline $my_tl, last LSN $my_lsn"
+    echo "saved WAL segments ($n, from $start): $wal (inspect with pg_waldump)"
+    echo "recorded: $(date -u '+%F %T') UTC, before node rejoin --force-rewind from $name"
+    echo "acknowledge: ems-ha ack-rewind $NODE_NAME (or remove this file)"
+    echo "--- pg_controldata"
+    as_pg "$BINDIR/pg_controldata" -D "$DATA_DIR" 2>&1
+  } >"$rec.tmp" && mv "$rec.tmp" "$rec" || return 1
+  log "WARNING: REWIND of $NODE_NAME will discard WAL $fork..$my_lsn of timeline $my_tl; recorded in $rec, segments saved in $wal"
+}
+
 rejoin() {
   local name=$1 host=$2 port=$3 n keep
   n=$(attempts)
   if [ "$n" -ge "$MAX_ATTEMPTS" ]; then
-    log "stale primary, but $n rejoin attempts failed: not trying again. Rejoin by hand (repmgr node rejoin --force-rewind), then remove $ATTEMPTS_FILE"
+    log "$n rejoin attempts failed: not trying again. Rejoin by hand (repmgr node rejoin --force-rewind), then remove $ATTEMPTS_FILE"
     return 1
   fi
   echo $((n + 1)) >"$ATTEMPTS_FILE"
-  log "another primary, $name ($host), is on a newer timeline: this node is the stale primary; rejoining as its standby (attempt $((n + 1)) of $MAX_ATTEMPTS)"
-  if ! timeout 120 systemctl stop "$SERVICE"; then
+  log "rejoining as a standby of $name ($host) with node rejoin --force-rewind (attempt $((n + 1)) of $MAX_ATTEMPTS)"
+  if svc_active && ! svc_stop; then
     log "could not stop $SERVICE: not rejoining"
     return 1
   fi
@@ -70,7 +272,7 @@ rejoin() {
     log "node rejoin done"
   else
     log "node rejoin failed: cloning from $name instead, keeping the old data directory"
-    timeout 120 systemctl stop "$SERVICE" || true
+    svc_stop || true
     keep="$DATA_DIR.pre-rejoin-$(date +%Y%m%d%H%M%S)"
     mv "$DATA_DIR" "$keep"
     log "old data directory kept at $keep"
@@ -81,39 +283,55 @@ rejoin() {
       return 1
     fi
     ensure_datadir_include
-    timeout 120 systemctl start "$SERVICE" || return 1
+    svc_start || return 1
     as_pg timeout 60 "$BINDIR/repmgr" -f "$REPMGR_CONF" standby register --force || return 1
   fi
-  systemctl is-active --quiet "$SERVICE" || timeout 120 systemctl start "$SERVICE" || return 1
+  svc_active || svc_start || return 1
   if wait_streaming 60; then
     log "streaming from $name"
     rm -f "$ATTEMPTS_FILE"
-    timeout 60 systemctl restart repmgrd || log "could not restart repmgrd"
+    clear_pending
+    restart_repmgrd || log "could not restart repmgrd"
     return 0
   fi
   log "not streaming from $name after 60 s"
   return 1
 }
 
-reconcile_once() {
-  local rec mine p name host port r theirs
-  systemctl is-active --quiet "$SERVICE" || return 0
-  rec=$(q_local "select pg_is_in_recovery()") || return 0
-  if [ "$rec" != f ]; then
-    # a healthy standby: a former failed rejoin no longer counts
-    if [ -f "$ATTEMPTS_FILE" ] && [ "$(q_local "select status from pg_stat_wal_receiver")" = streaming ]; then rm -f "$ATTEMPTS_FILE"; fi
+follow() {
+  local name=$1 id=$2
+  if ! as_pg timeout 300 "$BINDIR/repmgr" -f "$REPMGR_CONF" standby follow --upstream-node-id="$id"; then
+    log "standby follow of $name failed"
+    return 1
+  fi
+  if wait_streaming 60; then
+    log "streaming from $name"
+    clear_pending
+    restart_repmgrd || log "could not restart repmgrd"
     return 0
   fi
+  log "not streaming from $name after 60 s"
+  return 1
+}
+
+# On a primary: another primary on a newer timeline makes this one stale.
+reconcile_primary() {
+  local p name id host port theirs mine lsn fork
   for p in "\${PEERS[@]}"; do
-    read -r name host port <<<"$p"
-    r=$(q_peer "$host" "$port" "select pg_is_in_recovery()") || continue
-    [ "$r" = f ] || continue
+    read -r name id host port <<<"$p"
+    [ "$(q_peer "$host" "$port" "select pg_is_in_recovery()")" = f ] || continue
     # right after a promotion the control file still shows the old timeline (docs/background.md#native-postgresql-and-repmgr)
     q_peer "$host" "$port" "CHECKPOINT" >/dev/null || continue
     q_local "CHECKPOINT" >/dev/null || return 0
     theirs=$(q_peer "$host" "$port" "select timeline_id from pg_control_checkpoint()") || continue
     mine=$(q_local "select timeline_id from pg_control_checkpoint()") || return 0
     if [ "$theirs" -gt "$mine" ]; then
+      lsn=$(q_local "select pg_current_wal_lsn()")
+      fork=$(switchpoint "$host" "$port" "$mine" "$theirs")
+      log "REPAIR: $name ($host) is primary on timeline $theirs, newer than this node's $mine: this node is a stale primary (last LSN $lsn, fork point \${fork:-unknown})"
+      if [ -n "$fork" ] && [ -n "$lsn" ] && [ "$(lsn_num "$lsn")" -gt "$(lsn_num "$fork")" ]; then
+        save_discarded "$name" "$theirs" "$fork" "$mine" "$lsn" || { log "could not record what the rewind discards: not rewinding"; return 1; }
+      fi
       rejoin "$name" "$host" "$port"
       return $?
     fi
@@ -124,11 +342,105 @@ reconcile_once() {
   return 0
 }
 
+reconcile_standby() {
+  local p name id host port status sender theirs mine lsn fork
+  p=$(current_primary)
+  [ -n "$p" ] || return 0
+  read -r name id host port <<<"$p"
+  status=$(q_local "select status from pg_stat_wal_receiver")
+  sender=$(q_local "select sender_host from pg_stat_wal_receiver")
+  if [ "$status" = streaming ] && [ "$sender" = "$host" ]; then
+    # healthy: nothing is touched; earlier sightings and failed attempts no longer count
+    clear_pending
+    rm -f "$ATTEMPTS_FILE"
+    return 0
+  fi
+  if [ "$status" = streaming ]; then
+    persisting upstream || { log "streams from $sender, not from the primary $name: repairing if this lasts \${GRACE}s"; return 0; }
+    log "REPAIR: this standby streams from $sender, not from the primary $name ($host): standby follow"
+    follow "$name" "$id"
+    return $?
+  fi
+  persisting receiver || { log "not streaming (primary: $name): repairing if this lasts \${GRACE}s"; return 0; }
+  q_peer "$host" "$port" "CHECKPOINT" >/dev/null || return 0
+  theirs=$(q_peer "$host" "$port" "select timeline_id from pg_control_checkpoint()") || return 0
+  mine=$(q_local "select greatest((select timeline_id from pg_control_checkpoint()), (select min_recovery_end_timeline from pg_control_recovery()))") || return 0
+  lsn=$(q_local "select pg_last_wal_replay_lsn()") || return 0
+  [ -n "$theirs" ] && [ -n "$mine" ] && [ -n "$lsn" ] || return 0
+  if [ "$theirs" -gt "$mine" ]; then
+    fork=$(switchpoint "$host" "$port" "$mine" "$theirs")
+    if [ -z "$fork" ]; then
+      log "not streaming, on timeline $mine while $name is on $theirs, and $name's timeline history cannot be read: not acting"
+      return 1
+    fi
+    if [ "$(lsn_num "$lsn")" -gt "$(lsn_num "$fork")" ]; then
+      log "REPAIR: this standby has forked: timeline $mine replayed up to $lsn, past $fork where $name left timeline $mine; rewinding"
+      save_discarded "$name" "$theirs" "$fork" "$mine" "$lsn" || { log "could not record what the rewind discards: not rewinding"; return 1; }
+      rejoin "$name" "$host" "$port"
+      return $?
+    fi
+  fi
+  log "REPAIR: this standby does not stream and has not forked (timeline $mine at $lsn; $name on timeline $theirs): standby follow $name"
+  follow "$name" "$id"
+}
+
+reconcile_witness() {
+  local p name id host port up prim
+  p=$(current_primary)
+  [ -n "$p" ] || return 0
+  read -r name id host port <<<"$p"
+  up=$(q_local "select upstream_node_id from repmgr.nodes where node_id = $NODE_ID" repmgr) || return 0
+  prim=$(q_local "select string_agg(node_id::text, ',') from repmgr.nodes where type = 'primary' and active" repmgr) || return 0
+  if [ "$up" = "$id" ] && [ "$prim" = "$id" ]; then
+    clear_pending
+    return 0
+  fi
+  persisting witness || { log "registered with node \${up:-none} (primary in its metadata: \${prim:-none}), but $name is the primary: repairing if this lasts \${GRACE}s"; return 0; }
+  log "REPAIR: this witness is registered with node \${up:-none} (primary in its metadata: \${prim:-none}), but $name ($host) is the primary: witness register --force -h $host"
+  if ! as_pg timeout 60 "$BINDIR/repmgr" -f "$REPMGR_CONF" -h "$host" -p "$port" -U repmgr -d repmgr witness register --force; then
+    log "witness register with $name failed"
+    return 1
+  fi
+  log "witness registered with $name"
+  clear_pending
+  restart_repmgrd || log "could not restart repmgrd"
+}
+
+reconcile_once() {
+  local rec
+  if ! svc_active; then
+    if [ "$ROLE" = data ] && [ -f "$FENCE_MARKER" ]; then reconcile_fenced; fi
+    return 0
+  fi
+  if [ -f "$FENCE_MARKER" ]; then
+    log "PostgreSQL runs again (fenced since $(cat "$FENCE_MARKER" 2>/dev/null)): fence lifted"
+    rm -f "$FENCE_MARKER"
+  fi
+  if [ "$ROLE" = witness ]; then
+    reconcile_witness
+    return $?
+  fi
+  rec=$(q_local "select pg_is_in_recovery()") || return 0
+  if [ "$rec" = f ]; then
+    rm -f "$PENDING_PREFIX"upstream "$PENDING_PREFIX"receiver
+    reconcile_primary || return $?
+    # still the primary: fenced when it sees no majority
+    if [ "$(q_local "select pg_is_in_recovery()")" = f ]; then fence_if_isolated; fi
+  else
+    reconcile_standby
+  fi
+}
+
+if [ -n "\${EMS_HA_RECONCILE_OVERRIDES:-}" ]; then
+  # shellcheck source=/dev/null
+  . "$EMS_HA_RECONCILE_OVERRIDES"
+fi
+mkdir -p "$STATE_DIR"
 if [ "\${1:-}" = "--once" ]; then
   reconcile_once
   exit $?
 fi
-log "watching for a newer primary among: \${PEERS[*]:-none} (every \${INTERVAL}s)"
+log "reconciling $ROLE node $NODE_NAME against: \${PEERS[*]:-none} (every \${INTERVAL}s, repairs after \${GRACE}s)"
 while true; do
   reconcile_once || true
   sleep "$INTERVAL"
@@ -140,12 +452,14 @@ export function renderReconcileScript(d: Deployment, self: NativeMember): string
   const l = nativeLayout(s.pgVersion);
   const header = [
     "#!/bin/bash",
-    sh`# ems-ha reconciliation service of ${self.name}: demotes this node when it is a stale primary.`,
+    `# ems-ha reconciliation service of ${self.name}: repairs a stale primary, a forked or misattached standby, a stale witness.`,
     "# Managed by ems-ha (native-single-region); usage: ems-ha-reconcile [--once]",
     "set -uo pipefail",
     "cd /",
     shellVars({
       NODE_NAME: self.name,
+      NODE_ID: self.nodeId,
+      ROLE: self.role,
       PG_PORT: self.port,
       BINDIR: l.bindir,
       SERVICE: l.service,
@@ -155,11 +469,15 @@ export function renderReconcileScript(d: Deployment, self: NativeMember): string
       STATE_DIR: l.stateDir,
       CONNECT_TIMEOUT: connectTimeout(d),
       INTERVAL: s.reconcileIntervalSeconds,
+      GRACE: graceSeconds(d),
+      FENCING: fencingEnabled(d),
+      FENCE_AFTER: FENCE_AFTER_SECONDS,
       MAX_ATTEMPTS: MAX_REJOIN_ATTEMPTS,
     }),
     shellArray("PEERS", peerEntries(d, self)),
+    shellArray("WITNESSES", witnessEntries(d, self)),
   ];
-  return header.join("\n") + "\n" + unescapeBash(BODY).replace(/^\n/, "");
+  return `${header.join("\n")}\n${unescapeBash(BODY).replace(/^\n/, "")}`;
 }
 
 export function reconcileUnitSections(pgVersion = 15): UnitSection[] {
@@ -168,7 +486,7 @@ export function reconcileUnitSections(pgVersion = 15): UnitSection[] {
     {
       name: "Unit",
       directives: [
-        ["Description", "ems-ha reconciliation: rejoins this node as a standby when it is a stale primary"],
+        ["Description", "ems-ha reconciliation: repairs a stale primary, a forked or misattached standby, a stale witness"],
         ["After", `network-online.target ${l.service}.service repmgrd.service`],
         ["Wants", "network-online.target"],
       ],

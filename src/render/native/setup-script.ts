@@ -319,6 +319,7 @@ main() {
   configure_sudoers
   configure_pgpass
   configure_files
+  install_reconcile_script
   apply_pg_changes
   [ "$(q_local postgres "select pg_is_in_recovery()")" = f ] || die "the witness's PostgreSQL runs in recovery; a witness is a cluster of its own"
   ensure_repmgr_role_and_db
@@ -334,6 +335,7 @@ main() {
     as_pg "$BINDIR/repmgr" -f "$REPMGR_CONF" -h "$host" -p "$port" -U repmgr -d repmgr witness register --force
   fi
   configure_repmgrd
+  configure_reconcile
   show_cluster
   log "done"
 }
@@ -356,8 +358,7 @@ export function renderSetupScript(d: Deployment, m: NativeMember): string {
     configFiles(d, m),
     repmgrdFiles(d),
   ];
-  if (m.role === "data") parts.push(reconcileFiles(d, m), unescapeBash(DATA_MAIN));
-  else parts.push(unescapeBash(WITNESS_MAIN));
+  parts.push(reconcileFiles(d, m), unescapeBash(m.role === "data" ? DATA_MAIN : WITNESS_MAIN));
   return parts.join("\n");
 }
 

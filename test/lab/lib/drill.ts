@@ -98,7 +98,7 @@ export function nodeControl(d: Pick<Deployment, "topology">): NodeControl {
   return DOCKER_TOPOLOGIES.has(d.topology) ? DOCKER : NATIVE;
 }
 
-const TABLE = "ems_ha_drill";
+export const TABLE = "ems_ha_drill";
 
 function connect(node: DbNodeConfig, d: Deployment, password: string): Client {
   return new Client({
@@ -145,9 +145,11 @@ export function deployedDeployment(state: LabState): Deployment {
   return parseDeployment(JSON.parse(text), file);
 }
 
-/** The writer: inserts ids 1, 2, ... into whichever data node is writable, recording acknowledged ids. */
-class Writer {
+/** The writer: inserts ids 1, 2, ... into whichever data node is writable, recording acknowledged ids (and when). */
+export class Writer {
   readonly acknowledged: number[] = [];
+  /** Date.now() of each acknowledgement, in order. */
+  readonly ackTimes: number[] = [];
   errors = 0;
   private stopped = false;
   private next = 1;
@@ -184,6 +186,7 @@ class Writer {
         const id = this.next;
         await client.query(`insert into ${TABLE} (id) values ($1)`, [id]);
         this.acknowledged.push(id);
+        this.ackTimes.push(Date.now());
         this.next++;
         await sleep(20);
       } catch {

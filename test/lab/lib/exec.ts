@@ -40,6 +40,10 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
     cwd: opts.cwd,
     maxBuffer: 64 * 1024 * 1024,
   });
+  // A child that exits before reading its input is not an error of ours: its exit status counts.
+  if (r.error && (r.error as NodeJS.ErrnoException).code === "EPIPE" && r.status !== null) {
+    return { code: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+  }
   if (r.error) {
     const why = (r.error as NodeJS.ErrnoException).code === "ETIMEDOUT" ? `timed out after ${opts.timeoutMs ?? 60_000} ms` : r.error.message;
     return { code: 124, stdout: r.stdout ?? "", stderr: `${r.stderr ?? ""}${describe(cmd, args)}: ${why}` };
@@ -95,6 +99,9 @@ export function runStreaming(
       clearTimeout(timer);
       resolvePromise({ code: code ?? (signal ? 128 : 1), stdout, stderr });
     });
+    // A child that exits before reading its input makes stdin emit EPIPE: without a handler
+    // that error would crash the whole process; the child's exit status tells what happened.
+    child.stdin.on("error", () => undefined);
     child.stdin.end(opts.input ?? "");
   });
 }

@@ -76,12 +76,21 @@ export function writeIdentity(h: LabHost, id: HostIdentity): string {
 }
 
 /**
+ * chroot's arguments for pg_createcluster. The port is explicit: in the chroot pg_createcluster
+ * sees this machine's network namespace and picks the next free port (5433) when something
+ * here listens on 5432.
+ */
+export function createClusterArgs(root: string, port: number): string[] {
+  return [root, "pg_createcluster", "--locale", "C.UTF-8", "--port", String(port), "15", "main", "--", "--no-sync"];
+}
+
+/**
  * Creates the host's own PostgreSQL cluster 15/main (what Debian's postinst does on a real
  * host), so every DB host has its own system identifier. UTF-8 locale (docs/background.md#native-postgresql-and-repmgr). initdb's
  * --no-sync only skips the final fsync of the new files (the page cache outlives any host stop).
  */
-export async function createPgCluster(h: LabHost): Promise<void> {
-  await runStreamingOk("chroot", [hostDirs(h).merged, "pg_createcluster", "--locale", "C.UTF-8", "15", "main", "--", "--no-sync"], {
+export async function createPgCluster(h: LabHost, port = 5432): Promise<void> {
+  await runStreamingOk("chroot", createClusterArgs(hostDirs(h).merged, port), {
     timeoutMs: 120_000,
     env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8", LC_ALL: "C.UTF-8" },
   });

@@ -3,6 +3,7 @@
  * bridge of this machine. labUp / labDown / labStatus are what the CLI and tests call.
  */
 import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { availableParallelism, loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import type { Deployment } from "../../../src/config/schema";
 import { LabError, run, runOk } from "./exec";
@@ -125,8 +126,8 @@ export async function labUp(deployment: Deployment, opts: LabUpOptions = {}): Pr
     writeKnownHosts(state.knownHostsPath, hostKeys);
     const tPg = Date.now();
     const nativeDb = state.hosts.filter((h) => h.role !== "ems" && !h.docker);
-    await Promise.all(nativeDb.map((h) => createPgCluster(h)));
-    if (nativeDb.length > 0) log(`PostgreSQL cluster 15/main created on the DB hosts (${((Date.now() - tPg) / 1000).toFixed(1)} s)`);
+    await Promise.all(nativeDb.map((h) => createPgCluster(h, deployment.database.port)));
+    if (nativeDb.length > 0) log(`PostgreSQL cluster 15/main created on the DB hosts, port ${deployment.database.port} (${((Date.now() - tPg) / 1000).toFixed(1)} s)`);
 
     const tBoot = Date.now();
     for (const h of state.hosts) {
@@ -134,7 +135,9 @@ export async function labUp(deployment: Deployment, opts: LabUpOptions = {}): Pr
       writeLabState(state);
       log(`booting ${h.name} (${h.role}) at ${h.address}, pid ${h.pid}`);
     }
-    const timeoutMs = (opts.bootTimeoutSeconds ?? 90) * 1000;
+    const budget = bootBudget(state.hosts.length, opts.bootTimeoutSeconds);
+    const timeoutMs = budget.seconds * 1000;
+    log(`boot time limit ${budget.seconds} s (${budget.why})`);
     const failures = (
       await Promise.all(
         state.hosts.map(async (h) => {
@@ -148,7 +151,7 @@ export async function labUp(deployment: Deployment, opts: LabUpOptions = {}): Pr
         }),
       )
     ).filter((f): f is string => f !== undefined);
-    if (failures.length > 0) throw new LabError(`hosts did not become reachable over SSH within ${timeoutMs / 1000} s:\n${failures.join("\n")}`);
+    if (failures.length > 0) throw new LabError(`hosts did not become reachable over SSH within ${timeoutMs / 1000} s (${budget.why}):\n${failures.join("\n")}`);
     log(`all ${state.hosts.length} hosts up in ${((Date.now() - tBoot) / 1000).toFixed(1)} s`);
     return state;
   } catch (e) {
@@ -157,6 +160,18 @@ export async function labUp(deployment: Deployment, opts: LabUpOptions = {}): Pr
     await labDown(stateDir, { log, keepLogs: true }).catch((d: Error) => log(`cleanup also failed: ${d.message}`));
     throw new LabError(msg);
   }
+}
+
+/**
+ * The boot time limit: the given seconds, else 60 s plus 15 s per host, scaled by the machine's
+ * load per CPU (the hosts boot in parallel on shared cores); at most 15 minutes.
+ */
+export function bootBudget(hosts: number, given?: number, load = loadavg()[0] ?? 0, cpus = Math.max(1, availableParallelism())): { seconds: number; why: string } {
+  if (given !== undefined) return { seconds: given, why: "as given" };
+  const perCpu = load / cpus;
+  const factor = Math.max(1, perCpu);
+  const seconds = Math.min(900, Math.round((60 + 15 * hosts) * factor));
+  return { seconds, why: `${hosts} hosts, load ${load.toFixed(1)} on ${cpus} CPUs` };
 }
 
 /**

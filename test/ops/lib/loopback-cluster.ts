@@ -5,7 +5,7 @@
  * registers every node with a per-node repmgr.conf (docs/background.md#repmgr-automatic-failover: several nodes on one machine).
  * Everything runs as the postgres OS user (via runuser) and every step is time-bounded.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -75,8 +75,21 @@ export interface PgNode {
   readonly logFile: string;
 }
 
+/**
+ * The node's own address and socket on the server's command line: they win over postgresql.conf,
+ * which pg_rewind (node rejoin --force-rewind) overwrites with the source node's copy.
+ */
+export function serverOptions(n: Pick<PgNode, "address" | "socketDir">): string {
+  return `-c listen_addresses=${n.address} -c unix_socket_directories=${n.socketDir}`;
+}
+
 export class LoopbackCluster {
   readonly nodes: PgNode[] = [];
+  /** Lines appended to every node's repmgr.conf (set before adding nodes). */
+  extraRepmgrConf: string[] = [];
+  /** Restart a repmgrd that exits (as systemd does natively). */
+  superviseRepmgrd = false;
+  private readonly repmgrds = new Map<string, ChildProcess>();
 
   constructor(
     readonly root: string,
@@ -121,6 +134,7 @@ export class LoopbackCluster {
       "wal_log_hints = on",
       "fsync = off",
       "shared_buffers = '16MB'",
+      "shared_preload_libraries = 'repmgr'",
       "",
     ].join("\n");
   }
@@ -133,6 +147,14 @@ export class LoopbackCluster {
       `data_directory='${n.dataDir}'`,
       `pg_bindir='${PG_BIN}'`,
       `repmgrd_pid_file='${n.socketDir}/repmgrd.pid'`,
+      `service_start_command='${PG_BIN}/pg_ctl -D ${n.dataDir} -l ${n.logFile} -o "${serverOptions(n)}" -w -t 30 start'`,
+      `service_stop_command='${PG_BIN}/pg_ctl -D ${n.dataDir} -m fast -w -t 30 stop'`,
+      `service_restart_command='${PG_BIN}/pg_ctl -D ${n.dataDir} -l ${n.logFile} -o "${serverOptions(n)}" -m fast -w -t 30 restart'`,
+      // repmgrd only watches here: the tests decide who is promoted.
+      "failover=manual",
+      "monitor_interval_secs=2",
+      `log_file='${n.socketDir}/repmgrd.log'`,
+      ...this.extraRepmgrConf,
       "",
     ].join("\n");
     writeFileSync(n.repmgrConf, conf);
@@ -144,7 +166,7 @@ export class LoopbackCluster {
   }
 
   start(n: PgNode): void {
-    this.asPg(`${PG_BIN}/pg_ctl`, ["-D", n.dataDir, "-l", n.logFile, "-w", "-t", "30", "start"], 40_000);
+    this.asPg(`${PG_BIN}/pg_ctl`, ["-D", n.dataDir, "-l", n.logFile, "-o", serverOptions(n), "-w", "-t", "30", "start"], 40_000);
   }
 
   /** Stops a node at once (like a crash); ignores a node that is not running. */
@@ -191,6 +213,12 @@ export class LoopbackCluster {
     appendFileSync(join(n.dataDir, "postgresql.conf"), this.localSettings(n));
     this.start(n);
     this.writeRepmgrConf(n);
+    // repmgr refuses to register a standby that is not yet attached ("startup"): wait, bounded.
+    const deadline = Date.now() + 60_000;
+    while (this.psql(upstream, `select count(*) from pg_stat_replication where application_name = '${name}' and state = 'streaming'`) !== "1") {
+      if (Date.now() > deadline) throw new Error(`${name} is not streaming from ${upstream.name} after 60 s:\n${this.log(n)}`);
+      spawnSync("sleep", ["0.3"]);
+    }
     this.repmgr(n, ["standby", "register", "--wait-sync=20"]);
     return n;
   }
@@ -202,6 +230,59 @@ export class LoopbackCluster {
     return n;
   }
 
+  /** repmgr with a node's repmgr.conf, as postgres; throws on a non-zero exit. */
+  repmgrOn(n: PgNode, args: string[], timeoutMs = 120_000): string {
+    return this.asPg(`${PG_BIN}/repmgr`, ["-f", n.repmgrConf, ...args], timeoutMs);
+  }
+
+  /** Starts repmgrd for a node in the foreground (as systemd runs it natively). */
+  startRepmgrd(n: PgNode): void {
+    this.stopRepmgrd(n);
+    const child = spawn("runuser", ["-u", "postgres", "--", `${PG_BIN}/repmgrd`, "-f", n.repmgrConf, "--daemonize=false"], { stdio: "ignore", cwd: "/" });
+    child.on("error", () => undefined);
+    // like systemd's Restart=on-failure of the native unit: a repmgrd that exits is started again
+    child.on("exit", () => {
+      if (this.superviseRepmgrd && this.repmgrds.get(n.name) === child) setTimeout(() => this.repmgrds.get(n.name) === child && this.startRepmgrd(n), 3000);
+    });
+    this.repmgrds.set(n.name, child);
+  }
+
+  stopRepmgrd(n: PgNode): void {
+    const c = this.repmgrds.get(n.name);
+    if (c && c.exitCode === null) c.kill("SIGTERM");
+    this.repmgrds.delete(n.name);
+    // runuser forwards the signal; a repmgrd left over (its pid file) is killed too.
+    const pidFile = join(n.socketDir, "repmgrd.pid");
+    if (existsSync(pidFile)) {
+      const pid = Number(readFileSync(pidFile, "utf8").trim());
+      if (pid > 1) {
+        try {
+          process.kill(pid, "SIGTERM");
+        } catch {
+          /* gone */
+        }
+      }
+    }
+  }
+
+  /** Waits (bounded) until each node's repmgr extension reports its repmgrd running. */
+  async waitRepmgrd(nodes: PgNode[], timeoutMs = 40_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (const n of nodes) {
+      for (;;) {
+        let ok = "";
+        try {
+          ok = this.psql(n, "select repmgr.repmgrd_is_running()", "repmgr");
+        } catch {
+          ok = "";
+        }
+        if (ok === "t") break;
+        if (Date.now() > deadline) throw new Error(`repmgrd of ${n.name} not running after ${timeoutMs / 1000} s:\n${existsSync(join(n.socketDir, "repmgrd.log")) ? readFileSync(join(n.socketDir, "repmgrd.log"), "utf8").slice(-2000) : "(no log)"}`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+
   /** `repmgr cluster show --csv` on a node (id,status,... per line). */
   clusterShowCsv(n: PgNode): string {
     const r = spawnSync("runuser", ["-u", "postgres", "--", `${PG_BIN}/repmgr`, "-f", n.repmgrConf, "cluster", "show", "--csv"], { encoding: "utf8", timeout: 30_000 });
@@ -209,6 +290,8 @@ export class LoopbackCluster {
   }
 
   stopAll(): void {
+    this.superviseRepmgrd = false;
+    for (const n of this.nodes) this.stopRepmgrd(n);
     for (const n of this.nodes) this.stopImmediate(n);
     // A postmaster that survived pg_ctl (should not happen): kill it by its pid file.
     for (const n of this.nodes) {

@@ -3,7 +3,7 @@
  * config and authorized_keys in a temp directory, root login by key only.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { run } from "./loopback-cluster";
@@ -35,7 +35,17 @@ function portOpen(address: string, port: number): Promise<boolean> {
   });
 }
 
-export async function startSshd(dir: string, addresses: string[], port: number): Promise<LoopbackSshd> {
+export interface SshdOptions {
+  /**
+   * Logins as any user with a key in authorized_keys (UsePAM yes: this machine's postgres account
+   * is locked, which sshd refuses without PAM), in a mount namespace with a private, world-writable
+   * /tmp (repmgr keeps temporary files there; this machine's /tmp is root-only). The directories
+   * the test uses must then lie outside /tmp.
+   */
+  readonly repmgrHops?: boolean;
+}
+
+export async function startSshd(dir: string, addresses: string[], port: number, opts: SshdOptions = {}): Promise<LoopbackSshd> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
   const hostKey = join(dir, "ssh_host_ed25519_key");
@@ -43,6 +53,11 @@ export async function startSshd(dir: string, addresses: string[], port: number):
   run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "ems-ha-ops-test-host", "-f", hostKey]);
   run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "ems-ha-ops-test-client", "-f", clientKey]);
   writeFileSync(join(dir, "authorized_keys"), readFileSync(`${clientKey}.pub`), { mode: 0o600 });
+  if (opts.repmgrHops) {
+    // sshd reads authorized_keys as the user logging in (postgres too)
+    chmodSync(dir, 0o755);
+    chmodSync(join(dir, "authorized_keys"), 0o644);
+  }
   const config = join(dir, "sshd_config");
   writeFileSync(
     config,
@@ -55,14 +70,16 @@ export async function startSshd(dir: string, addresses: string[], port: number):
       "PermitRootLogin prohibit-password",
       "PasswordAuthentication no",
       "KbdInteractiveAuthentication no",
-      "UsePAM no",
+      opts.repmgrHops ? "UsePAM yes" : "UsePAM no",
       "StrictModes no",
       "LogLevel VERBOSE",
       "",
     ].join("\n"),
   );
   let log = "";
-  const proc = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", config], { stdio: ["ignore", "pipe", "pipe"] });
+  const proc = opts.repmgrHops
+    ? spawn("unshare", ["-m", "sh", "-c", `mount -t tmpfs -o mode=1777,size=64m tmpfs /tmp && exec /usr/sbin/sshd -D -e -f ${config}`], { stdio: ["ignore", "pipe", "pipe"] })
+    : spawn("/usr/sbin/sshd", ["-D", "-e", "-f", config], { stdio: ["ignore", "pipe", "pipe"] });
   proc.stdout!.on("data", (d: Buffer) => (log += d.toString()));
   proc.stderr!.on("data", (d: Buffer) => (log += d.toString()));
   const deadline = Date.now() + 15_000;

@@ -1,0 +1,121 @@
+/**
+ * Rewind records of the native reconciliation service (docs/reliability.md, "Self-healing").
+ *
+ * Before `repmgr node rejoin --force-rewind` discards what a node wrote after the fork, the
+ * service writes /var/lib/ems-ha/rewind-<node>-<timestamp>.txt on that node: its timeline and
+ * last LSN, the new primary's fork point, and the WAL range that will be discarded. `ems-ha
+ * status` lists these files (over SSH) until an operator reviews them and runs `ems-ha
+ * ack-rewind NODE`, which prints and removes them.
+ *
+ * $EMS_HA_STATE_DIR replaces /var/lib/ems-ha (the service honours the same variable; tests).
+ */
+import { ConfigError } from "../config/errors";
+import type { DbNodeConfig, Deployment } from "../config/schema";
+import { STATE_DIR } from "../render/native/layout";
+import { shellQuote, sshExec } from "./ssh";
+
+export const STATE_DIR_ENV = "EMS_HA_STATE_DIR";
+
+export interface RewindMarker {
+  readonly node: string;
+  /** Path of the record on the node. */
+  readonly file: string;
+  /** Its first lines. */
+  readonly summary: string[];
+}
+
+export interface MarkerOptions {
+  readonly env: NodeJS.ProcessEnv;
+  /** Milliseconds per SSH call. @default 20000 */
+  readonly timeoutMs?: number;
+}
+
+export function stateDir(env: NodeJS.ProcessEnv): string {
+  return env[STATE_DIR_ENV] || STATE_DIR;
+}
+
+const SUMMARY_LINES = 8;
+const MARK = "==> ";
+const FENCED = "==F ";
+
+/**
+ * The shell command that prints every record of one node (each preceded by "==> path"), and the
+ * fence marker ("==F <time> <node>") when the node fenced itself.
+ */
+export function listMarkersCommand(dir: string, node: string): string {
+  const glob = `${shellQuote(dir)}/rewind-${shellQuote(node)}-*.txt`;
+  const fence = `${shellQuote(dir)}/fenced`;
+  return `for f in ${glob}; do if [ -f "$f" ]; then printf '${MARK}%s\\n' "$f"; head -n ${SUMMARY_LINES} "$f"; fi; done; if [ -f ${fence} ]; then printf '${FENCED}%s\\n' "$(head -n 1 ${fence})"; fi; true`;
+}
+
+/** A data node that stopped its PostgreSQL because it saw no majority (docs/reliability.md). */
+export interface FenceMarker {
+  readonly node: string;
+  /** When (UTC), as the service wrote it. */
+  readonly since: string;
+}
+
+/** The fence marker in the output of listMarkersCommand, when it names this node. */
+export function parseFence(node: string, output: string): FenceMarker | undefined {
+  for (const line of output.split("\n")) {
+    if (!line.startsWith(FENCED)) continue;
+    const text = line.slice(FENCED.length).trim();
+    if (text.endsWith(` ${node}`)) return { node, since: text.slice(0, -node.length - 1) };
+  }
+  return undefined;
+}
+
+/** Parses the output of listMarkersCommand. */
+export function parseMarkers(node: string, output: string): RewindMarker[] {
+  const out: Array<{ node: string; file: string; summary: string[] }> = [];
+  for (const line of output.split("\n")) {
+    if (line.startsWith(MARK)) out.push({ node, file: line.slice(MARK.length).trim(), summary: [] });
+    else if (line.startsWith(FENCED)) continue;
+    else if (out.length > 0 && line.trim() !== "") out[out.length - 1]!.summary.push(line);
+  }
+  return out;
+}
+
+/** Data nodes of a native deployment (the only ones the service rewinds). */
+function nativeDataNodes(d: Deployment): DbNodeConfig[] {
+  return d.topology === "native-single-region" ? d.database.nodes.filter((n) => n.role === "data") : [];
+}
+
+/** Reads the records of every native data node; a node that cannot be asked is a warning. */
+export async function findRewindMarkers(d: Deployment, opts: MarkerOptions): Promise<{ markers: RewindMarker[]; fenced: FenceMarker[]; warnings: string[] }> {
+  const dir = stateDir(opts.env);
+  const results = await Promise.all(
+    nativeDataNodes(d).map(async (n) => {
+      try {
+        const r = await sshExec(n, listMarkersCommand(dir, n.name), { env: opts.env, timeoutMs: opts.timeoutMs ?? 20_000, connectTimeoutMs: Math.min(opts.timeoutMs ?? 20_000, 10_000) });
+        if (r.code !== 0) return { markers: [], fenced: undefined, warning: `could not list rewind records on ${n.name}: exit ${r.code}` };
+        return { markers: parseMarkers(n.name, r.stdout), fenced: parseFence(n.name, r.stdout), warning: undefined };
+      } catch (e) {
+        return { markers: [], fenced: undefined, warning: `could not look for rewind records on ${n.name}: ${(e as Error).message}` };
+      }
+    }),
+  );
+  return {
+    markers: results.flatMap((r) => r.markers),
+    fenced: results.flatMap((r) => (r.fenced ? [r.fenced] : [])),
+    warnings: results.flatMap((r) => (r.warning ? [r.warning] : [])),
+  };
+}
+
+/** Prints and removes a node's records. */
+export async function ackRewind(d: Deployment, name: string, opts: MarkerOptions): Promise<{ ok: boolean; message: string; records: string }> {
+  if (d.topology !== "native-single-region") {
+    throw new ConfigError([{ path: "topology", value: d.topology, message: "rewind records are kept by the native reconciliation service only", fix: "use ack-rewind with a native-single-region deployment" }]);
+  }
+  const node = d.database.nodes.find((n) => n.name === name && n.role === "data");
+  if (!node) {
+    throw new ConfigError([{ path: "NODE", value: name, message: "no data node has this name", fix: `name a data node: ${nativeDataNodes(d).map((n) => n.name).join(", ")}` }]);
+  }
+  const dir = stateDir(opts.env);
+  const glob = `${shellQuote(dir)}/rewind-${shellQuote(node.name)}-*.txt`;
+  const command = `found=0; for f in ${glob}; do if [ -f "$f" ]; then found=1; printf '${MARK}%s\\n' "$f"; cat "$f"; rm -f "$f" || exit 1; fi; done; [ "$found" = 1 ] || echo 'no rewind records'`;
+  const r = await sshExec(node, command, { env: opts.env, timeoutMs: opts.timeoutMs ?? 20_000 });
+  if (r.code !== 0) return { ok: false, message: `removing the records on ${name} failed (exit ${r.code}): ${r.stderr.trim()}`, records: r.stdout };
+  const count = parseMarkers(name, r.stdout).length;
+  return { ok: true, message: count > 0 ? `${count} rewind record(s) of ${name} acknowledged and removed` : `${name} has no rewind records`, records: r.stdout };
+}

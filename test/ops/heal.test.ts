@@ -1,0 +1,449 @@
+/**
+ * Status that tells the truth, and self-healing, on a real loopback cluster: three PostgreSQL 15
+ * data nodes and a witness registered with repmgr 5.3, repmgrd running on each (failover=manual:
+ * the tests break the cluster on purpose). The failures are made for real: a witness left
+ * registered with a node that is no longer primary, a standby stopped together with the primary
+ * while another standby was promoted (a forked timeline), a paused repmgrd.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CliIo } from "../../src/cli/command";
+import { runCli } from "../../src/cli/main";
+import type { ClusterStatus } from "../../src/ops/status";
+import { loadDeployment } from "../../src/config/load";
+import { expectedServices } from "../../src/render/ems-services";
+import { memberByName } from "../../src/render/native/layout";
+import { renderReconcileScript } from "../../src/render/native/reconcile";
+import { LoopbackCluster, loopbackPlan, PG_BIN, requireTools, serverOptions, type PgNode } from "./lib/loopback-cluster";
+import { startSshd, type LoopbackSshd } from "./lib/loopback-sshd";
+
+const REPO = resolve(__dirname, "../..");
+const PASSWORD = `Heal!Test-${randomBytes(6).toString("hex")}`;
+
+let tmp = "";
+let cluster: LoopbackCluster;
+let sshd: LoopbackSshd | undefined;
+let pg1: PgNode;
+let pg2: PgNode;
+let pg3: PgNode;
+let pgw: PgNode;
+let configPath = "";
+let stateDir = "";
+let addr: string[] = [];
+let baseEnv: NodeJS.ProcessEnv = {};
+const allOutput: string[] = [];
+/** The reconciliation loops started by the tests, by node. */
+const loops = new Map<string, ChildProcess>();
+/** Measured repair times, printed at the end (docs/reliability.md). */
+const figures: string[] = [];
+
+/**
+ * The node's real reconciliation script (rendered from the deployment) and an overrides file
+ * that points it at the loopback node: paths, socket, pg_ctl instead of systemctl, a short
+ * interval and grace; restarting repmgrd is left to the test (recorded in a file).
+ */
+function reconcileFiles(n: PgNode): { script: string; overrides: string; log: string } {
+  const d = loadDeployment(configPath);
+  const dir = join(tmp, "reconcile", n.name);
+  mkdirSync(join(dir, "state"), { recursive: true });
+  const script = join(dir, "ems-ha-reconcile");
+  writeFileSync(script, renderReconcileScript(d, memberByName(d, n.name)), { mode: 0o755 });
+  const overrides = join(dir, "overrides.sh");
+  const ctl = `runuser -u postgres -- timeout 60 ${PG_BIN}/pg_ctl -D ${n.dataDir}`;
+  writeFileSync(
+    overrides,
+    [
+      `DATA_DIR=${n.dataDir}`,
+      `CONF_DIR=${n.dataDir}`,
+      `REPMGR_CONF=${n.repmgrConf}`,
+      `STATE_DIR=${stateDir}`,
+      `ATTEMPTS_FILE=${dir}/state/attempts`,
+      `PENDING_PREFIX=${dir}/state/pending-`,
+      "INTERVAL=1",
+      "GRACE=2",
+      "FENCE_AFTER=3",
+      // shared by the nodes here (one machine); the marker names its node
+      `FENCE_MARKER=${stateDir}/fenced`,
+      `MAJORITY_SEEN=${dir}/state/majority-seen`,
+      `export PGHOST=${n.socketDir}`,
+      `svc_active() { ${ctl} status >/dev/null 2>&1; }`,
+      `svc_stop() { ${ctl} -m fast -w -t 30 stop >/dev/null; }`,
+      `svc_start() { ${ctl} -l ${n.logFile} -o "${serverOptions(n)}" -w -t 30 start >/dev/null; }`,
+      `restart_repmgrd() { echo "$NODE_NAME" >>${tmp}/repmgrd-restarts; }`,
+      "",
+    ].join("\n"),
+  );
+  return { script, overrides, log: join(dir, "loop.log") };
+}
+
+/**
+ * repmgr keeps temporary files in /tmp (command output, the config archive of node rejoin), which
+ * must be writable by postgres as on any Debian host; this machine's /tmp is not. The script runs
+ * in its own mount namespace with a private tmpfs on /tmp (the cluster lives under /var/tmp).
+ */
+function inPrivateTmp(command: string): string[] {
+  return ["-m", "bash", "-c", `mount -t tmpfs -o mode=1777,size=64m tmpfs /tmp && ${command}`];
+}
+
+function reconcileOnce(n: PgNode): { code: number | null; out: string } {
+  const f = reconcileFiles(n);
+  const r = spawnSync("unshare", inPrivateTmp(`exec bash ${f.script} --once`), { env: { ...process.env, EMS_HA_RECONCILE_OVERRIDES: f.overrides }, encoding: "utf8", timeout: 120_000 });
+  return { code: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+function startLoop(n: PgNode): void {
+  const f = reconcileFiles(n);
+  const child = spawn("unshare", inPrivateTmp(`exec bash ${f.script} >>${f.log} 2>&1`), { env: { ...process.env, EMS_HA_RECONCILE_OVERRIDES: f.overrides }, stdio: "ignore" });
+  loops.set(n.name, child);
+}
+
+function stopLoops(): void {
+  for (const c of loops.values()) if (c.exitCode === null) c.kill("SIGTERM");
+  loops.clear();
+}
+
+function loopLog(n: PgNode): string {
+  const f = join(tmp, "reconcile", n.name, "loop.log");
+  return existsSync(f) ? readFileSync(f, "utf8") : "";
+}
+
+function postmasterPid(n: PgNode): string {
+  return readFileSync(join(n.dataDir, "postmaster.pid"), "utf8").split("\n")[0]!;
+}
+
+/** Polls status until `done` holds; returns the seconds it took (bounded). */
+async function until(what: string, done: (s: ClusterStatus) => boolean, timeoutMs: number): Promise<{ seconds: number; s: ClusterStatus }> {
+  const started = Date.now();
+  let last: ClusterStatus | undefined;
+  while (Date.now() - started < timeoutMs) {
+    last = (await status()).s;
+    if (done(last)) return { seconds: (Date.now() - started) / 1000, s: last };
+    await sleep(500);
+  }
+  throw new Error(`${what}: not reached in ${timeoutMs / 1000} s; last reasons: ${JSON.stringify(last?.reasons)}\n${[...loops.keys()].map((k) => `--- ${k}\n${loopLog(cluster.nodes.find((n) => n.name === k)!).slice(-3000)}`).join("\n")}`);
+}
+
+const streamsFrom = (s: ClusterStatus, node: string, primary: string) => {
+  const n = s.dbNodes.find((x) => x.name === node);
+  const p = s.dbNodes.find((x) => x.name === primary);
+  return n?.role === "standby" && n.streaming === true && n.upstream === p?.address;
+};
+
+async function cli(argv: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const io: CliIo = { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`), cwd: REPO, env: { ...baseEnv, ...extraEnv } };
+  const code = await runCli(argv, io);
+  allOutput.push(out, err);
+  return { code, out, err };
+}
+
+async function status(): Promise<{ code: number; s: ClusterStatus }> {
+  const r = await cli(["status", "--config", configPath, "--json"]);
+  return { code: r.code, s: JSON.parse(r.out) as ClusterStatus };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+beforeAll(async () => {
+  requireTools();
+  const plan = await loopbackPlan(5);
+  addr = plan.addresses;
+  tmp = mkdtempSync(join("/var/tmp", "ems-ha-heal-"));
+  chmodSync(tmp, 0o755);
+  mkdirSync(join(tmp, "pg"));
+  stateDir = join(tmp, "state");
+  mkdirSync(stateDir);
+  cluster = new LoopbackCluster(join(tmp, "pg"), plan.pgPort, PASSWORD);
+  pg1 = cluster.addPrimary("pg-1", 1, addr[0]!);
+  pg2 = cluster.addStandby("pg-2", 2, addr[1]!, pg1);
+  pg3 = cluster.addStandby("pg-3", 3, addr[2]!, pg1);
+  pgw = cluster.addWitness("pgw-1", 4, addr[3]!, pg1);
+  for (const n of cluster.nodes) cluster.startRepmgrd(n);
+  sshd = await startSshd(join(tmp, "ssh"), addr, plan.sshPort);
+  const unitsDir = join(tmp, "units");
+  mkdirSync(unitsDir);
+  const units = expectedServices("primary").map((alts) => `${alts[0]}.service loaded active running stand-in`);
+  writeFileSync(join(unitsDir, `units-${addr[4]}`), `${units.join("\n")}\n`);
+  const ssh = { user: "root", port: plan.sshPort, privateKeyPath: sshd.clientKey };
+  configPath = join(tmp, "deployment.json");
+  writeFileSync(
+    configPath,
+    JSON.stringify({
+      topology: "native-single-region",
+      name: "heal-test",
+      emsNodes: [{ name: "ems-1", address: addr[4], ssh }],
+      database: {
+        port: plan.pgPort,
+        user: "postgres",
+        nodes: [
+          { name: "pg-1", address: addr[0], role: "data", ssh },
+          { name: "pg-2", address: addr[1], role: "data", ssh },
+          { name: "pg-3", address: addr[2], role: "data", ssh },
+          { name: "pgw-1", address: addr[3], role: "witness", ssh },
+        ],
+      },
+      installer: { version: "7.4.4.2034", source: { kind: "file", path: "/nonexistent/installer.bin", sha256: "0".repeat(64) } },
+      ems: { fqdn: "ems.heal-test.internal", vip: "192.0.2.50" },
+    }),
+  );
+  const env = { ...process.env };
+  delete env.SSH_AUTH_SOCK;
+  delete env.TF_VAR_db_password;
+  baseEnv = {
+    ...env,
+    EMS_HA_DB_PASSWORD: PASSWORD,
+    EMS_HA_KNOWN_HOSTS: join(tmp, "known_hosts"),
+    EMS_HA_SYSTEMCTL: `${REPO}/test/standins/ems-systemctl ${unitsDir}`,
+    EMS_HA_STATE_DIR: stateDir,
+  };
+  await cluster.waitRepmgrd(cluster.nodes);
+}, 300_000);
+
+afterAll(async () => {
+  stopLoops();
+  if (figures.length > 0) console.log(`repair times:\n${figures.join("\n")}`);
+  cluster?.stopAll();
+  await sshd?.stop();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+}, 60_000);
+
+describe("status tells the truth", () => {
+  it("healthy: repmgrd running everywhere, the witness registered with the primary, the next failover promotes pg-2", async () => {
+    const { code, s } = await status();
+    expect(s.reasons).toEqual([]);
+    expect(code).toBe(0);
+    expect(s.dbNodes.map((n) => [n.name, n.role, n.repmgrd?.running, n.repmgrd?.paused])).toEqual([
+      ["pg-1", "primary", true, false],
+      ["pg-2", "standby", true, false],
+      ["pg-3", "standby", true, false],
+      ["pgw-1", "witness", true, false],
+    ]);
+    expect(s.dbNodes.find((n) => n.name === "pg-1")!.timeline).toBe(1);
+    expect(s.nextFailover).toMatchObject({ primary: "pg-1", newPrimary: "pg-2", unfit: [] });
+    const table = await cli(["status", "--config", configPath]);
+    expect(table.out).toMatch(/If the primary pg-1 fails now: pg-2 is promoted/);
+    expect(table.out).toMatch(/pg-1\s.*primary.*\s1\s+running/);
+  });
+
+  it("a paused repmgrd is flagged (degraded) and the next failover needs manual promotion", async () => {
+    cluster.repmgrOn(pg1, ["service", "pause"]);
+    try {
+      const { code, s } = await status();
+      expect(code).toBe(1);
+      for (const n of ["pg-1", "pg-2", "pg-3", "pgw-1"]) expect(s.reasons).toContain(`repmgrd is paused on ${n}: automatic failover is off until \`ems-ha resume\``);
+      expect(s.nextFailover?.newPrimary).toBeNull();
+      expect(s.reasons.some((r) => /^if the primary pg-1 fails now, nobody is promoted: .*needs manual promotion/.test(r))).toBe(true);
+      const table = await cli(["status", "--config", configPath]);
+      expect(table.out).toMatch(/pg-2\s.*standby.*PAUSED/);
+    } finally {
+      cluster.repmgrOn(pg1, ["service", "unpause"]);
+    }
+    expect((await status()).code).toBe(0);
+  });
+
+  it("the reconciliation service leaves a healthy cluster alone (one iteration on every node)", async () => {
+    const pids = cluster.nodes.map(postmasterPid);
+    for (const n of cluster.nodes) {
+      const r = reconcileOnce(n);
+      expect(r.out).not.toMatch(/REPAIR|rejoin|register|follow/);
+      expect(r.code, r.out).toBe(0);
+    }
+    expect(cluster.nodes.map(postmasterPid)).toEqual(pids);
+    expect(readdirSync(stateDir)).toEqual([]);
+    expect((await status()).code).toBe(0);
+  });
+
+  it("a stale witness and a forked standby (stopped with the primary while another standby was promoted) are degraded, with the reasons", async () => {
+    // pg-3 stops first and misses what pg-1 writes next; pg-2 receives it.
+    cluster.stopImmediate(pg3);
+    cluster.psql(pg1, "create table t(x int); insert into t select generate_series(1, 5000)");
+    await waitReplay(pg2, cluster.psql(pg1, "select pg_current_wal_lsn()"));
+    // The primary and pg-2 stop together; pg-3 comes back and is promoted: a new timeline forks
+    // at pg-3's position, behind what pg-2 has.
+    cluster.stopImmediate(pg1);
+    cluster.stopImmediate(pg2);
+    cluster.start(pg3);
+    cluster.repmgrOn(pg3, ["standby", "promote"]);
+    cluster.psql(pg3, "create table after_fork(x int); insert into after_fork values (1)");
+    cluster.start(pg2);
+    // (repmgrd of pg-2 cannot start: its upstream pg-1 is down; status reports that too.)
+    cluster.startRepmgrd(pg3);
+    await cluster.waitRepmgrd([pg3]);
+
+    const { code, s } = await status();
+    expect(code).toBe(1);
+    expect(s.writablePrimaries).toEqual(["pg-3"]);
+    expect(s.dbNodes.find((n) => n.name === "pg-3")!.timeline).toBe(2);
+    expect(s.dbNodes.find((n) => n.name === "pg-2")).toMatchObject({ role: "standby", streaming: false, timeline: 1 });
+    expect(s.reasons).toContain("standby pg-2 is not streaming from a primary");
+    expect(s.reasons.find((r) => r.startsWith("standby pg-2 has forked"))).toMatch(/^standby pg-2 has forked: it is on timeline 1 at \S+, past \S+ where the primary pg-3 left timeline 1 \(now on 2\)/);
+    expect(s.reasons).toContain(`witness pgw-1 is registered with pg-1, not with the primary pg-3 (repmgr witness register --force -h <pg-3's address> on pgw-1)`);
+    expect(s.reasons.some((r) => r.startsWith("data node pg-1 is unreachable"))).toBe(true);
+    // pg-1 is down, pg-2 forked, the witness stale: nobody would take over from pg-3.
+    expect(s.nextFailover).toMatchObject({ primary: "pg-3", newPrimary: null });
+    expect(s.nextFailover!.unfit).toEqual(
+      expect.arrayContaining([
+        { node: "pg-1", why: "unreachable" },
+        { node: "pg-2", why: "not streaming" },
+        { node: "pgw-1", why: "registered with another node than pg-3" },
+      ]),
+    );
+  });
+});
+
+describe("self-healing (the reconciliation service's loop, as systemd runs it)", () => {
+  it("repairs the forked standby (recording what the rewind discards) and the stale witness, within a bounded time", async () => {
+    const broken = Date.now();
+    for (const n of [pg2, pg3, pgw]) startLoop(n);
+    const { seconds } = await until("pg-2 streams from pg-3 and the witness follows pg-3", (s) => streamsFrom(s, "pg-2", "pg-3") && !s.reasons.some((r) => r.startsWith("witness pgw-1")), 120_000);
+    figures.push(`forked standby + stale witness repaired in ${seconds.toFixed(1)} s (loop interval 1 s, grace 2 s)`);
+    // rewound, not re-cloned: no data directory was set aside
+    expect(loopLog(pg2)).toMatch(/node rejoin done/);
+    expect(existsSync(`${pg2.dataDir}.pre-rejoin`)).toBe(false);
+    expect(readdirSync(join(tmp, "pg", "pg-2")).filter((f) => f.includes("pre-rejoin"))).toEqual([]);
+    expect(seconds).toBeLessThan(60);
+    expect(loopLog(pg2)).toMatch(/REPAIR: this standby has forked: timeline 1 replayed up to \S+, past \S+ where pg-3 left timeline 1; rewinding/);
+    expect(loopLog(pg2)).toMatch(/WARNING: REWIND of pg-2 will discard WAL \S+\.\.\S+ of timeline 1; recorded in \S+rewind-pg-2-\S+\.txt/);
+    expect(loopLog(pgw)).toMatch(/REPAIR: this witness is registered with node 1 \(primary in its metadata: 1\), but pg-3 \(\S+\) is the primary: witness register --force -h/);
+    // the primary's loop did nothing
+    expect(loopLog(pg3)).not.toMatch(/REPAIR/);
+    expect(cluster.psql(pg3, "select pg_is_in_recovery()")).toBe("f");
+    const record = readdirSync(stateDir).filter((f) => /^rewind-pg-2-.*\.txt$/.test(f));
+    expect(record).toHaveLength(1);
+    const text = readFileSync(join(stateDir, record[0]!), "utf8");
+    expect(text).toMatch(/^discarded: WAL of timeline 1 from \S+ to \S+ \([1-9]\d* bytes\)/m);
+    expect(text).toMatch(/^fork point: pg-3 left timeline 1 at \S+ \(now on timeline 2\)/m);
+    expect(text).toMatch(/Latest checkpoint's TimeLineID:\s+1/);
+    const wal = readdirSync(join(stateDir, record[0]!.replace(/\.txt$/, ".wal")));
+    expect(wal.length).toBeGreaterThan(0);
+    expect(wal.every((f) => f.startsWith("00000001"))).toBe(true);
+    expect(Date.now() - broken).toBeLessThan(120_000);
+  }, 200_000);
+
+  it("repairs the stale primary when it comes back (rewound onto pg-3's timeline), never touching the only primary", async () => {
+    cluster.start(pg1);
+    startLoop(pg1);
+    const { seconds, s } = await until("pg-1 streams from pg-3", (x) => streamsFrom(x, "pg-1", "pg-3"), 120_000);
+    figures.push(`stale primary rejoined in ${seconds.toFixed(1)} s`);
+    expect(s.writablePrimaries).toEqual(["pg-3"]);
+    expect(loopLog(pg1)).toMatch(/REPAIR: pg-3 \(\S+\) is primary on timeline 2, newer than this node's 1: this node is a stale primary/);
+    expect(loopLog(pg1)).toMatch(/node rejoin done/);
+    expect(readdirSync(join(tmp, "pg", "pg-1")).filter((f) => f.includes("pre-rejoin"))).toEqual([]);
+    expect(readdirSync(stateDir).filter((f) => /^rewind-pg-1-.*\.txt$/.test(f))).toHaveLength(1);
+    // pg-1's rows after the fork are gone from it (pg-3 never had them) but recorded.
+    expect(cluster.psql(pg1, "select count(*) from pg_class where relname = 't'")).toBe("0");
+  }, 200_000);
+
+  it("repairs a standby that streams from a node that is not the primary", async () => {
+    cluster.psql(pg2, `alter system set primary_conninfo = 'host=${pg1.address} port=${cluster.port} user=repmgr application_name=pg-2'`);
+    cluster.psql(pg2, "select pg_reload_conf()");
+    const moved = await until("pg-2 streams from pg-1", (x) => x.dbNodes.find((n) => n.name === "pg-2")?.upstream === pg1.address, 15_000).catch(() => undefined);
+    const { seconds } = await until("pg-2 streams from pg-3 again", (x) => streamsFrom(x, "pg-2", "pg-3"), 120_000);
+    expect(moved, "pg-2 was never seen streaming from pg-1 (the repair may have been faster than status)").toBeDefined();
+    figures.push(`standby following a non-primary repaired in ${seconds.toFixed(1)} s`);
+    expect(loopLog(pg2)).toMatch(/REPAIR: this standby streams from \S+, not from the primary pg-3/);
+  }, 200_000);
+
+  it("status shows the rewinds until they are acknowledged; then the cluster is healthy again", async () => {
+    stopLoops();
+    for (const n of cluster.nodes) cluster.startRepmgrd(n);
+    await cluster.waitRepmgrd(cluster.nodes);
+    const before = await status();
+    expect(before.code).toBe(1);
+    expect(before.s.rewinds.map((m) => m.node).sort()).toEqual(["pg-1", "pg-2"]);
+    expect(before.s.reasons.every((r) => /was rewound by the reconciliation service/.test(r))).toBe(true);
+    const table = await cli(["status", "--config", configPath]);
+    expect(table.out).toMatch(/Unacknowledged rewinds/);
+    for (const n of ["pg-1", "pg-2"]) {
+      const ack = await cli(["ack-rewind", n, "--config", configPath]);
+      expect(ack.code).toBe(0);
+      expect(ack.out).toMatch(new RegExp(`1 rewind record\\(s\\) of ${n} acknowledged and removed`));
+      expect(ack.err).toMatch(/discarded: WAL of timeline 1/);
+    }
+    const after = await status();
+    expect(after.s.reasons).toEqual([]);
+    expect(after.code).toBe(0);
+    expect(after.s.nextFailover?.newPrimary).not.toBeNull();
+  }, 120_000);
+});
+
+function running(n: PgNode): boolean {
+  return spawnSync("runuser", ["-u", "postgres", "--", `${PG_BIN}/pg_ctl`, "-D", n.dataDir, "status"], { timeout: 10_000 }).status === 0;
+}
+
+async function waitFor(what: string, cond: () => boolean, timeoutMs: number): Promise<number> {
+  const started = Date.now();
+  while (!cond()) {
+    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not after ${timeoutMs / 1000} s\n${[...loops.keys()].map((k) => `--- ${k}\n${loopLog(cluster.nodes.find((n) => n.name === k)!).slice(-3000)}`).join("\n")}`);
+    await sleep(250);
+  }
+  return (Date.now() - started) / 1000;
+}
+
+describe("split-brain fencing (the reconciliation service on the primary)", () => {
+  const fenced = () => existsSync(join(stateDir, "fenced"));
+
+  it("a primary that sees a majority is left alone; one that sees no majority stops PostgreSQL within a bounded time", async () => {
+    // 4 nodes: pg-3 needs 2 of the other 3. pg-2 goes away: pg-1 and the witness remain.
+    cluster.stopRepmgrd(pg2);
+    cluster.stopImmediate(pg2);
+    startLoop(pg3);
+    await sleep(6000);
+    expect(running(pg3)).toBe(true);
+    expect(loopLog(pg3)).not.toMatch(/FENCE/);
+    expect(loopLog(pg3)).toMatch(/fencing armed: 2 of the other nodes answer \(a majority needs 2\)/);
+    // the witness goes away too: only pg-1 answers
+    cluster.stopRepmgrd(pgw);
+    cluster.stopImmediate(pgw);
+    const seconds = await waitFor("pg-3 fenced", () => !running(pg3), 60_000);
+    figures.push(`isolated primary stopped (fenced) ${seconds.toFixed(1)} s after it lost its majority (loop interval 1 s, FENCE_AFTER 3 s)`);
+    expect(seconds).toBeLessThan(20);
+    expect(fenced()).toBe(true);
+    expect(loopLog(pg3)).toMatch(/FENCE: this primary has seen only 1 of the other nodes \(a majority needs 2\) for 3s: stopping PostgreSQL/);
+    // status names the fenced node (and only it)
+    const { code, s } = await status();
+    expect(code).toBe(1);
+    expect(s.fenced.map((f) => f.node)).toEqual(["pg-3"]);
+    expect(s.reasons.find((r) => r.startsWith("pg-3 fenced itself at "))).toMatch(/^pg-3 fenced itself at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(it saw no majority of the nodes\)/);
+  }, 120_000);
+
+  it("the fenced primary starts again once a majority answers and nobody else became primary", async () => {
+    cluster.start(pgw);
+    const seconds = await waitFor("pg-3 running again", () => running(pg3), 60_000);
+    figures.push(`fenced primary restarted ${seconds.toFixed(1)} s after a majority answered again`);
+    expect(loopLog(pg3)).toMatch(/REPAIR: fenced since .*; 2 of the other nodes answer again \(a majority needs 2\) and none became primary: starting PostgreSQL/);
+    expect(fenced()).toBe(false);
+    expect(cluster.psql(pg3, "select pg_is_in_recovery()")).toBe("f");
+  }, 120_000);
+
+  it("a fenced primary whose standby was promoted meanwhile rejoins it as a standby", async () => {
+    cluster.stopImmediate(pgw);
+    await waitFor("pg-3 fenced again", () => !running(pg3), 60_000);
+    cluster.repmgrOn(pg1, ["standby", "promote"]);
+    cluster.start(pgw);
+    cluster.start(pg2);
+    const seconds = await waitFor("pg-3 a standby of pg-1", () => running(pg3) && cluster.psql(pg3, "select status from pg_stat_wal_receiver") === "streaming", 120_000);
+    figures.push(`fenced primary rejoined the promoted standby ${seconds.toFixed(1)} s after the others answered`);
+    expect(loopLog(pg3)).toMatch(/REPAIR: fenced since .*; pg-1 became primary \(timeline 3\): rejoining it/);
+    expect(cluster.psql(pg3, "select pg_is_in_recovery()")).toBe("t");
+    await waitFor("the fence marker removed", () => !fenced(), 30_000);
+  }, 200_000);
+});
+
+async function waitReplay(n: PgNode, lsn: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (cluster.psql(n, `select pg_last_wal_replay_lsn() >= '${lsn}'::pg_lsn`) !== "t") {
+    if (Date.now() > deadline) throw new Error(`${n.name} did not replay up to ${lsn} in 30 s`);
+    await sleep(200);
+  }
+}
+
+describe("output", () => {
+  it("no command printed the DB password", () => {
+    for (const text of allOutput) expect(text).not.toContain(PASSWORD);
+  });
+});
