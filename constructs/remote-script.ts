@@ -96,18 +96,20 @@ export function renderRunner(props: Pick<RemoteScriptProps, "args" | "secretFile
     'here="$(cd "$(dirname "$0")" && pwd)"',
     `cleanup() { rm -rf "$here/secrets" "$here/files"${placed.length ? ` ${placed.join(" ")}` : ""}; }`,
     "trap cleanup EXIT",
+    "# Creates a directory that does not exist yet; an existing one (/etc, /opt, ...) keeps its owner and mode.",
+    'newdir() { [ -d "$2" ] || install -d -m "$1" "$2"; }',
   ];
   for (const s of props.secretFiles ?? []) {
     if (!s.path) continue;
-    lines.push(`install -d -m 0700 ${q(s.path.replace(/\/[^/]*$/, "") || "/")}`, `install -m 0600 "$here/secrets/"${q(s.name)} ${q(s.path)}`);
+    lines.push(`newdir 0700 ${q(s.path.replace(/\/[^/]*$/, "") || "/")}`, `install -m 0600 "$here/secrets/"${q(s.name)} ${q(s.path)}`);
   }
   (props.uploads ?? []).forEach((u, i) => {
     const dir = u.destination.replace(/\/[^/]*$/, "") || "/";
-    lines.push(`install -d -m 0755 ${q(dir)}`, `mv -f "$here/files/${i}" ${q(u.destination)}`, `chown 0:0 ${q(u.destination)}`, `chmod 0644 ${q(u.destination)}`);
+    lines.push(`newdir 0755 ${q(dir)}`, `mv -f "$here/files/${i}" ${q(u.destination)}`, `chown 0:0 ${q(u.destination)}`, `chmod 0644 ${q(u.destination)}`);
   });
   if (props.installAs) {
     const dir = props.installAs.replace(/\/[^/]*$/, "") || "/";
-    lines.push(`install -d -m 0755 ${q(dir)}`, `install -m 0700 -o 0 -g 0 "$here/script.sh" ${q(props.installAs)}`);
+    lines.push(`newdir 0755 ${q(dir)}`, `install -m 0700 -o 0 -g 0 "$here/script.sh" ${q(props.installAs)}`);
   }
   lines.push(`EMS_HA_SECRETS="$here/secrets" bash "$here/script.sh"${(props.args ?? []).map((a) => ` ${q(a)}`).join("")}`);
   return `${lines.join("\n")}\n`;

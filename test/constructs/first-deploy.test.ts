@@ -8,7 +8,7 @@
 import { spawnSync } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { homedir } from "node:os";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import geo from "../../examples/geo-redundant";
@@ -240,6 +240,28 @@ describe("the step runner (bash)", () => {
     expect(existsSync(placed)).toBe(false);
     expect(existsSync(join(here, "secrets"))).toBe(false);
     expect(readFileSync(dest, "utf8")).toBe("payload");
+  });
+  it("leaves an existing directory's mode alone (a secret or upload next to /tmp or /etc must not chmod it)", () => {
+    const dir = tempDir("ems-ha-runner-mode-");
+    const here = join(dir, "run");
+    for (const d of ["secrets", "files"]) mkdirSync(join(here, d), { recursive: true });
+    writeFileSync(join(here, "secrets", "k"), "s3cret");
+    writeFileSync(join(here, "files", "0"), "payload");
+    const shared = join(dir, "shared");
+    mkdirSync(shared);
+    chmodSync(shared, 0o1777);
+    writeFileSync(join(here, "script.sh"), "exit 0\n");
+    writeFileSync(join(here, "run.sh"), renderRunner({ secretFiles: [{ name: "k", content: "x", path: join(shared, "k") }], uploads: [{ source: "x", destination: join(shared, "f.bin") }], installAs: join(shared, "s.sh") }));
+    const r = spawnSync("bash", [join(here, "run.sh")], { encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(0);
+    expect(statSync(shared).mode & 0o7777).toBe(0o1777);
+    // A directory the runner creates gets the restrictive mode.
+    const fresh = join(dir, "fresh", "secrets");
+    writeFileSync(join(here, "run.sh"), renderRunner({ secretFiles: [{ name: "k", content: "x", path: join(fresh, "k") }] }));
+    mkdirSync(join(here, "secrets"), { recursive: true });
+    writeFileSync(join(here, "secrets", "k"), "s3cret");
+    expect(spawnSync("bash", [join(here, "run.sh")]).status).toBe(0);
+    expect(statSync(fresh).mode & 0o777).toBe(0o700);
   });
 });
 
