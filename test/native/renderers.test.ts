@@ -1,5 +1,7 @@
 /** The native topology's pure renderers: pg_hba.conf, postgresql.conf, repmgr.conf, units, scripts. */
 import { spawnSync } from "node:child_process";
+import { chmodSync, statSync } from "node:fs";
+import { tempDir } from "../helpers/tmp";
 import { describe, expect, it } from "vitest";
 import { nativeMembers } from "../../src/render/native/layout";
 import { HBA_BEGIN, HBA_END, renderHbaBlock } from "../../src/render/native/pg-hba";
@@ -100,12 +102,16 @@ describe("merge_block in the setup script (real bash)", () => {
   function merge(existing: string, block: string): string {
     const script = renderSetupScript(d, node1!);
     const lib = script.slice(script.indexOf("log() {"), script.indexOf("install_packages() {"));
+    // The file lives in a shared directory (mode 1777, like /tmp): writing it must not change that directory's mode.
+    const shared = tempDir("ems-ha-merge-");
+    chmodSync(shared, 0o1777);
     const r = spawnSync(
       "bash",
       ["-c", `set -euo pipefail; NODE_NAME=t; ${lib}\nf=$(mktemp); printf '%s' "$EXISTING" >"$f"; merge_block "$f" 0600 "$(id -un):$(id -gn)" <<<"$BLOCK" >/dev/null; cat "$f"; rm -f "$f"`],
-      { encoding: "utf8", env: { PATH: process.env.PATH, EXISTING: existing, BLOCK: block.trimEnd() } },
+      { encoding: "utf8", env: { PATH: process.env.PATH, TMPDIR: shared, EXISTING: existing, BLOCK: block.trimEnd() } },
     );
     if (r.status !== 0) throw new Error(`bash failed: ${r.stderr}`);
+    expect(statSync(shared).mode & 0o7777, "merge_block changed the mode of the file's directory").toBe(0o1777);
     return r.stdout;
   }
 

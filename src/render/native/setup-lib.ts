@@ -28,7 +28,8 @@ pg_home() { getent passwd postgres | cut -d: -f6; }
 WROTE=0
 install_text() {
   local dest=$1 mode=$2 owner=$3 tmp
-  install -d "$(dirname "$dest")"
+  # Only a missing directory is created: install -d would reset an existing one's mode (/etc/sudoers.d, /tmp).
+  [ -d "$(dirname "$dest")" ] || install -d "$(dirname "$dest")"
   tmp=$(mktemp "$dest.ems-ha.XXXXXX")
   cat >"$tmp"
   chmod "$mode" "$tmp"
