@@ -23,7 +23,7 @@ import { checkLocalFiles, resolveLocalPaths } from "../../src/config/local-files
 import { parseDeployment } from "../../src/config/parse";
 import type { DeploymentInput } from "../../src/config/schema";
 import { renderRunner } from "../../constructs/remote-script";
-import { withDockerAccess } from "../../constructs/pg-ha-node";
+import { withDockerAccess } from "../../constructs/docker-host-prepare";
 import { synthDeployment, type TfJson } from "../helpers/synth";
 import { tempDir } from "../helpers/tmp";
 
