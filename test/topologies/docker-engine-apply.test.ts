@@ -3,9 +3,10 @@
  * real SSH, then a re-plan: nothing to change. The three "DB hosts" are loopback addresses served by
  * one OpenSSH server that runs in its own mount namespace, where /var/lib and /root are temporary
  * directories and `docker` is the stand-in test/standins/docker-cli-standin (not Docker). So this
- * shows what only Terraform can: the sensitive env file upload keeps the 0600 mode (the script
- * refuses otherwise), the passwords appear in no output or command line, the step order holds, and
- * a changed spec replaces the containers in order on their untouched volumes.
+ * shows what only Terraform can: the steps (RemoteScript: constructs/remote-script.ts) upload the
+ * env file into 0700 run directories, it is 0600 in a 0700 directory whenever docker runs and gone
+ * afterwards, the passwords appear in no output or command line, the step order holds, and a
+ * changed spec replaces the containers in order on their untouched volumes.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, chmodSync } from "node:fs";
@@ -73,8 +74,20 @@ describe("terraform apply of the ssh engine over real SSH (docker stand-in)", ()
     for (const d of [join(varLib, "ems-ha"), root, bin, join(state, "images"), join(dir, "conf.d"), join(dir, "ssh")]) mkdirSync(d, { recursive: true, mode: 0o700 });
     chmodSync(varLib, 0o755);
     writeFileSync(join(state, "images", "ems-postgres-ha:latest"), "sha256:image-1\n");
-    writeFileSync(join(bin, "docker"), `#!/bin/sh\n# stand-in wrapper: the docker CLI stand-in with its state directory\nDOCKER_STANDIN_STATE='${state}' exec '${STANDIN}' "$@"\n`, { mode: 0o755 });
-    host = { root: join(varLib, "ems-ha"), state, path: "" };
+    // The docker CLI stand-in with its state directory; at each call it records the modes of the env
+    // files present and of their directory (docker run reads them).
+    writeFileSync(
+      join(bin, "docker"),
+      [
+        "#!/bin/sh",
+        "# stand-in wrapper",
+        'for f in /var/lib/ems-ha/secrets/*.env; do [ -e "$f" ] && echo "$(stat -c %a "$f") $(stat -c %a /var/lib/ems-ha/secrets)" >>' + ` '${state}/env-file-modes'; done`,
+        `DOCKER_STANDIN_STATE='${state}' exec '${STANDIN}' "$@"`,
+        "",
+      ].join("\n"),
+      { mode: 0o755 },
+    );
+    host = { root: join(varLib, "ems-ha"), home: root, state, path: "" };
 
     const plan = await loopbackPlan(5);
     const [a1, a2, a3, e1, e2] = plan.addresses as [string, string, string, string, string];
@@ -178,9 +191,17 @@ describe("terraform apply of the ssh engine over real SSH (docker stand-in)", ()
       expect(c.env).toContain(`REPMGR_PASSWORD=${SECRETS.repmgr_password}`);
     }
     expect(readdirSync(join(host.state, "volumes")).sort()).toEqual(["pg_1_data", "pg_2_data", "pgw_1_data"]);
-    // The env files are gone; their directory is root-only.
+    // While docker ran, each env file was 0600 in a 0700 directory; now they are gone, and so are the
+    // uploaded copies (the steps' run directories in the login user's home are 0700 and hold no secrets/).
+    const modes = readFileSync(join(host.state, "env-file-modes"), "utf8").split("\n").filter((l) => l !== "");
+    expect(modes.length).toBeGreaterThan(0);
+    expect([...new Set(modes)]).toEqual(["600 700"]);
     expect(readdirSync(join(host.root, "secrets"))).toEqual([]);
     expect(statSync(join(host.root, "secrets")).mode & 0o777).toBe(0o700);
+    const runRoot = join(host.home, ".ems-ha", "run");
+    expect(readdirSync(runRoot).sort()).toEqual(["container-pg-1", "container-pg-2", "container-pgw-1", "prepare-host"]);
+    for (const d of [join(host.home, ".ems-ha"), runRoot, ...readdirSync(runRoot).map((n) => join(runRoot, n))]) expect(statSync(d).mode & 0o777, d).toBe(0o700);
+    for (const n of ["pg-1", "pg-2", "pgw-1"]) expect(readdirSync(join(runRoot, `container-${n}`)).sort(), n).toEqual(["run.sh", "script.sh"]);
     for (const v of Object.values(SECRETS)) {
       expect(r.output).not.toContain(v);
       expect(readFileSync(join(host.state, "calls"), "utf8")).not.toContain(v);
