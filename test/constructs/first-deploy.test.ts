@@ -153,6 +153,10 @@ describe("host keys", () => {
     writeFileSync(file, `# pinned\n${lines.join("\n")}\n`);
     const { json } = synthDeployment({ ...withPort, ssh: { knownHostsFile: file, strictHostKeys: true } } as DeploymentInput);
     for (const [id, r] of withConnections(json)) expect(r.connection.host_key, id).toBe(keyOf(r.connection.host));
+    // The ssh engine's steps too (the DB containers over SSH without a docker provider).
+    const sshSteps = withConnections(synthDeployment(sshEngine({ ...withPort, ssh: { knownHostsFile: file, strictHostKeys: true } } as DeploymentInput)).json);
+    expect(sshSteps.filter(([id]) => /_container_/.test(id))).toHaveLength(input.database.nodes.length);
+    for (const [id, r] of sshSteps) expect(r.connection.host_key, id).toBe(keyOf(r.connection.host));
     for (const p of json.provider!.docker!) expect(p.ssh_opts).toEqual(expect.arrayContaining([`UserKnownHostsFile=${file}`, "StrictHostKeyChecking=yes"]));
     expect(runRules(parseDeployment({ ...withPort, ssh: { knownHostsFile: file, strictHostKeys: true } } as DeploymentInput)).filter((f) => f.ruleId.startsWith("ssh-host-key"))).toEqual([]);
   });
