@@ -1,28 +1,30 @@
 /**
  * SshPgHaNode and SshWitnessNode: the "ssh" container engine (database.docker.engine = "ssh").
  * The same container as PgHaNode / WitnessNode (one ContainerSpec), created with the docker CLI
- * in two ordered terraform_data steps over SSH instead of through the docker provider, so no
- * provider download is needed (air-gapped sites):
+ * in two ordered RemoteScript steps (terraform_data over SSH: host key checked, the node's key,
+ * `sudo -n` for a non-root user, a 0700 run directory in the user's home) instead of through the
+ * docker provider, so no provider download is needed (air-gapped sites):
  *
- *   prepare   - the host preparation shared with the provider engine (Docker, conf.d/extra.conf,
- *               image tarball sha256 check + docker load); same construct id and address;
+ *   prepare   - the host preparation shared with the provider engine (constructs/docker-host-prepare.ts:
+ *               Docker, conf.d/extra.conf, image tarball sha256 check + docker load); same construct
+ *               id, address, name and triggers, so switching engines does not run it again;
  *   container - the data volume (created when missing, never removed) and the container
  *               (src/render/docker-cli.ts renderContainerScript), after prepare and after the
  *               containers this one depends on.
  *
- * The passwords go into a root-only env file (0600, created empty before Terraform writes the
- * sensitive content, in a 0700 directory) that the script passes as --env-file and removes.
+ * The passwords are the step's one secret file, the env file: uploaded into the step's 0700
+ * secrets/ directory, placed by the runner as root at the path the script reads (0600, in a 0700
+ * directory), passed as --env-file, and removed after the run even when it fails (remote-script.ts).
  * Destroying a step leaves the container and its volume on the host (docs: "Container engines").
  */
-import { DataResource, type ITerraformDependable, type Precondition, type TerraformVariable } from "cdktf";
+import type { ITerraformDependable, Precondition, TerraformVariable } from "cdktf";
 import { Construct } from "constructs";
-import { createHash } from "node:crypto";
 import type { DbNodeConfig } from "../src/config/schema";
 import { containerSpec, type ContainerSpec } from "../src/render/bitnami";
-import { containerScriptPathOf, envFileContent, imageIdentity, renderContainerScript, SSH_ENGINE_SECRETS_DIR } from "../src/render/docker-cli";
-import { renderHostPrepScript } from "../src/render/docker-host";
-import { sshConnection, terraformLiteral } from "./connection";
+import { envFileContent, imageIdentity, renderContainerScript } from "../src/render/docker-cli";
+import { dockerHostPrepare } from "./docker-host-prepare";
 import type { PgHaNodeProps } from "./pg-ha-node";
+import { RemoteScript } from "./remote-script";
 import type { DeploymentSecrets } from "./secrets";
 
 /** What the stacks need of a DB node, whichever engine runs its container. */
@@ -39,10 +41,6 @@ export interface DockerDbNode {
 
 /** Props of the ssh-engine nodes: those of PgHaNode, without a docker provider. */
 export type SshDockerNodeProps = Omit<PgHaNodeProps, "provider">;
-
-function sha(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
-}
 
 /**
  * A plan-time check that the DB and repmgr passwords hold no line break: an env file gives one
@@ -77,13 +75,15 @@ abstract class SshBitnamiNode extends Construct implements DockerDbNode {
   public readonly address: string;
   public readonly spec: ContainerSpec;
   /** Host preparation (Docker, conf.d, image load): the provider engine's step. */
-  public readonly prepare: DataResource;
-  /** The volume and container step (terraform_data). */
-  public readonly container: DataResource;
+  public readonly prepare: RemoteScript;
+  /** The volume and container step. */
+  public readonly container: RemoteScript;
   /** The script the container step runs (no secrets in it). */
   public readonly script: string;
   /** The spec hash recorded on the container (label ems-ha.spec-sha256). */
   public readonly specHash: string;
+  /** Host path of the env file the script reads (present only while the step runs). */
+  public readonly envFile: string;
 
   protected constructor(scope: Construct, id: string, props: SshDockerNodeProps, expectedRole: DbNodeConfig["role"]) {
     super(scope, id);
@@ -93,43 +93,27 @@ abstract class SshBitnamiNode extends Construct implements DockerDbNode {
     this.address = node.address;
     this.spec = containerSpec(d, node);
 
-    // The same step as the provider engine's (constructs/pg-ha-node.ts), so switching engines keeps it.
-    const prepScript = renderHostPrepScript(d, node, this.spec.extraConf);
-    const img = d.database.image;
-    this.prepare = new DataResource(this, "prepare", {
-      triggersReplace: {
-        host: node.address,
-        script: sha(prepScript),
-        image: img.source.kind === "tarball" ? img.source.sha256 : `${this.spec.image}`,
-      },
-      connection: sshConnection(node, "10m"),
-      provisioners: [
-        { type: "file", content: terraformLiteral(prepScript), destination: "/root/ems-ha-prepare-host.sh" },
-        { type: "remote-exec", inline: ["bash /root/ems-ha-prepare-host.sh"] },
-      ],
-    });
+    // The same step as the provider engine's, so switching engines keeps it.
+    this.prepare = dockerHostPrepare(this, d, node, this.spec);
 
     const rendered = renderContainerScript(this.spec, { image: imageIdentity(d) });
     this.script = rendered.script;
     this.specHash = rendered.specHash;
+    this.envFile = rendered.envFile;
     const dbPassword = props.secrets.dbPassword.stringValue;
     const repmgrPassword = (props.secrets.repmgrPassword ?? props.secrets.dbPassword).stringValue;
-    const scriptPath = containerScriptPathOf(this.spec.name);
-    this.container = new DataResource(this, "container", {
+    this.container = new RemoteScript(this, "container", {
+      host: node,
+      policy: d.ssh,
+      name: `container-${this.spec.name}`,
+      script: this.script,
+      // Sensitive content: Terraform hides it (and that provisioner's output).
+      secretFiles: [{ name: "env", content: envFileContent(this.spec, { dbPassword, repmgrPassword }), path: rendered.envFile }],
       // Password values are deliberately not here (docs: "Container engines"): a change of the spec,
       // the image or the host replaces the step; the script then decides what to do on the host.
-      triggersReplace: { host: node.address, name: this.spec.name, spec: this.specHash },
-      connection: sshConnection(node, "10m"),
+      triggers: { host: node.address, name: this.spec.name, spec: this.specHash },
+      timeout: "10m",
       lifecycle: { precondition: [passwordsWithoutLineBreaks(props.secrets)] },
-      provisioners: [
-        // The env file exists empty with mode 0600 in a 0700 directory before Terraform writes to it
-        // (scp keeps an existing file's mode).
-        { type: "remote-exec", inline: [`install -d -m 700 ${SSH_ENGINE_SECRETS_DIR} && install -m 600 /dev/null ${rendered.envFile}`] },
-        // Sensitive content: Terraform hides it (and this provisioner's output).
-        { type: "file", content: envFileContent(this.spec, { dbPassword, repmgrPassword }), destination: rendered.envFile },
-        { type: "file", content: terraformLiteral(this.script), destination: scriptPath },
-        { type: "remote-exec", inline: [`bash ${scriptPath}`] },
-      ],
       dependsOn: [this.prepare, ...(props.dependsOn ?? [])],
     });
   }

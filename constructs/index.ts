@@ -5,6 +5,7 @@
  * @module ems-ha/constructs
  */
 export * from "./pg-ha-node";
+export * from "./docker-host-prepare";
 export * from "./docker-ssh-node";
 export * from "./docker-db-node";
 export * from "./primary-ready";

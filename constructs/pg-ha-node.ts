@@ -15,10 +15,9 @@ import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import type { DbNodeConfig, Deployment } from "../src/config/schema";
 import { containerSpec, type ContainerSpec } from "../src/render/bitnami";
-import { renderHostPrepScript } from "../src/render/docker-host";
-import { shellQuote } from "../src/render/shell-quote";
 import { dockerSshOpts } from "./connection";
-import { RemoteScript } from "./remote-script";
+import { dockerHostPrepare } from "./docker-host-prepare";
+import type { RemoteScript } from "./remote-script";
 import type { DeploymentSecrets } from "./secrets";
 
 /**
@@ -43,24 +42,6 @@ export interface PgHaNodeProps {
    * @default a provider for ssh://user@address:port, aliased after the node name
    */
   readonly provider?: DockerProvider;
-}
-
-/**
- * The host preparation, plus (for an SSH user other than root) that user's membership of the
- * `docker` group: the docker provider runs `docker system dial-stdio` as the SSH user, over a new
- * session each time, so the membership applies from the first docker call. The user already has
- * passwordless sudo (docs/configuration.md, "Non-root SSH users"), so this grants nothing new.
- */
-export function withDockerAccess(prepScript: string, user: string): string {
-  if (user === "root") return prepScript;
-  return [
-    prepScript.replace(/\n$/, ""),
-    `if ! id -nG ${shellQuote(user)} | tr ' ' '\\n' | grep -qx docker; then`,
-    `  usermod -aG docker ${shellQuote(user)}`,
-    `  echo "[ems-ha] ${user.replace(/[^A-Za-z0-9._-]/g, "?")} may now use Docker (group docker)"`,
-    "fi",
-    "",
-  ].join("\n");
 }
 
 /** The docker provider URL of a host. */
@@ -104,16 +85,8 @@ abstract class BitnamiNode extends Construct {
     // The daemon check is off so that a plan works before the prepare step has installed Docker.
     this.provider = props.provider ?? new DockerProvider(this, "provider", { alias: node.name.replace(/[^A-Za-z0-9_]/g, "_"), host: dockerHostUrl(node), sshOpts, disableDockerDaemonCheck: true });
 
-    const prepScript = withDockerAccess(renderHostPrepScript(d, node, this.spec.extraConf), node.ssh.user);
-    const img = d.database.image;
-    this.prepare = new RemoteScript(this, "prepare", {
-      host: node,
-      policy: d.ssh,
-      name: "prepare-host",
-      script: prepScript,
-      triggers: { host: node.address, image: img.source.kind === "tarball" ? img.source.sha256 : `${this.spec.image}` },
-      timeout: "10m",
-    });
+    // The same step as the ssh engine's (constructs/docker-host-prepare.ts).
+    this.prepare = dockerHostPrepare(this, d, node, this.spec);
 
     this.image = new Image(this, "image", {
       provider: this.provider,

@@ -1,12 +1,14 @@
 /**
- * Runs an ssh-engine container step the way Terraform does (its provisioners in order: the inline
- * command creating the empty 0600 env file, the env file content, the script), in real bash, on a
- * fake host: the host's /var/lib/ems-ha is a temporary directory and `docker` is the stand-in
+ * Runs an ssh-engine step (a RemoteScript: constructs/remote-script.ts) the way Terraform does,
+ * its provisioners in order in real bash on a fake host: the inline command creating the step's
+ * run directory in the login user's home, the uploads (script, runner, the secret env file with the
+ * sensitive variables substituted), then the runner. The host's /var/lib/ems-ha and the login
+ * user's home are temporary directories, and `docker` is the stand-in
  * test/standins/docker-cli-standin (not Docker), which keeps its state in another one.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { isAbsolute, join } from "node:path";
 import { SSH_ENGINE_DIR } from "../../src/render/docker-cli";
 import { tempDir } from "../helpers/tmp";
 import { fileContent, provisioners } from "../topologies/helpers";
@@ -19,6 +21,8 @@ export const SECRETS = { db_password: "db-pw-$x 'q' \"dq\" ${HOME}", repmgr_pass
 export interface FakeHost {
   /** Stand-in for the host's /var/lib/ems-ha. */
   readonly root: string;
+  /** The login user's home (where Terraform's scp and remote-exec start). */
+  readonly home: string;
   /** The docker stand-in's state. */
   readonly state: string;
   /** PATH: the stand-in as `docker`, a no-op `sleep`, then the system's. */
@@ -30,12 +34,27 @@ export function fakeHost(images: Record<string, string> = { "ems-postgres-ha:lat
   const root = join(base, "var-lib-ems-ha");
   const state = join(base, "docker-state");
   const bin = join(base, "bin");
-  for (const d of [root, state, join(state, "images"), bin]) mkdirSync(d, { recursive: true });
-  symlinkSync(STANDIN, join(bin, "docker"));
+  const home = join(base, "home");
+  for (const d of [root, state, join(state, "images"), bin, home]) mkdirSync(d, { recursive: true });
+  // The stand-in, behind a wrapper that records, at each docker call, the modes of the file named by
+  // EMS_HA_WATCH_FILE and of its directory ("<file mode or absent> <dir mode>" per line).
+  writeFileSync(
+    join(bin, "docker"),
+    [
+      "#!/bin/sh",
+      'if [ -n "${EMS_HA_WATCH_FILE:-}" ]; then',
+      '  f=absent; [ -e "$EMS_HA_WATCH_FILE" ] && f=$(stat -c %a "$EMS_HA_WATCH_FILE")',
+      '  echo "$f $(stat -c %a "$(dirname "$EMS_HA_WATCH_FILE")")" >> "$DOCKER_STANDIN_STATE/env-file-modes"',
+      "fi",
+      `exec '${STANDIN}' "$@"`,
+      "",
+    ].join("\n"),
+    { mode: 0o755 },
+  );
   // The scripts' bounded waits sleep between attempts; here time need not pass.
   writeFileSync(join(bin, "sleep"), "#!/bin/sh\n# stand-in: no waiting in tests\nexit 0\n");
   chmodSync(join(bin, "sleep"), 0o755);
-  const host = { root, state, path: `${bin}:/usr/local/bin:/usr/bin:/bin` };
+  const host = { root, home, state, path: `${bin}:/usr/local/bin:/usr/bin:/bin` };
   for (const [ref, id] of Object.entries(images)) setImage(host, ref, id);
   return host;
 }
@@ -68,6 +87,12 @@ export interface StepRun {
   readonly envFile: string;
 }
 
+/** The env file modes the docker wrapper recorded (one "<file> <dir>" per docker call). */
+export function envFileModes(host: FakeHost): string[] {
+  const f = join(host.state, "env-file-modes");
+  return existsSync(f) ? readFileSync(f, "utf8").split("\n").filter((l) => l !== "") : [];
+}
+
 /** The docker calls recorded so far. */
 export function dockerCalls(host: FakeHost): string[][] {
   const f = join(host.state, "calls");
@@ -78,26 +103,35 @@ export function dockerCalls(host: FakeHost): string[][] {
     .map((l) => l.split("\x1f"));
 }
 
+/** Where the runner of a RemoteScript step places its secret file `name` (the path the script reads). */
+export function placedSecretPath(runner: string, name = "env"): string {
+  const m = new RegExp(`^install -m 0600 "\\$here/secrets/"${name} (\\S+)$`, "m").exec(runner);
+  if (!m) throw new Error(`the runner places no secret file ${name}`);
+  return m[1]!.replace(/^'(.*)'$/, "$1");
+}
+
+export interface StepOptions {
+  /** Values of the sensitive variables. @default SECRETS */
+  readonly secrets?: Record<string, string>;
+  /** What Terraform writes into the secret file instead (to test refusals). */
+  readonly envContent?: string;
+  /** Changes the runner before it is uploaded (to tamper with what it placed). */
+  readonly editRunner?: (runner: string, envFile: string) => string;
+  /** Called after the uploads, before the runner runs, with the step's run directory on the fake host. */
+  readonly afterUpload?: (runDir: string) => void;
+  /** A host file whose mode (and its directory's) the docker wrapper records at each call. */
+  readonly watch?: string;
+}
+
 /**
- * Runs a container step's provisioners on the fake host. `envContent` overrides what Terraform
- * would write into the env file (to test refusals).
+ * Runs a container step's provisioners on the fake host, and records at each docker call the modes
+ * of the env file and its directory (`<state>/env-file-modes`: "<file mode> <dir mode>").
  */
-export function runStep(host: FakeHost, step: Record<string, unknown>, o: { secrets?: Record<string, string>; envContent?: string; afterPrepare?: (envFile: string) => void } = {}): StepRun {
-  const provs = provisioners(step);
-  const inline = (provs[0]!["remote-exec"]!.inline as string[])[0]!;
-  const envProv = provs[1]!.file!;
-  const envFile = onHost(host, envProv.destination as string);
-  const scriptProv = provs[2]!.file!;
-  const script = onHost(host, fileContent(step, scriptProv.destination as string));
-  const env = { PATH: host.path, DOCKER_STANDIN_STATE: host.state, HOME: host.root, LANG: "C" };
-  const before = dockerCalls(host).length;
-  const pre = spawnSync("bash", ["-c", onHost(host, inline)], { env, encoding: "utf8", timeout: 30_000 });
-  if (pre.status !== 0) throw new Error(`the env file preparation failed: ${pre.stderr}`);
-  o.afterPrepare?.(envFile);
-  // scp into the existing file: content replaced, mode kept (writeFileSync does the same).
-  writeFileSync(envFile, o.envContent ?? withSecrets(envProv.content as string, o.secrets));
-  const r = spawnSync("bash", ["-c", script], { env, encoding: "utf8", timeout: 60_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr, calls: dockerCalls(host).slice(before), envFile };
+export function runStep(host: FakeHost, step: Record<string, unknown>, o: StepOptions = {}): StepRun {
+  const runner = fileContent(step, /\/run\.sh$/);
+  const envFile = onHost(host, placedSecretPath(runner));
+  const r = runProvisioners(host, step, { watch: envFile, ...o });
+  return { ...r, envFile };
 }
 
 /** A container's state in the stand-in. */
@@ -129,24 +163,33 @@ export function runArgv(calls: string[][]): string[] {
 
 /**
  * Runs any step's provisioners in order on the fake host, as Terraform would: inline commands in
- * bash, file contents (with the sensitive variables substituted) written to their destinations.
- * Stops at the first failing command.
+ * bash from the login user's home (`sudo -n` dropped: the test runs them as the user it is), file
+ * contents written to their destinations (relative ones under the home), the sensitive variables
+ * substituted. Stops at the first failing command.
  */
-export function runProvisioners(host: FakeHost, step: Record<string, unknown>, o: { secrets?: Record<string, string> } = {}): { status: number | null; stdout: string; stderr: string; calls: string[][] } {
-  const env = { PATH: host.path, DOCKER_STANDIN_STATE: host.state, HOME: host.root, LANG: "C" };
+export function runProvisioners(host: FakeHost, step: Record<string, unknown>, o: StepOptions = {}): { status: number | null; stdout: string; stderr: string; calls: string[][] } {
+  const env = { PATH: host.path, DOCKER_STANDIN_STATE: host.state, HOME: host.home, LANG: "C", ...(o.watch ? { EMS_HA_WATCH_FILE: o.watch } : {}) };
   const before = dockerCalls(host).length;
+  const provs = provisioners(step);
+  const runnerProv = provs.find((p) => p.file && /\/run\.sh$/.test(p.file.destination as string));
+  const runDir = runnerProv ? join(host.home, (runnerProv.file!.destination as string).replace(/\/run\.sh$/, "")) : undefined;
   let stdout = "";
   let stderr = "";
-  for (const p of provisioners(step)) {
+  for (const p of provs) {
     if (p.file) {
-      const dest = onHost(host, p.file.destination as string);
-      mkdirSync(join(dest, ".."), { recursive: true });
-      const content = (p.file.content as string).includes("${var.") ? withSecrets(p.file.content as string, o.secrets) : onHost(host, (p.file.content as string).replace(/\$\$\{/g, "${").replace(/%%\{/g, "%{"));
+      const to = p.file.destination as string;
+      const dest = isAbsolute(to) ? onHost(host, to) : join(host.home, to);
+      if (isAbsolute(to)) mkdirSync(join(dest, ".."), { recursive: true });
+      const raw = p.file.content as string;
+      let content = raw.includes("${var.") ? (o.envContent ?? withSecrets(raw, o.secrets)) : onHost(host, raw.replace(/\$\$\{/g, "${").replace(/%%\{/g, "%{"));
+      if (p.file === runnerProv?.file && o.editRunner) content = o.editRunner(content, onHost(host, placedSecretPath(content)));
+      // scp into a new file: mode 0644 (here the process umask's), inside the step's 0700 directory.
       writeFileSync(dest, content);
       continue;
     }
     for (const cmd of (p["remote-exec"]!.inline as string[]) ?? []) {
-      const r = spawnSync("bash", ["-c", onHost(host, cmd)], { env, encoding: "utf8", timeout: 60_000 });
+      if (/\/run\.sh$/.test(cmd) && runDir) o.afterUpload?.(runDir);
+      const r = spawnSync("bash", ["-c", onHost(host, cmd.replace(/^sudo -n /, ""))], { cwd: host.home, env, encoding: "utf8", timeout: 60_000 });
       stdout += r.stdout;
       stderr += r.stderr;
       if (r.status !== 0) return { status: r.status, stdout, stderr, calls: dockerCalls(host).slice(before) };

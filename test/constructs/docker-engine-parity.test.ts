@@ -12,7 +12,7 @@ import type { DeploymentInput } from "../../src/config/schema";
 import { imageRef, volumeNameOf } from "../../src/render/bitnami";
 import { SECRETS_LABEL, SPEC_LABEL, STOP_TIMEOUT_SECONDS } from "../../src/render/docker-cli";
 import { resolveRef, resourcesByPath, synthDeployment, type TfJson } from "../helpers/synth";
-import { fakeHost, onHost, runArgv, runStep, seedContainer, type FakeHost } from "./docker-engine-harness";
+import { fakeHost, runArgv, runStep, seedContainer, type FakeHost } from "./docker-engine-harness";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -128,9 +128,10 @@ function sshContainer(step: Block, image: string, name: string): Container {
   const r = runStep(host, step);
   if (r.status !== 0) throw new Error(`the container script failed: ${r.stderr}`);
   const provs = step.provisioner as Array<Record<string, Block>>;
-  const envProv = provs.find((p) => p.file && String(p.file.destination).endsWith(".env"))!.file!;
+  // The step's secret file (what Terraform uploads), which the runner places where the script reads it.
+  const envProv = provs.find((p) => p.file && String(p.file.destination).endsWith("/secrets/env"))!.file!;
   const envFile = (path: string) => {
-    expect(path).toBe(onHost(host, envProv.destination as string));
+    expect(path).toBe(r.envFile);
     return (envProv.content as string).split("\n").filter((l) => l !== "");
   };
   const c = fromRunArgv(runArgv(r.calls), envFile);

@@ -3,14 +3,14 @@
  * (test/standins/docker-cli-standin): idempotent, never removes a volume, replaces a changed
  * container gracefully on the same volume, and handles the passwords only through the env file.
  */
-import { chmodSync, existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import example from "../../examples/single-region";
 import type { DeploymentInput } from "../../src/config/schema";
 import { SPEC_LABEL, STOP_TIMEOUT_SECONDS } from "../../src/render/docker-cli";
 import { resourcesByPath, synthDeployment } from "../helpers/synth";
-import { container, fakeHost, runStep, SECRETS, seedContainer, setImage } from "./docker-engine-harness";
+import { container, envFileModes, fakeHost, runStep, SECRETS, seedContainer, setImage } from "./docker-engine-harness";
 
 function sshEngine(input: DeploymentInput, change: (db: DeploymentInput["database"]) => DeploymentInput["database"] = (db) => db): DeploymentInput {
   return { ...input, database: change({ ...input.database, docker: { engine: "ssh" } }) };
@@ -164,24 +164,50 @@ describe("ssh engine container script (real bash, docker stand-in)", () => {
     }
   });
 
-  it("creates the env file 0600 before its content is written, in a 0700 directory", () => {
-    const inline = ((base.provisioner as Array<Record<string, Record<string, unknown>>>)[0]!["remote-exec"]!.inline as string[])[0]!;
-    expect(inline).toBe("install -d -m 700 /var/lib/ems-ha/secrets && install -m 600 /dev/null /var/lib/ems-ha/secrets/container-pg-1.env");
+  it("never lets others read the env file: uploaded into 0700 directories, placed 0600 in a 0700 directory, removed after the run", () => {
     const host = fakeHost();
-    const modes: number[] = [];
-    const ok = runStep(host, base, { afterPrepare: (f) => modes.push(statSync(f).mode & 0o777, statSync(join(f, "..")).mode & 0o777) });
+    const runDir = join(host.home, ".ems-ha/run/container-pg-1");
+    const uploaded: string[] = [];
+    const ok = runStep(host, base, {
+      afterUpload: (dir) => {
+        expect(dir).toBe(runDir);
+        // What Terraform uploaded: the secret file, in directories only the login user can enter.
+        expect(readFileSync(join(dir, "secrets", "env"), "utf8")).toBe(`POSTGRESQL_PASSWORD=${SECRETS.db_password}\nREPMGR_PASSWORD=${SECRETS.repmgr_password}\n`);
+        for (const d of [".ems-ha", ".ems-ha/run", ".ems-ha/run/container-pg-1", ".ems-ha/run/container-pg-1/secrets"]) uploaded.push(`${d} ${(statSync(join(host.home, d)).mode & 0o777).toString(8)}`);
+      },
+    });
     expect(ok.status, ok.stderr).toBe(0);
-    expect(modes).toEqual([0o600, 0o700]);
-    // A file others can read, or a directory others can enter, is refused.
+    expect(uploaded).toEqual([".ems-ha 700", ".ems-ha/run 700", ".ems-ha/run/container-pg-1 700", ".ems-ha/run/container-pg-1/secrets 700"]);
+    // At every docker call (docker run reads it) the placed env file was 0600 in a 0700 directory.
+    const modes = envFileModes(host);
+    expect(modes.length).toBeGreaterThan(0);
+    expect([...new Set(modes)]).toEqual(["600 700"]);
+    // Afterwards: neither the placed file nor the uploaded one is left.
+    expect(existsSync(ok.envFile)).toBe(false);
+    expect(existsSync(join(runDir, "secrets"))).toBe(false);
+    expect(readdirSync(join(host.root, "secrets"))).toEqual([]);
+    // A file others can read, or a directory others can enter, is refused (the script checks before docker runs).
     for (const [target, mode, msg] of [
-      ["file", 0o644, "must be mode 0600"],
-      ["dir", 0o755, "must be mode 0700"],
+      ["file", "644", "must be mode 0600"],
+      ["dir", "755", "must be mode 0700"],
     ] as const) {
-      const r = runStep(fakeHost(), base, { afterPrepare: (f) => chmodSync(target === "file" ? f : join(f, ".."), mode) });
+      const bad = fakeHost();
+      const r = runStep(bad, base, { editRunner: (runner, f) => runner.replace(/^EMS_HA_SECRETS=/m, `chmod ${mode} '${target === "file" ? f : join(f, "..")}'\nEMS_HA_SECRETS=`) });
       expect(r.status).toBe(1);
       expect(r.stderr).toContain(msg);
       expect(verbs(r.calls)).not.toContain("run");
+      expect(existsSync(r.envFile)).toBe(false);
     }
+  });
+
+  it("removes the env file and the uploaded secrets when the script fails", () => {
+    const host = fakeHost();
+    seedContainer(host, "pg-1", { mounts: ["old_data:/bitnami/postgresql"], image: "sha256:image-1", running: true });
+    const r = runStep(host, base);
+    expect(r.status).toBe(1);
+    expect(existsSync(r.envFile)).toBe(false);
+    expect(existsSync(join(host.home, ".ems-ha/run/container-pg-1/secrets"))).toBe(false);
+    expect(existsSync(join(host.home, ".ems-ha/run/container-pg-1/script.sh"))).toBe(true);
   });
 
   it("fails, bounded, when the container does not stay up (must_run)", () => {

@@ -23,7 +23,7 @@ import { checkLocalFiles, resolveLocalPaths } from "../../src/config/local-files
 import { parseDeployment } from "../../src/config/parse";
 import type { DeploymentInput } from "../../src/config/schema";
 import { renderRunner } from "../../constructs/remote-script";
-import { withDockerAccess } from "../../constructs/pg-ha-node";
+import { withDockerAccess } from "../../constructs/docker-host-prepare";
 import { synthDeployment, type TfJson } from "../helpers/synth";
 import { tempDir } from "../helpers/tmp";
 
@@ -51,9 +51,16 @@ function withConnections(json: TfJson): Array<[string, { connection: Conn; provi
     .map(([id, r]) => [id, r as unknown as { connection: Conn; provisioner: Prov[] }]);
 }
 
+/** The Docker DB containers through the ssh engine (docker CLI over SSH) instead of the docker provider. */
+function sshEngine(input: DeploymentInput): DeploymentInput {
+  return { ...input, database: { ...input.database, docker: { engine: "ssh" } } };
+}
+
 const EXAMPLES: Array<[string, DeploymentInput]> = [
   ["single-region", single],
   ["geo-redundant", geo],
+  ["single-region (ssh engine)", sshEngine(single)],
+  ["geo-redundant (ssh engine)", sshEngine(geo)],
   ["native-single-region", native],
   ["standalone-db", standalone],
   ["upgrade-7-4-4", upgrade],
@@ -81,6 +88,21 @@ describe.each(EXAMPLES)("%s with pinned host keys and a non-root sudo user", (_n
         if (p.file) expect(p.file.destination, id).toMatch(/^\.ems-ha\/run\/[\w.-]+\//);
         for (const l of p["remote-exec"]?.inline ?? []) expect(l, id).not.toContain("/root/");
       }
+    }
+  });
+
+  it("ssh engine: a container step per DB node, its env file a secret file of the run directory, placed by the runner", () => {
+    const containers = steps.filter(([id]) => /_container_/.test(id));
+    if (!_name.includes("ssh engine")) {
+      expect(containers).toEqual([]);
+      return;
+    }
+    expect(containers.map(([id]) => id.replace(/_container_.*/, "")).sort()).toEqual((example as Input).database.nodes.map((n) => n.name).sort());
+    for (const [id, r] of containers) {
+      const files = r.provisioner.filter((p) => p.file).map((p) => p.file!);
+      expect(files.filter((f) => f.content?.includes("${var.")).map((f) => f.destination), id).toEqual([expect.stringMatching(/^\.ems-ha\/run\/container-[\w.-]+\/secrets\/env$/)]);
+      const runner = files.find((f) => f.destination?.endsWith("/run.sh"))!.content!;
+      expect(runner, id).toMatch(/^install -m 0600 "\$here\/secrets\/"env \/var\/lib\/ems-ha\/secrets\/container-[\w.-]+\.env$/m);
     }
   });
 
@@ -131,6 +153,10 @@ describe("host keys", () => {
     writeFileSync(file, `# pinned\n${lines.join("\n")}\n`);
     const { json } = synthDeployment({ ...withPort, ssh: { knownHostsFile: file, strictHostKeys: true } } as DeploymentInput);
     for (const [id, r] of withConnections(json)) expect(r.connection.host_key, id).toBe(keyOf(r.connection.host));
+    // The ssh engine's steps too (the DB containers over SSH without a docker provider).
+    const sshSteps = withConnections(synthDeployment(sshEngine({ ...withPort, ssh: { knownHostsFile: file, strictHostKeys: true } } as DeploymentInput)).json);
+    expect(sshSteps.filter(([id]) => /_container_/.test(id))).toHaveLength(input.database.nodes.length);
+    for (const [id, r] of sshSteps) expect(r.connection.host_key, id).toBe(keyOf(r.connection.host));
     for (const p of json.provider!.docker!) expect(p.ssh_opts).toEqual(expect.arrayContaining([`UserKnownHostsFile=${file}`, "StrictHostKeyChecking=yes"]));
     expect(runRules(parseDeployment({ ...withPort, ssh: { knownHostsFile: file, strictHostKeys: true } } as DeploymentInput)).filter((f) => f.ruleId.startsWith("ssh-host-key"))).toEqual([]);
   });

@@ -3,12 +3,13 @@
  * real SSH, then a re-plan: nothing to change. The three "DB hosts" are loopback addresses served by
  * one OpenSSH server that runs in its own mount namespace, where /var/lib and /root are temporary
  * directories and `docker` is the stand-in test/standins/docker-cli-standin (not Docker). So this
- * shows what only Terraform can: the sensitive env file upload keeps the 0600 mode (the script
- * refuses otherwise), the passwords appear in no output or command line, the step order holds, and
- * a changed spec replaces the containers in order on their untouched volumes.
+ * shows what only Terraform can: the steps (RemoteScript: constructs/remote-script.ts) upload the
+ * env file into 0700 run directories, it is 0600 in a 0700 directory whenever docker runs and gone
+ * afterwards, the passwords appear in no output or command line, the step order holds, and a
+ * changed spec replaces the containers in order on their untouched volumes.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, chmodSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -34,7 +35,26 @@ function portOpen(address: string, port: number): Promise<boolean> {
   });
 }
 
-describe("terraform apply of the ssh engine over real SSH (docker stand-in)", () => {
+/**
+ * Bind mounts (inside the namespace only) giving this machine a user `ems` with passwordless sudo,
+ * already in the group docker (so the prepare step's usermod is not needed): copies of /etc/passwd,
+ * /etc/group and /etc/shadow with it added, and a sudoers.d holding its rule.
+ */
+function etcMounts(etc: string, home: string): string[] {
+  mkdirSync(join(etc, "sudoers.d"), { recursive: true, mode: 0o755 });
+  writeFileSync(join(etc, "passwd"), `${readFileSync("/etc/passwd", "utf8")}ems:x:${EMS_UID}:${EMS_UID}:ems-ha test:${home}:/bin/bash\n`, { mode: 0o644 });
+  writeFileSync(join(etc, "group"), `${readFileSync("/etc/group", "utf8")}ems:x:${EMS_UID}:\ndocker:x:${EMS_UID + 1}:ems\n`, { mode: 0o644 });
+  writeFileSync(join(etc, "shadow"), `${readFileSync("/etc/shadow", "utf8")}ems:*:20000:0:99999:7:::\n`, { mode: 0o640 });
+  writeFileSync(join(etc, "sudoers.d", "ems"), "ems ALL=(ALL:ALL) NOPASSWD: ALL\n", { mode: 0o440 });
+  return ["passwd", "group", "shadow", "sudoers.d"].map((f) => `mount --bind '${join(etc, f)}' /etc/${f}`);
+}
+
+/** A login user other than root: its uid and gid here (none of this machine's users has them). */
+const EMS_UID = 4242;
+
+// As root (commands run directly), and as a non-root user with passwordless sudo (commands run
+// through `sudo -n`; /var/lib/ems-ha is root-only, so only root can have placed the env files).
+describe.each([["root"], ["ems"]] as const)("terraform apply of the ssh engine over real SSH as %s (docker stand-in)", (user) => {
   let dir: string;
   let host: FakeHost;
   let sshd: ChildProcess | undefined;
@@ -52,7 +72,7 @@ describe("terraform apply of the ssh engine over real SSH (docker stand-in)", ()
     const { json } = synthDeployment(input);
     // Terraform's remote-exec leaves its (emptied) /tmp/terraform_*.sh behind: here they go to the
     // namespace's /root, a temporary directory, instead of this machine's /tmp.
-    for (const r of Object.values(json.resource.terraform_data!)) (r.connection as Record<string, unknown>).script_path = "/root/terraform_%RAND%.sh";
+    for (const r of Object.values(json.resource.terraform_data!)) (r.connection as Record<string, unknown>).script_path = `${host.home}/terraform_%RAND%.sh`;
     writeFileSync(join(tfDir, "main.tf.json"), JSON.stringify(json, null, 2));
     // The DB steps only (their dependencies come along): the EMS installs need EMS hosts.
     target = Object.keys(json.resource.terraform_data!)
@@ -73,8 +93,30 @@ describe("terraform apply of the ssh engine over real SSH (docker stand-in)", ()
     for (const d of [join(varLib, "ems-ha"), root, bin, join(state, "images"), join(dir, "conf.d"), join(dir, "ssh")]) mkdirSync(d, { recursive: true, mode: 0o700 });
     chmodSync(varLib, 0o755);
     writeFileSync(join(state, "images", "ems-postgres-ha:latest"), "sha256:image-1\n");
-    writeFileSync(join(bin, "docker"), `#!/bin/sh\n# stand-in wrapper: the docker CLI stand-in with its state directory\nDOCKER_STANDIN_STATE='${state}' exec '${STANDIN}' "$@"\n`, { mode: 0o755 });
-    host = { root: join(varLib, "ems-ha"), state, path: "" };
+    // The docker CLI stand-in with its state directory; at each call it records the modes of the env
+    // files present and of their directory (docker run reads them).
+    writeFileSync(
+      join(bin, "docker"),
+      [
+        "#!/bin/sh",
+        "# stand-in wrapper",
+        'for f in /var/lib/ems-ha/secrets/*.env; do [ -e "$f" ] && echo "$(stat -c %a "$f") $(stat -c %a /var/lib/ems-ha/secrets)" >>' + ` '${state}/env-file-modes'; done`,
+        `DOCKER_STANDIN_STATE='${state}' exec '${STANDIN}' "$@"`,
+        "",
+      ].join("\n"),
+      { mode: 0o755 },
+    );
+    // The login user's home: /root (a temporary directory in the namespace), or one of its own.
+    const home = user === "root" ? root : join(dir, "home-ems");
+    if (user !== "root") {
+      // ems must reach its home inside the test's (root-only) directory, and sshd reads the
+      // authorized keys as the user: traverse, not list (the private keys stay 0600).
+      chmodSync(dir, 0o711);
+      chmodSync(join(dir, "ssh"), 0o711);
+      mkdirSync(home, { mode: 0o755 });
+      chownSync(home, EMS_UID, EMS_UID);
+    }
+    host = { root: join(varLib, "ems-ha"), home, state, path: "" };
 
     const plan = await loopbackPlan(5);
     const [a1, a2, a3, e1, e2] = plan.addresses as [string, string, string, string, string];
@@ -85,7 +127,7 @@ describe("terraform apply of the ssh engine over real SSH (docker stand-in)", ()
       const r = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "ems-ha-test", "-f", k], { encoding: "utf8" });
       if (r.status !== 0) throw new Error(`ssh-keygen failed: ${r.stderr}`);
     }
-    writeFileSync(join(ssh, "authorized_keys"), readFileSync(`${clientKey}.pub`), { mode: 0o600 });
+    writeFileSync(join(ssh, "authorized_keys"), readFileSync(`${clientKey}.pub`), { mode: 0o644 });
     const config = join(ssh, "sshd_config");
     writeFileSync(
       config,
@@ -110,6 +152,7 @@ describe("terraform apply of the ssh engine over real SSH (docker stand-in)", ()
       `mount --bind '${varLib}' /var/lib`,
       `mount --bind '${root}' /root`,
       `mount --bind '${bin}' /usr/local/bin`,
+      ...(user === "root" ? [] : etcMounts(join(dir, "etc"), home)),
       `exec /usr/sbin/sshd -D -e -f '${config}'`,
     ].join("; ");
     sshd = spawn("unshare", ["--mount", "--propagation", "private", "--", "bash", "-c", inNs], { stdio: ["ignore", "pipe", "pipe"] });
@@ -121,7 +164,13 @@ describe("terraform apply of the ssh engine over real SSH (docker stand-in)", ()
       await new Promise((r) => setTimeout(r, 200));
     }
 
-    const sshSettings = { user: "root", port: plan.sshPort, privateKeyPath: clientKey };
+    // The sshd's key pinned: Terraform verifies it on every connection.
+    const hostKeyPub = readFileSync(`${hostKey}.pub`, "utf8").split(" ").slice(0, 2).join(" ");
+    // Fail fast (not after Terraform's connection timeout) when the login or sudo does not work.
+    writeFileSync(join(ssh, "known_hosts"), `[${a1}]:${plan.sshPort} ${hostKeyPub}\n`);
+    const probe = spawnSync("ssh", ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", `UserKnownHostsFile=${join(ssh, "known_hosts")}`, "-o", "StrictHostKeyChecking=yes", "-i", clientKey, "-p", String(plan.sshPort), `${user}@${a1}`, "sudo -n true && cd && touch .probe && rm .probe"], { encoding: "utf8", timeout: 30_000 });
+    if (probe.status !== 0) throw new Error(`ssh ${user}@${a1} with sudo -n does not work (status ${probe.status}): ${probe.stderr}\n--- sshd:\n${sshdLog}`);
+    const sshSettings = { user, port: plan.sshPort, privateKeyPath: clientKey, hostKey: hostKeyPub };
     deployment = (change = (db) => db) => ({
       ...example,
       fortigate: undefined,
@@ -178,9 +227,21 @@ describe("terraform apply of the ssh engine over real SSH (docker stand-in)", ()
       expect(c.env).toContain(`REPMGR_PASSWORD=${SECRETS.repmgr_password}`);
     }
     expect(readdirSync(join(host.state, "volumes")).sort()).toEqual(["pg_1_data", "pg_2_data", "pgw_1_data"]);
-    // The env files are gone; their directory is root-only.
+    // While docker ran, each env file was 0600 in a 0700 directory; now they are gone, and so are the
+    // uploaded copies (the steps' run directories in the login user's home are 0700 and hold no secrets/).
+    const modes = readFileSync(join(host.state, "env-file-modes"), "utf8").split("\n").filter((l) => l !== "");
+    expect(modes.length).toBeGreaterThan(0);
+    expect([...new Set(modes)]).toEqual(["600 700"]);
     expect(readdirSync(join(host.root, "secrets"))).toEqual([]);
     expect(statSync(join(host.root, "secrets")).mode & 0o777).toBe(0o700);
+    const runRoot = join(host.home, ".ems-ha", "run");
+    expect(readdirSync(runRoot).sort()).toEqual(["container-pg-1", "container-pg-2", "container-pgw-1", "prepare-host"]);
+    for (const d of [join(host.home, ".ems-ha"), runRoot, ...readdirSync(runRoot).map((n) => join(runRoot, n))]) expect(statSync(d).mode & 0o777, d).toBe(0o700);
+    for (const n of ["pg-1", "pg-2", "pgw-1"]) expect(readdirSync(join(runRoot, `container-${n}`)).sort(), n).toEqual(["run.sh", "script.sh"]);
+    // The run directories are the login user's; the env files' directory is root's (the runner placed them).
+    expect(statSync(runRoot).uid).toBe(user === "root" ? 0 : EMS_UID);
+    expect(statSync(join(host.root, "secrets")).uid).toBe(0);
+    expect(readFileSync(join(tfDir, "main.tf.json"), "utf8").includes('"sudo -n bash .ems-ha/run/container-pg-1/run.sh"')).toBe(user !== "root");
     for (const v of Object.values(SECRETS)) {
       expect(r.output).not.toContain(v);
       expect(readFileSync(join(host.state, "calls"), "utf8")).not.toContain(v);

@@ -10,7 +10,7 @@ import geo from "../../examples/geo-redundant";
 import { parseDeployment } from "../../src/config/parse";
 import type { DeploymentInput } from "../../src/config/schema";
 import { resourcesByPath, synthDeployment, type TfJson } from "../helpers/synth";
-import { dependsOn, provisioners, refersTo, terraformPlan } from "./helpers";
+import { dependsOn, fileContent, provisioners, refersTo, terraformPlan } from "./helpers";
 
 const SECRETS = { db_password: "Plan-Db-Pw-5b1f", repmgr_password: "Plan-Repmgr-Pw-77c2" };
 
@@ -88,8 +88,14 @@ for (const [topology, input] of [
         const s = step(`${n.name}/container`);
         const provs = provisioners(s);
         const withVars = provs.filter((p) => JSON.stringify(p).includes("var."));
-        expect(withVars.map((p) => p.file?.destination)).toEqual([`/var/lib/ems-ha/secrets/container-${n.name}.env`]);
+        // The step's one secret file, uploaded into its 0700 secrets/ directory; the runner places it
+        // (0600, root-only directory) where the script reads it.
+        expect(withVars.map((p) => p.file?.destination)).toEqual([`.ems-ha/run/container-${n.name}/secrets/env`]);
         expect(withVars[0]!.file!.content).toBe("POSTGRESQL_PASSWORD=${var.db_password}\nREPMGR_PASSWORD=${var.repmgr_password}\n");
+        const runner = fileContent(s, `.ems-ha/run/container-${n.name}/run.sh`);
+        expect(runner).toContain(`install -m 0600 "$here/secrets/"env /var/lib/ems-ha/secrets/container-${n.name}.env`);
+        expect(fileContent(s, `.ems-ha/run/container-${n.name}/script.sh`)).toMatch(new RegExp(`^ENV_FILE='?/var/lib/ems-ha/secrets/container-${n.name}\\.env'?$`, "m"));
+        expect(JSON.stringify((s.lifecycle as { precondition: unknown[] }).precondition)).toContain("must not contain line breaks");
         expect(JSON.stringify(s.triggers_replace)).not.toContain("var.");
         expect(JSON.stringify(s.connection)).not.toContain("var.");
       }

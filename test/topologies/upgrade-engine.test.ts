@@ -12,7 +12,7 @@ import example from "../../examples/upgrade-7-4-4";
 import type { DeploymentInput } from "../../src/config/schema";
 import { container, fakeHost, onHost, runProvisioners, SECRETS, seedContainer, setRole, type FakeHost } from "../constructs/docker-engine-harness";
 import { resourcesByPath, synthDeployment } from "../helpers/synth";
-import { provisioners, terraformPlan } from "./helpers";
+import { fileContent, provisioners, terraformPlan } from "./helpers";
 
 const IMAGE = "ems-postgres-ha:latest";
 
@@ -52,10 +52,14 @@ describe("upgrade-7-4-4 with either engine", () => {
     expect(r.output).not.toContain("Up-Line");
   }, 240_000);
 
-  it("creates each start step's env file empty with mode 0600 before Terraform writes it", () => {
+  it("uploads each start step's env file into its 0700 run directory; the runner places it 0600 in a 0700 directory", () => {
     for (const n of ["pgn-1", "pgn-2", "pgnw-1"]) {
-      const inline = (provisioners(step(n, "start"))[0]!["remote-exec"]!.inline as string[])[0]!;
-      expect(inline).toBe(`install -d -m 700 /var/lib/ems-ha /var/lib/ems-ha/secrets && install -m 600 /dev/null /var/lib/ems-ha/secrets/${n}.env`);
+      const s = step(n, "start");
+      const withVars = provisioners(s).filter((p) => JSON.stringify(p).includes("var."));
+      expect(withVars.map((p) => p.file?.destination)).toEqual([expect.stringMatching(/^\.ems-ha\/run\/[\w.-]+\/secrets\/env$/)]);
+      const runner = fileContent(s, /\/run\.sh$/);
+      expect(runner).toContain("umask 077");
+      expect(runner).toContain(`install -d -m 0700 /var/lib/ems-ha/secrets\ninstall -m 0600 "$here/secrets/"env /var/lib/ems-ha/secrets/${n}.env`);
     }
   });
 
