@@ -20,13 +20,9 @@ import { dockerHostPrepare } from "./docker-host-prepare";
 import type { RemoteScript } from "./remote-script";
 import type { DeploymentSecrets } from "./secrets";
 
-/**
- * Seconds PostgreSQL gets to shut down when its container is stopped or replaced (docker stop's
- * timeout and the provider's destroy grace period) before Docker kills it. SIGINT is PostgreSQL's
- * "fast" shutdown: sessions are ended, a checkpoint is written, the server exits cleanly.
- */
-export const DB_STOP_GRACE_SECONDS = 120;
-export const DB_STOP_SIGNAL = "SIGINT";
+/** How DB containers stop (src/render/bitnami.ts): SIGINT, PostgreSQL's fast shutdown, with 120 s of grace. */
+export { DB_STOP_GRACE_SECONDS, DB_STOP_SIGNAL } from "../src/render/bitnami";
+import { DB_STOP_GRACE_SECONDS, DB_STOP_SIGNAL } from "../src/render/bitnami";
 
 export interface PgHaNodeProps {
   /** The validated deployment (the cluster this node belongs to). */

@@ -13,6 +13,14 @@ export const CONF_D_MOUNT = "/bitnami/postgresql/conf/conf.d";
 /** The guide's --shm-size 1g, in MB as the docker provider wants it. */
 export const SHM_SIZE_MB = 1024;
 
+/**
+ * Seconds PostgreSQL gets to shut down when its container is stopped or replaced (docker stop's
+ * timeout and the provider's destroy grace period) before Docker kills it. SIGINT is PostgreSQL's
+ * "fast" shutdown: sessions are ended, a checkpoint is written, the server exits cleanly.
+ */
+export const DB_STOP_GRACE_SECONDS = 120;
+export const DB_STOP_SIGNAL = "SIGINT";
+
 /** Environment variables that carry secrets: set from sensitive values, never rendered. */
 export interface SecretEnv {
   readonly name: string;

@@ -15,7 +15,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Deployment } from "../config/schema";
-import { DATA_MOUNT, imageRef, type ContainerSpec } from "./bitnami";
+import { DATA_MOUNT, DB_STOP_GRACE_SECONDS, DB_STOP_SIGNAL, imageRef, type ContainerSpec } from "./bitnami";
 import { dockerEnvFile, raw, sh, shellSingleQuote, words } from "./escape";
 
 /** Label recording the spec hash a container was created from. */
@@ -31,10 +31,10 @@ export const SSH_ENGINE_DIR = "/var/lib/ems-ha";
 /** Root-only directory (0700) of the password env files. */
 export const SSH_ENGINE_SECRETS_DIR = `${SSH_ENGINE_DIR}/secrets`;
 /**
- * Seconds Docker waits after SIGTERM before SIGKILL (`--stop-timeout`, the provider's stop_timeout),
- * and what the script gives `docker stop --time` when it replaces a container.
+ * Seconds Docker waits after the stop signal (SIGINT) before SIGKILL (`--stop-timeout`, the
+ * provider's stop_timeout), and what the script gives `docker stop --time` when it replaces a container.
  */
-export const STOP_TIMEOUT_SECONDS = 120;
+export const STOP_TIMEOUT_SECONDS = DB_STOP_GRACE_SECONDS;
 /** Seconds PostgreSQL's fast shutdown may take inside the container before `docker stop`. */
 export const PG_STOP_TIMEOUT_SECONDS = 90;
 /** PostgreSQL's data directory inside the image (under the data volume). */
@@ -81,7 +81,7 @@ export function dockerRunArgs(spec: ContainerSpec, o: DockerRunOptions): string[
   for (const v of spec.volumes) args.push("--volume", `${v.volumeName ?? v.hostPath}:${v.containerPath}`);
   args.push("--shm-size", `${spec.shmSizeMb}m`);
   for (const h of spec.hosts) args.push("--add-host", `${h.host}:${h.ip}`);
-  args.push("--stop-timeout", String(o.stopTimeoutSeconds ?? STOP_TIMEOUT_SECONDS));
+  args.push("--stop-signal", DB_STOP_SIGNAL, "--stop-timeout", String(o.stopTimeoutSeconds ?? STOP_TIMEOUT_SECONDS));
   args.push(spec.image);
   return args;
 }

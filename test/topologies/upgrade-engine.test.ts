@@ -59,7 +59,7 @@ describe("upgrade-7-4-4 with either engine", () => {
       expect(withVars.map((p) => p.file?.destination)).toEqual([expect.stringMatching(/^\.ems-ha\/run\/[\w.-]+\/secrets\/env$/)]);
       const runner = fileContent(s, /\/run\.sh$/);
       expect(runner).toContain("umask 077");
-      expect(runner).toContain(`install -d -m 0700 /var/lib/ems-ha/secrets\ninstall -m 0600 "$here/secrets/"env /var/lib/ems-ha/secrets/${n}.env`);
+      expect(runner).toContain(`newdir 0700 /var/lib/ems-ha/secrets\ninstall -m 0600 "$here/secrets/"env /var/lib/ems-ha/secrets/${n}.env`);
     }
   });
 
