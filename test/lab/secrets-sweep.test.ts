@@ -22,15 +22,18 @@
  * what is missing, it is never skipped.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync, appendFileSync, chmodSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, appendFileSync, chmodSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { labDeployment } from "../../examples/lab";
+import { parseDeployment } from "../../src/config/parse";
+import { gatherStatus } from "../../src/ops/status";
+import { INSTALLED_VERSION_FILE } from "../../src/render/installer";
 import { labSynth } from "./lib/deploy";
 import { labDrill } from "./lib/drill";
-import { runStreaming } from "./lib/exec";
+import { runStreaming, waitFor } from "./lib/exec";
 import { bootFreshLab, chooseFreshLab } from "./lib/fresh-lab";
 import { labDown, labExec } from "./lib/lab";
 import { REPO_ROOT } from "./lib/paths";
@@ -92,7 +95,7 @@ async function terraform(name: string, args: string[], secrets = SECRETS): Promi
   const r = await runStreaming("terraform", args, { cwd: stackDir, env: tfEnv(secrets), timeoutMs: 900_000 });
   const text = `${r.stdout}\n--- stderr ---\n${r.stderr}`;
   writeFileSync(join(outDir, `${name}.txt`), text);
-  const summary = /(Apply complete! Resources: .*|No changes\..*|Plan: .*)/.exec(r.stdout)?.[1] ?? "";
+  const summary = [/Apply complete! Resources: .*/, /No changes\..*/, /Plan: .*/].map((re) => re.exec(r.stdout)?.[0]).find(Boolean) ?? "";
   log(`terraform ${name}: exit ${r.code} ${summary}`);
   return { code: r.code, text };
 }
@@ -152,6 +155,10 @@ describe("secrets through a full lab run (native-single-region, EMS installs)", 
   }, 300_000);
 
   it("runs a failover drill and re-applies with no changes", async () => {
+    // One writable primary first (the drill checks once, with short timeouts; the machine is shared).
+    const d = parseDeployment(labDeployment(state!.prefix));
+    const ready = await waitFor(async () => ((await gatherStatus(d, { env: { ...tfEnv(SECRETS), EMS_HA_INSECURE_HOST_KEYS: "1" } })).writablePrimaries.length === 1 ? true : undefined), 60_000, 2_000);
+    expect(ready, "no single writable primary within 60 s before the drill").toBe(true);
     const r = await labDrill(state!, { log });
     expect(r.newPrimary).toBe("dbnode-2");
     expect(r.rowsMissing).toBe(0);
@@ -165,12 +172,14 @@ describe("secrets through a full lab run (native-single-region, EMS installs)", 
     const stack = JSON.parse(readFileSync(join(stackDir, "cdk.tf.json"), "utf8")) as { resource: Record<string, Record<string, unknown>> };
     const ems2 = Object.keys(stack.resource.terraform_data!).find((k) => k.startsWith("ems-2_install"));
     expect(ems2).toBeDefined();
+    // A re-install (the version marker gone) so the installer really runs, with the wrong password.
+    expect((await labExec(state!, "ems-2", `rm -f ${INSTALLED_VERSION_FILE}`)).code).toBe(0);
     const failed = await terraform("apply-3-fails", ["apply", "-auto-approve", "-input=false", "-no-color", `-replace=terraform_data.${ems2}`], {
       ...SECRETS,
       db_password: WRONG_DB_PASSWORD,
     });
     expect(failed.code).not.toBe(0);
-    expect(failed.text).toMatch(/none of .* accepts a login as postgres|error/i);
+    expect(failed.text).toMatch(/accepts a login as postgres|exited with status 6/);
     // The runner removed the uploaded and the placed copies although the script failed.
     const left = await labExec(state!, "ems-2", "ls -A ~/.ems-ha/run/install-ems/ 2>&1; test ! -e ~/.ems-ha/run/install-ems/secrets && test ! -e /var/lib/ems-ha/secrets/db_password && echo clean");
     log(`ems-2 after the failed step: ${left.stdout.trim()}`);
@@ -209,9 +218,10 @@ describe("secrets through a full lab run (native-single-region, EMS installs)", 
     // 1. Terraform state: holds the values by Terraform's design; outside the repository.
     const tfState = join(stateDir, "tfstate");
     expect(relative(REPO_ROOT, tfState).startsWith("..")).toBe(true);
-    const stateFiles = scanFiles(tfState, {});
-    figures.terraformState = { dir: tfState, files: stateFiles.files, mode: (statSync(tfState).mode & 0o777).toString(8) };
-    exceptions.push(`Terraform state ${tfState} (${stateFiles.files} files; Terraform's behaviour, docs/security.md)`);
+    expect(statSync(tfState).mode & 0o777, "the Terraform state directory must be private").toBe(0o700);
+    const stateFiles = readdirSync(tfState).map((f) => `${f} ${(statSync(join(tfState, f)).mode & 0o777).toString(8)}`);
+    figures.terraformState = { dir: tfState, dirMode: "700", files: stateFiles };
+    exceptions.push(`Terraform state ${tfState} (${stateFiles.join(", ")}; Terraform's behaviour, docs/security.md)`);
     // 2. The lab's state directory: synthesized JSON, .terraform, captured plan/apply/CLI output, the test log.
     const secretsJson = join(stateDir, "secrets.json");
     expect(statSync(secretsJson).mode & 0o777).toBe(0o600);
