@@ -90,7 +90,9 @@ export async function labSynth(state: LabState, deployment: DeploymentInput, log
   writeFileSync(cfg, JSON.stringify(deployment, null, 2));
   const out = join(state.stateDir, "cdktf.out");
   const tfState = join(state.stateDir, "tfstate");
-  mkdirSync(tfState, { recursive: true });
+  // Terraform state holds every secret in plain text (docs/security.md): root-only.
+  mkdirSync(tfState, { recursive: true, mode: 0o700 });
+  chmodSync(tfState, 0o700);
   log(`synth: ${stack} from ${cfg}`);
   const t0 = Date.now();
   const r = await runStreaming(process.execPath, [join(REPO_ROOT, "node_modules/tsx/dist/cli.mjs"), join(REPO_ROOT, "stacks/main.ts")], {
