@@ -38,7 +38,9 @@ const REASONS: Record<string, string> = {
   replace_because_tainted: "the resource is tainted (a previous apply failed on it, or terraform taint)",
 };
 
-const DB_CLASSES = new Set(["db-volume", "db-container", "db-prepare", "native-db-setup", "upgrade-step"]);
+const DB_CLASSES = new Set(["db-volume", "db-container", "db-prepare", "native-db-prepare", "native-db-setup", "upgrade-step"]);
+const NATIVE_STEPS = new Set(["native-db-prepare", "native-db-setup"]);
+const isTrigger = (l: LeafChange, key: string) => l.path[0] === "triggers_replace" && l.path[1] === key;
 const SECRET_KEY = /(password|passwd|secret|token|symmetric|private_?key)/i;
 
 function triggerKeys(rc: ResourceChange): string[] {
@@ -57,7 +59,9 @@ function toItem(rc: ResourceChange): Item {
   // a replacement gets a new id: that is a consequence, never a cause
   const leaves = all.filter((l) => !(l.path.length === 1 && l.path[0] === "id"));
   const rp = c.replace_paths ?? [];
-  const causes = action === "replace" && rp.length > 0 ? leaves.filter((l) => rp.some((p) => startsWith(l.path, p) || startsWith(p, l.path))) : leaves;
+  let causes = action === "replace" && rp.length > 0 ? leaves.filter((l) => rp.some((p) => startsWith(l.path, p) || startsWith(p, l.path))) : leaves;
+  // content_sha256 (RemoteScript: script + runner + uploads) follows from a changed script hash: name the script's
+  if (causes.some((l) => isTrigger(l, "script_sha256") || isTrigger(l, "script"))) causes = causes.filter((l) => !isTrigger(l, "content_sha256"));
   return { rc, action, cls: classify(rc.type, rc.name, triggerKeys(rc)), leaves, causes: causes.length > 0 ? causes : leaves };
 }
 
@@ -141,7 +145,9 @@ export class PlanReviewer {
     return it.causes.map((l) => {
       let field = fieldOf(it.cls!.row, l.path, it.cls!.node) ?? "(unknown field)";
       const key = l.path[1];
-      if (l.path[0] === "triggers_replace" && (key === "script_sha256" || key === "script") && (it.cls!.row.cls === "native-db-setup" || it.cls!.row.cls === "db-prepare")) {
+      const cls = it.cls!.row.cls;
+      const scriptKey = key === "script_sha256" || key === "script" || (key === "content_sha256" && cls === "db-prepare");
+      if (l.path[0] === "triggers_replace" && scriptKey && (NATIVE_STEPS.has(cls) || cls === "db-prepare")) {
         field = this.scriptScope(it, String(key));
       }
       return { attribute: pathText(l.path), field: this.field(field), ...this.values(l) };
@@ -154,9 +160,9 @@ export class PlanReviewer {
     const same = this.items.filter((x) => x.cls?.row.cls === cls);
     const changed = same.filter((x) => x.causes.some((l) => l.path[0] === "triggers_replace" && l.path[1] === key));
     const node = it.cls!.node ?? "?";
-    const nodeFields = cls === "native-db-setup" ? "ramGb / cpus / storage (PGTune inputs), priority, location" : "ramGb / cpus / storage (PGTune inputs)";
+    const nodeFields = NATIVE_STEPS.has(cls) ? "ramGb / cpus / storage (PGTune inputs), priority, location" : "ramGb / cpus / storage (PGTune inputs)";
     if (changed.length === 1 && same.length > 1) return `database.nodes[name=${node}].${nodeFields} (only this node's script changed)`;
-    return cls === "native-db-setup"
+    return NATIVE_STEPS.has(cls)
       ? `a cluster-wide field (the scripts of ${changed.length} of ${same.length} nodes changed): database.port / user / maxConnections / failover, native.*, database.nodes (addresses, names), or each node's PGTune inputs`
       : `a cluster-wide field (the scripts of ${changed.length} of ${same.length} nodes changed): database.maxConnections / confDir / installDocker / image.source`;
   }
@@ -201,7 +207,7 @@ export class PlanReviewer {
     const created = new Set(this.items.filter((it) => it.action === "create" && it.cls?.node && DB_CLASSES.has(it.cls.row.cls)).map((it) => it.cls!.node!));
     const q = this.quorumFinding(restarted, created);
     if (q) findings.push(q);
-    const grouped = groupSecretFindings(findings);
+    const grouped = groupSecretFindings(mergeNativeSteps(findings, this.items));
     sortFindings(grouped);
     return { stack: this.opts.stack, ...verdictOf(grouped), findings: grouped, notes: this.notes(), counts };
   }
@@ -250,6 +256,7 @@ export class PlanReviewer {
         ];
       }
       case "db-container":
+      case "native-db-prepare":
       case "native-db-setup":
       case "upgrade-step": {
         if (a === "update") return [this.base(it, "harmless", "info", `${node}: updated in place`, meaning)];
@@ -394,6 +401,33 @@ export class PlanReviewer {
     }
     return notes;
   }
+}
+
+/**
+ * A native node's prepare and setup steps share their triggers, so they are replaced together:
+ * one finding per node names both (prepare first: it is the step that applies postgresql.conf,
+ * on every node at once; the setup then repeats it as no-ops and joins the cluster in order).
+ */
+function mergeNativeSteps(findings: Finding[], items: ReadonlyArray<Item>): Finding[] {
+  const prepareOf = new Set(items.filter((it) => it.cls?.row.cls === "native-db-prepare").map((it) => it.rc.address));
+  const out: Finding[] = [];
+  const prepares = findings.filter((f) => f.kind !== "secret-rotation" && f.severity !== "info" && f.addresses.length === 1 && prepareOf.has(f.addresses[0]!));
+  for (const f of findings) {
+    if (prepares.includes(f)) {
+      const setup = findings.find((g) => g !== f && g.kind === f.kind && g.node === f.node && g.action === f.action && !prepares.includes(g));
+      if (setup) continue; // folded into the setup's finding below
+      out.push(f);
+      continue;
+    }
+    const prepare = prepares.find((p) => p.kind === f.kind && p.node === f.node && p.action === f.action);
+    if (!prepare || f.kind === "secret-rotation") {
+      out.push(f);
+      continue;
+    }
+    const causes = [...prepare.causes, ...f.causes].filter((c, i, all) => all.findIndex((x) => x.attribute === c.attribute) === i);
+    out.push({ ...f, addresses: [...prepare.addresses, ...f.addresses], causes, detail: `${f.detail} Its prepare step runs first, on every node at once: a changed postgresql.conf restarts PostgreSQL there.` });
+  }
+  return out;
 }
 
 /** One secret-rotation finding per set of rotated secrets, listing every resource it replaces. */

@@ -6,7 +6,14 @@
  * `terraform_data.pg-1_prepare_FD49CED1` is the construct `pg-1/prepare`
  * (test/constructs/construct-ids.test.ts pins these). Node names never contain "_" (schema), so
  * the path splits back unambiguously. Patterns are tried in order; the first match wins.
+ *
+ * Every ssh step is a RemoteScript (constructs/remote-script.ts): its triggers are the step's own
+ * keys plus `content_sha256`, the hash of the script, its runner and its uploads. That hash
+ * changes with every script change, so the review names it only when no more specific trigger
+ * (such as `script_sha256`) explains the replacement (analyze.ts).
  */
+
+import { DB_STOP_GRACE_SECONDS, DB_STOP_SIGNAL } from "../render/bitnami";
 
 /** What a resource is, in HA terms. */
 export type ResourceClass =
@@ -14,6 +21,7 @@ export type ResourceClass =
   | "db-container"
   | "db-image"
   | "db-prepare"
+  | "native-db-prepare"
   | "native-db-setup"
   | "standalone-db-setup"
   | "upgrade-step"
@@ -45,6 +53,17 @@ export interface ClassRow {
 const DB_NODE = "database.nodes[name={node}]";
 const EMS_NODE = "emsNodes[name={node}]";
 
+/** The triggers of a native node's two steps, prepare and setup (constructs/native-node.ts). */
+const NATIVE_FIELDS: Readonly<Record<string, string>> = {
+  "triggers_replace.node": `${DB_NODE}.name`,
+  "triggers_replace.address": `${DB_NODE}.address`,
+  "triggers_replace.node_id": `${DB_NODE}.nodeId (or the node's position in database.nodes)`,
+  "triggers_replace.role": `${DB_NODE}.role`,
+  "triggers_replace.script_sha256": `${DB_NODE}.ramGb / cpus / storage (PGTune inputs), priority, location; or a cluster-wide field: database.port / user / maxConnections / failover, native.*, other nodes' addresses`,
+  "triggers_replace.extensions_sha256": "native.extensions.sha256",
+  "triggers_replace.content_sha256": "the step's runner or uploads (a new ems-ha version, native.extensions)",
+};
+
 export const RESOURCE_CLASSES: ReadonlyArray<ClassRow> = [
   {
     cls: "db-volume",
@@ -57,7 +76,7 @@ export const RESOURCE_CLASSES: ReadonlyArray<ClassRow> = [
     cls: "db-container",
     type: "docker_container",
     path: /^(?<node>[a-z0-9-]+)\/container$/,
-    meaning: "the node's ems-postgres-ha container: replacing it stops PostgreSQL on that node (SIGKILL without a grace period) and starts a new container on the same volume",
+    meaning: `the node's ems-postgres-ha container: replacing it stops PostgreSQL on that node (${DB_STOP_SIGNAL}, up to ${DB_STOP_GRACE_SECONDS} s grace) and starts a new container on the same volume`,
     fields: {
       "env.REPMGR_PARTNER_NODES": "database.nodes (names and addresses of every node: the partner list)",
       "env.REPMGR_PRIMARY_HOST": "database.initialPrimary",
@@ -84,11 +103,33 @@ export const RESOURCE_CLASSES: ReadonlyArray<ClassRow> = [
     },
   },
   {
+    cls: "db-container",
+    type: "terraform_data",
+    path: /^(?<node>[a-z0-9-]+)\/container$/,
+    meaning: `the node's ems-postgres-ha container, run by the ssh engine: the step re-runs and, when the container's spec or image changed, stops PostgreSQL on that node (${DB_STOP_SIGNAL}, up to ${DB_STOP_GRACE_SECONDS} s grace) and starts a new container on the same volume`,
+    fields: {
+      "triggers_replace.host": `${DB_NODE}.address`,
+      "triggers_replace.name": `${DB_NODE}.name`,
+      "triggers_replace.spec": "database (the container's spec: image, partner list database.nodes, initialPrimary, port, user, failover, the node's location / priority / nodeId)",
+      "triggers_replace.content_sha256": "the container script (database.*) or the step's runner (a new ems-ha version)",
+    },
+  },
+  {
     cls: "db-image",
     type: "docker_image",
     path: /^(?<node>[a-z0-9-]+)\/image$/,
     meaning: "the ems-postgres-ha image on the node's host (kept locally; a new image id replaces the container)",
     fields: { name: "database.image.name / database.image.tag / database.image.source.registry", "*": "database.image" },
+  },
+  {
+    // before db-prepare: the Docker host preparation has the same path but no script_sha256 trigger
+    cls: "native-db-prepare",
+    type: "terraform_data",
+    path: /^(?<node>[a-z0-9-]+)\/prepare$/,
+    triggerKey: "script_sha256",
+    meaning:
+      "the node's preparation re-runs (native-setup.sh --prepare: packages, configuration files), on every node at once; when postgresql.conf changes it restarts PostgreSQL on that node",
+    fields: NATIVE_FIELDS,
   },
   {
     cls: "db-prepare",
@@ -100,6 +141,7 @@ export const RESOURCE_CLASSES: ReadonlyArray<ClassRow> = [
       "triggers_replace.host": `${DB_NODE}.address`,
       "triggers_replace.script": `${DB_NODE}.ramGb / cpus / storage (PGTune inputs), database.maxConnections, database.confDir, database.installDocker, database.image.source`,
       "triggers_replace.image": "database.image.source.sha256 (tarball) or database.image.name/tag",
+      "triggers_replace.content_sha256": `${DB_NODE}.ramGb / cpus / storage (PGTune inputs), database.maxConnections, database.confDir, database.installDocker, database.image.source (the preparation script)`,
     },
   },
   {
@@ -113,6 +155,7 @@ export const RESOURCE_CLASSES: ReadonlyArray<ClassRow> = [
       "triggers_replace.address": "database.nodes[0].address",
       "triggers_replace.script": "database.nodes[0].ramGb / cpus / storage (PGTune), database.port, database.user, standalone.packages / clientNetworks / tune, emsNodes[].address (pg_hba)",
       "triggers_replace.extensions": "standalone.extensions.sha256",
+      "triggers_replace.content_sha256": "database.nodes[0].ramGb / cpus / storage (PGTune), database.port, database.user, standalone.packages / clientNetworks / tune, emsNodes[].address (pg_hba), or the step's runner",
     },
   },
   {
@@ -121,14 +164,7 @@ export const RESOURCE_CLASSES: ReadonlyArray<ClassRow> = [
     path: /^(?<node>[a-z0-9-]+)\/setup$/,
     meaning:
       "the node's setup script re-runs (idempotent: it never re-clones a node that holds data); when postgresql.conf changes it restarts PostgreSQL on that node",
-    fields: {
-      "triggers_replace.node": `${DB_NODE}.name`,
-      "triggers_replace.address": `${DB_NODE}.address`,
-      "triggers_replace.node_id": `${DB_NODE}.nodeId (or the node's position in database.nodes)`,
-      "triggers_replace.role": `${DB_NODE}.role`,
-      "triggers_replace.script_sha256": `${DB_NODE}.ramGb / cpus / storage (PGTune inputs), priority, location; or a cluster-wide field: database.port / user / maxConnections / failover, native.*, other nodes' addresses`,
-      "triggers_replace.extensions_sha256": "native.extensions.sha256",
-    },
+    fields: NATIVE_FIELDS,
   },
   {
     cls: "upgrade-step",
@@ -140,6 +176,8 @@ export const RESOURCE_CLASSES: ReadonlyArray<ClassRow> = [
       "triggers_replace.address": `${DB_NODE}.address`,
       "triggers_replace.target": "database.image (the upgrade target)",
       "triggers_replace.script": "upgrade.* / database.*",
+      "triggers_replace.step": "the upgrade's step (prepare, stop, load, start)",
+      "triggers_replace.content_sha256": "the step's script (upgrade.* / database.*) or its runner",
     },
   },
   {
@@ -155,6 +193,7 @@ export const RESOURCE_CLASSES: ReadonlyArray<ClassRow> = [
       "triggers_replace.role": "the order of emsNodes (the first is the EMS primary)",
       "triggers_replace.dbHosts": "database.nodes[].address of the data nodes (the --db_host list)",
       "triggers_replace.script": "installer.*, ems.*, database.port / user",
+      "triggers_replace.content_sha256": "the install script (installer.*, ems.*, database.port / user), the installer file (installer.source) or the step's runner",
     },
   },
   {
@@ -208,14 +247,14 @@ export const RESOURCE_CLASSES: ReadonlyArray<ClassRow> = [
     type: "terraform_data",
     path: /^ssh-keys\/(?<node>[a-z0-9-]+)$/,
     meaning: "postgres's SSH keys between the data nodes are refreshed (no restart)",
-    fields: { "triggers_replace.roster": "database.nodes (data nodes' names, addresses or setup scripts)" },
+    fields: { "triggers_replace.roster": "database.nodes (data nodes' names, addresses or setup scripts)", "*": "the key exchange script" },
   },
   {
     cls: "primary-wait",
     type: "terraform_data",
     path: /^primary-ready\/wait$/,
     meaning: "a bounded wait for the primary to accept writes (read-only check)",
-    fields: { "triggers_replace.primary": "database.initialPrimary", "triggers_replace.address": "the initial primary's address" },
+    fields: { "triggers_replace.primary": "database.initialPrimary", "triggers_replace.address": "the initial primary's address", "*": "the wait script" },
   },
   {
     cls: "db-check",

@@ -199,14 +199,14 @@ describe("ci-examples/github-actions.yml, run step by step", () => {
     expect(read(s.log)).toContain("gh pr comment 42 --body-file review.md");
     const body = read(`${s.log}.body`);
     expect(body).toContain("### ems-ha plan review: site-a");
-    expect(body).toContain("Terraform: 7 to add, 0 to change, 0 to replace, 0 to destroy");
+    expect(body).toContain("Terraform: 10 to add, 0 to change, 0 to replace, 0 to destroy"); // 3 DB hosts × (prepare + setup), 2 EMS installs, 2 key exchanges
     expect(read(join(s.repo, "review-exit-code")).trim()).toBe("0");
     noSecrets(body + pr.out);
     expect(tfstateFilesIn(s.repo)).toEqual([]); // plan files and their JSON are deleted after the review
 
     const merge = runGithubJob(s, "apply");
     expect(merge.failedStep, merge.out).toBeUndefined();
-    expect(read(s.applyLog).match(/applied apply\//g)).toHaveLength(7);
+    expect(read(s.applyLog).match(/applied apply\//g)).toHaveLength(10);
     expect(existsSync(statePath(s))).toBe(true); // state outside the repository by default
     expect(tfstateFilesIn(s.repo)).toEqual([]);
     noSecrets(merge.out);
@@ -221,7 +221,7 @@ describe("ci-examples/github-actions.yml, run step by step", () => {
 
     const merge2 = runGithubJob(s, "apply");
     expect(merge2.failedStep, merge2.out).toBeUndefined();
-    expect(merge2.out).toContain("Resources: 3 added, 0 changed, 3 destroyed"); // dbnode-2 and the two key exchanges
+    expect(merge2.out).toContain("Resources: 4 added, 0 changed, 4 destroyed"); // dbnode-2 (prepare and setup) and the two key exchanges
   }, 600_000);
 
   it("the refuse step fails the job when the review refused the plan", () => {

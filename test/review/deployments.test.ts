@@ -5,6 +5,7 @@
  * user runs them (bin/ems-ha.js, real synthesis, real terraform for the plans).
  */
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -41,9 +42,24 @@ function cli(cwd: string, args: string[], input?: string, extra: Record<string, 
   return spawnSync(process.execPath, [join(ROOT, "bin", "ems-ha.js"), ...args], { cwd, env: env(extra), encoding: "utf8", input, timeout: 300_000 });
 }
 
-const clean = (d: any, name: string, stateDir: string) => {
+/**
+ * The example as a user's deployment: no FortiGate, its own state, and the local files it names
+ * (installer, extensions, SSH key) present in `filesDir` with matching sha256, since a user
+ * deployment's files are checked at synth (the examples name placeholders).
+ */
+const clean = (d: any, name: string, stateDir: string, filesDir?: string) => {
   const c = structuredClone(d);
   delete c.fortigate;
+  if (filesDir) {
+    const put = (file: string, text: string) => {
+      writeFileSync(join(filesDir, file), text);
+      return createHash("sha256").update(text).digest("hex");
+    };
+    if (c.installer.source.kind === "file") c.installer.source.sha256 = put(c.installer.source.path, "installer stand-in\n");
+    for (const x of [c.native?.extensions, c.standalone?.extensions]) if (x) x.sha256 = put(x.path, "extensions stand-in\n");
+    put("id_ed25519", "key stand-in\n");
+    for (const n of [...c.emsNodes, ...c.database.nodes]) if (n.ssh?.privateKeyPath) n.ssh.privateKeyPath = "./id_ed25519";
+  }
   return { ...c, name, state: { kind: "local", dir: stateDir } };
 };
 
@@ -51,13 +67,13 @@ describe("deployments directory", () => {
   it("synthesizes one stack per deployment, named after it, each with its own state outside the project", () => {
     const p = project({});
     const files = {
-      "prod-a.json": clean(native, "prod-a", p.state),
-      "prod-b.json": clean(standalone, "prod-b", p.state),
-      "lab-c.json": clean(appliances, "lab-c", p.state),
+      "prod-a.json": clean(native, "prod-a", p.state, join(p.dir, "deployments")),
+      "prod-b.json": clean(standalone, "prod-b", p.state, join(p.dir, "deployments")),
+      "lab-c.json": clean(appliances, "lab-c", p.state, join(p.dir, "deployments")),
     };
     for (const [f, d] of Object.entries(files)) writeFileSync(join(p.dir, "deployments", f), JSON.stringify(d));
     // a TypeScript deployment file too, and files the loader ignores
-    writeFileSync(join(p.dir, "deployments", "prod-d.ts"), `export default ${JSON.stringify(clean(native, "prod-d", p.state))};\n`);
+    writeFileSync(join(p.dir, "deployments", "prod-d.ts"), `export default ${JSON.stringify(clean(native, "prod-d", p.state, join(p.dir, "deployments")))};\n`);
     writeFileSync(join(p.dir, "deployments", "_shared.ts"), "export const x = 1;\n");
     writeFileSync(join(p.dir, "deployments", "README.md"), "notes\n");
     const r = synth(p.dir);
@@ -73,7 +89,7 @@ describe("deployments directory", () => {
     const p = project({});
     const other = join(p.dir, "envs");
     mkdirSync(other);
-    writeFileSync(join(other, "x.json"), JSON.stringify(clean(native, "site-x", p.state)));
+    writeFileSync(join(other, "x.json"), JSON.stringify(clean(native, "site-x", p.state, other)));
     const r = synth(p.dir, { EMS_HA_DEPLOYMENTS: other });
     expect(r.status, r.stderr).toBe(0);
     expect(readdirSync(join(r.out, "stacks"))).toEqual(["site-x"]);
@@ -104,14 +120,14 @@ describe("deployments directory", () => {
   it("plan-review --all plans every deployment with real terraform; --stack one; report --all writes one report each", () => {
     terraformOrFail();
     const p = project({});
-    writeFileSync(join(p.dir, "deployments", "prod-a.json"), JSON.stringify(clean(native, "prod-a", p.state)));
-    writeFileSync(join(p.dir, "deployments", "prod-b.json"), JSON.stringify(clean(standalone, "prod-b", p.state)));
+    writeFileSync(join(p.dir, "deployments", "prod-a.json"), JSON.stringify(clean(native, "prod-a", p.state, join(p.dir, "deployments"))));
+    writeFileSync(join(p.dir, "deployments", "prod-b.json"), JSON.stringify(clean(standalone, "prod-b", p.state, join(p.dir, "deployments"))));
     const all = cli(p.dir, ["plan-review", "--all"]);
     expect(all.stderr).toBe("");
     expect(all.status).toBe(0); // a first apply only creates
     expect(all.stdout).toContain("### ems-ha plan review: prod-a");
     expect(all.stdout).toContain("### ems-ha plan review: prod-b");
-    expect(all.stdout).toContain("Terraform: 7 to add");
+    expect(all.stdout).toContain("Terraform: 10 to add"); // prod-a: 3 hosts × (prepare + setup), 2 EMS installs, 2 key exchanges
     for (const v of Object.values(SECRETS)) expect(all.stdout).not.toContain(v);
     const one = cli(p.dir, ["plan-review", "--stack", "prod-b", "--json"]);
     expect(one.status, one.stderr).toBe(0);

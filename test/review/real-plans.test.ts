@@ -50,7 +50,8 @@ describe("plan review on real terraform plans", () => {
     const { r, md } = review(nativeV1, v2);
     expect(kinds(r)).toEqual(["standby-restart"]);
     const f = r.findings[0]!;
-    expect(f.addresses).toEqual(["terraform_data.dbnode-2_setup_8C12A528"]);
+    // its prepare step (which applies postgresql.conf) and its setup: one finding for the node
+    expect(f.addresses).toEqual(["terraform_data.dbnode-2_prepare_371EF59A", "terraform_data.dbnode-2_setup_8C12A528"]);
     expect(f.action).toBe("replace");
     expect(f.causes.map((c) => c.attribute)).toEqual(["triggers_replace.script_sha256"]);
     expect(f.causes[0]!.field).toContain("database.nodes[1].ramGb");

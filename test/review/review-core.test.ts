@@ -33,6 +33,11 @@ describe("addresses", () => {
     expect(classify("terraform_data", "database_setup_63F9C19C", ["node", "node_id", "script_sha256"])?.row.cls).toBe("native-db-setup");
     expect(classify("terraform_data", "pg-1-stop_run_12345678", [])).toMatchObject({ node: "pg-1", step: "stop" });
   });
+  it("knows the RemoteScript steps: a native node's prepare, the Docker host preparation, the ssh engine's container", () => {
+    expect(classify("terraform_data", "dbnode-1_prepare_6D76847D", ["node", "script_sha256", "content_sha256"])?.row.cls).toBe("native-db-prepare");
+    expect(classify("terraform_data", "pg-1_prepare_FD49CED1", ["host", "image", "content_sha256"])?.row.cls).toBe("db-prepare");
+    expect(classify("terraform_data", "pg-1_container_12345678", ["host", "name", "spec", "content_sha256"])).toMatchObject({ node: "pg-1", row: { cls: "db-container" } });
+  });
   it("maps attribute paths to deployment fields, most specific first", () => {
     const row = classify("docker_container", "pg-2_container_A322699D", [])!.row;
     expect(fieldOf(row, ["env", "REPMGR_NODE_LOCATION"], "pg-2")).toBe("database.nodes[name=pg-2].location");
@@ -72,6 +77,28 @@ describe("Markdown", () => {
 });
 
 describe("verdicts", () => {
+  const step = (name: string, before: Record<string, string>, after: Record<string, string>) => ({
+    address: `terraform_data.${name}`,
+    type: "terraform_data",
+    name,
+    change: { actions: ["delete", "create"] as const, before: { triggers_replace: before }, after: { triggers_replace: after }, after_unknown: {}, replace_paths: [["triggers_replace"]] },
+  });
+  it("the ssh engine's container step replaced on the primary is a failover; its content hash alone names the script or runner", () => {
+    const t = { host: "10.0.0.1", name: "pg-1", spec: "a" };
+    const r = reviewPlan({ resource_changes: [step("pg-1_container_12345678", { ...t, content_sha256: "1" }, { ...t, content_sha256: "2" })] as any }, { primary: "pg-1" });
+    expect(r.findings.map((f) => f.kind)).toEqual(["primary-restart"]);
+    expect(r.findings[0]!.causes).toMatchObject([{ attribute: "triggers_replace.content_sha256", field: expect.stringContaining("runner") }]);
+  });
+  it("a native node's prepare and setup replaced together are one finding naming both; content_sha256 is not a cause beside script_sha256", () => {
+    const t = { node: "n-2", address: "10.0.0.2", node_id: "2", role: "data", extensions_sha256: "" };
+    const b = { ...t, script_sha256: "s1", content_sha256: "c1" };
+    const a = { ...t, script_sha256: "s2", content_sha256: "c2" };
+    const r = reviewPlan({ resource_changes: [step("n-2_prepare_11111111", b, a), step("n-2_setup_22222222", b, a)] as any }, { primary: "n-1" });
+    expect(r.findings.map((f) => f.kind)).toEqual(["standby-restart"]);
+    expect(r.findings[0]!.addresses).toEqual(["terraform_data.n-2_prepare_11111111", "terraform_data.n-2_setup_22222222"]);
+    expect(r.findings[0]!.causes.map((c) => c.attribute)).toEqual(["triggers_replace.script_sha256"]);
+    expect(r.findings[0]!.detail).toContain("prepare step runs first, on every node at once");
+  });
   it("an empty plan is safe", () => {
     expect(reviewPlan({ resource_changes: [] })).toMatchObject({ verdict: "safe", exitCode: 0, findings: [] });
   });
