@@ -17,3 +17,4 @@ export * from "./secrets";
 export * from "./connection";
 export * from "./fortios/bindings";
 export * from "./remote-script";
+export * from "./literal-output";

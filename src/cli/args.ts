@@ -58,6 +58,8 @@ export class UsageError extends ConfigError {
   constructor(issues: ReadonlyArray<ConfigIssue>) {
     super(issues);
     this.name = "UsageError";
+    // stray words and positionals are command-line errors too, not errors in the deployment
+    this.message = ConfigError.describe(issues, undefined, true);
   }
 }
 

@@ -97,8 +97,9 @@ export class ConfigError extends Error {
     this.name = "ConfigError";
   }
 
-  static describe(issues: ReadonlyArray<ConfigIssue>, source?: string): string {
-    const where = issues.every((i) => i.path.startsWith("--")) ? "on the command line" : `in the deployment${source ? ` (${source})` : ""}`;
+  /** `commandLine`: every issue is about the command line (flags, positional words), whatever its path. */
+  static describe(issues: ReadonlyArray<ConfigIssue>, source?: string, commandLine = false): string {
+    const where = commandLine || issues.every((i) => i.path.startsWith("--")) ? "on the command line" : `in the deployment${source ? ` (${source})` : ""}`;
     const head = `${issues.length} error${issues.length === 1 ? "" : "s"} ${where}:`;
     const lines = issues.map((i) => `  - ${i.path}: ${i.message} (got ${showValue(i.value)}). Fix: ${i.fix}`);
     return [head, ...lines].join("\n");

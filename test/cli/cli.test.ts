@@ -58,12 +58,34 @@ describe("every command rejects what it does not declare", () => {
     promote: ["pg-2", "--config", EXAMPLE],
     appliance: ["run", "--host", "192.0.2.1", "--role", "primary", "--hostname", "EMS-1", "--db-host", "192.0.2.2"],
     init: ["--out", "never-written.ts"],
+    switchover: ["--config", EXAMPLE, "--to", "pg-2"],
+    "ack-rewind": ["pg-2", "--config", EXAMPLE],
+    // PLAN is a positional: with one given, "stray" is a second word; --out would be written by a run
+    "plan-review": ["plan.json", "--config", EXAMPLE, "--out", "never-written"],
   };
   const argsOf = (name: string) => valid[name] ?? ["--config", EXAMPLE];
 
   it("covers every command", () => {
     expect(COMMANDS.map((c) => c.name).sort()).toEqual(
-      ["appliance", "check", "checklist", "failover", "fortios-cli", "init", "pgtune", "promote", "report", "scenarios", "status", "wait-primary"].sort(),
+      [
+        "ack-rewind",
+        "appliance",
+        "check",
+        "checklist",
+        "failover",
+        "fortios-cli",
+        "init",
+        "pause",
+        "pgtune",
+        "plan-review",
+        "promote",
+        "report",
+        "resume",
+        "scenarios",
+        "status",
+        "switchover",
+        "wait-primary",
+      ].sort(),
     );
   });
 
@@ -72,6 +94,7 @@ describe("every command rejects what it does not declare", () => {
       const cwd = dir("ems-ha-cli-");
       const r = await ems([cmd.name, ...argsOf(cmd.name), "stray", "--no-such-flag"], cwd);
       expect(r.code, r.err).toBe(2);
+      expect(r.err).toMatch(/^2 errors on the command line:/);
       expect(r.err).toMatch(/--no-such-flag: is not a flag of this command/);
       expect(r.err).toMatch(/\(argument\): is an unexpected word \(got "stray"\)/);
       expect(r.err).toContain(`Usage: ems-ha ${cmd.name}`);

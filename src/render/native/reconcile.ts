@@ -37,6 +37,7 @@
 import type { Deployment } from "../../config/schema";
 import { formatUnit, type UnitSection } from "./repmgrd";
 import { connectTimeout, nativeLayout, nativeMembers, nativeSettings, type NativeMember } from "./layout";
+import { sh, UnsafeValueError } from "../escape";
 import { ENSURE_DATADIR_INCLUDE, shellArray, shellVars, unescapeBash } from "./shell";
 
 /** Failed rejoin attempts after which the service stops acting and only logs. */
@@ -46,14 +47,27 @@ export const MAX_REJOIN_ATTEMPTS = 3;
 export function peerEntries(d: Deployment, self: NativeMember): string[] {
   return nativeMembers(d)
     .filter((m) => m.role === "data" && m.name !== self.name)
-    .map((m) => `${m.name} ${m.nodeId} ${m.address} ${m.port}`);
+    .map(memberEntry);
 }
 
 /** "name nodeId address port" of every other witness (they vote in the fencing check of a data node). */
 export function witnessEntries(d: Deployment, self: NativeMember): string[] {
   return nativeMembers(d)
     .filter((m) => m.role === "witness" && m.name !== self.name)
-    .map((m) => `${m.name} ${m.nodeId} ${m.address} ${m.port}`);
+    .map(memberEntry);
+}
+
+/**
+ * One entry of PEERS / WITNESSES: the script splits it with `read -r name id host port`, so a
+ * field must be one non-empty word without whitespace (the entry itself is quoted as one shell
+ * word by shellArray).
+ */
+function memberEntry(m: NativeMember): string {
+  const fields = [m.name, String(m.nodeId), m.address, String(m.port)];
+  for (const f of fields) {
+    if (f === "" || /\s/.test(f)) throw new UnsafeValueError(`node ${JSON.stringify(m.name)}: the value ${JSON.stringify(f)} must be one word without whitespace to be listed in the reconciliation service`);
+  }
+  return fields.join(" ");
 }
 
 /** Seconds a primary must have seen no majority before it fences itself (docs/reliability.md). */
@@ -452,7 +466,7 @@ export function renderReconcileScript(d: Deployment, self: NativeMember): string
   const l = nativeLayout(s.pgVersion);
   const header = [
     "#!/bin/bash",
-    `# ems-ha reconciliation service of ${self.name}: repairs a stale primary, a forked or misattached standby, a stale witness.`,
+    sh`# ems-ha reconciliation service of ${self.name}: repairs a stale primary, a forked or misattached standby, a stale witness.`,
     "# Managed by ems-ha (native-single-region); usage: ems-ha-reconcile [--once]",
     "set -uo pipefail",
     "cd /",
@@ -477,7 +491,7 @@ export function renderReconcileScript(d: Deployment, self: NativeMember): string
     shellArray("PEERS", peerEntries(d, self)),
     shellArray("WITNESSES", witnessEntries(d, self)),
   ];
-  return `${header.join("\n")}\n${unescapeBash(BODY).replace(/^\n/, "")}`;
+  return header.join("\n") + "\n" + unescapeBash(BODY).replace(/^\n/, "");
 }
 
 export function reconcileUnitSections(pgVersion = 15): UnitSection[] {

@@ -252,9 +252,16 @@ export class LoopbackCluster {
     if (c && c.exitCode === null) c.kill("SIGTERM");
     this.repmgrds.delete(n.name);
     // runuser forwards the signal; a repmgrd left over (its pid file) is killed too.
+    // The pid file may vanish between a check and the read (the repmgrd just signalled removes it as it exits).
     const pidFile = join(n.socketDir, "repmgrd.pid");
-    if (existsSync(pidFile)) {
-      const pid = Number(readFileSync(pidFile, "utf8").trim());
+    let pidText = "";
+    try {
+      pidText = readFileSync(pidFile, "utf8");
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    }
+    if (pidText) {
+      const pid = Number(pidText.trim());
       if (pid > 1) {
         try {
           process.kill(pid, "SIGTERM");
