@@ -45,12 +45,13 @@ export function writeDeploymentsDir(dir: string, n: number, stateDir: string): v
   mkdirSync(dir, { recursive: true });
   const bases = [example, native, standalone] as DeploymentInput[];
   for (let i = 0; i < n; i++) {
-    const d = structuredClone(bases[i % bases.length]!) as any;
+    // A deployment input being edited: only addresses, name and state change.
+    const d = structuredClone(bases[i % bases.length]!) as unknown as { name: string; state: object; emsNodes: Array<{ address: string }>; database: { nodes: Array<{ address: string }> } };
     const octet = (x: string) => x.replace(/^(\d+)\.(\d+)\.(\d+)\./, `10.${100 + Math.floor(i / 200)}.${i % 200}.`);
     d.name = `site-${String(i + 1).padStart(3, "0")}`;
     d.state = { kind: "local", dir: stateDir };
-    d.emsNodes = d.emsNodes.map((e: any) => ({ ...e, address: octet(e.address) }));
-    d.database.nodes = d.database.nodes.map((x: any) => ({ ...x, address: octet(x.address) }));
+    d.emsNodes = d.emsNodes.map((e) => ({ ...e, address: octet(e.address) }));
+    d.database.nodes = d.database.nodes.map((x) => ({ ...x, address: octet(x.address) }));
     writeFileSync(join(dir, `${d.name}.json`), JSON.stringify(d));
   }
 }

@@ -21,7 +21,6 @@ import {
   upgradeMark,
   upgradeOrder,
   upgradeDockerRunCommand,
-  upgradeRunArgs,
   type NodeUpgrade,
 } from "../src/render/upgrade";
 import { RemoteScript } from "../constructs/remote-script";

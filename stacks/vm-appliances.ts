@@ -5,7 +5,7 @@
  * `ems-ha appliance run` from local-exec: ping, hostname, redirect, ha get nodes. The primary
  * redirects first (it deploys the EMS database), then the secondaries, one after the other.
  */
-import { DataResource, TerraformOutput, TerraformStack, TerraformVariable, type ITerraformDependable } from "cdktf";
+import { DataResource, TerraformStack, TerraformVariable, type ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { LiteralOutput } from "../constructs/literal-output";
 import { resolve } from "node:path";

@@ -16,7 +16,7 @@ function forbidden(envVars: string) {
     .optional();
 }
 
-const name = z.string().regex(/^[A-Za-z0-9_.\/-]{1,200}$/, "must be letters, digits, '_', '.', '/' or '-'");
+const name = z.string().regex(/^[A-Za-z0-9_./-]{1,200}$/, "must be letters, digits, '_', '.', '/' or '-'");
 
 export const STATE_KINDS = ["local", "s3", "pg", "http", "remote"] as const;
 

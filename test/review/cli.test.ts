@@ -1,5 +1,6 @@
 /** `ems-ha plan-review` on a plan JSON file or stdin: Markdown or --json, exit 0 / 1 / 2, bad input exit 2. */
-import { writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import example from "../../examples/single-region";
@@ -46,7 +47,7 @@ describe("ems-ha plan-review (CLI)", () => {
 
   it("without --config, the repository's single deployment (ems-ha.config.json) is used", async () => {
     const repo = tempDir("ems-ha-plan-review-repo-");
-    writeFileSync(join(repo, "ems-ha.config.json"), require("node:fs").readFileSync(join(dir, "v2.json"), "utf8"));
+    writeFileSync(join(repo, "ems-ha.config.json"), readFileSync(join(dir, "v2.json"), "utf8"));
     const r = await run(["plan-review", join(dir, "refused.json"), "--json"], repo);
     expect(r.code).toBe(1);
     expect(JSON.parse(r.out).findings[0].severity).toBe("acknowledged");
@@ -55,13 +56,13 @@ describe("ems-ha plan-review (CLI)", () => {
   it("--out writes the Markdown to a file", async () => {
     const r = await run(["plan-review", "review.json", "--out", "comment.md"], dir);
     expect(r.code).toBe(1);
-    expect(require("node:fs").readFileSync(join(dir, "comment.md"), "utf8")).toContain("### ems-ha plan review");
+    expect(readFileSync(join(dir, "comment.md"), "utf8")).toContain("### ems-ha plan review");
   });
 
   it("reads the plan from stdin with -", () => {
-    const r = require("node:child_process").spawnSync(process.execPath, [join(__dirname, "..", "..", "bin", "ems-ha.js"), "plan-review", "-", "--json"], {
+    const r = spawnSync(process.execPath, [join(__dirname, "..", "..", "bin", "ems-ha.js"), "plan-review", "-", "--json"], {
       cwd: dir,
-      input: require("node:fs").readFileSync(join(dir, "refused.json"), "utf8"),
+      input: readFileSync(join(dir, "refused.json"), "utf8"),
       encoding: "utf8",
       timeout: 60_000,
     });

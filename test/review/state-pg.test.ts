@@ -8,7 +8,7 @@
  */
 import { Testing, TerraformStack, DataResource } from "cdktf";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { cpSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import native from "../../examples/native-single-region";

@@ -20,7 +20,7 @@
  * Before a rewind discards anything, what it discards is recorded in
  * STATE_DIR/rewind-<node>-<UTC time>.txt (timelines, LSNs, fork point, pg_controldata) and
  * the WAL segments of the abandoned timeline from the fork point on are copied next to it
- * (…​.wal/); `ems-ha status` shows the record until `ems-ha ack-rewind NODE`.
+ * (<record>.wal/); `ems-ha status` shows the record until `ems-ha ack-rewind NODE`.
  * Every repair is logged with its reason ("REPAIR: ..."); a healthy node is never touched.
  * If a rejoin fails, the data directory is moved aside (kept, not deleted) and the node is
  * cloned again. Attempts are bounded; the service then only logs until an operator acts.

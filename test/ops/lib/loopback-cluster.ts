@@ -277,7 +277,7 @@ export class LoopbackCluster {
     const deadline = Date.now() + timeoutMs;
     for (const n of nodes) {
       for (;;) {
-        let ok = "";
+        let ok: string;
         try {
           ok = this.psql(n, "select repmgr.repmgrd_is_running()", "repmgr");
         } catch {
