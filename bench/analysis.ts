@@ -56,6 +56,12 @@ export function benchAnalysis(runs = 5): AnalysisBench[] {
   });
   return [
     { name: `scenarios, ${MAX_DB_NODES} DB nodes`, medianMs: scen.medianMs, maxMs: scen.maxMs, evaluatedScenarios: scen.evaluated, outputBytes: scen.bytes },
-    { name: `report, ${MAX_DB_NODES} DB + ${MAX_EMS_NODES} EMS nodes`, medianMs: report.medianMs, maxMs: report.maxMs, evaluatedScenarios: report.evaluated, outputBytes: report.bytes },
+    {
+      name: `report, ${MAX_DB_NODES} DB + ${MAX_EMS_NODES} EMS nodes`,
+      medianMs: report.medianMs,
+      maxMs: report.maxMs,
+      evaluatedScenarios: report.evaluated,
+      outputBytes: report.bytes,
+    },
   ];
 }

@@ -12,7 +12,13 @@ import { labDown } from "../test/lab/lib/lab";
 export interface LabProfileResult {
   readonly profile: LabFailover;
   readonly labUpSeconds: number;
-  readonly deploy: { readonly synthSeconds: number; readonly initSeconds: number; readonly applySeconds: number; readonly criticalPath: Array<{ step: string; seconds: number }>; readonly steps: Array<{ step: string; start: number; seconds: number }> };
+  readonly deploy: {
+    readonly synthSeconds: number;
+    readonly initSeconds: number;
+    readonly applySeconds: number;
+    readonly criticalPath: Array<{ step: string; seconds: number }>;
+    readonly steps: Array<{ step: string; start: number; seconds: number }>;
+  };
   readonly drill: Omit<DrillResult, "clusterShow">;
 }
 
@@ -60,7 +66,9 @@ export async function benchLab(profiles: LabFailover[] = ["guide", "tuned"]): Pr
   console.log("|---|---|---|---|---|---|---|");
   for (const r of out) {
     const d = r.drill;
-    console.log(`| ${r.profile} | ${d.reconnect.attempts} x ${d.reconnect.intervalSeconds} s | ${d.failoverSeconds ?? "timeout"} | ${d.rowsAcknowledged} | ${d.rowsMissing} | ${d.rejoinSeconds ?? "-"} | ${d.writablePrimaries} |`);
+    console.log(
+      `| ${r.profile} | ${d.reconnect.attempts} x ${d.reconnect.intervalSeconds} s | ${d.failoverSeconds ?? "timeout"} | ${d.rowsAcknowledged} | ${d.rowsMissing} | ${d.rejoinSeconds ?? "-"} | ${d.writablePrimaries} |`,
+    );
   }
   return out;
 }

@@ -22,7 +22,9 @@ async function main(): Promise<void> {
     log(`lab up in ${upSeconds.toFixed(1)} s; deploying`);
     const dep = await labDeploy(state, { failover: "tuned", log: () => undefined });
     console.log(formatApply(dep.apply));
-    console.log(`critical path: ${dep.apply.criticalPath.map((s) => `${s.address.replace(/^terraform_data\./, "").replace(/_[0-9A-F]{8}$/, "")} ${s.seconds} s`).join(" -> ")}`);
+    console.log(
+      `critical path: ${dep.apply.criticalPath.map((s) => `${s.address.replace(/^terraform_data\./, "").replace(/_[0-9A-F]{8}$/, "")} ${s.seconds} s`).join(" -> ")}`,
+    );
   } finally {
     await labDown(chosen.stateDir, { log: () => undefined });
   }

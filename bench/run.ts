@@ -22,7 +22,8 @@ async function main(): Promise<number> {
     console.log("\nSynthesis (fresh process per run, median of runs)");
     console.log("| case | median ms | min ms | max ms | peak RSS MB |");
     console.log("|---|---|---|---|---|");
-    for (const c of synth) console.log(`| ${c.name} | ${c.medianMs} | ${c.minMs} | ${c.maxMs} | ${Number.isNaN(c.peakRssMb) ? "n/a (install GNU time)" : c.peakRssMb} |`);
+    for (const c of synth)
+      console.log(`| ${c.name} | ${c.medianMs} | ${c.minMs} | ${c.maxMs} | ${Number.isNaN(c.peakRssMb) ? "n/a (install GNU time)" : c.peakRssMb} |`);
   }
   if (!only || only === "analysis") {
     const analysis = benchAnalysis(runs);
@@ -39,7 +40,8 @@ async function main(): Promise<number> {
     console.log("\nMany deployments (fresh process per run, median of runs)");
     console.log("| case | median ms | min ms | max ms | peak RSS MB |");
     console.log("|---|---|---|---|---|");
-    for (const c of many) console.log(`| ${c.name} | ${c.medianMs} | ${c.minMs} | ${c.maxMs} | ${Number.isNaN(c.peakRssMb) ? "n/a (install GNU time)" : c.peakRssMb} |`);
+    for (const c of many)
+      console.log(`| ${c.name} | ${c.medianMs} | ${c.minMs} | ${c.maxMs} | ${Number.isNaN(c.peakRssMb) ? "n/a (install GNU time)" : c.peakRssMb} |`);
   }
   if (!only || only === "lab") {
     const { benchLab } = await import("./lab");

@@ -46,7 +46,12 @@ export function writeDeploymentsDir(dir: string, n: number, stateDir: string): v
   const bases = [example, native, standalone] as DeploymentInput[];
   for (let i = 0; i < n; i++) {
     // A deployment input being edited: only addresses, name and state change.
-    const d = structuredClone(bases[i % bases.length]!) as unknown as { name: string; state: object; emsNodes: Array<{ address: string }>; database: { nodes: Array<{ address: string }> } };
+    const d = structuredClone(bases[i % bases.length]!) as unknown as {
+      name: string;
+      state: object;
+      emsNodes: Array<{ address: string }>;
+      database: { nodes: Array<{ address: string }> };
+    };
     const octet = (x: string) => x.replace(/^(\d+)\.(\d+)\.(\d+)\./, `10.${100 + Math.floor(i / 200)}.${i % 200}.`);
     d.name = `site-${String(i + 1).padStart(3, "0")}`;
     d.state = { kind: "local", dir: stateDir };
@@ -96,12 +101,22 @@ export function benchDeployments(runs = 3, sizes: ReadonlyArray<number> = [1, 10
   try {
     // One unmeasured run first: tsx's compile cache is cold on a fresh machine.
     writeDeploymentsDir(join(dir, "warm"), 1, join(dir, "state"));
-    measure("warm-up", [TSX, join(ROOT, "stacks/main.ts")], { CHECKPOINT_DISABLE: "1", EMS_HA_CONFIG: "", EMS_HA_DEPLOYMENTS: join(dir, "warm"), CDKTF_OUTDIR: join(dir, "ow") }, 1);
+    measure(
+      "warm-up",
+      [TSX, join(ROOT, "stacks/main.ts")],
+      { CHECKPOINT_DISABLE: "1", EMS_HA_CONFIG: "", EMS_HA_DEPLOYMENTS: join(dir, "warm"), CDKTF_OUTDIR: join(dir, "ow") },
+      1,
+    );
     return sizes.map((n) => {
       const deployments = join(dir, `d${n}`);
       writeDeploymentsDir(deployments, n, join(dir, "state"));
       const out = join(dir, `o${n}`);
-      const c = measure(`${n} deployment${n === 1 ? "" : "s"} (deployments/, one stack each)`, [TSX, join(ROOT, "stacks/main.ts")], { CHECKPOINT_DISABLE: "1", EMS_HA_CONFIG: "", EMS_HA_DEPLOYMENTS: deployments, CDKTF_OUTDIR: out }, runs);
+      const c = measure(
+        `${n} deployment${n === 1 ? "" : "s"} (deployments/, one stack each)`,
+        [TSX, join(ROOT, "stacks/main.ts")],
+        { CHECKPOINT_DISABLE: "1", EMS_HA_CONFIG: "", EMS_HA_DEPLOYMENTS: deployments, CDKTF_OUTDIR: out },
+        runs,
+      );
       const stacks = readdirSync(join(out, "stacks")).length;
       if (stacks !== n) throw new Error(`${n} deployments synthesized ${stacks} stacks`);
       return c;
@@ -122,7 +137,12 @@ export function benchSynth(runs = 5): SynthCase[] {
     return [
       measure("minimal cdktf app (1 terraform_data)", [minimal], { ...env, CDKTF_OUTDIR: join(dir, "o1"), NODE_PATH: join(ROOT, "node_modules") }, runs),
       measure("all example stacks", [TSX, join(ROOT, "stacks/main.ts")], { ...env, CDKTF_OUTDIR: join(dir, "o2") }, runs),
-      measure("single-region x10 (20 data, 10 witnesses, 20 EMS)", [TSX, join(ROOT, "stacks/main.ts")], { ...env, EMS_HA_CONFIG: big, CDKTF_OUTDIR: join(dir, "o3") }, runs),
+      measure(
+        "single-region x10 (20 data, 10 witnesses, 20 EMS)",
+        [TSX, join(ROOT, "stacks/main.ts")],
+        { ...env, EMS_HA_CONFIG: big, CDKTF_OUTDIR: join(dir, "o3") },
+        runs,
+      ),
     ];
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -9,6 +9,11 @@ const source = join(__dirname, "..", "src", "cli", "main.ts");
 const compiled = join(__dirname, "..", "dist", "src", "cli", "main.js");
 const mod = require(existsSync(source) ? source : compiled);
 mod.runCli(process.argv.slice(2), mod.processIo).then(
-  (code) => { process.exitCode = code; },
-  (e) => { process.stderr.write(String((e && e.stack) || e) + "\n"); process.exitCode = 1; },
+  (code) => {
+    process.exitCode = code;
+  },
+  (e) => {
+    process.stderr.write(String((e && e.stack) || e) + "\n");
+    process.exitCode = 1;
+  },
 );

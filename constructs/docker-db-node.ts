@@ -14,7 +14,8 @@ export function dockerDbNode(scope: Construct, id: string, props: PgHaNodeProps)
   const d = props.deployment;
   const witness = d.database.nodes.find((n) => n.name === props.nodeName)?.role === "witness";
   if (d.database.docker.engine === "ssh") {
-    if (props.provider) throw new Error(`${id}: a docker provider was given, but database.docker.engine is "ssh" (no provider); drop the provider or use engine "provider"`);
+    if (props.provider)
+      throw new Error(`${id}: a docker provider was given, but database.docker.engine is "ssh" (no provider); drop the provider or use engine "provider"`);
     return witness ? new SshWitnessNode(scope, id, props) : new SshPgHaNode(scope, id, props);
   }
   return witness ? new WitnessNode(scope, id, props) : new PgHaNode(scope, id, props);

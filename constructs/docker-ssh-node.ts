@@ -58,7 +58,12 @@ export function passwordsWithoutLineBreaks(secrets: DeploymentSecrets): Precondi
 }
 
 /** The node of a deployment by name, with the role the construct expects. */
-export function findDbNode(id: string, props: SshDockerNodeProps, expectedRole: DbNodeConfig["role"], classes: { data: string; witness: string }): DbNodeConfig {
+export function findDbNode(
+  id: string,
+  props: SshDockerNodeProps,
+  expectedRole: DbNodeConfig["role"],
+  classes: { data: string; witness: string },
+): DbNodeConfig {
   const d = props.deployment;
   const node = d.database.nodes.find((n) => n.name === props.nodeName);
   if (!node) {

@@ -43,7 +43,8 @@ export class FortiGateLb extends Construct {
     super(scope, id);
     const fg = props.fortigate ?? props.deployment.fortigate;
     if (!fg) throw new Error(`${id}: the deployment has no fortigate section; add one or leave FortiGateLb out`);
-    if (!props.provider && !props.secrets.fortigateToken) throw new Error(`${id}: secrets has no fortigate_token; create DeploymentSecrets with { fortigateToken: true }`);
+    if (!props.provider && !props.secrets.fortigateToken)
+      throw new Error(`${id}: secrets has no fortigate_token; create DeploymentSecrets with { fortigateToken: true }`);
     this.objects = fortigateObjects(props.deployment, fg);
     this.cliScript = renderFortiOsCli(this.objects, fg.vdom);
     this.provider =
@@ -75,7 +76,13 @@ export class FortiGateLb extends Construct {
       this.placement = new FirewallSecurityPolicyseq(
         this,
         "placement",
-        { policy_src_id: first, policy_dst_id: anchor, alter_position: position, enable_state_checking: true, comment: `ems-ha: ${fg.namePrefix} policy ${position} ${anchor}` },
+        {
+          policy_src_id: first,
+          policy_dst_id: anchor,
+          alter_position: position,
+          enable_state_checking: true,
+          comment: `ems-ha: ${fg.namePrefix} policy ${position} ${anchor}`,
+        },
         { provider: this.provider, dependsOn: [...this.policies] },
       );
       this.cliScript += `config firewall policy\n    move ${first} ${position} ${anchor}\n${this.objects.policies
@@ -88,7 +95,13 @@ export class FortiGateLb extends Construct {
         after = new FirewallSecurityPolicyseq(
           this,
           `placement-${i + 2}`,
-          { policy_src_id: p.policyid, policy_dst_id: previous, alter_position: "after", enable_state_checking: true, comment: `ems-ha: ${fg.namePrefix} policy after ${previous}` },
+          {
+            policy_src_id: p.policyid,
+            policy_dst_id: previous,
+            alter_position: "after",
+            enable_state_checking: true,
+            comment: `ems-ha: ${fg.namePrefix} policy after ${previous}`,
+          },
           { provider: this.provider, dependsOn: [after] },
         );
         previous = p.policyid;

@@ -52,7 +52,9 @@ abstract class NativeDbNode extends Construct {
     }
     this.member = memberByName(d, props.nodeName);
     if (this.member.role !== role) {
-      throw new Error(`${id}: node "${props.nodeName}" has role "${this.member.role}"; use ${this.member.role === "data" ? "NativePgNode" : "NativeWitnessNode"} for it`);
+      throw new Error(
+        `${id}: node "${props.nodeName}" has role "${this.member.role}"; use ${this.member.role === "data" ? "NativePgNode" : "NativeWitnessNode"} for it`,
+      );
     }
     const settings = nativeSettings(d);
     const l = nativeLayout(settings.pgVersion);
@@ -86,8 +88,15 @@ abstract class NativeDbNode extends Construct {
 
 function secretValue(secrets: DeploymentSecrets, name: string): string {
   const v =
-    name === "db_password" ? secrets.dbPassword : name === "repmgr_password" ? secrets.repmgrPassword : name === "symmetric_key" ? secrets.symmetricKey : undefined;
-  if (!v) throw new Error(`the native topology needs the sensitive variable ${name}: create DeploymentSecrets with { symmetricKey: true, repmgrPassword: true }`);
+    name === "db_password"
+      ? secrets.dbPassword
+      : name === "repmgr_password"
+        ? secrets.repmgrPassword
+        : name === "symmetric_key"
+          ? secrets.symmetricKey
+          : undefined;
+  if (!v)
+    throw new Error(`the native topology needs the sensitive variable ${name}: create DeploymentSecrets with { symmetricKey: true, repmgrPassword: true }`);
   return v.stringValue;
 }
 

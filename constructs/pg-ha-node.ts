@@ -79,7 +79,14 @@ abstract class BitnamiNode extends Construct {
     // The node's key, and the pinned host key with strict checking when there is one (connection.ts).
     const sshOpts = dockerSshOpts(this, node, d.ssh);
     // The daemon check is off so that a plan works before the prepare step has installed Docker.
-    this.provider = props.provider ?? new DockerProvider(this, "provider", { alias: node.name.replace(/[^A-Za-z0-9_]/g, "_"), host: dockerHostUrl(node), sshOpts, disableDockerDaemonCheck: true });
+    this.provider =
+      props.provider ??
+      new DockerProvider(this, "provider", {
+        alias: node.name.replace(/[^A-Za-z0-9_]/g, "_"),
+        host: dockerHostUrl(node),
+        sshOpts,
+        disableDockerDaemonCheck: true,
+      });
 
     // The same step as the ssh engine's (constructs/docker-host-prepare.ts).
     this.prepare = dockerHostPrepare(this, d, node, this.spec);
@@ -99,7 +106,9 @@ abstract class BitnamiNode extends Construct {
       dependsOn: [this.prepare],
     });
 
-    const secretEnv = this.spec.secretEnv.map((s) => `${s.name}=${(s.secret === "dbPassword" ? props.secrets.dbPassword : props.secrets.repmgrPassword ?? props.secrets.dbPassword).stringValue}`);
+    const secretEnv = this.spec.secretEnv.map(
+      (s) => `${s.name}=${(s.secret === "dbPassword" ? props.secrets.dbPassword : (props.secrets.repmgrPassword ?? props.secrets.dbPassword)).stringValue}`,
+    );
     this.container = new Container(this, "container", {
       provider: this.provider,
       name: this.spec.name,

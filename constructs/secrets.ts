@@ -47,7 +47,11 @@ export class DeploymentSecrets extends Construct {
       this.fortigateToken = secretVariable(this, SECRET_VARIABLES.fortigateToken, "FortiGate REST API token (set TF_VAR_fortigate_token).");
     }
     if (props.symmetricKey) {
-      this.symmetricKey = secretVariable(this, SECRET_VARIABLES.symmetricKey, "Symmetric key of the EMS PostgreSQL extension, shared by the data nodes (set TF_VAR_symmetric_key).");
+      this.symmetricKey = secretVariable(
+        this,
+        SECRET_VARIABLES.symmetricKey,
+        "Symmetric key of the EMS PostgreSQL extension, shared by the data nodes (set TF_VAR_symmetric_key).",
+      );
     }
   }
 }

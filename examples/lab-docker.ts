@@ -32,14 +32,20 @@ export function labImageSection(image: LabImage) {
 
 /** Failover timing of Docker labs: "tuned" 3 x 2 s, or "guide" (the image's defaults, 3 x 5 s). */
 export function labDockerFailover(profile: LabFailover) {
-  return profile === "tuned" ? { reconnectAttempts: 3, reconnectIntervalSeconds: 2, connectTimeoutSeconds: 2, monitorIntervalSeconds: 2 } : { profile: "default" as const };
+  return profile === "tuned"
+    ? { reconnectAttempts: 3, reconnectIntervalSeconds: 2, connectTimeoutSeconds: 2, monitorIntervalSeconds: 2 }
+    : { profile: "default" as const };
 }
 
 /**
  * single-region on `prefix`.0/24: pg-1 .11, pg-2 .12, pgw-1 .13 (Docker), ems-1 .21, ems-2 .22.
  * `image` defaults to the stand-in 7.4.4 (built and cached on first use).
  */
-export function labDockerDeployment(prefix: string = DEFAULT_DOCKER_LAB_SUBNET, image: LabImage = standinImageSync("7.4.4"), failover: LabFailover = "tuned"): DeploymentInput {
+export function labDockerDeployment(
+  prefix: string = DEFAULT_DOCKER_LAB_SUBNET,
+  image: LabImage = standinImageSync("7.4.4"),
+  failover: LabFailover = "tuned",
+): DeploymentInput {
   checkSubnetPrefix(prefix);
   const ssh = { user: "root", port: 22, privateKeyPath: labKeyPath(prefix) };
   const native = labDeployment(prefix);

@@ -16,7 +16,11 @@ import { labDockerFailover, labImageSection, type LabImage } from "./lab-docker"
 
 export const DEFAULT_GEO_LAB_SUBNET = "10.231.18";
 
-export function labGeoDockerDeployment(prefix: string = DEFAULT_GEO_LAB_SUBNET, image: LabImage = standinImageSync("7.4.4"), failover: LabFailover = "tuned"): DeploymentInput {
+export function labGeoDockerDeployment(
+  prefix: string = DEFAULT_GEO_LAB_SUBNET,
+  image: LabImage = standinImageSync("7.4.4"),
+  failover: LabFailover = "tuned",
+): DeploymentInput {
   checkSubnetPrefix(prefix);
   const ssh = { user: "root", port: 22, privateKeyPath: labKeyPath(prefix) };
   const small = { ramGb: 2, cpus: 2, storage: "ssd" as const, ssh };

@@ -22,7 +22,15 @@ export default {
     nodes: [
       { name: "dbnode-1", address: "172.16.1.12", role: "data", ramGb: 4, cpus: 4, storage: "ssd", ssh: { user: "root", privateKeyPath: "~/.ssh/id_ed25519" } },
       { name: "dbnode-2", address: "172.16.1.15", role: "data", ramGb: 4, cpus: 4, storage: "ssd", ssh: { user: "root", privateKeyPath: "~/.ssh/id_ed25519" } },
-      { name: "witness-1", address: "172.16.1.22", role: "witness", ramGb: 2, cpus: 2, storage: "ssd", ssh: { user: "root", privateKeyPath: "~/.ssh/id_ed25519" } },
+      {
+        name: "witness-1",
+        address: "172.16.1.22",
+        role: "witness",
+        ramGb: 2,
+        cpus: 2,
+        storage: "ssd",
+        ssh: { user: "root", privateKeyPath: "~/.ssh/id_ed25519" },
+      },
     ],
   },
   native: {

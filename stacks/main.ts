@@ -63,9 +63,14 @@ export function checkDeploymentFiles(input: AppInput, env = process.env, warn: (
     const issues = checkLocalFiles(deployment);
     if (issues.length === 0) continue;
     if (example) {
-      warn(`[${deployment.topology}] example: ${issues.length} placeholder file(s) missing (${issues.map((i) => i.path).join(", ")}); replace them before deploying`);
+      warn(
+        `[${deployment.topology}] example: ${issues.length} placeholder file(s) missing (${issues.map((i) => i.path).join(", ")}); replace them before deploying`,
+      );
     } else if (offlineFiles(env)) {
-      for (const i of issues) warn(`[${deployment.topology}] warning: ${i.path}: ${String(i.value)}: ${i.message} (${OFFLINE_FILES_ENV}=1: synthesized anyway; the deploy needs it). Fix: ${i.fix}`);
+      for (const i of issues)
+        warn(
+          `[${deployment.topology}] warning: ${i.path}: ${String(i.value)}: ${i.message} (${OFFLINE_FILES_ENV}=1: synthesized anyway; the deploy needs it). Fix: ${i.fix}`,
+        );
     } else {
       throw new ConfigError(issues, source);
     }
@@ -88,7 +93,10 @@ export function buildApp(app: App, input: AppInput, cwd = process.cwd(), env = p
   for (const { deployment, source, stackId } of input.deployments) {
     const factory = STACKS[deployment.topology];
     if (!factory) {
-      throw new ConfigError([{ path: "topology", value: deployment.topology, message: "this topology has no stack yet", fix: `use one of: ${Object.keys(STACKS).join(", ")}` }], source);
+      throw new ConfigError(
+        [{ path: "topology", value: deployment.topology, message: "this topology has no stack yet", fix: `use one of: ${Object.keys(STACKS).join(", ")}` }],
+        source,
+      );
     }
     const id = stackId ?? deployment.topology;
     const stack: TerraformStack = factory(app, id, deployment);
@@ -101,7 +109,8 @@ export function announceDeployments(cwd = process.cwd(), env = process.env): str
   const lines: string[] = [];
   const userConfig = resolveConfigPath(undefined, cwd, env);
   const dir = deploymentsDir(cwd, env);
-  if (userConfig && (env.EMS_HA_CONFIG || !env.EMS_HA_DEPLOYMENTS)) lines.push(`ems-ha: deployment ${userConfig} (${deploymentSource(undefined, { cwd, env }, userConfig)})`);
+  if (userConfig && (env.EMS_HA_CONFIG || !env.EMS_HA_DEPLOYMENTS))
+    lines.push(`ems-ha: deployment ${userConfig} (${deploymentSource(undefined, { cwd, env }, userConfig)})`);
   else if (dir) lines.push(`ems-ha: deployments directory ${dir}: one stack per deployment, named after its \`name\``);
   else lines.push("ems-ha: no $EMS_HA_CONFIG and no ./ems-ha.config.{ts,js,json}: synthesizing every example of examples/");
   const rc = env.TF_CLI_CONFIG_FILE;

@@ -33,7 +33,14 @@ export class NativeSingleRegionStack extends TerraformStack {
     super(scope, id);
     const d = deployment;
     if (d.topology !== "native-single-region") {
-      throw new ConfigError([{ path: "topology", value: d.topology, message: "NativeSingleRegionStack builds the native-single-region topology", fix: 'set topology to "native-single-region" or use that topology\'s stack' }]);
+      throw new ConfigError([
+        {
+          path: "topology",
+          value: d.topology,
+          message: "NativeSingleRegionStack builds the native-single-region topology",
+          fix: 'set topology to "native-single-region" or use that topology\'s stack',
+        },
+      ]);
     }
     this.secrets = new DeploymentSecrets(this, "secrets", { symmetricKey: true, repmgrPassword: true });
 

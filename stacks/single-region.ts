@@ -55,9 +55,7 @@ export function buildDockerDeployment(scope: Construct, d: Deployment): DockerCl
     policy: d.ssh,
   });
   const emsNodes = buildEmsChain(scope, { deployment: d, secrets, afterDatabase: [primaryReady.resource] });
-  const fortigate = d.fortigate
-    ? new FortiGateLb(scope, "fortigate", { deployment: d, secrets, dependsOn: emsNodes.map((e) => e.resource) })
-    : undefined;
+  const fortigate = d.fortigate ? new FortiGateLb(scope, "fortigate", { deployment: d, secrets, dependsOn: emsNodes.map((e) => e.resource) }) : undefined;
   return { secrets, dataNodes, witnesses, primaryReady, emsNodes, fortigate };
 }
 

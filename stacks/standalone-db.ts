@@ -9,7 +9,13 @@ import { LiteralOutput } from "../constructs/literal-output";
 import type { DbNodeConfig, Deployment } from "../src/config/schema";
 import { guiChecklist } from "../src/render/checklist";
 import { installerCommandLine } from "../src/render/installer";
-import { EXTENSIONS_UPLOAD_PATH, STANDALONE_PASSWORD_FILE, renderDbReachableCheck, renderStandaloneDbScript, standaloneServer } from "../src/render/standalone-db";
+import {
+  EXTENSIONS_UPLOAD_PATH,
+  STANDALONE_PASSWORD_FILE,
+  renderDbReachableCheck,
+  renderStandaloneDbScript,
+  standaloneServer,
+} from "../src/render/standalone-db";
 import { RemoteScript } from "../constructs/remote-script";
 import type { EmsNode } from "../constructs/ems-node";
 import { buildEmsChain } from "./ems-chain";

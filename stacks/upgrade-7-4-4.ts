@@ -78,7 +78,15 @@ export class Upgrade744Stack extends TerraformStack {
     const steps = new Map<string, Record<UpgradeStep, UpgradeNodeStep>>();
     const partial = new Map<string, Partial<Record<UpgradeStep, UpgradeNodeStep>>>(order.map((u) => [u.node.name, {}]));
     const add = (u: NodeUpgrade, step: UpgradeStep, script: string, dependsOn: ITerraformDependable[], secretFile?: UpgradeNodeStepProps["secretFile"]) => {
-      const s = new UpgradeNodeStep(this, `${u.node.name}-${step}`, { deployment: d, upgrade: u, step, script, dependsOn, secretFile, secrets: secretFile ? this.secrets : undefined });
+      const s = new UpgradeNodeStep(this, `${u.node.name}-${step}`, {
+        deployment: d,
+        upgrade: u,
+        step,
+        script,
+        dependsOn,
+        secretFile,
+        secrets: secretFile ? this.secrets : undefined,
+      });
       partial.get(u.node.name)![step] = s;
       return s.resource;
     };
@@ -92,7 +100,10 @@ export class Upgrade744Stack extends TerraformStack {
     const loaded = order.map((u) => add(u, "load", renderHostPrepScript(d, u.node, u.spec.extraConf), last));
     // 4. Start: the primary, then the standbys, then the witnesses.
     const secretFile = (u: NodeUpgrade) => ({
-      content: upgradeEnvFileContent({ dbPassword: this.secrets.dbPassword.stringValue, repmgrPassword: (this.secrets.repmgrPassword ?? this.secrets.dbPassword).stringValue }),
+      content: upgradeEnvFileContent({
+        dbPassword: this.secrets.dbPassword.stringValue,
+        repmgrPassword: (this.secrets.repmgrPassword ?? this.secrets.dbPassword).stringValue,
+      }),
       destination: u.envFile,
     });
     const primary = order.find((u) => u.role === "primary")!;
@@ -110,7 +121,7 @@ export class Upgrade744Stack extends TerraformStack {
     new LiteralOutput(this, "next_steps", {
       value: [
         "Check the cluster: docker exec -it <node> /opt/bitnami/scripts/postgresql-repmgr/entrypoint.sh repmgr -f /opt/bitnami/repmgr/conf/repmgr.conf cluster show",
-        "Upgrade the EMS nodes to 7.4.4 as the EMS Administration Guide's \"Upgrading EMS in HA\" describes.",
+        'Upgrade the EMS nodes to 7.4.4 as the EMS Administration Guide\'s "Upgrading EMS in HA" describes.',
         `The old containers are kept, stopped and without restart policy (${order.map((u) => u.oldContainerAfter).join(", ")}); remove them once the cluster is healthy.`,
       ],
     });

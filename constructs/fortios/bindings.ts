@@ -34,7 +34,11 @@ export class FortiosProvider extends TerraformProvider {
     this.aliasName = value;
   }
 
-  constructor(scope: Construct, id: string, private readonly config: FortiosProviderConfig) {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly config: FortiosProviderConfig,
+  ) {
     super(scope, id, {
       terraformResourceType: "fortios",
       terraformGeneratorMetadata: { providerName: "fortios", providerVersionConstraint: FORTIOS_VERSION },
@@ -64,7 +68,13 @@ export interface FortiosResourceOptions {
 
 /** Base of the bindings: a resource whose attributes are given in the provider's snake_case names. */
 abstract class FortiosResource<T extends object> extends TerraformResource {
-  protected constructor(scope: Construct, id: string, type: string, protected readonly attrs: T, opts: FortiosResourceOptions) {
+  protected constructor(
+    scope: Construct,
+    id: string,
+    type: string,
+    protected readonly attrs: T,
+    opts: FortiosResourceOptions,
+  ) {
     super(scope, id, {
       terraformResourceType: type,
       terraformGeneratorMetadata: { providerName: "fortios", providerVersionConstraint: FORTIOS_VERSION },

@@ -68,7 +68,11 @@ export function rtoBudget(d: Deployment): RtoBudget {
       formula: `(${t.reconnectAttempts} − 1) × ${t.reconnectIntervalSeconds} s`,
       seconds: (t.reconnectAttempts - 1) * t.reconnectIntervalSeconds,
     },
-    { label: "connect timeouts (host unreachable)", formula: `${t.reconnectAttempts} × ${t.connectTimeoutSeconds} s`, seconds: t.reconnectAttempts * t.connectTimeoutSeconds },
+    {
+      label: "connect timeouts (host unreachable)",
+      formula: `${t.reconnectAttempts} × ${t.connectTimeoutSeconds} s`,
+      seconds: t.reconnectAttempts * t.connectTimeoutSeconds,
+    },
     { label: "promotion", seconds: PROMOTION_SECONDS },
   ]);
   const poll = line("ems-db-redetect", "EMS finds the new DB primary", [{ label: "EMS poll of the data nodes", seconds: EMS_DB_POLL_SECONDS }]);
@@ -122,5 +126,11 @@ function termsText(l: RtoLine): string {
 /** The budget as a Markdown table. */
 export function rtoTable(b: RtoBudget): string {
   const rows = [...b.classes, ...b.endToEnd].map((l) => `| ${l.label} | **${l.seconds} s** | ${termsText(l)}${l.note ? `. ${l.note}` : ""} |`);
-  return ["| Failure | Worst case | How it adds up |", "|---|---|---|", ...rows, "", `End-to-end worst case: **${b.worst.seconds} s** (${b.worst.label}).`].join("\n");
+  return [
+    "| Failure | Worst case | How it adds up |",
+    "|---|---|---|",
+    ...rows,
+    "",
+    `End-to-end worst case: **${b.worst.seconds} s** (${b.worst.label}).`,
+  ].join("\n");
 }

@@ -5,6 +5,12 @@ import type { CliIo } from "./command";
 
 export function configPath(args: ParsedArgs, io: Pick<CliIo, "cwd" | "env">): string {
   const p = resolveConfigPath(stringFlag(args, "config"), io.cwd, io.env);
-  if (!p) throw usageError("--config", undefined, "no deployment given", "pass --config path/to/deployment.ts (or .json), set EMS_HA_CONFIG, or create ems-ha.config.ts");
+  if (!p)
+    throw usageError(
+      "--config",
+      undefined,
+      "no deployment given",
+      "pass --config path/to/deployment.ts (or .json), set EMS_HA_CONFIG, or create ems-ha.config.ts",
+    );
   return p;
 }

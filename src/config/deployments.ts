@@ -28,7 +28,14 @@ export function deploymentsDir(cwd = process.cwd(), env: NodeJS.ProcessEnv = pro
   if (fromEnv) {
     const dir = resolve(cwd, fromEnv);
     if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-      throw new ConfigError([{ path: DEPLOYMENTS_ENV, value: fromEnv, message: "is not a directory", fix: "point EMS_HA_DEPLOYMENTS at a directory of deployment files, or unset it" }]);
+      throw new ConfigError([
+        {
+          path: DEPLOYMENTS_ENV,
+          value: fromEnv,
+          message: "is not a directory",
+          fix: "point EMS_HA_DEPLOYMENTS at a directory of deployment files, or unset it",
+        },
+      ]);
     }
     return dir;
   }
@@ -48,7 +55,9 @@ export function deploymentFiles(dir: string): string[] {
 export function loadDeploymentsDir(dir: string): DeploymentEntry[] {
   const files = deploymentFiles(dir);
   if (files.length === 0) {
-    throw new ConfigError([{ path: "(directory)", value: dir, message: "holds no deployment file", fix: "add <name>.ts or <name>.json files, one deployment each" }]);
+    throw new ConfigError([
+      { path: "(directory)", value: dir, message: "holds no deployment file", fix: "add <name>.ts or <name>.json files, one deployment each" },
+    ]);
   }
   const issues: ConfigIssue[] = [];
   const entries: DeploymentEntry[] = [];

@@ -92,7 +92,10 @@ function preview(value: unknown, depth: number): string {
 export class ConfigError extends Error {
   /** Exit code the CLI uses for bad input. */
   static readonly EXIT_CODE = 2;
-  constructor(public readonly issues: ReadonlyArray<ConfigIssue>, source?: string) {
+  constructor(
+    public readonly issues: ReadonlyArray<ConfigIssue>,
+    source?: string,
+  ) {
     super(ConfigError.describe(issues, source));
     this.name = "ConfigError";
   }

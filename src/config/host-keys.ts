@@ -35,6 +35,11 @@ export function pinnedHostKey(host: SshHostRef, policy?: SshPolicy): string | un
  */
 export function sshHostsOf(d: Deployment): SshHostRef[] {
   const ems = d.topology === "vm-appliances" ? [] : d.emsNodes;
-  const db = d.topology === "standalone-db" || d.topology === "vm-appliances" ? (d.standalone?.mode === "managed" ? d.database.nodes.slice(0, 1) : []) : d.database.nodes;
+  const db =
+    d.topology === "standalone-db" || d.topology === "vm-appliances"
+      ? d.standalone?.mode === "managed"
+        ? d.database.nodes.slice(0, 1)
+        : []
+      : d.database.nodes;
   return [...db, ...ems];
 }

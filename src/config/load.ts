@@ -74,7 +74,11 @@ export function readDeploymentInput(path: string): unknown {
   try {
     mod = requireModule(path);
   } catch (e) {
-    throw fileError(path, `loading the module failed: ${loaderMessage(e)}`, "fix the module so it loads (run it with `npx tsx` to see the error); a JSON deployment must be named .json");
+    throw fileError(
+      path,
+      `loading the module failed: ${loaderMessage(e)}`,
+      "fix the module so it loads (run it with `npx tsx` to see the error); a JSON deployment must be named .json",
+    );
   }
   let value: unknown;
   try {
@@ -82,7 +86,11 @@ export function readDeploymentInput(path: string): unknown {
     // Plain data only: getters run once here, functions and cycles are refused.
     value = value === undefined ? undefined : JSON.parse(JSON.stringify(value));
   } catch (e) {
-    throw fileError(path, `the exported deployment is not plain data: ${loaderMessage(e)}`, "export a plain object of strings, numbers, booleans, arrays and objects");
+    throw fileError(
+      path,
+      `the exported deployment is not plain data: ${loaderMessage(e)}`,
+      "export a plain object of strings, numbers, booleans, arrays and objects",
+    );
   }
   if (value === undefined) {
     throw fileError(path, "the module exports neither default nor deployment", "add `export default { ... }` with the deployment");

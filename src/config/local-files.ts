@@ -68,7 +68,9 @@ export function resolveLocalPaths(d: Deployment, baseDir: string): Deployment {
     emsNodes: d.emsNodes.map(ssh),
     database: { ...d.database, nodes: d.database.nodes.map(ssh) },
     installer: { ...d.installer, source: src.kind === "file" ? { ...src, path: abs(src.path) } : src },
-    ...(d.native ? { native: { ...d.native, ...(d.native.extensions ? { extensions: { ...d.native.extensions, path: abs(d.native.extensions.path) } } : {}) } } : {}),
+    ...(d.native
+      ? { native: { ...d.native, ...(d.native.extensions ? { extensions: { ...d.native.extensions, path: abs(d.native.extensions.path) } } : {}) } }
+      : {}),
     ...(d.standalone
       ? {
           standalone:
@@ -112,7 +114,12 @@ export function checkLocalFiles(d: Deployment): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   for (const f of localFiles(d)) {
     if (!existsSync(f.path)) {
-      issues.push({ path: f.field, value: f.path, message: "the file does not exist on this machine", fix: `put the file there or correct the path (relative paths are relative to the deployment file); set ${OFFLINE_FILES_ENV}=1 to synthesize without it` });
+      issues.push({
+        path: f.field,
+        value: f.path,
+        message: "the file does not exist on this machine",
+        fix: `put the file there or correct the path (relative paths are relative to the deployment file); set ${OFFLINE_FILES_ENV}=1 to synthesize without it`,
+      });
       continue;
     }
     if (!statSync(f.path).isFile()) {
@@ -122,7 +129,12 @@ export function checkLocalFiles(d: Deployment): ConfigIssue[] {
     if (f.sha256) {
       const actual = sha256OfFile(f.path);
       if (actual !== f.sha256) {
-        issues.push({ path: f.field, value: f.path, message: `sha256 is ${actual}, the deployment expects ${f.sha256}`, fix: "use the file the checksum belongs to, or update the sha256 next to the path (sha256sum FILE)" });
+        issues.push({
+          path: f.field,
+          value: f.path,
+          message: `sha256 is ${actual}, the deployment expects ${f.sha256}`,
+          fix: "use the file the checksum belongs to, or update the sha256 next to the path (sha256sum FILE)",
+        });
       }
     }
   }

@@ -107,13 +107,23 @@ export function stringIssues(input: unknown): ConfigIssue[] {
       });
     }
     if (CONTROL_CHARS.test(s)) {
-      issues.push({ path: formatPath(path), value: s, message: `${what} contains a control character (newline, tab, escape, ...)`, fix: "remove the control characters" });
+      issues.push({
+        path: formatPath(path),
+        value: s,
+        message: `${what} contains a control character (newline, tab, escape, ...)`,
+        fix: "remove the control characters",
+      });
     }
   };
   while (stack.length > 0) {
     const { value, path } = stack.pop()!;
     if (++visited > WALK_VALUES) {
-      issues.push({ path: formatPath(path), value: undefined, message: "the deployment has too many values to check", fix: "describe one deployment (it has at most a few hundred values)" });
+      issues.push({
+        path: formatPath(path),
+        value: undefined,
+        message: "the deployment has too many values to check",
+        fix: "describe one deployment (it has at most a few hundred values)",
+      });
       break;
     }
     if (typeof value === "string") {
@@ -122,7 +132,12 @@ export function stringIssues(input: unknown): ConfigIssue[] {
     }
     if (value === null || typeof value !== "object") continue;
     if (path.length >= WALK_DEPTH) {
-      issues.push({ path: formatPath(path), value, message: `nested deeper than ${WALK_DEPTH} levels`, fix: "no field of a deployment is nested this deeply: remove the nested value" });
+      issues.push({
+        path: formatPath(path),
+        value,
+        message: `nested deeper than ${WALK_DEPTH} levels`,
+        fix: "no field of a deployment is nested this deeply: remove the nested value",
+      });
       continue;
     }
     let keys: string[];
@@ -218,7 +233,18 @@ export function validateDeployment(input: unknown): DeploymentValidation {
   try {
     parsed = deploymentSchema.safeParse(input);
   } catch (e) {
-    return { ok: false, issues: [...strings, { path: "(root)", value: undefined, message: `the deployment could not be read: ${(e as Error)?.message ?? String(e)}`, fix: "export a plain object (no getters that throw, no proxies)" }] };
+    return {
+      ok: false,
+      issues: [
+        ...strings,
+        {
+          path: "(root)",
+          value: undefined,
+          message: `the deployment could not be read: ${(e as Error)?.message ?? String(e)}`,
+          fix: "export a plain object (no getters that throw, no proxies)",
+        },
+      ],
+    };
   }
   if (parsed.success) {
     const semantic = CONFIG_CHECKS.flatMap((c) => c.check(parsed.data));

@@ -43,21 +43,12 @@ export const MIN_RAM_GB = 0.25;
 import { stateSchema } from "./state";
 
 /** Topologies of the guide; each one is a stack id. */
-export const TOPOLOGIES = [
-  "single-region",
-  "geo-redundant",
-  "standalone-db",
-  "vm-appliances",
-  "native-single-region",
-  "upgrade-7-4-4",
-] as const;
+export const TOPOLOGIES = ["single-region", "geo-redundant", "standalone-db", "vm-appliances", "native-single-region", "upgrade-7-4-4"] as const;
 export type Topology = (typeof TOPOLOGIES)[number];
 
 const hostname = hostOrIpv4();
 
-const nodeName = z
-  .string()
-  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "must be lowercase letters, digits and '-', like pg-1");
+const nodeName = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "must be lowercase letters, digits and '-', like pg-1");
 
 /** How the toolkit logs in to a host over SSH. */
 export const sshSchema = z
@@ -79,7 +70,10 @@ export const sshSchema = z
      */
     hostKey: z
       .string()
-      .regex(/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa|rsa-sha2-(256|512)) [A-Za-z0-9+/]+={0,3}$/, "must be a public key like 'ssh-ed25519 AAAAC3...' (key type and base64, no host name)")
+      .regex(
+        /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa|rsa-sha2-(256|512)) [A-Za-z0-9+/]+={0,3}$/,
+        "must be a public key like 'ssh-ed25519 AAAAC3...' (key type and base64, no host name)",
+      )
       .optional(),
   })
   .strict()
@@ -209,7 +203,10 @@ export const databaseSchema = z
     /** PostgreSQL port on every DB host. @default 5432 */
     port: z.number().int().min(1).max(65535).default(5432),
     /** PostgreSQL superuser EMS connects as. @default "postgres" */
-    user: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a PostgreSQL identifier such as postgres (at most 63 characters)").default("postgres"),
+    user: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a PostgreSQL identifier such as postgres (at most 63 characters)")
+      .default("postgres"),
     /** Name of the data node that starts as primary. @default the first data node */
     initialPrimary: nodeName.optional(),
     /** max_connections used by PGTune. @default 1092 (the guide) */
@@ -260,7 +257,10 @@ export const installerSchema = z
             .string()
             .max(2048)
             .url()
-            .refine((u) => /^https?:\/\/[A-Za-z0-9._~:/?#[\]@!&()*+,;=%-]+$/.test(u), "must be an http(s) URL without spaces, quotes or $ (percent-encode them)"),
+            .refine(
+              (u) => /^https?:\/\/[A-Za-z0-9._~:/?#[\]@!&()*+,;=%-]+$/.test(u),
+              "must be an http(s) URL without spaces, quotes or $ (percent-encode them)",
+            ),
           sha256,
         })
         .strict(),
@@ -304,7 +304,10 @@ export const fortigateSchema = z
     /** First firewall policy id the toolkit uses. @default 1000 */
     policyIdBase: z.number().int().min(1).max(4294967000).default(1000),
     /** Prefix of every object name. @default "ems-ha" */
-    namePrefix: z.string().regex(/^[A-Za-z0-9_-]{1,20}$/, "must be 1-20 letters, digits, '_' or '-'").default("ems-ha"),
+    namePrefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,20}$/, "must be 1-20 letters, digits, '_' or '-'")
+      .default("ems-ha"),
     /**
      * Verify the FortiGate's TLS certificate against caBundleFile. Set false only by choice:
      * the token then goes to whoever answers at the address (`ems-ha check` warns). @default true
@@ -323,7 +326,12 @@ export const fortigateSchema = z
   .strict()
   .superRefine((fg, ctx) => {
     if (fg.verifyTls && !fg.caBundleFile) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["caBundleFile"], message: "verifyTls is true (the default) but no caBundleFile is given: add the CA bundle (PEM) that signed the FortiGate's certificate, or set verifyTls: false explicitly" });
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ["caBundleFile"],
+        message:
+          "verifyTls is true (the default) but no caBundleFile is given: add the CA bundle (PEM) that signed the FortiGate's certificate, or set verifyTls: false explicitly",
+      });
     }
     if (fg.placeBefore !== undefined && fg.placeAfter !== undefined) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["placeAfter"], message: "give placeBefore or placeAfter, not both" });
@@ -348,7 +356,10 @@ export const nativeSchema = z
      */
     extensions: z.object({ path: localPath(), sha256 }).strict().optional(),
     /** wal_keep_size, so a failed primary can still rewind and rejoin. @default "512MB" */
-    walKeepSize: z.string().regex(/^[1-9]\d{0,8}(kB|MB|GB|TB)$/, "must be a size like 512MB").default("512MB"),
+    walKeepSize: z
+      .string()
+      .regex(/^[1-9]\d{0,8}(kB|MB|GB|TB)$/, "must be a size like 512MB")
+      .default("512MB"),
     /** Seconds between two checks of the reconciliation service. @default 10 */
     reconcileIntervalSeconds: z.number().int().min(2).max(3600).default(10),
     /** Networks allowed to connect to the data nodes as the EMS user (pg_hba). @default ["0.0.0.0/0"] (the guide) */
@@ -360,7 +371,6 @@ export const nativeSchema = z
   })
   .strict();
 export type NativeSettings = z.infer<typeof nativeSchema>;
-
 
 /**
  * The one remote PostgreSQL server of the standalone-db and vm-appliances topologies.
@@ -450,9 +460,15 @@ export const upgradeSchema = z
       .max(MAX_DB_NODES)
       .default([]),
     /** shared_preload_libraries set with ALTER SYSTEM before the stop (the guide's step 1). @default "pg_stat_statements, repmgr" */
-    sharedPreloadLibraries: z.string().regex(/^[a-z_]+(, ?[a-z_]+)*$/, "must be a comma-separated list like pg_stat_statements, repmgr").default("pg_stat_statements, repmgr"),
+    sharedPreloadLibraries: z
+      .string()
+      .regex(/^[a-z_]+(, ?[a-z_]+)*$/, "must be a comma-separated list like pg_stat_statements, repmgr")
+      .default("pg_stat_statements, repmgr"),
     /** Suffix of the old container's name when the new container keeps the name. @default "-pre-upgrade" */
-    renameSuffix: z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, "must be 1-32 letters, digits, '_', '.' or '-'").default("-pre-upgrade"),
+    renameSuffix: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,32}$/, "must be 1-32 letters, digits, '_', '.' or '-'")
+      .default("-pre-upgrade"),
   })
   .strict();
 export type UpgradeSettings = z.infer<typeof upgradeSchema>;
@@ -469,7 +485,10 @@ export const deploymentSchema = z
     /** Which topology of the guide this is; it names the stack. @default "single-region" */
     topology: z.enum(TOPOLOGIES).default("single-region"),
     /** Free name used in descriptions: 1-40 lowercase letters, digits or '-'. @default "ems" */
-    name: z.string().regex(/^[a-z0-9-]{1,40}$/, "must be lowercase letters, digits or '-'").default("ems"),
+    name: z
+      .string()
+      .regex(/^[a-z0-9-]{1,40}$/, "must be lowercase letters, digits or '-'")
+      .default("ems"),
     emsNodes: z
       .array(emsNodeSchema)
       .min(1, "at least one EMS node is needed")

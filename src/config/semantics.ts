@@ -40,7 +40,14 @@ export const uniqueNames = check("unique-names", "every host has its own name", 
   ];
   for (const { name, path } of all) {
     const first = seen.get(name);
-    if (first) issues.push({ path, value: name, nodes: [name], message: `duplicate node name, already used by ${first}`, fix: "give every host a unique name (the geo guide's second witness must be pgw-2, not pgw-1)" });
+    if (first)
+      issues.push({
+        path,
+        value: name,
+        nodes: [name],
+        message: `duplicate node name, already used by ${first}`,
+        fix: "give every host a unique name (the geo guide's second witness must be pgw-2, not pgw-1)",
+      });
     else seen.set(name, path);
   }
   return issues;
@@ -55,7 +62,14 @@ export const uniqueAddresses = check("unique-addresses", "every host has its own
   ];
   for (const { a, name, path } of all) {
     const first = seen.get(a.toLowerCase());
-    if (first) issues.push({ path, value: a, nodes: [first.name, name], message: `duplicate address, already used by ${first.path}`, fix: "each node runs on its own host with its own address" });
+    if (first)
+      issues.push({
+        path,
+        value: a,
+        nodes: [first.name, name],
+        message: `duplicate address, already used by ${first.path}`,
+        fix: "each node runs on its own host with its own address",
+      });
     else seen.set(a.toLowerCase(), { path, name });
   }
   return issues;
@@ -92,7 +106,15 @@ export const bitnamiNames = check("bitnami-node-names", "with the Docker image, 
   if (!DOCKER_TOPOLOGIES.has(d.topology)) return [];
   return d.database.nodes.flatMap((n, i) =>
     nameNumber(n.name) === undefined && n.nodeId === undefined
-      ? [{ path: `database.nodes[${i}].name`, value: n.name, nodes: [n.name], message: "the ems-postgres-ha image derives the repmgr node id from a trailing -<number>", fix: `name it like ${n.role === "witness" ? "pgw-1" : "pg-1"}` }]
+      ? [
+          {
+            path: `database.nodes[${i}].name`,
+            value: n.name,
+            nodes: [n.name],
+            message: "the ems-postgres-ha image derives the repmgr node id from a trailing -<number>",
+            fix: `name it like ${n.role === "witness" ? "pgw-1" : "pg-1"}`,
+          },
+        ]
       : [],
   );
 });
@@ -102,7 +124,15 @@ export const dockerAddressesAreIps = check("docker-addresses-are-ips", "with the
   return d.database.nodes.flatMap((n, i) =>
     isIpv4(n.address)
       ? []
-      : [{ path: `database.nodes[${i}].address`, value: n.address, nodes: [n.name], message: "docker --add-host needs an IPv4 address, not a DNS name", fix: "use the node's IPv4 address, e.g. 192.168.1.21" }],
+      : [
+          {
+            path: `database.nodes[${i}].address`,
+            value: n.address,
+            nodes: [n.name],
+            message: "docker --add-host needs an IPv4 address, not a DNS name",
+            fix: "use the node's IPv4 address, e.g. 192.168.1.21",
+          },
+        ],
   );
 });
 
@@ -125,15 +155,41 @@ export const emsAddressesAreIps = check("ems-real-servers-are-ips", "behind a Fo
 
 export const promotableDataNode = check("promotable-data-node", "at least one data node can be promoted (priority > 0)", (d) => {
   const data = d.database.nodes.filter((n) => n.role === "data");
-  if (data.length === 0) return [{ path: "database.nodes", value: d.database.nodes.map((n) => n.name), nodes: d.database.nodes.map((n) => n.name), message: "no data node", fix: 'add at least one node with role "data"' }];
-  if (!data.some((n) => (n.priority ?? 100) > 0)) return [{ path: "database.nodes", value: data.map((n) => `${n.name}:${n.priority}`), nodes: data.map((n) => n.name), message: "no data node can be promoted (every priority is 0)", fix: "give at least one data node a priority above 0" }];
+  if (data.length === 0)
+    return [
+      {
+        path: "database.nodes",
+        value: d.database.nodes.map((n) => n.name),
+        nodes: d.database.nodes.map((n) => n.name),
+        message: "no data node",
+        fix: 'add at least one node with role "data"',
+      },
+    ];
+  if (!data.some((n) => (n.priority ?? 100) > 0))
+    return [
+      {
+        path: "database.nodes",
+        value: data.map((n) => `${n.name}:${n.priority}`),
+        nodes: data.map((n) => n.name),
+        message: "no data node can be promoted (every priority is 0)",
+        fix: "give at least one data node a priority above 0",
+      },
+    ];
   return [];
 });
 
 export const witnessPriority = check("witness-priority", "witnesses have no priority (always 0)", (d) =>
   d.database.nodes.flatMap((n, i) =>
     n.role === "witness" && n.priority !== undefined && n.priority !== 0
-      ? [{ path: `database.nodes[${i}].priority`, value: n.priority, nodes: [n.name], message: "a witness never holds data and is never promoted", fix: "remove priority from the witness (it is always 0)" }]
+      ? [
+          {
+            path: `database.nodes[${i}].priority`,
+            value: n.priority,
+            nodes: [n.name],
+            message: "a witness never holds data and is never promoted",
+            fix: "remove priority from the witness (it is always 0)",
+          },
+        ]
       : [],
   ),
 );
@@ -144,21 +200,52 @@ export const initialPrimaryIsData = check("initial-primary-is-data", "the initia
   const byName = new Map(d.database.nodes.map((n) => [n.name, n]));
   const data = d.database.nodes.filter((x) => x.role === "data").map((x) => x.name);
   const n = byName.get(want);
-  if (!n) return [{ path: "database.initialPrimary", value: want, message: "no DB node has this name", fix: data.length > 0 ? `use one of ${data.join(", ")}` : "add the data node it names" }];
-  if (n.role !== "data") return [{ path: "database.initialPrimary", value: want, nodes: [want], message: "a witness cannot be the primary", fix: `name a data node${data.length > 0 ? `: ${data.join(", ")}` : ""}` }];
+  if (!n)
+    return [
+      {
+        path: "database.initialPrimary",
+        value: want,
+        message: "no DB node has this name",
+        fix: data.length > 0 ? `use one of ${data.join(", ")}` : "add the data node it names",
+      },
+    ];
+  if (n.role !== "data")
+    return [
+      {
+        path: "database.initialPrimary",
+        value: want,
+        nodes: [want],
+        message: "a witness cannot be the primary",
+        fix: `name a data node${data.length > 0 ? `: ${data.join(", ")}` : ""}`,
+      },
+    ];
   return [];
 });
 
 export const keepaliveRange = check("keepalive-range", "the EMS keep-alive interval is 5-30 s", (d) =>
   d.ems.keepaliveSeconds < 5 || d.ems.keepaliveSeconds > 30
-    ? [{ path: "ems.keepaliveSeconds", value: d.ems.keepaliveSeconds, message: "EMS accepts a keep-alive interval of 5 to 30 seconds", fix: "use a value from 5 to 30 (the default is 10)" }]
+    ? [
+        {
+          path: "ems.keepaliveSeconds",
+          value: d.ems.keepaliveSeconds,
+          message: "EMS accepts a keep-alive interval of 5 to 30 seconds",
+          fix: "use a value from 5 to 30 (the default is 10)",
+        },
+      ]
     : [],
 );
 
 export const installerNotInTmp = check("installer-not-in-tmp", "the installer directory is not under /tmp", (d) => {
   const dir = d.installer.installDir.replace(/\/+$/, "");
   return dir === "/tmp" || dir.startsWith("/tmp/") || dir === "/var/tmp" || dir.startsWith("/var/tmp/")
-    ? [{ path: "installer.installDir", value: d.installer.installDir, message: "the guide says running the installer to or from /tmp causes issues", fix: "use a directory such as /opt/ems-ha/installer" }]
+    ? [
+        {
+          path: "installer.installDir",
+          value: d.installer.installDir,
+          message: "the guide says running the installer to or from /tmp causes issues",
+          fix: "use a directory such as /opt/ems-ha/installer",
+        },
+      ]
     : [];
 });
 
@@ -166,10 +253,21 @@ export const standaloneServer = check("standalone-server", "standalone-db and vm
   if (!STANDALONE_TOPOLOGIES.has(d.topology)) return [];
   const issues: ConfigIssue[] = [];
   if (!d.standalone) {
-    issues.push({ path: "standalone", value: undefined, message: `topology ${d.topology} needs the remote PostgreSQL server's mode`, fix: 'add standalone: { mode: "existing" } (a prepared server) or { mode: "managed" } (the stack installs it)' });
+    issues.push({
+      path: "standalone",
+      value: undefined,
+      message: `topology ${d.topology} needs the remote PostgreSQL server's mode`,
+      fix: 'add standalone: { mode: "existing" } (a prepared server) or { mode: "managed" } (the stack installs it)',
+    });
   }
   if (d.database.nodes.length !== 1 || d.database.nodes[0]!.role !== "data") {
-    issues.push({ path: "database.nodes", value: d.database.nodes.map((n) => `${n.name}:${n.role}`), nodes: d.database.nodes.map((n) => n.name), message: `topology ${d.topology} uses exactly one remote PostgreSQL server`, fix: 'list only the server, e.g. [{ name: "emsdb-1", address: "10.0.0.5", role: "data" }]' });
+    issues.push({
+      path: "database.nodes",
+      value: d.database.nodes.map((n) => `${n.name}:${n.role}`),
+      nodes: d.database.nodes.map((n) => n.name),
+      message: `topology ${d.topology} uses exactly one remote PostgreSQL server`,
+      fix: 'list only the server, e.g. [{ name: "emsdb-1", address: "10.0.0.5", role: "data" }]',
+    });
   }
   return issues;
 });
@@ -178,7 +276,15 @@ export const applianceLogin = check("appliance-login", "EMS VM appliances are lo
   if (d.topology !== "vm-appliances") return [];
   return d.emsNodes.flatMap((n, i) =>
     n.ssh.user === "root"
-      ? [{ path: `emsNodes[${i}].ssh.user`, value: n.ssh.user, nodes: [n.name], message: "an EMS VM appliance is logged in to as its CLI user, not root", fix: 'set ssh: { user: "ems" } (the guide\'s appliance login)' }]
+      ? [
+          {
+            path: `emsNodes[${i}].ssh.user`,
+            value: n.ssh.user,
+            nodes: [n.name],
+            message: "an EMS VM appliance is logged in to as its CLI user, not root",
+            fix: 'set ssh: { user: "ems" } (the guide\'s appliance login)',
+          },
+        ]
       : [],
   );
 });
@@ -189,13 +295,21 @@ export const applianceHostnames = check("appliance-hostnames", "appliance hostna
   const names = new Set(d.emsNodes.map((n) => n.name));
   const issues: ConfigIssue[] = [];
   for (const node of hostnames.keys()) {
-    if (!names.has(node)) issues.push({ path: `appliances.hostnames.${node}`, value: node, message: "no EMS node has this name", fix: `use one of ${[...names].join(", ")}` });
+    if (!names.has(node))
+      issues.push({ path: `appliances.hostnames.${node}`, value: node, message: "no EMS node has this name", fix: `use one of ${[...names].join(", ")}` });
   }
   const seen = new Map<string, string>();
   for (const n of d.emsNodes) {
     const host = hostnames.get(n.name) ?? n.name;
     const first = seen.get(host.toLowerCase());
-    if (first !== undefined) issues.push({ path: `appliances.hostnames.${n.name}`, value: host, nodes: [first, n.name], message: `hostname already used by ${first}`, fix: "give every appliance its own hostname" });
+    if (first !== undefined)
+      issues.push({
+        path: `appliances.hostnames.${n.name}`,
+        value: host,
+        nodes: [first, n.name],
+        message: `hostname already used by ${first}`,
+        fix: "give every appliance its own hostname",
+      });
     else seen.set(host.toLowerCase(), n.name);
   }
   return issues;
@@ -207,8 +321,10 @@ export const upgradePrevious = check("upgrade-previous", "each upgraded node sta
   const nodes = new Set(d.database.nodes.map((n) => n.name));
   const byNode = new Map<string, number>();
   prev.forEach((p, i) => {
-    if (!nodes.has(p.node)) issues.push({ path: `upgrade.previous[${i}].node`, value: p.node, message: "no DB node has this name", fix: `use one of ${[...nodes].join(", ")}` });
-    if (byNode.has(p.node)) issues.push({ path: `upgrade.previous[${i}].node`, value: p.node, nodes: [p.node], message: "this node is listed twice", fix: "list each node once" });
+    if (!nodes.has(p.node))
+      issues.push({ path: `upgrade.previous[${i}].node`, value: p.node, message: "no DB node has this name", fix: `use one of ${[...nodes].join(", ")}` });
+    if (byNode.has(p.node))
+      issues.push({ path: `upgrade.previous[${i}].node`, value: p.node, nodes: [p.node], message: "this node is listed twice", fix: "list each node once" });
     else byNode.set(p.node, i);
   });
   if (d.topology !== "upgrade-7-4-4") return issues;
@@ -222,10 +338,24 @@ export const upgradePrevious = check("upgrade-previous", "each upgraded node sta
     const volume = p?.volume ?? `${container.replace(/-/g, "_")}_data`;
     const path = pi !== undefined ? `upgrade.previous[${pi}]` : `database.nodes[${ni}]`;
     const vFirst = seenVolume.get(volume);
-    if (vFirst !== undefined) issues.push({ path, value: volume, nodes: [vFirst, n.name], message: `volume ${volume} is also the volume of ${vFirst}: a node must start on its own existing volume`, fix: "give each node the volume its old container mounts (e.g. pg_2_data for pg-2)" });
+    if (vFirst !== undefined)
+      issues.push({
+        path,
+        value: volume,
+        nodes: [vFirst, n.name],
+        message: `volume ${volume} is also the volume of ${vFirst}: a node must start on its own existing volume`,
+        fix: "give each node the volume its old container mounts (e.g. pg_2_data for pg-2)",
+      });
     else seenVolume.set(volume, n.name);
     const cFirst = seenContainer.get(container);
-    if (cFirst !== undefined) issues.push({ path, value: container, nodes: [cFirst, n.name], message: `old container ${container} is also named for ${cFirst}`, fix: "name each node's own old container" });
+    if (cFirst !== undefined)
+      issues.push({
+        path,
+        value: container,
+        nodes: [cFirst, n.name],
+        message: `old container ${container} is also named for ${cFirst}`,
+        fix: "name each node's own old container",
+      });
     else seenContainer.set(container, n.name);
   });
   return issues;
@@ -235,11 +365,26 @@ export const geoLocations = check("geo-locations", "a geo-redundant cluster give
   if (d.topology !== "geo-redundant") return [];
   const issues: ConfigIssue[] = d.database.nodes.flatMap((n, i) =>
     n.location === undefined
-      ? [{ path: `database.nodes[${i}].location`, value: undefined, nodes: [n.name], message: "in a geo-redundant cluster every node, witnesses included, needs its data centre as repmgr location", fix: 'add location: "dc1" (or the node\'s data centre)' }]
+      ? [
+          {
+            path: `database.nodes[${i}].location`,
+            value: undefined,
+            nodes: [n.name],
+            message: "in a geo-redundant cluster every node, witnesses included, needs its data centre as repmgr location",
+            fix: 'add location: "dc1" (or the node\'s data centre)',
+          },
+        ]
       : [],
   );
   const locations = new Set(d.database.nodes.map((n) => n.location).filter((l) => l !== undefined));
-  if (issues.length === 0 && locations.size < 2) issues.push({ path: "database.nodes", value: [...locations], nodes: d.database.nodes.map((n) => n.name), message: "a geo-redundant cluster spans at least two locations", fix: "put the nodes of the second data centre in their own location, or use topology single-region" });
+  if (issues.length === 0 && locations.size < 2)
+    issues.push({
+      path: "database.nodes",
+      value: [...locations],
+      nodes: d.database.nodes.map((n) => n.name),
+      message: "a geo-redundant cluster spans at least two locations",
+      fix: "put the nodes of the second data centre in their own location, or use topology single-region",
+    });
   return issues;
 });
 
@@ -249,7 +394,16 @@ export const geoLocations = check("geo-locations", "a geo-redundant cluster give
  * with "There is already a Construct with name 'constructor'"), and the stacks' own ids would
  * collide the same way.
  */
-export const RESERVED_NODE_NAMES: ReadonlySet<string> = new Set(["constructor", "database", "db-reachable", "fortigate", "locations", "primary-ready", "secrets", "ssh-keys"]);
+export const RESERVED_NODE_NAMES: ReadonlySet<string> = new Set([
+  "constructor",
+  "database",
+  "db-reachable",
+  "fortigate",
+  "locations",
+  "primary-ready",
+  "secrets",
+  "ssh-keys",
+]);
 
 /** Steps of the upgrade-7-4-4 stack; each DB node's step is the construct `<node>-<step>`. */
 const UPGRADE_STEPS = ["prepare", "stop", "load", "start"];
@@ -257,13 +411,32 @@ const UPGRADE_STEPS = ["prepare", "stop", "load", "start"];
 export const reservedNodeNames = check("reserved-node-names", "no node is named like a part of the stack (or constructor)", (d) => {
   const upgradeIds = new Map<string, string>();
   if (d.topology === "upgrade-7-4-4") for (const n of d.database.nodes) for (const step of UPGRADE_STEPS) upgradeIds.set(`${n.name}-${step}`, n.name);
-  return [...d.emsNodes.map((n, i) => ({ n, path: `emsNodes[${i}].name` })), ...d.database.nodes.map((n, i) => ({ n, path: `database.nodes[${i}].name` }))].flatMap(({ n, path }) => {
+  return [
+    ...d.emsNodes.map((n, i) => ({ n, path: `emsNodes[${i}].name` })),
+    ...d.database.nodes.map((n, i) => ({ n, path: `database.nodes[${i}].name` })),
+  ].flatMap(({ n, path }) => {
     if (RESERVED_NODE_NAMES.has(n.name)) {
-      return [{ path, value: n.name, nodes: [n.name], message: `the stacks use "${n.name}" for a part of their own (node names become construct ids)`, fix: `rename the node, e.g. ${n.name}-1; reserved: ${[...RESERVED_NODE_NAMES].join(", ")}` }];
+      return [
+        {
+          path,
+          value: n.name,
+          nodes: [n.name],
+          message: `the stacks use "${n.name}" for a part of their own (node names become construct ids)`,
+          fix: `rename the node, e.g. ${n.name}-1; reserved: ${[...RESERVED_NODE_NAMES].join(", ")}`,
+        },
+      ];
     }
     const owner = upgradeIds.get(n.name);
     if (owner !== undefined) {
-      return [{ path, value: n.name, nodes: [owner, n.name], message: `the upgrade stack names a step of ${owner} "${n.name}" (node names become construct ids)`, fix: "rename the node so it is not <another node>-prepare/-stop/-load/-start" }];
+      return [
+        {
+          path,
+          value: n.name,
+          nodes: [owner, n.name],
+          message: `the upgrade stack names a step of ${owner} "${n.name}" (node names become construct ids)`,
+          fix: "rename the node so it is not <another node>-prepare/-stop/-load/-start",
+        },
+      ];
     }
     return [];
   });

@@ -41,7 +41,10 @@ export const stateSchema = z.discriminatedUnion("kind", [
       /** Lock with a lock file next to the state (Terraform >= 1.10). @default true unless dynamodbTable is set */
       useLockfile: z.boolean().optional(),
       /** Lock with a DynamoDB table (older Terraform). */
-      dynamodbTable: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/).optional(),
+      dynamodbTable: z
+        .string()
+        .regex(/^[A-Za-z0-9_.-]{3,255}$/)
+        .optional(),
       /** Server-side encryption of the state object. @default true */
       encrypt: z.boolean().default(true),
       kmsKeyId: z.string().min(1).optional(),
@@ -58,7 +61,10 @@ export const stateSchema = z.discriminatedUnion("kind", [
     .object({
       kind: z.literal("pg"),
       /** PostgreSQL schema holding this stack's state. @default ems_ha_<stack> ('-' as '_') */
-      schemaName: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a PostgreSQL identifier like ems_ha_prod").optional(),
+      schemaName: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a PostgreSQL identifier like ems_ha_prod")
+        .optional(),
       connStr: forbidden("PG_CONN_STR (postgres://user@host/db?sslmode=require) and PGPASSWORD"),
       password: forbidden("PGPASSWORD"),
     })
@@ -74,8 +80,14 @@ export const stateSchema = z.discriminatedUnion("kind", [
         .refine((u) => !/^https?:\/\/[^/]*@/.test(u), "must not hold user:password@ (set TF_HTTP_USERNAME / TF_HTTP_PASSWORD)"),
       lockAddress: z.string().url().optional(),
       unlockAddress: z.string().url().optional(),
-      lockMethod: z.string().regex(/^[A-Z]+$/).optional(),
-      unlockMethod: z.string().regex(/^[A-Z]+$/).optional(),
+      lockMethod: z
+        .string()
+        .regex(/^[A-Z]+$/)
+        .optional(),
+      unlockMethod: z
+        .string()
+        .regex(/^[A-Z]+$/)
+        .optional(),
       username: forbidden("TF_HTTP_USERNAME"),
       password: forbidden("TF_HTTP_PASSWORD"),
     })
@@ -84,10 +96,16 @@ export const stateSchema = z.discriminatedUnion("kind", [
     .object({
       kind: z.literal("remote"),
       /** HCP Terraform / Terraform Enterprise host. @default "app.terraform.io" */
-      hostname: z.string().regex(/^[A-Za-z0-9.-]+$/).default("app.terraform.io"),
+      hostname: z
+        .string()
+        .regex(/^[A-Za-z0-9.-]+$/)
+        .default("app.terraform.io"),
       organization: z.string().regex(/^[A-Za-z0-9_-]+$/, "must be an organization name"),
       /** Workspace name; {stack} is replaced by the stack id. @default "{stack}" */
-      workspace: z.string().regex(/^[A-Za-z0-9_{}-]+$/).default("{stack}"),
+      workspace: z
+        .string()
+        .regex(/^[A-Za-z0-9_{}-]+$/)
+        .default("{stack}"),
       project: z.string().min(1).optional(),
       token: forbidden("TF_TOKEN_app_terraform_io (TF_TOKEN_<host with . as _>)"),
     })

@@ -93,7 +93,10 @@ export const dockerRegistry = z
 
 /** Docker container or volume name (the daemon's [a-zA-Z0-9][a-zA-Z0-9_.-]*). */
 export function dockerObjectName(what: string) {
-  return z.string().max(128, "must be at most 128 characters").regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, `must be a docker ${what} name`);
+  return z
+    .string()
+    .max(128, "must be at most 128 characters")
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, `must be a docker ${what} name`);
 }
 
 /** A FortiOS object name of at most `max` characters: no spaces, quotes or control characters. */
@@ -155,7 +158,8 @@ export function hostnameProblem(s: string): string | undefined {
   if (s.length > 253) return "must be at most 253 characters (RFC 1123)";
   if (/^[0-9.]+$/.test(s)) return isIpv4(s) ? undefined : "is all digits and dots but not a valid IPv4 address (four parts, each 0-255)";
   for (const label of s.split(".")) {
-    if (!LABEL.test(label)) return "must be an IPv4 address or a DNS name: dot-separated labels of 1-63 letters, digits and '-', not starting or ending with '-'";
+    if (!LABEL.test(label))
+      return "must be an IPv4 address or a DNS name: dot-separated labels of 1-63 letters, digits and '-', not starting or ending with '-'";
   }
   return undefined;
 }

@@ -70,7 +70,10 @@ export interface ApplianceRunResult {
 
 /** A failed run; the message and transcript are masked. */
 export class ApplianceError extends Error {
-  constructor(message: string, public readonly transcript: string) {
+  constructor(
+    message: string,
+    public readonly transcript: string,
+  ) {
     super(message);
     this.name = "ApplianceError";
   }
@@ -90,7 +93,11 @@ class CliSession {
   private waiter?: () => void;
   private closed = false;
 
-  constructor(private readonly channel: ClientChannel, private readonly prompt: RegExp, private readonly secrets: string[]) {
+  constructor(
+    private readonly channel: ClientChannel,
+    private readonly prompt: RegExp,
+    private readonly secrets: string[],
+  ) {
     channel.on("data", (d: Buffer) => this.onData(d));
     channel.stderr.on("data", (d: Buffer) => this.onData(d));
     channel.on("close", () => {
@@ -250,9 +257,7 @@ export async function runAppliance(o: ApplianceRunOptions): Promise<ApplianceRun
     const redirect = await session.run(redirectCommand(o, o.role, o.dbPassword), o.redirectTimeoutMs, "redirect");
     if (!redirectSucceeded(redirect)) {
       const errs = errorLines(redirect);
-      throw failure(
-        `redirect on ${o.host} did not end with "Exit Success"${errs.length ? `: ${errs.slice(0, 3).join(" / ")}` : ""}`,
-      );
+      throw failure(`redirect on ${o.host} did not end with "Exit Success"${errs.length ? `: ${errs.slice(0, 3).join(" / ")}` : ""}`);
     }
     log(`${o.host}: redirect ended with Exit Success`);
 

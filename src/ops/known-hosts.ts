@@ -50,7 +50,13 @@ export function keyTypeOf(blob: Buffer): string {
 }
 
 function globMatch(pattern: string, name: string): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`, "i");
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+      .replace(/\*/g, ".*")
+      .replace(/\?/g, ".")}$`,
+    "i",
+  );
   return re.test(name);
 }
 
@@ -93,9 +99,7 @@ export function knownKeys(text: string, host: string, port: number): KnownKey[] 
   return keys;
 }
 
-export type HostKeyDecision =
-  | { readonly accept: true; readonly record: boolean }
-  | { readonly accept: false; readonly reason: string };
+export type HostKeyDecision = { readonly accept: true; readonly record: boolean } | { readonly accept: false; readonly reason: string };
 
 /** What the policy says about a presented key. Pure: the caller records a first-use key. */
 export function decideHostKey(policy: HostKeyPolicy, known: ReadonlyArray<KnownKey>, host: string, port: number, presented: Buffer): HostKeyDecision {

@@ -27,7 +27,14 @@ export interface PauseResult {
 
 export async function setPaused(d: Deployment, paused: boolean, opts: PauseOptions): Promise<PauseResult> {
   if (STANDALONE_TOPOLOGIES.has(d.topology) || d.topology === "vm-appliances") {
-    throw new ConfigError([{ path: "topology", value: d.topology, message: "this topology runs no repmgrd of the toolkit's", fix: "pause and resume apply to the replicated topologies (single-region, geo-redundant, native-single-region, upgrade-7-4-4)" }]);
+    throw new ConfigError([
+      {
+        path: "topology",
+        value: d.topology,
+        message: "this topology runs no repmgrd of the toolkit's",
+        fix: "pause and resume apply to the replicated topologies (single-region, geo-redundant, native-single-region, upgrade-7-4-4)",
+      },
+    ]);
   }
   const secrets = secretsFromEnv(opts.env);
   const say = opts.onProgress ?? (() => undefined);
@@ -49,7 +56,8 @@ export async function setPaused(d: Deployment, paused: boolean, opts: PauseOptio
   // What every repmgrd now reports.
   const after = await probeDatabase(d, { secrets });
   const wrong = d.database.nodes.filter((n) => after.get(n.name)?.reachable && after.get(n.name)?.repmgrd?.paused !== paused).map((n) => n.name);
-  if (wrong.length > 0) return { ok: false, message: `repmgrd is not ${paused ? "paused" : "running unpaused"} on ${wrong.join(", ")} (see ems-ha status)`, output };
+  if (wrong.length > 0)
+    return { ok: false, message: `repmgrd is not ${paused ? "paused" : "running unpaused"} on ${wrong.join(", ")} (see ems-ha status)`, output };
   return {
     ok: true,
     message: paused

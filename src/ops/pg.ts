@@ -258,17 +258,28 @@ async function repmgrView(target: ProbeTarget, opts: ProbeOptions): Promise<Pick
   }
 }
 
-async function positionOf(target: ProbeTarget, roleLogins: Login[], inRecovery: boolean, opts: ProbeOptions): Promise<Pick<DbProbe, "timeline" | "lsn" | "receiveLsn" | "history">> {
+async function positionOf(
+  target: ProbeTarget,
+  roleLogins: Login[],
+  inRecovery: boolean,
+  opts: ProbeOptions,
+): Promise<Pick<DbProbe, "timeline" | "lsn" | "receiveLsn" | "history">> {
   const { address } = target.node;
   let timeline: number | undefined;
   let lsn: string | undefined;
   let receiveLsn: string | null | undefined;
   try {
-    const rows = await queryFirst<{ timeline: number | null; lsn: string | null; receive_lsn: string | null }>(address, target.port, roleLogins, opts, POSITION_SQL);
+    const rows = await queryFirst<{ timeline: number | null; lsn: string | null; receive_lsn: string | null }>(
+      address,
+      target.port,
+      roleLogins,
+      opts,
+      POSITION_SQL,
+    );
     const r = rows[0];
     timeline = r?.timeline ? Number(r.timeline) : undefined;
     lsn = r?.lsn ?? undefined;
-    receiveLsn = inRecovery ? r?.receive_lsn ?? null : undefined;
+    receiveLsn = inRecovery ? (r?.receive_lsn ?? null) : undefined;
   } catch {
     return {};
   }
@@ -287,7 +298,13 @@ async function positionOf(target: ProbeTarget, roleLogins: Login[], inRecovery: 
 
 async function repmgrdState(target: ProbeTarget, opts: ProbeOptions): Promise<RepmgrdState> {
   try {
-    const rows = await queryFirst<{ running: boolean | null; paused: boolean | null; pid: number | null }>(target.node.address, target.port, logins(target, opts.secrets, "repmgr"), opts, REPMGRD_SQL);
+    const rows = await queryFirst<{ running: boolean | null; paused: boolean | null; pid: number | null }>(
+      target.node.address,
+      target.port,
+      logins(target, opts.secrets, "repmgr"),
+      opts,
+      REPMGRD_SQL,
+    );
     const r = rows[0];
     const pid = r?.pid === null || r?.pid === undefined ? null : Number(r.pid);
     return { running: r?.running ?? null, paused: r?.paused ?? null, pid: pid !== null && pid > 0 ? pid : null };
@@ -303,7 +320,10 @@ async function repmgrdState(target: ProbeTarget, opts: ProbeOptions): Promise<Re
  */
 export async function probeDbNode(target: ProbeTarget, opts: ProbeOptions): Promise<DbProbe> {
   const { address } = target.node;
-  const roleLogins = target.node.role === "witness" ? logins(target, opts.secrets, "repmgr") : [{ user: target.dbUser, password: opts.secrets.dbPassword, database: "postgres" }];
+  const roleLogins =
+    target.node.role === "witness"
+      ? logins(target, opts.secrets, "repmgr")
+      : [{ user: target.dbUser, password: opts.secrets.dbPassword, database: "postgres" }];
   let role: RoleRow;
   try {
     const rows = await queryFirst<RoleRow>(address, target.port, roleLogins, opts, ROLE_SQL);

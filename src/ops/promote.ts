@@ -26,12 +26,22 @@ export function promoteCommand(d: Deployment, node: Pick<DbNodeConfig, "name">, 
 /** The node to promote, or a ConfigError (bad input, exit 2). */
 export function promotionTarget(d: Deployment, name: string): DbNodeConfig {
   if (STANDALONE_TOPOLOGIES.has(d.topology)) {
-    throw new ConfigError([{ path: "topology", value: d.topology, message: "this topology has a single PostgreSQL server: there is no standby to promote", fix: "promote only in a replicated topology (single-region, geo-redundant, native-single-region, upgrade-7-4-4)" }]);
+    throw new ConfigError([
+      {
+        path: "topology",
+        value: d.topology,
+        message: "this topology has a single PostgreSQL server: there is no standby to promote",
+        fix: "promote only in a replicated topology (single-region, geo-redundant, native-single-region, upgrade-7-4-4)",
+      },
+    ]);
   }
   const node = d.database.nodes.find((n) => n.name === name);
   const dataNames = d.database.nodes.filter((n) => n.role === "data").map((n) => n.name);
   if (!node) throw new ConfigError([{ path: "NODE", value: name, message: "no DB node has this name", fix: `name a data node: ${dataNames.join(", ")}` }]);
-  if (node.role !== "data") throw new ConfigError([{ path: "NODE", value: name, message: "a witness holds no data and cannot become primary", fix: `name a data node: ${dataNames.join(", ")}` }]);
+  if (node.role !== "data")
+    throw new ConfigError([
+      { path: "NODE", value: name, message: "a witness holds no data and cannot become primary", fix: `name a data node: ${dataNames.join(", ")}` },
+    ]);
   return node;
 }
 
@@ -61,7 +71,9 @@ export function refusal(d: Deployment, target: DbNodeConfig, probes: ReadonlyMap
   const own = probes.get(target.name);
   if (!own?.reachable) return `${target.name}'s PostgreSQL does not answer (${own?.error ?? "not probed"}): only a running standby can be promoted`;
   if (own.inRecovery === false) return `${target.name} is already a writable primary: nothing to promote`;
-  const others = d.database.nodes.filter((n) => n.role === "data" && n.name !== target.name && probes.get(n.name)?.reachable && probes.get(n.name)?.inRecovery === false);
+  const others = d.database.nodes.filter(
+    (n) => n.role === "data" && n.name !== target.name && probes.get(n.name)?.reachable && probes.get(n.name)?.inRecovery === false,
+  );
   if (others.length > 0) {
     return `${others.map((n) => `${n.name} (${n.address})`).join(", ")} answers as a writable primary: promoting ${target.name} would make two primaries (split brain). Stop or fence it first, or use repmgr switchover for a planned change`;
   }
@@ -103,5 +115,10 @@ export async function promoteNode(d: Deployment, name: string, opts: PromoteOpti
     await sleep(1000);
   }
   const state = last.reachable ? "still in recovery" : `not answering (${last.error})`;
-  return { ok: false, message: `the promotion command succeeded but ${target.name} is ${state} after ${Math.round((opts.verifyTimeoutMs ?? 60_000) / 1000)} s`, output, warnings };
+  return {
+    ok: false,
+    message: `the promotion command succeeded but ${target.name} is ${state} after ${Math.round((opts.verifyTimeoutMs ?? 60_000) / 1000)} s`,
+    output,
+    warnings,
+  };
 }

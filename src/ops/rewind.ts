@@ -87,7 +87,11 @@ export async function findRewindMarkers(d: Deployment, opts: MarkerOptions): Pro
   const results = await Promise.all(
     nativeDataNodes(d).map(async (n) => {
       try {
-        const r = await sshExec(n, listMarkersCommand(dir, n.name), { env: opts.env, timeoutMs: opts.timeoutMs ?? 20_000, connectTimeoutMs: Math.min(opts.timeoutMs ?? 20_000, 10_000) });
+        const r = await sshExec(n, listMarkersCommand(dir, n.name), {
+          env: opts.env,
+          timeoutMs: opts.timeoutMs ?? 20_000,
+          connectTimeoutMs: Math.min(opts.timeoutMs ?? 20_000, 10_000),
+        });
         if (r.code !== 0) return { markers: [], fenced: undefined, warning: `could not list rewind records on ${n.name}: exit ${r.code}` };
         return { markers: parseMarkers(n.name, r.stdout), fenced: parseFence(n.name, r.stdout), warning: undefined };
       } catch (e) {
@@ -105,11 +109,27 @@ export async function findRewindMarkers(d: Deployment, opts: MarkerOptions): Pro
 /** Prints and removes a node's records. */
 export async function ackRewind(d: Deployment, name: string, opts: MarkerOptions): Promise<{ ok: boolean; message: string; records: string }> {
   if (d.topology !== "native-single-region") {
-    throw new ConfigError([{ path: "topology", value: d.topology, message: "rewind records are kept by the native reconciliation service only", fix: "use ack-rewind with a native-single-region deployment" }]);
+    throw new ConfigError([
+      {
+        path: "topology",
+        value: d.topology,
+        message: "rewind records are kept by the native reconciliation service only",
+        fix: "use ack-rewind with a native-single-region deployment",
+      },
+    ]);
   }
   const node = d.database.nodes.find((n) => n.name === name && n.role === "data");
   if (!node) {
-    throw new ConfigError([{ path: "NODE", value: name, message: "no data node has this name", fix: `name a data node: ${nativeDataNodes(d).map((n) => n.name).join(", ")}` }]);
+    throw new ConfigError([
+      {
+        path: "NODE",
+        value: name,
+        message: "no data node has this name",
+        fix: `name a data node: ${nativeDataNodes(d)
+          .map((n) => n.name)
+          .join(", ")}`,
+      },
+    ]);
   }
   const dir = stateDir(opts.env);
   const glob = `${shellQuote(dir)}/rewind-${shellQuote(node.name)}-*.txt`;
@@ -117,5 +137,9 @@ export async function ackRewind(d: Deployment, name: string, opts: MarkerOptions
   const r = await sshExec(node, command, { env: opts.env, timeoutMs: opts.timeoutMs ?? 20_000 });
   if (r.code !== 0) return { ok: false, message: `removing the records on ${name} failed (exit ${r.code}): ${r.stderr.trim()}`, records: r.stdout };
   const count = parseMarkers(name, r.stdout).length;
-  return { ok: true, message: count > 0 ? `${count} rewind record(s) of ${name} acknowledged and removed` : `${name} has no rewind records`, records: r.stdout };
+  return {
+    ok: true,
+    message: count > 0 ? `${count} rewind record(s) of ${name} acknowledged and removed` : `${name} has no rewind records`,
+    records: r.stdout,
+  };
 }

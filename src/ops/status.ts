@@ -19,7 +19,17 @@
 import { clusterOf, failover, rankCandidates } from "../analysis/failover";
 import type { DbNodeConfig, Deployment, EmsNodeConfig } from "../config/schema";
 import { expectedServices, missingServices, type EmsRole } from "../render/ems-services";
-import { lsnToBigInt, maskSecrets, probeDatabase, secretsFromEnv, type DbProbe, type DbSecrets, type PgTimeouts, type RepmgrdState, type RepmgrNodeRow } from "./pg";
+import {
+  lsnToBigInt,
+  maskSecrets,
+  probeDatabase,
+  secretsFromEnv,
+  type DbProbe,
+  type DbSecrets,
+  type PgTimeouts,
+  type RepmgrdState,
+  type RepmgrNodeRow,
+} from "./pg";
 import { findRewindMarkers, type FenceMarker, type RewindMarker } from "./rewind";
 import { sshExec, type SshExecOptions } from "./ssh";
 
@@ -174,7 +184,8 @@ export function forkVerdict(name: string, standby: DbProbe, primaryName: string,
   if (sw && standby.lsn && lsnAfter(standby.lsn, sw.switchpoint)) {
     return `standby ${name} has forked: it is on ${where}, past ${sw.switchpoint} where the primary ${primaryName} left timeline ${standby.timeline} (now on ${primary.timeline}); it needs repmgr node rejoin --force-rewind, which discards its WAL after the fork`;
   }
-  if (sw) return `standby ${name} is on ${where}, behind the primary ${primaryName}'s switch to a newer timeline at ${sw.switchpoint}: it can follow ${primaryName} (repmgr standby follow)`;
+  if (sw)
+    return `standby ${name} is on ${where}, behind the primary ${primaryName}'s switch to a newer timeline at ${sw.switchpoint}: it can follow ${primaryName} (repmgr standby follow)`;
   return `standby ${name} is on ${where}, older than the primary ${primaryName}'s timeline ${primary.timeline}, and does not stream: forked or behind (the primary's timeline history could not be read)`;
 }
 
@@ -203,7 +214,9 @@ export function staleWitness(name: string, probe: DbProbe, primaryName: string, 
 
 export function evaluateDatabase(d: Deployment, probes: ReadonlyMap<string, DbProbe>): DatabaseVerdict {
   const unreachable: DbProbe = { reachable: false, error: "not probed" };
-  const writable = d.database.nodes.filter((n) => n.role === "data" && probes.get(n.name)?.reachable && probes.get(n.name)?.inRecovery === false).map((n) => n.name);
+  const writable = d.database.nodes
+    .filter((n) => n.role === "data" && probes.get(n.name)?.reachable && probes.get(n.name)?.inRecovery === false)
+    .map((n) => n.name);
   const primaryName = writable.length === 1 ? writable[0]! : undefined;
   const primaryConfig = d.database.nodes.find((n) => n.name === primaryName);
   const primaryProbe = primaryName ? probes.get(primaryName) : undefined;
@@ -231,7 +244,9 @@ export function evaluateDatabase(d: Deployment, probes: ReadonlyMap<string, DbPr
         if (fork) reasons.push(fork);
       } else if (primaryConfig && !sameHost(n.upstream, primaryConfig.address)) {
         unfit.set(n.name, `streams from ${addressName(n.upstream)}`);
-        reasons.push(`standby ${n.name} streams from ${addressName(n.upstream)}, not from the primary ${primaryConfig.name} (repmgr standby follow --upstream-node-id of ${primaryConfig.name})`);
+        reasons.push(
+          `standby ${n.name} streams from ${addressName(n.upstream)}, not from the primary ${primaryConfig.name} (repmgr standby follow --upstream-node-id of ${primaryConfig.name})`,
+        );
       }
     }
     if (n.role === "witness" && primaryName) {
@@ -354,7 +369,8 @@ export async function gatherStatus(d: Deployment, opts: StatusOptions): Promise<
   const db = evaluateDatabase(d, probes);
   const ems = appliances ? { reasons: [] } : evaluateEms(emsNodes);
   const rewindReasons = markers.markers.map(
-    (m) => `${m.node} was rewound by the reconciliation service (${m.file}): what it had written after the fork was discarded; review the record, then \`ems-ha ack-rewind ${m.node}\``,
+    (m) =>
+      `${m.node} was rewound by the reconciliation service (${m.file}): what it had written after the fork was discarded; review the record, then \`ems-ha ack-rewind ${m.node}\``,
   );
   const fenceReasons = markers.fenced.map(
     (f) => `${f.node} fenced itself at ${f.since} (it saw no majority of the nodes): the reconciliation service rejoins or restarts it once the others answer`,
@@ -396,7 +412,11 @@ function fmtRepmgrd(r: RepmgrdState | undefined): string {
 
 function table(head: string[], rows: string[][]): string[] {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
   return [line(head), ...rows.map(line)];
 }
 
@@ -427,13 +447,26 @@ export function renderStatusTable(s: ClusterStatus): string {
     out.push(
       ...table(
         ["ID", "NAME", "TYPE", "ACTIVE", "UPSTREAM", "LOCATION", "PRIORITY"],
-        viewFrom.repmgrView.map((r) => [String(r.nodeId), r.nodeName, r.type, r.active ? "yes" : "no", r.upstreamNodeId === null ? "-" : byId.get(r.upstreamNodeId) ?? String(r.upstreamNodeId), r.location, String(r.priority)]),
+        viewFrom.repmgrView.map((r) => [
+          String(r.nodeId),
+          r.nodeName,
+          r.type,
+          r.active ? "yes" : "no",
+          r.upstreamNodeId === null ? "-" : (byId.get(r.upstreamNodeId) ?? String(r.upstreamNodeId)),
+          r.location,
+          String(r.priority),
+        ]),
       ).map((l) => `  ${l}`),
     );
   }
   if (s.nextFailover) {
     const f = s.nextFailover;
-    out.push("", f.newPrimary ? `If the primary ${f.primary} fails now: ${f.newPrimary} is promoted (${f.reason})` : `If the primary ${f.primary} fails now: nobody is promoted; ${f.reason}`);
+    out.push(
+      "",
+      f.newPrimary
+        ? `If the primary ${f.primary} fails now: ${f.newPrimary} is promoted (${f.reason})`
+        : `If the primary ${f.primary} fails now: nobody is promoted; ${f.reason}`,
+    );
   }
   if (s.fenced.length > 0) out.push("", ...s.fenced.map((f) => `Fenced: ${f.node} since ${f.since} (no majority seen)`));
   if (s.rewinds.length > 0) {

@@ -56,12 +56,22 @@ export interface SwitchoverResult {
 /** The target node, or a ConfigError (bad input, exit 2). */
 export function switchoverTarget(d: Deployment, name: string): DbNodeConfig {
   if (d.topology !== "native-single-region") {
-    throw new ConfigError([{ path: "topology", value: d.topology, message: "switchover is implemented for the native topology (repmgr on the hosts, SSH between them as postgres)", fix: "use a native-single-region deployment, or run repmgr standby switchover inside the containers by hand" }]);
+    throw new ConfigError([
+      {
+        path: "topology",
+        value: d.topology,
+        message: "switchover is implemented for the native topology (repmgr on the hosts, SSH between them as postgres)",
+        fix: "use a native-single-region deployment, or run repmgr standby switchover inside the containers by hand",
+      },
+    ]);
   }
   const node = d.database.nodes.find((n) => n.name === name);
   const dataNames = d.database.nodes.filter((n) => n.role === "data").map((n) => n.name);
   if (!node) throw new ConfigError([{ path: "--to", value: name, message: "no DB node has this name", fix: `name a data node: ${dataNames.join(", ")}` }]);
-  if (node.role !== "data") throw new ConfigError([{ path: "--to", value: name, message: "a witness holds no data and cannot become primary", fix: `name a data node: ${dataNames.join(", ")}` }]);
+  if (node.role !== "data")
+    throw new ConfigError([
+      { path: "--to", value: name, message: "a witness holds no data and cannot become primary", fix: `name a data node: ${dataNames.join(", ")}` },
+    ]);
   return node;
 }
 
@@ -74,7 +84,8 @@ export function switchoverRefusal(s: ClusterStatus, target: string, limits: Swit
   if (s.degraded) return `the cluster is not healthy (ems-ha status): ${s.reasons.join("; ")}`;
   if (!node || node.role !== "standby" || !node.streaming) return `${target} is not a streaming standby`;
   if ((node.lagBytes ?? 0) > maxBytes) return `${target} lags ${node.lagBytes} bytes behind the primary (limit ${maxBytes}): wait until it catches up`;
-  if ((node.lagSeconds ?? 0) > maxSeconds) return `${target} lags ${node.lagSeconds!.toFixed(1)} s behind the primary (limit ${maxSeconds} s): wait until it catches up`;
+  if ((node.lagSeconds ?? 0) > maxSeconds)
+    return `${target} lags ${node.lagSeconds!.toFixed(1)} s behind the primary (limit ${maxSeconds} s): wait until it catches up`;
   return undefined;
 }
 
@@ -113,13 +124,20 @@ export async function switchover(d: Deployment, name: string, opts: SwitchoverOp
   if ("error" in check) return { ok: false, message: check.error };
   if (check.code !== 0 && SIBLINGS_UNREACHABLE.test(check.output)) {
     siblingsFollow = false;
-    say("some siblings cannot be reached over SSH as postgres: switching over without --siblings-follow; they are re-pointed by repmgrd or the reconciliation service");
+    say(
+      "some siblings cannot be reached over SSH as postgres: switching over without --siblings-follow; they are re-pointed by repmgrd or the reconciliation service",
+    );
     check = await ssh(switchoverCommand(d, target, opts.env, true, false));
     if ("error" in check) return { ok: false, message: check.error };
   }
-  if (check.code !== 0) return { ok: false, refused: true, message: `refused: repmgr's checks (--dry-run) failed on ${target.name} (exit ${check.code})`, output: check.output };
+  if (check.code !== 0)
+    return { ok: false, refused: true, message: `refused: repmgr's checks (--dry-run) failed on ${target.name} (exit ${check.code})`, output: check.output };
   if (opts.dryRun) {
-    return { ok: true, message: `dry run: repmgr found the prerequisites met for ${target.name} to take over from ${oldPrimary}${siblingsFollow ? "" : " (without --siblings-follow)"}; nothing was changed`, output: check.output };
+    return {
+      ok: true,
+      message: `dry run: repmgr found the prerequisites met for ${target.name} to take over from ${oldPrimary}${siblingsFollow ? "" : " (without --siblings-follow)"}; nothing was changed`,
+      output: check.output,
+    };
   }
   const started = Date.now();
   const run = await ssh(switchoverCommand(d, target, opts.env, false, siblingsFollow));
@@ -134,7 +152,12 @@ export async function switchover(d: Deployment, name: string, opts: SwitchoverOp
     last = await gatherStatus(d, { ...opts.status, env: opts.env });
     const old = last.dbNodes.find((n) => n.name === oldPrimary);
     const newPrimaryAddress = target.address;
-    const done = last.writablePrimaries.length === 1 && last.writablePrimaries[0] === target.name && old?.role === "standby" && old.streaming === true && old.upstream === newPrimaryAddress;
+    const done =
+      last.writablePrimaries.length === 1 &&
+      last.writablePrimaries[0] === target.name &&
+      old?.role === "standby" &&
+      old.streaming === true &&
+      old.upstream === newPrimaryAddress;
     const message = `${target.name} is the primary; ${oldPrimary} follows it as a standby (switchover command ${seconds.toFixed(1)} s)`;
     // repmgrd restarts (systemd) and the siblings reattach shortly after: wait for a healthy cluster
     if (done && !last.degraded) return { ok: true, message, output, seconds };
@@ -144,5 +167,10 @@ export async function switchover(d: Deployment, name: string, opts: SwitchoverOp
     }
     await sleep(2000);
   }
-  return { ok: false, message: `the switchover command succeeded but the roles are not as expected after ${Math.round((opts.verifyTimeoutMs ?? 120_000) / 1000)} s: writable ${last.writablePrimaries.join(", ") || "none"}; ${last.reasons.join("; ")}`, output, seconds };
+  return {
+    ok: false,
+    message: `the switchover command succeeded but the roles are not as expected after ${Math.round((opts.verifyTimeoutMs ?? 120_000) / 1000)} s: writable ${last.writablePrimaries.join(", ") || "none"}; ${last.reasons.join("; ")}`,
+    output,
+    seconds,
+  };
 }

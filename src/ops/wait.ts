@@ -44,7 +44,12 @@ export async function waitForPrimary(d: Deployment, opts: WaitPrimaryOptions): P
     rounds++;
     // Each round is itself bounded: the connect and statement timeouts never outlast the deadline by much.
     const remaining = Math.max(1000, deadline - Date.now());
-    const probes = await probeDatabase(d, { secrets, repmgr: false, connectMs: Math.min(opts.connectMs ?? 4000, remaining), statementMs: Math.min(opts.statementMs ?? 5000, remaining) });
+    const probes = await probeDatabase(d, {
+      secrets,
+      repmgr: false,
+      connectMs: Math.min(opts.connectMs ?? 4000, remaining),
+      statementMs: Math.min(opts.statementMs ?? 5000, remaining),
+    });
     const last = evaluateDatabase(d, probes);
     const elapsedMs = Date.now() - start;
     opts.onProgress?.(`[${(elapsedMs / 1000).toFixed(0)} s] ${summarizeRound(last)}`);

@@ -16,7 +16,9 @@ export type ApplianceRole = "primary" | "secondary";
 export function applianceWord(value: string, field: string, secret = false): string {
   // eslint-disable-next-line no-control-regex
   if (/[\s\x00-\x1f\x7f"'\\]/.test(value) || value.length === 0) {
-    throw new UnsafeValueError(`appliance CLI: ${field}${secret ? "" : ` ${JSON.stringify(value)}`} must be one word without spaces, quotes, backslashes or control characters`);
+    throw new UnsafeValueError(
+      `appliance CLI: ${field}${secret ? "" : ` ${JSON.stringify(value)}`} must be one word without spaces, quotes, backslashes or control characters`,
+    );
   }
   return value;
 }
@@ -44,10 +46,14 @@ export function hostnameCommand(hostname: string): string {
 export function redirectCommand(t: RedirectTarget, role: ApplianceRole, password: string): string {
   return [
     "redirect",
-    "--db_host", applianceWord(t.dbHost, "the DB host"),
-    "--db_pass", applianceWord(password, "the DB password", true),
-    "--db_port", String(t.dbPort),
-    "--db_user", applianceWord(t.dbUser, "the DB user"),
+    "--db_host",
+    applianceWord(t.dbHost, "the DB host"),
+    "--db_pass",
+    applianceWord(password, "the DB password", true),
+    "--db_port",
+    String(t.dbPort),
+    "--db_user",
+    applianceWord(t.dbUser, "the DB user"),
     role === "primary" ? "--is_primary_node" : "--is_secondary_node",
     "--yes",
   ].join(" ");
@@ -64,15 +70,16 @@ export function maskSecrets(text: string, secrets: ReadonlyArray<string | undefi
   for (const s of secrets) {
     if (s && s.length > 0) out = out.split(s).join(MASK);
   }
-  return out
-    .replace(/(--db_pass[ =])(?!\*{8})\S+/g, `$1${MASK}`)
-    .replace(/(ORIGIN_PG_PASSWORD=)\S+/g, `$1${MASK}`);
+  return out.replace(/(--db_pass[ =])(?!\*{8})\S+/g, `$1${MASK}`).replace(/(ORIGIN_PG_PASSWORD=)\S+/g, `$1${MASK}`);
 }
 
 /** Removes terminal escape sequences and carriage returns from pty output. */
 export function cleanTerminal(text: string): string {
   // eslint-disable-next-line no-control-regex
-  return text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").replace(/\x1b[()][A-Za-z0-9]/g, "").replace(/\r/g, "");
+  return text
+    .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "")
+    .replace(/\x1b[()][A-Za-z0-9]/g, "")
+    .replace(/\r/g, "");
 }
 
 /** The redirect succeeded: the appliance's installutils ends with "Exit Success". */
@@ -187,19 +194,38 @@ export interface RunnerArgs extends RedirectTarget {
 /** The arguments of `ems-ha appliance run` (no secret among them: secrets are files). */
 export function runnerArgv(a: RunnerArgs): string[] {
   const argv = [
-    "appliance", "run",
-    "--host", a.host, "--port", String(a.port), "--user", a.user,
-    "--role", a.role, "--hostname", a.hostname,
-    "--db-host", a.dbHost, "--db-port", String(a.dbPort), "--db-user", a.dbUser,
-    "--db-password-file", a.dbPasswordFile,
+    "appliance",
+    "run",
+    "--host",
+    a.host,
+    "--port",
+    String(a.port),
+    "--user",
+    a.user,
+    "--role",
+    a.role,
+    "--hostname",
+    a.hostname,
+    "--db-host",
+    a.dbHost,
+    "--db-port",
+    String(a.dbPort),
+    "--db-user",
+    a.dbUser,
+    "--db-password-file",
+    a.dbPasswordFile,
   ];
   if (a.loginPasswordFile) argv.push("--password-file", a.loginPasswordFile);
   if (a.privateKeyPath) argv.push("--key", a.privateKeyPath);
   argv.push(
-    "--prompt", a.promptPattern,
-    "--login-timeout", String(a.loginTimeoutSeconds),
-    "--command-timeout", String(a.commandTimeoutSeconds),
-    "--redirect-timeout", String(a.redirectTimeoutSeconds),
+    "--prompt",
+    a.promptPattern,
+    "--login-timeout",
+    String(a.loginTimeoutSeconds),
+    "--command-timeout",
+    String(a.commandTimeoutSeconds),
+    "--redirect-timeout",
+    String(a.redirectTimeoutSeconds),
   );
   if (a.hostKeyCheck === "off") argv.push("--insecure-skip-host-key-check");
   else argv.push("--known-hosts", a.knownHostsPath);

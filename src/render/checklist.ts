@@ -21,7 +21,9 @@ export function renderChecklist(d: Deployment): string {
 /** FortiGate evaluates policies top-down: a new one is appended at the bottom, below any broader policy. */
 function policyOrderStep(fg: NonNullable<Deployment["fortigate"]>): string {
   const id = fg.policyIdBase;
-  if (fg.placeBefore !== undefined) return `FortiGate > Policy & Objects > Firewall Policy: policy ${id} was moved before policy ${fg.placeBefore}; check no policy above it matches the same traffic.`;
-  if (fg.placeAfter !== undefined) return `FortiGate > Policy & Objects > Firewall Policy: policy ${id} was moved after policy ${fg.placeAfter}; check no policy above it matches the same traffic.`;
+  if (fg.placeBefore !== undefined)
+    return `FortiGate > Policy & Objects > Firewall Policy: policy ${id} was moved before policy ${fg.placeBefore}; check no policy above it matches the same traffic.`;
+  if (fg.placeAfter !== undefined)
+    return `FortiGate > Policy & Objects > Firewall Policy: policy ${id} was moved after policy ${fg.placeAfter}; check no policy above it matches the same traffic.`;
   return `FortiGate > Policy & Objects > Firewall Policy: policy ${id} was added at the bottom of the list; move it above any broader policy that matches the same traffic, or set fortigate.placeBefore.`;
 }

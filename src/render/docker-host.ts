@@ -87,22 +87,24 @@ export function renderWaitPrimaryScript(containerName: string, port: number, use
   const attempts = o.attempts ?? 60;
   const interval = o.intervalSeconds ?? 5;
   const nodes = dataNodes.length > 0 ? dataNodes : [containerName];
-  return [
-    "#!/usr/bin/env bash",
-    "set -uo pipefail",
-    sh`nodes=(${words(nodes)})`,
-    sh`CONTAINER=${containerName}`,
-    sh`for i in $(seq 1 ${attempts}); do`,
-    "  writable=()",
-    '  for n in "${nodes[@]}"; do',
-    sh`    r=$(docker exec "$CONTAINER" bash -c 'PGPASSWORD="$POSTGRESQL_PASSWORD" PGCONNECT_TIMEOUT=3 psql -h "$1" -p "$2" -U "$3" -d postgres -tAc "select pg_is_in_recovery()"' _ "$n" ${port} ${user} 2>/dev/null | tr -d '[:space:]')`,
-    '    [ "$r" = "f" ] && writable+=("$n")',
-    "  done",
-    '  if [ "${#writable[@]}" -eq 1 ]; then echo "[ems-ha] ${writable[0]} is the one writable primary"; exit 0; fi',
-    sh`  echo "[ems-ha] waiting for exactly one writable primary among \${nodes[*]}: \${#writable[@]} now (\${writable[*]:-none}) ($i/${attempts})"`,
-    sh`  sleep ${interval}`,
-    "done",
-    sh`echo "ems-ha: no single writable primary among \${nodes[*]} within ${attempts * interval} s; check: docker logs ${containerName}" >&2`,
-    "exit 1",
-  ].join("\n") + "\n";
+  return (
+    [
+      "#!/usr/bin/env bash",
+      "set -uo pipefail",
+      sh`nodes=(${words(nodes)})`,
+      sh`CONTAINER=${containerName}`,
+      sh`for i in $(seq 1 ${attempts}); do`,
+      "  writable=()",
+      '  for n in "${nodes[@]}"; do',
+      sh`    r=$(docker exec "$CONTAINER" bash -c 'PGPASSWORD="$POSTGRESQL_PASSWORD" PGCONNECT_TIMEOUT=3 psql -h "$1" -p "$2" -U "$3" -d postgres -tAc "select pg_is_in_recovery()"' _ "$n" ${port} ${user} 2>/dev/null | tr -d '[:space:]')`,
+      '    [ "$r" = "f" ] && writable+=("$n")',
+      "  done",
+      '  if [ "${#writable[@]}" -eq 1 ]; then echo "[ems-ha] ${writable[0]} is the one writable primary"; exit 0; fi',
+      sh`  echo "[ems-ha] waiting for exactly one writable primary among \${nodes[*]}: \${#writable[@]} now (\${writable[*]:-none}) ($i/${attempts})"`,
+      sh`  sleep ${interval}`,
+      "done",
+      sh`echo "ems-ha: no single writable primary among \${nodes[*]} within ${attempts * interval} s; check: docker logs ${containerName}" >&2`,
+      "exit 1",
+    ].join("\n") + "\n"
+  );
 }

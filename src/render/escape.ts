@@ -213,7 +213,8 @@ class ShellScanner {
     const ctx = this.ctx;
     if (ctx.kind !== "H") throw new Error("heredocText outside a here-document");
     const lines = (ctx.line + text).split("\n");
-    if (lines.slice(0, -1).includes(ctx.delim)) throw new UnsafeValueError(`sh: the value ${show(shown)} contains the here-document delimiter line ${ctx.delim}`);
+    if (lines.slice(0, -1).includes(ctx.delim))
+      throw new UnsafeValueError(`sh: the value ${show(shown)} contains the here-document delimiter line ${ctx.delim}`);
     ctx.line = lines[lines.length - 1]!;
     ctx.valueInLine = true;
   }
@@ -292,9 +293,12 @@ export function heredoc(command: string, delim: string, body: string): string {
 export function dockerEnvFile(vars: ReadonlyArray<readonly [string, string]>): string {
   return vars
     .map(([key, value]) => {
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new UnsafeValueError(`docker env file: ${show(key)} is not an environment variable name (letters, digits and _, not starting with a digit)`);
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key))
+        throw new UnsafeValueError(`docker env file: ${show(key)} is not an environment variable name (letters, digits and _, not starting with a digit)`);
       if (/[\n\r\0]/.test(value)) {
-        throw new UnsafeValueError(`docker env file: the value for ${key} contains a newline, carriage return or NUL: docker would read the rest as another variable; use a password without line breaks`);
+        throw new UnsafeValueError(
+          `docker env file: the value for ${key} contains a newline, carriage return or NUL: docker would read the rest as another variable; use a password without line breaks`,
+        );
       }
       return key + "=" + value + "\n";
     })
@@ -321,7 +325,9 @@ export function terraformLiteral(text: string): string {
 export function fortiosString(value: string, field = "value"): string {
   // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f]/.test(value)) {
-    throw new UnsafeValueError(`FortiOS CLI: ${field} ${show(value)} contains a control character (newline, tab, ...); FortiOS names cannot hold one: remove it`);
+    throw new UnsafeValueError(
+      `FortiOS CLI: ${field} ${show(value)} contains a control character (newline, tab, ...); FortiOS names cannot hold one: remove it`,
+    );
   }
   return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
@@ -363,7 +369,8 @@ export function hbaField(value: string, field: string): string {
 /** A postgresql.conf value: plain words bare, others single-quoted with `'` doubled; line breaks refused. */
 export function pgConfValue(v: string, field = "value"): string {
   // eslint-disable-next-line no-control-regex
-  if (/[\x00-\x1f\x7f]/.test(v)) throw new UnsafeValueError(`postgresql.conf: ${field} ${show(v)} contains a control character (a line break would end the setting)`);
+  if (/[\x00-\x1f\x7f]/.test(v))
+    throw new UnsafeValueError(`postgresql.conf: ${field} ${show(v)} contains a control character (a line break would end the setting)`);
   return /^[A-Za-z0-9_.]+$/.test(v) ? v : `'${v.replace(/'/g, "''")}'`;
 }
 

@@ -92,7 +92,8 @@ export function fortigateObjects(d: Deployment, fg: FortiGateConfig): FortiGateO
     policy(fg.policyIdBase, `${p}-ems`, fg.incomingInterface, fg.outgoingInterface),
     ...fg.extraEmsSubnets.map((s, i) => policy(fg.policyIdBase + i + 1, `${p}-ems-${i + 2}`, s.incomingInterface ?? fg.incomingInterface, s.outgoingInterface)),
   ];
-  for (const x of [...vips.map((v) => v.name), monitor.name]) if (x.length > 79) throw new Error(`FortiGate object name ${x} is longer than 79 characters; shorten fortigate.namePrefix`);
+  for (const x of [...vips.map((v) => v.name), monitor.name])
+    if (x.length > 79) throw new Error(`FortiGate object name ${x} is longer than 79 characters; shorten fortigate.namePrefix`);
   for (const x of policies) if (x.name.length > 35) throw new Error(`policy name ${x.name} is longer than 35 characters; shorten fortigate.namePrefix`);
   return { monitor, vips, policies };
 }

@@ -41,7 +41,9 @@ export function standaloneHbaLines(d: Deployment, s: Managed): string[] {
   const sources = [...d.emsNodes.map((n) => hbaAddress(n.address)), ...s.clientNetworks];
   return [
     HBA_BEGIN,
-    ...[...new Set(sources)].map((src) => ["host   ", "all   ", hbaField(user, "database.user") + "   ", hbaField(src, "a client network") + "   ", "scram-sha-256"].join(" ")),
+    ...[...new Set(sources)].map((src) =>
+      ["host   ", "all   ", hbaField(user, "database.user") + "   ", hbaField(src, "a client network") + "   ", "scram-sha-256"].join(" "),
+    ),
     HBA_END,
   ];
 }
@@ -61,12 +63,11 @@ export function standaloneConf(d: Deployment, s: Managed): string {
 
 function packageSteps(s: Managed): string[] {
   if (s.packages === "preinstalled") {
-    return [`[ -x /usr/lib/postgresql/${PG}/bin/postgres ] || fail "postgresql-${PG} is not installed and standalone.packages is preinstalled; install it or choose pgdg/distribution"`];
+    return [
+      `[ -x /usr/lib/postgresql/${PG}/bin/postgres ] || fail "postgresql-${PG} is not installed and standalone.packages is preinstalled; install it or choose pgdg/distribution"`,
+    ];
   }
-  const steps = [
-    `if ! dpkg -s postgresql-${PG} >/dev/null 2>&1; then`,
-    "  export DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 LC_ALL=C.UTF-8",
-  ];
+  const steps = [`if ! dpkg -s postgresql-${PG} >/dev/null 2>&1; then`, "  export DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 LC_ALL=C.UTF-8"];
   if (s.packages === "pgdg") {
     steps.push(
       "  apt-get update -q",

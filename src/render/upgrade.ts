@@ -23,8 +23,7 @@ export const UPGRADE_STATE_DIR = "/var/lib/ems-ha";
 /** Label on every container the upgrade creates; its value identifies the new image. */
 export const UPGRADE_LABEL = "ems-ha.upgrade";
 /** The guide's register command (step 5), inside the new primary container. */
-export const PRIMARY_REGISTER =
-  "/opt/bitnami/scripts/postgresql-repmgr/entrypoint.sh repmgr -f /opt/bitnami/repmgr/conf/repmgr.conf primary register --force";
+export const PRIMARY_REGISTER = "/opt/bitnami/scripts/postgresql-repmgr/entrypoint.sh repmgr -f /opt/bitnami/repmgr/conf/repmgr.conf primary register --force";
 
 export type UpgradeRole = "primary" | "standby" | "witness";
 
@@ -123,7 +122,7 @@ function prelude(d: Deployment, u: NodeUpgrade, step: "prepare" | "stop" | "star
  * psql inside a container (`container` is a shell expression such as "$OLD"). The user, port and
  * SQL reach the inner bash as arguments, never as part of its script text.
  */
-function psqlIn(container: "\"$OLD\"" | "\"$NEW\"", user: string, port: number, sql: string): string {
+function psqlIn(container: '"$OLD"' | '"$NEW"', user: string, port: number, sql: string): string {
   return sh`docker exec ${raw(container)} bash -c 'PGPASSWORD="\${POSTGRESQL_PASSWORD:-\${POSTGRES_PASSWORD:-}}" psql -h 127.0.0.1 -p "$2" -U "$1" -d postgres -v ON_ERROR_STOP=1 -tAc "$3"' _ ${user} ${port} ${sql}`;
 }
 
@@ -135,7 +134,10 @@ export function renderUpgradePrepareScript(d: Deployment, u: NodeUpgrade): strin
   const { port, user } = d.database;
   const libs = d.upgrade?.sharedPreloadLibraries ?? "pg_stat_statements, repmgr";
   // Each library an SQL identifier: plain names stay as they are, others are double-quoted.
-  const libList = libs.split(",").map((x) => sqlIdent(x.trim())).join(", ");
+  const libList = libs
+    .split(",")
+    .map((x) => sqlIdent(x.trim()))
+    .join(", ");
   const lines = prelude(d, u, "prepare");
   lines.push(
     'if new_running; then log "already upgraded: $NEW runs the new image"; exit 0; fi',
@@ -228,7 +230,7 @@ export function renderEnvFileCheck(file: string): string {
     '  local f=$1 line key n=0 seen=" "',
     '  while IFS= read -r line || [ -n "$line" ]; do',
     "    n=$((n + 1))",
-    '    key=${line%%=*}',
+    "    key=${line%%=*}",
     '    case "$key" in',
     sh`      ${raw(keys)}) ;;`,
     '      *) fail "line $n of $f does not set a password variable: a secret contains a newline; remove it from TF_VAR_db_password / TF_VAR_repmgr_password" ;;',

@@ -55,7 +55,10 @@ function startsWith(path: ReadonlyArray<string | number>, prefix: ReadonlyArray<
 function toItem(rc: ResourceChange): Item {
   const c = rc.change;
   const action = actionOf(c);
-  const all = action === "create" || action === "delete" || action === "no-op" ? [] : changedLeaves(c.before, c.after, { beforeSensitive: c.before_sensitive, afterSensitive: c.after_sensitive, afterUnknown: c.after_unknown });
+  const all =
+    action === "create" || action === "delete" || action === "no-op"
+      ? []
+      : changedLeaves(c.before, c.after, { beforeSensitive: c.before_sensitive, afterSensitive: c.after_sensitive, afterUnknown: c.after_unknown });
   // a replacement gets a new id: that is a consequence, never a cause
   const leaves = all.filter((l) => !(l.path.length === 1 && l.path[0] === "id"));
   const rp = c.replace_paths ?? [];
@@ -79,7 +82,10 @@ export class PlanReviewer {
   private readonly primary?: string;
   private readonly primaryKnown: "flag" | "deployment" | "plan" | "none";
 
-  constructor(private readonly plan: PlanJson, private readonly opts: ReviewOptions = {}) {
+  constructor(
+    private readonly plan: PlanJson,
+    private readonly opts: ReviewOptions = {},
+  ) {
     this.d = opts.deployment;
     this.items = (plan.resource_changes ?? []).filter((rc) => rc.mode !== "data").map(toItem);
     for (const n of this.d?.database.nodes ?? []) this.roles.set(n.name, n.role);
@@ -119,7 +125,9 @@ export class PlanReviewer {
       }
     }
     // native: repmgr node id 1 is the initial primary (nativeMembers numbers the initial primary first)
-    const first = this.items.find((it) => it.cls?.row.cls === "native-db-setup" && getPath(it.rc.change.before ?? it.rc.change.after, ["triggers_replace", "node_id"]) === "1");
+    const first = this.items.find(
+      (it) => it.cls?.row.cls === "native-db-setup" && getPath(it.rc.change.before ?? it.rc.change.after, ["triggers_replace", "node_id"]) === "1",
+    );
     return first?.cls?.node;
   }
 
@@ -221,7 +229,15 @@ export class PlanReviewer {
     const cls = it.cls;
     const a = it.action;
     if (!cls) {
-      return [this.base(it, "unknown-resource", "review", `${it.rc.address} will be ${a === "replace" ? "replaced" : `${a}d`}`, "this resource is not one ems-ha's table knows (src/review/resource-classes.ts): review it by hand")];
+      return [
+        this.base(
+          it,
+          "unknown-resource",
+          "review",
+          `${it.rc.address} will be ${a === "replace" ? "replaced" : `${a}d`}`,
+          "this resource is not one ems-ha's table knows (src/review/resource-classes.ts): review it by hand",
+        ),
+      ];
     }
     const node = cls.node;
     const meaning = cls.row.meaning;
@@ -231,7 +247,15 @@ export class PlanReviewer {
     }
     if (a === "delete" && it.rc.type === "terraform_data") {
       // terraform_data has no destroy-time step in these stacks: the host is left as it is.
-      return [this.base(it, "harmless", "info", `${node ?? it.rc.address}: removed from Terraform's state`, `terraform_data has no destroy step: nothing runs on the host (${meaning})`)];
+      return [
+        this.base(
+          it,
+          "harmless",
+          "info",
+          `${node ?? it.rc.address}: removed from Terraform's state`,
+          `terraform_data has no destroy step: nothing runs on the host (${meaning})`,
+        ),
+      ];
     }
     switch (cls.row.cls) {
       case "db-volume": {
@@ -239,7 +263,12 @@ export class PlanReviewer {
         const ack = this.ackReason();
         const role = this.roleOf(node);
         restart(node!);
-        const what = role === "witness" ? "the witness's repmgr metadata" : node === this.primary ? "the primary's database" : "this standby's copy of the database (it is re-cloned from the primary, a full copy over the network)";
+        const what =
+          role === "witness"
+            ? "the witness's repmgr metadata"
+            : node === this.primary
+              ? "the primary's database"
+              : "this standby's copy of the database (it is re-cloned from the primary, a full copy over the network)";
         return [
           {
             ...this.base(
@@ -264,11 +293,21 @@ export class PlanReviewer {
           return [this.base(it, "node-setup", "review", `${node}: the upgrade's ${cls.step} step runs again`, meaning)];
         }
         if (a === "delete") {
-          if (cls.row.cls !== "db-container") return [this.base(it, "harmless", "info", `${node}: removed from Terraform's state`, "terraform_data has no destroy step: nothing runs on the host")];
+          if (cls.row.cls !== "db-container")
+            return [
+              this.base(it, "harmless", "info", `${node}: removed from Terraform's state`, "terraform_data has no destroy step: nothing runs on the host"),
+            ];
           restart(node!);
         } else restart(node!);
         const role = this.roleOf(node);
-        const verb = a === "delete" ? "is removed" : cls.row.cls === "db-container" ? "is stopped and replaced" : cls.row.cls === "upgrade-step" ? `has its upgrade ${cls.step} step run again` : "may be restarted (its setup re-runs)";
+        const verb =
+          a === "delete"
+            ? "is removed"
+            : cls.row.cls === "db-container"
+              ? "is stopped and replaced"
+              : cls.row.cls === "upgrade-step"
+                ? `has its upgrade ${cls.step} step run again`
+                : "may be restarted (its setup re-runs)";
         if (role === "witness") {
           return [this.base(it, "witness-restart", "review", `witness ${node} ${verb}`, `${meaning}. While it is away the cluster has one vote less.`)];
         }
@@ -284,7 +323,9 @@ export class PlanReviewer {
             ),
           ];
         }
-        return [this.base(it, "standby-restart", "review", `standby ${node} ${verb}`, `${meaning}. Replication to it pauses; it catches up from the primary's WAL.`)];
+        return [
+          this.base(it, "standby-restart", "review", `standby ${node} ${verb}`, `${meaning}. Replication to it pauses; it catches up from the primary's WAL.`),
+        ];
       }
       case "db-prepare":
         return [this.base(it, "node-setup", "review", `${node}: host preparation runs again`, meaning)];
@@ -303,7 +344,16 @@ export class PlanReviewer {
         ];
       case "ems-install":
       case "appliance-redirect": {
-        if (a === "delete") return [this.base(it, "harmless", "info", `EMS node ${node}: removed from Terraform's state`, "terraform_data has no destroy step: EMS stays installed on the host")];
+        if (a === "delete")
+          return [
+            this.base(
+              it,
+              "harmless",
+              "info",
+              `EMS node ${node}: removed from Terraform's state`,
+              "terraform_data has no destroy step: EMS stays installed on the host",
+            ),
+          ];
         const dbHosts = it.causes.some((l) => l.path[1] === "dbHosts" || l.path[1] === "db");
         const title = cls.row.cls === "appliance-redirect" ? `EMS appliance ${node} is redirected to the database again` : `EMS is reinstalled on ${node}`;
         return [
@@ -320,7 +370,8 @@ export class PlanReviewer {
       case "fortigate-vip":
       case "fortigate-health-check":
       case "fortigate-policy": {
-        const moves = cls.row.cls === "fortigate-vip" ? `VIP port ${cls.port}` : cls.row.cls === "fortigate-health-check" ? "the health check" : "the firewall policy";
+        const moves =
+          cls.row.cls === "fortigate-vip" ? `VIP port ${cls.port}` : cls.row.cls === "fortigate-health-check" ? "the health check" : "the firewall policy";
         return [
           this.base(
             it,
@@ -342,7 +393,9 @@ export class PlanReviewer {
   private secretFindings(it: Item): Finding[] {
     // (grouped per secret across resources by groupSecretFindings)
     if (it.action !== "replace" && it.action !== "update") return [];
-    const secrets = it.leaves.filter((l) => !l.unknown && (l.sensitive || l.path.some((p) => typeof p === "string" && p !== "triggers_replace" && SECRET_KEY.test(p))));
+    const secrets = it.leaves.filter(
+      (l) => !l.unknown && (l.sensitive || l.path.some((p) => typeof p === "string" && p !== "triggers_replace" && SECRET_KEY.test(p))),
+    );
     if (secrets.length === 0) return [];
     const names = secrets.map((l) => {
       const f = it.cls ? fieldOf(it.cls.row, l.path, it.cls.node) : undefined;
@@ -358,7 +411,8 @@ export class PlanReviewer {
         action: it.action,
         causes: secrets.map((l, i) => ({ attribute: pathText(l.path), field: names[i]!, sensitive: true })),
         detail: "a sensitive value differs from the one applied last; its value is not shown",
-        advice: "rotate a secret everywhere it is used in the same change (EMS nodes read the DB password too), and keep the old value until every node is replaced",
+        advice:
+          "rotate a secret everywhere it is used in the same change (EMS nodes read the DB password too), and keep the old value until every node is replaced",
       },
     ];
   }
@@ -383,8 +437,12 @@ export class PlanReviewer {
       title: `${names.length} DB nodes restart in the same apply (${names.join(", ")})`,
       addresses: names.flatMap((n) => restarted.get(n)!),
       causes: [],
-      detail: consequences.length > 0 ? `${consequences.join("; ")}.` : "Terraform restarts them in parallel or back to back: the cluster runs with several members away at once.",
-      advice: "apply one node at a time: `terraform apply -target=<address>` for each standby, wait for `ems-ha status` to show it streaming, then switch over and do the old primary last",
+      detail:
+        consequences.length > 0
+          ? `${consequences.join("; ")}.`
+          : "Terraform restarts them in parallel or back to back: the cluster runs with several members away at once.",
+      advice:
+        "apply one node at a time: `terraform apply -target=<address>` for each standby, wait for `ems-ha status` to show it streaming, then switch over and do the old primary last",
     };
   }
 
@@ -425,7 +483,12 @@ function mergeNativeSteps(findings: Finding[], items: ReadonlyArray<Item>): Find
       continue;
     }
     const causes = [...prepare.causes, ...f.causes].filter((c, i, all) => all.findIndex((x) => x.attribute === c.attribute) === i);
-    out.push({ ...f, addresses: [...prepare.addresses, ...f.addresses], causes, detail: `${f.detail} Its prepare step runs first, on every node at once: a changed postgresql.conf restarts PostgreSQL there.` });
+    out.push({
+      ...f,
+      addresses: [...prepare.addresses, ...f.addresses],
+      causes,
+      detail: `${f.detail} Its prepare step runs first, on every node at once: a changed postgresql.conf restarts PostgreSQL there.`,
+    });
   }
   return out;
 }

@@ -75,7 +75,10 @@ const SEVERITY_RANK: Record<Severity, number> = { refused: 0, acknowledged: 1, r
 
 export function sortFindings(findings: Finding[]): Finding[] {
   return findings.sort(
-    (a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] || kindRank(a.kind) - kindRank(b.kind) || (a.addresses[0] ?? "").localeCompare(b.addresses[0] ?? ""),
+    (a, b) =>
+      SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] ||
+      kindRank(a.kind) - kindRank(b.kind) ||
+      (a.addresses[0] ?? "").localeCompare(b.addresses[0] ?? ""),
   );
 }
 

@@ -37,7 +37,11 @@ const VERDICT = {
 } as const;
 
 function cause(c: Cause): string {
-  const values = c.sensitive ? " (sensitive value changed; not shown)" : c.before !== undefined || c.after !== undefined ? `: ${mdCode(c.before ?? "(none)")} → ${mdCode(c.after ?? "(none)")}` : "";
+  const values = c.sensitive
+    ? " (sensitive value changed; not shown)"
+    : c.before !== undefined || c.after !== undefined
+      ? `: ${mdCode(c.before ?? "(none)")} → ${mdCode(c.after ?? "(none)")}`
+      : "";
   return `${mdCode(c.attribute)} ← ${mdText(c.field)}${values}`;
 }
 

@@ -61,9 +61,14 @@ export function parsePlanJson(text: string, source = "(plan)"): PlanJson {
   try {
     v = JSON.parse(text);
   } catch (e) {
-    throw new ConfigError(
-      [{ path: source, value: text.slice(0, 40), message: `not JSON: ${(e as Error).message}`, fix: "pass the output of `terraform show -json plan.out` (not the binary plan file, not `terraform plan` text)" }],
-    );
+    throw new ConfigError([
+      {
+        path: source,
+        value: text.slice(0, 40),
+        message: `not JSON: ${(e as Error).message}`,
+        fix: "pass the output of `terraform show -json plan.out` (not the binary plan file, not `terraform plan` text)",
+      },
+    ]);
   }
   if (typeof v !== "object" || v === null || Array.isArray(v)) {
     throw new ConfigError([{ path: source, value: typeof v, message: "is not a JSON object", fix: "pass the output of `terraform show -json plan.out`" }]);
@@ -81,7 +86,14 @@ export function parsePlanJson(text: string, source = "(plan)"): PlanJson {
   }
   const rc = p.resource_changes ?? [];
   if (!Array.isArray(rc) || rc.some((r) => typeof r !== "object" || r === null || typeof r.address !== "string" || !Array.isArray(r.change?.actions))) {
-    throw new ConfigError([{ path: `${source}.resource_changes`, value: "(malformed)", message: "entries lack address or change.actions", fix: "pass unmodified `terraform show -json` output" }]);
+    throw new ConfigError([
+      {
+        path: `${source}.resource_changes`,
+        value: "(malformed)",
+        message: "entries lack address or change.actions",
+        fix: "pass unmodified `terraform show -json` output",
+      },
+    ]);
   }
   return p as PlanJson;
 }

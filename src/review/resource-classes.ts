@@ -110,7 +110,8 @@ export const RESOURCE_CLASSES: ReadonlyArray<ClassRow> = [
     fields: {
       "triggers_replace.host": `${DB_NODE}.address`,
       "triggers_replace.name": `${DB_NODE}.name`,
-      "triggers_replace.spec": "database (the container's spec: image, partner list database.nodes, initialPrimary, port, user, failover, the node's location / priority / nodeId)",
+      "triggers_replace.spec":
+        "database (the container's spec: image, partner list database.nodes, initialPrimary, port, user, failover, the node's location / priority / nodeId)",
       "triggers_replace.content_sha256": "the container script (database.*) or the step's runner (a new ems-ha version)",
     },
   },
@@ -149,13 +150,16 @@ export const RESOURCE_CLASSES: ReadonlyArray<ClassRow> = [
     type: "terraform_data",
     path: /^database\/setup$/,
     triggerKey: "server",
-    meaning: "the setup of the one remote PostgreSQL server re-runs; a changed postgresql.conf (PGTune) restarts PostgreSQL: every EMS node loses its database for the restart",
+    meaning:
+      "the setup of the one remote PostgreSQL server re-runs; a changed postgresql.conf (PGTune) restarts PostgreSQL: every EMS node loses its database for the restart",
     fields: {
       "triggers_replace.server": "database.nodes[0].name",
       "triggers_replace.address": "database.nodes[0].address",
-      "triggers_replace.script": "database.nodes[0].ramGb / cpus / storage (PGTune), database.port, database.user, standalone.packages / clientNetworks / tune, emsNodes[].address (pg_hba)",
+      "triggers_replace.script":
+        "database.nodes[0].ramGb / cpus / storage (PGTune), database.port, database.user, standalone.packages / clientNetworks / tune, emsNodes[].address (pg_hba)",
       "triggers_replace.extensions": "standalone.extensions.sha256",
-      "triggers_replace.content_sha256": "database.nodes[0].ramGb / cpus / storage (PGTune), database.port, database.user, standalone.packages / clientNetworks / tune, emsNodes[].address (pg_hba), or the step's runner",
+      "triggers_replace.content_sha256":
+        "database.nodes[0].ramGb / cpus / storage (PGTune), database.port, database.user, standalone.packages / clientNetworks / tune, emsNodes[].address (pg_hba), or the step's runner",
     },
   },
   {
@@ -193,7 +197,8 @@ export const RESOURCE_CLASSES: ReadonlyArray<ClassRow> = [
       "triggers_replace.role": "the order of emsNodes (the first is the EMS primary)",
       "triggers_replace.dbHosts": "database.nodes[].address of the data nodes (the --db_host list)",
       "triggers_replace.script": "installer.*, ems.*, database.port / user",
-      "triggers_replace.content_sha256": "the install script (installer.*, ems.*, database.port / user), the installer file (installer.source) or the step's runner",
+      "triggers_replace.content_sha256":
+        "the install script (installer.*, ems.*, database.port / user), the installer file (installer.source) or the step's runner",
     },
   },
   {
@@ -267,7 +272,10 @@ export const RESOURCE_CLASSES: ReadonlyArray<ClassRow> = [
 
 /** The construct path of a cdktf resource name: `pg-1_prepare_FD49CED1` -> `pg-1/prepare`. */
 export function constructPath(name: string): string {
-  return name.replace(/_[0-9A-F]{8}$/, "").split("_").join("/");
+  return name
+    .replace(/_[0-9A-F]{8}$/, "")
+    .split("_")
+    .join("/");
 }
 
 export interface Classified {

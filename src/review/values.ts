@@ -50,7 +50,12 @@ function isContainer(v: unknown): v is Record<string, unknown> | unknown[] {
  * Leaves that differ. Lists of `KEY=value` strings (docker env) are compared by key, so an
  * inserted variable is one change, not a shifted list; the path then ends in the key.
  */
-export function changedLeaves(before: unknown, after: unknown, masks: { beforeSensitive?: unknown; afterSensitive?: unknown; afterUnknown?: unknown }, path: AttrPath = []): LeafChange[] {
+export function changedLeaves(
+  before: unknown,
+  after: unknown,
+  masks: { beforeSensitive?: unknown; afterSensitive?: unknown; afterUnknown?: unknown },
+  path: AttrPath = [],
+): LeafChange[] {
   const sensitive = (p: AttrPath) => marked(masks.beforeSensitive, p) || marked(masks.afterSensitive, p);
   const unknown = marked(masks.afterUnknown, path);
   if (unknown) {
@@ -69,7 +74,12 @@ export function changedLeaves(before: unknown, after: unknown, masks: { beforeSe
     }
     const out: LeafChange[] = [];
     for (const k of keys) {
-      out.push(...changedLeaves((before as Record<string | number, unknown>)[k as string], (after as Record<string | number, unknown>)[k as string], masks, [...path, k]));
+      out.push(
+        ...changedLeaves((before as Record<string | number, unknown>)[k as string], (after as Record<string | number, unknown>)[k as string], masks, [
+          ...path,
+          k,
+        ]),
+      );
     }
     return out;
   }

@@ -85,7 +85,10 @@ describe("ems-ha scenarios", () => {
     const r = await cli(["scenarios", "--config", geoJson, "--model", "vendor", "--json"]);
     const rows = JSON.parse(r.out) as Array<Record<string, unknown>>;
     expect(rows).toHaveLength(48);
-    expect(rows.find((x) => x.primary === "pg-3" && (x.down as string[]).join() === "pg-3,pgw-2")).toMatchObject({ newPrimary: "pg-1", manualPromotion: false });
+    expect(rows.find((x) => x.primary === "pg-3" && (x.down as string[]).join() === "pg-3,pgw-2")).toMatchObject({
+      newPrimary: "pg-1",
+      manualPromotion: false,
+    });
   });
 });
 

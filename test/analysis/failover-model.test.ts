@@ -30,16 +30,13 @@ describe("vendor model", () => {
 });
 
 describe("repmgr model (docs/background.md#errors-in-the-guide, #repmgr-automatic-failover)", () => {
-  it.each(GUIDE_TABLE)(
-    "per-DC locations: $row",
-    ({ row, primary, down, newPrimary }) => {
-      const o = repmgrFailover({ nodes: geo, primary, down });
-      // The one row where repmgr differs from the guide: nobody is promoted (network split assumed).
-      const expected = row === "DC 2 becomes unavailable (pg-3 was the primary)" ? null : newPrimary;
-      expect(o.newPrimary).toBe(expected);
-      expect(o.manualPromotion).toBe(expected === null);
-    },
-  );
+  it.each(GUIDE_TABLE)("per-DC locations: $row", ({ row, primary, down, newPrimary }) => {
+    const o = repmgrFailover({ nodes: geo, primary, down });
+    // The one row where repmgr differs from the guide: nobody is promoted (network split assumed).
+    const expected = row === "DC 2 becomes unavailable (pg-3 was the primary)" ? null : newPrimary;
+    expect(o.newPrimary).toBe(expected);
+    expect(o.manualPromotion).toBe(expected === null);
+  });
 
   it("DC 2 down with pg-3 primary: per-DC locations promote nobody, by the location rule", () => {
     const o = repmgrFailover({ nodes: geo, primary: "pg-3", down: ["pg-3", "pgw-2"] });

@@ -84,7 +84,14 @@ describe("report.md", () => {
   it("has every section a reviewer needs", () => {
     const d = parsed(geoInput());
     const md = reportMarkdown(d, { findings: runRules(d) });
-    for (const h of ["## Nodes and roles", "## Deployment order", "## VIPs and ports", "## Failover table (repmgr model)", "## RTO budget", "## Rule findings"]) {
+    for (const h of [
+      "## Nodes and roles",
+      "## Deployment order",
+      "## VIPs and ports",
+      "## Failover table (repmgr model)",
+      "## RTO budget",
+      "## Rule findings",
+    ]) {
       expect(md).toContain(h);
     }
     expect(md).toContain("![topology](topology.svg)");
@@ -99,8 +106,14 @@ describe("report.md", () => {
   it("escapes Markdown and HTML from deployment values (no raw <script>, no line break out of a cell)", () => {
     // The schema refuses such a location; the report must not depend on that.
     const d = parsed(geoInput());
-    const hostile = { ...d, name: "x <b>", emsNodes: d.emsNodes.map((n, i) => (i === 0 ? { ...n, location: "dc1<script>alert(1)</script>\n# owned | x" } : n)) };
-    const md = reportMarkdown(hostile, { findings: [{ ruleId: "r", level: "warning", nodes: [], message: "m", fix: "f", acknowledged: "*bold* <img src=x onerror=alert(1)>\n\n# heading" }] });
+    const hostile = {
+      ...d,
+      name: "x <b>",
+      emsNodes: d.emsNodes.map((n, i) => (i === 0 ? { ...n, location: "dc1<script>alert(1)</script>\n# owned | x" } : n)),
+    };
+    const md = reportMarkdown(hostile, {
+      findings: [{ ruleId: "r", level: "warning", nodes: [], message: "m", fix: "f", acknowledged: "*bold* <img src=x onerror=alert(1)>\n\n# heading" }],
+    });
     // No unescaped "<" from a value: only the toolkit's own markup remains.
     expect(md).not.toMatch(/(?<!\\)<(script|img|b>)/);
     expect(md).toContain("dc1\\<script\\>alert(1)\\</script\\> \\# owned \\| x");
@@ -116,8 +129,16 @@ describe("report.md", () => {
     for (const input of [singleInput, geoInput]) {
       const d = parsed(input());
       const md = reportMarkdown(d, { findings: [] });
-      const rows = md.split("\n").filter((l) => l.startsWith("| ") && !l.startsWith("| Scenario") && md.indexOf(l) > md.indexOf("## Failover table") && md.indexOf(l) < md.indexOf("## RTO budget"));
-      const m = /(\d+) lose the primary and are listed below: (\d+) need a manual promotion(?:, (\d+) leave no data node up)?, (\d+) promote a standby automatically/.exec(md)!;
+      const rows = md
+        .split("\n")
+        .filter(
+          (l) =>
+            l.startsWith("| ") && !l.startsWith("| Scenario") && md.indexOf(l) > md.indexOf("## Failover table") && md.indexOf(l) < md.indexOf("## RTO budget"),
+        );
+      const m =
+        /(\d+) lose the primary and are listed below: (\d+) need a manual promotion(?:, (\d+) leave no data node up)?, (\d+) promote a standby automatically/.exec(
+          md,
+        )!;
       expect(m, md.slice(0, 2000)).not.toBeNull();
       expect(Number(m[1])).toBe(rows.length);
       expect(Number(m[2])).toBe(rows.filter((r) => r.includes("Needs manual promotion")).length);
@@ -128,14 +149,20 @@ describe("report.md", () => {
     const single = parsed(singleInput());
     // The issue's case: "6 need a manual promotion" above a table with 2. For each of the two
     // primaries, losing pg-1 + pg-2 (and the one location) leaves only the witness: counted apart.
-    expect(reportMarkdown(single, { findings: [] })).toContain("8 lose the primary and are listed below: 2 need a manual promotion, 4 leave no data node up, 2 promote a standby automatically");
+    expect(reportMarkdown(single, { findings: [] })).toContain(
+      "8 lose the primary and are listed below: 2 need a manual promotion, 4 leave no data node up, 2 promote a standby automatically",
+    );
   });
 
   it("shows the installer version, every checksum and the image source", () => {
     const d = parsed(singleInput());
     const md = reportMarkdown(d, { findings: [] });
     expect(md).toContain("## Installer and image");
-    expect(md).toContain("| EMS installer | 7.4.4.2034 \\(file ./forticlientems\\_7.4.4.2034.F.bin\\), run from /opt/ems-ha/installer |".replace(/\\\(/g, "(").replace(/\\\)/g, ")"));
+    expect(md).toContain(
+      "| EMS installer | 7.4.4.2034 \\(file ./forticlientems\\_7.4.4.2034.F.bin\\), run from /opt/ems-ha/installer |"
+        .replace(/\\\(/g, "(")
+        .replace(/\\\)/g, ")"),
+    );
     expect(md).toContain("| PostgreSQL HA image | ems-postgres-ha:latest from tarball /root/forticlientems\\_postgres-ha.tar.gz on each DB host |");
     expect(md).toContain(`| sha256 of the EMS installer | ${d.installer.source.sha256} |`);
     const zeros = parsed({ ...singleInput(), installer: { ...singleInput().installer, source: { kind: "file", path: "./x.bin", sha256: "0".repeat(64) } } });

@@ -62,7 +62,8 @@ describe("error rules (reused config checks)", () => {
     s.emsNodes[1]!.address = "ems2.example.com";
     s.database.nodes[2]!.name = "witness";
     const found = ids(schemaOnly(s));
-    for (const id of ["promotable-data-node", "keepalive-range", "installer-not-in-tmp", "ems-real-servers-are-ips", "bitnami-node-names"]) expect(found).toContain(id);
+    for (const id of ["promotable-data-node", "keepalive-range", "installer-not-in-tmp", "ems-real-servers-are-ips", "bitnami-node-names"])
+      expect(found).toContain(id);
     expect(runRules(schemaOnly(s)).find((f) => f.ruleId === "ems-real-servers-are-ips")!.nodes).toEqual(["ems-2"]);
     const bitnami = runRules(schemaOnly(s)).find((f) => f.ruleId === "bitnami-node-names")!;
     expect(bitnami.nodes).toEqual(["witness"]);

@@ -105,7 +105,9 @@ describe("cdktf app", () => {
       const r = runApp({ EMS_HA_CONFIG: cfg, CDKTF_OUTDIR: out }, tempDir("ems-ha-cwd-"));
       expect(r.status, r.stderr).toBe(0);
       const json = JSON.parse(readFileSync(join(out, "stacks/single-region/cdk.tf.json"), "utf8"));
-      const install = Object.entries(json.resource.terraform_data as Record<string, { provisioner: Array<Record<string, { source?: string }>>; connection: { private_key: string } }>).find(([k]) => k.startsWith("ems-1_install"))![1];
+      const install = Object.entries(
+        json.resource.terraform_data as Record<string, { provisioner: Array<Record<string, { source?: string }>>; connection: { private_key: string } }>,
+      ).find(([k]) => k.startsWith("ems-1_install"))![1];
       expect(install.provisioner.map((p) => p.file?.source).filter(Boolean)).toEqual([join(dir, "ems.bin")]);
       expect(install.connection.private_key).toContain(`file("${join(dir, "keys/id")}")`);
       expect(json.provider.fortios[0]).toMatchObject({ insecure: false, cabundlefile: join(dir, "fg-ca.pem") });

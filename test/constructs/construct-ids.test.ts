@@ -115,9 +115,9 @@ for (const [topology, pins] of Object.entries(PINNED) as Array<[keyof typeof PIN
     const actual = new Map(elements);
 
     it("keeps every pinned construct at its path with its Terraform address", () => {
-      const changed = pins.filter(([path, address]) => actual.get(path) !== address).map(
-        ([path, address]) => `${path}: pinned ${address}, now ${actual.get(path) ?? "(gone)"}`,
-      );
+      const changed = pins
+        .filter(([path, address]) => actual.get(path) !== address)
+        .map(([path, address]) => `${path}: pinned ${address}, now ${actual.get(path) ?? "(gone)"}`);
       expect(changed, "a construct id changed: this breaks existing state (destroy + create)").toEqual([]);
     });
 

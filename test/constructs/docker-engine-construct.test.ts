@@ -30,8 +30,12 @@ describe("dockerDbNode", () => {
   it("refuses a docker provider with the ssh engine, and a node of the wrong role or name", () => {
     const a = scope();
     const p = new DockerProvider(a.stack, "p", { host: "ssh://root@192.0.2.1:22" });
-    expect(() => dockerDbNode(a.stack, "pg-1", { deployment: ssh, nodeName: "pg-1", secrets: a.secrets, provider: p })).toThrow(/a docker provider was given, but database\.docker\.engine is "ssh"/);
+    expect(() => dockerDbNode(a.stack, "pg-1", { deployment: ssh, nodeName: "pg-1", secrets: a.secrets, provider: p })).toThrow(
+      /a docker provider was given, but database\.docker\.engine is "ssh"/,
+    );
     expect(() => new SshPgHaNode(a.stack, "w", { deployment: ssh, nodeName: "pgw-1", secrets: a.secrets })).toThrow(/has role "witness"; use SshWitnessNode/);
-    expect(() => new SshWitnessNode(a.stack, "x", { deployment: ssh, nodeName: "pg-9", secrets: a.secrets })).toThrow(/"pg-9" is not in database\.nodes \(pg-1, pg-2, pgw-1\)/);
+    expect(() => new SshWitnessNode(a.stack, "x", { deployment: ssh, nodeName: "pg-9", secrets: a.secrets })).toThrow(
+      /"pg-9" is not in database\.nodes \(pg-1, pg-2, pgw-1\)/,
+    );
   });
 });

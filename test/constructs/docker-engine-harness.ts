@@ -90,7 +90,11 @@ export interface StepRun {
 /** The env file modes the docker wrapper recorded (one "<file> <dir>" per docker call). */
 export function envFileModes(host: FakeHost): string[] {
   const f = join(host.state, "env-file-modes");
-  return existsSync(f) ? readFileSync(f, "utf8").split("\n").filter((l) => l !== "") : [];
+  return existsSync(f)
+    ? readFileSync(f, "utf8")
+        .split("\n")
+        .filter((l) => l !== "")
+    : [];
 }
 
 /** The docker calls recorded so far. */
@@ -135,15 +139,34 @@ export function runStep(host: FakeHost, step: Record<string, unknown>, o: StepOp
 }
 
 /** A container's state in the stand-in. */
-export function container(host: FakeHost, name: string): { running: boolean; env: string[]; labels: string[]; mounts: string[]; image: string; restart: string } | undefined {
+export function container(
+  host: FakeHost,
+  name: string,
+): { running: boolean; env: string[]; labels: string[]; mounts: string[]; image: string; restart: string } | undefined {
   const d = join(host.state, "containers", name);
   if (!existsSync(d)) return undefined;
-  const lines = (f: string) => (existsSync(join(d, f)) ? readFileSync(join(d, f), "utf8").split("\n").filter((l) => l !== "") : []);
-  return { running: lines("running")[0] === "true", env: lines("env"), labels: lines("labels"), mounts: lines("mounts"), image: lines("image")[0] ?? "", restart: lines("restart")[0] ?? "" };
+  const lines = (f: string) =>
+    existsSync(join(d, f))
+      ? readFileSync(join(d, f), "utf8")
+          .split("\n")
+          .filter((l) => l !== "")
+      : [];
+  return {
+    running: lines("running")[0] === "true",
+    env: lines("env"),
+    labels: lines("labels"),
+    mounts: lines("mounts"),
+    image: lines("image")[0] ?? "",
+    restart: lines("restart")[0] ?? "",
+  };
 }
 
 /** Puts a container into the stand-in as if created by hand or by the provider engine. */
-export function seedContainer(host: FakeHost, name: string, c: { labels?: string[]; mounts: string[]; image: string; running: boolean; restart?: string }): void {
+export function seedContainer(
+  host: FakeHost,
+  name: string,
+  c: { labels?: string[]; mounts: string[]; image: string; running: boolean; restart?: string },
+): void {
   const d = join(host.state, "containers", name);
   mkdirSync(d, { recursive: true });
   writeFileSync(join(d, "labels"), (c.labels ?? []).map((l) => `${l}\n`).join(""));
@@ -167,7 +190,11 @@ export function runArgv(calls: string[][]): string[] {
  * contents written to their destinations (relative ones under the home), the sensitive variables
  * substituted. Stops at the first failing command.
  */
-export function runProvisioners(host: FakeHost, step: Record<string, unknown>, o: StepOptions = {}): { status: number | null; stdout: string; stderr: string; calls: string[][] } {
+export function runProvisioners(
+  host: FakeHost,
+  step: Record<string, unknown>,
+  o: StepOptions = {},
+): { status: number | null; stdout: string; stderr: string; calls: string[][] } {
   const env = { PATH: host.path, DOCKER_STANDIN_STATE: host.state, HOME: host.home, LANG: "C", ...(o.watch ? { EMS_HA_WATCH_FILE: o.watch } : {}) };
   const before = dockerCalls(host).length;
   const provs = provisioners(step);

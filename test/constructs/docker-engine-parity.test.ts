@@ -45,9 +45,17 @@ const PROVIDER_ATTRIBUTES: Record<string, (v: unknown, c: Container, json: TfJso
   restart: (v, c) => (c.restart = v as string),
   must_run: (v, c) => (c.mustRun = v as boolean),
   env: (v, c) => c.env.push(...(v as string[])),
-  ports: (v, c) => c.ports.push(...(v as Block[]).map((p) => `${p.ip ? `${String(p.ip)}:` : ""}${String(p.external)}:${String(p.internal)}${p.protocol && p.protocol !== "tcp" ? `/${String(p.protocol)}` : ""}`)),
+  ports: (v, c) =>
+    c.ports.push(
+      ...(v as Block[]).map(
+        (p) =>
+          `${p.ip ? `${String(p.ip)}:` : ""}${String(p.external)}:${String(p.internal)}${p.protocol && p.protocol !== "tcp" ? `/${String(p.protocol)}` : ""}`,
+      ),
+    ),
   volumes: (v, c, json) =>
-    c.volumes.push(...(v as Block[]).map((x) => `${String(x.host_path ?? resolveRef(json, x.volume_name))}:${String(x.container_path)}${x.read_only ? ":ro" : ""}`)),
+    c.volumes.push(
+      ...(v as Block[]).map((x) => `${String(x.host_path ?? resolveRef(json, x.volume_name))}:${String(x.container_path)}${x.read_only ? ":ro" : ""}`),
+    ),
   host: (v, c) => c.hosts.push(...(v as Block[]).map((h) => `${String(h.host)}:${String(h.ip)}`)),
   labels: (v, c) => c.labels.push(...(v as Block[]).map((l) => `${String(l.label)}=${String(l.value)}`)),
   shm_size: (v, c) => (c.shmMb = v as number),
@@ -146,7 +154,8 @@ function sshContainer(step: Block, image: string, name: string): Container {
   const crashing = fakeHost({ [image]: "sha256:image-1" });
   writeFileSync(join(crashing.state, "run-exits"), "");
   const failed = runStep(crashing, step);
-  if (failed.status === 0 || !/is not running steadily after/.test(failed.stderr)) throw new Error(`a crashing container did not fail the step: ${failed.stderr}`);
+  if (failed.status === 0 || !/is not running steadily after/.test(failed.stderr))
+    throw new Error(`a crashing container did not fail the step: ${failed.stderr}`);
   return c;
 }
 

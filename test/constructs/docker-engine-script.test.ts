@@ -62,7 +62,10 @@ describe("ssh engine container script (real bash, docker stand-in)", () => {
     const host = fakeHost();
     expect(runStep(host, base).status).toBe(0);
     writeFileSync(join(host.state, "volumes", "pg_1_data", "PG_VERSION"), "15\n");
-    const changed = step(sshEngine(example, (db) => ({ ...db, failover: { reconnectAttempts: 4 } })), "pg-1");
+    const changed = step(
+      sshEngine(example, (db) => ({ ...db, failover: { reconnectAttempts: 4 } })),
+      "pg-1",
+    );
     const r = runStep(host, changed);
     expect(r.status, r.stderr).toBe(0);
     const v = verbs(r.calls);
@@ -172,8 +175,11 @@ describe("ssh engine container script (real bash, docker stand-in)", () => {
       afterUpload: (dir) => {
         expect(dir).toBe(runDir);
         // What Terraform uploaded: the secret file, in directories only the login user can enter.
-        expect(readFileSync(join(dir, "secrets", "env"), "utf8")).toBe(`POSTGRESQL_PASSWORD=${SECRETS.db_password}\nREPMGR_PASSWORD=${SECRETS.repmgr_password}\n`);
-        for (const d of [".ems-ha", ".ems-ha/run", ".ems-ha/run/container-pg-1", ".ems-ha/run/container-pg-1/secrets"]) uploaded.push(`${d} ${(statSync(join(host.home, d)).mode & 0o777).toString(8)}`);
+        expect(readFileSync(join(dir, "secrets", "env"), "utf8")).toBe(
+          `POSTGRESQL_PASSWORD=${SECRETS.db_password}\nREPMGR_PASSWORD=${SECRETS.repmgr_password}\n`,
+        );
+        for (const d of [".ems-ha", ".ems-ha/run", ".ems-ha/run/container-pg-1", ".ems-ha/run/container-pg-1/secrets"])
+          uploaded.push(`${d} ${(statSync(join(host.home, d)).mode & 0o777).toString(8)}`);
       },
     });
     expect(ok.status, ok.stderr).toBe(0);
@@ -192,7 +198,9 @@ describe("ssh engine container script (real bash, docker stand-in)", () => {
       ["dir", "755", "must be mode 0700"],
     ] as const) {
       const bad = fakeHost();
-      const r = runStep(bad, base, { editRunner: (runner, f) => runner.replace(/^EMS_HA_SECRETS=/m, `chmod ${mode} '${target === "file" ? f : join(f, "..")}'\nEMS_HA_SECRETS=`) });
+      const r = runStep(bad, base, {
+        editRunner: (runner, f) => runner.replace(/^EMS_HA_SECRETS=/m, `chmod ${mode} '${target === "file" ? f : join(f, "..")}'\nEMS_HA_SECRETS=`),
+      });
       expect(r.status).toBe(1);
       expect(r.stderr).toContain(msg);
       expect(verbs(r.calls)).not.toContain("run");

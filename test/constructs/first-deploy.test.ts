@@ -27,7 +27,10 @@ import { withDockerAccess } from "../../constructs/docker-host-prepare";
 import { synthDeployment, type TfJson } from "../helpers/synth";
 import { tempDir } from "../helpers/tmp";
 
-type Input = DeploymentInput & { emsNodes: Array<{ name: string; address: string; ssh?: object }>; database: { nodes: Array<{ name: string; address: string; ssh?: object }> } };
+type Input = DeploymentInput & {
+  emsNodes: Array<{ name: string; address: string; ssh?: object }>;
+  database: { nodes: Array<{ name: string; address: string; ssh?: object }> };
+};
 
 /** A stable fake ed25519 public key per host (what ssh-keyscan would print after the name). */
 function keyOf(address: string): string {
@@ -38,7 +41,10 @@ function keyOf(address: string): string {
 /** Every host logs in as `user` with its own pinned key. */
 function pinned(input: DeploymentInput, user = "ems"): DeploymentInput {
   const d = input as Input;
-  const ssh = (n: { address: string; ssh?: object }) => ({ ...n, ssh: { ...(n.ssh ?? {}), user, privateKeyPath: "/keys/id_ed25519", hostKey: keyOf(n.address) } });
+  const ssh = (n: { address: string; ssh?: object }) => ({
+    ...n,
+    ssh: { ...(n.ssh ?? {}), user, privateKeyPath: "/keys/id_ed25519", hostKey: keyOf(n.address) },
+  });
   return { ...d, emsNodes: d.emsNodes.map(ssh), database: { ...d.database, nodes: d.database.nodes.map(ssh) } } as DeploymentInput;
 }
 
@@ -100,7 +106,10 @@ describe.each(EXAMPLES)("%s with pinned host keys and a non-root sudo user", (_n
     expect(containers.map(([id]) => id.replace(/_container_.*/, "")).sort()).toEqual((example as Input).database.nodes.map((n) => n.name).sort());
     for (const [id, r] of containers) {
       const files = r.provisioner.filter((p) => p.file).map((p) => p.file!);
-      expect(files.filter((f) => f.content?.includes("${var.")).map((f) => f.destination), id).toEqual([expect.stringMatching(/^\.ems-ha\/run\/container-[\w.-]+\/secrets\/env$/)]);
+      expect(
+        files.filter((f) => f.content?.includes("${var.")).map((f) => f.destination),
+        id,
+      ).toEqual([expect.stringMatching(/^\.ems-ha\/run\/container-[\w.-]+\/secrets\/env$/)]);
       const runner = files.find((f) => f.destination?.endsWith("/run.sh"))!.content!;
       expect(runner, id).toMatch(/^install -m 0600 "\$here\/secrets\/"env \/var\/lib\/ems-ha\/secrets\/container-[\w.-]+\.env$/m);
     }
@@ -125,7 +134,11 @@ describe("host keys", () => {
   it("ssh.strictHostKeys refuses at synth a host whose key is not pinned", () => {
     const input = pinned({ ...single, ssh: {} }) as Input;
     const d = parseDeployment({ ...input, ssh: { strictHostKeys: true }, emsNodes: [{ ...input.emsNodes[0]!, ssh: { user: "root" } }, input.emsNodes[1]!] });
-    expect(runRules(d).filter((f) => f.level === "error").map((f) => [f.ruleId, f.nodes])).toEqual([["ssh-host-key-required", ["ems-1"]]]);
+    expect(
+      runRules(d)
+        .filter((f) => f.level === "error")
+        .map((f) => [f.ruleId, f.nodes]),
+    ).toEqual([["ssh-host-key-required", ["ems-1"]]]);
     expect(() => synthFindings(d, () => undefined)).toThrow(ConfigError);
     expect(runRules(parseDeployment({ ...pinned(single), ssh: { strictHostKeys: true } })).filter((f) => f.level === "error")).toEqual([]);
   });
@@ -149,7 +162,10 @@ describe("host keys", () => {
     const file = join(dir, "known_hosts");
     const input = { ...single, ssh: {} } as Input;
     const withPort = { ...input, database: { ...input.database, nodes: input.database.nodes.map((n) => ({ ...n, ssh: { ...(n.ssh ?? {}), port: 2222 } })) } };
-    const lines = [...input.emsNodes.map((n) => `${n.address} ${keyOf(n.address)}`), ...input.database.nodes.map((n) => `[${n.address}]:2222 ${keyOf(n.address)}`)];
+    const lines = [
+      ...input.emsNodes.map((n) => `${n.address} ${keyOf(n.address)}`),
+      ...input.database.nodes.map((n) => `[${n.address}]:2222 ${keyOf(n.address)}`),
+    ];
     writeFileSync(file, `# pinned\n${lines.join("\n")}\n`);
     const { json } = synthDeployment({ ...withPort, ssh: { knownHostsFile: file, strictHostKeys: true } } as DeploymentInput);
     for (const [id, r] of withConnections(json)) expect(r.connection.host_key, id).toBe(keyOf(r.connection.host));
@@ -158,7 +174,11 @@ describe("host keys", () => {
     expect(sshSteps.filter(([id]) => /_container_/.test(id))).toHaveLength(input.database.nodes.length);
     for (const [id, r] of sshSteps) expect(r.connection.host_key, id).toBe(keyOf(r.connection.host));
     for (const p of json.provider!.docker!) expect(p.ssh_opts).toEqual(expect.arrayContaining([`UserKnownHostsFile=${file}`, "StrictHostKeyChecking=yes"]));
-    expect(runRules(parseDeployment({ ...withPort, ssh: { knownHostsFile: file, strictHostKeys: true } } as DeploymentInput)).filter((f) => f.ruleId.startsWith("ssh-host-key"))).toEqual([]);
+    expect(
+      runRules(parseDeployment({ ...withPort, ssh: { knownHostsFile: file, strictHostKeys: true } } as DeploymentInput)).filter((f) =>
+        f.ruleId.startsWith("ssh-host-key"),
+      ),
+    ).toEqual([]);
   });
 
   it("the examples pin their hosts' keys (examples/known_hosts): host_key on every connection", () => {
@@ -169,7 +189,10 @@ describe("host keys", () => {
 
   it("warns when a host names no private key (Terraform then needs an ssh agent)", () => {
     const input = pinned({ ...single, ssh: {} }) as Input;
-    const d = parseDeployment({ ...input, emsNodes: [{ ...input.emsNodes[0]!, ssh: { user: "root", hostKey: keyOf(input.emsNodes[0]!.address) } }, input.emsNodes[1]!] });
+    const d = parseDeployment({
+      ...input,
+      emsNodes: [{ ...input.emsNodes[0]!, ssh: { user: "root", hostKey: keyOf(input.emsNodes[0]!.address) } }, input.emsNodes[1]!],
+    });
     const hit = runRules(d).find((f) => f.ruleId === "ssh-agent-required")!;
     expect(hit.nodes).toEqual(["ems-1"]);
     expect(hit.message).toContain("no supported methods remain");
@@ -184,7 +207,9 @@ describe("Docker DB nodes", () => {
     for (const type of ["docker_volume", "docker_image", "docker_container"]) {
       for (const [id, r] of Object.entries(json.resource[type]!)) {
         const node = id.split("_")[0]!;
-        expect(r.depends_on as string[], `${type}.${id}`).toEqual(expect.arrayContaining([expect.stringMatching(new RegExp(`^terraform_data\\.${node}_prepare_`))]));
+        expect(r.depends_on as string[], `${type}.${id}`).toEqual(
+          expect.arrayContaining([expect.stringMatching(new RegExp(`^terraform_data\\.${node}_prepare_`))]),
+        );
       }
     }
     expect(ids("docker_volume")).toHaveLength(3);
@@ -207,7 +232,10 @@ describe("non-root SSH user of a Docker DB host", () => {
     mkdirSync(bin);
     writeFileSync(join(bin, "id"), `#!/bin/sh\necho '${groups}'\n`, { mode: 0o755 });
     writeFileSync(join(bin, "usermod"), `#!/bin/sh\necho "usermod $*" >> ${dir}/calls\n`, { mode: 0o755 });
-    const r = spawnSync("bash", ["-c", withDockerAccess("#!/bin/bash\nset -euo pipefail\n", "ems")], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+    const r = spawnSync("bash", ["-c", withDockerAccess("#!/bin/bash\nset -euo pipefail\n", "ems")], {
+      encoding: "utf8",
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+    });
     expect(r.status, r.stderr).toBe(0);
     return existsSync(join(dir, "calls")) ? readFileSync(join(dir, "calls"), "utf8") : "";
   };
@@ -258,8 +286,14 @@ describe("the step runner (bash)", () => {
     writeFileSync(join(here, "files", "0"), "payload");
     const placed = join(dir, "var", "secrets", "db_password");
     const dest = join(dir, "opt", "installer.bin");
-    writeFileSync(join(here, "script.sh"), `set -e\n[ "$(cat ${placed})" = s3cret ]\n[ "$(cat ${dest})" = payload ]\n[ -f "$EMS_HA_SECRETS/db_password" ]\necho "args: $*"\nexit 7\n`);
-    writeFileSync(join(here, "run.sh"), renderRunner({ secretFiles: [{ name: "db_password", content: "x", path: placed }], uploads: [{ source: "x", destination: dest }], args: ["a b"] }));
+    writeFileSync(
+      join(here, "script.sh"),
+      `set -e\n[ "$(cat ${placed})" = s3cret ]\n[ "$(cat ${dest})" = payload ]\n[ -f "$EMS_HA_SECRETS/db_password" ]\necho "args: $*"\nexit 7\n`,
+    );
+    writeFileSync(
+      join(here, "run.sh"),
+      renderRunner({ secretFiles: [{ name: "db_password", content: "x", path: placed }], uploads: [{ source: "x", destination: dest }], args: ["a b"] }),
+    );
     const r = spawnSync("bash", [join(here, "run.sh")], { encoding: "utf8" });
     expect(r.stdout).toContain("args: a b");
     expect(r.status).toBe(7);
@@ -277,7 +311,14 @@ describe("the step runner (bash)", () => {
     mkdirSync(shared);
     chmodSync(shared, 0o1777);
     writeFileSync(join(here, "script.sh"), "exit 0\n");
-    writeFileSync(join(here, "run.sh"), renderRunner({ secretFiles: [{ name: "k", content: "x", path: join(shared, "k") }], uploads: [{ source: "x", destination: join(shared, "f.bin") }], installAs: join(shared, "s.sh") }));
+    writeFileSync(
+      join(here, "run.sh"),
+      renderRunner({
+        secretFiles: [{ name: "k", content: "x", path: join(shared, "k") }],
+        uploads: [{ source: "x", destination: join(shared, "f.bin") }],
+        installAs: join(shared, "s.sh"),
+      }),
+    );
     const r = spawnSync("bash", [join(here, "run.sh")], { encoding: "utf8" });
     expect(r.status, r.stderr).toBe(0);
     expect(statSync(shared).mode & 0o7777).toBe(0o1777);
@@ -303,7 +344,10 @@ describe("local files and known_hosts", () => {
   it("reports a missing file and a wrong sha256 with the field", () => {
     const dir = tempDir("ems-ha-lf-");
     writeFileSync(join(dir, "ems.bin"), "not the installer");
-    const d = resolveLocalPaths(parseDeployment({ ...single, installer: { ...single.installer, source: { kind: "file", path: "ems.bin", sha256: "0".repeat(64) } } }), dir);
+    const d = resolveLocalPaths(
+      parseDeployment({ ...single, installer: { ...single.installer, source: { kind: "file", path: "ems.bin", sha256: "0".repeat(64) } } }),
+      dir,
+    );
     const issues = checkLocalFiles(d);
     expect(issues.find((i) => i.path === "installer.source.path")!.message).toMatch(/^sha256 is [0-9a-f]{64}, the deployment expects 0{64}$/);
     expect(issues.find((i) => i.path === "fortigate.caBundleFile")!.message).toBe("the file does not exist on this machine");

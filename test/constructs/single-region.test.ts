@@ -94,8 +94,11 @@ describe("single-region stack", () => {
   it("loads the image from the tarball keyed on its sha256, and writes PGTune's extra.conf on data nodes only", () => {
     const prep = resourcesByPath(json, "terraform_data");
     const pg1 = prep.get("single-region/pg-1/prepare")!;
-    expect((pg1.triggers_replace as Record<string, string>).image).toBe(example.database.image!.source!.kind === "tarball" ? example.database.image!.source!.sha256 : "");
-    const stepScript = (r: Record<string, unknown>) => (r.provisioner as Array<Record<string, Record<string, string>>>).find((p) => p.file?.destination?.endsWith("/script.sh"))!.file!.content!;
+    expect((pg1.triggers_replace as Record<string, string>).image).toBe(
+      example.database.image!.source!.kind === "tarball" ? example.database.image!.source!.sha256 : "",
+    );
+    const stepScript = (r: Record<string, unknown>) =>
+      (r.provisioner as Array<Record<string, Record<string, string>>>).find((p) => p.file?.destination?.endsWith("/script.sh"))!.file!.content!;
     const script = stepScript(pg1);
     expect(script).toContain("work_mem = 480kB");
     expect(script).toContain("docker load -i '/root/forticlientems_postgres-ha.tar.gz'");
@@ -136,25 +139,52 @@ describe("single-region stack", () => {
   });
 
   it("configures the FortiGate as the guide's step 6", () => {
-    expect(Testing.toHaveResourceWithProperties(text, "fortios_firewall_ldbmonitor", { type: "tcp", interval: 10, timeout: 2, retry: 3, port: 8013 })).toBe(true);
+    expect(Testing.toHaveResourceWithProperties(text, "fortios_firewall_ldbmonitor", { type: "tcp", interval: 10, timeout: 2, retry: 3, port: 8013 })).toBe(
+      true,
+    );
     const vips = Object.values(json.resource.fortios_firewall_vip!);
     expect(vips.map((v) => Number(v.extport)).sort((a, b) => a - b)).toEqual([443, 8013, 8015, 8871, 10443]);
     for (const v of vips) {
       expect(v).toMatchObject({ type: "server-load-balance", server_type: "tcp", ldb_method: "first-alive", extip: "172.16.1.50", extintf: "port1" });
-      expect((v.realservers as Array<{ id: number; ip: string }>).map((r) => [r.id, r.ip])).toEqual([[1, "192.168.1.10"], [2, "192.168.1.11"]]);
+      expect((v.realservers as Array<{ id: number; ip: string }>).map((r) => [r.id, r.ip])).toEqual([
+        [1, "192.168.1.10"],
+        [2, "192.168.1.11"],
+      ]);
     }
     const policy = Object.values(json.resource.fortios_firewall_policy!)[0]!;
-    expect(policy).toMatchObject({ policyid: 1000, srcaddr: [{ name: "all" }], service: [{ name: "ALL" }], inspection_mode: "proxy", srcintf: [{ name: "port1" }], dstintf: [{ name: "port2" }] });
+    expect(policy).toMatchObject({
+      policyid: 1000,
+      srcaddr: [{ name: "all" }],
+      service: [{ name: "ALL" }],
+      inspection_mode: "proxy",
+      srcintf: [{ name: "port1" }],
+      dstintf: [{ name: "port2" }],
+    });
     expect((policy.dstaddr as Array<{ name: string }>).length).toBe(5);
     // TLS is verified by default, against the CA bundle (made absolute at synth).
-    expect(json.provider!.fortios![0]).toMatchObject({ hostname: "192.168.1.1", token: "${var.fortigate_token}", insecure: false, cabundlefile: join(process.cwd(), "fortigate-ca.pem") });
+    expect(json.provider!.fortios![0]).toMatchObject({
+      hostname: "192.168.1.1",
+      token: "${var.fortigate_token}",
+      insecure: false,
+      cabundlefile: join(process.cwd(), "fortigate-ca.pem"),
+    });
   });
 
   it("adds 8443 with Chromebook, 80 with ACME and one policy per extra EMS subnet", () => {
-    const { json: j } = synthDeployment({ ...example, fortigate: { ...example.fortigate!, chromebook: true, acme: true, extraEmsSubnets: [{ outgoingInterface: "port3" }] } });
-    expect(Object.values(j.resource.fortios_firewall_vip!).map((v) => Number(v.extport)).sort((a, b) => a - b)).toEqual([80, 443, 8013, 8015, 8443, 8871, 10443]);
+    const { json: j } = synthDeployment({
+      ...example,
+      fortigate: { ...example.fortigate!, chromebook: true, acme: true, extraEmsSubnets: [{ outgoingInterface: "port3" }] },
+    });
+    expect(
+      Object.values(j.resource.fortios_firewall_vip!)
+        .map((v) => Number(v.extport))
+        .sort((a, b) => a - b),
+    ).toEqual([80, 443, 8013, 8015, 8443, 8871, 10443]);
     const policies = Object.values(j.resource.fortios_firewall_policy!).sort((a, b) => (a.policyid as number) - (b.policyid as number));
-    expect(policies.map((p) => [p.policyid, (p.dstintf as Array<{ name: string }>)[0]!.name])).toEqual([[1000, "port2"], [1001, "port3"]]);
+    expect(policies.map((p) => [p.policyid, (p.dstintf as Array<{ name: string }>)[0]!.name])).toEqual([
+      [1000, "port2"],
+      [1001, "port3"],
+    ]);
   });
 
   it("prints the GUI checklist with the deployment's own values", () => {

@@ -11,7 +11,8 @@ import { readDeploymentInput } from "../../src/config/load";
 import { STACKS } from "../../stacks/registry";
 import { synthDeployment } from "../helpers/synth";
 
-const TERRAFORM_EXPR = /^\$\{(var\.|local\.|self\.|path\.|terraform_data\.|docker_[a-z_]+\.|fortios_[a-z_]+\.|data\.|(fileexists|file|pathexpand|jsonencode|sha256|base64encode|join|tostring|nonsensitive|sensitive|null)\b)/;
+const TERRAFORM_EXPR =
+  /^\$\{(var\.|local\.|self\.|path\.|terraform_data\.|docker_[a-z_]+\.|fortios_[a-z_]+\.|data\.|(fileexists|file|pathexpand|jsonencode|sha256|base64encode|join|tostring|nonsensitive|sensitive|null)\b)/;
 
 function* strings(value: unknown, path: string): Generator<[string, string]> {
   if (typeof value === "string") yield [path, value];

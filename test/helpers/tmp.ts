@@ -16,4 +16,3 @@ export function tempDir(prefix: string): string {
   created.push(d);
   return d;
 }
-

@@ -89,7 +89,9 @@ function labOfConfig(d: Deployment): LabState {
 
 /** The one lab a command acts on: --subnet, else the only lab that is up. */
 function oneLab(flags: Map<string, string>): LabState {
-  const states = selectedStateDirs(flags).map((d) => readLabState(d)).filter((s): s is LabState => s !== undefined);
+  const states = selectedStateDirs(flags)
+    .map((d) => readLabState(d))
+    .filter((s): s is LabState => s !== undefined);
   if (states.length === 0) throw new LabError("no lab is up: run `npm run lab -- up` first");
   if (states.length > 1) throw new UsageError(`several labs are up (${states.map((s) => s.subnet).join(", ")}): pick one with --subnet`);
   return states[0]!;
@@ -149,7 +151,8 @@ async function main(argv: string[]): Promise<number> {
       if (failover !== "tuned" && failover !== "guide") throw new UsageError(`--failover must be tuned or guide, not ${failover}`);
       const config = flags.get("config");
       if (config && flags.has("subnet")) throw new UsageError("give --config or --subnet, not both (the subnet of a config file is its addresses')");
-      if (config && flags.has("failover")) throw new UsageError("--failover applies to the default lab deployment; set database.failover in the config file instead");
+      if (config && flags.has("failover"))
+        throw new UsageError("--failover applies to the default lab deployment; set database.failover in the config file instead");
       let state: LabState;
       let deployment: unknown;
       if (config) {

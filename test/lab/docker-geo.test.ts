@@ -34,7 +34,13 @@ const log = (m: string): void => console.log(`[docker-geo] ${m}`);
 
 beforeAll(async () => {
   const image = (await ensureStandinImages({ log })).find((i) => i.tag === "7.4.4")!;
-  const options = { what: "the Docker geo-redundant lab test", candidates: CANDIDATES, deployment: (p: string) => labGeoDockerDeployment(p, image), needTerraform: true, log };
+  const options = {
+    what: "the Docker geo-redundant lab test",
+    candidates: CANDIDATES,
+    deployment: (p: string) => labGeoDockerDeployment(p, image),
+    needTerraform: true,
+    log,
+  };
   const chosen = chooseFreshLab(options);
   stateDir = chosen.stateDir;
   const lab = await bootFreshLab(options, chosen);
@@ -62,7 +68,13 @@ describe("geo-redundant (Docker, ssh engine) on lab hosts", () => {
     }
     expect(s.degraded, s.reasons.join("; ")).toBe(false);
     expect(s.warnings).toEqual([]);
-    expect(Object.fromEntries(s.dbNodes.map((n) => [n.name, n.role]))).toEqual({ "pg-1": "primary", "pg-2": "standby", "pgw-1": "witness", "pg-3": "standby", "pgw-2": "witness" });
+    expect(Object.fromEntries(s.dbNodes.map((n) => [n.name, n.role]))).toEqual({
+      "pg-1": "primary",
+      "pg-2": "standby",
+      "pgw-1": "witness",
+      "pg-3": "standby",
+      "pgw-2": "witness",
+    });
     const view = s.dbNodes.find((n) => n.name === "pg-1")!.repmgrView!;
     expect(view.map((r) => [r.nodeName, r.location])).toEqual([
       ["pg-1", "dc1"],

@@ -54,7 +54,12 @@ async function sh(host: string, command: string, input?: string): Promise<string
 
 /** SQL in a node's container over TCP with the password, as EMS and the stacks' wait step log in. */
 async function sql(node: string, query: string): Promise<{ ok: boolean; out: string }> {
-  const r = await shAny(node, `docker exec ${node} bash -c 'PGPASSWORD="$POSTGRESQL_PASSWORD" PGCONNECT_TIMEOUT=3 psql -h 127.0.0.1 -U postgres -d postgres -XtAq -v ON_ERROR_STOP=1 -c "$1"' _ "${query}"`, undefined, 30_000);
+  const r = await shAny(
+    node,
+    `docker exec ${node} bash -c 'PGPASSWORD="$POSTGRESQL_PASSWORD" PGCONNECT_TIMEOUT=3 psql -h 127.0.0.1 -U postgres -d postgres -XtAq -v ON_ERROR_STOP=1 -c "$1"' _ "${query}"`,
+    undefined,
+    30_000,
+  );
   return { ok: r.code === 0, out: r.stdout.trim() };
 }
 
@@ -87,7 +92,10 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
 }
 
 async function dockerRun(node: string): Promise<void> {
-  const spec = containerSpec(d, d.database.nodes.find((n) => n.name === node)!);
+  const spec = containerSpec(
+    d,
+    d.database.nodes.find((n) => n.name === node)!,
+  );
   // Passwords reach the command through the environment (stdin script), never its arguments.
   const script = `export DB_PASSWORD='${secrets.DB_PASSWORD}' REPMGR_PASSWORD='${secrets.REPMGR_PASSWORD}'\n${dockerRunCommand(spec)}\n`;
   await sh(node, "bash -s", script);
@@ -127,7 +135,10 @@ describe("the ems-postgres-ha stand-in on Docker lab hosts", () => {
   it("loads the tarball with the stacks' preparation script (sha256 check, docker load)", async () => {
     const out = await Promise.all(d.database.nodes.map((n) => sh(n.name, "bash -s", renderHostPrepScript(d, n, containerSpec(d, n).extraConf))));
     for (const o of out) expect(o).toContain("Loaded image: ems-postgres-ha-standin:7.4.4");
-    const labels = await sh("pg-1", "docker image inspect --format '{{index .Config.Labels \"ems-ha.standin\"}} {{.Config.User}}' ems-postgres-ha-standin:7.4.4");
+    const labels = await sh(
+      "pg-1",
+      "docker image inspect --format '{{index .Config.Labels \"ems-ha.standin\"}} {{.Config.User}}' ems-postgres-ha-standin:7.4.4",
+    );
     expect(labels).toBe("true 1001\n");
   }, 240_000);
 
@@ -141,7 +152,9 @@ describe("the ems-postgres-ha stand-in on Docker lab hosts", () => {
     });
     // The witness copies the node list from the primary every witness_sync_interval (repmgr's
     // 15 s): until it has pg-2, it could not follow pg-2 after a failover. Wait for its view too.
-    await until("pgw-1's copy of the node list to hold all three nodes", 60_000, async () => ((await clusterShow("pgw-1")).rows.length === 3 ? true : undefined));
+    await until("pgw-1's copy of the node list to hold all three nodes", 60_000, async () =>
+      (await clusterShow("pgw-1")).rows.length === 3 ? true : undefined,
+    );
     log(`cluster formed in ${((Date.now() - t0) / 1000).toFixed(1)} s (as pg-1 and pgw-1 see it)`);
     expect(rows.map((r) => [r.name, r.role, r.upstream])).toEqual([
       ["pg-1", "primary", ""],
@@ -149,7 +162,7 @@ describe("the ems-postgres-ha stand-in on Docker lab hosts", () => {
       ["pgw-1", "witness", "pg-1"],
     ]);
     // PostgreSQL runs as uid 1001, not root; the container user is 1001 too.
-    expect(await sh("pg-1", "docker exec pg-1 ps -eo uid=,comm= | awk '$2 == \"postgres\" || $2 == \"repmgrd\" {print $1}' | sort -u")).toBe("1001\n");
+    expect(await sh("pg-1", 'docker exec pg-1 ps -eo uid=,comm= | awk \'$2 == "postgres" || $2 == "repmgrd" {print $1}\' | sort -u')).toBe("1001\n");
     expect(await sh("pg-1", "docker exec pg-1 id -u")).toBe("1001\n");
     // conf.d (the PGTune extra.conf of the stacks) is included on data nodes.
     expect((await sql("pg-1", "show shared_buffers")).out).toBe("512MB");
@@ -199,15 +212,21 @@ describe("the ems-postgres-ha stand-in on Docker lab hosts", () => {
     expect(logs).not.toMatch(/cloning a standby/);
     expect(await sh("pg-1", "docker exec pg-1 sh -c 'ls -d /bitnami/postgresql/data.displaced-* 2>/dev/null | wc -l'")).toBe("0\n");
     // Rows from both sides of the failover are there.
-    await until("the row written after failover on pg-1", 30_000, async () => ((await sql("pg-1", "select count(*) from lab_probe")).out === "2" ? true : undefined));
+    await until("the row written after failover on pg-1", 30_000, async () =>
+      (await sql("pg-1", "select count(*) from lab_probe")).out === "2" ? true : undefined,
+    );
   }, 240_000);
 
   it("keeps a healthy standby's data when its container restarts (no re-clone)", async () => {
     await sh("pg-1", "docker exec pg-1 sh -c 'echo kept > /bitnami/postgresql/data/lab-marker'");
     await sh("pg-1", "docker restart pg-1");
-    await until("pg-1 streaming from pg-2 again", 90_000, async () => ((await sql("pg-1", "select status from pg_stat_wal_receiver")).out === "streaming" ? true : undefined));
+    await until("pg-1 streaming from pg-2 again", 90_000, async () =>
+      (await sql("pg-1", "select status from pg_stat_wal_receiver")).out === "streaming" ? true : undefined,
+    );
     expect(await sh("pg-1", "docker exec pg-1 cat /bitnami/postgresql/data/lab-marker")).toBe("kept\n");
-    expect(await sh("pg-1", "docker logs --tail 40 pg-1 2>&1 | grep ems-postgres-ha-standin | tail -n 1")).toMatch(/running as a standby of pg-2 \(data kept\)/);
+    expect(await sh("pg-1", "docker logs --tail 40 pg-1 2>&1 | grep ems-postgres-ha-standin | tail -n 1")).toMatch(
+      /running as a standby of pg-2 \(data kept\)/,
+    );
     const { rows } = await clusterShow("pg-2");
     expect(rows.filter((r) => r.role === "primary").map((r) => r.name)).toEqual(["pg-2"]);
   }, 180_000);

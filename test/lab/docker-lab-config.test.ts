@@ -101,18 +101,36 @@ describe("stand-in tarballs on the DB hosts", () => {
   const d = parseDeployment(labDockerDeployment("10.231.17", image));
   it("places the tarball whose sha256 the deployment names at its path", () => {
     expect(tarballsFor(d, [OLD, NEW])).toEqual([{ from: NEW.path, to: NEW.hostPath }]);
-    const elsewhere = parseDeployment({ ...labDockerDeployment("10.231.17", image), database: { ...labDockerDeployment("10.231.17", image).database, image: { name: "ems-postgres-ha-standin", tag: "7.4.4", source: { kind: "tarball", path: "/root/forticlientems_postgres-ha.tar.gz", sha256: NEW.sha256 } } } });
+    const elsewhere = parseDeployment({
+      ...labDockerDeployment("10.231.17", image),
+      database: {
+        ...labDockerDeployment("10.231.17", image).database,
+        image: {
+          name: "ems-postgres-ha-standin",
+          tag: "7.4.4",
+          source: { kind: "tarball", path: "/root/forticlientems_postgres-ha.tar.gz", sha256: NEW.sha256 },
+        },
+      },
+    });
     expect(tarballsFor(elsewhere, [OLD, NEW])).toEqual([
       { from: NEW.path, to: NEW.hostPath },
       { from: NEW.path, to: "/root/forticlientems_postgres-ha.tar.gz" },
     ]);
   });
   it("places every variant for upgrade-7-4-4 (the old image too)", () => {
-    const u = parseDeployment({ ...upgrade, database: { ...upgrade.database, image: { name: "ems-postgres-ha-standin", tag: "7.4.4", source: { kind: "tarball", path: NEW.hostPath, sha256: NEW.sha256 } } } });
+    const u = parseDeployment({
+      ...upgrade,
+      database: {
+        ...upgrade.database,
+        image: { name: "ems-postgres-ha-standin", tag: "7.4.4", source: { kind: "tarball", path: NEW.hostPath, sha256: NEW.sha256 } },
+      },
+    });
     expect(tarballsFor(u, [OLD, NEW]).map((t) => t.to)).toEqual([OLD.hostPath, NEW.hostPath]);
   });
   it("refuses a sha256 the lab did not build, and a registry source, naming them", () => {
-    expect(() => tarballsFor(d, [OLD])).toThrow(new RegExp(`${NEW.sha256} is not a stand-in image the lab built \\(ems-postgres-ha-standin:7\\.4\\.3: ${OLD.sha256}\\)`));
+    expect(() => tarballsFor(d, [OLD])).toThrow(
+      new RegExp(`${NEW.sha256} is not a stand-in image the lab built \\(ems-postgres-ha-standin:7\\.4\\.3: ${OLD.sha256}\\)`),
+    );
     const reg = parseDeployment({ ...singleRegion, database: { ...singleRegion.database, image: { source: { kind: "registry" } } } });
     expect(() => tarballsFor(reg, [NEW])).toThrow(/'registry': lab hosts reach no image registry/);
   });
@@ -120,7 +138,11 @@ describe("stand-in tarballs on the DB hosts", () => {
 
 describe("Docker host setup", () => {
   it("boots with every capability, the keyring/mount/bpf system calls, /var/lib/docker bound from the real disk", () => {
-    expect(dockerNspawnArgs({ dir: "/s/hosts/pg-1" })).toEqual(["--capability=all", "--system-call-filter=@keyring @mount bpf", "--bind=/s/hosts/pg-1/docker:/var/lib/docker"]);
+    expect(dockerNspawnArgs({ dir: "/s/hosts/pg-1" })).toEqual([
+      "--capability=all",
+      "--system-call-filter=@keyring @mount bpf",
+      "--bind=/s/hosts/pg-1/docker:/var/lib/docker",
+    ]);
   });
   it("remounts the cgroup v1 controllers read-write in a unit ordered before containerd and docker", () => {
     const s = cgroupScript();

@@ -48,7 +48,13 @@ async function containersAndVolumes(): Promise<Record<string, string>> {
 
 beforeAll(async () => {
   const image = (await ensureStandinImages({ log })).find((i) => i.tag === "7.4.4")!;
-  const options = { what: "the Docker single-region lab test", candidates: CANDIDATES, deployment: (p: string) => labDockerDeployment(p, image), needTerraform: true, log };
+  const options = {
+    what: "the Docker single-region lab test",
+    candidates: CANDIDATES,
+    deployment: (p: string) => labDockerDeployment(p, image),
+    needTerraform: true,
+    log,
+  };
   const chosen = chooseFreshLab(options);
   stateDir = chosen.stateDir;
   const lab = await bootFreshLab(options, chosen);
@@ -74,7 +80,17 @@ describe("single-region (Docker, ssh engine) on lab hosts", () => {
       return { start: s.startSeconds, end: s.endSeconds };
     };
     expect(steps.map((s) => name(s.address)).sort()).toEqual(
-      ["ems-1_install", "ems-2_install", "pg-1_container", "pg-1_prepare", "pg-2_container", "pg-2_prepare", "pgw-1_container", "pgw-1_prepare", "primary-ready_wait"].sort(),
+      [
+        "ems-1_install",
+        "ems-2_install",
+        "pg-1_container",
+        "pg-1_prepare",
+        "pg-2_container",
+        "pg-2_prepare",
+        "pgw-1_container",
+        "pgw-1_prepare",
+        "primary-ready_wait",
+      ].sort(),
     );
     expect(at("pg-1_container").start).toBeGreaterThanOrEqual(at("pg-1_prepare").end);
     expect(at("pg-2_container").start).toBeGreaterThanOrEqual(at("pg-1_container").end);
@@ -107,7 +123,11 @@ describe("single-region (Docker, ssh engine) on lab hosts", () => {
       ["ems-1", "primary", 0],
       ["ems-2", "secondary", 0],
     ]);
-    const cli = spawnSync(process.execPath, [join(REPO_ROOT, "bin/ems-ha.js"), "status", "--config", join(state!.stateDir, "deployment.json")], { env, encoding: "utf8", timeout: 120_000 });
+    const cli = spawnSync(process.execPath, [join(REPO_ROOT, "bin/ems-ha.js"), "status", "--config", join(state!.stateDir, "deployment.json")], {
+      env,
+      encoding: "utf8",
+      timeout: 120_000,
+    });
     expect(cli.status, cli.stderr).toBe(0);
     expect(cli.stdout + cli.stderr).not.toContain(secrets.db_password);
   }, 180_000);
@@ -138,8 +158,12 @@ describe("single-region (Docker, ssh engine) on lab hosts", () => {
     // After the failover a re-apply still changes nothing: it does not put pg-1 back as primary.
     const again = await labReapply(state!, deployed!.stackDir, log);
     expect([again.added, again.changed, again.destroyed]).toEqual([0, 0, 0]);
-    const roles = await labExec(state!, "pg-2", `docker exec pg-2 bash -c 'PGPASSWORD="$POSTGRESQL_PASSWORD" psql -h 127.0.0.1 -U postgres -XtAc "select pg_is_in_recovery()"'`, { timeoutMs: 30_000 });
+    const roles = await labExec(
+      state!,
+      "pg-2",
+      `docker exec pg-2 bash -c 'PGPASSWORD="$POSTGRESQL_PASSWORD" psql -h 127.0.0.1 -U postgres -XtAc "select pg_is_in_recovery()"'`,
+      { timeoutMs: 30_000 },
+    );
     expect(roles.stdout.trim()).toBe("f");
   }, 900_000);
 });
-

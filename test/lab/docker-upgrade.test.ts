@@ -70,7 +70,8 @@ async function sh(host: string, command: string): Promise<string> {
   return r.stdout;
 }
 
-const psql = (node: string, sql: string): string => `docker exec ${node} bash -c 'PGPASSWORD="$POSTGRESQL_PASSWORD" psql -h 127.0.0.1 -U postgres -d postgres -XtAq -v ON_ERROR_STOP=1 -c "$1"' _ "${sql}"`;
+const psql = (node: string, sql: string): string =>
+  `docker exec ${node} bash -c 'PGPASSWORD="$POSTGRESQL_PASSWORD" psql -h 127.0.0.1 -U postgres -d postgres -XtAq -v ON_ERROR_STOP=1 -c "$1"' _ "${sql}"`;
 
 beforeAll(async () => {
   const images = await ensureStandinImages({ log });
@@ -113,13 +114,20 @@ describe("upgrade-7-4-4 on Docker lab hosts", () => {
       ["pgn-2", "pgn-2", "pg-2", "pg_2_data"],
       ["pgnw-1", "pgnw-1", "pgw-1", "pgw_1_data"],
     ] as const) {
-      expect(await sh(host, `docker inspect -f '{{.Config.Image}} {{.State.Running}} {{range .Mounts}}{{.Name}}{{end}}' ${node}`)).toBe(`ems-postgres-ha-standin:7.4.4 true ${volume}\n`);
+      expect(await sh(host, `docker inspect -f '{{.Config.Image}} {{.State.Running}} {{range .Mounts}}{{.Name}}{{end}}' ${node}`)).toBe(
+        `ems-postgres-ha-standin:7.4.4 true ${volume}\n`,
+      );
       expect(await sh(host, `docker inspect -f '{{.Config.Image}} {{.State.Running}}' ${old}`)).toBe("ems-postgres-ha-standin:7.4.3 false\n");
     }
     const logs = await sh("pgn-2", "docker logs pgn-2 2>&1 | grep ems-postgres-ha-standin");
     expect(logs).toMatch(/running as a standby of pgn-1 \(data kept\)/);
     expect(logs).not.toMatch(/cloning|displaced/);
-    const show = await labExec(state!, "pgn-1", "docker exec pgn-1 /opt/bitnami/scripts/postgresql-repmgr/entrypoint.sh repmgr -f /opt/bitnami/repmgr/conf/repmgr.conf cluster show", { timeoutMs: 30_000 });
+    const show = await labExec(
+      state!,
+      "pgn-1",
+      "docker exec pgn-1 /opt/bitnami/scripts/postgresql-repmgr/entrypoint.sh repmgr -f /opt/bitnami/repmgr/conf/repmgr.conf cluster show",
+      { timeoutMs: 30_000 },
+    );
     expect(show.stdout).toMatch(/pgn-1\s*\|\s*primary\s*\|\s*\* running/);
     expect(show.stdout).toMatch(/pgn-2\s*\|\s*standby\s*\|\s*running\s*\|\s*pgn-1/);
     expect(show.stdout).toMatch(/pgnw-1\s*\|\s*witness\s*\|\s*\* running\s*\|\s*pgn-1/);

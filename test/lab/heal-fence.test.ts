@@ -63,7 +63,15 @@ describe("split-brain fencing with a network cut", () => {
     const env = { ...process.env, EMS_HA_INSECURE_HOST_KEYS: "1", EMS_HA_DB_PASSWORD: secrets.db_password, EMS_HA_REPMGR_PASSWORD: secrets.repmgr_password };
     const node = (n: string) => d.database.nodes.find((x) => x.name === n)!;
     const writable = async (n: string): Promise<boolean> => {
-      const c = new Client({ host: node(n).address, port: d.database.port, user: d.database.user, password: secrets.db_password, database: "postgres", connectionTimeoutMillis: 1000, query_timeout: 2000 });
+      const c = new Client({
+        host: node(n).address,
+        port: d.database.port,
+        user: d.database.user,
+        password: secrets.db_password,
+        database: "postgres",
+        connectionTimeoutMillis: 1000,
+        query_timeout: 2000,
+      });
       c.on("error", () => undefined);
       try {
         await c.connect();
@@ -81,18 +89,30 @@ describe("split-brain fencing with a network cut", () => {
       if (Date.now() > armedBy) throw new Error("dbnode-1's reconciliation service did not arm fencing in 90 s");
       await sleep(2000);
     }
-    await ok("dbnode-1", `runuser -u postgres -- psql -qAt -c "create table ${TABLE} (id bigint primary key, at timestamptz not null default clock_timestamp()); create table local_rows (id bigint primary key, at timestamptz not null default clock_timestamp())"`);
+    await ok(
+      "dbnode-1",
+      `runuser -u postgres -- psql -qAt -c "create table ${TABLE} (id bigint primary key, at timestamptz not null default clock_timestamp()); create table local_rows (id bigint primary key, at timestamptz not null default clock_timestamp())"`,
+    );
     // a client on the primary's own host: rows it gets acknowledged, with the time
     await ok(
       "dbnode-1",
       `rm -f /root/acked; nohup bash -c 'for i in $(seq 1 100000); do if runuser -u postgres -- psql -qAt -c "insert into local_rows (id) values ($i)" >/dev/null 2>&1; then echo "$i $(date +%s.%N)" >>/root/acked; fi; sleep 0.1; done' >/dev/null 2>&1 &`,
     );
-    const writer = new Writer(d, d.database.nodes.filter((n) => n.role === "data"), secrets.db_password);
+    const writer = new Writer(
+      d,
+      d.database.nodes.filter((n) => n.role === "data"),
+      secrets.db_password,
+    );
     writer.start();
     await sleep(4000);
 
     const iflink = (await ok("dbnode-1", "cat /sys/class/net/host0/iflink")).trim();
-    link = spawnSync("ip", ["-o", "link"], { encoding: "utf8" }).stdout.split("\n").find((l) => l.startsWith(`${iflink}:`))!.split(":")[1]!.trim().split("@")[0]!;
+    link = spawnSync("ip", ["-o", "link"], { encoding: "utf8" })
+      .stdout.split("\n")
+      .find((l) => l.startsWith(`${iflink}:`))!
+      .split(":")[1]!
+      .trim()
+      .split("@")[0]!;
     const cut = Date.now();
     spawnSync("ip", ["link", "set", link, "down"]);
     log(`cut dbnode-1's link ${link}`);
@@ -110,7 +130,11 @@ describe("split-brain fencing with a network cut", () => {
     const promoteS = (promoted! - cut) / 1000;
     const fenceS = (fenced! - cut) / 1000;
     const bothS = Math.max(0, (fenced! - promoted!) / 1000);
-    const acked = inHost("dbnode-1", "cat /root/acked").out.trim().split("\n").filter(Boolean).map((l) => l.split(" ").map(Number) as [number, number]);
+    const acked = inHost("dbnode-1", "cat /root/acked")
+      .out.trim()
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => l.split(" ").map(Number) as [number, number]);
     const afterCut = acked.filter(([, t]) => t * 1000 >= cut);
 
     spawnSync("ip", ["link", "set", link, "up"]);
@@ -139,7 +163,17 @@ describe("split-brain fencing with a network cut", () => {
     const lostLocal = acked.filter(([id]) => !present.has(id)).length;
     const lostOutside = writer.acknowledged.filter((id) => !presentW.has(id)).length;
     const records = (await ok("dbnode-1", "ls /var/lib/ems-ha/ | grep -c '^rewind-dbnode-1-.*\\.txt$' || true")).trim();
-    const figures = { promoteS, fenceS, bothWritableS: bothS, rowsAckedByIsolatedAfterCut: afterCut.length, rowsLostOfIsolated: lostLocal, outsideAcked: writer.acknowledged.length, outsideLost: lostOutside, rejoinS, rewindRecords: Number(records) };
+    const figures = {
+      promoteS,
+      fenceS,
+      bothWritableS: bothS,
+      rowsAckedByIsolatedAfterCut: afterCut.length,
+      rowsLostOfIsolated: lostLocal,
+      outsideAcked: writer.acknowledged.length,
+      outsideLost: lostOutside,
+      rejoinS,
+      rewindRecords: Number(records),
+    };
     log(`figures ${JSON.stringify(figures)}`);
     expect(fenceS).toBeLessThan(60);
     expect(lostOutside).toBe(0);

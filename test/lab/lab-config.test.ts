@@ -26,7 +26,10 @@ describe("examples/lab.ts", () => {
       ["dbnode-2", "data", 100, "10.231.7.12"],
       ["witness-1", "witness", undefined, "10.231.7.13"],
     ]);
-    expect(d.emsNodes.map((n) => [n.name, n.address])).toEqual([["ems-1", "10.231.7.21"], ["ems-2", "10.231.7.22"]]);
+    expect(d.emsNodes.map((n) => [n.name, n.address])).toEqual([
+      ["ems-1", "10.231.7.21"],
+      ["ems-2", "10.231.7.22"],
+    ]);
     for (const n of [...d.database.nodes, ...d.emsNodes]) expect(n.ssh).toEqual({ user: "root", port: 22, privateKeyPath: labKeyPath("10.231.7") });
   });
 
@@ -64,7 +67,9 @@ describe("host planning", () => {
   });
   it("rejects addresses outside one /24, reserved host numbers and names", () => {
     const hosts = plannedHosts(d);
-    expect(() => labPrefixOf([...hosts, { name: "x", address: "10.231.8.5", role: "ems" }])).toThrow(/must share one \/24.*10\.231\.7\.0\/24, 10\.231\.8\.0\/24/);
+    expect(() => labPrefixOf([...hosts, { name: "x", address: "10.231.8.5", role: "ems" }])).toThrow(
+      /must share one \/24.*10\.231\.7\.0\/24, 10\.231\.8\.0\/24/,
+    );
     expect(() => labPrefixOf([...hosts, { name: "x", address: "10.231.7.1", role: "ems" }])).toThrow(/x \(10\.231\.7\.1\).*the lab bridge/);
     expect(() => labPrefixOf([...hosts, { name: "x", address: "ems.example.com", role: "ems" }])).toThrow(/IPv4 addresses; x has 'ems\.example\.com'/);
     expect(() => labPrefixOf([...hosts, { name: "ems-1", address: "10.231.7.30", role: "ems" }])).toThrow(/ems-1 appears twice/);
@@ -78,7 +83,10 @@ describe("subnet check", () => {
     { dst: "10.0.0.0/8", dev: "vpn0" },
     { dst: "10.231.9.0/24", dev: "emslab-231-9" },
   ];
-  const links = [{ ifname: "eth0", addr_info: [{ local: "192.0.2.2", prefixlen: 24 }] }, { ifname: "dummy0", addr_info: [{ local: "172.16.5.9", prefixlen: 32 }] }];
+  const links = [
+    { ifname: "eth0", addr_info: [{ local: "192.0.2.2", prefixlen: 24 }] },
+    { ifname: "dummy0", addr_info: [{ local: "172.16.5.9", prefixlen: 32 }] },
+  ];
   it("finds a wider route that covers the lab subnet, but not the default route", () => {
     expect(usesIn("10.231.7", routes, links).map((u) => u.what)).toEqual(["route 10.0.0.0/8 dev vpn0"]);
     expect(usesIn("172.31.1", routes, links)).toEqual([]);

@@ -44,7 +44,9 @@ describe("lab end to end", () => {
   it("deploys the native-single-region stack with terraform apply: hosts prepared at once, the primary first, EMS last", async () => {
     deployed = await labDeploy(state!, { log });
     expect(deployed.apply.added).toBe(10);
-    const order = [...deployed.apply.steps].sort((a, b) => a.startSeconds - b.startSeconds).map((s) => s.address.replace(/_[0-9A-F]{8}$/, "").replace(/^terraform_data\./, ""));
+    const order = [...deployed.apply.steps]
+      .sort((a, b) => a.startSeconds - b.startSeconds)
+      .map((s) => s.address.replace(/_[0-9A-F]{8}$/, "").replace(/^terraform_data\./, ""));
     // Every host prepares at once, before any join starts.
     const byName = new Map(deployed.apply.steps.map((s) => [s.address.replace(/_[0-9A-F]{8}$/, "").replace(/^terraform_data\./, ""), s]));
     const prepares = ["dbnode-1_prepare", "dbnode-2_prepare", "witness-1_prepare"].map((n) => byName.get(n)!);

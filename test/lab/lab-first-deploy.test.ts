@@ -86,10 +86,33 @@ beforeAll(async () => {
   const d = deployment(state.prefix) as DeploymentInput & { installer: { source: { sha256: string } } };
   writeFileSync(
     join(project, "ems-ha.config.json"),
-    JSON.stringify({ ...d, installer: { ...d.installer, source: { kind: "file", path: `./files/${INSTALLER}`, sha256: d.installer.source.sha256 } }, ssh: { knownHostsFile: "known_hosts", strictHostKeys: true } }, null, 2),
+    JSON.stringify(
+      {
+        ...d,
+        installer: { ...d.installer, source: { kind: "file", path: `./files/${INSTALLER}`, sha256: d.installer.source.sha256 } },
+        ssh: { knownHostsFile: "known_hosts", strictHostKeys: true },
+      },
+      null,
+      2,
+    ),
   );
   const app = `${process.execPath} ${join(REPO_ROOT, "node_modules/tsx/dist/cli.mjs")} ${join(REPO_ROOT, "stacks/main.ts")}`;
-  writeFileSync(join(project, "cdktf.json"), JSON.stringify({ language: "typescript", app, projectId: "ems-ha-lab-first-deploy", sendCrashReports: "false", terraformProviders: [], terraformModules: [], context: {} }, null, 2));
+  writeFileSync(
+    join(project, "cdktf.json"),
+    JSON.stringify(
+      {
+        language: "typescript",
+        app,
+        projectId: "ems-ha-lab-first-deploy",
+        sendCrashReports: "false",
+        terraformProviders: [],
+        terraformModules: [],
+        context: {},
+      },
+      null,
+      2,
+    ),
+  );
 }, 900_000);
 
 afterAll(async () => {
@@ -101,7 +124,12 @@ describe("a first deploy with npx cdktf deploy, as a non-root sudo user, pinned 
     const r = await cdktf(["deploy", "standalone-db", "--auto-approve"]);
     expect(r.code, r.out.split("\n").slice(-40).join("\n")).toBe(0);
     const json = JSON.parse(readFileSync(join(project, "cdktf.out/stacks/standalone-db/cdk.tf.json"), "utf8"));
-    const steps = Object.entries(json.resource.terraform_data as Record<string, { connection: { user: string; host_key?: string }; provisioner: Array<Record<string, { source?: string }>> }>);
+    const steps = Object.entries(
+      json.resource.terraform_data as Record<
+        string,
+        { connection: { user: string; host_key?: string }; provisioner: Array<Record<string, { source?: string }>> }
+      >,
+    );
     expect(steps).toHaveLength(4);
     for (const [id, s] of steps) {
       expect(s.connection.user, id).toBe(LAB_SUDO_USER);
@@ -144,7 +172,9 @@ describe("a first deploy with npx cdktf deploy, as a non-root sudo user, pinned 
     const emsAddress = state!.hosts.find((h) => h.name === "ems-1")!.address;
     const wrong = kh.map((l) => (l.startsWith(`${emsAddress},`) ? `${emsAddress} ${dbLine.split(" ").slice(1).join(" ")}` : l));
     writeFileSync(join(project, "known_hosts"), wrong.join("\n"));
-    const id = Object.keys(JSON.parse(readFileSync(join(project, "cdktf.out/stacks/standalone-db/cdk.tf.json"), "utf8")).resource.terraform_data).find((k) => k.startsWith("db-reachable"))!;
+    const id = Object.keys(JSON.parse(readFileSync(join(project, "cdktf.out/stacks/standalone-db/cdk.tf.json"), "utf8")).resource.terraform_data).find((k) =>
+      k.startsWith("db-reachable"),
+    )!;
     const synth = await cdktf(["synth"]);
     expect(synth.code, synth.out).toBe(0);
     const secrets = labSecrets(state!);
@@ -153,7 +183,15 @@ describe("a first deploy with npx cdktf deploy, as a non-root sudo user, pinned 
     const r = await runStreaming("terraform", ["apply", "-auto-approve", "-input=false", "-no-color", `-replace=terraform_data.${id}`], {
       cwd: join(project, "cdktf.out/stacks/standalone-db"),
       timeoutMs: 60_000,
-      env: { ...process.env, TF_LOG: "WARN", CHECKPOINT_DISABLE: "1", TF_IN_AUTOMATION: "1", TF_VAR_db_password: secrets.db_password, TF_VAR_repmgr_password: secrets.repmgr_password, TF_VAR_symmetric_key: secrets.symmetric_key },
+      env: {
+        ...process.env,
+        TF_LOG: "WARN",
+        CHECKPOINT_DISABLE: "1",
+        TF_IN_AUTOMATION: "1",
+        TF_VAR_db_password: secrets.db_password,
+        TF_VAR_repmgr_password: secrets.repmgr_password,
+        TF_VAR_symmetric_key: secrets.symmetric_key,
+      },
     });
     expect(r.code).not.toBe(0);
     expect(`${r.stdout}${r.stderr}`).toMatch(/handshake failed[^\n]*(key mismatch|host key)/i);
@@ -163,7 +201,13 @@ describe("a first deploy with npx cdktf deploy, as a non-root sudo user, pinned 
   it("the docker provider's ssh command (its ssh_opts from the synthesized JSON) reaches each DB host with the pinned key and no ~/.ssh, and refuses a wrong key", () => {
     // single-region's DB nodes placed on the lab hosts, logged in to as the sudo user, keys pinned per host.
     const kh = readFileSync(state!.knownHostsPath, "utf8");
-    const keyOf = (address: string) => kh.split("\n").find((l) => l.startsWith(`${address},`))!.split(" ").slice(1).join(" ");
+    const keyOf = (address: string) =>
+      kh
+        .split("\n")
+        .find((l) => l.startsWith(`${address},`))!
+        .split(" ")
+        .slice(1)
+        .join(" ");
     const hosts = ["emsdb-1", "ems-1", "ems-2"].map((n) => state!.hosts.find((h) => h.name === n)!);
     const ssh = (address: string, key = keyOf(address)) => ({ user: LAB_SUDO_USER, privateKeyPath: state!.sshKeyPath, hostKey: key });
     const nodes = single.database.nodes.map((n, i) => ({ ...n, address: hosts[i]!.address, ssh: ssh(hosts[i]!.address) }));
@@ -173,7 +217,10 @@ describe("a first deploy with npx cdktf deploy, as a non-root sudo user, pinned 
     const dial = (p: Record<string, unknown>) => {
       const m = /^ssh:\/\/([^@]+)@([\d.]+):(\d+)$/.exec(p.host as string)!;
       // What the docker CLI runs for an ssh:// host: ssh <ssh_opts> -T -l user -p port -- host <command>.
-      return run("ssh", [...(p.ssh_opts as string[]), "-T", "-l", m[1]!, "-p", m[3]!, "--", m[2]!, "id -un"], { env: { ...process.env, HOME: home }, timeoutMs: 30_000 });
+      return run("ssh", [...(p.ssh_opts as string[]), "-T", "-l", m[1]!, "-p", m[3]!, "--", m[2]!, "id -un"], {
+        env: { ...process.env, HOME: home },
+        timeoutMs: 30_000,
+      });
     };
     for (const p of json.provider!.docker!) {
       const r = dial(p);
@@ -185,11 +232,36 @@ describe("a first deploy with npx cdktf deploy, as a non-root sudo user, pinned 
     writeFileSync(empty, "");
     const p1 = json.provider!.docker![0]!;
     const m1 = /^ssh:\/\/([^@]+)@([\d.]+):(\d+)$/.exec(p1.host as string)!;
-    const before = run("ssh", ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-i", state!.sshKeyPath, "-o", `UserKnownHostsFile=${empty}`, "-T", "-l", m1[1]!, "-p", m1[3]!, "--", m1[2]!, "true"], { timeoutMs: 30_000 });
+    const before = run(
+      "ssh",
+      [
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "ConnectTimeout=10",
+        "-i",
+        state!.sshKeyPath,
+        "-o",
+        `UserKnownHostsFile=${empty}`,
+        "-T",
+        "-l",
+        m1[1]!,
+        "-p",
+        m1[3]!,
+        "--",
+        m1[2]!,
+        "true",
+      ],
+      { timeoutMs: 30_000 },
+    );
     expect(before.code).not.toBe(0);
     expect(before.stderr).toMatch(/Host key verification failed/);
     // The first DB node pinned with another host's key: OpenSSH refuses it.
-    const wrong = synthDeployment({ ...single, ssh: {}, database: { ...single.database, nodes: nodes.map((n, i) => (i === 0 ? { ...n, ssh: ssh(n.address, keyOf(hosts[1]!.address)) } : n)) } }).json;
+    const wrong = synthDeployment({
+      ...single,
+      ssh: {},
+      database: { ...single.database, nodes: nodes.map((n, i) => (i === 0 ? { ...n, ssh: ssh(n.address, keyOf(hosts[1]!.address)) } : n)) },
+    }).json;
     const p0 = wrong.provider!.docker!.find((p) => (p.host as string).includes(`@${hosts[0]!.address}:`))!;
     const r = dial(p0);
     expect(r.code).not.toBe(0);

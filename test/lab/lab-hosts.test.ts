@@ -98,7 +98,10 @@ describe("lab hosts", () => {
     const script = readFileSync(STANDIN_INSTALLER, "utf8");
     const common = `--db_host "${db.address},dbnode-2" --db_port 5432 --db_user postgres --db_pass ${pass} --skip_db_install`;
     const listing = "systemctl --all --type=service --no-legend --plain | grep -E 'fcems|apache|redis|postgres'";
-    for (const [host, extra] of [["ems-1", ""], ["ems-2", " --skip_db_deploy"]] as const) {
+    for (const [host, extra] of [
+      ["ems-1", ""],
+      ["ems-2", " --skip_db_deploy"],
+    ] as const) {
       await sh(host, `mkdir -p /opt/ems-ha/installer && cat > ${bin} && chmod 755 ${bin}`, script);
       await sh(host, `cd /opt/ems-ha/installer && ./forticlientems_7.4.4.2034.F.bin -- ${common}${extra} --allowed_hosts '*' --enable_remote_https`);
     }
@@ -108,7 +111,10 @@ describe("lab hosts", () => {
     expect(primary.some((l) => /^apache2\.service\s+loaded\s+active\s+running/.test(l))).toBe(true);
     expect(primary.some((l) => /^redis-server\.service\s+loaded\s+active\s+running/.test(l))).toBe(true);
     for (const l of fcems) expect(l).toMatch(/^fcems_\w+\.service\s+loaded\s+active\s+running/);
-    const secondary = (await sh("ems-2", listing)).trim().split("\n").filter((l) => !l.startsWith("postgresql"));
+    const secondary = (await sh("ems-2", listing))
+      .trim()
+      .split("\n")
+      .filter((l) => !l.startsWith("postgresql"));
     expect(secondary.map((l) => l.split(/\s+/).slice(0, 4).join(" "))).toEqual([
       "fcems_monitor.service loaded active running",
       "fcems_pgbouncer.service loaded active running",

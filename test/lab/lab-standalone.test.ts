@@ -53,7 +53,14 @@ describe("standalone-db on lab hosts", () => {
   }, 900_000);
 
   it("admits the EMS hosts only: a login from elsewhere is refused by pg_hba", async () => {
-    const c = new Client({ host: state!.hosts.find((h) => h.name === "emsdb-1")!.address, port: 5432, user: "postgres", password: labSecrets(state!).db_password, database: "postgres", connectionTimeoutMillis: 5000 });
+    const c = new Client({
+      host: state!.hosts.find((h) => h.name === "emsdb-1")!.address,
+      port: 5432,
+      user: "postgres",
+      password: labSecrets(state!).db_password,
+      database: "postgres",
+      connectionTimeoutMillis: 5000,
+    });
     c.on("error", () => undefined);
     await expect(c.connect()).rejects.toThrow(/no pg_hba\.conf entry/);
     await c.end().catch(() => undefined);

@@ -81,7 +81,11 @@ describe("day-2 operations on the native lab", () => {
     await setup.query(`drop table if exists ${TABLE}`);
     await setup.query(`create table ${TABLE} (id bigint primary key, at timestamptz not null default clock_timestamp())`);
     await setup.end();
-    const writer = new Writer(d, d.database.nodes.filter((n) => n.role === "data"), pw);
+    const writer = new Writer(
+      d,
+      d.database.nodes.filter((n) => n.role === "data"),
+      pw,
+    );
     writer.start();
     await sleep(3000);
     const started = Date.now();
@@ -95,12 +99,20 @@ describe("day-2 operations on the native lab", () => {
     const times = writer.ackTimes.filter((t) => t >= started - 1000);
     let gap = 0;
     for (let i = 1; i < times.length; i++) gap = Math.max(gap, times[i]! - times[i - 1]!);
-    const check = new Client({ host: d.database.nodes.find((n) => n.name === "dbnode-2")!.address, port: d.database.port, user: d.database.user, password: pw, database: "postgres" });
+    const check = new Client({
+      host: d.database.nodes.find((n) => n.name === "dbnode-2")!.address,
+      port: d.database.port,
+      user: d.database.user,
+      password: pw,
+      database: "postgres",
+    });
     await check.connect();
     const present = new Set((await check.query<{ id: string }>(`select id from ${TABLE}`)).rows.map((x) => Number(x.id)));
     await check.end();
     const lost = writer.acknowledged.filter((id) => !present.has(id));
-    log(`switchover: ems-ha switchover ${((ended - started) / 1000).toFixed(1)} s, write outage ${(gap / 1000).toFixed(1)} s, ${writer.acknowledged.length} rows acknowledged, ${lost.length} lost, ${writer.errors} writer errors`);
+    log(
+      `switchover: ems-ha switchover ${((ended - started) / 1000).toFixed(1)} s, write outage ${(gap / 1000).toFixed(1)} s, ${writer.acknowledged.length} rows acknowledged, ${lost.length} lost, ${writer.errors} writer errors`,
+    );
     expect(lost).toEqual([]);
     expect(writer.acknowledged.length).toBeGreaterThan(20);
     const after = await status();

@@ -60,10 +60,17 @@ describe("ArgvSampler", () => {
   });
 
   it("classifies only the installer's --db_pass as the documented exception", () => {
-    const installer = { pid: 1, where: "m", secret: "db_password", command: "/bin/bash ./forticlientems_7.4.4.2034.F.bin -- --db_host a --db_pass [db_password] --skip_db_install" };
+    const installer = {
+      pid: 1,
+      where: "m",
+      secret: "db_password",
+      command: "/bin/bash ./forticlientems_7.4.4.2034.F.bin -- --db_host a --db_pass [db_password] --skip_db_install",
+    };
     expect(isInstallerDbPass(installer, ["db_password"])).toBe(true);
     expect(isInstallerDbPass({ ...installer, command: "psql --db_pass [db_password]" }, ["db_password"])).toBe(false);
-    expect(isInstallerDbPass({ ...installer, secret: "repmgr_password", command: installer.command.replace("db_password", "repmgr_password") }, ["db_password"])).toBe(false);
+    expect(
+      isInstallerDbPass({ ...installer, secret: "repmgr_password", command: installer.command.replace("db_password", "repmgr_password") }, ["db_password"]),
+    ).toBe(false);
     expect(isInstallerDbPass({ ...installer, command: "/bin/bash ./forticlientems_7.4.4.2034.F.bin -- --db_user [db_password]" }, ["db_password"])).toBe(false);
   });
 });

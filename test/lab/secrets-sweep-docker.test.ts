@@ -81,20 +81,32 @@ async function terraform(name: string, args: string[]): Promise<{ code: number; 
   const r = await runStreaming("terraform", args, { cwd: stackDir, env: tfEnv(), timeoutMs: 900_000 });
   const text = `${r.stdout}\n--- stderr ---\n${r.stderr}`;
   writeFileSync(join(outDir, `${name}.txt`), text);
-  log(`terraform ${name}: exit ${r.code} ${[/Apply complete! Resources: .*/, /No changes\..*/, /Plan: .*/].map((re) => re.exec(r.stdout)?.[0]).find(Boolean) ?? ""}`);
+  log(
+    `terraform ${name}: exit ${r.code} ${[/Apply complete! Resources: .*/, /No changes\..*/, /Plan: .*/].map((re) => re.exec(r.stdout)?.[0]).find(Boolean) ?? ""}`,
+  );
   return { code: r.code, text };
 }
 
 beforeAll(async () => {
   const image = (await ensureStandinImages({ log })).find((i) => i.tag === "7.4.4")!;
-  const options = { what: "the Docker secrets sweep lab test", candidates: CANDIDATES, deployment: (p: string) => labDockerDeployment(p, image), needTerraform: true, log };
+  const options = {
+    what: "the Docker secrets sweep lab test",
+    candidates: CANDIDATES,
+    deployment: (p: string) => labDockerDeployment(p, image),
+    needTerraform: true,
+    log,
+  };
   const chosen = chooseFreshLab(options);
   stateDir = chosen.stateDir;
   const lab = await bootFreshLab(options, chosen);
   ({ state, input, deployment: d } = lab);
   outDir = join(stateDir, "captured");
   mkdirSync(outDir, { recursive: true, mode: 0o700 });
-  writeFileSync(join(stateDir, "secrets.json"), JSON.stringify({ db_password: SECRETS.db_password, repmgr_password: SECRETS.repmgr_password, symmetric_key: SECRETS.symmetric_key }), { mode: 0o600 });
+  writeFileSync(
+    join(stateDir, "secrets.json"),
+    JSON.stringify({ db_password: SECRETS.db_password, repmgr_password: SECRETS.repmgr_password, symmetric_key: SECRETS.symmetric_key }),
+    { mode: 0o600 },
+  );
   chmodSync(join(stateDir, "secrets.json"), 0o600);
   sampler = new ArgvSampler({ ...ALL, canary: CANARY }, { intervalMs: 200, maxSamples: 6000 }).start();
 }, 900_000);
@@ -126,7 +138,10 @@ describe("secrets through a Docker lab run (single-region, ssh engine)", () => {
     expect(apply.code, maskValues(apply.text.slice(-3000), ALL)).toBe(0);
     const env = { ...tfEnv(), EMS_HA_INSECURE_HOST_KEYS: "1" };
     await waitForWitnessViews((h, c) => labExec(state!, h, c, { timeoutMs: 30_000 }), d);
-    const st = await runStreaming(process.execPath, [join(REPO_ROOT, "bin/ems-ha.js"), "status", "--config", join(stateDir, "deployment.json")], { env, timeoutMs: 120_000 });
+    const st = await runStreaming(process.execPath, [join(REPO_ROOT, "bin/ems-ha.js"), "status", "--config", join(stateDir, "deployment.json")], {
+      env,
+      timeoutMs: 120_000,
+    });
     writeFileSync(join(outDir, "status.txt"), `${st.stdout}\n--- stderr ---\n${st.stderr}`);
     expect(st.code, maskValues(st.stdout + st.stderr, ALL)).toBe(0);
     const r = await labDrill(state!, { log });
@@ -140,8 +155,16 @@ describe("secrets through a Docker lab run (single-region, ssh engine)", () => {
   it("process arguments: no secret on any command line except the documented installer --db_pass", () => {
     sampler!.stop();
     const s = sampler!;
-    figures.ps = { samples: s.samples, commandLinesRead: s.commandLines, processesPerHost: Object.fromEntries(state!.hosts.map((h) => [h.machine, s.perMachine.get(h.machine)?.size ?? 0])) };
-    for (const h of state!.hosts) expect(s.hits.some((x) => x.secret === "canary" && x.where === h.machine), `canary not seen on ${h.machine}`).toBe(true);
+    figures.ps = {
+      samples: s.samples,
+      commandLinesRead: s.commandLines,
+      processesPerHost: Object.fromEntries(state!.hosts.map((h) => [h.machine, s.perMachine.get(h.machine)?.size ?? 0])),
+    };
+    for (const h of state!.hosts)
+      expect(
+        s.hits.some((x) => x.secret === "canary" && x.where === h.machine),
+        `canary not seen on ${h.machine}`,
+      ).toBe(true);
     const real = s.hits.filter((h) => h.secret !== "canary");
     const installer = real.filter((h) => isInstallerDbPass(h, ["db_password"]));
     figures.psKnownException = installer.length;
@@ -183,13 +206,19 @@ describe("secrets through a Docker lab run (single-region, ssh engine)", () => {
       }
       const j = await labExec(state!, h.name, "journalctl -o export --no-pager 2>/dev/null", { timeoutMs: 120_000 });
       for (const name of secretsIn(j.stdout, ALL)) leaks.push(`${h.name}: journal [${name}]`);
-      const g = await labExec(state!, h.name, "grep -rlF --devices=skip -f /dev/stdin /tmp /run /dev/shm /var/tmp /root /home /etc /var/lib/ems-ha /var/log /opt 2>/dev/null; true", {
-        input: `${Object.values(ALL).join("\n")}\n`,
-        timeoutMs: 120_000,
-      });
+      const g = await labExec(
+        state!,
+        h.name,
+        "grep -rlF --devices=skip -f /dev/stdin /tmp /run /dev/shm /var/tmp /root /home /etc /var/lib/ems-ha /var/log /opt 2>/dev/null; true",
+        {
+          input: `${Object.values(ALL).join("\n")}\n`,
+          timeoutMs: 120_000,
+        },
+      );
       for (const p of g.stdout.split("\n").filter(Boolean)) {
         // The running container's OCI spec (with its environment), on the host's tmpfs.
-        if (/^\/run\/containerd\/io\.containerd\.runtime\.v2\.task\/moby\/[0-9a-f]{64}\/config\.json$/.test(p)) containerdFiles.push(`${h.name}:${p} (path ${await pathModes(h.name, p)})`);
+        if (/^\/run\/containerd\/io\.containerd\.runtime\.v2\.task\/moby\/[0-9a-f]{64}\/config\.json$/.test(p))
+          containerdFiles.push(`${h.name}:${p} (path ${await pathModes(h.name, p)})`);
         else leaks.push(`${h.name}:${p} (seen from the host)`);
       }
     }

@@ -117,7 +117,11 @@ beforeAll(async () => {
   outDir = join(stateDir, "captured");
   mkdirSync(outDir, { recursive: true, mode: 0o700 });
   // The lab harness (labDrill) reads its secrets from here: this is the test's own input, 0600.
-  writeFileSync(join(stateDir, "secrets.json"), JSON.stringify({ db_password: SECRETS.db_password, repmgr_password: SECRETS.repmgr_password, symmetric_key: SECRETS.symmetric_key }), { mode: 0o600 });
+  writeFileSync(
+    join(stateDir, "secrets.json"),
+    JSON.stringify({ db_password: SECRETS.db_password, repmgr_password: SECRETS.repmgr_password, symmetric_key: SECRETS.symmetric_key }),
+    { mode: 0o600 },
+  );
   chmodSync(join(stateDir, "secrets.json"), 0o600);
   sampler = new ArgvSampler({ ...ALL, canary: CANARY }, { intervalMs: 200, maxSamples: 6000 }).start();
 }, 900_000);
@@ -157,7 +161,11 @@ describe("secrets through a full lab run (native-single-region, EMS installs)", 
   it("runs a failover drill and re-applies with no changes", async () => {
     // One writable primary first (the drill checks once, with short timeouts; the machine is shared).
     const d = parseDeployment(labDeployment(state!.prefix));
-    const ready = await waitFor(async () => ((await gatherStatus(d, { env: { ...tfEnv(SECRETS), EMS_HA_INSECURE_HOST_KEYS: "1" } })).writablePrimaries.length === 1 ? true : undefined), 60_000, 2_000);
+    const ready = await waitFor(
+      async () => ((await gatherStatus(d, { env: { ...tfEnv(SECRETS), EMS_HA_INSECURE_HOST_KEYS: "1" } })).writablePrimaries.length === 1 ? true : undefined),
+      60_000,
+      2_000,
+    );
     expect(ready, "no single writable primary within 60 s before the drill").toBe(true);
     const r = await labDrill(state!, { log });
     expect(r.newPrimary).toBe("dbnode-2");
@@ -181,7 +189,11 @@ describe("secrets through a full lab run (native-single-region, EMS installs)", 
     expect(failed.code).not.toBe(0);
     expect(failed.text).toMatch(/accepts a login as postgres|exited with status 6/);
     // The runner removed the uploaded and the placed copies although the script failed.
-    const left = await labExec(state!, "ems-2", "ls -A ~/.ems-ha/run/install-ems/ 2>&1; test ! -e ~/.ems-ha/run/install-ems/secrets && test ! -e /var/lib/ems-ha/secrets/db_password && echo clean");
+    const left = await labExec(
+      state!,
+      "ems-2",
+      "ls -A ~/.ems-ha/run/install-ems/ 2>&1; test ! -e ~/.ems-ha/run/install-ems/secrets && test ! -e /var/lib/ems-ha/secrets/db_password && echo clean",
+    );
     log(`ems-2 after the failed step: ${left.stdout.trim()}`);
     expect(left.stdout).toMatch(/clean/);
     const recovered = await terraform("apply-4-recovers", ["apply", "-auto-approve", "-input=false", "-no-color"]);
@@ -203,13 +215,19 @@ describe("secrets through a full lab run (native-single-region, EMS installs)", 
     // The sampler sees every host's processes, and a canary argument on each of them.
     for (const m of machines) {
       expect(s.perMachine.get(m)?.size ?? 0, `no process of ${m} seen`).toBeGreaterThan(3);
-      expect(s.hits.some((h) => h.secret === "canary" && h.where === m), `canary not seen on ${m}`).toBe(true);
+      expect(
+        s.hits.some((h) => h.secret === "canary" && h.where === m),
+        `canary not seen on ${m}`,
+      ).toBe(true);
     }
     const real = s.hits.filter((h) => h.secret !== "canary" && !(h.where === "this machine" && h.command.includes(CANARY)));
     const installer = real.filter((h) => isInstallerDbPass(h, ["db_password", "wrong_db_password"]));
     const others = real.filter((h) => !installer.includes(h));
     figures.psKnownException = installer.map((h) => `${h.where}: ${h.command}`);
-    if (installer.length > 0) log(`KNOWN EXCEPTION (docs/security.md): the EMS installer's --db_pass argument was seen ${installer.length} time(s): ${installer.map((h) => `${h.where} pid ${h.pid}`).join(", ")}`);
+    if (installer.length > 0)
+      log(
+        `KNOWN EXCEPTION (docs/security.md): the EMS installer's --db_pass argument was seen ${installer.length} time(s): ${installer.map((h) => `${h.where} pid ${h.pid}`).join(", ")}`,
+      );
     expect(others.map((h) => `${h.where} pid ${h.pid} [${h.secret}]: ${h.command}`)).toEqual([]);
   });
 
@@ -242,7 +260,11 @@ describe("secrets through a full lab run (native-single-region, EMS installs)", 
     for (const h of state!.hosts) {
       const { upper, merged } = hostDirs(h);
       const passwd = readFileSync(join(merged, "etc/passwd"), "utf8");
-      const owner = (uid: number): string => passwd.split("\n").find((l) => l.split(":")[2] === String(uid))?.split(":")[0] ?? String(uid);
+      const owner = (uid: number): string =>
+        passwd
+          .split("\n")
+          .find((l) => l.split(":")[2] === String(uid))
+          ?.split(":")[0] ?? String(uid);
       const scan = scanFiles(upper, ALL);
       const consoleLog = scanFiles(join(h.dir), ALL, { maxDepth: 0 });
       hostFiles += scan.files + consoleLog.files;
@@ -271,8 +293,14 @@ describe("secrets through a full lab run (native-single-region, EMS installs)", 
     // Positive control: the designed places do hold the values (the scan reads the hosts' files).
     const dataHosts = state!.hosts.filter((h) => h.role === "data").map((h) => h.name);
     for (const n of dataHosts) {
-      expect(byDesign.some((b) => b.host === n && b.path === "/var/lib/postgresql/15/symmetric_key.txt" && b.secrets.includes("symmetric_key")), n).toBe(true);
-      expect(byDesign.some((b) => b.host === n && b.path === "/var/lib/postgresql/.pgpass" && b.secrets.includes("repmgr_password")), n).toBe(true);
+      expect(
+        byDesign.some((b) => b.host === n && b.path === "/var/lib/postgresql/15/symmetric_key.txt" && b.secrets.includes("symmetric_key")),
+        n,
+      ).toBe(true);
+      expect(
+        byDesign.some((b) => b.host === n && b.path === "/var/lib/postgresql/.pgpass" && b.secrets.includes("repmgr_password")),
+        n,
+      ).toBe(true);
     }
 
     // 4. The hosts' tmpfs mounts and the brief's list, through the host's own view (patterns on stdin, never argv).
@@ -286,7 +314,10 @@ describe("secrets through a full lab run (native-single-region, EMS installs)", 
       const [n, b] = count.stdout.trim().split(/\s+/).map(Number);
       remoteFiles += n!;
       remoteBytes += b!;
-      const g = await labExec(state!, h.name, `grep -rlF --devices=skip -f /dev/stdin ${dirs} /var/lib/postgresql 2>/dev/null; true`, { input: patterns, timeoutMs: 120_000 });
+      const g = await labExec(state!, h.name, `grep -rlF --devices=skip -f /dev/stdin ${dirs} /var/lib/postgresql 2>/dev/null; true`, {
+        input: patterns,
+        timeoutMs: 120_000,
+      });
       for (const p of g.stdout.split("\n").filter(Boolean)) {
         if (!allowedOnHost(p)) leaks.push(`${h.name}:${p} (seen from the host)`);
       }

@@ -107,7 +107,10 @@ describe("merge_block in the setup script (real bash)", () => {
     chmodSync(shared, 0o1777);
     const r = spawnSync(
       "bash",
-      ["-c", `set -euo pipefail; NODE_NAME=t; ${lib}\nf=$(mktemp); printf '%s' "$EXISTING" >"$f"; merge_block "$f" 0600 "$(id -un):$(id -gn)" <<<"$BLOCK" >/dev/null; cat "$f"; rm -f "$f"`],
+      [
+        "-c",
+        `set -euo pipefail; NODE_NAME=t; ${lib}\nf=$(mktemp); printf '%s' "$EXISTING" >"$f"; merge_block "$f" 0600 "$(id -un):$(id -gn)" <<<"$BLOCK" >/dev/null; cat "$f"; rm -f "$f"`,
+      ],
       { encoding: "utf8", env: { PATH: process.env.PATH, TMPDIR: shared, EXISTING: existing, BLOCK: block.trimEnd() } },
     );
     if (r.status !== 0) throw new Error(`bash failed: ${r.stderr}`);
@@ -299,7 +302,7 @@ describe("setup scripts", () => {
   });
 
   it("skips registering a registered primary or witness", () => {
-    expect(renderSetupScript(d, node1!)).toContain('elif local_registered primary; then');
+    expect(renderSetupScript(d, node1!)).toContain("elif local_registered primary; then");
     const w = renderSetupScript(d, witness!);
     expect(w).toMatch(/if \[ "\$n" = 1 \] && local_registered witness; then\n\s+log "witness already registered/);
     expect(w).toContain("witness register --force");

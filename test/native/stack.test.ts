@@ -44,7 +44,7 @@ describe("NativeSingleRegionStack", () => {
     expect(w.depends_on).toEqual([prep("witness-1"), `terraform_data.${n1}`]);
     const prepRun = JSON.stringify(byPrefix(j, "dbnode-2_prepare")[1].provisioner);
     expect(prepRun).toContain("bash .ems-ha/run/native-prepare/run.sh");
-    expect(prepRun).toContain("bash \\\"$here/script.sh\\\" --prepare");
+    expect(prepRun).toContain('bash \\"$here/script.sh\\" --prepare');
     expect(keys1.depends_on).toEqual([`terraform_data.${n1}`, `terraform_data.${n2id}`, `terraform_data.${wid}`]);
     expect(ems1.depends_on).toContain(`terraform_data.${wid}`);
     expect(ems1.depends_on.filter((x: string) => x.includes("ssh-keys"))).toHaveLength(2);
@@ -66,7 +66,9 @@ describe("NativeSingleRegionStack", () => {
     const [, n1] = byPrefix(j, "dbnode-1_setup");
     expect(n1.connection).toMatchObject({ type: "ssh", host: "172.16.1.12", user: "root", port: 22 });
     expect(n1.connection.private_key).toMatch(/fileexists\("\/[^"]*\/\.ssh\/id_ed25519"\)/);
-    const noKey = synthJson(exampleDeployment((i) => ({ ...i, database: { ...i.database, nodes: i.database.nodes.map((n) => ({ ...n, ssh: { user: "admin" } })) } })));
+    const noKey = synthJson(
+      exampleDeployment((i) => ({ ...i, database: { ...i.database, nodes: i.database.nodes.map((n) => ({ ...n, ssh: { user: "admin" } })) } })),
+    );
     const [, n] = byPrefix(noKey, "dbnode-1_setup");
     expect(n.connection.private_key).toBeUndefined();
     expect(JSON.stringify(n.provisioner)).toContain("sudo -n bash .ems-ha/run/native-setup/run.sh");
@@ -120,7 +122,9 @@ describe("NativeSingleRegionStack", () => {
     expect(() => nativeStack(other)).toThrow(ConfigError);
     const scope = new TerraformStack(Testing.app(), "s");
     const secrets = new DeploymentSecrets(scope, "secrets", { symmetricKey: true });
-    expect(() => new NativeWitnessNode(scope, "w", { deployment: exampleDeployment(), nodeName: "dbnode-1", secrets })).toThrow(/has role "data"; use NativePgNode/);
+    expect(() => new NativeWitnessNode(scope, "w", { deployment: exampleDeployment(), nodeName: "dbnode-1", secrets })).toThrow(
+      /has role "data"; use NativePgNode/,
+    );
     expect(() => new NativePgNode(scope, "x", { deployment: exampleDeployment(), nodeName: "nope", secrets })).toThrow(/not in database\.nodes/);
   });
 });

@@ -11,7 +11,16 @@ import { repmgrCommand } from "../../src/ops/repmgr-cli";
 import { listMarkersCommand, parseFence, parseMarkers } from "../../src/ops/rewind";
 import { switchoverCommand, switchoverRefusal, switchoverTarget } from "../../src/ops/switchover";
 import { promoteCommand, promotionTarget, refusal } from "../../src/ops/promote";
-import { emsNodeStatus, evaluateDatabase, evaluateEms, forkVerdict, runningUnits, staleWitness, systemctlCommand, type ClusterStatus } from "../../src/ops/status";
+import {
+  emsNodeStatus,
+  evaluateDatabase,
+  evaluateEms,
+  forkVerdict,
+  runningUnits,
+  staleWitness,
+  systemctlCommand,
+  type ClusterStatus,
+} from "../../src/ops/status";
 import { expectedServices } from "../../src/render/ems-services";
 import { tempDir } from "../helpers/tmp";
 
@@ -32,7 +41,11 @@ function deployment(topology: DeploymentInput["topology"], extra: Partial<Deploy
   });
 }
 
-const primary: DbProbe = { reachable: true, inRecovery: false, replicas: [{ applicationName: "pg-2", clientAddr: "10.0.0.12", state: "streaming", lagBytes: 4096, writeLagSeconds: 0.1, replayLagSeconds: 0.5 }] };
+const primary: DbProbe = {
+  reachable: true,
+  inRecovery: false,
+  replicas: [{ applicationName: "pg-2", clientAddr: "10.0.0.12", state: "streaming", lagBytes: 4096, writeLagSeconds: 0.1, replayLagSeconds: 0.5 }],
+};
 const standby: DbProbe = { reachable: true, inRecovery: true, walReceiver: "streaming", upstreamHost: "10.0.0.11", lagBytes: 0, lagSeconds: 0 };
 const witness: DbProbe = { reachable: true, inRecovery: false };
 const down: DbProbe = { reachable: false, error: "connect ECONNREFUSED" };
@@ -41,7 +54,14 @@ describe("evaluateDatabase", () => {
   const d = deployment("single-region");
 
   it("healthy: one primary, a streaming standby whose lag the primary reports, a witness that is not a primary", () => {
-    const v = evaluateDatabase(d, new Map([["pg-1", primary], ["pg-2", standby], ["pgw-1", witness]]));
+    const v = evaluateDatabase(
+      d,
+      new Map([
+        ["pg-1", primary],
+        ["pg-2", standby],
+        ["pgw-1", witness],
+      ]),
+    );
     expect(v.reasons).toEqual([]);
     expect(v.writablePrimaries).toEqual(["pg-1"]);
     expect(v.dbNodes.map((n) => n.role)).toEqual(["primary", "standby", "witness"]);
@@ -49,18 +69,39 @@ describe("evaluateDatabase", () => {
   });
 
   it("the standby's own numbers when the primary does not list it", () => {
-    const v = evaluateDatabase(d, new Map([["pg-1", { ...primary, replicas: [] }], ["pg-2", { ...standby, lagBytes: 100, lagSeconds: 2 }], ["pgw-1", witness]]));
+    const v = evaluateDatabase(
+      d,
+      new Map([
+        ["pg-1", { ...primary, replicas: [] }],
+        ["pg-2", { ...standby, lagBytes: 100, lagSeconds: 2 }],
+        ["pgw-1", witness],
+      ]),
+    );
     expect(v.dbNodes[1]).toMatchObject({ lagBytes: 100, lagSeconds: 2 });
   });
 
   it("two writable data nodes are a split brain", () => {
-    const v = evaluateDatabase(d, new Map([["pg-1", primary], ["pg-2", { reachable: true, inRecovery: false }], ["pgw-1", witness]]));
+    const v = evaluateDatabase(
+      d,
+      new Map([
+        ["pg-1", primary],
+        ["pg-2", { reachable: true, inRecovery: false }],
+        ["pgw-1", witness],
+      ]),
+    );
     expect(v.writablePrimaries).toEqual(["pg-1", "pg-2"]);
     expect(v.reasons).toEqual(["2 writable primaries (split brain): pg-1, pg-2"]);
   });
 
   it("an unreachable data node and a standby that does not stream are reasons; an unreachable witness a warning", () => {
-    const v = evaluateDatabase(d, new Map([["pg-1", down], ["pg-2", { ...standby, walReceiver: null }], ["pgw-1", down]]));
+    const v = evaluateDatabase(
+      d,
+      new Map([
+        ["pg-1", down],
+        ["pg-2", { ...standby, walReceiver: null }],
+        ["pgw-1", down],
+      ]),
+    );
     expect(v.reasons).toEqual([
       "no writable primary answers",
       "data node pg-1 is unreachable: connect ECONNREFUSED",
@@ -74,7 +115,14 @@ describe("evaluateDatabase", () => {
       { nodeId: 1001, nodeName: "pg-1", type: "primary", active: true, upstreamNodeId: null, location: "default", priority: 100 },
       { nodeId: 1002, nodeName: "pg-2", type: "standby", active: true, upstreamNodeId: 1001, location: "default", priority: 100 },
     ];
-    const v = evaluateDatabase(d, new Map([["pg-1", down], ["pg-2", { reachable: true, inRecovery: false, repmgrView: view }], ["pgw-1", witness]]));
+    const v = evaluateDatabase(
+      d,
+      new Map([
+        ["pg-1", down],
+        ["pg-2", { reachable: true, inRecovery: false, repmgrView: view }],
+        ["pgw-1", witness],
+      ]),
+    );
     expect(v.warnings).toContain("pgw-1 is not registered in repmgr.nodes (as read on pg-2)");
     expect(v.warnings).toContain("repmgr.nodes (as read on pg-2) names pg-1 as primary, but pg-2 is the writable one");
   });
@@ -95,15 +143,29 @@ describe("EMS services", () => {
   });
 
   it("role from the running services; spellings match case-insensitively", () => {
-    expect(emsNodeStatus({ name: "e", address: "a" }, primaryUnits.map((u) => (u === "fcems_pgbouncer" ? "fcems_pgBouncer" : u)))).toMatchObject({ role: "primary", missing: [] });
-    expect(emsNodeStatus({ name: "e", address: "a" }, ["fcems_monitor", "fcems_pgbouncer", "fcems_wspgbouncer", "redis-server"])).toMatchObject({ role: "secondary", missing: [] });
-    expect(emsNodeStatus({ name: "e", address: "a" }, ["fcems_monitor"])).toMatchObject({ role: "unknown", missing: ["fcems_pgbouncer", "fcems_wspgbouncer", "redis-server"] });
+    expect(
+      emsNodeStatus(
+        { name: "e", address: "a" },
+        primaryUnits.map((u) => (u === "fcems_pgbouncer" ? "fcems_pgBouncer" : u)),
+      ),
+    ).toMatchObject({ role: "primary", missing: [] });
+    expect(emsNodeStatus({ name: "e", address: "a" }, ["fcems_monitor", "fcems_pgbouncer", "fcems_wspgbouncer", "redis-server"])).toMatchObject({
+      role: "secondary",
+      missing: [],
+    });
+    expect(emsNodeStatus({ name: "e", address: "a" }, ["fcems_monitor"])).toMatchObject({
+      role: "unknown",
+      missing: ["fcems_pgbouncer", "fcems_wspgbouncer", "redis-server"],
+    });
   });
 
   it("degraded without an EMS primary or with an unreachable node", () => {
     const sec = emsNodeStatus({ name: "e2", address: "a" }, ["fcems_monitor", "fcems_pgbouncer", "fcems_wspgbouncer", "redis-server"]);
     const gone = emsNodeStatus({ name: "e1", address: "a" }, { error: "timed out" });
-    expect(evaluateEms([gone, sec]).reasons).toEqual(["EMS node e1 is unreachable: timed out", `no EMS node runs the primary's ${primaryUnits.length} services`]);
+    expect(evaluateEms([gone, sec]).reasons).toEqual([
+      "EMS node e1 is unreachable: timed out",
+      `no EMS node runs the primary's ${primaryUnits.length} services`,
+    ]);
     expect(evaluateEms([emsNodeStatus({ name: "e1", address: "a" }, primaryUnits), sec]).reasons).toEqual([]);
   });
 
@@ -142,11 +204,49 @@ describe("promote", () => {
   it("refuses while another data node is writable, for a primary, and for a node that does not answer", () => {
     const d = deployment("single-region");
     const pg2 = promotionTarget(d, "pg-2");
-    expect(refusal(d, pg2, new Map([["pg-1", primary], ["pg-2", standby], ["pgw-1", witness]]))).toMatch(/^pg-1 \(10\.0\.0\.11\) answers as a writable primary/);
-    expect(refusal(d, pg2, new Map([["pg-1", down], ["pg-2", { reachable: true, inRecovery: false }]]))).toMatch(/already a writable primary/);
-    expect(refusal(d, pg2, new Map([["pg-1", down], ["pg-2", down]]))).toMatch(/pg-2's PostgreSQL does not answer/);
+    expect(
+      refusal(
+        d,
+        pg2,
+        new Map([
+          ["pg-1", primary],
+          ["pg-2", standby],
+          ["pgw-1", witness],
+        ]),
+      ),
+    ).toMatch(/^pg-1 \(10\.0\.0\.11\) answers as a writable primary/);
+    expect(
+      refusal(
+        d,
+        pg2,
+        new Map([
+          ["pg-1", down],
+          ["pg-2", { reachable: true, inRecovery: false }],
+        ]),
+      ),
+    ).toMatch(/already a writable primary/);
+    expect(
+      refusal(
+        d,
+        pg2,
+        new Map([
+          ["pg-1", down],
+          ["pg-2", down],
+        ]),
+      ),
+    ).toMatch(/pg-2's PostgreSQL does not answer/);
     // The witness is writable but is not a data node: no refusal.
-    expect(refusal(d, pg2, new Map([["pg-1", down], ["pg-2", standby], ["pgw-1", witness]]))).toBeUndefined();
+    expect(
+      refusal(
+        d,
+        pg2,
+        new Map([
+          ["pg-1", down],
+          ["pg-2", standby],
+          ["pgw-1", witness],
+        ]),
+      ),
+    ).toBeUndefined();
   });
 });
 
@@ -168,7 +268,16 @@ describe("bad input exits 2 before anything is contacted", () => {
     expect(await runCli(["status"], io)).toBe(2);
     expect(err).toMatch(/--config: no deployment given/);
     const cfg = join(cwd, "d.json");
-    writeFileSync(cfg, JSON.stringify({ topology: "single-region", emsNodes: [{ name: "ems-1", address: "10.0.0.21" }], database: { nodes: [{ name: "pg-1", address: "10.0.0.11", role: "data" }] }, installer: { version: "7.4.4.2034", source: { kind: "url", url: "https://example.com/i.bin", sha256: "a".repeat(64) } }, ems: { fqdn: "ems.example.com", vip: "10.0.0.50" } }));
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        topology: "single-region",
+        emsNodes: [{ name: "ems-1", address: "10.0.0.21" }],
+        database: { nodes: [{ name: "pg-1", address: "10.0.0.11", role: "data" }] },
+        installer: { version: "7.4.4.2034", source: { kind: "url", url: "https://example.com/i.bin", sha256: "a".repeat(64) } },
+        ems: { fqdn: "ems.example.com", vip: "10.0.0.50" },
+      }),
+    );
     err = "";
     expect(await runCli(["wait-primary", "--config", cfg, "--timeout", "soon"], io)).toBe(2);
     expect(err).toMatch(/--timeout: is not a number in range/);
@@ -181,7 +290,15 @@ describe("bad input exits 2 before anything is contacted", () => {
 describe("status tells the truth (pure parts)", () => {
   const d = deployment("native-single-region");
   const view = (witnessUpstream: number, primaryName = "pg-1") => [
-    { nodeId: 1, nodeName: "pg-1", type: primaryName === "pg-1" ? "primary" : "standby", active: true, upstreamNodeId: null, location: "default", priority: 100 },
+    {
+      nodeId: 1,
+      nodeName: "pg-1",
+      type: primaryName === "pg-1" ? "primary" : "standby",
+      active: true,
+      upstreamNodeId: null,
+      location: "default",
+      priority: 100,
+    },
     { nodeId: 2, nodeName: "pg-2", type: primaryName === "pg-2" ? "primary" : "standby", active: true, upstreamNodeId: 1, location: "default", priority: 100 },
     { nodeId: 3, nodeName: "pgw-1", type: "witness", active: true, upstreamNodeId: witnessUpstream, location: "default", priority: 0 },
   ];
@@ -197,16 +314,26 @@ describe("status tells the truth (pure parts)", () => {
 
   it("a standby on an older timeline past the primary's switchpoint has forked; one behind it can follow", () => {
     const p: DbProbe = { reachable: true, inRecovery: false, timeline: 2, history: [{ tli: 1, switchpoint: "0/3000148" }] };
-    expect(forkVerdict("pg-2", { reachable: true, inRecovery: true, timeline: 1, lsn: "0/3000200" }, "pg-1", p)).toMatch(/^standby pg-2 has forked: it is on timeline 1 at 0\/3000200, past 0\/3000148/);
-    expect(forkVerdict("pg-2", { reachable: true, inRecovery: true, timeline: 1, lsn: "0/3000100" }, "pg-1", p)).toMatch(/behind the primary pg-1's switch .* can follow pg-1/);
+    expect(forkVerdict("pg-2", { reachable: true, inRecovery: true, timeline: 1, lsn: "0/3000200" }, "pg-1", p)).toMatch(
+      /^standby pg-2 has forked: it is on timeline 1 at 0\/3000200, past 0\/3000148/,
+    );
+    expect(forkVerdict("pg-2", { reachable: true, inRecovery: true, timeline: 1, lsn: "0/3000100" }, "pg-1", p)).toMatch(
+      /behind the primary pg-1's switch .* can follow pg-1/,
+    );
     expect(forkVerdict("pg-2", { reachable: true, inRecovery: true, timeline: 2, lsn: "0/3000200" }, "pg-1", p)).toBeUndefined();
-    expect(forkVerdict("pg-2", { reachable: true, inRecovery: true, timeline: 1, lsn: "0/3000200" }, "pg-1", { ...p, history: undefined })).toMatch(/forked or behind/);
+    expect(forkVerdict("pg-2", { reachable: true, inRecovery: true, timeline: 1, lsn: "0/3000200" }, "pg-1", { ...p, history: undefined })).toMatch(
+      /forked or behind/,
+    );
   });
 
   it("a witness whose own metadata points at another node than the primary is stale", () => {
     expect(staleWitness("pgw-1", { reachable: true, inRecovery: false, repmgrView: view(1) }, "pg-1", undefined)).toBeUndefined();
-    expect(staleWitness("pgw-1", { reachable: true, inRecovery: false, repmgrView: view(1) }, "pg-2", view(1, "pg-2"))).toMatch(/^witness pgw-1 is registered with pg-1, not with the primary pg-2/);
-    expect(staleWitness("pgw-1", { reachable: true, inRecovery: false, repmgrView: view(2) }, "pg-2", view(2, "pg-2"))).toMatch(/copy of repmgr.nodes names pg-1 as primary, not pg-2/);
+    expect(staleWitness("pgw-1", { reachable: true, inRecovery: false, repmgrView: view(1) }, "pg-2", view(1, "pg-2"))).toMatch(
+      /^witness pgw-1 is registered with pg-1, not with the primary pg-2/,
+    );
+    expect(staleWitness("pgw-1", { reachable: true, inRecovery: false, repmgrView: view(2) }, "pg-2", view(2, "pg-2"))).toMatch(
+      /copy of repmgr.nodes names pg-1 as primary, not pg-2/,
+    );
   });
 
   it("repmgrd stopped or paused, a standby streaming from another node, and nobody to promote next are reasons", () => {
@@ -271,9 +398,13 @@ describe("switchover and repmgr command lines (pure parts)", () => {
 
   it("command lines: --siblings-follow, --dry-run, the repmgr.conf template and quoting", () => {
     const d = deployment("native-single-region");
-    expect(switchoverCommand(d, { name: "pg-2" }, {}, true)).toBe("sudo -n -u postgres repmgr -f /etc/repmgr.conf standby switchover --siblings-follow --dry-run");
+    expect(switchoverCommand(d, { name: "pg-2" }, {}, true)).toBe(
+      "sudo -n -u postgres repmgr -f /etc/repmgr.conf standby switchover --siblings-follow --dry-run",
+    );
     expect(switchoverCommand(d, { name: "pg-2" }, {}, false, false)).toBe("sudo -n -u postgres repmgr -f /etc/repmgr.conf standby switchover");
-    expect(repmgrCommand(d, { name: "pg 2" }, { EMS_HA_REPMGR_CONF: "/srv/{node}/repmgr.conf" }, ["service", "pause"])).toBe("sudo -n -u postgres repmgr -f '/srv/pg 2/repmgr.conf' service pause");
+    expect(repmgrCommand(d, { name: "pg 2" }, { EMS_HA_REPMGR_CONF: "/srv/{node}/repmgr.conf" }, ["service", "pause"])).toBe(
+      "sudo -n -u postgres repmgr -f '/srv/pg 2/repmgr.conf' service pause",
+    );
     expect(repmgrCommand(deployment("single-region"), { name: "pg-1" }, {}, ["service", "unpause"])).toBe(
       "docker exec pg-1 /opt/bitnami/scripts/postgresql-repmgr/entrypoint.sh repmgr -f /opt/bitnami/repmgr/conf/repmgr.conf service unpause",
     );

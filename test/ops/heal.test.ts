@@ -90,13 +90,20 @@ function inPrivateTmp(command: string): string[] {
 
 function reconcileOnce(n: PgNode): { code: number | null; out: string } {
   const f = reconcileFiles(n);
-  const r = spawnSync("unshare", inPrivateTmp(`exec bash ${f.script} --once`), { env: { ...process.env, EMS_HA_RECONCILE_OVERRIDES: f.overrides }, encoding: "utf8", timeout: 120_000 });
+  const r = spawnSync("unshare", inPrivateTmp(`exec bash ${f.script} --once`), {
+    env: { ...process.env, EMS_HA_RECONCILE_OVERRIDES: f.overrides },
+    encoding: "utf8",
+    timeout: 120_000,
+  });
   return { code: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
 function startLoop(n: PgNode): void {
   const f = reconcileFiles(n);
-  const child = spawn("unshare", inPrivateTmp(`exec bash ${f.script} >>${f.log} 2>&1`), { env: { ...process.env, EMS_HA_RECONCILE_OVERRIDES: f.overrides }, stdio: "ignore" });
+  const child = spawn("unshare", inPrivateTmp(`exec bash ${f.script} >>${f.log} 2>&1`), {
+    env: { ...process.env, EMS_HA_RECONCILE_OVERRIDES: f.overrides },
+    stdio: "ignore",
+  });
   loops.set(n.name, child);
 }
 
@@ -123,7 +130,9 @@ async function until(what: string, done: (s: ClusterStatus) => boolean, timeoutM
     if (done(last)) return { seconds: (Date.now() - started) / 1000, s: last };
     await sleep(500);
   }
-  throw new Error(`${what}: not reached in ${timeoutMs / 1000} s; last reasons: ${JSON.stringify(last?.reasons)}\n${[...loops.keys()].map((k) => `--- ${k}\n${loopLog(cluster.nodes.find((n) => n.name === k)!).slice(-3000)}`).join("\n")}`);
+  throw new Error(
+    `${what}: not reached in ${timeoutMs / 1000} s; last reasons: ${JSON.stringify(last?.reasons)}\n${[...loops.keys()].map((k) => `--- ${k}\n${loopLog(cluster.nodes.find((n) => n.name === k)!).slice(-3000)}`).join("\n")}`,
+  );
 }
 
 const streamsFrom = (s: ClusterStatus, node: string, primary: string) => {
@@ -234,7 +243,8 @@ describe("status tells the truth", () => {
     try {
       const { code, s } = await status();
       expect(code).toBe(1);
-      for (const n of ["pg-1", "pg-2", "pg-3", "pgw-1"]) expect(s.reasons).toContain(`repmgrd is paused on ${n}: automatic failover is off until \`ems-ha resume\``);
+      for (const n of ["pg-1", "pg-2", "pg-3", "pgw-1"])
+        expect(s.reasons).toContain(`repmgrd is paused on ${n}: automatic failover is off until \`ems-ha resume\``);
       expect(s.nextFailover?.newPrimary).toBeNull();
       expect(s.reasons.some((r) => /^if the primary pg-1 fails now, nobody is promoted: .*needs manual promotion/.test(r))).toBe(true);
       const table = await cli(["status", "--config", configPath]);
@@ -280,8 +290,12 @@ describe("status tells the truth", () => {
     expect(s.dbNodes.find((n) => n.name === "pg-3")!.timeline).toBe(2);
     expect(s.dbNodes.find((n) => n.name === "pg-2")).toMatchObject({ role: "standby", streaming: false, timeline: 1 });
     expect(s.reasons).toContain("standby pg-2 is not streaming from a primary");
-    expect(s.reasons.find((r) => r.startsWith("standby pg-2 has forked"))).toMatch(/^standby pg-2 has forked: it is on timeline 1 at \S+, past \S+ where the primary pg-3 left timeline 1 \(now on 2\)/);
-    expect(s.reasons).toContain(`witness pgw-1 is registered with pg-1, not with the primary pg-3 (repmgr witness register --force -h <pg-3's address> on pgw-1)`);
+    expect(s.reasons.find((r) => r.startsWith("standby pg-2 has forked"))).toMatch(
+      /^standby pg-2 has forked: it is on timeline 1 at \S+, past \S+ where the primary pg-3 left timeline 1 \(now on 2\)/,
+    );
+    expect(s.reasons).toContain(
+      `witness pgw-1 is registered with pg-1, not with the primary pg-3 (repmgr witness register --force -h <pg-3's address> on pgw-1)`,
+    );
     expect(s.reasons.some((r) => r.startsWith("data node pg-1 is unreachable"))).toBe(true);
     // pg-1 is down, pg-2 forked, the witness stale: nobody would take over from pg-3.
     expect(s.nextFailover).toMatchObject({ primary: "pg-3", newPrimary: null });
@@ -299,7 +313,11 @@ describe("self-healing (the reconciliation service's loop, as systemd runs it)",
   it("repairs the forked standby (recording what the rewind discards) and the stale witness, within a bounded time", async () => {
     const broken = Date.now();
     for (const n of [pg2, pg3, pgw]) startLoop(n);
-    const { seconds } = await until("pg-2 streams from pg-3 and the witness follows pg-3", (s) => streamsFrom(s, "pg-2", "pg-3") && !s.reasons.some((r) => r.startsWith("witness pgw-1")), 120_000);
+    const { seconds } = await until(
+      "pg-2 streams from pg-3 and the witness follows pg-3",
+      (s) => streamsFrom(s, "pg-2", "pg-3") && !s.reasons.some((r) => r.startsWith("witness pgw-1")),
+      120_000,
+    );
     figures.push(`forked standby + stale witness repaired in ${seconds.toFixed(1)} s (loop interval 1 s, grace 2 s)`);
     // rewound, not re-cloned: no data directory was set aside
     expect(loopLog(pg2)).toMatch(/node rejoin done/);
@@ -308,7 +326,9 @@ describe("self-healing (the reconciliation service's loop, as systemd runs it)",
     expect(seconds).toBeLessThan(60);
     expect(loopLog(pg2)).toMatch(/REPAIR: this standby has forked: timeline 1 replayed up to \S+, past \S+ where pg-3 left timeline 1; rewinding/);
     expect(loopLog(pg2)).toMatch(/WARNING: REWIND of pg-2 will discard WAL \S+\.\.\S+ of timeline 1; recorded in \S+rewind-pg-2-\S+\.txt/);
-    expect(loopLog(pgw)).toMatch(/REPAIR: this witness is registered with node 1 \(primary in its metadata: 1\), but pg-3 \(\S+\) is the primary: witness register --force -h/);
+    expect(loopLog(pgw)).toMatch(
+      /REPAIR: this witness is registered with node 1 \(primary in its metadata: 1\), but pg-3 \(\S+\) is the primary: witness register --force -h/,
+    );
     // the primary's loop did nothing
     expect(loopLog(pg3)).not.toMatch(/REPAIR/);
     expect(cluster.psql(pg3, "select pg_is_in_recovery()")).toBe("f");
@@ -341,7 +361,9 @@ describe("self-healing (the reconciliation service's loop, as systemd runs it)",
   it("repairs a standby that streams from a node that is not the primary", async () => {
     cluster.psql(pg2, `alter system set primary_conninfo = 'host=${pg1.address} port=${cluster.port} user=repmgr application_name=pg-2'`);
     cluster.psql(pg2, "select pg_reload_conf()");
-    const moved = await until("pg-2 streams from pg-1", (x) => x.dbNodes.find((n) => n.name === "pg-2")?.upstream === pg1.address, 15_000).catch(() => undefined);
+    const moved = await until("pg-2 streams from pg-1", (x) => x.dbNodes.find((n) => n.name === "pg-2")?.upstream === pg1.address, 15_000).catch(
+      () => undefined,
+    );
     const { seconds } = await until("pg-2 streams from pg-3 again", (x) => streamsFrom(x, "pg-2", "pg-3"), 120_000);
     expect(moved, "pg-2 was never seen streaming from pg-1 (the repair may have been faster than status)").toBeDefined();
     figures.push(`standby following a non-primary repaired in ${seconds.toFixed(1)} s`);
@@ -378,7 +400,10 @@ function running(n: PgNode): boolean {
 async function waitFor(what: string, cond: () => boolean, timeoutMs: number): Promise<number> {
   const started = Date.now();
   while (!cond()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not after ${timeoutMs / 1000} s\n${[...loops.keys()].map((k) => `--- ${k}\n${loopLog(cluster.nodes.find((n) => n.name === k)!).slice(-3000)}`).join("\n")}`);
+    if (Date.now() - started > timeoutMs)
+      throw new Error(
+        `${what}: not after ${timeoutMs / 1000} s\n${[...loops.keys()].map((k) => `--- ${k}\n${loopLog(cluster.nodes.find((n) => n.name === k)!).slice(-3000)}`).join("\n")}`,
+      );
     await sleep(250);
   }
   return (Date.now() - started) / 1000;
@@ -408,14 +433,18 @@ describe("split-brain fencing (the reconciliation service on the primary)", () =
     const { code, s } = await status();
     expect(code).toBe(1);
     expect(s.fenced.map((f) => f.node)).toEqual(["pg-3"]);
-    expect(s.reasons.find((r) => r.startsWith("pg-3 fenced itself at "))).toMatch(/^pg-3 fenced itself at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(it saw no majority of the nodes\)/);
+    expect(s.reasons.find((r) => r.startsWith("pg-3 fenced itself at "))).toMatch(
+      /^pg-3 fenced itself at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(it saw no majority of the nodes\)/,
+    );
   }, 120_000);
 
   it("the fenced primary starts again once a majority answers and nobody else became primary", async () => {
     cluster.start(pgw);
     const seconds = await waitFor("pg-3 running again", () => running(pg3), 60_000);
     figures.push(`fenced primary restarted ${seconds.toFixed(1)} s after a majority answered again`);
-    expect(loopLog(pg3)).toMatch(/REPAIR: fenced since .*; 2 of the other nodes answer again \(a majority needs 2\) and none became primary: starting PostgreSQL/);
+    expect(loopLog(pg3)).toMatch(
+      /REPAIR: fenced since .*; 2 of the other nodes answer again \(a majority needs 2\) and none became primary: starting PostgreSQL/,
+    );
     // The service removes the fence marker once PostgreSQL runs: bounded wait, not an instant check.
     await waitFor("the fence marker removed", () => !fenced(), 30_000);
     expect(cluster.psql(pg3, "select pg_is_in_recovery()")).toBe("f");
@@ -427,7 +456,11 @@ describe("split-brain fencing (the reconciliation service on the primary)", () =
     cluster.repmgrOn(pg1, ["standby", "promote"]);
     cluster.start(pgw);
     cluster.start(pg2);
-    const seconds = await waitFor("pg-3 a standby of pg-1", () => running(pg3) && cluster.psql(pg3, "select status from pg_stat_wal_receiver") === "streaming", 120_000);
+    const seconds = await waitFor(
+      "pg-3 a standby of pg-1",
+      () => running(pg3) && cluster.psql(pg3, "select status from pg_stat_wal_receiver") === "streaming",
+      120_000,
+    );
     figures.push(`fenced primary rejoined the promoted standby ${seconds.toFixed(1)} s after the others answered`);
     expect(loopLog(pg3)).toMatch(/REPAIR: fenced since .*; pg-1 became primary \(timeline 3\): rejoining it/);
     expect(cluster.psql(pg3, "select pg_is_in_recovery()")).toBe("t");

@@ -3,14 +3,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  decideHostKey,
-  hostKeyAlgorithms,
-  hostKeyPolicyFromEnv,
-  keyTypeOf,
-  knownKeys,
-  recordHostKey,
-} from "../../src/ops/known-hosts";
+import { decideHostKey, hostKeyAlgorithms, hostKeyPolicyFromEnv, keyTypeOf, knownKeys, recordHostKey } from "../../src/ops/known-hosts";
 import { tempDir } from "../helpers/tmp";
 
 let dir = "";
@@ -19,7 +12,11 @@ const keys: Record<string, { line: string; blob: Buffer }> = {};
 function keygen(name: string, type: string): void {
   const r = spawnSync("ssh-keygen", ["-q", "-t", type, "-N", "", "-f", join(dir, name)], { timeout: 20_000 });
   if (r.status !== 0) throw new Error(`ssh-keygen (package openssh-client) failed: ${r.stderr}`);
-  const line = readFileSync(join(dir, `${name}.pub`), "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
+  const line = readFileSync(join(dir, `${name}.pub`), "utf8")
+    .trim()
+    .split(/\s+/)
+    .slice(0, 2)
+    .join(" ");
   keys[name] = { line, blob: Buffer.from(line.split(" ")[1]!, "base64") };
 }
 
@@ -88,7 +85,10 @@ describe("known_hosts", () => {
 
   it("takes its file and the insecure switch from the environment", () => {
     expect(hostKeyPolicyFromEnv({ HOME: "/home/u" })).toEqual({ knownHostsPath: "/home/u/.config/ems-ha/known_hosts", insecure: false });
-    expect(hostKeyPolicyFromEnv({ HOME: "/home/u", EMS_HA_KNOWN_HOSTS: "~/kh", EMS_HA_INSECURE_HOST_KEYS: "1" })).toEqual({ knownHostsPath: "/home/u/kh", insecure: true });
+    expect(hostKeyPolicyFromEnv({ HOME: "/home/u", EMS_HA_KNOWN_HOSTS: "~/kh", EMS_HA_INSECURE_HOST_KEYS: "1" })).toEqual({
+      knownHostsPath: "/home/u/kh",
+      insecure: true,
+    });
     expect(hostKeyPolicyFromEnv({ HOME: "/h", EMS_HA_INSECURE_HOST_KEYS: "0" }).insecure).toBe(false);
   });
 });

@@ -70,7 +70,12 @@ beforeAll(async () => {
   cluster.superviseRepmgrd = true;
   const unitsDir = join(tmp, "units");
   mkdirSync(unitsDir);
-  writeFileSync(join(unitsDir, `units-${addr[4]}`), `${expectedServices("primary").map((a) => `${a[0]}.service loaded active running stand-in`).join("\n")}\n`);
+  writeFileSync(
+    join(unitsDir, `units-${addr[4]}`),
+    `${expectedServices("primary")
+      .map((a) => `${a[0]}.service loaded active running stand-in`)
+      .join("\n")}\n`,
+  );
   const ssh = { user: "root", port: plan.sshPort, privateKeyPath: sshd.clientKey };
   configPath = join(tmp, "deployment.json");
   writeFileSync(
@@ -185,7 +190,15 @@ describe("ems-ha switchover", () => {
     let errors = 0;
     const connectPrimary = async (): Promise<Client | undefined> => {
       for (const host of addresses) {
-        const c = new Client({ host, port: cluster.port, user: "postgres", password: PASSWORD, database: "postgres", connectionTimeoutMillis: 1000, query_timeout: 3000 });
+        const c = new Client({
+          host,
+          port: cluster.port,
+          user: "postgres",
+          password: PASSWORD,
+          database: "postgres",
+          connectionTimeoutMillis: 1000,
+          query_timeout: 3000,
+        });
         c.on("error", () => undefined);
         try {
           await c.connect();
@@ -236,7 +249,9 @@ describe("ems-ha switchover", () => {
     for (let i = 1; i < during.length; i++) gap = Math.max(gap, during[i]! - during[i - 1]!);
     const present = new Set(cluster.psql(pg2, "select id from w where id > 0").split("\n").filter(Boolean).map(Number));
     const lost = acked.filter((id) => !present.has(id));
-    figures.push(`switchover pg-1 -> pg-2: ems-ha switchover (with the health check after) ${((ended - started) / 1000).toFixed(1)} s, write outage ${(gap / 1000).toFixed(1)} s, ${acked.length} rows acknowledged, ${lost.length} lost, ${errors} failed attempts`);
+    figures.push(
+      `switchover pg-1 -> pg-2: ems-ha switchover (with the health check after) ${((ended - started) / 1000).toFixed(1)} s, write outage ${(gap / 1000).toFixed(1)} s, ${acked.length} rows acknowledged, ${lost.length} lost, ${errors} failed attempts`,
+    );
     expect(lost).toEqual([]);
     expect(acked.length).toBeGreaterThan(50);
     expect(gap).toBeLessThan(ended - started + 5000);

@@ -103,8 +103,16 @@ describe("moving to CDK Terrain (cdktn) changes only the imports of the provider
       join(work, "tsconfig.json"),
       JSON.stringify({
         compilerOptions: {
-          target: "ES2022", module: "commonjs", moduleResolution: "node", lib: ["ES2022"], strict: true, esModuleInterop: true,
-          skipLibCheck: true, noEmit: true, types: ["node"], typeRoots: [join(REPO_ROOT, "node_modules", "@types")],
+          target: "ES2022",
+          module: "commonjs",
+          moduleResolution: "node",
+          lib: ["ES2022"],
+          strict: true,
+          esModuleInterop: true,
+          skipLibCheck: true,
+          noEmit: true,
+          types: ["node"],
+          typeRoots: [join(REPO_ROOT, "node_modules", "@types")],
           // The examples import their type by the package's name, as a user's copy does.
           paths: { "ems-ha/config": ["./tree/src/config/index.ts"] },
         },

@@ -29,7 +29,10 @@ let tf: Json = {};
 function resourceOf(type: string, constructId: string, child: string): [string, Json] {
   const all = Object.entries((tf.resource?.[type] ?? {}) as Record<string, Json>);
   const hits = all.filter(([id]) => new RegExp(`^${constructId}_${child}_[0-9A-F]{8}$`).test(id));
-  expect(hits.map(([id]) => id), `${type} of ${constructId}/${child} among ${all.map(([id]) => id).join(", ")}`).toHaveLength(1);
+  expect(
+    hits.map(([id]) => id),
+    `${type} of ${constructId}/${child} among ${all.map(([id]) => id).join(", ")}`,
+  ).toHaveLength(1);
   return hits[0]!;
 }
 
@@ -70,7 +73,9 @@ describe("ems-ha as an npm package in another cdktf app", () => {
       expect(packed.files, f).toContain(f);
     }
     // examples/ ships as TypeScript on purpose (ems-ha init copies them); nothing else does.
-    const stray = packed.files.filter((f) => /^(src|constructs|stacks|test|scripts)\//.test(f) || (/\.ts$/.test(f) && !/\.d\.ts$/.test(f) && !f.startsWith("examples/")));
+    const stray = packed.files.filter(
+      (f) => /^(src|constructs|stacks|test|scripts)\//.test(f) || (/\.ts$/.test(f) && !/\.d\.ts$/.test(f) && !f.startsWith("examples/")),
+    );
     expect(stray).toEqual([]);
     expect(packed.files, "examples/lab.ts needs the test tree").not.toContain("examples/lab.ts");
   });
@@ -98,7 +103,10 @@ describe("ems-ha as an npm package in another cdktf app", () => {
     await run(bin, ["init", "--topology", "single-region", "--out", "starter.ts"], consumer, 60_000);
     const { stderr } = await run(bin, ["check", "--config", "starter.ts"], consumer, 60_000);
     expect(stderr).toContain(`ems-ha: deployment ${join(consumer, "starter.ts")} (from --config)`);
-    writeFileSync(join(consumer, "tsconfig.starter.json"), JSON.stringify({ extends: "./tsconfig.json", include: [], files: ["starter.ts"], compilerOptions: { noEmit: true } }));
+    writeFileSync(
+      join(consumer, "tsconfig.starter.json"),
+      JSON.stringify({ extends: "./tsconfig.json", include: [], files: ["starter.ts"], compilerOptions: { noEmit: true } }),
+    );
     await run(join(consumer, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.starter.json"], consumer, 120_000);
   });
 

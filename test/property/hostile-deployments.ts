@@ -25,7 +25,11 @@ const BASE_PATHS = BASES.map((b) => pathsOf(b).filter((p) => p.length > 0));
 /** Numeric fields of each base, plus nodeId and ramGb of every DB node (where the crashes were). */
 const NUMBER_PATHS = BASES.map((b, i) => [
   ...BASE_PATHS[i]!.filter((p) => typeof getAt(b, p) === "number"),
-  ...b.database.nodes.flatMap((_: unknown, n: number) => [["database", "nodes", n, "nodeId"], ["database", "nodes", n, "ramGb"], ["database", "nodes", n, "cpus"]]),
+  ...b.database.nodes.flatMap((_: unknown, n: number) => [
+    ["database", "nodes", n, "nodeId"],
+    ["database", "nodes", n, "ramGb"],
+    ["database", "nodes", n, "cpus"],
+  ]),
 ]);
 /** Name fields: looked up by name across the deployment. */
 const NAME_PATHS = BASES.map((b) => [
@@ -111,7 +115,11 @@ const replacement: fc.Arbitrary<Json> = fc.oneof(
   { weight: 1, arbitrary: fc.dictionary(hostileString, hostileString, { maxKeys: 3 }) },
 );
 
-export type Mutation = { kind: "set"; path: Path; value: Json } | { kind: "delete"; path: Path } | { kind: "add-key"; path: Path; key: string; value: Json } | { kind: "dup"; path: Path };
+export type Mutation =
+  | { kind: "set"; path: Path; value: Json }
+  | { kind: "delete"; path: Path }
+  | { kind: "add-key"; path: Path; key: string; value: Json }
+  | { kind: "dup"; path: Path };
 
 export function getAt(root: Json, path: Path): Json {
   return path.reduce((cur, k) => (cur === null || typeof cur !== "object" ? undefined : cur[k]), root);
@@ -128,7 +136,8 @@ function apply(root: Json, m: Mutation): void {
     else delete parent[key];
   } else if (m.kind === "add-key") {
     const target = getAt(root, m.path);
-    if (target !== null && typeof target === "object" && !Array.isArray(target)) Object.defineProperty(target, m.key, { value: m.value, enumerable: true, configurable: true, writable: true });
+    if (target !== null && typeof target === "object" && !Array.isArray(target))
+      Object.defineProperty(target, m.key, { value: m.value, enumerable: true, configurable: true, writable: true });
   } else if (m.kind === "dup") {
     const target = getAt(root, m.path);
     if (Array.isArray(target) && target.length > 0) target.push(JSON.parse(JSON.stringify(target[0])));
@@ -141,12 +150,27 @@ export const hostileDeployment = fc.integer({ min: 0, max: BASES.length - 1 }).c
     .array(
       fc.oneof(
         { weight: 8, arbitrary: fc.record({ kind: fc.constant("set" as const), path: fc.constantFrom(...BASE_PATHS[b]!), value: replacement }) },
-        { weight: 2, arbitrary: fc.record({ kind: fc.constant("set" as const), path: fc.constantFrom(...NUMBER_PATHS[b]!), value: fc.oneof(fc.constantFrom(...NUMBERS), fc.double(), fc.integer()) }) },
-        { weight: 2, arbitrary: fc.record({ kind: fc.constant("set" as const), path: fc.constantFrom(...NAME_PATHS[b]!), value: fc.constantFrom(...ODD_NAMES) }) },
+        {
+          weight: 2,
+          arbitrary: fc.record({
+            kind: fc.constant("set" as const),
+            path: fc.constantFrom(...NUMBER_PATHS[b]!),
+            value: fc.oneof(fc.constantFrom(...NUMBERS), fc.double(), fc.integer()),
+          }),
+        },
+        {
+          weight: 2,
+          arbitrary: fc.record({ kind: fc.constant("set" as const), path: fc.constantFrom(...NAME_PATHS[b]!), value: fc.constantFrom(...ODD_NAMES) }),
+        },
         { weight: 1, arbitrary: fc.record({ kind: fc.constant("delete" as const), path: fc.constantFrom(...BASE_PATHS[b]!) }) },
         {
           weight: 1,
-          arbitrary: fc.record({ kind: fc.constant("add-key" as const), path: fc.constantFrom<Path>([], ["database"], ["ems"], ["emsNodes", 0], ["database", "nodes", 0], ["appliances", "hostnames"]), key: fc.constantFrom("constructor", "__proto__", "toString", "extra", "${x}", "nodeId", "location", "priority", "initialPrimary"), value: replacement }),
+          arbitrary: fc.record({
+            kind: fc.constant("add-key" as const),
+            path: fc.constantFrom<Path>([], ["database"], ["ems"], ["emsNodes", 0], ["database", "nodes", 0], ["appliances", "hostnames"]),
+            key: fc.constantFrom("constructor", "__proto__", "toString", "extra", "${x}", "nodeId", "location", "priority", "initialPrimary"),
+            value: replacement,
+          }),
         },
         { weight: 1, arbitrary: fc.record({ kind: fc.constant("dup" as const), path: fc.constantFrom<Path>(["emsNodes"], ["database", "nodes"]) }) },
       ),

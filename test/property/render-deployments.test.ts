@@ -120,7 +120,10 @@ function runTopology(topology: ExampleName, count: number, shellEvery: number, s
   const BATCH = 150;
   for (let b = 0; b < toTrace.length; b += BATCH) {
     const batch = toTrace.slice(b, b + BATCH);
-    const traces = traceScripts(batch.map((x) => x.text), 120_000);
+    const traces = traceScripts(
+      batch.map((x) => x.text),
+      120_000,
+    );
     traces.forEach((t, i) => {
       stats.traced++;
       // As multisets: the commands of a pipeline run concurrently, so their order in the log varies.

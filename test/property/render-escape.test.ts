@@ -12,8 +12,47 @@ import { terraformLiteralDecode } from "./lib/terraform";
 
 const SEED = 4242;
 const PIECES = [
-  "$(touch /tmp/ems-ha-pwned)", "`touch /tmp/ems-ha-pwned`", "${HOME}", "$HOME", "$1", "$@", "%{x}", "'", '"', "\\", "\n", "\t", "\r",
-  ";", "|", "&", ">", "<", "<<", "(", ")", "{", "}", "[", "]", "*", "?", "~", "#", "!", " ", "=", "-", "é", "日本", "😀", "EOF", "EOF_X", "EMS_HA_EOF", "a", "0",
+  "$(touch /tmp/ems-ha-pwned)",
+  "`touch /tmp/ems-ha-pwned`",
+  "${HOME}",
+  "$HOME",
+  "$1",
+  "$@",
+  "%{x}",
+  "'",
+  '"',
+  "\\",
+  "\n",
+  "\t",
+  "\r",
+  ";",
+  "|",
+  "&",
+  ">",
+  "<",
+  "<<",
+  "(",
+  ")",
+  "{",
+  "}",
+  "[",
+  "]",
+  "*",
+  "?",
+  "~",
+  "#",
+  "!",
+  " ",
+  "=",
+  "-",
+  "é",
+  "日本",
+  "😀",
+  "EOF",
+  "EOF_X",
+  "EMS_HA_EOF",
+  "a",
+  "0",
 ];
 const hostile = fc.oneof(
   fc.array(fc.constantFrom(...PIECES), { maxLength: 8 }).map((p) => p.join("")),
@@ -27,17 +66,30 @@ const CASES: Array<{ name: string; build: (v: string) => string; expect: (v: str
   { name: "words", build: (v) => sh`rec ${words([v, "b", v])}`, expect: (v) => [["rec", v, "b", v]] },
   { name: "double quotes", build: (v) => sh`rec "a ${v} b"`, expect: (v) => [["rec", `a ${v} b`]] },
   { name: "assignment", build: (v) => sh`X=${v}; rec "$X"`, expect: (v) => [["rec", v]] },
-  { name: "inside $( ) inside quotes", build: (v) => sh`rec "$(rec2 ${v})"`, expect: (v) => [["rec2", v], ["rec", ""]] },
+  {
+    name: "inside $( ) inside quotes",
+    build: (v) => sh`rec "$(rec2 ${v})"`,
+    expect: (v) => [
+      ["rec2", v],
+      ["rec", ""],
+    ],
+  },
   { name: "comment", build: (v) => sh`# a ${v} b\nrec done`, expect: () => [["rec", "done"]] },
   {
     name: "unquoted here-document",
     build: (v) => sh`hd <<EOF_X\n${v}\nEOF_X\nrec done`,
-    expect: (v) => [["hd", `${v}\n`], ["rec", "done"]],
+    expect: (v) => [
+      ["hd", `${v}\n`],
+      ["rec", "done"],
+    ],
   },
   {
     name: "quoted here-document (heredoc())",
     build: (v) => `${heredoc("hd", "EMS_HA_EOF", v)}\nrec done`,
-    expect: (v) => [["hd", `${v.replace(/\n$/, "")}\n`], ["rec", "done"]],
+    expect: (v) => [
+      ["hd", `${v.replace(/\n$/, "")}\n`],
+      ["rec", "done"],
+    ],
   },
 ];
 
@@ -72,7 +124,9 @@ describe("escaping functions (property, seeded)", () => {
       .map((x) => `${JSON.stringify(scripts[x.i]!.slice(PRELUDE.length))}: ${JSON.stringify(x.got)} != ${JSON.stringify(x.want)}`);
     expect(failures.slice(0, 5)).toEqual([]);
     expect(scripts.length).toBe(values.length * CASES.length - refused);
-    console.log(`[render property] sh: ${values.length} values x ${CASES.length} contexts: ${scripts.length} snippets traced, ${refused} refused (delimiter line), ${failures.length} failures`);
+    console.log(
+      `[render property] sh: ${values.length} values x ${CASES.length} contexts: ${scripts.length} snippets traced, ${refused} refused (delimiter line), ${failures.length} failures`,
+    );
   }, 120_000);
 
   it("sh refuses a value inside single quotes (it cannot be escaped there)", () => {
@@ -102,9 +156,12 @@ describe("escaping functions (property, seeded)", () => {
 
   it("terraformLiteral: Terraform reads back exactly the text, with no interpolation", () => {
     fc.assert(
-      fc.property(fc.array(fc.constantFrom("${", "%{", "$${", "%%{", "$", "%", "{", "}", "a", "\n", "$$"), { maxLength: 12 }).map((p) => p.join("")), (v) => {
-        expect(terraformLiteralDecode(terraformLiteral(v))).toBe(v);
-      }),
+      fc.property(
+        fc.array(fc.constantFrom("${", "%{", "$${", "%%{", "$", "%", "{", "}", "a", "\n", "$$"), { maxLength: 12 }).map((p) => p.join("")),
+        (v) => {
+          expect(terraformLiteralDecode(terraformLiteral(v))).toBe(v);
+        },
+      ),
       { seed: SEED, numRuns: 2000 },
     );
   });

@@ -28,7 +28,7 @@ describe("no raw interpolation in the renderers", () => {
         "declare function raw(s: string): unknown;",
         "declare function shellSingleQuote(s: string): string;",
         'const STATE = "/var/lib/ems-ha";',
-        "export function f(d: { dir: string; port: number; role: \"a\" | \"b\" }): string[] {",
+        'export function f(d: { dir: string; port: number; role: "a" | "b" }): string[] {',
         "  return [",
         "    `mkdir -p ${d.dir}`,",
         "    sh`mkdir -p ${d.dir}`,",

@@ -140,7 +140,10 @@ describe("FortiOS CLI", () => {
 
   it("edit <vdom> is one quoted word: a space or quote adds no token", () => {
     const cmds = parse('root "x" y');
-    expect(cmds.slice(0, 2)).toEqual([["config", "vdom"], ["edit", 'root "x" y']]);
+    expect(cmds.slice(0, 2)).toEqual([
+      ["config", "vdom"],
+      ["edit", 'root "x" y'],
+    ]);
   });
 
   it("a newline in vdom is refused, naming the field", () => {
@@ -226,7 +229,10 @@ describe("local-exec on the machine running Terraform (VM appliances)", () => {
 describe("the tracer itself", () => {
   it("sees an injected command (so the checks above can fail)", () => {
     const [t] = traceScripts([`mkdir -p /opt/x;touch ${PWNED}`]);
-    expect(t!.commands).toEqual([["mkdir", "-p", "/opt/x"], ["touch", PWNED]]);
+    expect(t!.commands).toEqual([
+      ["mkdir", "-p", "/opt/x"],
+      ["touch", PWNED],
+    ]);
   });
 });
 

@@ -69,7 +69,19 @@ function sandbox(): Sandbox {
   const home = join(base, "home");
   const stubs = join(base, "stubs");
   for (const d of [repo, home, stubs]) mkdirSync(d);
-  for (const f of ["bin", "src", "stacks", "constructs", "examples", "index.ts", "package.json", "package-lock.json", "tsconfig.json", "cdktf.json", ".gitignore"]) {
+  for (const f of [
+    "bin",
+    "src",
+    "stacks",
+    "constructs",
+    "examples",
+    "index.ts",
+    "package.json",
+    "package-lock.json",
+    "tsconfig.json",
+    "cdktf.json",
+    ".gitignore",
+  ]) {
     cpSync(join(ROOT, f), join(repo, f), { recursive: true });
   }
   renameSync(join(repo, "stacks", "main.ts"), join(repo, "stacks", "main.real.ts"));
@@ -86,7 +98,10 @@ function sandbox(): Sandbox {
   // curl ... --data-urlencode body@F URL: record the call and the body
   stub("curl", `echo "curl $*" >> "${log}"\nfor a in "$@"; do case "$a" in body@*) cat "\${a#body@}" >> "${log}.body";; esac; done`);
   const realNpm = spawnSync("bash", ["-c", "command -v npm"], { encoding: "utf8" }).stdout.trim();
-  stub("npm", `if [ "$1" = ci ]; then echo "npm $*" >> "${log}"; [ -f package-lock.json ] || exit 1; [ -e node_modules ] || ln -s "${join(ROOT, "node_modules")}" node_modules; exit 0; fi\nexec "${realNpm}" "$@"`);
+  stub(
+    "npm",
+    `if [ "$1" = ci ]; then echo "npm $*" >> "${log}"; [ -f package-lock.json ] || exit 1; [ -e node_modules ] || ln -s "${join(ROOT, "node_modules")}" node_modules; exit 0; fi\nexec "${realNpm}" "$@"`,
+  );
   const cli = join(base, "empty.tfrc");
   writeFileSync(cli, "");
   spawnSync("git", ["init", "-q"], { cwd: repo });
@@ -118,7 +133,13 @@ function githubExpr(value: unknown): string {
 }
 
 function runScript(s: Sandbox, script: string, env: Record<string, string>): { status: number | null; out: string } {
-  const r = spawnSync("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", script], { cwd: s.repo, env: { ...s.env, ...env }, encoding: "utf8", timeout: 120_000, killSignal: "SIGKILL" });
+  const r = spawnSync("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", script], {
+    cwd: s.repo,
+    env: { ...s.env, ...env },
+    encoding: "utf8",
+    timeout: 120_000,
+    killSignal: "SIGKILL",
+  });
   return { status: r.status, out: `${r.stdout}\n${r.stderr}` };
 }
 

@@ -27,14 +27,25 @@ function project(files: Record<string, unknown>): { dir: string; state: string }
 }
 
 function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const e: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, CHECKPOINT_DISABLE: "1", TF_CLI_CONFIG_FILE: process.env.TF_CLI_CONFIG_FILE ?? "/dev/null", ...extra };
+  const e: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    CHECKPOINT_DISABLE: "1",
+    TF_CLI_CONFIG_FILE: process.env.TF_CLI_CONFIG_FILE ?? "/dev/null",
+    ...extra,
+  };
   for (const [k, v] of Object.entries(SECRETS)) e[`TF_VAR_${k}`] = v;
   return e;
 }
 
 function synth(cwd: string, extra: Record<string, string> = {}) {
   const out = join(cwd, "cdktf.out");
-  const r = spawnSync(process.execPath, [TSX, join(ROOT, "stacks", "main.ts")], { cwd, env: env({ CDKTF_OUTDIR: out, ...extra }), encoding: "utf8", timeout: 120_000 });
+  const r = spawnSync(process.execPath, [TSX, join(ROOT, "stacks", "main.ts")], {
+    cwd,
+    env: env({ CDKTF_OUTDIR: out, ...extra }),
+    encoding: "utf8",
+    timeout: 120_000,
+  });
   return { ...r, out };
 }
 
@@ -99,7 +110,7 @@ describe("deployments directory", () => {
     const p = project({ "a.json": clean(native, "prod", "/tmp/x"), "b.json": clean(standalone, "prod", "/tmp/x") });
     const r = synth(p.dir);
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain('name: is the name of 2 deployments');
+    expect(r.stderr).toContain("name: is the name of 2 deployments");
     expect(r.stderr).toContain(join(p.dir, "deployments", "a.json"));
     expect(r.stderr).toContain(join(p.dir, "deployments", "b.json"));
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace

@@ -6,7 +6,11 @@ describe("changedLeaves", () => {
   it("compares docker env lists by key and keeps sensitivity per entry", () => {
     const before = ["POSTGRESQL_PASSWORD=old", "REPMGR_NODE_NAME=pg-1", "REPMGR_PARTNER_NODES=pg-1,pg-2:5432"];
     const after = ["POSTGRESQL_PASSWORD=new", "REPMGR_NODE_NAME=pg-1", "REPMGR_NODE_LOCATION=dc1", "REPMGR_PARTNER_NODES=pg-1,pg-2:5432"];
-    const leaves = changedLeaves({ env: before }, { env: after }, { beforeSensitive: { env: [true, false, false] }, afterSensitive: { env: [true, false, false, false] } });
+    const leaves = changedLeaves(
+      { env: before },
+      { env: after },
+      { beforeSensitive: { env: [true, false, false] }, afterSensitive: { env: [true, false, false, false] } },
+    );
     expect(leaves.map((l) => [l.path.join("."), l.sensitive])).toEqual([
       ["env.POSTGRESQL_PASSWORD", true],
       ["env.REPMGR_NODE_LOCATION", false],
@@ -36,7 +40,10 @@ describe("addresses", () => {
   it("knows the RemoteScript steps: a native node's prepare, the Docker host preparation, the ssh engine's container", () => {
     expect(classify("terraform_data", "dbnode-1_prepare_6D76847D", ["node", "script_sha256", "content_sha256"])?.row.cls).toBe("native-db-prepare");
     expect(classify("terraform_data", "pg-1_prepare_FD49CED1", ["host", "image", "content_sha256"])?.row.cls).toBe("db-prepare");
-    expect(classify("terraform_data", "pg-1_container_12345678", ["host", "name", "spec", "content_sha256"])).toMatchObject({ node: "pg-1", row: { cls: "db-container" } });
+    expect(classify("terraform_data", "pg-1_container_12345678", ["host", "name", "spec", "content_sha256"])).toMatchObject({
+      node: "pg-1",
+      row: { cls: "db-container" },
+    });
   });
   it("maps attribute paths to deployment fields, most specific first", () => {
     const row = classify("docker_container", "pg-2_container_A322699D", [])!.row;
@@ -68,7 +75,10 @@ describe("Markdown", () => {
     const md = reviewMarkdown(r);
     const row = md.split("\n").find((l) => l.startsWith("| 1 |"))!;
     // HTML only inside code spans (shown literally); none in the text
-    const outsideCode = row.replace(/\\`/g, "").replace(/``[\s\S]*?``/g, "").replace(/`[^`]*`/g, "");
+    const outsideCode = row
+      .replace(/\\`/g, "")
+      .replace(/``[\s\S]*?``/g, "")
+      .replace(/`[^`]*`/g, "");
     expect(outsideCode).not.toMatch(/<(?!br>)/);
     expect(row).toContain("&lt;script&gt;");
     // 6 cell separators: every | inside a value is escaped
@@ -81,11 +91,20 @@ describe("verdicts", () => {
     address: `terraform_data.${name}`,
     type: "terraform_data",
     name,
-    change: { actions: ["delete", "create"] as const, before: { triggers_replace: before }, after: { triggers_replace: after }, after_unknown: {}, replace_paths: [["triggers_replace"]] },
+    change: {
+      actions: ["delete", "create"] as const,
+      before: { triggers_replace: before },
+      after: { triggers_replace: after },
+      after_unknown: {},
+      replace_paths: [["triggers_replace"]],
+    },
   });
   it("the ssh engine's container step replaced on the primary is a failover; its content hash alone names the script or runner", () => {
     const t = { host: "10.0.0.1", name: "pg-1", spec: "a" };
-    const r = reviewPlan({ resource_changes: [step("pg-1_container_12345678", { ...t, content_sha256: "1" }, { ...t, content_sha256: "2" })] as any }, { primary: "pg-1" });
+    const r = reviewPlan(
+      { resource_changes: [step("pg-1_container_12345678", { ...t, content_sha256: "1" }, { ...t, content_sha256: "2" })] as any },
+      { primary: "pg-1" },
+    );
     expect(r.findings.map((f) => f.kind)).toEqual(["primary-restart"]);
     expect(r.findings[0]!.causes).toMatchObject([{ attribute: "triggers_replace.content_sha256", field: expect.stringContaining("runner") }]);
   });

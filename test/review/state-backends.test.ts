@@ -67,14 +67,20 @@ describe("state: cdktf backends", () => {
   });
 
   it("http: {stack} in the address", () => {
-    expect(backendJson({ kind: "http", address: "https://state.example.com/{stack}", lockAddress: "https://state.example.com/{stack}/lock" }).backend.http).toMatchObject({
+    expect(
+      backendJson({ kind: "http", address: "https://state.example.com/{stack}", lockAddress: "https://state.example.com/{stack}/lock" }).backend.http,
+    ).toMatchObject({
       address: "https://state.example.com/prod-eu",
       lock_address: "https://state.example.com/prod-eu/lock",
     });
   });
 
   it("remote: an HCP Terraform workspace per stack", () => {
-    expect(backendJson({ kind: "remote", organization: "acme" }).cloud).toEqual({ hostname: "app.terraform.io", organization: "acme", workspaces: { name: "prod-eu" } });
+    expect(backendJson({ kind: "remote", organization: "acme" }).cloud).toEqual({
+      hostname: "app.terraform.io",
+      organization: "acme",
+      workspaces: { name: "prod-eu" },
+    });
   });
 
   it("local: outside the source tree by default, one directory per stack", () => {
@@ -99,7 +105,10 @@ describe("rule state-in-repository", () => {
   }
   it("warns when state.dir is inside the repository", () => {
     const r = repo();
-    const hits = stateInRepositoryRule(() => r, () => ({ HOME: "/home/x" })).check(deployment({ kind: "local", dir: "./state" }));
+    const hits = stateInRepositoryRule(
+      () => r,
+      () => ({ HOME: "/home/x" }),
+    ).check(deployment({ kind: "local", dir: "./state" }));
     expect(hits).toHaveLength(1);
     expect(hits[0]!.message).toContain(join(r, "state"));
     expect(hits[0]!.fix).toContain("outside the repository");
@@ -107,17 +116,35 @@ describe("rule state-in-repository", () => {
   it("warns on a state file left at cdktf's old default in the repository", () => {
     const r = repo();
     writeFileSync(join(r, "terraform.native-single-region.tfstate"), "{}");
-    const hits = stateInRepositoryRule(() => r, () => ({ HOME: "/home/x" })).check(deployment(undefined));
+    const hits = stateInRepositoryRule(
+      () => r,
+      () => ({ HOME: "/home/x" }),
+    ).check(deployment(undefined));
     expect(hits[0]!.fix).toContain("move");
   });
   it("is quiet for the default location and for remote backends", () => {
     const r = repo();
-    expect(stateInRepositoryRule(() => r, () => ({ HOME: "/home/x" })).check(deployment(undefined))).toEqual([]);
-    expect(stateInRepositoryRule(() => r, () => ({ HOME: r })).check(deployment({ kind: "pg" }))).toEqual([]);
+    expect(
+      stateInRepositoryRule(
+        () => r,
+        () => ({ HOME: "/home/x" }),
+      ).check(deployment(undefined)),
+    ).toEqual([]);
+    expect(
+      stateInRepositoryRule(
+        () => r,
+        () => ({ HOME: r }),
+      ).check(deployment({ kind: "pg" })),
+    ).toEqual([]);
   });
   it("warns when HOME (so the default) is inside the repository", () => {
     const r = repo();
-    expect(stateInRepositoryRule(() => r, () => ({ HOME: r })).check(deployment(undefined))).toHaveLength(1);
+    expect(
+      stateInRepositoryRule(
+        () => r,
+        () => ({ HOME: r }),
+      ).check(deployment(undefined)),
+    ).toHaveLength(1);
   });
 });
 
@@ -129,7 +156,12 @@ describe("ems-ha check", () => {
     writeFileSync(join(r, "d.json"), JSON.stringify(inRepo));
     writeFileSync(join(r, "ok.json"), JSON.stringify({ ...structuredClone(native), state: { kind: "pg" } }));
     const run = (f: string) =>
-      spawnSync(process.execPath, [join(__dirname, "..", "..", "bin", "ems-ha.js"), "check", "--config", f], { cwd: r, env: { PATH: process.env.PATH, HOME: "/nonexistent-home" }, encoding: "utf8", timeout: 60_000 });
+      spawnSync(process.execPath, [join(__dirname, "..", "..", "bin", "ems-ha.js"), "check", "--config", f], {
+        cwd: r,
+        env: { PATH: process.env.PATH, HOME: "/nonexistent-home" },
+        encoding: "utf8",
+        timeout: 60_000,
+      });
     const bad = run("d.json");
     expect(bad.status).toBe(0); // a warning
     expect(bad.stdout).toContain("[Warning] state-in-repository");

@@ -19,7 +19,12 @@ export class StandinDatabase {
   /** EMS nodes registered in the EMS database, in redirect order. */
   readonly emsNodes: Array<{ name: string; role: "primary" | "standby" }> = [];
   deployed = false;
-  constructor(readonly host: string, readonly port: number, readonly user: string, readonly password: string) {}
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    readonly user: string,
+    readonly password: string,
+  ) {}
 }
 
 export interface StandinApplianceOptions {
@@ -175,11 +180,19 @@ export class StandinAppliance {
     if (primary === secondary) return error("exactly one of --is_primary_node and --is_secondary_node is required");
     out.push(log("Stopping EMS services"), log("ORIGIN_PG_PASSWORD=StandinLocalPgPw0123456789abcdef"), log("ORIGIN_PG_USER=postgres"));
     const db = this.o.db;
-    if (flags.get("db_host") !== db.host || flags.get("db_port") !== String(db.port)) return error(`could not connect to server ${String(flags.get("db_host"))}:${String(flags.get("db_port"))}`);
-    if (flags.get("db_user") !== db.user || flags.get("db_pass") !== db.password) return error(`password authentication failed for user "${String(flags.get("db_user"))}"`);
+    if (flags.get("db_host") !== db.host || flags.get("db_port") !== String(db.port))
+      return error(`could not connect to server ${String(flags.get("db_host"))}:${String(flags.get("db_port"))}`);
+    if (flags.get("db_user") !== db.user || flags.get("db_pass") !== db.password)
+      return error(`password authentication failed for user "${String(flags.get("db_user"))}"`);
     if (this.o.redirectBehaviour === "hang") return undefined;
     if (primary) {
-      out.push(db.deployed ? log("EMS DB already deployed on target postgresql server.") : log("EMS DB not deployed on target postgresql server. It will be deployed."), log("deploying database ..."), log("EMS database deployed"));
+      out.push(
+        db.deployed
+          ? log("EMS DB already deployed on target postgresql server.")
+          : log("EMS DB not deployed on target postgresql server. It will be deployed."),
+        log("deploying database ..."),
+        log("EMS database deployed"),
+      );
       db.deployed = true;
     } else if (!db.deployed) {
       return error("EMS DB not deployed on target postgresql server; redirect the primary node first");
@@ -189,7 +202,11 @@ export class StandinAppliance {
     const existing = db.emsNodes.find((n) => n.name === this.hostname);
     if (existing) existing.role = this.role;
     else db.emsNodes.push({ name: this.hostname, role: this.role });
-    out.push("INSERT 0 1", "2025/09/24 22:29:27 DB credentials saved to file", `${new Date().toISOString()} INFO installutils/installutils.go:432 Exit Success`);
+    out.push(
+      "INSERT 0 1",
+      "2025/09/24 22:29:27 DB credentials saved to file",
+      `${new Date().toISOString()} INFO installutils/installutils.go:432 Exit Success`,
+    );
     return out.join("\n") + "\n";
   }
 

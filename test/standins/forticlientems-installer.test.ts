@@ -77,19 +77,28 @@ function runInstaller(args: string[], opts: { cwd?: string; path?: string } = {}
 
 const guideArgs = (extra: string[] = [], port = dbPort) => [
   "--",
-  "--db_host", "127.0.0.1,localhost",
-  "--db_port", String(port),
-  "--db_user", "postgres",
-  "--db_pass", PASSWORD,
+  "--db_host",
+  "127.0.0.1,localhost",
+  "--db_port",
+  String(port),
+  "--db_user",
+  "postgres",
+  "--db_pass",
+  PASSWORD,
   "--skip_db_install",
   ...extra,
-  "--allowed_hosts", "*",
+  "--allowed_hosts",
+  "*",
   "--enable_remote_https",
 ];
 
 const unitFiles = () => {
   const d = join(root, "etc/systemd/system");
-  return existsSync(d) ? readdirSync(d).filter((f) => f.endsWith(".service")).sort() : [];
+  return existsSync(d)
+    ? readdirSync(d)
+        .filter((f) => f.endsWith(".service"))
+        .sort()
+    : [];
 };
 const systemctlLog = () => (existsSync(join(work, "systemctl.log")) ? readFileSync(join(work, "systemctl.log"), "utf8") : "");
 const record = () => JSON.parse(readFileSync(join(root, "var/lib/ems-standin/install.json"), "utf8"));
@@ -108,7 +117,15 @@ describe("forticlientems-installer stand-in", () => {
     expect(r.code).toBe(0);
     const units = unitFiles();
     expect(units).toHaveLength(29);
-    for (const u of ["apache2.service", "redis-server.service", "fcems_pgbouncer.service", "fcems_wspgbouncer.service", "fcems_monitor.service", "fcems_ztna.service", "fcems_mdmpoxy.service"]) {
+    for (const u of [
+      "apache2.service",
+      "redis-server.service",
+      "fcems_pgbouncer.service",
+      "fcems_wspgbouncer.service",
+      "fcems_monitor.service",
+      "fcems_ztna.service",
+      "fcems_mdmpoxy.service",
+    ]) {
       expect(units).toContain(u);
     }
     expect(units.filter((u) => /pgboncer|pgrounder/.test(u))).toEqual([]);
@@ -149,7 +166,9 @@ describe("forticlientems-installer stand-in", () => {
     expect(runInstaller(guideArgs()).code).toBe(0);
     expect(runInstaller(guideArgs(["--skip_db_deploy"])).code).toBe(0);
     expect(unitFiles()).toHaveLength(4);
-    const disable = systemctlLog().split("\n").find((l) => l.startsWith("disable --now"));
+    const disable = systemctlLog()
+      .split("\n")
+      .find((l) => l.startsWith("disable --now"));
     expect(disable).toBeDefined();
     expect(disable).toContain("apache2.service");
     expect(disable).toContain("fcems_ztna.service");
@@ -165,8 +184,16 @@ describe("forticlientems-installer stand-in", () => {
   // args are functions: the DB port is known only once beforeAll has run.
   const rejected: Array<{ what: string; args: () => string[]; message: RegExp }> = [
     { what: "an unknown flag", args: () => [...guideArgs(), "--db_name", "fcm"], message: /unknown option '--db_name'/ },
-    { what: "a missing --db_host", args: () => guideArgs().filter((a, i, all) => a !== "--db_host" && all[i - 1] !== "--db_host"), message: /--db_host is missing/ },
-    { what: "--db_host with a space after the comma", args: () => ["--", "--db_host", "127.0.0.1, localhost", "--db_pass", "x", "--skip_db_install"], message: /' localhost' is not an IP address or DNS name/ },
+    {
+      what: "a missing --db_host",
+      args: () => guideArgs().filter((a, i, all) => a !== "--db_host" && all[i - 1] !== "--db_host"),
+      message: /--db_host is missing/,
+    },
+    {
+      what: "--db_host with a space after the comma",
+      args: () => ["--", "--db_host", "127.0.0.1, localhost", "--db_pass", "x", "--skip_db_install"],
+      message: /' localhost' is not an IP address or DNS name/,
+    },
     { what: "a flag without its value", args: () => ["--", "--db_pass", "x", "--skip_db_install", "--db_host"], message: /--db_host needs a value/ },
     { what: "a missing --skip_db_install", args: () => guideArgs().filter((a) => a !== "--skip_db_install"), message: /--skip_db_install is missing/ },
     { what: "a missing --db_pass", args: () => ["--", "--db_host", "127.0.0.1", "--skip_db_install"], message: /--db_pass is missing/ },

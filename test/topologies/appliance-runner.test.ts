@@ -156,7 +156,28 @@ describe("appliance runner", () => {
     const out: string[] = [];
     const err: string[] = [];
     const io: CliIo = { out: (t) => out.push(t), err: (t) => err.push(t), cwd: dir, env: {} };
-    const argv = ["appliance", "run", "--host", "127.0.0.1", "--port", String(a1.port), "--role", "primary", "--hostname", "EMS-1", "--db-host", "10.9.0.5", "--db-password-file", "db", "--password-file", "login", "--known-hosts", knownHosts(a1), "--redirect-timeout", "5"];
+    const argv = [
+      "appliance",
+      "run",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(a1.port),
+      "--role",
+      "primary",
+      "--hostname",
+      "EMS-1",
+      "--db-host",
+      "10.9.0.5",
+      "--db-password-file",
+      "db",
+      "--password-file",
+      "login",
+      "--known-hosts",
+      knownHosts(a1),
+      "--redirect-timeout",
+      "5",
+    ];
     const code = await runCli(argv, io);
     expect(code).toBe(1);
     expect(existsSync(join(dir, "db"))).toBe(false);

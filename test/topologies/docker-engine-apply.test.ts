@@ -90,7 +90,8 @@ describe.each([["root"], ["ems"]] as const)("terraform apply of the ssh engine o
     const root = join(dir, "root");
     const bin = join(dir, "bin");
     const state = join(dir, "docker-state");
-    for (const d of [join(varLib, "ems-ha"), root, bin, join(state, "images"), join(dir, "conf.d"), join(dir, "ssh")]) mkdirSync(d, { recursive: true, mode: 0o700 });
+    for (const d of [join(varLib, "ems-ha"), root, bin, join(state, "images"), join(dir, "conf.d"), join(dir, "ssh")])
+      mkdirSync(d, { recursive: true, mode: 0o700 });
     chmodSync(varLib, 0o755);
     writeFileSync(join(state, "images", "ems-postgres-ha:latest"), "sha256:image-1\n");
     // The docker CLI stand-in with its state directory; at each call it records the modes of the env
@@ -100,7 +101,8 @@ describe.each([["root"], ["ems"]] as const)("terraform apply of the ssh engine o
       [
         "#!/bin/sh",
         "# stand-in wrapper",
-        'for f in /var/lib/ems-ha/secrets/*.env; do [ -e "$f" ] && echo "$(stat -c %a "$f") $(stat -c %a /var/lib/ems-ha/secrets)" >>' + ` '${state}/env-file-modes'; done`,
+        'for f in /var/lib/ems-ha/secrets/*.env; do [ -e "$f" ] && echo "$(stat -c %a "$f") $(stat -c %a /var/lib/ems-ha/secrets)" >>' +
+          ` '${state}/env-file-modes'; done`,
         `DOCKER_STANDIN_STATE='${state}' exec '${STANDIN}' "$@"`,
         "",
       ].join("\n"),
@@ -168,7 +170,26 @@ describe.each([["root"], ["ems"]] as const)("terraform apply of the ssh engine o
     const hostKeyPub = readFileSync(`${hostKey}.pub`, "utf8").split(" ").slice(0, 2).join(" ");
     // Fail fast (not after Terraform's connection timeout) when the login or sudo does not work.
     writeFileSync(join(ssh, "known_hosts"), `[${a1}]:${plan.sshPort} ${hostKeyPub}\n`);
-    const probe = spawnSync("ssh", ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", `UserKnownHostsFile=${join(ssh, "known_hosts")}`, "-o", "StrictHostKeyChecking=yes", "-i", clientKey, "-p", String(plan.sshPort), `${user}@${a1}`, "sudo -n true && cd && touch .probe && rm .probe"], { encoding: "utf8", timeout: 30_000 });
+    const probe = spawnSync(
+      "ssh",
+      [
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "ConnectTimeout=10",
+        "-o",
+        `UserKnownHostsFile=${join(ssh, "known_hosts")}`,
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-i",
+        clientKey,
+        "-p",
+        String(plan.sshPort),
+        `${user}@${a1}`,
+        "sudo -n true && cd && touch .probe && rm .probe",
+      ],
+      { encoding: "utf8", timeout: 30_000 },
+    );
     if (probe.status !== 0) throw new Error(`ssh ${user}@${a1} with sudo -n does not work (status ${probe.status}): ${probe.stderr}\n--- sshd:\n${sshdLog}`);
     const sshSettings = { user, port: plan.sshPort, privateKeyPath: clientKey, hostKey: hostKeyPub };
     deployment = (change = (db) => db) => ({
@@ -218,7 +239,9 @@ describe.each([["root"], ["ems"]] as const)("terraform apply of the ssh engine o
     firstApply = r.output;
     expect(r.status, `${r.output.slice(-4000)}\n--- sshd:\n${sshdLog.slice(-2000)}`).toBe(0);
     expect(r.output).toMatch(/Apply complete! Resources: 6 added, 0 changed, 0 destroyed/);
-    const runs = dockerCalls(host).filter((c) => c[0] === "run").map((c) => c[c.indexOf("--name") + 1]);
+    const runs = dockerCalls(host)
+      .filter((c) => c[0] === "run")
+      .map((c) => c[c.indexOf("--name") + 1]);
     expect(runs).toEqual(["pg-1", "pg-2", "pgw-1"]);
     for (const n of ["pg-1", "pg-2", "pgw-1"]) {
       const c = container(host, n)!;
@@ -229,14 +252,17 @@ describe.each([["root"], ["ems"]] as const)("terraform apply of the ssh engine o
     expect(readdirSync(join(host.state, "volumes")).sort()).toEqual(["pg_1_data", "pg_2_data", "pgw_1_data"]);
     // While docker ran, each env file was 0600 in a 0700 directory; now they are gone, and so are the
     // uploaded copies (the steps' run directories in the login user's home are 0700 and hold no secrets/).
-    const modes = readFileSync(join(host.state, "env-file-modes"), "utf8").split("\n").filter((l) => l !== "");
+    const modes = readFileSync(join(host.state, "env-file-modes"), "utf8")
+      .split("\n")
+      .filter((l) => l !== "");
     expect(modes.length).toBeGreaterThan(0);
     expect([...new Set(modes)]).toEqual(["600 700"]);
     expect(readdirSync(join(host.root, "secrets"))).toEqual([]);
     expect(statSync(join(host.root, "secrets")).mode & 0o777).toBe(0o700);
     const runRoot = join(host.home, ".ems-ha", "run");
     expect(readdirSync(runRoot).sort()).toEqual(["container-pg-1", "container-pg-2", "container-pgw-1", "prepare-host"]);
-    for (const d of [join(host.home, ".ems-ha"), runRoot, ...readdirSync(runRoot).map((n) => join(runRoot, n))]) expect(statSync(d).mode & 0o777, d).toBe(0o700);
+    for (const d of [join(host.home, ".ems-ha"), runRoot, ...readdirSync(runRoot).map((n) => join(runRoot, n))])
+      expect(statSync(d).mode & 0o777, d).toBe(0o700);
     for (const n of ["pg-1", "pg-2", "pgw-1"]) expect(readdirSync(join(runRoot, `container-${n}`)).sort(), n).toEqual(["run.sh", "script.sh"]);
     // The run directories are the login user's; the env files' directory is root's (the runner placed them).
     expect(statSync(runRoot).uid).toBe(user === "root" ? 0 : EMS_UID);
@@ -264,7 +290,9 @@ describe.each([["root"], ["ems"]] as const)("terraform apply of the ssh engine o
     expect(r.status, r.output.slice(-4000)).toBe(0);
     expect(r.output).toMatch(/Resources: 3 added, 0 changed, 3 destroyed/);
     const calls = dockerCalls(host).slice(before);
-    const seq = calls.filter((c) => ["stop", "rm", "run"].includes(c[0]!)).map((c) => `${c[0]} ${c[0] === "run" ? c[c.indexOf("--name") + 1] : c[c.length - 1]}`);
+    const seq = calls
+      .filter((c) => ["stop", "rm", "run"].includes(c[0]!))
+      .map((c) => `${c[0]} ${c[0] === "run" ? c[c.indexOf("--name") + 1] : c[c.length - 1]}`);
     expect(seq).toEqual(["stop pg-1", "rm pg-1", "run pg-1", "stop pg-2", "rm pg-2", "run pg-2", "stop pgw-1", "rm pgw-1", "run pgw-1"]);
     expect(calls.some((c) => c[0] === "volume" && c[1] !== "inspect")).toBe(false);
     expect(readFileSync(join(host.state, "volumes", "pg_1_data", "PG_VERSION"), "utf8")).toBe("15\n");
@@ -284,7 +312,10 @@ describe.each([["root"], ["ems"]] as const)("terraform apply of the ssh engine o
     expect(r.output).toMatch(/Resources: 1 added, 0 changed, 1 destroyed/);
     expect(r.output).toContain("replacing pg-2: the passwords changed");
     expect(r.output).not.toContain(rotated);
-    const runs = dockerCalls(host).slice(before).filter((c) => c[0] === "run").map((c) => c[c.indexOf("--name") + 1]);
+    const runs = dockerCalls(host)
+      .slice(before)
+      .filter((c) => c[0] === "run")
+      .map((c) => c[c.indexOf("--name") + 1]);
     expect(runs).toEqual(["pg-2"]);
     expect(container(host, "pg-2")!.env).toContain(`POSTGRESQL_PASSWORD=${rotated}`);
     expect(container(host, "pg-1")!.env).toContain(`POSTGRESQL_PASSWORD=${SECRETS.db_password}`);

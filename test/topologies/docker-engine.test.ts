@@ -36,7 +36,9 @@ describe("database.docker.engine", () => {
   it("defaults to provider (what ran before), and accepts ssh", () => {
     expect(parseDeployment(example).database.docker.engine).toBe("provider");
     expect(parseDeployment(ssh(example)).database.docker.engine).toBe("ssh");
-    expect(() => parseDeployment({ ...example, database: { ...example.database, docker: { engine: "ansible" } } } as unknown as DeploymentInput)).toThrow(/database\.docker\.engine/);
+    expect(() => parseDeployment({ ...example, database: { ...example.database, docker: { engine: "ansible" } } } as unknown as DeploymentInput)).toThrow(
+      /database\.docker\.engine/,
+    );
   });
 });
 
@@ -77,7 +79,9 @@ for (const [topology, input] of [
     it("orders the steps like the provider engine", () => {
       for (const n of nodes) expect(refersTo(dependsOn(step(`${n.name}/container`)), "terraform_data", `${n.name}_prepare`), n.name).toBe(true);
       for (const n of data.slice(1)) expect(refersTo(dependsOn(step(`${n.name}/container`)), "terraform_data", `${primary.name}_container`), n.name).toBe(true);
-      for (const w of witnesses) for (const n of data) expect(refersTo(dependsOn(step(`${w.name}/container`)), "terraform_data", `${n.name}_container`), `${w.name} after ${n.name}`).toBe(true);
+      for (const w of witnesses)
+        for (const n of data)
+          expect(refersTo(dependsOn(step(`${w.name}/container`)), "terraform_data", `${n.name}_container`), `${w.name} after ${n.name}`).toBe(true);
       const ready = dependsOn(step("primary-ready/wait"));
       for (const n of nodes) expect(refersTo(ready, "terraform_data", `${n.name}_container`), `primary-ready after ${n.name}`).toBe(true);
       expect(refersTo(dependsOn(step(`${deployment.emsNodes[0]!.name}/install`)), "terraform_data", "primary-ready_wait")).toBe(true);
@@ -94,7 +98,9 @@ for (const [topology, input] of [
         expect(withVars[0]!.file!.content).toBe("POSTGRESQL_PASSWORD=${var.db_password}\nREPMGR_PASSWORD=${var.repmgr_password}\n");
         const runner = fileContent(s, `.ems-ha/run/container-${n.name}/run.sh`);
         expect(runner).toContain(`install -m 0600 "$here/secrets/"env /var/lib/ems-ha/secrets/container-${n.name}.env`);
-        expect(fileContent(s, `.ems-ha/run/container-${n.name}/script.sh`)).toMatch(new RegExp(`^ENV_FILE='?/var/lib/ems-ha/secrets/container-${n.name}\\.env'?$`, "m"));
+        expect(fileContent(s, `.ems-ha/run/container-${n.name}/script.sh`)).toMatch(
+          new RegExp(`^ENV_FILE='?/var/lib/ems-ha/secrets/container-${n.name}\\.env'?$`, "m"),
+        );
         expect(JSON.stringify((s.lifecycle as { precondition: unknown[] }).precondition)).toContain("must not contain line breaks");
         expect(JSON.stringify(s.triggers_replace)).not.toContain("var.");
         expect(JSON.stringify(s.connection)).not.toContain("var.");

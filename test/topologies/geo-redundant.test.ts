@@ -33,9 +33,20 @@ function guideCommands(): Map<string, DockerFlags> {
 function corrected(guide: Map<string, DockerFlags>): Map<string, DockerFlags> {
   const pgw2 = guide.get("pgw-2")!;
   // The guide's copy error: its pgw-2 block is pgw-1's.
-  expect([pgw2.name, pgw2.env.REPMGR_NODE_NAME, pgw2.env.REPMGR_NODE_NETWORK_NAME, pgw2.volumes[0]]).toEqual(["pgw-1", "pgw-1", "pgw-1", "pgw_1_data:/bitnami/postgresql"]);
+  expect([pgw2.name, pgw2.env.REPMGR_NODE_NAME, pgw2.env.REPMGR_NODE_NETWORK_NAME, pgw2.volumes[0]]).toEqual([
+    "pgw-1",
+    "pgw-1",
+    "pgw-1",
+    "pgw_1_data:/bitnami/postgresql",
+  ]);
   expect([pgw2.shm, guide.get("pgw-1")!.shm]).toEqual(["", ""]);
-  const fixed = { ...pgw2, shm: "1g", name: "pgw-2", env: { ...pgw2.env, REPMGR_NODE_NAME: "pgw-2", REPMGR_NODE_NETWORK_NAME: "pgw-2", REPMGR_NODE_LOCATION: "dc2" }, volumes: ["pgw_2_data:/bitnami/postgresql"] };
+  const fixed = {
+    ...pgw2,
+    shm: "1g",
+    name: "pgw-2",
+    env: { ...pgw2.env, REPMGR_NODE_NAME: "pgw-2", REPMGR_NODE_NETWORK_NAME: "pgw-2", REPMGR_NODE_LOCATION: "dc2" },
+    volumes: ["pgw_2_data:/bitnami/postgresql"],
+  };
   const pgw1 = guide.get("pgw-1")!;
   expect(pgw1.env.REPMGR_NODE_LOCATION).toBeUndefined();
   return new Map([...guide, ["pgw-1", { ...pgw1, shm: "1g", env: { ...pgw1.env, REPMGR_NODE_LOCATION: "dc1" } }], ["pgw-2", fixed]]);

@@ -45,7 +45,6 @@ export function configError(input: unknown): ConfigError {
   throw new Error("the deployment validated, but an error was expected");
 }
 
-
 export const TERRAFORM = "/usr/local/bin/terraform";
 
 /** Runs real `terraform init` and `terraform plan` on a synthesized stack (terraform_data only: no provider download). */
@@ -56,7 +55,10 @@ export function terraformPlan(stackJson: string, vars: Record<string, string>): 
   const env: NodeJS.ProcessEnv = { ...process.env, CHECKPOINT_DISABLE: "1", TF_CLI_CONFIG_FILE: join(dir, "none.tfrc"), TF_IN_AUTOMATION: "1" };
   for (const [k, v] of Object.entries(vars)) env[`TF_VAR_${k}`] = v;
   let output = "";
-  for (const args of [["init", "-input=false"], ["plan", "-input=false"]]) {
+  for (const args of [
+    ["init", "-input=false"],
+    ["plan", "-input=false"],
+  ]) {
     const r = spawnSync(TERRAFORM, [...args, "-no-color"], { cwd: dir, env, encoding: "utf8", timeout: 120_000 });
     output += r.stdout + r.stderr;
     if (r.status !== 0) return { status: r.status, output };

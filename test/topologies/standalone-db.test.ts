@@ -19,8 +19,8 @@ describe("standalone-db stack", () => {
       expect(s.includes("--skip_db_deploy")).toBe(name === "ems-2");
     }
     expect(json.output!.installer_command_lines!.value).toEqual([
-      './forticlientems_7.4.4.2034.F.bin -- --db_host 192.168.1.30 --db_port 5432 --db_user postgres --db_pass "$DB_PASS" --skip_db_install --allowed_hosts \'*\' --enable_remote_https',
-      './forticlientems_7.4.4.2034.F.bin -- --db_host 192.168.1.30 --db_port 5432 --db_user postgres --db_pass "$DB_PASS" --skip_db_install --skip_db_deploy --allowed_hosts \'*\' --enable_remote_https',
+      "./forticlientems_7.4.4.2034.F.bin -- --db_host 192.168.1.30 --db_port 5432 --db_user postgres --db_pass \"$DB_PASS\" --skip_db_install --allowed_hosts '*' --enable_remote_https",
+      "./forticlientems_7.4.4.2034.F.bin -- --db_host 192.168.1.30 --db_port 5432 --db_user postgres --db_pass \"$DB_PASS\" --skip_db_install --skip_db_deploy --allowed_hosts '*' --enable_remote_https",
     ]);
   });
 
@@ -35,7 +35,9 @@ describe("standalone-db stack", () => {
   it("sets up the server natively: packages, extensions, key kept, listen address, pg_hba before Debian's lines, the password from a sensitive file", () => {
     expect((setup!.connection as Record<string, unknown>).host).toBe("192.168.1.30");
     expect(fileContent(setup, /\/secrets\/db_password$/)).toBe("${var.db_password}");
-    const upload = provisioners(setup).map((p) => p.file).find((f) => f?.destination === ".ems-ha/run/standalone-db/files/0");
+    const upload = provisioners(setup)
+      .map((p) => p.file)
+      .find((f) => f?.destination === ".ems-ha/run/standalone-db/files/0");
     expect(upload?.source).toBe(join(process.cwd(), "ems_pg_extensions.tar.gz"));
     expect(fileContent(setup, /\/run\.sh$/)).toContain('mv -f "$here/files/0" /var/lib/ems-ha/ems_pg_extensions.tar.gz');
     expect(script).toContain("apt-get install -y --no-install-recommends postgresql-15");

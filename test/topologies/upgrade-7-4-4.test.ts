@@ -102,6 +102,8 @@ describe("upgrade-7-4-4 stack", () => {
   it("rejects two nodes on one volume (the guide's step 7)", () => {
     const input = structuredClone(example) as DeploymentInput;
     input.upgrade!.previous![1] = { node: "pgn-2", container: "pg-2", volume: "pg_1_data" };
-    expect(configError(input).message).toContain("upgrade.previous[1]: volume pg_1_data is also the volume of pgn-1: a node must start on its own existing volume");
+    expect(configError(input).message).toContain(
+      "upgrade.previous[1]: volume pg_1_data is also the volume of pgn-1: a node must start on its own existing volume",
+    );
   });
 });

@@ -19,7 +19,11 @@ const IMAGE = "ems-postgres-ha:latest";
 function withEngine(engine: "provider" | "ssh"): DeploymentInput {
   const key = "/nonexistent/ems-ha-test/id_ed25519";
   const withKey = <T extends { ssh?: object }>(n: T) => ({ ...n, ssh: { ...n.ssh, privateKeyPath: key } });
-  return { ...example, emsNodes: example.emsNodes.map(withKey), database: { ...example.database, docker: { engine }, nodes: example.database.nodes.map(withKey) } };
+  return {
+    ...example,
+    emsNodes: example.emsNodes.map(withKey),
+    database: { ...example.database, docker: { engine }, nodes: example.database.nodes.map(withKey) },
+  };
 }
 
 describe("upgrade-7-4-4 with either engine", () => {
@@ -65,9 +69,15 @@ describe("upgrade-7-4-4 with either engine", () => {
 
   function oldCluster(): FakeHost {
     const host = fakeHost({ [IMAGE]: "sha256:new-image" });
-    for (const [name, vol] of [["pg-1", "pg_1_data"], ["pg-2", "pg_2_data"], ["pgw-1", "pgw_1_data"]] as const) {
+    for (const [name, vol] of [
+      ["pg-1", "pg_1_data"],
+      ["pg-2", "pg_2_data"],
+      ["pgw-1", "pgw_1_data"],
+    ] as const) {
       seedContainer(host, name, { mounts: [`${vol}:/bitnami/postgresql`], image: "sha256:old-image", running: true, restart: "always" });
-      runProvisioners(host, { provisioner: [{ "remote-exec": { inline: [`mkdir -p ${host.state}/volumes/${vol} && echo data > ${host.state}/volumes/${vol}/PG_VERSION`] } }] });
+      runProvisioners(host, {
+        provisioner: [{ "remote-exec": { inline: [`mkdir -p ${host.state}/volumes/${vol} && echo data > ${host.state}/volumes/${vol}/PG_VERSION`] } }],
+      });
     }
     return host;
   }
@@ -86,14 +96,26 @@ describe("upgrade-7-4-4 with either engine", () => {
 
   it("start runs each new container on its node's own volume, passwords from the env file only", () => {
     const host = oldCluster();
-    for (const [node, role] of [["pgn-1", "f"], ["pgn-2", "t"], ["pgnw-1", undefined]] as const) if (role) setRole(host, node, role);
+    for (const [node, role] of [
+      ["pgn-1", "f"],
+      ["pgn-2", "t"],
+      ["pgnw-1", undefined],
+    ] as const)
+      if (role) setRole(host, node, role);
     for (const n of ["pgnw-1", "pgn-2", "pgn-1"]) expect(runProvisioners(host, step(n, "stop")).status).toBe(0);
-    for (const [node, volume] of [["pgn-1", "pg_1_data"], ["pgn-2", "pg_2_data"], ["pgnw-1", "pgw_1_data"]] as const) {
+    for (const [node, volume] of [
+      ["pgn-1", "pg_1_data"],
+      ["pgn-2", "pg_2_data"],
+      ["pgnw-1", "pgw_1_data"],
+    ] as const) {
       const s = step(node, "start");
       const r = runProvisioners(host, s);
       expect(r.status, `${node}: ${r.stderr}`).toBe(0);
       const c = container(host, node)!;
-      expect(c.mounts.filter((m) => m.endsWith(":/bitnami/postgresql")), node).toEqual([`${volume}:/bitnami/postgresql`]);
+      expect(
+        c.mounts.filter((m) => m.endsWith(":/bitnami/postgresql")),
+        node,
+      ).toEqual([`${volume}:/bitnami/postgresql`]);
       expect(c).toMatchObject({ running: true, restart: "always" });
       expect(c.env).toContain("REPMGR_UPGRADE_EXTENSION=yes");
       expect(c.env).toContain(`POSTGRESQL_PASSWORD=${SECRETS.db_password}`);

@@ -9,7 +9,6 @@ import { StandinAppliance, StandinDatabase } from "../standins/ems-appliance-cli
 import { configError, dependsOn, provisioners, refersTo, TERRAFORM } from "./helpers";
 import { tempDir } from "../helpers/tmp";
 
-
 describe("vm-appliances stack", () => {
   const { json, text } = synthDeployment(example);
   const td = resourcesByPath(json, "terraform_data");
@@ -33,7 +32,9 @@ describe("vm-appliances stack", () => {
     expect(write!.environment).toEqual({ EMS_HA_DB_PASSWORD: "${var.db_password}", EMS_HA_APPLIANCE_PASSWORD: "${var.appliance_password}" });
     expect(write!.command).toMatch(/^umask 077 && /);
     const cmd = run!.command as string;
-    expect(cmd).toMatch(/bin\/ems-ha\.js appliance run --host 172\.19\.201\.161 --port 22 --user ems --role primary --hostname EMS-1 --db-host 172\.19\.201\.160 --db-port 5432 --db-user postgres --db-password-file \.ems-ha-secrets\/ems-1\.db --password-file \.ems-ha-secrets\/ems-1\.login /);
+    expect(cmd).toMatch(
+      /bin\/ems-ha\.js appliance run --host 172\.19\.201\.161 --port 22 --user ems --role primary --hostname EMS-1 --db-host 172\.19\.201\.160 --db-port 5432 --db-user postgres --db-password-file \.ems-ha-secrets\/ems-1\.db --password-file \.ems-ha-secrets\/ems-1\.login /,
+    );
     expect(cmd).toContain("--known-hosts '~/.ssh/known_hosts'");
     expect(run!.environment).toBeUndefined();
     expect(cmd).not.toContain("var.");
@@ -71,7 +72,10 @@ describe("vm-appliances stack", () => {
       const DB_PASS = "Tf-Db-Secret-3c9d";
       const LOGIN = "Tf-Login-Secret-81aa";
       const db = new StandinDatabase("10.77.0.5", 5432, "postgres", DB_PASS);
-      const apps = [new StandinAppliance({ db, password: LOGIN, listenAddress: "127.0.0.1" }), new StandinAppliance({ db, password: LOGIN, listenAddress: "127.0.0.2" })];
+      const apps = [
+        new StandinAppliance({ db, password: LOGIN, listenAddress: "127.0.0.1" }),
+        new StandinAppliance({ db, password: LOGIN, listenAddress: "127.0.0.2" }),
+      ];
       for (const a of apps) {
         await a.start();
         stops.push(() => a.stop());
@@ -85,7 +89,14 @@ describe("vm-appliances stack", () => {
       input.database.nodes = [{ name: "emsdb-1", address: "10.77.0.5", role: "data" }];
       input.appliances = { ...input.appliances, knownHostsPath: kh, commandTimeoutSeconds: 10, redirectTimeoutSeconds: 30 };
       writeFileSync(join(dir, "main.tf.json"), synthDeployment(input).text);
-      const env = { ...process.env, CHECKPOINT_DISABLE: "1", TF_CLI_CONFIG_FILE: join(dir, "none.tfrc"), TF_IN_AUTOMATION: "1", TF_VAR_db_password: DB_PASS, TF_VAR_appliance_password: LOGIN };
+      const env = {
+        ...process.env,
+        CHECKPOINT_DISABLE: "1",
+        TF_CLI_CONFIG_FILE: join(dir, "none.tfrc"),
+        TF_IN_AUTOMATION: "1",
+        TF_VAR_db_password: DB_PASS,
+        TF_VAR_appliance_password: LOGIN,
+      };
       // Asynchronous: the stand-ins answer from this process's event loop while Terraform runs.
       const tf = (...args: string[]) =>
         new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
@@ -107,7 +118,10 @@ describe("vm-appliances stack", () => {
       expect(out.indexOf("127.0.0.1: redirected as primary")).toBeLessThan(out.indexOf("127.0.0.2: redirect to"));
       expect(out).not.toContain(DB_PASS);
       expect(out).not.toContain(LOGIN);
-      expect(db.emsNodes).toEqual([{ name: "EMS-1", role: "primary" }, { name: "EMS-2", role: "standby" }]);
+      expect(db.emsNodes).toEqual([
+        { name: "EMS-1", role: "primary" },
+        { name: "EMS-2", role: "standby" },
+      ]);
       expect(readdirSync(join(dir, ".ems-ha-secrets"))).toEqual([]);
 
       const sent = apps.map((a) => a.received.length);

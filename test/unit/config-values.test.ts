@@ -102,12 +102,15 @@ describe("names and identifiers", () => {
   });
 
   it("Docker names, tags and registries follow Docker's reference grammar", () => {
-    for (const ok of ["ems-postgres-ha", "fortinet/ems-postgres-ha", "registry.example.com:5000/ems/pg__ha", "a.b_c"]) expect(dockerImageName.safeParse(ok).success, ok).toBe(true);
+    for (const ok of ["ems-postgres-ha", "fortinet/ems-postgres-ha", "registry.example.com:5000/ems/pg__ha", "a.b_c"])
+      expect(dockerImageName.safeParse(ok).success, ok).toBe(true);
     for (const bad of ["Ems", "ems--", "-ems", "ems/", "ems pg", "ems;id", "ems:tag", "a..b"]) expect(dockerImageName.safeParse(bad).success, bad).toBe(false);
     for (const ok of ["latest", "7.4.4_2034-r1", "_x"]) expect(dockerTag.safeParse(ok).success, ok).toBe(true);
     for (const bad of ["", ".x", "-x", "a b", "x".repeat(129), "t$(id)"]) expect(dockerTag.safeParse(bad).success, bad).toBe(false);
-    for (const ok of ["", "registry.example.com", "registry.example.com:5000/ems", "[fd00::1]:5000", "localhost/ems/"]) expect(dockerRegistry.safeParse(ok).success, ok).toBe(true);
-    for (const bad of ["https://registry.example.com", "reg istry", "reg;istry", "registry.example.com/Ems"]) expect(dockerRegistry.safeParse(bad).success, bad).toBe(false);
+    for (const ok of ["", "registry.example.com", "registry.example.com:5000/ems", "[fd00::1]:5000", "localhost/ems/"])
+      expect(dockerRegistry.safeParse(ok).success, ok).toBe(true);
+    for (const bad of ["https://registry.example.com", "reg istry", "reg;istry", "registry.example.com/Ems"])
+      expect(dockerRegistry.safeParse(bad).success, bad).toBe(false);
   });
 
   it("FortiOS names: interfaces at most 15 characters, VDOMs at most 31, no spaces or quotes", () => {
@@ -117,7 +120,12 @@ describe("names and identifiers", () => {
     d.fortigate.vdom = "v".repeat(32);
     d.fortigate.extraEmsSubnets = [{ outgoingInterface: "port 3" }];
     expect(pathsOf(d)).toEqual(
-      expect.arrayContaining(["fortigate.incomingInterface", "fortigate.outgoingInterface", "fortigate.vdom", "fortigate.extraEmsSubnets[0].outgoingInterface"]),
+      expect.arrayContaining([
+        "fortigate.incomingInterface",
+        "fortigate.outgoingInterface",
+        "fortigate.vdom",
+        "fortigate.extraEmsSubnets[0].outgoingInterface",
+      ]),
     );
     const ok = clone(singleExample);
     ok.fortigate.incomingInterface = "internal1.100";
@@ -137,14 +145,40 @@ describe("addresses", () => {
   it("CIDRs are parsed: the prefix length fits the family", () => {
     expect(parseCidr("10.0.0.0/8")).toEqual({ address: "10.0.0.0", family: 4, prefix: 8 });
     expect(parseCidr("fd00::/128")).toMatchObject({ family: 6, prefix: 128 });
-    for (const bad of ["10.0.0.0/33", "10.0.0.0/99", "fd00::/129", "fd00::/999", "10.0.0.0", "10.0.0.0/", "10.0.0.0/08", "10.0.0/8", "fe80::1%eth0/64", "10.0.0.0/8/8", "/8"]) {
+    for (const bad of [
+      "10.0.0.0/33",
+      "10.0.0.0/99",
+      "fd00::/129",
+      "fd00::/999",
+      "10.0.0.0",
+      "10.0.0.0/",
+      "10.0.0.0/08",
+      "10.0.0/8",
+      "fe80::1%eth0/64",
+      "10.0.0.0/8/8",
+      "/8",
+    ]) {
       expect(parseCidr(bad), bad).toBeUndefined();
     }
   });
 
   it("host names follow RFC 1123; an all-numeric dotted name must be a valid IPv4 address", () => {
     for (const ok of ["10.0.0.1", "ems1.example.com", "EMS-1", "a", "1a.example", `${"a".repeat(63)}.com`]) expect(hostnameProblem(ok), ok).toBeUndefined();
-    for (const bad of ["999.999.999.999", "1.2.3.4.5", "10.20.0.311", "1.2.3", "123", "-ems.example.com", "ems-.example.com", "ems..example.com", "ems.example.com.", `${"a".repeat(64)}.com`, "ems_1.example.com", "ems 1", ""]) {
+    for (const bad of [
+      "999.999.999.999",
+      "1.2.3.4.5",
+      "10.20.0.311",
+      "1.2.3",
+      "123",
+      "-ems.example.com",
+      "ems-.example.com",
+      "ems..example.com",
+      "ems.example.com.",
+      `${"a".repeat(64)}.com`,
+      "ems_1.example.com",
+      "ems 1",
+      "",
+    ]) {
       expect(hostnameProblem(bad), bad).toBeDefined();
     }
   });
@@ -182,7 +216,13 @@ describe("numbers", () => {
     n.database.nodes[0].cpus = 1.5;
     n.database.nodes[1].cpus = 1025;
     expect(pathsOf(n)).toEqual(
-      expect.arrayContaining(["database.nodes[0].nodeId", "database.nodes[1].nodeId", "database.nodes[2].ramGb", "database.nodes[0].cpus", "database.nodes[1].cpus"]),
+      expect.arrayContaining([
+        "database.nodes[0].nodeId",
+        "database.nodes[1].nodeId",
+        "database.nodes[2].ramGb",
+        "database.nodes[0].cpus",
+        "database.nodes[1].cpus",
+      ]),
     );
     const ok = clone(nativeExample);
     ok.database.nodes[0].nodeId = 2 ** 31 - 1;
@@ -250,7 +290,10 @@ describe("placeholder checksums", () => {
     const ok = parseDeployment(real(nativeExample));
     expect(placeholderChecksums(ok)).toEqual([]);
     expect(() => assertRealChecksums(ok)).not.toThrow();
-    const ones = parseDeployment({ ...real(singleExample), installer: { ...real(singleExample).installer, source: { kind: "url", url: "https://e.example/x.bin", sha256: "1".repeat(64) } } });
+    const ones = parseDeployment({
+      ...real(singleExample),
+      installer: { ...real(singleExample).installer, source: { kind: "url", url: "https://e.example/x.bin", sha256: "1".repeat(64) } },
+    });
     expect(placeholderChecksums(ones).map((i) => i.path)).toEqual(["installer.source.sha256"]);
   });
 });
@@ -261,7 +304,11 @@ describe("reserved node names", () => {
     const d = clone(singleExample);
     d.emsNodes[0].name = "secrets";
     d.emsNodes[1].name = "constructor";
-    expect(issues(d).filter((i) => i.rule === "reserved-node-names").map((i) => i.path)).toEqual(["emsNodes[0].name", "emsNodes[1].name"]);
+    expect(
+      issues(d)
+        .filter((i) => i.rule === "reserved-node-names")
+        .map((i) => i.path),
+    ).toEqual(["emsNodes[0].name", "emsNodes[1].name"]);
     const u = real(upgrade);
     u.emsNodes[0].name = `${u.database.nodes[0].name}-stop`;
     const found = issues(u).find((i) => i.rule === "reserved-node-names")!;

@@ -90,7 +90,9 @@ describe("deployment config", () => {
         ],
       },
     };
-    const messages = issuesOf(bad).map((i) => i.message).join("\n");
+    const messages = issuesOf(bad)
+      .map((i) => i.message)
+      .join("\n");
     expect(messages).toMatch(/no data node can be promoted/);
     expect(messages).toMatch(/a witness never holds data/);
   });

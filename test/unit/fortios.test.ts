@@ -52,7 +52,12 @@ describe("CLI: checklist and fortios-cli", () => {
   it("prints the manual EMS steps with the deployment's values", async () => {
     const out: string[] = [];
     const err: string[] = [];
-    const code = await runCli(["checklist", "--config", "examples/single-region.ts"], { out: (t) => out.push(t), err: (t) => err.push(t), cwd: process.cwd(), env: {} });
+    const code = await runCli(["checklist", "--config", "examples/single-region.ts"], {
+      out: (t) => out.push(t),
+      err: (t) => err.push(t),
+      cwd: process.cwd(),
+      env: {},
+    });
     expect(code, err.join("")).toBe(0);
     expect(out.join("")).toBe(renderChecklist(d));
     expect(out.join("")).toMatch(/Custom hostname: enter the FortiGate VIP 172\.16\.1\.50/);

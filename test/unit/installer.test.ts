@@ -24,8 +24,18 @@ describe("EMS installer command line", () => {
   it("passes the guide's flags, --skip_db_deploy only on secondaries", () => {
     const o = { dbHosts: ["10.0.0.1", "10.0.0.2"], dbPort: 5432, dbUser: "postgres", passwordExpr: '"$DB_PASS"' };
     expect(installerArgs({ ...o, primary: true })).toEqual([
-      "--db_host", "10.0.0.1,10.0.0.2", "--db_port", "5432", "--db_user", "postgres", "--db_pass", '"$DB_PASS"',
-      "--skip_db_install", "--allowed_hosts", "*", "--enable_remote_https",
+      "--db_host",
+      "10.0.0.1,10.0.0.2",
+      "--db_port",
+      "5432",
+      "--db_user",
+      "postgres",
+      "--db_pass",
+      '"$DB_PASS"',
+      "--skip_db_install",
+      "--allowed_hosts",
+      "*",
+      "--enable_remote_https",
     ]);
     expect(installerArgs({ ...o, primary: false })).toContain("--skip_db_deploy");
     expect(installerCommandLine("7.4.4.2034", { ...o, primary: false })).toBe(
@@ -58,7 +68,10 @@ describe("EMS installer command line", () => {
   });
 
   it("downloads and verifies the installer for a URL source", () => {
-    const url = parseDeployment({ ...example, installer: { version: "7.4.4.2034", source: { kind: "url", url: "https://files.example.com/ems.bin", sha256: "a".repeat(64) } } });
+    const url = parseDeployment({
+      ...example,
+      installer: { version: "7.4.4.2034", source: { kind: "url", url: "https://files.example.com/ems.bin", sha256: "a".repeat(64) } },
+    });
     const s = renderEmsInstallScript(url, url.emsNodes[0]!, { primary: true, dbHosts: ["a"] });
     expect(s).toContain("curl -fsSL --retry 3");
     expect(s).toContain(`echo "${"a".repeat(64)}  forticlientems_7.4.4.2034.F.bin" | sha256sum -c --status`);
@@ -69,7 +82,10 @@ describe("EMS service check", () => {
   const primaryUnits = expectedServices("primary").map((alts) => alts[0]!);
 
   it("passes when every service of the role is present (any case, guide spellings)", () => {
-    const r = runCheck("primary", primaryUnits.map((u) => (u === "fcems_pgbouncer" ? "fcems_pgBouncer" : u)));
+    const r = runCheck(
+      "primary",
+      primaryUnits.map((u) => (u === "fcems_pgbouncer" ? "fcems_pgBouncer" : u)),
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/all \d+ services expected on an EMS primary are present/);
   });

@@ -51,7 +51,9 @@ describe("src/ is free of cdktf", () => {
     ].join("\n");
     const file = join(SRC, "render", "sample.ts");
     const found = moduleSpecifiers(sample).filter((s) => violation(file, s));
-    expect(found.sort()).toEqual(["../../constructs/pg-ha-node", "../../stacks/registry", "@cdktf/provider-docker/lib/container", "cdktf", "cdktn", "constructs"].sort());
+    expect(found.sort()).toEqual(
+      ["../../constructs/pg-ha-node", "../../stacks/registry", "@cdktf/provider-docker/lib/container", "cdktf", "cdktn", "constructs"].sort(),
+    );
   });
 
   it("has no file under src/ that imports cdktf, constructs, @cdktf/* or code outside src/", () => {

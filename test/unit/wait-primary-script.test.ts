@@ -13,7 +13,12 @@ import { tempDir } from "../helpers/tmp";
 
 function run(roles: Record<string, "t" | "f" | "down">, attempts = 2) {
   const dir = tempDir("ems-ha-wait-");
-  writeFileSync(join(dir, "roles"), Object.entries(roles).map(([h, r]) => `${h} ${r}`).join("\n") + "\n");
+  writeFileSync(
+    join(dir, "roles"),
+    Object.entries(roles)
+      .map(([h, r]) => `${h} ${r}`)
+      .join("\n") + "\n",
+  );
   writeFileSync(
     join(dir, "docker"),
     `#!/bin/bash\n# stand-in: docker exec CONTAINER bash -c SCRIPT _ ARG\n[ "$1" = exec ] || exit 99\nshift 2\nexport POSTGRESQL_PASSWORD=from-container-env\nexec "$@"\n`,

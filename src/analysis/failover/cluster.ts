@@ -145,9 +145,7 @@ export function nobody(
   const upData = input.nodes.filter((n) => n.role === "data" && !input.down.includes(n.name));
   const preferred = upData.filter(isCandidate).length > 0 ? upData.filter(isCandidate) : upData;
   const pick = rankCandidates(preferred, input.lsn)[0]?.name ?? null;
-  const tail = pick
-    ? `; needs manual promotion (\`ems-ha promote ${pick}\`)`
-    : "; no data node is up: bring one back (nothing to promote)";
+  const tail = pick ? `; needs manual promotion (\`ems-ha promote ${pick}\`)` : "; no data node is up: bring one back (nothing to promote)";
   return {
     model,
     primary: input.primary,

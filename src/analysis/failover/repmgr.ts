@@ -17,16 +17,7 @@
  * Not modelled (not in the schema): failover=manual, primary_visibility_consensus,
  * failover_validation_command, cascading standbys, partial network partitions.
  */
-import {
-  checkInput,
-  type FailoverInput,
-  type FailoverOutcome,
-  isCandidate,
-  nobody,
-  orderReason,
-  primaryUp,
-  rankCandidates,
-} from "./cluster";
+import { checkInput, type FailoverInput, type FailoverOutcome, isCandidate, nobody, orderReason, primaryUp, rankCandidates } from "./cluster";
 
 export function repmgrFailover(input: FailoverInput): FailoverOutcome {
   checkInput(input);

@@ -68,11 +68,7 @@ export function scenariosFor(nodes: ReadonlyArray<ClusterNode>, primary: string)
   return [...byKey.values()].map(({ labels, down }) => ({ label: labels.join(" = "), primary, down }));
 }
 
-export function runScenarios(
-  nodes: ReadonlyArray<ClusterNode>,
-  model: FailoverModelName,
-  primaries: ReadonlyArray<string>,
-): ScenarioResult[] {
+export function runScenarios(nodes: ReadonlyArray<ClusterNode>, model: FailoverModelName, primaries: ReadonlyArray<string>): ScenarioResult[] {
   return primaries.flatMap((primary) =>
     scenariosFor(nodes, primary).map((scenario) => {
       const input = { nodes, primary, down: scenario.down };

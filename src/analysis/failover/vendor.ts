@@ -5,16 +5,7 @@
  * use repmgr's (lower node id). No location rule, no LSN, no single-standby rule.
  * This is what the guide's failover table assumes.
  */
-import {
-  checkInput,
-  type FailoverInput,
-  type FailoverOutcome,
-  isCandidate,
-  nobody,
-  orderReason,
-  primaryUp,
-  rankCandidates,
-} from "./cluster";
+import { checkInput, type FailoverInput, type FailoverOutcome, isCandidate, nobody, orderReason, primaryUp, rankCandidates } from "./cluster";
 
 export function vendorFailover(input: FailoverInput): FailoverOutcome {
   checkInput(input);

@@ -16,11 +16,7 @@ import { mdKeepCode, mdText } from "./md";
 
 /** A table whose every cell is a value (escaped here). */
 function table(head: string[], rows: Array<Array<string | number>>): string {
-  return [
-    `| ${head.map(mdText).join(" | ")} |`,
-    `|${head.map(() => "---").join("|")}|`,
-    ...rows.map((r) => `| ${r.map(mdText).join(" | ")} |`),
-  ].join("\n");
+  return [`| ${head.map(mdText).join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.map(mdText).join(" | ")} |`)].join("\n");
 }
 
 function nodesSection(d: Deployment): string {
@@ -47,7 +43,8 @@ function softwareSection(d: Deployment): string {
     ["EMS installer", `${d.installer.version} (${src.kind === "file" ? `file ${src.path}` : `URL ${src.url}`}), run from ${d.installer.installDir}`],
   ];
   if (["single-region", "geo-redundant", "upgrade-7-4-4"].includes(d.topology)) {
-    const where = img.source.kind === "tarball" ? `tarball ${img.source.path} on each DB host` : img.source.registry ? `registry ${img.source.registry}` : "Docker Hub";
+    const where =
+      img.source.kind === "tarball" ? `tarball ${img.source.path} on each DB host` : img.source.registry ? `registry ${img.source.registry}` : "Docker Hub";
     rows.push(["PostgreSQL HA image", `${img.name}:${img.tag} from ${where}`]);
   }
   for (const f of checksumFields(d)) {
@@ -57,7 +54,14 @@ function softwareSection(d: Deployment): string {
 }
 
 function networkSection(d: Deployment): string {
-  const lines = [`- DB port ${d.database.port} on every DB node; EMS reaches the data nodes ${mdText(d.database.nodes.filter((n) => n.role === "data").map((n) => n.name).join(", "))}.`];
+  const lines = [
+    `- DB port ${d.database.port} on every DB node; EMS reaches the data nodes ${mdText(
+      d.database.nodes
+        .filter((n) => n.role === "data")
+        .map((n) => n.name)
+        .join(", "),
+    )}.`,
+  ];
   if (!d.fortigate) {
     lines.push(`- No FortiGate in the deployment: clients must reach the EMS primary at ${mdText(d.ems.vip)} some other way.`);
     return lines.join("\n");
@@ -142,7 +146,10 @@ export function reportMarkdown(d: Deployment, opts: ReportOptions): string {
       : [
           `Where the ${other} model disagrees (${diff.length}):`,
           "",
-          ...diff.map((r) => `- primary ${mdText(r.scenario.primary)}, down ${mdText(r.scenario.down.join(", "))}: ${model} says ${mdKeepCode(shortOutcome(r.outcome))}, ${r.other.model} says ${mdKeepCode(shortOutcome(r.other))}`),
+          ...diff.map(
+            (r) =>
+              `- primary ${mdText(r.scenario.primary)}, down ${mdText(r.scenario.down.join(", "))}: ${model} says ${mdKeepCode(shortOutcome(r.outcome))}, ${r.other.model} says ${mdKeepCode(shortOutcome(r.other))}`,
+          ),
         ].join("\n"),
     "",
     "## RTO budget",

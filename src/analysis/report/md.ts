@@ -13,7 +13,9 @@ const MARKUP = /[\\`*_[\]<>&|~#]/g;
 
 /** Any text as literal Markdown: it renders exactly as written, on one line. */
 export function mdText(value: string | number): string {
-  return String(value).replace(BREAKS, " ").replace(MARKUP, (c) => `\\${c}`);
+  return String(value)
+    .replace(BREAKS, " ")
+    .replace(MARKUP, (c) => `\\${c}`);
 }
 
 /**
@@ -22,9 +24,11 @@ export function mdText(value: string | number): string {
  * it early, and spans are delimited by the toolkit's own backticks.
  */
 export function mdKeepCode(text: string): string {
-  return text
-    .split(/(`[^`]*`)/)
-    // In a GFM table a pipe ends the cell even inside a code span unless escaped.
-    .map((part, i) => (i % 2 === 1 ? part.replace(BREAKS, " ").replace(/\|/g, "\\|") : mdText(part)))
-    .join("");
+  return (
+    text
+      .split(/(`[^`]*`)/)
+      // In a GFM table a pipe ends the cell even inside a code span unless escaped.
+      .map((part, i) => (i % 2 === 1 ? part.replace(BREAKS, " ").replace(/\|/g, "\\|") : mdText(part)))
+      .join("")
+  );
 }

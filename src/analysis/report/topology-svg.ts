@@ -48,7 +48,11 @@ function nodeBox(p: Placed, lines: string[], fill: string, stroke: string, bold:
 }
 
 function arrowMarker(id: string, color: string): string {
-  return el("marker", { id, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" }, el("path", { d: "M0,0 L10,5 L0,10 z", fill: color }));
+  return el(
+    "marker",
+    { id, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" },
+    el("path", { d: "M0,0 L10,5 L0,10 z", fill: color }),
+  );
 }
 
 export function topologySvg(d: Deployment): string {
@@ -113,7 +117,15 @@ export function topologySvg(d: Deployment): string {
   if (emsPrimary) {
     const ep = pos.get(emsPrimary.name)!;
     edges.push(
-      el("line", { x1: ep.x + BOX_W / 2, y1: ep.y + BOX_H, x2: pp.x + BOX_W / 2, y2: pp.y, stroke: COLORS.sql, "stroke-width": 2, "marker-end": "url(#arrow-sql)" }),
+      el("line", {
+        x1: ep.x + BOX_W / 2,
+        y1: ep.y + BOX_H,
+        x2: pp.x + BOX_W / 2,
+        y2: pp.y,
+        stroke: COLORS.sql,
+        "stroke-width": 2,
+        "marker-end": "url(#arrow-sql)",
+      }),
       text((ep.x + pp.x) / 2 + BOX_W / 2 + 6, (ep.y + BOX_H + pp.y) / 2, `SQL :${d.database.port}`, { "font-size": 11, fill: COLORS.sql }),
     );
   }
@@ -167,7 +179,12 @@ export function topologySvg(d: Deployment): string {
   const legend = legendItems.map(([color, dash, label], i) => {
     const lx = PAD + (i % 2) * 420;
     const ly = legendY + 20 + Math.floor(i / 2) * 22;
-    return el("g", {}, el("line", { x1: lx, y1: ly, x2: lx + 36, y2: ly, stroke: color, "stroke-width": 2.5, "stroke-dasharray": dash }), text(lx + 44, ly + 4, label, { "font-size": 12 }));
+    return el(
+      "g",
+      {},
+      el("line", { x1: lx, y1: ly, x2: lx + 36, y2: ly, stroke: color, "stroke-width": 2.5, "stroke-dasharray": dash }),
+      text(lx + 44, ly + 4, label, { "font-size": 12 }),
+    );
   });
   legend.push(text(PAD, legendY + 80, "Thick border: the node that starts as primary. Priorities and ids are repmgr's.", { "font-size": 12, fill: "#555" }));
 
@@ -177,7 +194,14 @@ export function topologySvg(d: Deployment): string {
       "svg",
       { xmlns: "http://www.w3.org/2000/svg", width, height, viewBox: `0 0 ${width} ${height}`, "font-family": "DejaVu Sans, Arial, Helvetica, sans-serif" },
       el("title", {}, `${d.name} (${d.topology}) topology`),
-      el("defs", {}, arrowMarker("arrow-lb", COLORS.lb), arrowMarker("arrow-sql", COLORS.sql), arrowMarker("arrow-repl", COLORS.repl), arrowMarker("arrow-witness", COLORS.witness)),
+      el(
+        "defs",
+        {},
+        arrowMarker("arrow-lb", COLORS.lb),
+        arrowMarker("arrow-sql", COLORS.sql),
+        arrowMarker("arrow-repl", COLORS.repl),
+        arrowMarker("arrow-witness", COLORS.witness),
+      ),
       el("rect", { x: 0, y: 0, width, height, fill: "#fff" }),
       text(PAD, 30, `${d.name}: ${d.topology}`, { "font-size": 18, "font-weight": "bold" }),
       ...parts,

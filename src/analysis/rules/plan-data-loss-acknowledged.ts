@@ -11,6 +11,12 @@ export const planDataLossAcknowledged: TopologyRule = {
   summary: "a plan that destroys database data is acknowledged (ems-ha plan-review); remove the acknowledgement after the apply",
   check: (d) =>
     d.acknowledgements.some((a) => a.rule === "plan-data-loss")
-      ? [{ nodes: [], message: "plan-review will let a plan destroy database volumes of this deployment", fix: "remove the plan-data-loss acknowledgement once the change is applied" }]
+      ? [
+          {
+            nodes: [],
+            message: "plan-review will let a plan destroy database volumes of this deployment",
+            fix: "remove the plan-data-loss acknowledgement once the change is applied",
+          },
+        ]
       : [],
 };

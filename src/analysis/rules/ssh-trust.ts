@@ -43,7 +43,9 @@ export const sshHostKeyRequired: TopologyRule = {
   check: (d) => {
     if (!d.ssh.strictHostKeys) return [];
     const hosts = unpinned(d);
-    return hosts.length === 0 ? [] : [{ nodes: hosts, message: `ssh.strictHostKeys is true but ${hosts.join(", ")} ha${hosts.length === 1 ? "s" : "ve"} no pinned host key`, fix: PIN_FIX }];
+    return hosts.length === 0
+      ? []
+      : [{ nodes: hosts, message: `ssh.strictHostKeys is true but ${hosts.join(", ")} ha${hosts.length === 1 ? "s" : "ve"} no pinned host key`, fix: PIN_FIX }];
   },
 };
 

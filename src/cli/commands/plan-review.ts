@@ -16,7 +16,11 @@ export const planReviewCommand = defineCommand({
   positionals: [{ name: "PLAN", required: false, description: "the output of `terraform show -json plan.out` (- reads stdin)" }],
   flags: {
     config: CONFIG_FLAG,
-    stack: { type: "string", placeholder: "S", description: "with PLAN: the deployment of stack S (acknowledgements, roles); alone: synthesize, plan and review stack S" },
+    stack: {
+      type: "string",
+      placeholder: "S",
+      description: "with PLAN: the deployment of stack S (acknowledgements, roles); alone: synthesize, plan and review stack S",
+    },
     all: { type: "boolean", description: "synthesize, plan and review every deployment (deployments/ or $EMS_HA_DEPLOYMENTS)" },
     primary: { type: "string", placeholder: "NODE", description: "the node that is primary now (ems-ha status); default: the deployment's initial primary" },
     json: { type: "boolean", description: "print the review as JSON" },
@@ -28,7 +32,12 @@ export const planReviewCommand = defineCommand({
     const stack = flags.stack;
     const all = flags.all === true;
     if ([input !== undefined || stack !== undefined, all].filter(Boolean).length !== 1 || (all && input !== undefined)) {
-      throw usageError("plan-review", positionals, "needs exactly one of: a plan JSON file (or - for stdin), --stack S, --all", "run `terraform show -json plan.out > plan.json` and pass plan.json, or use --stack S");
+      throw usageError(
+        "plan-review",
+        positionals,
+        "needs exactly one of: a plan JSON file (or - for stdin), --stack S, --all",
+        "run `terraform show -json plan.out > plan.json` and pass plan.json, or use --stack S",
+      );
     }
     // --config, $EMS_HA_CONFIG, $EMS_HA_DEPLOYMENTS, ./ems-ha.config.*, ./deployments/ (the app's order)
     const entries: DeploymentEntry[] = resolveDeployments(flags.config, io.cwd, io.env) ?? [];
@@ -37,14 +46,19 @@ export const planReviewCommand = defineCommand({
       const text = input === "-" ? readFileSync(0, "utf8") : readFileSync(resolve(io.cwd, input), "utf8");
       const plan = parsePlanJson(text, input === "-" ? "(stdin)" : input);
       const entry = stack !== undefined ? entries.find((e) => e.stackId === stack) : entries.length === 1 ? entries[0] : undefined;
-      if (stack !== undefined && !entry && entries.length > 0) throw usageError("--stack", stack, "is not a stack of the deployments", `use one of: ${entries.map((e) => e.stackId).join(", ")}`);
+      if (stack !== undefined && !entry && entries.length > 0)
+        throw usageError("--stack", stack, "is not a stack of the deployments", `use one of: ${entries.map((e) => e.stackId).join(", ")}`);
       reviews = [reviewPlan(plan, { deployment: entry?.deployment, primary: flags.primary, stack: entry?.stackId ?? stack })];
     } else {
-      if (entries.length === 0) throw usageError(all ? "--all" : "--stack", stack, "no deployment found", "add deployments/<name>.ts, set EMS_HA_DEPLOYMENTS or pass --config");
+      if (entries.length === 0)
+        throw usageError(all ? "--all" : "--stack", stack, "no deployment found", "add deployments/<name>.ts, set EMS_HA_DEPLOYMENTS or pass --config");
       const chosen = all ? entries : entries.filter((e) => e.stackId === stack);
-      if (chosen.length === 0) throw usageError("--stack", stack, "is not a stack of the deployments", `use one of: ${entries.map((e) => e.stackId).join(", ")}`);
+      if (chosen.length === 0)
+        throw usageError("--stack", stack, "is not a stack of the deployments", `use one of: ${entries.map((e) => e.stackId).join(", ")}`);
       const planned = synthAndPlan({ cwd: io.cwd, env: io.env, stacks: chosen.map((e) => e.stackId) });
-      reviews = planned.map((p, i) => reviewPlan(parsePlanJson(p.planJson, p.stack), { deployment: chosen[i]!.deployment, primary: flags.primary, stack: p.stack }));
+      reviews = planned.map((p, i) =>
+        reviewPlan(parsePlanJson(p.planJson, p.stack), { deployment: chosen[i]!.deployment, primary: flags.primary, stack: p.stack }),
+      );
     }
     const text = flags.json ? JSON.stringify(reviews.length === 1 ? reviews[0] : reviews, null, 2) : reviews.map(reviewMarkdown).join("\n---\n\n");
     if (flags.out) writeFileSync(resolve(io.cwd, flags.out), text.endsWith("\n") ? text : `${text}\n`);

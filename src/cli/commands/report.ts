@@ -27,13 +27,23 @@ export const reportCommand = defineCommand({
     if (flags.all === true || flags.stack !== undefined) {
       const entries = resolveDeployments(flags.config, io.cwd, io.env) ?? [];
       const chosen = flags.stack === undefined ? entries : entries.filter((e) => e.stackId === flags.stack);
-      if (chosen.length === 0) throw usageError(flags.stack ? "--stack" : "--all", flags.stack, "matches no deployment", `add deployments/<name>.ts or use one of: ${entries.map((e) => e.stackId).join(", ") || "(none)"}`);
+      if (chosen.length === 0)
+        throw usageError(
+          flags.stack ? "--stack" : "--all",
+          flags.stack,
+          "matches no deployment",
+          `add deployments/<name>.ts or use one of: ${entries.map((e) => e.stackId).join(", ") || "(none)"}`,
+        );
       targets = chosen.map((e) => ({ deployment: e.deployment, dir: join(out, e.stackId) }));
     } else {
       targets = [{ deployment: readDeployment(flags.config, io).deployment, dir: out }];
     }
     // Everything is computed before anything is written.
-    const rendered = targets.map((t) => ({ ...t, svg: topologySvg(t.deployment), md: reportMarkdown(t.deployment, { model, findings: runRules(t.deployment), svgName: "topology.svg" }) }));
+    const rendered = targets.map((t) => ({
+      ...t,
+      svg: topologySvg(t.deployment),
+      md: reportMarkdown(t.deployment, { model, findings: runRules(t.deployment), svgName: "topology.svg" }),
+    }));
     for (const r of rendered) {
       mkdirSync(r.dir, { recursive: true });
       writeFileSync(join(r.dir, "topology.svg"), r.svg);

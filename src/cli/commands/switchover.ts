@@ -9,7 +9,12 @@ export const switchoverCommand = defineCommand({
     config: CONFIG_FLAG,
     to: { type: "string", required: true, placeholder: "NODE", description: "the standby that becomes primary" },
     "dry-run": { type: "boolean", description: "check and print what would run (repmgr's own --dry-run), change nothing" },
-    "max-lag-bytes": { type: "integer", min: 0, placeholder: "BYTES", description: "refuse when the target's replay lag is larger; absent: the built-in limit" },
+    "max-lag-bytes": {
+      type: "integer",
+      min: 0,
+      placeholder: "BYTES",
+      description: "refuse when the target's replay lag is larger; absent: the built-in limit",
+    },
     "max-lag-seconds": { type: "number", min: 0, placeholder: "SECONDS", description: "refuse when the target is further behind; absent: the built-in limit" },
     "verify-timeout": { type: "number", default: 120, min: 1, max: 3600, placeholder: "SECONDS", description: "how long to wait for the new roles" },
   },

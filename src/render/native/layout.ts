@@ -97,19 +97,17 @@ export function nativeMembers(d: Deployment): NativeMember[] {
   // The scripts keep peers as "name address port" words and compare names in SQL text: both must be plain words.
   const fix = "use a host name or IP address and a node name of letters, digits, '.', '_' and '-'";
   plainWord(d.database.user, "database.user", "use a user name of letters, digits and '_'");
-  const members = d.database.nodes.map(
-    (n, i): NativeMember => ({
-      name: plainWord(n.name, `database.nodes[${i}].name`, fix),
-      address: plainWord(n.address, `database.nodes[${i}].address`, fix),
-      role: n.role,
-      nodeId: n.nodeId ?? i + 1,
-      priority: priorityOf(n),
-      location: locationOf(n),
-      port: d.database.port,
-      initialPrimary: n.name === first,
-      config: n,
-    }),
-  );
+  const members = d.database.nodes.map((n, i): NativeMember => ({
+    name: plainWord(n.name, `database.nodes[${i}].name`, fix),
+    address: plainWord(n.address, `database.nodes[${i}].address`, fix),
+    role: n.role,
+    nodeId: n.nodeId ?? i + 1,
+    priority: priorityOf(n),
+    location: locationOf(n),
+    port: d.database.port,
+    initialPrimary: n.name === first,
+    config: n,
+  }));
   const issues: ConfigIssue[] = [];
   const seen = new Map<number, string>();
   members.forEach((m, i) => {
@@ -125,7 +123,10 @@ export function nativeMembers(d: Deployment): NativeMember[] {
   });
   if (issues.length > 0) throw new ConfigError(issues);
   const rank = (m: NativeMember) => (m.initialPrimary ? 0 : m.role === "data" ? 1 : 2);
-  return members.map((m, i) => ({ m, i })).sort((a, b) => rank(a.m) - rank(b.m) || a.i - b.i).map(({ m }) => m);
+  return members
+    .map((m, i) => ({ m, i }))
+    .sort((a, b) => rank(a.m) - rank(b.m) || a.i - b.i)
+    .map(({ m }) => m);
 }
 
 export function memberByName(d: Deployment, name: string): NativeMember {

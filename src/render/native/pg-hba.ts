@@ -47,7 +47,13 @@ export function hbaLines(d: Deployment, _self: NativeMember): HbaLine[] {
 }
 
 export function formatHbaLine(l: HbaLine): string {
-  const cols = [l.type.padEnd(6), hbaField(l.database, "database").padEnd(12), hbaField(l.user, "user").padEnd(8), (l.address === undefined ? "" : hbaField(l.address, "address")).padEnd(24), l.method];
+  const cols = [
+    l.type.padEnd(6),
+    hbaField(l.database, "database").padEnd(12),
+    hbaField(l.user, "user").padEnd(8),
+    (l.address === undefined ? "" : hbaField(l.address, "address")).padEnd(24),
+    l.method,
+  ];
   return cols.join(" ").replace(/ +$/, "");
 }
 

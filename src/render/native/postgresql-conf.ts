@@ -45,7 +45,10 @@ export function replicationSettings(d: Deployment, m: NativeMember): PgSetting[]
 export function tuningSettings(d: Deployment, m: NativeMember): PgSetting[] {
   if (m.role !== "data" || !nativeSettings(d).tune) return [];
   const n = m.config;
-  return pgtuneSettings({ ramBytes: n.ramGb * 1024 ** 3, cpus: n.cpus, storage: n.storage, connections: d.database.maxConnections }).map((x) => ({ key: x.key, value: x.value }));
+  return pgtuneSettings({ ramBytes: n.ramGb * 1024 ** 3, cpus: n.cpus, storage: n.storage, connections: d.database.maxConnections }).map((x) => ({
+    key: x.key,
+    value: x.value,
+  }));
 }
 
 /** Text for a comment line: control characters (a newline would end the comment) shown as \\xNN. */

@@ -65,7 +65,10 @@ export function witnessEntries(d: Deployment, self: NativeMember): string[] {
 function memberEntry(m: NativeMember): string {
   const fields = [m.name, String(m.nodeId), m.address, String(m.port)];
   for (const f of fields) {
-    if (f === "" || /\s/.test(f)) throw new UnsafeValueError(`node ${JSON.stringify(m.name)}: the value ${JSON.stringify(f)} must be one word without whitespace to be listed in the reconciliation service`);
+    if (f === "" || /\s/.test(f))
+      throw new UnsafeValueError(
+        `node ${JSON.stringify(m.name)}: the value ${JSON.stringify(f)} must be one word without whitespace to be listed in the reconciliation service`,
+      );
   }
   return fields.join(" ");
 }

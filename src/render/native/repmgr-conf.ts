@@ -19,7 +19,10 @@ function quote(v: string | number): string {
   if (/^[A-Za-z0-9_]+$/.test(s)) return s;
   if (s.includes("'")) throw new UnsafeValueError(`repmgr.conf value ${JSON.stringify(s)} must not contain a single quote`);
   // eslint-disable-next-line no-control-regex
-  if (/[\x00-\x1f\x7f\\]/.test(s)) throw new UnsafeValueError(`repmgr.conf value ${JSON.stringify(s)} must not contain a backslash or a control character (a line break would start another setting)`);
+  if (/[\x00-\x1f\x7f\\]/.test(s))
+    throw new UnsafeValueError(
+      `repmgr.conf value ${JSON.stringify(s)} must not contain a backslash or a control character (a line break would start another setting)`,
+    );
   return "'" + s + "'";
 }
 

@@ -21,7 +21,6 @@ export function secretsFor(m: Pick<NativeMember, "role" | "initialPrimary">): st
   return m.role === "data" ? ["db_password", "repmgr_password", "symmetric_key"] : ["repmgr_password"];
 }
 
-
 /** "name address port": names and addresses are plain words (nativeMembers refuses others). */
 function entry(m: NativeMember): string {
   return [m.name, m.address, String(m.port)].join(" ");
@@ -110,7 +109,7 @@ function reconcileFiles(d: Deployment, m: NativeMember): string {
   return [
     "install_reconcile_script() {",
     sh`  ${raw(embedFile(l.reconcileScript, "0755", "root:root", renderReconcileScript(d, m)))}`,
-    '  RECONCILE_CHANGED=$WROTE',
+    "  RECONCILE_CHANGED=$WROTE",
     "}",
     "configure_reconcile() {",
     "  local changed=$RECONCILE_CHANGED",

@@ -51,7 +51,11 @@ export interface DeployResult {
 export function labSecrets(state: LabState): LabSecrets {
   const file = join(state.stateDir, "secrets.json");
   if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8")) as LabSecrets;
-  const token = (n: number) => randomBytes(32).toString("base64").replace(/[^A-Za-z0-9]/g, "").slice(0, n);
+  const token = (n: number) =>
+    randomBytes(32)
+      .toString("base64")
+      .replace(/[^A-Za-z0-9]/g, "")
+      .slice(0, n);
   const s: LabSecrets = { db_password: `Db${token(22)}`, repmgr_password: `Rm${token(22)}`, symmetric_key: token(20) };
   writeFileSync(file, JSON.stringify(s), { mode: 0o600 });
   chmodSync(file, 0o600);
@@ -158,7 +162,12 @@ export async function terraformApply(stackDir: string, env: NodeJS.ProcessEnv, l
       if (d) {
         const secs = Number(d[3] ?? 0) * 60 + Number(d[4]);
         const start = started.get(d[1]!) ?? now - secs;
-        steps.push({ address: d[1]!, startSeconds: Math.round(start * 10) / 10, endSeconds: Math.round(now * 10) / 10, seconds: Math.round((now - start) * 10) / 10 });
+        steps.push({
+          address: d[1]!,
+          startSeconds: Math.round(start * 10) / 10,
+          endSeconds: Math.round(now * 10) / 10,
+          seconds: Math.round((now - start) * 10) / 10,
+        });
       }
       const s = SUMMARY.exec(line);
       if (s) summary = s;
@@ -194,7 +203,13 @@ export async function labDeploy(state: LabState, opts: { log?: Log; failover?: L
   log("terraform init");
   const t0 = Date.now();
   const init = await runStreaming("terraform", ["init", "-input=false", "-no-color"], { cwd: synth.stackDir, env, timeoutMs: 300_000 });
-  if (init.code !== 0) throw new LabError(`terraform init failed:\n${mask(init.stdout + init.stderr).split("\n").slice(-20).join("\n")}`);
+  if (init.code !== 0)
+    throw new LabError(
+      `terraform init failed:\n${mask(init.stdout + init.stderr)
+        .split("\n")
+        .slice(-20)
+        .join("\n")}`,
+    );
   const initSeconds = (Date.now() - t0) / 1000;
   log("terraform apply");
   const apply = await terraformApply(synth.stackDir, env, log, mask);
@@ -214,6 +229,8 @@ export function formatApply(a: ApplyResult): string {
     `apply: ${a.wallSeconds} s wall, ${a.added} added, ${a.changed} changed, ${a.destroyed} destroyed`,
     "| step | start s | end s | seconds | critical |",
     "|---|---|---|---|---|",
-    ...rows.map((s) => `| ${s.address.replace(/_[0-9A-F]{8}$/, "")} | ${s.startSeconds} | ${s.endSeconds} | ${s.seconds} | ${crit.has(s.address) ? "yes" : ""} |`),
+    ...rows.map(
+      (s) => `| ${s.address.replace(/_[0-9A-F]{8}$/, "")} | ${s.startSeconds} | ${s.endSeconds} | ${s.seconds} | ${crit.has(s.address) ? "yes" : ""} |`,
+    ),
   ].join("\n");
 }

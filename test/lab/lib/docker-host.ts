@@ -38,7 +38,21 @@ export function dockerDataDir(h: Pick<LabHost, "dir">): string {
 
 export const CGROUP_UNIT = "ems-lab-docker-cgroups.service";
 export const CGROUP_SCRIPT = "/usr/local/sbin/ems-lab-docker-cgroups";
-export const CGROUP_CONTROLLERS = ["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "net_cls", "net_prio", "perf_event", "hugetlb", "rdma"] as const;
+export const CGROUP_CONTROLLERS = [
+  "cpu",
+  "cpuacct",
+  "cpuset",
+  "memory",
+  "devices",
+  "freezer",
+  "blkio",
+  "pids",
+  "net_cls",
+  "net_prio",
+  "perf_event",
+  "hugetlb",
+  "rdma",
+] as const;
 
 /** The remount script: only cgroup v1 controllers that are mounted are touched. */
 export function cgroupScript(): string {
@@ -125,7 +139,9 @@ export function prepareDockerDataDir(h: Pick<LabHost, "dir" | "name">): string {
 export function tarballsFor(d: Deployment, images: readonly StandinImage[]): Array<{ from: string; to: string }> {
   const src = d.database.image.source;
   if (src.kind !== "tarball") {
-    throw new LabError(`database.image.source is '${src.kind}': lab hosts reach no image registry; use a tarball source with the stand-in image (examples/lab-docker.ts)`);
+    throw new LabError(
+      `database.image.source is '${src.kind}': lab hosts reach no image registry; use a tarball source with the stand-in image (examples/lab-docker.ts)`,
+    );
   }
   const named = images.find((i) => i.sha256 === src.sha256);
   if (!named) {
@@ -191,7 +207,9 @@ export function checkLabLimits(l: LabLimits, log: (m: string) => void = () => un
   const free = fs.bavail * fs.bsize;
   const wanted = diskWanted(l);
   if (free < wanted) {
-    problems.push(`${l.stateRoot} has ${(free / 1024 ** 3).toFixed(1)} GB free; a lab of ${l.hosts} hosts (${l.dockerHosts} with Docker) wants ${(wanted / 1024 ** 3).toFixed(1)} GB`);
+    problems.push(
+      `${l.stateRoot} has ${(free / 1024 ** 3).toFixed(1)} GB free; a lab of ${l.hosts} hosts (${l.dockerHosts} with Docker) wants ${(wanted / 1024 ** 3).toFixed(1)} GB`,
+    );
   }
   if (problems.length > 0) throw new LabError(`this machine's limits do not allow the lab:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
 }
@@ -223,7 +241,9 @@ export async function waitForWitnessViews(
     );
     if (views.every((v) => JSON.stringify(v) === JSON.stringify(all))) return (Date.now() - t0) / 1000;
     if (Date.now() - t0 > timeoutMs) {
-      throw new LabError(`witnesses still lack nodes after ${timeoutMs / 1000} s: ${witnesses.map((w, i) => `${w.name} has ${views[i]!.join(", ") || "none"}`).join("; ")}`);
+      throw new LabError(
+        `witnesses still lack nodes after ${timeoutMs / 1000} s: ${witnesses.map((w, i) => `${w.name} has ${views[i]!.join(", ") || "none"}`).join("; ")}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 1000));
   }

@@ -214,7 +214,9 @@ async function findPrimary(d: Deployment, data: DbNodeConfig[], password: string
   const roles = await Promise.all(data.map((n) => writable(n, d, password)));
   const primaries = data.filter((_, i) => roles[i] === true);
   if (primaries.length !== 1) {
-    throw new LabError(`the drill needs exactly one writable primary before it starts; found ${primaries.map((p) => p.name).join(", ") || "none"} (run \`ems-ha status\`)`);
+    throw new LabError(
+      `the drill needs exactly one writable primary before it starts; found ${primaries.map((p) => p.name).join(", ") || "none"} (run \`ems-ha status\`)`,
+    );
   }
   return primaries[0]!;
 }
@@ -262,7 +264,9 @@ export async function labDrill(state: LabState, opts: DrillOptions = {}): Promis
     if (!newPrimary) await sleep(200);
   }
   const failoverSeconds = newPrimary ? Math.round((Date.now() - tKill) / 100) / 10 : null;
-  log(newPrimary ? `${newPrimary.name} accepts writes after ${failoverSeconds} s` : `no standby became writable within ${opts.failoverTimeoutSeconds ?? 180} s`);
+  log(
+    newPrimary ? `${newPrimary.name} accepts writes after ${failoverSeconds} s` : `no standby became writable within ${opts.failoverTimeoutSeconds ?? 180} s`,
+  );
 
   await sleep(1500); // let the writer reach the new primary
   await writer.stop();
@@ -277,7 +281,9 @@ export async function labDrill(state: LabState, opts: DrillOptions = {}): Promis
     await c.end();
   }
   const rowsMissing = missingIds.length;
-  log(`${acknowledgedAtKill.length} rows acknowledged before the kill, ${rowsMissing} missing on the new primary; ${writer.errors} write errors during the failover`);
+  log(
+    `${acknowledgedAtKill.length} rows acknowledged before the kill, ${rowsMissing} missing on the new primary; ${writer.errors} write errors during the failover`,
+  );
 
   // Bring the old primary back; the reconciliation service must turn it into a standby.
   let rejoined = false;
@@ -339,7 +345,10 @@ export function formatDrill(r: DrillResult): string {
     ["failover seconds (kill -> writable)", r.failoverSeconds === null ? "timed out" : String(r.failoverSeconds)],
     ["repmgr reconnect", `${r.reconnect.attempts} x ${r.reconnect.intervalSeconds} s`],
     ["rows acknowledged before the kill", String(r.rowsAcknowledged)],
-    ["rows missing on the new primary", r.rowsMissing === 0 ? "0" : `${r.rowsMissing} (ids ${r.missingIds.join(", ")}; last acknowledged ${r.lastAcknowledgedId})`],
+    [
+      "rows missing on the new primary",
+      r.rowsMissing === 0 ? "0" : `${r.rowsMissing} (ids ${r.missingIds.join(", ")}; last acknowledged ${r.lastAcknowledgedId})`,
+    ],
     ["write errors during failover", String(r.writeErrors)],
     ["old primary rejoined as standby", r.rejoined ? `yes (${r.rejoinSeconds} s)` : "no"],
     ["writable primaries after rejoin", String(r.writablePrimaries)],

@@ -61,11 +61,7 @@ export function runOk(cmd: string, args: readonly string[], opts: RunOptions = {
 }
 
 /** Asynchronous form for long steps (image build): streams output to `onLine`, bounded by timeoutMs. */
-export function runStreaming(
-  cmd: string,
-  args: readonly string[],
-  opts: RunOptions & { onLine?: (line: string) => void } = {},
-): Promise<RunResult> {
+export function runStreaming(cmd: string, args: readonly string[], opts: RunOptions & { onLine?: (line: string) => void } = {}): Promise<RunResult> {
   const timeoutMs = opts.timeoutMs ?? 600_000;
   return new Promise((resolvePromise) => {
     const child = spawn(cmd, args, { env: opts.env, cwd: opts.cwd, stdio: ["pipe", "pipe", "pipe"] });

@@ -99,7 +99,8 @@ export async function withLock<T>(lockDir: string, waitMs: number, log: (m: stri
         rmSync(lockDir, { recursive: true, force: true });
         continue;
       }
-      if (Date.now() > deadline) throw new LabError(`another process (pid ${owner}) holds ${lockDir} for longer than ${waitMs / 1000} s; remove the directory if that process is gone`);
+      if (Date.now() > deadline)
+        throw new LabError(`another process (pid ${owner}) holds ${lockDir} for longer than ${waitMs / 1000} s; remove the directory if that process is gone`);
       if (!announced) log(`waiting for another image build (pid ${owner}, lock ${lockDir})`);
       announced = true;
       await sleep(1000);
@@ -123,16 +124,12 @@ async function buildInto(tmp: string, recipe: ImageRecipe, mirror: string, log: 
   const t0 = Date.now();
   log(`debootstrap ${recipe.suite} into ${tmp} (mirror ${mirror})`);
   let lines = 0;
-  await runStreamingOk(
-    "debootstrap",
-    ["--variant=minbase", `--include=${recipe.basePackages.join(",")}`, recipe.suite, tmp, mirror],
-    {
-      timeoutMs: 20 * 60_000,
-      onLine: (l) => {
-        if (/^I: (Retrieving|Validating|Extracting|Installing|Configuring|Base system)/.test(l) && lines++ % 40 === 0) log(`  ${l}`);
-      },
+  await runStreamingOk("debootstrap", ["--variant=minbase", `--include=${recipe.basePackages.join(",")}`, recipe.suite, tmp, mirror], {
+    timeoutMs: 20 * 60_000,
+    onLine: (l) => {
+      if (/^I: (Retrieving|Validating|Extracting|Installing|Configuring|Base system)/.test(l) && lines++ % 40 === 0) log(`  ${l}`);
     },
-  );
+  });
   log(`debootstrap done in ${((Date.now() - t0) / 1000).toFixed(0)} s; installing ${recipe.dbPackages.join(", ")}`);
   // No daemon may start inside the build root.
   writeFileSync(join(tmp, "usr/sbin/policy-rc.d"), "#!/bin/sh\nexit 101\n", { mode: 0o755 });
@@ -167,7 +164,10 @@ async function buildInto(tmp: string, recipe: ImageRecipe, mirror: string, log: 
     120_000,
   );
   mkdirSync(join(tmp, "etc/ssh/sshd_config.d"), { recursive: true });
-  writeFileSync(join(tmp, "etc/ssh/sshd_config.d/ems-ha-lab.conf"), "# ems-ha lab: key login only\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\nUseDNS no\n");
+  writeFileSync(
+    join(tmp, "etc/ssh/sshd_config.d/ems-ha-lab.conf"),
+    "# ems-ha lab: key login only\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\nUseDNS no\n",
+  );
   writeFileSync(join(tmp, IMAGE_MARKER), `${JSON.stringify({ ...recipe, builtAt: new Date().toISOString() }, null, 2)}\n`);
 }
 

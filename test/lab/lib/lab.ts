@@ -9,7 +9,16 @@ import type { Deployment } from "../../../src/config/schema";
 import { LabError, run, runOk } from "./exec";
 import { bootHost, createPgCluster, isHostProcess, mountOverlay, mountsUnder, removeHostDir, stopHost, unmount, writeIdentity } from "./host";
 import { DOCKER_RECIPE, ensureImage } from "./image";
-import { checkLabLimits, dockerNspawnArgs, dockerReadyCommand, isDockerDeployment, placeTarballs, prepareDockerDataDir, tarballsFor, writeDockerUnits } from "./docker-host";
+import {
+  checkLabLimits,
+  dockerNspawnArgs,
+  dockerReadyCommand,
+  isDockerDeployment,
+  placeTarballs,
+  prepareDockerDataDir,
+  tarballsFor,
+  writeDockerUnits,
+} from "./docker-host";
 import { ensureStandinImages } from "../../standins/ems-postgres-ha/build";
 import { labBridgeName, labKeyPath, labKnownHostsPath, labMachineName, labStateDir, labStateRoot } from "./paths";
 import { preflight } from "./preflight";
@@ -53,7 +62,9 @@ export async function labUp(deployment: Deployment, opts: LabUpOptions = {}): Pr
   const sshKeyPath = opts.stateDir ? join(stateDir, "ssh", "id_ed25519") : labKeyPath(prefix);
   const wrongKey = planned.filter((h) => h.privateKeyPath !== undefined && resolve(h.privateKeyPath) !== sshKeyPath);
   if (wrongKey.length > 0) {
-    throw new LabError(`${wrongKey.map((h) => `${h.name}: ssh.privateKeyPath is ${h.privateKeyPath}`).join("; ")}; the lab's key is ${sshKeyPath} (use labDeployment(prefix) from examples/lab.ts)`);
+    throw new LabError(
+      `${wrongKey.map((h) => `${h.name}: ssh.privateKeyPath is ${h.privateKeyPath}`).join("; ")}; the lab's key is ${sshKeyPath} (use labDeployment(prefix) from examples/lab.ts)`,
+    );
   }
   preflight(labStateRoot());
   const bridge = labBridgeName(prefix);
@@ -127,7 +138,8 @@ export async function labUp(deployment: Deployment, opts: LabUpOptions = {}): Pr
     const tPg = Date.now();
     const nativeDb = state.hosts.filter((h) => h.role !== "ems" && !h.docker);
     await Promise.all(nativeDb.map((h) => createPgCluster(h, deployment.database.port)));
-    if (nativeDb.length > 0) log(`PostgreSQL cluster 15/main created on the DB hosts, port ${deployment.database.port} (${((Date.now() - tPg) / 1000).toFixed(1)} s)`);
+    if (nativeDb.length > 0)
+      log(`PostgreSQL cluster 15/main created on the DB hosts, port ${deployment.database.port} (${((Date.now() - tPg) / 1000).toFixed(1)} s)`);
 
     const tBoot = Date.now();
     for (const h of state.hosts) {
@@ -151,7 +163,8 @@ export async function labUp(deployment: Deployment, opts: LabUpOptions = {}): Pr
         }),
       )
     ).filter((f): f is string => f !== undefined);
-    if (failures.length > 0) throw new LabError(`hosts did not become reachable over SSH within ${timeoutMs / 1000} s (${budget.why}):\n${failures.join("\n")}`);
+    if (failures.length > 0)
+      throw new LabError(`hosts did not become reachable over SSH within ${timeoutMs / 1000} s (${budget.why}):\n${failures.join("\n")}`);
     log(`all ${state.hosts.length} hosts up in ${((Date.now() - tBoot) / 1000).toFixed(1)} s`);
     return state;
   } catch (e) {
@@ -166,7 +179,12 @@ export async function labUp(deployment: Deployment, opts: LabUpOptions = {}): Pr
  * The boot time limit: the given seconds, else 60 s plus 15 s per host, scaled by the machine's
  * load per CPU (the hosts boot in parallel on shared cores); at most 15 minutes.
  */
-export function bootBudget(hosts: number, given?: number, load = loadavg()[0] ?? 0, cpus = Math.max(1, availableParallelism())): { seconds: number; why: string } {
+export function bootBudget(
+  hosts: number,
+  given?: number,
+  load = loadavg()[0] ?? 0,
+  cpus = Math.max(1, availableParallelism()),
+): { seconds: number; why: string } {
   if (given !== undefined) return { seconds: given, why: "as given" };
   const perCpu = load / cpus;
   const factor = Math.max(1, perCpu);
@@ -180,7 +198,9 @@ export function bootBudget(hosts: number, given?: number, load = loadavg()[0] ??
  */
 async function waitForBoot(state: LabState, h: LabHost, timeoutMs: number, log: Log): Promise<string | undefined> {
   const secs = Math.ceil(timeoutMs / 1000);
-  const r = await sshExec(sshTarget(state, h), `timeout ${secs} systemctl is-system-running --wait; systemctl --failed --no-legend --plain`, { timeoutMs: timeoutMs + 10_000 });
+  const r = await sshExec(sshTarget(state, h), `timeout ${secs} systemctl is-system-running --wait; systemctl --failed --no-legend --plain`, {
+    timeoutMs: timeoutMs + 10_000,
+  });
   const [systemState, ...failed] = r.stdout.trim().split("\n");
   if (systemState === "running") return undefined;
   if (systemState === "degraded") {
@@ -200,7 +220,10 @@ async function waitForDocker(state: LabState, h: LabHost, timeoutMs: number): Pr
 function tail(path: string, lines = 15): string {
   if (!existsSync(path)) return "  (no console output)";
   const r = run("tail", ["-n", String(lines), path]);
-  return r.stdout.split("\n").map((l) => `  | ${l}`).join("\n");
+  return r.stdout
+    .split("\n")
+    .map((l) => `  | ${l}`)
+    .join("\n");
 }
 
 export interface LabDownOptions {

@@ -51,7 +51,8 @@ export function preflightProblems(scratchDir: string, tools: ReadonlyArray<{ too
   try {
     for (const d of ["lower", "upper", "work", "merged"]) mkdirSync(join(t, d));
     const m = run("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${t}/lower,upperdir=${t}/upper,workdir=${t}/work`, `${t}/merged`]);
-    if (m.code !== 0) problems.push(`overlayfs mount not permitted in ${scratchDir}: ${m.stderr.trim()} (the kernel needs overlay support and the process CAP_SYS_ADMIN)`);
+    if (m.code !== 0)
+      problems.push(`overlayfs mount not permitted in ${scratchDir}: ${m.stderr.trim()} (the kernel needs overlay support and the process CAP_SYS_ADMIN)`);
     else run("umount", [`${t}/merged`]);
   } finally {
     rmSync(t, { recursive: true, force: true });

@@ -23,7 +23,10 @@ export function generateHostKeys(rootDir: string): string {
   rmSync(key, { force: true });
   rmSync(`${key}.pub`, { force: true });
   runOk("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "root@lab-host", "-f", key]);
-  writeFileSync(join(rootDir, "etc/ssh/sshd_config.d/ems-ha-lab-hostkey.conf"), "# ems-ha lab: the host's own key, made at lab up\nHostKey /etc/ssh/ssh_host_ed25519_key\n");
+  writeFileSync(
+    join(rootDir, "etc/ssh/sshd_config.d/ems-ha-lab-hostkey.conf"),
+    "# ems-ha lab: the host's own key, made at lab up\nHostKey /etc/ssh/ssh_host_ed25519_key\n",
+  );
   return readFileSync(`${key}.pub`, "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
 }
 
@@ -51,7 +54,9 @@ export function addSudoUser(rootDir: string, publicKey: string): void {
   const r = spawnSync("chroot", [rootDir, "useradd", "--create-home", "--shell", "/bin/bash", LAB_SUDO_USER], { encoding: "utf8" });
   if (r.status !== 0 && !/already exists/.test(r.stderr)) throw new Error(`useradd ${LAB_SUDO_USER} in ${rootDir} failed: ${r.stderr.trim()}`);
   mkdirSync(join(rootDir, "etc/sudoers.d"), { recursive: true });
-  writeFileSync(join(rootDir, "etc/sudoers.d", LAB_SUDO_USER), `# ems-ha lab: a non-root deploy user\n${LAB_SUDO_USER} ALL=(ALL) NOPASSWD: ALL\n`, { mode: 0o440 });
+  writeFileSync(join(rootDir, "etc/sudoers.d", LAB_SUDO_USER), `# ems-ha lab: a non-root deploy user\n${LAB_SUDO_USER} ALL=(ALL) NOPASSWD: ALL\n`, {
+    mode: 0o440,
+  });
   const home = join(rootDir, "home", LAB_SUDO_USER);
   const ids = spawnSync("chroot", [rootDir, "id", "-u", LAB_SUDO_USER], { encoding: "utf8" }).stdout.trim();
   const uid = Number(ids);
@@ -77,11 +82,16 @@ export function sshArgs(t: SshTarget, connectTimeoutSeconds = 5): string[] {
       ? ["-o", `UserKnownHostsFile=${t.knownHostsPath}`, "-o", "StrictHostKeyChecking=yes"]
       : ["-o", "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no"];
   return [
-    "-i", t.sshKeyPath,
-    "-o", "BatchMode=yes",
-    "-o", "IdentitiesOnly=yes",
-    "-o", `ConnectTimeout=${connectTimeoutSeconds}`,
-    "-o", "LogLevel=ERROR",
+    "-i",
+    t.sshKeyPath,
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "IdentitiesOnly=yes",
+    "-o",
+    `ConnectTimeout=${connectTimeoutSeconds}`,
+    "-o",
+    "LogLevel=ERROR",
     ...hostKey,
     `${t.user ?? "root"}@${t.address}`,
   ];
@@ -95,15 +105,19 @@ export function sshExec(t: SshTarget, command: string, opts: { timeoutMs?: numbe
 /** Waits (bounded) until the host runs commands over SSH. Returns undefined when ready, else the last error. */
 export async function waitForSsh(t: SshTarget, timeoutMs: number, isAlive: () => boolean = () => true): Promise<string | undefined> {
   let last = "no attempt made";
-  const ok = await waitFor(async () => {
-    if (!isAlive()) {
-      last = "the host's systemd-nspawn process exited";
-      return false;
-    }
-    const r = await runStreaming("ssh", [...sshArgs(t, 2), "--", "true"], { timeoutMs: 5000 });
-    if (r.code === 0) return true;
-    last = (r.stderr || `exit ${r.code}`).trim();
-    return undefined;
-  }, timeoutMs, 500);
+  const ok = await waitFor(
+    async () => {
+      if (!isAlive()) {
+        last = "the host's systemd-nspawn process exited";
+        return false;
+      }
+      const r = await runStreaming("ssh", [...sshArgs(t, 2), "--", "true"], { timeoutMs: 5000 });
+      if (r.code === 0) return true;
+      last = (r.stderr || `exit ${r.code}`).trim();
+      return undefined;
+    },
+    timeoutMs,
+    500,
+  );
   return ok === true ? undefined : last;
 }

@@ -23,7 +23,7 @@ function parseNet(s: string): Net | undefined {
 function overlaps(a: Net, b: Net): boolean {
   const bits = Math.min(a.bits, b.bits);
   const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
-  return ((a.base & mask) >>> 0) === ((b.base & mask) >>> 0);
+  return (a.base & mask) >>> 0 === (b.base & mask) >>> 0;
 }
 
 export interface SubnetUse {

@@ -27,7 +27,9 @@ export function labPrefixOf(hosts: readonly PlannedHost[]): string {
   if (bad.length > 0) throw new LabError(`lab hosts need IPv4 addresses; ${bad.map((h) => `${h.name} has '${h.address}'`).join(", ")}`);
   const prefixes = [...new Set(hosts.map((h) => h.address.split(".").slice(0, 3).join(".")))];
   if (prefixes.length !== 1) {
-    throw new LabError(`lab hosts must share one /24; the deployment uses ${prefixes.map((p) => `${p}.0/24`).join(", ")} (use labDeployment(prefix) from examples/lab.ts)`);
+    throw new LabError(
+      `lab hosts must share one /24; the deployment uses ${prefixes.map((p) => `${p}.0/24`).join(", ")} (use labDeployment(prefix) from examples/lab.ts)`,
+    );
   }
   const reserved = hosts.filter((h) => ["0", "1", "255"].includes(h.address.split(".")[3]));
   if (reserved.length > 0) {

@@ -24,7 +24,9 @@ export function requireTools(): void {
   ];
   const missing = needs.filter(([p]) => !existsSync(p));
   if (missing.length > 0) {
-    throw new Error(`missing ${missing.map(([p, pkg]) => `${p} (package ${pkg})`).join(", ")}: apt-get install -y ${[...new Set(missing.map(([, pkg]) => pkg))].join(" ")}`);
+    throw new Error(
+      `missing ${missing.map(([p, pkg]) => `${p} (package ${pkg})`).join(", ")}: apt-get install -y ${[...new Set(missing.map(([, pkg]) => pkg))].join(" ")}`,
+    );
   }
   if (process.getuid?.() !== 0) throw new Error("the ops tests run as root (they start PostgreSQL as the postgres user and sshd)");
 }
@@ -172,22 +174,39 @@ export class LoopbackCluster {
   /** Stops a node at once (like a crash); ignores a node that is not running. */
   stopImmediate(n: PgNode): void {
     if (!existsSync(join(n.dataDir, "postmaster.pid"))) return;
-    spawnSync("runuser", ["-u", "postgres", "--", `${PG_BIN}/pg_ctl`, "-D", n.dataDir, "-m", "immediate", "-w", "-t", "20", "stop"], { timeout: 30_000, killSignal: "SIGKILL" });
+    spawnSync("runuser", ["-u", "postgres", "--", `${PG_BIN}/pg_ctl`, "-D", n.dataDir, "-m", "immediate", "-w", "-t", "20", "stop"], {
+      timeout: 30_000,
+      killSignal: "SIGKILL",
+    });
   }
 
   psql(n: PgNode, sql: string, db = "postgres"): string {
-    return this.asPg(`${PG_BIN}/psql`, ["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", n.socketDir, "-p", String(this.port), "-U", "postgres", "-d", db, "-c", sql], 20_000).trim();
+    return this.asPg(
+      `${PG_BIN}/psql`,
+      ["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", n.socketDir, "-p", String(this.port), "-U", "postgres", "-d", db, "-c", sql],
+      20_000,
+    ).trim();
   }
 
   private initdb(n: PgNode): void {
     const pwfile = join(n.socketDir, "pwfile");
     writeFileSync(pwfile, `${this.password}\n`, { mode: 0o600 });
     chownSync(pwfile, pgUid(), pgGid());
-    this.asPg(`${PG_BIN}/initdb`, ["-D", n.dataDir, "-U", "postgres", `--pwfile=${pwfile}`, "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8"], 60_000);
+    this.asPg(
+      `${PG_BIN}/initdb`,
+      ["-D", n.dataDir, "-U", "postgres", `--pwfile=${pwfile}`, "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8"],
+      60_000,
+    );
     appendFileSync(join(n.dataDir, "postgresql.conf"), this.localSettings(n));
     writeFileSync(
       join(n.dataDir, "pg_hba.conf"),
-      ["local all all trust", "host replication repmgr 127.0.0.0/8 trust", "host repmgr repmgr 127.0.0.0/8 trust", "host all all 127.0.0.0/8 scram-sha-256", ""].join("\n"),
+      [
+        "local all all trust",
+        "host replication repmgr 127.0.0.0/8 trust",
+        "host repmgr repmgr 127.0.0.0/8 trust",
+        "host all all 127.0.0.0/8 scram-sha-256",
+        "",
+      ].join("\n"),
     );
     this.start(n);
     this.psql(n, "create user repmgr superuser replication");
@@ -208,7 +227,11 @@ export class LoopbackCluster {
 
   addStandby(name: string, nodeId: number, address: string, upstream: PgNode): PgNode {
     const n = this.defineNode(name, nodeId, address);
-    this.asPg(`${PG_BIN}/pg_basebackup`, ["-d", `host=${upstream.address} port=${this.port} user=repmgr application_name=${name}`, "-D", n.dataDir, "-R", "-X", "stream", "-c", "fast"], 120_000);
+    this.asPg(
+      `${PG_BIN}/pg_basebackup`,
+      ["-d", `host=${upstream.address} port=${this.port} user=repmgr application_name=${name}`, "-D", n.dataDir, "-R", "-X", "stream", "-c", "fast"],
+      120_000,
+    );
     // The copied postgresql.conf carries the upstream's address and socket: later lines win.
     appendFileSync(join(n.dataDir, "postgresql.conf"), this.localSettings(n));
     this.start(n);
@@ -284,7 +307,10 @@ export class LoopbackCluster {
           ok = "";
         }
         if (ok === "t") break;
-        if (Date.now() > deadline) throw new Error(`repmgrd of ${n.name} not running after ${timeoutMs / 1000} s:\n${existsSync(join(n.socketDir, "repmgrd.log")) ? readFileSync(join(n.socketDir, "repmgrd.log"), "utf8").slice(-2000) : "(no log)"}`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `repmgrd of ${n.name} not running after ${timeoutMs / 1000} s:\n${existsSync(join(n.socketDir, "repmgrd.log")) ? readFileSync(join(n.socketDir, "repmgrd.log"), "utf8").slice(-2000) : "(no log)"}`,
+          );
         await new Promise((r) => setTimeout(r, 500));
       }
     }
@@ -292,7 +318,10 @@ export class LoopbackCluster {
 
   /** `repmgr cluster show --csv` on a node (id,status,... per line). */
   clusterShowCsv(n: PgNode): string {
-    const r = spawnSync("runuser", ["-u", "postgres", "--", `${PG_BIN}/repmgr`, "-f", n.repmgrConf, "cluster", "show", "--csv"], { encoding: "utf8", timeout: 30_000 });
+    const r = spawnSync("runuser", ["-u", "postgres", "--", `${PG_BIN}/repmgr`, "-f", n.repmgrConf, "cluster", "show", "--csv"], {
+      encoding: "utf8",
+      timeout: 30_000,
+    });
     return r.stdout;
   }
 

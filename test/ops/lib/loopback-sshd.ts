@@ -78,7 +78,9 @@ export async function startSshd(dir: string, addresses: string[], port: number, 
   );
   let log = "";
   const proc = opts.repmgrHops
-    ? spawn("unshare", ["-m", "sh", "-c", `mount -t tmpfs -o mode=1777,size=64m tmpfs /tmp && exec /usr/sbin/sshd -D -e -f ${config}`], { stdio: ["ignore", "pipe", "pipe"] })
+    ? spawn("unshare", ["-m", "sh", "-c", `mount -t tmpfs -o mode=1777,size=64m tmpfs /tmp && exec /usr/sbin/sshd -D -e -f ${config}`], {
+        stdio: ["ignore", "pipe", "pipe"],
+      })
     : spawn("/usr/sbin/sshd", ["-D", "-e", "-f", config], { stdio: ["ignore", "pipe", "pipe"] });
   proc.stdout!.on("data", (d: Buffer) => (log += d.toString()));
   proc.stderr!.on("data", (d: Buffer) => (log += d.toString()));

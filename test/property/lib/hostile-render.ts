@@ -98,9 +98,59 @@ export const FIELDS: Record<ExampleName, Field[]> = {
 
 /** Pieces hostile strings are made of. */
 const SHELL_PIECES = [
-  "$(touch /tmp/ems-ha-pwned)", "`touch /tmp/ems-ha-pwned`", "$((1+1))", "${HOME}", "${IFS}", "$HOME", "$1", "$@", "%{x}", "${x}",
-  "'", '"', "\\", "\n", "\t", "\r", ";", "|", "&", "&&", ">", "<", "<<", "(", ")", "{", "}", "[", "]", "*", "?", "~", "#", "!", "=",
-  " ", "  ", ",", ":", ".", "/", "é", "ß", "日本", "😀", "\u202e", "EMS_HA_EOF", "EOF", "EMS_HA_SQL", "a", "b", "x", "0",
+  "$(touch /tmp/ems-ha-pwned)",
+  "`touch /tmp/ems-ha-pwned`",
+  "$((1+1))",
+  "${HOME}",
+  "${IFS}",
+  "$HOME",
+  "$1",
+  "$@",
+  "%{x}",
+  "${x}",
+  "'",
+  '"',
+  "\\",
+  "\n",
+  "\t",
+  "\r",
+  ";",
+  "|",
+  "&",
+  "&&",
+  ">",
+  "<",
+  "<<",
+  "(",
+  ")",
+  "{",
+  "}",
+  "[",
+  "]",
+  "*",
+  "?",
+  "~",
+  "#",
+  "!",
+  "=",
+  " ",
+  "  ",
+  ",",
+  ":",
+  ".",
+  "/",
+  "é",
+  "ß",
+  "日本",
+  "😀",
+  "\u202e",
+  "EMS_HA_EOF",
+  "EOF",
+  "EMS_HA_SQL",
+  "a",
+  "b",
+  "x",
+  "0",
 ];
 
 /**
@@ -143,7 +193,15 @@ export function renderAll(topology: ExampleName, d: Deployment): Rendered {
       add(`host prep ${n.name}`, renderHostPrepScript(d, n, spec.extraConf));
       add(`docker run ${n.name}`, dockerRunCommand(spec));
     }
-    add("wait primary", renderWaitPrimaryScript(d.database.nodes[0]!.name, d.database.port, d.database.user, d.database.nodes.filter((n) => n.role === "data").map((n) => n.name)));
+    add(
+      "wait primary",
+      renderWaitPrimaryScript(
+        d.database.nodes[0]!.name,
+        d.database.port,
+        d.database.user,
+        d.database.nodes.filter((n) => n.role === "data").map((n) => n.name),
+      ),
+    );
   }
   if (topology === "upgrade-7-4-4") {
     for (const u of upgradeOrder(d)) {

@@ -59,7 +59,15 @@ function trustedType(t: ts.Type): boolean {
   if (t.isUnion()) return t.types.every(trustedType);
   const f = t.flags;
   return Boolean(
-    f & (ts.TypeFlags.NumberLike | ts.TypeFlags.BooleanLike | ts.TypeFlags.BigIntLike | ts.TypeFlags.StringLiteral | ts.TypeFlags.TemplateLiteral | ts.TypeFlags.EnumLiteral | ts.TypeFlags.Undefined | ts.TypeFlags.Null),
+    f &
+    (ts.TypeFlags.NumberLike |
+      ts.TypeFlags.BooleanLike |
+      ts.TypeFlags.BigIntLike |
+      ts.TypeFlags.StringLiteral |
+      ts.TypeFlags.TemplateLiteral |
+      ts.TypeFlags.EnumLiteral |
+      ts.TypeFlags.Undefined |
+      ts.TypeFlags.Null),
   );
 }
 
@@ -120,7 +128,12 @@ export function findRawInterpolations(root: string, files: string[] = listTs(joi
             // list.map(builder).join(" ")
             if (name === "join" && ts.isPropertyAccessExpression(callee) && ts.isCallExpression(callee.expression)) {
               const inner = callee.expression;
-              return ts.isPropertyAccessExpression(inner.expression) && inner.expression.name.text === "map" && inner.arguments.length === 1 && RAW_BUILDERS.has(inner.arguments[0]!.getText());
+              return (
+                ts.isPropertyAccessExpression(inner.expression) &&
+                inner.expression.name.text === "map" &&
+                inner.arguments.length === 1 &&
+                RAW_BUILDERS.has(inner.arguments[0]!.getText())
+              );
             }
           }
           return false;

@@ -23,11 +23,30 @@ pg_dropcluster hostname subscription-manager rpm ln uname sort env bash sh su su
   .split(/\s+/)
   .filter(Boolean);
 
-const EFFECT_BUILTINS = ["cd", "echo", "printf", "trap", "exit", "set", "source", ".", "eval", "exec", "umask", "kill", "ulimit", "wait", "disown", "enable", "alias", "shopt"];
+const EFFECT_BUILTINS = [
+  "cd",
+  "echo",
+  "printf",
+  "trap",
+  "exit",
+  "set",
+  "source",
+  ".",
+  "eval",
+  "exec",
+  "umask",
+  "kill",
+  "ulimit",
+  "wait",
+  "disown",
+  "enable",
+  "alias",
+  "shopt",
+];
 
 const PRELUDE = [
-  "__rec() { builtin printf '%s\\0' \"$#\" \"$@\" >&9; }",
-  "command_not_found_handle() { __rec \"$@\"; return 0; }",
+  '__rec() { builtin printf \'%s\\0\' "$#" "$@" >&9; }',
+  'command_not_found_handle() { __rec "$@"; return 0; }',
   ...EXTERNALS.map((c) => `${c}() { __rec ${c} "$@"; }`),
   ...EFFECT_BUILTINS.filter((c) => c !== ".").map((c) => `${c}() { __rec ${c} "$@"; }`),
   // `while true` would never end: true fails (set -e is off, so `|| true` changes nothing).

@@ -42,7 +42,10 @@ function asPg(cmd: string, args: string[], timeout = 60_000): string {
 export class LoopbackPg {
   readonly dataDir: string;
   readonly sockDir: string;
-  constructor(readonly baseDir: string, readonly port: number) {
+  constructor(
+    readonly baseDir: string,
+    readonly port: number,
+  ) {
     this.dataDir = join(baseDir, "pgdata");
     this.sockDir = join(baseDir, "pgsock");
   }
@@ -55,7 +58,22 @@ export class LoopbackPg {
       chownSync(d, uid, gid);
     }
     asPg(`${PG_BIN}/initdb`, ["-D", this.dataDir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"]);
-    asPg(`${PG_BIN}/pg_ctl`, ["-D", this.dataDir, "-l", join(this.sockDir, "log"), "-o", `-p ${this.port} -k ${this.sockDir} -c listen_addresses=127.0.0.1`, "-w", "-t", "30", "start"], 40_000);
+    asPg(
+      `${PG_BIN}/pg_ctl`,
+      [
+        "-D",
+        this.dataDir,
+        "-l",
+        join(this.sockDir, "log"),
+        "-o",
+        `-p ${this.port} -k ${this.sockDir} -c listen_addresses=127.0.0.1`,
+        "-w",
+        "-t",
+        "30",
+        "start",
+      ],
+      40_000,
+    );
     asPg(`${PG_BIN}/createdb`, ["-h", "127.0.0.1", "-p", String(this.port), database]);
   }
 
@@ -64,6 +82,10 @@ export class LoopbackPg {
   }
 
   stop(): void {
-    spawnSync("runuser", ["-u", "postgres", "--", `${PG_BIN}/pg_ctl`, "-D", this.dataDir, "-m", "immediate", "-w", "-t", "20", "stop"], { timeout: 30_000, killSignal: "SIGKILL", cwd: "/" });
+    spawnSync("runuser", ["-u", "postgres", "--", `${PG_BIN}/pg_ctl`, "-D", this.dataDir, "-m", "immediate", "-w", "-t", "20", "stop"], {
+      timeout: 30_000,
+      killSignal: "SIGKILL",
+      cwd: "/",
+    });
   }
 }

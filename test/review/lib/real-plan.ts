@@ -38,7 +38,8 @@ export function tfEnv(dir: string, secrets: Record<string, string> = SECRETS): N
 
 export function tf(dir: string, env: NodeJS.ProcessEnv, args: string[]): string {
   const r = spawnSync("terraform", args, { cwd: dir, env, encoding: "utf8", timeout: 180_000, maxBuffer: 64 * 1024 * 1024 });
-  if (r.error || r.status !== 0) throw new Error(`terraform ${args.join(" ")} failed (${r.error?.message ?? `exit ${r.status}`}):\n${(r.stderr + r.stdout).slice(0, 4000)}`);
+  if (r.error || r.status !== 0)
+    throw new Error(`terraform ${args.join(" ")} failed (${r.error?.message ?? `exit ${r.status}`}):\n${(r.stderr + r.stdout).slice(0, 4000)}`);
   return r.stdout;
 }
 

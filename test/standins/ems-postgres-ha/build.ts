@@ -47,11 +47,23 @@ const PASSWD_LINE = `postgres:x:${STANDIN_UID}:0:PostgreSQL (ems-postgres-ha sta
 
 /** Left out of layer 1: nothing the database needs. */
 const EXCLUDES = [
-  "./dev/*", "./proc/*", "./sys/*", "./run/*", "./tmp/*",
-  "./usr/share/doc/*", "./usr/share/man/*", "./usr/share/locale/*", "./usr/share/i18n/*",
-  "./var/cache/apt/*", "./var/lib/apt/lists/*", "./var/log/*",
-  "./etc/ems-ha-lab-image.json", "./etc/ssh/sshd_config.d/*", "./root/.ssh",
-  "./etc/postgresql/*", "./var/lib/postgresql/*",
+  "./dev/*",
+  "./proc/*",
+  "./sys/*",
+  "./run/*",
+  "./tmp/*",
+  "./usr/share/doc/*",
+  "./usr/share/man/*",
+  "./usr/share/locale/*",
+  "./usr/share/i18n/*",
+  "./var/cache/apt/*",
+  "./var/lib/apt/lists/*",
+  "./var/log/*",
+  "./etc/ems-ha-lab-image.json",
+  "./etc/ssh/sshd_config.d/*",
+  "./root/.ssh",
+  "./etc/postgresql/*",
+  "./var/lib/postgresql/*",
 ] as const;
 
 const BUILDER_VERSION = 1;
@@ -161,7 +173,10 @@ async function buildInto(tmp: string, base: string, log: (m: string) => void): P
     const l2sum = await sha256File(l2tmp);
     mkdirSync(join(stage, l2sum), { recursive: true });
     renameSync(l2tmp, join(stage, l2sum, "layer.tar"));
-    for (const [id, parent] of [[l1sum, undefined], [l2sum, l1sum]] as const) {
+    for (const [id, parent] of [
+      [l1sum, undefined],
+      [l2sum, l1sum],
+    ] as const) {
       writeFileSync(join(stage, id, "VERSION"), "1.0");
       writeFileSync(join(stage, id, "json"), JSON.stringify({ id, ...(parent ? { parent } : {}), os: "linux" }));
     }
@@ -169,13 +184,27 @@ async function buildInto(tmp: string, base: string, log: (m: string) => void): P
     const configName = `${sha256Text(config)}.json`;
     writeFileSync(join(stage, configName), config);
     const ref = `${STANDIN_IMAGE_NAME}:${tag}`;
-    writeFileSync(join(stage, "manifest.json"), JSON.stringify([{ Config: configName, RepoTags: [ref], Layers: [`${l1sum}/layer.tar`, `${l2sum}/layer.tar`] }]));
+    writeFileSync(
+      join(stage, "manifest.json"),
+      JSON.stringify([{ Config: configName, RepoTags: [ref], Layers: [`${l1sum}/layer.tar`, `${l2sum}/layer.tar`] }]),
+    );
     writeFileSync(join(stage, "repositories"), JSON.stringify({ [STANDIN_IMAGE_NAME]: { [tag]: l2sum } }));
     const file = join(tmp, `${STANDIN_IMAGE_NAME}_${tag}.tar.gz`);
     log(`stand-in image: writing ${ref}`);
     await runStreamingOk(
       "bash",
-      ["-o", "pipefail", "-c", 'tar --numeric-owner --sort=name -C "$1" -cf - manifest.json repositories "$2" "$3" "$4" | gzip -1 -n > "$5"', "bash", stage, configName, l1sum, l2sum, file],
+      [
+        "-o",
+        "pipefail",
+        "-c",
+        'tar --numeric-owner --sort=name -C "$1" -cf - manifest.json repositories "$2" "$3" "$4" | gzip -1 -n > "$5"',
+        "bash",
+        stage,
+        configName,
+        l1sum,
+        l2sum,
+        file,
+      ],
       { timeoutMs: 600_000 },
     );
     rmSync(stage, { recursive: true, force: true });

@@ -13,7 +13,9 @@ export function standinImagesSync(): StandinImage[] {
   const tsx = join(__dirname, "../../../node_modules/tsx/dist/cli.mjs");
   const r = spawnSync(process.execPath, [tsx, join(__dirname, "build.ts")], { stdio: ["ignore", "pipe", "inherit"], encoding: "utf8", timeout: 40 * 60_000 });
   if (r.status !== 0) {
-    throw new Error(`building the ems-postgres-ha stand-in image failed (exit ${r.status ?? r.signal}); it needs root and the lab's base image (docs/lab.md, Docker DB hosts)`);
+    throw new Error(
+      `building the ems-postgres-ha stand-in image failed (exit ${r.status ?? r.signal}); it needs root and the lab's base image (docs/lab.md, Docker DB hosts)`,
+    );
   }
   return JSON.parse(r.stdout.trim().split("\n").at(-1)!) as StandinImage[];
 }
