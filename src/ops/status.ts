@@ -108,6 +108,15 @@ function sameHost(a: string | null | undefined, b: string): boolean {
   return !!a && a.toLowerCase() === b.toLowerCase();
 }
 
+/**
+ * Whether a host as a standby reports it (its WAL receiver's sender) is this node: natively the
+ * node's address, in the Docker topologies its name (the containers reach each other through
+ * --add-host name:address, and repmgr's conninfo names the node).
+ */
+function isNode(host: string | null | undefined, node: Pick<DbNodeConfig, "name" | "address">): boolean {
+  return sameHost(host, node.address) || sameHost(host, node.name);
+}
+
 /** One DB node's status from its probe (and the primary's, for the lag as the primary sees it). */
 export function dbNodeStatus(node: DbNodeConfig, probe: DbProbe, primary?: DbProbe): DbNodeStatus {
   const base = {
@@ -225,7 +234,7 @@ export function evaluateDatabase(d: Deployment, probes: ReadonlyMap<string, DbPr
   const warnings: string[] = [];
   /** Nodes that could not take part in an election now, with why. */
   const unfit = new Map<string, string>();
-  const addressName = (host: string | undefined) => d.database.nodes.find((x) => sameHost(host, x.address))?.name ?? host ?? "an unknown host";
+  const addressName = (host: string | undefined) => d.database.nodes.find((x) => isNode(host, x))?.name ?? host ?? "an unknown host";
   if (writable.length === 0) reasons.push("no writable primary answers");
   if (writable.length > 1) reasons.push(`${writable.length} writable primaries (split brain): ${writable.join(", ")}`);
   for (const n of dbNodes) {
@@ -242,7 +251,7 @@ export function evaluateDatabase(d: Deployment, probes: ReadonlyMap<string, DbPr
         reasons.push(`standby ${n.name} is not streaming from a primary`);
         const fork = primaryName && primaryProbe ? forkVerdict(n.name, probe, primaryName, primaryProbe) : undefined;
         if (fork) reasons.push(fork);
-      } else if (primaryConfig && !sameHost(n.upstream, primaryConfig.address)) {
+      } else if (primaryConfig && !isNode(n.upstream, primaryConfig)) {
         unfit.set(n.name, `streams from ${addressName(n.upstream)}`);
         reasons.push(
           `standby ${n.name} streams from ${addressName(n.upstream)}, not from the primary ${primaryConfig.name} (repmgr standby follow --upstream-node-id of ${primaryConfig.name})`,

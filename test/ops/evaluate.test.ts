@@ -353,6 +353,28 @@ describe("status tells the truth (pure parts)", () => {
     expect(v.reasons.some((r) => r.startsWith("if the primary pg-1 fails now, nobody is promoted"))).toBe(true);
   });
 
+  it("a standby that names its upstream by node name (the Docker topologies' conninfo) streams from the primary", () => {
+    const running = { running: true, paused: false, pid: 10 };
+    const v = evaluateDatabase(
+      d,
+      new Map<string, DbProbe>([
+        ["pg-1", { ...primary, repmgrd: running }],
+        ["pg-2", { ...standby, upstreamHost: "pg-1", repmgrd: running }],
+        ["pgw-1", { ...witness, repmgrd: running }],
+      ]),
+    );
+    expect(v.reasons.filter((r) => r.includes("streams from"))).toEqual([]);
+    const other = evaluateDatabase(
+      d,
+      new Map<string, DbProbe>([
+        ["pg-1", { ...primary, repmgrd: running }],
+        ["pg-2", { ...standby, upstreamHost: "pgw-1", repmgrd: running }],
+        ["pgw-1", { ...witness, repmgrd: running }],
+      ]),
+    );
+    expect(other.reasons).toContain("standby pg-2 streams from pgw-1, not from the primary pg-1 (repmgr standby follow --upstream-node-id of pg-1)");
+  });
+
   it("rewind records are listed per node from the listing command's output", () => {
     expect(listMarkersCommand("/var/lib/ems-ha", "pg 2")).toContain("/var/lib/ems-ha/rewind-'pg 2'-*.txt");
     expect(parseFence("pg-2", "==> /s/rewind-pg-2-1.txt\nx\n==F 2026-01-02 03:04:05 UTC pg-2\n")).toEqual({ node: "pg-2", since: "2026-01-02 03:04:05 UTC" });
