@@ -50,10 +50,13 @@ function deployment(prefix: string): DeploymentInput {
 }
 
 /** `npx cdktf deploy` in the project directory, with no ~/.ssh of the deploying user. */
+/** The deploying user's HOME: empty (no ~/.ssh), the same for every run (the local state lives under it). */
+let deployHome: string | undefined;
+
 async function cdktf(args: string[]): Promise<{ code: number; out: string }> {
   const secrets = labSecrets(state!);
   const mask = masker(secrets);
-  const home = tempDir("ems-ha-home-");
+  const home = (deployHome ??= tempDir("ems-ha-home-"));
   const r = await runStreaming("npx", ["cdktf", ...args], {
     cwd: project,
     timeoutMs: 900_000,
@@ -156,7 +159,9 @@ describe("a first deploy with npx cdktf deploy, as a non-root sudo user, pinned 
       );
       expect(check.stdout.trim().split("\n"), host).toEqual(["installed", `${LAB_SUDO_USER} 700`, "secrets-removed", "password-removed", "root-unused"]);
     }
-    expect(readdirSync(project).some((f) => /^terraform\.standalone-db\.tfstate$/.test(f))).toBe(true);
+    // The local state is kept outside the project (docs/ci.md): under $XDG_STATE_HOME, here ~/.local/state.
+    expect(readdirSync(project).some((f) => /\.tfstate$/.test(f))).toBe(false);
+    expect(existsSync(join(deployHome!, ".local/state/ems-ha/standalone-db/terraform.tfstate"))).toBe(true);
   }, 900_000);
 
   it("re-deploys with no changes", async () => {
