@@ -72,6 +72,8 @@ interface LiveResult {
   readonly model: FailoverOutcome;
   readonly newPrimary: string | null;
   readonly seconds: number | null;
+  /** With nobody promoted: seconds from the outage until every surviving candidate had cancelled. */
+  readonly cancelSeconds: number | null;
   /** Surviving data nodes whose repmgrd logged that it cancelled the election. */
   readonly cancelledOn: string[];
   /** Why each of them cancelled, from its log: "location" (network split assumed) or "majority". */
@@ -199,6 +201,7 @@ async function play(row: Row): Promise<LiveResult> {
   let seconds: number | null = null;
   let cancelledOn: string[] = [];
   let cancelRules: string[] = [];
+  let cancelSeconds: number | null = null;
   while (Date.now() - t0 < OBSERVE_SECONDS * 1000) {
     for (const n of survivors) {
       if ((await writable(n)) === true) {
@@ -213,12 +216,13 @@ async function play(row: Row): Promise<LiveResult> {
     cancelledOn = survivors.filter((_, i) => CANCELLED.test(logs[i]!.stdout));
     cancelRules = logs.map((l) => (/assuming network split/.test(l.stdout) ? "location" : /qualified majority/.test(l.stdout) ? "majority" : "?"));
     if (survivors.length > 0 && cancelledOn.length === survivors.length) {
+      cancelSeconds = Math.round((Date.now() - t0) / 100) / 10;
       log(`  every surviving candidate cancelled: ${logs.map((l, i) => `${survivors[i]}: ${l.stdout.trim().split("\n").at(-1)}`).join(" | ")}`);
       break;
     }
     await sleep(500);
   }
-  log(`  live: ${newPrimary ? `${newPrimary} writable after ${seconds} s` : `nobody promoted (cancelled on ${cancelledOn.join(", ") || "none"}: ${cancelRules.join(", ")})`}; model: ${model.newPrimary ?? "nobody"} (${model.rule}); guide: ${row.guide ?? "manual promotion"}`);
+  log(`  live: ${newPrimary ? `${newPrimary} writable after ${seconds} s` : `nobody promoted (cancelled on ${cancelledOn.join(", ") || "none"}: ${cancelRules.join(", ")}, after ${cancelSeconds ?? "-"} s)`}; model: ${model.newPrimary ?? "nobody"} (${model.rule}); guide: ${row.guide ?? "manual promotion"}`);
 
   // Restore: the location's network, then the stopped containers; the image rejoins old primaries.
   const tr = Date.now();
@@ -234,13 +238,13 @@ async function play(row: Row): Promise<LiveResult> {
   await waitSettled(newPrimary ?? row.primary);
   const restoreSeconds = Math.round((Date.now() - tr) / 100) / 10;
   log(`  restored in ${restoreSeconds} s; primary ${newPrimary ?? row.primary}`);
-  return { row, model, newPrimary, seconds, cancelledOn, cancelRules, restoreSeconds };
+  return { row, model, newPrimary, seconds, cancelSeconds, cancelledOn, cancelRules, restoreSeconds };
 }
 
 function table(rs: ReadonlyArray<LiveResult>): string {
-  const head = "| scenario | guide | model (repmgr) | live | seconds to promotion |\n|---|---|---|---|---|";
+  const head = "| scenario | guide | model (repmgr) | live | seconds to promotion (to cancellation) | |\n|---|---|---|---|---|---|";
   const who = (n: string | null) => n ?? "nobody (manual promotion)";
-  return [head, ...rs.map((r) => `| ${r.row.scenario} | ${r.row.setup ? "(not in the guide)" : who(r.row.guide)} | ${who(r.model.newPrimary)} (${r.model.rule}) | ${r.newPrimary ?? `nobody (${[...new Set(r.cancelRules)].join(", ")})`} | ${r.seconds ?? "-"} |`)].join("\n");
+  return [head, ...rs.map((r) => `| ${r.row.scenario} | ${r.row.setup ? "(not in the guide)" : who(r.row.guide)} | ${who(r.model.newPrimary)} (${r.model.rule}) | ${r.newPrimary ?? `nobody (${[...new Set(r.cancelRules)].join(", ")})`} | ${r.seconds ?? `(${r.cancelSeconds ?? "-"})`} | restore ${r.restoreSeconds} s |`)].join("\n");
 }
 
 describe("the guide's failover table on a live geo-redundant cluster (Docker, stand-in image)", () => {
