@@ -23,7 +23,7 @@ import { labGeoDockerDeployment } from "../../examples/lab-geo-docker";
 import { clusterOf, failover, type FailoverOutcome } from "../../src/analysis/failover";
 import type { Deployment } from "../../src/config/schema";
 import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
-import { labDeploy, labSecrets } from "./lib/deploy";
+import { labDeploy, labSecrets, masker } from "./lib/deploy";
 import { waitForWitnessViews } from "./lib/docker-host";
 import { LabError, sleep } from "./lib/exec";
 import { bootFreshLab, chooseFreshLab } from "./lib/fresh-lab";
@@ -183,7 +183,10 @@ async function waitSettled(primary: string, seconds = RESTORE_SECONDS): Promise<
     }
     await sleep(1000);
   }
-  throw new LabError(`the cluster did not settle with ${primary} as primary within ${seconds} s: ${problem}`);
+  // What each data node's container said last, to tell why (secrets masked).
+  const mask = masker(labSecrets(state!));
+  const tails = await Promise.all(dataNodes().map((n) => labExec(state!, n, `docker ps -a --filter name=^${n}$ --format '{{.Status}}'; docker logs --tail 25 ${n} 2>&1`, { timeoutMs: 30_000 })));
+  throw new LabError(`the cluster did not settle with ${primary} as primary within ${seconds} s: ${problem}\n${dataNodes().map((n, i) => `--- ${n}:\n${mask(tails[i]!.stdout)}`).join("\n")}`);
 }
 
 /** Plays one row: outage, observation, restore. */
