@@ -18,7 +18,7 @@ import { labDockerDeployment } from "../../examples/lab-docker";
 import type { Deployment, DeploymentInput } from "../../src/config/schema";
 import { gatherStatus } from "../../src/ops/status";
 import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
-import { labDeploy, labReapply, labSecrets, type DeployResult } from "./lib/deploy";
+import { labDeploy, labPlan, labReapply, labSecrets, type DeployResult } from "./lib/deploy";
 import { labDrill } from "./lib/drill";
 import { bootFreshLab, chooseFreshLab } from "./lib/fresh-lab";
 import { labDown, labExec } from "./lib/lab";
@@ -155,15 +155,36 @@ describe("single-region (Docker, ssh engine) on lab hosts", () => {
     expect(r.writablePrimaries).toBe(1);
     expect(r.clusterShowPrimaries).toBe(1);
     expect(r.clusterShow).toMatch(/pg-1\s*\|\s*standby\s*\|\s*running\s*\|\s*pg-2/);
-    // After the failover a re-apply still changes nothing: it does not put pg-1 back as primary.
+  }, 900_000);
+
+  it("day 2: after the automatic failover the deployment still applies: plan shows no change, the apply neither flips the primary back nor re-initializes pg-2", async () => {
+    const inRecovery = async (): Promise<Record<string, string>> => {
+      const out: Record<string, string> = {};
+      for (const n of ["pg-1", "pg-2"]) {
+        const r = await labExec(
+          state!,
+          n,
+          `docker exec ${n} bash -c 'PGPASSWORD="$POSTGRESQL_PASSWORD" psql -h 127.0.0.1 -U postgres -XtAc "select pg_is_in_recovery()"'`,
+          { timeoutMs: 30_000 },
+        );
+        out[n] = r.stdout.trim();
+      }
+      return out;
+    };
+    // The drill above left pg-2 primary and pg-1 its standby, while the deployment still names pg-1 first.
+    expect(await inRecovery()).toEqual({ "pg-1": "t", "pg-2": "f" });
+    const before = await containersAndVolumes();
+    const pg2Started = (await labExec(state!, "pg-2", "docker inspect -f '{{.State.StartedAt}}' pg-2", { timeoutMs: 30_000 })).stdout.trim();
+    // Re-running the deploy: synthesize again from the same deployment, then plan.
+    const plan = await labPlan(state!, input, log);
+    log(`day-2 plan: exit ${plan.exitCode}, ${plan.seconds} s, changes: ${plan.changes.join(", ") || "none"}`);
+    expect(plan.changes).toEqual([]);
+    expect(plan.exitCode).toBe(0);
     const again = await labReapply(state!, deployed!.stackDir, log);
     expect([again.added, again.changed, again.destroyed]).toEqual([0, 0, 0]);
-    const roles = await labExec(
-      state!,
-      "pg-2",
-      `docker exec pg-2 bash -c 'PGPASSWORD="$POSTGRESQL_PASSWORD" psql -h 127.0.0.1 -U postgres -XtAc "select pg_is_in_recovery()"'`,
-      { timeoutMs: 30_000 },
-    );
-    expect(roles.stdout.trim()).toBe("f");
-  }, 900_000);
+    expect(again.steps).toEqual([]);
+    expect(await inRecovery()).toEqual({ "pg-1": "t", "pg-2": "f" });
+    expect(await containersAndVolumes()).toEqual(before);
+    expect((await labExec(state!, "pg-2", "docker inspect -f '{{.State.StartedAt}}' pg-2", { timeoutMs: 30_000 })).stdout.trim()).toBe(pg2Started);
+  }, 600_000);
 });

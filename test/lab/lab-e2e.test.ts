@@ -14,10 +14,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labDeployment } from "../../examples/lab";
 import { parseDeployment } from "../../src/config/parse";
 import { gatherStatus } from "../../src/ops/status";
-import { labDeploy, labReapply, labSecrets, type DeployResult } from "./lib/deploy";
+import { labDeploy, labPlan, labReapply, labSecrets, type DeployResult } from "./lib/deploy";
 import { labDrill } from "./lib/drill";
 import { bootFreshLab, chooseFreshLab } from "./lib/fresh-lab";
-import { labDown } from "./lib/lab";
+import { labDown, labExec } from "./lib/lab";
 import { REPO_ROOT } from "./lib/paths";
 import type { LabState } from "./lib/state";
 
@@ -97,9 +97,21 @@ describe("lab end to end", () => {
     expect(r.clusterShow).toMatch(/dbnode-1\s*\|\s*standby\s*\|\s*running\s*\|\s*dbnode-2/);
   }, 600_000);
 
-  it("re-applies with no changes: nothing re-cloned, nothing reinstalled", async () => {
+  it("re-applies with no changes after the failover: plan empty, nothing re-cloned, nothing reinstalled, dbnode-2 stays primary", async () => {
+    const inRecovery = async (): Promise<Record<string, string>> => {
+      const out: Record<string, string> = {};
+      for (const n of ["dbnode-1", "dbnode-2"])
+        out[n] = (await labExec(state!, n, `cd /tmp && sudo -u postgres psql -XtAc "select pg_is_in_recovery()"`, { timeoutMs: 30_000 })).stdout.trim();
+      return out;
+    };
+    expect(await inRecovery()).toEqual({ "dbnode-1": "t", "dbnode-2": "f" });
+    const plan = await labPlan(state!, labDeployment(state!.prefix, "tuned"), log);
+    log(`day-2 plan: exit ${plan.exitCode}, ${plan.seconds} s, changes: ${plan.changes.join(", ") || "none"}`);
+    expect(plan.changes).toEqual([]);
+    expect(plan.exitCode).toBe(0);
     const r = await labReapply(state!, deployed!.stackDir, log);
     expect([r.added, r.changed, r.destroyed]).toEqual([0, 0, 0]);
     expect(r.steps).toEqual([]);
+    expect(await inRecovery()).toEqual({ "dbnode-1": "t", "dbnode-2": "f" });
   }, 600_000);
 });

@@ -222,6 +222,46 @@ export async function labReapply(state: LabState, stackDir: string, log: Log = (
   return terraformApply(stackDir, terraformEnv(state, secrets), log, masker(secrets));
 }
 
+export interface PlanResult {
+  /** `terraform plan -detailed-exitcode`: 0 no changes, 2 changes. */
+  readonly exitCode: number;
+  /** Resource addresses the plan would create, change, replace or destroy. */
+  readonly changes: string[];
+  readonly seconds: number;
+}
+
+/**
+ * Day 2: synthesizes the deployment again (as re-running the deploy does) and runs
+ * `terraform plan -detailed-exitcode` against the lab's state. A healthy deployment plans no change,
+ * whichever node is primary now.
+ */
+export async function labPlan(state: LabState, deployment: DeploymentInput, log: Log = () => undefined): Promise<PlanResult> {
+  const secrets = labSecrets(state);
+  const mask = masker(secrets);
+  const synth = await labSynth(state, deployment, (l) => log(mask(l)));
+  const env = terraformEnv(state, secrets);
+  const t0 = Date.now();
+  // The synth may have replaced the stack directory: init again (terraform_data only, nothing to download).
+  const init = await runStreaming("terraform", ["init", "-input=false", "-no-color"], { cwd: synth.stackDir, env, timeoutMs: 300_000 });
+  if (init.code !== 0)
+    throw new LabError(
+      `terraform init failed:\n${mask(init.stdout + init.stderr)
+        .split("\n")
+        .slice(-20)
+        .join("\n")}`,
+    );
+  const r = await runStreaming("terraform", ["plan", "-detailed-exitcode", "-input=false", "-no-color", "-lock-timeout=60s"], {
+    cwd: synth.stackDir,
+    env,
+    timeoutMs: 600_000,
+    onLine: (l) => l.trim() && log(`plan: ${mask(l)}`),
+  });
+  if (r.code !== 0 && r.code !== 2)
+    throw new LabError(`terraform plan failed (exit ${r.code}):\n${mask((r.stderr || r.stdout).trim().split("\n").slice(-40).join("\n"))}`);
+  const changes = [...r.stdout.matchAll(/^\s*# ([\w.-]+\.[\w-]+) (?:will be|must be)/gm)].map((m) => m[1]!);
+  return { exitCode: r.code, changes, seconds: Math.round((Date.now() - t0) / 100) / 10 };
+}
+
 export function formatApply(a: ApplyResult): string {
   const rows = [...a.steps].sort((x, y) => x.startSeconds - y.startSeconds);
   const crit = new Set(a.criticalPath.map((s) => s.address));
