@@ -6,6 +6,10 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 600_000,
     pool: "forks",
+    // Two test files at a time on a 2-core machine (vitest's default there is one): the lab tests
+    // mostly wait on their hosts, and each lab has its own subnet, so two run side by side.
+    maxWorkers: 2,
+    minWorkers: 1,
     reporters: ["default"],
   },
 });
