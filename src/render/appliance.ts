@@ -75,11 +75,12 @@ export function maskSecrets(text: string, secrets: ReadonlyArray<string | undefi
 
 /** Removes terminal escape sequences and carriage returns from pty output. */
 export function cleanTerminal(text: string): string {
-  // eslint-disable-next-line no-control-regex
+  /* eslint-disable no-control-regex -- terminal escape sequences start with ESC */
   return text
     .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "")
     .replace(/\x1b[()][A-Za-z0-9]/g, "")
     .replace(/\r/g, "");
+  /* eslint-enable no-control-regex */
 }
 
 /** The redirect succeeded: the appliance's installutils ends with "Exit Success". */
