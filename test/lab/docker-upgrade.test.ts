@@ -2,10 +2,12 @@
  * The guide's upgrade to 7.4.4 for real: a single-region cluster (pg-1, pg-2, pgw-1) running the
  * "old" ems-postgres-ha STAND-IN image (7.4.3; not the vendor image) is deployed with real
  * Terraform, then the upgrade-7-4-4 stack moves it to the "new" stand-in (7.4.4) as pgn-1, pgn-2,
- * pgnw-1, each on its own old volume. Afterwards: one primary (pgn-1), pgn-2 streaming with its
+ * pgnw-1, each on its own old volume. The first upgrade apply is interrupted (the new tarball missing on
+ * pgn-2, so its load step fails after every old container stopped); with the tarball back, a second
+ * apply completes, redoing only the failed step and what follows. Afterwards: one primary (pgn-1), pgn-2 streaming with its
  * data kept (no re-clone), the witness registered under its new name, a row written before the
- * upgrade on both data nodes, the new image everywhere, the old containers stopped (kept for a
- * rollback), `ems-ha status` healthy, and a re-apply changes nothing.
+ * upgrade on both data nodes, the new image everywhere, the old containers stopped without a restart
+ * policy (kept for a rollback), `ems-ha status` healthy, and a re-apply changes nothing.
  *
  * Needs root, systemd-nspawn, debootstrap, iproute2, openssh-client and terraform. On a machine
  * without them it FAILS naming what is missing; it is never skipped.
@@ -62,6 +64,7 @@ let before: DeploymentInput;
 let after: DeploymentInput;
 let d: Deployment;
 let upgraded: DeployResult | undefined;
+let newImage: StandinImage;
 const log = (m: string): void => console.log(`[docker-upgrade] ${m}`);
 
 async function sh(host: string, command: string): Promise<string> {
@@ -76,7 +79,7 @@ const psql = (node: string, sql: string): string =>
 beforeAll(async () => {
   const images = await ensureStandinImages({ log });
   const oldImage = images.find((i) => i.tag === "7.4.3")!;
-  const newImage = images.find((i) => i.tag === "7.4.4")!;
+  newImage = images.find((i) => i.tag === "7.4.4")!;
   const options = {
     what: "the Docker upgrade lab test",
     candidates: CANDIDATES,
@@ -105,10 +108,28 @@ describe("upgrade-7-4-4 on Docker lab hosts", () => {
     await sh("pgn-1", psql("pg-1", "create table before_upgrade (id int primary key, note text); insert into before_upgrade values (1, 'written on 7.4.3')"));
   }, 900_000);
 
-  it("moves every node to the new image on its own volume: one primary, the standby's data kept, the witness re-registered", async () => {
+  it("an upgrade interrupted at pgn-2's load step fails, and re-applying it completes", async () => {
+    // The new image's tarball missing on one host: that load step fails after every old container stopped.
+    const hidden = `${newImage.hostPath}.hidden`;
+    await sh("pgn-2", `mv ${newImage.hostPath} ${hidden}`);
+    let failure = "";
+    try {
+      await labDeploy(state!, { log, deployment: after });
+    } catch (e) {
+      failure = String(e);
+    }
+    await sh("pgn-2", `mv ${hidden} ${newImage.hostPath}`);
+    expect(failure).toMatch(/terraform apply failed/);
+    expect(failure).toMatch(/terraform_data\.pgn-2-load_run_\w+/);
+    expect(await sh("pgn-2", "docker ps -a --format '{{.Names}}' | sort")).toBe("pg-2\n");
     upgraded = await labDeploy(state!, { log, deployment: after });
-    log(`upgrade apply ${upgraded.apply.wallSeconds} s`);
-    expect([upgraded.apply.added, upgraded.apply.destroyed]).toEqual([12, 0]);
+    log(`upgrade re-apply ${upgraded.apply.wallSeconds} s`);
+    // The tainted load step is replaced, then the three start steps run; nothing else is redone.
+    expect([upgraded.apply.added, upgraded.apply.destroyed]).toEqual([4, 1]);
+  }, 900_000);
+
+  it("moves every node to the new image on its own volume: one primary, the standby's data kept, the witness re-registered", async () => {
+    expect(upgraded, "the upgrade apply did not complete").toBeDefined();
     for (const [host, node, old, volume] of [
       ["pgn-1", "pgn-1", "pg-1", "pg_1_data"],
       ["pgn-2", "pgn-2", "pg-2", "pg_2_data"],
@@ -118,6 +139,8 @@ describe("upgrade-7-4-4 on Docker lab hosts", () => {
         `ems-postgres-ha-standin:7.4.4 true ${volume}\n`,
       );
       expect(await sh(host, `docker inspect -f '{{.Config.Image}} {{.State.Running}}' ${old}`)).toBe("ems-postgres-ha-standin:7.4.3 false\n");
+      // Kept for a rollback but never restarted by Docker (a reboot must not start two postgres on one volume).
+      expect(await sh(host, `docker inspect -f '{{.HostConfig.RestartPolicy.Name}} {{.State.Running}}' ${old}`)).toBe("no false\n");
     }
     const logs = await sh("pgn-2", "docker logs pgn-2 2>&1 | grep ems-postgres-ha-standin");
     expect(logs).toMatch(/running as a standby of pgn-1 \(data kept\)/);
