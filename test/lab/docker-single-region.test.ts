@@ -3,7 +3,9 @@
  * (examples/lab-docker.ts) applied with real Terraform to Docker lab hosts through the lab's
  * deploy path. The DB hosts load the ems-postgres-ha STAND-IN tarball (not the vendor image) and
  * run its containers; the EMS hosts get the installer stand-in after the primary accepts writes.
- * Then `ems-ha status` is healthy, a failover drill with a writer loses no acknowledged row and
+ * The provider engine's `host` and `ssh_opts` (the same deployment synthesized with
+ * `engine: "provider"` and the lab's known_hosts) reach each DB host's Docker engine as the docker
+ * provider would, first try. Then `ems-ha status` is healthy, a failover drill with a writer loses no acknowledged row and
  * rejoins the old primary, and a re-apply changes nothing (no container replaced, no volume
  * touched).
  *
@@ -11,7 +13,8 @@
  * without them it FAILS naming what is missing; it is never skipped.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labDockerDeployment } from "../../examples/lab-docker";
@@ -104,6 +107,62 @@ describe("single-region (Docker, ssh engine) on lab hosts", () => {
     const src = d.database.image.source;
     expect(src.kind === "tarball" && img.stdout.includes(`image-${src.sha256}`)).toBe(true);
   }, 1_200_000);
+
+  it("reaches a DB host's Docker engine exactly as the kreuzwerker provider would (provider engine's host and ssh_opts), with the pinned key and no known_hosts of the runner", () => {
+    // The same deployment with the provider engine, synthesized as `cdktf synth` does (not applied: no provider here).
+    const dir = mkdtempSync(join(tmpdir(), "ems-ha-provider-engine-"));
+    try {
+      const cfg = join(dir, "deployment.json");
+      // The hosts' keys pinned from the lab's known_hosts (written at boot from each host's own key).
+      const provider = {
+        ...input,
+        ssh: { knownHostsFile: state!.knownHostsPath, strictHostKeys: true },
+        database: { ...input.database, docker: { ...input.database.docker, engine: "provider" } },
+      };
+      writeFileSync(cfg, JSON.stringify(provider));
+      const out = join(dir, "out");
+      const synth = spawnSync(process.execPath, [join(REPO_ROOT, "node_modules/tsx/dist/cli.mjs"), join(REPO_ROOT, "stacks/main.ts")], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, CHECKPOINT_DISABLE: "1", EMS_HA_CONFIG: cfg, CDKTF_OUTDIR: out, EMS_HA_TF_STATE_DIR: join(dir, "tfstate") },
+        encoding: "utf8",
+        timeout: 180_000,
+      });
+      expect(synth.status, synth.stderr).toBe(0);
+      const json = JSON.parse(readFileSync(join(out, "stacks", "single-region", "cdk.tf.json"), "utf8")) as {
+        provider?: { docker?: { host: string; ssh_opts?: string[] }[] };
+      };
+      const providers = json.provider?.docker ?? [];
+      expect(providers.length).toBe(3);
+      const home = join(dir, "home"); // an empty HOME; and ssh_opts' UserKnownHostsFile replaces the runner's known_hosts, so only the pinned key counts
+      spawnSync("mkdir", ["-p", home]);
+      for (const n of d.database.nodes) {
+        const p = providers.find((x) => x.host === `ssh://${n.ssh.user}@${n.address}:${n.ssh.port}`);
+        expect(p, `no docker provider for ${n.name}: ${providers.map((x) => x.host).join(", ")}`).toBeDefined();
+        const opts = p!.ssh_opts ?? [];
+        expect(opts).toContain("StrictHostKeyChecking=yes");
+        expect(opts).toContain("BatchMode=yes");
+        expect(opts.some((o) => o.startsWith("UserKnownHostsFile="))).toBe(true);
+        // The provider's command line: ssh <ssh_opts> -l user -p port -- host docker system dial-stdio.
+        const run = (cmd: string[], timeout: number) =>
+          spawnSync("ssh", [...opts, "-T", "-l", n.ssh.user, "-p", String(n.ssh.port), "--", n.address, ...cmd], {
+            env: { PATH: process.env.PATH, HOME: home },
+            input: "",
+            encoding: "utf8",
+            timeout,
+          });
+        const t0 = Date.now();
+        const version = run(["docker", "version", "--format", "'{{.Server.Version}}'"], 30_000);
+        expect(version.status, `${n.name}: ${version.stderr}`).toBe(0);
+        expect(version.stdout.trim()).toMatch(/^\d+\.\d+/);
+        const dial = run(["docker", "system", "dial-stdio"], 30_000);
+        expect(dial.status, `${n.name}: ${dial.stderr}`).toBe(0);
+        expect(dial.stderr).not.toMatch(/Host key verification failed|Permanently added/);
+        log(`${n.name}: docker ${version.stdout.trim()} over the provider's ssh in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
 
   it("is healthy in `ems-ha status`: pg-1 primary, pg-2 streaming, the witness, EMS services per role", async () => {
     const secrets = labSecrets(state!);
