@@ -14,11 +14,11 @@ import type { CliIo } from "../../src/cli/command";
 import { runCli } from "../../src/cli/main";
 import type { ClusterStatus } from "../../src/ops/status";
 import { loadDeployment } from "../../src/config/load";
-import { expectedServices } from "../../src/render/ems-services";
 import { memberByName } from "../../src/render/native/layout";
 import { renderReconcileScript } from "../../src/render/native/reconcile";
 import { LoopbackCluster, loopbackPlan, PG_BIN, requireTools, serverOptions, type PgNode } from "./lib/loopback-cluster";
 import { startSshd, type LoopbackSshd } from "./lib/loopback-sshd";
+import { opsEnv, writeOpsFixture } from "./lib/ops-fixture";
 
 const REPO = resolve(__dirname, "../..");
 const PASSWORD = `Heal!Test-${randomBytes(6).toString("hex")}`;
@@ -173,42 +173,9 @@ beforeAll(async () => {
   pgw = cluster.addWitness("pgw-1", 4, addr[3]!, pg1);
   for (const n of cluster.nodes) cluster.startRepmgrd(n);
   sshd = await startSshd(join(tmp, "ssh"), addr, plan.sshPort);
-  const unitsDir = join(tmp, "units");
-  mkdirSync(unitsDir);
-  const units = expectedServices("primary").map((alts) => `${alts[0]}.service loaded active running stand-in`);
-  writeFileSync(join(unitsDir, `units-${addr[4]}`), `${units.join("\n")}\n`);
-  const ssh = { user: "root", port: plan.sshPort, privateKeyPath: sshd.clientKey };
-  configPath = join(tmp, "deployment.json");
-  writeFileSync(
-    configPath,
-    JSON.stringify({
-      topology: "native-single-region",
-      name: "heal-test",
-      emsNodes: [{ name: "ems-1", address: addr[4], ssh }],
-      database: {
-        port: plan.pgPort,
-        user: "postgres",
-        nodes: [
-          { name: "pg-1", address: addr[0], role: "data", ssh },
-          { name: "pg-2", address: addr[1], role: "data", ssh },
-          { name: "pg-3", address: addr[2], role: "data", ssh },
-          { name: "pgw-1", address: addr[3], role: "witness", ssh },
-        ],
-      },
-      installer: { version: "7.4.4.2034", source: { kind: "file", path: "/nonexistent/installer.bin", sha256: "0".repeat(64) } },
-      ems: { fqdn: "ems.heal-test.internal", vip: "192.0.2.50" },
-    }),
-  );
-  const env = { ...process.env };
-  delete env.SSH_AUTH_SOCK;
-  delete env.TF_VAR_db_password;
-  baseEnv = {
-    ...env,
-    EMS_HA_DB_PASSWORD: PASSWORD,
-    EMS_HA_KNOWN_HOSTS: join(tmp, "known_hosts"),
-    EMS_HA_SYSTEMCTL: `${REPO}/test/standins/ems-systemctl ${unitsDir}`,
-    EMS_HA_STATE_DIR: stateDir,
-  };
+  const fixture = writeOpsFixture({ tmp, name: "heal-test", pgPort: plan.pgPort, sshPort: plan.sshPort, addresses: addr, privateKeyPath: sshd.clientKey });
+  configPath = fixture.configPath;
+  baseEnv = opsEnv(tmp, fixture.unitsDir, PASSWORD, { EMS_HA_STATE_DIR: stateDir });
   await cluster.waitRepmgrd(cluster.nodes);
 }, 300_000);
 

@@ -6,16 +6,16 @@
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, appendFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CliIo } from "../../src/cli/command";
 import { runCli } from "../../src/cli/main";
 import type { ClusterStatus } from "../../src/ops/status";
-import { expectedServices } from "../../src/render/ems-services";
 import { LoopbackCluster, loopbackPlan, requireTools, run, type PgNode } from "./lib/loopback-cluster";
 import { startSshd, type LoopbackSshd } from "./lib/loopback-sshd";
+import { opsEnv, writeOpsFixture } from "./lib/ops-fixture";
 
 const REPO = resolve(__dirname, "../..");
 const PASSWORD = `Swo!Test-${randomBytes(6).toString("hex")}`;
@@ -68,47 +68,16 @@ beforeAll(async () => {
   cluster.addWitness("pgw-1", 4, addr[3]!, pg1);
   for (const n of cluster.nodes) cluster.startRepmgrd(n);
   cluster.superviseRepmgrd = true;
-  const unitsDir = join(tmp, "units");
-  mkdirSync(unitsDir);
-  writeFileSync(
-    join(unitsDir, `units-${addr[4]}`),
-    `${expectedServices("primary")
-      .map((a) => `${a[0]}.service loaded active running stand-in`)
-      .join("\n")}\n`,
-  );
-  const ssh = { user: "root", port: plan.sshPort, privateKeyPath: sshd.clientKey };
-  configPath = join(tmp, "deployment.json");
-  writeFileSync(
-    configPath,
-    JSON.stringify({
-      topology: "native-single-region",
-      name: "switchover-test",
-      emsNodes: [{ name: "ems-1", address: addr[4], ssh }],
-      database: {
-        port: plan.pgPort,
-        user: "postgres",
-        nodes: [
-          { name: "pg-1", address: addr[0], role: "data", ssh },
-          { name: "pg-2", address: addr[1], role: "data", ssh },
-          { name: "pg-3", address: addr[2], role: "data", ssh },
-          { name: "pgw-1", address: addr[3], role: "witness", ssh },
-        ],
-      },
-      installer: { version: "7.4.4.2034", source: { kind: "file", path: "/nonexistent/installer.bin", sha256: "0".repeat(64) } },
-      ems: { fqdn: "ems.switchover-test.internal", vip: "192.0.2.50" },
-    }),
-  );
-  const env = { ...process.env };
-  delete env.SSH_AUTH_SOCK;
-  delete env.TF_VAR_db_password;
-  baseEnv = {
-    ...env,
-    EMS_HA_DB_PASSWORD: PASSWORD,
-    EMS_HA_KNOWN_HOSTS: join(tmp, "known_hosts"),
-    EMS_HA_SYSTEMCTL: `${REPO}/test/standins/ems-systemctl ${unitsDir}`,
-    EMS_HA_STATE_DIR: join(tmp, "state"),
-    EMS_HA_REPMGR_CONF: join(tmp, "pg", "{node}", "repmgr.conf"),
-  };
+  const fixture = writeOpsFixture({
+    tmp,
+    name: "switchover-test",
+    pgPort: plan.pgPort,
+    sshPort: plan.sshPort,
+    addresses: addr,
+    privateKeyPath: sshd.clientKey,
+  });
+  configPath = fixture.configPath;
+  baseEnv = opsEnv(tmp, fixture.unitsDir, PASSWORD, { EMS_HA_STATE_DIR: join(tmp, "state"), EMS_HA_REPMGR_CONF: join(tmp, "pg", "{node}", "repmgr.conf") });
   await cluster.waitRepmgrd(cluster.nodes);
   cluster.psql(pg1, "create table w(id int primary key, at timestamptz default now())");
 }, 300_000);
