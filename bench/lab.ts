@@ -4,10 +4,10 @@
  * settings (6 x 10 s) and once with the tuned profile (3 x 2 s). Needs root (docs/lab.md).
  */
 import { labDeployment, type LabFailover } from "../examples/lab";
-import { formatApply, labDeploy } from "../test/lab/lib/deploy";
-import { formatDrill, labDrill, type DrillResult } from "../test/lab/lib/drill";
-import { bootFreshLab, chooseFreshLab } from "../test/lab/lib/fresh-lab";
-import { labDown } from "../test/lab/lib/lab";
+import { formatApply, labDeploy } from "../lab/lib/deploy";
+import { formatDrill, labDrill, type DrillResult } from "../lab/lib/drill";
+import { bootFreshLab, chooseFreshLab } from "../lab/lib/fresh-lab";
+import { labDown } from "../lab/lib/lab";
 
 export interface LabProfileResult {
   readonly profile: LabFailover;

@@ -4,9 +4,9 @@
  * `npx tsx bench/native-apply.ts` (root; docs/lab.md). The figures are in docs/performance.md.
  */
 import { labDeployment } from "../examples/lab";
-import { formatApply, labDeploy } from "../test/lab/lib/deploy";
-import { bootFreshLab, chooseFreshLab } from "../test/lab/lib/fresh-lab";
-import { labDown } from "../test/lab/lib/lab";
+import { formatApply, labDeploy } from "../lab/lib/deploy";
+import { bootFreshLab, chooseFreshLab } from "../lab/lib/fresh-lab";
+import { labDown } from "../lab/lib/lab";
 
 async function main(): Promise<void> {
   const options = {

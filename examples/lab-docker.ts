@@ -14,7 +14,7 @@ import { defineDeployment } from "../src/config/parse";
 import type { DeploymentInput } from "../src/config/schema";
 import { standinImageSync } from "../test/standins/ems-postgres-ha/sync";
 import type { StandinImage } from "../test/standins/ems-postgres-ha/build";
-import { checkSubnetPrefix, labKeyPath } from "../test/lab/lib/paths";
+import { checkSubnetPrefix, labKeyPath } from "../lab/lib/paths";
 import { labDeployment, type LabFailover } from "./lab";
 
 /** The subnet `lab up --config examples/lab-docker.ts` uses. */

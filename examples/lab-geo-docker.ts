@@ -9,7 +9,7 @@
  */
 import { defineDeployment } from "../src/config/parse";
 import type { DeploymentInput } from "../src/config/schema";
-import { checkSubnetPrefix, labKeyPath } from "../test/lab/lib/paths";
+import { checkSubnetPrefix, labKeyPath } from "../lab/lib/paths";
 import { standinImageSync } from "../test/standins/ems-postgres-ha/sync";
 import { labDeployment, type LabFailover } from "./lab";
 import { labDockerFailover, labImageSection, type LabImage } from "./lab-docker";

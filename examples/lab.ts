@@ -12,7 +12,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { defineDeployment } from "../src/config/parse";
 import type { DeploymentInput } from "../src/config/schema";
-import { REPO_ROOT, checkSubnetPrefix, labKeyPath } from "../test/lab/lib/paths";
+import { REPO_ROOT, checkSubnetPrefix, labKeyPath } from "../lab/lib/paths";
 
 /** The subnet `lab up` uses unless told otherwise. */
 export const DEFAULT_LAB_SUBNET = "10.231.7";

@@ -23,12 +23,12 @@ import { labGeoDockerDeployment } from "../../examples/lab-geo-docker";
 import { clusterOf, failover, type FailoverOutcome } from "../../src/analysis/failover";
 import type { Deployment } from "../../src/config/schema";
 import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
-import { labDeploy, labSecrets, masker } from "./lib/deploy";
-import { waitForWitnessViews } from "./lib/docker-host";
-import { LabError, sleep } from "./lib/exec";
-import { bootFreshLab, chooseFreshLab } from "./lib/fresh-lab";
-import { labDown, labExec } from "./lib/lab";
-import type { LabState } from "./lib/state";
+import { labDeploy, labSecrets, masker } from "../../lab/lib/deploy";
+import { waitForWitnessViews } from "../../lab/lib/docker-host";
+import { LabError, sleep } from "../../lab/lib/exec";
+import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
+import { labDown, labExec } from "../../lab/lib/lab";
+import type { LabState } from "../../lab/lib/state";
 
 // Apart from the other lab tests (Docker 160-199, lab-hosts 200-219, lab-e2e 220-239, lab-standalone
 // 250-259) and the default labs; a subnet in use is skipped at run time anyway (suggestFreeSubnet).

@@ -15,12 +15,12 @@ import { labGeoDockerDeployment } from "../../examples/lab-geo-docker";
 import type { Deployment, DeploymentInput } from "../../src/config/schema";
 import { gatherStatus } from "../../src/ops/status";
 import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
-import { labDeploy, labReapply, labSecrets, type DeployResult } from "./lib/deploy";
-import { labDrill } from "./lib/drill";
-import { bootFreshLab, chooseFreshLab } from "./lib/fresh-lab";
-import { labDown, labExec } from "./lib/lab";
-import type { LabState } from "./lib/state";
-import { waitForWitnessViews } from "./lib/docker-host";
+import { labDeploy, labReapply, labSecrets, type DeployResult } from "../../lab/lib/deploy";
+import { labDrill } from "../../lab/lib/drill";
+import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
+import { labDown, labExec } from "../../lab/lib/lab";
+import type { LabState } from "../../lab/lib/state";
+import { waitForWitnessViews } from "../../lab/lib/docker-host";
 
 // Apart from the other lab tests (10.231.160-179, 200-259) and the default labs.
 const CANDIDATES = Array.from({ length: 10 }, (_, i) => `10.231.${180 + i}`);

@@ -26,9 +26,9 @@ import type { Deployment } from "../../src/config/schema";
 import { containerSpec, dockerRunCommand } from "../../src/render/bitnami";
 import { renderHostPrepScript } from "../../src/render/docker-host";
 import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
-import { chooseFreshLab } from "./lib/fresh-lab";
-import { labDown, labExec, labUp } from "./lib/lab";
-import type { LabState } from "./lib/state";
+import { chooseFreshLab } from "../../lab/lib/fresh-lab";
+import { labDown, labExec, labUp } from "../../lab/lib/lab";
+import type { LabState } from "../../lab/lib/state";
 
 // Apart from the other lab tests (10.231.200-259) and the default labs (10.231.7, .17, .18).
 const CANDIDATES = Array.from({ length: 10 }, (_, i) => `10.231.${160 + i}`);

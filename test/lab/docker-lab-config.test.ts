@@ -17,12 +17,12 @@ import geo from "../../examples/geo-redundant";
 import upgrade from "../../examples/upgrade-7-4-4";
 import standalone from "../../examples/standalone-db";
 import type { StandinImage } from "../standins/ems-postgres-ha/build";
-import { cgroupScript, cgroupUnit, diskWanted, dockerNspawnArgs, isDockerDeployment, tarballsFor } from "./lib/docker-host";
-import { labKeyPath, REPO_ROOT } from "./lib/paths";
-import { labPrefixOf, plannedHosts } from "./lib/topology";
+import { cgroupScript, cgroupUnit, diskWanted, dockerNspawnArgs, isDockerDeployment, tarballsFor } from "../../lab/lib/docker-host";
+import { labKeyPath, REPO_ROOT } from "../../lab/lib/paths";
+import { labPrefixOf, plannedHosts } from "../../lab/lib/topology";
 
 const TSX = join(REPO_ROOT, "node_modules/.bin/tsx");
-const CLI = join(REPO_ROOT, "test/lab/cli.ts");
+const CLI = join(REPO_ROOT, "lab/cli.ts");
 const fake = (tag: "7.4.3" | "7.4.4", hex: string): StandinImage => ({
   tag,
   ref: `ems-postgres-ha-standin:${tag}`,

@@ -21,13 +21,13 @@ import { labDockerDeployment } from "../../examples/lab-docker";
 import type { Deployment, DeploymentInput } from "../../src/config/schema";
 import { gatherStatus } from "../../src/ops/status";
 import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
-import { labDeploy, labPlan, labReapply, labSecrets, type DeployResult } from "./lib/deploy";
-import { labDrill } from "./lib/drill";
-import { bootFreshLab, chooseFreshLab } from "./lib/fresh-lab";
-import { labDown, labExec } from "./lib/lab";
-import { REPO_ROOT } from "./lib/paths";
-import type { LabState } from "./lib/state";
-import { waitForWitnessViews } from "./lib/docker-host";
+import { labDeploy, labPlan, labReapply, labSecrets, type DeployResult } from "../../lab/lib/deploy";
+import { labDrill } from "../../lab/lib/drill";
+import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
+import { labDown, labExec } from "../../lab/lib/lab";
+import { REPO_ROOT } from "../../lab/lib/paths";
+import type { LabState } from "../../lab/lib/state";
+import { waitForWitnessViews } from "../../lab/lib/docker-host";
 
 // Apart from the other lab tests (10.231.160-169 docker-image, 200-259) and the default labs.
 const CANDIDATES = Array.from({ length: 10 }, (_, i) => `10.231.${170 + i}`);

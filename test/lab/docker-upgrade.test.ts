@@ -19,10 +19,10 @@ import { defineDeployment, parseDeployment } from "../../src/config/parse";
 import type { Deployment, DeploymentInput } from "../../src/config/schema";
 import { gatherStatus } from "../../src/ops/status";
 import { ensureStandinImages, type StandinImage } from "../standins/ems-postgres-ha/build";
-import { labDeploy, labReapply, labSecrets, type DeployResult } from "./lib/deploy";
-import { bootFreshLab, chooseFreshLab } from "./lib/fresh-lab";
-import { labDown, labExec } from "./lib/lab";
-import type { LabState } from "./lib/state";
+import { labDeploy, labReapply, labSecrets, type DeployResult } from "../../lab/lib/deploy";
+import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
+import { labDown, labExec } from "../../lab/lib/lab";
+import type { LabState } from "../../lab/lib/state";
 
 // Apart from the other lab tests (10.231.160-189, 200-259) and the default labs.
 const CANDIDATES = Array.from({ length: 10 }, (_, i) => `10.231.${190 + i}`);

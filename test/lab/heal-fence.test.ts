@@ -13,12 +13,12 @@ import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labDeployment } from "../../examples/lab";
 import { gatherStatus } from "../../src/ops/status";
-import { labDeploy, labSecrets } from "./lib/deploy";
-import { deployedDeployment, TABLE, Writer } from "./lib/drill";
-import { sleep } from "./lib/exec";
-import { bootFreshLab, chooseFreshLab } from "./lib/fresh-lab";
-import { labDown, labExec } from "./lib/lab";
-import type { LabState } from "./lib/state";
+import { labDeploy, labSecrets } from "../../lab/lib/deploy";
+import { deployedDeployment, TABLE, Writer } from "../../lab/lib/drill";
+import { sleep } from "../../lab/lib/exec";
+import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
+import { labDown, labExec } from "../../lab/lib/lab";
+import type { LabState } from "../../lab/lib/state";
 
 // Apart from the other lab tests: 10.233.20-29.
 const CANDIDATES = Array.from({ length: 10 }, (_, i) => `10.233.${20 + i}`);

@@ -9,13 +9,13 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseDeployment } from "../../src/config/parse";
 import lab, { STANDIN_INSTALLER, labDeployment } from "../../examples/lab";
-import { labBridgeName, labKeyPath, labMachineName, labStateDir, REPO_ROOT } from "./lib/paths";
-import { preflightProblems } from "./lib/preflight";
-import { usesIn } from "./lib/subnet";
-import { labPrefixOf, plannedHosts } from "./lib/topology";
+import { labBridgeName, labKeyPath, labMachineName, labStateDir, REPO_ROOT } from "../../lab/lib/paths";
+import { preflightProblems } from "../../lab/lib/preflight";
+import { usesIn } from "../../lab/lib/subnet";
+import { labPrefixOf, plannedHosts } from "../../lab/lib/topology";
 
 const TSX = join(REPO_ROOT, "node_modules/.bin/tsx");
-const CLI = join(REPO_ROOT, "test/lab/cli.ts");
+const CLI = join(REPO_ROOT, "lab/cli.ts");
 
 describe("examples/lab.ts", () => {
   it("is a valid native-single-region deployment: 2 data nodes, a witness, 2 EMS hosts on 10.231.7.0/24", () => {

@@ -14,12 +14,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labDeployment } from "../../examples/lab";
 import { parseDeployment } from "../../src/config/parse";
 import { gatherStatus } from "../../src/ops/status";
-import { labDeploy, labPlan, labReapply, labSecrets, type DeployResult } from "./lib/deploy";
-import { labDrill } from "./lib/drill";
-import { bootFreshLab, chooseFreshLab } from "./lib/fresh-lab";
-import { labDown, labExec } from "./lib/lab";
-import { REPO_ROOT } from "./lib/paths";
-import type { LabState } from "./lib/state";
+import { labDeploy, labPlan, labReapply, labSecrets, type DeployResult } from "../../lab/lib/deploy";
+import { labDrill } from "../../lab/lib/drill";
+import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
+import { labDown, labExec } from "../../lab/lib/lab";
+import { REPO_ROOT } from "../../lab/lib/paths";
+import type { LabState } from "../../lab/lib/state";
 
 // Apart from the default lab (10.231.7) and from lab-hosts.test.ts (10.231.200-219).
 const CANDIDATES = Array.from({ length: 20 }, (_, i) => `10.231.${220 + i}`);

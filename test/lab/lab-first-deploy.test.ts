@@ -16,17 +16,17 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labStandaloneDeployment } from "../../examples/lab";
 import type { DeploymentInput } from "../../src/config/schema";
-import { labSecrets, masker } from "./lib/deploy";
-import { runStreaming } from "./lib/exec";
-import { bootFreshLab, chooseFreshLab } from "./lib/fresh-lab";
-import { labDown, labExec } from "./lib/lab";
-import { labKnownHostsPath, labStateDir, REPO_ROOT } from "./lib/paths";
-import { LAB_SUDO_USER } from "./lib/ssh";
-import type { LabState } from "./lib/state";
+import { labSecrets, masker } from "../../lab/lib/deploy";
+import { runStreaming } from "../../lab/lib/exec";
+import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
+import { labDown, labExec } from "../../lab/lib/lab";
+import { labKnownHostsPath, labStateDir, REPO_ROOT } from "../../lab/lib/paths";
+import { LAB_SUDO_USER } from "../../lab/lib/ssh";
+import type { LabState } from "../../lab/lib/state";
 import { tempDir } from "../helpers/tmp";
 import { synthDeployment } from "../helpers/synth";
 import single from "../../examples/single-region";
-import { run } from "./lib/exec";
+import { run } from "../../lab/lib/exec";
 
 // Apart from the other lab tests (10.231.x).
 const CANDIDATES = Array.from({ length: 10 }, (_, i) => `10.233.${40 + i}`);

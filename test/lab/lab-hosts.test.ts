@@ -13,12 +13,12 @@ import { existsSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Deployment } from "../../src/config/schema";
 import { STANDIN_INSTALLER, labDeployment } from "../../examples/lab";
-import { run } from "./lib/exec";
-import { isHostProcess, mountsUnder } from "./lib/host";
-import { labDown, labExec, labStatus, labUp } from "./lib/lab";
-import { bootFreshLab, chooseFreshLab } from "./lib/fresh-lab";
-import type { LabState } from "./lib/state";
-import { subnetUses } from "./lib/subnet";
+import { run } from "../../lab/lib/exec";
+import { isHostProcess, mountsUnder } from "../../lab/lib/host";
+import { labDown, labExec, labStatus, labUp } from "../../lab/lib/lab";
+import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
+import type { LabState } from "../../lab/lib/state";
+import { subnetUses } from "../../lab/lib/subnet";
 
 // Away from the default 10.231.7 so a developer's running lab is never touched.
 const CANDIDATES = Array.from({ length: 20 }, (_, i) => `10.231.${200 + i}`);

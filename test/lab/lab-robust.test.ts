@@ -4,9 +4,9 @@
  * on the configured port.
  */
 import { describe, expect, it } from "vitest";
-import { run, runStreaming } from "./lib/exec";
-import { createClusterArgs } from "./lib/host";
-import { bootBudget } from "./lib/lab";
+import { run, runStreaming } from "../../lab/lib/exec";
+import { createClusterArgs } from "../../lab/lib/host";
+import { bootBudget } from "../../lab/lib/lab";
 
 const BIG = "x".repeat(8 * 1024 * 1024);
 

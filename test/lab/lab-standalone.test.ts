@@ -11,10 +11,10 @@ import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labStandaloneDeployment } from "../../examples/lab";
 import type { DeploymentInput } from "../../src/config/schema";
-import { labDeploy, labReapply, labSecrets, type DeployResult } from "./lib/deploy";
-import { bootFreshLab, chooseFreshLab } from "./lib/fresh-lab";
-import { labDown, labExec } from "./lib/lab";
-import type { LabState } from "./lib/state";
+import { labDeploy, labReapply, labSecrets, type DeployResult } from "../../lab/lib/deploy";
+import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
+import { labDown, labExec } from "../../lab/lib/lab";
+import type { LabState } from "../../lab/lib/state";
 
 // Apart from the default lab, lab-hosts (200-219) and lab-e2e (220-239).
 const CANDIDATES = Array.from({ length: 10 }, (_, i) => `10.231.${250 + i}`);

@@ -12,13 +12,13 @@ import { labDeployment } from "../../examples/lab";
 import type { CliIo } from "../../src/cli/command";
 import { runCli } from "../../src/cli/main";
 import type { ClusterStatus } from "../../src/ops/status";
-import { labDeploy, labSecrets } from "./lib/deploy";
-import { deployedDeployment, TABLE, Writer } from "./lib/drill";
-import { sleep } from "./lib/exec";
-import { bootFreshLab, chooseFreshLab } from "./lib/fresh-lab";
-import { labDown } from "./lib/lab";
-import { REPO_ROOT } from "./lib/paths";
-import type { LabState } from "./lib/state";
+import { labDeploy, labSecrets } from "../../lab/lib/deploy";
+import { deployedDeployment, TABLE, Writer } from "../../lab/lib/drill";
+import { sleep } from "../../lab/lib/exec";
+import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
+import { labDown } from "../../lab/lib/lab";
+import { REPO_ROOT } from "../../lab/lib/paths";
+import type { LabState } from "../../lab/lib/state";
 
 // Apart from the other lab tests (10.231.x): 10.233.10-19.
 const CANDIDATES = Array.from({ length: 10 }, (_, i) => `10.233.${10 + i}`);

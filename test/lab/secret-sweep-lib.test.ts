@@ -1,10 +1,10 @@
-/** The sweep's own instruments (test/lab/lib/secret-sweep.ts): they must find what is there. No lab needed. */
+/** The sweep's own instruments (lab/lib/secret-sweep.ts): they must find what is there. No lab needed. */
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ArgvSampler, isInstallerDbPass, maskValues, scanFiles, secretsIn } from "./lib/secret-sweep";
+import { ArgvSampler, isInstallerDbPass, maskValues, scanFiles, secretsIn } from "../../lab/lib/secret-sweep";
 
 const VALUES = { db_password: "Zq7-unit-db-4f1c", repmgr_password: "Zq7-unit-rm-9a2e" };
 const dir = mkdtempSync(join(tmpdir(), "secret-sweep-"));

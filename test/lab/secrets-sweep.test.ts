@@ -31,14 +31,14 @@ import { labDeployment } from "../../examples/lab";
 import { parseDeployment } from "../../src/config/parse";
 import { gatherStatus } from "../../src/ops/status";
 import { INSTALLED_VERSION_FILE } from "../../src/render/installer";
-import { labSynth } from "./lib/deploy";
-import { labDrill } from "./lib/drill";
-import { runStreaming, waitFor } from "./lib/exec";
-import { bootFreshLab, chooseFreshLab } from "./lib/fresh-lab";
-import { labDown, labExec } from "./lib/lab";
-import { REPO_ROOT } from "./lib/paths";
-import { ArgvSampler, isInstallerDbPass, maskValues, scanFiles, secretsIn, type FileHit, type SecretValues } from "./lib/secret-sweep";
-import { hostDirs, type LabState } from "./lib/state";
+import { labSynth } from "../../lab/lib/deploy";
+import { labDrill } from "../../lab/lib/drill";
+import { runStreaming, waitFor } from "../../lab/lib/exec";
+import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
+import { labDown, labExec } from "../../lab/lib/lab";
+import { REPO_ROOT } from "../../lab/lib/paths";
+import { ArgvSampler, isInstallerDbPass, maskValues, scanFiles, secretsIn, type FileHit, type SecretValues } from "../../lab/lib/secret-sweep";
+import { hostDirs, type LabState } from "../../lab/lib/state";
 
 // The lab's state (Terraform state included) outside the repository; read when the lab is chosen.
 process.env.EMS_HA_LAB_STATE = "/var/tmp/ems-ha-secrets-sweep";

@@ -3,7 +3,7 @@
  *
  * The image is written directly in `docker save` format, without a Docker engine: layer 1 is
  * the lab's cached DB root file system (Debian 12 with postgresql-15 and postgresql-15-repmgr,
- * test/lab/lib/image.ts) without docs, man pages and locales; layer 2 holds the stand-in's
+ * lab/lib/image.ts) without docs, man pages and locales; layer 2 holds the stand-in's
  * scripts, the non-root user (uid 1001, gid 0, as in the Bitnami image) and its directories.
  * Two variants, tags 7.4.3 ("old") and 7.4.4 ("new"), differ only in their version file and
  * label, so the upgrade path can move from one to the other; they share layer 1.
@@ -15,8 +15,8 @@
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, chmodSync, chownSync } from "node:fs";
 import { join } from "node:path";
-import { LabError, runStreamingOk } from "../../lab/lib/exec";
-import { DEFAULT_CACHE_DIR, DEFAULT_RECIPE, ensureImage, recipeHash, withLock } from "../../lab/lib/image";
+import { LabError, runStreamingOk } from "../../../lab/lib/exec";
+import { DEFAULT_CACHE_DIR, DEFAULT_RECIPE, ensureImage, recipeHash, withLock } from "../../../lab/lib/image";
 
 /** The image's name: a stand-in, never the product's name alone. */
 export const STANDIN_IMAGE_NAME = "ems-postgres-ha-standin";

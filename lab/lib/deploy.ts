@@ -6,9 +6,9 @@
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { labDeployment, type LabFailover } from "../../../examples/lab";
-import { parseDeployment } from "../../../src/config/parse";
-import type { Deployment, DeploymentInput } from "../../../src/config/schema";
+import { labDeployment, type LabFailover } from "../../examples/lab";
+import { parseDeployment } from "../../src/config/parse";
+import type { Deployment, DeploymentInput } from "../../src/config/schema";
 import { LabError, runStreaming } from "./exec";
 import { REPO_ROOT } from "./paths";
 import type { LabState } from "./state";

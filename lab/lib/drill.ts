@@ -12,11 +12,11 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "pg";
-import { parseDeployment } from "../../../src/config/parse";
-import { failoverTiming } from "../../../src/config/derive";
-import { DOCKER_TOPOLOGIES } from "../../../src/config/semantics";
-import { DATA_MOUNT } from "../../../src/render/bitnami";
-import type { DbNodeConfig, Deployment } from "../../../src/config/schema";
+import { parseDeployment } from "../../src/config/parse";
+import { failoverTiming } from "../../src/config/derive";
+import { DOCKER_TOPOLOGIES } from "../../src/config/semantics";
+import { DATA_MOUNT } from "../../src/render/bitnami";
+import type { DbNodeConfig, Deployment } from "../../src/config/schema";
 import { labSecrets, masker, type Log } from "./deploy";
 import { LabError, sleep } from "./exec";
 import { labExec } from "./lab";

@@ -1,5 +1,5 @@
 /** Which hosts a deployment needs in the lab, and the lab subnet its addresses imply. */
-import type { Deployment } from "../../../src/config/schema";
+import type { Deployment } from "../../src/config/schema";
 import { LabError } from "./exec";
 import type { LabHostRole } from "./state";
 

@@ -15,10 +15,10 @@
  */
 import { copyFileSync, mkdirSync, readFileSync, statfsSync, symlinkSync, writeFileSync, existsSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { DOCKER_TOPOLOGIES } from "../../../src/config/semantics";
-import type { Deployment } from "../../../src/config/schema";
+import { DOCKER_TOPOLOGIES } from "../../src/config/semantics";
+import type { Deployment } from "../../src/config/schema";
 import { LabError, run } from "./exec";
-import type { StandinImage } from "../../standins/ems-postgres-ha/build";
+import type { StandinImage } from "../../test/standins/ems-postgres-ha/build";
 import { hostDirs, type LabHost } from "./state";
 
 /** The Docker topologies run their database in containers: their DB hosts get Docker. */

@@ -15,19 +15,19 @@
  */
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { ConfigError } from "../../src/config/errors";
-import { loadDeployment, readDeploymentInput } from "../../src/config/load";
-import { parseDeployment } from "../../src/config/parse";
-import type { Deployment, DeploymentInput } from "../../src/config/schema";
+import { ConfigError } from "../src/config/errors";
+import { loadDeployment, readDeploymentInput } from "../src/config/load";
+import { parseDeployment } from "../src/config/parse";
+import type { Deployment, DeploymentInput } from "../src/config/schema";
 import { labPrefixOf, plannedHosts } from "./lib/topology";
-import { DEFAULT_LAB_SUBNET, labDeployment } from "../../examples/lab";
+import { DEFAULT_LAB_SUBNET, labDeployment } from "../examples/lab";
 import { LabError } from "./lib/exec";
 import { labDown, labStateDirs, labStatus, labUp } from "./lib/lab";
 import { checkSubnetPrefix, labBridgeName, labStateDir } from "./lib/paths";
 import { readLabState, type LabState } from "./lib/state";
 import { formatApply, labDeploy, labSecrets } from "./lib/deploy";
 import { deployedDeployment, formatDrill, labDrill } from "./lib/drill";
-import { gatherStatus, renderStatusTable } from "../../src/ops/status";
+import { gatherStatus, renderStatusTable } from "../src/ops/status";
 
 const USAGE =
   "usage: npm run lab -- up [--config FILE | --subnet A.B.C] [--boot-timeout SECONDS] | status [--subnet A.B.C] [--json] | down [--subnet A.B.C] |\n" +

@@ -4,8 +4,8 @@
  */
 import { join, resolve } from "node:path";
 
-/** The repository root (this file is test/lab/lib/paths.ts). */
-export const REPO_ROOT = resolve(__dirname, "../../..");
+/** The repository root (this file is lab/lib/paths.ts). */
+export const REPO_ROOT = resolve(__dirname, "../..");
 
 /** Parent of every lab's state directory; gitignored. @default <repo>/lab-state, or $EMS_HA_LAB_STATE */
 export function labStateRoot(env: NodeJS.ProcessEnv = process.env): string {

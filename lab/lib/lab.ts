@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { availableParallelism, loadavg } from "node:os";
 import { join, resolve } from "node:path";
-import type { Deployment } from "../../../src/config/schema";
+import type { Deployment } from "../../src/config/schema";
 import { LabError, run, runOk } from "./exec";
 import { bootHost, createPgCluster, isHostProcess, mountOverlay, mountsUnder, removeHostDir, stopHost, unmount, writeIdentity } from "./host";
 import { DOCKER_RECIPE, ensureImage } from "./image";
@@ -19,7 +19,7 @@ import {
   tarballsFor,
   writeDockerUnits,
 } from "./docker-host";
-import { ensureStandinImages } from "../../standins/ems-postgres-ha/build";
+import { ensureStandinImages } from "../../test/standins/ems-postgres-ha/build";
 import { labBridgeName, labKeyPath, labKnownHostsPath, labMachineName, labStateDir, labStateRoot } from "./paths";
 import { preflight } from "./preflight";
 import { generateClientKey, sshExec, waitForSsh, writeKnownHosts, type SshTarget } from "./ssh";

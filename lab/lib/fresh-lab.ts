@@ -1,7 +1,7 @@
 /** Booting a lab of its own for a test or a benchmark: checks, a free subnet, `labUp`. */
 import { spawnSync } from "node:child_process";
-import { parseDeployment } from "../../../src/config/parse";
-import type { Deployment, DeploymentInput } from "../../../src/config/schema";
+import { parseDeployment } from "../../src/config/parse";
+import type { Deployment, DeploymentInput } from "../../src/config/schema";
 import { labUp, type Log } from "./lab";
 import { labStateDir } from "./paths";
 import { preflightProblems } from "./preflight";
