@@ -8,54 +8,13 @@ import { describe, expect, it } from "vitest";
 import { fortiosString, heredoc, sh, shellQuote, terraformLiteral, UnsafeValueError, words } from "../../src/render/escape";
 import { tokenizeFortiOs } from "../render/lib/fortios-cli";
 import { traceScripts } from "../render/lib/shell-trace";
+import { SHELL_PIECES } from "./lib/hostile-render";
 import { terraformLiteralDecode } from "./lib/terraform";
 
 const SEED = 4242;
-const PIECES = [
-  "$(touch /tmp/ems-ha-pwned)",
-  "`touch /tmp/ems-ha-pwned`",
-  "${HOME}",
-  "$HOME",
-  "$1",
-  "$@",
-  "%{x}",
-  "'",
-  '"',
-  "\\",
-  "\n",
-  "\t",
-  "\r",
-  ";",
-  "|",
-  "&",
-  ">",
-  "<",
-  "<<",
-  "(",
-  ")",
-  "{",
-  "}",
-  "[",
-  "]",
-  "*",
-  "?",
-  "~",
-  "#",
-  "!",
-  " ",
-  "=",
-  "-",
-  "é",
-  "日本",
-  "😀",
-  "EOF",
-  "EOF_X",
-  "EMS_HA_EOF",
-  "a",
-  "0",
-];
+
 const hostile = fc.oneof(
-  fc.array(fc.constantFrom(...PIECES), { maxLength: 8 }).map((p) => p.join("")),
+  fc.array(fc.constantFrom(...SHELL_PIECES), { maxLength: 8 }).map((p) => p.join("")),
   fc.string({ unit: "binary", maxLength: 12 }).map((s) => s.replace(/\0/g, "")),
 );
 

@@ -97,7 +97,9 @@ export const FIELDS: Record<ExampleName, Field[]> = {
 };
 
 /** Pieces hostile strings are made of. */
-const SHELL_PIECES = [
+/** Pieces hostile values are made of: shell, Terraform template and FortiOS syntax, here-document markers, non-ASCII. */
+export const SHELL_PIECES: readonly string[] = [
+  "EOF_X",
   "$(touch /tmp/ems-ha-pwned)",
   "`touch /tmp/ems-ha-pwned`",
   "$((1+1))",
