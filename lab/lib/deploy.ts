@@ -72,8 +72,12 @@ export function labDeploymentFor(state: LabState, failover: LabFailover = "tuned
   return parseDeployment(labDeployment(state.prefix, failover));
 }
 
-function terraformEnv(state: LabState, secrets: LabSecrets): NodeJS.ProcessEnv {
-  const rc = join(state.stateDir, "terraformrc");
+/**
+ * Terraform's environment for a lab stack: an empty CLI config of the lab's own, no prompts, the
+ * secrets as TF_VAR_* (the FortiGate token only when given).
+ */
+export function terraformEnv(stateDir: string, secrets: LabSecrets & { readonly fortigate_token?: string }): NodeJS.ProcessEnv {
+  const rc = join(stateDir, "terraformrc");
   if (!existsSync(rc)) writeFileSync(rc, "");
   return {
     ...process.env,
@@ -84,6 +88,7 @@ function terraformEnv(state: LabState, secrets: LabSecrets): NodeJS.ProcessEnv {
     TF_VAR_db_password: secrets.db_password,
     TF_VAR_repmgr_password: secrets.repmgr_password,
     TF_VAR_symmetric_key: secrets.symmetric_key,
+    ...(secrets.fortigate_token === undefined ? {} : { TF_VAR_fortigate_token: secrets.fortigate_token }),
   };
 }
 
@@ -198,7 +203,7 @@ export async function labDeploy(state: LabState, opts: { log?: Log; failover?: L
   const log = opts.log ?? (() => undefined);
   const secrets = labSecrets(state);
   const mask = masker(secrets);
-  const env = terraformEnv(state, secrets);
+  const env = terraformEnv(state.stateDir, secrets);
   const synth = await labSynth(state, opts.deployment ?? labDeployment(state.prefix, opts.failover ?? "tuned"), (l) => log(mask(l)));
   log("terraform init");
   const t0 = Date.now();
@@ -219,7 +224,7 @@ export async function labDeploy(state: LabState, opts: { log?: Log; failover?: L
 /** Re-applies without changing the deployment; a healthy deployment must show no changes. */
 export async function labReapply(state: LabState, stackDir: string, log: Log = () => undefined): Promise<ApplyResult> {
   const secrets = labSecrets(state);
-  return terraformApply(stackDir, terraformEnv(state, secrets), log, masker(secrets));
+  return terraformApply(stackDir, terraformEnv(state.stateDir, secrets), log, masker(secrets));
 }
 
 export interface PlanResult {
@@ -239,7 +244,7 @@ export async function labPlan(state: LabState, deployment: DeploymentInput, log:
   const secrets = labSecrets(state);
   const mask = masker(secrets);
   const synth = await labSynth(state, deployment, (l) => log(mask(l)));
-  const env = terraformEnv(state, secrets);
+  const env = terraformEnv(state.stateDir, secrets);
   const t0 = Date.now();
   // The synth may have replaced the stack directory: init again (terraform_data only, nothing to download).
   const init = await runStreaming("terraform", ["init", "-input=false", "-no-color"], { cwd: synth.stackDir, env, timeoutMs: 300_000 });

@@ -8,7 +8,7 @@
  * The values themselves are only ever compared in memory: never put on a command line, never
  * printed (hits name the secret, not its value).
  */
-import { lstatSync, readFileSync, readdirSync, type Stats } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, writeFileSync, type Stats } from "node:fs";
 import { join } from "node:path";
 
 /** Named secret values: { db_password: "Zq7-..." }. */
@@ -204,4 +204,24 @@ export class ArgvSampler {
  */
 export function isInstallerDbPass(h: ArgvHit, secretNames: readonly string[]): boolean {
   return secretNames.includes(h.secret) && /forticlientems_[\w.]*\.bin\b/.test(h.command) && h.command.includes(`--db_pass [${h.secret}]`);
+}
+
+/**
+ * A sweep's start: the directory its captured output goes to (0700), the secrets the lab harness
+ * reads (stateDir/secrets.json, 0600: the test's own input) and the process-argument sampler,
+ * started.
+ */
+export function startSweepCapture(
+  stateDir: string,
+  secrets: { readonly db_password: string; readonly repmgr_password: string; readonly symmetric_key: string },
+  needles: SecretValues,
+): { outDir: string; sampler: ArgvSampler } {
+  const outDir = join(stateDir, "captured");
+  mkdirSync(outDir, { recursive: true, mode: 0o700 });
+  const file = join(stateDir, "secrets.json");
+  writeFileSync(file, JSON.stringify({ db_password: secrets.db_password, repmgr_password: secrets.repmgr_password, symmetric_key: secrets.symmetric_key }), {
+    mode: 0o600,
+  });
+  chmodSync(file, 0o600);
+  return { outDir, sampler: new ArgvSampler(needles, { intervalMs: 200, maxSamples: 6000 }).start() };
 }

@@ -15,19 +15,19 @@
  * what is missing, it is never skipped.
  */
 import { randomBytes } from "node:crypto";
-import { appendFileSync, chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labDockerDeployment } from "../../examples/lab-docker";
 import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
-import { labSynth } from "../../lab/lib/deploy";
+import { labSynth, terraformEnv } from "../../lab/lib/deploy";
 import { waitForWitnessViews } from "../../lab/lib/docker-host";
 import { labDrill } from "../../lab/lib/drill";
 import { runStreaming } from "../../lab/lib/exec";
 import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
 import { labDown, labExec } from "../../lab/lib/lab";
 import { REPO_ROOT } from "../../lab/lib/paths";
-import { ArgvSampler, isInstallerDbPass, maskValues, scanFiles, secretsIn, type SecretValues } from "../../lab/lib/secret-sweep";
+import { ArgvSampler, isInstallerDbPass, startSweepCapture, maskValues, scanFiles, secretsIn, type SecretValues } from "../../lab/lib/secret-sweep";
 import { hostDirs, type LabState } from "../../lab/lib/state";
 import type { Deployment, DeploymentInput } from "../../src/config/schema";
 
@@ -62,19 +62,7 @@ const log = (m: string): void => {
 };
 
 function tfEnv(): NodeJS.ProcessEnv {
-  const rc = join(stateDir, "terraformrc");
-  if (!existsSync(rc)) writeFileSync(rc, "");
-  return {
-    ...process.env,
-    CHECKPOINT_DISABLE: "1",
-    TF_CLI_CONFIG_FILE: rc,
-    TF_IN_AUTOMATION: "1",
-    TF_INPUT: "0",
-    TF_VAR_db_password: SECRETS.db_password,
-    TF_VAR_repmgr_password: SECRETS.repmgr_password,
-    TF_VAR_fortigate_token: SECRETS.fortigate_token,
-    TF_VAR_symmetric_key: SECRETS.symmetric_key,
-  };
+  return terraformEnv(stateDir, SECRETS);
 }
 
 async function terraform(name: string, args: string[]): Promise<{ code: number; text: string }> {
@@ -100,15 +88,7 @@ beforeAll(async () => {
   stateDir = chosen.stateDir;
   const lab = await bootFreshLab(options, chosen);
   ({ state, input, deployment: d } = lab);
-  outDir = join(stateDir, "captured");
-  mkdirSync(outDir, { recursive: true, mode: 0o700 });
-  writeFileSync(
-    join(stateDir, "secrets.json"),
-    JSON.stringify({ db_password: SECRETS.db_password, repmgr_password: SECRETS.repmgr_password, symmetric_key: SECRETS.symmetric_key }),
-    { mode: 0o600 },
-  );
-  chmodSync(join(stateDir, "secrets.json"), 0o600);
-  sampler = new ArgvSampler({ ...ALL, canary: CANARY }, { intervalMs: 200, maxSamples: 6000 }).start();
+  ({ outDir, sampler } = startSweepCapture(stateDir, SECRETS, { ...ALL, canary: CANARY }));
 }, 900_000);
 
 afterAll(async () => {

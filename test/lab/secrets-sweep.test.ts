@@ -22,7 +22,7 @@
  * what is missing, it is never skipped.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, appendFileSync, chmodSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync, appendFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -31,13 +31,22 @@ import { labDeployment } from "../../examples/lab";
 import { parseDeployment } from "../../src/config/parse";
 import { gatherStatus } from "../../src/ops/status";
 import { INSTALLED_VERSION_FILE } from "../../src/render/installer";
-import { labSynth } from "../../lab/lib/deploy";
+import { labSynth, terraformEnv } from "../../lab/lib/deploy";
 import { labDrill } from "../../lab/lib/drill";
 import { runStreaming, waitFor } from "../../lab/lib/exec";
 import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
 import { labDown, labExec } from "../../lab/lib/lab";
 import { REPO_ROOT } from "../../lab/lib/paths";
-import { ArgvSampler, isInstallerDbPass, maskValues, scanFiles, secretsIn, type FileHit, type SecretValues } from "../../lab/lib/secret-sweep";
+import {
+  ArgvSampler,
+  isInstallerDbPass,
+  startSweepCapture,
+  maskValues,
+  scanFiles,
+  secretsIn,
+  type FileHit,
+  type SecretValues,
+} from "../../lab/lib/secret-sweep";
 import { hostDirs, type LabState } from "../../lab/lib/state";
 
 // The lab's state (Terraform state included) outside the repository; read when the lab is chosen.
@@ -74,19 +83,7 @@ const log = (m: string): void => {
 };
 
 function tfEnv(secrets: typeof SECRETS): NodeJS.ProcessEnv {
-  const rc = join(stateDir, "terraformrc");
-  if (!existsSync(rc)) writeFileSync(rc, "");
-  return {
-    ...process.env,
-    CHECKPOINT_DISABLE: "1",
-    TF_CLI_CONFIG_FILE: rc,
-    TF_IN_AUTOMATION: "1",
-    TF_INPUT: "0",
-    TF_VAR_db_password: secrets.db_password,
-    TF_VAR_repmgr_password: secrets.repmgr_password,
-    TF_VAR_fortigate_token: secrets.fortigate_token,
-    TF_VAR_symmetric_key: secrets.symmetric_key,
-  };
+  return terraformEnv(stateDir, secrets);
 }
 
 /** Runs terraform in the stack directory; its whole output (unmasked) is kept in <outDir>/<name>.txt for the sweep. */
@@ -114,16 +111,7 @@ beforeAll(async () => {
   stateDir = chosen.stateDir;
   t0 = Date.now();
   state = (await bootFreshLab(options, chosen)).state;
-  outDir = join(stateDir, "captured");
-  mkdirSync(outDir, { recursive: true, mode: 0o700 });
-  // The lab harness (labDrill) reads its secrets from here: this is the test's own input, 0600.
-  writeFileSync(
-    join(stateDir, "secrets.json"),
-    JSON.stringify({ db_password: SECRETS.db_password, repmgr_password: SECRETS.repmgr_password, symmetric_key: SECRETS.symmetric_key }),
-    { mode: 0o600 },
-  );
-  chmodSync(join(stateDir, "secrets.json"), 0o600);
-  sampler = new ArgvSampler({ ...ALL, canary: CANARY }, { intervalMs: 200, maxSamples: 6000 }).start();
+  ({ outDir, sampler } = startSweepCapture(stateDir, SECRETS, { ...ALL, canary: CANARY }));
 }, 900_000);
 
 afterAll(async () => {
