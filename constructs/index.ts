@@ -18,3 +18,8 @@ export * from "./connection";
 export * from "./fortios/bindings";
 export * from "./remote-script";
 export * from "./literal-output";
+export * from "./ems-chain";
+export * from "./docker-deployment";
+export * from "./standalone-postgres";
+export * from "./appliance-redirect";
+export * from "./upgrade-node-step";

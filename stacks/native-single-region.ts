@@ -15,7 +15,7 @@ import type { Deployment } from "../src/config/schema";
 import { guiChecklist } from "../src/render/checklist";
 import { nativeMembers } from "../src/render/native/layout";
 import type { EmsNode } from "../constructs/ems-node";
-import { buildEmsChain } from "./ems-chain";
+import { buildEmsChain } from "../constructs/ems-chain";
 import { NativePgNode, NativeWitnessNode } from "../constructs/native-node";
 import { NativeSshKeySync } from "../constructs/native-ssh-keys";
 import { DeploymentSecrets } from "../constructs/secrets";

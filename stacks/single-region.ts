@@ -7,57 +7,13 @@
 import { TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { LiteralOutput } from "../constructs/literal-output";
-import { initialPrimary } from "../src/config/derive";
 import type { Deployment } from "../src/config/schema";
 import { guiChecklist } from "../src/render/checklist";
 import { dockerRunCommand } from "../src/render/bitnami";
-import type { EmsNode } from "../constructs/ems-node";
-import { buildEmsChain } from "./ems-chain";
-import { FortiGateLb } from "../constructs/fortigate-lb";
-import { dockerDbNode, type DockerDbNode } from "../constructs/docker-db-node";
-import { PrimaryReady } from "../constructs/primary-ready";
-import { DeploymentSecrets } from "../constructs/secrets";
+import { buildDockerDeployment, type DockerClusterParts } from "../constructs/docker-deployment";
 
-export interface DockerClusterParts {
-  readonly secrets: DeploymentSecrets;
-  /** PgHaNode (engine "provider") or SshPgHaNode (engine "ssh"). */
-  readonly dataNodes: DockerDbNode[];
-  /** WitnessNode or SshWitnessNode. */
-  readonly witnesses: DockerDbNode[];
-  readonly primaryReady: PrimaryReady;
-  readonly emsNodes: EmsNode[];
-  readonly fortigate?: FortiGateLb;
-}
-
-/**
- * Builds a Docker PG HA cluster, the EMS nodes and the FortiGate into a scope, in the guide's
- * order: primary, other data nodes, witnesses, EMS primary, EMS secondaries, FortiGate.
- * Shared by the single-region and geo-redundant stacks.
- */
-export function buildDockerDeployment(scope: Construct, d: Deployment): DockerClusterParts {
-  const secrets = new DeploymentSecrets(scope, "secrets", { fortigateToken: d.fortigate !== undefined });
-  const primaryCfg = initialPrimary(d);
-  const primary = dockerDbNode(scope, primaryCfg.name, { deployment: d, nodeName: primaryCfg.name, secrets });
-  const dataNodes = [primary];
-  for (const n of d.database.nodes) {
-    if (n.role !== "data" || n.name === primaryCfg.name) continue;
-    dataNodes.push(dockerDbNode(scope, n.name, { deployment: d, nodeName: n.name, secrets, dependsOn: [primary.container] }));
-  }
-  const witnesses = d.database.nodes
-    .filter((n) => n.role === "witness")
-    .map((n) => dockerDbNode(scope, n.name, { deployment: d, nodeName: n.name, secrets, dependsOn: dataNodes.map((x) => x.container) }));
-  const primaryReady = new PrimaryReady(scope, "primary-ready", {
-    primary: primaryCfg,
-    port: d.database.port,
-    user: d.database.user,
-    dataNodes: d.database.nodes.filter((n) => n.role === "data").map((n) => n.name),
-    dependsOn: [...dataNodes, ...witnesses].map((x) => x.container),
-    policy: d.ssh,
-  });
-  const emsNodes = buildEmsChain(scope, { deployment: d, secrets, afterDatabase: [primaryReady.resource] });
-  const fortigate = d.fortigate ? new FortiGateLb(scope, "fortigate", { deployment: d, secrets, dependsOn: emsNodes.map((e) => e.resource) }) : undefined;
-  return { secrets, dataNodes, witnesses, primaryReady, emsNodes, fortigate };
-}
+/** Moved to constructs/docker-deployment.ts; re-exported for compatibility. */
+export { buildDockerDeployment, type DockerClusterParts } from "../constructs/docker-deployment";
 
 export class SingleRegionStack extends TerraformStack {
   public readonly parts: DockerClusterParts;

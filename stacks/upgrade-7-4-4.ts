@@ -8,7 +8,7 @@
  * Every step is skipped on a node whose new container already runs, so a re-apply loses nothing.
  */
 import { TerraformStack, type ITerraformDependable } from "cdktf";
-import { Construct } from "constructs";
+import type { Construct } from "constructs";
 import { LiteralOutput } from "../constructs/literal-output";
 import type { Deployment } from "../src/config/schema";
 import { renderHostPrepScript } from "../src/render/docker-host";
@@ -18,53 +18,15 @@ import {
   renderUpgradeStopScript,
   stopOrder,
   upgradeEnvFileContent,
-  upgradeMark,
   upgradeOrder,
   upgradeDockerRunCommand,
   type NodeUpgrade,
 } from "../src/render/upgrade";
-import { RemoteScript } from "../constructs/remote-script";
 import { DeploymentSecrets } from "../constructs/secrets";
-import { passwordsWithoutLineBreaks } from "../constructs/docker-ssh-node";
+import { UpgradeNodeStep, type UpgradeNodeStepProps, type UpgradeStep } from "../constructs/upgrade-node-step";
 
-export type UpgradeStep = "prepare" | "stop" | "load" | "start";
-
-export interface UpgradeNodeStepProps {
-  readonly deployment: Deployment;
-  readonly upgrade: NodeUpgrade;
-  readonly step: UpgradeStep;
-  /** The script to run on the node's host (no secrets in it). */
-  readonly script: string;
-  /** A sensitive file to place first (the start step's password env file). @default none */
-  readonly secretFile?: { readonly content: string; readonly destination: string };
-  /** The passwords the secret file holds: checked at plan for line breaks. @default no check */
-  readonly secrets?: DeploymentSecrets;
-  readonly dependsOn?: ITerraformDependable[];
-}
-
-/** One step of the upgrade on one DB host. */
-export class UpgradeNodeStep extends Construct {
-  public readonly resource: RemoteScript;
-  public readonly script: string;
-
-  constructor(scope: Construct, id: string, props: UpgradeNodeStepProps) {
-    super(scope, id);
-    const node = props.upgrade.node;
-    this.script = props.script;
-    this.resource = new RemoteScript(this, "run", {
-      host: node,
-      policy: props.deployment.ssh,
-      name: `upgrade-${props.step}`,
-      script: props.script,
-      // The start step's env file: placed where the script expects it, removed after the run.
-      secretFiles: props.secretFile ? [{ name: "env", content: props.secretFile.content, path: props.secretFile.destination }] : [],
-      triggers: { node: node.name, address: node.address, step: props.step, target: upgradeMark(props.deployment) },
-      timeout: "10m",
-      ...(props.secrets ? { lifecycle: { precondition: [passwordsWithoutLineBreaks(props.secrets)] } } : {}),
-      dependsOn: props.dependsOn,
-    });
-  }
-}
+/** Moved to constructs/upgrade-node-step.ts; re-exported for compatibility. */
+export { UpgradeNodeStep, type UpgradeNodeStepProps, type UpgradeStep } from "../constructs/upgrade-node-step";
 
 export class Upgrade744Stack extends TerraformStack {
   public readonly secrets: DeploymentSecrets;

@@ -1,8 +1,8 @@
 /** The EMS nodes of a stack, in the guide's order: the first after the database, the others after the first. */
 import type { ITerraformDependable } from "cdktf";
 import type { Construct } from "constructs";
-import { EmsNode } from "../constructs/ems-node";
-import type { DeploymentSecrets } from "../constructs/secrets";
+import { EmsNode } from "./ems-node";
+import type { DeploymentSecrets } from "./secrets";
 import type { Deployment } from "../src/config/schema";
 
 export interface EmsChainProps {
