@@ -9,6 +9,7 @@ import { appliancesSchema, type Deployment, type EmsNodeConfig } from "../src/co
 import { applianceSecretFilesCommand, runnerArgv, shellWord, type ApplianceRole } from "../src/render/appliance";
 import { standaloneServer } from "../src/render/standalone-db";
 import { terraformLiteral } from "./connection";
+import { dependablesOrNone, type Dependency, type IDeployStep } from "./deploy-step";
 import type { DeploymentSecrets } from "./secrets";
 
 /** Directory, relative to Terraform's working directory, of the one-run secret files. */
@@ -17,14 +18,20 @@ export const SECRET_FILE_DIR = ".ems-ha-secrets";
 export const DEFAULT_RUNNER = `node ${resolve(__dirname, "..", "bin", "ems-ha.js")}`;
 
 export interface ApplianceRedirectProps {
+  /** The validated deployment (topology vm-appliances). */
   readonly deployment: Deployment;
+  /** The appliance, one of deployment.emsNodes. */
   readonly node: EmsNodeConfig;
+  /** "primary" (deploys the EMS database; redirect first) or "secondary". */
   readonly role: ApplianceRole;
+  /** Supplies db_password. */
   readonly secrets: DeploymentSecrets;
+  /** The sensitive variable holding the appliances' CLI login password. */
   readonly appliancePassword: TerraformVariable;
   /** The command that starts ems-ha. @default DEFAULT_RUNNER */
   readonly runner?: string;
-  readonly dependsOn?: ITerraformDependable[];
+  /** What must be done first (the database, the previous appliance). @default none */
+  readonly dependsOn?: ReadonlyArray<Dependency>;
 }
 
 /**
@@ -32,8 +39,11 @@ export interface ApplianceRedirectProps {
  * is suppressed because its environment is sensitive; it prints nothing), then a local-exec that
  * runs the runner, whose output stays visible. The runner deletes the files once read.
  */
-export class ApplianceRedirect extends Construct {
+export class ApplianceRedirect extends Construct implements IDeployStep {
+  /** The terraform_data that runs the redirect. */
   public readonly resource: DataResource;
+  /** The redirect step. */
+  public readonly done: ITerraformDependable[];
   /** The runner's command line (no secret in it). */
   public readonly command: string;
 
@@ -85,7 +95,8 @@ export class ApplianceRedirect extends Construct {
         },
         { type: "local-exec", command: terraformLiteral(this.command) },
       ],
-      dependsOn: props.dependsOn,
+      dependsOn: dependablesOrNone(props.dependsOn),
     });
+    this.done = [this.resource];
   }
 }

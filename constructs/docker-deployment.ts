@@ -1,15 +1,16 @@
 /**
- * The Docker PG HA cluster, the EMS nodes and the FortiGate of the single-region and
- * geo-redundant stacks, built into the scope it is given.
+ * buildDockerDeployment: the secrets, the Docker PG HA cluster, the EMS nodes and the FortiGate
+ * of the single-region and geo-redundant stacks, as one function. Kept for compatibility; the
+ * stacks compose DeploymentSecrets, DockerPgHaCluster, EmsCluster and FortiGateLb themselves.
  */
 import type { Construct } from "constructs";
-import { initialPrimary } from "../src/config/derive";
 import type { Deployment } from "../src/config/schema";
+import { DockerPgHaCluster } from "./docker-pg-ha-cluster";
+import type { DockerDbNode } from "./docker-db-node";
+import { EmsCluster } from "./ems-cluster";
 import type { EmsNode } from "./ems-node";
-import { buildEmsChain } from "./ems-chain";
 import { FortiGateLb } from "./fortigate-lb";
-import { dockerDbNode, type DockerDbNode } from "./docker-db-node";
-import { PrimaryReady } from "./primary-ready";
+import type { PrimaryReady } from "./primary-ready";
 import { DeploymentSecrets } from "./secrets";
 
 export interface DockerClusterParts {
@@ -23,32 +24,20 @@ export interface DockerClusterParts {
   readonly fortigate?: FortiGateLb;
 }
 
+/** The parts of a Docker deployment, from its composites. */
+export function dockerClusterParts(secrets: DeploymentSecrets, cluster: DockerPgHaCluster, ems: EmsCluster, fortigate?: FortiGateLb): DockerClusterParts {
+  return { secrets, dataNodes: cluster.dataNodes, witnesses: cluster.witnesses, primaryReady: cluster.primaryReady, emsNodes: ems.nodes, fortigate };
+}
+
 /**
  * Builds a Docker PG HA cluster, the EMS nodes and the FortiGate into a scope, in the guide's
  * order: primary, other data nodes, witnesses, EMS primary, EMS secondaries, FortiGate.
- * Shared by the single-region and geo-redundant stacks.
+ * @deprecated compose DeploymentSecrets, DockerPgHaCluster, EmsCluster and FortiGateLb as SingleRegionStack does.
  */
 export function buildDockerDeployment(scope: Construct, d: Deployment): DockerClusterParts {
   const secrets = new DeploymentSecrets(scope, "secrets", { fortigateToken: d.fortigate !== undefined });
-  const primaryCfg = initialPrimary(d);
-  const primary = dockerDbNode(scope, primaryCfg.name, { deployment: d, nodeName: primaryCfg.name, secrets });
-  const dataNodes = [primary];
-  for (const n of d.database.nodes) {
-    if (n.role !== "data" || n.name === primaryCfg.name) continue;
-    dataNodes.push(dockerDbNode(scope, n.name, { deployment: d, nodeName: n.name, secrets, dependsOn: [primary.container] }));
-  }
-  const witnesses = d.database.nodes
-    .filter((n) => n.role === "witness")
-    .map((n) => dockerDbNode(scope, n.name, { deployment: d, nodeName: n.name, secrets, dependsOn: dataNodes.map((x) => x.container) }));
-  const primaryReady = new PrimaryReady(scope, "primary-ready", {
-    primary: primaryCfg,
-    port: d.database.port,
-    user: d.database.user,
-    dataNodes: d.database.nodes.filter((n) => n.role === "data").map((n) => n.name),
-    dependsOn: [...dataNodes, ...witnesses].map((x) => x.container),
-    policy: d.ssh,
-  });
-  const emsNodes = buildEmsChain(scope, { deployment: d, secrets, afterDatabase: [primaryReady.resource] });
-  const fortigate = d.fortigate ? new FortiGateLb(scope, "fortigate", { deployment: d, secrets, dependsOn: emsNodes.map((e) => e.resource) }) : undefined;
-  return { secrets, dataNodes, witnesses, primaryReady, emsNodes, fortigate };
+  const cluster = new DockerPgHaCluster(scope, { deployment: d, secrets });
+  const ems = new EmsCluster(scope, { deployment: d, secrets, dependsOn: [cluster] });
+  const fortigate = d.fortigate ? new FortiGateLb(scope, "fortigate", { deployment: d, secrets, dependsOn: [ems] }) : undefined;
+  return dockerClusterParts(secrets, cluster, ems, fortigate);
 }

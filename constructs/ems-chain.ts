@@ -1,7 +1,8 @@
-/** The EMS nodes of a stack, in the guide's order: the first after the database, the others after the first. */
+/** The EMS nodes of a stack as a function: kept for compatibility; EmsCluster is the construct. */
 import type { ITerraformDependable } from "cdktf";
 import type { Construct } from "constructs";
-import { EmsNode } from "./ems-node";
+import { EmsCluster } from "./ems-cluster";
+import type { EmsNode } from "./ems-node";
 import type { DeploymentSecrets } from "./secrets";
 import type { Deployment } from "../src/config/schema";
 
@@ -14,19 +15,7 @@ export interface EmsChainProps {
   readonly dbHosts?: ReadonlyArray<string>;
 }
 
+/** @deprecated use `new EmsCluster(scope, { deployment, secrets, dependsOn, dbHosts }).nodes`. */
 export function buildEmsChain(scope: Construct, props: EmsChainProps): EmsNode[] {
-  const nodes: EmsNode[] = [];
-  props.deployment.emsNodes.forEach((node, i) => {
-    nodes.push(
-      new EmsNode(scope, node.name, {
-        deployment: props.deployment,
-        node,
-        primary: i === 0,
-        secrets: props.secrets,
-        dbHosts: props.dbHosts,
-        dependsOn: i === 0 ? props.afterDatabase : [nodes[0]!.resource],
-      }),
-    );
-  });
-  return nodes;
+  return new EmsCluster(scope, { deployment: props.deployment, secrets: props.secrets, dependsOn: props.afterDatabase, dbHosts: props.dbHosts }).nodes;
 }

@@ -12,11 +12,14 @@ import {
   renderStandaloneDbScript,
   standaloneServer,
 } from "../src/render/standalone-db";
+import { dependablesOrNone, type Dependency, type IDeployStep } from "./deploy-step";
 import { RemoteScript } from "./remote-script";
 import type { DeploymentSecrets } from "./secrets";
 
 export interface StandalonePostgresProps {
+  /** The validated deployment (topology standalone-db or vm-appliances, with a `standalone` section). */
   readonly deployment: Deployment;
+  /** Supplies db_password (managed mode: the password the setup gives the EMS user). */
   readonly secrets: DeploymentSecrets;
 }
 
@@ -24,12 +27,15 @@ export interface StandalonePostgresProps {
  * The remote PostgreSQL server. Managed: one terraform_data runs the idempotent setup script on
  * the server (the DB password arrives as a sensitive file the script deletes). Existing: nothing.
  */
-export class StandalonePostgres extends Construct {
+export class StandalonePostgres extends Construct implements IDeployStep {
+  /** The server (database.nodes[0]). */
   public readonly server: DbNodeConfig;
   /** The setup step (managed mode only); EMS depends on it. */
   public readonly setup?: RemoteScript;
   /** The setup script (managed mode only; no secrets in it). */
   public readonly script?: string;
+  /** The setup step in managed mode; empty for an existing server (nothing to wait for). */
+  public readonly done: ITerraformDependable[] = [];
 
   constructor(scope: Construct, id: string, props: StandalonePostgresProps) {
     super(scope, id);
@@ -49,21 +55,40 @@ export class StandalonePostgres extends Construct {
       triggers: { server: this.server.name, address: this.server.address, extensions: s.extensions?.sha256 ?? "none" },
       timeout: "10m",
     });
+    this.done.push(this.setup);
   }
 }
 
-/** A bounded check, on an EMS node, that the DB server answers on its port. */
+export interface DbReachableProps {
+  /** The validated deployment: the check runs on emsNodes[0] against database.nodes[0]. */
+  readonly deployment: Deployment;
+  /** What must be ready first (the StandalonePostgres). @default none */
+  readonly dependsOn?: ReadonlyArray<Dependency>;
+}
+
+/**
+ * A bounded check, on the first EMS node, that the DB server answers on its port. It is the
+ * step itself (a RemoteScript), so its Terraform address is `terraform_data.<id>`.
+ */
+export class DbReachable extends RemoteScript {
+  constructor(scope: Construct, id: string, props: DbReachableProps) {
+    const d = props.deployment;
+    const server = standaloneServer(d);
+    const from = d.emsNodes[0]!;
+    super(scope, id, {
+      host: from,
+      policy: d.ssh,
+      name: "db-reachable",
+      script: `#!/usr/bin/env bash\n${renderDbReachableCheck(server.address, d.database.port)}\n`,
+      triggers: { from: from.address, server: server.address, port: String(d.database.port) },
+      // A check needs no root.
+      sudo: false,
+      dependsOn: dependablesOrNone(props.dependsOn),
+    });
+  }
+}
+
+/** @deprecated use `new DbReachable(scope, id, { deployment, dependsOn })`. */
 export function dbReachableFrom(scope: Construct, id: string, d: Deployment, dependsOn: ITerraformDependable[]): RemoteScript {
-  const server = standaloneServer(d);
-  const from = d.emsNodes[0]!;
-  return new RemoteScript(scope, id, {
-    host: from,
-    policy: d.ssh,
-    name: "db-reachable",
-    script: `#!/usr/bin/env bash\n${renderDbReachableCheck(server.address, d.database.port)}\n`,
-    triggers: { from: from.address, server: server.address, port: String(d.database.port) },
-    // A check needs no root.
-    sudo: false,
-    dependsOn,
-  });
+  return new DbReachable(scope, id, { deployment: d, dependsOn });
 }

@@ -3,6 +3,7 @@ import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import type { Deployment } from "../src/config/schema";
 import { upgradeMark, type NodeUpgrade } from "../src/render/upgrade";
+import { dependablesOrNone, type Dependency, type IDeployStep } from "./deploy-step";
 import { passwordsWithoutLineBreaks } from "./docker-ssh-node";
 import { RemoteScript } from "./remote-script";
 import type { DeploymentSecrets } from "./secrets";
@@ -10,8 +11,11 @@ import type { DeploymentSecrets } from "./secrets";
 export type UpgradeStep = "prepare" | "stop" | "load" | "start";
 
 export interface UpgradeNodeStepProps {
+  /** The validated deployment (topology upgrade-7-4-4). */
   readonly deployment: Deployment;
+  /** The node's upgrade plan (src/render/upgrade.ts upgradeOrder). */
   readonly upgrade: NodeUpgrade;
+  /** Which step this is. */
   readonly step: UpgradeStep;
   /** The script to run on the node's host (no secrets in it). */
   readonly script: string;
@@ -19,12 +23,16 @@ export interface UpgradeNodeStepProps {
   readonly secretFile?: { readonly content: string; readonly destination: string };
   /** The passwords the secret file holds: checked at plan for line breaks. @default no check */
   readonly secrets?: DeploymentSecrets;
-  readonly dependsOn?: ITerraformDependable[];
+  /** The steps that must run first. @default none */
+  readonly dependsOn?: ReadonlyArray<Dependency>;
 }
 
 /** One step of the upgrade on one DB host. */
-export class UpgradeNodeStep extends Construct {
+export class UpgradeNodeStep extends Construct implements IDeployStep {
+  /** The terraform_data that runs the step. */
   public readonly resource: RemoteScript;
+  /** The step. */
+  public readonly done: ITerraformDependable[];
   public readonly script: string;
 
   constructor(scope: Construct, id: string, props: UpgradeNodeStepProps) {
@@ -41,7 +49,8 @@ export class UpgradeNodeStep extends Construct {
       triggers: { node: node.name, address: node.address, step: props.step, target: upgradeMark(props.deployment) },
       timeout: "10m",
       ...(props.secrets ? { lifecycle: { precondition: [passwordsWithoutLineBreaks(props.secrets)] } } : {}),
-      dependsOn: props.dependsOn,
+      dependsOn: dependablesOrNone(props.dependsOn),
     });
+    this.done = [this.resource];
   }
 }

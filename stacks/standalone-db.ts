@@ -10,17 +10,21 @@ import type { Deployment } from "../src/config/schema";
 import { guiChecklist } from "../src/render/checklist";
 import { installerCommandLine } from "../src/render/installer";
 import type { EmsNode } from "../constructs/ems-node";
-import { buildEmsChain } from "../constructs/ems-chain";
-import { StandalonePostgres, dbReachableFrom } from "../constructs/standalone-postgres";
+import { EmsCluster } from "../constructs/ems-cluster";
+import { DbReachable, StandalonePostgres } from "../constructs/standalone-postgres";
 import { FortiGateLb } from "../constructs/fortigate-lb";
 import { DeploymentSecrets } from "../constructs/secrets";
 
 /** Moved to constructs/standalone-postgres.ts; re-exported for compatibility. */
-export { StandalonePostgres, dbReachableFrom, type StandalonePostgresProps } from "../constructs/standalone-postgres";
+export { DbReachable, StandalonePostgres, dbReachableFrom, type DbReachableProps, type StandalonePostgresProps } from "../constructs/standalone-postgres";
 
 export class StandaloneDbStack extends TerraformStack {
   public readonly secrets: DeploymentSecrets;
   public readonly database: StandalonePostgres;
+  /** The check, from the first EMS node, that the server answers. */
+  public readonly reachable: DbReachable;
+  public readonly ems: EmsCluster;
+  /** The EMS nodes (ems.nodes), the EMS primary first. */
   public readonly emsNodes: EmsNode[];
   public readonly fortigate?: FortiGateLb;
 
@@ -28,11 +32,12 @@ export class StandaloneDbStack extends TerraformStack {
     super(scope, id);
     this.secrets = new DeploymentSecrets(this, "secrets", { fortigateToken: d.fortigate !== undefined, repmgrPassword: false });
     this.database = new StandalonePostgres(this, "database", { deployment: d, secrets: this.secrets });
-    const reachable = dbReachableFrom(this, "db-reachable", d, this.database.setup ? [this.database.setup] : []);
+    this.reachable = new DbReachable(this, "db-reachable", { deployment: d, dependsOn: [this.database] });
     const dbHosts = [this.database.server.address];
-    this.emsNodes = buildEmsChain(this, { deployment: d, secrets: this.secrets, afterDatabase: [reachable], dbHosts });
+    this.ems = new EmsCluster(this, { deployment: d, secrets: this.secrets, dependsOn: [this.reachable], dbHosts });
+    this.emsNodes = this.ems.nodes;
     if (d.fortigate) {
-      this.fortigate = new FortiGateLb(this, "fortigate", { deployment: d, secrets: this.secrets, dependsOn: this.emsNodes.map((e) => e.resource) });
+      this.fortigate = new FortiGateLb(this, "fortigate", { deployment: d, secrets: this.secrets, dependsOn: [this.ems] });
       new LiteralOutput(this, "fortios_cli", { value: this.fortigate.cliScript, description: "The FortiGate configuration as CLI commands" });
     }
     new LiteralOutput(this, "gui_checklist", { value: guiChecklist(d), description: "EMS GUI steps to do by hand" });

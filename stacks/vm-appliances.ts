@@ -55,12 +55,12 @@ export class VmAppliancesStack extends TerraformStack {
           secrets: this.secrets,
           appliancePassword: this.appliancePassword,
           runner: options.runner,
-          dependsOn: previous ? [previous.resource] : this.database.setup ? [this.database.setup] : undefined,
+          dependsOn: previous ? [previous] : this.database.setup ? [this.database] : undefined,
         }),
       );
     });
     if (d.fortigate) {
-      this.fortigate = new FortiGateLb(this, "fortigate", { deployment: d, secrets: this.secrets, dependsOn: this.appliances.map((a) => a.resource) });
+      this.fortigate = new FortiGateLb(this, "fortigate", { deployment: d, secrets: this.secrets, dependsOn: this.appliances });
       new LiteralOutput(this, "fortios_cli", { value: this.fortigate.cliScript, description: "The FortiGate configuration as CLI commands" });
     }
     const primary = d.emsNodes[0]!;
