@@ -1,7 +1,7 @@
 /**
  * The cdktf constructs. Each takes `(scope, id, props)` with a validated deployment
  * (from `ems-ha/config`) and renders its content through `ems-ha/render`; the composites
- * (DockerPgHaCluster, NativePgHaCluster, EmsCluster) take `(scope, props)` and add their
+ * (DockerPgHaCluster, NativePgHaCluster, EmsCluster, DockerUpgrade744) take `(scope, props)` and add their
  * constructs into `scope`. Every one exposes `done` (IDeployStep) to be depended on.
  *
  * @module ems-ha/constructs
@@ -30,3 +30,4 @@ export * from "./docker-deployment";
 export * from "./standalone-postgres";
 export * from "./appliance-redirect";
 export * from "./upgrade-node-step";
+export * from "./docker-upgrade-744";
