@@ -6,13 +6,14 @@
 import type { Construct } from "constructs";
 import { PgHaNode, WitnessNode, type PgHaNodeProps } from "./pg-ha-node";
 import { SshPgHaNode, SshWitnessNode, type DockerDbNode } from "./docker-ssh-node";
+import { resolveDbNode } from "./node-ref";
 
 export type { DockerDbNode } from "./docker-ssh-node";
 
-/** The DB node `props.nodeName` with the engine of `props.deployment.database.docker.engine`. */
+/** The DB node `props.node` (or `props.nodeName`) with the engine of `props.deployment.database.docker.engine`. */
 export function dockerDbNode(scope: Construct, id: string, props: PgHaNodeProps): DockerDbNode {
   const d = props.deployment;
-  const witness = d.database.nodes.find((n) => n.name === props.nodeName)?.role === "witness";
+  const witness = resolveDbNode(id, d, props).role === "witness";
   if (d.database.docker.engine === "ssh") {
     if (props.provider)
       throw new Error(`${id}: a docker provider was given, but database.docker.engine is "ssh" (no provider); drop the provider or use engine "provider"`);

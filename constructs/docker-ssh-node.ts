@@ -22,20 +22,22 @@ import { Construct } from "constructs";
 import type { DbNodeConfig } from "../src/config/schema";
 import { containerSpec, type ContainerSpec } from "../src/render/bitnami";
 import { envFileContent, imageIdentity, renderContainerScript } from "../src/render/docker-cli";
+import { dependables, type IDeployStep } from "./deploy-step";
 import { dockerHostPrepare } from "./docker-host-prepare";
+import { resolveDbNode } from "./node-ref";
 import type { PgHaNodeProps } from "./pg-ha-node";
 import { RemoteScript } from "./remote-script";
 import type { DeploymentSecrets } from "./secrets";
 
 /** What the stacks need of a DB node, whichever engine runs its container. */
-export interface DockerDbNode {
+export interface DockerDbNode extends IDeployStep {
   /** The DB node as configured. */
   readonly dbNode: DbNodeConfig;
   /** Address other nodes and EMS use. */
   readonly address: string;
   /** The container's flags, derived from the cluster. */
   readonly spec: ContainerSpec;
-  /** The step after which the container exists; use it in dependsOn. */
+  /** The step after which the container exists (in `done`). */
   readonly container: ITerraformDependable;
 }
 
@@ -57,18 +59,14 @@ export function passwordsWithoutLineBreaks(secrets: DeploymentSecrets): Precondi
   };
 }
 
-/** The node of a deployment by name, with the role the construct expects. */
+/** The node of a deployment (by object or name), with the role the construct expects. */
 export function findDbNode(
   id: string,
   props: SshDockerNodeProps,
   expectedRole: DbNodeConfig["role"],
   classes: { data: string; witness: string },
 ): DbNodeConfig {
-  const d = props.deployment;
-  const node = d.database.nodes.find((n) => n.name === props.nodeName);
-  if (!node) {
-    throw new Error(`${id}: nodeName "${props.nodeName}" is not in database.nodes (${d.database.nodes.map((n) => n.name).join(", ")}); use one of those`);
-  }
+  const node = resolveDbNode(id, props.deployment, props);
   if (node.role !== expectedRole) {
     throw new Error(`${id}: node "${node.name}" has role "${node.role}"; use ${classes[node.role]} for it`);
   }
@@ -83,6 +81,8 @@ abstract class SshBitnamiNode extends Construct implements DockerDbNode {
   public readonly prepare: RemoteScript;
   /** The volume and container step. */
   public readonly container: RemoteScript;
+  /** The container step: the node is done once it has run. */
+  public readonly done: ITerraformDependable[];
   /** The script the container step runs (no secrets in it). */
   public readonly script: string;
   /** The spec hash recorded on the container (label ems-ha.spec-sha256). */
@@ -119,8 +119,9 @@ abstract class SshBitnamiNode extends Construct implements DockerDbNode {
       triggers: { host: node.address, name: this.spec.name, spec: this.specHash },
       timeout: "10m",
       lifecycle: { precondition: [passwordsWithoutLineBreaks(props.secrets)] },
-      dependsOn: [this.prepare, ...(props.dependsOn ?? [])],
+      dependsOn: [this.prepare, ...dependables(props.dependsOn)],
     });
+    this.done = [this.container];
   }
 }
 

@@ -8,6 +8,7 @@ import { Construct } from "constructs";
 import { dataNodes } from "../src/config/derive";
 import type { Deployment, EmsNodeConfig } from "../src/config/schema";
 import { DB_PASSWORD_FILE, installerPath, renderEmsInstallScript } from "../src/render/installer";
+import { dependablesOrNone, type Dependency, type IDeployStep } from "./deploy-step";
 import { RemoteScript } from "./remote-script";
 import type { DeploymentSecrets } from "./secrets";
 
@@ -26,12 +27,14 @@ export interface EmsNodeProps {
    */
   readonly dbHosts?: ReadonlyArray<string>;
   /** What must exist before this node installs (the DB primary, or the first EMS node). @default none */
-  readonly dependsOn?: ITerraformDependable[];
+  readonly dependsOn?: ReadonlyArray<Dependency>;
 }
 
-export class EmsNode extends Construct {
-  /** The terraform_data that runs the installer; use it in dependsOn. */
+export class EmsNode extends Construct implements IDeployStep {
+  /** The terraform_data that runs the installer. */
   public readonly resource: RemoteScript;
+  /** The install step: the node is done once EMS is installed and its services checked. */
+  public readonly done: ITerraformDependable[];
   /** The install script this node runs (no secrets in it). */
   public readonly script: string;
   /** The EMS host this construct installs. */
@@ -63,7 +66,8 @@ export class EmsNode extends Construct {
         dbHosts: dbHosts.join(","),
       },
       timeout: "10m",
-      dependsOn: props.dependsOn,
+      dependsOn: dependablesOrNone(props.dependsOn),
     });
+    this.done = [this.resource];
   }
 }

@@ -10,6 +10,7 @@ import { fortigateObjects, renderFortiOsCli, type FortiGateObjects } from "../sr
 import { absoluteLocalPath } from "../src/config/local-files";
 import { FirewallLdbmonitor, FirewallPolicy, FirewallSecurityPolicyseq, FirewallVip, FortiosProvider } from "./fortios/bindings";
 import type { DeploymentSecrets } from "./secrets";
+import { dependables, dependablesOrNone, resourcesUnder, type Dependency, type IDeployStep } from "./deploy-step";
 
 export interface FortiGateLbProps {
   readonly deployment: Deployment;
@@ -18,7 +19,7 @@ export interface FortiGateLbProps {
   /** Supplies fortigate_token; declare it with `new DeploymentSecrets(..., { fortigateToken: true })`. */
   readonly secrets: DeploymentSecrets;
   /** Configure the FortiGate after these (e.g. the EMS installs). @default none */
-  readonly dependsOn?: ITerraformDependable[];
+  readonly dependsOn?: ReadonlyArray<Dependency>;
   /**
    * A fortios provider of your own (for example one aliased per FortiGate).
    * @default a provider for fortigate.address, aliased "ems_ha" so it never clashes with yours
@@ -26,7 +27,7 @@ export interface FortiGateLbProps {
   readonly provider?: FortiosProvider;
 }
 
-export class FortiGateLb extends Construct {
+export class FortiGateLb extends Construct implements IDeployStep {
   public readonly provider: FortiosProvider;
   public readonly monitor: FirewallLdbmonitor;
   /** VIPs by port. */
@@ -38,6 +39,8 @@ export class FortiGateLb extends Construct {
   public readonly objects: FortiGateObjects;
   /** The same configuration as FortiOS CLI commands. */
   public readonly cliScript: string;
+  /** Every FortiGate object it creates (health check, VIPs, policies, placements). */
+  public readonly done: ITerraformDependable[];
 
   constructor(scope: Construct, id: string, props: FortiGateLbProps) {
     super(scope, id);
@@ -58,11 +61,12 @@ export class FortiGateLb extends Construct {
         vdom: fg.vdom,
         alias: "ems_ha",
       });
-    const opts = { provider: this.provider, dependsOn: props.dependsOn };
+    const after = dependables(props.dependsOn);
+    const opts = { provider: this.provider, dependsOn: dependablesOrNone(props.dependsOn) };
     this.monitor = new FirewallLdbmonitor(this, "health-check", this.objects.monitor, opts);
     const vips = new Map<number, FirewallVip>();
     for (const v of this.objects.vips) {
-      vips.set(Number(v.extport), new FirewallVip(this, `vip-${v.extport}`, v, { ...opts, dependsOn: [this.monitor, ...(props.dependsOn ?? [])] }));
+      vips.set(Number(v.extport), new FirewallVip(this, `vip-${v.extport}`, v, { ...opts, dependsOn: [this.monitor, ...after] }));
     }
     this.vips = vips;
     this.policies = this.objects.policies.map(
@@ -107,5 +111,6 @@ export class FortiGateLb extends Construct {
         previous = p.policyid;
       });
     }
+    this.done = resourcesUnder(this);
   }
 }

@@ -12,20 +12,20 @@
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import type { Deployment } from "../src/config/schema";
+import { dependables, type Dependency, type IDeployStep } from "./deploy-step";
+import { resolveDbNode, type DbNodeRef } from "./node-ref";
 import { memberByName, nativeLayout, nativeSettings, type NativeMember } from "../src/render/native/layout";
 import { renderSetupScript, secretsFor, sha256 } from "../src/render/native/setup-script";
 import { RemoteScript } from "./remote-script";
 import type { DeploymentSecrets } from "./secrets";
 
-export interface NativeNodeProps {
+export interface NativeNodeProps extends DbNodeRef {
   /** The validated deployment (topology native-single-region). */
   readonly deployment: Deployment;
-  /** Name of this node in deployment.database.nodes. */
-  readonly nodeName: string;
   /** The sensitive variables the script needs (db_password, repmgr_password, symmetric_key). */
   readonly secrets: DeploymentSecrets;
-  /** What must be set up before this node (the previous node in the guide's order). @default none */
-  readonly dependsOn?: ITerraformDependable[];
+  /** What must be set up before this node joins (the initial primary's node construct). @default none */
+  readonly dependsOn?: ReadonlyArray<Dependency>;
 }
 
 /** The `sudo ` prefix for a login user other than root. */
@@ -33,27 +33,26 @@ export function sudoPrefix(user: string): string {
   return user === "root" ? "" : "sudo -n ";
 }
 
-abstract class NativeDbNode extends Construct {
+abstract class NativeDbNode extends Construct implements IDeployStep {
   /** The node as the native topology sees it (repmgr node id, order, role). */
   public readonly member: NativeMember;
   /** The setup script the node runs (no secret in it). */
   public readonly script: string;
   /** The host preparation (`native-setup.sh --prepare`), run on every node at once. */
   public readonly prepare: RemoteScript;
-  /** The terraform_data that joins the node to the cluster (clone, register, repmgrd); use it in dependsOn. */
+  /** The terraform_data that joins the node to the cluster (clone, register, repmgrd). */
   public readonly resource: RemoteScript;
+  /** The join step: the node is done once it has run. */
+  public readonly done: ITerraformDependable[];
 
   protected constructor(scope: Construct, id: string, props: NativeNodeProps, role: NativeMember["role"]) {
     super(scope, id);
     const d = props.deployment;
-    const names = d.database.nodes.map((n) => n.name);
-    if (!names.includes(props.nodeName)) {
-      throw new Error(`${id}: nodeName "${props.nodeName}" is not in database.nodes (${names.join(", ")}); use one of those`);
-    }
-    this.member = memberByName(d, props.nodeName);
+    const nodeName = resolveDbNode(id, d, props).name;
+    this.member = memberByName(d, nodeName);
     if (this.member.role !== role) {
       throw new Error(
-        `${id}: node "${props.nodeName}" has role "${this.member.role}"; use ${this.member.role === "data" ? "NativePgNode" : "NativeWitnessNode"} for it`,
+        `${id}: node "${nodeName}" has role "${this.member.role}"; use ${this.member.role === "data" ? "NativePgNode" : "NativeWitnessNode"} for it`,
       );
     }
     const settings = nativeSettings(d);
@@ -82,7 +81,8 @@ abstract class NativeDbNode extends Construct {
     // Packages, cluster, configuration files, services' scripts: needs no other host, so every
     // node prepares at once (no dependsOn). Only the join below waits for the previous node.
     this.prepare = new RemoteScript(this, "prepare", { ...common, name: "native-prepare", args: ["--prepare"] });
-    this.resource = new RemoteScript(this, "setup", { ...common, name: "native-setup", dependsOn: [this.prepare, ...(props.dependsOn ?? [])] });
+    this.resource = new RemoteScript(this, "setup", { ...common, name: "native-setup", dependsOn: [this.prepare, ...dependables(props.dependsOn)] });
+    this.done = [this.resource];
   }
 }
 

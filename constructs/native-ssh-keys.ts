@@ -9,6 +9,7 @@ import { Construct } from "constructs";
 import { nativeLayout } from "../src/render/native/layout";
 import { sha256 } from "../src/render/native/setup-script";
 import type { SshPolicy } from "../src/config/schema";
+import { dependables, type Dependency, type IDeployStep } from "./deploy-step";
 import { shellQuote } from "../src/render/shell-quote";
 import type { NativePgNode } from "./native-node";
 import { RemoteScript } from "./remote-script";
@@ -16,19 +17,21 @@ import { RemoteScript } from "./remote-script";
 export interface NativeSshKeySyncProps {
   /** The data nodes whose keys are exchanged. */
   readonly nodes: ReadonlyArray<NativePgNode>;
-  /** What must be set up first. @default every node's setup */
-  readonly dependsOn?: ITerraformDependable[];
+  /** What must be set up first. @default every node in `nodes` */
+  readonly dependsOn?: ReadonlyArray<Dependency>;
   /** The deployment's host key settings (deployment.ssh). @default each node's ssh.hostKey only */
   readonly policy?: SshPolicy;
 }
 
-export class NativeSshKeySync extends Construct {
+export class NativeSshKeySync extends Construct implements IDeployStep {
   /** One terraform_data per data node. */
   public readonly resources: RemoteScript[];
+  /** Every node's key refresh. */
+  public readonly done: ITerraformDependable[];
 
   constructor(scope: Construct, id: string, props: NativeSshKeySyncProps) {
     super(scope, id);
-    const dependsOn = props.dependsOn ?? props.nodes.map((n) => n.resource);
+    const dependsOn = dependables(props.dependsOn ?? props.nodes);
     const roster = sha256(props.nodes.map((n) => `${n.member.name} ${n.member.address} ${sha256(n.script)}`).join("\n"));
     this.resources = props.nodes.map((n) => {
       const l = nativeLayout();
@@ -41,5 +44,6 @@ export class NativeSshKeySync extends Construct {
         dependsOn,
       });
     });
+    this.done = [...this.resources];
   }
 }

@@ -13,6 +13,8 @@ import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { Volume } from "@cdktf/provider-docker/lib/volume";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
+import { dependables, type Dependency, type IDeployStep } from "./deploy-step";
+import { resolveDbNode, type DbNodeRef } from "./node-ref";
 import type { DbNodeConfig, Deployment } from "../src/config/schema";
 import { containerSpec, type ContainerSpec } from "../src/render/bitnami";
 import { dockerSshOpts } from "./connection";
@@ -24,15 +26,13 @@ import type { DeploymentSecrets } from "./secrets";
 export { DB_STOP_GRACE_SECONDS, DB_STOP_SIGNAL } from "../src/render/bitnami";
 import { DB_STOP_GRACE_SECONDS, DB_STOP_SIGNAL } from "../src/render/bitnami";
 
-export interface PgHaNodeProps {
+export interface PgHaNodeProps extends DbNodeRef {
   /** The validated deployment (the cluster this node belongs to). */
   readonly deployment: Deployment;
-  /** Name of this node in deployment.database.nodes. */
-  readonly nodeName: string;
   /** Passwords (sensitive variables). */
   readonly secrets: DeploymentSecrets;
-  /** What must exist before this node's container starts (e.g. the primary). @default none */
-  readonly dependsOn?: ITerraformDependable[];
+  /** What must exist before this node's container starts (e.g. the primary node construct). @default none */
+  readonly dependsOn?: ReadonlyArray<Dependency>;
   /**
    * A docker provider of your own for this host.
    * @default a provider for ssh://user@address:port, aliased after the node name
@@ -46,7 +46,7 @@ export function dockerHostUrl(node: DbNodeConfig): string {
 }
 
 /** Shared by PgHaNode and WitnessNode. */
-abstract class BitnamiNode extends Construct {
+abstract class BitnamiNode extends Construct implements IDeployStep {
   /** The DB node as configured. */
   public readonly dbNode: DbNodeConfig;
   /** Address other nodes and EMS use. */
@@ -59,16 +59,15 @@ abstract class BitnamiNode extends Construct {
   public readonly image: Image;
   /** The data volume; Terraform refuses to destroy it. */
   public readonly volume: Volume;
-  /** The container; use it in dependsOn. */
+  /** The container (its attributes: name, id, ...). */
   public readonly container: Container;
+  /** The container: the node is done once it exists. */
+  public readonly done: ITerraformDependable[];
 
   protected constructor(scope: Construct, id: string, props: PgHaNodeProps, expectedRole: DbNodeConfig["role"]) {
     super(scope, id);
     const d = props.deployment;
-    const node = d.database.nodes.find((n) => n.name === props.nodeName);
-    if (!node) {
-      throw new Error(`${id}: nodeName "${props.nodeName}" is not in database.nodes (${d.database.nodes.map((n) => n.name).join(", ")}); use one of those`);
-    }
+    const node = resolveDbNode(id, d, props);
     if (node.role !== expectedRole) {
       throw new Error(`${id}: node "${node.name}" has role "${node.role}"; use ${node.role === "witness" ? "WitnessNode" : "PgHaNode"} for it`);
     }
@@ -128,8 +127,9 @@ abstract class BitnamiNode extends Construct {
       ),
       host: this.spec.hosts.map((h) => ({ host: h.host, ip: h.ip })),
       shmSize: this.spec.shmSizeMb,
-      dependsOn: [this.prepare, ...(props.dependsOn ?? [])],
+      dependsOn: [this.prepare, ...dependables(props.dependsOn)],
     });
+    this.done = [this.container];
   }
 }
 

@@ -6,6 +6,7 @@ import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import type { DbNodeConfig, SshPolicy } from "../src/config/schema";
 import { renderWaitPrimaryScript, type WaitOptions } from "../src/render/docker-host";
+import { dependablesOrNone, type Dependency, type IDeployStep } from "./deploy-step";
 import { RemoteScript } from "./remote-script";
 
 export interface PrimaryReadyProps {
@@ -17,14 +18,17 @@ export interface PrimaryReadyProps {
   readonly dataNodes?: ReadonlyArray<string>;
   /** Bounds of the wait. @default 60 attempts x 5 s */
   readonly wait?: WaitOptions;
-  /** The containers that must exist first. */
-  readonly dependsOn: ITerraformDependable[];
+  /** What must exist first: the DB node constructs (or their containers). */
+  readonly dependsOn: ReadonlyArray<Dependency>;
   /** The deployment's host key settings (deployment.ssh). @default the primary's ssh.hostKey only */
   readonly policy?: SshPolicy;
 }
 
-export class PrimaryReady extends Construct {
+export class PrimaryReady extends Construct implements IDeployStep {
+  /** The wait step. */
   public readonly resource: RemoteScript;
+  /** The wait step: done once the primary accepts writes. */
+  public readonly done: ITerraformDependable[];
 
   constructor(scope: Construct, id: string, props: PrimaryReadyProps) {
     super(scope, id);
@@ -35,7 +39,8 @@ export class PrimaryReady extends Construct {
       name: "wait-primary",
       script,
       triggers: { primary: props.primary.name, address: props.primary.address },
-      dependsOn: props.dependsOn,
+      dependsOn: dependablesOrNone(props.dependsOn),
     });
+    this.done = [this.resource];
   }
 }

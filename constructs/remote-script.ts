@@ -28,6 +28,7 @@ import { absoluteLocalPath } from "../src/config/local-files";
 import type { SshPolicy } from "../src/config/schema";
 import { shellQuote } from "../src/render/shell-quote";
 import { sshConnection, terraformLiteral, type SshHost } from "./connection";
+import { dependablesOrNone, type Dependency, type IDeployStep } from "./deploy-step";
 
 /** The directory of all steps, relative to the login user's home (scp and the ssh session start there). */
 export const REMOTE_RUN_ROOT = ".ems-ha/run";
@@ -73,7 +74,8 @@ export interface RemoteScriptProps {
   readonly timeout?: string;
   /** Run with `sudo -n` (passwordless sudo). @default true when the login user is not root */
   readonly sudo?: boolean;
-  readonly dependsOn?: ITerraformDependable[];
+  /** What must run first. @default none */
+  readonly dependsOn?: ReadonlyArray<Dependency>;
   /** Terraform lifecycle settings (e.g. preconditions on the secrets). @default none */
   readonly lifecycle?: TerraformResourceLifecycle;
 }
@@ -115,7 +117,7 @@ export function renderRunner(props: Pick<RemoteScriptProps, "args" | "secretFile
   return `${lines.join("\n")}\n`;
 }
 
-export class RemoteScript extends DataResource {
+export class RemoteScript extends DataResource implements IDeployStep {
   /** The script the step runs (no secret in it). */
   public readonly script: string;
   /** The runner that wraps it. */
@@ -162,11 +164,16 @@ export class RemoteScript extends DataResource {
       },
       connection: sshConnection(props.host, props.timeout ?? "5m", props.policy),
       provisioners,
-      dependsOn: props.dependsOn,
+      dependsOn: dependablesOrNone(props.dependsOn),
       lifecycle: props.lifecycle,
     });
     this.script = props.script;
     this.runner = runner;
     this.runDir = runDir;
+  }
+
+  /** The step itself. */
+  public get done(): ITerraformDependable[] {
+    return [this];
   }
 }

@@ -4,8 +4,9 @@
  * Set them with TF_VAR_db_password, TF_VAR_repmgr_password, TF_VAR_fortigate_token
  * (and TF_VAR_symmetric_key for the native topology).
  */
-import { TerraformVariable } from "cdktf";
+import { TerraformVariable, type ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
+import type { IDeployStep } from "./deploy-step";
 
 export interface SecretsProps {
   /** Declare fortigate_token. @default false */
@@ -30,7 +31,9 @@ function secretVariable(scope: Construct, name: string, description: string): Te
   return v;
 }
 
-export class DeploymentSecrets extends Construct {
+export class DeploymentSecrets extends Construct implements IDeployStep {
+  /** Nothing to wait for: variables are inputs of the plan. Always empty. */
+  public readonly done: ITerraformDependable[] = [];
   /** Password of the PostgreSQL user EMS connects as. */
   public readonly dbPassword: TerraformVariable;
   public readonly repmgrPassword?: TerraformVariable;

@@ -10,6 +10,7 @@ export * from "./standalone-db";
 export * from "./vm-appliances";
 export * from "./native-single-region";
 export * from "./upgrade-7-4-4";
-export * from "./ems-chain";
+/** Moved to constructs/ems-chain.ts; re-exported for compatibility. */
+export * from "../constructs/ems-chain";
 export * from "./registry";
 export * from "./backend";

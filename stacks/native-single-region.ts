@@ -7,7 +7,7 @@
  * only the primary), then the postgres SSH key exchange between data nodes, then the EMS
  * primary, then the other EMS nodes. Only terraform_data resources: `terraform init && terraform plan` need no provider.
  */
-import { TerraformStack, type ITerraformDependable } from "cdktf";
+import { TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { LiteralOutput } from "../constructs/literal-output";
 import { ConfigError } from "../src/config/errors";
@@ -15,19 +15,26 @@ import type { Deployment } from "../src/config/schema";
 import { guiChecklist } from "../src/render/checklist";
 import { nativeMembers } from "../src/render/native/layout";
 import type { EmsNode } from "../constructs/ems-node";
-import { buildEmsChain } from "./ems-chain";
-import { NativePgNode, NativeWitnessNode } from "../constructs/native-node";
-import { NativeSshKeySync } from "../constructs/native-ssh-keys";
+import { EmsCluster } from "../constructs/ems-cluster";
+import { NativePgHaCluster } from "../constructs/native-pg-ha-cluster";
+import type { NativePgNode, NativeWitnessNode } from "../constructs/native-node";
+import type { NativeSshKeySync } from "../constructs/native-ssh-keys";
 import { DeploymentSecrets } from "../constructs/secrets";
 
 export class NativeSingleRegionStack extends TerraformStack {
   public readonly secrets: DeploymentSecrets;
-  /** Data nodes, the initial primary first. */
-  public readonly dataNodes: NativePgNode[] = [];
-  public readonly witnesses: NativeWitnessNode[] = [];
+  /** The DB nodes and the key exchange. */
+  public readonly cluster: NativePgHaCluster;
+  /** The EMS nodes, after the cluster. */
+  public readonly ems: EmsCluster;
+  /** Data nodes, the initial primary first (cluster.dataNodes). */
+  public readonly dataNodes: NativePgNode[];
+  /** cluster.witnesses */
+  public readonly witnesses: NativeWitnessNode[];
+  /** cluster.sshKeys */
   public readonly sshKeys: NativeSshKeySync;
-  /** EMS nodes, the EMS primary first. */
-  public readonly emsNodes: EmsNode[] = [];
+  /** EMS nodes, the EMS primary first (ems.nodes). */
+  public readonly emsNodes: EmsNode[];
 
   constructor(scope: Construct, id: string, deployment: Deployment) {
     super(scope, id);
@@ -44,29 +51,13 @@ export class NativeSingleRegionStack extends TerraformStack {
     }
     this.secrets = new DeploymentSecrets(this, "secrets", { symmetricKey: true, repmgrPassword: true });
 
-    // Every node prepares its host at once (NativeDbNode.prepare). The joins: the initial primary
-    // first; then the other data nodes (clone, register) and the witnesses (register) together,
-    // since each needs only the primary.
-    let primary: ITerraformDependable[] = [];
-    const joined: ITerraformDependable[] = [];
-    for (const m of nativeMembers(d)) {
-      const props = { deployment: d, nodeName: m.name, secrets: this.secrets, dependsOn: primary };
-      if (m.role === "data") {
-        const n = new NativePgNode(this, m.name, props);
-        this.dataNodes.push(n);
-        joined.push(n.resource);
-      } else {
-        const n = new NativeWitnessNode(this, m.name, props);
-        this.witnesses.push(n);
-        joined.push(n.resource);
-      }
-      if (primary.length === 0) primary = [joined[0]!];
-    }
-    this.sshKeys = new NativeSshKeySync(this, "ssh-keys", { nodes: this.dataNodes, dependsOn: joined, policy: d.ssh });
-
-    const dbReady: ITerraformDependable[] = [...joined, ...this.sshKeys.resources];
+    this.cluster = new NativePgHaCluster(this, { deployment: d, secrets: this.secrets });
+    this.dataNodes = this.cluster.dataNodes;
+    this.witnesses = this.cluster.witnesses;
+    this.sshKeys = this.cluster.sshKeys;
     const dbHosts = this.dataNodes.map((n) => n.member.address);
-    this.emsNodes.push(...buildEmsChain(this, { deployment: d, secrets: this.secrets, afterDatabase: dbReady, dbHosts }));
+    this.ems = new EmsCluster(this, { deployment: d, secrets: this.secrets, dependsOn: [this.cluster], dbHosts });
+    this.emsNodes = this.ems.nodes;
 
     new LiteralOutput(this, "repmgr_nodes", {
       value: nativeMembers(d).map((m) => `${m.nodeId} ${m.name} ${m.role} ${m.address}`),

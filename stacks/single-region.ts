@@ -7,71 +7,44 @@
 import { TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { LiteralOutput } from "../constructs/literal-output";
-import { initialPrimary } from "../src/config/derive";
 import type { Deployment } from "../src/config/schema";
 import { guiChecklist } from "../src/render/checklist";
 import { dockerRunCommand } from "../src/render/bitnami";
-import type { EmsNode } from "../constructs/ems-node";
-import { buildEmsChain } from "./ems-chain";
+import { dockerClusterParts, type DockerClusterParts } from "../constructs/docker-deployment";
+import { DockerPgHaCluster } from "../constructs/docker-pg-ha-cluster";
+import { EmsCluster } from "../constructs/ems-cluster";
 import { FortiGateLb } from "../constructs/fortigate-lb";
-import { dockerDbNode, type DockerDbNode } from "../constructs/docker-db-node";
-import { PrimaryReady } from "../constructs/primary-ready";
 import { DeploymentSecrets } from "../constructs/secrets";
 
-export interface DockerClusterParts {
-  readonly secrets: DeploymentSecrets;
-  /** PgHaNode (engine "provider") or SshPgHaNode (engine "ssh"). */
-  readonly dataNodes: DockerDbNode[];
-  /** WitnessNode or SshWitnessNode. */
-  readonly witnesses: DockerDbNode[];
-  readonly primaryReady: PrimaryReady;
-  readonly emsNodes: EmsNode[];
-  readonly fortigate?: FortiGateLb;
-}
-
-/**
- * Builds a Docker PG HA cluster, the EMS nodes and the FortiGate into a scope, in the guide's
- * order: primary, other data nodes, witnesses, EMS primary, EMS secondaries, FortiGate.
- * Shared by the single-region and geo-redundant stacks.
- */
-export function buildDockerDeployment(scope: Construct, d: Deployment): DockerClusterParts {
-  const secrets = new DeploymentSecrets(scope, "secrets", { fortigateToken: d.fortigate !== undefined });
-  const primaryCfg = initialPrimary(d);
-  const primary = dockerDbNode(scope, primaryCfg.name, { deployment: d, nodeName: primaryCfg.name, secrets });
-  const dataNodes = [primary];
-  for (const n of d.database.nodes) {
-    if (n.role !== "data" || n.name === primaryCfg.name) continue;
-    dataNodes.push(dockerDbNode(scope, n.name, { deployment: d, nodeName: n.name, secrets, dependsOn: [primary.container] }));
-  }
-  const witnesses = d.database.nodes
-    .filter((n) => n.role === "witness")
-    .map((n) => dockerDbNode(scope, n.name, { deployment: d, nodeName: n.name, secrets, dependsOn: dataNodes.map((x) => x.container) }));
-  const primaryReady = new PrimaryReady(scope, "primary-ready", {
-    primary: primaryCfg,
-    port: d.database.port,
-    user: d.database.user,
-    dataNodes: d.database.nodes.filter((n) => n.role === "data").map((n) => n.name),
-    dependsOn: [...dataNodes, ...witnesses].map((x) => x.container),
-    policy: d.ssh,
-  });
-  const emsNodes = buildEmsChain(scope, { deployment: d, secrets, afterDatabase: [primaryReady.resource] });
-  const fortigate = d.fortigate ? new FortiGateLb(scope, "fortigate", { deployment: d, secrets, dependsOn: emsNodes.map((e) => e.resource) }) : undefined;
-  return { secrets, dataNodes, witnesses, primaryReady, emsNodes, fortigate };
-}
+/** Moved to constructs/docker-deployment.ts; re-exported for compatibility. */
+export { buildDockerDeployment, type DockerClusterParts } from "../constructs/docker-deployment";
 
 export class SingleRegionStack extends TerraformStack {
+  public readonly secrets: DeploymentSecrets;
+  /** The DB nodes and the primary-ready wait. */
+  public readonly cluster: DockerPgHaCluster;
+  /** The EMS nodes, after the cluster. */
+  public readonly ems: EmsCluster;
+  /** The FortiGate, after the EMS nodes (when the deployment has one). */
+  public readonly fortigate?: FortiGateLb;
+  /** The same constructs as one record. */
   public readonly parts: DockerClusterParts;
 
   constructor(scope: Construct, id: string, deployment: Deployment) {
     super(scope, id);
-    this.parts = buildDockerDeployment(this, deployment);
-    new LiteralOutput(this, "gui_checklist", { value: guiChecklist(deployment), description: "EMS GUI steps to do by hand" });
+    const d = deployment;
+    this.secrets = new DeploymentSecrets(this, "secrets", { fortigateToken: d.fortigate !== undefined });
+    this.cluster = new DockerPgHaCluster(this, { deployment: d, secrets: this.secrets });
+    this.ems = new EmsCluster(this, { deployment: d, secrets: this.secrets, dependsOn: [this.cluster] });
+    if (d.fortigate) this.fortigate = new FortiGateLb(this, "fortigate", { deployment: d, secrets: this.secrets, dependsOn: [this.ems] });
+    this.parts = dockerClusterParts(this.secrets, this.cluster, this.ems, this.fortigate);
+    new LiteralOutput(this, "gui_checklist", { value: guiChecklist(d), description: "EMS GUI steps to do by hand" });
     new LiteralOutput(this, "docker_run_commands", {
-      value: [...this.parts.dataNodes, ...this.parts.witnesses].map((n) => dockerRunCommand(n.spec)),
+      value: this.cluster.nodes.map((n) => dockerRunCommand(n.spec)),
       description: "The equivalent docker run commands (secrets as $DB_PASSWORD / $REPMGR_PASSWORD)",
     });
-    if (this.parts.fortigate) {
-      new LiteralOutput(this, "fortios_cli", { value: this.parts.fortigate.cliScript, description: "The FortiGate configuration as CLI commands" });
+    if (this.fortigate) {
+      new LiteralOutput(this, "fortios_cli", { value: this.fortigate.cliScript, description: "The FortiGate configuration as CLI commands" });
     }
   }
 }

@@ -1,70 +1,19 @@
 /**
  * upgrade-7-4-4: the guide's "To upgrade a previously installed EMS deployment with Postgres HA
- * using EMS PostgreSQL HA Docker to 7.4.4", as ordered terraform_data steps over SSH (docker CLI
- * on each DB host):
- *   prepare (ALTER SYSTEM, every node) -> stop (witnesses, standbys, primary last) ->
- *   load (new image, every node) -> start primary (own volume, REPMGR_UPGRADE_EXTENSION=yes,
- *   primary register --force) -> start standbys (own volumes) -> start witnesses.
- * Every step is skipped on a node whose new container already runs, so a re-apply loses nothing.
+ * using EMS PostgreSQL HA Docker to 7.4.4": the steps of DockerUpgrade744
+ * (constructs/docker-upgrade-744.ts, which describes their order), and what to do next as outputs.
  */
-import { TerraformStack, type ITerraformDependable } from "cdktf";
-import { Construct } from "constructs";
+import { TerraformStack } from "cdktf";
+import type { Construct } from "constructs";
 import { LiteralOutput } from "../constructs/literal-output";
 import type { Deployment } from "../src/config/schema";
-import { renderHostPrepScript } from "../src/render/docker-host";
-import {
-  renderUpgradePrepareScript,
-  renderUpgradeStartScript,
-  renderUpgradeStopScript,
-  stopOrder,
-  upgradeEnvFileContent,
-  upgradeMark,
-  upgradeOrder,
-  upgradeDockerRunCommand,
-  type NodeUpgrade,
-} from "../src/render/upgrade";
-import { RemoteScript } from "../constructs/remote-script";
+import { upgradeOrder, upgradeDockerRunCommand } from "../src/render/upgrade";
+import { DockerUpgrade744 } from "../constructs/docker-upgrade-744";
 import { DeploymentSecrets } from "../constructs/secrets";
-import { passwordsWithoutLineBreaks } from "../constructs/docker-ssh-node";
+import type { UpgradeNodeStep, UpgradeStep } from "../constructs/upgrade-node-step";
 
-export type UpgradeStep = "prepare" | "stop" | "load" | "start";
-
-export interface UpgradeNodeStepProps {
-  readonly deployment: Deployment;
-  readonly upgrade: NodeUpgrade;
-  readonly step: UpgradeStep;
-  /** The script to run on the node's host (no secrets in it). */
-  readonly script: string;
-  /** A sensitive file to place first (the start step's password env file). @default none */
-  readonly secretFile?: { readonly content: string; readonly destination: string };
-  /** The passwords the secret file holds: checked at plan for line breaks. @default no check */
-  readonly secrets?: DeploymentSecrets;
-  readonly dependsOn?: ITerraformDependable[];
-}
-
-/** One step of the upgrade on one DB host. */
-export class UpgradeNodeStep extends Construct {
-  public readonly resource: RemoteScript;
-  public readonly script: string;
-
-  constructor(scope: Construct, id: string, props: UpgradeNodeStepProps) {
-    super(scope, id);
-    const node = props.upgrade.node;
-    this.script = props.script;
-    this.resource = new RemoteScript(this, "run", {
-      host: node,
-      policy: props.deployment.ssh,
-      name: `upgrade-${props.step}`,
-      script: props.script,
-      // The start step's env file: placed where the script expects it, removed after the run.
-      secretFiles: props.secretFile ? [{ name: "env", content: props.secretFile.content, path: props.secretFile.destination }] : [],
-      triggers: { node: node.name, address: node.address, step: props.step, target: upgradeMark(props.deployment) },
-      timeout: "10m",
-      ...(props.secrets ? { lifecycle: { precondition: [passwordsWithoutLineBreaks(props.secrets)] } } : {}),
-      dependsOn: props.dependsOn,
-    });
-  }
-}
+/** Moved to constructs/upgrade-node-step.ts; re-exported for compatibility. */
+export { UpgradeNodeStep, type UpgradeNodeStepProps, type UpgradeStep } from "../constructs/upgrade-node-step";
 
 export class Upgrade744Stack extends TerraformStack {
   public readonly secrets: DeploymentSecrets;
@@ -74,45 +23,9 @@ export class Upgrade744Stack extends TerraformStack {
   constructor(scope: Construct, id: string, d: Deployment) {
     super(scope, id);
     this.secrets = new DeploymentSecrets(this, "secrets");
+    const upgrade = new DockerUpgrade744(this, { deployment: d, secrets: this.secrets });
+    this.steps = upgrade.steps;
     const order = upgradeOrder(d);
-    const steps = new Map<string, Record<UpgradeStep, UpgradeNodeStep>>();
-    const partial = new Map<string, Partial<Record<UpgradeStep, UpgradeNodeStep>>>(order.map((u) => [u.node.name, {}]));
-    const add = (u: NodeUpgrade, step: UpgradeStep, script: string, dependsOn: ITerraformDependable[], secretFile?: UpgradeNodeStepProps["secretFile"]) => {
-      const s = new UpgradeNodeStep(this, `${u.node.name}-${step}`, {
-        deployment: d,
-        upgrade: u,
-        step,
-        script,
-        dependsOn,
-        secretFile,
-        secrets: secretFile ? this.secrets : undefined,
-      });
-      partial.get(u.node.name)![step] = s;
-      return s.resource;
-    };
-
-    // 1. ALTER SYSTEM on every node, while the old cluster still runs.
-    const prepared = order.map((u) => add(u, "prepare", renderUpgradePrepareScript(d, u), []));
-    // 2. Stop: witnesses, standbys, then the primary, one after the other, so no standby is promoted meanwhile.
-    let last: ITerraformDependable[] = prepared;
-    for (const u of stopOrder(d)) last = [add(u, "stop", renderUpgradeStopScript(d, u), last)];
-    // 3. Load the new image (and write conf.d/extra.conf) on every node.
-    const loaded = order.map((u) => add(u, "load", renderHostPrepScript(d, u.node, u.spec.extraConf), last));
-    // 4. Start: the primary, then the standbys, then the witnesses.
-    const secretFile = (u: NodeUpgrade) => ({
-      content: upgradeEnvFileContent({
-        dbPassword: this.secrets.dbPassword.stringValue,
-        repmgrPassword: (this.secrets.repmgrPassword ?? this.secrets.dbPassword).stringValue,
-      }),
-      destination: u.envFile,
-    });
-    const primary = order.find((u) => u.role === "primary")!;
-    const primaryStarted = add(primary, "start", renderUpgradeStartScript(d, primary), loaded, secretFile(primary));
-    const standbys = order.filter((u) => u.role === "standby").map((u) => add(u, "start", renderUpgradeStartScript(d, u), [primaryStarted], secretFile(u)));
-    for (const u of order.filter((x) => x.role === "witness")) add(u, "start", renderUpgradeStartScript(d, u), [primaryStarted, ...standbys], secretFile(u));
-
-    for (const [name, s] of partial) steps.set(name, s as Record<UpgradeStep, UpgradeNodeStep>);
-    this.steps = steps;
 
     new LiteralOutput(this, "docker_run_commands", {
       value: order.map((u) => upgradeDockerRunCommand(d, u)),

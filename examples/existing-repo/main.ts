@@ -9,9 +9,16 @@ import { DockerProvider } from "@cdktf/provider-docker/lib/provider";
 import { App, LocalBackend, TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { DeploymentSecrets, EmsNode, FortiGateLb, PgHaNode, PrimaryReady, WitnessNode } from "ems-ha";
-import { initialPrimary, parseDeployment, type Deployment } from "ems-ha/config";
+import { initialPrimary, parseDeployment, type DbNodeConfig, type Deployment } from "ems-ha/config";
 import { dockerRunCommand } from "ems-ha/render";
 import ledgerInput from "./deployment";
+
+/** A DB node of the deployment by name (Acme's deployment file names them). */
+function nodeNamed(deployment: Deployment, name: string): DbNodeConfig {
+  const node = deployment.database.nodes.find((n) => n.name === name);
+  if (!node) throw new Error(`deployment.ts: no database node "${name}"; add it to database.nodes`);
+  return node;
+}
 
 /** Acme's stack: its own state location, its own docker host, and the EMS cluster. */
 export class LedgerStack extends TerraformStack {
@@ -29,33 +36,24 @@ export class LedgerStack extends TerraformStack {
     // Secrets are sensitive variables at stack level: TF_VAR_db_password, TF_VAR_repmgr_password, TF_VAR_fortigate_token.
     const secrets = new DeploymentSecrets(this, "ledger-secrets", { fortigateToken: true });
 
-    // The cluster, in the guide's order, under Acme's construct ids.
-    const first = initialPrimary(deployment);
-    const primary = new PgHaNode(this, "ledger-db-primary", { deployment, nodeName: first.name, secrets });
-    const standby = new PgHaNode(this, "ledger-db-standby", {
-      deployment,
-      nodeName: "ledger-db-2",
-      secrets,
-      dependsOn: [primary.container],
-    });
+    // The cluster, in the guide's order, under Acme's construct ids. Each construct takes the
+    // node object it builds, and `dependsOn` takes the constructs to wait for (their `done`).
+    const [db1, db2, dbw3] = [initialPrimary(deployment), nodeNamed(deployment, "ledger-db-2"), nodeNamed(deployment, "ledger-dbw-3")];
+    const primary = new PgHaNode(this, "ledger-db-primary", { deployment, node: db1, secrets });
+    const standby = new PgHaNode(this, "ledger-db-standby", { deployment, node: db2, secrets, dependsOn: [primary] });
     this.databases = [primary, standby];
-    this.witness = new WitnessNode(this, "ledger-db-witness", {
-      deployment,
-      nodeName: "ledger-dbw-3",
-      secrets,
-      dependsOn: this.databases.map((n) => n.container),
-    });
+    this.witness = new WitnessNode(this, "ledger-db-witness", { deployment, node: dbw3, secrets, dependsOn: this.databases });
     const ready = new PrimaryReady(this, "ledger-db-ready", {
       primary: primary.dbNode,
       port: deployment.database.port,
       user: deployment.database.user,
-      dependsOn: [...this.databases, this.witness].map((n) => n.container),
+      dependsOn: [...this.databases, this.witness],
     });
     const [emsA, emsB] = deployment.emsNodes;
-    const emsPrimary = new EmsNode(this, "ledger-ems-a", { deployment, node: emsA!, primary: true, secrets, dependsOn: [ready.resource] });
-    const emsSecondary = new EmsNode(this, "ledger-ems-b", { deployment, node: emsB!, primary: false, secrets, dependsOn: [emsPrimary.resource] });
+    const emsPrimary = new EmsNode(this, "ledger-ems-a", { deployment, node: emsA!, primary: true, secrets, dependsOn: [ready] });
+    const emsSecondary = new EmsNode(this, "ledger-ems-b", { deployment, node: emsB!, primary: false, secrets, dependsOn: [emsPrimary] });
     this.ems = [emsPrimary, emsSecondary];
-    new FortiGateLb(this, "ledger-edge", { deployment, secrets, dependsOn: this.ems.map((e) => e.resource) });
+    new FortiGateLb(this, "ledger-edge", { deployment, secrets, dependsOn: this.ems });
 
     // Acme's existing metrics exporter, now pointed at the new primary, started after its container.
     new Container(this, "acme-db-exporter", {
@@ -63,7 +61,7 @@ export class LedgerStack extends TerraformStack {
       name: "acme-ledger-pg-exporter",
       image: "quay.io/prometheuscommunity/postgres-exporter:v0.15.0",
       env: [`DATA_SOURCE_URI=${primary.address}:${deployment.database.port}/postgres?sslmode=disable`],
-      dependsOn: [primary.container],
+      dependsOn: primary.done,
     });
 
     new TerraformOutput(this, "acme_db_addresses", { value: this.databases.map((n) => n.address) });

@@ -40,4 +40,31 @@ describe("constructs in someone else's tree", () => {
     expect(node.address).toBe("192.168.1.21");
     expect(node.container.terraformResourceType).toBe("docker_container");
   });
+
+  it("takes the node object or its name, and names value and fix when they do not fit", () => {
+    const stack = new TerraformStack(Testing.app(), "theirs");
+    const secrets = new DeploymentSecrets(stack, "secrets");
+    const byObject = new PgHaNode(stack, "a", { deployment: d, node: d.database.nodes[1]!, secrets });
+    expect(byObject.dbNode).toBe(d.database.nodes[1]);
+    expect(() => new PgHaNode(stack, "b", { deployment: d, node: d.database.nodes[0]!, nodeName: "pg-2", secrets })).toThrow(
+      'b: node "pg-1" and nodeName "pg-2" differ; give only one of them',
+    );
+    expect(() => new PgHaNode(stack, "c", { deployment: d, secrets })).toThrow(
+      "c: no node given; pass node (one of database.nodes) or nodeName (one of pg-1, pg-2, pgw-1)",
+    );
+    const stranger = { ...d.database.nodes[0]!, name: "pg-9" };
+    expect(() => new PgHaNode(stack, "e", { deployment: d, node: stranger, secrets })).toThrow(
+      'e: nodeName "pg-9" is not in database.nodes (pg-1, pg-2, pgw-1); use one of those',
+    );
+  });
+
+  it("dependsOn takes ems-ha constructs and waits for their done", () => {
+    const stack = new TerraformStack(Testing.app(), "theirs");
+    const secrets = new DeploymentSecrets(stack, "secrets", { fortigateToken: true });
+    const primary = new PgHaNode(stack, "db", { deployment: d, nodeName: "pg-1", secrets });
+    const standby = new PgHaNode(stack, "db2", { deployment: d, nodeName: "pg-2", secrets, dependsOn: [primary] });
+    const json = JSON.parse(Testing.synth(stack));
+    const container = json.resource.docker_container[standby.container.friendlyUniqueId];
+    expect(container.depends_on).toEqual([`terraform_data.${standby.prepare.friendlyUniqueId}`, `docker_container.${primary.container.friendlyUniqueId}`]);
+  });
 });

@@ -21,12 +21,21 @@ function portableFiles(): string[] {
     readdirSync(join(REPO_ROOT, dir), { withFileTypes: true }).flatMap((e) =>
       e.isDirectory() ? list(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : [],
     );
-  const needsDocker = (f: string) => /@cdktf\/|\.\/pg-ha-node"/.test(readFileSync(join(REPO_ROOT, f), "utf8"));
+  // A file needs the docker provider bindings when it, or a local module it imports, imports them.
+  const needsDocker = (f: string, seen = new Set<string>([f])): boolean => {
+    const text = readFileSync(join(REPO_ROOT, f), "utf8");
+    if (/@cdktf\//.test(text)) return true;
+    return [...text.matchAll(/from "(\.\.?\/[^"]+)"/g)].some((m) => {
+      const dep = `${join(dirname(f), m[1]!)}.ts`;
+      if (seen.has(dep) || !existsSync(join(REPO_ROOT, dep))) return false;
+      seen.add(dep);
+      return needsDocker(dep, seen);
+    });
+  };
   return [
     ...list("src"),
     ...list("constructs").filter((f) => f !== join("constructs", "index.ts") && !needsDocker(f)),
     join("stacks", "native-single-region.ts"),
-    join("stacks", "ems-chain.ts"),
     join("examples", "native-single-region.ts"),
     join("examples", "single-region.ts"),
     // The examples' pinned host keys (ssh.knownHostsFile): the same host_key in both outputs.
