@@ -7,7 +7,8 @@
  * another node, or on a timeline that forked from the primary's), a witness whose repmgr
  * metadata names another node than the primary as its upstream, repmgrd not running or
  * paused on a node, nobody to promote if the primary failed now (the repmgr failover model
- * of src/analysis/failover, run on the nodes that are fit to vote), a rewind whose record
+ * of src/analysis/failover, run on the nodes that are fit to vote), synchronous replication
+ * configured but no synchronous standby connected or the primary's list empty (sync-status.ts), a rewind whose record
  * no operator has acknowledged (native), an EMS node unreachable or missing the services
  * every EMS node runs, or no EMS node runs the primary's full list.
  * Warnings (not degraded): an unreachable witness, repmgr metadata that disagrees with
