@@ -8,10 +8,10 @@ import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/config/errors";
 import { synchronousReplicationDataNodes } from "../../src/config/semantics";
 import { containerSpec } from "../../src/render/bitnami";
-import { pgConfValue } from "../../src/render/escape";
+import { pgConfValue, pgStandbyQuorum } from "../../src/render/escape";
 import { nativeMembers } from "../../src/render/native/layout";
 import { renderSetupScript } from "../../src/render/native/setup-script";
-import { renderSynchronousDropIn, standbyNameLiteral, synchronousDropInPath, synchronousStandbyNames } from "../../src/render/native/synchronous";
+import { renderSynchronousDropIn, synchronousDropInPath, synchronousStandbyNames } from "../../src/render/native/synchronous";
 import { parseDeployment, type DeploymentInput } from "../../src/config";
 import { exampleDeployment } from "./helpers";
 
@@ -107,10 +107,10 @@ describe("native drop-in", () => {
   });
 
   it("quotes each name as an identifier inside the single-quoted postgresql.conf value", () => {
-    expect(standbyNameLiteral("pg-2")).toBe('"pg-2"');
-    expect(standbyNameLiteral('we"ird')).toBe('"we""ird"');
+    expect(pgStandbyQuorum(1, ["pg-2", 'we"ird', "a, b"])).toBe('ANY 1 ("pg-2", "we""ird", "a, b")');
     // A name with a single quote survives both layers: "" inside the list, '' in postgresql.conf.
-    expect(pgConfValue(`ANY 1 (${standbyNameLiteral("o'x")})`)).toBe(`'ANY 1 ("o''x")'`);
+    expect(pgConfValue(pgStandbyQuorum(1, ["o'x"]))).toBe(`'ANY 1 ("o''x")'`);
+    expect(() => pgStandbyQuorum(0, ["pg-2"])).toThrow(/not a count/);
     expect(synchronousStandbyNames(d, { name: "dbnode-1" })).toBe('ANY 1 ("dbnode-2", "dbnode-3")');
   });
 });

@@ -11,7 +11,7 @@
  * pg_stat_replication and synchronous_standby_names match.
  */
 import type { Deployment } from "../../config/schema";
-import { pgConfValue } from "../escape";
+import { pgConfValue, pgStandbyQuorum } from "../escape";
 import { nativeLayout, nativeMembers, type NativeMember } from "./layout";
 import type { PgSetting } from "./postgresql-conf";
 
@@ -20,16 +20,14 @@ export function synchronousDropInPath(pgVersion = 15): string {
   return `${nativeLayout(pgVersion).confDir}/conf.d/ems-ha-synchronous.conf`;
 }
 
-/** A name inside synchronous_standby_names: double-quoted (exact, case-sensitive match), `"` doubled. */
-export function standbyNameLiteral(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
 /** `ANY 1 ("pg-2", "pg-3")`: the other data nodes of `m`; empty when synchronous replication is off. */
 export function synchronousStandbyNames(d: Deployment, m: Pick<NativeMember, "name">): string {
   if (d.database.synchronousReplication.mode === "off") return "";
   const peers = nativeMembers(d).filter((x) => x.role === "data" && x.name !== m.name);
-  return `ANY 1 (${peers.map((p) => standbyNameLiteral(p.name)).join(", ")})`;
+  return pgStandbyQuorum(
+    1,
+    peers.map((p) => p.name),
+  );
 }
 
 /** The drop-in's settings for a data node; none for a witness. */
