@@ -5,6 +5,8 @@
  */
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
+import { runRules } from "../../src/analysis/rules";
+import { synchronousReplicationDocker } from "../../src/analysis/rules/synchronous-replication-docker";
 import { ConfigError } from "../../src/config/errors";
 import { synchronousReplicationDataNodes } from "../../src/config/semantics";
 import { containerSpec } from "../../src/render/bitnami";
@@ -182,5 +184,34 @@ describe("Docker image variables", () => {
   it("sets none when off (the guide's containers are unchanged)", () => {
     const d = dockerInput();
     for (const n of d.database.nodes) expect(syncEnv(containerSpec(d, n).env)).toEqual([]);
+  });
+});
+
+describe("ems-ha check with the Docker image", () => {
+  it("warns (synchronous-replication-docker) that the image keeps it only until a restart or failover; nothing natively or when off", () => {
+    const docker = (sync?: Record<string, unknown>) =>
+      parseDeployment({
+        topology: "single-region",
+        emsNodes: [{ name: "ems-1", address: "10.0.0.21" }],
+        database: {
+          ...(sync ? { synchronousReplication: sync } : {}),
+          nodes: [
+            { name: "pg-1", address: "10.0.0.11", role: "data" },
+            { name: "pg-2", address: "10.0.0.12", role: "data" },
+            { name: "pg-3", address: "10.0.0.13", role: "data" },
+            { name: "pgw-1", address: "10.0.0.14", role: "witness" },
+            { name: "pgw-2", address: "10.0.0.15", role: "witness" },
+          ],
+        },
+        installer: { version: "7.4.4.2034", source: { kind: "url", url: "https://example.com/i.bin", sha256: "a".repeat(64) } },
+        ems: { fqdn: "ems.example.com", vip: "10.0.0.50" },
+      } as DeploymentInput);
+    const hits = synchronousReplicationDocker.check(docker({ mode: "any-1" }));
+    expect(hits).toHaveLength(1);
+    expect(hits[0]!.nodes).toEqual(["pg-1", "pg-2", "pg-3"]);
+    expect(hits[0]!.message).toMatch(/first boot only/);
+    expect(synchronousReplicationDocker.check(docker())).toEqual([]);
+    expect(synchronousReplicationDocker.check(threeDataNodes({ mode: "any-1" }))).toEqual([]);
+    expect(runRules(docker({ mode: "any-1" })).map((f) => f.ruleId)).toContain("synchronous-replication-docker");
   });
 });
