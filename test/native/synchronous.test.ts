@@ -15,6 +15,7 @@ import { nativeMembers } from "../../src/render/native/layout";
 import { renderSetupScript } from "../../src/render/native/setup-script";
 import { renderSynchronousDropIn, synchronousDropInPath, synchronousStandbyNames } from "../../src/render/native/synchronous";
 import { parseDeployment, type DeploymentInput } from "../../src/config";
+import { tempDir } from "../helpers/tmp";
 import { exampleDeployment } from "./helpers";
 
 /** The native example with a third data node and synchronous replication set to `sync`. */
@@ -137,6 +138,42 @@ describe("setup script", () => {
       }
       expect(spawnSync("bash", ["-n"], { input: s, encoding: "utf8" }).status).toBe(0);
     }
+  });
+
+  it("turning it on, then re-applying unchanged: a reload, never a restart; then nothing (real bash, files under a temp root)", () => {
+    const off = threeDataNodes();
+    const scriptOf = (dep: typeof d) => renderSetupScript(dep, nativeMembers(dep)[0]!);
+    const part = (script: string, from: string, to: string) => script.slice(script.indexOf(from), script.indexOf(to, script.indexOf(from)));
+    const lib = part(scriptOf(off), "log() {", "install_packages() {");
+    const files = (dep: typeof d) => {
+      const sc = scriptOf(dep);
+      return part(sc, "configure_files() {", "\n}\n") + "\n}";
+    };
+    const root = tempDir("ems-ha-sync-");
+    const run = (fn: string) =>
+      ["PG_RESTART=0 PG_RELOAD=0 REPMGR_CONF_CHANGED=0", fn, "configure_files >/dev/null", 'echo "restart=$PG_RESTART reload=$PG_RELOAD"'].join("\n");
+    const bash = [
+      "set -euo pipefail",
+      "NODE_NAME=t",
+      lib,
+      // the files go under $ROOT, owned by whoever runs the test; pg_hba.conf and the include checks are not what this test is about
+      `eval "$(declare -f install_text | sed '1s/install_text/real_install_text/')"`,
+      'install_text() { real_install_text "$ROOT$1" "$2" "$(id -un):$(id -gn)"; }',
+      "merge_block() { cat >/dev/null; WROTE=0; }",
+      "ensure_include_dir() { :; }",
+      "ensure_datadir_include() { :; }",
+      'REPMGR_LOG_DIR="$ROOT/log" HBA_FILE="$ROOT/hba"',
+      run(files(off)),
+      run(files(d)),
+      run(files(d)),
+      `cat "$ROOT${path}"`,
+    ].join("\n");
+    const r = spawnSync("bash", ["-c", bash], { encoding: "utf8", env: { PATH: process.env.PATH, ROOT: root, HOME: root } });
+    expect(r.stderr).toBe("");
+    const lines = r.stdout.trim().split("\n");
+    // first deployment (off): every file new; turning it on: only the synchronous drop-in changed -> reload; again: nothing
+    expect(lines.slice(0, 3)).toEqual(["restart=1 reload=1", "restart=0 reload=1", "restart=0 reload=0"]);
+    expect(lines).toContain(`synchronous_standby_names = 'ANY 1 ("dbnode-2", "dbnode-3")'`);
   });
 
   it("keeps its own sessions from waiting for a standby, and makes repmgr's sessions commit locally", () => {
