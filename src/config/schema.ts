@@ -198,6 +198,28 @@ export const failoverTimingSchema = z
   .strict()
   .default({});
 
+/**
+ * Synchronous replication (docs/reliability.md#synchronous-replication): a commit returns only when
+ * at least one other data node has it too (`synchronous_standby_names = 'ANY 1 (<the other data nodes>)'`
+ * on every data node). Needs at least 3 data nodes (semantic check `synchronous-replication-data-nodes`).
+ */
+export const SYNCHRONOUS_MODES = ["off", "any-1"] as const;
+export const SYNCHRONOUS_COMMIT_LEVELS = ["on", "remote_write", "remote_apply"] as const;
+export const synchronousReplicationSchema = z
+  .object({
+    /** "off": asynchronous (the guide); "any-1": every commit waits for one of the other data nodes. @default "off" */
+    mode: z.enum(SYNCHRONOUS_MODES).default("off"),
+    /**
+     * PostgreSQL synchronous_commit while mode is "any-1": "on" waits until the standby has flushed the
+     * commit to disk, "remote_write" until it has written it (not flushed), "remote_apply" until it has
+     * replayed it (visible on the standby). @default "on"
+     */
+    commit: z.enum(SYNCHRONOUS_COMMIT_LEVELS).default("on"),
+  })
+  .strict()
+  .default({});
+export type SynchronousReplication = z.infer<typeof synchronousReplicationSchema>;
+
 export const databaseSchema = z
   .object({
     /** PostgreSQL port on every DB host. @default 5432 */
@@ -217,6 +239,8 @@ export const databaseSchema = z
     /** Install Docker on DB hosts that lack it (apt-get install docker.io / dnf install docker). @default true */
     installDocker: z.boolean().default(true),
     failover: failoverTimingSchema,
+    /** Synchronous replication between the data nodes. @default { mode: "off" } */
+    synchronousReplication: synchronousReplicationSchema,
     /** How the Docker topologies create the DB containers. @default { engine: "provider" } */
     docker: z
       .object({

@@ -388,6 +388,29 @@ export const geoLocations = check("geo-locations", "a geo-redundant cluster give
   return issues;
 });
 
+export const synchronousReplicationDataNodes = check(
+  "synchronous-replication-data-nodes",
+  "synchronous replication (database.synchronousReplication) needs at least 3 data nodes",
+  (d) => {
+    const sync = d.database.synchronousReplication;
+    if (sync.mode === "off") return [];
+    const data = d.database.nodes.filter((n) => n.role === "data").map((n) => n.name);
+    if (data.length >= 3) return [];
+    return [
+      {
+        path: "database.synchronousReplication.mode",
+        value: sync.mode,
+        nodes: data,
+        message: `synchronous replication "${sync.mode}" needs at least 3 data nodes; this cluster has ${data.length} (${data.join(", ") || "none"})`,
+        fix:
+          data.length === 2
+            ? 'add a third data node, or set mode "off": with 2 data nodes, after a failover the new primary has no standby left to confirm a commit, so every write blocks until the old primary is rebuilt'
+            : 'set mode "off" (a single server has no standby to confirm a commit: every write would block), or add data nodes until there are at least 3',
+      },
+    ];
+  },
+);
+
 /**
  * Node names become construct ids next to the stacks' own parts, and the constructs library keeps
  * a scope's children in a plain object: "constructor" is found on Object.prototype (synth fails
@@ -460,6 +483,7 @@ export const CONFIG_CHECKS: ReadonlyArray<ConfigCheck> = [
   applianceHostnames,
   upgradePrevious,
   geoLocations,
+  synchronousReplicationDataNodes,
 ];
 
 /** Every cross-field issue of a (schema-valid) deployment, each tagged with its check's id. */

@@ -109,6 +109,8 @@ export interface ReplicaRow {
   readonly lagBytes: number | null;
   readonly writeLagSeconds: number | null;
   readonly replayLagSeconds: number | null;
+  /** pg_stat_replication.sync_state: async, potential, sync or quorum (a candidate of `ANY n (...)`). */
+  readonly syncState?: string;
 }
 
 /** What one DB node answered. */
@@ -127,6 +129,8 @@ export interface DbProbe {
   readonly lagSeconds?: number;
   /** On a primary: its standbys. */
   readonly replicas?: ReplicaRow[];
+  /** current_setting('synchronous_standby_names'): empty when commits wait for no standby. */
+  readonly synchronousStandbyNames?: string;
   readonly repmgrView?: RepmgrNodeRow[];
   readonly repmgrError?: string;
   /** The timeline the node writes (primary) or has replayed up to (standby); undefined when it could not be read. */
@@ -196,10 +200,11 @@ select pg_is_in_recovery() as in_recovery,
        when pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() then 0
        else extract(epoch from now() - pg_last_xact_replay_timestamp()) end::float8 as lag_seconds,
   (select status from pg_stat_wal_receiver limit 1) as receiver_status,
-  (select sender_host from pg_stat_wal_receiver limit 1) as sender_host`;
+  (select sender_host from pg_stat_wal_receiver limit 1) as sender_host,
+  current_setting('synchronous_standby_names') as sync_names`;
 
 const REPLICAS_SQL = `
-select application_name, host(client_addr) as client_addr, state,
+select application_name, host(client_addr) as client_addr, state, sync_state,
   pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::float8 as lag_bytes,
   extract(epoch from write_lag)::float8 as write_lag, extract(epoch from replay_lag)::float8 as replay_lag
 from pg_stat_replication order by application_name`;
@@ -213,6 +218,7 @@ interface RoleRow {
   lag_seconds: number | null;
   receiver_status: string | null;
   sender_host: string | null;
+  sync_names?: string | null;
 }
 
 export interface ProbeTarget {
@@ -338,6 +344,7 @@ export async function probeDbNode(target: ProbeTarget, opts: ProbeOptions): Prom
     upstreamHost: role.in_recovery ? role.sender_host : undefined,
     lagBytes: role.lag_bytes ?? undefined,
     lagSeconds: role.lag_seconds ?? undefined,
+    synchronousStandbyNames: role.sync_names ?? undefined,
   };
   let replicas: ReplicaRow[] | undefined;
   if (!role.in_recovery && target.node.role === "data") {
@@ -351,6 +358,7 @@ export async function probeDbNode(target: ProbeTarget, opts: ProbeOptions): Prom
         lagBytes: num(r.lag_bytes),
         writeLagSeconds: num(r.write_lag),
         replayLagSeconds: num(r.replay_lag),
+        syncState: r.sync_state === null || r.sync_state === undefined ? undefined : String(r.sync_state),
       }));
     } catch {
       replicas = undefined;

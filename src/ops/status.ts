@@ -7,7 +7,8 @@
  * another node, or on a timeline that forked from the primary's), a witness whose repmgr
  * metadata names another node than the primary as its upstream, repmgrd not running or
  * paused on a node, nobody to promote if the primary failed now (the repmgr failover model
- * of src/analysis/failover, run on the nodes that are fit to vote), a rewind whose record
+ * of src/analysis/failover, run on the nodes that are fit to vote), synchronous replication
+ * configured but no synchronous standby connected or the primary's list empty (sync-status.ts), a rewind whose record
  * no operator has acknowledged (native), an EMS node unreachable or missing the services
  * every EMS node runs, or no EMS node runs the primary's full list.
  * Warnings (not degraded): an unreachable witness, repmgr metadata that disagrees with
@@ -32,6 +33,7 @@ import {
 } from "./pg";
 import { findRewindMarkers, type FenceMarker, type RewindMarker } from "./rewind";
 import { sshExec, type SshExecOptions } from "./ssh";
+import { synchronousVerdict, type SynchronousStatus } from "./sync-status";
 
 export const SYSTEMCTL_ENV = "EMS_HA_SYSTEMCTL";
 
@@ -53,6 +55,8 @@ export interface DbNodeStatus {
   readonly streaming?: boolean;
   /** Standby: the host it streams from. */
   readonly upstream?: string;
+  /** Standby: pg_stat_replication.sync_state on the primary (async, potential, sync, quorum). */
+  readonly syncState?: string;
   readonly repmgrView?: RepmgrNodeRow[];
   readonly repmgrError?: string;
   /** Timeline the node writes (primary) or replayed (standby). */
@@ -95,6 +99,8 @@ export interface ClusterStatus {
   readonly emsNotChecked?: string;
   /** If the primary failed now. Absent without exactly one writable primary. */
   readonly nextFailover?: NextFailover;
+  /** Synchronous replication as the primary reports it; absent when off or without one primary. */
+  readonly synchronous?: SynchronousStatus;
   /** Rewinds recorded by the reconciliation service and not yet acknowledged (native). */
   readonly rewinds: RewindMarker[];
   /** Data nodes that stopped their PostgreSQL because they saw no majority (native). */
@@ -141,6 +147,7 @@ export function dbNodeStatus(node: DbNodeConfig, probe: DbProbe, primary?: DbPro
     upstream: probe.upstreamHost ?? undefined,
     lagBytes: seen?.lagBytes ?? probe.lagBytes,
     lagSeconds: seen?.replayLagSeconds ?? probe.lagSeconds,
+    syncState: seen?.syncState,
   };
 }
 
@@ -148,6 +155,8 @@ export interface DatabaseVerdict {
   readonly dbNodes: DbNodeStatus[];
   readonly writablePrimaries: string[];
   readonly nextFailover?: NextFailover;
+  /** Synchronous replication as the primary reports it, when configured. */
+  readonly synchronous?: SynchronousStatus;
   readonly reasons: string[];
   readonly warnings: string[];
 }
@@ -277,9 +286,11 @@ export function evaluateDatabase(d: Deployment, probes: ReadonlyMap<string, DbPr
     }
   }
   warnings.push(...repmgrWarnings(dbNodes, writable));
+  const sync = synchronousVerdict(d, primaryName, primaryProbe);
+  reasons.push(...sync.reasons);
   const nextFailover = primaryName ? predictFailover(d, primaryName, probes, unfit) : undefined;
   if (nextFailover && nextFailover.newPrimary === null) reasons.push(`if the primary ${primaryName} fails now, ${nextFailover.reason}`);
-  return { dbNodes, writablePrimaries: writable, nextFailover, reasons, warnings };
+  return { dbNodes, writablePrimaries: writable, nextFailover, synchronous: sync.status, reasons, warnings };
 }
 
 /** The repmgr failover model on the nodes as they are: unfit nodes count as down. */
@@ -393,6 +404,7 @@ export async function gatherStatus(d: Deployment, opts: StatusOptions): Promise<
     emsNodes,
     emsNotChecked: appliances ? "EMS VM appliances have no shell: their services are not checked" : undefined,
     nextFailover: db.nextFailover,
+    synchronous: db.synchronous,
     rewinds: markers.markers,
     fenced: markers.fenced,
     degraded: reasons.length > 0,
@@ -432,9 +444,11 @@ function table(head: string[], rows: string[][]): string[] {
 /** Human-readable rendering of a status. */
 export function renderStatusTable(s: ClusterStatus): string {
   const out: string[] = [`Deployment ${s.name} (${s.topology}): ${s.degraded ? "DEGRADED" : "healthy"}`, "", "Database nodes:"];
+  // The SYNC column (pg_stat_replication.sync_state) only when synchronous replication is configured.
+  const sync = s.synchronous !== undefined;
   out.push(
     ...table(
-      ["NODE", "ADDRESS", "KIND", "REACHABLE", "ROLE", "STREAMING", "LAG", "LAG TIME", "TL", "REPMGRD"],
+      ["NODE", "ADDRESS", "KIND", "REACHABLE", "ROLE", "STREAMING", ...(sync ? ["SYNC"] : []), "LAG", "LAG TIME", "TL", "REPMGRD"],
       s.dbNodes.map((n) => [
         n.name,
         n.address,
@@ -442,6 +456,7 @@ export function renderStatusTable(s: ClusterStatus): string {
         n.reachable ? "yes" : "no",
         n.role,
         n.role === "standby" ? (n.streaming ? "yes" : "no") : "-",
+        ...(sync ? [n.role === "standby" ? (n.syncState ?? "-") : "-"] : []),
         n.role === "standby" ? fmtBytes(n.lagBytes) : "-",
         n.role === "standby" ? fmtSeconds(n.lagSeconds) : "-",
         n.timeline === undefined ? "-" : String(n.timeline),
@@ -449,6 +464,14 @@ export function renderStatusTable(s: ClusterStatus): string {
       ]),
     ).map((l) => `  ${l}`),
   );
+  if (s.synchronous) {
+    const y = s.synchronous;
+    out.push(
+      "",
+      `Synchronous replication (${y.mode}): synchronous_standby_names = ${y.standbyNames === undefined ? "(not read)" : `'${y.standbyNames}'`}; ` +
+        `standbys confirming commits now: ${y.synchronousStandbys.join(", ") || "none (commits block)"}`,
+    );
+  }
   const viewFrom = s.dbNodes.find((n) => s.writablePrimaries.includes(n.name) && n.repmgrView) ?? s.dbNodes.find((n) => n.repmgrView);
   if (viewFrom?.repmgrView) {
     out.push("", `repmgr.nodes (as read on ${viewFrom.name}):`);

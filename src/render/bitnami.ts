@@ -87,6 +87,17 @@ export function containerSpec(d: Deployment, node: DbNodeConfig): ContainerSpec 
   if (t.explicit.has("reconnectAttempts")) env.push(["REPMGR_RECONNECT_ATTEMPTS", String(t.reconnectAttempts)]);
   if (t.explicit.has("reconnectIntervalSeconds")) env.push(["REPMGR_RECONNECT_INTERVAL", String(t.reconnectIntervalSeconds)]);
   if (t.explicit.has("connectTimeoutSeconds")) env.push(["REPMGR_CONNECT_TIMEOUT", String(t.connectTimeoutSeconds)]);
+  // Synchronous replication through the image's own variables (docs/reliability.md#synchronous-replication):
+  // it builds synchronous_standby_names = 'ANY 1 ("<each REPMGR_PARTNER_NODES host>", ...)' on the
+  // initial primary's first boot. Data nodes only: a witness never streams WAL.
+  const sync = d.database.synchronousReplication;
+  if (!witness && sync.mode !== "off") {
+    env.push(
+      ["POSTGRESQL_NUM_SYNCHRONOUS_REPLICAS", "1"],
+      ["POSTGRESQL_SYNCHRONOUS_REPLICAS_MODE", "ANY"],
+      ["POSTGRESQL_SYNCHRONOUS_COMMIT_MODE", sync.commit],
+    );
+  }
 
   const volumes: Array<{ containerPath: string; volumeName?: string; hostPath?: string }> = [
     { volumeName: volumeNameOf(node.name), containerPath: DATA_MOUNT },

@@ -388,6 +388,17 @@ export function conninfoValue(s: string): string {
   return /^[A-Za-z0-9_.:,/@-]+$/.test(s) ? s : `'${s.replace(/[\\']/g, (c) => `\\${c}`)}'`;
 }
 
+/**
+ * A quorum list of synchronous_standby_names, `ANY 1 ("pg-2", "pg-3")`: each name double-quoted
+ * (`"` doubled), so a name with `-`, `,` or a space stays one name. The result is the setting's
+ * value; pgConfValue quotes it for postgresql.conf.
+ */
+export function pgStandbyQuorum(num: number, names: ReadonlyArray<string>): string {
+  if (!Number.isInteger(num) || num < 1) throw new UnsafeValueError(`synchronous_standby_names: ${num} is not a count of standbys`);
+  for (const n of names) refuseNul(n);
+  return `ANY ${num} (${names.map((n) => `"${n.replace(/"/g, '""')}"`).join(", ")})`;
+}
+
 /** An SQL string literal: `'...'` with `'` doubled. */
 export function sqlLiteral(s: string): string {
   refuseNul(s);

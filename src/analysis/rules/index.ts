@@ -17,6 +17,7 @@ import { witnessLocation } from "./witness-location";
 import { fortigateTlsUnverified, sshAgentRequired, sshHostKeyRequired, sshHostKeyUnverified } from "./ssh-trust";
 import { stateInRepository } from "./state-in-repository";
 import { planDataLossAcknowledged } from "./plan-data-loss-acknowledged";
+import { synchronousReplicationDocker } from "./synchronous-replication-docker";
 
 export type { Finding, RuleHit, RuleLevel, TopologyRule } from "./rule";
 export { CONFIG_RULES, hitOfIssue, ruleFromCheck } from "./config-checks";
@@ -34,6 +35,7 @@ export const WARNING_RULES: ReadonlyArray<TopologyRule> = [
   fortigateTlsUnverified,
   stateInRepository,
   planDataLossAcknowledged,
+  synchronousReplicationDocker,
 ];
 
 export const UNKNOWN_ACK_ID = "acknowledgement-names-rule";

@@ -239,6 +239,12 @@ ensure_repmgr_role_and_db() {
     as_pg "$BINDIR/createdb" -p "$PG_PORT" -O repmgr repmgr
     log "created database repmgr"
   fi
+  # repmgr's metadata writes (registration, events, repmgrd) never wait for a synchronous standby: a
+  # promotion or a standby's registration must not block on the standbys it is about to serve.
+  if [ "$(q_local postgres "select count(*) from pg_db_role_setting s join pg_roles r on r.oid = s.setrole where r.rolname = 'repmgr' and s.setdatabase = 0 and 'synchronous_commit=local' = any(s.setconfig)")" = 0 ]; then
+    q_local postgres "ALTER ROLE repmgr SET synchronous_commit = local" >/dev/null
+    log "repmgr's sessions commit without waiting for a synchronous standby"
+  fi
   set_role_password repmgr repmgr_password
 }
 

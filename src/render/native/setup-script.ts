@@ -11,6 +11,7 @@ import { connectTimeout, nativeLayout, nativeMembers, nativeSettings, type Nativ
 import { renderPostgresqlDropIn } from "./postgresql-conf";
 import { renderReconcileScript, renderReconcileUnit } from "./reconcile";
 import { renderRepmgrConf } from "./repmgr-conf";
+import { renderSynchronousDropIn, synchronousDropInPath } from "./synchronous";
 import { renderRepmgrdDefaults, renderRepmgrdUnit } from "./repmgrd";
 import { SETUP_LIB } from "./setup-lib";
 import { heredoc, raw, sh } from "../escape";
@@ -65,6 +66,10 @@ function header(d: Deployment, m: NativeMember): string {
     }),
     shellArray("PEERS", members.filter((x) => x.role === "data" && x.name !== m.name).map(entry)),
     shellArray("OTHERS", members.filter((x) => x.name !== m.name).map(entry)),
+    // The script's own sessions (roles, passwords, repmgr registration) never wait for a synchronous
+    // standby: it must be able to bootstrap the primary before any standby exists, and to re-apply
+    // while standbys are away (docs/reliability.md#synchronous-replication).
+    "export PGOPTIONS='-c synchronous_commit=local'",
     "PG_RESTART=0",
     "PG_RELOAD=0",
     "REPMGR_CONF_CHANGED=0",
@@ -79,6 +84,13 @@ function configFiles(d: Deployment, m: NativeMember): string {
     "  ensure_include_dir",
     sh`  ${raw(embedFile(l.dropIn, "0644", "postgres:postgres", renderPostgresqlDropIn(d, m)))}`,
     '  if [ "$WROTE" = 1 ]; then PG_RESTART=1; fi',
+    ...(m.role === "data"
+      ? [
+          // synchronous_standby_names and synchronous_commit are reloadable: a change reloads, never restarts.
+          sh`  ${raw(embedFile(synchronousDropInPath(l.pgVersion), "0644", "postgres:postgres", renderSynchronousDropIn(d, m)))}`,
+          '  if [ "$WROTE" = 1 ]; then PG_RELOAD=1; fi',
+        ]
+      : []),
     "  " + heredoc('merge_block "$HBA_FILE" 0640 postgres:postgres', HEREDOC_END, renderHbaBlock(d, m)),
     '  if [ "$WROTE" = 1 ]; then PG_RELOAD=1; fi',
     m.role === "data" ? "  ensure_datadir_include" : "  :",
