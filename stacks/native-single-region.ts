@@ -4,8 +4,9 @@
  *
  * Order: every DB host prepares at once (packages, configuration: needs no other host); then
  * the initial primary joins, then the other data nodes and the witness(es) together (each needs
- * only the primary), then the postgres SSH key exchange between data nodes, then the EMS
- * primary, then the other EMS nodes. Only terraform_data resources: `terraform init && terraform plan` need no provider.
+ * only the primary), then the postgres SSH key exchange between data nodes, then the
+ * rolling restart (what a change left pending, one node at a time), then the EMS primary, then
+ * the other EMS nodes. Only terraform_data resources: `terraform init && terraform plan` need no provider.
  */
 import { TerraformStack, type ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
@@ -18,6 +19,7 @@ import type { EmsNode } from "../constructs/ems-node";
 import { buildEmsChain } from "./ems-chain";
 import { NativePgNode, NativeWitnessNode } from "../constructs/native-node";
 import { NativeSshKeySync } from "../constructs/native-ssh-keys";
+import { NativeRollingRestart } from "../constructs/native-rolling-restart";
 import { DeploymentSecrets } from "../constructs/secrets";
 
 export class NativeSingleRegionStack extends TerraformStack {
@@ -26,6 +28,8 @@ export class NativeSingleRegionStack extends TerraformStack {
   public readonly dataNodes: NativePgNode[] = [];
   public readonly witnesses: NativeWitnessNode[] = [];
   public readonly sshKeys: NativeSshKeySync;
+  /** Restarts what a change left pending, one node at a time (docs/operations.md#rolling-changes). */
+  public readonly rollingRestart: NativeRollingRestart;
   /** EMS nodes, the EMS primary first. */
   public readonly emsNodes: EmsNode[] = [];
 
@@ -64,7 +68,14 @@ export class NativeSingleRegionStack extends TerraformStack {
     }
     this.sshKeys = new NativeSshKeySync(this, "ssh-keys", { nodes: this.dataNodes, dependsOn: joined, policy: d.ssh });
 
-    const dbReady: ITerraformDependable[] = [...joined, ...this.sshKeys.resources];
+    // What needs a restart, one node at a time, the primary last after a switchover; EMS after it.
+    const setupOrder = [...this.dataNodes, ...this.witnesses];
+    this.rollingRestart = new NativeRollingRestart(this, "rolling-restart", {
+      deployment: d,
+      nodes: setupOrder,
+      dependsOn: [...joined, ...this.sshKeys.resources],
+    });
+    const dbReady: ITerraformDependable[] = [this.rollingRestart.done];
     const dbHosts = this.dataNodes.map((n) => n.member.address);
     this.emsNodes.push(...buildEmsChain(this, { deployment: d, secrets: this.secrets, afterDatabase: dbReady, dbHosts }));
 
