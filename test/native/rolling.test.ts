@@ -9,6 +9,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { CliIo } from "../../src/cli/command";
+import { runCli } from "../../src/cli/main";
+import { rollingCommand, rollingSteps } from "../../src/ops/rolling";
 import { memberByName } from "../../src/render/native/layout";
 import { renderRollingScript, ROLLING_SCRIPT } from "../../src/render/native/rolling";
 import { SETUP_LIB } from "../../src/render/native/setup-lib";
@@ -296,5 +299,29 @@ describe("the setup steps (run on several nodes at once)", () => {
 
   it("restart a node that is not a member yet (its first configuration)", () => {
     expect(applyChanges({ restart: true, member: false })).toContain("systemctl restart postgresql@15-main");
+  });
+});
+
+describe("ems-ha rolling-restart", () => {
+  it("runs the deploy's order over SSH: round 1 on every node, then round 2 on the data nodes, with sudo for a non-root login", () => {
+    expect(rollingSteps(d).map((s) => `${s.member.name} ${s.round}`)).toEqual([
+      "dbnode-1 --others",
+      "dbnode-2 --others",
+      "witness-1 --others",
+      "dbnode-1 --primary",
+      "dbnode-2 --primary",
+    ]);
+    const m = memberByName(d, "dbnode-2");
+    expect(rollingCommand(m, "--others", false)).toBe(`bash ${ROLLING_SCRIPT} --others`);
+    const admin = { ...m, config: { ...m.config, ssh: { ...m.config.ssh, user: "admin" } } };
+    expect(rollingCommand(admin, "--primary", true)).toBe(`sudo -n bash ${ROLLING_SCRIPT} --primary --dry-run`);
+  });
+
+  it("is bad input (exit 2, nothing run) for a topology other than the native one", async () => {
+    let err = "";
+    const io: CliIo = { out: () => undefined, err: (t) => (err += t), cwd: process.cwd(), env: {} };
+    const code = await runCli(["rolling-restart", "--config", join(__dirname, "../../examples/single-region.ts")], io);
+    expect(code).toBe(2);
+    expect(err).toContain("rolling-restart is implemented for the native topology");
   });
 });

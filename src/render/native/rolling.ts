@@ -151,7 +151,8 @@ pick_target() {
     lag=$(q_local postgres "select pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint from pg_stat_replication where (application_name = '$name' or host(client_addr) = '$host') and state = 'streaming' limit 1") || continue
     [ -n "$lag" ] && [ "$lag" -le "$MAX_LAG_BYTES" ] || continue
     pending=$(q_peer "$host" "$port" "select coalesce(string_agg(name, ', '), '') from pg_settings where pending_restart") || continue
-    [ -z "$pending" ] || continue
+    # A dry run did not restart the standbys in round 1: what waits there does not count.
+    [ -z "$pending" ] || [ "$DRY_RUN" = 1 ] || continue
     printf '%s\n' "$p"
     return 0
   done
