@@ -17,6 +17,7 @@ export * from "./ems-node";
 export * from "./fortigate-lb";
 export * from "./native-node";
 export * from "./native-ssh-keys";
+export * from "./native-rolling-restart";
 export * from "./secrets";
 export * from "./connection";
 export * from "./fortios/bindings";

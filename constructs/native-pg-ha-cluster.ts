@@ -3,10 +3,12 @@
  * the guide's order, corrected as docs/background.md#native-postgresql-and-repmgr describes:
  * every DB host prepares at once (NativeDbNode.prepare); the initial primary joins first; then
  * the other data nodes (clone, register) and the witnesses (register) together, since each needs
- * only the primary; then the postgres SSH key exchange between the data nodes (NativeSshKeySync).
+ * only the primary; then the postgres SSH key exchange between the data nodes (NativeSshKeySync);
+ * then the rolling restart (NativeRollingRestart: what a change left pending, one node at a
+ * time, the primary last after a switchover; docs/operations.md#rolling-changes).
  *
  * A composite, not a construct of its own: it adds its constructs into the scope it is given,
- * with fixed ids (each node's name, and "ssh-keys"), and adds no level to the construct tree, so
+ * with fixed ids (each node's name, "ssh-keys" and "rolling-restart"), and adds no level to the construct tree, so
  * every Terraform address stays what the stack had before the class existed (see
  * constructs/docker-pg-ha-cluster.ts and docs/library.md, "Composites").
  */
@@ -16,6 +18,7 @@ import type { Deployment } from "../src/config/schema";
 import { nativeMembers } from "../src/render/native/layout";
 import { dependables, type Dependency, type IDeployStep } from "./deploy-step";
 import { NativePgNode, NativeWitnessNode } from "./native-node";
+import { NativeRollingRestart } from "./native-rolling-restart";
 import { NativeSshKeySync } from "./native-ssh-keys";
 import type { DeploymentSecrets } from "./secrets";
 
@@ -34,7 +37,9 @@ export class NativePgHaCluster implements IDeployStep {
   public readonly witnesses: NativeWitnessNode[] = [];
   /** The postgres SSH key exchange between the data nodes. */
   public readonly sshKeys: NativeSshKeySync;
-  /** Every node's join and every key refresh. */
+  /** Restarts what a change left pending, after every join and key refresh. */
+  public readonly rollingRestart: NativeRollingRestart;
+  /** The rolling restart's last step (it runs after every join and key refresh). */
   public readonly done: ITerraformDependable[];
 
   /** Adds the nodes and the key exchange into `scope` (no construct of its own: see the file comment). */
@@ -51,6 +56,11 @@ export class NativePgHaCluster implements IDeployStep {
       if (joined.length === 1) primary = [n];
     }
     this.sshKeys = new NativeSshKeySync(scope, "ssh-keys", { nodes: this.dataNodes, dependsOn: joined, policy: d.ssh });
-    this.done = dependables([...joined, this.sshKeys]);
+    this.rollingRestart = new NativeRollingRestart(scope, "rolling-restart", {
+      deployment: d,
+      nodes: [...this.dataNodes, ...this.witnesses],
+      dependsOn: [...joined, this.sshKeys],
+    });
+    this.done = this.rollingRestart.done;
   }
 }

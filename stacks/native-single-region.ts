@@ -4,8 +4,9 @@
  *
  * Order: every DB host prepares at once (packages, configuration: needs no other host); then
  * the initial primary joins, then the other data nodes and the witness(es) together (each needs
- * only the primary), then the postgres SSH key exchange between data nodes, then the EMS
- * primary, then the other EMS nodes. Only terraform_data resources: `terraform init && terraform plan` need no provider.
+ * only the primary), then the postgres SSH key exchange between data nodes, then the
+ * rolling restart (what a change left pending, one node at a time), then the EMS primary, then
+ * the other EMS nodes. Only terraform_data resources: `terraform init && terraform plan` need no provider.
  */
 import { TerraformStack } from "cdktf";
 import { Construct } from "constructs";
@@ -18,6 +19,7 @@ import type { EmsNode } from "../constructs/ems-node";
 import { EmsCluster } from "../constructs/ems-cluster";
 import { NativePgHaCluster } from "../constructs/native-pg-ha-cluster";
 import type { NativePgNode, NativeWitnessNode } from "../constructs/native-node";
+import type { NativeRollingRestart } from "../constructs/native-rolling-restart";
 import type { NativeSshKeySync } from "../constructs/native-ssh-keys";
 import { DeploymentSecrets } from "../constructs/secrets";
 
@@ -33,6 +35,8 @@ export class NativeSingleRegionStack extends TerraformStack {
   public readonly witnesses: NativeWitnessNode[];
   /** cluster.sshKeys */
   public readonly sshKeys: NativeSshKeySync;
+  /** cluster.rollingRestart: restarts what a change left pending, one node at a time (docs/operations.md#rolling-changes). */
+  public readonly rollingRestart: NativeRollingRestart;
   /** EMS nodes, the EMS primary first (ems.nodes). */
   public readonly emsNodes: EmsNode[];
 
@@ -55,6 +59,7 @@ export class NativeSingleRegionStack extends TerraformStack {
     this.dataNodes = this.cluster.dataNodes;
     this.witnesses = this.cluster.witnesses;
     this.sshKeys = this.cluster.sshKeys;
+    this.rollingRestart = this.cluster.rollingRestart;
     const dbHosts = this.dataNodes.map((n) => n.member.address);
     this.ems = new EmsCluster(this, { deployment: d, secrets: this.secrets, dependsOn: [this.cluster], dbHosts });
     this.emsNodes = this.ems.nodes;

@@ -81,6 +81,7 @@ describe("every command rejects what it does not declare", () => {
         "promote",
         "report",
         "resume",
+        "rolling-restart",
         "scenarios",
         "status",
         "switchover",

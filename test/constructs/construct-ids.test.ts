@@ -64,6 +64,12 @@ const NATIVE_SINGLE_REGION: Pins = [
   ["native-single-region/witness-1/setup", "terraform_data.witness-1_setup_B902B37F"],
   ["native-single-region/ssh-keys/dbnode-1", "terraform_data.ssh-keys_dbnode-1_C65AF546"],
   ["native-single-region/ssh-keys/dbnode-2", "terraform_data.ssh-keys_dbnode-2_2F14B5DC"],
+  // The rolling restart (issue 14 item 5): new steps after the key exchange, before EMS.
+  ["native-single-region/rolling-restart/others-dbnode-1", "terraform_data.rolling-restart_others-dbnode-1_AA99E89D"],
+  ["native-single-region/rolling-restart/others-dbnode-2", "terraform_data.rolling-restart_others-dbnode-2_E7F464E9"],
+  ["native-single-region/rolling-restart/others-witness-1", "terraform_data.rolling-restart_others-witness-1_251A8FDA"],
+  ["native-single-region/rolling-restart/primary-dbnode-1", "terraform_data.rolling-restart_primary-dbnode-1_19DD9D18"],
+  ["native-single-region/rolling-restart/primary-dbnode-2", "terraform_data.rolling-restart_primary-dbnode-2_EA757C87"],
   ["native-single-region/ems-1/install", "terraform_data.ems-1_install_C860A0A2"],
   ["native-single-region/ems-2/install", "terraform_data.ems-2_install_DEA27436"],
   ["native-single-region/repmgr_nodes", "output.repmgr_nodes"],

@@ -139,6 +139,15 @@ const CASES: Record<string, { deployment: Deployment; secrets?: constructs.Secre
       return { step: k, expected: k.resources };
     },
   },
+  NativeRollingRestart: {
+    deployment: native,
+    secrets: { symmetricKey: true },
+    build: (s, secrets) => {
+      const a = new constructs.NativePgNode(s, "dbnode-1", { deployment: native, nodeName: "dbnode-1", secrets });
+      const r = new constructs.NativeRollingRestart(s, "rolling-restart", { deployment: native, nodes: [a], dependsOn: [a] });
+      return { step: r, expected: [r.steps.at(-1)!] };
+    },
+  },
   DeploymentSecrets: {
     deployment: docker,
     build: (s) => ({ step: new constructs.DeploymentSecrets(s, "more-secrets"), expected: [] }),
@@ -206,7 +215,9 @@ const CASES: Record<string, { deployment: Deployment; secrets?: constructs.Secre
     secrets: { symmetricKey: true },
     build: (s, secrets) => {
       const c = new constructs.NativePgHaCluster(s, { deployment: native, secrets });
-      return { step: c, expected: [...c.dataNodes, ...c.witnesses].map((n) => n.resource).concat(c.sshKeys.resources) };
+      // The rolling restart runs after every join and key refresh: its last step is the cluster's end.
+      expect(c.rollingRestart.steps).toHaveLength(c.dataNodes.length * 2 + c.witnesses.length);
+      return { step: c, expected: c.rollingRestart.done };
     },
   },
   EmsCluster: {

@@ -43,7 +43,8 @@ afterAll(async () => {
 describe("lab end to end", () => {
   it("deploys the native-single-region stack with terraform apply: hosts prepared at once, the primary first, EMS last", async () => {
     deployed = await labDeploy(state!, { log });
-    expect(deployed.apply.added).toBe(10);
+    // prepare + setup per DB node (6), key sync per data node (2), the rolling restart (5), EMS (2)
+    expect(deployed.apply.added).toBe(15);
     const order = [...deployed.apply.steps]
       .sort((a, b) => a.startSeconds - b.startSeconds)
       .map((s) => s.address.replace(/_[0-9A-F]{8}$/, "").replace(/^terraform_data\./, ""));

@@ -129,7 +129,7 @@ describe("secrets through a full lab run (native-single-region, EMS installs)", 
     expect((await terraform("plan", ["plan", "-input=false", "-no-color"])).code).toBe(0);
     const apply = await terraform("apply-1", ["apply", "-auto-approve", "-input=false", "-no-color"]);
     expect(apply.code, maskValues(apply.text.slice(-3000), ALL)).toBe(0);
-    expect(apply.text).toMatch(/Apply complete! Resources: 10 added, 0 changed, 0 destroyed/);
+    expect(apply.text).toMatch(/Apply complete! Resources: 15 added, 0 changed, 0 destroyed/);
   }, 1_200_000);
 
   it("`ems-ha status` with the secrets from TF_VAR_*, and once with a wrong password (a failing command)", async () => {

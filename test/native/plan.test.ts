@@ -59,9 +59,10 @@ describe("terraform plan of native-single-region", () => {
   });
 
   it("plans every node, the key exchange and EMS without an SSH key file or extension tarball", () => {
-    // 3 DB nodes (prepare + join each) + an SSH key sync per data node (2) + 2 EMS nodes
-    expect(planOutput).toMatch(/Plan: 10 to add, 0 to change, 0 to destroy/);
-    for (const addr of ["dbnode-1", "dbnode-2", "witness-1", "ssh-keys", "ems-1", "ems-2"]) expect(planOutput).toContain(addr);
+    // 3 DB nodes (prepare + join each) + an SSH key sync per data node (2) + the rolling restart
+    // (one step per node, then one per data node: 5) + 2 EMS nodes
+    expect(planOutput).toMatch(/Plan: 15 to add, 0 to change, 0 to destroy/);
+    for (const addr of ["dbnode-1", "dbnode-2", "witness-1", "ssh-keys", "rolling-restart", "ems-1", "ems-2"]) expect(planOutput).toContain(addr);
   });
 
   it("prints no secret value", () => {

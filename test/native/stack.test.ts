@@ -26,7 +26,7 @@ describe("NativeSingleRegionStack", () => {
     expect((j as Res).provider).toBeUndefined();
   });
 
-  it("prepares every host at once, joins node 1, then node 2 and the witness together, then the SSH keys, then EMS 1, then EMS 2", () => {
+  it("prepares every host at once, joins node 1, then node 2 and the witness together, then the SSH keys, the rolling restart, then EMS 1, then EMS 2", () => {
     const [n1] = byPrefix(j, "dbnode-1_setup");
     const [, n2] = byPrefix(j, "dbnode-2_setup");
     const [n2id] = byPrefix(j, "dbnode-2_setup");
@@ -46,8 +46,12 @@ describe("NativeSingleRegionStack", () => {
     expect(prepRun).toContain("bash .ems-ha/run/native-prepare/run.sh");
     expect(prepRun).toContain('bash \\"$here/script.sh\\" --prepare');
     expect(keys1.depends_on).toEqual([`terraform_data.${n1}`, `terraform_data.${n2id}`, `terraform_data.${wid}`]);
-    expect(ems1.depends_on).toContain(`terraform_data.${wid}`);
-    expect(ems1.depends_on.filter((x: string) => x.includes("ssh-keys"))).toHaveLength(2);
+    // The rolling restart waits for every join and both key syncs; EMS 1 waits for its last step.
+    const [, others1] = byPrefix(j, "rolling-restart_others-dbnode-1");
+    expect(others1.depends_on).toContain(`terraform_data.${wid}`);
+    expect(others1.depends_on.filter((x: string) => x.includes("ssh-keys"))).toHaveLength(2);
+    const [lastId] = byPrefix(j, "rolling-restart_primary-dbnode-2");
+    expect(ems1.depends_on).toEqual([`terraform_data.${lastId}`]);
     expect(ems2.depends_on).toEqual([`terraform_data.${ems1id}`]);
   });
 

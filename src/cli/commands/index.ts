@@ -16,6 +16,7 @@ import { ackRewindCommand } from "./ack-rewind";
 import { switchoverCommand } from "./switchover";
 import { pauseCommand } from "./pause";
 import { resumeCommand } from "./resume";
+import { rollingRestartCommand } from "./rolling-restart";
 
 export const COMMANDS: Command[] = [
   initCommand,
@@ -35,4 +36,5 @@ export const COMMANDS: Command[] = [
   switchoverCommand,
   pauseCommand,
   resumeCommand,
+  rollingRestartCommand,
 ];

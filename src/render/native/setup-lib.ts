@@ -209,10 +209,26 @@ ensure_include_dir() {
 
 ${ENSURE_DATADIR_INCLUDE}
 
-# Applies what configure_postgres changed: a restart for postgresql.conf, a reload for pg_hba.conf.
+# This node is a running member of the cluster: its PostgreSQL runs and its repmgr metadata holds
+# an active record of it (a fresh node, before its clone or registration, is not).
+in_service() {
+  local n
+  systemctl is-active --quiet "$SERVICE" || return 1
+  n=$(q_local repmgr "select count(*) from repmgr.nodes where node_id = $NODE_ID and active" 2>/dev/null) || n=0
+  [ "$n" = 1 ]
+}
+
+# Applies what configure_files changed: a reload for pg_hba.conf; for postgresql.conf a restart
+# while the node is not yet a member, else a reload only: the settings that need a restart wait
+# (pg_settings.pending_restart) for the rolling restart step, which restarts one node at a time,
+# the primary last after a switchover (src/render/native/rolling.ts). The steps of several nodes
+# run at once, so no member restarts here.
 apply_pg_changes() {
-  if [ "$PG_RESTART" = 1 ]; then
-    log "restarting $SERVICE (postgresql.conf changed)"
+  if [ "$PG_RESTART" = 1 ] && in_service; then
+    log "postgresql.conf changed: reloading $SERVICE; settings that need a restart wait for the rolling restart (one node at a time)"
+    systemctl reload "$SERVICE"
+  elif [ "$PG_RESTART" = 1 ]; then
+    log "restarting $SERVICE (postgresql.conf changed; not yet a cluster member)"
     systemctl restart "$SERVICE"
   elif [ "$PG_RELOAD" = 1 ]; then
     log "reloading $SERVICE (pg_hba.conf changed)"

@@ -11,6 +11,7 @@ import { fortigateObjects, renderFortiOsCli } from "../../../src/render/fortios"
 import { renderEmsInstallScript, renderEmsPrepareCommand } from "../../../src/render/installer";
 import { nativeMembers } from "../../../src/render/native/layout";
 import { renderReconcileScript } from "../../../src/render/native/reconcile";
+import { renderRollingScript } from "../../../src/render/native/rolling";
 import { renderSetupScript } from "../../../src/render/native/setup-script";
 import { renderDbReachableCheck, renderStandaloneDbScript, standaloneServer } from "../../../src/render/standalone-db";
 import {
@@ -223,6 +224,7 @@ export function renderAll(topology: ExampleName, d: Deployment): Rendered {
     for (const m of nativeMembers(d)) {
       add(`setup ${m.name}`, renderSetupScript(d, m));
       if (m.role === "data") add(`reconcile ${m.name}`, renderReconcileScript(d, m));
+      add(`rolling ${m.name}`, renderRollingScript(d, m));
     }
   }
   const fortios = d.fortigate ? renderFortiOsCli(fortigateObjects(d, d.fortigate), d.fortigate.vdom) : undefined;
