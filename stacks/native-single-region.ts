@@ -62,6 +62,7 @@ export class NativeSingleRegionStack extends TerraformStack {
       }
       if (primary.length === 0) primary = [joined[0]!];
     }
+    joinAfterEveryPrepare([...this.dataNodes, ...this.witnesses]);
     this.sshKeys = new NativeSshKeySync(this, "ssh-keys", { nodes: this.dataNodes, dependsOn: joined, policy: d.ssh });
 
     const dbReady: ITerraformDependable[] = [...joined, ...this.sshKeys.resources];
@@ -73,5 +74,20 @@ export class NativeSingleRegionStack extends TerraformStack {
       description: "repmgr node id, name, role and address of every DB node",
     });
     new LiteralOutput(this, "gui_checklist", { value: guiChecklist(d), description: "EMS GUI steps to do by hand" });
+  }
+}
+
+/**
+ * Every join waits for every node's preparation, which writes pg_hba.conf and reloads it: a node
+ * that is added, or replaced at a new address, is then admitted by every member before it clones
+ * or registers (docs/operations.md#adding-removing-and-replacing-db-nodes). On a first deploy the
+ * preparations run at once anyway.
+ */
+function joinAfterEveryPrepare(nodes: ReadonlyArray<NativePgNode | NativeWitnessNode>): void {
+  const address = (r: NativePgNode["prepare"]): string => `${r.terraformResourceType}.${r.friendlyUniqueId}`;
+  for (const n of nodes) {
+    // Its own preparation is a dependency already (NativeDbNode).
+    const others = nodes.filter((o) => o !== n).map((o) => address(o.prepare));
+    n.resource.dependsOn = [...(n.resource.dependsOn ?? []), ...others];
   }
 }

@@ -94,6 +94,7 @@ const BODY = String.raw`
 ATTEMPTS_FILE="$STATE_DIR/reconcile-attempts"
 PENDING_PREFIX="$STATE_DIR/reconcile-pending-"
 FENCE_MARKER="$STATE_DIR/fenced"
+REMOVED_MARKER="$STATE_DIR/removed"
 MAJORITY_SEEN="$STATE_DIR/reconcile-majority-seen"
 
 log() { printf '%s [ems-ha-reconcile %s] %s\n' "$(date '+%F %T')" "$NODE_NAME" "$*"; }
@@ -423,8 +424,29 @@ reconcile_witness() {
   restart_repmgrd || log "could not restart repmgrd"
 }
 
+# A node taken out of database.nodes (the primary unregistered it, membership.ts), or a lost host
+# that came back after it was replaced at another address: this node's own copy of the node records
+# (replicated, or copied by a witness's repmgrd) lists other nodes but no record of this node id at
+# this address. Its repmgrd stops for good, so it never promotes or re-registers; PostgreSQL and its data stay.
+removed_from_cluster() {
+  local r total mine
+  r=$(q_local "select count(*) || ' ' || count(*) filter (where node_id = $NODE_ID and conninfo like 'host=$NODE_ADDRESS %') from repmgr.nodes" repmgr) || return 1
+  read -r total mine <<<"$r"
+  if [ "\${total:-0}" = 0 ] || [ "\${mine:-1}" != 0 ]; then
+    rm -f "$PENDING_PREFIX"removed
+    return 1
+  fi
+  persisting removed 2 || { log "the cluster's node list has no record of this node at $NODE_ADDRESS: stopping its repmgrd if that lasts 2 s"; return 0; }
+  log "REMOVED: the cluster has no record of this node at $NODE_ADDRESS (taken out of database.nodes, or replaced at another address): repmgrd stopped and disabled, this service stops; PostgreSQL and its data are left as they are"
+  timeout 60 systemctl disable --now repmgrd || log "could not stop repmgrd"
+  date -u '+%FT%TZ' >"$REMOVED_MARKER"
+  return 0
+}
+
 reconcile_once() {
   local rec
+  if [ -f "$REMOVED_MARKER" ]; then return 0; fi
+  if removed_from_cluster; then return 0; fi
   if ! svc_active; then
     if [ "$ROLE" = data ] && [ -f "$FENCE_MARKER" ]; then reconcile_fenced; fi
     return 0
@@ -460,6 +482,11 @@ fi
 log "reconciling $ROLE node $NODE_NAME against: \${PEERS[*]:-none} (every \${INTERVAL}s, repairs after \${GRACE}s)"
 while true; do
   reconcile_once || true
+  if [ -f "$REMOVED_MARKER" ]; then
+    log "removed from the cluster on $(cat "$REMOVED_MARKER"): nothing left to reconcile"
+    systemctl disable ems-ha-reconcile 2>/dev/null || true
+    exit 0
+  fi
   sleep "$INTERVAL"
 done
 `;
@@ -476,6 +503,7 @@ export function renderReconcileScript(d: Deployment, self: NativeMember): string
     shellVars({
       NODE_NAME: self.name,
       NODE_ID: self.nodeId,
+      NODE_ADDRESS: self.address,
       ROLE: self.role,
       PG_PORT: self.port,
       BINDIR: l.bindir,
