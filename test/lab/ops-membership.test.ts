@@ -16,7 +16,7 @@ import type { CliIo } from "../../src/cli/command";
 import { runCli } from "../../src/cli/main";
 import { parseDeployment } from "../../src/config/parse";
 import type { DeploymentInput } from "../../src/config/schema";
-import { labDeploy, labSecrets, type ApplyResult } from "../../lab/lib/deploy";
+import { formatApply, labDeploy, labSecrets, type ApplyResult } from "../../lab/lib/deploy";
 import { TABLE, Writer } from "../../lab/lib/drill";
 import { sleep } from "../../lab/lib/exec";
 import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
@@ -116,6 +116,7 @@ async function applyUnderWriter(what: string, input: DeploymentInput): Promise<M
   log(
     `${what}: apply ${apply.wallSeconds} s (${apply.added} added, ${apply.destroyed} destroyed), ${m.acknowledged} rows acknowledged, ${lost} lost, longest write gap ${m.gapSeconds.toFixed(1)} s, ${writer.errors} writer errors`,
   );
+  log(`${what}:\n${formatApply(apply)}`);
   return m;
 }
 

@@ -106,6 +106,8 @@ svc_active() { systemctl is-active --quiet "$SERVICE"; }
 svc_stop() { timeout 120 systemctl stop "$SERVICE"; }
 svc_start() { timeout 120 systemctl start "$SERVICE"; }
 restart_repmgrd() { timeout 60 systemctl restart repmgrd; }
+retire_repmgrd() { timeout 60 systemctl disable --now repmgrd; }
+svc_disable() { timeout 60 systemctl disable --quiet "$SERVICE"; }
 
 ${ENSURE_DATADIR_INCLUDE}
 
@@ -425,20 +427,33 @@ reconcile_witness() {
 }
 
 # A node taken out of database.nodes (the primary unregistered it, membership.ts), or a lost host
-# that came back after it was replaced at another address: this node's own copy of the node records
-# (replicated, or copied by a witness's repmgrd) lists other nodes but no record of this node id at
-# this address. Its repmgrd stops for good, so it never promotes or re-registers; PostgreSQL and its data stay.
+# that came back after its node was rebuilt at another address: the cluster's node records (the
+# current primary's, else this node's own copy) list other nodes but none with this node id at this
+# address. Its repmgrd stops for good, so it never promotes, rejoins or re-registers (which would take
+# the record back from the new host). A removed node keeps PostgreSQL running with its data; a
+# replaced one has its PostgreSQL stopped too (it may be a stale primary), its data left in place.
 removed_from_cluster() {
-  local r total mine
-  r=$(q_local "select count(*) || ' ' || count(*) filter (where node_id = $NODE_ID and conninfo like 'host=$NODE_ADDRESS %') from repmgr.nodes" repmgr) || return 1
-  read -r total mine <<<"$r"
+  local sql r total mine moved p name id host port
+  sql="select count(*) || ' ' || count(*) filter (where node_id = $NODE_ID and conninfo like 'host=$NODE_ADDRESS %') || ' ' || count(*) filter (where node_id = $NODE_ID) from repmgr.nodes"
+  p=$(current_primary)
+  if [ -n "$p" ]; then
+    read -r name id host port <<<"$p"
+    r=$(q_peer "$host" "$port" "$sql") || r=""
+  fi
+  [ -n "\${r:-}" ] || r=$(q_local "$sql" repmgr) || return 1
+  read -r total mine moved <<<"$r"
   if [ "\${total:-0}" = 0 ] || [ "\${mine:-1}" != 0 ]; then
     rm -f "$PENDING_PREFIX"removed
     return 1
   fi
-  persisting removed 2 || { log "the cluster's node list has no record of this node at $NODE_ADDRESS: stopping its repmgrd if that lasts 2 s"; return 0; }
-  log "REMOVED: the cluster has no record of this node at $NODE_ADDRESS (taken out of database.nodes, or replaced at another address): repmgrd stopped and disabled, this service stops; PostgreSQL and its data are left as they are"
-  timeout 60 systemctl disable --now repmgrd || log "could not stop repmgrd"
+  persisting removed 2 || { log "the cluster has no record of this node at $NODE_ADDRESS: stopping its repmgrd if that lasts 2 s"; return 0; }
+  log "REMOVED: the cluster has no record of node id $NODE_ID at $NODE_ADDRESS (taken out of database.nodes, or rebuilt at another address): repmgrd stopped and disabled, this service stops"
+  retire_repmgrd || log "could not stop repmgrd"
+  if [ "\${moved:-0}" != 0 ]; then
+    log "node id $NODE_ID is registered at another address now: PostgreSQL stopped and disabled as well (its data stays in $DATA_DIR)"
+    svc_stop || log "could not stop $SERVICE"
+    svc_disable || log "could not disable $SERVICE"
+  fi
   date -u '+%FT%TZ' >"$REMOVED_MARKER"
   return 0
 }
