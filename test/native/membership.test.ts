@@ -9,7 +9,12 @@ import { MEMBERSHIP_LIB } from "../../src/render/native/membership";
 import { unescapeBash } from "../../src/render/native/shell";
 
 /** Runs `call` after the library, with `records` ("id|name|type|active" lines) as the cluster's node list. */
-function run(vars: { NODE_ID: number; NODE_NAME: string; MEMBER_IDS: string }, records: string[], call: string): { code: number | null; out: string } {
+function run(
+  vars: { NODE_ID: number; NODE_NAME: string; MEMBER_IDS: string },
+  records: string[],
+  call: string,
+  extra: string[] = [],
+): { code: number | null; out: string } {
   const script = [
     "set -euo pipefail",
     `NODE_ID=${vars.NODE_ID} NODE_NAME=${vars.NODE_NAME} MEMBER_IDS='${vars.MEMBER_IDS}' STATE_DIR=$(mktemp -d) BINDIR=/bin REPMGR_CONF=/etc/repmgr.conf`,
@@ -22,6 +27,7 @@ function run(vars: { NODE_ID: number; NODE_NAME: string; MEMBER_IDS: string }, r
     'q_local() { case "$2" in *repmgr.nodes*) printf "%s\\n" "$RECORDS" ;; *pg_replication_slots*) echo 0 ;; *) echo ;; esac; }',
     'as_pg() { echo "RUN $*"; }',
     unescapeBash(MEMBERSHIP_LIB),
+    ...extra,
     call,
     'echo "DONE"; cat "$STATE_DIR/membership-refused" 2>/dev/null || true',
   ].join("\n");
@@ -82,5 +88,29 @@ describe("unregister_removed (on the current primary)", () => {
     expect(r.code).toBe(1);
     expect(r.out).toContain("registered as an active primary but is no longer in database.nodes: not unregistered");
     expect(r.out).not.toContain("RUN");
+  });
+});
+
+describe("check_clone_source (before a new or rebuilt data node clones)", () => {
+  const peers = "PEERS=('dbnode-1 10.0.0.11 5432' 'dbnode-2 10.0.0.12 5432')";
+  /** q_peer: pg_is_in_recovery() per host, and whether the host's primary record is registered. */
+  const answers = (primaries: string[], registered: number) =>
+    `q_peer() { case "$3" in *pg_is_in_recovery*) case " ${primaries.join(" ")} " in *" $1 "*) echo f ;; *) echo t ;; esac ;; *repmgr.nodes*) echo ${registered} ;; esac; }`;
+  const call = "check_clone_source 'dbnode-2 10.0.0.12 5432'";
+
+  it("accepts the one registered primary", () => {
+    expect(run({ NODE_ID: 4, NODE_NAME: "dbnode-3", MEMBER_IDS: "1 2 3 4" }, [], call, [peers, answers(["10.0.0.12"], 1)]).out).toContain("DONE");
+  });
+
+  it("refuses when several data nodes answer as primary", () => {
+    const r = run({ NODE_ID: 4, NODE_NAME: "dbnode-3", MEMBER_IDS: "1 2 3 4" }, [], call, [peers, answers(["10.0.0.11", "10.0.0.12"], 1)]);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain("the cluster is degraded: dbnode-1 dbnode-2 all answer as primary; not cloning from any of them");
+  });
+
+  it("refuses a source that answers as primary but is not the registered active primary", () => {
+    const r = run({ NODE_ID: 4, NODE_NAME: "dbnode-3", MEMBER_IDS: "1 2 3 4" }, [], call, [peers, answers(["10.0.0.12"], 0)]);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain("dbnode-2 answers as primary but is not the registered active primary");
   });
 });

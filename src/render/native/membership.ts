@@ -5,6 +5,9 @@
  * - check_membership (every node, before any file is written): refuses a change that would give a
  *   registered node another repmgr node id, hand a registered id to another node, or drop the
  *   current primary from the deployment.
+ * - check_clone_source (a new or rebuilt data node, before it clones): refuses to clone while the
+ *   cluster is degraded in a way that could pick the wrong source: several data nodes answer as
+ *   primary, or the one that answers is not the registered active primary.
  * - unregister_removed (the current primary's setup): unregisters the repmgr records of nodes no
  *   longer in the deployment, lets a removed standby receive that, then drops its replication slot.
  *   The removed host keeps its data; its reconciliation service stops its repmgrd
@@ -104,5 +107,21 @@ release_slot() {
     fi
   done
   log "WARNING: could not drop replication slot $slot of $name (select * from pg_replication_slots): drop it by hand once $name has stopped"
+}
+
+# Before a clone from "$1" ("name host port"): exactly one data node answers as primary, and it is the registered one.
+check_clone_source() {
+  local p name host port n=0 all=() reg
+  for p in "\${PEERS[@]}"; do
+    read -r name host port <<<"$p"
+    if [ "$(q_peer "$host" "$port" "select pg_is_in_recovery()")" = f ]; then
+      n=$((n + 1))
+      all+=("$name")
+    fi
+  done
+  [ "$n" -le 1 ] || die "the cluster is degraded: \${all[*]} all answer as primary; not cloning from any of them. Resolve it first (ems-ha status), then apply again"
+  read -r name host port <<<"$1"
+  reg=$(q_peer "$host" "$port" "select count(*) from repmgr.nodes where type = 'primary' and active and node_name = '$name'") || reg=0
+  [ "$reg" = 1 ] || die "the cluster is degraded: $name answers as primary but is not the registered active primary (repmgr cluster show); not cloning from it. Resolve it first, then apply again"
 }
 `;

@@ -274,6 +274,7 @@ main() {
       primary_roles
     fi
   elif [ -n "$primary" ]; then
+    check_clone_source "$primary"
     clone_from "$primary"
   elif [ "$IS_INITIAL_PRIMARY" = 1 ]; then
     bootstrap_primary
