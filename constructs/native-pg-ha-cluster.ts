@@ -16,7 +16,7 @@ import type { ITerraformDependable } from "cdktf";
 import type { Construct } from "constructs";
 import type { Deployment } from "../src/config/schema";
 import { nativeMembers } from "../src/render/native/layout";
-import { dependables, type Dependency, type IDeployStep } from "./deploy-step";
+import type { Dependency, IDeployStep } from "./deploy-step";
 import { NativePgNode, NativeWitnessNode } from "./native-node";
 import { NativeRollingRestart } from "./native-rolling-restart";
 import { NativeSshKeySync } from "./native-ssh-keys";
@@ -55,6 +55,7 @@ export class NativePgHaCluster implements IDeployStep {
       joined.push(n);
       if (joined.length === 1) primary = [n];
     }
+    joinAfterEveryPrepare([...this.dataNodes, ...this.witnesses]);
     this.sshKeys = new NativeSshKeySync(scope, "ssh-keys", { nodes: this.dataNodes, dependsOn: joined, policy: d.ssh });
     this.rollingRestart = new NativeRollingRestart(scope, "rolling-restart", {
       deployment: d,
@@ -62,5 +63,20 @@ export class NativePgHaCluster implements IDeployStep {
       dependsOn: [...joined, this.sshKeys],
     });
     this.done = this.rollingRestart.done;
+  }
+}
+
+/**
+ * Every join waits for every node's preparation, which writes pg_hba.conf and reloads it: a node
+ * that is added, or replaced at a new address, is then admitted by every member before it clones
+ * or registers (docs/operations.md#adding-removing-and-replacing-db-nodes). On a first deploy the
+ * preparations run at once anyway.
+ */
+function joinAfterEveryPrepare(nodes: ReadonlyArray<NativePgNode | NativeWitnessNode>): void {
+  const address = (r: NativePgNode["prepare"]): string => `${r.terraformResourceType}.${r.friendlyUniqueId}`;
+  for (const n of nodes) {
+    // Its own preparation is a dependency already (NativeDbNode).
+    const others = nodes.filter((o) => o !== n).map((o) => address(o.prepare));
+    n.resource.dependsOn = [...(n.resource.dependsOn ?? []), ...others];
   }
 }

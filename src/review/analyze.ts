@@ -7,6 +7,7 @@ import type { Deployment } from "../config/schema";
 import { actionOf, type ChangeAction, type PlanJson, type ResourceChange } from "./plan-json";
 import { classify, fieldOf, type Classified } from "./resource-classes";
 import { changedLeaves, getPath, pathText, type LeafChange } from "./values";
+import { membershipFindings, membershipOf, type Membership, type SetupChange } from "./membership";
 import { sortFindings, verdictOf, type Cause, type ChangeKind, type Finding, type PlanReview, type Severity } from "./findings";
 
 /** The acknowledgement rule id that lets a plan destroy database data: `acknowledgements: [{ rule: "plan-data-loss", reason }]`. */
@@ -81,6 +82,8 @@ export class PlanReviewer {
   private readonly roles = new Map<string, Role>();
   private readonly primary?: string;
   private readonly primaryKnown: "flag" | "deployment" | "plan" | "none";
+  /** Nodes added, removed or moved to another address (native); undefined when the members stay. */
+  private readonly membership?: Membership;
 
   constructor(
     private readonly plan: PlanJson,
@@ -94,6 +97,7 @@ export class PlanReviewer {
       const role = this.roleFromPlan(it);
       if (role) this.roles.set(it.cls.node, role);
     }
+    this.membership = membershipOf(this.items.flatMap(setupChange));
     if (opts.primary) {
       this.primary = opts.primary;
       this.primaryKnown = "flag";
@@ -212,12 +216,35 @@ export class PlanReviewer {
       if (f) findings.push(...f);
       findings.push(...this.secretFindings(it));
     }
+    if (this.membership) findings.push(...membershipFindings(this.membership, this.primary, this.d));
     const created = new Set(this.items.filter((it) => it.action === "create" && it.cls?.node && DB_CLASSES.has(it.cls.row.cls)).map((it) => it.cls!.node!));
     const q = this.quorumFinding(restarted, created);
     if (q) findings.push(q);
     const grouped = groupSecretFindings(mergeNativeSteps(findings, this.items));
     sortFindings(grouped);
     return { stack: this.opts.stack, ...verdictOf(grouped), findings: grouped, notes: this.notes(), counts };
+  }
+
+  /**
+   * With a membership change, a native node whose own address, id and role stay re-runs only for the
+   * new peer lists (a reload); the node that moved is described by its membership finding.
+   */
+  private membershipRerun(it: Item): Finding[] | undefined {
+    const m = this.membership;
+    const node = it.cls?.node;
+    if (!m || !node || !NATIVE_STEPS.has(it.cls!.row.cls) || it.action !== "replace") return undefined;
+    if ([...m.readdressed, ...m.renumbered].some((s) => s.node === node)) return [];
+    const own = it.causes.some((l) => l.path[0] === "triggers_replace" && ["address", "node_id", "role", "extensions_sha256"].includes(String(l.path[1])));
+    if (own) return undefined;
+    return [
+      this.base(
+        it,
+        "node-setup",
+        "review",
+        `${node}: its steps re-run for the membership change (configuration rewritten and reloaded)`,
+        "pg_hba.conf, the peer lists and the reconciliation service are rewritten; PostgreSQL is reloaded, not restarted, unless its postgresql.conf changes in the same apply",
+      ),
+    ];
   }
 
   private base(it: Item, kind: ChangeKind, severity: Severity, title: string, detail: string, advice?: string): Finding {
@@ -289,6 +316,8 @@ export class PlanReviewer {
       case "native-db-setup":
       case "upgrade-step": {
         if (a === "update") return [this.base(it, "harmless", "info", `${node}: updated in place`, meaning)];
+        const rerun = this.membershipRerun(it);
+        if (rerun) return rerun;
         if (cls.row.cls === "upgrade-step" && (cls.step === "prepare" || cls.step === "load")) {
           return [this.base(it, "node-setup", "review", `${node}: the upgrade's ${cls.step} step runs again`, meaning)];
         }
@@ -526,4 +555,12 @@ function constructNodeOf(address: string): string | undefined {
 
 export function reviewPlan(plan: PlanJson, opts: ReviewOptions = {}): PlanReview {
   return new PlanReviewer(plan, opts).review();
+}
+
+/** A native setup step's change, for the membership analysis. */
+function setupChange(it: Item): SetupChange[] {
+  if (it.cls?.row.cls !== "native-db-setup" || !it.cls.node) return [];
+  if (it.action !== "create" && it.action !== "update" && it.action !== "replace" && it.action !== "delete") return [];
+  const t = (v: unknown) => getPath(v, ["triggers_replace"]) as Record<string, unknown> | undefined;
+  return [{ address: it.rc.address, node: it.cls.node, action: it.action, before: t(it.rc.change.before), after: t(it.rc.change.after) }];
 }

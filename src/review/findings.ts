@@ -5,6 +5,7 @@ export const CHANGE_KINDS = [
   "data-loss",
   "primary-restart",
   "quorum",
+  "membership",
   "standby-reclone",
   "standby-restart",
   "witness-restart",

@@ -38,10 +38,12 @@ describe("NativeSingleRegionStack", () => {
     const prep = (name: string) => `terraform_data.${byPrefix(j, `${name}_prepare`)[0]}`;
     // Each node's preparation has no dependency (all hosts at once); the joins keep the guide's order.
     for (const name of ["dbnode-1", "dbnode-2", "witness-1"]) expect(byPrefix(j, `${name}_prepare`)[1].depends_on).toBeUndefined();
-    expect(byPrefix(j, "dbnode-1_setup")[1].depends_on).toEqual([prep("dbnode-1")]);
-    expect(n2.depends_on).toEqual([prep("dbnode-2"), `terraform_data.${n1}`]);
+    // Every join waits for every preparation (each reloads pg_hba.conf): a new or re-addressed node is admitted everywhere before it joins.
+    const preps = ["dbnode-1", "dbnode-2", "witness-1"].map(prep);
+    expect([...byPrefix(j, "dbnode-1_setup")[1].depends_on].sort()).toEqual([...preps].sort());
+    expect([...n2.depends_on].sort()).toEqual([...preps, `terraform_data.${n1}`].sort());
     // The witness registers with the primary only: it does not wait for the standby's clone.
-    expect(w.depends_on).toEqual([prep("witness-1"), `terraform_data.${n1}`]);
+    expect([...w.depends_on].sort()).toEqual([...preps, `terraform_data.${n1}`].sort());
     const prepRun = JSON.stringify(byPrefix(j, "dbnode-2_prepare")[1].provisioner);
     expect(prepRun).toContain("bash .ems-ha/run/native-prepare/run.sh");
     expect(prepRun).toContain('bash \\"$here/script.sh\\" --prepare');

@@ -94,6 +94,7 @@ const BODY = String.raw`
 ATTEMPTS_FILE="$STATE_DIR/reconcile-attempts"
 PENDING_PREFIX="$STATE_DIR/reconcile-pending-"
 FENCE_MARKER="$STATE_DIR/fenced"
+REMOVED_MARKER="$STATE_DIR/removed"
 MAJORITY_SEEN="$STATE_DIR/reconcile-majority-seen"
 
 log() { printf '%s [ems-ha-reconcile %s] %s\n' "$(date '+%F %T')" "$NODE_NAME" "$*"; }
@@ -105,6 +106,8 @@ svc_active() { systemctl is-active --quiet "$SERVICE"; }
 svc_stop() { timeout 120 systemctl stop "$SERVICE"; }
 svc_start() { timeout 120 systemctl start "$SERVICE"; }
 restart_repmgrd() { timeout 60 systemctl restart repmgrd; }
+retire_repmgrd() { timeout 60 systemctl disable --now repmgrd; }
+svc_disable() { timeout 60 systemctl disable --quiet "$SERVICE"; }
 
 ${ENSURE_DATADIR_INCLUDE}
 
@@ -423,8 +426,42 @@ reconcile_witness() {
   restart_repmgrd || log "could not restart repmgrd"
 }
 
+# A node taken out of database.nodes (the primary unregistered it, membership.ts), or a lost host
+# that came back after its node was rebuilt at another address: the cluster's node records (the
+# current primary's, else this node's own copy) list other nodes but none with this node id at this
+# address. Its repmgrd stops for good, so it never promotes, rejoins or re-registers (which would take
+# the record back from the new host). A removed node keeps PostgreSQL running with its data; a
+# replaced one has its PostgreSQL stopped too (it may be a stale primary), its data left in place.
+removed_from_cluster() {
+  local sql r total mine moved p name id host port
+  sql="select count(*) || ' ' || count(*) filter (where node_id = $NODE_ID and conninfo like 'host=$NODE_ADDRESS %') || ' ' || count(*) filter (where node_id = $NODE_ID) from repmgr.nodes"
+  p=$(current_primary)
+  if [ -n "$p" ]; then
+    read -r name id host port <<<"$p"
+    r=$(q_peer "$host" "$port" "$sql") || r=""
+  fi
+  [ -n "\${r:-}" ] || r=$(q_local "$sql" repmgr) || return 1
+  read -r total mine moved <<<"$r"
+  if [ "\${total:-0}" = 0 ] || [ "\${mine:-1}" != 0 ]; then
+    rm -f "$PENDING_PREFIX"removed
+    return 1
+  fi
+  persisting removed 2 || { log "the cluster has no record of this node at $NODE_ADDRESS: stopping its repmgrd if that lasts 2 s"; return 0; }
+  log "REMOVED: the cluster has no record of node id $NODE_ID at $NODE_ADDRESS (taken out of database.nodes, or rebuilt at another address): repmgrd stopped and disabled, this service stops"
+  retire_repmgrd || log "could not stop repmgrd"
+  if [ "\${moved:-0}" != 0 ]; then
+    log "node id $NODE_ID is registered at another address now: PostgreSQL stopped and disabled as well (its data stays in $DATA_DIR)"
+    svc_stop || log "could not stop $SERVICE"
+    svc_disable || log "could not disable $SERVICE"
+  fi
+  date -u '+%FT%TZ' >"$REMOVED_MARKER"
+  return 0
+}
+
 reconcile_once() {
   local rec
+  if [ -f "$REMOVED_MARKER" ]; then return 0; fi
+  if removed_from_cluster; then return 0; fi
   if ! svc_active; then
     if [ "$ROLE" = data ] && [ -f "$FENCE_MARKER" ]; then reconcile_fenced; fi
     return 0
@@ -460,6 +497,11 @@ fi
 log "reconciling $ROLE node $NODE_NAME against: \${PEERS[*]:-none} (every \${INTERVAL}s, repairs after \${GRACE}s)"
 while true; do
   reconcile_once || true
+  if [ -f "$REMOVED_MARKER" ]; then
+    log "removed from the cluster on $(cat "$REMOVED_MARKER"): nothing left to reconcile"
+    systemctl disable ems-ha-reconcile 2>/dev/null || true
+    exit 0
+  fi
   sleep "$INTERVAL"
 done
 `;
@@ -476,6 +518,7 @@ export function renderReconcileScript(d: Deployment, self: NativeMember): string
     shellVars({
       NODE_NAME: self.name,
       NODE_ID: self.nodeId,
+      NODE_ADDRESS: self.address,
       ROLE: self.role,
       PG_PORT: self.port,
       BINDIR: l.bindir,

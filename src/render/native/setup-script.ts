@@ -14,6 +14,7 @@ import { renderRepmgrConf } from "./repmgr-conf";
 import { renderSynchronousDropIn, synchronousDropInPath } from "./synchronous";
 import { renderRepmgrdDefaults, renderRepmgrdUnit } from "./repmgrd";
 import { SETUP_LIB } from "./setup-lib";
+import { MEMBERSHIP_LIB, memberIdsLine } from "./membership";
 import { heredoc, raw, sh } from "../escape";
 import { embedFile, HEREDOC_END, shellArray, shellVars, unescapeBash } from "./shell";
 
@@ -122,12 +123,16 @@ function reconcileFiles(d: Deployment, m: NativeMember): string {
     "install_reconcile_script() {",
     sh`  ${raw(embedFile(l.reconcileScript, "0755", "root:root", renderReconcileScript(d, m)))}`,
     "  RECONCILE_CHANGED=$WROTE",
+    // --prepare writes it before the join runs: the join must still restart the service (new peer lists).
+    '  if [ "$WROTE" = 1 ]; then touch "$STATE_DIR/reconcile-restart-pending"; fi',
     "}",
     "configure_reconcile() {",
     "  local changed=$RECONCILE_CHANGED",
+    '  if [ -f "$STATE_DIR/reconcile-restart-pending" ]; then changed=1; fi',
     sh`  ${raw(embedFile(l.reconcileUnit, "0644", "root:root", renderReconcileUnit(l.pgVersion)))}`,
     '  if [ "$WROTE" = 1 ]; then changed=1; systemctl daemon-reload; fi',
     '  start_unit ems-ha-reconcile "$changed"',
+    '  rm -f "$STATE_DIR/reconcile-restart-pending"',
     "}",
   ].join("\n");
 }
@@ -245,6 +250,7 @@ prepare() {
   install_symmetric_key
   configure_sudoers
   configure_pgpass
+  check_membership
   configure_files
   install_reconcile_script
   apply_pg_changes
@@ -261,6 +267,7 @@ main() {
   install_symmetric_key
   configure_sudoers
   configure_pgpass
+  check_membership
   configure_files
   install_reconcile_script
   apply_pg_changes
@@ -279,6 +286,7 @@ main() {
       primary_roles
     fi
   elif [ -n "$primary" ]; then
+    check_clone_source "$primary"
     clone_from "$primary"
   elif [ "$IS_INITIAL_PRIMARY" = 1 ]; then
     bootstrap_primary
@@ -290,6 +298,7 @@ main() {
   rec=$(q_local postgres "select pg_is_in_recovery()")
   primary=$(find_primary "\${PEERS[@]}")
   if [ "$rec" = f ]; then
+    unregister_removed
     publish_ssh_keys local
   elif [ -n "$primary" ]; then
     publish_ssh_keys "$primary"
@@ -317,6 +326,7 @@ prepare() {
   ensure_cluster
   configure_sudoers
   configure_pgpass
+  check_membership
   configure_files
   apply_pg_changes
   log "prepared"
@@ -329,6 +339,7 @@ main() {
   ensure_cluster
   configure_sudoers
   configure_pgpass
+  check_membership
   configure_files
   install_reconcile_script
   apply_pg_changes
@@ -365,7 +376,9 @@ export function renderSetupScript(d: Deployment, m: NativeMember): string {
     shellVarsLine("NODE_ADDRESS", m.address),
     shellVarsLine("RECONCILE_SCRIPT", l.reconcileScript),
     "RECONCILE_CHANGED=0",
+    memberIdsLine(d),
     unescapeBash(SETUP_LIB),
+    unescapeBash(MEMBERSHIP_LIB),
     configFiles(d, m),
     repmgrdFiles(d),
   ];
