@@ -246,6 +246,18 @@ describe("rolling changes on the native lab", () => {
     const db1 = d.database.nodes.find((n) => n.name === "dbnode-1")!;
     const started = async () => (await query<{ t: Date }>(d, db1, pw, "select pg_postmaster_start_time() as t"))[0]!.t.getTime();
 
+    // The switchover of the apply ran without --siblings-follow (the postgres user has no SSH to
+    // the witness): the witness's reconciliation service re-registers it with the new primary
+    // after its grace period. rolling-restart refuses an unhealthy cluster, so wait for that (bounded).
+    const healthWait = Date.now();
+    let st = await cli(["status", "--config", config]);
+    while (st.code !== 0 && Date.now() - healthWait < 120_000) {
+      await sleep(2_000);
+      st = await cli(["status", "--config", config]);
+    }
+    expect(st.code, st.out + st.err).toBe(0);
+    console.log(`[rolling-restart] cluster healthy (witness re-registered) ${((Date.now() - healthWait) / 1000).toFixed(1)} s after the re-apply`);
+
     const dry = await cli(["rolling-restart", "--config", config, "--dry-run"]);
     expect(dry.code, dry.err).toBe(0);
     expect(dry.err).toContain("[ems-ha dbnode-1] no restart pending");
