@@ -38,14 +38,15 @@ export function buildDockerDeployment(scope: Construct, d: Deployment): DockerCl
   const secrets = new DeploymentSecrets(scope, "secrets", { fortigateToken: d.fortigate !== undefined });
   const primaryCfg = initialPrimary(d);
   const primary = dockerDbNode(scope, primaryCfg.name, { deployment: d, nodeName: primaryCfg.name, secrets });
-  const dataNodes = [primary];
-  for (const n of d.database.nodes) {
-    if (n.role !== "data" || n.name === primaryCfg.name) continue;
-    dataNodes.push(dockerDbNode(scope, n.name, { deployment: d, nodeName: n.name, secrets, dependsOn: [primary.container] }));
+  // One container step after the other (docs/operations.md, "Rolling changes"): a change that
+  // replaces every DB container never has two DB nodes away at once.
+  const chain: DockerDbNode[] = [primary];
+  const others = d.database.nodes.filter((n) => n.name !== primaryCfg.name);
+  for (const n of [...others.filter((x) => x.role === "data"), ...others.filter((x) => x.role === "witness")]) {
+    chain.push(dockerDbNode(scope, n.name, { deployment: d, nodeName: n.name, secrets, dependsOn: [chain[chain.length - 1]!.container] }));
   }
-  const witnesses = d.database.nodes
-    .filter((n) => n.role === "witness")
-    .map((n) => dockerDbNode(scope, n.name, { deployment: d, nodeName: n.name, secrets, dependsOn: dataNodes.map((x) => x.container) }));
+  const dataNodes = chain.filter((x) => x.dbNode.role === "data");
+  const witnesses = chain.filter((x) => x.dbNode.role === "witness");
   const primaryReady = new PrimaryReady(scope, "primary-ready", {
     primary: primaryCfg,
     port: d.database.port,

@@ -19,11 +19,13 @@
  *     stopped (its repmgrd with it);
  *  8. `repmgr standby follow` on each other data node, `repmgr witness register --force` on each
  *     witness, with the new primary;
- *  9. `repmgr service unpause` (automatic failover is on again);
+ *  9. `repmgr service unpause` on the nodes that answer (automatic failover is on again);
  * 10. the old primary's restart policy restored and its container started: the image's start
  *     finds the new primary among REPMGR_PARTNER_NODES and joins it as a standby;
- * 11. wait until exactly one primary answers, every standby streams from it and the witnesses are
- *     registered with it.
+ * 11. once it streams from the new primary, `repmgr service unpause` again: repmgr keeps a node's
+ *     pause in its data directory, so the old primary came back paused;
+ * 12. wait until exactly one primary answers, every standby streams from it and the witnesses are
+ *     registered with it, and no repmgrd is paused.
  *
  * Every value that reaches a shell is quoted (shellQuote); passwords never do.
  */
@@ -97,7 +99,8 @@ export function dockerSwitchoverPlan(d: Deployment, oldPrimary: DbNodeConfig, ta
     ...others.map((n) => on(n, repmgrCommand(d, n, env, followArgs(d, n, target, targetId)))),
     on(target, repmgrCommand(d, target, env, ["service", "unpause"])),
     on(oldPrimary, `${dockerCommands.restartPolicy(oldPrimary, "<as before>")}; ${dockerCommands.startContainer(oldPrimary)}`),
-    `wait until ${oldPrimary.name} streams from ${target.name} and ems-ha status is healthy`,
+    `wait until ${oldPrimary.name} streams from ${target.name}; then on ${target.name}: ${repmgrCommand(d, target, env, ["service", "unpause"])} (${oldPrimary.name} kept its pause)`,
+    "wait until ems-ha status is healthy",
   ];
 }
 
@@ -237,8 +240,9 @@ export async function dockerSwitchover(d: Deployment, name: string, opts: Docker
     const r = await exec(n, repmgrCommand(d, n, opts.env, followArgs(d, n, target, targetId)), 300_000);
     if (r.code !== 0) problems.push(`${n.role === "witness" ? "witness register" : "standby follow"} failed on ${n.name} (exit ${r.code})`);
   }
-  const unpause = await exec(target, repmgrCommand(d, target, opts.env, ["service", "unpause"]), 120_000);
-  if (unpause.code !== 0) problems.push(`repmgr service unpause failed on ${target.name}: run ems-ha resume`);
+  // Every node that answers; the old primary's pause lives on in its data directory and is lifted once it is back (below).
+  const unpauseCommand = repmgrCommand(d, target, opts.env, ["service", "unpause"]);
+  await exec(target, unpauseCommand, 120_000);
 
   // 10. The old primary rejoins through the image's start (its container was stopped after the promotion).
   const policy = await exec(oldPrimary, dockerCommands.restartPolicy(oldPrimary, oldPolicy), 60_000);
@@ -251,6 +255,7 @@ export async function dockerSwitchover(d: Deployment, name: string, opts: Docker
   const verifyMs = Math.max(opts.verifyTimeoutMs ?? 120_000, rejoinMs);
   const deadline = Date.now() + verifyMs;
   let last: ClusterStatus;
+  let resumed = false;
   for (;;) {
     last = await status();
     const old = last.dbNodes.find((n) => n.name === oldPrimary.name);
@@ -260,7 +265,12 @@ export async function dockerSwitchover(d: Deployment, name: string, opts: Docker
       old?.role === "standby" &&
       old.streaming === true &&
       (old.upstream === target.name || old.upstream === target.address);
-    if (done && !last.degraded && problems.length === 0) {
+    if (done && !resumed) {
+      // The old primary streams again: now every repmgrd can be resumed.
+      resumed = (await exec(target, unpauseCommand, 120_000)).code === 0;
+      continue;
+    }
+    if (done && resumed && !last.degraded && problems.length === 0) {
       return {
         ok: true,
         message: `${target.name} is the primary; ${oldPrimary.name} follows it as a standby (writes stopped ${outage.toFixed(1)} s: from ${oldPrimary.name}'s shutdown to ${target.name}'s promotion)`,
@@ -273,7 +283,7 @@ export async function dockerSwitchover(d: Deployment, name: string, opts: Docker
   }
   return {
     ok: false,
-    message: `${target.name} was promoted (writes stopped ${outage.toFixed(1)} s), but after ${Math.round(verifyMs / 1000)} s the cluster is not as expected: ${[...problems, ...last.reasons].join("; ") || `writable ${last.writablePrimaries.join(", ")}`}`,
+    message: `${target.name} was promoted (writes stopped ${outage.toFixed(1)} s), but after ${Math.round(verifyMs / 1000)} s the cluster is not as expected: ${[...problems, ...(resumed ? [] : ["repmgr service unpause did not reach every node: run ems-ha resume"]), ...last.reasons].join("; ") || `writable ${last.writablePrimaries.join(", ")}`}`,
     output: output(),
     seconds: outage,
   };

@@ -144,6 +144,8 @@ describe("ems-ha switchover (Docker topologies)", () => {
       changes.join("\n"),
     ).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
+    // The old primary kept its pause (repmgr stores it with the data): resumed again once it streams.
+    expect(changes.at(-1)).toMatch(/^pg-2: .*service unpause/);
   });
 
   it("does not promote when the target lacks the shutdown checkpoint: the old primary starts again, policy restored, repmgrd resumed", async () => {
