@@ -32,6 +32,10 @@ interface Item {
   readonly causes: LeafChange[];
 }
 
+/** A container step of the ssh engine (terraform_data NODE/container). */
+const SSH_ENGINE_CONTAINER = /^terraform_data\.[a-z0-9-]+_container_[0-9A-F]{8}$/;
+const isSshEngineContainer = (it: Item) => it.cls?.row.cls === "db-container" && SSH_ENGINE_CONTAINER.test(it.rc.address);
+
 /** Replacements that no attribute forces (Terraform's action_reason). */
 const REASONS: Record<string, string> = {
   replace_by_request: "requested by the operator (terraform plan/apply -replace=ADDRESS), e.g. to apply a rotated secret",
@@ -311,6 +315,18 @@ export class PlanReviewer {
         if (role === "witness") {
           return [this.base(it, "witness-restart", "review", `witness ${node} ${verb}`, `${meaning}. While it is away the cluster has one vote less.`)];
         }
+        if (node === this.primary && isSshEngineContainer(it)) {
+          return [
+            this.base(
+              it,
+              "primary-restart",
+              "review",
+              `primary ${node} ${verb}: writes stop while it restarts (repmgrd paused, no failover)`,
+              `${node} is ${this.primaryWhere()}. ${meaning}. The ssh engine's step pauses repmgrd on every node while it replaces the primary's container and resumes it once the new container answers as the primary: a write outage as long as the restart, no failover.`,
+              "for the shortest write outage, switch the primary over first (`ems-ha switchover --to <standby>`, docs/operations.md), then apply",
+            ),
+          ];
+        }
         if (node === this.primary) {
           return [
             this.base(
@@ -319,7 +335,7 @@ export class PlanReviewer {
               "review",
               `primary ${node} ${verb}: a failover will happen`,
               `${node} is ${this.primaryWhere()}. ${meaning}. If it is away longer than repmgr's reconnect window a standby is promoted and EMS reconnects to it; the old primary rejoins as a standby.`,
-              "switch the primary over first (`repmgr standby switchover` on a standby, see docs/operations.md), then apply, so the restart hits a standby",
+              "switch the primary over first (`ems-ha switchover --to <standby>`, see docs/operations.md), then apply, so the restart hits a standby",
             ),
           ];
         }
@@ -431,18 +447,33 @@ export class PlanReviewer {
       everyCopy ? `Every data node (${dataHit.join(", ")}) is stopped in this apply: EMS has no database until they are back` : undefined,
       majority ? `${names.length} of ${all.length} voting nodes are away at once: repmgr cannot elect a new primary (no majority)` : undefined,
     ].filter(Boolean);
+    const addresses = names.flatMap((n) => restarted.get(n)!);
+    // The ssh engine's container steps form one chain and each waits until its node answers again (src/render/docker-cli.ts).
+    if (addresses.every((a) => SSH_ENGINE_CONTAINER.test(a))) {
+      return {
+        kind: "quorum",
+        severity: "review",
+        title: `${names.length} DB nodes are replaced one after another in this apply (${names.join(", ")})`,
+        addresses,
+        causes: [],
+        detail:
+          "The ssh engine's container steps run one at a time, each waiting until its node answers in its role again (the primary writable, a standby streaming): never two DB nodes away at once. The current primary's replacement runs with repmgrd paused on every node (a write outage as long as its restart, no failover).",
+        advice: "check `ems-ha status` after the apply (docs/operations.md, Rolling changes)",
+      };
+    }
     return {
       kind: "quorum",
       severity: "review",
       title: `${names.length} DB nodes restart in the same apply (${names.join(", ")})`,
-      addresses: names.flatMap((n) => restarted.get(n)!),
+      addresses,
       causes: [],
-      detail:
+      detail: `${
         consequences.length > 0
           ? `${consequences.join("; ")}.`
-          : "Terraform restarts them in parallel or back to back: the cluster runs with several members away at once.",
+          : "Terraform restarts them in parallel or back to back: the cluster runs with several members away at once."
+      } The docker provider replaces a container by destroying it first, and destroys the containers that depend on it before it: every replaced container can be down at the same time.`,
       advice:
-        "apply one node at a time: `terraform apply -target=<address>` for each standby, wait for `ems-ha status` to show it streaming, then switch over and do the old primary last",
+        'apply one node at a time: `terraform apply -target=<address>` for each standby, wait for `ems-ha status` to show it streaming, then `ems-ha switchover --to <standby>` and do the old primary last (docs/operations.md, Rolling changes); or use database.docker.engine "ssh", which rolls by itself',
     };
   }
 

@@ -8,6 +8,7 @@ import native from "../../examples/native-single-region";
 import standalone from "../../examples/standalone-db";
 import appliances from "../../examples/vm-appliances";
 import upgrade from "../../examples/upgrade-7-4-4";
+import single from "../../examples/single-region";
 import { parseDeployment } from "../../src/config/parse";
 import type { DeploymentInput } from "../../src/config/schema";
 import { parsePlanJson, reviewMarkdown, reviewPlan, type PlanReview } from "../../src/review";
@@ -62,6 +63,22 @@ describe("plan review on real terraform plans", () => {
       expect.arrayContaining([expect.stringMatching(/^terraform_data\.ssh-keys_dbnode-1_/)]),
     );
     expect(md).toContain("standby dbnode-2");
+  }, 120_000);
+
+  it("ssh engine: a cluster-wide change replaces the DB containers one after another, the primary's without failover", () => {
+    const v1 = clone(single, (d) => {
+      delete d.fortigate;
+      d.database.docker = { engine: "ssh" };
+    });
+    const v2 = clone(v1, (d) => (d.database.failover = { reconnectAttempts: 4 }));
+    const { r, md } = review(v1, v2);
+    const q = r.findings.find((f) => f.kind === "quorum")!;
+    expect(q.title).toBe("3 DB nodes are replaced one after another in this apply (pg-1, pg-2, pgw-1)");
+    expect(q.detail).toContain("never two DB nodes away at once");
+    const p = r.findings.find((f) => f.kind === "primary-restart")!;
+    expect(p.title).toBe("primary pg-1 is stopped and replaced: writes stop while it restarts (repmgrd paused, no failover)");
+    expect(p.advice).toContain("ems-ha switchover --to <standby>");
+    noSecrets(md);
   }, 120_000);
 
   it("a change on the primary's node says a failover will happen", () => {
