@@ -323,7 +323,7 @@ export class PlanReviewer {
               "review",
               `primary ${node} ${verb}: writes stop while it restarts (repmgrd paused, no failover)`,
               `${node} is ${this.primaryWhere()}. ${meaning}. The ssh engine's step pauses repmgrd on every node while it replaces the primary's container and resumes it once the new container answers as the primary: a write outage as long as the restart, no failover.`,
-              "for the shortest write outage, switch the primary over first (`ems-ha switchover --to <standby>`, docs/operations.md), then apply",
+              "for a shorter write outage, apply per node instead: `terraform apply -target=<container step>` for each standby, then `ems-ha switchover --to <standby>`, then the old primary's step (docs/operations.md, Rolling changes)",
             ),
           ];
         }

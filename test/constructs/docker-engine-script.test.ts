@@ -101,7 +101,7 @@ describe("ssh engine container script (real bash, docker stand-in)", () => {
     );
     const r = runStep(host, changed);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toContain("pg-1 is the current primary: pausing repmgrd on every node while it is replaced");
+    expect(r.stdout).toContain("pg-1 is the current primary: pausing repmgrd on every node while it is replaced (no failover; writes stop until it is back)");
     const v = verbs(r.calls).filter((x) => x !== "container inspect" && x !== "image inspect" && x !== "volume inspect");
     // pause before the shutdown; after docker run: asked until it answers as the primary, then resumed.
     expect(v).toEqual(["exec psql", "exec repmgr service pause", "exec", "stop", "rm", "run", "exec psql", "exec repmgr service unpause"]);

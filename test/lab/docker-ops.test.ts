@@ -175,7 +175,9 @@ describe("day-2 operations on the Docker lab", () => {
     const w = await underWriter(
       "Docker switchover pg-1 -> pg-2",
       async () => {
+        const t = Date.now();
         result = await cli(["switchover", "--to", "pg-2", "--config", config]);
+        figures.push(`ems-ha switchover --to pg-2: ${((Date.now() - t) / 1000).toFixed(1)} s with its checks and the wait for a healthy cluster`);
       },
       () => "pg-2",
     );
