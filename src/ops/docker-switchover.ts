@@ -22,6 +22,7 @@
  *  9. `repmgr service unpause` on the nodes that answer (automatic failover is on again);
  * 10. the old primary's restart policy restored and its container started: the image's start
  *     finds the new primary among REPMGR_PARTNER_NODES and joins it as a standby;
+ *     Each witness's container is restarted (its repmgrd keeps the old primary in memory otherwise);
  * 11. once it streams from the new primary, `repmgr service unpause` again: repmgr keeps a node's
  *     pause in its data directory, so the old primary came back paused;
  * 12. wait until exactly one primary answers, every standby streams from it and the witnesses are
@@ -64,6 +65,7 @@ export const dockerCommands = {
   controlData: (n: DbNodeConfig) => `docker exec ${c(n)} pg_controldata ${shellQuote(PG_DATA_DIR)}`,
   stopContainer: (n: DbNodeConfig) => `docker stop --time ${STOP_TIMEOUT_SECONDS} ${c(n)}`,
   startContainer: (n: DbNodeConfig) => `docker start ${c(n)}`,
+  restartContainer: (n: DbNodeConfig) => `docker restart --time ${STOP_TIMEOUT_SECONDS} ${c(n)}`,
 };
 
 /** "Database cluster state" and "Latest checkpoint location" from pg_controldata's output. */
@@ -99,6 +101,7 @@ export function dockerSwitchoverPlan(d: Deployment, oldPrimary: DbNodeConfig, ta
     ...others.map((n) => on(n, repmgrCommand(d, n, env, followArgs(d, n, target, targetId)))),
     on(target, repmgrCommand(d, target, env, ["service", "unpause"])),
     on(oldPrimary, `${dockerCommands.restartPolicy(oldPrimary, "<as before>")}; ${dockerCommands.startContainer(oldPrimary)}`),
+    ...d.database.nodes.filter((n) => n.role === "witness").map((w) => on(w, dockerCommands.restartContainer(w))),
     `wait until ${oldPrimary.name} streams from ${target.name}; then on ${target.name}: ${repmgrCommand(d, target, env, ["service", "unpause"])} (${oldPrimary.name} kept its pause)`,
     "wait until ems-ha status is healthy",
   ];
@@ -249,6 +252,13 @@ export async function dockerSwitchover(d: Deployment, name: string, opts: Docker
   if (policy.code !== 0) problems.push(`restoring the restart policy "${oldPolicy}" of ${oldPrimary.name} failed`);
   const startOld = await exec(oldPrimary, dockerCommands.startContainer(oldPrimary), 120_000);
   if (startOld.code !== 0) problems.push(`docker start ${oldPrimary.name} failed`);
+  // A witness's repmgrd keeps the primary it knew in memory (`witness register` from outside does not
+  // change it; seen on the lab: it wrote the old primary back into its metadata later). Its container
+  // restarts, and its start registers it with the primary it finds.
+  for (const w of d.database.nodes.filter((n) => n.role === "witness")) {
+    const r = await exec(w, dockerCommands.restartContainer(w), (STOP_TIMEOUT_SECONDS + 60) * 1000);
+    if (r.code !== 0) problems.push(`docker restart ${w.name} failed`);
+  }
 
   // 11. The new roles, healthy.
   const rejoinMs = (opts.rejoinTimeoutSeconds ?? 300) * 1000;

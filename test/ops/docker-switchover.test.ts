@@ -138,6 +138,7 @@ describe("ems-ha switchover (Docker topologies)", () => {
       /^pg-2: .*service unpause/,
       /^pg-1: docker update --restart=always pg-1/,
       /^pg-1: docker start pg-1/,
+      /^pgw-1: docker restart --time 120 pgw-1/,
     ].map(index);
     expect(
       order.every((i) => i >= 0),
