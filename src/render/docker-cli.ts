@@ -151,6 +151,7 @@ export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOpt
   const keys = spec.secretEnv.map((s) => s.name);
   const witness = spec.env.some(([k, v]) => k === "REPMGR_NODE_TYPE" && v === "witness");
   const readyAttempts = o.readyAttempts ?? 150;
+  const pausedAttempts = Math.min(readyAttempts, 60);
   // Always single-quoted, as the scripts have shown them since the first release.
   const q = (v: string) => raw(shellSingleQuote(v));
   const lines = [
@@ -194,15 +195,23 @@ export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOpt
     '  docker exec "$NAME" bash -c \'PGPASSWORD="${POSTGRESQL_PASSWORD:-${POSTGRES_PASSWORD:-}}" PGCONNECT_TIMEOUT=3 psql -h 127.0.0.1 -p "${POSTGRESQL_PORT_NUMBER:-5432}" -U "${POSTGRESQL_USERNAME:-${POSTGRES_USER:-postgres}}" -d postgres -tAc "$1"\' _ "$1" 2>/dev/null | tr -d \'[:space:]\'',
     "}",
     sh`repmgr_in() { docker exec "$NAME" ${raw(REPMGR_IN_CONTAINER)} "$@"; }`,
+    "# When this container's PostgreSQL does not answer, the other nodes are resumed directly",
+    "# (repmgr.repmgrd_pause(false), what repmgr service unpause calls on each node), so that they can fail over.",
+    "unpause_partners() {",
+    '  docker exec "$NAME" bash -c \'ok=0; for e in ${REPMGR_PARTNER_NODES//[,;]/ }; do h=${e%%:*}; p=${REPMGR_PRIMARY_PORT:-5432}; [ "$h" = "$e" ] || p=${e##*:}; [ "$h" = "${REPMGR_NODE_NETWORK_NAME:-}" ] && continue; PGPASSWORD="$REPMGR_PASSWORD" PGCONNECT_TIMEOUT=3 psql -h "$h" -p "$p" -U "${REPMGR_USERNAME:-repmgr}" -d "${REPMGR_DATABASE:-repmgr}" -tAc "select repmgr.repmgrd_pause(false)" >/dev/null 2>&1 || ok=1; done; exit $ok\'',
+    "}",
     "resume_repmgrd() {",
     '  [ "$PAUSED" = yes ] || return 0',
     '  if repmgr_in service unpause >/dev/null 2>&1; then PAUSED=no; log "repmgrd resumed on every node"',
+    '  elif unpause_partners; then PAUSED=no; echo "ems-ha $NAME: $NAME does not answer; repmgrd resumed on the other nodes: they fail over if it stays away" >&2',
     '  else echo "ems-ha $NAME: repmgrd is still PAUSED on the cluster (no automatic failover): run ems-ha resume" >&2; fi',
     "}",
     "# Ready: a data node answers as the primary or as a standby whose WAL receiver streams; a witness answers.",
     "wait_ready() {",
-    "  local r",
-    sh`  for i in $(seq 1 ${readyAttempts}); do`,
+    // The cluster has no primary while a paused primary is away: a shorter bound, then the others fail over (resume_repmgrd on exit).
+    sh`  local r attempts=${readyAttempts}`,
+    sh`  [ "$PAUSED" = no ] || attempts=${pausedAttempts}`,
+    '  for i in $(seq 1 "$attempts"); do',
     '    r=$(in_pg "select pg_is_in_recovery()" || true)',
     `    ${witness ? '[ -n "$r" ] && { log "$NAME answers"; return 0; }' : '[ "$r" = f ] && { log "$NAME answers as the primary"; return 0; }'}`,
     ...(witness
@@ -212,7 +221,7 @@ export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOpt
         ]),
     sh`    sleep ${interval}`,
     "  done",
-    sh`  fail "$NAME does not answer ${raw(witness ? "" : "as the primary or as a streaming standby ")}after ${readyAttempts * interval} s; check: docker logs $NAME"`,
+    sh`  fail "$NAME does not answer ${raw(witness ? "" : "as the primary or as a streaming standby ")}after $((attempts * ${interval})) s; check: docker logs $NAME"`,
     "}",
     "check_env_file() {",
     '  [ -f "$ENV_FILE" ] || fail "the password env file $ENV_FILE is missing"',

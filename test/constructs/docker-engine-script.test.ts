@@ -137,9 +137,31 @@ describe("ssh engine container script (real bash, docker stand-in)", () => {
     );
     const r = runStep(host, changed);
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain("pg-1 does not answer as the primary or as a streaming standby after 300 s; check: docker logs pg-1");
+    // Paused (no primary meanwhile): the shorter bound.
+    expect(r.stderr).toContain("pg-1 does not answer as the primary or as a streaming standby after 120 s; check: docker logs pg-1");
     expect(verbs(r.calls).filter((x) => x.startsWith("exec repmgr"))).toEqual(["exec repmgr service pause", "exec repmgr service unpause"]);
     expect(existsSync(r.envFile)).toBe(false);
+  });
+
+  it("when the replaced primary's new container does not answer, repmgrd is resumed on the other nodes directly so that they fail over", () => {
+    const host = fakeHost();
+    for (const n of ["pg-2", "pgw-1"]) expect(runStep(host, step(sshEngine(example), n)).status).toBe(0);
+    expect(runStep(host, base).status).toBe(0);
+    setRole(host, "pg-1", "f");
+    // The new container's PostgreSQL never answers, and repmgr in it fails.
+    writeFileSync(join(host.state, "roles", "pg-1"), "down\n");
+    const changed = step(
+      sshEngine(example, (db) => ({ ...db, failover: { reconnectAttempts: 4 } })),
+      "pg-1",
+    );
+    const r = runStep(host, changed);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("pg-1 does not answer; repmgrd resumed on the other nodes: they fail over if it stays away");
+    // Asked from inside pg-1, as the repmgr user, once per partner (pg-2, pgw-1).
+    const asked = readFileSync(join(host.state, "containers", "pg-1", "log"), "utf8")
+      .split("\n")
+      .filter((l) => l === "psql -U repmgr -p 5432: select repmgr.repmgrd_pause(false)");
+    expect(asked).toHaveLength(2);
   });
 
   it("new passwords (a replaced step) recreate the container; the same passwords do not", () => {
