@@ -48,12 +48,17 @@ export class DockerPgHaCluster implements IDeployStep {
     const secrets = props.secrets;
     const primaryCfg = initialPrimary(d);
     this.primary = dockerDbNode(scope, primaryCfg.name, { deployment: d, node: primaryCfg, secrets, dependsOn: props.dependsOn });
+    // One container step after the other (docs/operations.md, "Rolling changes"): a change that
+    // replaces every DB container never has two DB nodes away at once. The initial primary first,
+    // then the other data nodes, then the witnesses.
     this.dataNodes = [this.primary];
-    for (const node of dataNodes(d)) {
+    this.witnesses = [];
+    let previous: DockerDbNode = this.primary;
+    for (const node of [...dataNodes(d), ...witnessNodes(d)]) {
       if (node.name === primaryCfg.name) continue;
-      this.dataNodes.push(dockerDbNode(scope, node.name, { deployment: d, node, secrets, dependsOn: [this.primary] }));
+      previous = dockerDbNode(scope, node.name, { deployment: d, node, secrets, dependsOn: [previous] });
+      (node.role === "data" ? this.dataNodes : this.witnesses).push(previous);
     }
-    this.witnesses = witnessNodes(d).map((node) => dockerDbNode(scope, node.name, { deployment: d, node, secrets, dependsOn: this.dataNodes }));
     this.primaryReady = new PrimaryReady(scope, "primary-ready", {
       primary: primaryCfg,
       port: d.database.port,

@@ -9,11 +9,12 @@
  */
 import { DOCKER_TOPOLOGIES } from "../config/semantics";
 import type { DbNodeConfig, Deployment } from "../config/schema";
+import { REPMGR_IN_CONTAINER } from "../render/docker-cli";
 import { nativeLayout } from "../render/native/layout";
 import { shellQuote } from "../render/shell-quote";
 
 export const REPMGR_CONF_ENV = "EMS_HA_REPMGR_CONF";
-const BITNAMI_REPMGR = "/opt/bitnami/scripts/postgresql-repmgr/entrypoint.sh repmgr -f /opt/bitnami/repmgr/conf/repmgr.conf";
+const BITNAMI_REPMGR = REPMGR_IN_CONTAINER;
 
 /** The repmgr.conf of a native node. */
 export function repmgrConfPath(d: Deployment, node: Pick<DbNodeConfig, "name">, env: NodeJS.ProcessEnv): string {

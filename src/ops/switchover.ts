@@ -53,15 +53,21 @@ export interface SwitchoverResult {
   readonly seconds?: number;
 }
 
+/** Topologies with a switchover: native (repmgr standby switchover) and Docker (src/ops/docker-switchover.ts). */
+export const SWITCHOVER_TOPOLOGIES: ReadonlySet<string> = new Set(["native-single-region", "single-region", "geo-redundant"]);
+
 /** The target node, or a ConfigError (bad input, exit 2). */
 export function switchoverTarget(d: Deployment, name: string): DbNodeConfig {
-  if (d.topology !== "native-single-region") {
+  if (!SWITCHOVER_TOPOLOGIES.has(d.topology)) {
     throw new ConfigError([
       {
         path: "topology",
         value: d.topology,
-        message: "switchover is implemented for the native topology (repmgr on the hosts, SSH between them as postgres)",
-        fix: "use a native-single-region deployment, or run repmgr standby switchover inside the containers by hand",
+        message:
+          d.topology === "upgrade-7-4-4"
+            ? "the upgrade stack replaces its DB containers by its own procedure; a switchover is not offered while it is deployed"
+            : "this topology has no standby to switch over to",
+        fix: `switchover applies to ${[...SWITCHOVER_TOPOLOGIES].join(", ")}; after the upgrade, deploy the single-region or geo-redundant stack`,
       },
     ]);
   }

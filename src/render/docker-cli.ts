@@ -40,6 +40,9 @@ export const PG_STOP_TIMEOUT_SECONDS = 90;
 /** PostgreSQL's data directory inside the image (under the data volume). */
 export const PG_DATA_DIR = `${DATA_MOUNT}/data`;
 
+/** repmgr inside a node's container, as the ops commands run it (src/ops/repmgr-cli.ts). */
+export const REPMGR_IN_CONTAINER = "/opt/bitnami/scripts/postgresql-repmgr/entrypoint.sh repmgr -f /opt/bitnami/repmgr/conf/repmgr.conf";
+
 /** Host path of a node's password env file. */
 export function envFileOf(containerName: string): string {
   return `${SSH_ENGINE_SECRETS_DIR}/container-${containerName}.env`;
@@ -112,6 +115,8 @@ export interface ContainerScriptOptions {
   /** Bounded wait for the container to run: attempts x interval. @default 30 x 2 s */
   readonly waitAttempts?: number;
   readonly waitIntervalSeconds?: number;
+  /** Bounded wait for PostgreSQL in the new container to answer in its role: attempts x waitIntervalSeconds. @default 150 */
+  readonly readyAttempts?: number;
 }
 
 /** The remote script of a node's container step and the hash it records. */
@@ -144,6 +149,9 @@ export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOpt
   const dataVolume = spec.volumes.find((v) => v.containerPath === DATA_MOUNT && v.volumeName)?.volumeName;
   const named = spec.volumes.filter((v) => v.volumeName).map((v) => v.volumeName!);
   const keys = spec.secretEnv.map((s) => s.name);
+  const witness = spec.env.some(([k, v]) => k === "REPMGR_NODE_TYPE" && v === "witness");
+  const readyAttempts = o.readyAttempts ?? 150;
+  const pausedAttempts = Math.min(readyAttempts, 60);
   // Always single-quoted, as the scripts have shown them since the first release.
   const q = (v: string) => raw(shellSingleQuote(v));
   const lines = [
@@ -157,7 +165,9 @@ export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOpt
     sh`IMAGE=${q(spec.image)}`,
     sh`ENV_FILE=${q(envFile)}`,
     "# The passwords are needed only by docker run (Docker keeps them in the container's configuration).",
-    "trap 'rm -f \"$ENV_FILE\"' EXIT",
+    "# A pause of repmgrd taken for this replacement is undone whatever happens.",
+    "PAUSED=no",
+    'trap \'rm -f "$ENV_FILE"; [ "$PAUSED" = no ] || resume_repmgrd\' EXIT',
     'command -v docker >/dev/null || fail "docker is not installed; the prepare step installs it (database.installDocker)"',
     "",
     "running() { [ \"$(docker container inspect -f '{{.State.Running}} {{.State.Restarting}}' \"$NAME\" 2>/dev/null)\" = 'true false' ]; }",
@@ -179,6 +189,39 @@ export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOpt
     sh`  if docker exec "$NAME" pg_ctl stop -D ${PG_DATA_DIR} -m fast -w -t ${PG_STOP_TIMEOUT_SECONDS} >/dev/null 2>&1; then log "PostgreSQL in $NAME shut down"; else log "PostgreSQL in $NAME did not shut down by itself; docker stop follows"; fi`,
     sh`  docker stop --time ${STOP_TIMEOUT_SECONDS} "$NAME" >/dev/null`,
     '  log "stopped $NAME"',
+    "}",
+    "# PostgreSQL in the container over its own TCP port; the password stays in the container's environment.",
+    "in_pg() {",
+    '  docker exec "$NAME" bash -c \'PGPASSWORD="${POSTGRESQL_PASSWORD:-${POSTGRES_PASSWORD:-}}" PGCONNECT_TIMEOUT=3 psql -h 127.0.0.1 -p "${POSTGRESQL_PORT_NUMBER:-5432}" -U "${POSTGRESQL_USERNAME:-${POSTGRES_USER:-postgres}}" -d postgres -tAc "$1"\' _ "$1" 2>/dev/null | tr -d \'[:space:]\'',
+    "}",
+    sh`repmgr_in() { docker exec "$NAME" ${raw(REPMGR_IN_CONTAINER)} "$@"; }`,
+    "# When this container's PostgreSQL does not answer, the other nodes are resumed directly",
+    "# (repmgr.repmgrd_pause(false), what repmgr service unpause calls on each node), so that they can fail over.",
+    "unpause_partners() {",
+    '  docker exec "$NAME" bash -c \'ok=0; for e in ${REPMGR_PARTNER_NODES//[,;]/ }; do h=${e%%:*}; p=${REPMGR_PRIMARY_PORT:-5432}; [ "$h" = "$e" ] || p=${e##*:}; [ "$h" = "${REPMGR_NODE_NETWORK_NAME:-}" ] && continue; PGPASSWORD="$REPMGR_PASSWORD" PGCONNECT_TIMEOUT=3 psql -h "$h" -p "$p" -U "${REPMGR_USERNAME:-repmgr}" -d "${REPMGR_DATABASE:-repmgr}" -tAc "select repmgr.repmgrd_pause(false)" >/dev/null 2>&1 || ok=1; done; exit $ok\'',
+    "}",
+    "resume_repmgrd() {",
+    '  [ "$PAUSED" = yes ] || return 0',
+    '  if repmgr_in service unpause >/dev/null 2>&1; then PAUSED=no; log "repmgrd resumed on every node"',
+    '  elif unpause_partners; then PAUSED=no; echo "ems-ha $NAME: $NAME does not answer; repmgrd resumed on the other nodes: they fail over if it stays away" >&2',
+    '  else echo "ems-ha $NAME: repmgrd is still PAUSED on the cluster (no automatic failover): run ems-ha resume" >&2; fi',
+    "}",
+    "# Ready: a data node answers as the primary or as a standby whose WAL receiver streams; a witness answers.",
+    "wait_ready() {",
+    // The cluster has no primary while a paused primary is away: a shorter bound, then the others fail over (resume_repmgrd on exit).
+    sh`  local r attempts=${readyAttempts}`,
+    sh`  [ "$PAUSED" = no ] || attempts=${pausedAttempts}`,
+    '  for i in $(seq 1 "$attempts"); do',
+    '    r=$(in_pg "select pg_is_in_recovery()" || true)',
+    `    ${witness ? '[ -n "$r" ] && { log "$NAME answers"; return 0; }' : '[ "$r" = f ] && { log "$NAME answers as the primary"; return 0; }'}`,
+    ...(witness
+      ? []
+      : [
+          '    if [ "$r" = t ] && [ "$(in_pg "select status from pg_stat_wal_receiver" || true)" = streaming ]; then log "$NAME streams as a standby"; return 0; fi',
+        ]),
+    sh`    sleep ${interval}`,
+    "  done",
+    sh`  fail "$NAME does not answer ${raw(witness ? "" : "as the primary or as a streaming standby ")}after $((attempts * ${interval})) s; check: docker logs $NAME"`,
     "}",
     "check_env_file() {",
     '  [ -f "$ENV_FILE" ] || fail "the password env file $ENV_FILE is missing"',
@@ -226,6 +269,16 @@ export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOpt
     '  if [ "$have" != "$SPEC" ]; then log "replacing $NAME: spec ${have:-not recorded} -> $SPEC"',
     '  elif [ "$have_secrets" != "$SECRETS_SHA" ]; then log "replacing $NAME: the passwords changed"',
     '  else log "replacing $NAME: $IMAGE is another image now"; fi',
+    ...(witness
+      ? []
+      : [
+          "  # The current primary: repmgrd paused on every node first, so that its replacement is a restart, not a failover.",
+          '  if running && [ "$(in_pg "select pg_is_in_recovery()" || true)" = f ]; then',
+          '    log "$NAME is the current primary: pausing repmgrd on every node while it is replaced (no failover; writes stop until it is back)"',
+          '    repmgr_in service pause >/dev/null || fail "repmgr service pause failed in $NAME; nothing was changed"',
+          "    PAUSED=yes",
+          "  fi",
+        ]),
     "  graceful_stop",
     "  # Without -v: named volumes stay.",
     '  docker rm "$NAME" >/dev/null',
@@ -235,6 +288,9 @@ export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOpt
     sh`docker run ${words(runArgs.slice(0, -1))} --label "${SECRETS_LABEL}=$SECRETS_SHA" ${runArgs[runArgs.length - 1]!} >/dev/null`,
     'log "created $NAME"',
     "wait_running",
+    "# The next node's step starts only when this one is back: one DB node away at a time.",
+    "wait_ready",
+    "resume_repmgrd",
   );
   return { script: lines.join("\n") + "\n", specHash: hash, envFile, runArgs };
 }

@@ -33,6 +33,10 @@ interface Item {
   readonly causes: LeafChange[];
 }
 
+/** A container step of the ssh engine (terraform_data NODE/container). */
+const SSH_ENGINE_CONTAINER = /^terraform_data\.[a-z0-9-]+_container_[0-9A-F]{8}$/;
+const isSshEngineContainer = (it: Item) => it.cls?.row.cls === "db-container" && SSH_ENGINE_CONTAINER.test(it.rc.address);
+
 /** Replacements that no attribute forces (Terraform's action_reason). */
 const REASONS: Record<string, string> = {
   replace_by_request: "requested by the operator (terraform plan/apply -replace=ADDRESS), e.g. to apply a rotated secret",
@@ -340,6 +344,30 @@ export class PlanReviewer {
         if (role === "witness") {
           return [this.base(it, "witness-restart", "review", `witness ${node} ${verb}`, `${meaning}. While it is away the cluster has one vote less.`)];
         }
+        if (node === this.primary && isSshEngineContainer(it)) {
+          return [
+            this.base(
+              it,
+              "primary-restart",
+              "review",
+              `primary ${node} ${verb}: writes stop while it restarts (repmgrd paused, no failover)`,
+              `${node} is ${this.primaryWhere()}. ${meaning}. The ssh engine's step pauses repmgrd on every node while it replaces the primary's container and resumes it once the new container answers as the primary: a write outage as long as the restart, no failover.`,
+              "for a shorter write outage, apply per node instead: `terraform apply -target=<container step>` for each standby, then `ems-ha switchover --to <standby>`, then the old primary's step (docs/operations.md, Rolling changes)",
+            ),
+          ];
+        }
+        if (node === this.primary && NATIVE_STEPS.has(cls.row.cls)) {
+          return [
+            this.base(
+              it,
+              "primary-restart",
+              "review",
+              `primary ${node} ${verb}: a setting that needs a restart is applied by one switchover, no failover`,
+              `${node} is ${this.primaryWhere()}. ${meaning}. The rolling restart runs after every node's setup: the standbys restart first, one at a time; then the primary hands over to a streaming standby (repmgr standby switchover) and restarts as a standby. The write outage is one switchover (docs/performance.md#rolling-changes); the primary ends on another node.`,
+              "nothing to do; check `ems-ha status` after the apply. To choose the new primary, run `ems-ha switchover --to <standby>` before applying (docs/operations.md#rolling-changes)",
+            ),
+          ];
+        }
         if (node === this.primary) {
           return [
             this.base(
@@ -348,7 +376,7 @@ export class PlanReviewer {
               "review",
               `primary ${node} ${verb}: a failover will happen`,
               `${node} is ${this.primaryWhere()}. ${meaning}. If it is away longer than repmgr's reconnect window a standby is promoted and EMS reconnects to it; the old primary rejoins as a standby.`,
-              "switch the primary over first (`repmgr standby switchover` on a standby, see docs/operations.md), then apply, so the restart hits a standby",
+              "switch the primary over first (`ems-ha switchover --to <standby>`, see docs/operations.md), then apply, so the restart hits a standby",
             ),
           ];
         }
@@ -412,6 +440,7 @@ export class PlanReviewer {
         ];
       }
       case "ssh-key-sync":
+      case "native-rolling-step":
       case "primary-wait":
       case "db-check":
         return [this.base(it, "harmless", "info", a === "delete" ? "removed from Terraform's state" : "runs again", meaning)];
@@ -460,18 +489,46 @@ export class PlanReviewer {
       everyCopy ? `Every data node (${dataHit.join(", ")}) is stopped in this apply: EMS has no database until they are back` : undefined,
       majority ? `${names.length} of ${all.length} voting nodes are away at once: repmgr cannot elect a new primary (no majority)` : undefined,
     ].filter(Boolean);
+    const addresses = names.flatMap((n) => restarted.get(n)!);
+    // A native node's setup never restarts a running member: the rolling restart does, one node at a time.
+    if (addresses.every((a) => this.items.some((it) => it.rc.address === a && NATIVE_STEPS.has(it.cls?.row.cls ?? "")))) {
+      return {
+        kind: "quorum",
+        severity: "review",
+        title: `${names.length} DB nodes have their setup re-run in this apply (${names.join(", ")}); restarts, if any, one after another`,
+        addresses,
+        causes: [],
+        detail:
+          "The native steps rewrite the configuration and reload it (the preparations on every node at once); a setting that needs a restart is left pending. The rolling restart then restarts the pending nodes one at a time, standbys and witnesses first, each waiting until the node answers in its role again, and the primary last after a switchover: never two data nodes down at once, a write outage of one switchover.",
+        advice: "check `ems-ha status` after the apply (docs/operations.md#rolling-changes)",
+      };
+    }
+    // The ssh engine's container steps form one chain and each waits until its node answers again (src/render/docker-cli.ts).
+    if (addresses.every((a) => SSH_ENGINE_CONTAINER.test(a))) {
+      return {
+        kind: "quorum",
+        severity: "review",
+        title: `${names.length} DB nodes are replaced one after another in this apply (${names.join(", ")})`,
+        addresses,
+        causes: [],
+        detail:
+          "The ssh engine's container steps run one at a time, each waiting until its node answers in its role again (the primary writable, a standby streaming): never two DB nodes away at once. The current primary's replacement runs with repmgrd paused on every node (a write outage as long as its restart, no failover).",
+        advice: "check `ems-ha status` after the apply (docs/operations.md, Rolling changes)",
+      };
+    }
     return {
       kind: "quorum",
       severity: "review",
       title: `${names.length} DB nodes restart in the same apply (${names.join(", ")})`,
-      addresses: names.flatMap((n) => restarted.get(n)!),
+      addresses,
       causes: [],
-      detail:
+      detail: `${
         consequences.length > 0
           ? `${consequences.join("; ")}.`
-          : "Terraform restarts them in parallel or back to back: the cluster runs with several members away at once.",
+          : "Terraform restarts them in parallel or back to back: the cluster runs with several members away at once."
+      } The docker provider replaces a container by destroying it first, and destroys the containers that depend on it before it: every replaced container can be down at the same time.`,
       advice:
-        "apply one node at a time: `terraform apply -target=<address>` for each standby, wait for `ems-ha status` to show it streaming, then switch over and do the old primary last",
+        'apply one node at a time: `terraform apply -target=<address>` for each standby, wait for `ems-ha status` to show it streaming, then `ems-ha switchover --to <standby>` and do the old primary last (docs/operations.md, Rolling changes); or use database.docker.engine "ssh", which rolls by itself',
     };
   }
 

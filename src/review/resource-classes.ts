@@ -23,6 +23,7 @@ export type ResourceClass =
   | "db-prepare"
   | "native-db-prepare"
   | "native-db-setup"
+  | "native-rolling-step"
   | "standalone-db-setup"
   | "upgrade-step"
   | "ems-install"
@@ -129,7 +130,7 @@ export const RESOURCE_CLASSES: ReadonlyArray<ClassRow> = [
     path: /^(?<node>[a-z0-9-]+)\/prepare$/,
     triggerKey: "script_sha256",
     meaning:
-      "the node's preparation re-runs (native-setup.sh --prepare: packages, configuration files), on every node at once; when postgresql.conf changes it restarts PostgreSQL on that node",
+      "the node's preparation re-runs (native-setup.sh --prepare: packages, configuration files), on every node at once; a running member reloads its configuration and a setting that needs a restart is left pending for the rolling restart (one node at a time, the primary last after a switchover)",
     fields: NATIVE_FIELDS,
   },
   {
@@ -167,8 +168,21 @@ export const RESOURCE_CLASSES: ReadonlyArray<ClassRow> = [
     type: "terraform_data",
     path: /^(?<node>[a-z0-9-]+)\/setup$/,
     meaning:
-      "the node's setup script re-runs (idempotent: it never re-clones a node that holds data); when postgresql.conf changes it restarts PostgreSQL on that node",
+      "the node's setup script re-runs (idempotent: it never re-clones a node that holds data); a running member is reloaded, never restarted: what needs a restart waits for the rolling restart",
     fields: NATIVE_FIELDS,
+  },
+  {
+    cls: "native-rolling-step",
+    type: "terraform_data",
+    path: /^rolling-restart\/(?<step>others|primary)-(?<node>[a-z0-9-]+)$/,
+    meaning:
+      "a step of the rolling restart looks at the node again (constructs/native-rolling-restart.ts): it restarts PostgreSQL only when a setting is pending a restart, one node at a time, standbys and witnesses first, the primary last after a switchover; nothing pending, nothing happens",
+    fields: {
+      "triggers_replace.generation": "any DB node's setup script (database.*, the node's PGTune inputs)",
+      "triggers_replace.node": `${DB_NODE}.name`,
+      "triggers_replace.round": "the round (others, then primary)",
+      "triggers_replace.content_sha256": "the rolling restart script or the step's runner",
+    },
   },
   {
     cls: "upgrade-step",

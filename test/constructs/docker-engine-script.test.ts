@@ -3,14 +3,14 @@
  * (test/standins/docker-cli-standin): idempotent, never removes a volume, replaces a changed
  * container gracefully on the same volume, and handles the passwords only through the env file.
  */
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import example from "../../examples/single-region";
 import type { DeploymentInput } from "../../src/config/schema";
 import { SPEC_LABEL, STOP_TIMEOUT_SECONDS } from "../../src/render/docker-cli";
 import { resourcesByPath, synthDeployment } from "../helpers/synth";
-import { container, envFileModes, fakeHost, runStep, SECRETS, seedContainer, setImage } from "./docker-engine-harness";
+import { container, envFileModes, fakeHost, runStep, SECRETS, seedContainer, setImage, setRole } from "./docker-engine-harness";
 
 function sshEngine(input: DeploymentInput, change: (db: DeploymentInput["database"]) => DeploymentInput["database"] = (db) => db): DeploymentInput {
   return { ...input, database: change({ ...input.database, docker: { engine: "ssh" } }) };
@@ -23,7 +23,16 @@ function step(input: DeploymentInput, node: string): Record<string, unknown> {
   return s;
 }
 
-const verbs = (calls: string[][]) => calls.map((c) => (c[0] === "volume" || c[0] === "container" || c[0] === "image" ? `${c[0]} ${c[1]}` : c[0]!));
+const verbs = (calls: string[][]) =>
+  calls.map((c) =>
+    c[0] === "volume" || c[0] === "container" || c[0] === "image"
+      ? `${c[0]} ${c[1]}`
+      : c[0] === "exec" && c[2] === "bash"
+        ? "exec psql"
+        : c[0] === "exec" && c[2]?.endsWith("entrypoint.sh")
+          ? `exec repmgr ${c.slice(6).join(" ")}`
+          : c[0]!,
+  );
 
 describe("ssh engine container script (real bash, docker stand-in)", () => {
   const base = step(sshEngine(example), "pg-1");
@@ -71,7 +80,7 @@ describe("ssh engine container script (real bash, docker stand-in)", () => {
     const v = verbs(r.calls);
     // PostgreSQL's fast shutdown, then docker stop with the grace time, then rm without -v, then run.
     expect(v.filter((x) => ["exec", "stop", "rm", "run"].includes(x))).toEqual(["exec", "stop", "rm", "run"]);
-    expect(r.calls.find((c) => c[0] === "exec")!.slice(2, 4)).toEqual(["pg_ctl", "stop"]);
+    expect(r.calls.find((c) => c[0] === "exec" && c[2] !== "bash" && !c[2]!.endsWith("entrypoint.sh"))!.slice(2, 4)).toEqual(["pg_ctl", "stop"]);
     expect(r.calls.find((c) => c[0] === "stop")).toEqual(["stop", "--time", String(STOP_TIMEOUT_SECONDS), "pg-1"]);
     expect(STOP_TIMEOUT_SECONDS).toBeGreaterThanOrEqual(60);
     expect(r.calls.find((c) => c[0] === "rm")).toEqual(["rm", "pg-1"]);
@@ -80,6 +89,79 @@ describe("ssh engine container script (real bash, docker stand-in)", () => {
     expect(container(host, "pg-1")!.env).toContain("REPMGR_RECONNECT_ATTEMPTS=4");
     // And the new spec is stable again.
     expect(verbs(runStep(host, changed).calls)).not.toContain("run");
+  });
+
+  it("the current primary's replacement runs with repmgrd paused on every node, resumed once the new container answers as the primary", () => {
+    const host = fakeHost();
+    expect(runStep(host, base).status).toBe(0);
+    setRole(host, "pg-1", "f");
+    const changed = step(
+      sshEngine(example, (db) => ({ ...db, failover: { reconnectAttempts: 4 } })),
+      "pg-1",
+    );
+    const r = runStep(host, changed);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain("pg-1 is the current primary: pausing repmgrd on every node while it is replaced (no failover; writes stop until it is back)");
+    const v = verbs(r.calls).filter((x) => x !== "container inspect" && x !== "image inspect" && x !== "volume inspect");
+    // pause before the shutdown; after docker run: asked until it answers as the primary, then resumed.
+    expect(v).toEqual(["exec psql", "exec repmgr service pause", "exec", "stop", "rm", "run", "exec psql", "exec repmgr service unpause"]);
+    expect(r.stdout).toContain("pg-1 answers as the primary");
+    expect(r.stdout).toContain("repmgrd resumed on every node");
+  });
+
+  it("a standby's replacement pauses nothing and waits until the new container streams", () => {
+    const host = fakeHost();
+    const pg2 = step(sshEngine(example), "pg-2");
+    expect(runStep(host, pg2).status).toBe(0);
+    const changed = step(
+      sshEngine(example, (db) => ({ ...db, failover: { reconnectAttempts: 4 } })),
+      "pg-2",
+    );
+    const r = runStep(host, changed);
+    expect(r.status, r.stderr).toBe(0);
+    expect(verbs(r.calls).filter((x) => x.startsWith("exec repmgr"))).toEqual([]);
+    expect(r.stdout).toContain("pg-2 streams as a standby");
+  });
+
+  it("fails, bounded, when the new container does not come back in its role, and resumes repmgrd it paused", () => {
+    const host = fakeHost();
+    expect(runStep(host, base).status).toBe(0);
+    // The running pg-1 is the primary; the new pg-1 answers as a standby whose WAL receiver does not stream.
+    setRole(host, "pg-1", "t");
+    writeFileSync(join(host.state, "containers", "pg-1", "role"), "f\n");
+    mkdirSync(join(host.state, "receivers"), { recursive: true });
+    writeFileSync(join(host.state, "receivers", "pg-1"), "waiting\n");
+    const changed = step(
+      sshEngine(example, (db) => ({ ...db, failover: { reconnectAttempts: 4 } })),
+      "pg-1",
+    );
+    const r = runStep(host, changed);
+    expect(r.status).toBe(1);
+    // Paused (no primary meanwhile): the shorter bound.
+    expect(r.stderr).toContain("pg-1 does not answer as the primary or as a streaming standby after 120 s; check: docker logs pg-1");
+    expect(verbs(r.calls).filter((x) => x.startsWith("exec repmgr"))).toEqual(["exec repmgr service pause", "exec repmgr service unpause"]);
+    expect(existsSync(r.envFile)).toBe(false);
+  });
+
+  it("when the replaced primary's new container does not answer, repmgrd is resumed on the other nodes directly so that they fail over", () => {
+    const host = fakeHost();
+    for (const n of ["pg-2", "pgw-1"]) expect(runStep(host, step(sshEngine(example), n)).status).toBe(0);
+    expect(runStep(host, base).status).toBe(0);
+    setRole(host, "pg-1", "f");
+    // The new container's PostgreSQL never answers, and repmgr in it fails.
+    writeFileSync(join(host.state, "roles", "pg-1"), "down\n");
+    const changed = step(
+      sshEngine(example, (db) => ({ ...db, failover: { reconnectAttempts: 4 } })),
+      "pg-1",
+    );
+    const r = runStep(host, changed);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("pg-1 does not answer; repmgrd resumed on the other nodes: they fail over if it stays away");
+    // Asked from inside pg-1, as the repmgr user, once per partner (pg-2, pgw-1).
+    const asked = readFileSync(join(host.state, "containers", "pg-1", "log"), "utf8")
+      .split("\n")
+      .filter((l) => l === "psql -U repmgr -p 5432: select repmgr.repmgrd_pause(false)");
+    expect(asked).toHaveLength(2);
   });
 
   it("new passwords (a replaced step) recreate the container; the same passwords do not", () => {
@@ -133,6 +215,7 @@ describe("ssh engine container script (real bash, docker stand-in)", () => {
     const r = runStep(host, base);
     expect(r.status, r.stderr).toBe(0);
     expect(verbs(r.calls).filter((x) => ["exec", "stop", "rm", "run"].includes(x))).toEqual(["rm", "run"]);
+    expect(verbs(r.calls).filter((x) => x.startsWith("exec repmgr"))).toEqual([]);
   });
 
   it("refuses to replace a container that mounts another volume at the data path", () => {

@@ -412,8 +412,12 @@ describe("switchover and repmgr command lines (pure parts)", () => {
     expect(switchoverRefusal(notStreaming, "pg-2")).toBe("pg-2 is not a streaming standby");
   });
 
-  it("targets: native only, a data node", () => {
-    expect(() => switchoverTarget(deployment("single-region"), "pg-2")).toThrow(/implemented for the native topology/);
+  it("targets: native and the Docker single-region / geo-redundant topologies, a data node", () => {
+    expect(switchoverTarget(deployment("single-region"), "pg-2").name).toBe("pg-2");
+    expect(() => switchoverTarget(deployment("single-region"), "pgw-1")).toThrow(/a witness holds no data/);
+    expect(() => switchoverTarget({ ...deployment("single-region"), topology: "upgrade-7-4-4" }, "pg-2")).toThrow(
+      /replaces its DB containers by its own procedure/,
+    );
     expect(() => switchoverTarget(deployment("native-single-region"), "pgw-1")).toThrow(ConfigError);
     expect(switchoverTarget(deployment("native-single-region"), "pg-2").name).toBe("pg-2");
   });

@@ -220,14 +220,14 @@ describe("ci-examples/github-actions.yml, run step by step", () => {
     expect(read(s.log)).toContain("gh pr comment 42 --body-file review.md");
     const body = read(`${s.log}.body`);
     expect(body).toContain("### ems-ha plan review: site-a");
-    expect(body).toContain("Terraform: 10 to add, 0 to change, 0 to replace, 0 to destroy"); // 3 DB hosts × (prepare + setup), 2 EMS installs, 2 key exchanges
+    expect(body).toContain("Terraform: 15 to add, 0 to change, 0 to replace, 0 to destroy"); // 3 DB hosts × (prepare + setup), 2 EMS installs, 2 key exchanges, 5 rolling-restart steps
     expect(read(join(s.repo, "review-exit-code")).trim()).toBe("0");
     noSecrets(body + pr.out);
     expect(tfstateFilesIn(s.repo)).toEqual([]); // plan files and their JSON are deleted after the review
 
     const merge = runGithubJob(s, "apply");
     expect(merge.failedStep, merge.out).toBeUndefined();
-    expect(read(s.applyLog).match(/applied apply\//g)).toHaveLength(10);
+    expect(read(s.applyLog).match(/applied apply\//g)).toHaveLength(15);
     expect(existsSync(statePath(s))).toBe(true); // state outside the repository by default
     expect(tfstateFilesIn(s.repo)).toEqual([]);
     noSecrets(merge.out);
@@ -242,7 +242,7 @@ describe("ci-examples/github-actions.yml, run step by step", () => {
 
     const merge2 = runGithubJob(s, "apply");
     expect(merge2.failedStep, merge2.out).toBeUndefined();
-    expect(merge2.out).toContain("Resources: 4 added, 0 changed, 4 destroyed"); // dbnode-2 (prepare and setup) and the two key exchanges
+    expect(merge2.out).toContain("Resources: 9 added, 0 changed, 9 destroyed"); // dbnode-2 (prepare and setup), the two key exchanges and the five rolling-restart steps
   }, 600_000);
 
   it("the refuse step fails the job when the review refused the plan", () => {

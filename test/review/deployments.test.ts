@@ -138,7 +138,7 @@ describe("deployments directory", () => {
     expect(all.status).toBe(0); // a first apply only creates
     expect(all.stdout).toContain("### ems-ha plan review: prod-a");
     expect(all.stdout).toContain("### ems-ha plan review: prod-b");
-    expect(all.stdout).toContain("Terraform: 10 to add"); // prod-a: 3 hosts × (prepare + setup), 2 EMS installs, 2 key exchanges
+    expect(all.stdout).toContain("Terraform: 15 to add"); // prod-a: 3 hosts × (prepare + setup), 2 EMS installs, 2 key exchanges, 5 rolling-restart steps
     for (const v of Object.values(SECRETS)) expect(all.stdout).not.toContain(v);
     const one = cli(p.dir, ["plan-review", "--stack", "prod-b", "--json"]);
     expect(one.status, one.stderr).toBe(0);

@@ -8,6 +8,7 @@ import native from "../../examples/native-single-region";
 import standalone from "../../examples/standalone-db";
 import appliances from "../../examples/vm-appliances";
 import upgrade from "../../examples/upgrade-7-4-4";
+import single from "../../examples/single-region";
 import { parseDeployment } from "../../src/config/parse";
 import type { DeploymentInput } from "../../src/config/schema";
 import { parsePlanJson, reviewMarkdown, reviewPlan, type PlanReview } from "../../src/review";
@@ -64,16 +65,34 @@ describe("plan review on real terraform plans", () => {
     expect(md).toContain("standby dbnode-2");
   }, 120_000);
 
-  it("a change on the primary's node says a failover will happen", () => {
+  it("ssh engine: a cluster-wide change replaces the DB containers one after another, the primary's without failover", () => {
+    const v1 = clone(single, (d) => {
+      delete d.fortigate;
+      d.database.docker = { engine: "ssh" };
+    });
+    const v2 = clone(v1, (d) => (d.database.failover = { reconnectAttempts: 4 }));
+    const { r, md } = review(v1, v2);
+    const q = r.findings.find((f) => f.kind === "quorum")!;
+    expect(q.title).toBe("3 DB nodes are replaced one after another in this apply (pg-1, pg-2, pgw-1)");
+    expect(q.detail).toContain("never two DB nodes away at once");
+    const p = r.findings.find((f) => f.kind === "primary-restart")!;
+    expect(p.title).toBe("primary pg-1 is stopped and replaced: writes stop while it restarts (repmgrd paused, no failover)");
+    expect(p.advice).toContain("ems-ha switchover --to <standby>");
+    noSecrets(md);
+  }, 120_000);
+
+  it("a change on the primary's node says the rolling restart hands it over with one switchover, no failover", () => {
     const v2 = clone(nativeV1, (d) => (d.database.nodes[0].cpus = 8));
     const { r, md } = review(nativeV1, v2);
     expect(kinds(r)).toEqual(["primary-restart"]);
     expect(r.findings[0]!.title).toContain("primary dbnode-1");
-    expect(r.findings[0]!.title).toContain("failover");
+    expect(r.findings[0]!.title).toContain("one switchover, no failover");
+    // the rolling restart's steps look again: harmless, listed as info
+    expect(r.findings.filter((x) => x.severity === "info").some((x) => /rolling-restart_primary-dbnode-1_/.test(x.addresses[0]!))).toBe(true);
     expect(md).toMatch(/primary-restart/);
   }, 120_000);
 
-  it("a cluster-wide field restarts every DB node in one apply: quorum and every copy at once", () => {
+  it("a cluster-wide field re-runs every DB node's setup in one apply: restarts one after another by the rolling restart", () => {
     const v2 = clone(nativeV1, (d) => (d.database.failover = { profile: "tuned" }));
     const { r } = review(nativeV1, v2);
     const k = kinds(r);
@@ -83,8 +102,8 @@ describe("plan review on real terraform plans", () => {
     expect(k).toContain("witness-restart");
     const q = r.findings.find((f) => f.kind === "quorum")!;
     expect(q.title).toContain("3 DB nodes");
-    expect(q.detail).toContain("Every data node (dbnode-1, dbnode-2)");
-    expect(q.detail).toContain("no majority");
+    expect(q.title).toContain("one after another");
+    expect(q.detail).toContain("never two data nodes down at once");
     expect(r.findings.find((f) => f.kind === "primary-restart")!.causes[0]!.field).toContain("cluster-wide");
   }, 120_000);
 

@@ -78,10 +78,13 @@ for (const [topology, input] of [
 
     it("orders the steps like the provider engine", () => {
       for (const n of nodes) expect(refersTo(dependsOn(step(`${n.name}/container`)), "terraform_data", `${n.name}_prepare`), n.name).toBe(true);
-      for (const n of data.slice(1)) expect(refersTo(dependsOn(step(`${n.name}/container`)), "terraform_data", `${primary.name}_container`), n.name).toBe(true);
-      for (const w of witnesses)
-        for (const n of data)
-          expect(refersTo(dependsOn(step(`${w.name}/container`)), "terraform_data", `${n.name}_container`), `${w.name} after ${n.name}`).toBe(true);
+      // One chain, the primary first, data nodes, then witnesses: one container step at a time (a rolling change).
+      const chain = [primary, ...data.filter((n) => n.name !== primary.name), ...witnesses];
+      for (let i = 1; i < chain.length; i++) {
+        const deps = dependsOn(step(`${chain[i]!.name}/container`));
+        expect(refersTo(deps, "terraform_data", `${chain[i - 1]!.name}_container`), `${chain[i]!.name} after ${chain[i - 1]!.name}`).toBe(true);
+        expect(deps.filter((x) => x.includes("_container_")).length, `${chain[i]!.name} waits for one step`).toBe(1);
+      }
       const ready = dependsOn(step("primary-ready/wait"));
       for (const n of nodes) expect(refersTo(ready, "terraform_data", `${n.name}_container`), `primary-ready after ${n.name}`).toBe(true);
       expect(refersTo(dependsOn(step(`${deployment.emsNodes[0]!.name}/install`)), "terraform_data", "primary-ready_wait")).toBe(true);

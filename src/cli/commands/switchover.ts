@@ -1,14 +1,17 @@
+import { DOCKER_TOPOLOGIES } from "../../config/semantics";
+import { dockerSwitchover } from "../../ops/docker-switchover";
 import { switchover } from "../../ops/switchover";
 import { defineCommand } from "../command";
 import { CONFIG_FLAG, readDeployment } from "../deployment-file";
 
 export const switchoverCommand = defineCommand({
   name: "switchover",
-  summary: "Planned switchover to a standby (repmgr standby switchover --siblings-follow); refused unless the cluster is healthy",
+  summary:
+    "Planned switchover to a standby (native: repmgr standby switchover --siblings-follow; Docker: the same steps over docker exec); refused unless the cluster is healthy",
   flags: {
     config: CONFIG_FLAG,
     to: { type: "string", required: true, placeholder: "NODE", description: "the standby that becomes primary" },
-    "dry-run": { type: "boolean", description: "check and print what would run (repmgr's own --dry-run), change nothing" },
+    "dry-run": { type: "boolean", description: "check and print what would run (native: repmgr's own --dry-run), change nothing" },
     "max-lag-bytes": {
       type: "integer",
       min: 0,
@@ -20,7 +23,7 @@ export const switchoverCommand = defineCommand({
   },
   async run({ flags }, io) {
     const { deployment: d } = readDeployment(flags.config, io);
-    const r = await switchover(d, flags.to, {
+    const r = await (DOCKER_TOPOLOGIES.has(d.topology) ? dockerSwitchover : switchover)(d, flags.to, {
       env: io.env,
       dryRun: flags["dry-run"] === true,
       maxLagBytes: flags["max-lag-bytes"],
