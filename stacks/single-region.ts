@@ -15,6 +15,7 @@ import type { EmsNode } from "../constructs/ems-node";
 import { buildEmsChain } from "./ems-chain";
 import { FortiGateLb } from "../constructs/fortigate-lb";
 import { dockerDbNode, type DockerDbNode } from "../constructs/docker-db-node";
+import { dockerReconcileService } from "../constructs/docker-reconcile";
 import { PrimaryReady } from "../constructs/primary-ready";
 import { DeploymentSecrets } from "../constructs/secrets";
 
@@ -46,6 +47,8 @@ export function buildDockerDeployment(scope: Construct, d: Deployment): DockerCl
   const witnesses = d.database.nodes
     .filter((n) => n.role === "witness")
     .map((n) => dockerDbNode(scope, n.name, { deployment: d, nodeName: n.name, secrets, dependsOn: dataNodes.map((x) => x.container) }));
+  // The reconciliation service on every DB host (docs/topologies/single-region.md).
+  for (const n of [...dataNodes, ...witnesses]) dockerReconcileService(n, d);
   const primaryReady = new PrimaryReady(scope, "primary-ready", {
     primary: primaryCfg,
     port: d.database.port,

@@ -8,7 +8,7 @@
  * metadata names another node than the primary as its upstream, repmgrd not running or
  * paused on a node, nobody to promote if the primary failed now (the repmgr failover model
  * of src/analysis/failover, run on the nodes that are fit to vote), a rewind whose record
- * no operator has acknowledged (native), an EMS node unreachable or missing the services
+ * no operator has acknowledged (native and Docker hosts), an EMS node unreachable or missing the services
  * every EMS node runs, or no EMS node runs the primary's full list.
  * Warnings (not degraded): an unreachable witness, repmgr metadata that disagrees with
  * what the nodes answer, repmgrd's state unknown.
@@ -95,7 +95,7 @@ export interface ClusterStatus {
   readonly emsNotChecked?: string;
   /** If the primary failed now. Absent without exactly one writable primary. */
   readonly nextFailover?: NextFailover;
-  /** Rewinds recorded by the reconciliation service and not yet acknowledged (native). */
+  /** Rewinds recorded by the reconciliation service and not yet acknowledged (native and Docker hosts). */
   readonly rewinds: RewindMarker[];
   /** Data nodes that stopped their PostgreSQL because they saw no majority (native). */
   readonly fenced: FenceMarker[];
