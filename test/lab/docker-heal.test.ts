@@ -60,9 +60,11 @@ async function ok(host: string, command: string, timeoutMs = 60_000): Promise<st
 }
 
 /** SQL in a node's container (the stand-in trusts its unix socket). */
-const sql = (node: string, text: string): Promise<string> => ok(node, `docker exec ${node} psql -h /tmp -U postgres -d postgres -XtAq -v ON_ERROR_STOP=1 -c "${text}"`);
+const sql = (node: string, text: string): Promise<string> =>
+  ok(node, `docker exec ${node} psql -h /tmp -U postgres -d postgres -XtAq -v ON_ERROR_STOP=1 -c "${text}"`);
 const docker = (node: string, verb: "pause" | "unpause"): Promise<string> => ok(node, `docker ${verb} ${node}`);
-const journal = async (node: string): Promise<string> => (await labExec(state!, node, "journalctl -u ems-ha-reconcile --no-pager -o cat", { timeoutMs: 30_000 })).stdout;
+const journal = async (node: string): Promise<string> =>
+  (await labExec(state!, node, "journalctl -u ems-ha-reconcile --no-pager -o cat", { timeoutMs: 30_000 })).stdout;
 
 async function status(): Promise<ClusterStatus> {
   return gatherStatus(d, { env });
@@ -102,7 +104,13 @@ const repairs = (text: string): string[] => text.split("\n").filter((l) => /REPA
 
 beforeAll(async () => {
   const image = (await ensureStandinImages({ log })).find((i) => i.tag === "7.4.4")!;
-  const options = { what: "the Docker self-healing lab test", candidates: CANDIDATES, deployment: (p: string) => healDeployment(p, image), needTerraform: true, log };
+  const options = {
+    what: "the Docker self-healing lab test",
+    candidates: CANDIDATES,
+    deployment: (p: string) => healDeployment(p, image),
+    needTerraform: true,
+    log,
+  };
   const chosen = chooseFreshLab(options);
   stateDir = chosen.stateDir;
   const lab = await bootFreshLab(options, chosen);
@@ -162,7 +170,9 @@ describe("the reconciliation service on Docker hosts", () => {
       240_000,
       thawed,
     );
-    log(`fork: pg-3 promoted in ${figures.forkPromoteS} s; pg-1 (stale primary) and pg-2 (forked standby) rejoined ${figures.forkRepairS} s after they were thawed`);
+    log(
+      `fork: pg-3 promoted in ${figures.forkPromoteS} s; pg-1 (stale primary) and pg-2 (forked standby) rejoined ${figures.forkRepairS} s after they were thawed`,
+    );
     const [j1, j2, j3] = await Promise.all(["pg-1", "pg-2", "pg-3"].map(journal));
     expect(j1).toMatch(/REPAIR: pg-3 \(pg-3\) is primary on timeline 2, newer than this node's 1: this node is a stale primary/);
     expect(j2).toMatch(/REPAIR: this standby has forked: timeline 1 replayed up to \S+, past \S+ where pg-3 left timeline 1; rewinding/);
@@ -185,7 +195,9 @@ describe("the reconciliation service on Docker hosts", () => {
     expect(s.reasons.some((r) => /^pg-2 was rewound by the reconciliation service/.test(r))).toBe(true);
     // what pg-3 had is kept everywhere; what only pg-1 and pg-2 had is gone (and recorded)
     for (const n of ["pg-1", "pg-2", "pg-3"]) {
-      expect(await sql(n, "select (select count(*) from kept) || ' ' || (select count(*) from after_fork) || ' ' || (select count(*) from forked)")).toBe("100 1 0");
+      expect(await sql(n, "select (select count(*) from kept) || ' ' || (select count(*) from after_fork) || ' ' || (select count(*) from forked)")).toBe(
+        "100 1 0",
+      );
     }
     for (const n of ["pg-1", "pg-2"]) {
       const ack = await ackRewind(d, n, { env });
@@ -195,7 +207,9 @@ describe("the reconciliation service on Docker hosts", () => {
   }, 600_000);
 
   it("repairs a standby that streams from another standby instead of the primary", async () => {
+    // pg-2 streams from the standby pg-1 (a cascade; pg-1 has no replication slot for it)
     await sql("pg-2", "alter system set primary_conninfo = 'host=pg-1 port=5432 user=repmgr application_name=pg-2 passfile=/opt/bitnami/postgresql/.pgpass'");
+    await sql("pg-2", "alter system set primary_slot_name = ''");
     const moved = Date.now();
     await sql("pg-2", "select pg_reload_conf()");
     let seen = false;
@@ -234,7 +248,11 @@ describe("the reconciliation service on Docker hosts", () => {
     );
     expect(stale, "the witness was never seen registered with the old primary").toBe(true);
     const jw = repairs(await journal("pgw-1")).slice(before);
-    expect(jw.join("\n")).toMatch(new RegExp(`REPAIR: this witness is registered with node 1003 \\(primary in its metadata: 1003\\), but ${promoted} \\(${promoted}\\) is the primary: witness register --force`));
+    expect(jw.join("\n")).toMatch(
+      new RegExp(
+        `REPAIR: this witness is registered with node 1003 \\(primary in its metadata: 1003\\), but ${promoted} \\(${promoted}\\) is the primary: witness register --force`,
+      ),
+    );
     // the old primary, thawed, is a stale primary: it rejoins the new one
     const back = Date.now();
     await docker("pg-3", "unpause");
@@ -245,12 +263,15 @@ describe("the reconciliation service on Docker hosts", () => {
       240_000,
       back,
     );
-    expect(await journal("pg-3")).toMatch(new RegExp(`REPAIR: ${promoted} \\(${promoted}\\) is primary on timeline 3, newer than this node's 2: this node is a stale primary`));
+    expect(await journal("pg-3")).toMatch(
+      new RegExp(`REPAIR: ${promoted} \\(${promoted}\\) is primary on timeline 3, newer than this node's 2: this node is a stale primary`),
+    );
     expect(repairs(await journal(promoted))).toEqual([]);
     for (const m of (await status()).rewinds) expect((await ackRewind(d, m.node, { env })).ok).toBe(true);
     const s = await status();
     expect(s.reasons).toEqual([]);
     expect(s.degraded).toBe(false);
-    for (const n of ["pg-1", "pg-2", "pg-3"]) expect(await sql(n, "select (select count(*) from kept) || ' ' || (select count(*) from after_fork)")).toBe("100 1");
+    for (const n of ["pg-1", "pg-2", "pg-3"])
+      expect(await sql(n, "select (select count(*) from kept) || ' ' || (select count(*) from after_fork)")).toBe("100 1");
   }, 600_000);
 });

@@ -59,7 +59,20 @@ describe("the Docker reconciliation script", () => {
     const last = (fn: string) => s1.lastIndexOf(`\n${fn}() {`);
     const first = (fn: string) => s1.indexOf(`\n${fn}() {`);
     const loop = s1.indexOf("\nwhile true; do");
-    for (const fn of ["q_local", "q_peer", "pg_run", "repmgr_run", "svc_active", "svc_stop", "svc_start", "restart_repmgrd", "list_wal", "copy_wal", "reclone", "node_settled"]) {
+    for (const fn of [
+      "q_local",
+      "q_peer",
+      "pg_run",
+      "repmgr_run",
+      "svc_active",
+      "svc_stop",
+      "svc_start",
+      "restart_repmgrd",
+      "list_wal",
+      "copy_wal",
+      "reclone",
+      "node_settled",
+    ]) {
       expect(first(fn), fn).toBeGreaterThan(0);
       expect(last(fn), `${fn} is redefined for Docker`).toBeGreaterThan(first(fn));
       expect(last(fn)).toBeLessThan(loop);
@@ -142,7 +155,9 @@ describe("one iteration on a Docker host (fake docker CLI)", () => {
     const standby = runOnce("pg-2", { PRIMARY: "pg-1", LOCAL_RECOVERY: "t", RECEIVER: "streaming pg-1" });
     expect(standby.code, standby.out).toBe(0);
     expect(standby.out).not.toMatch(/REPAIR/);
-    expect(standby.calls).toMatch(/^docker exec pg-2 timeout 15 bash -c .* host=pg-1 port=5432 user=repmgr dbname=repmgr connect_timeout=2 select pg_is_in_recovery\(\)$/m);
+    expect(standby.calls).toMatch(
+      /^docker exec pg-2 timeout 15 bash -c .* host=pg-1 port=5432 user=repmgr dbname=repmgr connect_timeout=2 select pg_is_in_recovery\(\)$/m,
+    );
     expect(standby.calls).not.toMatch(/repmgr -f|docker restart|docker cp/);
     const witness = runOnce("pgw-1", { PRIMARY: "pg-1", LOCAL_RECOVERY: "f", UP: "1001", PRIM: "1001" });
     expect(witness.code, witness.out).toBe(0);
@@ -153,7 +168,9 @@ describe("one iteration on a Docker host (fake docker CLI)", () => {
   it("re-registers a witness whose metadata names an old primary, through the image's entrypoint", () => {
     const r = runOnce("pgw-1", { PRIMARY: "pg-2", LOCAL_RECOVERY: "f", UP: "1001", PRIM: "1001" });
     expect(r.code, r.out).toBe(0);
-    expect(r.out).toMatch(/REPAIR: this witness is registered with node 1001 \(primary in its metadata: 1001\), but pg-2 \(pg-2\) is the primary: witness register --force -h pg-2/);
+    expect(r.out).toMatch(
+      /REPAIR: this witness is registered with node 1001 \(primary in its metadata: 1001\), but pg-2 \(pg-2\) is the primary: witness register --force -h pg-2/,
+    );
     expect(r.calls).toContain(
       `docker exec pgw-1 ${BITNAMI_ENTRYPOINT} bash -c export PGPASSWORD="\${REPMGR_PASSWORD:-}"; exec timeout "$@" _ 60 repmgr -f ${BITNAMI_REPMGR_CONF} -h pg-2 -p 5432 -U repmgr -d repmgr witness register --force`,
     );
