@@ -28,7 +28,7 @@
 import { failoverTiming, repmgrNodeId } from "../config/derive";
 import type { DbNodeConfig, Deployment } from "../config/schema";
 import { PG_DATA_DIR } from "./docker-cli";
-import { heredoc, plainWord, sh } from "./escape";
+import { heredoc, sh, UnsafeValueError } from "./escape";
 import { MAX_REJOIN_ATTEMPTS, FENCE_AFTER_SECONDS, reconcileScriptText } from "./native/reconcile";
 import { formatUnit, type UnitSection } from "./native/repmgrd";
 import { shellArray, shellVars } from "./native/shell";
@@ -57,17 +57,31 @@ export function dockerGraceSeconds(d: Deployment): number {
 
 function nodeIdOrThrow(n: DbNodeConfig): number {
   const id = repmgrNodeId(n);
-  if (id === undefined) throw new Error(`node ${n.name}: its repmgr node id cannot be derived (a name ending in -<number>, or nodeId)`);
+  if (id === undefined)
+    throw new UnsafeValueError(`node ${JSON.stringify(n.name)}: its repmgr node id cannot be derived; name it like pg-1 (a trailing -<number>) or set nodeId`);
   return id;
 }
 
+/** The separator of the fields of a PEERS / WITNESSES entry: a control character no name holds. */
+const ENTRY_SEP = "\x1f";
+
 /**
- * "name nodeId host port" of a member as the script's PEERS / WITNESSES want it: the host is the
+ * A node name as the script uses it (quoting for the shell is done where it is written): not
+ * empty, no line break (an entry is read as one line) and no ENTRY_SEP.
+ */
+function nodeWord(name: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (name === "" || /[\x00\n\x1f]/.test(name))
+    throw new UnsafeValueError(`node ${JSON.stringify(name)}: a DB node name must not be empty or hold a line break or the character 0x1f`);
+  return name;
+}
+
+/**
+ * "name nodeId host port" (separated by ENTRY_SEP) of a member as the script's PEERS / WITNESSES want it: the host is the
  * node's name, which the containers resolve (--add-host) and repmgr's conninfo uses.
  */
 function entry(d: Deployment, n: DbNodeConfig): string {
-  const fix = "use a node name of letters, digits, '.', '_' and '-'";
-  return [plainWord(n.name, "database.nodes[].name", fix), nodeIdOrThrow(n), n.name, d.database.port].join(" ");
+  return [nodeWord(n.name), nodeIdOrThrow(n), n.name, d.database.port].join(ENTRY_SEP);
 }
 
 /** The functions that differ on a Docker host (bash; `\${` stands for bash's own `${`). */
@@ -125,7 +139,7 @@ export function renderDockerReconcileScript(d: Deployment, node: DbNodeConfig): 
     "set -uo pipefail",
     "cd /",
     shellVars({
-      NODE_NAME: plainWord(node.name, "database.nodes[].name", "use a node name of letters, digits, '.', '_' and '-'"),
+      NODE_NAME: nodeWord(node.name),
       NODE_ID: nodeIdOrThrow(node),
       ROLE: node.role,
       CONTAINER: node.name,
@@ -144,6 +158,8 @@ export function renderDockerReconcileScript(d: Deployment, node: DbNodeConfig): 
       FENCE_AFTER: FENCE_AFTER_SECONDS,
       MAX_ATTEMPTS: MAX_REJOIN_ATTEMPTS,
     }),
+    // fields of the entries below are separated by the unit separator (names may hold spaces)
+    "ENTRY_SEP=$'\\x1f'",
     shellArray(
       "PEERS",
       others.filter((n) => n.role === "data").map((n) => entry(d, n)),
@@ -213,8 +229,9 @@ export function renderDockerReconcileInstallScript(d: Deployment, node: DbNodeCo
       sh`systemctl enable --quiet ${DOCKER_RECONCILE_UNIT_NAME}`,
       sh`if [ "$changed" = 1 ]; then systemctl restart ${DOCKER_RECONCILE_UNIT_NAME}; else systemctl start ${DOCKER_RECONCILE_UNIT_NAME}; fi`,
       "sleep 2",
-      sh`if ! systemctl is-active --quiet ${DOCKER_RECONCILE_UNIT_NAME}; then journalctl -u ${DOCKER_RECONCILE_UNIT_NAME} -n 20 --no-pager >&2 || true; echo "ems-ha: ${DOCKER_RECONCILE_UNIT_NAME} is not running on ${node.name}" >&2; exit 1; fi`,
-      sh`echo "[ems-ha] ${DOCKER_RECONCILE_UNIT_NAME} runs on ${node.name}"`,
+      // the node's name as its own (quoted) word, never inside double quotes
+      sh`if ! systemctl is-active --quiet ${DOCKER_RECONCILE_UNIT_NAME}; then journalctl -u ${DOCKER_RECONCILE_UNIT_NAME} -n 20 --no-pager >&2 || true; echo "ems-ha: ${DOCKER_RECONCILE_UNIT_NAME} is not running on" ${node.name} >&2; exit 1; fi`,
+      sh`echo "[ems-ha] ${DOCKER_RECONCILE_UNIT_NAME} runs on" ${node.name}`,
     ].join("\n") + "\n"
   );
 }

@@ -44,8 +44,10 @@ describe("the Docker reconciliation script", () => {
     expect(headerValue(s1, "DATA_DIR")).toBe("/bitnami/postgresql/data");
     expect(headerValue(s1, "STATE_DIR")).toBe("/var/lib/ems-ha");
     // peers by name: the containers resolve them (--add-host), repmgr's conninfo names them
-    expect(headerValue(s1, "PEERS")).toBe("('pg-2 1002 pg-2 5432')");
-    expect(headerValue(s1, "WITNESSES")).toBe("('pgw-1 2001 pgw-1 5432')");
+    // fields separated by the unit separator (ENTRY_SEP), so that no name can split an entry
+    expect(headerValue(s1, "ENTRY_SEP")).toBe("$'\\x1f'");
+    expect(headerValue(s1, "PEERS")).toBe("('pg-2\x1f1002\x1fpg-2\x1f5432')");
+    expect(headerValue(s1, "WITNESSES")).toBe("('pgw-1\x1f2001\x1fpgw-1\x1f5432')");
     expect(headerValue(s1, "FENCING")).toBe("0");
     expect(headerValue(s1, "GRACE")).toBe(String(dockerGraceSeconds(d)));
   });

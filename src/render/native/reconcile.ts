@@ -148,7 +148,7 @@ clear_pending() { rm -f "$PENDING_PREFIX"*; }
 reachable_peers() {
   local p name id host port n=0
   for p in "\${PEERS[@]}" "\${WITNESSES[@]}"; do
-    read -r name id host port <<<"$p"
+    IFS="$ENTRY_SEP" read -r name id host port <<<"$p"
     [ "$(q_peer "$host" "$port" "select 1")" = 1 ] && n=$((n + 1))
   done
   echo "$n"
@@ -193,7 +193,7 @@ reconcile_fenced() {
   local p name id host port theirs mine lsn fork seen need
   p=$(current_primary)
   if [ -n "$p" ]; then
-    read -r name id host port <<<"$p"
+    IFS="$ENTRY_SEP" read -r name id host port <<<"$p"
     q_peer "$host" "$port" "CHECKPOINT" >/dev/null || return 0
     theirs=$(q_peer "$host" "$port" "select timeline_id from pg_control_checkpoint()") || return 0
     mine=$(controldata "Latest checkpoint's TimeLineID")
@@ -232,11 +232,11 @@ controldata() { pg_run 30 pg_controldata -D "$DATA_DIR" 2>/dev/null | awk -F': *
 current_primary() {
   local p name id host port found=()
   for p in "\${PEERS[@]}"; do
-    read -r name id host port <<<"$p"
+    IFS="$ENTRY_SEP" read -r name id host port <<<"$p"
     [ "$(q_peer "$host" "$port" "select pg_is_in_recovery()")" = f ] && found+=("$p")
   done
   if [ "\${#found[@]}" -eq 1 ]; then printf '%s\n' "\${found[0]}"; fi
-  if [ "\${#found[@]}" -gt 1 ]; then log "WARNING: several data nodes answer as primary (\${found[*]}): not acting" >&2; fi
+  if [ "\${#found[@]}" -gt 1 ]; then log "WARNING: several data nodes answer as primary (\${found[*]//"$ENTRY_SEP"/ }): not acting" >&2; fi
   return 0
 }
 
@@ -358,7 +358,7 @@ follow() {
 reconcile_primary() {
   local p name id host port theirs mine lsn fork
   for p in "\${PEERS[@]}"; do
-    read -r name id host port <<<"$p"
+    IFS="$ENTRY_SEP" read -r name id host port <<<"$p"
     [ "$(q_peer "$host" "$port" "select pg_is_in_recovery()")" = f ] || continue
     # right after a promotion the control file still shows the old timeline (docs/background.md#native-postgresql-and-repmgr)
     q_peer "$host" "$port" "CHECKPOINT" >/dev/null || continue
@@ -386,7 +386,7 @@ reconcile_standby() {
   local p name id host port status sender theirs mine lsn fork
   p=$(current_primary)
   [ -n "$p" ] || return 0
-  read -r name id host port <<<"$p"
+  IFS="$ENTRY_SEP" read -r name id host port <<<"$p"
   status=$(q_local "select status from pg_stat_wal_receiver")
   sender=$(q_local "select sender_host from pg_stat_wal_receiver")
   if [ "$status" = streaming ] && [ "$sender" = "$host" ]; then
@@ -428,7 +428,7 @@ reconcile_witness() {
   local p name id host port up prim
   p=$(current_primary)
   [ -n "$p" ] || return 0
-  read -r name id host port <<<"$p"
+  IFS="$ENTRY_SEP" read -r name id host port <<<"$p"
   up=$(q_local "select upstream_node_id from repmgr.nodes where node_id = $NODE_ID" repmgr) || return 0
   prim=$(q_local "select string_agg(node_id::text, ',') from repmgr.nodes where type = 'primary' and active" repmgr) || return 0
   if [ "$up" = "$id" ] && [ "$prim" = "$id" ]; then
@@ -485,7 +485,7 @@ if [ "\${1:-}" = "--once" ]; then
   reconcile_once
   exit $?
 fi
-log "reconciling $ROLE node $NODE_NAME against: \${PEERS[*]:-none} (every \${INTERVAL}s, repairs after \${GRACE}s)"
+log "reconciling $ROLE node $NODE_NAME against: \${PEERS[*]//"$ENTRY_SEP"/ } (every \${INTERVAL}s, repairs after \${GRACE}s)"
 while true; do
   reconcile_once || true
   sleep "$INTERVAL"
@@ -528,6 +528,8 @@ export function renderReconcileScript(d: Deployment, self: NativeMember): string
       FENCING: fencingEnabled(d),
       FENCE_AFTER: FENCE_AFTER_SECONDS,
       MAX_ATTEMPTS: MAX_REJOIN_ATTEMPTS,
+      // the separator of the fields of a PEERS / WITNESSES entry
+      ENTRY_SEP: " ",
     }),
     shellArray("PEERS", peerEntries(d, self)),
     shellArray("WITNESSES", witnessEntries(d, self)),
