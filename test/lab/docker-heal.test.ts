@@ -159,6 +159,8 @@ describe("the reconciliation service on Docker hosts", () => {
       if (i > 40) throw new Error("pg-3's WAL receiver did not stop");
       await sleep(250);
     }
+    // and is frozen as well, so nothing can bring it the rows before pg-1 and pg-2 are gone
+    await docker("pg-3", "pause");
     await sql("pg-1", "insert into forked select generate_series(1, 5000)");
     const lsn = await sql("pg-1", "select pg_current_wal_lsn()");
     for (let i = 0; (await sql("pg-2", `select pg_last_wal_replay_lsn() >= '${lsn}'`)) !== "t"; i++) {
@@ -167,7 +169,9 @@ describe("the reconciliation service on Docker hosts", () => {
     }
     // repmgrd on pg-3 sees its primary go and promotes pg-3 (pg-2 is gone too)
     await Promise.all([docker("pg-1", "pause"), docker("pg-2", "pause")]);
+    await docker("pg-3", "unpause");
     figures.forkPromoteS = (await waitWritable(["pg-3"], 120_000)).seconds;
+    expect(await sql("pg-3", "select count(*) from forked"), "pg-3 received the rows before its promotion: no fork").toBe("0");
     await sql("pg-3", "create table after_fork (id int); insert into after_fork values (1)");
     const thawed = Date.now();
     await Promise.all([docker("pg-1", "unpause"), docker("pg-2", "unpause")]);
