@@ -173,6 +173,8 @@ describe("the reconciliation service on Docker hosts", () => {
     figures.forkPromoteS = (await waitWritable(["pg-3"], 120_000)).seconds;
     expect(await sql("pg-3", "select count(*) from forked"), "pg-3 received the rows before its promotion: no fork").toBe("0");
     await sql("pg-3", "create table after_fork (id int); insert into after_fork values (1)");
+    const restartsOf = async (n: string) => Number(await ok(n, `docker inspect -f '{{.RestartCount}}' ${n}`));
+    const pg2Restarts = await restartsOf("pg-2");
     const thawed = Date.now();
     await Promise.all([docker("pg-1", "unpause"), docker("pg-2", "unpause")]);
     figures.forkRepairS = await until(
@@ -186,15 +188,24 @@ describe("the reconciliation service on Docker hosts", () => {
     );
     const [j1, j2, j3] = await Promise.all(["pg-1", "pg-2", "pg-3"].map(journal));
     expect(j1).toMatch(/REPAIR: pg-3 \(pg-3\) is primary on timeline 2, newer than this node's 1: this node is a stale primary/);
-    expect(j2).toMatch(/REPAIR: this standby has forked: timeline 1 replayed up to \S+, past \S+ where pg-3 left timeline 1; rewinding/);
-    for (const j of [j1, j2]) {
+    // pg-2 streamed from pg-1; when pg-1 stops for its rewind, repmgrd on pg-2 may fail to follow
+    // pg-3 and exit, which restarts pg-2's container: the image's start logic then rejoins it
+    // before the service's grace has run out. Otherwise the service rewinds it.
+    const byImage = (await restartsOf("pg-2")) > pg2Restarts;
+    const rewound = byImage ? ["pg-1"] : ["pg-1", "pg-2"];
+    figures.forkedStandbyByImage = byImage ? 1 : 0;
+    if (byImage) {
+      log("pg-2's container restarted (repmgrd exited): the image's start logic rejoined it; the service did not have to");
+      expect(repairs(j2)).toEqual([]);
+    } else expect(j2).toMatch(/REPAIR: this standby has forked: timeline 1 replayed up to \S+, past \S+ where pg-3 left timeline 1; rewinding/);
+    for (const j of byImage ? [j1] : [j1, j2]) {
       expect(j).toMatch(/node rejoin done/);
       expect(j).not.toMatch(/node rejoin failed/);
     }
     // the only primary is never touched
     expect(repairs(j3)).toEqual([]);
     // the rewind records, on the data nodes' hosts, with the discarded WAL saved
-    for (const n of ["pg-1", "pg-2"]) {
+    for (const n of rewound) {
       const rec = await ok(n, `f=$(ls /var/lib/ems-ha/rewind-${n}-*.txt | head -n 1); cat "$f"; ls "\${f%.txt}.wal" | wc -l`);
       expect(rec).toMatch(/^discarded: WAL of timeline 1 from \S+ to \S+ \([1-9]\d* bytes\)/m);
       expect(rec).toMatch(/^fork point: pg-3 left timeline 1 at \S+ \(now on timeline 2\)/m);
@@ -202,15 +213,15 @@ describe("the reconciliation service on Docker hosts", () => {
       expect(Number(rec.split("\n").at(-1))).toBeGreaterThan(0);
     }
     const s = await status();
-    expect(s.rewinds.map((m) => m.node).sort()).toEqual(["pg-1", "pg-2"]);
-    expect(s.reasons.some((r) => /^pg-2 was rewound by the reconciliation service/.test(r))).toBe(true);
+    expect(s.rewinds.map((m) => m.node).sort()).toEqual(rewound);
+    expect(s.reasons.some((r) => /^pg-1 was rewound by the reconciliation service/.test(r))).toBe(true);
     // what pg-3 had is kept everywhere; what only pg-1 and pg-2 had is gone (and recorded)
     for (const n of ["pg-1", "pg-2", "pg-3"]) {
       expect(await sql(n, "select (select count(*) from kept) || ' ' || (select count(*) from after_fork) || ' ' || (select count(*) from forked)")).toBe(
         "100 1 0",
       );
     }
-    for (const n of ["pg-1", "pg-2"]) {
+    for (const n of rewound) {
       const ack = await ackRewind(d, n, { env });
       expect(ack.ok, ack.message).toBe(true);
       expect(ack.message).toMatch(new RegExp(`1 rewind record\\(s\\) of ${n} acknowledged and removed`));
