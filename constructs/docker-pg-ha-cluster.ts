@@ -18,6 +18,7 @@ import { dataNodes, initialPrimary, witnessNodes } from "../src/config/derive";
 import type { Deployment } from "../src/config/schema";
 import type { Dependency, IDeployStep } from "./deploy-step";
 import { dockerDbNode, type DockerDbNode } from "./docker-db-node";
+import { dockerReconcileService, type DockerReconcileService } from "./docker-reconcile";
 import { PrimaryReady } from "./primary-ready";
 import type { DeploymentSecrets } from "./secrets";
 
@@ -39,6 +40,8 @@ export class DockerPgHaCluster implements IDeployStep {
   public readonly witnesses: DockerDbNode[];
   /** The wait until the primary accepts writes. */
   public readonly primaryReady: PrimaryReady;
+  /** The reconciliation service on every DB host, each a child "reconcile" of its node, after its container (docs/reliability.md). */
+  public readonly reconcile: DockerReconcileService[];
   /** The primary-ready wait: the cluster is done once its primary accepts writes. */
   public readonly done: ITerraformDependable[];
 
@@ -67,6 +70,7 @@ export class DockerPgHaCluster implements IDeployStep {
       dependsOn: this.nodes,
       policy: d.ssh,
     });
+    this.reconcile = this.nodes.map((n) => dockerReconcileService(n, d));
     this.done = this.primaryReady.done;
   }
 

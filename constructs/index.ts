@@ -12,6 +12,7 @@ export * from "./pg-ha-node";
 export * from "./docker-host-prepare";
 export * from "./docker-ssh-node";
 export * from "./docker-db-node";
+export * from "./docker-reconcile";
 export * from "./primary-ready";
 export * from "./ems-node";
 export * from "./fortigate-lb";

@@ -1,8 +1,10 @@
 /**
- * Rewind records of the native reconciliation service (docs/reliability.md, "Self-healing").
+ * Rewind records of the reconciliation service (docs/reliability.md, "Self-healing"): natively on
+ * each data node, in the Docker topologies on each data node's Docker host (the service runs on
+ * the host and acts on the container, src/render/docker-reconcile.ts).
  *
  * Before `repmgr node rejoin --force-rewind` discards what a node wrote after the fork, the
- * service writes /var/lib/ems-ha/rewind-<node>-<timestamp>.txt on that node: its timeline and
+ * service writes /var/lib/ems-ha/rewind-<node>-<timestamp>.txt on that host: its timeline and
  * last LSN, the new primary's fork point, and the WAL range that will be discarded. `ems-ha
  * status` lists these files (over SSH) until an operator reviews them and runs `ems-ha
  * ack-rewind NODE`, which prints and removes them.
@@ -76,16 +78,19 @@ export function parseMarkers(node: string, output: string): RewindMarker[] {
   return out;
 }
 
-/** Data nodes of a native deployment (the only ones the service rewinds). */
-function nativeDataNodes(d: Deployment): DbNodeConfig[] {
-  return d.topology === "native-single-region" ? d.database.nodes.filter((n) => n.role === "data") : [];
+/** Topologies whose DB hosts run the reconciliation service (the stacks install it). */
+export const RECONCILED_TOPOLOGIES: ReadonlySet<string> = new Set(["native-single-region", "single-region", "geo-redundant"]);
+
+/** Data nodes of a deployment whose hosts run the reconciliation service (the only ones it rewinds). */
+function reconciledDataNodes(d: Deployment): DbNodeConfig[] {
+  return RECONCILED_TOPOLOGIES.has(d.topology) ? d.database.nodes.filter((n) => n.role === "data") : [];
 }
 
-/** Reads the records of every native data node; a node that cannot be asked is a warning. */
+/** Reads the records of every such data node; a node that cannot be asked is a warning. */
 export async function findRewindMarkers(d: Deployment, opts: MarkerOptions): Promise<{ markers: RewindMarker[]; fenced: FenceMarker[]; warnings: string[] }> {
   const dir = stateDir(opts.env);
   const results = await Promise.all(
-    nativeDataNodes(d).map(async (n) => {
+    reconciledDataNodes(d).map(async (n) => {
       try {
         const r = await sshExec(n, listMarkersCommand(dir, n.name), {
           env: opts.env,
@@ -108,13 +113,13 @@ export async function findRewindMarkers(d: Deployment, opts: MarkerOptions): Pro
 
 /** Prints and removes a node's records. */
 export async function ackRewind(d: Deployment, name: string, opts: MarkerOptions): Promise<{ ok: boolean; message: string; records: string }> {
-  if (d.topology !== "native-single-region") {
+  if (!RECONCILED_TOPOLOGIES.has(d.topology)) {
     throw new ConfigError([
       {
         path: "topology",
         value: d.topology,
-        message: "rewind records are kept by the native reconciliation service only",
-        fix: "use ack-rewind with a native-single-region deployment",
+        message: "rewind records are kept by the reconciliation service, which this topology's hosts do not run",
+        fix: `use ack-rewind with a deployment of topology ${[...RECONCILED_TOPOLOGIES].join(", ")}`,
       },
     ]);
   }
@@ -125,7 +130,7 @@ export async function ackRewind(d: Deployment, name: string, opts: MarkerOptions
         path: "NODE",
         value: name,
         message: "no data node has this name",
-        fix: `name a data node: ${nativeDataNodes(d)
+        fix: `name a data node: ${reconciledDataNodes(d)
           .map((n) => n.name)
           .join(", ")}`,
       },

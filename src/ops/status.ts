@@ -9,7 +9,7 @@
  * paused on a node, nobody to promote if the primary failed now (the repmgr failover model
  * of src/analysis/failover, run on the nodes that are fit to vote), synchronous replication
  * configured but no synchronous standby connected or the primary's list empty (sync-status.ts), a rewind whose record
- * no operator has acknowledged (native), an EMS node unreachable or missing the services
+ * no operator has acknowledged (native and Docker hosts), an EMS node unreachable or missing the services
  * every EMS node runs, or no EMS node runs the primary's full list.
  * Warnings (not degraded): an unreachable witness, repmgr metadata that disagrees with
  * what the nodes answer, repmgrd's state unknown.
@@ -101,7 +101,7 @@ export interface ClusterStatus {
   readonly nextFailover?: NextFailover;
   /** Synchronous replication as the primary reports it; absent when off or without one primary. */
   readonly synchronous?: SynchronousStatus;
-  /** Rewinds recorded by the reconciliation service and not yet acknowledged (native). */
+  /** Rewinds recorded by the reconciliation service and not yet acknowledged (native and Docker hosts). */
   readonly rewinds: RewindMarker[];
   /** Data nodes that stopped their PostgreSQL because they saw no majority (native). */
   readonly fenced: FenceMarker[];

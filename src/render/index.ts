@@ -8,6 +8,7 @@ export * from "./bitnami";
 export * from "./checklist";
 export * from "./docker-cli";
 export * from "./docker-host";
+export * from "./docker-reconcile";
 export * from "./ems-services";
 export * from "./fortios";
 export * from "./installer";

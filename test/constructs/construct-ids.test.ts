@@ -24,16 +24,22 @@ const SINGLE_REGION: Pins = [
   ["single-region/pg-1/image", "docker_image.pg-1_image_524DC0B2"],
   ["single-region/pg-1/data", "docker_volume.pg-1_data_84899B61"],
   ["single-region/pg-1/container", "docker_container.pg-1_container_4AD58B7F"],
+  // New: the reconciliation service's install step (docs/topologies/single-region.md).
+  ["single-region/pg-1/reconcile", "terraform_data.pg-1_reconcile_5BC07DF2"],
   ["single-region/pg-2/provider", "provider.docker.pg_2"],
   ["single-region/pg-2/prepare", "terraform_data.pg-2_prepare_C13750C9"],
   ["single-region/pg-2/image", "docker_image.pg-2_image_9226BEAE"],
   ["single-region/pg-2/data", "docker_volume.pg-2_data_63B9A20E"],
   ["single-region/pg-2/container", "docker_container.pg-2_container_A322699D"],
+  // New: the reconciliation service's install step (docs/topologies/single-region.md).
+  ["single-region/pg-2/reconcile", "terraform_data.pg-2_reconcile_7E2DD3FA"],
   ["single-region/pgw-1/provider", "provider.docker.pgw_1"],
   ["single-region/pgw-1/prepare", "terraform_data.pgw-1_prepare_08298837"],
   ["single-region/pgw-1/image", "docker_image.pgw-1_image_8D8E4119"],
   ["single-region/pgw-1/data", "docker_volume.pgw-1_data_A303B503"],
   ["single-region/pgw-1/container", "docker_container.pgw-1_container_7DBA920F"],
+  // New: the reconciliation service's install step (docs/topologies/single-region.md).
+  ["single-region/pgw-1/reconcile", "terraform_data.pgw-1_reconcile_49421490"],
   ["single-region/primary-ready/wait", "terraform_data.primary-ready_wait_BE5752F1"],
   ["single-region/ems-1/install", "terraform_data.ems-1_install_C860A0A2"],
   ["single-region/ems-2/install", "terraform_data.ems-2_install_DEA27436"],

@@ -16,6 +16,10 @@ const SSH_ENGINE_DB_STEPS = [
   "terraform_data.pgw-1_prepare_08298837",
   "terraform_data.pgw-1_container_7DBA920F",
   "terraform_data.primary-ready_wait_BE5752F1",
+  // The reconciliation service's install step on each DB host (the same for both engines).
+  "terraform_data.pg-1_reconcile_5BC07DF2",
+  "terraform_data.pg-2_reconcile_7E2DD3FA",
+  "terraform_data.pgw-1_reconcile_49421490",
 ];
 
 describe("ssh engine addresses (single-region example)", () => {
@@ -28,5 +32,7 @@ describe("ssh engine addresses (single-region example)", () => {
     expect(db.sort()).toEqual([...SSH_ENGINE_DB_STEPS].sort());
     const providerPrepare = Object.keys(provider.resource.terraform_data!).filter((id) => id.includes("_prepare_"));
     expect(providerPrepare.map((id) => `terraform_data.${id}`).sort()).toEqual(SSH_ENGINE_DB_STEPS.filter((a) => a.includes("_prepare_")).sort());
+    const providerReconcile = Object.keys(provider.resource.terraform_data!).filter((id) => id.includes("_reconcile_"));
+    expect(providerReconcile.map((id) => `terraform_data.${id}`).sort()).toEqual(SSH_ENGINE_DB_STEPS.filter((a) => a.includes("_reconcile_")).sort());
   });
 });

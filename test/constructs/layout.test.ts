@@ -152,6 +152,13 @@ const CASES: Record<string, { deployment: Deployment; secrets?: constructs.Secre
     deployment: docker,
     build: (s) => ({ step: new constructs.DeploymentSecrets(s, "more-secrets"), expected: [] }),
   },
+  DockerReconcileService: {
+    deployment: docker,
+    build: (s) => {
+      const r = new constructs.DockerReconcileService(s, "reconcile", { deployment: docker, node: node(docker, "pg-1") });
+      return { step: r, expected: [r] };
+    },
+  },
   RemoteScript: {
     deployment: docker,
     build: (s) => {

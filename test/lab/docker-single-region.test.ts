@@ -88,16 +88,21 @@ describe("single-region (Docker, ssh engine) on lab hosts", () => {
         "ems-2_install",
         "pg-1_container",
         "pg-1_prepare",
+        "pg-1_reconcile",
         "pg-2_container",
         "pg-2_prepare",
+        "pg-2_reconcile",
         "pgw-1_container",
         "pgw-1_prepare",
+        "pgw-1_reconcile",
         "primary-ready_wait",
       ].sort(),
     );
     expect(at("pg-1_container").start).toBeGreaterThanOrEqual(at("pg-1_prepare").end);
     expect(at("pg-2_container").start).toBeGreaterThanOrEqual(at("pg-1_container").end);
     expect(at("pgw-1_container").start).toBeGreaterThanOrEqual(at("pg-2_container").end);
+    // the reconciliation service is installed on each DB host after its container
+    for (const n of ["pg-1", "pg-2", "pgw-1"]) expect(at(`${n}_reconcile`).start).toBeGreaterThanOrEqual(at(`${n}_container`).end);
     expect(at("primary-ready_wait").start).toBeGreaterThanOrEqual(at("pgw-1_container").end);
     expect(at("ems-1_install").start).toBeGreaterThanOrEqual(at("primary-ready_wait").end);
     expect(at("ems-2_install").start).toBeGreaterThanOrEqual(at("ems-1_install").end);

@@ -120,10 +120,10 @@ for (const [topology, input] of [
 
 describe("terraform plan with the ssh engine (real Terraform, no provider)", () => {
   for (const [topology, input, resources] of [
-    // 3 nodes x (prepare + container) + primary ready + 2 EMS installs
-    ["single-region", example, 9],
-    // 5 nodes x 2 + primary ready + 3 EMS installs
-    ["geo-redundant", geo, 14],
+    // 3 nodes x (prepare + container + reconcile) + primary ready + 2 EMS installs
+    ["single-region", example, 12],
+    // 5 nodes x 3 + primary ready + 3 EMS installs
+    ["geo-redundant", geo, 19],
   ] as const) {
     it(`${topology}: plans every step, prints no secret, downloads nothing`, () => {
       const { text } = synthDeployment(ssh(input, false));

@@ -90,7 +90,11 @@ export function graceSeconds(d: Deployment): number {
   return 2 * nativeSettings(d).reconcileIntervalSeconds;
 }
 
-const BODY = String.raw`
+/**
+ * The definitions of the reconciliation service, shared by the native hosts and the Docker hosts
+ * (src/render/docker-reconcile.ts redefines the functions that reach PostgreSQL and repmgr).
+ */
+const FUNCTIONS = String.raw`
 ATTEMPTS_FILE="$STATE_DIR/reconcile-attempts"
 PENDING_PREFIX="$STATE_DIR/reconcile-pending-"
 FENCE_MARKER="$STATE_DIR/fenced"
@@ -99,8 +103,23 @@ MAJORITY_SEEN="$STATE_DIR/reconcile-majority-seen"
 
 log() { printf '%s [ems-ha-reconcile %s] %s\n' "$(date '+%F %T')" "$NODE_NAME" "$*"; }
 as_pg() { runuser -u postgres -- "$@"; }
-q_local() { as_pg timeout 15 "$BINDIR/psql" -X -qAt -v ON_ERROR_STOP=1 -p "$PG_PORT" -d "\${2:-postgres}" -c "$1" 2>/dev/null; }
-q_peer() { as_pg timeout 15 "$BINDIR/psql" -X -qAt -v ON_ERROR_STOP=1 "host=$1 port=$2 user=repmgr dbname=repmgr connect_timeout=$CONNECT_TIMEOUT" -c "$3" 2>/dev/null; }
+# pg_run SECONDS PROGRAM ARGS...: one of PostgreSQL's programs as postgres, bounded
+pg_run() { local t=$1 p=$2; shift 2; as_pg timeout "$t" "$BINDIR/$p" "$@"; }
+# repmgr_run SECONDS ARGS...: repmgr with this node's repmgr.conf, bounded
+repmgr_run() { local t=$1; shift; as_pg timeout "$t" "$BINDIR/repmgr" -f "$REPMGR_CONF" "$@"; }
+q_local() { pg_run 15 psql -X -qAt -v ON_ERROR_STOP=1 -p "$PG_PORT" -d "\${2:-postgres}" -c "$1" 2>/dev/null; }
+q_peer() { pg_run 15 psql -X -qAt -v ON_ERROR_STOP=1 "host=$1 port=$2 user=repmgr dbname=repmgr connect_timeout=$CONNECT_TIMEOUT" -c "$3" 2>/dev/null; }
+# the WAL segment files of timeline $1 in this node's pg_wal, one name a line
+list_wal() {
+  local f
+  for f in "$DATA_DIR"/pg_wal/$(printf '%08X' "$1")????????????????; do
+    if [ -f "$f" ]; then echo "\${f##*/}"; fi
+  done
+}
+# copy_wal SEGMENT DIR: a copy of one of this node's WAL segment files
+copy_wal() { cp -p "$DATA_DIR/pg_wal/$1" "$2/"; }
+# the node has finished starting and may be looked at (natively: as soon as PostgreSQL runs)
+node_settled() { return 0; }
 attempts() { cat "$ATTEMPTS_FILE" 2>/dev/null || echo 0; }
 svc_active() { systemctl is-active --quiet "$SERVICE"; }
 svc_stop() { timeout 120 systemctl stop "$SERVICE"; }
@@ -132,7 +151,7 @@ clear_pending() { rm -f "$PENDING_PREFIX"*; }
 reachable_peers() {
   local p name id host port n=0
   for p in "\${PEERS[@]}" "\${WITNESSES[@]}"; do
-    read -r name id host port <<<"$p"
+    IFS="$ENTRY_SEP" read -r name id host port <<<"$p"
     [ "$(q_peer "$host" "$port" "select 1")" = 1 ] && n=$((n + 1))
   done
   echo "$n"
@@ -177,7 +196,7 @@ reconcile_fenced() {
   local p name id host port theirs mine lsn fork seen need
   p=$(current_primary)
   if [ -n "$p" ]; then
-    read -r name id host port <<<"$p"
+    IFS="$ENTRY_SEP" read -r name id host port <<<"$p"
     q_peer "$host" "$port" "CHECKPOINT" >/dev/null || return 0
     theirs=$(q_peer "$host" "$port" "select timeline_id from pg_control_checkpoint()") || return 0
     mine=$(controldata "Latest checkpoint's TimeLineID")
@@ -210,17 +229,17 @@ reconcile_fenced() {
 }
 
 # one field of pg_controldata of the (stopped) local cluster
-controldata() { as_pg "$BINDIR/pg_controldata" -D "$DATA_DIR" 2>/dev/null | awk -F': *' -v k="$1" '$1 == k { print $2; exit }'; }
+controldata() { pg_run 30 pg_controldata -D "$DATA_DIR" 2>/dev/null | awk -F': *' -v k="$1" '$1 == k { print $2; exit }'; }
 
 # "name id host port" of the one other data node that answers as primary; nothing when none or several
 current_primary() {
   local p name id host port found=()
   for p in "\${PEERS[@]}"; do
-    read -r name id host port <<<"$p"
+    IFS="$ENTRY_SEP" read -r name id host port <<<"$p"
     [ "$(q_peer "$host" "$port" "select pg_is_in_recovery()")" = f ] && found+=("$p")
   done
   if [ "\${#found[@]}" -eq 1 ]; then printf '%s\n' "\${found[0]}"; fi
-  if [ "\${#found[@]}" -gt 1 ]; then log "WARNING: several data nodes answer as primary (\${found[*]}): not acting" >&2; fi
+  if [ "\${#found[@]}" -gt 1 ]; then log "WARNING: several data nodes answer as primary (\${found[*]//"$ENTRY_SEP"/ }): not acting" >&2; fi
   return 0
 }
 
@@ -244,7 +263,7 @@ wait_streaming() {
 # $3 = fork point, $4 = this node's timeline, $5 = this node's last LSN. Copies the WAL
 # segments of timeline $4 from the fork point on. Fails when nothing could be recorded.
 save_discarded() {
-  local name=$1 their_tl=$2 fork=$3 my_tl=$4 my_lsn=$5 ts rec wal segsize per segno start f base n=0
+  local name=$1 their_tl=$2 fork=$3 my_tl=$4 my_lsn=$5 ts rec wal segsize per segno start base n=0
   ts=$(date -u +%Y%m%dT%H%M%SZ)
   rec="$STATE_DIR/rewind-$NODE_NAME-$ts.txt"
   wal="$STATE_DIR/rewind-$NODE_NAME-$ts.wal"
@@ -254,11 +273,9 @@ save_discarded() {
   per=$(( 4294967296 / segsize ))
   segno=$(( $(lsn_num "$fork") / segsize ))
   start=$(printf '%08X%08X%08X' "$my_tl" $(( segno / per )) $(( segno % per )))
-  for f in "$DATA_DIR"/pg_wal/$(printf '%08X' "$my_tl")????????????????; do
-    [ -f "$f" ] || continue
-    base=\${f##*/}
-    if [[ ! "$base" < "$start" ]]; then cp -p "$f" "$wal/" && n=$((n + 1)); fi
-  done
+  while read -r base; do
+    if [ -n "$base" ] && [[ ! "$base" < "$start" ]]; then copy_wal "$base" "$wal" && n=$((n + 1)); fi
+  done < <(list_wal "$my_tl")
   {
     echo "node: $NODE_NAME"
     echo "discarded: WAL of timeline $my_tl from $fork to $my_lsn ($(( $(lsn_num "$my_lsn") - $(lsn_num "$fork") )) bytes): transactions this node had that $name lacks"
@@ -268,13 +285,32 @@ save_discarded() {
     echo "recorded: $(date -u '+%F %T') UTC, before node rejoin --force-rewind from $name"
     echo "acknowledge: ems-ha ack-rewind $NODE_NAME (or remove this file)"
     echo "--- pg_controldata"
-    as_pg "$BINDIR/pg_controldata" -D "$DATA_DIR" 2>&1
+    pg_run 30 pg_controldata -D "$DATA_DIR" 2>&1
   } >"$rec.tmp" && mv "$rec.tmp" "$rec" || return 1
   log "WARNING: REWIND of $NODE_NAME will discard WAL $fork..$my_lsn of timeline $my_tl; recorded in $rec, segments saved in $wal"
 }
 
+# After a failed node rejoin: a fresh clone from primary $1 ($2:$3), the old data directory kept.
+reclone() {
+  local name=$1 host=$2 port=$3 keep
+  log "node rejoin failed: cloning from $name instead, keeping the old data directory"
+  svc_stop || true
+  keep="$DATA_DIR.pre-rejoin-$(date +%Y%m%d%H%M%S)"
+  mv "$DATA_DIR" "$keep"
+  log "old data directory kept at $keep"
+  if ! repmgr_run 3600 -h "$host" -p "$port" -U repmgr -d repmgr standby clone --fast-checkpoint; then
+    log "clone failed: the old data directory goes back in place; $SERVICE stays stopped"
+    rm -rf "$DATA_DIR"
+    mv "$keep" "$DATA_DIR"
+    return 1
+  fi
+  ensure_datadir_include
+  svc_start || return 1
+  repmgr_run 60 standby register --force
+}
+
 rejoin() {
-  local name=$1 host=$2 port=$3 n keep
+  local name=$1 host=$2 port=$3 n
   n=$(attempts)
   if [ "$n" -ge "$MAX_ATTEMPTS" ]; then
     log "$n rejoin attempts failed: not trying again. Rejoin by hand (repmgr node rejoin --force-rewind), then remove $ATTEMPTS_FILE"
@@ -287,24 +323,11 @@ rejoin() {
     return 1
   fi
   ensure_datadir_include
-  if as_pg timeout 900 "$BINDIR/repmgr" -f "$REPMGR_CONF" node rejoin \
+  if repmgr_run 900 node rejoin \
     -d "host=$host port=$port user=repmgr dbname=repmgr connect_timeout=$CONNECT_TIMEOUT" --force-rewind; then
     log "node rejoin done"
   else
-    log "node rejoin failed: cloning from $name instead, keeping the old data directory"
-    svc_stop || true
-    keep="$DATA_DIR.pre-rejoin-$(date +%Y%m%d%H%M%S)"
-    mv "$DATA_DIR" "$keep"
-    log "old data directory kept at $keep"
-    if ! as_pg timeout 3600 "$BINDIR/repmgr" -h "$host" -p "$port" -U repmgr -d repmgr -f "$REPMGR_CONF" standby clone --fast-checkpoint; then
-      log "clone failed: the old data directory goes back in place; $SERVICE stays stopped"
-      rm -rf "$DATA_DIR"
-      mv "$keep" "$DATA_DIR"
-      return 1
-    fi
-    ensure_datadir_include
-    svc_start || return 1
-    as_pg timeout 60 "$BINDIR/repmgr" -f "$REPMGR_CONF" standby register --force || return 1
+    reclone "$name" "$host" "$port" || return 1
   fi
   svc_active || svc_start || return 1
   if wait_streaming 60; then
@@ -320,7 +343,7 @@ rejoin() {
 
 follow() {
   local name=$1 id=$2
-  if ! as_pg timeout 300 "$BINDIR/repmgr" -f "$REPMGR_CONF" standby follow --upstream-node-id="$id"; then
+  if ! repmgr_run 300 standby follow --upstream-node-id="$id"; then
     log "standby follow of $name failed"
     return 1
   fi
@@ -338,7 +361,7 @@ follow() {
 reconcile_primary() {
   local p name id host port theirs mine lsn fork
   for p in "\${PEERS[@]}"; do
-    read -r name id host port <<<"$p"
+    IFS="$ENTRY_SEP" read -r name id host port <<<"$p"
     [ "$(q_peer "$host" "$port" "select pg_is_in_recovery()")" = f ] || continue
     # right after a promotion the control file still shows the old timeline (docs/background.md#native-postgresql-and-repmgr)
     q_peer "$host" "$port" "CHECKPOINT" >/dev/null || continue
@@ -366,7 +389,7 @@ reconcile_standby() {
   local p name id host port status sender theirs mine lsn fork
   p=$(current_primary)
   [ -n "$p" ] || return 0
-  read -r name id host port <<<"$p"
+  IFS="$ENTRY_SEP" read -r name id host port <<<"$p"
   status=$(q_local "select status from pg_stat_wal_receiver")
   sender=$(q_local "select sender_host from pg_stat_wal_receiver")
   if [ "$status" = streaming ] && [ "$sender" = "$host" ]; then
@@ -408,7 +431,7 @@ reconcile_witness() {
   local p name id host port up prim
   p=$(current_primary)
   [ -n "$p" ] || return 0
-  read -r name id host port <<<"$p"
+  IFS="$ENTRY_SEP" read -r name id host port <<<"$p"
   up=$(q_local "select upstream_node_id from repmgr.nodes where node_id = $NODE_ID" repmgr) || return 0
   prim=$(q_local "select string_agg(node_id::text, ',') from repmgr.nodes where type = 'primary' and active" repmgr) || return 0
   if [ "$up" = "$id" ] && [ "$prim" = "$id" ]; then
@@ -417,7 +440,7 @@ reconcile_witness() {
   fi
   persisting witness || { log "registered with node \${up:-none} (primary in its metadata: \${prim:-none}), but $name is the primary: repairing if this lasts \${GRACE}s"; return 0; }
   log "REPAIR: this witness is registered with node \${up:-none} (primary in its metadata: \${prim:-none}), but $name ($host) is the primary: witness register --force -h $host"
-  if ! as_pg timeout 60 "$BINDIR/repmgr" -f "$REPMGR_CONF" -h "$host" -p "$port" -U repmgr -d repmgr witness register --force; then
+  if ! repmgr_run 60 -h "$host" -p "$port" -U repmgr -d repmgr witness register --force; then
     log "witness register with $name failed"
     return 1
   fi
@@ -461,7 +484,7 @@ removed_from_cluster() {
 reconcile_once() {
   local rec
   if [ -f "$REMOVED_MARKER" ]; then return 0; fi
-  if removed_from_cluster; then return 0; fi
+  if [ "$CHECK_REMOVED" = 1 ] && removed_from_cluster; then return 0; fi
   if ! svc_active; then
     if [ "$ROLE" = data ] && [ -f "$FENCE_MARKER" ]; then reconcile_fenced; fi
     return 0
@@ -470,6 +493,7 @@ reconcile_once() {
     log "PostgreSQL runs again (fenced since $(cat "$FENCE_MARKER" 2>/dev/null)): fence lifted"
     rm -f "$FENCE_MARKER"
   fi
+  node_settled || return 0
   if [ "$ROLE" = witness ]; then
     reconcile_witness
     return $?
@@ -485,6 +509,10 @@ reconcile_once() {
   fi
 }
 
+`;
+
+/** The override hook and the loop: after the definitions (and a flavour's redefinitions). */
+const MAIN = String.raw`
 if [ -n "\${EMS_HA_RECONCILE_OVERRIDES:-}" ]; then
   # shellcheck source=/dev/null
   . "$EMS_HA_RECONCILE_OVERRIDES"
@@ -494,7 +522,7 @@ if [ "\${1:-}" = "--once" ]; then
   reconcile_once
   exit $?
 fi
-log "reconciling $ROLE node $NODE_NAME against: \${PEERS[*]:-none} (every \${INTERVAL}s, repairs after \${GRACE}s)"
+log "reconciling $ROLE node $NODE_NAME against: \${PEERS[*]//"$ENTRY_SEP"/ } (every \${INTERVAL}s, repairs after \${GRACE}s)"
 while true; do
   reconcile_once || true
   if [ -f "$REMOVED_MARKER" ]; then
@@ -505,6 +533,16 @@ while true; do
   sleep "$INTERVAL"
 done
 `;
+
+/**
+ * The whole script: `header` (shebang, settings, PEERS, WITNESSES), the shared definitions,
+ * `flavour` (bash that redefines some of them, e.g. for Docker hosts), then the override hook
+ * and the loop.
+ */
+export function reconcileScriptText(header: ReadonlyArray<string>, flavour: string): string {
+  const body = [FUNCTIONS, flavour, MAIN].map((part) => unescapeBash(part).replace(/^\n/, "").replace(/\n*$/, "\n")).filter((part) => part.trim() !== "");
+  return header.join("\n") + "\n" + body.join("\n");
+}
 
 export function renderReconcileScript(d: Deployment, self: NativeMember): string {
   const s = nativeSettings(d);
@@ -519,6 +557,8 @@ export function renderReconcileScript(d: Deployment, self: NativeMember): string
       NODE_NAME: self.name,
       NODE_ID: self.nodeId,
       NODE_ADDRESS: self.address,
+      // a node taken out of database.nodes retires itself (removed_from_cluster)
+      CHECK_REMOVED: 1,
       ROLE: self.role,
       PG_PORT: self.port,
       BINDIR: l.bindir,
@@ -533,11 +573,13 @@ export function renderReconcileScript(d: Deployment, self: NativeMember): string
       FENCING: fencingEnabled(d),
       FENCE_AFTER: FENCE_AFTER_SECONDS,
       MAX_ATTEMPTS: MAX_REJOIN_ATTEMPTS,
+      // the separator of the fields of a PEERS / WITNESSES entry
+      ENTRY_SEP: " ",
     }),
     shellArray("PEERS", peerEntries(d, self)),
     shellArray("WITNESSES", witnessEntries(d, self)),
   ];
-  return header.join("\n") + "\n" + unescapeBash(BODY).replace(/^\n/, "");
+  return reconcileScriptText(header, "");
 }
 
 export function reconcileUnitSections(pgVersion = 15): UnitSection[] {

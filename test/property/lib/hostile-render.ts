@@ -11,6 +11,7 @@ import { fortigateObjects, renderFortiOsCli } from "../../../src/render/fortios"
 import { renderEmsInstallScript, renderEmsPrepareCommand } from "../../../src/render/installer";
 import { nativeMembers } from "../../../src/render/native/layout";
 import { renderReconcileScript } from "../../../src/render/native/reconcile";
+import { renderDockerReconcileInstallScript } from "../../../src/render/docker-reconcile";
 import { renderRollingScript } from "../../../src/render/native/rolling";
 import { renderSetupScript } from "../../../src/render/native/setup-script";
 import { renderDbReachableCheck, renderStandaloneDbScript, standaloneServer } from "../../../src/render/standalone-db";
@@ -191,10 +192,14 @@ export function renderAll(topology: ExampleName, d: Deployment): Rendered {
     add("prepare ems", renderEmsPrepareCommand(d));
   }
   if (topology === "single-region") {
-    for (const n of d.database.nodes) {
+    // The hostile names have no trailing -<number>: the semantic check (bitnami-node-names) then
+    // requires nodeId, which the reconciliation service names in its script.
+    const withIds: Deployment = { ...d, database: { ...d.database, nodes: d.database.nodes.map((x, i) => ({ ...x, nodeId: x.nodeId ?? 1001 + i })) } };
+    for (const [i, n] of d.database.nodes.entries()) {
       const spec = containerSpec(d, n);
       add(`host prep ${n.name}`, renderHostPrepScript(d, n, spec.extraConf));
       add(`docker run ${n.name}`, dockerRunCommand(spec));
+      add(`reconcile ${n.name}`, renderDockerReconcileInstallScript(withIds, withIds.database.nodes[i]!));
     }
     add(
       "wait primary",

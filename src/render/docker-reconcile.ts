@@ -1,0 +1,242 @@
+/**
+ * The reconciliation service of a Docker DB host (single-region, geo-redundant): the native
+ * service's repairs (src/render/native/reconcile.ts, docs/reliability.md "Self-healing") for a
+ * node whose PostgreSQL and repmgr run in the ems-postgres-ha container. A systemd unit on the
+ * host runs the same script as on a native host; only the functions that reach PostgreSQL and
+ * repmgr are redefined, to act through `docker exec` in the node's container:
+ *
+ * - psql, pg_ctl, pg_controldata: `docker exec <container> ...` as the image's user (programs
+ *   on the image's PATH), SQL as the repmgr user over TCP with the password the container
+ *   already has in its environment (`$REPMGR_PASSWORD` expands inside the container, never on a
+ *   command line of the host);
+ * - repmgr: through the image's entrypoint with the image's repmgr.conf, as the guide runs it
+ *   (`docker exec <c> /opt/bitnami/scripts/postgresql-repmgr/entrypoint.sh repmgr -f
+ *   /opt/bitnami/repmgr/conf/repmgr.conf ...`);
+ * - WAL segments a rewind would discard: listed in the container, copied to the host with
+ *   `docker cp` next to the rewind record in /var/lib/ems-ha (what `ems-ha status` shows);
+ * - "PostgreSQL runs": the container runs and `pg_ctl status` says so; a node is only looked at
+ *   once the image has finished its start-up (repmgrd, the image's main process, runs);
+ * - repmgrd is the container's main process: it is never restarted (that would restart the
+ *   container; with degraded monitoring off, as the stacks set it, it reconnects by itself);
+ * - when `node rejoin` fails, the container is restarted: the image's start logic then joins the
+ *   node to the current primary (it re-clones a standby). What the rewind would have discarded is
+ *   recorded before either happens.
+ *
+ * Fencing (a primary that sees no majority stopping itself) is not done on Docker hosts.
+ * docs/topologies/single-region.md ("Reconciliation service") says what is relied on.
+ */
+import { failoverTiming, repmgrNodeId } from "../config/derive";
+import type { DbNodeConfig, Deployment } from "../config/schema";
+import { PG_DATA_DIR } from "./docker-cli";
+import { heredoc, sh, UnsafeValueError } from "./escape";
+import { MAX_REJOIN_ATTEMPTS, FENCE_AFTER_SECONDS, reconcileScriptText } from "./native/reconcile";
+import { formatUnit, type UnitSection } from "./native/repmgrd";
+import { shellArray, shellVars } from "./native/shell";
+import { STATE_DIR } from "./native/layout";
+
+/** The image's entrypoint, which prepares the environment of a command run with docker exec. */
+export const BITNAMI_ENTRYPOINT = "/opt/bitnami/scripts/postgresql-repmgr/entrypoint.sh";
+/** The image's repmgr.conf (docs/background.md#the-bitnami-postgresql-repmgr-image). */
+export const BITNAMI_REPMGR_CONF = "/opt/bitnami/repmgr/conf/repmgr.conf";
+export const DOCKER_RECONCILE_SCRIPT = "/usr/local/sbin/ems-ha-reconcile";
+export const DOCKER_RECONCILE_UNIT_NAME = "ems-ha-reconcile";
+export const DOCKER_RECONCILE_UNIT = `/etc/systemd/system/${DOCKER_RECONCILE_UNIT_NAME}.service`;
+
+/** Seconds between two looks of the service on a Docker host. */
+export const DOCKER_RECONCILE_INTERVAL_SECONDS = 5;
+
+/**
+ * Seconds a fault must last before the service repairs it: longer than repmgrd's own failover
+ * (detection, reconnect attempts, their connect timeouts), so repmgrd always gets the first go.
+ */
+export function dockerGraceSeconds(d: Deployment): number {
+  const t = failoverTiming(d);
+  const failover = t.monitorIntervalSeconds + t.reconnectAttempts * (t.reconnectIntervalSeconds + t.connectTimeoutSeconds);
+  return Math.max(2 * DOCKER_RECONCILE_INTERVAL_SECONDS, failover + DOCKER_RECONCILE_INTERVAL_SECONDS);
+}
+
+function nodeIdOrThrow(n: DbNodeConfig): number {
+  const id = repmgrNodeId(n);
+  if (id === undefined)
+    throw new UnsafeValueError(`node ${JSON.stringify(n.name)}: its repmgr node id cannot be derived; name it like pg-1 (a trailing -<number>) or set nodeId`);
+  return id;
+}
+
+/** The separator of the fields of a PEERS / WITNESSES entry: a control character no name holds. */
+const ENTRY_SEP = "\x1f";
+
+/**
+ * A node name as the script uses it (quoting for the shell is done where it is written): not
+ * empty, no line break (an entry is read as one line) and no ENTRY_SEP.
+ */
+function nodeWord(name: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (name === "" || /[\x00\n\x1f]/.test(name))
+    throw new UnsafeValueError(`node ${JSON.stringify(name)}: a DB node name must not be empty or hold a line break or the character 0x1f`);
+  return name;
+}
+
+/**
+ * "name nodeId host port" (separated by ENTRY_SEP) of a member as the script's PEERS / WITNESSES want it: the host is the
+ * node's name, which the containers resolve (--add-host) and repmgr's conninfo uses.
+ */
+function entry(d: Deployment, n: DbNodeConfig): string {
+  return [nodeWord(n.name), nodeIdOrThrow(n), n.name, d.database.port].join(ENTRY_SEP);
+}
+
+/** The functions that differ on a Docker host (bash; `\${` stands for bash's own `${`). */
+const DOCKER_FLAVOUR = String.raw`
+# --- Docker host: PostgreSQL and repmgr run in the container $CONTAINER; these replace the native definitions.
+container_running() { [ "$(timeout 30 docker inspect -f '{{.State.Running}}' "$CONTAINER" 2>/dev/null)" = true ]; }
+# pg_run SECONDS PROGRAM ARGS...: a program inside the container, as the image's user, bounded
+pg_run() { local t=$1; shift; timeout $((t + 30)) docker exec "$CONTAINER" timeout "$t" "$@"; }
+# repmgr_run SECONDS ARGS...: repmgr through the image's entrypoint, with the image's repmgr.conf and the repmgr password of the container's environment
+repmgr_run() {
+  local t=$1
+  shift
+  timeout $((t + 30)) docker exec "$CONTAINER" "$ENTRYPOINT" bash -c 'export PGPASSWORD="\${REPMGR_PASSWORD:-}"; exec timeout "$@"' _ "$t" repmgr -f "$REPMGR_CONF" "$@"
+}
+# psql_in CONNINFO SQL: SQL as the repmgr user from inside the container (the password from its environment)
+psql_in() { pg_run 15 bash -c 'PGPASSWORD="\${REPMGR_PASSWORD:-}" exec psql -X -qAt -v ON_ERROR_STOP=1 -d "$1" -c "$2"' _ "$1" "$2" 2>/dev/null; }
+q_local() { psql_in "host=127.0.0.1 port=$PG_PORT user=repmgr dbname=\${2:-repmgr} connect_timeout=$CONNECT_TIMEOUT" "$1"; }
+q_peer() { psql_in "host=$1 port=$2 user=repmgr dbname=repmgr connect_timeout=$CONNECT_TIMEOUT" "$3"; }
+svc_active() { container_running && pg_run 15 pg_ctl -D "$DATA_DIR" status >/dev/null 2>&1; }
+svc_stop() { pg_run 130 pg_ctl -D "$DATA_DIR" -m fast -w -t 120 stop >/dev/null; }
+# Starting PostgreSQL in its role is the image's business: the container is restarted.
+svc_start() {
+  local i
+  log "restarting the container $CONTAINER (the image starts PostgreSQL in its role)"
+  timeout 300 docker restart -t 120 "$CONTAINER" >/dev/null || return 1
+  for ((i = 0; i < 60; i++)); do
+    if svc_active && node_settled; then return 0; fi
+    sleep 5
+  done
+  return 1
+}
+# repmgrd is the container's main process: restarting it would restart the container
+restart_repmgrd() { return 0; }
+# the image has finished starting the node once its main process, repmgrd, runs
+node_settled() { timeout 30 docker top "$CONTAINER" 2>/dev/null | grep -q '[r]epmgrd'; }
+# the image keeps its own configuration files
+ensure_datadir_include() { return 0; }
+list_wal() { pg_run 30 ls "$DATA_DIR/pg_wal" 2>/dev/null | grep -E "^$(printf '%08X' "$1")[0-9A-F]{16}$"; }
+copy_wal() { timeout 120 docker cp "$CONTAINER:$DATA_DIR/pg_wal/$1" "$2/"; }
+# After a failed node rejoin: the image's start logic joins the node to the primary (what the
+# rewind would have discarded is recorded already).
+reclone() {
+  log "node rejoin failed: restarting the container $CONTAINER; the image's start logic joins it to $1"
+  svc_start
+}
+`;
+
+/** The service's script for one DB node of a Docker deployment. */
+export function renderDockerReconcileScript(d: Deployment, node: DbNodeConfig): string {
+  const others = d.database.nodes.filter((n) => n.name !== node.name);
+  const header = [
+    "#!/bin/bash",
+    sh`# ems-ha reconciliation service of ${node.name} (container ${node.name}): repairs a stale primary, a forked or misattached standby, a stale witness.`,
+    sh`# Managed by ems-ha (${d.topology}); usage: ems-ha-reconcile [--once]`,
+    "set -uo pipefail",
+    "cd /",
+    shellVars({
+      NODE_NAME: nodeWord(node.name),
+      NODE_ID: nodeIdOrThrow(node),
+      // Membership changes are not operations of the Docker topologies (docs/operations.md), and the
+      // image's conninfo is not in the form the removal check reads: the check is off here.
+      CHECK_REMOVED: 0,
+      NODE_ADDRESS: node.address,
+      ROLE: node.role,
+      CONTAINER: node.name,
+      PG_PORT: d.database.port,
+      BINDIR: "",
+      // a label for log lines; shellVars quotes the whole value
+      SERVICE: ["PostgreSQL in container", node.name].join(" "),
+      ENTRYPOINT: BITNAMI_ENTRYPOINT,
+      REPMGR_CONF: BITNAMI_REPMGR_CONF,
+      DATA_DIR: PG_DATA_DIR,
+      CONF_DIR: PG_DATA_DIR,
+      STATE_DIR,
+      CONNECT_TIMEOUT: failoverTiming(d).connectTimeoutSeconds,
+      INTERVAL: DOCKER_RECONCILE_INTERVAL_SECONDS,
+      GRACE: dockerGraceSeconds(d),
+      FENCING: false,
+      FENCE_AFTER: FENCE_AFTER_SECONDS,
+      MAX_ATTEMPTS: MAX_REJOIN_ATTEMPTS,
+    }),
+    // fields of the entries below are separated by the unit separator (names may hold spaces)
+    "ENTRY_SEP=$'\\x1f'",
+    shellArray(
+      "PEERS",
+      others.filter((n) => n.role === "data").map((n) => entry(d, n)),
+    ),
+    shellArray(
+      "WITNESSES",
+      others.filter((n) => n.role === "witness").map((n) => entry(d, n)),
+    ),
+  ];
+  return reconcileScriptText(header, DOCKER_FLAVOUR);
+}
+
+export function dockerReconcileUnitSections(): UnitSection[] {
+  return [
+    {
+      name: "Unit",
+      directives: [
+        ["Description", "ems-ha reconciliation: repairs a stale primary, a forked or misattached standby, a stale witness (in the DB container)"],
+        ["After", "network-online.target docker.service"],
+        ["Wants", "network-online.target"],
+      ],
+    },
+    {
+      name: "Service",
+      directives: [
+        ["Type", "simple"],
+        ["ExecStart", DOCKER_RECONCILE_SCRIPT],
+        ["Restart", "on-failure"],
+        ["RestartSec", "10s"],
+      ],
+    },
+    { name: "Install", directives: [["WantedBy", "multi-user.target"]] },
+  ];
+}
+
+export function renderDockerReconcileUnit(topology: Deployment["topology"]): string {
+  return formatUnit(dockerReconcileUnitSections(), `Managed by ems-ha (${topology}).`);
+}
+
+const EOF = "EMS_HA_EOF";
+
+/**
+ * The install step (run as root over SSH): the script and the unit written when they differ,
+ * the unit enabled and (re)started, then checked to be running.
+ */
+export function renderDockerReconcileInstallScript(d: Deployment, node: DbNodeConfig): string {
+  return (
+    [
+      "#!/bin/bash",
+      sh`# ems-ha: installs the reconciliation service of ${node.name} on its Docker host.`,
+      "set -euo pipefail",
+      "changed=0",
+      "# install_file DEST MODE < content: written only when it differs",
+      "install_file() {",
+      "  local dest=$1 mode=$2 tmp",
+      '  mkdir -p "$(dirname "$dest")"',
+      '  tmp=$(mktemp "$dest.ems-ha.XXXXXX")',
+      '  cat >"$tmp"',
+      '  chmod "$mode" "$tmp"',
+      '  chown root:root "$tmp"',
+      '  if [ -f "$dest" ] && cmp -s "$tmp" "$dest"; then rm -f "$tmp"; else mv -f "$tmp" "$dest"; changed=1; echo "[ems-ha] wrote $dest"; fi',
+      "}",
+      sh`mkdir -p ${STATE_DIR}`,
+      heredoc(sh`install_file ${DOCKER_RECONCILE_SCRIPT} 0755`, EOF, renderDockerReconcileScript(d, node)),
+      heredoc(sh`install_file ${DOCKER_RECONCILE_UNIT} 0644`, EOF, renderDockerReconcileUnit(d.topology)),
+      'if [ "$changed" = 1 ]; then systemctl daemon-reload; fi',
+      sh`systemctl enable --quiet ${DOCKER_RECONCILE_UNIT_NAME}`,
+      sh`if [ "$changed" = 1 ]; then systemctl restart ${DOCKER_RECONCILE_UNIT_NAME}; else systemctl start ${DOCKER_RECONCILE_UNIT_NAME}; fi`,
+      "sleep 2",
+      // the node's name as its own (quoted) word, never inside double quotes
+      sh`if ! systemctl is-active --quiet ${DOCKER_RECONCILE_UNIT_NAME}; then journalctl -u ${DOCKER_RECONCILE_UNIT_NAME} -n 20 --no-pager >&2 || true; echo "ems-ha: ${DOCKER_RECONCILE_UNIT_NAME} is not running on" ${node.name} >&2; exit 1; fi`,
+      sh`echo "[ems-ha] ${DOCKER_RECONCILE_UNIT_NAME} runs on" ${node.name}`,
+    ].join("\n") + "\n"
+  );
+}

@@ -1,0 +1,192 @@
+/**
+ * The Docker hosts' reconciliation service (src/render/docker-reconcile.ts): its settings, its
+ * unit and install step, and one iteration of the real script against a fake `docker` CLI that
+ * answers as the node's container would: a healthy node is left alone (no repmgr call), a stale
+ * witness is re-registered through the image's entrypoint with the image's repmgr.conf.
+ */
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import example from "../../examples/single-region";
+import { parseDeployment } from "../../src/config/parse";
+import {
+  BITNAMI_ENTRYPOINT,
+  BITNAMI_REPMGR_CONF,
+  DOCKER_RECONCILE_SCRIPT,
+  DOCKER_RECONCILE_UNIT,
+  dockerGraceSeconds,
+  renderDockerReconcileInstallScript,
+  renderDockerReconcileScript,
+  renderDockerReconcileUnit,
+} from "../../src/render/docker-reconcile";
+import { tempDir } from "../helpers/tmp";
+
+const d = parseDeployment(example);
+const node = (name: string) => d.database.nodes.find((n) => n.name === name)!;
+
+function headerValue(script: string, name: string): string | undefined {
+  return new RegExp(`^${name}=(.*)$`, "m").exec(script)?.[1];
+}
+
+describe("the Docker reconciliation script", () => {
+  const s1 = renderDockerReconcileScript(d, node("pg-1"));
+  const sw = renderDockerReconcileScript(d, node("pgw-1"));
+
+  it("is valid bash and names the node's container, repmgr node id and the image's paths", () => {
+    for (const s of [s1, sw]) expect(spawnSync("bash", ["-n"], { input: s }).status).toBe(0);
+    expect(headerValue(s1, "CONTAINER")).toBe("pg-1");
+    expect(headerValue(s1, "NODE_ID")).toBe("1001");
+    expect(headerValue(sw, "NODE_ID")).toBe("2001");
+    expect(headerValue(sw, "ROLE")).toBe("witness");
+    expect(headerValue(s1, "REPMGR_CONF")).toBe(BITNAMI_REPMGR_CONF);
+    expect(headerValue(s1, "ENTRYPOINT")).toBe(BITNAMI_ENTRYPOINT);
+    expect(headerValue(s1, "DATA_DIR")).toBe("/bitnami/postgresql/data");
+    expect(headerValue(s1, "STATE_DIR")).toBe("/var/lib/ems-ha");
+    // peers by name: the containers resolve them (--add-host), repmgr's conninfo names them
+    // fields separated by the unit separator (ENTRY_SEP), so that no name can split an entry
+    expect(headerValue(s1, "ENTRY_SEP")).toBe("$'\\x1f'");
+    expect(headerValue(s1, "PEERS")).toBe("('pg-2\x1f1002\x1fpg-2\x1f5432')");
+    expect(headerValue(s1, "WITNESSES")).toBe("('pgw-1\x1f2001\x1fpgw-1\x1f5432')");
+    expect(headerValue(s1, "FENCING")).toBe("0");
+    expect(headerValue(s1, "GRACE")).toBe(String(dockerGraceSeconds(d)));
+  });
+
+  it("waits longer than repmgrd's own failover before repairing", () => {
+    // the example's failover timing: the image's defaults, 3 x 5 s, connect timeout 2 s, monitor 2 s
+    expect(dockerGraceSeconds(d)).toBe(2 + 3 * (5 + 2) + 5);
+  });
+
+  it("redefines the functions that reach PostgreSQL after the shared ones and before the loop", () => {
+    const last = (fn: string) => s1.lastIndexOf(`\n${fn}() {`);
+    const first = (fn: string) => s1.indexOf(`\n${fn}() {`);
+    const loop = s1.indexOf("\nwhile true; do");
+    for (const fn of [
+      "q_local",
+      "q_peer",
+      "pg_run",
+      "repmgr_run",
+      "svc_active",
+      "svc_stop",
+      "svc_start",
+      "restart_repmgrd",
+      "list_wal",
+      "copy_wal",
+      "reclone",
+      "node_settled",
+    ]) {
+      expect(first(fn), fn).toBeGreaterThan(0);
+      expect(last(fn), `${fn} is redefined for Docker`).toBeGreaterThan(first(fn));
+      expect(last(fn)).toBeLessThan(loop);
+    }
+    // the password stays in the container's environment
+    const assignments = s1.match(/PGPASSWORD=\S*/g) ?? [];
+    expect(assignments.length).toBeGreaterThan(0);
+    for (const a of assignments) expect(a).toMatch(/^PGPASSWORD="\$\{REPMGR_PASSWORD:-\}"/);
+    expect(s1).not.toMatch(/password=/);
+  });
+
+  it("is installed with a unit ordered after Docker, restarted only when it changed", () => {
+    const unit = renderDockerReconcileUnit("single-region");
+    expect(unit).toMatch(/^After=network-online\.target docker\.service$/m);
+    expect(unit).toContain(`ExecStart=${DOCKER_RECONCILE_SCRIPT}`);
+    const install = renderDockerReconcileInstallScript(d, node("pg-2"));
+    expect(spawnSync("bash", ["-n"], { input: install }).status).toBe(0);
+    expect(install).toContain(`install_file ${DOCKER_RECONCILE_SCRIPT} 0755 <<'EMS_HA_EOF'`);
+    expect(install).toContain(`install_file ${DOCKER_RECONCILE_UNIT} 0644 <<'EMS_HA_EOF'`);
+    expect(install).toContain(renderDockerReconcileScript(d, node("pg-2")).trimEnd());
+    expect(install).toMatch(/if \[ "\$changed" = 1 \]; then systemctl restart ems-ha-reconcile; else systemctl start ems-ha-reconcile; fi/);
+  });
+});
+
+/**
+ * A fake docker CLI: `inspect` says running, `top` lists repmgrd, `exec ... pg_ctl status`
+ * succeeds, psql answers from the environment (PRIMARY: the peer that is writable; UP / PRIM: the
+ * witness's metadata; RECEIVER: "status sender" of the local WAL receiver), repmgr through the
+ * entrypoint succeeds. Every call is logged.
+ */
+const FAKE_DOCKER = String.raw`#!/bin/bash
+echo "docker $*" >>"$FAKE_LOG"
+case "$1" in
+  inspect) echo true; exit 0 ;;
+  top) echo "UID PID CMD"; echo "1001 7 repmgrd -f /opt/bitnami/repmgr/conf/repmgr.conf --daemonize=false"; exit 0 ;;
+  cp) exit 0 ;;
+  exec) ;;
+  *) exit 1 ;;
+esac
+shift 2
+[ "$1" = timeout ] && shift 2
+case "$1" in
+  pg_ctl) exit 0 ;;
+  /opt/bitnami/scripts/postgresql-repmgr/entrypoint.sh) exit 0 ;;
+  bash) ci=$5; q=$6 ;;
+  *) exit 1 ;;
+esac
+host=$(sed -n 's/.*host=\([^ ]*\).*/\1/p' <<<"$ci")
+case "$q" in
+  "select pg_is_in_recovery()") if [ "$host" = 127.0.0.1 ]; then echo "$LOCAL_RECOVERY"; elif [ "$host" = "$PRIMARY" ]; then echo f; else echo t; fi ;;
+  "select upstream_node_id"*) echo "$UP" ;;
+  "select string_agg"*) echo "$PRIM" ;;
+  "select status from pg_stat_wal_receiver") echo "\${RECEIVER% *}" ;;
+  "select sender_host from pg_stat_wal_receiver") echo "\${RECEIVER#* }" ;;
+  *) echo "unexpected SQL: $q" >&2; exit 1 ;;
+esac
+`.replace(/\\\$\{/g, "${");
+
+function runOnce(name: string, vars: Record<string, string>, fakeDocker = FAKE_DOCKER): { code: number | null; out: string; calls: string } {
+  const dir = tempDir("ems-ha-docker-reconcile-");
+  const bin = join(dir, "bin");
+  spawnSync("mkdir", ["-p", bin, join(dir, "state")]);
+  writeFileSync(join(bin, "docker"), fakeDocker);
+  chmodSync(join(bin, "docker"), 0o755);
+  const script = join(dir, "ems-ha-reconcile");
+  writeFileSync(script, renderDockerReconcileScript(d, node(name)));
+  const overrides = join(dir, "overrides.sh");
+  writeFileSync(overrides, [`STATE_DIR=${dir}/state`, `ATTEMPTS_FILE=${dir}/state/attempts`, `PENDING_PREFIX=${dir}/state/pending-`, "GRACE=0", ""].join("\n"));
+  const log = join(dir, "calls.log");
+  const r = spawnSync("bash", [script, "--once"], {
+    env: { PATH: `${bin}:${process.env.PATH}`, EMS_HA_RECONCILE_OVERRIDES: overrides, FAKE_LOG: log, ...vars },
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  return { code: r.status, out: `${r.stdout}${r.stderr}`, calls: existsSync(log) ? readFileSync(log, "utf8") : "" };
+}
+
+describe("one iteration on a Docker host (fake docker CLI)", () => {
+  it("leaves a healthy standby and a healthy witness alone", () => {
+    const standby = runOnce("pg-2", { PRIMARY: "pg-1", LOCAL_RECOVERY: "t", RECEIVER: "streaming pg-1" });
+    expect(standby.code, standby.out).toBe(0);
+    expect(standby.out).not.toMatch(/REPAIR/);
+    expect(standby.calls).toMatch(
+      /^docker exec pg-2 timeout 15 bash -c .* host=pg-1 port=5432 user=repmgr dbname=repmgr connect_timeout=2 select pg_is_in_recovery\(\)$/m,
+    );
+    expect(standby.calls).not.toMatch(/repmgr -f|docker restart|docker cp/);
+    const witness = runOnce("pgw-1", { PRIMARY: "pg-1", LOCAL_RECOVERY: "f", UP: "1001", PRIM: "1001" });
+    expect(witness.code, witness.out).toBe(0);
+    expect(witness.out).not.toMatch(/REPAIR/);
+    expect(witness.calls).not.toMatch(/repmgr -f/);
+  });
+
+  it("re-registers a witness whose metadata names an old primary, through the image's entrypoint", () => {
+    const r = runOnce("pgw-1", { PRIMARY: "pg-2", LOCAL_RECOVERY: "f", UP: "1001", PRIM: "1001" });
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(
+      /REPAIR: this witness is registered with node 1001 \(primary in its metadata: 1001\), but pg-2 \(pg-2\) is the primary: witness register --force -h pg-2/,
+    );
+    expect(r.calls).toContain(
+      `docker exec pgw-1 ${BITNAMI_ENTRYPOINT} bash -c export PGPASSWORD="\${REPMGR_PASSWORD:-}"; exec timeout "$@" _ 60 repmgr -f ${BITNAMI_REPMGR_CONF} -h pg-2 -p 5432 -U repmgr -d repmgr witness register --force`,
+    );
+    // the witness's container is never restarted for this
+    expect(r.calls).not.toMatch(/docker restart/);
+  });
+
+  it("never acts on a node still starting (repmgrd, the image's main process, not yet running)", () => {
+    const starting = FAKE_DOCKER.replace(/ {2}top\) .*;;\n/, "  top) echo 'UID PID CMD'; exit 0 ;;\n");
+    expect(starting).not.toEqual(FAKE_DOCKER);
+    const r = runOnce("pgw-1", { PRIMARY: "pg-2", LOCAL_RECOVERY: "f", UP: "1001", PRIM: "1001" }, starting);
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).not.toMatch(/REPAIR/);
+    expect(r.calls).toMatch(/^docker top pgw-1$/m);
+    expect(r.calls).not.toMatch(/psql|repmgr -f/);
+  });
+});
