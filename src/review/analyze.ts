@@ -12,6 +12,7 @@ import { sortFindings, verdictOf, type Cause, type ChangeKind, type Finding, typ
 
 /** The acknowledgement rule id that lets a plan destroy database data: `acknowledgements: [{ rule: "plan-data-loss", reason }]`. */
 export const DATA_LOSS_ACK_RULE = "plan-data-loss"; // the rule src/analysis/rules/plan-data-loss-acknowledged.ts
+export const DOCKER_MEMBERSHIP_ACK_RULE = "plan-docker-membership"; // src/analysis/rules/plan-docker-membership-acknowledged.ts
 
 export interface ReviewOptions {
   /** The deployment the plan was made from: roles, the initial primary, acknowledgements, field indexes. */
@@ -221,12 +222,48 @@ export class PlanReviewer {
       findings.push(...this.secretFindings(it));
     }
     if (this.membership) findings.push(...membershipFindings(this.membership, this.primary, this.d));
+    findings.push(...this.dockerMembershipFindings());
     const created = new Set(this.items.filter((it) => it.action === "create" && it.cls?.node && DB_CLASSES.has(it.cls.row.cls)).map((it) => it.cls!.node!));
     const q = this.quorumFinding(restarted, created);
     if (q) findings.push(q);
     const grouped = groupSecretFindings(mergeNativeSteps(findings, this.items));
     sortFindings(grouped);
     return { stack: this.opts.stack, ...verdictOf(grouped), findings: grouped, notes: this.notes(), counts };
+  }
+
+  /**
+   * A DB node added to, removed from or moved within a running Docker cluster: not an operation ems-ha
+   * performs as a tested one (docs/operations.md, "Replacing, adding and removing DB nodes (Docker)"),
+   * so refused unless the deployment acknowledges it. A first deploy (every DB resource created) is not
+   * a membership change.
+   */
+  private dockerMembershipFindings(): Finding[] {
+    const containers = this.items.filter((it) => it.cls?.row.cls === "db-container" && it.cls.node);
+    const dbItems = this.items.filter((it) => it.cls && DB_CLASSES.has(it.cls.row.cls));
+    if (containers.length === 0 || dbItems.every((it) => it.action === "create")) return [];
+    const host = (v: unknown) => getPath(v, ["triggers_replace", "host"]);
+    const moved = (it: Item) => it.action === "replace" && host(it.rc.change.before) !== undefined && host(it.rc.change.before) !== host(it.rc.change.after);
+    const changes = containers.flatMap((it): Array<[Item, string]> => {
+      if (it.action === "create") return [[it, "is added to the running cluster"]];
+      if (it.action === "delete") return [[it, "is removed from the running cluster"]];
+      if (moved(it)) return [[it, `moves to another host (${String(host(it.rc.change.before))} -> ${String(host(it.rc.change.after))})`]];
+      return [];
+    });
+    const ack = this.d?.acknowledgements.find((a) => a.rule === DOCKER_MEMBERSHIP_ACK_RULE)?.reason;
+    return changes.map(([it, what]) => ({
+      kind: "membership",
+      severity: ack ? "acknowledged" : "refused",
+      title: `DB node ${it.cls!.node!} ${what}: not a tested operation of the Docker topologies`,
+      addresses: [it.rc.address],
+      node: it.cls!.node,
+      action: it.action,
+      causes: [],
+      detail:
+        'ems-ha performs replacing, adding and removing DB nodes as tested operations on the native topology only. In a Docker cluster the partner list of every container changes (each is recreated), a new node is cloned by the image\'s start, and a removed node keeps its repmgr record until it is unregistered by hand (docs/operations.md, "Replacing, adding and removing DB nodes (Docker)").',
+      advice: ack
+        ? `acknowledged in the deployment (${DOCKER_MEMBERSHIP_ACK_RULE}): ${ack}. Apply one node at a time and check \`ems-ha status\` after each step; remove the acknowledgement after the apply.`
+        : `if you accept doing it by hand, follow the per-node procedure in docs/operations.md and add acknowledgements: [{ rule: "${DOCKER_MEMBERSHIP_ACK_RULE}", reason: "..." }] to the deployment; otherwise revert the change of database.nodes`,
+    }));
   }
 
   /**

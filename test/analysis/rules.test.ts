@@ -157,3 +157,17 @@ describe("synthFindings", () => {
     }
   });
 });
+
+describe("plan-review acknowledgements as rules", () => {
+  it("each plan acknowledgement is listed by check while the deployment holds it, and only then", () => {
+    for (const rule of ["plan-data-loss", "plan-docker-membership"]) {
+      expect(ids(parsed(singleInput()))).not.toContain(rule);
+      const s = singleInput();
+      s.acknowledgements = [{ rule, reason: "a reason of at least ten characters" }];
+      const hit = runRules(parsed(s)).find((f) => f.ruleId === rule)!;
+      expect(hit.level).toBe("warning");
+      expect(hit.acknowledged).toBe("a reason of at least ten characters");
+      expect(hit.fix).toContain(`remove the ${rule} acknowledgement`);
+    }
+  });
+});

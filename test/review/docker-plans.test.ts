@@ -37,22 +37,36 @@ describe("plan review of Docker stacks (hand-built plan JSON)", () => {
     const { r, md } = run(dockerPlan(V1, v2, S1), v2);
     expect(r.exitCode).toBe(2);
     expect(r.verdict).toBe("refused");
-    const first = r.findings[0]!;
+    const first = r.findings.find((f) => f.kind === "standby-reclone")!;
     expect(first).toMatchObject({ severity: "refused", kind: "standby-reclone", action: "delete", addresses: ["docker_volume.pg-2_data_63B9A20E"] });
     expect(first.title).toContain("re-cloned");
     expect(md).toContain("⛔ refused");
     expect(md).toContain('rule: "plan-data-loss"');
+    // a rename is a membership change of a running Docker cluster: pg-2 leaves, pg-3 joins
+    const membership = r.findings.filter((f) => f.kind === "membership");
+    expect(membership.map((f) => [f.node, f.action, f.severity])).toEqual(
+      expect.arrayContaining([
+        ["pg-2", "delete", "refused"],
+        ["pg-3", "create", "refused"],
+      ]),
+    );
+    expect(md).toContain('rule: "plan-docker-membership"');
   });
 
   it("the same plan with an acknowledgement in the deployment needs review (exit 1)", () => {
     const v2 = clone(V1, (d) => {
       d.database.nodes[1].name = "pg-3";
-      d.acknowledgements = [{ rule: "plan-data-loss", reason: "pg-2 renamed to pg-3; it is re-cloned from pg-1" }];
+      d.acknowledgements = [
+        { rule: "plan-data-loss", reason: "pg-2 renamed to pg-3; it is re-cloned from pg-1" },
+        { rule: "plan-docker-membership", reason: "pg-2 renamed to pg-3, one node at a time by hand" },
+      ];
     });
     const { r } = run(dockerPlan(V1, v2, S1), v2);
     expect(r.exitCode).toBe(1);
-    expect(r.findings[0]).toMatchObject({ severity: "acknowledged", kind: "standby-reclone" });
-    expect(r.findings[0]!.advice).toContain("pg-2 renamed to pg-3");
+    const reclone = r.findings.find((f) => f.kind === "standby-reclone")!;
+    expect(reclone).toMatchObject({ severity: "acknowledged", kind: "standby-reclone" });
+    expect(reclone.advice).toContain("pg-2 renamed to pg-3");
+    expect(r.findings.filter((f) => f.kind === "membership").every((f) => f.severity === "acknowledged")).toBe(true);
   });
 
   it("the primary's volume replaced is data loss of the primary", () => {
@@ -97,8 +111,23 @@ describe("plan review of Docker stacks (hand-built plan JSON)", () => {
     expect(partner.field).toContain("database.nodes");
     expect(partner.after).toContain("pg-3");
     expect(primary.causes.map((c) => c.attribute)).toContain("host[3]");
-    const created = r.findings.find((f) => f.addresses[0]!.startsWith("docker_container.pg-3_container_"))!;
+    const created = r.findings.find((f) => f.kind !== "membership" && f.addresses[0]!.startsWith("docker_container.pg-3_container_"))!;
     expect(created).toMatchObject({ kind: "harmless", action: "create" });
+    // adding a node to a running Docker cluster is refused unless acknowledged (not a tested operation)
+    const added = r.findings.find((f) => f.kind === "membership")!;
+    expect(added).toMatchObject({ severity: "refused", node: "pg-3", action: "create" });
+    expect(added.title).toContain("is added to the running cluster");
+    expect(r.exitCode).toBe(2);
+  });
+
+  it("a first deploy of a Docker cluster is not a membership change", () => {
+    const plan = dockerPlan(V1, V1, S1);
+    for (const c of plan.resource_changes!) {
+      (c.change as any).actions = ["create"];
+      (c.change as any).before = null;
+    }
+    const { r } = run(plan, V1);
+    expect(r.findings.filter((f) => f.kind === "membership")).toEqual([]);
   });
 
   it("an edited PGTune input on a Docker node re-runs its host preparation, not a restart", () => {

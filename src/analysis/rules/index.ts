@@ -17,6 +17,7 @@ import { witnessLocation } from "./witness-location";
 import { fortigateTlsUnverified, sshAgentRequired, sshHostKeyRequired, sshHostKeyUnverified } from "./ssh-trust";
 import { stateInRepository } from "./state-in-repository";
 import { planDataLossAcknowledged } from "./plan-data-loss-acknowledged";
+import { planDockerMembershipAcknowledged } from "./plan-docker-membership-acknowledged";
 import { synchronousReplicationDocker } from "./synchronous-replication-docker";
 
 export type { Finding, RuleHit, RuleLevel, TopologyRule } from "./rule";
@@ -35,6 +36,7 @@ export const WARNING_RULES: ReadonlyArray<TopologyRule> = [
   fortigateTlsUnverified,
   stateInRepository,
   planDataLossAcknowledged,
+  planDockerMembershipAcknowledged,
   synchronousReplicationDocker,
 ];
 
