@@ -162,7 +162,7 @@ describe("setup script", () => {
       "merge_block() { cat >/dev/null; WROTE=0; }",
       "ensure_include_dir() { :; }",
       "ensure_datadir_include() { :; }",
-      'REPMGR_LOG_DIR="$ROOT/log" HBA_FILE="$ROOT/hba"',
+      'REPMGR_LOG_DIR="$ROOT/log" HBA_FILE="$ROOT/hba" STATE_DIR="$ROOT/state"',
       run(files(off)),
       run(files(d)),
       run(files(d)),

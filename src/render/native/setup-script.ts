@@ -97,7 +97,9 @@ function configFiles(d: Deployment, m: NativeMember): string {
     m.role === "data" ? "  ensure_datadir_include" : "  :",
     '  install -d -o postgres -g postgres -m 0755 "$REPMGR_LOG_DIR"',
     sh`  ${raw(embedFile(l.repmgrConf, "0644", "root:root", renderRepmgrConf(d, m)))}`,
-    '  if [ "$WROTE" = 1 ]; then REPMGR_CONF_CHANGED=1; fi',
+    // The preparation (a run of its own) may be the one that rewrites repmgr.conf: the join then
+    // finds it unchanged, so the restart repmgrd needs is kept in a marker until it is done.
+    '  if [ "$WROTE" = 1 ]; then REPMGR_CONF_CHANGED=1; mkdir -p "$STATE_DIR"; touch "$STATE_DIR/repmgrd-restart-pending"; fi',
     "}",
   ].join("\n");
 }
@@ -107,12 +109,14 @@ function repmgrdFiles(d: Deployment): string {
   return [
     "configure_repmgrd() {",
     "  local changed=$REPMGR_CONF_CHANGED",
+    '  if [ -f "$STATE_DIR/repmgrd-restart-pending" ]; then changed=1; fi',
     sh`  ${raw(embedFile(l.repmgrdUnit, "0644", "root:root", renderRepmgrdUnit(l.pgVersion)))}`,
     '  if [ "$WROTE" = 1 ]; then changed=1; systemctl daemon-reload; fi',
     sh`  ${raw(embedFile(l.repmgrdDefaults, "0644", "root:root", renderRepmgrdDefaults(l.pgVersion)))}`,
     '  if [ "$WROTE" = 1 ]; then changed=1; fi',
     "  stop_stray_repmgrd",
     '  start_unit repmgrd "$changed"',
+    '  rm -f "$STATE_DIR/repmgrd-restart-pending"',
     "}",
   ].join("\n");
 }
