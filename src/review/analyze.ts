@@ -553,9 +553,13 @@ export class PlanReviewer {
         advice: "check `ems-ha status` after the apply (docs/operations.md, Rolling changes)",
       };
     }
+    // The docker provider replaces containers by destroying them first, dependents before what they
+    // depend on: nothing in the stack can keep them from being down together. Refused; the per-node
+    // procedure (one container per plan, -target) passes.
+    const providerContainers = addresses.every((a) => a.startsWith("docker_container."));
     return {
       kind: "quorum",
-      severity: "review",
+      severity: providerContainers ? "refused" : "review",
       title: `${names.length} DB nodes restart in the same apply (${names.join(", ")})`,
       addresses,
       causes: [],

@@ -22,7 +22,10 @@ describe("ems-ha plan-review (CLI)", () => {
   const v2 = structuredClone(example) as any;
   v2.database.nodes[1].name = "pg-3";
   writeFileSync(join(dir, "refused.json"), JSON.stringify(dockerPlan(example, v2, S)));
-  writeFileSync(join(dir, "review.json"), JSON.stringify(dockerPlan(example, example, S, { ...S, db_password: "Cli-new-9" })));
+  // one standby's container replaced for a new password (applied per node, -target): review, not refused
+  const rotation = dockerPlan(example, example, S, { ...S, db_password: "Cli-new-9" });
+  const perNode = { ...rotation, resource_changes: rotation.resource_changes!.filter((c) => !/^docker_container\.(pg-1|pgw-1)_/.test(c.address)) };
+  writeFileSync(join(dir, "review.json"), JSON.stringify(perNode));
   writeFileSync(join(dir, "safe.json"), JSON.stringify(dockerPlan(example, example, S)));
   writeFileSync(
     join(dir, "v2.json"),

@@ -82,10 +82,14 @@ describe("plan review of Docker stacks (hand-built plan JSON)", () => {
     expect(r.findings[0]!.causes[0]).toMatchObject({ attribute: "name", before: "pg_1_data", after: "pg_1_data_new" });
   });
 
-  it("a new DB password replaces every DB container in one apply: secret rotation, failover, quorum; no value shown", () => {
+  it("a new DB password replaces every DB container in one apply: secret rotation, failover, quorum refused (provider engine); no value shown", () => {
     const { r, md } = run(dockerPlan(V1, V1, S1, S2), V1);
     const kinds = open(r).map((f) => f.kind);
-    expect(kinds.slice(0, 2)).toEqual(["primary-restart", "quorum"]);
+    expect(kinds.slice(0, 2)).toEqual(["quorum", "primary-restart"]);
+    // the docker provider may have every replaced container down at once: refused, the per-node procedure passes
+    const q = r.findings.find((f) => f.kind === "quorum")!;
+    expect(q.severity).toBe("refused");
+    expect(q.advice).toContain("terraform apply -target=<address>");
     expect(kinds).toContain("standby-restart");
     expect(kinds).toContain("witness-restart");
     const secrets = r.findings.filter((f) => f.kind === "secret-rotation");
@@ -95,6 +99,15 @@ describe("plan review of Docker stacks (hand-built plan JSON)", () => {
     const primary = r.findings.find((f) => f.kind === "primary-restart")!;
     expect(primary.causes).toEqual([{ attribute: "env.POSTGRESQL_PASSWORD", field: "secret TF_VAR_db_password", sensitive: true }]);
     expect(md).toContain("sensitive value changed; not shown");
+    expect(r.exitCode).toBe(2);
+  });
+
+  it("the same rotation applied one container at a time (-target) is not refused", () => {
+    const plan = dockerPlan(V1, V1, S1, S2);
+    const one = plan.resource_changes!.filter((c) => !/^docker_container\.(pg-1|pgw-1)_/.test(c.address));
+    const { r } = run({ ...plan, resource_changes: one }, V1);
+    expect(r.findings.filter((f) => f.kind === "quorum")).toEqual([]);
+    expect(open(r).map((f) => f.kind)).toContain("standby-restart");
     expect(r.exitCode).toBe(1);
   });
 
