@@ -22,11 +22,14 @@ export { HBA_BEGIN as STANDALONE_HBA_BEGIN, HBA_END as STANDALONE_HBA_END } from
 export * from "./upgrade";
 export * from "./appliance";
 export * from "./native/layout";
+export * from "./native/membership";
 export * from "./native/pg-hba";
 export * from "./native/postgresql-conf";
 export * from "./native/reconcile";
 export * from "./native/repmgr-conf";
 export * from "./native/repmgrd";
+export * from "./native/rolling";
 export * from "./native/setup-lib";
 export * from "./native/setup-script";
 export * from "./native/shell";
+export * from "./native/synchronous";

@@ -57,7 +57,7 @@ describe("geo-redundant (Docker, ssh engine) on lab hosts", () => {
     expect(d.topology).toBe("geo-redundant");
     deployed = await labDeploy(state!, { log, deployment: input });
     log(`apply ${deployed.apply.wallSeconds} s`);
-    expect([deployed.apply.added, deployed.apply.destroyed]).toEqual([14, 0]);
+    expect([deployed.apply.added, deployed.apply.destroyed]).toEqual([19, 0]);
     const secrets = labSecrets(state!);
     const env = { ...process.env, EMS_HA_INSECURE_HOST_KEYS: "1", EMS_HA_DB_PASSWORD: secrets.db_password, EMS_HA_REPMGR_PASSWORD: secrets.repmgr_password };
     let s = await gatherStatus(d, { env });

@@ -103,7 +103,7 @@ afterAll(async () => {
 describe("upgrade-7-4-4 on Docker lab hosts", () => {
   it("runs the old cluster (single-region, stand-in 7.4.3) with a row written", async () => {
     const r = await labDeploy(state!, { log, deployment: before });
-    expect(r.apply.added).toBe(9);
+    expect(r.apply.added).toBe(12); // 3 DB hosts: their 9 steps and a reconciliation service each
     expect(await sh("pgn-1", "docker exec pg-1 cat /opt/bitnami/standin/VERSION")).toBe("7.4.3-standin\n");
     await sh("pgn-1", psql("pg-1", "create table before_upgrade (id int primary key, note text); insert into before_upgrade values (1, 'written on 7.4.3')"));
   }, 900_000);
