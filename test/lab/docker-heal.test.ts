@@ -192,13 +192,17 @@ describe("the reconciliation service on Docker hosts", () => {
     // pg-3 and exit, which restarts pg-2's container: the image's start logic then rejoins it
     // before the service's grace has run out. Otherwise the service rewinds it.
     const byImage = (await restartsOf("pg-2")) > pg2Restarts;
-    const rewound = byImage ? ["pg-1"] : ["pg-1", "pg-2"];
+    const pg2Forked = /REPAIR: this standby has forked: timeline 1 replayed up to \S+, past \S+ where pg-3 left timeline 1; rewinding/.test(j2);
     figures.forkedStandbyByImage = byImage ? 1 : 0;
-    if (byImage) {
-      log("pg-2's container restarted (repmgrd exited): the image's start logic rejoined it; the service did not have to");
-      expect(repairs(j2)).toEqual([]);
-    } else expect(j2).toMatch(/REPAIR: this standby has forked: timeline 1 replayed up to \S+, past \S+ where pg-3 left timeline 1; rewinding/);
-    for (const j of byImage ? [j1] : [j1, j2]) {
+    // Somebody repaired pg-2: the service (a rewind), or the image's start logic after a restart;
+    // the service may have begun its repair before the restart (both seen in the lab).
+    expect(byImage || pg2Forked, `pg-2 was repaired by neither the service nor the image:\n${repairs(j2).join("\n")}`).toBe(true);
+    if (byImage) log(`pg-2's container restarted (repmgrd exited): the image's start logic rejoined it; the service's repairs there: ${repairs(j2).length}`);
+    const rewound = (await status()).rewinds.map((m) => m.node).sort();
+    expect(rewound[0]).toBe("pg-1");
+    // a record for pg-2 only with the service's rewind of it
+    if (rewound.includes("pg-2")) expect(pg2Forked).toBe(true);
+    for (const j of pg2Forked && !byImage ? [j1, j2] : [j1]) {
       expect(j).toMatch(/node rejoin done/);
       expect(j).not.toMatch(/node rejoin failed/);
     }

@@ -161,6 +161,10 @@ describe("secrets through a Docker lab run (single-region, ssh engine)", () => {
     const containerConfig: string[] = [];
     const imageFiles: string[] = [];
     const containerdFiles: string[] = [];
+    // runc's spec of a `docker exec` process (the container's environment with it), in the host's
+    // /tmp while the exec starts: the reconciliation service runs docker exec every few seconds.
+    const runcExecFiles: string[] = [];
+    const RUNC_EXEC = /^\/tmp\/runc-process\d+$/;
     let files = local.files;
     let bytes = local.bytes;
     for (const h of state!.hosts) {
@@ -181,7 +185,10 @@ describe("secrets through a Docker lab run (single-region, ssh engine)", () => {
             // containerd's own record of the container (its spec, with the environment).
             containerdFiles.push(`${desc} (path ${await pathModes(h.name, p)})`);
           } else if (/^\/var\/lib\/docker\/(overlay2\/[^/]+\/diff|volumes\/[^/]+\/_data)\//.test(p)) imageFiles.push(desc);
-          else leaks.push(desc);
+          else if (RUNC_EXEC.test(p)) {
+            runcExecFiles.push(desc);
+            expect([hit.mode, hit.uid], desc).toEqual([0o600, 0]);
+          } else leaks.push(desc);
         }
       }
       const j = await labExec(state!, h.name, "journalctl -o export --no-pager 2>/dev/null", { timeoutMs: 120_000 });
@@ -199,13 +206,19 @@ describe("secrets through a Docker lab run (single-region, ssh engine)", () => {
         // The running container's OCI spec (with its environment), on the host's tmpfs.
         if (/^\/run\/containerd\/io\.containerd\.runtime\.v2\.task\/moby\/[0-9a-f]{64}\/config\.json$/.test(p))
           containerdFiles.push(`${h.name}:${p} (path ${await pathModes(h.name, p)})`);
-        else leaks.push(`${h.name}:${p} (seen from the host)`);
+        else if (RUNC_EXEC.test(p)) {
+          // gone by now, or root's alone (0600)
+          const st = (await labExec(state!, h.name, `stat -c '%a %u' ${p} 2>/dev/null || echo gone`, { timeoutMs: 30_000 })).stdout.trim();
+          runcExecFiles.push(`${h.name}:${p} (${st}, seen from the host)`);
+          expect(["600 0", "gone"], `${h.name}:${p}`).toContain(st);
+        } else leaks.push(`${h.name}:${p} (seen from the host)`);
       }
     }
     figures.files = { files, bytes };
     figures.containerConfig = containerConfig;
     figures.imageFiles = imageFiles;
     figures.containerdFiles = containerdFiles;
+    figures.runcExecFiles = runcExecFiles;
     figures.leaks = leaks;
     log(`FIGURES ${JSON.stringify(figures)}`);
     // Positive control: every DB container's configuration holds the passwords (the scan reads /var/lib/docker).
