@@ -196,6 +196,11 @@ async function settledProblem(primary: string): Promise<string | undefined> {
     .filter((c) => c[4] !== primary || Number(/(\d+) second/.exec(c[8] ?? "")?.[1] ?? Infinity) > 6)
     .map((c) => `${c[1]} upstream ${c[4]} last seen ${c[8]}`);
   if (stale.length > 0) return `not monitoring ${primary} yet: ${stale.join(" / ")}`;
+  // No repair of the reconciliation service still pending (it would restart a node in the next row).
+  for (const n of d.database.nodes.map((x) => x.name)) {
+    const pending = await labExec(state!, n, "ls /var/lib/ems-ha/reconcile-pending-* 2>/dev/null | wc -l", { timeoutMs: 20_000 });
+    if (pending.stdout.trim() !== "0") return `a repair is pending on ${n}'s reconciliation service`;
+  }
   return undefined;
 }
 

@@ -388,7 +388,9 @@ reconcile_primary() {
 reconcile_standby() {
   local p name id host port status sender theirs mine lsn fork
   p=$(current_primary)
-  [ -n "$p" ] || return 0
+  # A fault counts only while a primary is in sight: an outage of the primary restarts the clock
+  # (a sighting from before it must not trigger a repair while the standby reconnects after it).
+  [ -n "$p" ] || { rm -f "$PENDING_PREFIX"upstream "$PENDING_PREFIX"receiver; return 0; }
   IFS="$ENTRY_SEP" read -r name id host port <<<"$p"
   status=$(q_local "select status from pg_stat_wal_receiver")
   sender=$(q_local "select sender_host from pg_stat_wal_receiver")
@@ -430,7 +432,7 @@ reconcile_standby() {
 reconcile_witness() {
   local p name id host port up prim
   p=$(current_primary)
-  [ -n "$p" ] || return 0
+  [ -n "$p" ] || { rm -f "$PENDING_PREFIX"witness; return 0; }
   IFS="$ENTRY_SEP" read -r name id host port <<<"$p"
   up=$(q_local "select upstream_node_id from repmgr.nodes where node_id = $NODE_ID" repmgr) || return 0
   prim=$(q_local "select string_agg(node_id::text, ',') from repmgr.nodes where type = 'primary' and active" repmgr) || return 0
