@@ -17,8 +17,6 @@ import { join } from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labDockerDeployment } from "../../examples/lab-docker";
-import type { CliIo } from "../../src/cli/command";
-import { runCli } from "../../src/cli/main";
 import type { Deployment, DeploymentInput } from "../../src/config/schema";
 import type { ClusterStatus } from "../../src/ops/status";
 import { labDeploy, labSecrets } from "../../lab/lib/deploy";
@@ -30,6 +28,7 @@ import { labDown, labExec } from "../../lab/lib/lab";
 import { REPO_ROOT } from "../../lab/lib/paths";
 import type { LabState } from "../../lab/lib/state";
 import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
+import { runCliCaptured, type CliRun } from "../helpers/cli";
 
 // This file's own subnets: 10.235.50-59.
 const CANDIDATES = Array.from({ length: 10 }, (_, i) => `10.235.${50 + i}`);
@@ -44,12 +43,8 @@ let pw = "";
 const figures: string[] = [];
 const log = (m: string): void => console.log(`[docker-ops] ${m}`);
 
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const io: CliIo = { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`), cwd: REPO_ROOT, env };
-  const code = await runCli(argv, io);
-  return { code, out, err };
+function cli(argv: string[]): Promise<CliRun> {
+  return runCliCaptured(argv, REPO_ROOT, env);
 }
 
 async function status(): Promise<{ code: number; s: ClusterStatus }> {

@@ -12,8 +12,6 @@ import { join } from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labDeployment } from "../../examples/lab";
-import type { CliIo } from "../../src/cli/command";
-import { runCli } from "../../src/cli/main";
 import { parseDeployment } from "../../src/config/parse";
 import type { DeploymentInput } from "../../src/config/schema";
 import { formatApply, labDeploy, labSecrets, type ApplyResult } from "../../lab/lib/deploy";
@@ -24,6 +22,7 @@ import { stopHost } from "../../lab/lib/host";
 import { labDown, labExec } from "../../lab/lib/lab";
 import { REPO_ROOT } from "../../lab/lib/paths";
 import type { LabState } from "../../lab/lib/state";
+import { runCliCaptured, type CliRun } from "../helpers/cli";
 
 // This file's own subnets: 10.235.30-39.
 const CANDIDATES = Array.from({ length: 10 }, (_, i) => `10.235.${30 + i}`);
@@ -55,12 +54,8 @@ function bootDeployment(p: string): DeploymentInput {
   };
 }
 
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const io: CliIo = { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`), cwd: REPO_ROOT, env };
-  const code = await runCli(argv, io);
-  return { code, out, err };
+function cli(argv: string[]): Promise<CliRun> {
+  return runCliCaptured(argv, REPO_ROOT, env);
 }
 
 /** psql as postgres on a lab host (by lab host name), one value. */

@@ -9,8 +9,6 @@ import { join } from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labDeployment } from "../../examples/lab";
-import type { CliIo } from "../../src/cli/command";
-import { runCli } from "../../src/cli/main";
 import type { ClusterStatus } from "../../src/ops/status";
 import { labDeploy, labSecrets } from "../../lab/lib/deploy";
 import { deployedDeployment, TABLE, Writer } from "../../lab/lib/drill";
@@ -19,6 +17,7 @@ import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
 import { labDown } from "../../lab/lib/lab";
 import { REPO_ROOT } from "../../lab/lib/paths";
 import type { LabState } from "../../lab/lib/state";
+import { runCliCaptured, type CliRun } from "../helpers/cli";
 
 // Apart from the other lab tests (10.231.x): 10.233.10-19.
 const CANDIDATES = Array.from({ length: 10 }, (_, i) => `10.233.${10 + i}`);
@@ -29,12 +28,8 @@ let env: NodeJS.ProcessEnv = {};
 let config = "";
 const log = (m: string): void => console.log(`[ops-switchover] ${m}`);
 
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const io: CliIo = { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`), cwd: REPO_ROOT, env };
-  const code = await runCli(argv, io);
-  return { code, out, err };
+function cli(argv: string[]): Promise<CliRun> {
+  return runCliCaptured(argv, REPO_ROOT, env);
 }
 
 async function status(): Promise<{ code: number; s: ClusterStatus }> {

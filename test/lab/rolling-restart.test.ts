@@ -15,8 +15,6 @@ import { join } from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labDeployment } from "../../examples/lab";
-import type { CliIo } from "../../src/cli/command";
-import { runCli } from "../../src/cli/main";
 import type { DbNodeConfig, Deployment, DeploymentInput } from "../../src/config/schema";
 import { labDeploy, labPlan, labSecrets, type DeployResult } from "../../lab/lib/deploy";
 import { deployedDeployment, TABLE, Writer } from "../../lab/lib/drill";
@@ -25,6 +23,7 @@ import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
 import { labDown, labExec } from "../../lab/lib/lab";
 import { REPO_ROOT } from "../../lab/lib/paths";
 import type { LabState } from "../../lab/lib/state";
+import { runCliCaptured } from "../helpers/cli";
 
 // This test's own range: 10.235.40-49.
 const CANDIDATES = Array.from({ length: 10 }, (_, i) => `10.235.${40 + i}`);
@@ -236,12 +235,7 @@ describe("rolling changes on the native lab", () => {
     const secrets = labSecrets(state!);
     const env = { ...process.env, EMS_HA_INSECURE_HOST_KEYS: "1", EMS_HA_DB_PASSWORD: secrets.db_password, EMS_HA_REPMGR_PASSWORD: secrets.repmgr_password };
     const config = join(state!.stateDir, "deployment.json");
-    const cli = async (argv: string[]) => {
-      let out = "";
-      let err = "";
-      const io: CliIo = { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`), cwd: REPO_ROOT, env };
-      return { code: await runCli(argv, io), out, err };
-    };
+    const cli = (argv: string[]) => runCliCaptured(argv, REPO_ROOT, env);
     const pw = secrets.db_password;
     const db1 = d.database.nodes.find((n) => n.name === "dbnode-1")!;
     const started = async () => (await query<{ t: Date }>(d, db1, pw, "select pg_postmaster_start_time() as t"))[0]!.t.getTime();

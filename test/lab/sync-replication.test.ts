@@ -15,8 +15,6 @@ import { join } from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labDeployment } from "../../examples/lab";
-import type { CliIo } from "../../src/cli/command";
-import { runCli } from "../../src/cli/main";
 import { defineDeployment } from "../../src/config/parse";
 import type { DbNodeConfig, Deployment, DeploymentInput } from "../../src/config/schema";
 import type { ClusterStatus } from "../../src/ops/status";
@@ -27,6 +25,7 @@ import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
 import { labDown, labExec } from "../../lab/lib/lab";
 import { REPO_ROOT } from "../../lab/lib/paths";
 import type { LabState } from "../../lab/lib/state";
+import { runCliCaptured, type CliRun } from "../helpers/cli";
 
 // Apart from the other lab tests: 10.235.10-19.
 const CANDIDATES = Array.from({ length: 10 }, (_, i) => `10.235.${10 + i}`);
@@ -65,12 +64,8 @@ let d: Deployment;
 let pw = "";
 const log = (m: string): void => console.log(`[sync-replication] ${m}`);
 
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const io: CliIo = { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`), cwd: REPO_ROOT, env };
-  const code = await runCli(argv, io);
-  return { code, out, err };
+function cli(argv: string[]): Promise<CliRun> {
+  return runCliCaptured(argv, REPO_ROOT, env);
 }
 
 async function status(): Promise<{ code: number; s: ClusterStatus }> {

@@ -10,12 +10,11 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../../src/cli/main";
-import type { CliIo } from "../../src/cli/command";
 import { expectedServices } from "../../src/render/ems-services";
 import type { ClusterStatus } from "../../src/ops/status";
 import { LoopbackCluster, loopbackPlan, requireTools, type PgNode } from "./lib/loopback-cluster";
 import { startSshd, type LoopbackSshd } from "./lib/loopback-sshd";
+import { runCliCaptured, type CliRun } from "../helpers/cli";
 
 const REPO = resolve(__dirname, "../..");
 const PASSWORD = `Ops!Test-${randomBytes(6).toString("hex")}`;
@@ -34,13 +33,10 @@ let baseEnv: NodeJS.ProcessEnv = {};
 /** Everything any command printed, checked for the password at the end. */
 const allOutput: string[] = [];
 
-async function cli(argv: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const io: CliIo = { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`), cwd: REPO, env: { ...baseEnv, ...extraEnv } };
-  const code = await runCli(argv, io);
-  allOutput.push(out, err);
-  return { code, out, err };
+async function cli(argv: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+  const r = await runCliCaptured(argv, REPO, { ...baseEnv, ...extraEnv });
+  allOutput.push(r.out, r.err);
+  return r;
 }
 
 async function statusJson(extraEnv: NodeJS.ProcessEnv = {}): Promise<{ code: number; status: ClusterStatus }> {

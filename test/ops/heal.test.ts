@@ -10,8 +10,6 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { CliIo } from "../../src/cli/command";
-import { runCli } from "../../src/cli/main";
 import type { ClusterStatus } from "../../src/ops/status";
 import { loadDeployment } from "../../src/config/load";
 import { memberByName } from "../../src/render/native/layout";
@@ -19,6 +17,7 @@ import { renderReconcileScript } from "../../src/render/native/reconcile";
 import { LoopbackCluster, loopbackPlan, PG_BIN, requireTools, serverOptions, type PgNode } from "./lib/loopback-cluster";
 import { startSshd, type LoopbackSshd } from "./lib/loopback-sshd";
 import { opsEnv, writeOpsFixture } from "./lib/ops-fixture";
+import { runCliCaptured, type CliRun } from "../helpers/cli";
 
 const REPO = resolve(__dirname, "../..");
 const PASSWORD = `Heal!Test-${randomBytes(6).toString("hex")}`;
@@ -141,13 +140,10 @@ const streamsFrom = (s: ClusterStatus, node: string, primary: string) => {
   return n?.role === "standby" && n.streaming === true && n.upstream === p?.address;
 };
 
-async function cli(argv: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const io: CliIo = { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`), cwd: REPO, env: { ...baseEnv, ...extraEnv } };
-  const code = await runCli(argv, io);
-  allOutput.push(out, err);
-  return { code, out, err };
+async function cli(argv: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+  const r = await runCliCaptured(argv, REPO, { ...baseEnv, ...extraEnv });
+  allOutput.push(r.out, r.err);
+  return r;
 }
 
 async function status(): Promise<{ code: number; s: ClusterStatus }> {

@@ -10,12 +10,11 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, app
 import { join, resolve } from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { CliIo } from "../../src/cli/command";
-import { runCli } from "../../src/cli/main";
 import type { ClusterStatus } from "../../src/ops/status";
 import { LoopbackCluster, loopbackPlan, requireTools, run, type PgNode } from "./lib/loopback-cluster";
 import { startSshd, type LoopbackSshd } from "./lib/loopback-sshd";
 import { opsEnv, writeOpsFixture } from "./lib/ops-fixture";
+import { runCliCaptured, type CliRun } from "../helpers/cli";
 
 const REPO = resolve(__dirname, "../..");
 const PASSWORD = `Swo!Test-${randomBytes(6).toString("hex")}`;
@@ -30,12 +29,8 @@ let configPath = "";
 let baseEnv: NodeJS.ProcessEnv = {};
 const figures: string[] = [];
 
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const io: CliIo = { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`), cwd: REPO, env: baseEnv };
-  const code = await runCli(argv, io);
-  return { code, out, err };
+function cli(argv: string[]): Promise<CliRun> {
+  return runCliCaptured(argv, REPO, baseEnv);
 }
 
 async function status(): Promise<{ code: number; s: ClusterStatus }> {
