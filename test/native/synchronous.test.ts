@@ -185,23 +185,27 @@ describe("setup script", () => {
   });
 });
 
+/** A single-region (Docker) deployment of 3 data nodes and `witnesses` witnesses, synchronous replication `sync`. */
+function dockerDeployment(sync?: Record<string, unknown>, witnesses = 1) {
+  return parseDeployment({
+    topology: "single-region",
+    emsNodes: [{ name: "ems-1", address: "10.0.0.21" }],
+    database: {
+      ...(sync ? { synchronousReplication: sync } : {}),
+      nodes: [
+        { name: "pg-1", address: "10.0.0.11", role: "data" },
+        { name: "pg-2", address: "10.0.0.12", role: "data" },
+        { name: "pg-3", address: "10.0.0.13", role: "data" },
+        ...Array.from({ length: witnesses }, (_, i) => ({ name: `pgw-${i + 1}`, address: `10.0.0.${14 + i}`, role: "witness" })),
+      ],
+    },
+    installer: { version: "7.4.4.2034", source: { kind: "url", url: "https://example.com/i.bin", sha256: "a".repeat(64) } },
+    ems: { fqdn: "ems.example.com", vip: "10.0.0.50" },
+  } as DeploymentInput);
+}
+
 describe("Docker image variables", () => {
-  const dockerInput = (sync?: Record<string, unknown>) =>
-    parseDeployment({
-      topology: "single-region",
-      emsNodes: [{ name: "ems-1", address: "10.0.0.21" }],
-      database: {
-        ...(sync ? { synchronousReplication: sync } : {}),
-        nodes: [
-          { name: "pg-1", address: "10.0.0.11", role: "data" },
-          { name: "pg-2", address: "10.0.0.12", role: "data" },
-          { name: "pg-3", address: "10.0.0.13", role: "data" },
-          { name: "pgw-1", address: "10.0.0.14", role: "witness" },
-        ],
-      },
-      installer: { version: "7.4.4.2034", source: { kind: "url", url: "https://example.com/i.bin", sha256: "a".repeat(64) } },
-      ems: { fqdn: "ems.example.com", vip: "10.0.0.50" },
-    } as DeploymentInput);
+  const dockerInput = (sync?: Record<string, unknown>) => dockerDeployment(sync);
   const syncEnv = (env: ReadonlyArray<readonly [string, string]>) => env.filter(([k]) => /SYNCHRONOUS/.test(k));
 
   it("sets the image's synchronous variables on data nodes only, when on", () => {
@@ -226,23 +230,7 @@ describe("Docker image variables", () => {
 
 describe("ems-ha check with the Docker image", () => {
   it("warns (synchronous-replication-docker) that the image keeps it only until a restart or failover; nothing natively or when off", () => {
-    const docker = (sync?: Record<string, unknown>) =>
-      parseDeployment({
-        topology: "single-region",
-        emsNodes: [{ name: "ems-1", address: "10.0.0.21" }],
-        database: {
-          ...(sync ? { synchronousReplication: sync } : {}),
-          nodes: [
-            { name: "pg-1", address: "10.0.0.11", role: "data" },
-            { name: "pg-2", address: "10.0.0.12", role: "data" },
-            { name: "pg-3", address: "10.0.0.13", role: "data" },
-            { name: "pgw-1", address: "10.0.0.14", role: "witness" },
-            { name: "pgw-2", address: "10.0.0.15", role: "witness" },
-          ],
-        },
-        installer: { version: "7.4.4.2034", source: { kind: "url", url: "https://example.com/i.bin", sha256: "a".repeat(64) } },
-        ems: { fqdn: "ems.example.com", vip: "10.0.0.50" },
-      } as DeploymentInput);
+    const docker = (sync?: Record<string, unknown>) => dockerDeployment(sync, 2);
     const hits = synchronousReplicationDocker.check(docker({ mode: "any-1" }));
     expect(hits).toHaveLength(1);
     expect(hits[0]!.nodes).toEqual(["pg-1", "pg-2", "pg-3"]);
