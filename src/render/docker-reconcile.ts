@@ -116,7 +116,11 @@ svc_start() {
 # repmgrd is the container's main process: restarting it would restart the container
 restart_repmgrd() { return 0; }
 # the image has finished starting the node once its main process, repmgrd, runs
-node_settled() { timeout 30 docker top "$CONTAINER" 2>/dev/null | grep -q '[r]epmgrd'; }
+node_settled() {
+  local top
+  top=$(timeout 30 docker top "$CONTAINER" 2>/dev/null) || return 1
+  [[ $top == *repmgrd* ]]
+}
 # the image keeps its own configuration files
 ensure_datadir_include() { return 0; }
 list_wal() { pg_run 30 ls "$DATA_DIR/pg_wal" 2>/dev/null | grep -E "^$(printf '%08X' "$1")[0-9A-F]{16}$"; }

@@ -62,7 +62,7 @@ export function rhelPrerequisites(os: EmsNodeConfig["os"]): string[] {
   if (os === "rhel9-aws") return ["dnf config-manager --set-enabled codeready-builder-for-rhel-9-rhui-rpms"];
   if (os !== "rhel9-azure") return [];
   return [
-    "if ! dnf repolist enabled | grep -q codeready-builder-for-rhel-9-x86_64-eus-rhui-rpms; then subscription-manager repos --enable codeready-builder-for-rhel-9-x86_64-eus-rhui-rpms; fi",
+    'if [ "$(dnf repolist enabled | grep -c codeready-builder-for-rhel-9-x86_64-eus-rhui-rpms)" = 0 ]; then subscription-manager repos --enable codeready-builder-for-rhel-9-x86_64-eus-rhui-rpms; fi',
     'dnf install -y "https://download.postgresql.org/pub/repos/yum/reporpms/EL-$(rpm -E %rhel)-$(uname -m)/pgdg-redhat-repo-latest.noarch.rpm"',
     "dnf config-manager --disable pgdg17 pgdg16",
     'dnf install -y "https://rpms.remirepo.net/enterprise/remi-release-$(rpm -q --qf "%{VERSION}" redhat-release).rpm"',

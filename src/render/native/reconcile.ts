@@ -229,7 +229,7 @@ reconcile_fenced() {
 }
 
 # one field of pg_controldata of the (stopped) local cluster
-controldata() { pg_run 30 pg_controldata -D "$DATA_DIR" 2>/dev/null | awk -F': *' -v k="$1" '$1 == k { print $2; exit }'; }
+controldata() { pg_run 30 pg_controldata -D "$DATA_DIR" 2>/dev/null | awk -F': *' -v k="$1" '$1 == k && !seen { print $2; seen = 1 }'; }
 
 # "name id host port" of the one other data node that answers as primary; nothing when none or several
 current_primary() {
@@ -247,7 +247,7 @@ current_primary() {
 switchpoint() {
   local file
   file=$(printf 'pg_wal/%08X.history' "$4")
-  q_peer "$1" "$2" "select pg_read_file('$file')" | awk -v t="$3" '$1 == t { print $2; exit }'
+  q_peer "$1" "$2" "select pg_read_file('$file')" | awk -v t="$3" '$1 == t && !seen { print $2; seen = 1 }'
 }
 
 wait_streaming() {

@@ -65,9 +65,11 @@ pending_settings() { q_local postgres "select coalesce(string_agg(name, ', ' ord
 
 # A package update replaced the binaries the running postmaster was started from.
 binary_replaced() {
-  local pid
+  local pid exe
   pid=$(postmaster_pid) || return 1
-  [ -n "$pid" ] && readlink "/proc/$pid/exe" 2>/dev/null | grep -q ' (deleted)$'
+  [ -n "$pid" ] || return 1
+  exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
+  [[ $exe == *' (deleted)' ]]
 }
 
 # Why this node needs a restart; nothing when it does not.

@@ -51,8 +51,8 @@ install_text() {
 merge_block() {
   local file=$1 mode=$2 owner=$3 block begin end tmp
   block=$(cat)
-  begin=$(printf '%s\n' "$block" | head -n 1)
-  end=$(printf '%s\n' "$block" | tail -n 1)
+  begin=\${block%%$'\\n'*}
+  end=\${block##*$'\\n'}
   tmp=$(mktemp)
   {
     printf '%s\n' "$block"
@@ -63,9 +63,10 @@ merge_block() {
 }
 
 install_packages() {
-  local missing=() p
+  local missing=() p status
   for p in "postgresql-$PG_VERSION" "postgresql-$PG_VERSION-repmgr" sudo; do
-    dpkg-query -W -f='\${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+    status=$(dpkg-query -W -f='\${Status}' "$p" 2>/dev/null) || status=
+    [[ $status == *'ok installed' ]] || missing+=("$p")
   done
   if [ \${#missing[@]} -eq 0 ]; then
     log "packages present: postgresql-$PG_VERSION, postgresql-$PG_VERSION-repmgr, sudo"
