@@ -67,6 +67,8 @@ export interface DockerRunOptions {
   readonly envFile: string;
   /** The spec hash to record as a label. @default no label */
   readonly specHash?: string;
+  /** Further labels (name, value). @default none */
+  readonly labels?: ReadonlyArray<readonly [string, string]>;
   /** @default STOP_TIMEOUT_SECONDS */
   readonly stopTimeoutSeconds?: number;
 }
@@ -78,6 +80,7 @@ export interface DockerRunOptions {
 export function dockerRunArgs(spec: ContainerSpec, o: DockerRunOptions): string[] {
   const args = ["--restart", spec.restart, "--detach", "--name", spec.name];
   if (o.specHash !== undefined) args.push("--label", `${SPEC_LABEL}=${o.specHash}`);
+  for (const [k, v] of o.labels ?? []) args.push("--label", `${k}=${v}`);
   for (const p of spec.ports) args.push("--publish", `${p.external}:${p.internal}`);
   if (spec.secretEnv.length > 0) args.push("--env-file", o.envFile);
   for (const [k, v] of spec.env) args.push("--env", `${k}=${v}`);

@@ -17,6 +17,7 @@
 import { dataNodes, initialPrimary, witnessNodes } from "../config/derive";
 import type { DbNodeConfig, Deployment } from "../config/schema";
 import { containerSpec, DATA_MOUNT, type ContainerSpec } from "./bitnami";
+import { dockerRunArgs } from "./docker-cli";
 import { dockerEnvFile, raw, sh, sqlIdent, words } from "./escape";
 
 export const UPGRADE_STATE_DIR = "/var/lib/ems-ha";
@@ -183,18 +184,13 @@ export function renderUpgradeStopScript(d: Deployment, u: NodeUpgrade): string {
   return lines.join("\n") + "\n";
 }
 
-/** The `docker run` arguments of the new container; the passwords come from --env-file. */
+/**
+ * The `docker run` arguments of the new container: those of the single-region and geo-redundant
+ * containers (src/render/docker-cli.ts, stop signal and grace included), labelled as the upgrade's;
+ * the passwords come from --env-file.
+ */
 export function upgradeRunArgs(d: Deployment, u: NodeUpgrade): string[] {
-  const s = u.spec;
-  const args = ["run", "--restart", s.restart, "--detach", "--name", s.name, "--label", `${UPGRADE_LABEL}=${upgradeMark(d)}`];
-  for (const p of s.ports) args.push("-p", `${p.external}:${p.internal}`);
-  args.push("--env-file", u.envFile);
-  for (const [k, v] of s.env) args.push("--env", `${k}=${v}`);
-  for (const v of s.volumes) args.push("--volume", `${v.volumeName ?? v.hostPath}:${v.containerPath}`);
-  args.push("--shm-size", `${s.shmSizeMb}m`);
-  for (const h of s.hosts) args.push("--add-host", `${h.host}:${h.ip}`);
-  args.push(s.image);
-  return args;
+  return ["run", ...dockerRunArgs(u.spec, { envFile: u.envFile, labels: [[UPGRADE_LABEL, upgradeMark(d)]] })];
 }
 
 /** The equivalent command, for people to paste: every word quoted (the passwords come from the env file). */

@@ -12,20 +12,24 @@ export interface DockerFlags {
   addHosts: string[];
   labels: string[];
   envFiles: string[];
+  stopSignal: string;
+  stopTimeout: string;
 }
 
 /** Parses `docker run ...` (guide text or ours); secrets become "<secret>". */
 export function parseDockerRun(command: string): DockerFlags {
   const tokens = command.replace(/\\\n/g, " ").split(/\s+/).filter(Boolean);
   const start = tokens.indexOf("run");
-  const f: DockerFlags = { name: "", restart: "", image: "", ports: [], env: {}, volumes: [], shm: "", addHosts: [], labels: [], envFiles: [] };
+  const f: DockerFlags = { name: "", restart: "", image: "", ports: [], env: {}, volumes: [], shm: "", addHosts: [], labels: [], envFiles: [], stopSignal: "", stopTimeout: "" };
   for (let i = start + 1; i < tokens.length; i++) {
     const t = tokens[i]!;
     const next = () => tokens[++i]!;
     if (t === "--restart") f.restart = next();
     else if (t === "--detach") continue;
     else if (t === "--name") f.name = next();
-    else if (t === "-p") f.ports.push(next());
+    else if (t === "-p" || t === "--publish") f.ports.push(next());
+    else if (t === "--stop-signal") f.stopSignal = next();
+    else if (t === "--stop-timeout") f.stopTimeout = next();
     else if (t === "--env") {
       const [k, ...v] = next().split("=");
       f.env[k!] = /PASSWORD$/.test(k!) ? "<secret>" : v.join("=").replace(/^'(.*)'$/, "$1");

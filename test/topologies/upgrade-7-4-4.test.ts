@@ -38,6 +38,10 @@ describe("upgrade-7-4-4 stack", () => {
     expect(runOf("pgn-1").volumes[1]).toBe("/home/ems/conf.d:/bitnami/postgresql/conf/conf.d");
   });
 
+  it("stops the new containers like every other DB container: SIGINT (fast shutdown) with the long grace, not docker's 10 s then SIGKILL", () => {
+    for (const n of NODES) expect({ n, signal: runOf(n).stopSignal, timeout: runOf(n).stopTimeout }).toEqual({ n, signal: "SIGINT", timeout: "120" });
+  });
+
   it("runs the guide's steps in order: ALTER SYSTEM, stop (witness, standby, primary last), load, start primary + register, standbys, witness", () => {
     expect(script("pgn-2", "prepare")).toContain("ALTER SYSTEM SET shared_preload_libraries TO pg_stat_statements, repmgr;");
     for (const n of NODES) expect(dependsOn(step(n, "prepare"))).toEqual([]);
