@@ -20,7 +20,20 @@ export interface DockerFlags {
 export function parseDockerRun(command: string): DockerFlags {
   const tokens = command.replace(/\\\n/g, " ").split(/\s+/).filter(Boolean);
   const start = tokens.indexOf("run");
-  const f: DockerFlags = { name: "", restart: "", image: "", ports: [], env: {}, volumes: [], shm: "", addHosts: [], labels: [], envFiles: [], stopSignal: "", stopTimeout: "" };
+  const f: DockerFlags = {
+    name: "",
+    restart: "",
+    image: "",
+    ports: [],
+    env: {},
+    volumes: [],
+    shm: "",
+    addHosts: [],
+    labels: [],
+    envFiles: [],
+    stopSignal: "",
+    stopTimeout: "",
+  };
   for (let i = start + 1; i < tokens.length; i++) {
     const t = tokens[i]!;
     const next = () => tokens[++i]!;
