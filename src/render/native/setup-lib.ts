@@ -51,8 +51,8 @@ install_text() {
 merge_block() {
   local file=$1 mode=$2 owner=$3 block begin end tmp
   block=$(cat)
-  begin=\${block%%$'\\n'*}
-  end=\${block##*$'\\n'}
+  begin=\${block%%$'\n'*}
+  end=\${block##*$'\n'}
   tmp=$(mktemp)
   {
     printf '%s\n' "$block"
