@@ -11,6 +11,7 @@ import geo from "../../examples/geo-redundant";
 import type { DeploymentInput } from "../../src/config/schema";
 import { imageRef, volumeNameOf } from "../../src/render/bitnami";
 import { SECRETS_LABEL, SPEC_LABEL, STOP_TIMEOUT_SECONDS } from "../../src/render/docker-cli";
+import { TCP_SYSCTLS } from "../helpers/docker-run";
 import { resolveRef, resourcesByPath, synthDeployment, type TfJson } from "../helpers/synth";
 import { fakeHost, runArgv, runStep, seedContainer, type FakeHost } from "./docker-engine-harness";
 import { writeFileSync } from "node:fs";
@@ -170,9 +171,6 @@ function sshContainer(step: Block, image: string, name: string): Container {
     throw new Error(`a crashing container did not fail the step: ${failed.stderr}`);
   return c;
 }
-
-/** Every DB container's network-namespace settings (data nodes and witnesses alike). */
-const TCP_SYSCTLS = ["net.ipv4.tcp_keepalive_intvl=5", "net.ipv4.tcp_keepalive_probes=3", "net.ipv4.tcp_keepalive_time=10", "net.ipv4.tcp_retries2=6"];
 
 const DEPLOYMENTS: Array<[string, DeploymentInput]> = [
   ["single-region example", example],
