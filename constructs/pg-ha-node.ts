@@ -127,6 +127,8 @@ abstract class BitnamiNode extends Construct implements IDeployStep {
       ),
       host: this.spec.hosts.map((h) => ({ host: h.host, ip: h.ip })),
       shmSize: this.spec.shmSizeMb,
+      // Dead connections into an unreachable location fail within ~25 s (src/render/bitnami.ts DB_CONTAINER_SYSCTLS).
+      sysctls: Object.fromEntries(this.spec.sysctls),
       dependsOn: [this.prepare, ...dependables(props.dependsOn)],
     });
     this.done = [this.container];

@@ -21,6 +21,24 @@ export const SHM_SIZE_MB = 1024;
 export const DB_STOP_GRACE_SECONDS = 120;
 export const DB_STOP_SIGNAL = "SIGINT";
 
+/**
+ * Kernel settings of each DB container's own network namespace (docs/reliability.md#a-location-cut-and-tcp):
+ * a TCP connection to a peer that stopped answering (a location cut drops packets, nothing resets
+ * the connection) fails within about half a minute instead of the kernel's default ~15 minutes, so
+ * a repmgrd waiting on such a connection gets an error and goes on to its failover decision.
+ *   tcp_retries2 6: unacknowledged data gives up after ~25 s (with the 200 ms minimum RTO; the
+ *     first retransmission timeout past that point on slower links);
+ *   tcp_keepalive_time/intvl/probes 10/5/3: an idle connection is probed after 10 s of silence and
+ *     declared dead after three unanswered probes 5 s apart (~25 s; libpq and PostgreSQL enable
+ *     SO_KEEPALIVE and use these system values unless told otherwise).
+ */
+export const DB_CONTAINER_SYSCTLS: ReadonlyArray<readonly [string, string]> = [
+  ["net.ipv4.tcp_retries2", "6"],
+  ["net.ipv4.tcp_keepalive_time", "10"],
+  ["net.ipv4.tcp_keepalive_intvl", "5"],
+  ["net.ipv4.tcp_keepalive_probes", "3"],
+];
+
 /** Environment variables that carry secrets: set from sensitive values, never rendered. */
 export interface SecretEnv {
   readonly name: string;
@@ -38,6 +56,8 @@ export interface ContainerSpec {
   /** --add-host entries. */
   readonly hosts: ReadonlyArray<{ readonly host: string; readonly ip: string }>;
   readonly shmSizeMb: number;
+  /** Network-namespace kernel settings (--sysctl k=v; the provider's `sysctls` map): DB_CONTAINER_SYSCTLS. */
+  readonly sysctls: ReadonlyArray<readonly [string, string]>;
   readonly restart: "always";
   /** conf.d/extra.conf for data nodes (PGTune), undefined for witnesses. */
   readonly extraConf?: string;
@@ -116,6 +136,7 @@ export function containerSpec(d: Deployment, node: DbNodeConfig): ContainerSpec 
     volumes,
     hosts: d.database.nodes.map((n) => ({ host: n.name, ip: n.address })),
     shmSizeMb: SHM_SIZE_MB,
+    sysctls: DB_CONTAINER_SYSCTLS,
     restart: "always",
     extraConf: witness ? undefined : pgtuneForNode(node, d.database.maxConnections),
   };
@@ -133,6 +154,7 @@ export function dockerRunCommand(spec: ContainerSpec): string {
   for (const [k, v] of spec.env) parts.push(sh`--env ${`${k}=${v}`}`);
   for (const v of spec.volumes) parts.push(sh`--volume ${`${v.volumeName ?? v.hostPath}:${v.containerPath}`}`);
   parts.push(sh`--shm-size ${spec.shmSizeMb === 1024 ? "1g" : `${spec.shmSizeMb}m`}`);
+  for (const [k, v] of spec.sysctls) parts.push(sh`--sysctl ${`${k}=${v}`}`);
   for (const h of spec.hosts) parts.push(sh`--add-host ${`${h.host}:${h.ip}`}`);
   parts.push(sh`${spec.image}`);
   return parts.join(" \\\n  ");

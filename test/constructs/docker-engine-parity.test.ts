@@ -11,6 +11,7 @@ import geo from "../../examples/geo-redundant";
 import type { DeploymentInput } from "../../src/config/schema";
 import { imageRef, volumeNameOf } from "../../src/render/bitnami";
 import { SECRETS_LABEL, SPEC_LABEL, STOP_TIMEOUT_SECONDS } from "../../src/render/docker-cli";
+import { TCP_SYSCTLS } from "../helpers/docker-run";
 import { resolveRef, resourcesByPath, synthDeployment, type TfJson } from "../helpers/synth";
 import { fakeHost, runArgv, runStep, seedContainer, type FakeHost } from "./docker-engine-harness";
 import { writeFileSync } from "node:fs";
@@ -28,13 +29,15 @@ interface Container {
   hosts: string[];
   labels: string[];
   shmMb?: number;
+  /** Network-namespace kernel settings, "key=value". */
+  sysctls: string[];
   stopTimeout?: number;
   stopSignal?: string;
   /** Seconds a container being replaced or destroyed gets between SIGTERM and SIGKILL. */
   replaceGraceSeconds?: number;
 }
 
-const empty = (): Container => ({ env: [], ports: [], volumes: [], hosts: [], labels: [] });
+const empty = (): Container => ({ env: [], ports: [], volumes: [], hosts: [], labels: [], sysctls: [] });
 
 type Block = Record<string, unknown>;
 
@@ -59,6 +62,7 @@ const PROVIDER_ATTRIBUTES: Record<string, (v: unknown, c: Container, json: TfJso
   host: (v, c) => c.hosts.push(...(v as Block[]).map((h) => `${String(h.host)}:${String(h.ip)}`)),
   labels: (v, c) => c.labels.push(...(v as Block[]).map((l) => `${String(l.label)}=${String(l.value)}`)),
   shm_size: (v, c) => (c.shmMb = v as number),
+  sysctls: (v, c) => c.sysctls.push(...Object.entries(v as Record<string, string>).map(([k, x]) => `${k}=${x}`)),
   stop_timeout: (v, c) => (c.stopTimeout = v as number),
   stop_signal: (v, c) => (c.stopSignal = v as string),
   destroy_grace_seconds: (v, c) => (c.replaceGraceSeconds = v as number),
@@ -84,6 +88,7 @@ const RUN_FLAGS: Record<string, (v: string, c: Container, envFile: (path: string
     if (!m) throw new Error(`--shm-size ${v}: expected <n>m or <n>g`);
     c.shmMb = Number(m[1]) * (m[2] === "g" ? 1024 : 1);
   },
+  "--sysctl": (v, c) => c.sysctls.push(v),
   "--stop-timeout": (v, c) => (c.stopTimeout = Number(v)),
   "--stop-signal": (v, c) => (c.stopSignal = v),
 };
@@ -118,7 +123,15 @@ function fromRunArgv(argv: string[], envFile: (path: string) => string[]): Conta
 }
 
 function sorted(c: Container): Container {
-  return { ...c, env: [...c.env].sort(), ports: [...c.ports].sort(), volumes: [...c.volumes].sort(), hosts: [...c.hosts].sort(), labels: [...c.labels].sort() };
+  return {
+    ...c,
+    env: [...c.env].sort(),
+    ports: [...c.ports].sort(),
+    volumes: [...c.volumes].sort(),
+    hosts: [...c.hosts].sort(),
+    labels: [...c.labels].sort(),
+    sysctls: [...c.sysctls].sort(),
+  };
 }
 
 function withEngine(input: DeploymentInput, engine: "provider" | "ssh"): DeploymentInput {
@@ -208,6 +221,8 @@ describe("the provider and ssh engines create the same containers", () => {
         expect(provider.mustRun, node.name).toBe(false);
         expect(provider.stopSignal, node.name).toBe("SIGINT");
         expect(provider.env.some((e) => e === "POSTGRESQL_PASSWORD=${var.db_password}")).toBe(true);
+        // A dead TCP connection into a cut location fails within ~25 s (docs/reliability.md#a-location-cut-and-tcp).
+        expect(sorted(provider).sysctls, node.name).toEqual(TCP_SYSCTLS);
       }
     });
   }

@@ -4,7 +4,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import example from "../../examples/single-region";
-import { parseDockerRun, type DockerFlags } from "../helpers/docker-run";
+import { parseDockerRun, sysctlsOf, TCP_SYSCTLS, type DockerFlags } from "../helpers/docker-run";
 import { resolveRef, resourcesByPath, synthDeployment, type TfJson } from "../helpers/synth";
 
 type Flags = Omit<DockerFlags, "labels" | "envFiles">;
@@ -52,6 +52,7 @@ function containerFlags(json: TfJson, c: Record<string, unknown>): Flags {
     volumes: (c.volumes as Array<Record<string, string>>).map((v) => `${v.host_path ?? resolveRef(json, v.volume_name)}:${v.container_path}`),
     shm: c.shm_size === 1024 ? "1g" : `${String(c.shm_size)}m`,
     addHosts: (c.host as Array<{ host: string; ip: string }>).map((h) => `${h.host}:${h.ip}`),
+    sysctls: sysctlsOf(c),
   };
 }
 
@@ -65,7 +66,8 @@ describe("single-region stack", () => {
     for (const [name, expected] of guide) {
       const c = containers.get(`single-region/${name}/container`);
       expect(c, `container of ${name}`).toBeDefined();
-      expect(containerFlags(json, c!)).toEqual(expected);
+      // Beyond the guide: the TCP settings that bound a dead connection (docs/reliability.md#a-location-cut-and-tcp).
+      expect(containerFlags(json, c!)).toEqual({ ...expected, sysctls: TCP_SYSCTLS });
     }
   });
 

@@ -8,10 +8,13 @@ export interface CliRun {
   readonly err: string;
 }
 
-export async function runCliCaptured(argv: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<CliRun> {
+/** `stamped`: each stderr line (the commands' progress) prefixed with the seconds since the start, to see where the time goes. */
+export async function runCliCaptured(argv: string[], cwd: string, env: NodeJS.ProcessEnv, o: { readonly stamped?: boolean } = {}): Promise<CliRun> {
   let out = "";
   let err = "";
-  const io: CliIo = { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`), cwd, env };
+  const t0 = Date.now();
+  const stamp = () => (o.stamped ? `+${((Date.now() - t0) / 1000).toFixed(1)}s ` : "");
+  const io: CliIo = { out: (t) => (out += `${t}\n`), err: (t) => (err += `${stamp()}${t}\n`), cwd, env };
   const code = await runCli(argv, io);
   return { code, out, err };
 }

@@ -1,5 +1,18 @@
 /** Parsing `docker run` commands (the guide's, or ours) into comparable flags, for tests. */
 
+/**
+ * What ems-ha adds to every DB container beyond the guide's commands: its network namespace's TCP
+ * settings (docs/reliability.md#a-location-cut-and-tcp), as sorted `key=value`.
+ */
+export const TCP_SYSCTLS = ["net.ipv4.tcp_keepalive_intvl=5", "net.ipv4.tcp_keepalive_probes=3", "net.ipv4.tcp_keepalive_time=10", "net.ipv4.tcp_retries2=6"];
+
+/** A docker_container's `sysctls` map as sorted `key=value`. */
+export function sysctlsOf(c: Record<string, unknown>): string[] {
+  return Object.entries((c.sysctls ?? {}) as Record<string, string>)
+    .map(([k, v]) => `${k}=${v}`)
+    .sort();
+}
+
 /** A docker run command reduced to comparable flags. */
 export interface DockerFlags {
   name: string;
@@ -14,6 +27,8 @@ export interface DockerFlags {
   envFiles: string[];
   stopSignal: string;
   stopTimeout: string;
+  /** --sysctl key=value (not in the guide's commands). */
+  sysctls: string[];
 }
 
 /** Parses `docker run ...` (guide text or ours); secrets become "<secret>". */
@@ -33,6 +48,7 @@ export function parseDockerRun(command: string): DockerFlags {
     envFiles: [],
     stopSignal: "",
     stopTimeout: "",
+    sysctls: [],
   };
   for (let i = start + 1; i < tokens.length; i++) {
     const t = tokens[i]!;
@@ -51,6 +67,7 @@ export function parseDockerRun(command: string): DockerFlags {
     else if (t === "--volume") f.volumes.push(next());
     else if (t === "--shm-size") f.shm = next() === "1024m" ? "1g" : tokens[i]!;
     else if (t === "--add-host") f.addHosts.push(next());
+    else if (t === "--sysctl") f.sysctls.push(next());
     else if (!t.startsWith("-")) f.image = t.includes(":") ? t : `${t}:latest`;
     else throw new Error(`unexpected flag ${t}`);
   }

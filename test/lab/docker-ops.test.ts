@@ -21,7 +21,7 @@ import type { Deployment, DeploymentInput } from "../../src/config/schema";
 import type { ClusterStatus } from "../../src/ops/status";
 import { labDeploy, labSecrets } from "../../lab/lib/deploy";
 import { waitForWitnessViews } from "../../lab/lib/docker-host";
-import { TABLE, Writer } from "../../lab/lib/drill";
+import { TABLE } from "../../lab/lib/drill";
 import { sleep } from "../../lab/lib/exec";
 import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
 import { labDown, labExec } from "../../lab/lib/lab";
@@ -29,6 +29,7 @@ import { REPO_ROOT } from "../../lab/lib/paths";
 import type { LabState } from "../../lab/lib/state";
 import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
 import { runCliCaptured, type CliRun } from "../helpers/cli";
+import { labSql, underWriter as underWriterOn, type UnderWriter } from "../helpers/lab-writer";
 
 // This file's own subnets: 10.235.50-59.
 const CANDIDATES = Array.from({ length: 10 }, (_, i) => `10.235.${50 + i}`);
@@ -62,24 +63,7 @@ async function healthy(seconds: number): Promise<ClusterStatus> {
   return s;
 }
 
-const node = (name: string) => d.database.nodes.find((n) => n.name === name)!;
-
-async function sql<T>(name: string, text: string): Promise<T[]> {
-  const c = new Client({
-    host: node(name).address,
-    port: d.database.port,
-    user: d.database.user,
-    password: pw,
-    database: "postgres",
-    connectionTimeoutMillis: 3000,
-  });
-  await c.connect();
-  try {
-    return (await c.query(text)).rows as T[];
-  } finally {
-    await c.end();
-  }
-}
+const sql = <T>(name: string, text: string): Promise<T[]> => labSql<T>(d, pw, name, text);
 
 async function inRecovery(name: string): Promise<boolean | undefined> {
   try {
@@ -89,40 +73,15 @@ async function inRecovery(name: string): Promise<boolean | undefined> {
   }
 }
 
-/** Runs `action` under a writer; the longest gap between acknowledgements, and the acknowledged rows missing on `primary` after. */
-async function underWriter(
-  what: string,
-  action: () => Promise<void>,
-  primaryAfter: () => string,
-): Promise<{ gapSeconds: number; acked: number; lost: number[] }> {
-  // A fresh table: the writer numbers its rows from 1.
+/** Runs `action` under a writer (test/helpers/lab-writer.ts), from the data node that is writable now. */
+async function underWriter(what: string, action: () => Promise<void>, primaryAfter: () => string): Promise<UnderWriter> {
   const primary = (
     await Promise.all(d.database.nodes.filter((n) => n.role === "data").map(async (n) => ((await inRecovery(n.name)) === false ? n.name : undefined)))
   ).find(Boolean)!;
-  await sql(primary, `truncate ${TABLE}`);
-  const writer = new Writer(
-    d,
-    d.database.nodes.filter((n) => n.role === "data"),
-    pw,
-  );
-  writer.start();
-  await sleep(3000);
-  const started = Date.now();
-  try {
-    await action();
-  } finally {
-    await sleep(3000);
-    await writer.stop();
-  }
-  const times = writer.ackTimes.filter((t) => t >= started - 1000);
-  let gap = 0;
-  for (let i = 1; i < times.length; i++) gap = Math.max(gap, times[i]! - times[i - 1]!);
-  const present = new Set((await sql<{ id: string }>(primaryAfter(), `select id from ${TABLE}`)).map((x) => Number(x.id)));
-  const lost = writer.acknowledged.filter((id) => !present.has(id));
-  const line = `${what}: write outage ${(gap / 1000).toFixed(1)} s, ${writer.acknowledged.length} rows acknowledged, ${lost.length} lost, ${writer.errors} failed attempts, ${((Date.now() - started) / 1000).toFixed(1)} s in all`;
-  log(line);
-  figures.push(line);
-  return { gapSeconds: gap / 1000, acked: writer.acknowledged.length, lost };
+  const w = await underWriterOn(d, pw, { what, primary, action, primaryAfter });
+  log(w.line);
+  figures.push(w.line);
+  return w;
 }
 
 beforeAll(async () => {

@@ -9,6 +9,7 @@ import example from "../../examples/single-region";
 import geo from "../../examples/geo-redundant";
 import { parseDeployment } from "../../src/config/parse";
 import type { DeploymentInput } from "../../src/config/schema";
+import { parseDockerRun, TCP_SYSCTLS } from "../helpers/docker-run";
 import { resourcesByPath, synthDeployment, type TfJson } from "../helpers/synth";
 import { dependsOn, fileContent, provisioners, refersTo, terraformPlan } from "./helpers";
 
@@ -114,6 +115,8 @@ for (const [topology, input] of [
       const out = json.output!.docker_run_commands!.value as string[];
       expect(out).toHaveLength(nodes.length);
       expect(out[0]).toContain(`--name ${primary.name}`);
+      // The text people paste creates the same containers: the TCP settings included (docs/reliability.md#a-location-cut-and-tcp).
+      for (const cmd of out) expect(parseDockerRun(cmd).sysctls.sort()).toEqual(TCP_SYSCTLS);
     });
   });
 }

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import example from "../../examples/geo-redundant";
 import type { DeploymentInput } from "../../src/config/schema";
 import { resolveRef, resourcesByPath, synthDeployment, type TfJson } from "../helpers/synth";
+import { TCP_SYSCTLS, sysctlsOf } from "../helpers/docker-run";
 import { configError, dependsOn, fileContent, parseDockerRun, refersTo, type DockerFlags } from "./helpers";
 
 /**
@@ -49,7 +50,9 @@ function corrected(guide: Map<string, DockerFlags>): Map<string, DockerFlags> {
   };
   const pgw1 = guide.get("pgw-1")!;
   expect(pgw1.env.REPMGR_NODE_LOCATION).toBeUndefined();
-  return new Map([...guide, ["pgw-1", { ...pgw1, shm: "1g", env: { ...pgw1.env, REPMGR_NODE_LOCATION: "dc1" } }], ["pgw-2", fixed]]);
+  const all = new Map([...guide, ["pgw-1", { ...pgw1, shm: "1g", env: { ...pgw1.env, REPMGR_NODE_LOCATION: "dc1" } }], ["pgw-2", fixed]]);
+  // Every container: the TCP settings that bound a dead connection into a cut location (not in the guide).
+  return new Map([...all].map(([name, f]) => [name, { ...f, sysctls: TCP_SYSCTLS }]));
 }
 
 function containerFlags(json: TfJson, c: Record<string, unknown>): DockerFlags {
@@ -69,6 +72,7 @@ function containerFlags(json: TfJson, c: Record<string, unknown>): DockerFlags {
     addHosts: (c.host as Array<{ host: string; ip: string }>).map((h) => `${h.host}:${h.ip}`),
     labels: [],
     envFiles: [],
+    sysctls: sysctlsOf(c),
   };
 }
 
