@@ -4,7 +4,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import example from "../../examples/single-region";
-import { parseDockerRun, sysctlsOf, TCP_SYSCTLS, type DockerFlags } from "../helpers/docker-run";
+import { OURS, parseDockerRun, sysctlsOf, type DockerFlags } from "../helpers/docker-run";
 import { resolveRef, resourcesByPath, synthDeployment, type TfJson } from "../helpers/synth";
 
 type Flags = Omit<DockerFlags, "labels" | "envFiles">;
@@ -53,6 +53,8 @@ function containerFlags(json: TfJson, c: Record<string, unknown>): Flags {
     shm: c.shm_size === 1024 ? "1g" : `${String(c.shm_size)}m`,
     addHosts: (c.host as Array<{ host: string; ip: string }>).map((h) => `${h.host}:${h.ip}`),
     sysctls: sysctlsOf(c),
+    stopSignal: c.stop_signal as string,
+    stopTimeout: String(c.stop_timeout),
   };
 }
 
@@ -67,7 +69,7 @@ describe("single-region stack", () => {
       const c = containers.get(`single-region/${name}/container`);
       expect(c, `container of ${name}`).toBeDefined();
       // Beyond the guide: the TCP settings that bound a dead connection (docs/reliability.md#a-location-cut-and-tcp).
-      expect(containerFlags(json, c!)).toEqual({ ...expected, sysctls: TCP_SYSCTLS });
+      expect(containerFlags(json, c!)).toEqual({ ...expected, ...OURS });
     }
   });
 

@@ -6,6 +6,12 @@
  */
 export const TCP_SYSCTLS = ["net.ipv4.tcp_keepalive_intvl=5", "net.ipv4.tcp_keepalive_probes=3", "net.ipv4.tcp_keepalive_time=10", "net.ipv4.tcp_retries2=6"];
 
+/**
+ * Everything ems-ha adds to the guide's `docker run` of a DB container: the TCP settings and how
+ * the container stops (SIGINT, PostgreSQL's fast shutdown, with 120 s of grace; src/render/bitnami.ts).
+ */
+export const OURS = { sysctls: TCP_SYSCTLS, stopSignal: "SIGINT", stopTimeout: "120" } as const;
+
 /** A docker_container's `sysctls` map as sorted `key=value`. */
 export function sysctlsOf(c: Record<string, unknown>): string[] {
   return Object.entries((c.sysctls ?? {}) as Record<string, string>)
