@@ -16,6 +16,7 @@
 import { createHash } from "node:crypto";
 import type { Deployment } from "../config/schema";
 import { DATA_MOUNT, DB_STOP_GRACE_SECONDS, DB_STOP_SIGNAL, imageRef, type ContainerSpec } from "./bitnami";
+import { DOCKER_MEMBERSHIP_LIB, membershipVars, type DockerMembership } from "./docker-membership";
 import { dockerEnvFile, raw, sh, shellSingleQuote, words } from "./escape";
 
 /** Label recording the spec hash a container was created from. */
@@ -117,6 +118,8 @@ export interface ContainerScriptOptions {
   readonly waitIntervalSeconds?: number;
   /** Bounded wait for PostgreSQL in the new container to answer in its role: attempts x waitIntervalSeconds. @default 150 */
   readonly readyAttempts?: number;
+  /** The cluster's members (src/render/docker-membership.ts): checked before anything is touched, removed ones unregistered by the primary. @default no membership handling */
+  readonly membership?: DockerMembership;
 }
 
 /** The remote script of a node's container step and the hash it records. */
@@ -195,10 +198,12 @@ export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOpt
     '  docker exec "$NAME" bash -c \'PGPASSWORD="${POSTGRESQL_PASSWORD:-${POSTGRES_PASSWORD:-}}" PGCONNECT_TIMEOUT=3 psql -h 127.0.0.1 -p "${POSTGRESQL_PORT_NUMBER:-5432}" -U "${POSTGRESQL_USERNAME:-${POSTGRES_USER:-postgres}}" -d postgres -tAc "$1"\' _ "$1" 2>/dev/null | tr -d \'[:space:]\'',
     "}",
     sh`repmgr_in() { docker exec "$NAME" ${raw(REPMGR_IN_CONTAINER)} "$@"; }`,
+    ...(o.membership ? [...membershipVars(o.membership), ...DOCKER_MEMBERSHIP_LIB.trim().split("\n")] : []),
     "# When this container's PostgreSQL does not answer, the other nodes are resumed directly",
     "# (repmgr.repmgrd_pause(false), what repmgr service unpause calls on each node), so that they can fail over.",
+    "# A node whose PostgreSQL does not answer at all (psql exit 2) is skipped: it starts unpaused.",
     "unpause_partners() {",
-    '  docker exec "$NAME" bash -c \'ok=0; for e in ${REPMGR_PARTNER_NODES//[,;]/ }; do h=${e%%:*}; p=${REPMGR_PRIMARY_PORT:-5432}; [ "$h" = "$e" ] || p=${e##*:}; [ "$h" = "${REPMGR_NODE_NETWORK_NAME:-}" ] && continue; PGPASSWORD="$REPMGR_PASSWORD" PGCONNECT_TIMEOUT=3 psql -h "$h" -p "$p" -U "${REPMGR_USERNAME:-repmgr}" -d "${REPMGR_DATABASE:-repmgr}" -tAc "select repmgr.repmgrd_pause(false)" >/dev/null 2>&1 || ok=1; done; exit $ok\'',
+    '  docker exec "$NAME" bash -c \'ok=0; for e in ${REPMGR_PARTNER_NODES//[,;]/ }; do h=${e%%:*}; p=${REPMGR_PRIMARY_PORT:-5432}; [ "$h" = "$e" ] || p=${e##*:}; [ "$h" = "${REPMGR_NODE_NETWORK_NAME:-}" ] && continue; PGPASSWORD="$REPMGR_PASSWORD" PGCONNECT_TIMEOUT=3 psql -h "$h" -p "$p" -U "${REPMGR_USERNAME:-repmgr}" -d "${REPMGR_DATABASE:-repmgr}" -tAc "select repmgr.repmgrd_pause(false)" >/dev/null 2>&1; s=$?; [ $s = 0 ] || [ $s = 2 ] || ok=1; done; exit $ok\'',
     "}",
     "resume_repmgrd() {",
     '  [ "$PAUSED" = yes ] || return 0',
@@ -261,11 +266,16 @@ export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOpt
     '  same_image=yes; [ -z "$image_now" ] || [ "$image_used" = "$image_now" ] || same_image=no',
     '  if [ "$have" = "$SPEC" ] && [ "$have_secrets" = "$SECRETS_SHA" ] && [ "$same_image" = yes ]; then',
     '    if running; then log "$NAME is up to date: nothing to do"; exit 0; fi',
+    "    # A container the reconciliation service retired when its node left database.nodes has restart policy no: a member's is always.",
+    sh`    docker update --restart=${spec.restart} "$NAME" >/dev/null`,
     '    docker start "$NAME" >/dev/null',
     '    log "started the existing $NAME"',
     "    wait_running",
     "    exit 0",
     "  fi",
+    ...(o.membership
+      ? ["  # The membership of database.nodes, checked against the registered cluster before the container is touched.", "  check_membership"]
+      : []),
     '  if [ "$have" != "$SPEC" ]; then log "replacing $NAME: spec ${have:-not recorded} -> $SPEC"',
     '  elif [ "$have_secrets" != "$SECRETS_SHA" ]; then log "replacing $NAME: the passwords changed"',
     '  else log "replacing $NAME: $IMAGE is another image now"; fi',
@@ -275,7 +285,7 @@ export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOpt
           "  # The current primary: repmgrd paused on every node first, so that its replacement is a restart, not a failover.",
           '  if running && [ "$(in_pg "select pg_is_in_recovery()" || true)" = f ]; then',
           '    log "$NAME is the current primary: pausing repmgrd on every node while it is replaced (no failover; writes stop until it is back)"',
-          '    repmgr_in service pause >/dev/null || fail "repmgr service pause failed in $NAME; nothing was changed"',
+          `    ${o.membership ? "pause_members" : "repmgr_in service pause"} >/dev/null || fail "repmgr service pause failed in $NAME; nothing was changed"`,
           "    PAUSED=yes",
           "  fi",
         ]),
@@ -291,6 +301,7 @@ export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOpt
     "# The next node's step starts only when this one is back: one DB node away at a time.",
     "wait_ready",
     "resume_repmgrd",
+    ...(o.membership && !witness ? ["# The primary unregisters the nodes no longer in database.nodes.", "unregister_removed"] : []),
   );
   return { script: lines.join("\n") + "\n", specHash: hash, envFile, runArgs };
 }

@@ -103,8 +103,21 @@ describe("ssh engine container script (real bash, docker stand-in)", () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain("pg-1 is the current primary: pausing repmgrd on every node while it is replaced (no failover; writes stop until it is back)");
     const v = verbs(r.calls).filter((x) => x !== "container inspect" && x !== "image inspect" && x !== "volume inspect");
-    // pause before the shutdown; after docker run: asked until it answers as the primary, then resumed.
-    expect(v).toEqual(["exec psql", "exec repmgr service pause", "exec", "stop", "rm", "run", "exec psql", "exec repmgr service unpause"]);
+    // The membership asked of the cluster, then pause before the shutdown; after docker run: asked until
+    // it answers as the primary, then resumed; then, as the primary, its node records read (nothing to unregister).
+    expect(v).toEqual([
+      "exec psql",
+      "exec psql",
+      "exec repmgr service pause",
+      "exec",
+      "stop",
+      "rm",
+      "run",
+      "exec psql",
+      "exec repmgr service unpause",
+      "exec psql",
+      "exec psql",
+    ]);
     expect(r.stdout).toContain("pg-1 answers as the primary");
     expect(r.stdout).toContain("repmgrd resumed on every node");
   });
