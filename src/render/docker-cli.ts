@@ -208,7 +208,7 @@ export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOpt
     "resume_repmgrd() {",
     '  [ "$PAUSED" = yes ] || return 0',
     '  if repmgr_in service unpause >/dev/null 2>&1; then PAUSED=no; log "repmgrd resumed on every node"',
-    '  elif unpause_partners; then PAUSED=no; echo "ems-ha $NAME: $NAME does not answer; repmgrd resumed on the other nodes: they fail over if it stays away" >&2',
+    '  elif unpause_partners; then PAUSED=no; echo "ems-ha $NAME: repmgr service unpause failed in $NAME (it does not answer, or a node it lists no longer does); repmgrd resumed on its partners directly: they fail over if $NAME stays away" >&2',
     '  else echo "ems-ha $NAME: repmgrd is still PAUSED on the cluster (no automatic failover): run ems-ha resume" >&2; fi',
     "}",
     "# Ready: a data node answers as the primary or as a standby whose WAL receiver streams; a witness answers.",

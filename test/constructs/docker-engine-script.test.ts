@@ -169,7 +169,7 @@ describe("ssh engine container script (real bash, docker stand-in)", () => {
     );
     const r = runStep(host, changed);
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain("pg-1 does not answer; repmgrd resumed on the other nodes: they fail over if it stays away");
+    expect(r.stderr).toContain("repmgrd resumed on its partners directly: they fail over if pg-1 stays away");
     // Asked from inside pg-1, as the repmgr user, once per partner (pg-2, pgw-1).
     const asked = readFileSync(join(host.state, "containers", "pg-1", "log"), "utf8")
       .split("\n")

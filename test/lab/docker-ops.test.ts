@@ -14,14 +14,14 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labDockerDeployment } from "../../examples/lab-docker";
 import type { Deployment, DeploymentInput } from "../../src/config/schema";
 import type { ClusterStatus } from "../../src/ops/status";
 import { labDeploy, labSecrets } from "../../lab/lib/deploy";
 import { waitForWitnessViews } from "../../lab/lib/docker-host";
-import { TABLE, Writer } from "../../lab/lib/drill";
+import { dbQuery, DownProber, inRecovery as inRecoveryOf, underWriter as underWriterOf, type WriterOutcome } from "../../lab/lib/db-watch";
+import { TABLE } from "../../lab/lib/drill";
 import { sleep } from "../../lab/lib/exec";
 import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
 import { labDown, labExec } from "../../lab/lib/lab";
@@ -62,67 +62,15 @@ async function healthy(seconds: number): Promise<ClusterStatus> {
   return s;
 }
 
-const node = (name: string) => d.database.nodes.find((n) => n.name === name)!;
+const sql = <T>(name: string, text: string): Promise<T[]> => dbQuery<T>(d, name, pw, text);
+const inRecovery = (name: string): Promise<boolean | undefined> => inRecoveryOf(d, name, pw);
 
-async function sql<T>(name: string, text: string): Promise<T[]> {
-  const c = new Client({
-    host: node(name).address,
-    port: d.database.port,
-    user: d.database.user,
-    password: pw,
-    database: "postgres",
-    connectionTimeoutMillis: 3000,
-  });
-  await c.connect();
-  try {
-    return (await c.query(text)).rows as T[];
-  } finally {
-    await c.end();
-  }
-}
-
-async function inRecovery(name: string): Promise<boolean | undefined> {
-  try {
-    return (await sql<{ r: boolean }>(name, "select pg_is_in_recovery() as r"))[0]!.r;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Runs `action` under a writer; the longest gap between acknowledgements, and the acknowledged rows missing on `primary` after. */
-async function underWriter(
-  what: string,
-  action: () => Promise<void>,
-  primaryAfter: () => string,
-): Promise<{ gapSeconds: number; acked: number; lost: number[] }> {
-  // A fresh table: the writer numbers its rows from 1.
-  const primary = (
-    await Promise.all(d.database.nodes.filter((n) => n.role === "data").map(async (n) => ((await inRecovery(n.name)) === false ? n.name : undefined)))
-  ).find(Boolean)!;
-  await sql(primary, `truncate ${TABLE}`);
-  const writer = new Writer(
-    d,
-    d.database.nodes.filter((n) => n.role === "data"),
-    pw,
-  );
-  writer.start();
-  await sleep(3000);
-  const started = Date.now();
-  try {
-    await action();
-  } finally {
-    await sleep(3000);
-    await writer.stop();
-  }
-  const times = writer.ackTimes.filter((t) => t >= started - 1000);
-  let gap = 0;
-  for (let i = 1; i < times.length; i++) gap = Math.max(gap, times[i]! - times[i - 1]!);
-  const present = new Set((await sql<{ id: string }>(primaryAfter(), `select id from ${TABLE}`)).map((x) => Number(x.id)));
-  const lost = writer.acknowledged.filter((id) => !present.has(id));
-  const line = `${what}: write outage ${(gap / 1000).toFixed(1)} s, ${writer.acknowledged.length} rows acknowledged, ${lost.length} lost, ${writer.errors} failed attempts, ${((Date.now() - started) / 1000).toFixed(1)} s in all`;
-  log(line);
-  figures.push(line);
-  return { gapSeconds: gap / 1000, acked: writer.acknowledged.length, lost };
+/** Runs `action` under a writer (lab/lib/db-watch.ts), recording its figures. */
+async function underWriter(what: string, action: () => Promise<void>, primaryAfter: () => string): Promise<WriterOutcome> {
+  const w = await underWriterOf(d, pw, what, action, primaryAfter);
+  log(w.line);
+  figures.push(w.line);
+  return w;
 }
 
 beforeAll(async () => {
@@ -238,41 +186,8 @@ describe("day-2 operations on the Docker lab", () => {
         ),
       );
     const before = await ids();
-    // Every half second: how many DB nodes do not answer a query.
-    let sampling = true;
-    let maxDown = 0;
-    const downAt: string[] = [];
-    const sampler = (async () => {
-      while (sampling) {
-        const answers = await Promise.all(
-          d.database.nodes.map(async (n) => {
-            const c = new Client({
-              host: n.address,
-              port: d.database.port,
-              user: d.database.user,
-              password: pw,
-              database: "postgres",
-              connectionTimeoutMillis: 1500,
-              query_timeout: 1500,
-            });
-            c.on("error", () => undefined);
-            try {
-              await c.connect();
-              await c.query("select 1");
-              return true;
-            } catch {
-              return false;
-            } finally {
-              await c.end().catch(() => undefined);
-            }
-          }),
-        );
-        const down = d.database.nodes.filter((_, i) => !answers[i]).map((n) => n.name);
-        if (down.length > 0 && downAt.at(-1) !== down.join("+")) downAt.push(down.join("+"));
-        maxDown = Math.max(maxDown, down.length);
-        await sleep(500);
-      }
-    })();
+    const prober = new DownProber(d, pw);
+    prober.start();
     const changed: DeploymentInput = {
       ...input,
       database: { ...input.database, failover: { ...(input.database.failover as object), reconnectAttempts: 4 } as DeploymentInput["database"]["failover"] },
@@ -289,8 +204,7 @@ describe("day-2 operations on the Docker lab", () => {
       },
       () => primary,
     );
-    sampling = false;
-    await sampler;
+    const { maxDown, downAt } = await prober.stop();
     log(`rolling apply steps: ${steps.join(", ")}; nodes down (in order): ${downAt.join(", ") || "none"}; at most ${maxDown} at once`);
     figures.push(`rolling change: at most ${maxDown} DB node(s) away at once (${downAt.join(", ")})`);
     const after = await ids();
