@@ -49,7 +49,8 @@ export const MEMBERSHIP_REFUSED_FILE = `${STATE_DIR}/membership-refused`;
 export function membershipVars(m: DockerMembership): string[] {
   return [
     sh`MY_ID=${String(m.nodeId)}`,
-    sh`MEMBER_IDS=${` ${m.members.map((x) => x.nodeId).join(" ")} `}`,
+    // space-separated, with a space at each end (is_member_id matches " ID ")
+    sh`MEMBER_IDS=${["", ...m.members.map((x) => x.nodeId), ""].join(" ")}`,
     sh`MEMBER_ADDRS=(${words(m.members.map((x) => `${x.address}:${m.port}`))})`,
     sh`REFUSED_FILE=${MEMBERSHIP_REFUSED_FILE}`,
   ];

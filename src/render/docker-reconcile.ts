@@ -159,7 +159,7 @@ export function renderDockerReconcileScript(d: Deployment, node: DbNodeConfig): 
       // registers a new node after its container starts.
       CHECK_REMOVED: 2,
       // The image's conninfo names the node by its name (REPMGR_NODE_NETWORK_NAME), not first.
-      CONNINFO_LIKE: `%host=${nodeWord(node.name)} %`,
+      CONNINFO_LIKE: ["%host=", nodeWord(node.name), " %"].join(""),
       NODE_ADDRESS: node.address,
       ROLE: node.role,
       CONTAINER: node.name,

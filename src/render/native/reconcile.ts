@@ -490,7 +490,7 @@ removed_from_cluster() {
 reconcile_once() {
   local rec
   if [ -f "$REMOVED_MARKER" ]; then return 0; fi
-  if [ "$CHECK_REMOVED" != 0 ] && removed_from_cluster; then return 0; fi
+  if [ "$CHECK_REMOVED" = 1 ] && removed_from_cluster; then return 0; fi
   if ! svc_active; then
     if [ "$ROLE" = data ] && [ -f "$FENCE_MARKER" ]; then reconcile_fenced; fi
     return 0
@@ -500,6 +500,8 @@ reconcile_once() {
     rm -f "$FENCE_MARKER"
   fi
   node_settled || return 0
+  # Docker: looked at once the image has started the node (it registers it then)
+  if [ "$CHECK_REMOVED" = 2 ] && removed_from_cluster; then return 0; fi
   if [ "$ROLE" = witness ]; then
     reconcile_witness
     return $?
