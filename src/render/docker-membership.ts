@@ -103,14 +103,12 @@ unregister_removed() {
     IFS='|' read -r id name type active <<<"$r"
     [ -n "$id" ] || continue
     is_member_id "$id" && continue
-    case "$type" in
-      primary)
-        [ "$active" = f ] || fail "$name (node id $id) is registered as an active primary but is no longer in database.nodes: not unregistered"
-        repmgr_in primary unregister --node-id "$id" >/dev/null ;;
-      standby) repmgr_in standby unregister --node-id "$id" >/dev/null ;;
-      witness) repmgr_in witness unregister --node-id "$id" --force >/dev/null ;;
-      *) log "WARNING: $name (node id $id) has record type $type: left registered"; continue ;;
-    esac
+    # an inactive primary record (a failed-over primary's), a standby's or a witness's (--force: the witness is not asked)
+    [ "$type" != primary ] || [ "$active" = f ] || fail "$name (node id $id) is registered as an active primary but is no longer in database.nodes: not unregistered"
+    local extra=()
+    [ "$type" != witness ] || extra=(--force)
+    [[ " primary standby witness " == *" $type "* ]] || { log "WARNING: $name (node id $id) has record type $type: left registered"; continue; }
+    repmgr_in "$type" unregister --node-id "$id" "${"$"}{extra[@]}" >/dev/null
     log "unregistered $name (repmgr node id $id, $type): it is no longer in database.nodes; its host's reconciliation service stops its container, its volume stays"
     drop_slot "$id" "$name"
   done

@@ -34,6 +34,12 @@ function setRecords(host: FakeHost, name: string, records: string[]): void {
 }
 
 const base = withNodes((n) => n);
+/** `node`'s step once pg-4 joins: a new partner list, so the container is recreated. */
+const withPg4 = (node: string) =>
+  step(
+    withNodes((n) => [...n, { ...n[1]!, name: "pg-4", address: "10.0.0.99" }]),
+    node,
+  );
 const log = (host: FakeHost, name: string) => readFileSync(join(host.state, "containers", name, "log"), "utf8");
 const changing = (calls: string[][]) => calls.filter((c) => ["stop", "rm", "run"].includes(c[0]!));
 
@@ -80,13 +86,7 @@ describe("membership in the ssh engine's container step (real bash, docker stand
     expect(runStep(host, step(base, "pg-1")).status).toBe(0);
     setRecords(host, "pg-1", ["1001|pg-1|primary|t", "1002|pg-2|standby|t", "1003|pg-3|standby|t", "2001|pgw-1|witness|t", "2002|pgw-2|witness|t"]);
     // The deployment without pg-3 and pgw-2 (they were members before: the partner list changes).
-    const r = runStep(
-      host,
-      step(
-        withNodes((n) => [...n, { ...n[1]!, name: "pg-4", address: "10.0.0.99" }]),
-        "pg-1",
-      ),
-    );
+    const r = runStep(host, withPg4("pg-1"));
     expect(r.status, r.stderr).toBe(0);
     const repmgr = log(host, "pg-1")
       .split("\n")
@@ -104,13 +104,7 @@ describe("membership in the ssh engine's container step (real bash, docker stand
     const pg2 = step(base, "pg-2");
     expect(runStep(host, pg2).status).toBe(0);
     setRecords(host, "pg-2", ["1001|pg-1|primary|t", "1002|pg-2|standby|t", "1003|pg-3|standby|t"]);
-    const r = runStep(
-      host,
-      step(
-        withNodes((n) => [...n, { ...n[1]!, name: "pg-4", address: "10.0.0.99" }]),
-        "pg-2",
-      ),
-    );
+    const r = runStep(host, withPg4("pg-2"));
     expect(r.status, r.stderr).toBe(0);
     expect(log(host, "pg-2")).not.toContain("unregister");
   });
