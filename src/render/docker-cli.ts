@@ -300,8 +300,10 @@ export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOpt
     "wait_running",
     "# The next node's step starts only when this one is back: one DB node away at a time.",
     "wait_ready",
-    "resume_repmgrd",
+    // Before the resume: `repmgr service unpause` then only reaches members (a removed node's name no
+    // longer resolves in the new container), and a removed node stays paused until it is retired.
     ...(o.membership && !witness ? ["# The primary unregisters the nodes no longer in database.nodes.", "unregister_removed"] : []),
+    "resume_repmgrd",
   );
   return { script: lines.join("\n") + "\n", specHash: hash, envFile, runArgs };
 }

@@ -117,12 +117,14 @@ unregister_removed() {
 drop_slot() {
   local slot="repmgr_slot_$1" i
   for i in $(seq 1 10); do
-    [ "$(in_pg "select count(*) from pg_replication_slots where slot_name = '$slot'" || true)" = 1 ] || return 0
+    if [ "$(in_pg "select count(*) from pg_replication_slots where slot_name = '$slot'" || true)" != 1 ]; then
+      [ "$i" = 1 ] || log "dropped replication slot $slot of $2"
+      return 0
+    fi
     in_pg "select pg_terminate_backend(active_pid) from pg_replication_slots where slot_name = '$slot' and active" >/dev/null || true
     sleep 1
     in_pg "select pg_drop_replication_slot('$slot')" >/dev/null || true
   done
-  [ "$(in_pg "select count(*) from pg_replication_slots where slot_name = '$slot'" || true)" = 0 ] && { log "dropped replication slot $slot of $2"; return 0; }
   echo "ems-ha $NAME: WARNING: could not drop replication slot $slot of $2 (select * from pg_replication_slots): drop it by hand once $2 has stopped" >&2
 }
 `;

@@ -104,7 +104,7 @@ describe("ssh engine container script (real bash, docker stand-in)", () => {
     expect(r.stdout).toContain("pg-1 is the current primary: pausing repmgrd on every node while it is replaced (no failover; writes stop until it is back)");
     const v = verbs(r.calls).filter((x) => x !== "container inspect" && x !== "image inspect" && x !== "volume inspect");
     // The membership asked of the cluster, then pause before the shutdown; after docker run: asked until
-    // it answers as the primary, then resumed; then, as the primary, its node records read (nothing to unregister).
+    // it answers as the primary; as the primary, its node records read (nothing to unregister); then resumed.
     expect(v).toEqual([
       "exec psql",
       "exec psql",
@@ -114,9 +114,9 @@ describe("ssh engine container script (real bash, docker stand-in)", () => {
       "rm",
       "run",
       "exec psql",
+      "exec psql",
+      "exec psql",
       "exec repmgr service unpause",
-      "exec psql",
-      "exec psql",
     ]);
     expect(r.stdout).toContain("pg-1 answers as the primary");
     expect(r.stdout).toContain("repmgrd resumed on every node");
