@@ -285,7 +285,7 @@ export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOpt
           "  # The current primary: repmgrd paused on every node first, so that its replacement is a restart, not a failover.",
           '  if running && [ "$(in_pg "select pg_is_in_recovery()" || true)" = f ]; then',
           '    log "$NAME is the current primary: pausing repmgrd on every node while it is replaced (no failover; writes stop until it is back)"',
-          `    ${o.membership ? "pause_members" : "repmgr_in service pause"} >/dev/null || fail "repmgr service pause failed in $NAME; nothing was changed"`,
+          `    ${o.membership ? "pause_members" : "repmgr_in service pause >/dev/null"} || fail "repmgr service pause failed in $NAME; nothing was changed"`,
           "    PAUSED=yes",
           "  fi",
         ]),

@@ -99,6 +99,23 @@ describe("membership in the ssh engine's container step (real bash, docker stand
     expect(r.stdout).toContain("unregistered pgw-2 (repmgr node id 2002, witness)");
   });
 
+  it("when repmgr service pause fails (a node moved), the primary's step pauses every member at its address, skipping those that do not answer", () => {
+    const host = fakeHost();
+    setRole(host, "pg-1", "f");
+    for (const n of ["pg-2", "pgw-1"]) expect(runStep(host, step(base, n)).status).toBe(0);
+    expect(runStep(host, step(base, "pg-1")).status).toBe(0);
+    writeFileSync(join(host.state, "repmgr-fails"), "service pause");
+    const r = runStep(host, withPg4("pg-1"));
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(
+      "repmgr service pause failed (a node does not answer where its partners look for it): pausing every member at its address instead",
+    );
+    // The stand-in's hosts are containers, not addresses: every address is a node that does not answer.
+    expect(r.stdout).toContain("10.0.0.99 does not answer: skipped (its repmgrd cannot promote without its PostgreSQL)");
+    expect(changing(r.calls).map((c) => c[0])).toEqual(["stop", "rm", "run"]);
+    expect(r.stdout).toContain("repmgrd resumed on every node");
+  });
+
   it("a standby's step unregisters nothing", () => {
     const host = fakeHost();
     const pg2 = step(base, "pg-2");
