@@ -9,8 +9,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import example from "../../examples/single-region";
 import type { DeploymentInput } from "../../src/config/schema";
-import { resourcesByPath, synthDeployment } from "../helpers/synth";
-import { container, fakeHost, runStep, setRole, type FakeHost } from "./docker-engine-harness";
+import { container, containerStep, fakeHost, runStep, setRole, type FakeHost } from "./docker-engine-harness";
 
 type Nodes = DeploymentInput["database"]["nodes"];
 
@@ -18,12 +17,7 @@ function withNodes(edit: (nodes: Nodes) => Nodes): DeploymentInput {
   return { ...example, database: { ...example.database, docker: { engine: "ssh" }, nodes: edit(example.database.nodes.map((n) => ({ ...n }))) } };
 }
 
-function step(input: DeploymentInput, node: string): Record<string, unknown> {
-  const { json, deployment } = synthDeployment(input);
-  const s = resourcesByPath(json, "terraform_data").get(`${deployment.topology}/${node}/container`);
-  if (!s) throw new Error(`no container step for ${node}`);
-  return s;
-}
+const step = containerStep;
 
 /** The records ("id|name|type|active") the stand-in's psql answers for repmgr.nodes in `name`'s container, now and once recreated. */
 function setRecords(host: FakeHost, name: string, records: string[]): void {

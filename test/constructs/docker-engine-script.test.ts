@@ -9,19 +9,13 @@ import { describe, expect, it } from "vitest";
 import example from "../../examples/single-region";
 import type { DeploymentInput } from "../../src/config/schema";
 import { SPEC_LABEL, STOP_TIMEOUT_SECONDS } from "../../src/render/docker-cli";
-import { resourcesByPath, synthDeployment } from "../helpers/synth";
-import { container, envFileModes, fakeHost, runStep, SECRETS, seedContainer, setImage, setRole } from "./docker-engine-harness";
+import { container, containerStep, envFileModes, fakeHost, runStep, SECRETS, seedContainer, setImage, setRole } from "./docker-engine-harness";
 
 function sshEngine(input: DeploymentInput, change: (db: DeploymentInput["database"]) => DeploymentInput["database"] = (db) => db): DeploymentInput {
   return { ...input, database: change({ ...input.database, docker: { engine: "ssh" } }) };
 }
 
-function step(input: DeploymentInput, node: string): Record<string, unknown> {
-  const { json, deployment } = synthDeployment(input);
-  const s = resourcesByPath(json, "terraform_data").get(`${deployment.topology}/${node}/container`);
-  if (!s) throw new Error(`no container step for ${node}`);
-  return s;
-}
+const step = containerStep;
 
 const verbs = (calls: string[][]) =>
   calls.map((c) =>
