@@ -246,6 +246,12 @@ export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOpt
     "check_env_file",
     'SECRETS_SHA=$({ printf \'%s\\n\' "$SPEC"; cat "$ENV_FILE"; } | sha256sum | cut -d" " -f1)',
     "",
+    ...(o.membership && !witness && dataVolume !== undefined && spec.env.some(([k, v]) => k === "REPMGR_PRIMARY_HOST" && v === spec.name)
+      ? [
+          "# The initial primary without data or container: not while the cluster exists without a primary.",
+          sh`if ! docker volume inspect ${q(dataVolume)} >/dev/null 2>&1 && ! docker container inspect "$NAME" >/dev/null 2>&1; then check_fresh_primary; fi`,
+        ]
+      : []),
     "# 2. Named volumes: created when missing, never removed.",
     ...named.map((v) => sh`docker volume inspect ${q(v)} >/dev/null 2>&1 || { docker volume create ${q(v)} >/dev/null; log ${q("created volume " + v)}; }`),
     "",

@@ -53,6 +53,7 @@ export function membershipVars(m: DockerMembership): string[] {
     sh`MEMBER_IDS=${["", ...m.members.map((x) => x.nodeId), ""].join(" ")}`,
     sh`MEMBER_ADDRS=(${words(m.members.map((x) => `${x.address}:${m.port}`))})`,
     sh`REFUSED_FILE=${MEMBERSHIP_REFUSED_FILE}`,
+    sh`OTHER_DATA_ADDRS=(${words(m.members.filter((x) => x.role === "data" && x.nodeId !== m.nodeId).map((x) => `${x.address}:${m.port}`))})`,
   ];
 }
 
@@ -80,13 +81,29 @@ check_membership() {
       bad+=("$name (repmgr node id $id) is the current primary and is no longer in database.nodes: switch over to a data node that stays (ems-ha switchover --to NAME), then apply again")
     fi
   done
-  if [ ${"$"}{#bad[@]} -gt 0 ]; then
-    mkdir -p "$(dirname "$REFUSED_FILE")"
-    printf '%s\n' "${"$"}{bad[@]}" >"$REFUSED_FILE"
-    for r in "${"$"}{bad[@]}"; do echo "ems-ha $NAME: REFUSED: $r" >&2; done
-    fail "the change of database.nodes is refused (reasons in $REFUSED_FILE on this host); nothing was changed"
-  fi
+  [ ${"$"}{#bad[@]} -eq 0 ] || refuse "${"$"}{bad[@]}"
   rm -f "$REFUSED_FILE"
+}
+refuse() {
+  mkdir -p "$(dirname "$REFUSED_FILE")"
+  printf '%s\n' "$@" >"$REFUSED_FILE"
+  local r
+  for r in "$@"; do echo "ems-ha $NAME: REFUSED: $r" >&2; done
+  fail "the change is refused (reasons in $REFUSED_FILE on this host); nothing was changed"
+}
+# The initial primary (REPMGR_PRIMARY_HOST) about to be created without data: its image initialises
+# a new cluster unless it finds a primary among its partners. When other data nodes answer (the
+# cluster exists) but none answers as the primary, that would be a second cluster: refused. Asked
+# from a throwaway container of the image (psql as the repmgr user, the password from the env file).
+check_fresh_primary() {
+  [ ${"$"}{#OTHER_DATA_ADDRS[@]} -gt 0 ] || return 0
+  local r answering primaries
+  r=$(docker run --rm --network host --env-file "$ENV_FILE" --entrypoint bash "$IMAGE" -c 'a=0; p=0; for x in "$@"; do r=$(PGPASSWORD="$REPMGR_PASSWORD" PGCONNECT_TIMEOUT=3 psql -X -qtA -h "${"$"}{x%:*}" -p "${"$"}{x##*:}" -U "${"$"}{REPMGR_USERNAME:-repmgr}" -d "${"$"}{REPMGR_DATABASE:-repmgr}" -c "select pg_is_in_recovery()" 2>/dev/null) || continue; a=$((a + 1)); [ "$r" = f ] && p=$((p + 1)); done; echo "$a $p"' _ "${"$"}{OTHER_DATA_ADDRS[@]}") ||
+    fail "could not ask the other data nodes from a throwaway $IMAGE container; nothing was changed"
+  read -r answering primaries <<<"$r"
+  [ "${"$"}{answering:-0}" != 0 ] || return 0
+  if [ "${"$"}{primaries:-0}" -ge 1 ]; then log "$NAME has no data: its image clones it from the primary among its partners"; return 0; fi
+  refuse "$NAME is the initial primary (REPMGR_PRIMARY_HOST) and has no data, and $answering other data node(s) answer but none as the primary: its image would initialise a second cluster. Make a data node primary first (ems-ha status; ems-ha promote NODE), then apply again"
 }
 # repmgrd paused on every member: repmgr service pause, else each member at its address in the deployment.
 pause_members() {

@@ -49,7 +49,7 @@ describe("membership in the ssh engine's container step (real bash, docker stand
     expect(r.stderr).toContain(
       "REFUSED: pg-2 (repmgr node id 1002) is the current primary and is no longer in database.nodes: switch over to a data node that stays (ems-ha switchover --to NAME), then apply again",
     );
-    expect(r.stderr).toContain("the change of database.nodes is refused");
+    expect(r.stderr).toContain("the change is refused (reasons in");
     expect(changing(r.calls)).toEqual([]);
     expect(container(host, "pg-1")!.running).toBe(true);
     expect(readFileSync(join(host.root, "membership-refused"), "utf8")).toMatch(/^pg-2 \(repmgr node id 1002\) is the current primary/);
@@ -108,6 +108,27 @@ describe("membership in the ssh engine's container step (real bash, docker stand
     expect(r.stdout).toContain("10.0.0.99 does not answer: skipped (its repmgrd cannot promote without its PostgreSQL)");
     expect(changing(r.calls).map((c) => c[0])).toEqual(["stop", "rm", "run"]);
     expect(r.stdout).toContain("repmgrd resumed on every node");
+  });
+
+  it("refuses to create the initial primary without data while other data nodes answer but none as the primary (a second cluster)", () => {
+    const host = fakeHost();
+    // pg-2 runs as a standby (its primary, pg-1, was lost with its volume) and answers at its address.
+    expect(runStep(host, step(base, "pg-2")).status).toBe(0);
+    mkdirSync(join(host.state, "addresses"), { recursive: true });
+    writeFileSync(join(host.state, "addresses", example.database.nodes[1]!.address), "pg-2");
+    const r = runStep(host, step(base, "pg-1"));
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain(
+      "REFUSED: pg-1 is the initial primary (REPMGR_PRIMARY_HOST) and has no data, and 1 other data node(s) answer but none as the primary: its image would initialise a second cluster",
+    );
+    expect(r.calls.filter((c) => c[0] === "volume" && c[1] === "create")).toEqual([]);
+    expect(container(host, "pg-1")).toBeUndefined();
+    // Once pg-2 is the primary (a promotion), pg-1 is created and its image clones it from pg-2.
+    setRole(host, "pg-2", "f");
+    const ok = runStep(host, step(base, "pg-1"));
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain("pg-1 has no data: its image clones it from the primary among its partners");
+    expect(container(host, "pg-1")!.running).toBe(true);
   });
 
   it("a standby's step unregisters nothing", () => {
