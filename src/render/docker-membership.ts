@@ -8,6 +8,9 @@
  *   records and refuses a change that gives this registered node another repmgr node id, or drops
  *   the current primary from the deployment. The initial primary's step runs first in the chain, so
  *   a refused change stops the apply before any container is replaced.
+ * - check_fresh_primary (the initial primary's step, when neither its volume nor its container
+ *   exists): refuses to create it while other data nodes answer but none as the primary, since its
+ *   image would then initialise a second cluster (REPMGR_PRIMARY_HOST without data).
  * - pause_members: when `repmgr service pause` fails because a node no longer answers under the
  *   address its partners know (a node rebuilt at a new address), every member is paused at its
  *   address in the deployment instead; members that do not answer at all are skipped (their
