@@ -22,6 +22,7 @@ import { Construct } from "constructs";
 import type { DbNodeConfig } from "../src/config/schema";
 import { containerSpec, type ContainerSpec } from "../src/render/bitnami";
 import { envFileContent, imageIdentity, renderContainerScript } from "../src/render/docker-cli";
+import { dockerMembership } from "../src/render/docker-membership";
 import { dependables, type IDeployStep } from "./deploy-step";
 import { dockerHostPrepare } from "./docker-host-prepare";
 import { resolveDbNode } from "./node-ref";
@@ -101,7 +102,7 @@ abstract class SshBitnamiNode extends Construct implements DockerDbNode {
     // The same step as the provider engine's, so switching engines keeps it.
     this.prepare = dockerHostPrepare(this, d, node, this.spec);
 
-    const rendered = renderContainerScript(this.spec, { image: imageIdentity(d) });
+    const rendered = renderContainerScript(this.spec, { image: imageIdentity(d), membership: dockerMembership(d, node) });
     this.script = rendered.script;
     this.specHash = rendered.specHash;
     this.envFile = rendered.envFile;

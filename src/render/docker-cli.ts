@@ -16,6 +16,7 @@
 import { createHash } from "node:crypto";
 import type { Deployment } from "../config/schema";
 import { DATA_MOUNT, DB_STOP_GRACE_SECONDS, DB_STOP_SIGNAL, imageRef, type ContainerSpec } from "./bitnami";
+import { DOCKER_MEMBERSHIP_LIB, membershipVars, type DockerMembership } from "./docker-membership";
 import { dockerEnvFile, raw, sh, shellSingleQuote, words } from "./escape";
 
 /** Label recording the spec hash a container was created from. */
@@ -121,6 +122,8 @@ export interface ContainerScriptOptions {
   readonly waitIntervalSeconds?: number;
   /** Bounded wait for PostgreSQL in the new container to answer in its role: attempts x waitIntervalSeconds. @default 150 */
   readonly readyAttempts?: number;
+  /** The cluster's members (src/render/docker-membership.ts): checked before anything is touched, removed ones unregistered by the primary. @default no membership handling */
+  readonly membership?: DockerMembership;
 }
 
 /** The remote script of a node's container step and the hash it records. */
@@ -199,15 +202,17 @@ export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOpt
     '  docker exec "$NAME" bash -c \'PGPASSWORD="${POSTGRESQL_PASSWORD:-${POSTGRES_PASSWORD:-}}" PGCONNECT_TIMEOUT=3 psql -h 127.0.0.1 -p "${POSTGRESQL_PORT_NUMBER:-5432}" -U "${POSTGRESQL_USERNAME:-${POSTGRES_USER:-postgres}}" -d postgres -tAc "$1"\' _ "$1" 2>/dev/null | tr -d \'[:space:]\'',
     "}",
     sh`repmgr_in() { docker exec "$NAME" ${raw(REPMGR_IN_CONTAINER)} "$@"; }`,
+    ...(o.membership ? [...membershipVars(o.membership), ...DOCKER_MEMBERSHIP_LIB.trim().split("\n")] : []),
     "# When this container's PostgreSQL does not answer, the other nodes are resumed directly",
     "# (repmgr.repmgrd_pause(false), what repmgr service unpause calls on each node), so that they can fail over.",
+    "# A node whose PostgreSQL does not answer at all (psql exit 2) is skipped: it starts unpaused.",
     "unpause_partners() {",
-    '  docker exec "$NAME" bash -c \'ok=0; for e in ${REPMGR_PARTNER_NODES//[,;]/ }; do h=${e%%:*}; p=${REPMGR_PRIMARY_PORT:-5432}; [ "$h" = "$e" ] || p=${e##*:}; [ "$h" = "${REPMGR_NODE_NETWORK_NAME:-}" ] && continue; PGPASSWORD="$REPMGR_PASSWORD" PGCONNECT_TIMEOUT=3 psql -h "$h" -p "$p" -U "${REPMGR_USERNAME:-repmgr}" -d "${REPMGR_DATABASE:-repmgr}" -tAc "select repmgr.repmgrd_pause(false)" >/dev/null 2>&1 || ok=1; done; exit $ok\'',
+    '  docker exec "$NAME" bash -c \'ok=0; for e in ${REPMGR_PARTNER_NODES//[,;]/ }; do h=${e%%:*}; p=${REPMGR_PRIMARY_PORT:-5432}; [ "$h" = "$e" ] || p=${e##*:}; [ "$h" = "${REPMGR_NODE_NETWORK_NAME:-}" ] && continue; PGPASSWORD="$REPMGR_PASSWORD" PGCONNECT_TIMEOUT=3 psql -h "$h" -p "$p" -U "${REPMGR_USERNAME:-repmgr}" -d "${REPMGR_DATABASE:-repmgr}" -tAc "select repmgr.repmgrd_pause(false)" >/dev/null 2>&1; s=$?; [ $s = 0 ] || [ $s = 2 ] || ok=1; done; exit $ok\'',
     "}",
     "resume_repmgrd() {",
     '  [ "$PAUSED" = yes ] || return 0',
     '  if repmgr_in service unpause >/dev/null 2>&1; then PAUSED=no; log "repmgrd resumed on every node"',
-    '  elif unpause_partners; then PAUSED=no; echo "ems-ha $NAME: $NAME does not answer; repmgrd resumed on the other nodes: they fail over if it stays away" >&2',
+    '  elif unpause_partners; then PAUSED=no; echo "ems-ha $NAME: repmgr service unpause failed in $NAME (it does not answer, or a node it lists no longer does); repmgrd resumed on its partners directly: they fail over if $NAME stays away" >&2',
     '  else echo "ems-ha $NAME: repmgrd is still PAUSED on the cluster (no automatic failover): run ems-ha resume" >&2; fi',
     "}",
     "# Ready: a data node answers as the primary or as a standby whose WAL receiver streams; a witness answers.",
@@ -245,6 +250,12 @@ export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOpt
     "check_env_file",
     'SECRETS_SHA=$({ printf \'%s\\n\' "$SPEC"; cat "$ENV_FILE"; } | sha256sum | cut -d" " -f1)',
     "",
+    ...(o.membership && !witness && dataVolume !== undefined && spec.env.some(([k, v]) => k === "REPMGR_PRIMARY_HOST" && v === spec.name)
+      ? [
+          "# The initial primary without data or container: not while the cluster exists without a primary.",
+          sh`if ! docker volume inspect ${q(dataVolume)} >/dev/null 2>&1 && ! docker container inspect "$NAME" >/dev/null 2>&1; then check_fresh_primary; fi`,
+        ]
+      : []),
     "# 2. Named volumes: created when missing, never removed.",
     ...named.map((v) => sh`docker volume inspect ${q(v)} >/dev/null 2>&1 || { docker volume create ${q(v)} >/dev/null; log ${q("created volume " + v)}; }`),
     "",
@@ -265,11 +276,16 @@ export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOpt
     '  same_image=yes; [ -z "$image_now" ] || [ "$image_used" = "$image_now" ] || same_image=no',
     '  if [ "$have" = "$SPEC" ] && [ "$have_secrets" = "$SECRETS_SHA" ] && [ "$same_image" = yes ]; then',
     '    if running; then log "$NAME is up to date: nothing to do"; exit 0; fi',
+    "    # A container the reconciliation service retired when its node left database.nodes has restart policy no: a member's is always.",
+    sh`    docker update --restart=${spec.restart} "$NAME" >/dev/null`,
     '    docker start "$NAME" >/dev/null',
     '    log "started the existing $NAME"',
     "    wait_running",
     "    exit 0",
     "  fi",
+    ...(o.membership
+      ? ["  # The membership of database.nodes, checked against the registered cluster before the container is touched.", "  check_membership"]
+      : []),
     '  if [ "$have" != "$SPEC" ]; then log "replacing $NAME: spec ${have:-not recorded} -> $SPEC"',
     '  elif [ "$have_secrets" != "$SECRETS_SHA" ]; then log "replacing $NAME: the passwords changed"',
     '  else log "replacing $NAME: $IMAGE is another image now"; fi',
@@ -279,7 +295,7 @@ export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOpt
           "  # The current primary: repmgrd paused on every node first, so that its replacement is a restart, not a failover.",
           '  if running && [ "$(in_pg "select pg_is_in_recovery()" || true)" = f ]; then',
           '    log "$NAME is the current primary: pausing repmgrd on every node while it is replaced (no failover; writes stop until it is back)"',
-          '    repmgr_in service pause >/dev/null || fail "repmgr service pause failed in $NAME; nothing was changed"',
+          `    ${o.membership ? "pause_members" : "repmgr_in service pause >/dev/null"} || fail "repmgr service pause failed in $NAME; nothing was changed"`,
           "    PAUSED=yes",
           "  fi",
         ]),
@@ -294,6 +310,9 @@ export function renderContainerScript(spec: ContainerSpec, o: ContainerScriptOpt
     "wait_running",
     "# The next node's step starts only when this one is back: one DB node away at a time.",
     "wait_ready",
+    // Before the resume: `repmgr service unpause` then only reaches members (a removed node's name no
+    // longer resolves in the new container), and a removed node stays paused until it is retired.
+    ...(o.membership && !witness ? ["# The primary unregisters the nodes no longer in database.nodes.", "unregister_removed"] : []),
     "resume_repmgrd",
   );
   return { script: lines.join("\n") + "\n", specHash: hash, envFile, runArgs };

@@ -115,6 +115,15 @@ svc_start() {
 }
 # repmgrd is the container's main process: restarting it would restart the container
 restart_repmgrd() { return 0; }
+# A node taken out of the cluster: its container stopped for good (restart policy no, so not at
+# boot either); its volume stays. PostgreSQL is shut down first (fast), then the container.
+retire_repmgrd() {
+  timeout 60 docker update --restart=no "$CONTAINER" >/dev/null || return 1
+  svc_stop || log "PostgreSQL in $CONTAINER did not shut down by itself; docker stop follows"
+  timeout 200 docker stop -t 120 "$CONTAINER" >/dev/null
+}
+# the container's restart policy is already "no" (retire_repmgrd)
+svc_disable() { return 0; }
 # the image has finished starting the node once its main process, repmgrd, runs
 node_settled() {
   local top
@@ -145,9 +154,12 @@ export function renderDockerReconcileScript(d: Deployment, node: DbNodeConfig): 
     shellVars({
       NODE_NAME: nodeWord(node.name),
       NODE_ID: nodeIdOrThrow(node),
-      // Membership changes are not operations of the Docker topologies (docs/operations.md), and the
-      // image's conninfo is not in the form the removal check reads: the check is off here.
-      CHECK_REMOVED: 0,
+      // A node taken out of database.nodes retires itself once the primary has unregistered it
+      // (src/render/docker-membership.ts), but only after it was once seen registered: the image
+      // registers a new node after its container starts.
+      CHECK_REMOVED: 2,
+      // The image's conninfo names the node by its name (REPMGR_NODE_NETWORK_NAME), not first.
+      CONNINFO_LIKE: ["%host=", nodeWord(node.name), " %"].join(""),
       NODE_ADDRESS: node.address,
       ROLE: node.role,
       CONTAINER: node.name,
@@ -232,6 +244,8 @@ export function renderDockerReconcileInstallScript(d: Deployment, node: DbNodeCo
       '  if [ -f "$dest" ] && cmp -s "$tmp" "$dest"; then rm -f "$tmp"; else mv -f "$tmp" "$dest"; changed=1; echo "[ems-ha] wrote $dest"; fi',
       "}",
       sh`mkdir -p ${STATE_DIR}`,
+      "# Installed for a member: a retirement from an earlier removal of this node no longer applies.",
+      sh`rm -f ${STATE_DIR}/removed ${STATE_DIR}/registered`,
       heredoc(sh`install_file ${DOCKER_RECONCILE_SCRIPT} 0755`, EOF, renderDockerReconcileScript(d, node)),
       heredoc(sh`install_file ${DOCKER_RECONCILE_UNIT} 0644`, EOF, renderDockerReconcileUnit(d.topology)),
       'if [ "$changed" = 1 ]; then systemctl daemon-reload; fi',

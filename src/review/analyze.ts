@@ -232,10 +232,10 @@ export class PlanReviewer {
   }
 
   /**
-   * A DB node added to, removed from or moved within a running Docker cluster: not an operation ems-ha
-   * performs as a tested one (docs/operations.md, "Replacing, adding and removing DB nodes (Docker)"),
-   * so refused unless the deployment acknowledges it. A first deploy (every DB resource created) is not
-   * a membership change.
+   * A DB node added to, removed from or moved within a running Docker cluster (docs/operations.md,
+   * "Replacing, adding and removing DB nodes (Docker)"): with the ssh engine a review finding stating
+   * its cost (sshMembershipFindings); with the provider engine, which cannot roll, refused unless the
+   * deployment acknowledges it. A first deploy (every DB resource created) is not a membership change.
    */
   private dockerMembershipFindings(): Finding[] {
     const containers = this.items.filter((it) => it.cls?.row.cls === "db-container" && it.cls.node);
@@ -249,6 +249,7 @@ export class PlanReviewer {
       if (moved(it)) return [[it, `moves to another host (${String(host(it.rc.change.before))} -> ${String(host(it.rc.change.after))})`]];
       return [];
     });
+    if (changes.length > 0 && changes.every(([it]) => isSshEngineContainer(it))) return this.sshMembershipFindings(changes, containers);
     const ack = this.d?.acknowledgements.find((a) => a.rule === DOCKER_MEMBERSHIP_ACK_RULE)?.reason;
     return changes.map(([it, what]) => ({
       kind: "membership",
@@ -259,11 +260,70 @@ export class PlanReviewer {
       action: it.action,
       causes: [],
       detail:
-        'ems-ha performs replacing, adding and removing DB nodes as tested operations on the native topology only. In a Docker cluster the partner list of every container changes (each is recreated), a new node is cloned by the image\'s start, and a removed node keeps its repmgr record until it is unregistered by hand (docs/operations.md, "Replacing, adding and removing DB nodes (Docker)").',
+        'The provider engine (database.docker.engine "provider") cannot roll: the docker provider may replace every container of the new partner list at once, and nothing unregisters a removed node. The ssh engine performs these changes one container at a time (docs/operations.md, "Replacing, adding and removing DB nodes (Docker)").',
       advice: ack
         ? `acknowledged in the deployment (${DOCKER_MEMBERSHIP_ACK_RULE}): ${ack}. Apply one node at a time and check \`ems-ha status\` after each step; remove the acknowledgement after the apply.`
         : `if you accept doing it by hand, follow the per-node procedure in docs/operations.md and add acknowledgements: [{ rule: "${DOCKER_MEMBERSHIP_ACK_RULE}", reason: "..." }] to the deployment; otherwise revert the change of database.nodes`,
     }));
+  }
+
+  /**
+   * A membership change of a running ssh-engine Docker cluster: performed by the container steps
+   * one at a time (src/render/docker-membership.ts), so a review finding stating its cost; removing
+   * or re-addressing the current primary is refused (the apply refuses the removal too).
+   */
+  private sshMembershipFindings(changes: Array<[Item, string]>, containers: Item[]): Finding[] {
+    const changed = new Set(changes.map(([it]) => it.cls!.node!));
+    const recreated = containers.filter((it) => it.action === "replace" && !changed.has(it.cls!.node!)).map((it) => it.cls!.node!);
+    const rolling =
+      recreated.length > 0
+        ? ` ${recreated.length} other container${recreated.length === 1 ? " is" : "s are"} recreated one at a time for the new partner list and --add-host entries (${recreated.join(", ")}), never two DB nodes away at once; the primary's with repmgrd paused (writes stop while it restarts, no failover).`
+        : "";
+    const ems = (node: string) =>
+      this.roleOf(node) === "data" ? " EMS's --db_host list changes: every EMS node's install step runs again (ems-db-hosts findings)." : "";
+    return changes.map(([it, what]) => {
+      const node = it.cls!.node!;
+      const role = this.roleOf(node);
+      const f = (severity: Severity, title: string, detail: string, advice?: string): Finding => ({
+        kind: "membership",
+        severity,
+        title,
+        addresses: [it.rc.address],
+        node,
+        action: it.action,
+        causes: [],
+        detail,
+        advice,
+      });
+      if (node === this.primary && it.action !== "create") {
+        return f(
+          "refused",
+          `DB node ${node} ${what}, but it is the current primary`,
+          `${node} is ${this.primaryWhere()}. Removing or moving the primary leaves the cluster without one; the container step refuses the removal before any container is touched.`,
+          "switch over to a data node that stays (`ems-ha switchover --to NODE`), then plan again with --primary NODE",
+        );
+      }
+      const doc = ' (docs/operations.md, "Replacing, adding and removing DB nodes (Docker)")';
+      if (it.action === "create") {
+        return f(
+          "review",
+          `${role} node ${node} joins the running cluster`,
+          `${role === "witness" ? "Its container registers it as a witness with the current primary" : "Its container is cloned from the current primary (found among its partners) and registered as a standby"}, under the node id its name gives.${rolling}${ems(node)}${doc}`,
+        );
+      }
+      if (it.action === "delete") {
+        return f(
+          "review",
+          `${role} node ${node} leaves the running cluster`,
+          `The current primary's container step unregisters it (repmgr ${role === "witness" ? "witness" : "standby"} unregister --node-id) and drops its replication slot; the removed host's reconciliation service then stops its container for good (restart policy no). Its volume and data stay on its host (remove them by hand).${rolling}${ems(node)}${doc}`,
+        );
+      }
+      return f(
+        "review",
+        `DB node ${node} ${what}: rebuilt on the new host`,
+        `${role === "witness" ? "The new host's container registers as the witness" : "The new host's container is cloned from the current primary"} under the same node id, which replaces the old registration. The old host is not contacted: it must stay off, or have its container removed (its restart policy is always).${rolling}${ems(node)}${doc}`,
+      );
+    });
   }
 
   /**

@@ -9,11 +9,21 @@
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
+import type { DeploymentInput } from "../../src/config/schema";
 import { SSH_ENGINE_DIR } from "../../src/render/docker-cli";
+import { resourcesByPath, synthDeployment } from "../helpers/synth";
 import { tempDir } from "../helpers/tmp";
 import { fileContent, provisioners } from "../topologies/helpers";
 
 export const STANDIN = join(__dirname, "../standins/docker-cli-standin");
+
+/** The synthesized container step of `node` (terraform_data <topology>/<node>/container). */
+export function containerStep(input: DeploymentInput, node: string): Record<string, unknown> {
+  const { json, deployment } = synthDeployment(input);
+  const s = resourcesByPath(json, "terraform_data").get(`${deployment.topology}/${node}/container`);
+  if (!s) throw new Error(`no container step for ${node}`);
+  return s;
+}
 
 /** Dummy secret values, as TF_VAR_* would supply them. */
 export const SECRETS = { db_password: "db-pw-$x 'q' \"dq\" ${HOME}", repmgr_password: "rep-pw;rm -rf /" } as const;

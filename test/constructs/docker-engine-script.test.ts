@@ -9,19 +9,13 @@ import { describe, expect, it } from "vitest";
 import example from "../../examples/single-region";
 import type { DeploymentInput } from "../../src/config/schema";
 import { SPEC_LABEL, STOP_TIMEOUT_SECONDS } from "../../src/render/docker-cli";
-import { resourcesByPath, synthDeployment } from "../helpers/synth";
-import { container, envFileModes, fakeHost, runStep, SECRETS, seedContainer, setImage, setRole } from "./docker-engine-harness";
+import { container, containerStep, envFileModes, fakeHost, runStep, SECRETS, seedContainer, setImage, setRole } from "./docker-engine-harness";
 
 function sshEngine(input: DeploymentInput, change: (db: DeploymentInput["database"]) => DeploymentInput["database"] = (db) => db): DeploymentInput {
   return { ...input, database: change({ ...input.database, docker: { engine: "ssh" } }) };
 }
 
-function step(input: DeploymentInput, node: string): Record<string, unknown> {
-  const { json, deployment } = synthDeployment(input);
-  const s = resourcesByPath(json, "terraform_data").get(`${deployment.topology}/${node}/container`);
-  if (!s) throw new Error(`no container step for ${node}`);
-  return s;
-}
+const step = containerStep;
 
 const verbs = (calls: string[][]) =>
   calls.map((c) =>
@@ -42,7 +36,8 @@ describe("ssh engine container script (real bash, docker stand-in)", () => {
     const r = runStep(host, base);
     expect(r.status, r.stderr).toBe(0);
     expect(r.calls).toContainEqual(["volume", "create", "pg_1_data"]);
-    expect(verbs(r.calls).indexOf("volume create")).toBeLessThan(verbs(r.calls).indexOf("run"));
+    // (a first deploy: the throwaway container that asks the other data nodes finds none answering)
+    expect(verbs(r.calls).indexOf("volume create")).toBeLessThan(r.calls.findIndex((c) => c[0] === "run" && c.includes("--name")));
     expect(existsSync(join(host.state, "implicit-volumes")), "docker run had to create a volume itself").toBe(false);
     const c = container(host, "pg-1")!;
     expect(c.running).toBe(true);
@@ -103,8 +98,21 @@ describe("ssh engine container script (real bash, docker stand-in)", () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain("pg-1 is the current primary: pausing repmgrd on every node while it is replaced (no failover; writes stop until it is back)");
     const v = verbs(r.calls).filter((x) => x !== "container inspect" && x !== "image inspect" && x !== "volume inspect");
-    // pause before the shutdown; after docker run: asked until it answers as the primary, then resumed.
-    expect(v).toEqual(["exec psql", "exec repmgr service pause", "exec", "stop", "rm", "run", "exec psql", "exec repmgr service unpause"]);
+    // The membership asked of the cluster, then pause before the shutdown; after docker run: asked until
+    // it answers as the primary; as the primary, its node records read (nothing to unregister); then resumed.
+    expect(v).toEqual([
+      "exec psql",
+      "exec psql",
+      "exec repmgr service pause",
+      "exec",
+      "stop",
+      "rm",
+      "run",
+      "exec psql",
+      "exec psql",
+      "exec psql",
+      "exec repmgr service unpause",
+    ]);
     expect(r.stdout).toContain("pg-1 answers as the primary");
     expect(r.stdout).toContain("repmgrd resumed on every node");
   });
@@ -156,7 +164,7 @@ describe("ssh engine container script (real bash, docker stand-in)", () => {
     );
     const r = runStep(host, changed);
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain("pg-1 does not answer; repmgrd resumed on the other nodes: they fail over if it stays away");
+    expect(r.stderr).toContain("repmgrd resumed on its partners directly: they fail over if pg-1 stays away");
     // Asked from inside pg-1, as the repmgr user, once per partner (pg-2, pgw-1).
     const asked = readFileSync(join(host.state, "containers", "pg-1", "log"), "utf8")
       .split("\n")

@@ -40,7 +40,7 @@ import { labDown, labExec } from "../../lab/lib/lab";
 import { REPO_ROOT } from "../../lab/lib/paths";
 import type { LabState } from "../../lab/lib/state";
 import { runCliCaptured } from "../helpers/cli";
-import { labSql, underWriter } from "../helpers/lab-writer";
+import { dbQuery, underWriter } from "../../lab/lib/db-watch";
 
 // Apart from the other lab tests (Docker 160-199, lab-hosts 200-219, lab-e2e 220-239, lab-standalone
 // 250-259) and the default labs; a subnet in use is skipped at run time anyway (suggestFreeSubnet).
@@ -431,21 +431,22 @@ describe("the guide's failover table on a live geo-redundant cluster (Docker, st
     // To the other location's data node and back: dc1 -> dc2 -> dc1, or dc2 -> dc1 -> dc2.
     const first = s0.s.writablePrimaries[0]!;
     const targets = first === "pg-3" ? ["pg-1", "pg-3"] : ["pg-3", "pg-1"];
-    await labSql(d, password, first, `create table if not exists ${TABLE} (id bigint primary key, at timestamptz not null default clock_timestamp())`);
+    await dbQuery(d, first, password, `create table if not exists ${TABLE} (id bigint primary key, at timestamptz not null default clock_timestamp())`);
     let old = first;
     for (const target of targets) {
       let result = { code: -1, out: "", err: "" };
       let commandSeconds = 0;
-      const w = await underWriter(d, password, {
-        what: `switchover ${old} -> ${target}`,
-        primary: old,
-        action: async () => {
+      const w = await underWriter(
+        d,
+        password,
+        `switchover ${old} -> ${target}`,
+        async () => {
           const t = Date.now();
           result = await runCliCaptured(["switchover", "--to", target, "--config", config], REPO_ROOT, cliEnv, { stamped: true });
           commandSeconds = (Date.now() - t) / 1000;
         },
-        primaryAfter: () => target,
-      });
+        () => target,
+      );
       log(`${w.line}; the command ${commandSeconds.toFixed(1)} s (checks, switchover, wait for a healthy cluster)\n${result.err}`);
       expect(result.out, result.err).toContain(`${target} is the primary; ${old} follows it as a standby`);
       expect(result.code).toBe(0);

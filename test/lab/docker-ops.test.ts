@@ -14,13 +14,13 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labDockerDeployment } from "../../examples/lab-docker";
 import type { Deployment, DeploymentInput } from "../../src/config/schema";
 import type { ClusterStatus } from "../../src/ops/status";
 import { labDeploy, labSecrets } from "../../lab/lib/deploy";
 import { waitForWitnessViews } from "../../lab/lib/docker-host";
+import { dbQuery, DownProber, inRecovery as inRecoveryOf, underWriter as underWriterOf, type WriterOutcome } from "../../lab/lib/db-watch";
 import { TABLE } from "../../lab/lib/drill";
 import { sleep } from "../../lab/lib/exec";
 import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
@@ -29,7 +29,6 @@ import { REPO_ROOT } from "../../lab/lib/paths";
 import type { LabState } from "../../lab/lib/state";
 import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
 import { runCliCaptured, type CliRun } from "../helpers/cli";
-import { labSql, underWriter as underWriterOn, type UnderWriter } from "../helpers/lab-writer";
 
 // This file's own subnets: 10.235.50-59.
 const CANDIDATES = Array.from({ length: 10 }, (_, i) => `10.235.${50 + i}`);
@@ -63,22 +62,12 @@ async function healthy(seconds: number): Promise<ClusterStatus> {
   return s;
 }
 
-const sql = <T>(name: string, text: string): Promise<T[]> => labSql<T>(d, pw, name, text);
+const sql = <T>(name: string, text: string): Promise<T[]> => dbQuery<T>(d, name, pw, text);
+const inRecovery = (name: string): Promise<boolean | undefined> => inRecoveryOf(d, name, pw);
 
-async function inRecovery(name: string): Promise<boolean | undefined> {
-  try {
-    return (await sql<{ r: boolean }>(name, "select pg_is_in_recovery() as r"))[0]!.r;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Runs `action` under a writer (test/helpers/lab-writer.ts), from the data node that is writable now. */
-async function underWriter(what: string, action: () => Promise<void>, primaryAfter: () => string): Promise<UnderWriter> {
-  const primary = (
-    await Promise.all(d.database.nodes.filter((n) => n.role === "data").map(async (n) => ((await inRecovery(n.name)) === false ? n.name : undefined)))
-  ).find(Boolean)!;
-  const w = await underWriterOn(d, pw, { what, primary, action, primaryAfter });
+/** Runs `action` under a writer (lab/lib/db-watch.ts), recording its figures. */
+async function underWriter(what: string, action: () => Promise<void>, primaryAfter: () => string): Promise<WriterOutcome> {
+  const w = await underWriterOf(d, pw, what, action, primaryAfter);
   log(w.line);
   figures.push(w.line);
   return w;
@@ -197,41 +186,8 @@ describe("day-2 operations on the Docker lab", () => {
         ),
       );
     const before = await ids();
-    // Every half second: how many DB nodes do not answer a query.
-    let sampling = true;
-    let maxDown = 0;
-    const downAt: string[] = [];
-    const sampler = (async () => {
-      while (sampling) {
-        const answers = await Promise.all(
-          d.database.nodes.map(async (n) => {
-            const c = new Client({
-              host: n.address,
-              port: d.database.port,
-              user: d.database.user,
-              password: pw,
-              database: "postgres",
-              connectionTimeoutMillis: 1500,
-              query_timeout: 1500,
-            });
-            c.on("error", () => undefined);
-            try {
-              await c.connect();
-              await c.query("select 1");
-              return true;
-            } catch {
-              return false;
-            } finally {
-              await c.end().catch(() => undefined);
-            }
-          }),
-        );
-        const down = d.database.nodes.filter((_, i) => !answers[i]).map((n) => n.name);
-        if (down.length > 0 && downAt.at(-1) !== down.join("+")) downAt.push(down.join("+"));
-        maxDown = Math.max(maxDown, down.length);
-        await sleep(500);
-      }
-    })();
+    const prober = new DownProber(d, pw);
+    prober.start();
     const changed: DeploymentInput = {
       ...input,
       database: { ...input.database, failover: { ...(input.database.failover as object), reconnectAttempts: 4 } as DeploymentInput["database"]["failover"] },
@@ -248,8 +204,7 @@ describe("day-2 operations on the Docker lab", () => {
       },
       () => primary,
     );
-    sampling = false;
-    await sampler;
+    const { maxDown, downAt } = await prober.stop();
     log(`rolling apply steps: ${steps.join(", ")}; nodes down (in order): ${downAt.join(", ") || "none"}; at most ${maxDown} at once`);
     figures.push(`rolling change: at most ${maxDown} DB node(s) away at once (${downAt.join(", ")})`);
     const after = await ids();

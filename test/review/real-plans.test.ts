@@ -81,6 +81,46 @@ describe("plan review on real terraform plans", () => {
     noSecrets(md);
   }, 120_000);
 
+  it("ssh engine: a node added, removed or moved in a running Docker cluster needs review with its cost; removing the current primary is refused", () => {
+    const v1 = clone(single, (d) => {
+      delete d.fortigate;
+      d.database.docker = { engine: "ssh" };
+    });
+    const grown = clone(v1, (d) => d.database.nodes.splice(2, 0, { ...d.database.nodes[1], name: "pg-3", address: "192.168.1.24" }));
+    const g = review(v1, grown);
+    const added = g.r.findings.filter((f) => f.kind === "membership");
+    expect(added.map((f) => [f.node, f.action, f.severity])).toEqual([["pg-3", "create", "review"]]);
+    expect(added[0]!.title).toBe("data node pg-3 joins the running cluster");
+    expect(added[0]!.detail).toContain("cloned from the current primary");
+    expect(added[0]!.detail).toContain("3 other containers are recreated one at a time for the new partner list and --add-host entries (pg-1, pg-2, pgw-1)");
+    expect(added[0]!.detail).toContain("EMS's --db_host list changes");
+    expect(g.r.exitCode).toBe(1);
+    // pg-3 leaves again: unregistered by the primary's step, container retired, volume kept.
+    const s = review(grown, v1, []);
+    const removed = s.r.findings.find((f) => f.kind === "membership")!;
+    expect(removed).toMatchObject({ node: "pg-3", action: "delete", severity: "review" });
+    expect(removed.detail).toContain("unregisters it (repmgr standby unregister --node-id)");
+    expect(removed.detail).toContain("Its volume and data stay on its host");
+    expect(s.r.exitCode).toBe(1);
+    // A standby moved to a new address: rebuilt there; the others are recreated for --add-host.
+    const moved = review(
+      v1,
+      clone(v1, (d) => (d.database.nodes[1].address = "192.168.1.99")),
+    );
+    const m = moved.r.findings.find((f) => f.kind === "membership")!;
+    expect(m).toMatchObject({ node: "pg-2", severity: "review" });
+    expect(m.title).toBe("DB node pg-2 moves to another host (192.168.1.22 -> 192.168.1.99): rebuilt on the new host");
+    expect(m.detail).toContain("2 other containers are recreated one at a time");
+    // Removing the current primary (pg-2 after a failover, as --primary says) is refused.
+    const noPrimary = clone(grown, (d) => d.database.nodes.splice(1, 1));
+    const plan = planChange(grown, noPrimary);
+    const p = reviewPlan(parsePlanJson(plan.json), { deployment: parseDeployment(noPrimary), stack: plan.stack, primary: "pg-2" });
+    const refused = p.findings.find((f) => f.kind === "membership" && f.node === "pg-2")!;
+    expect(refused).toMatchObject({ severity: "refused", action: "delete" });
+    expect(refused.advice).toContain("ems-ha switchover --to NODE");
+    expect(p.exitCode).toBe(2);
+  }, 240_000);
+
   it("a change on the primary's node says the rolling restart hands it over with one switchover, no failover", () => {
     const v2 = clone(nativeV1, (d) => (d.database.nodes[0].cpus = 8));
     const { r, md } = review(nativeV1, v2);

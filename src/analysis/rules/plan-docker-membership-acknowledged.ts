@@ -2,8 +2,8 @@ import { planAcknowledgementRule } from "./plan-acknowledgement";
 
 /**
  * `acknowledgements: [{ rule: "plan-docker-membership", reason }]` lets `ems-ha plan-review` pass a
- * plan that adds, removes or re-addresses a DB node of a running Docker cluster, which ems-ha does
- * not perform as a tested operation (docs/operations.md).
+ * plan that adds, removes or re-addresses a DB node of a running Docker cluster with the provider
+ * engine, which cannot roll (docs/operations.md); the ssh engine performs such changes itself.
  */
 export const planDockerMembershipAcknowledged = planAcknowledgementRule(
   "plan-docker-membership",

@@ -99,6 +99,7 @@ ATTEMPTS_FILE="$STATE_DIR/reconcile-attempts"
 PENDING_PREFIX="$STATE_DIR/reconcile-pending-"
 FENCE_MARKER="$STATE_DIR/fenced"
 REMOVED_MARKER="$STATE_DIR/removed"
+REGISTERED_MARKER="$STATE_DIR/registered"
 MAJORITY_SEEN="$STATE_DIR/reconcile-majority-seen"
 
 log() { printf '%s [ems-ha-reconcile %s] %s\n' "$(date '+%F %T')" "$NODE_NAME" "$*"; }
@@ -459,7 +460,7 @@ reconcile_witness() {
 # replaced one has its PostgreSQL stopped too (it may be a stale primary), its data left in place.
 removed_from_cluster() {
   local sql r total mine moved p name id host port
-  sql="select count(*) || ' ' || count(*) filter (where node_id = $NODE_ID and conninfo like 'host=$NODE_ADDRESS %') || ' ' || count(*) filter (where node_id = $NODE_ID) from repmgr.nodes"
+  sql="select count(*) || ' ' || count(*) filter (where node_id = $NODE_ID and conninfo like '\${CONNINFO_LIKE:-host=$NODE_ADDRESS %}') || ' ' || count(*) filter (where node_id = $NODE_ID) from repmgr.nodes"
   p=$(current_primary)
   if [ -n "$p" ]; then
     read -r name id host port <<<"$p"
@@ -469,8 +470,11 @@ removed_from_cluster() {
   read -r total mine moved <<<"$r"
   if [ "\${total:-0}" = 0 ] || [ "\${mine:-1}" != 0 ]; then
     rm -f "$PENDING_PREFIX"removed
+    # CHECK_REMOVED=2 (Docker): a removal counts only once this node was seen registered (its image registers it after it starts).
+    [ "\${mine:-0}" = 0 ] || [ -f "$REGISTERED_MARKER" ] || echo "$NODE_ID" >"$REGISTERED_MARKER"
     return 1
   fi
+  if [ "$CHECK_REMOVED" = 2 ] && [ ! -f "$REGISTERED_MARKER" ]; then return 1; fi
   persisting removed 2 || { log "the cluster has no record of this node at $NODE_ADDRESS: stopping its repmgrd if that lasts 2 s"; return 0; }
   log "REMOVED: the cluster has no record of node id $NODE_ID at $NODE_ADDRESS (taken out of database.nodes, or rebuilt at another address): repmgrd stopped and disabled, this service stops"
   retire_repmgrd || log "could not stop repmgrd"
@@ -496,6 +500,8 @@ reconcile_once() {
     rm -f "$FENCE_MARKER"
   fi
   node_settled || return 0
+  # Docker: looked at once the image has started the node (it registers it then)
+  if [ "$CHECK_REMOVED" = 2 ] && removed_from_cluster; then return 0; fi
   if [ "$ROLE" = witness ]; then
     reconcile_witness
     return $?
