@@ -7,6 +7,7 @@
 export * from "./bitnami";
 export * from "./checklist";
 export * from "./docker-cli";
+export * from "./docker-membership";
 export * from "./docker-host";
 export * from "./docker-reconcile";
 export * from "./ems-services";
