@@ -61,6 +61,12 @@ export function membershipVars(m: DockerMembership): string[] {
 }
 
 /**
+ * psql as the repmgr user, run inside a container of the image: the password and user from the
+ * container's environment (or its env file), a bounded connect; host, port and query follow.
+ */
+const REPMGR_PSQL = 'PGPASSWORD="$REPMGR_PASSWORD" PGCONNECT_TIMEOUT=3 psql -X -qtA -U "${REPMGR_USERNAME:-repmgr}" -d "${REPMGR_DATABASE:-repmgr}"';
+
+/**
  * The bash functions (need: NAME, fail, log, running, repmgr_in). SQL runs inside the container
  * as the repmgr user with the password from the container's own environment.
  */
@@ -68,7 +74,7 @@ export const DOCKER_MEMBERSHIP_LIB = String.raw`
 is_member_id() { case "$MEMBER_IDS" in *" $1 "*) return 0 ;; esac; return 1; }
 # The cluster's node records ("id|name|type|active" lines) from the partner that is the registered active primary.
 cluster_records() {
-  docker exec "$NAME" bash -c 'for e in ${"$"}{REPMGR_PARTNER_NODES//[,;]/ }; do h=${"$"}{e%%:*}; p=${"$"}{REPMGR_PRIMARY_PORT:-5432}; [ "$h" = "$e" ] || p=${"$"}{e##*:}; r=$(printf "%s\n" "select node_id, node_name, type, active from repmgr.nodes where not pg_is_in_recovery() and exists (select 1 from repmgr.nodes where type = '"'"'primary'"'"' and active and node_name = :'"'"'h'"'"') order by node_id;" | PGPASSWORD="$REPMGR_PASSWORD" PGCONNECT_TIMEOUT=3 psql -X -qtA -F "|" -v h="$h" -h "$h" -p "$p" -U "${"$"}{REPMGR_USERNAME:-repmgr}" -d "${"$"}{REPMGR_DATABASE:-repmgr}" 2>/dev/null) || continue; [ -n "$r" ] && { printf "%s\n" "$r"; exit 0; }; done; exit 0'
+  docker exec "$NAME" bash -c 'for e in ${"$"}{REPMGR_PARTNER_NODES//[,;]/ }; do h=${"$"}{e%%:*}; p=${"$"}{REPMGR_PRIMARY_PORT:-5432}; [ "$h" = "$e" ] || p=${"$"}{e##*:}; r=$(printf "%s\n" "select node_id, node_name, type, active from repmgr.nodes where not pg_is_in_recovery() and exists (select 1 from repmgr.nodes where type = '"'"'primary'"'"' and active and node_name = :'"'"'h'"'"') order by node_id;" | ${REPMGR_PSQL} -F "|" -v h="$h" -h "$h" -p "$p" 2>/dev/null) || continue; [ -n "$r" ] && { printf "%s\n" "$r"; exit 0; }; done; exit 0'
 }
 # Refuses, before anything is touched, a change of database.nodes that the registered cluster cannot follow.
 check_membership() {
@@ -101,7 +107,7 @@ refuse() {
 check_fresh_primary() {
   [ ${"$"}{#OTHER_DATA_ADDRS[@]} -gt 0 ] || return 0
   local r answering primaries
-  r=$(docker run --rm --network host --env-file "$ENV_FILE" --entrypoint bash "$IMAGE" -c 'a=0; p=0; for x in "$@"; do r=$(PGPASSWORD="$REPMGR_PASSWORD" PGCONNECT_TIMEOUT=3 psql -X -qtA -h "${"$"}{x%:*}" -p "${"$"}{x##*:}" -U "${"$"}{REPMGR_USERNAME:-repmgr}" -d "${"$"}{REPMGR_DATABASE:-repmgr}" -c "select pg_is_in_recovery()" 2>/dev/null) || continue; a=$((a + 1)); [ "$r" = f ] && p=$((p + 1)); done; echo "$a $p"' _ "${"$"}{OTHER_DATA_ADDRS[@]}") ||
+  r=$(docker run --rm --network host --env-file "$ENV_FILE" --entrypoint bash "$IMAGE" -c 'a=0; p=0; for x in "$@"; do r=$(${REPMGR_PSQL} -h "${"$"}{x%:*}" -p "${"$"}{x##*:}" -c "select pg_is_in_recovery()" 2>/dev/null) || continue; a=$((a + 1)); [ "$r" = f ] && p=$((p + 1)); done; echo "$a $p"' _ "${"$"}{OTHER_DATA_ADDRS[@]}") ||
     fail "could not ask the other data nodes from a throwaway $IMAGE container; nothing was changed"
   read -r answering primaries <<<"$r"
   [ "${"$"}{answering:-0}" != 0 ] || return 0
@@ -112,13 +118,13 @@ check_fresh_primary() {
 pause_members() {
   repmgr_in service pause >/dev/null 2>&1 && return 0
   log "repmgr service pause failed (a node does not answer where its partners look for it): pausing every member at its address instead"
-  docker exec "$NAME" bash -c 'rc=0; for a in "$@"; do h=${"$"}{a%:*}; p=${"$"}{a##*:}; PGPASSWORD="$REPMGR_PASSWORD" PGCONNECT_TIMEOUT=3 psql -X -qtA -h "$h" -p "$p" -U "${"$"}{REPMGR_USERNAME:-repmgr}" -d "${"$"}{REPMGR_DATABASE:-repmgr}" -c "select repmgr.repmgrd_pause(true)" >/dev/null 2>&1; s=$?; if [ $s = 2 ]; then echo "$h does not answer: skipped (its repmgrd cannot promote without its PostgreSQL)"; elif [ $s != 0 ]; then rc=1; fi; done; exit $rc' _ "${"$"}{MEMBER_ADDRS[@]}"
+  docker exec "$NAME" bash -c 'rc=0; for a in "$@"; do h=${"$"}{a%:*}; p=${"$"}{a##*:}; ${REPMGR_PSQL} -h "$h" -p "$p" -c "select repmgr.repmgrd_pause(true)" >/dev/null 2>&1; s=$?; if [ $s = 2 ]; then echo "$h does not answer: skipped (its repmgrd cannot promote without its PostgreSQL)"; elif [ $s != 0 ]; then rc=1; fi; done; exit $rc' _ "${"$"}{MEMBER_ADDRS[@]}"
 }
 # On the primary: the records of nodes no longer in the deployment unregistered, their slots dropped.
 unregister_removed() {
   [ "$(in_pg "select pg_is_in_recovery()" || true)" = f ] || return 0
   local recs r id name type active
-  mapfile -t recs < <(docker exec "$NAME" bash -c 'PGPASSWORD="$REPMGR_PASSWORD" PGCONNECT_TIMEOUT=3 psql -X -qtA -F "|" -h 127.0.0.1 -p "${"$"}{POSTGRESQL_PORT_NUMBER:-5432}" -U "${"$"}{REPMGR_USERNAME:-repmgr}" -d "${"$"}{REPMGR_DATABASE:-repmgr}" -c "$1"' _ "select node_id, node_name, type, active from repmgr.nodes order by node_id" || true)
+  mapfile -t recs < <(docker exec "$NAME" bash -c '${REPMGR_PSQL} -F "|" -h 127.0.0.1 -p "${"$"}{POSTGRESQL_PORT_NUMBER:-5432}" -c "$1"' _ "select node_id, node_name, type, active from repmgr.nodes order by node_id" || true)
   for r in "${"$"}{recs[@]}"; do
     IFS='|' read -r id name type active <<<"$r"
     [ -n "$id" ] || continue
