@@ -107,6 +107,8 @@ interface LiveResult {
   /** Why each of them cancelled, from its log: "location" (network split assumed) or "majority". */
   readonly cancelRules: string[];
   readonly restoreSeconds: number;
+  /** When the live outcome differs from the model's: what the survivors and witnesses logged (secrets masked). */
+  readonly detail: string;
 }
 
 let state: LabState | undefined;
@@ -350,6 +352,15 @@ async function play(row: Row, last = false): Promise<LiveResult> {
     `  live: ${newPrimary ? `${newPrimary} writable after ${seconds} s` : `nobody promoted (cancelled on ${cancelledOn.map((n) => `${n} after ${cancelledAfter[n]} s`).join(", ") || "none"}: ${cancelRules.join(", ")}; all after ${cancelSeconds ?? "-"} s)`}; model: ${model.newPrimary ?? "nobody"} (${model.rule}); guide: ${row.guide ?? "manual promotion"}`,
   );
 
+  // Before the restore, when live and model differ: what each surviving node logged since the outage.
+  const detail =
+    newPrimary === model.newPrimary
+      ? ""
+      : await whatSurvivorsSaid(
+          d.database.nodes.map((n) => n.name).filter((n) => !down.includes(n)),
+          since,
+        );
+
   // Restore: the location's network, then the stopped containers; the image rejoins old primaries.
   const tr = Date.now();
   for (const n of down) if (row.outage[n] === "cut") setPort(n, true);
@@ -370,7 +381,20 @@ async function play(row: Row, last = false): Promise<LiveResult> {
   } else await waitSettled(newPrimary ?? row.primary);
   const restoreSeconds = Math.round((Date.now() - tr) / 100) / 10;
   log(`  restored in ${restoreSeconds} s; primary ${newPrimary ?? row.primary}`);
-  return { row, model, newPrimary, seconds, survivors, cancelSeconds, cancelledOn, cancelledAfter, cancelRules, restoreSeconds };
+  return { row, model, newPrimary, seconds, survivors, cancelSeconds, cancelledOn, cancelledAfter, cancelRules, restoreSeconds, detail };
+}
+
+/** Each node's container log since `since` (its last 40 lines) and its reconciliation service's last lines, secrets masked. */
+async function whatSurvivorsSaid(nodes: string[], since: number): Promise<string> {
+  const mask = masker(labSecrets(state!));
+  const said = await Promise.all(
+    nodes.map((n) =>
+      labExec(state!, n, `docker logs --since ${since} ${n} 2>&1 | tail -n 40; journalctl -u ems-ha-reconcile --since @${since} -n 15 --no-pager 2>&1`, {
+        timeoutMs: 30_000,
+      }),
+    ),
+  );
+  return nodes.map((n, i) => `--- ${n}:\n${mask(said[i]!.stdout)}`).join("\n");
 }
 
 function table(rs: ReadonlyArray<LiveResult>): string {
@@ -399,7 +423,7 @@ describe("the guide's failover table on a live geo-redundant cluster (Docker, st
     }
     log(`\n${table(results)}`);
     for (const r of results) {
-      expect({ scenario: r.row.scenario, live: r.newPrimary }).toEqual({ scenario: r.row.scenario, live: r.model.newPrimary });
+      expect({ scenario: r.row.scenario, live: r.newPrimary }, r.detail).toEqual({ scenario: r.row.scenario, live: r.model.newPrimary });
       if (r.newPrimary === null) {
         // Nobody promoted for the model's reason: every surviving candidate logged the cancellation
         // within the window, each naming the rule the model decided by. A repmgrd blocked on a

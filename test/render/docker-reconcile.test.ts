@@ -110,7 +110,7 @@ echo "docker $*" >>"$FAKE_LOG"
 case "$1" in
   inspect) echo true; exit 0 ;;
   top) echo "UID PID CMD"; echo "1001 7 repmgrd -f /opt/bitnami/repmgr/conf/repmgr.conf --daemonize=false"; exit 0 ;;
-  cp) exit 0 ;;
+  cp | update | stop) exit 0 ;;
   exec) ;;
   *) exit 1 ;;
 esac
@@ -129,11 +129,20 @@ case "$q" in
   "select string_agg"*) echo "$PRIM" ;;
   "select status from pg_stat_wal_receiver") echo "\${RECEIVER% *}" ;;
   "select sender_host from pg_stat_wal_receiver") echo "\${RECEIVER#* }" ;;
+  # the membership query: the primary's records (MEMBERSHIP), else this node's own copy (LOCAL_MEMBERSHIP)
+  "select count(*) || "*) if [ "$host" = "$PRIMARY" ]; then echo "\${MEMBERSHIP:-3 1 1}"; else echo "\${LOCAL_MEMBERSHIP:-3 1 1}"; fi ;;
   *) echo "unexpected SQL: $q" >&2; exit 1 ;;
 esac
 `.replace(/\\\$\{/g, "${");
 
-function runOnce(name: string, vars: Record<string, string>, fakeDocker = FAKE_DOCKER): { code: number | null; out: string; calls: string } {
+/** Runs `ems-ha-reconcile --once` `times` times (2.2 s apart, the removal must last 2 s), with state from `setup`. */
+function runOnce(
+  name: string,
+  vars: Record<string, string>,
+  fakeDocker = FAKE_DOCKER,
+  times = 1,
+  setup: (stateDir: string) => void = () => undefined,
+): { code: number | null; out: string; calls: string; stateDir: string } {
   const dir = tempDir("ems-ha-docker-reconcile-");
   const bin = join(dir, "bin");
   spawnSync("mkdir", ["-p", bin, join(dir, "state")]);
@@ -142,14 +151,35 @@ function runOnce(name: string, vars: Record<string, string>, fakeDocker = FAKE_D
   const script = join(dir, "ems-ha-reconcile");
   writeFileSync(script, renderDockerReconcileScript(d, node(name)));
   const overrides = join(dir, "overrides.sh");
-  writeFileSync(overrides, [`STATE_DIR=${dir}/state`, `ATTEMPTS_FILE=${dir}/state/attempts`, `PENDING_PREFIX=${dir}/state/pending-`, "GRACE=0", ""].join("\n"));
+  const st = join(dir, "state");
+  writeFileSync(
+    overrides,
+    [
+      `STATE_DIR=${st}`,
+      `ATTEMPTS_FILE=${st}/attempts`,
+      `PENDING_PREFIX=${st}/pending-`,
+      `REMOVED_MARKER=${st}/removed`,
+      `REGISTERED_MARKER=${st}/registered`,
+      `FENCE_MARKER=${st}/fenced`,
+      "GRACE=0",
+      "",
+    ].join("\n"),
+  );
+  setup(st);
   const log = join(dir, "calls.log");
-  const r = spawnSync("bash", [script, "--once"], {
-    env: { PATH: `${bin}:${process.env.PATH}`, EMS_HA_RECONCILE_OVERRIDES: overrides, FAKE_LOG: log, ...vars },
-    encoding: "utf8",
-    timeout: 60_000,
-  });
-  return { code: r.status, out: `${r.stdout}${r.stderr}`, calls: existsSync(log) ? readFileSync(log, "utf8") : "" };
+  let out = "";
+  let code: number | null = null;
+  for (let i = 0; i < times; i++) {
+    if (i > 0) spawnSync("sleep", ["2.2"]);
+    const r = spawnSync("bash", [script, "--once"], {
+      env: { PATH: `${bin}:${process.env.PATH}`, EMS_HA_RECONCILE_OVERRIDES: overrides, FAKE_LOG: log, ...vars },
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    out += `${r.stdout}${r.stderr}`;
+    code = r.status;
+  }
+  return { code, out, calls: existsSync(log) ? readFileSync(log, "utf8") : "", stateDir: st };
 }
 
 describe("one iteration on a Docker host (fake docker CLI)", () => {
@@ -178,6 +208,33 @@ describe("one iteration on a Docker host (fake docker CLI)", () => {
     );
     // the witness's container is never restarted for this
     expect(r.calls).not.toMatch(/docker restart/);
+  });
+
+  it("retires a node the primary unregistered, going by the primary's records, not by its own copy", () => {
+    // pg-2, seen registered before; the primary pg-1 no longer lists it; its own copy (stale: it no longer streams) still does
+    const r = runOnce("pg-2", { PRIMARY: "pg-1", LOCAL_RECOVERY: "t", RECEIVER: "x x", MEMBERSHIP: "2 0 0", LOCAL_MEMBERSHIP: "3 1 1" }, FAKE_DOCKER, 2, (st) =>
+      writeFileSync(join(st, "registered"), "1002\n"),
+    );
+    expect(r.code, r.out).toBe(0);
+    expect(r.calls).toMatch(/host=pg-1 port=5432 user=repmgr dbname=repmgr connect_timeout=2 select count\(\*\) \|\| /);
+    expect(r.out).toContain("REMOVED: the cluster has no record of node id 1002");
+    expect(r.calls).toContain("docker update --restart=no pg-2");
+    expect(r.calls).toMatch(/^docker stop -t 120 pg-2$/m);
+    expect(existsSync(join(r.stateDir, "removed"))).toBe(true);
+    // no repair of its replication was tried meanwhile
+    expect(r.calls).not.toMatch(/repmgr -f|docker restart/);
+  });
+
+  it("neither retires nor repairs a node while the primary does not answer the membership query", () => {
+    const noAnswer = FAKE_DOCKER.replace(/("select count\(\*\) \|\| "\*\)) if/, '$1 [ "$host" != "$PRIMARY" ] || exit 2; if');
+    expect(noAnswer).not.toEqual(FAKE_DOCKER);
+    const r = runOnce("pg-2", { PRIMARY: "pg-1", LOCAL_RECOVERY: "t", RECEIVER: "x x", LOCAL_MEMBERSHIP: "2 0 0" }, noAnswer, 2, (st) =>
+      writeFileSync(join(st, "registered"), "1002\n"),
+    );
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toContain("the primary pg-1 did not answer the membership query: looking again next round");
+    expect(r.out).not.toMatch(/REMOVED|REPAIR/);
+    expect(r.calls).not.toMatch(/docker (update|stop|restart)|repmgr -f/);
   });
 
   it("never acts on a node still starting (repmgrd, the image's main process, not yet running)", () => {

@@ -458,15 +458,20 @@ reconcile_witness() {
 # address. Its repmgrd stops for good, so it never promotes, rejoins or re-registers (which would take
 # the record back from the new host). A removed node keeps PostgreSQL running with its data; a
 # replaced one has its PostgreSQL stopped too (it may be a stale primary), its data left in place.
+# Returns 0 when removed (or being removed: nothing else is done this round), 1 when a member, 2
+# when the primary is in sight but did not answer (nothing else is done this round either: this
+# node's own copy of the records may be stale, and a repair could restart a node that was removed).
 removed_from_cluster() {
   local sql r total mine moved p name id host port
   sql="select count(*) || ' ' || count(*) filter (where node_id = $NODE_ID and conninfo like '\${CONNINFO_LIKE:-host=$NODE_ADDRESS %}') || ' ' || count(*) filter (where node_id = $NODE_ID) from repmgr.nodes"
   p=$(current_primary)
   if [ -n "$p" ]; then
-    read -r name id host port <<<"$p"
-    r=$(q_peer "$host" "$port" "$sql") || r=""
+    IFS="$ENTRY_SEP" read -r name id host port <<<"$p"
+    r=$(q_peer "$host" "$port" "$sql") && [ -n "$r" ] || { log "the primary $name did not answer the membership query: looking again next round"; return 2; }
+  else
+    # No primary in sight: this node's own copy of the records (a lost host that came back).
+    r=$(q_local "$sql" repmgr) || return 1
   fi
-  [ -n "\${r:-}" ] || r=$(q_local "$sql" repmgr) || return 1
   read -r total mine moved <<<"$r"
   if [ "\${total:-0}" = 0 ] || [ "\${mine:-1}" != 0 ]; then
     rm -f "$PENDING_PREFIX"removed
@@ -490,7 +495,10 @@ removed_from_cluster() {
 reconcile_once() {
   local rec
   if [ -f "$REMOVED_MARKER" ]; then return 0; fi
-  if [ "$CHECK_REMOVED" = 1 ] && removed_from_cluster; then return 0; fi
+  if [ "$CHECK_REMOVED" = 1 ]; then
+    removed_from_cluster
+    [ $? = 1 ] || return 0
+  fi
   if ! svc_active; then
     if [ "$ROLE" = data ] && [ -f "$FENCE_MARKER" ]; then reconcile_fenced; fi
     return 0
@@ -501,7 +509,10 @@ reconcile_once() {
   fi
   node_settled || return 0
   # Docker: looked at once the image has started the node (it registers it then)
-  if [ "$CHECK_REMOVED" = 2 ] && removed_from_cluster; then return 0; fi
+  if [ "$CHECK_REMOVED" = 2 ]; then
+    removed_from_cluster
+    [ $? = 1 ] || return 0
+  fi
   if [ "$ROLE" = witness ]; then
     reconcile_witness
     return $?
