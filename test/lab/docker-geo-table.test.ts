@@ -5,8 +5,8 @@
  * hosts running the ems-postgres-ha STAND-IN image (repmgr 5.3.3, not the vendor image).
  *
  * For each of the guide's six rows: bring the cluster to the row's primary, cause the outage
- * (stop the containers, or cut a whole location off the lab bridge by taking its hosts' bridge
- * ports down), observe (bounded) which data node becomes writable and after how many seconds, or
+ * (stop the containers, the primary's last, or cut a whole location off the lab bridge by taking
+ * its hosts' bridge ports down), observe (bounded) which data node becomes writable and after how many seconds, or
  * that every surviving candidate's repmgrd cancelled its election, then restore and wait for the
  * cluster to re-form. Each live result must equal `ems-ha failover --model repmgr`
  * (src/analysis/failover, called in-process); the guide's expectation is recorded beside it.
@@ -305,10 +305,15 @@ async function play(row: Row, last = false): Promise<LiveResult> {
   const survivors = dataNodes().filter((n) => !down.includes(n));
   const since = Math.floor(Date.now() / 1000) - 1;
   log(`${row.scenario}: ${down.map((n) => `${n} ${row.outage[n]}`).join(", ")}`);
-  // Containers stop in parallel; bridge ports go down together (one location at once).
+  // Stopped containers: the other nodes first, then the primary, so that the election finds the
+  // outage whole (a standby still shutting down when the primary's loss is detected would be a
+  // visible, better candidate: the survivor would wait for it to promote). The clock starts with
+  // the primary's loss. A cut: the location's bridge ports go down together.
+  const stop = (n: string) => exec(n, `docker stop --time 10 ${n} >/dev/null`);
+  await Promise.all(down.filter((n) => row.outage[n] === "stop" && n !== row.primary).map(stop));
   const t0 = Date.now();
   for (const n of down) if (row.outage[n] === "cut") setPort(n, false);
-  await Promise.all(down.filter((n) => row.outage[n] === "stop").map((n) => exec(n, `docker stop --time 10 ${n} >/dev/null`)));
+  if (row.outage[row.primary] === "stop") await stop(row.primary);
 
   let newPrimary: string | null = null;
   let seconds: number | null = null;
