@@ -4,7 +4,10 @@
  * CLI on each DB host):
  *   prepare (ALTER SYSTEM, every node) -> stop (witnesses, standbys, primary last) ->
  *   load (new image, every node) -> start primary (own volume, REPMGR_UPGRADE_EXTENSION=yes,
- *   primary register --force) -> start standbys (own volumes) -> start witnesses.
+ *   primary register --force) -> start standbys (own volumes) -> start witnesses ->
+ *   reconcile (every node, once all new containers run: the reconciliation service of the
+ *   single-region and geo-redundant stacks, for the new container; the stop step stops a
+ *   service the host already has).
  * Every step is skipped on a node whose new container already runs, so a re-apply loses nothing.
  *
  * A composite, not a construct of its own: it adds its steps into the scope it is given, with
@@ -25,6 +28,7 @@ import {
   type NodeUpgrade,
 } from "../src/render/upgrade";
 import type { IDeployStep } from "./deploy-step";
+import { DockerReconcileService } from "./docker-reconcile";
 import type { DeploymentSecrets } from "./secrets";
 import { UpgradeNodeStep, type UpgradeNodeStepProps, type UpgradeStep } from "./upgrade-node-step";
 
@@ -38,7 +42,9 @@ export interface DockerUpgrade744Props {
 export class DockerUpgrade744 implements IDeployStep {
   /** Steps by node name. */
   public readonly steps: ReadonlyMap<string, Readonly<Record<UpgradeStep, UpgradeNodeStep>>>;
-  /** Every node's start step: the upgrade is done once all new containers run. */
+  /** The reconciliation service's install step of every node (id `<node>-reconcile`), after every start step. */
+  public readonly reconcile: DockerReconcileService[];
+  /** Every node's start step and reconciliation service: the upgrade is done once all new containers run and are looked after. */
   public readonly done: ITerraformDependable[];
 
   /** Adds the steps into `scope` (no construct of its own: see the file comment). */
@@ -85,6 +91,8 @@ export class DockerUpgrade744 implements IDeployStep {
 
     for (const [name, s] of partial) steps.set(name, s as Record<UpgradeStep, UpgradeNodeStep>);
     this.steps = steps;
-    this.done = [primaryStarted, ...standbys, ...witnesses];
+    const started = [primaryStarted, ...standbys, ...witnesses];
+    this.reconcile = order.map((u) => new DockerReconcileService(scope, `${u.node.name}-reconcile`, { deployment: d, node: u.node, dependsOn: started }));
+    this.done = [...started, ...this.reconcile];
   }
 }

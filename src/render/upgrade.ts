@@ -18,6 +18,7 @@ import { dataNodes, initialPrimary, witnessNodes } from "../config/derive";
 import type { DbNodeConfig, Deployment } from "../config/schema";
 import { containerSpec, DATA_MOUNT, type ContainerSpec } from "./bitnami";
 import { dockerRunArgs } from "./docker-cli";
+import { DOCKER_RECONCILE_UNIT_NAME } from "./docker-reconcile";
 import { dockerEnvFile, raw, sh, sqlIdent, words } from "./escape";
 
 export const UPGRADE_STATE_DIR = "/var/lib/ems-ha";
@@ -172,6 +173,9 @@ export function renderUpgradeStopScript(d: Deployment, u: NodeUpgrade): string {
   lines.push(
     'if new_exists; then log "already upgraded: nothing to stop"; exit 0; fi',
     'OLD=$(old_name) || { log "no old container left to stop"; exit 0; }',
+    "# A reconciliation service on this host (an ems-ha deployment's) must not repair a node while the upgrade",
+    "# moves it: stopped here; the upgrade's last step installs it for the new container and starts it.",
+    sh`if systemctl is-active --quiet ${DOCKER_RECONCILE_UNIT_NAME} 2>/dev/null; then systemctl stop ${DOCKER_RECONCILE_UNIT_NAME}; log "stopped ${DOCKER_RECONCILE_UNIT_NAME} until the upgrade is done"; fi`,
     "# --restart always would start the old container again at the next boot, on the same volume as the new one.",
     'docker update --restart=no "$OLD" >/dev/null',
     'if [ "$(docker inspect -f \'{{.State.Running}}\' "$OLD")" = true ]; then docker stop --time 60 "$OLD" >/dev/null; log "stopped $OLD"; fi',

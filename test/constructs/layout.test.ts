@@ -240,7 +240,8 @@ const CASES: Record<string, { deployment: Deployment; secrets?: constructs.Secre
     build: (s, secrets) => {
       const u = new constructs.DockerUpgrade744(s, { deployment: upgrade, secrets });
       const started = [...u.steps.values()].map((x) => x.start.resource);
-      return { step: u, expected: started };
+      expect(u.reconcile.map((r) => r.node.id)).toEqual(["pgn-1-reconcile", "pgn-2-reconcile", "pgnw-1-reconcile"]);
+      return { step: u, expected: [...started, ...u.reconcile] };
     },
   },
 };

@@ -7,7 +7,8 @@
  * apply completes, redoing only the failed step and what follows. Afterwards: one primary (pgn-1), pgn-2 streaming with its
  * data kept (no re-clone), the witness registered under its new name, a row written before the
  * upgrade on both data nodes, the new image everywhere, the old containers stopped without a restart
- * policy (kept for a rollback), `ems-ha status` healthy, and a re-apply changes nothing.
+ * policy (kept for a rollback), each host's reconciliation service stopped during the upgrade and
+ * running for the new container after it, `ems-ha status` healthy, and a re-apply changes nothing.
  *
  * Needs root, systemd-nspawn, debootstrap, iproute2, openssh-client and terraform. On a machine
  * without them it FAILS naming what is missing; it is never skipped.
@@ -122,10 +123,14 @@ describe("upgrade-7-4-4 on Docker lab hosts", () => {
     expect(failure).toMatch(/terraform apply failed/);
     expect(failure).toMatch(/terraform_data\.pgn-2-load_run_\w+/);
     expect(await sh("pgn-2", "docker ps -a --format '{{.Names}}' | sort")).toBe("pg-2\n");
+    // Every host's reconciliation service was stopped with its old container, and stays so: nothing
+    // repairs a half-moved cluster.
+    for (const h of ["pgn-1", "pgn-2", "pgnw-1"]) expect((await labExec(state!, h, "systemctl is-active ems-ha-reconcile")).stdout.trim(), h).toBe("inactive");
     upgraded = await labDeploy(state!, { log, deployment: after });
     log(`upgrade re-apply ${upgraded.apply.wallSeconds} s`);
-    // The tainted load step is replaced, then the three start steps run; nothing else is redone.
-    expect([upgraded.apply.added, upgraded.apply.destroyed]).toEqual([4, 1]);
+    // The tainted load step is replaced, then the three start steps and the three reconciliation
+    // services run; nothing else is redone.
+    expect([upgraded.apply.added, upgraded.apply.destroyed]).toEqual([7, 1]);
   }, 900_000);
 
   it("moves every node to the new image on its own volume: one primary, the standby's data kept, the witness re-registered", async () => {
@@ -155,6 +160,9 @@ describe("upgrade-7-4-4 on Docker lab hosts", () => {
     expect(show.stdout).toMatch(/pgn-2\s*\|\s*standby\s*\|\s*running\s*\|\s*pgn-1/);
     expect(show.stdout).toMatch(/pgnw-1\s*\|\s*witness\s*\|\s*\* running\s*\|\s*pgn-1/);
     for (const n of ["pgn-1", "pgn-2"]) expect(await sh(n, psql(n, "select note from before_upgrade where id = 1"))).toBe("written on 7.4.3\n");
+    // Each host's reconciliation service runs again, now for the new container.
+    for (const n of ["pgn-1", "pgn-2", "pgnw-1"])
+      expect(await sh(n, "systemctl is-active ems-ha-reconcile; grep -E '^CONTAINER=' /usr/local/sbin/ems-ha-reconcile")).toBe(`active\nCONTAINER=${n}\n`);
     // The guide's step 1: shared_preload_libraries set before the stop, in force after it.
     expect(await sh("pgn-1", psql("pgn-1", "show shared_preload_libraries"))).toBe("pg_stat_statements, repmgr\n");
   }, 900_000);

@@ -57,6 +57,19 @@ describe("upgrade-7-4-4 stack", () => {
     expect(script("pgn-1", "load")).toContain("docker load -i '/root/forticlientems_7.4.4.2034.F_postgres-ha.tar.gz'");
   });
 
+  it("stops a reconciliation service already on the host before the old container, and installs it for the new containers once all run", () => {
+    for (const n of NODES) {
+      const stop = script(n, "stop");
+      expect(stop.indexOf("systemctl stop ems-ha-reconcile")).toBeGreaterThan(0);
+      expect(stop.indexOf("systemctl stop ems-ha-reconcile")).toBeLessThan(stop.indexOf('docker stop --time 60 "$OLD"'));
+      const rec = td.get(`upgrade-7-4-4/${n}-reconcile`);
+      expect(dependsOn(rec).map(stepId).sort()).toEqual(NODES.map((x) => `terraform_data.${x}-start`).sort());
+      const install = fileContent(rec, /\/script\.sh$/);
+      expect(install).toContain(`CONTAINER=${n}`);
+      expect(install).toContain("systemctl enable --quiet ems-ha-reconcile");
+    }
+  });
+
   it("skips every step on a node whose new container already runs, and keeps the old container out of any restart", () => {
     expect(script("pgn-1", "prepare")).toMatch(/^if new_running; then log "already upgraded/m);
     expect(script("pgn-1", "stop")).toMatch(/^if new_exists; then log "already upgraded: nothing to stop"; exit 0; fi$/m);
@@ -96,10 +109,10 @@ describe("upgrade-7-4-4 stack", () => {
     }
   });
 
-  it("plans with real Terraform (12 steps), no secret in the plan", () => {
+  it("plans with real Terraform (15 steps: 4 per node and the reconciliation services), no secret in the plan", () => {
     const r = terraformPlan(text, { db_password: "Plan-Db-Secret-1", repmgr_password: "Plan-Repmgr-Secret-2" });
     expect(r.status, r.output).toBe(0);
-    expect(r.output).toContain("Plan: 12 to add, 0 to change, 0 to destroy.");
+    expect(r.output).toContain("Plan: 15 to add, 0 to change, 0 to destroy.");
     expect(r.output).not.toMatch(/Plan-(Db|Repmgr)-Secret/);
   });
 

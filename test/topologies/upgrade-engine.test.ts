@@ -45,7 +45,7 @@ describe("upgrade-7-4-4 with either engine", () => {
     const r = terraformPlan(ssh.text, SECRETS);
     expect(r.status, r.output.slice(-3000)).toBe(0);
     // 3 nodes x 4 steps (prepare, stop, load, start); the EMS upgrade is manual
-    expect(r.output).toContain("Plan: 12 to add, 0 to change, 0 to destroy");
+    expect(r.output).toContain("Plan: 15 to add, 0 to change, 0 to destroy");
     for (const v of Object.values(SECRETS)) expect(r.output).not.toContain(v);
   }, 240_000);
 
