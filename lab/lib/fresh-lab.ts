@@ -49,3 +49,16 @@ export async function bootFreshLab(o: FreshLabOptions, chosen = chooseFreshLab(o
   const state = await labUp(deployment, { log: o.log, stateDir: chosen.stateDir });
   return { state, stateDir: chosen.stateDir, input, deployment, upSeconds: (Date.now() - t0) / 1000 };
 }
+
+/**
+ * chooseFreshLab, then bootFreshLab, for a test's beforeAll: `onChosen` gets the state directory
+ * before anything boots (so the test's afterAll can take the lab down even when booting fails), and
+ * the boot time is logged.
+ */
+export async function startFreshLab(o: FreshLabOptions, onChosen: (stateDir: string, prefix: string) => void): Promise<FreshLab> {
+  const chosen = chooseFreshLab(o);
+  onChosen(chosen.stateDir, chosen.prefix);
+  const lab = await bootFreshLab(o, chosen);
+  o.log?.(`lab up (${lab.state.hosts.length} hosts) in ${lab.upSeconds.toFixed(1)} s on ${lab.state.subnet}`);
+  return lab;
+}

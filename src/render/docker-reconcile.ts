@@ -22,11 +22,16 @@
  *   node to the current primary (it re-clones a standby). What the rewind would have discarded is
  *   recorded before either happens.
  *
- * Fencing (a primary that sees no majority stopping itself) is not done on Docker hosts.
+ * - fencing (a primary that sees no majority for FENCE_AFTER stops PostgreSQL, as natively, with
+ *   three or more nodes; single-region only, see dockerFencingEnabled): PostgreSQL is stopped
+ *   inside the running container and the container's
+ *   restart policy is "no" until the fence is lifted, so that neither Docker nor the image starts
+ *   it again as the primary meanwhile.
  * docs/topologies/single-region.md ("Reconciliation service") says what is relied on.
  */
 import { failoverTiming, repmgrNodeId } from "../config/derive";
 import type { DbNodeConfig, Deployment } from "../config/schema";
+import { containerSpec } from "./bitnami";
 import { PG_DATA_DIR } from "./docker-cli";
 import { heredoc, sh, UnsafeValueError } from "./escape";
 import { MAX_REJOIN_ATTEMPTS, FENCE_AFTER_SECONDS, reconcileScriptText } from "./native/reconcile";
@@ -53,6 +58,16 @@ export function dockerGraceSeconds(d: Deployment): number {
   const t = failoverTiming(d);
   const failover = t.monitorIntervalSeconds + t.reconnectAttempts * (t.reconnectIntervalSeconds + t.connectTimeoutSeconds);
   return Math.max(2 * DOCKER_RECONCILE_INTERVAL_SECONDS, failover + DOCKER_RECONCILE_INTERVAL_SECONDS);
+}
+
+/**
+ * Whether a Docker primary fences itself when isolated (docs/reliability.md#split-brain-fencing):
+ * single-region with three or more nodes, as natively. Not geo-redundant: there repmgr's location
+ * rule keeps the other location from promoting while it cannot see the primary's, so a fence of
+ * a primary whose location is cut off would stop every write with nobody promoted.
+ */
+export function dockerFencingEnabled(d: Deployment): boolean {
+  return d.topology === "single-region" && d.database.nodes.length >= 3;
 }
 
 function nodeIdOrThrow(n: DbNodeConfig): number {
@@ -124,6 +139,12 @@ retire_repmgrd() {
 }
 # the container's restart policy is already "no" (retire_repmgrd)
 svc_disable() { return 0; }
+# A fenced primary's container must not be restarted by Docker: the image would start PostgreSQL
+# as the primary again, no partner being primary in its sight. Its restart policy is "no" while
+# fenced (PostgreSQL is stopped inside the running container; repmgrd, its main process, runs on),
+# and back to the deployment's once the fence is lifted.
+fence_hold() { timeout 60 docker update --restart=no "$CONTAINER" >/dev/null; }
+fence_release() { timeout 60 docker update --restart="$RESTART_POLICY" "$CONTAINER" >/dev/null || log "could not set the restart policy of $CONTAINER back to $RESTART_POLICY"; }
 # the image has finished starting the node once its main process, repmgrd, runs
 node_settled() {
   local top
@@ -175,7 +196,8 @@ export function renderDockerReconcileScript(d: Deployment, node: DbNodeConfig): 
       CONNECT_TIMEOUT: failoverTiming(d).connectTimeoutSeconds,
       INTERVAL: DOCKER_RECONCILE_INTERVAL_SECONDS,
       GRACE: dockerGraceSeconds(d),
-      FENCING: false,
+      FENCING: dockerFencingEnabled(d),
+      RESTART_POLICY: containerSpec(d, node).restart,
       FENCE_AFTER: FENCE_AFTER_SECONDS,
       MAX_ATTEMPTS: MAX_REJOIN_ATTEMPTS,
     }),

@@ -34,7 +34,7 @@ import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
 import { labDeploy, labSecrets, masker } from "../../lab/lib/deploy";
 import { waitForWitnessViews } from "../../lab/lib/docker-host";
 import { LabError, sleep } from "../../lab/lib/exec";
-import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
+import { startFreshLab } from "../../lab/lib/fresh-lab";
 import { TABLE } from "../../lab/lib/drill";
 import { labDown, labExec } from "../../lab/lib/lab";
 import { REPO_ROOT } from "../../lab/lib/paths";
@@ -123,19 +123,18 @@ const log = (m: string): void => console.log(`[docker-geo-table] ${m}`);
 
 beforeAll(async () => {
   const image = (await ensureStandinImages({ log })).find((i) => i.tag === "7.4.4")!;
-  const options = {
-    what: "the Docker geo failover-table lab test",
-    candidates: CANDIDATES,
-    deployment: (p: string) => labGeoDockerDeployment(p, image),
-    needTerraform: true,
-    log,
-  };
-  const chosen = chooseFreshLab(options);
-  stateDir = chosen.stateDir;
-  const lab = await bootFreshLab(options, chosen);
+  const lab = await startFreshLab(
+    {
+      what: "the Docker geo failover-table lab test",
+      candidates: CANDIDATES,
+      deployment: (p: string) => labGeoDockerDeployment(p, image),
+      needTerraform: true,
+      log,
+    },
+    (dir) => (stateDir = dir),
+  );
   state = lab.state;
   d = lab.deployment;
-  log(`lab up (8 hosts) in ${lab.upSeconds.toFixed(1)} s on ${state.subnet}`);
   const deployed = await labDeploy(state, { log, deployment: lab.input });
   log(`apply ${deployed.apply.wallSeconds} s`);
   const secrets = labSecrets(state);

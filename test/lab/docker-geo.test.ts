@@ -17,7 +17,7 @@ import { gatherStatus } from "../../src/ops/status";
 import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
 import { labDeploy, labReapply, labSecrets, type DeployResult } from "../../lab/lib/deploy";
 import { labDrill } from "../../lab/lib/drill";
-import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
+import { startFreshLab } from "../../lab/lib/fresh-lab";
 import { labDown, labExec } from "../../lab/lib/lab";
 import type { LabState } from "../../lab/lib/state";
 import { waitForWitnessViews } from "../../lab/lib/docker-host";
@@ -34,18 +34,17 @@ const log = (m: string): void => console.log(`[docker-geo] ${m}`);
 
 beforeAll(async () => {
   const image = (await ensureStandinImages({ log })).find((i) => i.tag === "7.4.4")!;
-  const options = {
-    what: "the Docker geo-redundant lab test",
-    candidates: CANDIDATES,
-    deployment: (p: string) => labGeoDockerDeployment(p, image),
-    needTerraform: true,
-    log,
-  };
-  const chosen = chooseFreshLab(options);
-  stateDir = chosen.stateDir;
-  const lab = await bootFreshLab(options, chosen);
+  const lab = await startFreshLab(
+    {
+      what: "the Docker geo-redundant lab test",
+      candidates: CANDIDATES,
+      deployment: (p: string) => labGeoDockerDeployment(p, image),
+      needTerraform: true,
+      log,
+    },
+    (dir) => (stateDir = dir),
+  );
   ({ state, input, deployment: d } = lab);
-  log(`lab up (8 hosts) in ${lab.upSeconds.toFixed(1)} s on ${state.subnet}`);
 }, 900_000);
 
 afterAll(async () => {

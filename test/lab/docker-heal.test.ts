@@ -27,7 +27,7 @@ import { gatherStatus, type ClusterStatus } from "../../src/ops/status";
 import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
 import { labDeploy, labSecrets } from "../../lab/lib/deploy";
 import { sleep } from "../../lab/lib/exec";
-import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
+import { startFreshLab } from "../../lab/lib/fresh-lab";
 import { labDown, labExec } from "../../lab/lib/lab";
 import type { LabState } from "../../lab/lib/state";
 import { waitForWitnessViews } from "../../lab/lib/docker-host";
@@ -105,19 +105,12 @@ const repairs = (text: string): string[] => text.split("\n").filter((l) => /REPA
 
 beforeAll(async () => {
   const image = (await ensureStandinImages({ log })).find((i) => i.tag === "7.4.4")!;
-  const options = {
-    what: "the Docker self-healing lab test",
-    candidates: CANDIDATES,
-    deployment: (p: string) => healDeployment(p, image),
-    needTerraform: true,
-    log,
-  };
-  const chosen = chooseFreshLab(options);
-  stateDir = chosen.stateDir;
-  const lab = await bootFreshLab(options, chosen);
+  const lab = await startFreshLab(
+    { what: "the Docker self-healing lab test", candidates: CANDIDATES, deployment: (p: string) => healDeployment(p, image), needTerraform: true, log },
+    (dir) => (stateDir = dir),
+  );
   state = lab.state;
   d = lab.deployment;
-  log(`lab up in ${lab.upSeconds.toFixed(1)} s on ${state.subnet}`);
   const deployed = await labDeploy(state, { log, deployment: lab.input });
   log(`apply ${deployed.apply.wallSeconds} s`);
   const secrets = labSecrets(state);

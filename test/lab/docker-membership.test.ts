@@ -27,7 +27,7 @@ import { dbQuery, DownProber, underWriter } from "../../lab/lib/db-watch";
 import { waitForWitnessViews } from "../../lab/lib/docker-host";
 import { TABLE } from "../../lab/lib/drill";
 import { sleep } from "../../lab/lib/exec";
-import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
+import { startFreshLab } from "../../lab/lib/fresh-lab";
 import { stopHost } from "../../lab/lib/host";
 import { labDown, labExec } from "../../lab/lib/lab";
 import { REPO_ROOT } from "../../lab/lib/paths";
@@ -147,20 +147,12 @@ const containerIds = async (hosts: string[]): Promise<Record<string, string>> =>
 
 beforeAll(async () => {
   const image = (await ensureStandinImages({ log })).find((i) => i.tag === "7.4.4")!;
-  const options = {
-    what: "the Docker membership lab test",
-    candidates: CANDIDATES,
-    deployment: (p: string) => bootDeployment(p, image),
-    needTerraform: true,
-    log,
-  };
-  const chosen = chooseFreshLab(options);
-  stateDir = chosen.stateDir;
-  prefix = chosen.prefix;
-  const lab = await bootFreshLab(options, chosen);
+  const lab = await startFreshLab(
+    { what: "the Docker membership lab test", candidates: CANDIDATES, deployment: (p: string) => bootDeployment(p, image), needTerraform: true, log },
+    (dir, p) => ((stateDir = dir), (prefix = p)),
+  );
   state = lab.state;
   base = labDockerDeployment(prefix, image);
-  log(`lab up in ${lab.upSeconds.toFixed(1)} s on ${state.subnet}`);
   const deployed = await labDeploy(state, { log, deployment: base });
   log(`apply ${deployed.apply.wallSeconds} s`);
   const secrets = labSecrets(state);

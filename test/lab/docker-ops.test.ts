@@ -23,7 +23,7 @@ import { waitForWitnessViews } from "../../lab/lib/docker-host";
 import { dbQuery, DownProber, inRecovery as inRecoveryOf, underWriter as underWriterOf, type WriterOutcome } from "../../lab/lib/db-watch";
 import { TABLE } from "../../lab/lib/drill";
 import { sleep } from "../../lab/lib/exec";
-import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
+import { startFreshLab } from "../../lab/lib/fresh-lab";
 import { labDown, labExec } from "../../lab/lib/lab";
 import { REPO_ROOT } from "../../lab/lib/paths";
 import type { LabState } from "../../lab/lib/state";
@@ -75,18 +75,11 @@ async function underWriter(what: string, action: () => Promise<void>, primaryAft
 
 beforeAll(async () => {
   const image = (await ensureStandinImages({ log })).find((i) => i.tag === "7.4.4")!;
-  const options = {
-    what: "the Docker operations lab test",
-    candidates: CANDIDATES,
-    deployment: (p: string) => labDockerDeployment(p, image),
-    needTerraform: true,
-    log,
-  };
-  const chosen = chooseFreshLab(options);
-  stateDir = chosen.stateDir;
-  const lab = await bootFreshLab(options, chosen);
+  const lab = await startFreshLab(
+    { what: "the Docker operations lab test", candidates: CANDIDATES, deployment: (p: string) => labDockerDeployment(p, image), needTerraform: true, log },
+    (dir) => (stateDir = dir),
+  );
   ({ state, input, deployment: d } = lab);
-  log(`lab up in ${lab.upSeconds.toFixed(1)} s on ${state.subnet}`);
   const deployed = await labDeploy(state, { log, deployment: input });
   log(`apply ${deployed.apply.wallSeconds} s`);
   const secrets = labSecrets(state);

@@ -23,7 +23,7 @@ import { gatherStatus } from "../../src/ops/status";
 import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
 import { labDeploy, labPlan, labReapply, labSecrets, type DeployResult } from "../../lab/lib/deploy";
 import { labDrill } from "../../lab/lib/drill";
-import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
+import { startFreshLab } from "../../lab/lib/fresh-lab";
 import { labDown, labExec } from "../../lab/lib/lab";
 import { REPO_ROOT } from "../../lab/lib/paths";
 import type { LabState } from "../../lab/lib/state";
@@ -51,18 +51,11 @@ async function containersAndVolumes(): Promise<Record<string, string>> {
 
 beforeAll(async () => {
   const image = (await ensureStandinImages({ log })).find((i) => i.tag === "7.4.4")!;
-  const options = {
-    what: "the Docker single-region lab test",
-    candidates: CANDIDATES,
-    deployment: (p: string) => labDockerDeployment(p, image),
-    needTerraform: true,
-    log,
-  };
-  const chosen = chooseFreshLab(options);
-  stateDir = chosen.stateDir;
-  const lab = await bootFreshLab(options, chosen);
+  const lab = await startFreshLab(
+    { what: "the Docker single-region lab test", candidates: CANDIDATES, deployment: (p: string) => labDockerDeployment(p, image), needTerraform: true, log },
+    (dir) => (stateDir = dir),
+  );
   ({ state, input, deployment: d } = lab);
-  log(`lab up in ${lab.upSeconds.toFixed(1)} s on ${state.subnet}`);
 }, 900_000);
 
 afterAll(async () => {

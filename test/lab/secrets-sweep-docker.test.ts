@@ -24,7 +24,7 @@ import { labSynth, terraformEnv } from "../../lab/lib/deploy";
 import { waitForWitnessViews } from "../../lab/lib/docker-host";
 import { labDrill } from "../../lab/lib/drill";
 import { runStreaming } from "../../lab/lib/exec";
-import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
+import { startFreshLab } from "../../lab/lib/fresh-lab";
 import { labDown, labExec } from "../../lab/lib/lab";
 import { REPO_ROOT } from "../../lab/lib/paths";
 import { ArgvSampler, isInstallerDbPass, startSweepCapture, maskValues, scanFiles, secretsIn, type SecretValues } from "../../lab/lib/secret-sweep";
@@ -77,16 +77,10 @@ async function terraform(name: string, args: string[]): Promise<{ code: number; 
 
 beforeAll(async () => {
   const image = (await ensureStandinImages({ log })).find((i) => i.tag === "7.4.4")!;
-  const options = {
-    what: "the Docker secrets sweep lab test",
-    candidates: CANDIDATES,
-    deployment: (p: string) => labDockerDeployment(p, image),
-    needTerraform: true,
-    log,
-  };
-  const chosen = chooseFreshLab(options);
-  stateDir = chosen.stateDir;
-  const lab = await bootFreshLab(options, chosen);
+  const lab = await startFreshLab(
+    { what: "the Docker secrets sweep lab test", candidates: CANDIDATES, deployment: (p: string) => labDockerDeployment(p, image), needTerraform: true, log },
+    (dir) => (stateDir = dir),
+  );
   ({ state, input, deployment: d } = lab);
   ({ outDir, sampler } = startSweepCapture(stateDir, SECRETS, { ...ALL, canary: CANARY }));
 }, 900_000);

@@ -8,8 +8,10 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import geoExample from "../../examples/geo-redundant";
 import example from "../../examples/single-region";
 import { parseDeployment } from "../../src/config/parse";
+import type { Deployment } from "../../src/config/schema";
 import {
   BITNAMI_ENTRYPOINT,
   BITNAMI_REPMGR_CONF,
@@ -48,7 +50,12 @@ describe("the Docker reconciliation script", () => {
     expect(headerValue(s1, "ENTRY_SEP")).toBe("$'\\x1f'");
     expect(headerValue(s1, "PEERS")).toBe("('pg-2\x1f1002\x1fpg-2\x1f5432')");
     expect(headerValue(s1, "WITNESSES")).toBe("('pgw-1\x1f2001\x1fpgw-1\x1f5432')");
-    expect(headerValue(s1, "FENCING")).toBe("0");
+    // fencing as natively (three or more nodes), the container's own restart policy to go back to
+    expect(headerValue(s1, "FENCING")).toBe("1");
+    expect(headerValue(s1, "RESTART_POLICY")).toBe("always");
+    // not geo-redundant: the location rule would leave a fenced primary's cut-off location without any primary
+    const geo = parseDeployment(geoExample);
+    expect(headerValue(renderDockerReconcileScript(geo, geo.database.nodes[0]!), "FENCING")).toBe("0");
     expect(headerValue(s1, "GRACE")).toBe(String(dockerGraceSeconds(d)));
   });
 
@@ -126,9 +133,13 @@ host=$(sed -n 's/.*host=\([^ ]*\).*/\1/p' <<<"$ci")
 case "$q" in
   "select pg_is_in_recovery()") if [ "$host" = 127.0.0.1 ]; then echo "$LOCAL_RECOVERY"; elif [ "$host" = "$PRIMARY" ]; then echo f; else echo t; fi ;;
   "select upstream_node_id"*) echo "$UP" ;;
+  "select string_agg(node_id::text, ' ') from repmgr.nodes where node_id <>"*) echo "$REGISTERED_IDS" ;;
   "select string_agg"*) echo "$PRIM" ;;
   "select status from pg_stat_wal_receiver") echo "\${RECEIVER% *}" ;;
   "select sender_host from pg_stat_wal_receiver") echo "\${RECEIVER#* }" ;;
+  # PEERS_UP: 1 (every other node answers), 0 (none), or the names of those that answer
+  "select 1") case " \${PEERS_UP:-1} " in " 1 " | *" $host "*) echo 1 ;; *) exit 2 ;; esac ;;
+  "select repmgr.repmgrd_is_paused()") echo f ;;
   # the membership query: the primary's records (MEMBERSHIP), else this node's own copy (LOCAL_MEMBERSHIP)
   "select count(*) || "*) if [ "$host" = "$PRIMARY" ]; then echo "\${MEMBERSHIP:-3 1 1}"; else echo "\${LOCAL_MEMBERSHIP:-3 1 1}"; fi ;;
   *) echo "unexpected SQL: $q" >&2; exit 1 ;;
@@ -142,6 +153,7 @@ function runOnce(
   fakeDocker = FAKE_DOCKER,
   times = 1,
   setup: (stateDir: string) => void = () => undefined,
+  dep: Deployment = d,
 ): { code: number | null; out: string; calls: string; stateDir: string } {
   const dir = tempDir("ems-ha-docker-reconcile-");
   const bin = join(dir, "bin");
@@ -149,7 +161,13 @@ function runOnce(
   writeFileSync(join(bin, "docker"), fakeDocker);
   chmodSync(join(bin, "docker"), 0o755);
   const script = join(dir, "ems-ha-reconcile");
-  writeFileSync(script, renderDockerReconcileScript(d, node(name)));
+  writeFileSync(
+    script,
+    renderDockerReconcileScript(
+      dep,
+      dep.database.nodes.find((n) => n.name === name)!,
+    ),
+  );
   const overrides = join(dir, "overrides.sh");
   const st = join(dir, "state");
   writeFileSync(
@@ -161,6 +179,7 @@ function runOnce(
       `REMOVED_MARKER=${st}/removed`,
       `REGISTERED_MARKER=${st}/registered`,
       `FENCE_MARKER=${st}/fenced`,
+      `MAJORITY_SEEN=${st}/reconcile-majority-seen`,
       "GRACE=0",
       "",
     ].join("\n"),
@@ -235,6 +254,41 @@ describe("one iteration on a Docker host (fake docker CLI)", () => {
     expect(r.out).toContain("the primary pg-1 did not answer the membership query: looking again next round");
     expect(r.out).not.toMatch(/REMOVED|REPAIR/);
     expect(r.calls).not.toMatch(/docker (update|stop|restart)|repmgr -f/);
+  });
+
+  it("fences an isolated primary: its container kept from restarting (restart policy no), then PostgreSQL stopped in it", () => {
+    // pg-1, the primary, has seen a majority before and has seen no other node for longer than FENCE_AFTER
+    const r = runOnce("pg-1", { PRIMARY: "", LOCAL_RECOVERY: "f", PEERS_UP: "0" }, FAKE_DOCKER, 1, (st) => {
+      writeFileSync(join(st, "registered"), "1001\n");
+      writeFileSync(join(st, "reconcile-majority-seen"), "");
+      writeFileSync(join(st, "pending-isolated"), `${Math.floor(Date.now() / 1000) - 60}\n`);
+    });
+    expect(r.out).toMatch(/FENCE: this primary has seen only 0 of the other nodes \(a majority needs 1\)/);
+    const hold = r.calls.indexOf("docker update --restart=no pg-1");
+    const stop = r.calls.search(/docker exec pg-1 timeout 130 pg_ctl -D \S+ -m fast -w -t 120 stop/);
+    expect(hold, r.calls).toBeGreaterThan(-1);
+    expect(stop, r.calls).toBeGreaterThan(hold);
+    expect(existsSync(join(r.stateDir, "fenced"))).toBe(true);
+  });
+
+  it("counts the majority over the nodes the primary's records still list: a node just unregistered does not count", () => {
+    // pg-1 primary of pg-1, pg-2, pg-3, pgw-1 (its script's PEERS); pg-3 was unregistered and
+    // retired, the witness is being recreated: only pg-2 answers
+    const input = structuredClone(example);
+    input.database.nodes.splice(2, 0, { ...input.database.nodes[1]!, name: "pg-3", address: "192.168.1.24" });
+    const four = parseDeployment(input);
+    const setup = (st: string) => {
+      writeFileSync(join(st, "registered"), "1001\n");
+      writeFileSync(join(st, "reconcile-majority-seen"), "");
+      writeFileSync(join(st, "pending-isolated"), `${Math.floor(Date.now() / 1000) - 60}\n`);
+    };
+    const vars = { PRIMARY: "", LOCAL_RECOVERY: "f", PEERS_UP: "pg-2" };
+    const after = runOnce("pg-1", { ...vars, REGISTERED_IDS: "1002 2001" }, FAKE_DOCKER, 1, setup, four);
+    expect(after.out).not.toMatch(/FENCE/);
+    expect(after.calls).not.toMatch(/docker update|pg_ctl -D \S+ -m fast/);
+    // with every node of its list still registered, 1 of 3 is no majority: fenced
+    const before = runOnce("pg-1", { ...vars, REGISTERED_IDS: "1002 1003 2001" }, FAKE_DOCKER, 1, setup, four);
+    expect(before.out).toMatch(/FENCE: this primary has seen only 1 of the other nodes \(a majority needs 2\)/);
   });
 
   it("never acts on a node still starting (repmgrd, the image's main process, not yet running)", () => {

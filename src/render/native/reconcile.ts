@@ -128,6 +128,10 @@ svc_start() { timeout 120 systemctl start "$SERVICE"; }
 restart_repmgrd() { timeout 60 systemctl restart repmgrd; }
 retire_repmgrd() { timeout 60 systemctl disable --now repmgrd; }
 svc_disable() { timeout 60 systemctl disable --quiet "$SERVICE"; }
+# Around the fence: whatever must keep a fenced PostgreSQL down besides the stop (natively nothing:
+# systemd does not restart a stopped unit), and undoing it once the fence is lifted.
+fence_hold() { return 0; }
+fence_release() { return 0; }
 
 ${ENSURE_DATADIR_INCLUDE}
 
@@ -148,27 +152,39 @@ persisting() {
 }
 clear_pending() { rm -f "$PENDING_PREFIX"*; }
 
-# how many other nodes (data nodes and witnesses) answer
-reachable_peers() {
-  local p name id host port n=0
+# "SEEN TOTAL": of the other nodes (data nodes and witnesses) the cluster's records on this node
+# still list (all of PEERS and WITNESSES when the records cannot be read, e.g. while
+# PostgreSQL is stopped), how many answer. A node unregistered by a membership change no longer
+# counts before this script is reinstalled without it.
+# The nodes are asked at once (one connect_timeout in all, not one per node that does not answer).
+peer_counts() {
+  local ids p name id host port seen=0 total=0 dir f pids=()
+  ids=" $(q_local "select string_agg(node_id::text, ' ') from repmgr.nodes where node_id <> $NODE_ID" repmgr 2>/dev/null) "
+  dir=$(mktemp -d) || { echo "0 0"; return 1; }
   for p in "\${PEERS[@]}" "\${WITNESSES[@]}"; do
     IFS="$ENTRY_SEP" read -r name id host port <<<"$p"
-    [ "$(q_peer "$host" "$port" "select 1")" = 1 ] && n=$((n + 1))
+    if [ "$ids" != "  " ] && [[ $ids != *" $id "* ]]; then continue; fi
+    total=$((total + 1))
+    { [ "$(q_peer "$host" "$port" "select 1")" = 1 ] && : >"$dir/$total"; } &
+    pids+=($!)
   done
-  echo "$n"
+  [ "\${#pids[@]}" -eq 0 ] || wait "\${pids[@]}"
+  for f in "$dir"/*; do [ -e "$f" ] && seen=$((seen + 1)); done
+  rm -rf "$dir"
+  echo "$seen $total"
 }
 
-# the others this node needs to see to be part of a majority of all nodes
-majority_needed() { echo $(( (\${#PEERS[@]} + \${#WITNESSES[@]} + 1) / 2 )); }
+# the others a node needs to see to be part of a majority of all nodes (itself and TOTAL others)
+majority_needed() { echo $(( ($1 + 1) / 2 )); }
 
 # Split-brain fencing: a primary that has been part of a majority and then sees none for
 # FENCE_AFTER seconds stops PostgreSQL (no client can undo that), after writing the time to
 # FENCE_MARKER.
 fence_if_isolated() {
-  local seen need
+  local seen total need
   [ "$FENCING" = 1 ] || return 0
-  seen=$(reachable_peers)
-  need=$(majority_needed)
+  read -r seen total <<<"$(peer_counts)"
+  need=$(majority_needed "$total")
   if [ "$seen" -ge "$need" ]; then
     rm -f "$PENDING_PREFIX"isolated
     # armed: only a primary that has been part of a majority fences (not one whose peers are still being set up)
@@ -183,6 +199,7 @@ fence_if_isolated() {
   persisting isolated "$FENCE_AFTER" || { log "WARNING: only $seen of the other nodes answer (a majority needs $need): fencing if this lasts \${FENCE_AFTER}s"; return 0; }
   log "FENCE: this primary has seen only $seen of the other nodes (a majority needs $need) for \${FENCE_AFTER}s: stopping PostgreSQL so that it accepts no more writes"
   printf '%s %s\n' "$(date -u '+%F %T UTC')" "$NODE_NAME" >"$FENCE_MARKER"
+  fence_hold || log "FENCE: could not make sure $SERVICE stays stopped; stopping it anyway"
   if svc_stop; then
     log "FENCE: $SERVICE stopped; it is rejoined or restarted when the other nodes answer again (marker $FENCE_MARKER)"
   else
@@ -194,7 +211,7 @@ fence_if_isolated() {
 # PostgreSQL was stopped by the fence: rejoin the newer primary, or restart once a majority
 # answers and nobody else became primary.
 reconcile_fenced() {
-  local p name id host port theirs mine lsn fork seen need
+  local p name id host port theirs mine lsn fork seen total need
   p=$(current_primary)
   if [ -n "$p" ]; then
     IFS="$ENTRY_SEP" read -r name id host port <<<"$p"
@@ -212,17 +229,20 @@ reconcile_fenced() {
     if [ -n "$fork" ] && [ "$(lsn_num "$lsn")" -gt "$(lsn_num "$fork")" ]; then
       save_discarded "$name" "$theirs" "$fork" "$mine" "$lsn" || { log "could not record what the rewind discards: not rewinding"; return 1; }
     fi
-    rejoin "$name" "$host" "$port" && rm -f "$FENCE_MARKER"
-    return $?
+    rejoin "$name" "$host" "$port" || return 1
+    rm -f "$FENCE_MARKER"
+    fence_release
+    return 0
   fi
-  seen=$(reachable_peers)
-  need=$(majority_needed)
+  read -r seen total <<<"$(peer_counts)"
+  need=$(majority_needed "$total")
   if [ "$seen" -lt "$need" ]; then
     rm -f "$PENDING_PREFIX"unfence
     return 0
   fi
   persisting unfence || { log "fenced; $seen of the other nodes answer again and none is primary: restarting PostgreSQL if this lasts \${GRACE}s"; return 0; }
   log "REPAIR: fenced since $(cat "$FENCE_MARKER" 2>/dev/null); $seen of the other nodes answer again (a majority needs $need) and none became primary: starting PostgreSQL"
+  fence_release
   svc_start || { log "could not start $SERVICE"; return 1; }
   rm -f "$FENCE_MARKER"
   clear_pending
@@ -506,6 +526,7 @@ reconcile_once() {
   if [ -f "$FENCE_MARKER" ]; then
     log "PostgreSQL runs again (fenced since $(cat "$FENCE_MARKER" 2>/dev/null)): fence lifted"
     rm -f "$FENCE_MARKER"
+    fence_release
   fi
   node_settled || return 0
   # Docker: looked at once the image has started the node (it registers it then)
@@ -549,7 +570,8 @@ while true; do
     systemctl disable ems-ha-reconcile 2>/dev/null || true
     exit 0
   fi
-  sleep "$INTERVAL"
+  # an isolated primary looks again soon: the fence must not wait a whole interval more
+  if [ -f "$PENDING_PREFIX"isolated ]; then sleep 1; else sleep "$INTERVAL"; fi
 done
 `;
 

@@ -1,0 +1,187 @@
+/**
+ * The split-brain fencing drill of the lab tests (native and Docker): the primary's host loses its
+ * port on the lab bridge while a client on that host keeps inserting into the primary (a row every
+ * 0.1 s, each acknowledged one logged with its time) and a client outside writes to whichever data
+ * node is writable. Measured: when the successor answers writable, when the isolated primary's
+ * PostgreSQL stops (its reconciliation service's fence), how long both were writable, the rows the
+ * isolated node acknowledged after the cut and how many of them the cluster lost, and how long after
+ * the link returns the old primary streams from the successor. docs/reliability.md holds the figures.
+ */
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { Client } from "pg";
+import type { Deployment } from "../../src/config/schema";
+import { gatherStatus } from "../../src/ops/status";
+import { inRecovery } from "./db-watch";
+import { labSecrets } from "./deploy";
+import { TABLE, Writer } from "./drill";
+import { LabError, sleep } from "./exec";
+import { labExec } from "./lab";
+import type { LabState } from "./state";
+
+/** A command on a lab host through its namespaces from this machine (works while its network is cut). */
+export function inHost(state: LabState, name: string, command: string): { code: number | null; out: string } {
+  const h = state.hosts.find((x) => x.name === name);
+  if (!h?.pid) throw new LabError(`lab host ${name} is not running`);
+  // the host's init: the first child of its systemd-nspawn process
+  const leader = readFileSync(`/proc/${h.pid}/task/${h.pid}/children`, "utf8").trim().split(/\s+/)[0]!;
+  const r = spawnSync("nsenter", ["-t", leader, "-m", "-u", "-i", "-n", "-p", "--", "sh", "-c", command], { encoding: "utf8", timeout: 30_000 });
+  return { code: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+/** labExec that throws on a non-zero exit, with the output. */
+export async function labOk(state: LabState, host: string, command: string): Promise<string> {
+  const r = await labExec(state, host, command, { timeoutMs: 60_000 });
+  if (r.code !== 0) throw new LabError(`${host}: ${command}: exit ${r.code}\n${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+export interface FenceDrillOptions {
+  readonly state: LabState;
+  readonly d: Deployment;
+  /** The primary whose host is cut off. */
+  readonly isolated: string;
+  /** The data node expected to be promoted. */
+  readonly successor: string;
+  /** A shell command on the isolated host that runs SQL (its argument, double-quoted) on its PostgreSQL as the superuser. */
+  readonly sql: (statement: string) => string;
+  /** A shell command on the isolated host that exits 0 while its PostgreSQL runs. */
+  readonly running: string;
+  /** A shell command on the isolated host whose output is recorded when the fence is seen. @default none */
+  readonly atFence?: string;
+  readonly log: (m: string) => void;
+}
+
+export interface FenceDrillResult {
+  readonly promoteS: number;
+  readonly fenceS: number;
+  readonly bothWritableS: number;
+  /** What `atFence` printed. */
+  readonly atFence: string;
+  /** Whether the isolated node's PostgreSQL was still stopped 15 s after the fence was seen. */
+  readonly stillFencedAfter15s: boolean;
+  readonly rowsAckedByIsolatedAfterCut: number;
+  readonly rowsLostOfIsolated: number;
+  readonly outsideAcked: number;
+  readonly outsideLost: number;
+  readonly rejoinS: number;
+  /** Rewind records on the isolated node's host. */
+  readonly rewindRecords: number;
+  /** The isolated node's reconciliation service's FENCE and REPAIR lines. */
+  readonly journal: string;
+}
+
+/** The bridge port of a lab host (systemd-nspawn's vb-MACHINE), taken down or brought back. */
+function setPort(state: LabState, name: string, up: boolean): void {
+  const h = state.hosts.find((x) => x.name === name)!;
+  const r = spawnSync("ip", ["link", "set", "dev", `vb-${h.machine}`, up ? "up" : "down"], { encoding: "utf8" });
+  if (r.status !== 0) throw new LabError(`ip link set vb-${h.machine} ${up ? "up" : "down"} failed: ${r.stderr.trim()}`);
+}
+
+/** Runs the drill; the link is always brought back, even when the drill fails. */
+export async function fenceDrill(o: FenceDrillOptions): Promise<FenceDrillResult> {
+  const { state, d, isolated } = o;
+  const secrets = labSecrets(state);
+  const env = { ...process.env, EMS_HA_INSECURE_HOST_KEYS: "1", EMS_HA_DB_PASSWORD: secrets.db_password, EMS_HA_REPMGR_PASSWORD: secrets.repmgr_password };
+  const journalOf = () => inHost(state, isolated, "journalctl -u ems-ha-reconcile -n 30 --no-pager").out;
+
+  // fencing is armed once the primary's service has seen a majority
+  const armedBy = Date.now() + 120_000;
+  while (!/^[1-9]/.test((await labOk(state, isolated, "journalctl -u ems-ha-reconcile --no-pager | grep -c 'fencing armed' || true")).trim())) {
+    if (Date.now() > armedBy) throw new LabError(`${isolated}'s reconciliation service did not arm fencing in 120 s:\n${journalOf()}`);
+    await sleep(2000);
+  }
+  await labOk(
+    state,
+    isolated,
+    o.sql(`create table ${TABLE} (id bigint primary key, at timestamptz not null default clock_timestamp()); create table local_rows (id bigint primary key)`),
+  );
+  // the client on the primary's own host: the rows it gets acknowledged, with the time
+  await labOk(
+    state,
+    isolated,
+    `rm -f /root/acked; nohup bash -c 'for i in $(seq 1 100000); do if ${o.sql("insert into local_rows (id) values ($i)")} >/dev/null 2>&1; then echo "$i $(date +%s.%N)" >>/root/acked; fi; sleep 0.1; done' >/dev/null 2>&1 &`,
+  );
+  const writer = new Writer(
+    d,
+    d.database.nodes.filter((n) => n.role === "data"),
+    secrets.db_password,
+  );
+  writer.start();
+  let cutDown = false;
+  try {
+    await sleep(4000);
+    const cut = Date.now();
+    setPort(state, isolated, false);
+    cutDown = true;
+    o.log(`cut ${isolated}'s port on the lab bridge`);
+
+    let promoted: number | undefined;
+    let fenced: number | undefined;
+    let atFence = "";
+    const deadline = Date.now() + 180_000;
+    while ((promoted === undefined || fenced === undefined) && Date.now() < deadline) {
+      if (promoted === undefined && (await inRecovery(d, o.successor, secrets.db_password)) === false) promoted = Date.now();
+      if (fenced === undefined && inHost(state, isolated, o.running).code !== 0) {
+        fenced = Date.now();
+        if (o.atFence) atFence = inHost(state, isolated, o.atFence).out.trim();
+      }
+      await sleep(250);
+    }
+    if (promoted === undefined) throw new LabError(`${o.successor} was not promoted within 180 s of the cut`);
+    if (fenced === undefined) throw new LabError(`${isolated} did not fence itself within 180 s of the cut:\n${journalOf()}`);
+    // still fenced a while later: nothing started it again
+    await sleep(15_000);
+    const stillFencedAfter15s = inHost(state, isolated, o.running).code !== 0;
+    const acked = inHost(state, isolated, "cat /root/acked")
+      .out.trim()
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => l.split(" ").map(Number) as [number, number]);
+
+    setPort(state, isolated, true);
+    cutDown = false;
+    // back: the reconciliation service rejoins the old primary to the successor (after recording what it discards)
+    const back = Date.now();
+    let rejoinS: number | undefined;
+    let last = "";
+    while (Date.now() - back < 240_000) {
+      const s = await gatherStatus(d, { env });
+      const n1 = s.dbNodes.find((n) => n.name === isolated);
+      last = `${n1?.role ?? "?"}, streaming ${String(n1?.streaming)}; writable: ${s.writablePrimaries.join(", ") || "none"}`;
+      if (n1?.role === "standby" && n1.streaming && s.writablePrimaries.join() === o.successor) {
+        rejoinS = (Date.now() - back) / 1000;
+        break;
+      }
+      await sleep(2000);
+    }
+    await writer.stop();
+    await labOk(state, isolated, "pkill -f 'insert into local_[r]ows' || true");
+    if (rejoinS === undefined) throw new LabError(`${isolated} did not rejoin as a standby of ${o.successor} within 240 s (last: ${last}):\n${journalOf()}`);
+
+    const successor = d.database.nodes.find((n) => n.name === o.successor)!;
+    const c = new Client({ host: successor.address, port: d.database.port, user: d.database.user, password: secrets.db_password, database: "postgres" });
+    await c.connect();
+    const present = new Set((await c.query<{ id: string }>("select id from local_rows")).rows.map((r) => Number(r.id)));
+    const presentW = new Set((await c.query<{ id: string }>(`select id from ${TABLE}`)).rows.map((r) => Number(r.id)));
+    await c.end();
+    const records = (await labOk(state, isolated, `ls /var/lib/ems-ha/ | grep -c '^rewind-${isolated}-.*\\.txt$' || true`)).trim();
+    return {
+      promoteS: (promoted - cut) / 1000,
+      fenceS: (fenced - cut) / 1000,
+      bothWritableS: Math.max(0, (fenced - promoted) / 1000),
+      atFence,
+      stillFencedAfter15s,
+      rowsAckedByIsolatedAfterCut: acked.filter(([, t]) => t * 1000 >= cut).length,
+      rowsLostOfIsolated: acked.filter(([id]) => !present.has(id)).length,
+      outsideAcked: writer.acknowledged.length,
+      outsideLost: writer.acknowledged.filter((id) => !presentW.has(id)).length,
+      rejoinS,
+      rewindRecords: Number(records),
+      journal: await labOk(state, isolated, "journalctl -u ems-ha-reconcile --no-pager | grep -E 'FENCE|REPAIR' | tail -n 6"),
+    };
+  } finally {
+    if (cutDown) setPort(state, isolated, true);
+    await writer.stop();
+  }
+}
