@@ -570,8 +570,8 @@ while true; do
     systemctl disable ems-ha-reconcile 2>/dev/null || true
     exit 0
   fi
-  # an isolated primary looks again soon: the fence must not wait a whole interval more
-  if [ -f "$PENDING_PREFIX"isolated ]; then sleep 1; else sleep "$INTERVAL"; fi
+  # a primary that sees no majority looks again soon: its fence must not wait a whole interval more
+  if [ -f "$PENDING_PREFIX"isolated ] && [ ! -f "$FENCE_MARKER" ]; then sleep 1; else sleep "$INTERVAL"; fi
 done
 `;
 
