@@ -224,7 +224,8 @@ describe("the provider and ssh engines create the same containers", () => {
         // A dead TCP connection into a cut location fails within ~25 s (docs/reliability.md#a-location-cut-and-tcp).
         expect(sorted(provider).sysctls, node.name).toEqual(TCP_SYSCTLS);
       }
-    });
+      // Two synths of a whole stack: ~10 s alone, over 60 s on 2 cores beside two lab tests.
+    }, 180_000);
   }
 
   it("fails when one side sets something the other does not (the tables are complete)", () => {
