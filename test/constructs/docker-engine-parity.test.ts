@@ -194,38 +194,42 @@ const DEPLOYMENTS: Array<[string, DeploymentInput]> = [
 
 describe("the provider and ssh engines create the same containers", () => {
   for (const [title, input] of DEPLOYMENTS) {
-    it(title, () => {
-      const p = synthDeployment(withEngine(input, "provider"));
-      const s = synthDeployment(withEngine(input, "ssh"));
-      const topo = p.deployment.topology;
-      const containers = resourcesByPath(p.json, "docker_container");
-      const steps = resourcesByPath(s.json, "terraform_data");
-      expect(p.deployment.database.nodes.length).toBeGreaterThan(0);
-      for (const node of p.deployment.database.nodes) {
-        const provider = fromProvider(p.json, containers.get(`${topo}/${node.name}/container`)!);
-        const ssh = sshContainer(steps.get(`${topo}/${node.name}/container`)!, imageRef(s.deployment), node.name);
-        // Graceful stop: the provider engine sets no stop_timeout today (Docker's 10 s, then SIGKILL);
-        // the ssh engine gives STOP_TIMEOUT_SECONDS. Once the provider engine sets one, they must match.
-        if (provider.stopTimeout === undefined) {
-          expect(ssh.stopTimeout, node.name).toBe(STOP_TIMEOUT_SECONDS);
-          delete ssh.stopTimeout;
+    it(
+      title,
+      () => {
+        const p = synthDeployment(withEngine(input, "provider"));
+        const s = synthDeployment(withEngine(input, "ssh"));
+        const topo = p.deployment.topology;
+        const containers = resourcesByPath(p.json, "docker_container");
+        const steps = resourcesByPath(s.json, "terraform_data");
+        expect(p.deployment.database.nodes.length).toBeGreaterThan(0);
+        for (const node of p.deployment.database.nodes) {
+          const provider = fromProvider(p.json, containers.get(`${topo}/${node.name}/container`)!);
+          const ssh = sshContainer(steps.get(`${topo}/${node.name}/container`)!, imageRef(s.deployment), node.name);
+          // Graceful stop: the provider engine sets no stop_timeout today (Docker's 10 s, then SIGKILL);
+          // the ssh engine gives STOP_TIMEOUT_SECONDS. Once the provider engine sets one, they must match.
+          if (provider.stopTimeout === undefined) {
+            expect(ssh.stopTimeout, node.name).toBe(STOP_TIMEOUT_SECONDS);
+            delete ssh.stopTimeout;
+          }
+          // Likewise destroy_grace_seconds (the provider's grace when it replaces a container): the ssh
+          // engine's script gives `docker stop --time STOP_TIMEOUT_SECONDS`.
+          if (provider.replaceGraceSeconds === undefined) {
+            expect(ssh.replaceGraceSeconds, node.name).toBe(STOP_TIMEOUT_SECONDS);
+            delete ssh.replaceGraceSeconds;
+          }
+          expect(sorted(ssh), node.name).toEqual(sorted(provider));
+          // Sanity: the comparison covers what matters.
+          expect(provider.mustRun, node.name).toBe(false);
+          expect(provider.stopSignal, node.name).toBe("SIGINT");
+          expect(provider.env.some((e) => e === "POSTGRESQL_PASSWORD=${var.db_password}")).toBe(true);
+          // A dead TCP connection into a cut location fails within ~25 s (docs/reliability.md#a-location-cut-and-tcp).
+          expect(sorted(provider).sysctls, node.name).toEqual(TCP_SYSCTLS);
         }
-        // Likewise destroy_grace_seconds (the provider's grace when it replaces a container): the ssh
-        // engine's script gives `docker stop --time STOP_TIMEOUT_SECONDS`.
-        if (provider.replaceGraceSeconds === undefined) {
-          expect(ssh.replaceGraceSeconds, node.name).toBe(STOP_TIMEOUT_SECONDS);
-          delete ssh.replaceGraceSeconds;
-        }
-        expect(sorted(ssh), node.name).toEqual(sorted(provider));
-        // Sanity: the comparison covers what matters.
-        expect(provider.mustRun, node.name).toBe(false);
-        expect(provider.stopSignal, node.name).toBe("SIGINT");
-        expect(provider.env.some((e) => e === "POSTGRESQL_PASSWORD=${var.db_password}")).toBe(true);
-        // A dead TCP connection into a cut location fails within ~25 s (docs/reliability.md#a-location-cut-and-tcp).
-        expect(sorted(provider).sysctls, node.name).toEqual(TCP_SYSCTLS);
-      }
-      // Two synths of a whole stack: ~10 s alone, over 60 s on 2 cores beside two lab tests.
-    }, 180_000);
+        // Two synths of a whole stack: ~10 s alone, over 60 s on 2 cores beside two lab tests.
+      },
+      180_000,
+    );
   }
 
   it("fails when one side sets something the other does not (the tables are complete)", () => {
