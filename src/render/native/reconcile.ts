@@ -515,6 +515,12 @@ removed_from_cluster() {
 reconcile_once() {
   local rec
   if [ -f "$REMOVED_MARKER" ]; then return 0; fi
+  # A primary that saw no majority at its last look: the fence check first, and alone while the
+  # isolation lasts (every other check waits out connect_timeout for each node it cannot reach).
+  if [ -f "$PENDING_PREFIX"isolated ] && [ ! -f "$FENCE_MARKER" ] && svc_active && [ "$(q_local "select pg_is_in_recovery()")" = f ]; then
+    fence_if_isolated
+    [ ! -f "$PENDING_PREFIX"isolated ] || return 0
+  fi
   if [ "$CHECK_REMOVED" = 1 ]; then
     removed_from_cluster
     [ $? = 1 ] || return 0
