@@ -25,7 +25,7 @@ import type { Deployment, DeploymentInput } from "../../src/config/schema";
 import { ackRewind } from "../../src/ops/rewind";
 import { gatherStatus, type ClusterStatus } from "../../src/ops/status";
 import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
-import { labDeploy, labSecrets } from "../../lab/lib/deploy";
+import { labDeploy, labSecrets, masker } from "../../lab/lib/deploy";
 import { sleep } from "../../lab/lib/exec";
 import { startFreshLab } from "../../lab/lib/fresh-lab";
 import { labDown, labExec } from "../../lab/lib/lab";
@@ -98,7 +98,15 @@ async function waitWritable(nodes: string[], timeoutMs: number): Promise<{ node:
     }
     await sleep(500);
   }
-  throw new Error(`none of ${nodes.join(", ")} became primary within ${timeoutMs / 1000} s`);
+  // what the candidates' repmgrd and services said meanwhile (secrets masked)
+  const mask = masker(labSecrets(state!));
+  const said = await Promise.all(
+    nodes.map(async (n) => {
+      const r = await labExec(state!, n, `docker logs --tail 25 ${n} 2>&1; journalctl -u ems-ha-reconcile -n 10 --no-pager`, { timeoutMs: 30_000 });
+      return `--- ${n}:\n${mask(r.stdout)}`;
+    }),
+  );
+  throw new Error(`none of ${nodes.join(", ")} became primary within ${timeoutMs / 1000} s\n${said.join("\n")}`);
 }
 
 const repairs = (text: string): string[] => text.split("\n").filter((l) => /REPAIR:/.test(l));
