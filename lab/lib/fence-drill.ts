@@ -3,7 +3,8 @@
  * port on the lab bridge while a client on that host keeps inserting into the primary (a row every
  * 0.1 s, each acknowledged one logged with its time) and a client outside writes to whichever data
  * node is writable. Measured: when the successor answers writable, when the isolated primary's
- * PostgreSQL stops (its reconciliation service's fence), how long both were writable, the rows the
+ * PostgreSQL stops (its reconciliation service's fence) and when it last acknowledged a write, how
+ * long both took writes (from the promotion to that last write), the rows the
  * isolated node acknowledged after the cut and how many of them the cluster lost, and how long after
  * the link returns the old primary streams from the successor. docs/reliability.md holds the figures.
  */
@@ -55,6 +56,9 @@ export interface FenceDrillOptions {
 export interface FenceDrillResult {
   readonly promoteS: number;
   readonly fenceS: number;
+  /** Seconds from the cut to the isolated node's last acknowledged write (0: none after the cut). */
+  readonly lastWriteS: number;
+  /** Seconds both the isolated node and the successor took writes: from the promotion to the isolated node's last acknowledged write. */
   readonly bothWritableS: number;
   /** What `atFence` printed. */
   readonly atFence: string;
@@ -166,13 +170,16 @@ export async function fenceDrill(o: FenceDrillOptions): Promise<FenceDrillResult
     const presentW = new Set((await c.query<{ id: string }>(`select id from ${TABLE}`)).rows.map((r) => Number(r.id)));
     await c.end();
     const records = (await labOk(state, isolated, `ls /var/lib/ems-ha/ | grep -c '^rewind-${isolated}-.*\\.txt$' || true`)).trim();
+    const afterCut = acked.filter(([, t]) => t * 1000 >= cut);
+    const lastWrite = afterCut.length > 0 ? Math.max(...afterCut.map(([, t]) => t * 1000)) : cut;
     return {
       promoteS: (promoted - cut) / 1000,
       fenceS: (fenced - cut) / 1000,
-      bothWritableS: Math.max(0, (fenced - promoted) / 1000),
+      lastWriteS: Math.round(lastWrite - cut) / 1000,
+      bothWritableS: Math.max(0, Math.round(lastWrite - promoted) / 1000),
       atFence,
       stillFencedAfter15s,
-      rowsAckedByIsolatedAfterCut: acked.filter(([, t]) => t * 1000 >= cut).length,
+      rowsAckedByIsolatedAfterCut: afterCut.length,
       rowsLostOfIsolated: acked.filter(([id]) => !present.has(id)).length,
       outsideAcked: writer.acknowledged.length,
       outsideLost: writer.acknowledged.filter((id) => !presentW.has(id)).length,
