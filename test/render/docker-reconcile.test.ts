@@ -271,6 +271,15 @@ describe("one iteration on a Docker host (fake docker CLI)", () => {
     expect(existsSync(join(r.stateDir, "fenced"))).toBe(true);
   });
 
+  it("never fences a witness (its PostgreSQL is not in recovery, but it is no primary)", () => {
+    const r = runOnce("pgw-1", { PRIMARY: "", LOCAL_RECOVERY: "f", PEERS_UP: "0", UP: "1001", PRIM: "1001" }, FAKE_DOCKER, 1, (st) => {
+      writeFileSync(join(st, "reconcile-majority-seen"), "");
+      writeFileSync(join(st, "pending-isolated"), `${Math.floor(Date.now() / 1000) - 60}\n`);
+    });
+    expect(r.out).not.toMatch(/FENCE/);
+    expect(r.calls).not.toMatch(/docker update|pg_ctl -D \S+ -m fast/);
+  });
+
   it("counts the majority over the nodes the primary's records still list: a node just unregistered does not count", () => {
     // pg-1 primary of pg-1, pg-2, pg-3, pgw-1 (its script's PEERS); pg-3 was unregistered and
     // retired, the witness is being recreated: only pg-2 answers

@@ -515,9 +515,10 @@ removed_from_cluster() {
 reconcile_once() {
   local rec
   if [ -f "$REMOVED_MARKER" ]; then return 0; fi
-  # A primary that saw no majority at its last look: the fence check first, and alone while the
-  # isolation lasts (every other check waits out connect_timeout for each node it cannot reach).
-  if [ -f "$PENDING_PREFIX"isolated ] && [ ! -f "$FENCE_MARKER" ] && svc_active && [ "$(q_local "select pg_is_in_recovery()")" = f ]; then
+  # A data node that is the primary: the fence check first (the other nodes asked at once), and
+  # alone while it sees no majority: every other check waits out connect_timeout for each node it
+  # cannot reach.
+  if [ "$FENCING" = 1 ] && [ "$ROLE" = data ] && [ ! -f "$FENCE_MARKER" ] && svc_active && node_settled && [ "$(q_local "select pg_is_in_recovery()")" = f ]; then
     fence_if_isolated
     [ ! -f "$PENDING_PREFIX"isolated ] || return 0
   fi
@@ -548,8 +549,6 @@ reconcile_once() {
   if [ "$rec" = f ]; then
     rm -f "$PENDING_PREFIX"upstream "$PENDING_PREFIX"receiver
     reconcile_primary || return $?
-    # still the primary: fenced when it sees no majority
-    if [ "$(q_local "select pg_is_in_recovery()")" = f ]; then fence_if_isolated; fi
   else
     reconcile_standby
   fi
