@@ -24,9 +24,8 @@
  *
  * - fencing (a primary that sees no majority for FENCE_AFTER stops PostgreSQL, as natively, with
  *   three or more nodes; single-region only, see dockerFencingEnabled): PostgreSQL is stopped
- *   inside the running container and the container's
- *   restart policy is "no" until the fence is lifted, so that neither Docker nor the image starts
- *   it again as the primary meanwhile.
+ *   inside the running container, and the container's restart policy is "no" until the fence is
+ *   lifted, so that neither Docker nor the image starts it again as the primary meanwhile.
  * docs/topologies/single-region.md ("Reconciliation service") says what is relied on.
  */
 import { failoverTiming, repmgrNodeId } from "../config/derive";

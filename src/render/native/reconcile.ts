@@ -513,12 +513,20 @@ removed_from_cluster() {
 }
 
 reconcile_once() {
-  local rec
+  local active=0 settled=0 rec=""
   if [ -f "$REMOVED_MARKER" ]; then return 0; fi
+  # PostgreSQL looked at once a round: running, the node settled, a data node's role (t: standby, f: primary)
+  if svc_active; then
+    active=1
+    if node_settled; then
+      settled=1
+      [ "$ROLE" != data ] || rec=$(q_local "select pg_is_in_recovery()") || rec=""
+    fi
+  fi
   # A data node that is the primary: the fence check first (the other nodes asked at once), and
   # alone while it sees no majority: every other check waits out connect_timeout for each node it
   # cannot reach.
-  if [ "$FENCING" = 1 ] && [ "$ROLE" = data ] && [ ! -f "$FENCE_MARKER" ] && svc_active && node_settled && [ "$(q_local "select pg_is_in_recovery()")" = f ]; then
+  if [ "$FENCING" = 1 ] && [ "$rec" = f ] && [ ! -f "$FENCE_MARKER" ]; then
     fence_if_isolated
     [ ! -f "$PENDING_PREFIX"isolated ] || return 0
   fi
@@ -526,7 +534,7 @@ reconcile_once() {
     removed_from_cluster
     [ $? = 1 ] || return 0
   fi
-  if ! svc_active; then
+  if [ "$active" = 0 ]; then
     if [ "$ROLE" = data ] && [ -f "$FENCE_MARKER" ]; then reconcile_fenced; fi
     return 0
   fi
@@ -535,7 +543,7 @@ reconcile_once() {
     rm -f "$FENCE_MARKER"
     fence_release
   fi
-  node_settled || return 0
+  [ "$settled" = 1 ] || return 0
   # Docker: looked at once the image has started the node (it registers it then)
   if [ "$CHECK_REMOVED" = 2 ]; then
     removed_from_cluster
@@ -545,11 +553,10 @@ reconcile_once() {
     reconcile_witness
     return $?
   fi
-  rec=$(q_local "select pg_is_in_recovery()") || return 0
   if [ "$rec" = f ]; then
     rm -f "$PENDING_PREFIX"upstream "$PENDING_PREFIX"receiver
     reconcile_primary || return $?
-  else
+  elif [ "$rec" = t ]; then
     reconcile_standby
   fi
 }
