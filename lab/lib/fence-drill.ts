@@ -8,8 +8,6 @@
  * isolated node acknowledged after the cut and how many of them the cluster lost, and how long after
  * the link returns the old primary streams from the successor. docs/reliability.md holds the figures.
  */
-import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { Client } from "pg";
 import type { Deployment } from "../../src/config/schema";
 import { gatherStatus } from "../../src/ops/status";
@@ -17,25 +15,8 @@ import { inRecovery } from "./db-watch";
 import { labSecrets } from "./deploy";
 import { TABLE, Writer } from "./drill";
 import { LabError, sleep } from "./exec";
-import { labExec } from "./lab";
+import { inHost, labOk, setBridgePort } from "./lab";
 import type { LabState } from "./state";
-
-/** A command on a lab host through its namespaces from this machine (works while its network is cut). */
-export function inHost(state: LabState, name: string, command: string): { code: number | null; out: string } {
-  const h = state.hosts.find((x) => x.name === name);
-  if (!h?.pid) throw new LabError(`lab host ${name} is not running`);
-  // the host's init: the first child of its systemd-nspawn process
-  const leader = readFileSync(`/proc/${h.pid}/task/${h.pid}/children`, "utf8").trim().split(/\s+/)[0]!;
-  const r = spawnSync("nsenter", ["-t", leader, "-m", "-u", "-i", "-n", "-p", "--", "sh", "-c", command], { encoding: "utf8", timeout: 30_000 });
-  return { code: r.status, out: `${r.stdout}${r.stderr}` };
-}
-
-/** labExec that throws on a non-zero exit, with the output. */
-export async function labOk(state: LabState, host: string, command: string): Promise<string> {
-  const r = await labExec(state, host, command, { timeoutMs: 60_000 });
-  if (r.code !== 0) throw new LabError(`${host}: ${command}: exit ${r.code}\n${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
 
 export interface FenceDrillOptions {
   readonly state: LabState;
@@ -75,13 +56,6 @@ export interface FenceDrillResult {
   readonly journal: string;
 }
 
-/** The bridge port of a lab host (systemd-nspawn's vb-MACHINE), taken down or brought back. */
-function setPort(state: LabState, name: string, up: boolean): void {
-  const h = state.hosts.find((x) => x.name === name)!;
-  const r = spawnSync("ip", ["link", "set", "dev", `vb-${h.machine}`, up ? "up" : "down"], { encoding: "utf8" });
-  if (r.status !== 0) throw new LabError(`ip link set vb-${h.machine} ${up ? "up" : "down"} failed: ${r.stderr.trim()}`);
-}
-
 /** Runs the drill; the link is always brought back, even when the drill fails. */
 export async function fenceDrill(o: FenceDrillOptions): Promise<FenceDrillResult> {
   const { state, d, isolated } = o;
@@ -116,7 +90,7 @@ export async function fenceDrill(o: FenceDrillOptions): Promise<FenceDrillResult
   try {
     await sleep(4000);
     const cut = Date.now();
-    setPort(state, isolated, false);
+    setBridgePort(state, isolated, false);
     cutDown = true;
     o.log(`cut ${isolated}'s port on the lab bridge`);
 
@@ -143,7 +117,7 @@ export async function fenceDrill(o: FenceDrillOptions): Promise<FenceDrillResult
       .filter(Boolean)
       .map((l) => l.split(" ").map(Number) as [number, number]);
 
-    setPort(state, isolated, true);
+    setBridgePort(state, isolated, true);
     cutDown = false;
     // back: the reconciliation service rejoins the old primary to the successor (after recording what it discards)
     const back = Date.now();
@@ -188,7 +162,7 @@ export async function fenceDrill(o: FenceDrillOptions): Promise<FenceDrillResult
       journal: await labOk(state, isolated, "journalctl -u ems-ha-reconcile --no-pager | grep -E 'FENCE|REPAIR' | tail -n 6"),
     };
   } finally {
-    if (cutDown) setPort(state, isolated, true);
+    if (cutDown) setBridgePort(state, isolated, true);
     await writer.stop();
   }
 }

@@ -2,7 +2,7 @@
  * The lab: real Debian 12 hosts for a deployment, booted with systemd-nspawn on a
  * bridge of this machine. labUp / labDown / labStatus are what the CLI and tests call.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import type { Deployment } from "../../src/config/schema";
@@ -51,6 +51,30 @@ export function labExec(state: LabState, hostName: string, command: string, opts
   const h = state.hosts.find((x) => x.name === hostName);
   if (!h) throw new LabError(`no lab host named ${hostName} (hosts: ${state.hosts.map((x) => x.name).join(", ")})`);
   return sshExec(sshTarget(state, h), command, opts);
+}
+
+/** labExec that throws, with the command's output, when it exits non-zero; its stdout otherwise. */
+export async function labOk(state: LabState, hostName: string, command: string, timeoutMs = 60_000): Promise<string> {
+  const r = await labExec(state, hostName, command, { timeoutMs });
+  if (r.code !== 0) throw new LabError(`${hostName}: ${command}: exit ${r.code}\n${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+/** A command run in a lab host's namespaces from this machine (nsenter): works while the host's network is cut. */
+export function inHost(state: LabState, hostName: string, command: string): { code: number; out: string } {
+  const h = state.hosts.find((x) => x.name === hostName);
+  if (!h?.pid) throw new LabError(`lab host ${hostName} is not running`);
+  // the host's init: the first child of its systemd-nspawn process
+  const leader = readFileSync(`/proc/${h.pid}/task/${h.pid}/children`, "utf8").trim().split(/\s+/)[0]!;
+  const r = run("nsenter", ["-t", leader, "-m", "-u", "-i", "-n", "-p", "--", "sh", "-c", command], { timeoutMs: 30_000 });
+  return { code: r.code, out: `${r.stdout}${r.stderr}` };
+}
+
+/** Takes a lab host's port on the lab bridge down or brings it back (systemd-nspawn's vb-MACHINE; an altname when long). */
+export function setBridgePort(state: LabState, hostName: string, up: boolean): void {
+  const h = state.hosts.find((x) => x.name === hostName);
+  if (!h) throw new LabError(`no lab host named ${hostName}`);
+  runOk("ip", ["link", "set", "dev", `vb-${h.machine}`, up ? "up" : "down"]);
 }
 
 /** Boots the hosts of `deployment`. Cleans leftovers of an earlier lab on the same subnet first. */

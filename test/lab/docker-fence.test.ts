@@ -19,9 +19,9 @@ import { labDockerDeployment } from "../../examples/lab-docker";
 import type { Deployment } from "../../src/config/schema";
 import { PG_DATA_DIR } from "../../src/render/docker-cli";
 import { labDeploy } from "../../lab/lib/deploy";
-import { fenceDrill, labOk } from "../../lab/lib/fence-drill";
+import { fenceDrill } from "../../lab/lib/fence-drill";
 import { startFreshLab } from "../../lab/lib/fresh-lab";
-import { labDown } from "../../lab/lib/lab";
+import { labDown, labOk } from "../../lab/lib/lab";
 import type { LabState } from "../../lab/lib/state";
 import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
 

@@ -36,7 +36,7 @@ import { waitForWitnessViews } from "../../lab/lib/docker-host";
 import { LabError, sleep } from "../../lab/lib/exec";
 import { startFreshLab } from "../../lab/lib/fresh-lab";
 import { TABLE } from "../../lab/lib/drill";
-import { labDown, labExec } from "../../lab/lib/lab";
+import { labDown, labExec, labOk, setBridgePort } from "../../lab/lib/lab";
 import { REPO_ROOT } from "../../lab/lib/paths";
 import type { LabState } from "../../lab/lib/state";
 import { runCliCaptured } from "../helpers/cli";
@@ -175,18 +175,8 @@ async function writable(name: string): Promise<boolean | undefined> {
   }
 }
 
-async function exec(host: string, command: string, timeoutMs = 60_000): Promise<string> {
-  const r = await labExec(state!, host, command, { timeoutMs });
-  if (r.code !== 0) throw new LabError(`${host}: \`${command}\` exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
-  return r.stdout;
-}
-
-/** The host's port on the lab bridge (systemd-nspawn names it vb-MACHINE; an altname when long). */
-function setPort(name: string, up: boolean): void {
-  const h = state!.hosts.find((x) => x.name === name)!;
-  const r = spawnSync("ip", ["link", "set", "dev", `vb-${h.machine}`, up ? "up" : "down"], { encoding: "utf8" });
-  if (r.status !== 0) throw new LabError(`ip link set vb-${h.machine} ${up ? "up" : "down"} failed: ${r.stderr.trim()}`);
-}
+const exec = (host: string, command: string): Promise<string> => labOk(state!, host, command);
+const setPort = (name: string, up: boolean): void => setBridgePort(state!, name, up);
 
 /** Roles of the data nodes, or a reason why the cluster is not yet settled with `primary` in charge. */
 async function settledProblem(primary: string): Promise<string | undefined> {

@@ -28,7 +28,7 @@ import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
 import { labDeploy, labSecrets, masker } from "../../lab/lib/deploy";
 import { sleep } from "../../lab/lib/exec";
 import { startFreshLab } from "../../lab/lib/fresh-lab";
-import { labDown, labExec } from "../../lab/lib/lab";
+import { labDown, labExec, labOk } from "../../lab/lib/lab";
 import type { LabState } from "../../lab/lib/state";
 import { waitForWitnessViews } from "../../lab/lib/docker-host";
 
@@ -55,9 +55,7 @@ function healDeployment(prefix: string, image: Parameters<typeof labDockerDeploy
 }
 
 async function ok(host: string, command: string, timeoutMs = 60_000): Promise<string> {
-  const r = await labExec(state!, host, command, { timeoutMs });
-  if (r.code !== 0) throw new Error(`${host}: ${command}: exit ${r.code}\n${r.stderr}${r.stdout}`);
-  return r.stdout.trim();
+  return (await labOk(state!, host, command, timeoutMs)).trim();
 }
 
 /** SQL in a node's container (the stand-in trusts its unix socket). */

@@ -12,6 +12,7 @@ import { labDeployment } from "../../examples/lab";
 import { parseDeployment } from "../../src/config/parse";
 import { memberByName } from "../../src/render/native/layout";
 import { renderReconcileScript } from "../../src/render/native/reconcile";
+import { reconcileStateOverrides } from "../helpers/reconcile";
 
 const d = parseDeployment(labDeployment("10.235.39"));
 
@@ -23,16 +24,14 @@ const d = parseDeployment(labDeployment("10.235.39"));
 function runTwice(answer: string): { out: string; calls: string; removed: boolean } {
   const dir = mkdtempSync(join(tmpdir(), "ems-ha-reconcile-removed-"));
   const script = join(dir, "ems-ha-reconcile");
-  writeFileSync(script, renderReconcileScript(d, memberByName(d, "dbnode-1")), { mode: 0o755 });
+  const text = renderReconcileScript(d, memberByName(d, "dbnode-1"));
+  writeFileSync(script, text, { mode: 0o755 });
   const calls = join(dir, "calls");
   const overrides = join(dir, "overrides.sh");
   writeFileSync(
     overrides,
     [
-      `STATE_DIR=${dir}`,
-      `REMOVED_MARKER=${dir}/removed`,
-      `PENDING_PREFIX=${dir}/pending-`,
-      `FENCE_MARKER=${dir}/fenced`,
+      ...reconcileStateOverrides(text, dir),
       "current_primary() { echo 'dbnode-2 2 10.235.39.12 5432'; }",
       `q_peer() { case "$3" in *"node_id = 1 and conninfo like 'host=10.235.39.11 %'"*) echo '${answer}' ;; *) return 1 ;; esac; }`,
       "q_local() { return 1; }",

@@ -22,6 +22,7 @@ import {
   renderDockerReconcileScript,
   renderDockerReconcileUnit,
 } from "../../src/render/docker-reconcile";
+import { reconcileStateOverrides } from "../helpers/reconcile";
 import { tempDir } from "../helpers/tmp";
 
 const d = parseDeployment(example);
@@ -161,29 +162,14 @@ function runOnce(
   writeFileSync(join(bin, "docker"), fakeDocker);
   chmodSync(join(bin, "docker"), 0o755);
   const script = join(dir, "ems-ha-reconcile");
-  writeFileSync(
-    script,
-    renderDockerReconcileScript(
-      dep,
-      dep.database.nodes.find((n) => n.name === name)!,
-    ),
+  const text = renderDockerReconcileScript(
+    dep,
+    dep.database.nodes.find((n) => n.name === name)!,
   );
+  writeFileSync(script, text);
   const overrides = join(dir, "overrides.sh");
   const st = join(dir, "state");
-  writeFileSync(
-    overrides,
-    [
-      `STATE_DIR=${st}`,
-      `ATTEMPTS_FILE=${st}/attempts`,
-      `PENDING_PREFIX=${st}/pending-`,
-      `REMOVED_MARKER=${st}/removed`,
-      `REGISTERED_MARKER=${st}/registered`,
-      `FENCE_MARKER=${st}/fenced`,
-      `MAJORITY_SEEN=${st}/reconcile-majority-seen`,
-      "GRACE=0",
-      "",
-    ].join("\n"),
-  );
+  writeFileSync(overrides, [...reconcileStateOverrides(text, st), "GRACE=0", ""].join("\n"));
   setup(st);
   const log = join(dir, "calls.log");
   let out = "";
@@ -261,7 +247,7 @@ describe("one iteration on a Docker host (fake docker CLI)", () => {
     const r = runOnce("pg-1", { PRIMARY: "", LOCAL_RECOVERY: "f", PEERS_UP: "0" }, FAKE_DOCKER, 1, (st) => {
       writeFileSync(join(st, "registered"), "1001\n");
       writeFileSync(join(st, "reconcile-majority-seen"), "");
-      writeFileSync(join(st, "pending-isolated"), `${Math.floor(Date.now() / 1000) - 60}\n`);
+      writeFileSync(join(st, "reconcile-pending-isolated"), `${Math.floor(Date.now() / 1000) - 60}\n`);
     });
     expect(r.out).toMatch(/FENCE: this primary has seen only 0 of the other nodes \(a majority needs 1\)/);
     const hold = r.calls.indexOf("docker update --restart=no pg-1");
@@ -274,7 +260,7 @@ describe("one iteration on a Docker host (fake docker CLI)", () => {
   it("never fences a witness (its PostgreSQL is not in recovery, but it is no primary)", () => {
     const r = runOnce("pgw-1", { PRIMARY: "", LOCAL_RECOVERY: "f", PEERS_UP: "0", UP: "1001", PRIM: "1001" }, FAKE_DOCKER, 1, (st) => {
       writeFileSync(join(st, "reconcile-majority-seen"), "");
-      writeFileSync(join(st, "pending-isolated"), `${Math.floor(Date.now() / 1000) - 60}\n`);
+      writeFileSync(join(st, "reconcile-pending-isolated"), `${Math.floor(Date.now() / 1000) - 60}\n`);
     });
     expect(r.out).not.toMatch(/FENCE/);
     expect(r.calls).not.toMatch(/docker update|pg_ctl -D \S+ -m fast/);
@@ -289,7 +275,7 @@ describe("one iteration on a Docker host (fake docker CLI)", () => {
     const setup = (st: string) => {
       writeFileSync(join(st, "registered"), "1001\n");
       writeFileSync(join(st, "reconcile-majority-seen"), "");
-      writeFileSync(join(st, "pending-isolated"), `${Math.floor(Date.now() / 1000) - 60}\n`);
+      writeFileSync(join(st, "reconcile-pending-isolated"), `${Math.floor(Date.now() / 1000) - 60}\n`);
     };
     const vars = { PRIMARY: "", LOCAL_RECOVERY: "f", PEERS_UP: "pg-2" };
     const after = runOnce("pg-1", { ...vars, REGISTERED_IDS: "1002 2001" }, FAKE_DOCKER, 1, setup, four);
