@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // Names any test that holds a worker's event loop for long (see the file).
+    setupFiles: ["test/helpers/loop-watch.ts"],
     testTimeout: 60_000,
     hookTimeout: 600_000,
     pool: "forks",
