@@ -4,10 +4,10 @@
  * file and its JSON hold the sensitive variables in clear). Framework-free: the cdktf app runs as
  * a child process, as `cdktf synth` runs it.
  */
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawnAsync } from "../spawn-async";
 
 export interface PlanRunOptions {
   readonly cwd: string;
@@ -39,8 +39,8 @@ function appCommand(cwd: string): string {
   return `${JSON.stringify(process.execPath)} ${JSON.stringify(require.resolve("tsx/cli"))} ${JSON.stringify(main)}`;
 }
 
-function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, what: string): string {
-  const r = spawnSync(cmd, args, { cwd, env, encoding: "utf8", maxBuffer: 256 * 1024 * 1024, timeout: 30 * 60_000 });
+async function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, what: string): Promise<string> {
+  const r = await spawnAsync(cmd, args, { cwd, env, maxBuffer: 256 * 1024 * 1024, timeoutMs: 30 * 60_000 });
   if (r.error || r.status !== 0) {
     // Terraform's error text names variables, never their values.
     throw new Error(`${what} failed (${r.error?.message ?? `exit ${r.status}`}):\n${(r.stderr || r.stdout || "").trim().slice(-4000)}`);
@@ -49,21 +49,30 @@ function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, w
 }
 
 /** Synthesizes once, then plans each stack; the temporary directory is removed in every case. */
-export function synthAndPlan(opts: PlanRunOptions): PlannedStack[] {
+export async function synthAndPlan(opts: PlanRunOptions): Promise<PlannedStack[]> {
   const tf = opts.terraform ?? opts.env.EMS_HA_TERRAFORM ?? "terraform";
   const out = mkdtempSync(join(tmpdir(), "ems-ha-plan-review-")); // mode 0700
   try {
     const env = { ...opts.env, CDKTF_OUTDIR: out, TF_IN_AUTOMATION: "1" };
-    run("sh", ["-c", opts.app ?? appCommand(opts.cwd)], opts.cwd, env, "synthesis");
+    await run("sh", ["-c", opts.app ?? appCommand(opts.cwd)], opts.cwd, env, "synthesis");
     const available = existsSync(join(out, "stacks")) ? readdirSync(join(out, "stacks")).sort() : [];
     const missing = opts.stacks.filter((s) => !available.includes(s));
     if (missing.length > 0) throw new Error(`no stack ${missing.join(", ")} was synthesized; stacks: ${available.join(", ") || "(none)"}`);
-    return opts.stacks.map((stack) => {
+    const planned: PlannedStack[] = [];
+    // One stack after the other, as before: a failure stops at that stack.
+    for (const stack of opts.stacks) {
       const dir = join(out, "stacks", stack);
-      run(tf, ["init", "-input=false", "-no-color"], dir, env, `terraform init (${stack})`);
-      run(tf, ["plan", "-input=false", "-no-color", `-lock-timeout=${opts.lockTimeoutSeconds ?? 60}s`, "-out=plan.bin"], dir, env, `terraform plan (${stack})`);
-      return { stack, planJson: run(tf, ["show", "-json", "plan.bin"], dir, env, `terraform show (${stack})`) };
-    });
+      await run(tf, ["init", "-input=false", "-no-color"], dir, env, `terraform init (${stack})`);
+      await run(
+        tf,
+        ["plan", "-input=false", "-no-color", `-lock-timeout=${opts.lockTimeoutSeconds ?? 60}s`, "-out=plan.bin"],
+        dir,
+        env,
+        `terraform plan (${stack})`,
+      );
+      planned.push({ stack, planJson: await run(tf, ["show", "-json", "plan.bin"], dir, env, `terraform show (${stack})`) });
+    }
+    return planned;
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

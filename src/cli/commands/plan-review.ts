@@ -27,7 +27,7 @@ export const planReviewCommand = defineCommand({
     out: { type: "string", placeholder: "FILE", description: "write the review to FILE instead of stdout" },
   },
   notes: "Give exactly one of: PLAN, --stack S, --all. Exit codes: 0 safe, 1 review needed, 2 refused (data loss without acknowledgement) or bad input.",
-  run({ flags, positionals }, io) {
+  async run({ flags, positionals }, io) {
     const input = positionals[0];
     const stack = flags.stack;
     const all = flags.all === true;
@@ -55,7 +55,7 @@ export const planReviewCommand = defineCommand({
       const chosen = all ? entries : entries.filter((e) => e.stackId === stack);
       if (chosen.length === 0)
         throw usageError("--stack", stack, "is not a stack of the deployments", `use one of: ${entries.map((e) => e.stackId).join(", ")}`);
-      const planned = synthAndPlan({ cwd: io.cwd, env: io.env, stacks: chosen.map((e) => e.stackId) });
+      const planned = await synthAndPlan({ cwd: io.cwd, env: io.env, stacks: chosen.map((e) => e.stackId) });
       reviews = planned.map((p, i) =>
         reviewPlan(parsePlanJson(p.planJson, p.stack), { deployment: chosen[i]!.deployment, primary: flags.primary, stack: p.stack }),
       );
