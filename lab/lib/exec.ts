@@ -2,7 +2,8 @@
  * Running host commands for the lab: synchronous for quick steps, asynchronous for
  * long ones, every one with a time limit and an error that names the command.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
+import { spawnAsync } from "../../src/spawn-async";
 
 export class LabError extends Error {
   constructor(message: string) {
@@ -18,7 +19,7 @@ export interface RunResult {
 }
 
 export interface RunOptions {
-  /** Milliseconds before the command is killed. @default 60000 */
+  /** Milliseconds before the command is killed. @default 30000 for run (longer steps: runStreaming or spawnAsync, which do not block) */
   readonly timeoutMs?: number;
   readonly input?: string;
   readonly env?: NodeJS.ProcessEnv;
@@ -33,7 +34,7 @@ function describe(cmd: string, args: readonly string[]): string {
 export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): RunResult {
   const r = spawnSync(cmd, args, {
     encoding: "utf8",
-    timeout: opts.timeoutMs ?? 60_000,
+    timeout: opts.timeoutMs ?? 30_000,
     killSignal: "SIGKILL",
     input: opts.input,
     env: opts.env,
@@ -45,7 +46,7 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
     return { code: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
   }
   if (r.error) {
-    const why = (r.error as NodeJS.ErrnoException).code === "ETIMEDOUT" ? `timed out after ${opts.timeoutMs ?? 60_000} ms` : r.error.message;
+    const why = (r.error as NodeJS.ErrnoException).code === "ETIMEDOUT" ? `timed out after ${opts.timeoutMs ?? 30_000} ms` : r.error.message;
     return { code: 124, stdout: r.stdout ?? "", stderr: `${r.stderr ?? ""}${describe(cmd, args)}: ${why}` };
   }
   return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
@@ -61,45 +62,23 @@ export function runOk(cmd: string, args: readonly string[], opts: RunOptions = {
 }
 
 /** Asynchronous form for long steps (image build): streams output to `onLine`, bounded by timeoutMs. */
-export function runStreaming(cmd: string, args: readonly string[], opts: RunOptions & { onLine?: (line: string) => void } = {}): Promise<RunResult> {
+export async function runStreaming(cmd: string, args: readonly string[], opts: RunOptions & { onLine?: (line: string) => void } = {}): Promise<RunResult> {
   const timeoutMs = opts.timeoutMs ?? 600_000;
-  return new Promise((resolvePromise) => {
-    const child = spawn(cmd, args, { env: opts.env, cwd: opts.cwd, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    let pending = "";
-    const feed = (chunk: string): void => {
-      if (!opts.onLine) return;
-      pending += chunk;
-      const lines = pending.split("\n");
-      pending = lines.pop() ?? "";
-      for (const l of lines) opts.onLine(l);
-    };
-    child.stdout.setEncoding("utf8").on("data", (c: string) => {
-      stdout += c;
-      feed(c);
-    });
-    child.stderr.setEncoding("utf8").on("data", (c: string) => {
-      stderr += c;
-      feed(c);
-    });
-    const timer = setTimeout(() => {
-      stderr += `\n${describe(cmd, args)}: timed out after ${timeoutMs} ms`;
-      child.kill("SIGKILL");
-    }, timeoutMs);
-    child.on("error", (e) => {
-      clearTimeout(timer);
-      resolvePromise({ code: 127, stdout, stderr: `${stderr}${describe(cmd, args)}: ${e.message}` });
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolvePromise({ code: code ?? (signal ? 128 : 1), stdout, stderr });
-    });
-    // A child that exits before reading its input makes stdin emit EPIPE: without a handler
-    // that error would crash the whole process; the child's exit status tells what happened.
-    child.stdin.on("error", () => undefined);
-    child.stdin.end(opts.input ?? "");
-  });
+  let pending = "";
+  const onLine = opts.onLine;
+  const onData = onLine
+    ? (chunk: string): void => {
+        pending += chunk;
+        const lines = pending.split("\n");
+        pending = lines.pop() ?? "";
+        for (const l of lines) onLine(l);
+      }
+    : undefined;
+  const r = await spawnAsync(cmd, args, { timeoutMs, env: opts.env, cwd: opts.cwd, input: opts.input, onData });
+  if (r.error?.code === "ETIMEDOUT")
+    return { code: r.status ?? 128, stdout: r.stdout, stderr: `${r.stderr}\n${describe(cmd, args)}: timed out after ${timeoutMs} ms` };
+  if (r.error) return { code: 127, stdout: r.stdout, stderr: `${r.stderr}${describe(cmd, args)}: ${r.error.message}` };
+  return { code: r.status ?? (r.signal ? 128 : 1), stdout: r.stdout, stderr: r.stderr };
 }
 
 export async function runStreamingOk(cmd: string, args: readonly string[], opts: RunOptions & { onLine?: (line: string) => void } = {}): Promise<string> {

@@ -34,7 +34,7 @@ export interface FreshLab {
  */
 export function chooseFreshLab(o: FreshLabOptions): { prefix: string; stateDir: string } {
   const problems = preflightProblems("/var/tmp");
-  if (o.needTerraform && spawnSync("terraform", ["version"]).status !== 0)
+  if (o.needTerraform && spawnSync("terraform", ["version"], { timeout: 20_000 }).status !== 0)
     problems.push("terraform is not on PATH (Terraform >= 1.5 is needed to apply the stack)");
   if (problems.length > 0) throw new Error(`${o.what} cannot run on this machine:\n${problems.join("\n")}`);
   const prefix = suggestFreeSubnet(o.candidates);

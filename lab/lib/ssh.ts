@@ -51,14 +51,14 @@ export const LAB_SUDO_USER = "emsadmin";
  * sudoers.d file, as an operator would set up) and `publicKey` in its authorized_keys.
  */
 export function addSudoUser(rootDir: string, publicKey: string): void {
-  const r = spawnSync("chroot", [rootDir, "useradd", "--create-home", "--shell", "/bin/bash", LAB_SUDO_USER], { encoding: "utf8" });
+  const r = spawnSync("chroot", [rootDir, "useradd", "--create-home", "--shell", "/bin/bash", LAB_SUDO_USER], { encoding: "utf8", timeout: 30_000 });
   if (r.status !== 0 && !/already exists/.test(r.stderr)) throw new Error(`useradd ${LAB_SUDO_USER} in ${rootDir} failed: ${r.stderr.trim()}`);
   mkdirSync(join(rootDir, "etc/sudoers.d"), { recursive: true });
   writeFileSync(join(rootDir, "etc/sudoers.d", LAB_SUDO_USER), `# ems-ha lab: a non-root deploy user\n${LAB_SUDO_USER} ALL=(ALL) NOPASSWD: ALL\n`, {
     mode: 0o440,
   });
   const home = join(rootDir, "home", LAB_SUDO_USER);
-  const ids = spawnSync("chroot", [rootDir, "id", "-u", LAB_SUDO_USER], { encoding: "utf8" }).stdout.trim();
+  const ids = spawnSync("chroot", [rootDir, "id", "-u", LAB_SUDO_USER], { encoding: "utf8", timeout: 10_000 }).stdout.trim();
   const uid = Number(ids);
   mkdirSync(join(home, ".ssh"), { recursive: true, mode: 0o700 });
   writeFileSync(join(home, ".ssh/authorized_keys"), publicKey.endsWith("\n") ? publicKey : `${publicKey}\n`, { mode: 0o600 });
