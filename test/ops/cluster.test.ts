@@ -12,6 +12,7 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectedServices } from "../../src/render/ems-services";
 import type { ClusterStatus } from "../../src/ops/status";
+import { spawnAsync } from "../../src/spawn-async";
 import { LoopbackCluster, loopbackPlan, requireTools, type PgNode } from "./lib/loopback-cluster";
 import { startSshd, type LoopbackSshd } from "./lib/loopback-sshd";
 import { runCliCaptured, type CliRun } from "../helpers/cli";
@@ -62,9 +63,9 @@ beforeAll(async () => {
   chmodSync(tmp, 0o755); // the postgres user must reach its data directories below
   mkdirSync(join(tmp, "pg"));
   cluster = new LoopbackCluster(join(tmp, "pg"), plan.pgPort, PASSWORD);
-  pg1 = cluster.addPrimary("pg-1", 1, addr[0]!);
-  pg2 = cluster.addStandby("pg-2", 2, addr[1]!, pg1);
-  cluster.addWitness("pgw-1", 3, addr[2]!, pg1);
+  pg1 = await cluster.addPrimary("pg-1", 1, addr[0]!);
+  pg2 = await cluster.addStandby("pg-2", 2, addr[1]!, pg1);
+  await cluster.addWitness("pgw-1", 3, addr[2]!, pg1);
   for (const n of cluster.nodes) cluster.startRepmgrd(n);
   sshd = await startSshd(join(tmp, "ssh"), addr, plan.sshPort);
 
@@ -162,7 +163,7 @@ describe("ems-ha status / wait-primary / promote on a real loopback cluster", ()
     expect(r.out).toMatch(/ops-test \(native-single-region\): healthy/);
     expect(r.out).toMatch(/pg-2\s+\S+\s+data\s+yes\s+standby\s+yes/);
     expect(r.out).toMatch(/repmgr\.nodes \(as read on pg-1\)/);
-    const p = spawnSync(process.execPath, [join(REPO, "bin/ems-ha.js"), "status", "--config", configPath], { env: baseEnv, encoding: "utf8", timeout: 60_000 });
+    const p = await spawnAsync(process.execPath, [join(REPO, "bin/ems-ha.js"), "status", "--config", configPath], { env: baseEnv, timeoutMs: 60_000 });
     allOutput.push(p.stdout, p.stderr);
     // stderr only names the deployment file the command read.
     expect(p.stderr).toBe(`ems-ha: deployment ${configPath} (from --config)\n`);

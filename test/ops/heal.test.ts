@@ -14,6 +14,7 @@ import type { ClusterStatus } from "../../src/ops/status";
 import { loadDeployment } from "../../src/config/load";
 import { memberByName } from "../../src/render/native/layout";
 import { renderReconcileScript } from "../../src/render/native/reconcile";
+import { spawnAsync } from "../../src/spawn-async";
 import { LoopbackCluster, loopbackPlan, PG_BIN, requireTools, serverOptions, type PgNode } from "./lib/loopback-cluster";
 import { startSshd, type LoopbackSshd } from "./lib/loopback-sshd";
 import { opsEnv, writeOpsFixture } from "./lib/ops-fixture";
@@ -87,12 +88,11 @@ function inPrivateTmp(command: string): string[] {
   return ["-m", "bash", "-c", `mount -t tmpfs -o mode=1777,size=64m tmpfs /tmp && ${command}`];
 }
 
-function reconcileOnce(n: PgNode): { code: number | null; out: string } {
+async function reconcileOnce(n: PgNode): Promise<{ code: number | null; out: string }> {
   const f = reconcileFiles(n);
-  const r = spawnSync("unshare", inPrivateTmp(`exec bash ${f.script} --once`), {
+  const r = await spawnAsync("unshare", inPrivateTmp(`exec bash ${f.script} --once`), {
     env: { ...process.env, EMS_HA_RECONCILE_OVERRIDES: f.overrides },
-    encoding: "utf8",
-    timeout: 120_000,
+    timeoutMs: 120_000,
   });
   return { code: r.status, out: `${r.stdout}${r.stderr}` };
 }
@@ -163,10 +163,10 @@ beforeAll(async () => {
   stateDir = join(tmp, "state");
   mkdirSync(stateDir);
   cluster = new LoopbackCluster(join(tmp, "pg"), plan.pgPort, PASSWORD);
-  pg1 = cluster.addPrimary("pg-1", 1, addr[0]!);
-  pg2 = cluster.addStandby("pg-2", 2, addr[1]!, pg1);
-  pg3 = cluster.addStandby("pg-3", 3, addr[2]!, pg1);
-  pgw = cluster.addWitness("pgw-1", 4, addr[3]!, pg1);
+  pg1 = await cluster.addPrimary("pg-1", 1, addr[0]!);
+  pg2 = await cluster.addStandby("pg-2", 2, addr[1]!, pg1);
+  pg3 = await cluster.addStandby("pg-3", 3, addr[2]!, pg1);
+  pgw = await cluster.addWitness("pgw-1", 4, addr[3]!, pg1);
   for (const n of cluster.nodes) cluster.startRepmgrd(n);
   sshd = await startSshd(join(tmp, "ssh"), addr, plan.sshPort);
   const fixture = writeOpsFixture({ tmp, name: "heal-test", pgPort: plan.pgPort, sshPort: plan.sshPort, addresses: addr, privateKeyPath: sshd.clientKey });
@@ -202,7 +202,7 @@ describe("status tells the truth", () => {
   });
 
   it("a paused repmgrd is flagged (degraded) and the next failover needs manual promotion", async () => {
-    cluster.repmgrOn(pg1, ["service", "pause"]);
+    await cluster.repmgrOn(pg1, ["service", "pause"]);
     try {
       const { code, s } = await status();
       expect(code).toBe(1);
@@ -213,7 +213,7 @@ describe("status tells the truth", () => {
       const table = await cli(["status", "--config", configPath]);
       expect(table.out).toMatch(/pg-2\s.*standby.*PAUSED/);
     } finally {
-      cluster.repmgrOn(pg1, ["service", "unpause"]);
+      await cluster.repmgrOn(pg1, ["service", "unpause"]);
     }
     expect((await status()).code).toBe(0);
   });
@@ -221,7 +221,7 @@ describe("status tells the truth", () => {
   it("the reconciliation service leaves a healthy cluster alone (one iteration on every node)", async () => {
     const pids = cluster.nodes.map(postmasterPid);
     for (const n of cluster.nodes) {
-      const r = reconcileOnce(n);
+      const r = await reconcileOnce(n);
       expect(r.out).not.toMatch(/REPAIR|rejoin|register|follow/);
       expect(r.code, r.out).toBe(0);
     }
@@ -239,10 +239,10 @@ describe("status tells the truth", () => {
     // at pg-3's position, behind what pg-2 has.
     cluster.stopImmediate(pg1);
     cluster.stopImmediate(pg2);
-    cluster.start(pg3);
-    cluster.repmgrOn(pg3, ["standby", "promote"]);
+    await cluster.start(pg3);
+    await cluster.repmgrOn(pg3, ["standby", "promote"]);
     cluster.psql(pg3, "create table after_fork(x int); insert into after_fork values (1)");
-    cluster.start(pg2);
+    await cluster.start(pg2);
     // (repmgrd of pg-2 cannot start: its upstream pg-1 is down; status reports that too.)
     cluster.startRepmgrd(pg3);
     await cluster.waitRepmgrd([pg3]);
@@ -308,7 +308,7 @@ describe("self-healing (the reconciliation service's loop, as systemd runs it)",
   }, 200_000);
 
   it("repairs the stale primary when it comes back (rewound onto pg-3's timeline), never touching the only primary", async () => {
-    cluster.start(pg1);
+    await cluster.start(pg1);
     startLoop(pg1);
     const { seconds, s } = await until("pg-1 streams from pg-3", (x) => streamsFrom(x, "pg-1", "pg-3"), 120_000);
     figures.push(`stale primary rejoined in ${seconds.toFixed(1)} s`);
@@ -402,7 +402,7 @@ describe("split-brain fencing (the reconciliation service on the primary)", () =
   }, 120_000);
 
   it("the fenced primary starts again once a majority answers and nobody else became primary", async () => {
-    cluster.start(pgw);
+    await cluster.start(pgw);
     const seconds = await waitFor("pg-3 running again", () => running(pg3), 60_000);
     figures.push(`fenced primary restarted ${seconds.toFixed(1)} s after a majority answered again`);
     expect(loopLog(pg3)).toMatch(
@@ -416,9 +416,9 @@ describe("split-brain fencing (the reconciliation service on the primary)", () =
   it("a fenced primary whose standby was promoted meanwhile rejoins it as a standby", async () => {
     cluster.stopImmediate(pgw);
     await waitFor("pg-3 fenced again", () => !running(pg3), 60_000);
-    cluster.repmgrOn(pg1, ["standby", "promote"]);
-    cluster.start(pgw);
-    cluster.start(pg2);
+    await cluster.repmgrOn(pg1, ["standby", "promote"]);
+    await cluster.start(pgw);
+    await cluster.start(pg2);
     const seconds = await waitFor(
       "pg-3 a standby of pg-1",
       () => running(pg3) && cluster.psql(pg3, "select status from pg_stat_wal_receiver") === "streaming",

@@ -57,10 +57,10 @@ beforeAll(async () => {
   appendFileSync(join(tmp, "ssh", "authorized_keys"), readFileSync(`${pgKey}.pub`));
   cluster = new LoopbackCluster(join(tmp, "pg"), plan.pgPort, PASSWORD);
   cluster.extraRepmgrConf = [`ssh_options='-q -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -p ${plan.sshPort} -i ${pgKey}'`];
-  pg1 = cluster.addPrimary("pg-1", 1, addr[0]!);
-  pg2 = cluster.addStandby("pg-2", 2, addr[1]!, pg1);
-  pg3 = cluster.addStandby("pg-3", 3, addr[2]!, pg1);
-  cluster.addWitness("pgw-1", 4, addr[3]!, pg1);
+  pg1 = await cluster.addPrimary("pg-1", 1, addr[0]!);
+  pg2 = await cluster.addStandby("pg-2", 2, addr[1]!, pg1);
+  pg3 = await cluster.addStandby("pg-3", 3, addr[2]!, pg1);
+  await cluster.addWitness("pgw-1", 4, addr[3]!, pg1);
   for (const n of cluster.nodes) cluster.startRepmgrd(n);
   cluster.superviseRepmgrd = true;
   const fixture = writeOpsFixture({
@@ -226,6 +226,6 @@ describe("ems-ha switchover", () => {
     expect(byName["pg-3"]).toMatchObject({ role: "standby", streaming: true, upstream: pg2.address });
     expect(after.s.reasons).toEqual([]);
     expect(after.code).toBe(0);
-    expect(spawnSync("true").status).toBe(0);
+    expect(spawnSync("true", { timeout: 10_000 }).status).toBe(0);
   }, 300_000);
 });

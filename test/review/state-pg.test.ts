@@ -7,12 +7,13 @@
  * lock is a session advisory lock, released when the connection drops).
  */
 import { Testing, TerraformStack, DataResource } from "cdktf";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import native from "../../examples/native-single-region";
 import { parseDeployment } from "../../src/config/parse";
+import { spawnAsync } from "../../src/spawn-async";
 import { applyStateBackend } from "../../stacks/backend";
 import { tempDir } from "../helpers/tmp";
 import { freePort, LoopbackPg, requirePg } from "./lib/pg-server";
@@ -53,7 +54,7 @@ describe("pg state backend on PostgreSQL 15 (loopback)", () => {
   const dirs: Record<string, string> = {};
 
   const tf = (dir: string, args: string[], sleep = "0") =>
-    spawnSync("terraform", args, { cwd: dir, env: { ...env, EMS_HA_TEST_SLEEP: sleep }, encoding: "utf8", timeout: 120_000, killSignal: "SIGKILL" });
+    spawnAsync("terraform", args, { cwd: dir, env: { ...env, EMS_HA_TEST_SLEEP: sleep }, timeoutMs: 120_000 });
   const started = (dir: string, args: string[], sleep: string) => {
     let out = "";
     const p = spawn("terraform", args, { cwd: dir, env: { ...env, EMS_HA_TEST_SLEEP: sleep }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
@@ -67,7 +68,7 @@ describe("pg state backend on PostgreSQL 15 (loopback)", () => {
     requirePg();
     base = tempDir("ems-ha-pg-state-");
     pg = new LoopbackPg(base, await freePort());
-    pg.start(DB);
+    await pg.start(DB);
     const cli = join(base, "empty.tfrc");
     writeFileSync(cli, "");
     env = {
@@ -87,7 +88,7 @@ describe("pg state backend on PostgreSQL 15 (loopback)", () => {
       dirs[name] = join(base, name);
       mkdirSync(dirs[name]!);
       writeFileSync(join(dirs[name]!, "main.tf.json"), stackJson("1"));
-      const r = tf(dirs[name]!, ["init", "-input=false", "-no-color"]);
+      const r = await tf(dirs[name]!, ["init", "-input=false", "-no-color"]);
       if (r.status !== 0) throw new Error(`terraform init failed: ${r.stderr}${r.stdout}`);
     }
   }, 180_000);
@@ -104,24 +105,24 @@ describe("pg state backend on PostgreSQL 15 (loopback)", () => {
   it("two applies at once: the second fails on the lock with a clear message, or waits for it", async () => {
     const a = started(dirs.a!, ["apply", "-auto-approve", "-input=false", "-no-color"], "6");
     await waitFor(a.output, /Provisioning with 'local-exec'/, 60_000);
-    const b = tf(dirs.b!, ["apply", "-auto-approve", "-input=false", "-no-color", "-lock-timeout=0s"]);
+    const b = await tf(dirs.b!, ["apply", "-auto-approve", "-input=false", "-no-color", "-lock-timeout=0s"]);
     expect(b.status).toBe(1);
     expect(b.stderr).toContain("Error acquiring the state lock");
     expect(b.stderr).toMatch(/Operation:\s+OperationTypeApply/);
     const waited = Date.now();
-    const c = tf(dirs.b!, ["apply", "-auto-approve", "-input=false", "-no-color", "-lock-timeout=60s"]);
+    const c = await tf(dirs.b!, ["apply", "-auto-approve", "-input=false", "-no-color", "-lock-timeout=60s"]);
     expect(c.status, c.stderr).toBe(0);
     expect(await exited(a.p)).toBe(0);
     expect(Date.now() - waited).toBeGreaterThan(1000); // it waited for a's lock
     // b planned after a's apply: nothing left to do, one state row, one resource
     expect(c.stdout).toContain("No changes.");
     expect(pg.psql(DB, "SELECT count(*) FROM ems_ha_lock_test.states")).toBe("1");
-    const state = JSON.parse(tf(dirs.b!, ["state", "pull"]).stdout);
+    const state = JSON.parse((await tf(dirs.b!, ["state", "pull"])).stdout);
     expect(state.resources.map((r: { name: string }) => r.name)).toEqual(["slow"]);
   }, 180_000);
 
   it("a SIGKILLed apply leaves the state readable and the lock released", async () => {
-    const before = JSON.parse(tf(dirs.a!, ["state", "pull"]).stdout);
+    const before = JSON.parse((await tf(dirs.a!, ["state", "pull"])).stdout);
     writeFileSync(join(dirs.a!, "main.tf.json"), stackJson("2"));
     const k = started(dirs.a!, ["apply", "-auto-approve", "-input=false", "-no-color"], "30");
     await waitFor(k.output, /Provisioning with 'local-exec'/, 60_000);
@@ -132,19 +133,19 @@ describe("pg state backend on PostgreSQL 15 (loopback)", () => {
     } catch {
       /* already gone */
     }
-    const pulled = tf(dirs.b!, ["state", "pull"]);
+    const pulled = await tf(dirs.b!, ["state", "pull"]);
     expect(pulled.status).toBe(0);
     const after = JSON.parse(pulled.stdout);
     expect(after.lineage).toBe(before.lineage);
     expect(after.resources.length).toBe(1);
     // No force-unlock needed: a plan takes the lock at once and still sees the pending replacement.
     writeFileSync(join(dirs.b!, "main.tf.json"), stackJson("2"));
-    const plan = tf(dirs.b!, ["plan", "-input=false", "-no-color", "-lock-timeout=0s", "-detailed-exitcode"]);
+    const plan = await tf(dirs.b!, ["plan", "-input=false", "-no-color", "-lock-timeout=0s", "-detailed-exitcode"]);
     expect(plan.stderr).not.toContain("Error acquiring the state lock");
     expect(plan.status).toBe(2);
-    const apply = tf(dirs.b!, ["apply", "-auto-approve", "-input=false", "-no-color", "-lock-timeout=0s"], "0");
+    const apply = await tf(dirs.b!, ["apply", "-auto-approve", "-input=false", "-no-color", "-lock-timeout=0s"], "0");
     expect(apply.status, apply.stderr).toBe(0);
-    const final = JSON.parse(tf(dirs.b!, ["state", "pull"]).stdout);
+    const final = JSON.parse((await tf(dirs.b!, ["state", "pull"])).stdout);
     expect(final.serial).toBeGreaterThan(after.serial);
     expect(final.resources[0].instances[0].attributes.triggers_replace.value).toEqual({ v: "2" });
   }, 180_000);

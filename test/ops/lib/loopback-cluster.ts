@@ -9,6 +9,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import { spawnAsync } from "../../../src/spawn-async";
 
 export const PG_BIN = "/usr/lib/postgresql/15/bin";
 
@@ -31,13 +32,37 @@ export function requireTools(): void {
   if (process.getuid?.() !== 0) throw new Error("the ops tests run as root (they start PostgreSQL as the postgres user and sshd)");
 }
 
-export function run(cmd: string, args: string[], opts: { timeoutMs?: number; asPostgres?: boolean; input?: string } = {}): string {
-  const [c, a] = opts.asPostgres ? ["runuser", ["-u", "postgres", "--", cmd, ...args]] : [cmd, args];
-  const r = spawnSync(c, a as string[], { encoding: "utf8", timeout: opts.timeoutMs ?? 60_000, killSignal: "SIGKILL", input: opts.input, cwd: "/" });
+interface RunOpts {
+  readonly timeoutMs?: number;
+  readonly asPostgres?: boolean;
+  readonly input?: string;
+}
+
+function command(cmd: string, args: string[], opts: RunOpts): [string, string[]] {
+  return opts.asPostgres ? ["runuser", ["-u", "postgres", "--", cmd, ...args]] : [cmd, args];
+}
+
+function checked(cmd: string, args: string[], r: { status: number | null; stdout: string; stderr: string; error?: Error }): string {
   if (r.error || r.status !== 0) {
     throw new Error(`${[cmd, ...args].join(" ")} failed (${r.error?.message ?? `exit ${r.status}`}):\n${r.stderr}${r.stdout}`);
   }
   return r.stdout;
+}
+
+/** A quick command (at most 30 s: it blocks the event loop); throws on failure. */
+export function run(cmd: string, args: string[], opts: RunOpts = {}): string {
+  const [c, a] = command(cmd, args, opts);
+  return checked(
+    cmd,
+    args,
+    spawnSync(c, a, { encoding: "utf8", timeout: Math.min(opts.timeoutMs ?? 30_000, 30_000), killSignal: "SIGKILL", input: opts.input, cwd: "/" }),
+  );
+}
+
+/** A command that may take long (initdb, pg_basebackup, repmgr): does not block the event loop; throws on failure. */
+export async function runAsync(cmd: string, args: string[], opts: RunOpts & { readonly timeoutMs: number }): Promise<string> {
+  const [c, a] = command(cmd, args, opts);
+  return checked(cmd, args, await spawnAsync(c, a, { timeoutMs: opts.timeoutMs, input: opts.input, cwd: "/" }));
 }
 
 function canListen(address: string, port: number): Promise<boolean> {
@@ -163,12 +188,12 @@ export class LoopbackCluster {
     chownSync(n.repmgrConf, pgUid(), pgGid());
   }
 
-  private asPg(cmd: string, args: string[], timeoutMs = 60_000): string {
-    return run(cmd, args, { asPostgres: true, timeoutMs });
+  private asPg(cmd: string, args: string[], timeoutMs: number): Promise<string> {
+    return runAsync(cmd, args, { asPostgres: true, timeoutMs });
   }
 
-  start(n: PgNode): void {
-    this.asPg(`${PG_BIN}/pg_ctl`, ["-D", n.dataDir, "-l", n.logFile, "-o", serverOptions(n), "-w", "-t", "30", "start"], 40_000);
+  async start(n: PgNode): Promise<void> {
+    await this.asPg(`${PG_BIN}/pg_ctl`, ["-D", n.dataDir, "-l", n.logFile, "-o", serverOptions(n), "-w", "-t", "30", "start"], 40_000);
   }
 
   /** Stops a node at once (like a crash); ignores a node that is not running. */
@@ -180,19 +205,20 @@ export class LoopbackCluster {
     });
   }
 
+  /** One statement (synchronous, at most 20 s). */
   psql(n: PgNode, sql: string, db = "postgres"): string {
-    return this.asPg(
+    return run(
       `${PG_BIN}/psql`,
       ["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", n.socketDir, "-p", String(this.port), "-U", "postgres", "-d", db, "-c", sql],
-      20_000,
+      { asPostgres: true, timeoutMs: 20_000 },
     ).trim();
   }
 
-  private initdb(n: PgNode): void {
+  private async initdb(n: PgNode): Promise<void> {
     const pwfile = join(n.socketDir, "pwfile");
     writeFileSync(pwfile, `${this.password}\n`, { mode: 0o600 });
     chownSync(pwfile, pgUid(), pgGid());
-    this.asPg(
+    await this.asPg(
       `${PG_BIN}/initdb`,
       ["-D", n.dataDir, "-U", "postgres", `--pwfile=${pwfile}`, "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8"],
       60_000,
@@ -208,53 +234,53 @@ export class LoopbackCluster {
         "",
       ].join("\n"),
     );
-    this.start(n);
+    await this.start(n);
     this.psql(n, "create user repmgr superuser replication");
     this.psql(n, "create database repmgr owner repmgr");
     this.writeRepmgrConf(n);
   }
 
-  private repmgr(n: PgNode, args: string[]): string {
+  private repmgr(n: PgNode, args: string[]): Promise<string> {
     return this.asPg(`${PG_BIN}/repmgr`, ["-f", n.repmgrConf, ...args], 60_000);
   }
 
-  addPrimary(name: string, nodeId: number, address: string): PgNode {
+  async addPrimary(name: string, nodeId: number, address: string): Promise<PgNode> {
     const n = this.defineNode(name, nodeId, address);
-    this.initdb(n);
-    this.repmgr(n, ["primary", "register"]);
+    await this.initdb(n);
+    await this.repmgr(n, ["primary", "register"]);
     return n;
   }
 
-  addStandby(name: string, nodeId: number, address: string, upstream: PgNode): PgNode {
+  async addStandby(name: string, nodeId: number, address: string, upstream: PgNode): Promise<PgNode> {
     const n = this.defineNode(name, nodeId, address);
-    this.asPg(
+    await this.asPg(
       `${PG_BIN}/pg_basebackup`,
       ["-d", `host=${upstream.address} port=${this.port} user=repmgr application_name=${name}`, "-D", n.dataDir, "-R", "-X", "stream", "-c", "fast"],
       120_000,
     );
     // The copied postgresql.conf carries the upstream's address and socket: later lines win.
     appendFileSync(join(n.dataDir, "postgresql.conf"), this.localSettings(n));
-    this.start(n);
+    await this.start(n);
     this.writeRepmgrConf(n);
     // repmgr refuses to register a standby that is not yet attached ("startup"): wait, bounded.
     const deadline = Date.now() + 60_000;
     while (this.psql(upstream, `select count(*) from pg_stat_replication where application_name = '${name}' and state = 'streaming'`) !== "1") {
       if (Date.now() > deadline) throw new Error(`${name} is not streaming from ${upstream.name} after 60 s:\n${this.log(n)}`);
-      spawnSync("sleep", ["0.3"]);
+      await new Promise((r) => setTimeout(r, 300));
     }
-    this.repmgr(n, ["standby", "register", "--wait-sync=20"]);
+    await this.repmgr(n, ["standby", "register", "--wait-sync=20"]);
     return n;
   }
 
-  addWitness(name: string, nodeId: number, address: string, primary: PgNode): PgNode {
+  async addWitness(name: string, nodeId: number, address: string, primary: PgNode): Promise<PgNode> {
     const n = this.defineNode(name, nodeId, address);
-    this.initdb(n);
-    this.repmgr(n, ["witness", "register", "-h", primary.address, "-p", String(this.port)]);
+    await this.initdb(n);
+    await this.repmgr(n, ["witness", "register", "-h", primary.address, "-p", String(this.port)]);
     return n;
   }
 
   /** repmgr with a node's repmgr.conf, as postgres; throws on a non-zero exit. */
-  repmgrOn(n: PgNode, args: string[], timeoutMs = 120_000): string {
+  repmgrOn(n: PgNode, args: string[], timeoutMs = 120_000): Promise<string> {
     return this.asPg(`${PG_BIN}/repmgr`, ["-f", n.repmgrConf, ...args], timeoutMs);
   }
 

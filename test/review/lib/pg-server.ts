@@ -2,18 +2,22 @@
  * A throwaway PostgreSQL 15 on loopback for the state backend tests: initdb in a temporary
  * directory, pg_ctl on a free port, trust authentication on 127.0.0.1 only. Every step bounded.
  */
-import { spawnSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import { run, runAsync } from "../../ops/lib/loopback-cluster";
 
 export const PG_BIN = "/usr/lib/postgresql/15/bin";
 
 function pgIds(): { uid: number; gid: number } {
-  const r = spawnSync("id", ["-u", "postgres"], { encoding: "utf8" });
-  const g = spawnSync("id", ["-g", "postgres"], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error("no postgres OS user: apt-get install -y postgresql-15");
-  return { uid: Number(r.stdout.trim()), gid: Number(g.stdout.trim()) };
+  const id = (flag: string): number => {
+    try {
+      return Number(run("id", [flag, "postgres"], { timeoutMs: 10_000 }).trim());
+    } catch {
+      throw new Error("no postgres OS user: apt-get install -y postgresql-15");
+    }
+  };
+  return { uid: id("-u"), gid: id("-g") };
 }
 
 export function requirePg(): void {
@@ -33,12 +37,6 @@ export function freePort(): Promise<number> {
   });
 }
 
-function asPg(cmd: string, args: string[], timeout = 60_000): string {
-  const r = spawnSync("runuser", ["-u", "postgres", "--", cmd, ...args], { encoding: "utf8", timeout, killSignal: "SIGKILL", cwd: "/" });
-  if (r.error || r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.error?.message ?? `exit ${r.status}`}): ${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
-
 export class LoopbackPg {
   readonly dataDir: string;
   readonly sockDir: string;
@@ -50,15 +48,19 @@ export class LoopbackPg {
     this.sockDir = join(baseDir, "pgsock");
   }
 
-  start(database: string): void {
+  /** initdb, start, createdb: asynchronous (initdb can take a while on a busy machine). */
+  async start(database: string): Promise<void> {
     const { uid, gid } = pgIds();
     chmodSync(this.baseDir, 0o755); // mkdtemp makes it 0700: the postgres user must reach its directories
     for (const d of [this.dataDir, this.sockDir]) {
       mkdirSync(d, { recursive: true });
       chownSync(d, uid, gid);
     }
-    asPg(`${PG_BIN}/initdb`, ["-D", this.dataDir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"]);
-    asPg(
+    await runAsync(`${PG_BIN}/initdb`, ["-D", this.dataDir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"], {
+      asPostgres: true,
+      timeoutMs: 60_000,
+    });
+    await runAsync(
       `${PG_BIN}/pg_ctl`,
       [
         "-D",
@@ -72,20 +74,23 @@ export class LoopbackPg {
         "30",
         "start",
       ],
-      40_000,
+      { asPostgres: true, timeoutMs: 40_000 },
     );
-    asPg(`${PG_BIN}/createdb`, ["-h", "127.0.0.1", "-p", String(this.port), database]);
+    await runAsync(`${PG_BIN}/createdb`, ["-h", "127.0.0.1", "-p", String(this.port), database], { asPostgres: true, timeoutMs: 30_000 });
   }
 
   psql(database: string, sql: string): string {
-    return asPg(`${PG_BIN}/psql`, ["-h", "127.0.0.1", "-p", String(this.port), "-d", database, "-At", "-c", sql]).trim();
+    return run(`${PG_BIN}/psql`, ["-h", "127.0.0.1", "-p", String(this.port), "-d", database, "-At", "-c", sql], {
+      asPostgres: true,
+      timeoutMs: 20_000,
+    }).trim();
   }
 
   stop(): void {
-    spawnSync("runuser", ["-u", "postgres", "--", `${PG_BIN}/pg_ctl`, "-D", this.dataDir, "-m", "immediate", "-w", "-t", "20", "stop"], {
-      timeout: 30_000,
-      killSignal: "SIGKILL",
-      cwd: "/",
-    });
+    try {
+      run(`${PG_BIN}/pg_ctl`, ["-D", this.dataDir, "-m", "immediate", "-w", "-t", "20", "stop"], { asPostgres: true, timeoutMs: 30_000 });
+    } catch {
+      /* not running */
+    }
   }
 }
