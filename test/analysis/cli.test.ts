@@ -1,9 +1,9 @@
-import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { CliIo } from "../../src/cli/command";
 import { runCli } from "../../src/cli/main";
+import { spawnAsync } from "../../src/spawn-async";
 import { geoInput, singleInput } from "./fixtures";
 import { tempDir } from "../helpers/tmp";
 
@@ -60,12 +60,15 @@ describe("ems-ha failover", () => {
     expect((await cli(["failover", "--down", "pg-1"])).err).toContain("--config");
   });
 
-  it("loads a TypeScript module through the real CLI", () => {
-    const r = spawnSync(process.execPath, [join(ROOT, "bin/ems-ha.js"), "failover", "--config", "examples/geo-redundant.ts", "--down", "pg-1,pg-2", "--json"], {
-      cwd: ROOT,
-      encoding: "utf8",
-      timeout: 60_000,
-    });
+  it("loads a TypeScript module through the real CLI", async () => {
+    const r = await spawnAsync(
+      process.execPath,
+      [join(ROOT, "bin/ems-ha.js"), "failover", "--config", "examples/geo-redundant.ts", "--down", "pg-1,pg-2", "--json"],
+      {
+        cwd: ROOT,
+        timeoutMs: 60_000,
+      },
+    );
     // stderr names the deployment file and nothing else.
     expect(r.stderr).toBe(`ems-ha: deployment ${join(ROOT, "examples/geo-redundant.ts")} (from --config)\n`);
     expect(r.status).toBe(0);

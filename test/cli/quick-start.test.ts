@@ -8,10 +8,10 @@
  * node_modules hard-linked (`cp -al`) from the checkout (a symbolic link when /tmp is another file
  * system); needs git and cp.
  */
-import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawnAsync } from "../../src/spawn-async";
 import { tempDir } from "../helpers/tmp";
 
 const ROOT = join(__dirname, "..", "..");
@@ -44,8 +44,8 @@ function commands(text: string): string[] {
     .filter(Boolean);
 }
 
-function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}, timeout = 120_000) {
-  const r = spawnSync(cmd, args, { cwd, env: { ...process.env, CHECKPOINT_DISABLE: "1", EMS_HA_CONFIG: "", ...env }, encoding: "utf8", timeout });
+async function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000) {
+  const r = await spawnAsync(cmd, args, { cwd, env: { ...process.env, CHECKPOINT_DISABLE: "1", EMS_HA_CONFIG: "", ...env }, timeoutMs });
   if (r.error) throw new Error(`${cmd} could not run (${r.error.message}): the quick-start test needs it`);
   return r;
 }
@@ -61,12 +61,12 @@ describe("CI runs the README's quick start", () => {
     expect(existsSync(join(ROOT, "scripts/setup.sh"))).toBe(true);
   });
 
-  it("scripts/setup.sh installs every Debian package the tests name (and is valid bash)", () => {
+  it("scripts/setup.sh installs every Debian package the tests name (and is valid bash)", async () => {
     const setup = readFileSync(join(ROOT, "scripts/setup.sh"), "utf8");
     for (const p of ["postgresql-15", "postgresql-15-repmgr", "openssh-server", "debootstrap", "systemd-container", "iproute2"]) {
       expect(setup).toMatch(new RegExp(`PKGS=\\([^)]*\\b${p.replace(/[.-]/g, "\\$&")}\\b`));
     }
-    const r = run("bash", ["-n", join(ROOT, "scripts/setup.sh")], ROOT);
+    const r = await run("bash", ["-n", join(ROOT, "scripts/setup.sh")], ROOT);
     expect(r.status, r.stderr).toBe(0);
   });
 });
@@ -74,12 +74,12 @@ describe("CI runs the README's quick start", () => {
 describe("a newcomer's own deployment on a fresh clone", () => {
   let clone = "";
 
-  beforeAll(() => {
+  beforeAll(async () => {
     const work = tempDir("ems-ha-clone-");
     clone = join(work, "ems-ha");
-    const c = run("git", ["clone", "--quiet", "--no-hardlinks", ROOT, clone], work);
+    const c = await run("git", ["clone", "--quiet", "--no-hardlinks", ROOT, clone], work);
     expect(c.status, `git clone: ${c.stderr}`).toBe(0);
-    const l = run("cp", ["-al", join(ROOT, "node_modules"), join(clone, "node_modules")], work);
+    const l = await run("cp", ["-al", join(ROOT, "node_modules"), join(clone, "node_modules")], work);
     if (l.status !== 0) {
       // Hard links cannot cross file systems (a tmpfs /tmp): link the directory instead.
       rmSync(join(clone, "node_modules"), { recursive: true, force: true });
@@ -96,29 +96,32 @@ describe("a newcomer's own deployment on a fresh clone", () => {
     if (clone) rmSync(clone, { recursive: true, force: true });
   });
 
-  it("`ems-ha check` accepts the copied example without --config and names the file", () => {
-    const r = run(process.execPath, [join(clone, "bin/ems-ha.js"), "check"], clone);
+  it("`ems-ha check` accepts the copied example without --config and names the file", async () => {
+    const r = await run(process.execPath, [join(clone, "bin/ems-ha.js"), "check"], clone);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toContain(`ems-ha: deployment ${join(clone, "ems-ha.config.ts")} (found in the working directory)`);
     expect(r.stdout).toMatch(/0 error\(s\)/);
   });
 
-  it("the copied file type-checks: its import resolves in the checkout without a build", () => {
+  it("the copied file type-checks: its import resolves in the checkout without a build", async () => {
     writeFileSync(
       join(clone, "tsconfig.user.json"),
       JSON.stringify({ extends: "./tsconfig.json", include: [], files: ["ems-ha.config.ts"], compilerOptions: { noEmit: true } }),
     );
-    const r = run(process.execPath, [join(clone, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.user.json"], clone);
+    const r = await run(process.execPath, [join(clone, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.user.json"], clone);
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(existsSync(join(clone, "dist")), "no build happened").toBe(false);
   }, 120_000);
 
-  it("the cdktf app synthesizes the user's deployment, only it, with the user's values", () => {
+  it("the cdktf app synthesizes the user's deployment, only it, with the user's values", async () => {
     const out = join(clone, "cdktf.out");
     // What `npx cdktf synth` runs (cdktf.json "app"), with the directory cdktf gives it.
     const app = (JSON.parse(readFileSync(join(clone, "cdktf.json"), "utf8")) as { app: string }).app;
     expect(app).toBe("npx tsx stacks/main.ts");
-    const r = run(process.execPath, [join(clone, "node_modules/tsx/dist/cli.mjs"), "stacks/main.ts"], clone, { CDKTF_OUTDIR: out, EMS_HA_OFFLINE_FILES: "1" });
+    const r = await run(process.execPath, [join(clone, "node_modules/tsx/dist/cli.mjs"), "stacks/main.ts"], clone, {
+      CDKTF_OUTDIR: out,
+      EMS_HA_OFFLINE_FILES: "1",
+    });
     expect(r.status, r.stderr).toBe(0);
     // The newcomer has no installer, CA bundle or keys yet: README step 3 names the offline mode.
     expect(r.stdout).toMatch(/warning: installer\.source\.path: .*does not exist/);
@@ -131,13 +134,13 @@ describe("a newcomer's own deployment on a fresh clone", () => {
     expect(tf).not.toContain("192.168.1.21");
   }, 120_000);
 
-  it("`ems-ha init` in the clone refuses to overwrite the user's file", () => {
+  it("`ems-ha init` in the clone refuses to overwrite the user's file", async () => {
     const before = readFileSync(join(clone, "ems-ha.config.ts"), "utf8");
-    const r = run(process.execPath, [join(clone, "bin/ems-ha.js"), "init"], clone);
+    const r = await run(process.execPath, [join(clone, "bin/ems-ha.js"), "init"], clone);
     expect(r.status).toBe(2);
     expect(readFileSync(join(clone, "ems-ha.config.ts"), "utf8")).toBe(before);
     copyFileSync(join(clone, "examples/geo-redundant.ts"), join(clone, "geo.ts"));
-    const geo = run(process.execPath, [join(clone, "bin/ems-ha.js"), "check", "--config", "geo.ts"], clone);
+    const geo = await run(process.execPath, [join(clone, "bin/ems-ha.js"), "check", "--config", "geo.ts"], clone);
     expect(geo.status, geo.stderr).toBe(0);
   });
 });

@@ -2,11 +2,11 @@
  * The cdktf app as users run it: every example synthesizes; no secret value reaches cdktf.out;
  * a bad deployment exits 2 and writes nothing.
  */
-import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { spawnAsync } from "../../src/spawn-async";
 import example from "../../examples/single-region";
 import { tempDir } from "../helpers/tmp";
 
@@ -20,11 +20,10 @@ const SECRETS = {
 };
 
 function runApp(env: Record<string, string>, cwd = ROOT) {
-  return spawnSync(process.execPath, [join(ROOT, "node_modules/tsx/dist/cli.mjs"), join(ROOT, "stacks/main.ts")], {
+  return spawnAsync(process.execPath, [join(ROOT, "node_modules/tsx/dist/cli.mjs"), join(ROOT, "stacks/main.ts")], {
     cwd,
     env: { ...process.env, CHECKPOINT_DISABLE: "1", EMS_HA_CONFIG: "", ...env },
-    encoding: "utf8",
-    timeout: 120_000,
+    timeoutMs: 120_000,
   });
 }
 
@@ -36,9 +35,9 @@ function allFiles(dir: string): string[] {
 }
 
 describe("cdktf app", () => {
-  it("synthesizes every example stack and no secret value appears anywhere in the output", () => {
+  it("synthesizes every example stack and no secret value appears anywhere in the output", async () => {
     const out = join(tempDir("ems-ha-out-"), "cdktf.out");
-    const r = runApp({ ...SECRETS, CDKTF_OUTDIR: out });
+    const r = await runApp({ ...SECRETS, CDKTF_OUTDIR: out });
     expect(r.status, r.stderr).toBe(0);
     const stacks = readdirSync(join(out, "stacks"));
     expect(stacks).toContain("single-region");
@@ -54,23 +53,23 @@ describe("cdktf app", () => {
     }
   });
 
-  it("synthesizes the user's deployment from EMS_HA_CONFIG as the stack of its topology", () => {
+  it("synthesizes the user's deployment from EMS_HA_CONFIG as the stack of its topology", async () => {
     const dir = tempDir("ems-ha-user-");
     const cfg = join(dir, "mine.json");
     writeFileSync(cfg, JSON.stringify({ ...example, emsNodes: [...example.emsNodes, { name: "ems-3", address: "192.168.1.12" }] }));
     const out = join(dir, "out");
-    const r = runApp({ EMS_HA_CONFIG: cfg, CDKTF_OUTDIR: out, EMS_HA_OFFLINE_FILES: "1" });
+    const r = await runApp({ EMS_HA_CONFIG: cfg, CDKTF_OUTDIR: out, EMS_HA_OFFLINE_FILES: "1" });
     expect(r.status, r.stderr).toBe(0);
     expect(readdirSync(join(out, "stacks"))).toEqual(["single-region"]);
     const json = JSON.parse(readFileSync(join(out, "stacks/single-region/cdk.tf.json"), "utf8"));
     expect(Object.keys(json.resource.terraform_data).filter((k) => k.startsWith("ems-3_install"))).toHaveLength(1);
   });
 
-  it("prints topology rule warnings at synth on stdout (cdktf shows stderr as [ERROR]), labelled warning, with the nodes and the fix", () => {
+  it("prints topology rule warnings at synth on stdout (cdktf shows stderr as [ERROR]), labelled warning, with the nodes and the fix", async () => {
     const dir = tempDir("ems-ha-warn-");
     const cfg = join(dir, "two-nodes.json");
     writeFileSync(cfg, JSON.stringify({ ...example, database: { ...example.database, nodes: example.database.nodes.filter((n) => n.role === "data") } }));
-    const r = runApp({ EMS_HA_CONFIG: cfg, CDKTF_OUTDIR: join(dir, "out"), EMS_HA_OFFLINE_FILES: "1" });
+    const r = await runApp({ EMS_HA_CONFIG: cfg, CDKTF_OUTDIR: join(dir, "out"), EMS_HA_OFFLINE_FILES: "1" });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^\[single-region\] warning: even-voting-nodes \[pg-1, pg-2\]: .*Fix: /m);
     expect(r.stdout.match(/even-voting-nodes/g)).toHaveLength(1);
@@ -96,13 +95,13 @@ describe("cdktf app", () => {
       };
     }
 
-    it("makes every local path absolute, relative to the deployment file (cdktf runs Terraform in cdktf.out/stacks/<stack>)", () => {
+    it("makes every local path absolute, relative to the deployment file (cdktf runs Terraform in cdktf.out/stacks/<stack>)", async () => {
       const dir = tempDir("ems-ha-paths-");
       const cfg = join(dir, "deployment.json");
       writeFileSync(cfg, JSON.stringify(withFiles(dir)));
       const out = join(dir, "out");
       // Run from another directory: the paths must not depend on where cdktf is started.
-      const r = runApp({ EMS_HA_CONFIG: cfg, CDKTF_OUTDIR: out }, tempDir("ems-ha-cwd-"));
+      const r = await runApp({ EMS_HA_CONFIG: cfg, CDKTF_OUTDIR: out }, tempDir("ems-ha-cwd-"));
       expect(r.status, r.stderr).toBe(0);
       const json = JSON.parse(readFileSync(join(out, "stacks/single-region/cdk.tf.json"), "utf8"));
       const install = Object.entries(
@@ -114,13 +113,13 @@ describe("cdktf app", () => {
       expect(json.provider.docker[0].ssh_opts).toEqual(expect.arrayContaining(["-i", join(dir, "keys/id")]));
     });
 
-    it("exits 2 naming the field when a local file is missing or its sha256 does not match, and writes nothing", () => {
+    it("exits 2 naming the field when a local file is missing or its sha256 does not match, and writes nothing", async () => {
       const dir = tempDir("ems-ha-files-");
       const cfg = join(dir, "deployment.json");
       const d = withFiles(dir, "another installer\n");
       writeFileSync(cfg, JSON.stringify({ ...d, fortigate: { ...d.fortigate, caBundleFile: "missing-ca.pem" } }));
       const out = join(dir, "out");
-      const r = runApp({ EMS_HA_CONFIG: cfg, CDKTF_OUTDIR: out });
+      const r = await runApp({ EMS_HA_CONFIG: cfg, CDKTF_OUTDIR: out });
       expect(r.status).toBe(2);
       expect(r.stderr).toContain("installer.source.path");
       expect(r.stderr).toMatch(/sha256 is [0-9a-f]{64}/);
@@ -129,27 +128,27 @@ describe("cdktf app", () => {
       expect(r.stderr).toContain("EMS_HA_OFFLINE_FILES=1");
       expect(existsSync(out)).toBe(false);
       // Offline mode: the same deployment synthesizes, with warnings.
-      const off = runApp({ EMS_HA_CONFIG: cfg, CDKTF_OUTDIR: out, EMS_HA_OFFLINE_FILES: "1" });
+      const off = await runApp({ EMS_HA_CONFIG: cfg, CDKTF_OUTDIR: out, EMS_HA_OFFLINE_FILES: "1" });
       expect(off.status, off.stderr).toBe(0);
       expect(off.stdout).toMatch(/warning: installer\.source\.path/);
       expect(off.stderr).toBe("");
     });
   });
 
-  it("still refuses to synthesize without Terraform (the version check runs once, not once per resource)", () => {
+  it("still refuses to synthesize without Terraform (the version check runs once, not once per resource)", async () => {
     const out = join(tempDir("ems-ha-notf-"), "cdktf.out");
-    const r = runApp({ CDKTF_OUTDIR: out, PATH: "/usr/bin:/bin" });
+    const r = await runApp({ CDKTF_OUTDIR: out, PATH: "/usr/bin:/bin" });
     expect(r.status).not.toBe(0);
     const mentions = r.stderr.match(/Could not determine version of terraform/g) ?? [];
     expect(mentions.length).toBeGreaterThan(0);
   });
 
-  it("exits 2 with every error and writes nothing for a bad deployment", () => {
+  it("exits 2 with every error and writes nothing for a bad deployment", async () => {
     const dir = tempDir("ems-ha-bad-");
     const cfg = join(dir, "bad.json");
     writeFileSync(cfg, JSON.stringify({ ...example, ems: { fqdn: "x.example.com", vip: "not-an-ip", keepaliveSeconds: 99 } }));
     const out = join(dir, "out");
-    const r = runApp({ EMS_HA_CONFIG: cfg, CDKTF_OUTDIR: out });
+    const r = await runApp({ EMS_HA_CONFIG: cfg, CDKTF_OUTDIR: out });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("ems.vip");
     expect(r.stderr).toContain("ems.keepaliveSeconds");

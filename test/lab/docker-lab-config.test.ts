@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseDeployment } from "../../src/config/parse";
+import { spawnAsync } from "../../src/spawn-async";
 import labDocker, { labDockerDeployment, type LabImage } from "../../examples/lab-docker";
 import { labGeoDockerDeployment } from "../../examples/lab-geo-docker";
 import lab from "../../examples/lab";
@@ -59,11 +60,12 @@ describe("examples/lab-docker.ts", () => {
     expect(d.database.image).toEqual({ name: "ems-postgres-ha-standin", tag: "7.4.4", source: { kind: "tarball", path: NEW.hostPath, sha256: NEW.sha256 } });
   });
 
-  it("names the cached stand-in tarball with its real sha256 by default", () => {
+  it("names the cached stand-in tarball with its real sha256 by default", async () => {
     const d = parseDeployment(labDocker);
     const src = d.database.image.source;
     if (src.kind !== "tarball") throw new Error("expected a tarball source");
-    const images = spawnSync(TSX, [join(REPO_ROOT, "test/standins/ems-postgres-ha/build.ts")], { encoding: "utf8", timeout: 1_200_000 });
+    // Asynchronous: the first build takes minutes, and a worker blocked for 60 s fails the whole vitest run.
+    const images = await spawnAsync(TSX, [join(REPO_ROOT, "test/standins/ems-postgres-ha/build.ts")], { timeoutMs: 1_200_000 });
     expect(images.status, images.stderr).toBe(0);
     const built = (JSON.parse(images.stdout.trim().split("\n").at(-1)!) as StandinImage[]).find((i) => i.tag === "7.4.4")!;
     expect(src).toEqual({ kind: "tarball", path: built.hostPath, sha256: built.sha256 });
@@ -155,7 +157,7 @@ describe("Docker host setup", () => {
     const dir = mkdtempSync("/tmp/cgroup-script-");
     try {
       writeFileSync(join(dir, "s.sh"), s);
-      expect(spawnSync("sh", ["-n", join(dir, "s.sh")]).status).toBe(0);
+      expect(spawnSync("sh", ["-n", join(dir, "s.sh")], { timeout: 10_000 }).status).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -166,20 +168,20 @@ describe("Docker host setup", () => {
 });
 
 describe("lab CLI with --config", () => {
-  const cli = (...args: string[]) => spawnSync(TSX, [CLI, ...args], { encoding: "utf8", timeout: 120_000 });
+  const cli = (...args: string[]) => spawnAsync(TSX, [CLI, ...args], { timeoutMs: 120_000 });
   const cfg = join(REPO_ROOT, "examples/lab-docker.ts");
-  it("deploy and drill find the lab of the config's subnet, and say when it is not up (exit 1)", () => {
+  it("deploy and drill find the lab of the config's subnet, and say when it is not up (exit 1)", async () => {
     for (const c of ["deploy", "drill"]) {
-      const r = cli(c, "--config", join(REPO_ROOT, "examples/lab-geo-docker.ts"));
+      const r = await cli(c, "--config", join(REPO_ROOT, "examples/lab-geo-docker.ts"));
       expect(r.stderr).toMatch(/no lab is up on 10\.231\.18\.0\/24 \(the subnet of the config's hosts\)/);
       expect(r.status).toBe(1);
     }
   }, 120_000);
-  it("rejects --config with --subnet or --failover (exit 2)", () => {
-    const a = cli("deploy", "--config", cfg, "--subnet", "10.231.17");
+  it("rejects --config with --subnet or --failover (exit 2)", async () => {
+    const a = await cli("deploy", "--config", cfg, "--subnet", "10.231.17");
     expect(a.stderr).toMatch(/give --config or --subnet, not both/);
     expect(a.status).toBe(2);
-    const b = cli("deploy", "--config", cfg, "--failover", "guide");
+    const b = await cli("deploy", "--config", cfg, "--failover", "guide");
     expect(b.stderr).toMatch(/--failover applies to the default lab deployment/);
     expect(b.status).toBe(2);
   }, 120_000);

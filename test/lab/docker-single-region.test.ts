@@ -12,14 +12,14 @@
  * Needs root, systemd-nspawn, debootstrap, iproute2, openssh-client and terraform. On a machine
  * without them it FAILS naming what is missing; it is never skipped.
  */
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labDockerDeployment } from "../../examples/lab-docker";
 import type { Deployment, DeploymentInput } from "../../src/config/schema";
 import { gatherStatus } from "../../src/ops/status";
+import { spawnAsync } from "../../src/spawn-async";
 import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
 import { labDeploy, labPlan, labReapply, labSecrets, type DeployResult } from "../../lab/lib/deploy";
 import { labDrill } from "../../lab/lib/drill";
@@ -106,7 +106,7 @@ describe("single-region (Docker, ssh engine) on lab hosts", () => {
     expect(src.kind === "tarball" && img.stdout.includes(`image-${src.sha256}`)).toBe(true);
   }, 1_200_000);
 
-  it("reaches a DB host's Docker engine exactly as the kreuzwerker provider would (provider engine's host and ssh_opts), with the pinned key and no known_hosts of the runner", () => {
+  it("reaches a DB host's Docker engine exactly as the kreuzwerker provider would (provider engine's host and ssh_opts), with the pinned key and no known_hosts of the runner", async () => {
     // The same deployment with the provider engine, synthesized as `cdktf synth` does (not applied: no provider here).
     const dir = mkdtempSync(join(tmpdir(), "ems-ha-provider-engine-"));
     try {
@@ -119,11 +119,10 @@ describe("single-region (Docker, ssh engine) on lab hosts", () => {
       };
       writeFileSync(cfg, JSON.stringify(provider));
       const out = join(dir, "out");
-      const synth = spawnSync(process.execPath, [join(REPO_ROOT, "node_modules/tsx/dist/cli.mjs"), join(REPO_ROOT, "stacks/main.ts")], {
+      const synth = await spawnAsync(process.execPath, [join(REPO_ROOT, "node_modules/tsx/dist/cli.mjs"), join(REPO_ROOT, "stacks/main.ts")], {
         cwd: REPO_ROOT,
         env: { ...process.env, CHECKPOINT_DISABLE: "1", EMS_HA_CONFIG: cfg, CDKTF_OUTDIR: out, EMS_HA_TF_STATE_DIR: join(dir, "tfstate") },
-        encoding: "utf8",
-        timeout: 180_000,
+        timeoutMs: 180_000,
       });
       expect(synth.status, synth.stderr).toBe(0);
       const json = JSON.parse(readFileSync(join(out, "stacks", "single-region", "cdk.tf.json"), "utf8")) as {
@@ -132,7 +131,7 @@ describe("single-region (Docker, ssh engine) on lab hosts", () => {
       const providers = json.provider?.docker ?? [];
       expect(providers.length).toBe(3);
       const home = join(dir, "home"); // an empty HOME; and ssh_opts' UserKnownHostsFile replaces the runner's known_hosts, so only the pinned key counts
-      spawnSync("mkdir", ["-p", home]);
+      mkdirSync(home, { recursive: true });
       for (const n of d.database.nodes) {
         const p = providers.find((x) => x.host === `ssh://${n.ssh.user}@${n.address}:${n.ssh.port}`);
         expect(p, `no docker provider for ${n.name}: ${providers.map((x) => x.host).join(", ")}`).toBeDefined();
@@ -141,18 +140,17 @@ describe("single-region (Docker, ssh engine) on lab hosts", () => {
         expect(opts).toContain("BatchMode=yes");
         expect(opts.some((o) => o.startsWith("UserKnownHostsFile="))).toBe(true);
         // The provider's command line: ssh <ssh_opts> -l user -p port -- host docker system dial-stdio.
-        const run = (cmd: string[], timeout: number) =>
-          spawnSync("ssh", [...opts, "-T", "-l", n.ssh.user, "-p", String(n.ssh.port), "--", n.address, ...cmd], {
+        const run = (cmd: string[], timeoutMs: number) =>
+          spawnAsync("ssh", [...opts, "-T", "-l", n.ssh.user, "-p", String(n.ssh.port), "--", n.address, ...cmd], {
             env: { PATH: process.env.PATH, HOME: home },
             input: "",
-            encoding: "utf8",
-            timeout,
+            timeoutMs,
           });
         const t0 = Date.now();
-        const version = run(["docker", "version", "--format", "'{{.Server.Version}}'"], 30_000);
+        const version = await run(["docker", "version", "--format", "'{{.Server.Version}}'"], 30_000);
         expect(version.status, `${n.name}: ${version.stderr}`).toBe(0);
         expect(version.stdout.trim()).toMatch(/^\d+\.\d+/);
-        const dial = run(["docker", "system", "dial-stdio"], 30_000);
+        const dial = await run(["docker", "system", "dial-stdio"], 30_000);
         expect(dial.status, `${n.name}: ${dial.stderr}`).toBe(0);
         expect(dial.stderr).not.toMatch(/Host key verification failed|Permanently added/);
         log(`${n.name}: docker ${version.stdout.trim()} over the provider's ssh in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -180,10 +178,9 @@ describe("single-region (Docker, ssh engine) on lab hosts", () => {
       ["ems-1", "primary", 0],
       ["ems-2", "secondary", 0],
     ]);
-    const cli = spawnSync(process.execPath, [join(REPO_ROOT, "bin/ems-ha.js"), "status", "--config", join(state!.stateDir, "deployment.json")], {
+    const cli = await spawnAsync(process.execPath, [join(REPO_ROOT, "bin/ems-ha.js"), "status", "--config", join(state!.stateDir, "deployment.json")], {
       env,
-      encoding: "utf8",
-      timeout: 120_000,
+      timeoutMs: 120_000,
     });
     expect(cli.status, cli.stderr).toBe(0);
     expect(cli.stdout + cli.stderr).not.toContain(secrets.db_password);

@@ -2,12 +2,12 @@
  * The lab's pure parts and its refusals: the lab deployment, subnet checks, host planning,
  * preflight messages and the CLI's exit codes. No host is booted here (lab-hosts.test.ts does).
  */
-import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseDeployment } from "../../src/config/parse";
+import { spawnAsync } from "../../src/spawn-async";
 import lab, { STANDIN_INSTALLER, labDeployment } from "../../examples/lab";
 import { labBridgeName, labKeyPath, labMachineName, labStateDir, REPO_ROOT } from "../../lab/lib/paths";
 import { preflightProblems } from "../../lab/lib/preflight";
@@ -111,13 +111,12 @@ describe("preflight", () => {
     expect(problems).toContain("ems-ha-no-such-tool not found on PATH: install the Debian package ems-ha-fake-package (apt-get install ems-ha-fake-package)");
   });
 
-  it("the CLI refuses to run without root, naming the permission, exit 1", () => {
+  it("the CLI refuses to run without root, naming the permission, exit 1", async () => {
     const scratch = mkdtempSync("/var/tmp/lab-nonroot-");
     chmodSync(scratch, 0o777);
     try {
-      const r = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", TSX, CLI, "up"], {
-        encoding: "utf8",
-        timeout: 60_000,
+      const r = await spawnAsync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", TSX, CLI, "up"], {
+        timeoutMs: 60_000,
         env: { PATH: process.env.PATH, HOME: scratch, TMPDIR: scratch },
       });
       expect(r.error).toBeUndefined();
@@ -130,28 +129,28 @@ describe("preflight", () => {
 });
 
 describe("lab CLI", () => {
-  const cli = (...args: string[]) => spawnSync(TSX, [CLI, ...args], { encoding: "utf8", timeout: 60_000 });
-  it("deploy and drill need a lab that is up (exit 1), and reject bad options (exit 2)", () => {
+  const cli = (...args: string[]) => spawnAsync(TSX, [CLI, ...args], { timeoutMs: 60_000 });
+  it("deploy and drill need a lab that is up (exit 1), and reject bad options (exit 2)", async () => {
     for (const c of ["deploy", "drill"]) {
-      const r = cli(c, "--subnet", "10.231.99");
+      const r = await cli(c, "--subnet", "10.231.99");
       expect(r.stderr).toMatch(/no lab is up: run `npm run lab -- up` first/);
       expect(r.status).toBe(1);
     }
-    const f = cli("deploy", "--subnet", "10.231.99", "--failover", "fast");
+    const f = await cli("deploy", "--subnet", "10.231.99", "--failover", "fast");
     expect(f.stderr).toMatch(/--failover must be tuned or guide/);
     expect(f.status).toBe(2);
-    const s = cli("drill", "--subnet", "10.231.99", "--stop", "gently");
+    const s = await cli("drill", "--subnet", "10.231.99", "--stop", "gently");
     expect(s.stderr).toMatch(/--stop must be immediate or kill/);
     expect(s.status).toBe(2);
   }, 60_000);
-  it("rejects an unknown command or flag with usage, exit 2", () => {
-    const a = cli("boot");
+  it("rejects an unknown command or flag with usage, exit 2", async () => {
+    const a = await cli("boot");
     expect(a.stderr).toMatch(/unknown command 'boot'[\s\S]*usage: npm run lab/);
     expect(a.status).toBe(2);
-    const b = cli("up", "--subnet", "10.231");
+    const b = await cli("up", "--subnet", "10.231");
     expect(b.stderr).toMatch(/'10\.231' must be the first three octets/);
     expect(b.status).toBe(2);
-    const c = cli("status", "--verbose");
+    const c = await cli("status", "--verbose");
     expect(c.stderr).toMatch(/unknown argument '--verbose'/);
     expect(c.status).toBe(2);
   }, 60_000);

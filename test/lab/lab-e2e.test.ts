@@ -7,13 +7,13 @@
  * Needs root, systemd-nspawn, debootstrap, iproute2, openssh-client and terraform. On a machine
  * without them it FAILS naming what is missing; it is never skipped.
  */
-import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labDeployment } from "../../examples/lab";
 import { parseDeployment } from "../../src/config/parse";
 import { gatherStatus } from "../../src/ops/status";
+import { spawnAsync } from "../../src/spawn-async";
 import { labDeploy, labPlan, labReapply, labSecrets, type DeployResult } from "../../lab/lib/deploy";
 import { labDrill } from "../../lab/lib/drill";
 import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
@@ -74,10 +74,9 @@ describe("lab end to end", () => {
       ["ems-2", "secondary", 0],
     ]);
     // The CLI itself, as a user runs it: exit 0 when healthy.
-    const cli = spawnSync(process.execPath, [join(REPO_ROOT, "bin/ems-ha.js"), "status", "--config", join(state!.stateDir, "deployment.json")], {
+    const cli = await spawnAsync(process.execPath, [join(REPO_ROOT, "bin/ems-ha.js"), "status", "--config", join(state!.stateDir, "deployment.json")], {
       env,
-      encoding: "utf8",
-      timeout: 120_000,
+      timeoutMs: 120_000,
     });
     expect(cli.status, cli.stderr).toBe(0);
     expect(cli.stdout + cli.stderr).not.toContain(secrets.db_password);

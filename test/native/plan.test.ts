@@ -3,15 +3,16 @@
  * review pipeline runs it: no SSH key file, dummy secrets in TF_VAR_*, no provider download.
  */
 import { Testing } from "cdktf";
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawnAsync } from "../../src/spawn-async";
 import { DUMMY_SECRETS, exampleDeployment, nativeStack } from "./helpers";
 import { tempDir } from "../helpers/tmp";
 
 function terraformBinary(): string {
-  const r = spawnSync("terraform", ["version"], { encoding: "utf8" });
+  const r = spawnSync("terraform", ["version"], { encoding: "utf8", timeout: 20_000 });
   if (r.error || r.status !== 0) {
     throw new Error("terraform is not installed or not on PATH: this test needs Terraform >= 1.4 (terraform_data); install it from releases.hashicorp.com");
   }
@@ -24,7 +25,7 @@ describe("terraform plan of native-single-region", () => {
   let planOutput = "";
   const keyPath = "/nonexistent/ems-ha-test/id_ed25519";
 
-  beforeAll(() => {
+  beforeAll(async () => {
     const tf = terraformBinary();
     dir = tempDir("ems-ha-native-plan-");
     const d = exampleDeployment((i) => ({
@@ -46,11 +47,12 @@ describe("terraform plan of native-single-region", () => {
       TF_VAR_repmgr_password: DUMMY_SECRETS.repmgr_password,
       TF_VAR_symmetric_key: DUMMY_SECRETS.symmetric_key,
     };
-    execFileSync(tf, ["init", "-input=false", "-no-color"], { cwd: dir, env, encoding: "utf8", stdio: "pipe" });
-    const plan = spawnSync(tf, ["plan", "-input=false", "-no-color", "-out=plan.bin"], { cwd: dir, env, encoding: "utf8" });
+    const init = await spawnAsync(tf, ["init", "-input=false", "-no-color"], { cwd: dir, env, timeoutMs: 120_000 });
+    if (init.status !== 0) throw new Error(`terraform init failed (${init.error?.message ?? `exit ${init.status}`}):\n${init.stderr}${init.stdout}`);
+    const plan = await spawnAsync(tf, ["plan", "-input=false", "-no-color", "-out=plan.bin"], { cwd: dir, env, timeoutMs: 180_000 });
     planOutput = `${plan.stdout}\n${plan.stderr}`;
     if (plan.status !== 0) throw new Error(`terraform plan failed (exit ${plan.status}):\n${planOutput.slice(0, 4000)}`);
-    const show = spawnSync(tf, ["show", "-no-color", "plan.bin"], { cwd: dir, env, encoding: "utf8" });
+    const show = await spawnAsync(tf, ["show", "-no-color", "plan.bin"], { cwd: dir, env, timeoutMs: 120_000 });
     planOutput += `\n${show.stdout}\n${show.stderr}`;
   }, 300_000);
 

@@ -9,7 +9,6 @@
  * Seeded (SEED) so a failure replays; the figures are printed at the end and quoted in
  * docs/reliability.md ("Hostile input").
  */
-import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join, resolve } from "node:path";
@@ -25,6 +24,7 @@ import { ConfigError, showValue } from "../../src/config/errors";
 import { parseDeployment, validateDeployment } from "../../src/config/parse";
 import { semanticIssues } from "../../src/config/semantics";
 import { pgtuneForNode } from "../../src/render/pgtune";
+import { spawnAsync } from "../../src/spawn-async";
 import { tempDir } from "../helpers/tmp";
 import { BASES, hostileDeployment, type Json, type Path } from "./hostile-deployments";
 
@@ -155,9 +155,9 @@ describe("hostile deployments (fast-check, seeded)", () => {
 });
 
 describe("hostile deployments through the real binary", () => {
-  function run(file: string): { status: number | null; stdout: string; stderr: string } {
+  async function run(file: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
     // `npx tsx src/cli/main.ts check --config FILE`, as a user runs it from a clone.
-    const r = spawnSync("npx", ["tsx", "src/cli/main.ts", "check", "--config", file], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    const r = await spawnAsync("npx", ["tsx", "src/cli/main.ts", "check", "--config", file], { cwd: ROOT, timeoutMs: 60_000 });
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
   }
   const cases: Array<[string, string, string, number]> = [
@@ -167,10 +167,10 @@ describe("hostile deployments through the real binary", () => {
     ["a module that throws", "throws.ts", "throw new Error('loader boom');\nexport default {};\n", 2],
     ["10,000-deep value", "deep.json", JSON.stringify(BASES[0]).replace('"name":"ems"', `"name":${'{"a":'.repeat(10_000)}"x"${"}".repeat(10_000)}`), 2],
   ];
-  it.each(cases)("%s: exit code as expected, no stack trace", (_name, file, text, want) => {
+  it.each(cases)("%s: exit code as expected, no stack trace", async (_name, file, text, want) => {
     const p = join(dir, file);
     writeFileSync(p, text);
-    const r = run(p);
+    const r = await run(p);
     expect(r.status, r.stderr).toBe(want);
     expect(r.stderr).not.toMatch(/\n\s+at .*:\d+:\d+/);
     if (want === 2) expect(r.stderr).toMatch(/Fix: /);

@@ -21,6 +21,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import native from "../../examples/native-single-region";
+import { spawnAsync } from "../../src/spawn-async";
 import { tempDir } from "../helpers/tmp";
 import { terraformOrFail } from "./lib/real-plan";
 
@@ -97,14 +98,14 @@ function sandbox(): Sandbox {
   stub("gh", `echo "gh $*" >> "${log}"\nwhile [ $# -gt 0 ]; do if [ "$1" = --body-file ]; then cat "$2" >> "${log}.body"; fi; shift; done`);
   // curl ... --data-urlencode body@F URL: record the call and the body
   stub("curl", `echo "curl $*" >> "${log}"\nfor a in "$@"; do case "$a" in body@*) cat "\${a#body@}" >> "${log}.body";; esac; done`);
-  const realNpm = spawnSync("bash", ["-c", "command -v npm"], { encoding: "utf8" }).stdout.trim();
+  const realNpm = spawnSync("bash", ["-c", "command -v npm"], { encoding: "utf8", timeout: 10_000 }).stdout.trim();
   stub(
     "npm",
     `if [ "$1" = ci ]; then echo "npm $*" >> "${log}"; [ -f package-lock.json ] || exit 1; [ -e node_modules ] || ln -s "${join(ROOT, "node_modules")}" node_modules; exit 0; fi\nexec "${realNpm}" "$@"`,
   );
   const cli = join(base, "empty.tfrc");
   writeFileSync(cli, "");
-  spawnSync("git", ["init", "-q"], { cwd: repo });
+  spawnSync("git", ["init", "-q"], { cwd: repo, timeout: 10_000 });
   return {
     repo,
     home,
@@ -132,19 +133,17 @@ function githubExpr(value: unknown): string {
   });
 }
 
-function runScript(s: Sandbox, script: string, env: Record<string, string>): { status: number | null; out: string } {
-  const r = spawnSync("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", script], {
+async function runScript(s: Sandbox, script: string, env: Record<string, string>): Promise<{ status: number | null; out: string }> {
+  const r = await spawnAsync("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", script], {
     cwd: s.repo,
     env: { ...s.env, ...env },
-    encoding: "utf8",
-    timeout: 120_000,
-    killSignal: "SIGKILL",
+    timeoutMs: 120_000,
   });
   return { status: r.status, out: `${r.stdout}\n${r.stderr}` };
 }
 
 /** Runs a GitHub Actions job: every run: step in order; stops at the first failing step. */
-function runGithubJob(s: Sandbox, job: string): { failedStep?: string; out: string } {
+async function runGithubJob(s: Sandbox, job: string): Promise<{ failedStep?: string; out: string }> {
   const wf = parse(readFileSync(join(ROOT, "ci-examples", "github-actions.yml"), "utf8"));
   const j = wf.jobs[job];
   const base: Record<string, string> = {};
@@ -154,7 +153,7 @@ function runGithubJob(s: Sandbox, job: string): { failedStep?: string; out: stri
     if (step.uses) continue; // checkout / setup-node / setup-terraform: provided by this machine
     const env: Record<string, string> = { ...base, EMS_HA_CI_STEP: `${job}/${step.name}` };
     for (const [k, v] of Object.entries(step.env ?? {})) env[k] = githubExpr(v);
-    const r = runScript(s, step.run, env);
+    const r = await runScript(s, step.run, env);
     out += `\n## ${step.name}\n${r.out}`;
     if (r.status !== 0) return { failedStep: step.name, out };
   }
@@ -162,7 +161,7 @@ function runGithubJob(s: Sandbox, job: string): { failedStep?: string; out: stri
 }
 
 /** Runs a GitLab CI job: before_script then script, each entry in order. */
-function runGitlabJob(s: Sandbox, job: string): { failedStep?: string; out: string } {
+async function runGitlabJob(s: Sandbox, job: string): Promise<{ failedStep?: string; out: string }> {
   const ci = parse(readFileSync(join(ROOT, "ci-examples", "gitlab-ci.yml"), "utf8"));
   const j = ci[job];
   const env: Record<string, string> = {
@@ -178,7 +177,7 @@ function runGitlabJob(s: Sandbox, job: string): { failedStep?: string; out: stri
   };
   let out = "";
   for (const [i, script] of [...(j.before_script ?? []), ...j.script].entries()) {
-    const r = runScript(s, script, env);
+    const r = await runScript(s, script, env);
     out += `\n## ${job}[${i}]\n${r.out}`;
     if (r.status !== 0) return { failedStep: `${job}[${i}]`, out };
   }
@@ -211,10 +210,10 @@ beforeAll(() => {
 });
 
 describe("ci-examples/github-actions.yml, run step by step", () => {
-  it("pull request: plan, review, comment; merge: apply; a later PR shows the restart it causes", () => {
+  it("pull request: plan, review, comment; merge: apply; a later PR shows the restart it causes", async () => {
     const s = sandbox();
     writeDeployment(s);
-    const pr = runGithubJob(s, "plan");
+    const pr = await runGithubJob(s, "plan");
     expect(pr.failedStep, pr.out).toBeUndefined();
     expect(read(s.log)).toContain("npm ci --no-audit --no-fund");
     expect(read(s.log)).toContain("gh pr comment 42 --body-file review.md");
@@ -225,7 +224,7 @@ describe("ci-examples/github-actions.yml, run step by step", () => {
     noSecrets(body + pr.out);
     expect(tfstateFilesIn(s.repo)).toEqual([]); // plan files and their JSON are deleted after the review
 
-    const merge = runGithubJob(s, "apply");
+    const merge = await runGithubJob(s, "apply");
     expect(merge.failedStep, merge.out).toBeUndefined();
     expect(read(s.applyLog).match(/applied apply\//g)).toHaveLength(15);
     expect(existsSync(statePath(s))).toBe(true); // state outside the repository by default
@@ -233,26 +232,26 @@ describe("ci-examples/github-actions.yml, run step by step", () => {
     noSecrets(merge.out);
 
     writeDeployment(s, (d) => (d.database.nodes[1].ramGb = 16));
-    const pr2 = runGithubJob(s, "plan");
+    const pr2 = await runGithubJob(s, "plan");
     expect(pr2.failedStep, pr2.out).toBeUndefined(); // review needed is not a failure: the comment says it
     expect(read(join(s.repo, "review-exit-code")).trim()).toBe("1");
     const body2 = read(`${s.log}.body`).split("### ems-ha plan review").pop()!;
     expect(body2).toContain("standby dbnode-2 may be restarted");
     expect(body2).toContain("database.nodes\\[1\\].ramGb");
 
-    const merge2 = runGithubJob(s, "apply");
+    const merge2 = await runGithubJob(s, "apply");
     expect(merge2.failedStep, merge2.out).toBeUndefined();
     expect(merge2.out).toContain("Resources: 9 added, 0 changed, 9 destroyed"); // dbnode-2 (prepare and setup), the two key exchanges and the five rolling-restart steps
   }, 600_000);
 
-  it("the refuse step fails the job when the review refused the plan", () => {
+  it("the refuse step fails the job when the review refused the plan", async () => {
     const s = sandbox();
     const wf = parse(readFileSync(join(ROOT, "ci-examples", "github-actions.yml"), "utf8"));
     const refuse = (wf.jobs.plan.steps as Array<Record<string, string>>).find((x) => x.name === "Refuse data loss")!;
     writeFileSync(join(s.repo, "review-exit-code"), "2\n");
-    expect(runScript(s, refuse.run!, {}).status).toBe(1);
+    expect((await runScript(s, refuse.run!, {})).status).toBe(1);
     writeFileSync(join(s.repo, "review-exit-code"), "1\n");
-    expect(runScript(s, refuse.run!, {}).status).toBe(0);
+    expect((await runScript(s, refuse.run!, {})).status).toBe(0);
   });
 
   it("uploads nothing and gates the apply behind an environment", () => {
@@ -276,17 +275,17 @@ describe("ci-examples/github-actions.yml, run step by step", () => {
 });
 
 describe("ci-examples/gitlab-ci.yml, run job by job", () => {
-  it("merge request: plan, review, comment through the notes API; default branch: apply", () => {
+  it("merge request: plan, review, comment through the notes API; default branch: apply", async () => {
     const s = sandbox();
     writeDeployment(s);
-    const mr = runGitlabJob(s, "plan");
+    const mr = await runGitlabJob(s, "plan");
     expect(mr.failedStep, mr.out).toBeUndefined();
     const calls = read(s.log);
     expect(calls).toContain("curl --fail --silent --show-error --request POST --header PRIVATE-TOKEN: stub-token");
     expect(calls).toContain("https://gitlab.invalid/api/v4/projects/7/merge_requests/42/notes");
     expect(read(`${s.log}.body`)).toContain("### ems-ha plan review: site-a");
     noSecrets(read(`${s.log}.body`) + mr.out);
-    const apply = runGitlabJob(s, "apply");
+    const apply = await runGitlabJob(s, "apply");
     expect(apply.failedStep, apply.out).toBeUndefined();
     expect(existsSync(statePath(s))).toBe(true);
     expect(tfstateFilesIn(s.repo)).toEqual([]);

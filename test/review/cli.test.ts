@@ -1,10 +1,10 @@
 /** `ems-ha plan-review` on a plan JSON file or stdin: Markdown or --json, exit 0 / 1 / 2, bad input exit 2. */
-import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import example from "../../examples/single-region";
 import { runCli } from "../../src/cli/main";
+import { spawnAsync } from "../../src/spawn-async";
 import { tempDir } from "../helpers/tmp";
 import { dockerPlan } from "./lib/docker-plan";
 
@@ -71,12 +71,11 @@ describe("ems-ha plan-review (CLI)", () => {
     expect(readFileSync(join(dir, "comment.md"), "utf8")).toContain("### ems-ha plan review");
   });
 
-  it("reads the plan from stdin with -", () => {
-    const r = spawnSync(process.execPath, [join(__dirname, "..", "..", "bin", "ems-ha.js"), "plan-review", "-", "--json"], {
+  it("reads the plan from stdin with -", async () => {
+    const r = await spawnAsync(process.execPath, [join(__dirname, "..", "..", "bin", "ems-ha.js"), "plan-review", "-", "--json"], {
       cwd: dir,
       input: readFileSync(join(dir, "refused.json"), "utf8"),
-      encoding: "utf8",
-      timeout: 60_000,
+      timeoutMs: 60_000,
     });
     expect(r.status).toBe(2);
     const kinds = (JSON.parse(r.stdout).findings as Array<{ kind: string; severity: string }>).filter((f) => f.severity === "refused").map((f) => f.kind);

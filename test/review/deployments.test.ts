@@ -4,11 +4,11 @@
  * `ems-ha plan-review` and `ems-ha report` per deployment (--stack) and for all (--all), run as a
  * user runs them (bin/ems-ha.js, real synthesis, real terraform for the plans).
  */
-import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { spawnAsync } from "../../src/spawn-async";
 import native from "../../examples/native-single-region";
 import standalone from "../../examples/standalone-db";
 import appliances from "../../examples/vm-appliances";
@@ -38,19 +38,18 @@ function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return e;
 }
 
-function synth(cwd: string, extra: Record<string, string> = {}) {
+async function synth(cwd: string, extra: Record<string, string> = {}) {
   const out = join(cwd, "cdktf.out");
-  const r = spawnSync(process.execPath, [TSX, join(ROOT, "stacks", "main.ts")], {
+  const r = await spawnAsync(process.execPath, [TSX, join(ROOT, "stacks", "main.ts")], {
     cwd,
     env: env({ CDKTF_OUTDIR: out, ...extra }),
-    encoding: "utf8",
-    timeout: 120_000,
+    timeoutMs: 120_000,
   });
   return { ...r, out };
 }
 
 function cli(cwd: string, args: string[], input?: string, extra: Record<string, string> = {}) {
-  return spawnSync(process.execPath, [join(ROOT, "bin", "ems-ha.js"), ...args], { cwd, env: env(extra), encoding: "utf8", input, timeout: 300_000 });
+  return spawnAsync(process.execPath, [join(ROOT, "bin", "ems-ha.js"), ...args], { cwd, env: env(extra), input, timeoutMs: 300_000 });
 }
 
 /**
@@ -75,7 +74,7 @@ const clean = (d: any, name: string, stateDir: string, filesDir?: string) => {
 };
 
 describe("deployments directory", () => {
-  it("synthesizes one stack per deployment, named after it, each with its own state outside the project", () => {
+  it("synthesizes one stack per deployment, named after it, each with its own state outside the project", async () => {
     const p = project({});
     const files = {
       "prod-a.json": clean(native, "prod-a", p.state, join(p.dir, "deployments")),
@@ -87,7 +86,7 @@ describe("deployments directory", () => {
     writeFileSync(join(p.dir, "deployments", "prod-d.ts"), `export default ${JSON.stringify(clean(native, "prod-d", p.state, join(p.dir, "deployments")))};\n`);
     writeFileSync(join(p.dir, "deployments", "_shared.ts"), "export const x = 1;\n");
     writeFileSync(join(p.dir, "deployments", "README.md"), "notes\n");
-    const r = synth(p.dir);
+    const r = await synth(p.dir);
     expect(r.status, r.stderr).toBe(0);
     expect(readdirSync(join(r.out, "stacks")).sort()).toEqual(["lab-c", "prod-a", "prod-b", "prod-d"]);
     for (const name of ["lab-c", "prod-a", "prod-b", "prod-d"]) {
@@ -96,19 +95,19 @@ describe("deployments directory", () => {
     }
   });
 
-  it("EMS_HA_DEPLOYMENTS points at another directory", () => {
+  it("EMS_HA_DEPLOYMENTS points at another directory", async () => {
     const p = project({});
     const other = join(p.dir, "envs");
     mkdirSync(other);
     writeFileSync(join(other, "x.json"), JSON.stringify(clean(native, "site-x", p.state, other)));
-    const r = synth(p.dir, { EMS_HA_DEPLOYMENTS: other });
+    const r = await synth(p.dir, { EMS_HA_DEPLOYMENTS: other });
     expect(r.status, r.stderr).toBe(0);
     expect(readdirSync(join(r.out, "stacks"))).toEqual(["site-x"]);
   });
 
-  it("refuses two deployments with one name, naming both files, and writes nothing", () => {
+  it("refuses two deployments with one name, naming both files, and writes nothing", async () => {
     const p = project({ "a.json": clean(native, "prod", "/tmp/x"), "b.json": clean(standalone, "prod", "/tmp/x") });
-    const r = synth(p.dir);
+    const r = await synth(p.dir);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("name: is the name of 2 deployments");
     expect(r.stderr).toContain(join(p.dir, "deployments", "a.json"));
@@ -117,36 +116,36 @@ describe("deployments directory", () => {
     expect(existsSync(r.out)).toBe(false);
   });
 
-  it("collects the errors of every file at once", () => {
+  it("collects the errors of every file at once", async () => {
     const bad = clean(native, "bad-1", "/tmp/x");
     bad.database.port = 0;
     const bad2 = clean(standalone, "BAD", "/tmp/x");
     const p = project({ "one.json": bad, "two.json": bad2 });
-    const r = synth(p.dir);
+    const r = await synth(p.dir);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("one.json: database.port");
     expect(r.stderr).toContain("two.json: name");
   });
 
-  it("plan-review --all plans every deployment with real terraform; --stack one; report --all writes one report each", () => {
+  it("plan-review --all plans every deployment with real terraform; --stack one; report --all writes one report each", async () => {
     terraformOrFail();
     const p = project({});
     writeFileSync(join(p.dir, "deployments", "prod-a.json"), JSON.stringify(clean(native, "prod-a", p.state, join(p.dir, "deployments"))));
     writeFileSync(join(p.dir, "deployments", "prod-b.json"), JSON.stringify(clean(standalone, "prod-b", p.state, join(p.dir, "deployments"))));
-    const all = cli(p.dir, ["plan-review", "--all"]);
+    const all = await cli(p.dir, ["plan-review", "--all"]);
     expect(all.stderr).toBe("");
     expect(all.status).toBe(0); // a first apply only creates
     expect(all.stdout).toContain("### ems-ha plan review: prod-a");
     expect(all.stdout).toContain("### ems-ha plan review: prod-b");
     expect(all.stdout).toContain("Terraform: 15 to add"); // prod-a: 3 hosts × (prepare + setup), 2 EMS installs, 2 key exchanges, 5 rolling-restart steps
     for (const v of Object.values(SECRETS)) expect(all.stdout).not.toContain(v);
-    const one = cli(p.dir, ["plan-review", "--stack", "prod-b", "--json"]);
+    const one = await cli(p.dir, ["plan-review", "--stack", "prod-b", "--json"]);
     expect(one.status, one.stderr).toBe(0);
     expect(JSON.parse(one.stdout)).toMatchObject({ stack: "prod-b", verdict: "safe", exitCode: 0 });
-    const wrong = cli(p.dir, ["plan-review", "--stack", "nope"]);
+    const wrong = await cli(p.dir, ["plan-review", "--stack", "nope"]);
     expect(wrong.status).toBe(2);
     expect(wrong.stderr).toContain("use one of: prod-a, prod-b");
-    const rep = cli(p.dir, ["report", "--all", "--out", "reports"]);
+    const rep = await cli(p.dir, ["report", "--all", "--out", "reports"]);
     expect(rep.status, rep.stderr).toBe(0);
     expect(readFileSync(join(p.dir, "reports", "prod-a", "report.md"), "utf8")).toContain("prod-a");
     expect(existsSync(join(p.dir, "reports", "prod-b", "topology.svg"))).toBe(true);

@@ -1,6 +1,5 @@
 /** The deployment's `state` field: credentials refused, each backend synthesized, local state kept out of the repository. */
 import { DataResource, TerraformStack, Testing } from "cdktf";
-import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -9,6 +8,7 @@ import { stateInRepositoryRule } from "../../src/analysis/rules/state-in-reposit
 import { ConfigError } from "../../src/config/errors";
 import { parseDeployment } from "../../src/config/parse";
 import { localStatePath } from "../../src/config/state";
+import { spawnAsync } from "../../src/spawn-async";
 import { applyStateBackend } from "../../stacks/backend";
 import { tempDir } from "../helpers/tmp";
 
@@ -149,24 +149,23 @@ describe("rule state-in-repository", () => {
 });
 
 describe("ems-ha check", () => {
-  it("warns when the deployment's state would be written inside the repository", () => {
+  it("warns when the deployment's state would be written inside the repository", async () => {
     const r = tempDir("ems-ha-check-repo-");
     mkdirSync(join(r, ".git"));
     const inRepo = { ...structuredClone(native), state: { kind: "local", dir: "./tfstate" } };
     writeFileSync(join(r, "d.json"), JSON.stringify(inRepo));
     writeFileSync(join(r, "ok.json"), JSON.stringify({ ...structuredClone(native), state: { kind: "pg" } }));
     const run = (f: string) =>
-      spawnSync(process.execPath, [join(__dirname, "..", "..", "bin", "ems-ha.js"), "check", "--config", f], {
+      spawnAsync(process.execPath, [join(__dirname, "..", "..", "bin", "ems-ha.js"), "check", "--config", f], {
         cwd: r,
         env: { PATH: process.env.PATH, HOME: "/nonexistent-home" },
-        encoding: "utf8",
-        timeout: 60_000,
+        timeoutMs: 60_000,
       });
-    const bad = run("d.json");
+    const bad = await run("d.json");
     expect(bad.status).toBe(0); // a warning
     expect(bad.stdout).toContain("[Warning] state-in-repository");
     expect(bad.stdout).toContain(join(r, "tfstate"));
-    const ok = run("ok.json");
+    const ok = await run("ok.json");
     expect(ok.stdout).not.toContain("state-in-repository");
   });
 });

@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import example from "../../examples/single-region";
 import type { DeploymentInput } from "../../src/config/schema";
+import { spawnAsync } from "../../src/spawn-async";
 import { container, dockerCalls, SECRETS, STANDIN, type FakeHost } from "../constructs/docker-engine-harness";
 import { synthDeployment } from "../helpers/synth";
 import { tempDir } from "../helpers/tmp";
@@ -64,8 +65,8 @@ describe.each([["root"], ["ems"]] as const)("terraform apply of the ssh engine o
   let deployment: (change?: (db: DeploymentInput["database"]) => DeploymentInput["database"]) => DeploymentInput;
   let target: string[] = [];
 
-  const tf = (args: string[]) => {
-    const r = spawnSync(TERRAFORM, [...args, "-no-color"], { cwd: tfDir, env, encoding: "utf8", timeout: 180_000 });
+  const tf = async (args: string[]) => {
+    const r = await spawnAsync(TERRAFORM, [...args, "-no-color"], { cwd: tfDir, env, timeoutMs: 180_000 });
     return { status: r.status, output: `${r.stdout}\n${r.stderr}` };
   };
   const writeStack = (input: DeploymentInput) => {
@@ -126,7 +127,7 @@ describe.each([["root"], ["ems"]] as const)("terraform apply of the ssh engine o
     const hostKey = join(ssh, "host_key");
     const clientKey = join(ssh, "client_key");
     for (const k of [hostKey, clientKey]) {
-      const r = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "ems-ha-test", "-f", k], { encoding: "utf8" });
+      const r = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "ems-ha-test", "-f", k], { encoding: "utf8", timeout: 20_000 });
       if (r.status !== 0) throw new Error(`ssh-keygen failed: ${r.stderr}`);
     }
     writeFileSync(join(ssh, "authorized_keys"), readFileSync(`${clientKey}.pub`), { mode: 0o644 });
@@ -218,7 +219,7 @@ describe.each([["root"], ["ems"]] as const)("terraform apply of the ssh engine o
     env = { PATH: process.env.PATH, HOME: dir, CHECKPOINT_DISABLE: "1", TF_CLI_CONFIG_FILE: join(tfDir, "none.tfrc"), TF_IN_AUTOMATION: "1" };
     for (const [k, v] of Object.entries(SECRETS)) env[`TF_VAR_${k}`] = v;
     writeStack(deployment());
-    const init = tf(["init", "-input=false"]);
+    const init = await tf(["init", "-input=false"]);
     if (init.status !== 0) throw new Error(`terraform init failed:\n${init.output}`);
   }, 120_000);
 
@@ -233,9 +234,9 @@ describe.each([["root"], ["ems"]] as const)("terraform apply of the ssh engine o
 
   let firstApply = "";
 
-  it("applies: volumes, then pg-1, pg-2, pgw-1 created, passwords only in the containers' environment", () => {
+  it("applies: volumes, then pg-1, pg-2, pgw-1 created, passwords only in the containers' environment", async () => {
     // One step at a time: the three "hosts" share one file system here (the prepare script's path).
-    const r = tf(["apply", "-input=false", "-auto-approve", "-parallelism=1", ...target]);
+    const r = await tf(["apply", "-input=false", "-auto-approve", "-parallelism=1", ...target]);
     firstApply = r.output;
     expect(r.status, `${r.output.slice(-4000)}\n--- sshd:\n${sshdLog.slice(-2000)}`).toBe(0);
     expect(r.output).toMatch(/Apply complete! Resources: 6 added, 0 changed, 0 destroyed/);
@@ -275,18 +276,18 @@ describe.each([["root"], ["ems"]] as const)("terraform apply of the ssh engine o
     }
   }, 240_000);
 
-  it("re-plans with nothing to change", () => {
+  it("re-plans with nothing to change", async () => {
     expect(firstApply).not.toBe("");
-    const r = tf(["plan", "-input=false", "-detailed-exitcode", ...target]);
+    const r = await tf(["plan", "-input=false", "-detailed-exitcode", ...target]);
     expect(r.status, r.output.slice(-3000)).toBe(0);
     expect(r.output).toContain("No changes.");
   }, 240_000);
 
-  it("a changed spec replaces the containers in order, gracefully, on their untouched volumes", () => {
+  it("a changed spec replaces the containers in order, gracefully, on their untouched volumes", async () => {
     writeFileSync(join(host.state, "volumes", "pg_1_data", "PG_VERSION"), "15\n");
     const before = dockerCalls(host).length;
     writeStack(deployment((db) => ({ ...db, failover: { reconnectAttempts: 4 } })));
-    const r = tf(["apply", "-input=false", "-auto-approve", "-parallelism=1", ...target]);
+    const r = await tf(["apply", "-input=false", "-auto-approve", "-parallelism=1", ...target]);
     expect(r.status, r.output.slice(-4000)).toBe(0);
     expect(r.output).toMatch(/Resources: 3 added, 0 changed, 3 destroyed/);
     const calls = dockerCalls(host).slice(before);
@@ -300,14 +301,14 @@ describe.each([["root"], ["ems"]] as const)("terraform apply of the ssh engine o
     for (const v of Object.values(SECRETS)) expect(r.output).not.toContain(v);
   }, 240_000);
 
-  it("a new password alone plans no change; -replace of one node's step gives that container the new password", () => {
+  it("a new password alone plans no change; -replace of one node's step gives that container the new password", async () => {
     const rotated = "Rotated-Db-Pw-93e1";
     env.TF_VAR_db_password = rotated;
-    const plan = tf(["plan", "-input=false", "-detailed-exitcode", ...target]);
+    const plan = await tf(["plan", "-input=false", "-detailed-exitcode", ...target]);
     expect(plan.status, plan.output.slice(-3000)).toBe(0);
     const pg2 = target.find((t) => t.startsWith("terraform_data.pg-2_container_"))!;
     const before = dockerCalls(host).length;
-    const r = tf(["apply", "-input=false", "-auto-approve", "-parallelism=1", `-replace=${pg2}`, ...target]);
+    const r = await tf(["apply", "-input=false", "-auto-approve", "-parallelism=1", `-replace=${pg2}`, ...target]);
     expect(r.status, r.output.slice(-4000)).toBe(0);
     expect(r.output).toMatch(/Resources: 1 added, 0 changed, 1 destroyed/);
     expect(r.output).toContain("replacing pg-2: the passwords changed");

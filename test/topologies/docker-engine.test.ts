@@ -128,9 +128,9 @@ describe("terraform plan with the ssh engine (real Terraform, no provider)", () 
     // 5 nodes x 3 + primary ready + 3 EMS installs
     ["geo-redundant", geo, 19],
   ] as const) {
-    it(`${topology}: plans every step, prints no secret, downloads nothing`, () => {
+    it(`${topology}: plans every step, prints no secret, downloads nothing`, async () => {
       const { text } = synthDeployment(ssh(input, false));
-      const r = terraformPlan(text, SECRETS);
+      const r = await terraformPlan(text, SECRETS);
       expect(r.status, r.output.slice(-3000)).toBe(0);
       expect(r.output).toContain(`Plan: ${resources} to add, 0 to change, 0 to destroy`);
       for (const v of Object.values(SECRETS)) expect(r.output).not.toContain(v);
@@ -138,13 +138,13 @@ describe("terraform plan with the ssh engine (real Terraform, no provider)", () 
     }, 240_000);
   }
 
-  it("refuses a password with a line break (LF or CR) at plan time, without printing it", () => {
+  it("refuses a password with a line break (LF or CR) at plan time, without printing it", async () => {
     const { text } = synthDeployment(ssh(example, false));
     for (const vars of [
       { ...SECRETS, db_password: "Broken-Line-Pw\nREPMGR_NODE_PRIORITY=0" },
       { ...SECRETS, repmgr_password: "Broken-Line-Pw\r" },
     ]) {
-      const r = terraformPlan(text, vars);
+      const r = await terraformPlan(text, vars);
       expect(r.status).not.toBe(0);
       expect(r.output).toContain("must not contain line breaks");
       expect(r.output).not.toContain("Broken-Line-Pw");

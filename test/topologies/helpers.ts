@@ -1,9 +1,9 @@
 /** Helpers of the topology tests: provisioners of a terraform_data, docker run flags, dependencies. */
-import { spawnSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../../src/config/errors";
 import { parseDeployment } from "../../src/config/parse";
+import { spawnAsync } from "../../src/spawn-async";
 import { tempDir } from "../helpers/tmp";
 
 export type Provisioner = Record<string, Record<string, unknown>>;
@@ -48,7 +48,7 @@ export function configError(input: unknown): ConfigError {
 export const TERRAFORM = "/usr/local/bin/terraform";
 
 /** Runs real `terraform init` and `terraform plan` on a synthesized stack (terraform_data only: no provider download). */
-export function terraformPlan(stackJson: string, vars: Record<string, string>): { status: number | null; output: string } {
+export async function terraformPlan(stackJson: string, vars: Record<string, string>): Promise<{ status: number | null; output: string }> {
   if (!existsSync(TERRAFORM)) throw new Error(`terraform is needed at ${TERRAFORM} for this test`);
   const dir = tempDir("ems-ha-tf-plan-");
   writeFileSync(join(dir, "main.tf.json"), stackJson);
@@ -59,7 +59,7 @@ export function terraformPlan(stackJson: string, vars: Record<string, string>): 
     ["init", "-input=false"],
     ["plan", "-input=false"],
   ]) {
-    const r = spawnSync(TERRAFORM, [...args, "-no-color"], { cwd: dir, env, encoding: "utf8", timeout: 120_000 });
+    const r = await spawnAsync(TERRAFORM, [...args, "-no-color"], { cwd: dir, env, timeoutMs: 120_000 });
     output += r.stdout + r.stderr;
     if (r.status !== 0) return { status: r.status, output };
   }

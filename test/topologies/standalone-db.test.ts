@@ -61,7 +61,7 @@ describe("standalone-db stack", () => {
     expect(script).toContain(`if [ "$restart" = yes ]; then svc restart;`);
     expect(script).toContain("if [ ! -f /var/lib/ems-ha/extensions-0000000000000000000000000000000000000000000000000000000000000000 ]; then");
     expect(synthDeployment(example).text).toBe(text);
-    const r = spawnSync("bash", ["-n"], { input: script, encoding: "utf8" });
+    const r = spawnSync("bash", ["-n"], { input: script, encoding: "utf8", timeout: 10_000 });
     expect(r.status, r.stderr).toBe(0);
   });
 
@@ -75,10 +75,10 @@ describe("standalone-db stack", () => {
     expect(fileContent(t.get("standalone-db/ems-1/install"), /\/script\.sh$/)).toContain("--db_host 192.168.1.30 --db_port 5432");
   });
 
-  it("plans with real Terraform without the FortiGate (terraform_data only), no secret in the plan", () => {
+  it("plans with real Terraform without the FortiGate (terraform_data only), no secret in the plan", async () => {
     const input = structuredClone(example) as DeploymentInput;
     delete input.fortigate;
-    const r = terraformPlan(synthDeployment(input).text, { db_password: "Plan-Db-Secret-3" });
+    const r = await terraformPlan(synthDeployment(input).text, { db_password: "Plan-Db-Secret-3" });
     expect(r.status, r.output).toBe(0);
     expect(r.output).toContain("Plan: 4 to add, 0 to change, 0 to destroy.");
     expect(r.output).not.toContain("Plan-Db-Secret-3");

@@ -103,14 +103,14 @@ describe("upgrade-7-4-4 stack", () => {
   it("renders scripts bash accepts", () => {
     for (const n of NODES) {
       for (const s of ["prepare", "stop", "load", "start"]) {
-        const r = spawnSync("bash", ["-n"], { input: script(n, s), encoding: "utf8" });
+        const r = spawnSync("bash", ["-n"], { input: script(n, s), encoding: "utf8", timeout: 10_000 });
         expect(r.status, `${n} ${s}: ${r.stderr}`).toBe(0);
       }
     }
   });
 
-  it("plans with real Terraform (15 steps: 4 per node and the reconciliation services), no secret in the plan", () => {
-    const r = terraformPlan(text, { db_password: "Plan-Db-Secret-1", repmgr_password: "Plan-Repmgr-Secret-2" });
+  it("plans with real Terraform (15 steps: 4 per node and the reconciliation services), no secret in the plan", async () => {
+    const r = await terraformPlan(text, { db_password: "Plan-Db-Secret-1", repmgr_password: "Plan-Repmgr-Secret-2" });
     expect(r.status, r.output).toBe(0);
     expect(r.output).toContain("Plan: 15 to add, 0 to change, 0 to destroy.");
     expect(r.output).not.toMatch(/Plan-(Db|Repmgr)-Secret/);

@@ -41,16 +41,16 @@ describe("upgrade-7-4-4 with either engine", () => {
     expect(Object.keys(ssh.json.provider ?? {})).not.toContain("docker");
   });
 
-  it("plans for real (terraform_data only), printing no secret", () => {
-    const r = terraformPlan(ssh.text, SECRETS);
+  it("plans for real (terraform_data only), printing no secret", async () => {
+    const r = await terraformPlan(ssh.text, SECRETS);
     expect(r.status, r.output.slice(-3000)).toBe(0);
     // 3 nodes x 4 steps (prepare, stop, load, start); the EMS upgrade is manual
     expect(r.output).toContain("Plan: 15 to add, 0 to change, 0 to destroy");
     for (const v of Object.values(SECRETS)) expect(r.output).not.toContain(v);
   }, 240_000);
 
-  it("refuses a password with a line break at plan time", () => {
-    const r = terraformPlan(ssh.text, { ...SECRETS, repmgr_password: "Up-Line\nX=1" });
+  it("refuses a password with a line break at plan time", async () => {
+    const r = await terraformPlan(ssh.text, { ...SECRETS, repmgr_password: "Up-Line\nX=1" });
     expect(r.status).not.toBe(0);
     expect(r.output).toContain("must not contain line breaks");
     expect(r.output).not.toContain("Up-Line");

@@ -12,6 +12,7 @@ import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DeploymentInput } from "../../../src/config/schema";
+import { spawnAsync } from "../../../src/spawn-async";
 import { synthDeployment } from "../../helpers/synth";
 import { tempDir } from "../../helpers/tmp";
 
@@ -23,7 +24,7 @@ export const SECRETS = {
 } as const;
 
 export function terraformOrFail(): string {
-  const r = spawnSync("terraform", ["version"], { encoding: "utf8" });
+  const r = spawnSync("terraform", ["version"], { encoding: "utf8", timeout: 20_000 });
   if (r.error || r.status !== 0) throw new Error("terraform is not installed or not on PATH: these tests need Terraform >= 1.4 (terraform_data)");
   return "terraform";
 }
@@ -36,8 +37,8 @@ export function tfEnv(dir: string, secrets: Record<string, string> = SECRETS): N
   return env;
 }
 
-export function tf(dir: string, env: NodeJS.ProcessEnv, args: string[]): string {
-  const r = spawnSync("terraform", args, { cwd: dir, env, encoding: "utf8", timeout: 180_000, maxBuffer: 64 * 1024 * 1024 });
+export async function tf(dir: string, env: NodeJS.ProcessEnv, args: string[]): Promise<string> {
+  const r = await spawnAsync("terraform", args, { cwd: dir, env, timeoutMs: 180_000, maxBuffer: 64 * 1024 * 1024 });
   if (r.error || r.status !== 0)
     throw new Error(`terraform ${args.join(" ")} failed (${r.error?.message ?? `exit ${r.status}`}):\n${(r.stderr + r.stdout).slice(0, 4000)}`);
   return r.stdout;
@@ -70,18 +71,18 @@ export interface RealPlan {
 }
 
 /** Applies v1 (provisioners stripped), plans v2 for real, returns the plan JSON. */
-export function planChange(v1: DeploymentInput, v2: DeploymentInput, secretsV2?: Record<string, string>, planArgs: string[] = []): RealPlan {
+export async function planChange(v1: DeploymentInput, v2: DeploymentInput, secretsV2?: Record<string, string>, planArgs: string[] = []): Promise<RealPlan> {
   terraformOrFail();
   const dir = tempDir("ems-ha-review-plan-");
   const a = synthDeployment(v1);
   const b = synthDeployment(v2);
   const env1 = tfEnv(dir, secretsFor(a.json));
   writeFileSync(join(dir, "main.tf.json"), JSON.stringify(stripProvisioners(a.json as Record<string, any>), null, 2));
-  tf(dir, env1, ["init", "-input=false", "-no-color"]);
-  tf(dir, env1, ["apply", "-input=false", "-no-color", "-auto-approve"]);
+  await tf(dir, env1, ["init", "-input=false", "-no-color"]);
+  await tf(dir, env1, ["apply", "-input=false", "-no-color", "-auto-approve"]);
   writeFileSync(join(dir, "main.tf.json"), b.text);
   const env2 = tfEnv(dir, { ...secretsFor(b.json), ...(secretsV2 ?? {}) });
-  tf(dir, env2, ["plan", "-input=false", "-no-color", "-out=plan.bin", ...planArgs]);
-  const json = tf(dir, env2, ["show", "-json", "plan.bin"]);
+  await tf(dir, env2, ["plan", "-input=false", "-no-color", "-out=plan.bin", ...planArgs]);
+  const json = await tf(dir, env2, ["show", "-json", "plan.bin"]);
   return { dir, json, stack: b.deployment.topology };
 }
