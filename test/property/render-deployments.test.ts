@@ -51,11 +51,11 @@ interface Stats {
 
 const stats: Stats = { deployments: 0, syntax: 0, refused: 0, scripts: 0, traced: 0, fortios: 0, failures: [] };
 
-function runTopology(topology: ExampleName, count: number, shellEvery: number, seed: number): void {
+async function runTopology(topology: ExampleName, count: number, shellEvery: number, seed: number): Promise<void> {
   const fields = FIELDS[topology];
   const benignValues = fields.map((_, i) => placeholder(i));
   const benign = renderAll(topology, deploymentWith(topology, benignValues));
-  const benignTraces = traceScripts(benign.scripts.map((s) => s.text));
+  const benignTraces = await traceScripts(benign.scripts.map((s) => s.text));
   benignTraces.forEach((t, i) => {
     if (t.commands.length === 0) throw new Error(`the benign ${benign.scripts[i]!.name} traced no command: ${t.stderr}`);
   });
@@ -115,12 +115,12 @@ function runTopology(topology: ExampleName, count: number, shellEvery: number, s
   }
 
   stats.syntax += toSyntaxCheck.length;
-  for (const bad of syntaxErrors(toSyntaxCheck.map((s) => s.text))) stats.failures.push(`bash -n: ${toSyntaxCheck[bad.index]!.label}: ${bad.message}`);
+  for (const bad of await syntaxErrors(toSyntaxCheck.map((s) => s.text))) stats.failures.push(`bash -n: ${toSyntaxCheck[bad.index]!.label}: ${bad.message}`);
 
   const BATCH = 150;
   for (let b = 0; b < toTrace.length; b += BATCH) {
     const batch = toTrace.slice(b, b + BATCH);
-    const traces = traceScripts(
+    const traces = await traceScripts(
       batch.map((x) => x.text),
       120_000,
     );
@@ -142,9 +142,9 @@ function runTopology(topology: ExampleName, count: number, shellEvery: number, s
 
 describe("renderers on hostile deployments (property, seeded)", () => {
   for (const [topology, { deployments: count, shellEvery }] of Object.entries(COUNTS) as Array<[ExampleName, (typeof COUNTS)[ExampleName]]>) {
-    it(`${topology}: ${count} deployments`, () => {
+    it(`${topology}: ${count} deployments`, async () => {
       const before = { ...stats, failures: stats.failures.length };
-      runTopology(topology, count, shellEvery, SEED + count);
+      await runTopology(topology, count, shellEvery, SEED + count);
       const failures = stats.failures.slice(before.failures);
       console.log(
         `[render property] ${topology}: deployments ${stats.deployments - before.deployments}, refused ${stats.refused - before.refused}, ` +

@@ -55,7 +55,7 @@ const CASES: Array<{ name: string; build: (v: string) => string; expect: (v: str
 const PRELUDE = `rec() { __rec rec "$@"; }\nrec2() { __rec rec2 "$@"; }\nhd() { local x; IFS= read -r -d '' x; __rec hd "$x"; }\n`;
 
 describe("escaping functions (property, seeded)", () => {
-  it("sh: in every context the value comes back as one exact word, and nothing runs", () => {
+  it("sh: in every context the value comes back as one exact word, and nothing runs", async () => {
     const values = fc.sample(hostile, { seed: SEED, numRuns: 120 });
     const scripts: string[] = [];
     const expected: string[][][] = [];
@@ -76,7 +76,7 @@ describe("escaping functions (property, seeded)", () => {
         expected.push(c.expect(v));
       }
     }
-    const traces = traceScripts(scripts, 120_000);
+    const traces = await traceScripts(scripts, 120_000);
     const failures = traces
       .map((t, i) => ({ i, got: t.commands, want: expected[i]! }))
       .filter((x) => JSON.stringify(x.got) !== JSON.stringify(x.want))

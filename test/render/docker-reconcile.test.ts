@@ -5,7 +5,7 @@
  * witness is re-registered through the image's entrypoint with the image's repmgr.conf.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import geoExample from "../../examples/geo-redundant";
@@ -37,7 +37,7 @@ describe("the Docker reconciliation script", () => {
   const sw = renderDockerReconcileScript(d, node("pgw-1"));
 
   it("is valid bash and names the node's container, repmgr node id and the image's paths", () => {
-    for (const s of [s1, sw]) expect(spawnSync("bash", ["-n"], { input: s }).status).toBe(0);
+    for (const s of [s1, sw]) expect(spawnSync("bash", ["-n"], { input: s, timeout: 10_000 }).status).toBe(0);
     expect(headerValue(s1, "CONTAINER")).toBe("pg-1");
     expect(headerValue(s1, "NODE_ID")).toBe("1001");
     expect(headerValue(sw, "NODE_ID")).toBe("2001");
@@ -99,7 +99,7 @@ describe("the Docker reconciliation script", () => {
     expect(unit).toMatch(/^After=network-online\.target docker\.service$/m);
     expect(unit).toContain(`ExecStart=${DOCKER_RECONCILE_SCRIPT}`);
     const install = renderDockerReconcileInstallScript(d, node("pg-2"));
-    expect(spawnSync("bash", ["-n"], { input: install }).status).toBe(0);
+    expect(spawnSync("bash", ["-n"], { input: install, timeout: 10_000 }).status).toBe(0);
     expect(install).toContain(`install_file ${DOCKER_RECONCILE_SCRIPT} 0755 <<'EMS_HA_EOF'`);
     expect(install).toContain(`install_file ${DOCKER_RECONCILE_UNIT} 0644 <<'EMS_HA_EOF'`);
     expect(install).toContain(renderDockerReconcileScript(d, node("pg-2")).trimEnd());
@@ -158,7 +158,7 @@ function runOnce(
 ): { code: number | null; out: string; calls: string; stateDir: string } {
   const dir = tempDir("ems-ha-docker-reconcile-");
   const bin = join(dir, "bin");
-  spawnSync("mkdir", ["-p", bin, join(dir, "state")]);
+  for (const d of [bin, join(dir, "state")]) mkdirSync(d, { recursive: true });
   writeFileSync(join(bin, "docker"), fakeDocker);
   chmodSync(join(bin, "docker"), 0o755);
   const script = join(dir, "ems-ha-reconcile");
@@ -175,11 +175,12 @@ function runOnce(
   let out = "";
   let code: number | null = null;
   for (let i = 0; i < times; i++) {
-    if (i > 0) spawnSync("sleep", ["2.2"]);
+    if (i > 0) spawnSync("sleep", ["2.2"], { timeout: 10_000 });
     const r = spawnSync("bash", [script, "--once"], {
       env: { PATH: `${bin}:${process.env.PATH}`, EMS_HA_RECONCILE_OVERRIDES: overrides, FAKE_LOG: log, ...vars },
       encoding: "utf8",
-      timeout: 60_000,
+      // Synchronous: one iteration against the fake docker takes well under a second.
+      timeout: 30_000,
     });
     out += `${r.stdout}${r.stderr}`;
     code = r.status;

@@ -38,49 +38,49 @@ describe("shell, as root: installer.installDir", () => {
   const dir = `/opt/x;touch ${PWNED}`;
   const d = hostile("single-region", (x) => (x.installer.installDir = dir));
 
-  it("the EMS prepare command (remote-exec) creates the directory named, and runs nothing else", () => {
-    const t = traceScript(renderEmsPrepareCommand(d));
+  it("the EMS prepare command (remote-exec) creates the directory named, and runs nothing else", async () => {
+    const t = await traceScript(renderEmsPrepareCommand(d));
     expect(t.commands).toEqual([
       ["mkdir", "-p", dir, EMS_STATE_DIR],
       ["install", "-d", "-m", "700", SECRET_DIR],
     ]);
   });
 
-  it("the install script creates and enters the directory named, and never runs touch", () => {
-    const t = traceScript(renderEmsInstallScript(d, d.emsNodes[0]!, { primary: true, dbHosts: ["10.0.0.1"] }));
+  it("the install script creates and enters the directory named, and never runs touch", async () => {
+    const t = await traceScript(renderEmsInstallScript(d, d.emsNodes[0]!, { primary: true, dbHosts: ["10.0.0.1"] }));
     expect(payloadRan(t.commands)).toBe(false);
     expect(withArg(t.commands, "mkdir", "-p")).toContainEqual(["mkdir", "-p", dir]);
     expect(t.commands).toContainEqual(["cd", dir]);
   });
 
-  it("an apostrophe (/opt/o'brien) still gives a script bash accepts", () => {
+  it("an apostrophe (/opt/o'brien) still gives a script bash accepts", async () => {
     const o = hostile("single-region", (x) => (x.installer.installDir = "/opt/o'brien"));
     const s = renderEmsInstallScript(o, o.emsNodes[0]!, { primary: true, dbHosts: ["10.0.0.1"] });
-    expect(syntaxErrors([s, renderEmsPrepareCommand(o)])).toEqual([]);
-    expect(traceScript(s).commands).toContainEqual(["cd", "/opt/o'brien"]);
+    expect(await syntaxErrors([s, renderEmsPrepareCommand(o)])).toEqual([]);
+    expect((await traceScript(s)).commands).toContainEqual(["cd", "/opt/o'brien"]);
   });
 });
 
 describe("shell, as root: database.confDir", () => {
   const conf = `/opt/c d;touch ${PWNED}`;
-  const check = (script: string) => {
-    const t = traceScript(script);
+  const check = async (script: string) => {
+    const t = await traceScript(script);
     expect(payloadRan(t.commands)).toBe(false);
     expect(t.commands).toContainEqual(["mkdir", "-p", conf]);
     expect(t.commands).toContainEqual(["chgrp", "-R", "root", conf]);
     expect(t.commands).toContainEqual(["chmod", "-R", "g+rwX", conf]);
   };
 
-  it("host preparation: mkdir, chgrp, chmod get the directory as one word", () => {
+  it("host preparation: mkdir, chgrp, chmod get the directory as one word", async () => {
     const d = hostile("single-region", (x) => (x.database.confDir = conf));
     const node = d.database.nodes[0]!;
-    check(renderHostPrepScript(d, node, containerSpec(d, node).extraConf));
+    await check(renderHostPrepScript(d, node, containerSpec(d, node).extraConf));
   });
 
-  it("the upgrade's load step likewise", () => {
+  it("the upgrade's load step likewise", async () => {
     const d = hostile("upgrade-7-4-4", (x) => (x.database.confDir = conf));
     const u = upgradeOrder(d)[0]!;
-    check(renderHostPrepScript(d, u.node, u.spec.extraConf));
+    await check(renderHostPrepScript(d, u.node, u.spec.extraConf));
   });
 });
 
@@ -94,9 +94,9 @@ describe("shell, as root: image path, name and tag inside double quotes", () => 
     x.database.image.source.path = path;
   });
 
-  it("nothing runs, and the words carry the values", () => {
+  it("nothing runs, and the words carry the values", async () => {
     const node = d.database.nodes[0]!;
-    const t = traceScript(renderHostPrepScript(d, node, containerSpec(d, node).extraConf));
+    const t = await traceScript(renderHostPrepScript(d, node, containerSpec(d, node).extraConf));
     expect(payloadRan(t.commands)).toBe(false);
     expect(t.commands).toContainEqual(["docker", "image", "inspect", `${name}:${tag}`]);
     expect(t.commands).toContainEqual(["echo", `${"0".repeat(64)}  ${path}`]);
@@ -104,7 +104,7 @@ describe("shell, as root: image path, name and tag inside double quotes", () => 
 });
 
 describe("docker_run_commands (text for people to paste)", () => {
-  it("single-region: image, registry and confDir quoted", () => {
+  it("single-region: image, registry and confDir quoted", async () => {
     const conf = "/srv/my conf;id";
     const d = hostile("single-region", (x) => {
       x.database.confDir = conf;
@@ -112,21 +112,21 @@ describe("docker_run_commands (text for people to paste)", () => {
       x.database.image.source = { kind: "registry", registry: "reg.example.com/a b" };
     });
     const node = d.database.nodes[0]!;
-    const t = traceScript(dockerRunCommand(containerSpec(d, node)));
+    const t = await traceScript(dockerRunCommand(containerSpec(d, node)));
     expect(t.commands).toHaveLength(1);
     const argv = t.commands[0]!;
     expect(argv).toContain(`${conf}:/bitnami/postgresql/conf/conf.d`);
     expect(argv[argv.length - 1]).toBe("reg.example.com/a b/ems-postgres-ha:$(id)");
   });
 
-  it("upgrade: the command people paste runs exactly the stack's arguments", () => {
+  it("upgrade: the command people paste runs exactly the stack's arguments", async () => {
     const d = hostile("upgrade-7-4-4", (x) => {
       x.database.confDir = "/srv/c d";
       x.database.image.tag = "t;id";
       x.upgrade.renameSuffix = "-old $(id)";
     });
     for (const u of upgradeOrder(d)) {
-      const t = traceScript(upgradeDockerRunCommand(d, u));
+      const t = await traceScript(upgradeDockerRunCommand(d, u));
       expect(t.commands).toEqual([["docker", ...upgradeRunArgs(d, u)]]);
     }
   });
@@ -169,19 +169,19 @@ describe("secrets", () => {
       script,
     ].join("\n");
 
-  it("the standalone DB script never opens its secrets directory and keeps the password off every command line", () => {
+  it("the standalone DB script never opens its secrets directory and keeps the password off every command line", async () => {
     const d = example("standalone-db");
     const s = renderStandaloneDbScript(d, d.standalone as any);
-    const t = traceScript(withSecretCat(s));
+    const t = await traceScript(withSecretCat(s));
     const chmods = t.commands.filter((c) => c[0] === "chmod" && c.some((w) => w.includes("/secrets")));
     for (const c of chmods) expect(c[1], c.join(" ")).toMatch(/^0?[0-7]00$/);
     expect(t.commands.filter((c) => c.some((w) => w.includes(SENTINEL)))).toEqual([]);
     expect(t.commands).toContainEqual(["trap", `rm -f ${STANDALONE_PASSWORD_FILE}`, "EXIT"]);
   });
 
-  it("the EMS install script puts the password on one command line only: the vendor installer's (documented)", () => {
+  it("the EMS install script puts the password on one command line only: the vendor installer's (documented)", async () => {
     const d = example("single-region");
-    const t = traceScript(withSecretCat(renderEmsInstallScript(d, d.emsNodes[0]!, { primary: true, dbHosts: ["10.0.0.1"] })));
+    const t = await traceScript(withSecretCat(renderEmsInstallScript(d, d.emsNodes[0]!, { primary: true, dbHosts: ["10.0.0.1"] })));
     const exposed = t.commands.filter((c) => c.some((w) => w.includes(SENTINEL)));
     expect(exposed.map((c) => c[0])).toEqual(["./forticlientems_7.4.4.2034.F.bin"]);
     expect(t.commands).toContainEqual(["trap", `rm -f ${DB_PASSWORD_FILE}`, "EXIT"]);
@@ -197,7 +197,10 @@ describe("secrets", () => {
     const run = (content: string) => {
       const f = join(dir, "x.env");
       writeFileSync(f, content);
-      return spawnSync("bash", ["-c", `set -euo pipefail\nfail() { echo "$*" >&2; exit 1; }\n${renderEnvFileCheck(f)}\necho ok`], { encoding: "utf8" });
+      return spawnSync("bash", ["-c", `set -euo pipefail\nfail() { echo "$*" >&2; exit 1; }\n${renderEnvFileCheck(f)}\necho ok`], {
+        encoding: "utf8",
+        timeout: 10_000,
+      });
     };
     expect(run("POSTGRESQL_PASSWORD=a b\nREPMGR_PASSWORD=c\n").stdout).toBe("ok\n");
     const bad = run("POSTGRESQL_PASSWORD=a\nREPMGR_PASSWORD=x\nREPMGR_PASSWORD=c\n");
@@ -215,9 +218,9 @@ describe("secrets", () => {
 });
 
 describe("local-exec on the machine running Terraform (VM appliances)", () => {
-  it("the secret files command writes to the files named, whatever the node name", () => {
+  it("the secret files command writes to the files named, whatever the node name", async () => {
     const name = `ems 1;touch ${PWNED}`;
-    const t = traceScript(applianceSecretFilesCommand(".ems-ha-secrets", `.ems-ha-secrets/${name}.db`, `.ems-ha-secrets/${name}.login`));
+    const t = await traceScript(applianceSecretFilesCommand(".ems-ha-secrets", `.ems-ha-secrets/${name}.db`, `.ems-ha-secrets/${name}.login`));
     expect(payloadRan(t.commands)).toBe(false);
     expect(t.commands).toEqual([
       ["umask", "077"],
@@ -227,8 +230,8 @@ describe("local-exec on the machine running Terraform (VM appliances)", () => {
 });
 
 describe("the tracer itself", () => {
-  it("sees an injected command (so the checks above can fail)", () => {
-    const [t] = traceScripts([`mkdir -p /opt/x;touch ${PWNED}`]);
+  it("sees an injected command (so the checks above can fail)", async () => {
+    const [t] = await traceScripts([`mkdir -p /opt/x;touch ${PWNED}`]);
     expect(t!.commands).toEqual([
       ["mkdir", "-p", "/opt/x"],
       ["touch", PWNED],
@@ -242,10 +245,10 @@ describe("shell, as root: the ssh engine's container script", () => {
   const name = `pg-1";touch ${PWNED};"'$(touch ${PWNED}-2)`;
   const spec = { ...base, name, volumes: base.volumes.map((v) => (v.volumeName ? { ...v, volumeName: `v$(touch ${PWNED}-3)` } : v)) };
 
-  it("a hostile container or volume name is data in every command, and runs nothing", () => {
+  it("a hostile container or volume name is data in every command, and runs nothing", async () => {
     const { script } = renderContainerScript(spec, { image: "ems-postgres-ha:latest" });
-    expect(syntaxErrors([script])).toEqual([]);
-    const t = traceScript(script);
+    expect(await syntaxErrors([script])).toEqual([]);
+    const t = await traceScript(script);
     expect(payloadRan(t.commands)).toBe(false);
     expect(t.commands.filter((c) => c[0] === "docker" && c[1] === "volume")).toContainEqual(["docker", "volume", "inspect", `v$(touch ${PWNED}-3)`]);
   });

@@ -10,10 +10,10 @@
  * A value that escaped its quoting shows up as a command or word the benign script does not
  * have: test/property/render-shell.test.ts compares the two logs.
  */
-import { spawnSync } from "node:child_process";
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawnAsync } from "../../../src/spawn-async";
 
 /** External commands the generated scripts use (functions are cheaper than the fork of command_not_found_handle). */
 const EXTERNALS = `mkdir chgrp chmod chown docker cat cmp mv rm touch sha256sum curl sed grep awk dnf apt-get systemctl
@@ -88,7 +88,7 @@ function parseLog(buf: Buffer): string[][] {
  * Traces several scripts in one bash process (each in its own subshell, so one cannot affect the
  * next). `bash` runs as nobody when the tests run as root.
  */
-export function traceScripts(scripts: ReadonlyArray<string>, timeoutMs = 60_000): TraceResult[] {
+export async function traceScripts(scripts: ReadonlyArray<string>, timeoutMs = 60_000): Promise<TraceResult[]> {
   const dir = mkdtempSync(join(sandboxDir(), "batch-"));
   const work = join(dir, "cwd");
   mkdirSync(work);
@@ -119,7 +119,7 @@ export function traceScripts(scripts: ReadonlyArray<string>, timeoutMs = 60_000)
   const args = asRoot
     ? ["--pid", "--fork", "--mount-proc", "--net", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "bash", driverFile]
     : [driverFile];
-  const r = spawnSync(cmd, args, { cwd: work, timeout: timeoutMs, env: { LANG: "C.UTF-8", HOME: work } });
+  const r = await spawnAsync(cmd, args, { cwd: work, timeoutMs, env: { LANG: "C.UTF-8", HOME: work } });
   if (r.error) throw new Error(`tracing with bash failed (bash, and as root unshare and setpriv from util-linux, are needed): ${r.error.message}`);
   const rcs = new Map<number, number>();
   try {
@@ -143,12 +143,12 @@ export function traceScripts(scripts: ReadonlyArray<string>, timeoutMs = 60_000)
   return results;
 }
 
-export function traceScript(script: string): TraceResult {
-  return traceScripts([script])[0]!;
+export async function traceScript(script: string): Promise<TraceResult> {
+  return (await traceScripts([script]))[0]!;
 }
 
 /** `bash -n` on many scripts in one bash process; returns the indexes bash rejects, with its message. */
-export function syntaxErrors(scripts: ReadonlyArray<string>): Array<{ index: number; message: string }> {
+export async function syntaxErrors(scripts: ReadonlyArray<string>): Promise<Array<{ index: number; message: string }>> {
   const dir = mkdtempSync(join(sandboxDir(), "syntax-"));
   const lines: string[] = [];
   scripts.forEach((s, i) => {
@@ -158,7 +158,7 @@ export function syntaxErrors(scripts: ReadonlyArray<string>): Array<{ index: num
   });
   const driver = join(dir, "driver.sh");
   writeFileSync(driver, lines.join("\n") + "\n");
-  const r = spawnSync("bash", [driver], { encoding: "utf8", timeout: 300_000 });
+  const r = await spawnAsync("bash", [driver], { timeoutMs: 300_000 });
   if (r.error) throw new Error(`bash -n could not run (bash is needed): ${r.error.message}`);
   const bad = r.stdout
     .split("\n")
