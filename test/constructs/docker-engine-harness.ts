@@ -226,7 +226,8 @@ export function runProvisioners(
     }
     for (const cmd of (p["remote-exec"]!.inline as string[]) ?? []) {
       if (/\/run\.sh$/.test(cmd) && runDir) o.afterUpload?.(runDir);
-      const r = spawnSync("bash", ["-c", onHost(host, cmd.replace(/^sudo -n /, ""))], { cwd: host.home, env, encoding: "utf8", timeout: 60_000 });
+      // Synchronous: one step against the stand-in takes a few seconds (bounded at 30 s).
+      const r = spawnSync("bash", ["-c", onHost(host, cmd.replace(/^sudo -n /, ""))], { cwd: host.home, env, encoding: "utf8", timeout: 30_000 });
       stdout += r.stdout;
       stderr += r.stderr;
       if (r.status !== 0) return { status: r.status, stdout, stderr, calls: dockerCalls(host).slice(before) };

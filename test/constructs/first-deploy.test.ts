@@ -235,6 +235,7 @@ describe("non-root SSH user of a Docker DB host", () => {
     const r = spawnSync("bash", ["-c", withDockerAccess("#!/bin/bash\nset -euo pipefail\n", "ems")], {
       encoding: "utf8",
       env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+      timeout: 10_000,
     });
     expect(r.status, r.stderr).toBe(0);
     return existsSync(join(dir, "calls")) ? readFileSync(join(dir, "calls"), "utf8") : "";
@@ -294,7 +295,7 @@ describe("the step runner (bash)", () => {
       join(here, "run.sh"),
       renderRunner({ secretFiles: [{ name: "db_password", content: "x", path: placed }], uploads: [{ source: "x", destination: dest }], args: ["a b"] }),
     );
-    const r = spawnSync("bash", [join(here, "run.sh")], { encoding: "utf8" });
+    const r = spawnSync("bash", [join(here, "run.sh")], { encoding: "utf8", timeout: 10_000 });
     expect(r.stdout).toContain("args: a b");
     expect(r.status).toBe(7);
     expect(existsSync(placed)).toBe(false);
@@ -319,7 +320,7 @@ describe("the step runner (bash)", () => {
         installAs: join(shared, "s.sh"),
       }),
     );
-    const r = spawnSync("bash", [join(here, "run.sh")], { encoding: "utf8" });
+    const r = spawnSync("bash", [join(here, "run.sh")], { encoding: "utf8", timeout: 10_000 });
     expect(r.status, r.stderr).toBe(0);
     expect(statSync(shared).mode & 0o7777).toBe(0o1777);
     // A directory the runner creates gets the restrictive mode.
@@ -327,7 +328,7 @@ describe("the step runner (bash)", () => {
     writeFileSync(join(here, "run.sh"), renderRunner({ secretFiles: [{ name: "k", content: "x", path: join(fresh, "k") }] }));
     mkdirSync(join(here, "secrets"), { recursive: true });
     writeFileSync(join(here, "secrets", "k"), "s3cret");
-    expect(spawnSync("bash", [join(here, "run.sh")]).status).toBe(0);
+    expect(spawnSync("bash", [join(here, "run.sh")], { timeout: 10_000 }).status).toBe(0);
     expect(statSync(fresh).mode & 0o777).toBe(0o700);
   });
 });

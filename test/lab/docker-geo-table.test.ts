@@ -145,7 +145,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // Bridge ports this test took down come back before the lab goes (labDown deletes them anyway).
-  if (state) for (const h of state.hosts) spawnSync("ip", ["link", "set", "dev", `vb-${h.machine}`, "up"]);
+  if (state) for (const h of state.hosts) spawnSync("ip", ["link", "set", "dev", `vb-${h.machine}`, "up"], { timeout: 10_000 });
   if (stateDir && existsSync(stateDir)) await labDown(stateDir, { log });
 }, 180_000);
 

@@ -31,7 +31,7 @@ function run(
     call,
     'echo "DONE"; cat "$STATE_DIR/membership-refused" 2>/dev/null || true',
   ].join("\n");
-  const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
+  const r = spawnSync("bash", ["-c", script], { encoding: "utf8", timeout: 20_000 });
   return { code: r.status, out: r.stdout + r.stderr };
 }
 

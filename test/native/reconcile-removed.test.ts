@@ -45,7 +45,7 @@ function runTwice(answer: string): { out: string; calls: string; removed: boolea
   const once = () =>
     spawnSync("bash", [script, "--once"], { env: { ...process.env, EMS_HA_RECONCILE_OVERRIDES: overrides }, encoding: "utf8", timeout: 30_000 });
   const a = once();
-  spawnSync("sleep", ["2.2"]);
+  spawnSync("sleep", ["2.2"], { timeout: 10_000 });
   const b = once();
   return {
     out: `${a.stdout}${a.stderr}${b.stdout}${b.stderr}`,

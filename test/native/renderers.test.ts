@@ -111,7 +111,7 @@ describe("merge_block in the setup script (real bash)", () => {
         "-c",
         `set -euo pipefail; NODE_NAME=t; ${lib}\nf=$(mktemp); printf '%s' "$EXISTING" >"$f"; merge_block "$f" 0600 "$(id -un):$(id -gn)" <<<"$BLOCK" >/dev/null; cat "$f"; rm -f "$f"`,
       ],
-      { encoding: "utf8", env: { PATH: process.env.PATH, TMPDIR: shared, EXISTING: existing, BLOCK: block.trimEnd() } },
+      { encoding: "utf8", timeout: 10_000, env: { PATH: process.env.PATH, TMPDIR: shared, EXISTING: existing, BLOCK: block.trimEnd() } },
     );
     if (r.status !== 0) throw new Error(`bash failed: ${r.stderr}`);
     expect(statSync(shared).mode & 0o7777, "merge_block changed the mode of the file's directory").toBe(0o1777);
@@ -274,7 +274,7 @@ describe("reconciliation service", () => {
   });
 
   it("is valid bash, with a valid unit", () => {
-    const r = spawnSync("bash", ["-n"], { input: script, encoding: "utf8" });
+    const r = spawnSync("bash", ["-n"], { input: script, encoding: "utf8", timeout: 10_000 });
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     expect(unitDirectives(renderReconcileUnit())).toContainEqual(["ExecStart", "/usr/local/sbin/ems-ha-reconcile"]);
@@ -284,7 +284,7 @@ describe("reconciliation service", () => {
 describe("setup scripts", () => {
   it.each(nativeMembers(d).map((m) => [m.name, m] as const))("%s: valid bash, strict mode, no unexpanded escapes", (_name, m) => {
     const s = renderSetupScript(d, m);
-    const r = spawnSync("bash", ["-n"], { input: s, encoding: "utf8" });
+    const r = spawnSync("bash", ["-n"], { input: s, encoding: "utf8", timeout: 10_000 });
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     expect(s).toMatch(/^set -euo pipefail$/m);

@@ -51,7 +51,7 @@ describe("repmgrd follows a repmgr.conf the preparation rewrote", () => {
         call,
       ].join("\n");
     const run = (fns: string, call: string): string => {
-      const r = spawnSync("bash", ["-c", step(fns, call)], { encoding: "utf8", env: { PATH: process.env.PATH, ROOT: root, HOME: root } });
+      const r = spawnSync("bash", ["-c", step(fns, call)], { encoding: "utf8", timeout: 20_000, env: { PATH: process.env.PATH, ROOT: root, HOME: root } });
       expect(r.stderr).toBe("");
       expect(r.status).toBe(0);
       return r.stdout

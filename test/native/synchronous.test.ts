@@ -136,7 +136,7 @@ describe("setup script", () => {
       } else {
         expect(files).not.toContain(path);
       }
-      expect(spawnSync("bash", ["-n"], { input: s, encoding: "utf8" }).status).toBe(0);
+      expect(spawnSync("bash", ["-n"], { input: s, encoding: "utf8", timeout: 10_000 }).status).toBe(0);
     }
   });
 
@@ -168,7 +168,7 @@ describe("setup script", () => {
       run(files(d)),
       `cat "$ROOT${path}"`,
     ].join("\n");
-    const r = spawnSync("bash", ["-c", bash], { encoding: "utf8", env: { PATH: process.env.PATH, ROOT: root, HOME: root } });
+    const r = spawnSync("bash", ["-c", bash], { encoding: "utf8", timeout: 20_000, env: { PATH: process.env.PATH, ROOT: root, HOME: root } });
     expect(r.stderr).toBe("");
     const lines = r.stdout.trim().split("\n");
     // first deployment (off): every file new; turning it on: only the synchronous drop-in changed -> reload; again: nothing

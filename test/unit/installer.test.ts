@@ -17,7 +17,7 @@ function runCheck(role: "primary" | "secondary", units: string[]) {
   writeFileSync(join(dir, "systemctl"), `#!/bin/sh\ncat <<'EOF'\n${listing}\nEOF\n`);
   chmodSync(join(dir, "systemctl"), 0o755);
   writeFileSync(join(dir, "check.sh"), renderServiceCheck(role));
-  return spawnSync("bash", [join(dir, "check.sh")], { env: { PATH: `${dir}:/usr/bin:/bin` }, encoding: "utf8" });
+  return spawnSync("bash", [join(dir, "check.sh")], { env: { PATH: `${dir}:/usr/bin:/bin` }, encoding: "utf8", timeout: 20_000 });
 }
 
 describe("EMS installer command line", () => {
@@ -53,7 +53,7 @@ describe("EMS installer command line", () => {
     expect(s).toContain("trap 'rm -f /var/lib/ems-ha/secrets/db_password' EXIT");
     expect(s).not.toContain("--skip_db_deploy");
     expect(s).not.toMatch(/set -x/);
-    const bash = spawnSync("bash", ["-n"], { input: s, encoding: "utf8" });
+    const bash = spawnSync("bash", ["-n"], { input: s, encoding: "utf8", timeout: 10_000 });
     expect(bash.status, bash.stderr).toBe(0);
   });
 
