@@ -4,7 +4,7 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     // Names any test that holds a worker's event loop for long (see the file).
-    setupFiles: ["test/helpers/loop-watch.ts"],
+    setupFiles: ["test/helpers/loop-watch.ts", "test/helpers/standin-first.mjs"],
     testTimeout: 60_000,
     hookTimeout: 600_000,
     pool: "forks",
