@@ -23,7 +23,8 @@ const ALLOWED: Record<string, string> = {
   // This file's own examples of bad calls are strings.
   "test/unit/no-long-sync-calls.test.ts": "the scanner's own test cases",
   // examples/lab-docker.ts computes the stand-in image's sha256 when the module loads (a deployment
-  // module is loaded synchronously); it builds the image only when it is not cached yet.
+  // module is loaded synchronously); it builds the image only when it is not cached yet. In tests it
+  // never does: test/helpers/standin-first.mjs builds it, awaited, before such a file loads.
   "test/standins/ems-postgres-ha/sync.ts": "image build for a deployment module that loads synchronously",
 };
 
