@@ -54,6 +54,19 @@ function words(line: string): string[] {
   return [...line.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2]!);
 }
 
+/**
+ * An ed25519 key pair that ssh2 itself can parse. ssh2's generator strips leading zero bytes from
+ * the public key, so about one pair in 256 is one its own parser rejects ("Malformed OpenSSH ...
+ * key"; mscdex/ssh2 issues 1390 and 1513): such a pair is drawn again, a bounded number of times.
+ */
+export function ed25519KeyPair(): { public: string; private: string } {
+  for (let i = 0; i < 20; i++) {
+    const pair = utils.generateKeyPairSync("ed25519");
+    if (!(utils.parseKey(pair.public) instanceof Error) && !(utils.parseKey(pair.private) instanceof Error)) return pair;
+  }
+  throw new Error("ssh2 generated 20 ed25519 key pairs in a row that it cannot parse");
+}
+
 export class StandinAppliance {
   hostname: string;
   /** DB the appliance uses: its local one until redirected. */
@@ -62,7 +75,7 @@ export class StandinAppliance {
   /** Every command line received (raw, for assertions about what was sent). */
   readonly received: string[] = [];
   private server?: Server;
-  private readonly hostKey = utils.generateKeyPairSync("ed25519");
+  private readonly hostKey = ed25519KeyPair();
   port = 0;
 
   constructor(private readonly o: StandinApplianceOptions) {
