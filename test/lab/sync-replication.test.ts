@@ -372,8 +372,15 @@ describe("synchronous replication (ANY 1) on the native lab", () => {
     if (last?.reasons.some(rewound)) {
       const ack = await cli(["ack-rewind", "dbnode-1", "--config", config]);
       expect(ack.code, ack.err).toBe(0);
-      last = (await status()).s;
     }
+    // The service restarts dbnode-1's repmgrd once it streams: status may catch that restart
+    // ("repmgrd is not running on dbnode-1"), so it is asked until healthy, bounded.
+    const healthyBy = Date.now() + 60_000;
+    do {
+      last = (await status()).s;
+      if (last.reasons.length === 0 && last.synchronous?.synchronousStandbys.length === 2) break;
+      await sleep(1000);
+    } while (Date.now() < healthyBy);
     expect(last?.reasons).toEqual([]);
     expect(last?.synchronous?.synchronousStandbys).toHaveLength(2);
     expect(last?.synchronous?.standbyNames).toBe(
