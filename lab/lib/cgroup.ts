@@ -7,7 +7,7 @@
  * another's unit cgroup, seen here as "Failed to attach to cgroup"). Each host's nspawn
  * therefore starts in <hierarchy>/ems-ha-lab/<machine> of every writable hierarchy nspawn uses.
  */
-import { existsSync, mkdirSync, readdirSync, rmdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const GROUP = "ems-ha-lab";
@@ -47,4 +47,48 @@ export function removeHostCgroups(machine: string): void {
       /* other lab hosts still use it */
     }
   }
+}
+
+/** Reads a file of /proc or /sys; undefined when it is gone (a process that just exited). */
+function readOr(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Thaws every frozen cgroup that holds a process of the host (a container `docker pause`d inside
+ * it): a frozen process takes no signal, not even SIGKILL, so it would outlive the host and keep its
+ * network namespace, and with it the host's veth pair (the next lab on the subnet then fails with
+ * "Failed to add new veth interfaces ... File exists"). cgroup v1's freezer and v2's cgroup.freeze.
+ * Returns the cgroups it thawed.
+ */
+export function thawHostProcesses(machine: string): string[] {
+  const mark = `/${GROUP}/${machine}/`;
+  const thawed = new Set<string>();
+  for (const pid of readdirSync("/proc").filter((e) => /^\d+$/.test(e))) {
+    const groups = readOr(`/proc/${pid}/cgroup`);
+    if (!groups?.includes(mark)) continue;
+    for (const line of groups.split("\n")) {
+      const [, controllers, path] = line.split(":");
+      if (path === undefined) continue;
+      const v1 = controllers === "freezer" ? `/sys/fs/cgroup/freezer${path}/freezer.state` : undefined;
+      const v2 = controllers === "" ? `/sys/fs/cgroup${path}/cgroup.freeze` : undefined;
+      for (const [file, frozen, thaw] of [
+        [v1, /FROZEN|FREEZING/, "THAWED"],
+        [v2, /^1/, "0"],
+      ] as const) {
+        if (!file || thawed.has(file) || !frozen.test(readOr(file) ?? "")) continue;
+        try {
+          writeFileSync(file, thaw);
+          thawed.add(file);
+        } catch {
+          /* gone meanwhile */
+        }
+      }
+    }
+  }
+  return [...thawed];
 }

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LabError, run, runOk, runStreamingOk, sleep, waitFor } from "./exec";
-import { createHostCgroups, removeHostCgroups } from "./cgroup";
+import { createHostCgroups, removeHostCgroups, thawHostProcesses } from "./cgroup";
 import { addSudoUser, authorizeKey, generateHostKeys } from "./ssh";
 import { hostDirs, type LabHost } from "./state";
 
@@ -168,6 +168,8 @@ function kill(pid: number, sig: NodeJS.Signals): void {
  */
 export async function stopHost(h: LabHost, graceMs = 20_000): Promise<void> {
   const root = hostDirs(h).merged;
+  // a paused container's processes take no signal until thawed (see thawHostProcesses)
+  thawHostProcesses(h.machine);
   if (isHostProcess(h.pid, h)) {
     kill(h.pid!, "SIGTERM");
     const gone = await waitFor(() => (isHostProcess(h.pid, h) ? undefined : true), graceMs, 200);

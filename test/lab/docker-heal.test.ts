@@ -61,7 +61,17 @@ async function ok(host: string, command: string, timeoutMs = 60_000): Promise<st
 /** SQL in a node's container (the stand-in trusts its unix socket). */
 const sql = (node: string, text: string): Promise<string> =>
   ok(node, `docker exec ${node} psql -h /tmp -U postgres -d postgres -XtAq -v ON_ERROR_STOP=1 -c "${text}"`);
-const docker = (node: string, verb: "pause" | "unpause"): Promise<string> => ok(node, `docker ${verb} ${node}`);
+/**
+ * Freezes (docker pause) or thaws a node's container. Around a pause the host's reconciliation
+ * service is held (SIGSTOP), with 2 s for a `docker exec` it has in flight to get going: a pause
+ * that lands while runc is still setting up an exec freezes runc's init too, and then neither that
+ * exec nor `docker unpause` returns (seen here: unpause timed out after 60 s, a `runc init` frozen
+ * in the container's cgroup). A stand-in for a hung host, not something the service must survive.
+ */
+const docker = (node: string, verb: "pause" | "unpause"): Promise<string> =>
+  verb === "unpause"
+    ? ok(node, `docker unpause ${node}`)
+    : ok(node, `systemctl kill -s STOP ems-ha-reconcile; sleep 2; docker pause ${node}; r=$?; systemctl kill -s CONT ems-ha-reconcile; exit $r`);
 const journal = async (node: string): Promise<string> =>
   (await labExec(state!, node, "journalctl -u ems-ha-reconcile --no-pager -o cat", { timeoutMs: 30_000 })).stdout;
 
