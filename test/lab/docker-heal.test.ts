@@ -106,11 +106,17 @@ async function waitWritable(nodes: string[], timeoutMs: number): Promise<{ node:
     }
     await sleep(500);
   }
-  // what the candidates' repmgrd and services said meanwhile (secrets masked)
+  // what the candidates' repmgrd and services said meanwhile (secrets masked; a standby without
+  // a WAL source logs "waiting for WAL" every 5 s, which would hide repmgrd's lines)
   const mask = masker(labSecrets(state!));
   const said = await Promise.all(
     nodes.map(async (n) => {
-      const r = await labExec(state!, n, `docker logs --tail 25 ${n} 2>&1; journalctl -u ems-ha-reconcile -n 10 --no-pager`, { timeoutMs: 30_000 });
+      const r = await labExec(
+        state!,
+        n,
+        `docker ps -a --filter name=^${n}$ --format '{{.Status}}'; docker logs --tail 400 ${n} 2>&1 | grep -v 'waiting for WAL to become available' | tail -40; journalctl -u ems-ha-reconcile -n 10 --no-pager`,
+        { timeoutMs: 30_000 },
+      );
       return `--- ${n}:\n${mask(r.stdout)}`;
     }),
   );
