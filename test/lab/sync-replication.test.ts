@@ -73,6 +73,16 @@ async function status(): Promise<{ code: number; s: ClusterStatus }> {
   return { code: r.code, s: JSON.parse(r.out) as ClusterStatus };
 }
 
+/** Asks `ems-ha status` every `intervalMs` until `done` holds or `timeoutMs` has passed; the last answer either way. */
+async function statusUntil(done: (s: ClusterStatus) => boolean, timeoutMs: number, intervalMs: number): Promise<ClusterStatus> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = (await status()).s;
+    if (done(s) || Date.now() >= deadline) return s;
+    await sleep(intervalMs);
+  }
+}
+
 /** true when the node answers as a writable primary. */
 async function isWritable(name: string): Promise<boolean> {
   const n = node(name);
@@ -358,32 +368,21 @@ describe("synchronous replication (ANY 1) on the native lab", () => {
     // acknowledged) leaves a record the operator acknowledges; anything else must be healthy.
     const rewound = (r: string) => /^dbnode-1 was rewound by the reconciliation service/.test(r);
     const tStart = Date.now();
-    const rejoinDeadline = tStart + 180_000;
-    let last: ClusterStatus | undefined;
-    while (Date.now() < rejoinDeadline) {
-      last = (await status()).s;
-      if (last.reasons.every(rewound) && last.synchronous?.synchronousStandbys.length === 2) break;
-      await sleep(2000);
-    }
+    let last = await statusUntil((s) => s.reasons.every(rewound) && s.synchronous?.synchronousStandbys.length === 2, 180_000, 2000);
     log(
-      `(d) dbnode-1 back as a synchronous candidate ${((Date.now() - tStart) / 1000).toFixed(1)} s after its start: ${JSON.stringify(last?.synchronous)}; reasons ${JSON.stringify(last?.reasons)}`,
+      `(d) dbnode-1 back as a synchronous candidate ${((Date.now() - tStart) / 1000).toFixed(1)} s after its start: ${JSON.stringify(last.synchronous)}; reasons ${JSON.stringify(last.reasons)}`,
     );
-    expect(last?.reasons.filter((r) => !rewound(r))).toEqual([]);
-    if (last?.reasons.some(rewound)) {
+    expect(last.reasons.filter((r) => !rewound(r))).toEqual([]);
+    if (last.reasons.some(rewound)) {
       const ack = await cli(["ack-rewind", "dbnode-1", "--config", config]);
       expect(ack.code, ack.err).toBe(0);
     }
     // The service restarts dbnode-1's repmgrd once it streams: status may catch that restart
     // ("repmgrd is not running on dbnode-1"), so it is asked until healthy, bounded.
-    const healthyBy = Date.now() + 60_000;
-    do {
-      last = (await status()).s;
-      if (last.reasons.length === 0 && last.synchronous?.synchronousStandbys.length === 2) break;
-      await sleep(1000);
-    } while (Date.now() < healthyBy);
-    expect(last?.reasons).toEqual([]);
-    expect(last?.synchronous?.synchronousStandbys).toHaveLength(2);
-    expect(last?.synchronous?.standbyNames).toBe(
+    last = await statusUntil((s) => s.reasons.length === 0 && s.synchronous?.synchronousStandbys.length === 2, 60_000, 1000);
+    expect(last.reasons).toEqual([]);
+    expect(last.synchronous?.synchronousStandbys).toHaveLength(2);
+    expect(last.synchronous?.standbyNames).toBe(
       `ANY 1 (${data
         .filter((n) => n.name !== newPrimary)
         .map((n) => `"${n.name}"`)
