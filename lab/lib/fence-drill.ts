@@ -31,6 +31,8 @@ export interface FenceDrillOptions {
   readonly running: string;
   /** A shell command on the isolated host whose output is recorded when the fence is seen. @default none */
   readonly atFence?: string;
+  /** A shell command printing repmgrd's recent lines on a host (node names are host names): shown for the successor and every witness when nobody is promoted. */
+  readonly repmgrdLog: string;
   readonly log: (m: string) => void;
 }
 
@@ -106,7 +108,11 @@ export async function fenceDrill(o: FenceDrillOptions): Promise<FenceDrillResult
       }
       await sleep(250);
     }
-    if (promoted === undefined) throw new LabError(`${o.successor} was not promoted within 180 s of the cut`);
+    if (promoted === undefined) {
+      const others = [o.successor, ...d.database.nodes.filter((n) => n.role === "witness").map((n) => n.name)];
+      const lines = others.map((h) => `--- ${h}: ${o.repmgrdLog}\n${inHost(state, h, o.repmgrdLog).out}`).join("\n");
+      throw new LabError(`${o.successor} was not promoted within 180 s of the cut:\n${lines}`);
+    }
     if (fenced === undefined) throw new LabError(`${isolated} did not fence itself within 180 s of the cut:\n${journalOf()}`);
     // still fenced a while later: nothing started it again
     await sleep(15_000);

@@ -2,7 +2,8 @@
  * The lab: real Debian 12 hosts for a deployment, booted with systemd-nspawn on a
  * bridge of this machine. labUp / labDown / labStatus are what the CLI and tests call.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { availableParallelism, loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import type { Deployment } from "../../src/config/schema";
@@ -287,12 +288,12 @@ export async function labDown(stateDir: string, opts: LabDownOptions = {}): Prom
   if (problems.length > 0) throw new LabError(`lab down left things behind:\n  - ${problems.join("\n  - ")}`);
   if (existsSync(dir)) {
     if (opts.keepLogs && state) {
-      for (const h of state.hosts) for (const sub of ["upper", "work", "merged", "docker"]) rmSync(join(h.dir, sub), { recursive: true, force: true });
+      for (const h of state.hosts) for (const sub of ["upper", "work", "merged", "docker"]) await rm(join(h.dir, sub), { recursive: true, force: true });
       log(`console logs kept in ${join(dir, "hosts")}`);
-      rmSync(join(dir, "lab.json"), { force: true });
+      await rm(join(dir, "lab.json"), { force: true });
     } else {
-      if (state) state.hosts.forEach(removeHostDir);
-      if (mountsUnder(dir).length === 0) rmSync(dir, { recursive: true, force: true });
+      if (state) for (const h of state.hosts) await removeHostDir(h);
+      if (mountsUnder(dir).length === 0) await rm(dir, { recursive: true, force: true });
     }
   }
 }

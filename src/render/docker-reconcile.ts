@@ -127,8 +127,9 @@ svc_start() {
   done
   return 1
 }
-# repmgrd is the container's main process: restarting it would restart the container
-restart_repmgrd() { return 0; }
+# repmgrd is the container's main process: stopping it would stop the container
+hold_repmgrd() { return 0; }
+release_repmgrd() { return 0; }
 # A node taken out of the cluster: its container stopped for good (restart policy no, so not at
 # boot either); its volume stays. PostgreSQL is shut down first (fast), then the container.
 retire_repmgrd() {

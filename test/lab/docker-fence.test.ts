@@ -58,6 +58,8 @@ describe("split-brain fencing on Docker hosts, with a network cut", () => {
       successor: "pg-2",
       sql: (statement) => `docker exec pg-1 psql -h /tmp -U postgres -qAt -c "${statement}"`,
       running: `docker exec pg-1 pg_ctl -D ${PG_DATA_DIR} status >/dev/null 2>&1`,
+      repmgrdLog:
+        "docker ps -a --format '{{.Names}} {{.Status}}'; for c in $(docker ps -aq); do docker logs --tail 40 $c 2>&1 | grep -v 'waiting for WAL'; done",
       atFence: "docker inspect -f '{{.State.Running}} {{.HostConfig.RestartPolicy.Name}}' pg-1",
       log,
     });

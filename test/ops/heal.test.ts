@@ -72,7 +72,9 @@ function reconcileFiles(n: PgNode): { script: string; overrides: string; log: st
       `svc_active() { ${ctl} status >/dev/null 2>&1; }`,
       `svc_stop() { ${ctl} -m fast -w -t 30 stop >/dev/null; }`,
       `svc_start() { ${ctl} -l ${n.logFile} -o "${serverOptions(n)}" -w -t 30 start >/dev/null; }`,
-      `restart_repmgrd() { echo "$NODE_NAME" >>${tmp}/repmgrd-restarts; }`,
+      // repmgrd is not run by systemd here: the two steps are logged where the repairs are
+      `hold_repmgrd() { log "(test) repmgrd stopped"; }`,
+      `release_repmgrd() { log "(test) repmgrd started"; }`,
       "",
     ].join("\n"),
   );
@@ -292,8 +294,12 @@ describe("self-healing (the reconciliation service's loop, as systemd runs it)",
     expect(loopLog(pgw)).toMatch(
       /REPAIR: this witness is registered with node 1 \(primary in its metadata: 1\), but pg-3 \(\S+\) is the primary: witness register --force -h/,
     );
+    // repmgrd stopped for the length of each repair, started after it: status never sees a healthy
+    // node whose repmgrd is about to restart
+    expect(loopLog(pgw)).toMatch(/repmgrd stopped\n(.*\n)*.*witness registered with pg-3\n(.*\n)*.*repmgrd started/);
+    expect(loopLog(pg2)).toMatch(/repmgrd stopped\n(.*\n)*.*node rejoin done\n(.*\n)*.*streaming from pg-3\n.*repmgrd started/);
     // the primary's loop did nothing
-    expect(loopLog(pg3)).not.toMatch(/REPAIR/);
+    expect(loopLog(pg3)).not.toMatch(/REPAIR|repmgrd stopped/);
     expect(cluster.psql(pg3, "select pg_is_in_recovery()")).toBe("f");
     const record = readdirSync(stateDir).filter((f) => /^rewind-pg-2-.*\.txt$/.test(f));
     expect(record).toHaveLength(1);

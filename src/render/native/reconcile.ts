@@ -32,7 +32,7 @@
  *
  * Tests run one iteration (or the loop) against a loopback cluster: the file named by
  * $EMS_HA_RECONCILE_OVERRIDES, when set, is sourced after the definitions (paths, ports and the
- * svc_* / restart_repmgrd functions). systemd starts the service with a clean environment.
+ * svc_* / hold_repmgrd / release_repmgrd functions). systemd starts the service with a clean environment.
  */
 import type { Deployment } from "../../config/schema";
 import { formatUnit, type UnitSection } from "./repmgrd";
@@ -125,7 +125,10 @@ attempts() { cat "$ATTEMPTS_FILE" 2>/dev/null || echo 0; }
 svc_active() { systemctl is-active --quiet "$SERVICE"; }
 svc_stop() { timeout 120 systemctl stop "$SERVICE"; }
 svc_start() { timeout 120 systemctl start "$SERVICE"; }
-restart_repmgrd() { timeout 60 systemctl restart repmgrd; }
+# repmgrd is stopped for the length of a repair and started after it, whatever its outcome: until
+# the repair is over \`ems-ha status\` sees repmgrd down, never a healthy node that is about to restart it
+hold_repmgrd() { timeout 60 systemctl stop repmgrd; }
+release_repmgrd() { timeout 60 systemctl start repmgrd; }
 retire_repmgrd() { timeout 60 systemctl disable --now repmgrd; }
 svc_disable() { timeout 60 systemctl disable --quiet "$SERVICE"; }
 # Around the fence: whatever must keep a fenced PostgreSQL down besides the stop (natively nothing:
@@ -242,11 +245,14 @@ reconcile_fenced() {
   fi
   persisting unfence || { log "fenced; $seen of the other nodes answer again and none is primary: restarting PostgreSQL if this lasts \${GRACE}s"; return 0; }
   log "REPAIR: fenced since $(cat "$FENCE_MARKER" 2>/dev/null); $seen of the other nodes answer again (a majority needs $need) and none became primary: starting PostgreSQL"
+  repaired start_unfenced
+}
+
+start_unfenced() {
   fence_release
   svc_start || { log "could not start $SERVICE"; return 1; }
   rm -f "$FENCE_MARKER"
   clear_pending
-  restart_repmgrd || log "could not restart repmgrd"
 }
 
 # one field of pg_controldata of the (stopped) local cluster
@@ -330,7 +336,17 @@ reclone() {
   repmgr_run 60 standby register --force
 }
 
-rejoin() {
+# repaired FN ARGS...: a repair run with repmgrd held (hold_repmgrd); its exit status
+repaired() {
+  local rc=0
+  hold_repmgrd || log "could not stop repmgrd"
+  "$@" || rc=$?
+  release_repmgrd || log "could not start repmgrd"
+  return $rc
+}
+
+rejoin() { repaired rejoin_held "$@"; }
+rejoin_held() {
   local name=$1 host=$2 port=$3 n
   n=$(attempts)
   if [ "$n" -ge "$MAX_ATTEMPTS" ]; then
@@ -355,14 +371,14 @@ rejoin() {
     log "streaming from $name"
     rm -f "$ATTEMPTS_FILE"
     clear_pending
-    restart_repmgrd || log "could not restart repmgrd"
     return 0
   fi
   log "not streaming from $name after 60 s"
   return 1
 }
 
-follow() {
+follow() { repaired follow_held "$@"; }
+follow_held() {
   local name=$1 id=$2
   if ! repmgr_run 300 standby follow --upstream-node-id="$id"; then
     log "standby follow of $name failed"
@@ -371,7 +387,6 @@ follow() {
   if wait_streaming 60; then
     log "streaming from $name"
     clear_pending
-    restart_repmgrd || log "could not restart repmgrd"
     return 0
   fi
   log "not streaming from $name after 60 s"
@@ -463,13 +478,17 @@ reconcile_witness() {
   fi
   persisting witness || { log "registered with node \${up:-none} (primary in its metadata: \${prim:-none}), but $name is the primary: repairing if this lasts \${GRACE}s"; return 0; }
   log "REPAIR: this witness is registered with node \${up:-none} (primary in its metadata: \${prim:-none}), but $name ($host) is the primary: witness register --force -h $host"
+  repaired register_witness "$name" "$host" "$port"
+}
+
+register_witness() {
+  local name=$1 host=$2 port=$3
   if ! repmgr_run 60 -h "$host" -p "$port" -U repmgr -d repmgr witness register --force; then
     log "witness register with $name failed"
     return 1
   fi
   log "witness registered with $name"
   clear_pending
-  restart_repmgrd || log "could not restart repmgrd"
 }
 
 # A node taken out of database.nodes (the primary unregistered it, membership.ts), or a lost host
