@@ -33,7 +33,7 @@ import type { DbNodeConfig, Deployment } from "../config/schema";
 import { containerSpec } from "./bitnami";
 import { PG_DATA_DIR } from "./docker-cli";
 import { heredoc, sh, UnsafeValueError } from "./escape";
-import { MAX_REJOIN_ATTEMPTS, FENCE_AFTER_SECONDS, reconcileScriptText } from "./native/reconcile";
+import { MAX_REJOIN_ATTEMPTS, FENCE_AFTER_SECONDS, electAfterSeconds, reconcileScriptText } from "./native/reconcile";
 import { formatUnit, type UnitSection } from "./native/repmgrd";
 import { shellArray, shellVars } from "./native/shell";
 import { STATE_DIR } from "./native/layout";
@@ -199,6 +199,9 @@ export function renderDockerReconcileScript(d: Deployment, node: DbNodeConfig): 
       FENCING: dockerFencingEnabled(d),
       RESTART_POLICY: containerSpec(d, node).restart,
       FENCE_AFTER: FENCE_AFTER_SECONDS,
+      // single-region, one location: as natively (electionRepairEnabled)
+      ELECT: dockerFencingEnabled(d),
+      ELECT_AFTER: electAfterSeconds(d, DOCKER_RECONCILE_INTERVAL_SECONDS, dockerGraceSeconds(d)),
       MAX_ATTEMPTS: MAX_REJOIN_ATTEMPTS,
     }),
     // fields of the entries below are separated by the unit separator (names may hold spaces)

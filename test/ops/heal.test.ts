@@ -65,6 +65,7 @@ function reconcileFiles(n: PgNode): { script: string; overrides: string; log: st
       "INTERVAL=1",
       "GRACE=2",
       "FENCE_AFTER=3",
+      "ELECT_AFTER=4",
       // shared by the nodes here (one machine); the marker names its node
       `FENCE_MARKER=${stateDir}/fenced`,
       `MAJORITY_SEEN=${dir}/state/majority-seen`,
@@ -187,7 +188,14 @@ afterAll(async () => {
 
 describe("status tells the truth", () => {
   it("healthy: repmgrd running everywhere, the witness registered with the primary, the next failover promotes pg-2", async () => {
-    const { code, s } = await status();
+    // pg-2 wins over pg-3 on its lower node id only while both have received the same WAL: status
+    // reads their positions one after the other, and WAL written in between puts pg-3 ahead (bounded)
+    let { code, s } = await status();
+    const lsnOf = (x: ClusterStatus, n: string) => x.dbNodes.find((d) => d.name === n)?.lsn;
+    for (let i = 0; i < 20 && lsnOf(s, "pg-2") !== lsnOf(s, "pg-3"); i++) {
+      await sleep(500);
+      ({ code, s } = await status());
+    }
     expect(s.reasons).toEqual([]);
     expect(code).toBe(0);
     expect(s.dbNodes.map((n) => [n.name, n.role, n.repmgrd?.running, n.repmgrd?.paused])).toEqual([
@@ -435,6 +443,53 @@ describe("split-brain fencing (the reconciliation service on the primary)", () =
     expect(cluster.psql(pg3, "select pg_is_in_recovery()")).toBe("t");
     await waitFor("the fence marker removed", () => !fenced(), 30_000);
   }, 200_000);
+});
+
+describe("an election repmgrd did not hold (the reconciliation service on the standbys)", () => {
+  it("with no primary, the standby repmgr would elect promotes itself once a majority answers, and not before", async () => {
+    // from the fencing tests: pg-1 primary, pg-3 its standby; the other loops start now and repair the rest
+    for (const n of [pg1, pg2, pgw]) startLoop(n);
+    await until(
+      "pg-2 and pg-3 stream from pg-1, the witness follows pg-1",
+      (s) => streamsFrom(s, "pg-2", "pg-1") && streamsFrom(s, "pg-3", "pg-1") && !s.reasons.some((r) => r.startsWith("witness pgw-1")),
+      120_000,
+    );
+    // repmgrd runs on both standbys (the fencing tests stopped pg-2's): the service acts only where
+    // repmgrd runs unpaused, waiting for a primary.
+    for (const n of [pg2, pg3]) cluster.startRepmgrd(n);
+    await cluster.waitRepmgrd([pg2, pg3]);
+    // The primary and the witness go: repmgrd here has failover=manual, like an election that was
+    // cancelled. pg-2 and pg-3 each see 1 of the other 3 nodes: no majority, nobody is promoted.
+    cluster.stopImmediate(pgw);
+    cluster.stopImmediate(pg1);
+    const lsn = (n: PgNode) => cluster.psql(n, "select coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) - '0/0'::pg_lsn");
+    const prio = (n: PgNode) => Number(cluster.psql(n, `select priority from repmgr.nodes where node_name = '${n.name}'`, "repmgr"));
+    const rank = [pg2, pg3].map((n) => ({ n, lsn: BigInt(lsn(n)), prio: prio(n), id: n.nodeId }));
+    // repmgr's order: highest received LSN, then highest priority, then lowest node id
+    rank.sort((a, b) => (a.lsn !== b.lsn ? (a.lsn > b.lsn ? -1 : 1) : a.prio !== b.prio ? b.prio - a.prio : a.id - b.id));
+    const [best, other] = [rank[0]!.n, rank[1]!.n];
+    await sleep(10_000); // ELECT_AFTER is 4 s here
+    expect([pg2, pg3].map((n) => cluster.psql(n, "select pg_is_in_recovery()"))).toEqual(["t", "t"]);
+    expect(loopLog(pg2) + loopLog(pg3)).not.toMatch(/REPAIR: no data node has answered as primary/);
+    // the witness answers again: a majority (2 of the other 3) for both standbys
+    const back = Date.now();
+    await cluster.start(pgw);
+    const seconds = await waitFor(`${best.name} promoted`, () => cluster.psql(best, "select pg_is_in_recovery()") === "f", 60_000).catch((e: Error) => {
+      throw new Error(`${e.message}\n--- ${best.name}'s loop\n${loopLog(best).slice(-4000)}`);
+    });
+    figures.push(`no primary: ${best.name} promoted itself ${seconds.toFixed(1)} s after a majority answered again (ELECT_AFTER 4 s, loop interval 1 s)`);
+    expect(loopLog(best)).toMatch(
+      /REPAIR: no data node has answered as primary for 4s \(repmgrd's election did not promote\); 2 of the other nodes answer \(a majority needs 2\) and this standby is the best candidate \(LSN \S+, priority \d+\): repmgr standby promote/,
+    );
+    // the repair's end (repmgr standby promote returns after it saw the promotion)
+    await waitFor("the promotion's repair over", () => /promoted: this node is the primary\n(.*\n)*.*repmgrd started/.test(loopLog(best)), 60_000);
+    expect(loopLog(best)).toMatch(/repmgrd stopped\n(.*\n)*.*promoted: this node is the primary\n(.*\n)*.*repmgrd started/);
+    // the other standby follows it (the existing repair), and is never promoted itself
+    await until(`${other.name} streams from ${best.name}`, (s) => streamsFrom(s, other.name, best.name), 120_000);
+    expect(cluster.psql(other, "select pg_is_in_recovery()")).toBe("t");
+    expect(loopLog(other)).not.toMatch(/REPAIR: no data node has answered as primary/);
+    expect(Date.now() - back).toBeLessThan(120_000);
+  }, 300_000);
 });
 
 async function waitReplay(n: PgNode, lsn: string): Promise<void> {

@@ -36,6 +36,7 @@
  */
 import type { Deployment } from "../../config/schema";
 import { formatUnit, type UnitSection } from "./repmgrd";
+import { failoverTiming } from "../../config/derive";
 import { connectTimeout, nativeLayout, nativeMembers, nativeSettings, type NativeMember } from "./layout";
 import { sh, UnsafeValueError } from "../escape";
 import { ENSURE_DATADIR_INCLUDE, shellArray, shellVars, unescapeBash } from "./shell";
@@ -83,6 +84,26 @@ export const FENCE_AFTER_SECONDS = 10;
  */
 export function fencingEnabled(d: Deployment): boolean {
   return nativeMembers(d).length >= 3;
+}
+
+/**
+ * Whether a standby promotes itself when repmgrd's election did not (reconcile_leaderless): only
+ * where an isolated primary fences itself and every node is in one location (repmgr cancels an
+ * election on purpose when no node of the primary's location answers; that is left to it).
+ */
+export function electionRepairEnabled(d: Deployment): boolean {
+  return fencingEnabled(d) && new Set(nativeMembers(d).map((m) => m.location)).size === 1;
+}
+
+/**
+ * Seconds without any primary before that repair: repmgrd's failover window (its reconnect
+ * attempts, each waiting connect_timeout and the interval, after one monitoring interval) or the
+ * old primary's fence (FENCE_AFTER and one loop interval), whichever is longer, plus the grace.
+ */
+export function electAfterSeconds(d: Deployment, intervalSeconds = nativeSettings(d).reconcileIntervalSeconds, grace = graceSeconds(d)): number {
+  const t = failoverTiming(d);
+  const window = t.monitorIntervalSeconds + t.reconnectAttempts * (t.reconnectIntervalSeconds + t.connectTimeoutSeconds);
+  return Math.max(window, FENCE_AFTER_SECONDS + intervalSeconds) + grace;
 }
 
 /** Seconds a fault must last before the service repairs it (repmgrd acts first). */
@@ -421,12 +442,78 @@ reconcile_primary() {
   return 0
 }
 
+# this node's received (else replayed) WAL position, or a peer's (host port)
+received_lsn() {
+  local sql="select coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())"
+  if [ $# -eq 0 ]; then q_local "$sql"; else q_peer "$1" "$2" "$sql"; fi
+}
+
+# No data node answers as primary. repmgrd elects once, when it loses the primary: a node it could
+# not reach at that moment (the witness, under load) cancels the election, and repmgrd then only
+# waits for the old primary to come back. When no primary has answered for ELECT_AFTER seconds
+# (past repmgrd's own failover window and the old primary's fence), a majority of all the nodes
+# answers, this node's repmgrd runs unpaused (it waits in degraded monitoring), and this standby is the one repmgr's election would pick among
+# the standbys that answer (highest received LSN, then highest priority, then lowest node id):
+# repmgr standby promote. Only where an isolated primary fences itself (ELECT=1: fencing on, one
+# location), so the old primary, cut off from the majority, has stopped taking writes.
+reconcile_leaderless() {
+  local p name id host port r seen total need mine mine_prio lsn prio
+  [ "$ELECT" = 1 ] || return 0
+  # repmgrd runs and is not paused: it would have elected had it seen a majority (not a node whose
+  # repmgrd an operator stopped or paused, nor one booting while the primary is still down)
+  if [ "$(q_local "select repmgr.repmgrd_is_running() and not repmgr.repmgrd_is_paused()" repmgr)" != t ]; then
+    rm -f "$PENDING_PREFIX"leaderless
+    return 0
+  fi
+  read -r seen total <<<"$(peer_counts)"
+  need=$(majority_needed "$total")
+  if [ "$seen" -lt "$need" ]; then
+    [ ! -f "$PENDING_PREFIX"leaderless ] || log "no data node answers as primary, and only $seen of the other nodes answer (a majority needs $need): not promoting"
+    rm -f "$PENDING_PREFIX"leaderless
+    return 0
+  fi
+  mine=$(received_lsn) || return 0
+  mine_prio=$(q_local "select priority from repmgr.nodes where node_id = $NODE_ID" repmgr) || return 0
+  [ -n "$mine" ] && [ "\${mine_prio:-0}" -gt 0 ] || return 0
+  for p in "\${PEERS[@]}"; do
+    IFS="$ENTRY_SEP" read -r name id host port <<<"$p"
+    r=$(q_peer "$host" "$port" "select pg_is_in_recovery()")
+    [ "$r" != f ] || { rm -f "$PENDING_PREFIX"leaderless; return 0; }
+    [ "$r" = t ] || continue
+    lsn=$(received_lsn "$host" "$port") || continue
+    prio=$(q_local "select priority from repmgr.nodes where node_id = $id" repmgr) || continue
+    [ -n "$lsn" ] && [ "\${prio:-0}" -gt 0 ] || continue
+    if [ "$(lsn_num "$lsn")" -gt "$(lsn_num "$mine")" ] ||
+      { [ "$lsn" = "$mine" ] && { [ "$prio" -gt "$mine_prio" ] || { [ "$prio" -eq "$mine_prio" ] && [ "$id" -lt "$NODE_ID" ]; }; }; }; then
+      rm -f "$PENDING_PREFIX"leaderless
+      return 0
+    fi
+  done
+  persisting leaderless "$ELECT_AFTER" || { log "no data node answers as primary; $seen of the other nodes answer (a majority needs $need) and this standby is the best candidate (LSN $mine, priority $mine_prio): promoting it if this lasts \${ELECT_AFTER}s"; return 0; }
+  log "REPAIR: no data node has answered as primary for \${ELECT_AFTER}s (repmgrd's election did not promote); $seen of the other nodes answer (a majority needs $need) and this standby is the best candidate (LSN $mine, priority $mine_prio): repmgr standby promote"
+  repaired promote_self
+}
+
+promote_self() {
+  if ! repmgr_run 120 standby promote; then
+    log "standby promote failed"
+    return 1
+  fi
+  log "promoted: this node is the primary"
+  clear_pending
+}
+
 reconcile_standby() {
   local p name id host port status sender theirs mine lsn fork
   p=$(current_primary)
-  # A fault counts only while a primary is in sight: an outage of the primary restarts the clock
-  # (a sighting from before it must not trigger a repair while the standby reconnects after it).
-  [ -n "$p" ] || { rm -f "$PENDING_PREFIX"upstream "$PENDING_PREFIX"receiver; return 0; }
+  if [ -z "$p" ]; then
+    # A fault counts only while a primary is in sight: an outage of the primary restarts the clock
+    # (a sighting from before it must not trigger a repair while the standby reconnects after it).
+    rm -f "$PENDING_PREFIX"upstream "$PENDING_PREFIX"receiver
+    reconcile_leaderless
+    return $?
+  fi
+  rm -f "$PENDING_PREFIX"leaderless
   IFS="$ENTRY_SEP" read -r name id host port <<<"$p"
   status=$(q_local "select status from pg_stat_wal_receiver")
   sender=$(q_local "select sender_host from pg_stat_wal_receiver")
@@ -644,6 +731,8 @@ export function renderReconcileScript(d: Deployment, self: NativeMember): string
       GRACE: graceSeconds(d),
       FENCING: fencingEnabled(d),
       FENCE_AFTER: FENCE_AFTER_SECONDS,
+      ELECT: electionRepairEnabled(d),
+      ELECT_AFTER: electAfterSeconds(d),
       MAX_ATTEMPTS: MAX_REJOIN_ATTEMPTS,
       // the separator of the fields of a PEERS / WITNESSES entry
       ENTRY_SEP: " ",
