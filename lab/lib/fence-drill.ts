@@ -56,6 +56,8 @@ export interface FenceDrillResult {
   readonly rewindRecords: number;
   /** The isolated node's reconciliation service's FENCE and REPAIR lines. */
   readonly journal: string;
+  /** Who promoted the successor: repmgrd, or its reconciliation service (an election repmgrd cancelled). */
+  readonly promotedBy: "repmgrd" | "reconciliation service";
 }
 
 /** Runs the drill; the link is always brought back, even when the drill fails. */
@@ -166,6 +168,11 @@ export async function fenceDrill(o: FenceDrillOptions): Promise<FenceDrillResult
       rejoinS,
       rewindRecords: Number(records),
       journal: await labOk(state, isolated, "journalctl -u ems-ha-reconcile --no-pager | grep -E 'FENCE|REPAIR' | tail -n 6"),
+      promotedBy: /^[1-9]/.test(
+        (await labOk(state, o.successor, "journalctl -u ems-ha-reconcile --no-pager | grep -c 'REPAIR: no data node has answered as primary' || true")).trim(),
+      )
+        ? "reconciliation service"
+        : "repmgrd",
     };
   } finally {
     if (cutDown) setBridgePort(state, isolated, true);

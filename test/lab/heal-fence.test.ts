@@ -8,13 +8,19 @@
  * record of what was discarded). Needs what lab-e2e.test.ts needs; fails naming what is missing.
  */
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labDeployment } from "../../examples/lab";
-import { labDeploy } from "../../lab/lib/deploy";
+import { gatherStatus } from "../../src/ops/status";
+import { inRecovery } from "../../lab/lib/db-watch";
+import { labDeploy, labSecrets } from "../../lab/lib/deploy";
 import { deployedDeployment } from "../../lab/lib/drill";
 import { fenceDrill } from "../../lab/lib/fence-drill";
 import { startFreshLab } from "../../lab/lib/fresh-lab";
-import { labDown } from "../../lab/lib/lab";
+import { LabError, sleep } from "../../lab/lib/exec";
+import { inHost, labDown, setBridgePort } from "../../lab/lib/lab";
+import { REPO_ROOT } from "../../lab/lib/paths";
+import { runCliCaptured } from "../helpers/cli";
 import type { LabState } from "../../lab/lib/state";
 
 // Apart from the other lab tests: 10.233.20-29.
@@ -60,5 +66,80 @@ describe("split-brain fencing with a network cut", () => {
     // what the isolated primary acknowledged after the cut is what the cluster lost, and a rewind record says so
     expect(f.rowsLostOfIsolated).toBeLessThanOrEqual(f.rowsAckedByIsolatedAfterCut);
     if (f.rowsLostOfIsolated > 0) expect(f.rewindRecords).toBeGreaterThan(0);
+  }, 900_000);
+
+  it("an election repmgrd cancelled (the witness cut off with the primary) is held by the reconciliation service once the witness answers again", async () => {
+    const d = deployedDeployment(state!);
+    const pw = labSecrets(state!).db_password;
+    const env = { ...process.env, EMS_HA_INSECURE_HOST_KEYS: "1", EMS_HA_DB_PASSWORD: pw, EMS_HA_REPMGR_PASSWORD: labSecrets(state!).repmgr_password };
+    // after the drill: dbnode-2 primary, dbnode-1 its standby, the witness re-registered, repmgrd
+    // running everywhere (status healthy once the drill's rewind record is acknowledged), and
+    // dbnode-2's fence armed
+    const config = join(state!.stateDir, "deployment.json");
+    const ack = await runCliCaptured(["ack-rewind", "dbnode-1", "--config", config], REPO_ROOT, env);
+    expect(ack.code, ack.err).toBe(0);
+    const readyBy = Date.now() + 180_000;
+    let last: string;
+    for (;;) {
+      const s = await gatherStatus(d, { env });
+      const armed = inHost(state!, "dbnode-2", "journalctl -u ems-ha-reconcile --no-pager | grep -c 'fencing armed' || true").out.trim();
+      last = `${JSON.stringify(s.reasons)}; fencing armed on dbnode-2: ${armed}`;
+      if (s.writablePrimaries.join() === "dbnode-2" && s.reasons.length === 0 && /^[1-9]/.test(armed)) break;
+      if (Date.now() > readyBy) throw new LabError(`the cluster did not settle after the drill in 180 s: ${last}`);
+      await sleep(2000);
+    }
+    // The primary and the witness lose the bridge together: dbnode-1 sees none of its siblings, and
+    // repmgrd cancels its election ("unable to reach a qualified majority"), for good.
+    const cut = Date.now();
+    setBridgePort(state!, "dbnode-2", false);
+    setBridgePort(state!, "witness-1", false);
+    try {
+      const cancelledBy = Date.now() + 90_000;
+      while (!/qualified majority/.test(inHost(state!, "dbnode-1", "grep -a 'qualified majority' /var/log/repmgr/repmgr.log | tail -n 1").out)) {
+        if (Date.now() > cancelledBy)
+          throw new LabError(
+            `dbnode-1's repmgrd did not cancel its election in 90 s:\n${inHost(state!, "dbnode-1", "tail -n 30 /var/log/repmgr/repmgr.log").out}`,
+          );
+        await sleep(1000);
+      }
+      log(`repmgrd on dbnode-1 cancelled its election ${((Date.now() - cut) / 1000).toFixed(1)} s after the cut`);
+      setBridgePort(state!, "witness-1", true);
+      const back = Date.now();
+      // the witness answers again: repmgrd stays waiting; the reconciliation service promotes dbnode-1
+      let promotedS: number | undefined;
+      while (Date.now() - back < 150_000) {
+        if ((await inRecovery(d, "dbnode-1", pw)) === false) {
+          promotedS = (Date.now() - back) / 1000;
+          break;
+        }
+        await sleep(1000);
+      }
+      const journal = inHost(state!, "dbnode-1", "journalctl -u ems-ha-reconcile --no-pager | grep -E 'REPAIR|promot' | tail -n 5").out;
+      if (promotedS === undefined)
+        throw new LabError(
+          `dbnode-1 was not promoted within 150 s of the witness's return:\n${journal}\n${inHost(state!, "dbnode-1", "tail -n 20 /var/log/repmgr/repmgr.log").out}`,
+        );
+      log(
+        `dbnode-1 promoted by its reconciliation service ${promotedS.toFixed(1)} s after the witness answered again (${((Date.now() - cut) / 1000).toFixed(1)} s after the cut)\n${journal}`,
+      );
+      expect(journal).toMatch(
+        /REPAIR: no data node has answered as primary for \d+s \(repmgrd's election did not promote\); 1 of the other nodes answer \(a majority needs 1\)/,
+      );
+      // the cut-off primary fenced itself meanwhile: it took no writes while dbnode-1 was promoted
+      expect(inHost(state!, "dbnode-2", "systemctl is-active --quiet postgresql@15-main").code).not.toBe(0);
+    } finally {
+      setBridgePort(state!, "witness-1", true);
+      setBridgePort(state!, "dbnode-2", true);
+    }
+    // the old primary rejoins the new one (the fenced node's repair)
+    const rejoinBy = Date.now() + 240_000;
+    for (;;) {
+      const s = await gatherStatus(d, { env });
+      const n2 = s.dbNodes.find((n) => n.name === "dbnode-2");
+      last = `${n2?.role ?? "?"}, streaming ${String(n2?.streaming)}; writable: ${s.writablePrimaries.join(", ") || "none"}`;
+      if (n2?.role === "standby" && n2.streaming && s.writablePrimaries.join() === "dbnode-1") break;
+      if (Date.now() > rejoinBy) throw new LabError(`dbnode-2 did not rejoin dbnode-1 within 240 s (last: ${last})`);
+      await sleep(2000);
+    }
   }, 900_000);
 });

@@ -233,6 +233,8 @@ describe("repmgrd unit and /etc/default/repmgrd", () => {
     const get = (k: string) => dirs.filter(([x]) => x === k).map(([, v]) => v);
     expect(get("Restart")).toEqual(["on-failure"]);
     expect(get("LimitNOFILE")).toEqual(["16384"]);
+    // a repmgrd waiting on a cut-off peer ignores SIGTERM: systemd kills it after 15 s, not 90
+    expect(get("TimeoutStopSec")).toEqual(["15s"]);
     expect(get("User")).toEqual(["postgres"]);
     expect(get("Type")).toEqual(["simple"]);
     expect(get("ExecStart")[0]).toMatch(/^\/usr\/lib\/postgresql\/15\/bin\/repmgrd -f \$\{REPMGRD_CONF\} --daemonize=false/);

@@ -148,7 +148,7 @@ svc_stop() { timeout 120 systemctl stop "$SERVICE"; }
 svc_start() { timeout 120 systemctl start "$SERVICE"; }
 # repmgrd is stopped for the length of a repair and started after it, whatever its outcome: until
 # the repair is over \`ems-ha status\` sees repmgrd down, never a healthy node that is about to restart it
-hold_repmgrd() { timeout 60 systemctl stop repmgrd; }
+hold_repmgrd() { timeout 30 systemctl stop repmgrd; }
 release_repmgrd() { timeout 60 systemctl start repmgrd; }
 retire_repmgrd() { timeout 60 systemctl disable --now repmgrd; }
 svc_disable() { timeout 60 systemctl disable --quiet "$SERVICE"; }

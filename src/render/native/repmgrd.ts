@@ -5,8 +5,9 @@
  * `Restart=on-failure LimitNOFILE=16384` on one line), repmgrd runs in the foreground
  * (Type=simple, --daemonize=false) so systemd sees it die (`repmgrd --daemonize` exits 0
  * even when the daemon then fails, docs/background.md#native-postgresql-and-repmgr), the pid file lives in /run/repmgrd rather
- * than /tmp, and /etc/default/repmgrd names /etc/repmgr.conf (the guide's note says
- * /etc/repmgrd.conf, which does not exist).
+ * than /tmp, /etc/default/repmgrd names /etc/repmgr.conf (the guide's note says
+ * /etc/repmgrd.conf, which does not exist), and a stop that SIGTERM does not finish in 15 s
+ * kills it (docs/reliability.md, "Self-healing").
  */
 import { UnsafeValueError } from "../escape";
 import { nativeLayout } from "./layout";
@@ -54,6 +55,9 @@ export function repmgrdUnitSections(pgVersion = 15): UnitSection[] {
         ["ExecReload", "/bin/kill -HUP $MAINPID"],
         ["Restart", "on-failure"],
         ["RestartSec", "5s"],
+        // repmgrd keeps no state to flush, and one waiting on a peer cut off from the network
+        // ignores SIGTERM for minutes (a libpq call that retries its poll): killed after 15 s
+        ["TimeoutStopSec", "15s"],
         ["LimitNOFILE", "16384"],
       ],
     },
