@@ -366,14 +366,19 @@ repaired() {
   return $rc
 }
 
-rejoin() { repaired rejoin_held "$@"; }
-rejoin_held() {
-  local name=$1 host=$2 port=$3 n
+# once the attempts are used up, nothing is touched (repmgrd included) until an operator acts
+rejoin() {
+  local n
   n=$(attempts)
   if [ "$n" -ge "$MAX_ATTEMPTS" ]; then
     log "$n rejoin attempts failed: not trying again. Rejoin by hand (repmgr node rejoin --force-rewind), then remove $ATTEMPTS_FILE"
     return 1
   fi
+  repaired rejoin_held "$@"
+}
+rejoin_held() {
+  local name=$1 host=$2 port=$3 n
+  n=$(attempts)
   echo $((n + 1)) >"$ATTEMPTS_FILE"
   log "rejoining as a standby of $name ($host) with node rejoin --force-rewind (attempt $((n + 1)) of $MAX_ATTEMPTS)"
   if svc_active && ! svc_stop; then
@@ -452,8 +457,9 @@ received_lsn() {
 # not reach at that moment (the witness, under load) cancels the election, and repmgrd then only
 # waits for the old primary to come back. When no primary has answered for ELECT_AFTER seconds
 # (past repmgrd's own failover window and the old primary's fence), a majority of all the nodes
-# answers, this node's repmgrd runs unpaused (it waits in degraded monitoring), and this standby is the one repmgr's election would pick among
-# the standbys that answer (highest received LSN, then highest priority, then lowest node id):
+# answers, this node's repmgrd runs unpaused (it waits in degraded monitoring), and this standby
+# is the one repmgr's election would pick among the standbys that answer (highest received LSN,
+# then highest priority, then lowest node id):
 # repmgr standby promote. Only where an isolated primary fences itself (ELECT=1: fencing on, one
 # location), so the old primary, cut off from the majority, has stopped taking writes.
 reconcile_leaderless() {

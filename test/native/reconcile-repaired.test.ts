@@ -1,0 +1,73 @@
+/**
+ * How the reconciliation service wraps a repair around repmgrd (src/render/native/reconcile.ts,
+ * `repaired`), in real bash: the rendered script runs once with its repair steps replaced by stubs
+ * that record the order they ran in (EMS_HA_RECONCILE_OVERRIDES, as test/ops/heal.test.ts does).
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { labDeployment } from "../../examples/lab";
+import { parseDeployment } from "../../src/config/parse";
+import { memberByName } from "../../src/render/native/layout";
+import { electAfterSeconds, renderReconcileScript } from "../../src/render/native/reconcile";
+import { reconcileStateOverrides } from "../helpers/reconcile";
+
+const d = parseDeployment(labDeployment("10.235.38"));
+
+/** One run of dbnode-1's script whose iteration is `body` (bash), after `attempts` failed rejoins. */
+function runOnce(body: string, attempts: number, stubs: string[] = []): string {
+  const dir = mkdtempSync(join(tmpdir(), "ems-ha-reconcile-repaired-"));
+  const script = join(dir, "ems-ha-reconcile");
+  const text = renderReconcileScript(d, memberByName(d, "dbnode-1"));
+  writeFileSync(script, text, { mode: 0o755 });
+  const overrides = join(dir, "overrides.sh");
+  writeFileSync(
+    overrides,
+    [
+      ...reconcileStateOverrides(text, dir),
+      `echo ${attempts} >"$ATTEMPTS_FILE"`,
+      'hold_repmgrd() { echo "step: repmgrd stopped"; }',
+      'release_repmgrd() { echo "step: repmgrd started"; }',
+      ...stubs,
+      `reconcile_once() { ${body}; }`,
+      "",
+    ].join("\n"),
+  );
+  const r = spawnSync("bash", [script, "--once"], { env: { ...process.env, EMS_HA_RECONCILE_OVERRIDES: overrides }, encoding: "utf8", timeout: 30_000 });
+  return `${r.stdout}${r.stderr}`;
+}
+
+const steps = (out: string) => out.split("\n").filter((l) => l.startsWith("step: "));
+
+describe("a repair with repmgrd held", () => {
+  it("stops repmgrd before the repair and starts it after, and returns the repair's exit status", () => {
+    const out = runOnce('rejoin dbnode-2 2 10.235.38.12 5432; echo "step: exit $?"', 0, ['rejoin_held() { echo "step: rejoin $*"; return 3; }']);
+    expect(steps(out)).toEqual(["step: repmgrd stopped", "step: rejoin dbnode-2 2 10.235.38.12 5432", "step: repmgrd started", "step: exit 3"]);
+  });
+
+  it("touches nothing, repmgrd included, once the rejoin attempts are used up", () => {
+    const out = runOnce('rejoin dbnode-2 2 10.235.38.12 5432; echo "step: exit $?"', 3, ['rejoin_held() { echo "step: rejoin $*"; }']);
+    expect(steps(out)).toEqual(["step: exit 1"]);
+    expect(out).toMatch(/3 rejoin attempts failed: not trying again/);
+  });
+
+  it("waits past repmgrd's failover window and the old primary's fence before promoting a standby itself; never across locations", () => {
+    // the lab's tuned timings: 2 + 3 x (2 + 2) = 14 s of failover window, fence 10 + 10 s, grace 20 s
+    expect(electAfterSeconds(d)).toBe(40);
+    expect(scriptOf(d)).toMatch(/^ELECT=1$/m);
+    expect(scriptOf(d)).toMatch(/^ELECT_AFTER=40$/m);
+    // the witness in another location: repmgr's location rule is left alone
+    const input = labDeployment("10.235.38");
+    const split = parseDeployment({
+      ...input,
+      database: { ...input.database, nodes: input.database.nodes.map((n) => (n.role === "witness" ? { ...n, location: "dc2" } : n)) },
+    });
+    expect(scriptOf(split)).toMatch(/^ELECT=0$/m);
+  });
+});
+
+function scriptOf(dep: typeof d): string {
+  return renderReconcileScript(dep, memberByName(dep, "dbnode-2"));
+}
