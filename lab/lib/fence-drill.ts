@@ -60,6 +60,29 @@ export interface FenceDrillResult {
   readonly promotedBy: "repmgrd" | "reconciliation service";
 }
 
+/**
+ * Polls `ems-ha status` every 2 s until `node` streams as a standby and `primary` is the only
+ * writable node: the seconds it took, or undefined after `timeoutMs`, with what was last seen.
+ */
+export async function untilRejoined(
+  d: Deployment,
+  env: NodeJS.ProcessEnv,
+  node: string,
+  primary: string,
+  timeoutMs: number,
+): Promise<{ seconds: number | undefined; last: string }> {
+  const start = Date.now();
+  let last = "";
+  while (Date.now() - start < timeoutMs) {
+    const s = await gatherStatus(d, { env });
+    const n = s.dbNodes.find((x) => x.name === node);
+    last = `${n?.role ?? "?"}, streaming ${String(n?.streaming)}; writable: ${s.writablePrimaries.join(", ") || "none"}`;
+    if (n?.role === "standby" && n.streaming && s.writablePrimaries.join() === primary) return { seconds: (Date.now() - start) / 1000, last };
+    await sleep(2000);
+  }
+  return { seconds: undefined, last };
+}
+
 /** Runs the drill; the link is always brought back, even when the drill fails. */
 export async function fenceDrill(o: FenceDrillOptions): Promise<FenceDrillResult> {
   const { state, d, isolated } = o;
@@ -128,19 +151,7 @@ export async function fenceDrill(o: FenceDrillOptions): Promise<FenceDrillResult
     setBridgePort(state, isolated, true);
     cutDown = false;
     // back: the reconciliation service rejoins the old primary to the successor (after recording what it discards)
-    const back = Date.now();
-    let rejoinS: number | undefined;
-    let last = "";
-    while (Date.now() - back < 240_000) {
-      const s = await gatherStatus(d, { env });
-      const n1 = s.dbNodes.find((n) => n.name === isolated);
-      last = `${n1?.role ?? "?"}, streaming ${String(n1?.streaming)}; writable: ${s.writablePrimaries.join(", ") || "none"}`;
-      if (n1?.role === "standby" && n1.streaming && s.writablePrimaries.join() === o.successor) {
-        rejoinS = (Date.now() - back) / 1000;
-        break;
-      }
-      await sleep(2000);
-    }
+    const { seconds: rejoinS, last } = await untilRejoined(d, env, isolated, o.successor, 240_000);
     await writer.stop();
     await labOk(state, isolated, "pkill -f 'insert into local_[r]ows' || true");
     if (rejoinS === undefined) throw new LabError(`${isolated} did not rejoin as a standby of ${o.successor} within 240 s (last: ${last}):\n${journalOf()}`);

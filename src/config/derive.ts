@@ -38,6 +38,11 @@ export function locationOf(node: Pick<DbNodeConfig, "location">): string {
   return node.location ?? "default";
 }
 
+/** Whether every DB node is in one repmgr location. */
+export function oneLocation(d: Deployment): boolean {
+  return new Set(d.database.nodes.map(locationOf)).size === 1;
+}
+
 export function dataNodes(d: Deployment): DbNodeConfig[] {
   return d.database.nodes.filter((n) => n.role === "data");
 }
@@ -83,6 +88,15 @@ export interface FailoverTiming {
 }
 
 const DOCKER = new Set(["single-region", "geo-redundant", "upgrade-7-4-4"]);
+
+/**
+ * Seconds from a primary's loss to the end of repmgrd's reconnect attempts, when it elects: one
+ * monitoring interval, then each attempt waits connect_timeout and the reconnect interval.
+ */
+export function failoverWindowSeconds(d: Deployment): number {
+  const t = failoverTiming(d);
+  return t.monitorIntervalSeconds + t.reconnectAttempts * (t.reconnectIntervalSeconds + t.connectTimeoutSeconds);
+}
 
 /** Effective repmgr failover timing of a deployment (docs/background.md#repmgr-automatic-failover). */
 export function failoverTiming(d: Deployment): FailoverTiming {

@@ -28,7 +28,7 @@
  *   lifted, so that neither Docker nor the image starts it again as the primary meanwhile.
  * docs/topologies/single-region.md ("Reconciliation service") says what is relied on.
  */
-import { failoverTiming, repmgrNodeId } from "../config/derive";
+import { failoverTiming, failoverWindowSeconds, oneLocation, repmgrNodeId } from "../config/derive";
 import type { DbNodeConfig, Deployment } from "../config/schema";
 import { containerSpec } from "./bitnami";
 import { PG_DATA_DIR } from "./docker-cli";
@@ -54,9 +54,7 @@ export const DOCKER_RECONCILE_INTERVAL_SECONDS = 5;
  * (detection, reconnect attempts, their connect timeouts), so repmgrd always gets the first go.
  */
 export function dockerGraceSeconds(d: Deployment): number {
-  const t = failoverTiming(d);
-  const failover = t.monitorIntervalSeconds + t.reconnectAttempts * (t.reconnectIntervalSeconds + t.connectTimeoutSeconds);
-  return Math.max(2 * DOCKER_RECONCILE_INTERVAL_SECONDS, failover + DOCKER_RECONCILE_INTERVAL_SECONDS);
+  return Math.max(2 * DOCKER_RECONCILE_INTERVAL_SECONDS, failoverWindowSeconds(d) + DOCKER_RECONCILE_INTERVAL_SECONDS);
 }
 
 /**
@@ -199,8 +197,8 @@ export function renderDockerReconcileScript(d: Deployment, node: DbNodeConfig): 
       FENCING: dockerFencingEnabled(d),
       RESTART_POLICY: containerSpec(d, node).restart,
       FENCE_AFTER: FENCE_AFTER_SECONDS,
-      // single-region, one location: as natively (electionRepairEnabled)
-      ELECT: dockerFencingEnabled(d),
+      // where it fences, in one location: as natively (electionRepairEnabled)
+      ELECT: dockerFencingEnabled(d) && oneLocation(d),
       ELECT_AFTER: electAfterSeconds(d, DOCKER_RECONCILE_INTERVAL_SECONDS, dockerGraceSeconds(d)),
       MAX_ATTEMPTS: MAX_REJOIN_ATTEMPTS,
     }),

@@ -15,7 +15,7 @@ import { gatherStatus } from "../../src/ops/status";
 import { inRecovery } from "../../lab/lib/db-watch";
 import { labDeploy, labSecrets } from "../../lab/lib/deploy";
 import { deployedDeployment } from "../../lab/lib/drill";
-import { fenceDrill } from "../../lab/lib/fence-drill";
+import { fenceDrill, untilRejoined } from "../../lab/lib/fence-drill";
 import { startFreshLab } from "../../lab/lib/fresh-lab";
 import { LabError, sleep } from "../../lab/lib/exec";
 import { inHost, labDown, setBridgePort } from "../../lab/lib/lab";
@@ -132,14 +132,7 @@ describe("split-brain fencing with a network cut", () => {
       setBridgePort(state!, "dbnode-2", true);
     }
     // the old primary rejoins the new one (the fenced node's repair)
-    const rejoinBy = Date.now() + 240_000;
-    for (;;) {
-      const s = await gatherStatus(d, { env });
-      const n2 = s.dbNodes.find((n) => n.name === "dbnode-2");
-      last = `${n2?.role ?? "?"}, streaming ${String(n2?.streaming)}; writable: ${s.writablePrimaries.join(", ") || "none"}`;
-      if (n2?.role === "standby" && n2.streaming && s.writablePrimaries.join() === "dbnode-1") break;
-      if (Date.now() > rejoinBy) throw new LabError(`dbnode-2 did not rejoin dbnode-1 within 240 s (last: ${last})`);
-      await sleep(2000);
-    }
+    const rejoined = await untilRejoined(d, env, "dbnode-2", "dbnode-1", 240_000);
+    if (rejoined.seconds === undefined) throw new LabError(`dbnode-2 did not rejoin dbnode-1 within 240 s (last: ${rejoined.last})`);
   }, 900_000);
 });

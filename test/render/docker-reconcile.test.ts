@@ -58,6 +58,15 @@ describe("the Docker reconciliation script", () => {
     const geo = parseDeployment(geoExample);
     expect(headerValue(renderDockerReconcileScript(geo, geo.database.nodes[0]!), "FENCING")).toBe("0");
     expect(headerValue(s1, "GRACE")).toBe(String(dockerGraceSeconds(d)));
+    // a standby promotes itself after an election repmgrd did not hold only where it fences, in one location
+    expect(headerValue(s1, "ELECT")).toBe("1");
+    expect(headerValue(renderDockerReconcileScript(geo, geo.database.nodes[0]!), "ELECT")).toBe("0");
+    const split = parseDeployment({
+      ...example,
+      database: { ...example.database, nodes: example.database.nodes.map((n) => (n.role === "witness" ? { ...n, location: "dc2" } : n)) },
+    });
+    expect(headerValue(renderDockerReconcileScript(split, split.database.nodes[0]!), "FENCING")).toBe("1");
+    expect(headerValue(renderDockerReconcileScript(split, split.database.nodes[0]!), "ELECT")).toBe("0");
   });
 
   it("waits longer than repmgrd's own failover before repairing", () => {

@@ -36,7 +36,7 @@
  */
 import type { Deployment } from "../../config/schema";
 import { formatUnit, type UnitSection } from "./repmgrd";
-import { failoverTiming } from "../../config/derive";
+import { failoverWindowSeconds, oneLocation } from "../../config/derive";
 import { connectTimeout, nativeLayout, nativeMembers, nativeSettings, type NativeMember } from "./layout";
 import { sh, UnsafeValueError } from "../escape";
 import { ENSURE_DATADIR_INCLUDE, shellArray, shellVars, unescapeBash } from "./shell";
@@ -92,7 +92,7 @@ export function fencingEnabled(d: Deployment): boolean {
  * election on purpose when no node of the primary's location answers; that is left to it).
  */
 export function electionRepairEnabled(d: Deployment): boolean {
-  return fencingEnabled(d) && new Set(nativeMembers(d).map((m) => m.location)).size === 1;
+  return fencingEnabled(d) && oneLocation(d);
 }
 
 /**
@@ -101,9 +101,7 @@ export function electionRepairEnabled(d: Deployment): boolean {
  * old primary's fence (FENCE_AFTER and one loop interval), whichever is longer, plus the grace.
  */
 export function electAfterSeconds(d: Deployment, intervalSeconds = nativeSettings(d).reconcileIntervalSeconds, grace = graceSeconds(d)): number {
-  const t = failoverTiming(d);
-  const window = t.monitorIntervalSeconds + t.reconnectAttempts * (t.reconnectIntervalSeconds + t.connectTimeoutSeconds);
-  return Math.max(window, FENCE_AFTER_SECONDS + intervalSeconds) + grace;
+  return Math.max(failoverWindowSeconds(d), FENCE_AFTER_SECONDS + intervalSeconds) + grace;
 }
 
 /** Seconds a fault must last before the service repairs it (repmgrd acts first). */
