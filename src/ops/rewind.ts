@@ -39,15 +39,21 @@ export function stateDir(env: NodeJS.ProcessEnv): string {
 const SUMMARY_LINES = 8;
 const MARK = "==> ";
 const FENCED = "==F ";
+const CONTAINER = "==C ";
 
 /**
  * The shell command that prints every record of one node (each preceded by "==> path"), and the
- * fence marker ("==F <time> <node>") when the node fenced itself.
+ * fence marker ("==F <time> <node>") when the node fenced itself; with `container` (Docker hosts),
+ * also whether that container runs ("==C true|false").
  */
-export function listMarkersCommand(dir: string, node: string): string {
+export function listMarkersCommand(dir: string, node: string, container?: string): string {
   const glob = `${shellQuote(dir)}/rewind-${shellQuote(node)}-*.txt`;
   const fence = `${shellQuote(dir)}/fenced`;
-  return `for f in ${glob}; do if [ -f "$f" ]; then printf '${MARK}%s\\n' "$f"; head -n ${SUMMARY_LINES} "$f"; fi; done; if [ -f ${fence} ]; then printf '${FENCED}%s\\n' "$(head -n 1 ${fence})"; fi; true`;
+  const running =
+    container === undefined
+      ? ""
+      : ` printf '${CONTAINER}%s\\n' "$(timeout 30 docker inspect -f '{{.State.Running}}' ${shellQuote(container)} 2>/dev/null || echo unknown)";`;
+  return `for f in ${glob}; do if [ -f "$f" ]; then printf '${MARK}%s\\n' "$f"; head -n ${SUMMARY_LINES} "$f"; fi; done; if [ -f ${fence} ]; then printf '${FENCED}%s\\n' "$(head -n 1 ${fence})";${running} fi; true`;
 }
 
 /** A data node that stopped its PostgreSQL because it saw no majority (docs/reliability.md). */
@@ -55,14 +61,19 @@ export interface FenceMarker {
   readonly node: string;
   /** When (UTC), as the service wrote it. */
   readonly since: string;
+  /** Docker hosts: the node's container is not running (a host or Docker restart while fenced), so the service cannot repair it. @default false */
+  readonly containerStopped?: boolean;
 }
 
 /** The fence marker in the output of listMarkersCommand, when it names this node. */
 export function parseFence(node: string, output: string): FenceMarker | undefined {
-  for (const line of output.split("\n")) {
+  const lines = output.split("\n");
+  for (const line of lines) {
     if (!line.startsWith(FENCED)) continue;
     const text = line.slice(FENCED.length).trim();
-    if (text.endsWith(` ${node}`)) return { node, since: text.slice(0, -node.length - 1) };
+    if (!text.endsWith(` ${node}`)) continue;
+    const stopped = lines.some((l) => l.startsWith(CONTAINER) && l.slice(CONTAINER.length).trim() === "false");
+    return { node, since: text.slice(0, -node.length - 1), ...(stopped ? { containerStopped: true } : {}) };
   }
   return undefined;
 }
@@ -72,7 +83,7 @@ export function parseMarkers(node: string, output: string): RewindMarker[] {
   const out: Array<{ node: string; file: string; summary: string[] }> = [];
   for (const line of output.split("\n")) {
     if (line.startsWith(MARK)) out.push({ node, file: line.slice(MARK.length).trim(), summary: [] });
-    else if (line.startsWith(FENCED)) continue;
+    else if (line.startsWith(FENCED) || line.startsWith(CONTAINER)) continue;
     else if (out.length > 0 && line.trim() !== "") out[out.length - 1]!.summary.push(line);
   }
   return out;
@@ -92,7 +103,8 @@ export async function findRewindMarkers(d: Deployment, opts: MarkerOptions): Pro
   const results = await Promise.all(
     reconciledDataNodes(d).map(async (n) => {
       try {
-        const r = await sshExec(n, listMarkersCommand(dir, n.name), {
+        // Docker topologies: the container is named after the node (render/bitnami)
+        const r = await sshExec(n, listMarkersCommand(dir, n.name, d.topology === "native-single-region" ? undefined : n.name), {
           env: opts.env,
           timeoutMs: opts.timeoutMs ?? 20_000,
           connectTimeoutMs: Math.min(opts.timeoutMs ?? 20_000, 10_000),

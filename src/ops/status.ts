@@ -19,6 +19,7 @@
  */
 import { clusterOf, failover, rankCandidates } from "../analysis/failover";
 import type { DbNodeConfig, Deployment, EmsNodeConfig } from "../config/schema";
+import { electionRepairNote } from "./failover-afterwards";
 import { expectedServices, missingServices, type EmsRole } from "../render/ems-services";
 import {
   lsnToBigInt,
@@ -293,6 +294,13 @@ export function evaluateDatabase(d: Deployment, probes: ReadonlyMap<string, DbPr
   return { dbNodes, writablePrimaries: writable, nextFailover, synchronous: sync.status, reasons, warnings };
 }
 
+/** Why a fenced node makes the cluster degraded, and what ends it. */
+export function fenceReason(f: FenceMarker): string {
+  return f.containerStopped
+    ? `${f.node} fenced itself at ${f.since} (it saw no majority of the nodes) and its container has stopped since (a host or Docker restart while fenced): the reconciliation service cannot repair it; see docs/reliability.md, "A fenced container that stopped"`
+    : `${f.node} fenced itself at ${f.since} (it saw no majority of the nodes): the reconciliation service rejoins or restarts it once the others answer`;
+}
+
 /** The repmgr failover model on the nodes as they are: unfit nodes count as down. */
 export function predictFailover(d: Deployment, primary: string, probes: ReadonlyMap<string, DbProbe>, unfit: ReadonlyMap<string, string>): NextFailover {
   const nodes = clusterOf(d);
@@ -320,6 +328,8 @@ export function predictFailover(d: Deployment, primary: string, probes: Readonly
       reason = `nobody is promoted: ${idle.map((n) => `${unfit.get(n.name)} on ${n.name}`).join(", ")}; needs manual promotion (\`ems-ha promote ${best.name}\`)`;
     }
   }
+  const afterwards = electionRepairNote(d, o);
+  if (afterwards) reason += `; ${afterwards}`;
   return { primary, newPrimary: o.newPrimary, unfit: unfitList, reason };
 }
 
@@ -392,9 +402,7 @@ export async function gatherStatus(d: Deployment, opts: StatusOptions): Promise<
     (m) =>
       `${m.node} was rewound by the reconciliation service (${m.file}): what it had written after the fork was discarded; review the record, then \`ems-ha ack-rewind ${m.node}\``,
   );
-  const fenceReasons = markers.fenced.map(
-    (f) => `${f.node} fenced itself at ${f.since} (it saw no majority of the nodes): the reconciliation service rejoins or restarts it once the others answer`,
-  );
+  const fenceReasons = markers.fenced.map(fenceReason);
   const reasons = [...db.reasons, ...fenceReasons, ...rewindReasons, ...ems.reasons];
   return {
     name: d.name,

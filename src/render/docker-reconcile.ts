@@ -67,6 +67,11 @@ export function dockerFencingEnabled(d: Deployment): boolean {
   return d.topology === "single-region" && d.database.nodes.length >= 3;
 }
 
+/** Whether a standby promotes itself when repmgrd's election did not: where it fences, in one location, as natively (electionRepairEnabled). */
+export function dockerElectionRepairEnabled(d: Deployment): boolean {
+  return dockerFencingEnabled(d) && oneLocation(d);
+}
+
 function nodeIdOrThrow(n: DbNodeConfig): number {
   const id = repmgrNodeId(n);
   if (id === undefined)
@@ -143,6 +148,23 @@ svc_disable() { return 0; }
 # and back to the deployment's once the fence is lifted.
 fence_hold() { timeout 60 docker update --restart=no "$CONTAINER" >/dev/null; }
 fence_release() { timeout 60 docker update --restart="$RESTART_POLICY" "$CONTAINER" >/dev/null || log "could not set the restart policy of $CONTAINER back to $RESTART_POLICY"; }
+# A fenced container that stopped (a host or Docker restart while fenced: its restart policy is
+# "no") is out of reach: this service asks the other nodes, and reads the data, from inside it, and
+# starting it would let the image decide alone (as the primary when no partner answers as one, or a
+# rewind with nothing recorded). Left to an operator (docs/reliability.md, "A fenced container
+# that stopped"), said once; ems-ha status reports it.
+fenced_out_of_reach() {
+  local said="$STATE_DIR/fenced-container-stopped"
+  if container_running; then
+    rm -f "$said"
+    return 1
+  fi
+  if [ ! -f "$said" ]; then
+    log "FENCE: the container $CONTAINER stopped while fenced (since $(cat "$FENCE_MARKER" 2>/dev/null)): not starting it; see docs/reliability.md, \"A fenced container that stopped\""
+    touch "$said"
+  fi
+  return 0
+}
 # the image has finished starting the node once its main process, repmgrd, runs
 node_settled() {
   local top
@@ -197,8 +219,7 @@ export function renderDockerReconcileScript(d: Deployment, node: DbNodeConfig): 
       FENCING: dockerFencingEnabled(d),
       RESTART_POLICY: containerSpec(d, node).restart,
       FENCE_AFTER: FENCE_AFTER_SECONDS,
-      // where it fences, in one location: as natively (electionRepairEnabled)
-      ELECT: dockerFencingEnabled(d) && oneLocation(d),
+      ELECT: dockerElectionRepairEnabled(d),
       ELECT_AFTER: electAfterSeconds(d, DOCKER_RECONCILE_INTERVAL_SECONDS, dockerGraceSeconds(d)),
       MAX_ATTEMPTS: MAX_REJOIN_ATTEMPTS,
     }),

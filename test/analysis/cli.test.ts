@@ -4,7 +4,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { CliIo } from "../../src/cli/command";
 import { runCli } from "../../src/cli/main";
 import { spawnAsync } from "../../src/spawn-async";
-import { geoInput, singleInput } from "./fixtures";
+import { electionRepair } from "../../src/render/election-repair";
+import { geoInput, parsed, singleInput } from "./fixtures";
 import { tempDir } from "../helpers/tmp";
 
 const ROOT = resolve(__dirname, "../..");
@@ -35,6 +36,22 @@ describe("ems-ha failover", () => {
     expect(r.out).toContain("Decided by: location rule");
     expect(r.out).toContain("Counts: 3 of 4 nodes visible");
     expect(r.out).toContain("The vendor model disagrees: pg-1 becomes primary");
+  });
+
+  it("after an election cancelled for want of a majority, says what the reconciliation service does once a majority answers (single location with fencing only)", async () => {
+    const singleJson = jsonConfig("single", singleInput());
+    const after = electionRepair(parsed(singleInput())).afterSeconds;
+    const r = await cli(["failover", "--config", singleJson, "--down", "pg-1,pgw-1"]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("Decided by: majority rule");
+    expect(r.out).toContain(
+      `Afterwards: once a majority of the DB nodes answers again and no data node has answered as primary for ${after} s, the reconciliation service promotes`,
+    );
+    const j = await cli(["failover", "--config", singleJson, "--down", "pg-1,pgw-1", "--json"]);
+    expect(JSON.parse(j.out).afterwards).toContain(`for ${after} s`);
+    // a promotion, or geo (repmgr's location rule is left to it): no such line
+    expect((await cli(["failover", "--config", singleJson, "--down", "pg-1"])).out).not.toContain("Afterwards:");
+    expect((await cli(["failover", "--config", geoJson, "--primary", "pg-3", "--down", "dc2"])).out).not.toContain("Afterwards:");
   });
 
   it("--model vendor --json", async () => {

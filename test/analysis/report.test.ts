@@ -154,6 +154,20 @@ describe("report.md", () => {
     );
   });
 
+  it("says which manual promotions the reconciliation service makes once a majority answers again, only where the deployment renders that repair", () => {
+    const single = parsed(singleInput());
+    const md = reportMarkdown(single, { findings: [], electionRepairAfterSeconds: 34 });
+    // the table's two manual rows: the primary lost with the witness, pg-2 then pg-1 the only data node visible (1 of 2)
+    const manualRows = md.split("\n").filter((l) => l.includes("Needs manual promotion"));
+    expect(manualRows).toHaveLength(2);
+    expect(md).toContain(
+      "Of the manual promotions, 2 come from an election cancelled for want of a majority: once a majority of the DB nodes answers again and no primary has answered for 34 s, this deployment's reconciliation service promotes",
+    );
+    expect(reportMarkdown(single, { findings: [] })).not.toContain("reconciliation service promotes");
+    // geo: the manual promotions come from the location rule, left to repmgr
+    expect(reportMarkdown(parsed(geoInput()), { findings: [], electionRepairAfterSeconds: 34 })).not.toContain("Of the manual promotions");
+  });
+
   it("shows the installer version, every checksum and the image source", () => {
     const d = parsed(singleInput());
     const md = reportMarkdown(d, { findings: [] });

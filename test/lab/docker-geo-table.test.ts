@@ -348,12 +348,14 @@ async function play(row: Row, last = false): Promise<LiveResult> {
 
   // Before the restore, when live and model differ: what each surviving node logged since the outage.
   const detail =
-    newPrimary === model.newPrimary
+    newPrimary === model.newPrimary && (newPrimary !== null || cancelledOn.length === survivors.length)
       ? ""
       : await whatSurvivorsSaid(
           d.database.nodes.map((n) => n.name).filter((n) => !down.includes(n)),
           since,
         );
+  // Logged now (also when a survivor neither promoted nor cancelled): a row that breaks the chain fails the test before the table (and its details) is printed.
+  if (detail) log(`  live differs from the model or a survivor stayed silent; what the surviving nodes logged since the outage:\n${detail}`);
 
   // Restore: the location's network, then the stopped containers; the image rejoins old primaries.
   const tr = Date.now();

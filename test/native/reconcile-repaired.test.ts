@@ -53,6 +53,28 @@ describe("a repair with repmgrd held", () => {
     expect(out).toMatch(/3 rejoin attempts failed: not trying again/);
   });
 
+  it("records what a rewind discards only while a rejoin may still be tried: a node past its attempts writes no record and copies no WAL, every round", () => {
+    const stubs = [
+      'q_peer() { case "$3" in "select pg_is_in_recovery()") echo f ;; "select timeline_id from pg_control_checkpoint()") echo 3 ;; *) echo ;; esac; }',
+      'q_local() { case "$1" in "select timeline_id from pg_control_checkpoint()") echo 2 ;; "select pg_current_wal_lsn()") echo 0/5000000 ;; *) echo ;; esac; }',
+      "switchpoint() { echo 0/4000000; }",
+      'save_discarded() { echo "step: recorded $*"; }',
+      'rejoin_held() { echo "step: rejoin $1"; }',
+    ];
+    // a stale primary (dbnode-2 primary on a newer timeline, this node past the fork)
+    const body = 'reconcile_primary; echo "step: exit $?"';
+    expect(steps(runOnce(body, 0, stubs))).toEqual([
+      "step: recorded dbnode-2 3 0/4000000 2 0/5000000",
+      "step: repmgrd stopped",
+      "step: rejoin dbnode-2",
+      "step: repmgrd started",
+      "step: exit 0",
+    ]);
+    const used = runOnce(body, 3, stubs);
+    expect(steps(used)).toEqual(["step: exit 1"]);
+    expect(used).toMatch(/3 rejoin attempts failed: not trying again/);
+  });
+
   it("waits past repmgrd's failover window and the old primary's fence before promoting a standby itself; never across locations", () => {
     // the lab's tuned timings: 2 + 3 x (2 + 2) = 14 s of failover window, fence 10 + 10 s, grace 20 s
     expect(electAfterSeconds(d)).toBe(40);

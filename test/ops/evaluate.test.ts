@@ -1,4 +1,5 @@
 /** The pure parts of status/promote: verdicts from probe results, systemctl parsing, command lines, masking. */
+import { spawnSync } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
@@ -15,12 +16,14 @@ import {
   emsNodeStatus,
   evaluateDatabase,
   evaluateEms,
+  fenceReason,
   forkVerdict,
   runningUnits,
   staleWitness,
   systemctlCommand,
   type ClusterStatus,
 } from "../../src/ops/status";
+import { electionRepair } from "../../src/render/election-repair";
 import { expectedServices } from "../../src/render/ems-services";
 import { tempDir } from "../helpers/tmp";
 
@@ -353,6 +356,30 @@ describe("status tells the truth (pure parts)", () => {
     expect(v.reasons.some((r) => r.startsWith("if the primary pg-1 fails now, nobody is promoted"))).toBe(true);
   });
 
+  it("with the witness down, the next failover is cancelled by repmgr's majority rule, and status says what the reconciliation service does once a majority answers", () => {
+    const running = { running: true, paused: false, pid: 10 };
+    const probes = new Map<string, DbProbe>([
+      ["pg-1", { ...primary, repmgrd: running }],
+      ["pg-2", { ...standby, repmgrd: running }],
+      ["pgw-1", down],
+    ]);
+    const after = electionRepair(d).afterSeconds;
+    expect(electionRepair(d).enabled).toBe(true);
+    const v = evaluateDatabase(d, probes);
+    expect(v.nextFailover).toMatchObject({ primary: "pg-1", newPrimary: null });
+    expect(v.nextFailover!.reason).toContain(
+      `once a majority of the DB nodes answers again and no data node has answered as primary for ${after} s, the reconciliation service promotes the standby repmgr would pick among those that answer (pg-2 of those up now`,
+    );
+    // nodes in two locations: repmgr's location rule is left alone, no repair, no such words
+    const split = deployment("single-region", {});
+    const twoPlaces = {
+      ...split,
+      database: { ...split.database, nodes: split.database.nodes.map((n) => (n.role === "witness" ? { ...n, location: "dc2" } : n)) },
+    };
+    expect(electionRepair(twoPlaces).enabled).toBe(false);
+    expect(evaluateDatabase(twoPlaces, probes).nextFailover!.reason).not.toContain("reconciliation service");
+  });
+
   it("a standby that names its upstream by node name (the Docker topologies' conninfo) streams from the primary", () => {
     const running = { running: true, paused: false, pid: 10 };
     const v = evaluateDatabase(
@@ -373,6 +400,30 @@ describe("status tells the truth (pure parts)", () => {
       ]),
     );
     expect(other.reasons).toContain("standby pg-2 streams from pgw-1, not from the primary pg-1 (repmgr standby follow --upstream-node-id of pg-1)");
+  });
+
+  it("a fenced node's listing says, on a Docker host, whether its container still runs (real bash, a fake docker)", () => {
+    const dir = tempDir("ems-ha-fence-listing-");
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, "fenced"), "2026-11-26 18:00:00 UTC pg-1\n");
+    const docker = join(dir, "docker");
+    const run = (cmd: string, running: string) => {
+      writeFileSync(docker, `#!/bin/bash\n[ "$*" = "inspect -f {{.State.Running}} pg-1" ] && echo ${running}\n`, { mode: 0o755 });
+      return spawnSync("bash", ["-c", cmd], { env: { PATH: `${dir}:${process.env.PATH}` }, encoding: "utf8", timeout: 10_000 }).stdout;
+    };
+    expect(parseFence("pg-1", run(listMarkersCommand(dir, "pg-1", "pg-1"), "false"))).toEqual({
+      node: "pg-1",
+      since: "2026-11-26 18:00:00 UTC",
+      containerStopped: true,
+    });
+    expect(parseFence("pg-1", run(listMarkersCommand(dir, "pg-1", "pg-1"), "true"))).toEqual({ node: "pg-1", since: "2026-11-26 18:00:00 UTC" });
+    expect(fenceReason(parseFence("pg-1", run(listMarkersCommand(dir, "pg-1", "pg-1"), "false"))!)).toMatch(
+      /^pg-1 fenced itself at 2026-11-26 18:00:00 UTC .* its container has stopped since .*: the reconciliation service cannot repair it; see docs\/reliability.md, "A fenced container that stopped"$/,
+    );
+    expect(fenceReason({ node: "pg-1", since: "t" })).toMatch(/the reconciliation service rejoins or restarts it once the others answer$/);
+    // natively there is no container to ask
+    expect(listMarkersCommand(dir, "pg-1")).not.toContain("docker");
+    expect(parseFence("pg-1", run(listMarkersCommand(dir, "pg-1"), "false"))).toEqual({ node: "pg-1", since: "2026-11-26 18:00:00 UTC" });
   });
 
   it("rewind records are listed per node from the listing command's output", () => {

@@ -297,6 +297,31 @@ describe("one iteration on a Docker host (fake docker CLI)", () => {
     expect(before.out).toMatch(/FENCE: this primary has seen only 1 of the other nodes \(a majority needs 2\)/);
   });
 
+  it("leaves a fenced container that stopped (a host restart while fenced) to an operator: said once, never started, nothing else tried", () => {
+    // inspect: not running; exec fails as on a stopped container
+    const stopped = FAKE_DOCKER.replace(/ {2}inspect\) echo true; exit 0 ;;\n/, "  inspect) echo false; exit 0 ;;\n").replace(
+      / {2}exec\) ;;\n/,
+      "  exec) exit 1 ;;\n",
+    );
+    expect(stopped).not.toEqual(FAKE_DOCKER);
+    const fenced = (st: string) => writeFileSync(join(st, "fenced"), "2026-11-26 18:00:00 UTC pg-1\n");
+    const r = runOnce("pg-1", { PRIMARY: "pg-2", LOCAL_RECOVERY: "f" }, stopped, 2, fenced);
+    expect(r.code, r.out).toBe(0);
+    expect(r.out.match(/FENCE: the container pg-1 stopped while fenced \(since 2026-11-26 18:00:00 UTC pg-1\): not starting it/g)).toHaveLength(1);
+    expect(r.calls).not.toMatch(/docker (start|restart|update|run|exec)/);
+    expect(existsSync(join(r.stateDir, "fenced"))).toBe(true);
+    // the same fenced node with its container running is repaired as before (it asks the other nodes)
+    const running = runOnce(
+      "pg-1",
+      { PRIMARY: "pg-2", LOCAL_RECOVERY: "f" },
+      FAKE_DOCKER.replace(/ {2}pg_ctl\) exit 0 ;;\n/, "  pg_ctl) exit 3 ;;\n"),
+      1,
+      fenced,
+    );
+    expect(running.out).not.toMatch(/stopped while fenced/);
+    expect(running.calls).toMatch(/host=pg-2 port=5432 user=repmgr dbname=repmgr connect_timeout=2 select pg_is_in_recovery\(\)/);
+  });
+
   it("never acts on a node still starting (repmgrd, the image's main process, not yet running)", () => {
     const starting = FAKE_DOCKER.replace(/ {2}top\) .*;;\n/, "  top) echo 'UID PID CMD'; exit 0 ;;\n");
     expect(starting).not.toEqual(FAKE_DOCKER);

@@ -91,6 +91,12 @@ export interface ReportOptions {
   /** File name of the diagram next to report.md. @default "topology.svg" */
   readonly svgName?: string;
   readonly findings: ReadonlyArray<Finding>;
+  /**
+   * Seconds without a primary after which the deployment's reconciliation service promotes a
+   * standby once a majority answers again (its election repair; render/election-repair), when
+   * the deployment renders that repair. @default none (the repair is not mentioned)
+   */
+  readonly electionRepairAfterSeconds?: number;
 }
 
 export function reportMarkdown(d: Deployment, opts: ReportOptions): string {
@@ -103,6 +109,14 @@ export function reportMarkdown(d: Deployment, opts: ReportOptions): string {
   const failures = results.filter((r) => r.outcome.rule !== "primary-up");
   const manual = failures.filter((r) => r.outcome.manualPromotion);
   const noData = failures.filter((r) => r.outcome.newPrimary === null && !r.outcome.manualPromotion);
+  // Cancelled for want of a majority: the service holds that election once a majority answers again.
+  const repaired = opts.electionRepairAfterSeconds === undefined ? [] : manual.filter((r) => r.outcome.rule === "majority" || r.outcome.rule === "quorum");
+  const repairedText =
+    repaired.length === 0
+      ? ""
+      : ` Of the manual promotions, ${repaired.length} come from an election cancelled for want of a majority: ` +
+        `once a majority of the DB nodes answers again and no primary has answered for ${opts.electionRepairAfterSeconds} s, ` +
+        `this deployment's reconciliation service promotes the standby repmgr would pick (docs/reliability.md, "An election repmgrd did not hold").`;
   const diff = disagreements(results);
   const budget = rtoBudget(d);
   const order = deploymentOrder(d);
@@ -137,7 +151,7 @@ export function reportMarkdown(d: Deployment, opts: ReportOptions): string {
       `${failures.length} lose the primary and are listed below: ${manual.length} need a manual promotion` +
       `${noData.length > 0 ? `, ${noData.length} leave no data node up` : ""}, ` +
       `${failures.length - manual.length - noData.length} promote a standby automatically. ` +
-      `The rows where the primary stays up are left out; \`ems-ha scenarios\` prints them all.${omitted}`,
+      `The rows where the primary stays up are left out; \`ems-ha scenarios\` prints them all.${omitted}${repairedText}`,
     "",
     scenarioTable(nodes, results, { onlyPrimaryFailures: true }),
     "",

@@ -5,6 +5,7 @@ import { disagree, failover, otherModel } from "../../analysis/failover/model";
 import { type FlagSpec, usageError } from "../args";
 import { defineCommand } from "../command";
 import { CONFIG_FLAG, readDeployment } from "../deployment-file";
+import { electionRepairNote } from "../../ops/failover-afterwards";
 
 /** `--model repmgr|vendor`, shared by failover, scenarios and report. */
 export const MODEL_FLAG = {
@@ -65,7 +66,8 @@ export const RULE_WORDS: Record<DecidingRule, string> = {
   order: "candidate order",
 };
 
-export function describeOutcome(o: FailoverOutcome, other: FailoverOutcome): string {
+/** `afterwards`: what the deployment's reconciliation service does once the outage ends (electionRepairNote). */
+export function describeOutcome(o: FailoverOutcome, other: FailoverOutcome, afterwards?: string): string {
   const order = o.model === "repmgr" ? "highest LSN, then priority, then lowest node id" : "highest priority, then lowest node id";
   const result =
     o.rule === "primary-up"
@@ -82,6 +84,7 @@ export function describeOutcome(o: FailoverOutcome, other: FailoverOutcome): str
     `Decided by: ${RULE_WORDS[o.rule]}${o.rule === "order" ? ` (${order})` : ""}`,
     `Counts: ${o.visible} of ${o.total} nodes ${o.model === "repmgr" ? "visible (siblings + itself)" : "up (whole cluster)"}; candidates up: ${o.candidates.join(", ") || "none"}`,
     `Why: ${o.reason}`,
+    ...(afterwards ? [`Afterwards: ${afterwards}`] : []),
     disagree(o, other) ? `The ${other.model} model disagrees: ${other.reason}` : `The ${other.model} model agrees.`,
   ].join("\n");
 }
@@ -116,7 +119,8 @@ export const failoverCommand = defineCommand({
     const input = { nodes: clusterOf(d), primary, down: downNodes(d, flags.down), ...(flags.lsn ? { lsn: parseLsn(flags.lsn) } : {}) };
     const outcome = failover(model, input);
     const other = failover(otherModel(model), input);
-    io.out(flags.json ? JSON.stringify(outcome, null, 2) : describeOutcome(outcome, other));
+    const afterwards = electionRepairNote(d, outcome);
+    io.out(flags.json ? JSON.stringify({ ...outcome, ...(afterwards ? { afterwards } : {}) }, null, 2) : describeOutcome(outcome, other, afterwards));
     return 0;
   },
 });

@@ -6,6 +6,7 @@ import { runRules } from "../../analysis/rules";
 import { resolveDeployments } from "../../config/deployments";
 import type { Deployment } from "../../config/schema";
 import { usageError } from "../args";
+import { electionRepair } from "../../render/election-repair";
 import { defineCommand } from "../command";
 import { CONFIG_FLAG, readDeployment } from "../deployment-file";
 import { MODEL_FLAG, modelOf } from "./failover";
@@ -42,7 +43,12 @@ export const reportCommand = defineCommand({
     const rendered = targets.map((t) => ({
       ...t,
       svg: topologySvg(t.deployment),
-      md: reportMarkdown(t.deployment, { model, findings: runRules(t.deployment), svgName: "topology.svg" }),
+      md: reportMarkdown(t.deployment, {
+        model,
+        findings: runRules(t.deployment),
+        svgName: "topology.svg",
+        ...(electionRepair(t.deployment).enabled ? { electionRepairAfterSeconds: electionRepair(t.deployment).afterSeconds } : {}),
+      }),
     }));
     for (const r of rendered) {
       mkdirSync(r.dir, { recursive: true });

@@ -154,6 +154,8 @@ svc_disable() { timeout 60 systemctl disable --quiet "$SERVICE"; }
 # systemd does not restart a stopped unit), and undoing it once the fence is lifted.
 fence_hold() { return 0; }
 fence_release() { return 0; }
+# Whether the fenced node cannot be looked at from here (natively it always can).
+fenced_out_of_reach() { return 1; }
 
 ${ENSURE_DATADIR_INCLUDE}
 
@@ -234,6 +236,7 @@ fence_if_isolated() {
 # answers and nobody else became primary.
 reconcile_fenced() {
   local p name id host port theirs mine lsn fork seen total need
+  if fenced_out_of_reach; then return 0; fi
   p=$(current_primary)
   if [ -n "$p" ]; then
     IFS="$ENTRY_SEP" read -r name id host port <<<"$p"
@@ -248,6 +251,7 @@ reconcile_fenced() {
     fi
     fork=$(switchpoint "$host" "$port" "$mine" "$theirs")
     log "REPAIR: fenced since $(cat "$FENCE_MARKER" 2>/dev/null); $name became primary (timeline $theirs): rejoining it (last LSN $lsn, fork point \${fork:-unknown})"
+    rejoin_allowed || return 1
     if [ -n "$fork" ] && [ "$(lsn_num "$lsn")" -gt "$(lsn_num "$fork")" ]; then
       save_discarded "$name" "$theirs" "$fork" "$mine" "$lsn" || { log "could not record what the rewind discards: not rewinding"; return 1; }
     fi
@@ -364,14 +368,19 @@ repaired() {
   return $rc
 }
 
-# once the attempts are used up, nothing is touched (repmgrd included) until an operator acts
-rejoin() {
+# Whether a rejoin may still be tried: once the attempts are used up, nothing is touched (repmgrd
+# included) until an operator acts. Asked before what a rewind would discard is recorded, so that a
+# node past its attempts does not write a record and copy WAL segments again every round.
+rejoin_allowed() {
   local n
   n=$(attempts)
   if [ "$n" -ge "$MAX_ATTEMPTS" ]; then
     log "$n rejoin attempts failed: not trying again. Rejoin by hand (repmgr node rejoin --force-rewind), then remove $ATTEMPTS_FILE"
     return 1
   fi
+}
+rejoin() {
+  rejoin_allowed || return 1
   repaired rejoin_held "$@"
 }
 rejoin_held() {
@@ -432,6 +441,7 @@ reconcile_primary() {
       lsn=$(q_local "select pg_current_wal_lsn()")
       fork=$(switchpoint "$host" "$port" "$mine" "$theirs")
       log "REPAIR: $name ($host) is primary on timeline $theirs, newer than this node's $mine: this node is a stale primary (last LSN $lsn, fork point \${fork:-unknown})"
+      rejoin_allowed || return 1
       if [ -n "$fork" ] && [ -n "$lsn" ] && [ "$(lsn_num "$lsn")" -gt "$(lsn_num "$fork")" ]; then
         save_discarded "$name" "$theirs" "$fork" "$mine" "$lsn" || { log "could not record what the rewind discards: not rewinding"; return 1; }
       fi
@@ -547,6 +557,7 @@ reconcile_standby() {
     fi
     if [ "$(lsn_num "$lsn")" -gt "$(lsn_num "$fork")" ]; then
       log "REPAIR: this standby has forked: timeline $mine replayed up to $lsn, past $fork where $name left timeline $mine; rewinding"
+      rejoin_allowed || return 1
       save_discarded "$name" "$theirs" "$fork" "$mine" "$lsn" || { log "could not record what the rewind discards: not rewinding"; return 1; }
       rejoin "$name" "$host" "$port"
       return $?
