@@ -31,6 +31,8 @@ export interface FenceDrillOptions {
   readonly running: string;
   /** A shell command on the isolated host whose output is recorded when the fence is seen. @default none */
   readonly atFence?: string;
+  /** A shell command run on the isolated host once the fence and the promotion are seen, while the link is still down (e.g. stopping the fenced container, as a host restart would). @default none */
+  readonly whileFenced?: string;
   /** A shell command printing repmgrd's recent lines on a host (node names are host names): shown for the successor and every witness when nobody is promoted. */
   readonly repmgrdLog: string;
   readonly log: (m: string) => void;
@@ -105,7 +107,10 @@ export async function fenceDrill(o: FenceDrillOptions): Promise<FenceDrillResult
   await labOk(
     state,
     isolated,
-    o.sql(`create table ${TABLE} (id bigint primary key, at timestamptz not null default clock_timestamp()); create table local_rows (id bigint primary key)`),
+    // dropped first: a lab may run a second drill
+    o.sql(
+      `drop table if exists ${TABLE}, local_rows; create table ${TABLE} (id bigint primary key, at timestamptz not null default clock_timestamp()); create table local_rows (id bigint primary key)`,
+    ),
   );
   // the client on the primary's own host: the rows it gets acknowledged, with the time
   await labOk(
@@ -145,6 +150,12 @@ export async function fenceDrill(o: FenceDrillOptions): Promise<FenceDrillResult
       throw new LabError(`${o.successor} was not promoted within 180 s of the cut:\n${lines}`);
     }
     if (fenced === undefined) throw new LabError(`${isolated} did not fence itself within 180 s of the cut:\n${journalOf()}`);
+    if (o.whileFenced) {
+      o.log(`while fenced, on ${isolated}: ${o.whileFenced}`);
+      // through nsenter: the host's link is down
+      const r = inHost(state, isolated, o.whileFenced);
+      if (r.code !== 0) throw new LabError(`${isolated}: ${o.whileFenced}: exit ${r.code}\n${r.out}`);
+    }
     // still fenced a while later: nothing started it again
     await sleep(15_000);
     const stillFencedAfter15s = inHost(state, isolated, o.running).code !== 0;

@@ -297,7 +297,7 @@ export function evaluateDatabase(d: Deployment, probes: ReadonlyMap<string, DbPr
 /** Why a fenced node makes the cluster degraded, and what ends it. */
 export function fenceReason(f: FenceMarker): string {
   return f.containerStopped
-    ? `${f.node} fenced itself at ${f.since} (it saw no majority of the nodes) and its container has stopped since (a host or Docker restart while fenced): the reconciliation service cannot repair it; see docs/reliability.md, "A fenced container that stopped"`
+    ? `${f.node} fenced itself at ${f.since} (it saw no majority of the nodes) and its container has stopped since (a host or Docker restart while fenced): the reconciliation service looks at it from a probe container and starts it once the others answer (docs/reliability.md, "A fenced container that stopped")`
     : `${f.node} fenced itself at ${f.since} (it saw no majority of the nodes): the reconciliation service rejoins or restarts it once the others answer`;
 }
 

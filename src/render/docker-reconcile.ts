@@ -105,19 +105,22 @@ function entry(d: Deployment, n: DbNodeConfig): string {
 const DOCKER_FLAVOUR = String.raw`
 # --- Docker host: PostgreSQL and repmgr run in the container $CONTAINER; these replace the native definitions.
 container_running() { [ "$(timeout 30 docker inspect -f '{{.State.Running}}' "$CONTAINER" 2>/dev/null)" = true ]; }
+# Where programs run: the node's container; while it is fenced and stopped, the probe (fenced_look).
+EXEC_IN=$CONTAINER
+PROBE="$CONTAINER-ems-ha-probe"
 # pg_run SECONDS PROGRAM ARGS...: a program inside the container, as the image's user, bounded
-pg_run() { local t=$1; shift; timeout $((t + 30)) docker exec "$CONTAINER" timeout "$t" "$@"; }
+pg_run() { local t=$1; shift; timeout $((t + 30)) docker exec "$EXEC_IN" timeout "$t" "$@"; }
 # repmgr_run SECONDS ARGS...: repmgr through the image's entrypoint, with the image's repmgr.conf and the repmgr password of the container's environment
 repmgr_run() {
   local t=$1
   shift
-  timeout $((t + 30)) docker exec "$CONTAINER" "$ENTRYPOINT" bash -c 'export PGPASSWORD="\${REPMGR_PASSWORD:-}"; exec timeout "$@"' _ "$t" repmgr -f "$REPMGR_CONF" "$@"
+  timeout $((t + 30)) docker exec "$EXEC_IN" "$ENTRYPOINT" bash -c 'export PGPASSWORD="\${REPMGR_PASSWORD:-}"; exec timeout "$@"' _ "$t" repmgr -f "$REPMGR_CONF" "$@"
 }
 # psql_in CONNINFO SQL: SQL as the repmgr user from inside the container (the password from its environment)
 psql_in() { pg_run 15 bash -c 'PGPASSWORD="\${REPMGR_PASSWORD:-}" exec psql -X -qAt -v ON_ERROR_STOP=1 -d "$1" -c "$2"' _ "$1" "$2" 2>/dev/null; }
 q_local() { psql_in "host=127.0.0.1 port=$PG_PORT user=repmgr dbname=\${2:-repmgr} connect_timeout=$CONNECT_TIMEOUT" "$1"; }
 q_peer() { psql_in "host=$1 port=$2 user=repmgr dbname=repmgr connect_timeout=$CONNECT_TIMEOUT" "$3"; }
-svc_active() { container_running && pg_run 15 pg_ctl -D "$DATA_DIR" status >/dev/null 2>&1; }
+svc_active() { container_running && timeout 45 docker exec "$CONTAINER" timeout 15 pg_ctl -D "$DATA_DIR" status >/dev/null 2>&1; }
 svc_stop() { pg_run 130 pg_ctl -D "$DATA_DIR" -m fast -w -t 120 stop >/dev/null; }
 # Starting PostgreSQL in its role is the image's business: the container is restarted.
 svc_start() {
@@ -147,23 +150,64 @@ svc_disable() { return 0; }
 # fenced (PostgreSQL is stopped inside the running container; repmgrd, its main process, runs on),
 # and back to the deployment's once the fence is lifted.
 fence_hold() { timeout 60 docker update --restart=no "$CONTAINER" >/dev/null; }
-fence_release() { timeout 60 docker update --restart="$RESTART_POLICY" "$CONTAINER" >/dev/null || log "could not set the restart policy of $CONTAINER back to $RESTART_POLICY"; }
+fence_release() {
+  probe_down
+  timeout 60 docker update --restart="$RESTART_POLICY" "$CONTAINER" >/dev/null || log "could not set the restart policy of $CONTAINER back to $RESTART_POLICY"
+}
 # A fenced container that stopped (a host or Docker restart while fenced: its restart policy is
-# "no") is out of reach: this service asks the other nodes, and reads the data, from inside it, and
-# starting it would let the image decide alone (as the primary when no partner answers as one, or a
-# rewind with nothing recorded). Left to an operator (docs/reliability.md, "A fenced container
-# that stopped"), said once; ems-ha status reports it.
-fenced_out_of_reach() {
+# "no") cannot be asked anything: this service reaches the other nodes and the data from inside it.
+# Starting it blindly would let the image decide alone (as the primary when no partner answers as
+# one). So a probe container looks instead: the node's image, volumes, network, --add-host entries
+# and environment, its main process a sleep, no PostgreSQL (docs/reliability.md, "A fenced
+# container that stopped").
+fenced_look() {
   local said="$STATE_DIR/fenced-container-stopped"
   if container_running; then
     rm -f "$said"
-    return 1
+    probe_down
+    return 0
   fi
   if [ ! -f "$said" ]; then
-    log "FENCE: the container $CONTAINER stopped while fenced (since $(cat "$FENCE_MARKER" 2>/dev/null)): not starting it; see docs/reliability.md, \"A fenced container that stopped\""
+    log "FENCE: the container $CONTAINER stopped while fenced (since $(cat "$FENCE_MARKER" 2>/dev/null)): looking at its data and the other nodes from the probe container $PROBE"
     touch "$said"
   fi
+  probe_up || { log "could not start the probe container $PROBE: looking again next round"; return 1; }
+  EXEC_IN=$PROBE
+}
+fenced_done() { EXEC_IN=$CONTAINER; }
+probe_up() {
+  local image net env rc h hosts=() netargs=()
+  [ "$(timeout 30 docker inspect -f '{{.State.Running}}' "$PROBE" 2>/dev/null)" = true ] && return 0
+  timeout 60 docker rm -f "$PROBE" >/dev/null 2>&1
+  image=$(timeout 30 docker inspect -f '{{.Config.Image}}' "$CONTAINER") && [ -n "$image" ] || return 1
+  net=$(timeout 30 docker inspect -f '{{.HostConfig.NetworkMode}}' "$CONTAINER") || return 1
+  [ -z "$net" ] || [ "$net" = default ] || netargs=(--network "$net")
+  while IFS= read -r h; do [ -z "$h" ] || hosts+=(--add-host "$h"); done < <(timeout 30 docker inspect -f '{{range .HostConfig.ExtraHosts}}{{println .}}{{end}}' "$CONTAINER")
+  # the container's environment (its passwords among it) through a file only root can read, never argv
+  env=$(umask 077 && mktemp "$STATE_DIR/probe-env.XXXXXX") || return 1
+  timeout 30 docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$CONTAINER" >"$env" || { rm -f "$env"; return 1; }
+  timeout 120 docker run --detach --name "$PROBE" --restart no "\${netargs[@]}" --volumes-from "$CONTAINER" --env-file "$env" "\${hosts[@]}" --entrypoint sleep "$image" infinity >/dev/null
+  rc=$?
+  rm -f "$env"
+  return $rc
+}
+probe_down() {
+  EXEC_IN=$CONTAINER
+  if timeout 30 docker inspect "$PROBE" >/dev/null 2>&1; then timeout 60 docker rm -f "$PROBE" >/dev/null 2>&1 || log "could not remove the probe container $PROBE"; fi
   return 0
+}
+# A fenced node whose container stopped rejoins the newer primary through the image: what the
+# rewind discards is recorded (from the probe) before the container starts; the image's start
+# logic then finds that primary and joins the node to it. Counted like a node rejoin.
+fenced_rejoin() {
+  local n
+  [ "$EXEC_IN" = "$PROBE" ] || { rejoin "$@"; return $?; }
+  n=$(attempts)
+  echo $((n + 1)) >"$ATTEMPTS_FILE"
+  probe_down
+  log "starting the container $CONTAINER (attempt $((n + 1)) of $MAX_ATTEMPTS): the image's start logic joins it to $1"
+  svc_start || return 1
+  rm -f "$ATTEMPTS_FILE"
 }
 # the image has finished starting the node once its main process, repmgrd, runs
 node_settled() {
@@ -174,7 +218,7 @@ node_settled() {
 # the image keeps its own configuration files
 ensure_datadir_include() { return 0; }
 list_wal() { pg_run 30 ls "$DATA_DIR/pg_wal" 2>/dev/null | grep -E "^$(printf '%08X' "$1")[0-9A-F]{16}$"; }
-copy_wal() { timeout 120 docker cp "$CONTAINER:$DATA_DIR/pg_wal/$1" "$2/"; }
+copy_wal() { timeout 120 docker cp "$EXEC_IN:$DATA_DIR/pg_wal/$1" "$2/"; }
 # After a failed node rejoin: the image's start logic joins the node to the primary (what the
 # rewind would have discarded is recorded already).
 reclone() {

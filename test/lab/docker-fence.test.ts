@@ -14,14 +14,19 @@
  * machine without them it FAILS naming what is missing; it is never skipped.
  */
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labDockerDeployment } from "../../examples/lab-docker";
 import type { Deployment } from "../../src/config/schema";
 import { PG_DATA_DIR } from "../../src/render/docker-cli";
-import { labDeploy } from "../../lab/lib/deploy";
-import { fenceDrill, lostOutsideTheLastInstant } from "../../lab/lib/fence-drill";
+import { labDeploy, labSecrets } from "../../lab/lib/deploy";
+import { fenceDrill, type FenceDrillOptions, lostOutsideTheLastInstant } from "../../lab/lib/fence-drill";
 import { startFreshLab } from "../../lab/lib/fresh-lab";
 import { labDown, labOk } from "../../lab/lib/lab";
+import { LabError, sleep } from "../../lab/lib/exec";
+import { REPO_ROOT } from "../../lab/lib/paths";
+import { gatherStatus } from "../../src/ops/status";
+import { runCliCaptured } from "../helpers/cli";
 import type { LabState } from "../../lab/lib/state";
 import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
 
@@ -49,19 +54,25 @@ afterAll(async () => {
   if (stateDir && existsSync(stateDir)) await labDown(stateDir, { log });
 }, 180_000);
 
+/** The drill's options for the primary `isolated` (its container named after it) and the standby expected to be promoted. */
+function drillOn(isolated: string, successor: string): FenceDrillOptions {
+  return {
+    state: state!,
+    d,
+    isolated,
+    successor,
+    sql: (statement) => `docker exec ${isolated} psql -h /tmp -U postgres -qAt -c "${statement}"`,
+    running: `docker exec ${isolated} pg_ctl -D ${PG_DATA_DIR} status >/dev/null 2>&1`,
+    repmgrdLog: "docker ps -a --format '{{.Names}} {{.Status}}'; for c in $(docker ps -aq); do docker logs --tail 40 $c 2>&1 | grep -v 'waiting for WAL'; done",
+    log,
+  };
+}
+
 describe("split-brain fencing on Docker hosts, with a network cut", () => {
   it("the isolated primary's container stops accepting writes within a bounded time and is kept from restarting; it rejoins when the link returns, recording what it discards", async () => {
     const f = await fenceDrill({
-      state: state!,
-      d,
-      isolated: "pg-1",
-      successor: "pg-2",
-      sql: (statement) => `docker exec pg-1 psql -h /tmp -U postgres -qAt -c "${statement}"`,
-      running: `docker exec pg-1 pg_ctl -D ${PG_DATA_DIR} status >/dev/null 2>&1`,
-      repmgrdLog:
-        "docker ps -a --format '{{.Names}} {{.Status}}'; for c in $(docker ps -aq); do docker logs --tail 40 $c 2>&1 | grep -v 'waiting for WAL'; done",
+      ...drillOn("pg-1", "pg-2"),
       atFence: "docker inspect -f '{{.State.Running}} {{.HostConfig.RestartPolicy.Name}}' pg-1",
-      log,
     });
     const policyAfter = (await labOk(state!, "pg-1", "docker inspect -f '{{.HostConfig.RestartPolicy.Name}}' pg-1")).trim();
     const { journal, ...figures } = f;
@@ -82,5 +93,54 @@ describe("split-brain fencing on Docker hosts, with a network cut", () => {
     if (f.rowsLostOfIsolated > 0) expect(f.rewindRecords).toBeGreaterThan(0);
     // the fence lifted: the deployment's restart policy is back
     expect(policyAfter).toBe("always");
+  }, 900_000);
+
+  it("a fenced container that stops (a host or Docker restart while fenced) is looked at from a probe container, and started and joined to the new primary once the link returns, what it discards recorded first", async () => {
+    // after the first drill: pg-2 primary, pg-1 its standby; its rewind record read and acknowledged
+    const secrets = labSecrets(state!);
+    const env = { ...process.env, EMS_HA_INSECURE_HOST_KEYS: "1", EMS_HA_DB_PASSWORD: secrets.db_password, EMS_HA_REPMGR_PASSWORD: secrets.repmgr_password };
+    const ack = await runCliCaptured(["ack-rewind", "pg-1", "--config", join(state!.stateDir, "deployment.json")], REPO_ROOT, env);
+    expect(ack.code, ack.err).toBe(0);
+    const readyBy = Date.now() + 180_000;
+    for (;;) {
+      const st = await gatherStatus(d, { env });
+      if (st.writablePrimaries.join() === "pg-2" && st.reasons.length === 0) break;
+      if (Date.now() > readyBy) throw new LabError(`the cluster did not settle after the first drill in 180 s: ${JSON.stringify(st.reasons)}`);
+      await sleep(2000);
+    }
+    const f = await fenceDrill({
+      ...drillOn("pg-2", "pg-1"),
+      // as a host restart would leave it: the restart policy is "no" while fenced
+      whileFenced: "docker stop -t 10 pg-2 >/dev/null && docker inspect -f '{{.State.Running}}' pg-2",
+    });
+    // the service sets the restart policy back once the container it started has settled (bounded)
+    let after = "";
+    for (const by = Date.now() + 60_000; Date.now() < by; await sleep(1000)) {
+      after = (
+        await labOk(state!, "pg-2", "docker inspect -f '{{.State.Running}} {{.HostConfig.RestartPolicy.Name}}' pg-2; docker ps -a --format '{{.Names}}'")
+      ).trim();
+      if (after === "true always\npg-2") break;
+    }
+    const said = await labOk(
+      state!,
+      "pg-2",
+      "journalctl -u ems-ha-reconcile --no-pager | grep -E 'stopped while fenced|REPAIR|starting the container' | tail -n 5",
+    );
+    const { journal, ...figures } = f;
+    log(`figures ${JSON.stringify({ ...figures, after })}`);
+    log(said);
+    expect(journal).toMatch(/FENCE: this primary has seen only 0 of the other nodes/);
+    expect(said).toMatch(
+      /FENCE: the container pg-2 stopped while fenced .*: looking at its data and the other nodes from the probe container pg-2-ems-ha-probe/,
+    );
+    expect(said).toMatch(/REPAIR: fenced since .*; pg-1 became primary/);
+    expect(said).toMatch(/starting the container pg-2 \(attempt 1 of \d+\): the image's start logic joins it to pg-1/);
+    // running again with the deployment's restart policy; the probe gone
+    expect(after).toBe("true always\npg-2");
+    // what pg-2 acknowledged after the cut is what the cluster lost, recorded before the image's rewind
+    expect(f.rowsLostOfIsolated).toBeLessThanOrEqual(f.rowsAckedByIsolatedAfterCut);
+    expect(f.rowsAckedByIsolatedAfterCut).toBeGreaterThan(0);
+    expect(f.rewindRecords).toBeGreaterThan(0);
+    expect(lostOutsideTheLastInstant(f)).toEqual([]);
   }, 900_000);
 });

@@ -418,7 +418,7 @@ describe("status tells the truth (pure parts)", () => {
     });
     expect(parseFence("pg-1", run(listMarkersCommand(dir, "pg-1", "pg-1"), "true"))).toEqual({ node: "pg-1", since: "2026-11-26 18:00:00 UTC" });
     expect(fenceReason(parseFence("pg-1", run(listMarkersCommand(dir, "pg-1", "pg-1"), "false"))!)).toMatch(
-      /^pg-1 fenced itself at 2026-11-26 18:00:00 UTC .* its container has stopped since .*: the reconciliation service cannot repair it; see docs\/reliability.md, "A fenced container that stopped"$/,
+      /^pg-1 fenced itself at 2026-11-26 18:00:00 UTC .* its container has stopped since .*: the reconciliation service looks at it from a probe container and starts it once the others answer \(docs\/reliability.md, "A fenced container that stopped"\)$/,
     );
     expect(fenceReason({ node: "pg-1", since: "t" })).toMatch(/the reconciliation service rejoins or restarts it once the others answer$/);
     // natively there is no container to ask

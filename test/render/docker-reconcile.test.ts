@@ -5,7 +5,7 @@
  * witness is re-registered through the image's entrypoint with the image's repmgr.conf.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import geoExample from "../../examples/geo-redundant";
@@ -157,6 +157,63 @@ case "$q" in
 esac
 `.replace(/\\\$\{/g, "${");
 
+const fencedAt = (st: string) => writeFileSync(join(st, "fenced"), "2026-11-26 18:00:00 UTC pg-1\n");
+
+/**
+ * A fake docker CLI for a node whose container is stopped (it runs once restarted): a probe
+ * container answers for its data (pg_controldata, pg_wal) and asks the other nodes (PRIMARY: the
+ * peer that answers as primary, on timeline 3, having left timeline 2 at 0/4000000; PEERS_UP=0:
+ * no peer answers). State in files next to the log.
+ */
+const FAKE_STOPPED = String.raw`#!/bin/bash
+echo "docker $*" >>"$FAKE_LOG"
+st=$(dirname "$FAKE_LOG")
+case "$1 $2 $3" in
+  "inspect -f {{.State.Running}}") if [ "$4" = pg-1 ]; then [ -f "$st/pg-1-running" ] && echo true || echo false; else [ -f "$st/probe" ] && echo true || echo false; fi; exit 0 ;;
+  "inspect -f {{.Config.Image}}") echo ems-postgres-ha:7.4.4; exit 0 ;;
+  "inspect -f {{.HostConfig.NetworkMode}}") echo default; exit 0 ;;
+  "inspect -f {{range .HostConfig.ExtraHosts}}{{println .}}{{end}}") printf 'pg-2:192.168.1.22\npgw-1:192.168.1.23\n'; exit 0 ;;
+  "inspect -f {{range .Config.Env}}{{println .}}{{end}}") printf 'REPMGR_PASSWORD=pw-of-pg-1\nPATH=/opt/bitnami/postgresql/bin:/usr/bin\n'; exit 0 ;;
+esac
+case "$1" in
+  inspect) [ "$2" = pg-1-ems-ha-probe ] && [ -f "$st/probe" ]; exit ;;
+  run) for a; do case "$prev" in --env-file) echo "$(stat -c %a "$a") $(cat "$a")" >"$st/probe-env.seen" ;; esac; prev=$a; done; touch "$st/probe"; exit 0 ;;
+  rm) rm -f "$st/probe"; exit 0 ;;
+  restart) touch "$st/pg-1-running"; exit 0 ;;
+  top) [ -f "$st/pg-1-running" ] || exit 1; echo "UID PID CMD"; echo "1001 7 repmgrd"; exit 0 ;;
+  update) exit 0 ;;
+  cp) [ -f "$st/probe" ] || exit 1; touch "$3/\${2##*/}"; exit 0 ;;
+  exec) ;;
+  *) exit 1 ;;
+esac
+target=$2
+shift 2
+[ "$1" = timeout ] && shift 2
+if [ "$target" = pg-1 ]; then
+  [ -f "$st/pg-1-running" ] || exit 1
+  [ "$1" = pg_ctl ] && exit 0
+  exit 1
+fi
+[ -f "$st/probe" ] || exit 1
+case "$1" in
+  pg_controldata) printf "Latest checkpoint location:           0/5000028\nLatest checkpoint's TimeLineID:       2\nBytes per WAL segment:                16777216\n"; exit 0 ;;
+  ls) printf '000000020000000000000003\n000000020000000000000004\n000000020000000000000005\n00000003.history\n'; exit 0 ;;
+  bash) ci=$5; q=$6 ;;
+  *) exit 1 ;;
+esac
+host=$(sed -n 's/.*host=\([^ ]*\).*/\1/p' <<<"$ci")
+[ "$host" != 127.0.0.1 ] || exit 2
+case " \${PEERS_UP:-1} " in " 1 " | *" $host "*) ;; *) exit 2 ;; esac
+case "$q" in
+  "select pg_is_in_recovery()") [ "$host" = "$PRIMARY" ] && echo f || echo t ;;
+  CHECKPOINT) ;;
+  "select timeline_id from pg_control_checkpoint()") echo 3 ;;
+  "select pg_read_file('pg_wal/00000003.history')") printf '1\t0/3000000\tno recovery target specified\n2\t0/4000000\tno recovery target specified\n' ;;
+  "select 1") echo 1 ;;
+  *) echo "unexpected SQL: $q" >&2; exit 1 ;;
+esac
+`.replace(/\\\$\{/g, "${");
+
 /** Runs `ems-ha-reconcile --once` `times` times (2.2 s apart, the removal must last 2 s), with state from `setup`. */
 function runOnce(
   name: string,
@@ -297,29 +354,67 @@ describe("one iteration on a Docker host (fake docker CLI)", () => {
     expect(before.out).toMatch(/FENCE: this primary has seen only 1 of the other nodes \(a majority needs 2\)/);
   });
 
-  it("leaves a fenced container that stopped (a host restart while fenced) to an operator: said once, never started, nothing else tried", () => {
-    // inspect: not running; exec fails as on a stopped container
-    const stopped = FAKE_DOCKER.replace(/ {2}inspect\) echo true; exit 0 ;;\n/, "  inspect) echo false; exit 0 ;;\n").replace(
-      / {2}exec\) ;;\n/,
-      "  exec) exit 1 ;;\n",
-    );
-    expect(stopped).not.toEqual(FAKE_DOCKER);
-    const fenced = (st: string) => writeFileSync(join(st, "fenced"), "2026-11-26 18:00:00 UTC pg-1\n");
-    const r = runOnce("pg-1", { PRIMARY: "pg-2", LOCAL_RECOVERY: "f" }, stopped, 2, fenced);
+  it("a fenced container that stopped is looked at from a probe container: nothing started while no other node answers", () => {
+    const r = runOnce("pg-1", { PEERS_UP: "0", PRIMARY: "" }, FAKE_STOPPED, 2, fencedAt);
     expect(r.code, r.out).toBe(0);
-    expect(r.out.match(/FENCE: the container pg-1 stopped while fenced \(since 2026-11-26 18:00:00 UTC pg-1\): not starting it/g)).toHaveLength(1);
-    expect(r.calls).not.toMatch(/docker (start|restart|update|run|exec)/);
+    // said once over two rounds; the probe: the node's image, network, hosts and volumes, its environment from a file, a sleep
+    expect(
+      r.out.match(
+        /FENCE: the container pg-1 stopped while fenced \(since 2026-11-26 18:00:00 UTC pg-1\): looking at its data and the other nodes from the probe container pg-1-ems-ha-probe/g,
+      ),
+    ).toHaveLength(1);
+    expect(r.calls).toMatch(
+      /^docker run --detach --name pg-1-ems-ha-probe --restart no --volumes-from pg-1 --env-file \S+\/probe-env\.\w+ --add-host pg-2:192\.168\.1\.22 --add-host pgw-1:192\.168\.1\.23 --entrypoint sleep ems-postgres-ha:7\.4\.4 infinity$/m,
+    );
+    expect(r.calls.match(/^docker run /gm)).toHaveLength(1);
+    // the environment went through a file only root reads, gone after the run; never on a command line
+    expect(readFileSync(join(r.stateDir, "..", "probe-env.seen"), "utf8")).toBe("600 REPMGR_PASSWORD=pw-of-pg-1\nPATH=/opt/bitnami/postgresql/bin:/usr/bin\n");
+    expect(r.calls).not.toContain("pw-of-pg-1");
+    expect(readdirSync(r.stateDir).filter((f) => f.startsWith("probe-env"))).toEqual([]);
+    // the other nodes asked from the probe; the node's container neither started nor asked
+    expect(r.calls).toMatch(/^docker exec pg-1-ems-ha-probe timeout 15 bash -c .* host=pg-2 .* select pg_is_in_recovery\(\)$/m);
+    expect(r.calls).not.toMatch(/docker (start|restart|update)|docker exec pg-1 /);
     expect(existsSync(join(r.stateDir, "fenced"))).toBe(true);
-    // the same fenced node with its container running is repaired as before (it asks the other nodes)
+  });
+
+  it("a fenced container that stopped, once a newer primary answers: what the rewind discards recorded from the probe, then the container started (the image joins it), the fence lifted", () => {
+    const r = runOnce("pg-1", { PRIMARY: "pg-2" }, FAKE_STOPPED, 1, fencedAt);
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(
+      /REPAIR: fenced since 2026-11-26 18:00:00 UTC pg-1; pg-2 became primary \(timeline 3\): rejoining it \(last LSN 0\/5000028, fork point 0\/4000000\)/,
+    );
+    // the record: the WAL segments of timeline 2 from the fork point on, copied out of the probe (segment size from the control file)
+    const rec = readdirSync(r.stateDir).find((f) => /^rewind-pg-1-.*\.txt$/.test(f))!;
+    expect(readFileSync(join(r.stateDir, rec), "utf8")).toMatch(/discarded: WAL of timeline 2 from 0\/4000000 to 0\/5000028/);
+    expect(readdirSync(join(r.stateDir, rec.replace(/\.txt$/, ".wal"))).sort()).toEqual(["000000020000000000000004", "000000020000000000000005"]);
+    // order: recorded, probe removed, container started, restart policy back
+    const at = (re: RegExp) => r.calls.split("\n").findIndex((l) => re.test(l));
+    const copied = at(/^docker cp pg-1-ems-ha-probe:\/bitnami\/postgresql\/data\/pg_wal\/000000020000000000000005 /);
+    // (probe_up removes a stale probe before it creates one: the last removal is the one after the record)
+    const removed = r.calls.split("\n").lastIndexOf("docker rm -f pg-1-ems-ha-probe");
+    const started = at(/^docker restart -t 120 pg-1$/);
+    const policy = at(/^docker update --restart=always pg-1$/);
+    expect(copied, r.calls).toBeGreaterThan(-1);
+    expect(removed).toBeGreaterThan(copied);
+    expect(started).toBeGreaterThan(removed);
+    expect(policy).toBeGreaterThan(started);
+    expect(existsSync(join(r.stateDir, "fenced"))).toBe(false);
+    expect(existsSync(join(r.stateDir, "reconcile-attempts"))).toBe(false);
+  });
+
+  it("the same fenced node with its container running is repaired in place, no probe", () => {
     const running = runOnce(
       "pg-1",
       { PRIMARY: "pg-2", LOCAL_RECOVERY: "f" },
       FAKE_DOCKER.replace(/ {2}pg_ctl\) exit 0 ;;\n/, "  pg_ctl) exit 3 ;;\n"),
       1,
-      fenced,
+      fencedAt,
     );
     expect(running.out).not.toMatch(/stopped while fenced/);
-    expect(running.calls).toMatch(/host=pg-2 port=5432 user=repmgr dbname=repmgr connect_timeout=2 select pg_is_in_recovery\(\)/);
+    expect(running.calls).toMatch(
+      /^docker exec pg-1 timeout 15 bash -c .*host=pg-2 port=5432 user=repmgr dbname=repmgr connect_timeout=2 select pg_is_in_recovery\(\)$/m,
+    );
+    expect(running.calls).not.toMatch(/docker run|ems-ha-probe --/);
   });
 
   it("never acts on a node still starting (repmgrd, the image's main process, not yet running)", () => {

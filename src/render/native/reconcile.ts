@@ -154,8 +154,11 @@ svc_disable() { timeout 60 systemctl disable --quiet "$SERVICE"; }
 # systemd does not restart a stopped unit), and undoing it once the fence is lifted.
 fence_hold() { return 0; }
 fence_release() { return 0; }
-# Whether the fenced node cannot be looked at from here (natively it always can).
-fenced_out_of_reach() { return 1; }
+# Around the look at a fenced node: whether it can be looked at, and after it (natively it always
+# can, in place); and how a fenced node rejoins a newer primary (natively node rejoin).
+fenced_look() { return 0; }
+fenced_done() { return 0; }
+fenced_rejoin() { rejoin "$@"; }
 
 ${ENSURE_DATADIR_INCLUDE}
 
@@ -235,8 +238,14 @@ fence_if_isolated() {
 # PostgreSQL was stopped by the fence: rejoin the newer primary, or restart once a majority
 # answers and nobody else became primary.
 reconcile_fenced() {
+  local rc=0
+  fenced_look || return 0
+  reconcile_fenced_in || rc=$?
+  fenced_done
+  return $rc
+}
+reconcile_fenced_in() {
   local p name id host port theirs mine lsn fork seen total need
-  if fenced_out_of_reach; then return 0; fi
   p=$(current_primary)
   if [ -n "$p" ]; then
     IFS="$ENTRY_SEP" read -r name id host port <<<"$p"
@@ -255,7 +264,7 @@ reconcile_fenced() {
     if [ -n "$fork" ] && [ "$(lsn_num "$lsn")" -gt "$(lsn_num "$fork")" ]; then
       save_discarded "$name" "$theirs" "$fork" "$mine" "$lsn" || { log "could not record what the rewind discards: not rewinding"; return 1; }
     fi
-    rejoin "$name" "$host" "$port" || return 1
+    fenced_rejoin "$name" "$host" "$port" || return 1
     rm -f "$FENCE_MARKER"
     fence_release
     return 0
@@ -318,7 +327,9 @@ save_discarded() {
   rec="$STATE_DIR/rewind-$NODE_NAME-$ts.txt"
   wal="$STATE_DIR/rewind-$NODE_NAME-$ts.wal"
   mkdir -p "$wal" || return 1
+  # PostgreSQL may be stopped (a fenced node): then its control file tells
   segsize=$(q_local "select setting from pg_settings where name = 'wal_segment_size'")
+  [ -n "$segsize" ] || segsize=$(controldata "Bytes per WAL segment")
   [ -n "$segsize" ] || segsize=16777216
   per=$(( 4294967296 / segsize ))
   segno=$(( $(lsn_num "$fork") / segsize ))
