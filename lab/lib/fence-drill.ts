@@ -221,3 +221,102 @@ export const LAST_INSTANT_MS = 1000;
 export function lostOutsideTheLastInstant(f: FenceDrillResult): number[] {
   return f.outsideLostAckMs.filter((ms) => Math.abs(ms) > LAST_INSTANT_MS);
 }
+
+/**
+ * Polls `ems-ha status` every 2 s until `primary` is the only writable node, status gives no reason
+ * and `primary`'s reconciliation service has armed its fence: the state a drill starts from.
+ */
+export async function untilSettled(state: LabState, d: Deployment, env: NodeJS.ProcessEnv, primary: string, timeoutMs = 180_000): Promise<void> {
+  const by = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await gatherStatus(d, { env });
+    const armed = inHost(state, primary, "journalctl -u ems-ha-reconcile --no-pager | grep -c 'fencing armed' || true").out.trim();
+    if (s.writablePrimaries.join() === primary && s.reasons.length === 0 && /^[1-9]/.test(armed)) return;
+    if (Date.now() > by)
+      throw new LabError(
+        `the cluster did not settle with ${primary} primary in ${timeoutMs / 1000} s: ${JSON.stringify(s.reasons)}; fencing armed on ${primary}: ${armed}`,
+      );
+    await sleep(2000);
+  }
+}
+
+export interface CancelledElectionOptions {
+  readonly state: LabState;
+  readonly d: Deployment;
+  /** The ems-ha CLI's environment (passwords, unpinned host keys) for status. */
+  readonly env: NodeJS.ProcessEnv;
+  /** The primary, cut off together with `witness`. */
+  readonly primary: string;
+  readonly witness: string;
+  /** The standby left alone: its repmgrd cancels the election; its reconciliation service promotes it. */
+  readonly standby: string;
+  /** A shell command on the standby's host printing repmgrd's whole log. */
+  readonly repmgrdLog: string;
+  /** A shell command on the primary's host that exits 0 while its PostgreSQL runs. */
+  readonly running: string;
+  readonly log: (m: string) => void;
+}
+
+export interface CancelledElectionResult {
+  /** Seconds from the cut until repmgrd on the standby logged that it cancelled its election. */
+  readonly cancelS: number;
+  /** Seconds from the witness's return until the standby answered writable. */
+  readonly promotedS: number;
+  /** The standby's reconciliation service's REPAIR and promotion lines. */
+  readonly journal: string;
+  /** Whether the cut-off primary's PostgreSQL was stopped (its fence) when the standby was promoted. */
+  readonly primaryFenced: boolean;
+  /** Seconds from the primary's return until it streamed from the promoted standby. */
+  readonly rejoinS: number;
+}
+
+/**
+ * An election repmgrd cancels and does not hold again (docs/reliability.md, "An election repmgrd
+ * did not hold"): the primary and the witness lose the lab bridge together, so the standby sees
+ * none of its siblings and its repmgrd cancels ("unable to reach a qualified majority"); the
+ * witness comes back, and the standby's reconciliation service promotes it after ELECT_AFTER;
+ * then the primary, fenced meanwhile, comes back and rejoins it. Links always restored.
+ */
+export async function cancelledElectionDrill(o: CancelledElectionOptions): Promise<CancelledElectionResult> {
+  const { state, d, primary, witness, standby } = o;
+  const pw = labSecrets(state).db_password;
+  const cancels = () => Number(inHost(state, standby, `{ ${o.repmgrdLog}; } 2>&1 | grep -ac 'qualified majority'`).out.trim() || 0);
+  const tail = () => inHost(state, standby, `{ ${o.repmgrdLog}; } 2>&1 | tail -n 30`).out;
+  const before = cancels();
+  const cut = Date.now();
+  setBridgePort(state, primary, false);
+  setBridgePort(state, witness, false);
+  let cancelS: number;
+  let promotedS: number | undefined;
+  let journal: string;
+  let primaryFenced: boolean;
+  try {
+    while (cancels() <= before) {
+      if (Date.now() - cut > 90_000) throw new LabError(`${standby}'s repmgrd did not cancel its election in 90 s:\n${tail()}`);
+      await sleep(1000);
+    }
+    cancelS = (Date.now() - cut) / 1000;
+    o.log(`repmgrd on ${standby} cancelled its election ${cancelS.toFixed(1)} s after the cut`);
+    setBridgePort(state, witness, true);
+    const back = Date.now();
+    while (Date.now() - back < 150_000) {
+      if ((await inRecovery(d, standby, pw)) === false) {
+        promotedS = (Date.now() - back) / 1000;
+        break;
+      }
+      await sleep(1000);
+    }
+    journal = inHost(state, standby, "journalctl -u ems-ha-reconcile --no-pager | grep -E 'REPAIR|promot' | tail -n 5").out;
+    if (promotedS === undefined) throw new LabError(`${standby} was not promoted within 150 s of the witness's return:\n${journal}\n${tail()}`);
+    o.log(
+      `${standby} promoted ${promotedS.toFixed(1)} s after the witness answered again (${((Date.now() - cut) / 1000).toFixed(1)} s after the cut)\n${journal}`,
+    );
+    primaryFenced = inHost(state, primary, o.running).code !== 0;
+  } finally {
+    setBridgePort(state, witness, true);
+    setBridgePort(state, primary, true);
+  }
+  const rejoined = await untilRejoined(d, o.env, primary, standby, 240_000);
+  if (rejoined.seconds === undefined) throw new LabError(`${primary} did not rejoin ${standby} within 240 s (last: ${rejoined.last})`);
+  return { cancelS, promotedS, journal, primaryFenced, rejoinS: rejoined.seconds };
+}

@@ -10,6 +10,7 @@ export * from "./docker-cli";
 export * from "./docker-membership";
 export * from "./docker-host";
 export * from "./docker-reconcile";
+export * from "./election-repair";
 export * from "./ems-services";
 export * from "./fortios";
 export * from "./installer";

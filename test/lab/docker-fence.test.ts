@@ -20,12 +20,11 @@ import { labDockerDeployment } from "../../examples/lab-docker";
 import type { Deployment } from "../../src/config/schema";
 import { PG_DATA_DIR } from "../../src/render/docker-cli";
 import { labDeploy, labSecrets } from "../../lab/lib/deploy";
-import { fenceDrill, type FenceDrillOptions, lostOutsideTheLastInstant } from "../../lab/lib/fence-drill";
+import { cancelledElectionDrill, fenceDrill, type FenceDrillOptions, lostOutsideTheLastInstant, untilSettled } from "../../lab/lib/fence-drill";
 import { startFreshLab } from "../../lab/lib/fresh-lab";
 import { labDown, labOk } from "../../lab/lib/lab";
-import { LabError, sleep } from "../../lab/lib/exec";
+import { sleep } from "../../lab/lib/exec";
 import { REPO_ROOT } from "../../lab/lib/paths";
-import { gatherStatus } from "../../src/ops/status";
 import { runCliCaptured } from "../helpers/cli";
 import type { LabState } from "../../lab/lib/state";
 import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
@@ -101,13 +100,7 @@ describe("split-brain fencing on Docker hosts, with a network cut", () => {
     const env = { ...process.env, EMS_HA_INSECURE_HOST_KEYS: "1", EMS_HA_DB_PASSWORD: secrets.db_password, EMS_HA_REPMGR_PASSWORD: secrets.repmgr_password };
     const ack = await runCliCaptured(["ack-rewind", "pg-1", "--config", join(state!.stateDir, "deployment.json")], REPO_ROOT, env);
     expect(ack.code, ack.err).toBe(0);
-    const readyBy = Date.now() + 180_000;
-    for (;;) {
-      const st = await gatherStatus(d, { env });
-      if (st.writablePrimaries.join() === "pg-2" && st.reasons.length === 0) break;
-      if (Date.now() > readyBy) throw new LabError(`the cluster did not settle after the first drill in 180 s: ${JSON.stringify(st.reasons)}`);
-      await sleep(2000);
-    }
+    await untilSettled(state!, d, env, "pg-2");
     const f = await fenceDrill({
       ...drillOn("pg-2", "pg-1"),
       // as a host restart would leave it: the restart policy is "no" while fenced
@@ -142,5 +135,31 @@ describe("split-brain fencing on Docker hosts, with a network cut", () => {
     expect(f.rowsAckedByIsolatedAfterCut).toBeGreaterThan(0);
     expect(f.rewindRecords).toBeGreaterThan(0);
     expect(lostOutsideTheLastInstant(f)).toEqual([]);
+  }, 900_000);
+
+  it("an election repmgrd cancelled (the witness cut off with the primary) is held by the reconciliation service once the witness answers again", async () => {
+    // after the second drill: pg-1 primary, pg-2 its standby (rewound by the image, recorded)
+    const secrets = labSecrets(state!);
+    const env = { ...process.env, EMS_HA_INSECURE_HOST_KEYS: "1", EMS_HA_DB_PASSWORD: secrets.db_password, EMS_HA_REPMGR_PASSWORD: secrets.repmgr_password };
+    const ack = await runCliCaptured(["ack-rewind", "pg-2", "--config", join(state!.stateDir, "deployment.json")], REPO_ROOT, env);
+    expect(ack.code, ack.err).toBe(0);
+    await untilSettled(state!, d, env, "pg-1");
+    const r = await cancelledElectionDrill({
+      state: state!,
+      d,
+      env,
+      primary: "pg-1",
+      witness: "pgw-1",
+      standby: "pg-2",
+      repmgrdLog: "docker logs pg-2",
+      running: `docker exec pg-1 pg_ctl -D ${PG_DATA_DIR} status >/dev/null 2>&1`,
+      log,
+    });
+    log(`figures ${JSON.stringify({ cancelS: r.cancelS, promotedS: r.promotedS, primaryFenced: r.primaryFenced, rejoinS: r.rejoinS })}`);
+    expect(r.journal).toMatch(
+      /REPAIR: no data node has answered as primary for \d+s \(repmgrd's election did not promote\); 1 of the other nodes answer \(a majority needs 1\)/,
+    );
+    // the cut-off primary fenced itself meanwhile: it took no writes while pg-2 was promoted
+    expect(r.primaryFenced).toBe(true);
   }, 900_000);
 });

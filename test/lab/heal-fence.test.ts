@@ -11,14 +11,11 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labDeployment } from "../../examples/lab";
-import { gatherStatus } from "../../src/ops/status";
-import { inRecovery } from "../../lab/lib/db-watch";
 import { labDeploy, labSecrets } from "../../lab/lib/deploy";
 import { deployedDeployment } from "../../lab/lib/drill";
-import { fenceDrill, lostOutsideTheLastInstant, untilRejoined } from "../../lab/lib/fence-drill";
+import { cancelledElectionDrill, fenceDrill, lostOutsideTheLastInstant, untilSettled } from "../../lab/lib/fence-drill";
 import { startFreshLab } from "../../lab/lib/fresh-lab";
-import { LabError, sleep } from "../../lab/lib/exec";
-import { inHost, labDown, setBridgePort } from "../../lab/lib/lab";
+import { labDown } from "../../lab/lib/lab";
 import { REPO_ROOT } from "../../lab/lib/paths";
 import { runCliCaptured } from "../helpers/cli";
 import type { LabState } from "../../lab/lib/state";
@@ -81,61 +78,26 @@ describe("split-brain fencing with a network cut", () => {
     const config = join(state!.stateDir, "deployment.json");
     const ack = await runCliCaptured(["ack-rewind", "dbnode-1", "--config", config], REPO_ROOT, env);
     expect(ack.code, ack.err).toBe(0);
-    const readyBy = Date.now() + 180_000;
-    let last: string;
-    for (;;) {
-      const s = await gatherStatus(d, { env });
-      const armed = inHost(state!, "dbnode-2", "journalctl -u ems-ha-reconcile --no-pager | grep -c 'fencing armed' || true").out.trim();
-      last = `${JSON.stringify(s.reasons)}; fencing armed on dbnode-2: ${armed}`;
-      if (s.writablePrimaries.join() === "dbnode-2" && s.reasons.length === 0 && /^[1-9]/.test(armed)) break;
-      if (Date.now() > readyBy) throw new LabError(`the cluster did not settle after the drill in 180 s: ${last}`);
-      await sleep(2000);
-    }
+    await untilSettled(state!, d, env, "dbnode-2");
     // The primary and the witness lose the bridge together: dbnode-1 sees none of its siblings, and
-    // repmgrd cancels its election ("unable to reach a qualified majority"), for good.
-    const cut = Date.now();
-    setBridgePort(state!, "dbnode-2", false);
-    setBridgePort(state!, "witness-1", false);
-    try {
-      const cancelledBy = Date.now() + 90_000;
-      while (!/qualified majority/.test(inHost(state!, "dbnode-1", "grep -a 'qualified majority' /var/log/repmgr/repmgr.log | tail -n 1").out)) {
-        if (Date.now() > cancelledBy)
-          throw new LabError(
-            `dbnode-1's repmgrd did not cancel its election in 90 s:\n${inHost(state!, "dbnode-1", "tail -n 30 /var/log/repmgr/repmgr.log").out}`,
-          );
-        await sleep(1000);
-      }
-      log(`repmgrd on dbnode-1 cancelled its election ${((Date.now() - cut) / 1000).toFixed(1)} s after the cut`);
-      setBridgePort(state!, "witness-1", true);
-      const back = Date.now();
-      // the witness answers again: repmgrd stays waiting; the reconciliation service promotes dbnode-1
-      let promotedS: number | undefined;
-      while (Date.now() - back < 150_000) {
-        if ((await inRecovery(d, "dbnode-1", pw)) === false) {
-          promotedS = (Date.now() - back) / 1000;
-          break;
-        }
-        await sleep(1000);
-      }
-      const journal = inHost(state!, "dbnode-1", "journalctl -u ems-ha-reconcile --no-pager | grep -E 'REPAIR|promot' | tail -n 5").out;
-      if (promotedS === undefined)
-        throw new LabError(
-          `dbnode-1 was not promoted within 150 s of the witness's return:\n${journal}\n${inHost(state!, "dbnode-1", "tail -n 20 /var/log/repmgr/repmgr.log").out}`,
-        );
-      log(
-        `dbnode-1 promoted by its reconciliation service ${promotedS.toFixed(1)} s after the witness answered again (${((Date.now() - cut) / 1000).toFixed(1)} s after the cut)\n${journal}`,
-      );
-      expect(journal).toMatch(
-        /REPAIR: no data node has answered as primary for \d+s \(repmgrd's election did not promote\); 1 of the other nodes answer \(a majority needs 1\)/,
-      );
-      // the cut-off primary fenced itself meanwhile: it took no writes while dbnode-1 was promoted
-      expect(inHost(state!, "dbnode-2", "systemctl is-active --quiet postgresql@15-main").code).not.toBe(0);
-    } finally {
-      setBridgePort(state!, "witness-1", true);
-      setBridgePort(state!, "dbnode-2", true);
-    }
-    // the old primary rejoins the new one (the fenced node's repair)
-    const rejoined = await untilRejoined(d, env, "dbnode-2", "dbnode-1", 240_000);
-    if (rejoined.seconds === undefined) throw new LabError(`dbnode-2 did not rejoin dbnode-1 within 240 s (last: ${rejoined.last})`);
+    // repmgrd cancels its election ("unable to reach a qualified majority"), for good; the witness
+    // returns and the reconciliation service promotes dbnode-1; dbnode-2, fenced meanwhile, rejoins it.
+    const r = await cancelledElectionDrill({
+      state: state!,
+      d,
+      env,
+      primary: "dbnode-2",
+      witness: "witness-1",
+      standby: "dbnode-1",
+      repmgrdLog: "cat /var/log/repmgr/repmgr.log",
+      running: "systemctl is-active --quiet postgresql@15-main",
+      log,
+    });
+    log(`figures ${JSON.stringify({ cancelS: r.cancelS, promotedS: r.promotedS, primaryFenced: r.primaryFenced, rejoinS: r.rejoinS })}`);
+    expect(r.journal).toMatch(
+      /REPAIR: no data node has answered as primary for \d+s \(repmgrd's election did not promote\); 1 of the other nodes answer \(a majority needs 1\)/,
+    );
+    // the cut-off primary fenced itself meanwhile: it took no writes while dbnode-1 was promoted
+    expect(r.primaryFenced).toBe(true);
   }, 900_000);
 });
