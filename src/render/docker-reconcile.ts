@@ -161,9 +161,9 @@ fence_release() {
 # and environment, its main process a sleep, no PostgreSQL (docs/reliability.md, "A fenced
 # container that stopped").
 fenced_look() {
-  local said="$STATE_DIR/fenced-container-stopped"
+  local said="$STATE_DIR/fenced-container-stopped" failed="$STATE_DIR/fenced-probe-failed"
   if container_running; then
-    rm -f "$said"
+    rm -f "$said" "$failed"
     probe_down
     return 0
   fi
@@ -171,7 +171,13 @@ fenced_look() {
     log "FENCE: the container $CONTAINER stopped while fenced (since $(cat "$FENCE_MARKER" 2>/dev/null)): looking at its data and the other nodes from the probe container $PROBE"
     touch "$said"
   fi
-  probe_up || { log "could not start the probe container $PROBE: looking again next round"; return 1; }
+  if ! probe_up; then
+    # said once: a container removed while fenced fails every round until an operator acts
+    [ -f "$failed" ] || log "could not start the probe container $PROBE (does $CONTAINER still exist? docker inspect $CONTAINER): trying again every round, said once"
+    touch "$failed"
+    return 1
+  fi
+  rm -f "$failed"
   EXEC_IN=$PROBE
 }
 fenced_done() { EXEC_IN=$CONTAINER; }

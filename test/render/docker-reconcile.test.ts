@@ -377,6 +377,18 @@ describe("one iteration on a Docker host (fake docker CLI)", () => {
     expect(existsSync(join(r.stateDir, "fenced"))).toBe(true);
   });
 
+  it("a fenced container that was removed (no probe possible): said once over two rounds, nothing started", () => {
+    const removed = FAKE_STOPPED.replace(
+      /"inspect -f \{\{\.Config\.Image\}\}"\) echo ems-postgres-ha:7\.4\.4; exit 0 ;;/,
+      '"inspect -f {{.Config.Image}}") exit 1 ;;',
+    );
+    expect(removed).not.toEqual(FAKE_STOPPED);
+    const r = runOnce("pg-1", { PRIMARY: "pg-2" }, removed, 2, fencedAt);
+    expect(r.code, r.out).toBe(0);
+    expect(r.out.match(/could not start the probe container pg-1-ems-ha-probe \(does pg-1 still exist\?/g)).toHaveLength(1);
+    expect(r.calls).not.toMatch(/docker (run|start|restart|update|exec)/);
+  });
+
   it("a fenced container that stopped, once a newer primary answers: what the rewind discards recorded from the probe, then the container started (the image joins it), the fence lifted", () => {
     const r = runOnce("pg-1", { PRIMARY: "pg-2" }, FAKE_STOPPED, 1, fencedAt);
     expect(r.code, r.out).toBe(0);
