@@ -77,18 +77,37 @@ function parseLog(buf: Buffer): string[][] {
   let i = 0;
   while (i < parts.length - 1) {
     const n = Number(parts[i]);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`trace log out of step at ${i}: ${JSON.stringify(parts[i])}`);
+    if (!Number.isInteger(n) || n < 0) throw new OutOfStep(`trace log out of step at ${i}: ${JSON.stringify(parts[i])}`);
     out.push(parts.slice(i + 1, i + 1 + n));
     i += 1 + n;
   }
   return out;
 }
 
+/** A trace log whose records interleaved (see traceScripts). */
+class OutOfStep extends Error {}
+
 /**
  * Traces several scripts in one bash process (each in its own subshell, so one cannot affect the
  * next). `bash` runs as nobody when the tests run as root.
+ *
+ * The members of a pipeline run at once, and bash's printf writes a record larger than its
+ * buffer in more than one write(2): another member's record can then land inside it (seen with
+ * `{ printf ...; cat ...; } | sha256sum` on an idle machine). Such a log no longer parses; the
+ * batch is traced again, at most nine times more. A log that parses is never retried, so a value that
+ * escapes its quoting still shows up as a command of its own.
  */
 export async function traceScripts(scripts: ReadonlyArray<string>, timeoutMs = 60_000): Promise<TraceResult[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await traceOnce(scripts, timeoutMs);
+    } catch (e) {
+      if (!(e instanceof OutOfStep) || attempt >= 10) throw e;
+    }
+  }
+}
+
+async function traceOnce(scripts: ReadonlyArray<string>, timeoutMs: number): Promise<TraceResult[]> {
   const dir = mkdtempSync(join(sandboxDir(), "batch-"));
   const work = join(dir, "cwd");
   mkdirSync(work);
