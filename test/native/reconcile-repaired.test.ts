@@ -73,6 +73,36 @@ describe("a repair with repmgrd held", () => {
     const used = runOnce(body, 3, stubs);
     expect(steps(used)).toEqual(["step: exit 1"]);
     expect(used).toMatch(/3 rejoin attempts failed: not trying again/);
+    // said once: over three rounds, one REPAIR: line and one refusal, nothing recorded or touched
+    const rounds = runOnce(`${body}; ${body}; ${body}`, 3, stubs);
+    expect(steps(rounds)).toEqual(["step: exit 1", "step: exit 1", "step: exit 1"]);
+    expect(rounds.match(/REPAIR: /g)).toHaveLength(1);
+    expect(rounds.match(/rejoin attempts failed/g)).toHaveLength(1);
+    // once the operator removes the attempts file, the repair runs (and would say so again)
+    const reset = runOnce(`${body}; rm -f "$ATTEMPTS_FILE"; ${body}`, 3, stubs);
+    expect(steps(reset)).toEqual(["step: exit 1", "step: recorded dbnode-2 3 0/4000000 2 0/5000000", "step: repmgrd stopped", "step: rejoin dbnode-2", "step: repmgrd started", "step: exit 0"]);
+    expect(reset.match(/REPAIR: /g)).toHaveLength(2);
+  });
+
+  it("says once, for a forked standby too, that the attempts are used up", () => {
+    // a standby that does not stream, replayed past where the primary dbnode-2 left its timeline
+    const stubs = [
+      'current_primary() { echo "dbnode-2 2 10.235.38.12 5432"; }',
+      "persisting() { return 0; }",
+      'q_peer() { case "$3" in "select timeline_id from pg_control_checkpoint()") echo 3 ;; *) echo ;; esac; }',
+      'q_local() { case "$1" in *min_recovery_end_timeline*) echo 2 ;; "select pg_last_wal_replay_lsn()") echo 0/5000000 ;; *) echo ;; esac; }',
+      "switchpoint() { echo 0/4000000; }",
+      'save_discarded() { echo "step: recorded $*"; }',
+      'rejoin_held() { echo "step: rejoin $1"; }',
+    ];
+    const body = 'reconcile_standby; echo "step: exit $?"';
+    const fresh = runOnce(body, 0, stubs);
+    expect(steps(fresh)).toEqual(["step: recorded dbnode-2 3 0/4000000 2 0/5000000", "step: repmgrd stopped", "step: rejoin dbnode-2", "step: repmgrd started", "step: exit 0"]);
+    expect(fresh).toMatch(/REPAIR: this standby has forked: timeline 2 replayed up to 0\/5000000, past 0\/4000000/);
+    const rounds = runOnce(`${body}; ${body}; ${body}`, 3, stubs);
+    expect(steps(rounds)).toEqual(["step: exit 1", "step: exit 1", "step: exit 1"]);
+    expect(rounds.match(/REPAIR: this standby has forked/g)).toHaveLength(1);
+    expect(rounds.match(/3 rejoin attempts failed: not trying again/g)).toHaveLength(1);
   });
 
   it("waits past repmgrd's failover window and the old primary's fence before promoting a standby itself; never across locations", () => {

@@ -120,6 +120,7 @@ FENCE_MARKER="$STATE_DIR/fenced"
 REMOVED_MARKER="$STATE_DIR/removed"
 REGISTERED_MARKER="$STATE_DIR/registered"
 MAJORITY_SEEN="$STATE_DIR/reconcile-majority-seen"
+GAVE_UP_MARKER="$STATE_DIR/reconcile-gave-up"
 
 log() { printf '%s [ems-ha-reconcile %s] %s\n' "$(date '+%F %T')" "$NODE_NAME" "$*"; }
 as_pg() { runuser -u postgres -- "$@"; }
@@ -258,6 +259,7 @@ reconcile_fenced_in() {
       log "fenced; $name answers as primary on timeline $theirs, not newer than this node's $mine: not acting, resolve by hand"
       return 1
     fi
+    given_up && return 1
     fork=$(switchpoint "$host" "$port" "$mine" "$theirs")
     log "REPAIR: fenced since $(cat "$FENCE_MARKER" 2>/dev/null); $name became primary (timeline $theirs): rejoining it (last LSN $lsn, fork point \${fork:-unknown})"
     rejoin_allowed || return 1
@@ -381,15 +383,22 @@ repaired() {
 
 # Whether a rejoin may still be tried: once the attempts are used up, nothing is touched (repmgrd
 # included) until an operator acts. Asked before what a rewind would discard is recorded, so that a
-# node past its attempts does not write a record and copy WAL segments again every round.
+# node past its attempts does not write a record and copy WAL segments again every round. The
+# refusal is said once (GAVE_UP_MARKER), until the operator removes ATTEMPTS_FILE.
 rejoin_allowed() {
   local n
   n=$(attempts)
   if [ "$n" -ge "$MAX_ATTEMPTS" ]; then
-    log "$n rejoin attempts failed: not trying again. Rejoin by hand (repmgr node rejoin --force-rewind), then remove $ATTEMPTS_FILE"
+    [ -e "$GAVE_UP_MARKER" ] && return 1
+    log "$n rejoin attempts failed: not trying again (said once). Rejoin by hand (repmgr node rejoin --force-rewind), then remove $ATTEMPTS_FILE"
+    : >"$GAVE_UP_MARKER"
     return 1
   fi
+  rm -f "$GAVE_UP_MARKER"
 }
+# the attempts are used up and that was said: a repair that would rejoin returns before its
+# REPAIR: line, which would otherwise be logged every round
+given_up() { [ "$(attempts)" -ge "$MAX_ATTEMPTS" ] && [ -e "$GAVE_UP_MARKER" ]; }
 rejoin() {
   rejoin_allowed || return 1
   repaired rejoin_held "$@"
@@ -450,6 +459,7 @@ reconcile_primary() {
     mine=$(q_local "select timeline_id from pg_control_checkpoint()") || return 0
     if [ "$theirs" -gt "$mine" ]; then
       lsn=$(q_local "select pg_current_wal_lsn()")
+      given_up && return 1
       fork=$(switchpoint "$host" "$port" "$mine" "$theirs")
       log "REPAIR: $name ($host) is primary on timeline $theirs, newer than this node's $mine: this node is a stale primary (last LSN $lsn, fork point \${fork:-unknown})"
       rejoin_allowed || return 1
@@ -567,6 +577,7 @@ reconcile_standby() {
       return 1
     fi
     if [ "$(lsn_num "$lsn")" -gt "$(lsn_num "$fork")" ]; then
+      given_up && return 1
       log "REPAIR: this standby has forked: timeline $mine replayed up to $lsn, past $fork where $name left timeline $mine; rewinding"
       rejoin_allowed || return 1
       save_discarded "$name" "$theirs" "$fork" "$mine" "$lsn" || { log "could not record what the rewind discards: not rewinding"; return 1; }
