@@ -25,7 +25,7 @@ import { LabError } from "./lib/exec";
 import { labDown, labStateDirs, labStatus, labUp } from "./lib/lab";
 import { checkSubnetPrefix, labBridgeName, labStateDir } from "./lib/paths";
 import { readLabState, type LabState } from "./lib/state";
-import { formatApply, labDeploy, labSecrets } from "./lib/deploy";
+import { formatApply, labCliEnv, labDeploy, labSecrets } from "./lib/deploy";
 import { deployedDeployment, formatDrill, labDrill } from "./lib/drill";
 import { gatherStatus, renderStatusTable } from "../src/ops/status";
 
@@ -126,7 +126,7 @@ async function main(argv: string[]): Promise<number> {
           // Deployed: the cluster as `ems-ha status` sees it.
           const secrets = labSecrets(state);
           const cluster = await gatherStatus(deployedDeployment(state), {
-            env: { ...process.env, EMS_HA_INSECURE_HOST_KEYS: "1", EMS_HA_DB_PASSWORD: secrets.db_password, EMS_HA_REPMGR_PASSWORD: secrets.repmgr_password },
+            env: labCliEnv(secrets),
           });
           console.log(flags.has("json") ? JSON.stringify(cluster) : renderStatusTable(cluster));
           healthy &&= !cluster.degraded;

@@ -73,6 +73,15 @@ export function labDeploymentFor(state: LabState, failover: LabFailover = "tuned
 }
 
 /**
+ * The environment the ems-ha CLI and the ops functions run with against a lab: the lab's secrets
+ * as the documented variables, and host keys accepted on first use (the lab's hosts are made
+ * fresh each run).
+ */
+export function labCliEnv(secrets: LabSecrets): NodeJS.ProcessEnv {
+  return { ...process.env, EMS_HA_INSECURE_HOST_KEYS: "1", EMS_HA_DB_PASSWORD: secrets.db_password, EMS_HA_REPMGR_PASSWORD: secrets.repmgr_password };
+}
+
+/**
  * Terraform's environment for a lab stack: an empty CLI config of the lab's own, no prompts, the
  * secrets as TF_VAR_* (the FortiGate token only when given).
  */

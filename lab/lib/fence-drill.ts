@@ -12,7 +12,7 @@ import { Client } from "pg";
 import type { Deployment } from "../../src/config/schema";
 import { gatherStatus } from "../../src/ops/status";
 import { inRecovery } from "./db-watch";
-import { labSecrets } from "./deploy";
+import { labCliEnv, labSecrets } from "./deploy";
 import { TABLE, Writer } from "./drill";
 import { LabError, sleep } from "./exec";
 import { inHost, labOk, setBridgePort } from "./lab";
@@ -95,7 +95,7 @@ export async function untilRejoined(
 export async function fenceDrill(o: FenceDrillOptions): Promise<FenceDrillResult> {
   const { state, d, isolated } = o;
   const secrets = labSecrets(state);
-  const env = { ...process.env, EMS_HA_INSECURE_HOST_KEYS: "1", EMS_HA_DB_PASSWORD: secrets.db_password, EMS_HA_REPMGR_PASSWORD: secrets.repmgr_password };
+  const env = labCliEnv(secrets);
   const journalOf = () => inHost(state, isolated, "journalctl -u ems-ha-reconcile -n 30 --no-pager").out;
 
   // fencing is armed once the primary's service has seen a majority

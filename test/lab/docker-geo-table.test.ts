@@ -31,7 +31,7 @@ import { clusterOf, failover, type FailoverOutcome } from "../../src/analysis/fa
 import type { Deployment } from "../../src/config/schema";
 import type { ClusterStatus } from "../../src/ops/status";
 import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
-import { labDeploy, labSecrets, masker } from "../../lab/lib/deploy";
+import { labCliEnv, labDeploy, labSecrets, masker } from "../../lab/lib/deploy";
 import { waitForWitnessViews } from "../../lab/lib/docker-host";
 import { LabError, sleep } from "../../lab/lib/exec";
 import { startFreshLab } from "../../lab/lib/fresh-lab";
@@ -139,7 +139,7 @@ beforeAll(async () => {
   log(`apply ${deployed.apply.wallSeconds} s`);
   const secrets = labSecrets(state);
   password = secrets.db_password;
-  cliEnv = { ...process.env, EMS_HA_INSECURE_HOST_KEYS: "1", EMS_HA_DB_PASSWORD: secrets.db_password, EMS_HA_REPMGR_PASSWORD: secrets.repmgr_password };
+  cliEnv = labCliEnv(secrets);
   config = join(state.stateDir, "deployment.json");
 }, 1_200_000);
 

@@ -15,7 +15,7 @@ import { labGeoDockerDeployment } from "../../examples/lab-geo-docker";
 import type { Deployment, DeploymentInput } from "../../src/config/schema";
 import { gatherStatus } from "../../src/ops/status";
 import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
-import { labDeploy, labReapply, labSecrets, type DeployResult } from "../../lab/lib/deploy";
+import { labCliEnv, labDeploy, labReapply, labSecrets, type DeployResult } from "../../lab/lib/deploy";
 import { labDrill } from "../../lab/lib/drill";
 import { startFreshLab } from "../../lab/lib/fresh-lab";
 import { labDown, labExec } from "../../lab/lib/lab";
@@ -58,7 +58,7 @@ describe("geo-redundant (Docker, ssh engine) on lab hosts", () => {
     log(`apply ${deployed.apply.wallSeconds} s`);
     expect([deployed.apply.added, deployed.apply.destroyed]).toEqual([19, 0]);
     const secrets = labSecrets(state!);
-    const env = { ...process.env, EMS_HA_INSECURE_HOST_KEYS: "1", EMS_HA_DB_PASSWORD: secrets.db_password, EMS_HA_REPMGR_PASSWORD: secrets.repmgr_password };
+    const env = labCliEnv(secrets);
     let s = await gatherStatus(d, { env });
     // Witnesses copy the node list every 15 s (repmgr's witness_sync_interval).
     for (let i = 0; i < 30 && (s.degraded || s.warnings.length > 0); i++) {

@@ -22,7 +22,7 @@ import { labDockerDeployment } from "../../examples/lab-docker";
 import { parseDeployment } from "../../src/config/parse";
 import type { Deployment, DeploymentInput } from "../../src/config/schema";
 import type { ClusterStatus } from "../../src/ops/status";
-import { formatApply, labDeploy, labSecrets, masker, type ApplyResult } from "../../lab/lib/deploy";
+import { formatApply, labCliEnv, labDeploy, labSecrets, masker, type ApplyResult } from "../../lab/lib/deploy";
 import { dbQuery, DownProber, underWriter } from "../../lab/lib/db-watch";
 import { waitForWitnessViews } from "../../lab/lib/docker-host";
 import { TABLE } from "../../lab/lib/drill";
@@ -157,7 +157,7 @@ beforeAll(async () => {
   log(`apply ${deployed.apply.wallSeconds} s`);
   const secrets = labSecrets(state);
   pw = secrets.db_password;
-  env = { ...process.env, EMS_HA_INSECURE_HOST_KEYS: "1", EMS_HA_DB_PASSWORD: secrets.db_password, EMS_HA_REPMGR_PASSWORD: secrets.repmgr_password };
+  env = labCliEnv(secrets);
   const d = parseDeployment(base);
   await waitForWitnessViews((h, c) => labExec(state!, h, c, { timeoutMs: 30_000 }), d);
   await dbQuery(d, "pg-1", pw, `create table if not exists ${TABLE} (id bigint primary key, at timestamptz not null default clock_timestamp())`);

@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labDockerDeployment } from "../../examples/lab-docker";
 import type { Deployment, DeploymentInput } from "../../src/config/schema";
 import type { ClusterStatus } from "../../src/ops/status";
-import { labDeploy, labSecrets } from "../../lab/lib/deploy";
+import { labCliEnv, labDeploy, labSecrets } from "../../lab/lib/deploy";
 import { waitForWitnessViews } from "../../lab/lib/docker-host";
 import { dbQuery, DownProber, inRecovery as inRecoveryOf, underWriter as underWriterOf, type WriterOutcome } from "../../lab/lib/db-watch";
 import { TABLE } from "../../lab/lib/drill";
@@ -84,7 +84,7 @@ beforeAll(async () => {
   log(`apply ${deployed.apply.wallSeconds} s`);
   const secrets = labSecrets(state);
   pw = secrets.db_password;
-  env = { ...process.env, EMS_HA_INSECURE_HOST_KEYS: "1", EMS_HA_DB_PASSWORD: secrets.db_password, EMS_HA_REPMGR_PASSWORD: secrets.repmgr_password };
+  env = labCliEnv(secrets);
   config = join(state.stateDir, "deployment.json");
   await waitForWitnessViews((h, c) => labExec(state!, h, c, { timeoutMs: 30_000 }), d);
   await sql("pg-1", `create table if not exists ${TABLE} (id bigint primary key, at timestamptz not null default clock_timestamp())`);

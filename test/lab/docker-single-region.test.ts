@@ -21,7 +21,7 @@ import type { Deployment, DeploymentInput } from "../../src/config/schema";
 import { gatherStatus } from "../../src/ops/status";
 import { spawnAsync } from "../../src/spawn-async";
 import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
-import { labDeploy, labPlan, labReapply, labSecrets, type DeployResult } from "../../lab/lib/deploy";
+import { labCliEnv, labDeploy, labPlan, labReapply, labSecrets, type DeployResult } from "../../lab/lib/deploy";
 import { labDrill } from "../../lab/lib/drill";
 import { startFreshLab } from "../../lab/lib/fresh-lab";
 import { labDown, labExec } from "../../lab/lib/lab";
@@ -162,7 +162,7 @@ describe("single-region (Docker, ssh engine) on lab hosts", () => {
 
   it("is healthy in `ems-ha status`: pg-1 primary, pg-2 streaming, the witness, EMS services per role", async () => {
     const secrets = labSecrets(state!);
-    const env = { ...process.env, EMS_HA_INSECURE_HOST_KEYS: "1", EMS_HA_DB_PASSWORD: secrets.db_password, EMS_HA_REPMGR_PASSWORD: secrets.repmgr_password };
+    const env = labCliEnv(secrets);
     // The witness copies the node list every 15 s (repmgr's witness_sync_interval): wait until it is complete.
     let s = await gatherStatus(d, { env });
     for (let i = 0; i < 30 && (s.degraded || s.warnings.length > 0); i++) {

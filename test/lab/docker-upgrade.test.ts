@@ -20,7 +20,7 @@ import { defineDeployment, parseDeployment } from "../../src/config/parse";
 import type { Deployment, DeploymentInput } from "../../src/config/schema";
 import { gatherStatus } from "../../src/ops/status";
 import { ensureStandinImages, type StandinImage } from "../standins/ems-postgres-ha/build";
-import { labDeploy, labReapply, labSecrets, type DeployResult } from "../../lab/lib/deploy";
+import { labCliEnv, labDeploy, labReapply, labSecrets, type DeployResult } from "../../lab/lib/deploy";
 import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
 import { labDown, labExec } from "../../lab/lib/lab";
 import type { LabState } from "../../lab/lib/state";
@@ -169,7 +169,7 @@ describe("upgrade-7-4-4 on Docker lab hosts", () => {
 
   it("is healthy in `ems-ha status` under the new names, and a re-apply changes nothing", async () => {
     const secrets = labSecrets(state!);
-    const env = { ...process.env, EMS_HA_INSECURE_HOST_KEYS: "1", EMS_HA_DB_PASSWORD: secrets.db_password, EMS_HA_REPMGR_PASSWORD: secrets.repmgr_password };
+    const env = labCliEnv(secrets);
     let s = await gatherStatus(d, { env });
     for (let i = 0; i < 30 && (s.degraded || s.warnings.length > 0); i++) {
       await new Promise((r) => setTimeout(r, 2000));

@@ -14,7 +14,7 @@ import { labDeployment } from "../../examples/lab";
 import { parseDeployment } from "../../src/config/parse";
 import { gatherStatus } from "../../src/ops/status";
 import { spawnAsync } from "../../src/spawn-async";
-import { labDeploy, labPlan, labReapply, labSecrets, type DeployResult } from "../../lab/lib/deploy";
+import { labCliEnv, labDeploy, labPlan, labReapply, labSecrets, type DeployResult } from "../../lab/lib/deploy";
 import { labDrill } from "../../lab/lib/drill";
 import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
 import { labDown, labExec } from "../../lab/lib/lab";
@@ -63,7 +63,7 @@ describe("lab end to end", () => {
   it("reports a healthy cluster with `ems-ha status`: one primary, a streaming standby, the witness, EMS services per role", async () => {
     const secrets = labSecrets(state!);
     const d = parseDeployment(labDeployment(state!.prefix));
-    const env = { ...process.env, EMS_HA_INSECURE_HOST_KEYS: "1", EMS_HA_DB_PASSWORD: secrets.db_password, EMS_HA_REPMGR_PASSWORD: secrets.repmgr_password };
+    const env = labCliEnv(secrets);
     const s = await gatherStatus(d, { env });
     expect(s.degraded, s.reasons.join("; ")).toBe(false);
     expect(s.writablePrimaries).toEqual(["dbnode-1"]);

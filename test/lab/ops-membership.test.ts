@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labDeployment } from "../../examples/lab";
 import { parseDeployment } from "../../src/config/parse";
 import type { DeploymentInput } from "../../src/config/schema";
-import { formatApply, labDeploy, labSecrets, type ApplyResult } from "../../lab/lib/deploy";
+import { formatApply, labCliEnv, labDeploy, labSecrets, type ApplyResult } from "../../lab/lib/deploy";
 import { TABLE, Writer } from "../../lab/lib/drill";
 import { sleep } from "../../lab/lib/exec";
 import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
@@ -123,7 +123,7 @@ beforeAll(async () => {
   state = (await bootFreshLab(options, chosen)).state;
   await labDeploy(state, { log, deployment: labDeployment(prefix) });
   const secrets = labSecrets(state);
-  env = { ...process.env, EMS_HA_INSECURE_HOST_KEYS: "1", EMS_HA_DB_PASSWORD: secrets.db_password, EMS_HA_REPMGR_PASSWORD: secrets.repmgr_password };
+  env = labCliEnv(secrets);
   const r = await cli(["switchover", "--to", "dbnode-2", "--config", join(state.stateDir, "deployment.json")]);
   expect(r.code, r.err).toBe(0);
 }, 1_200_000);

@@ -10,7 +10,7 @@ import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labDeployment } from "../../examples/lab";
 import type { ClusterStatus } from "../../src/ops/status";
-import { labDeploy, labSecrets } from "../../lab/lib/deploy";
+import { labCliEnv, labDeploy, labSecrets } from "../../lab/lib/deploy";
 import { deployedDeployment, TABLE, Writer } from "../../lab/lib/drill";
 import { sleep } from "../../lab/lib/exec";
 import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
@@ -44,7 +44,7 @@ beforeAll(async () => {
   state = (await bootFreshLab(options, chosen)).state;
   await labDeploy(state, { log });
   const secrets = labSecrets(state);
-  env = { ...process.env, EMS_HA_INSECURE_HOST_KEYS: "1", EMS_HA_DB_PASSWORD: secrets.db_password, EMS_HA_REPMGR_PASSWORD: secrets.repmgr_password };
+  env = labCliEnv(secrets);
   config = join(state.stateDir, "deployment.json");
 }, 1_200_000);
 

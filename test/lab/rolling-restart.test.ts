@@ -16,7 +16,7 @@ import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labDeployment } from "../../examples/lab";
 import type { DbNodeConfig, Deployment, DeploymentInput } from "../../src/config/schema";
-import { labDeploy, labPlan, labSecrets, type DeployResult } from "../../lab/lib/deploy";
+import { labCliEnv, labDeploy, labPlan, labSecrets, type DeployResult } from "../../lab/lib/deploy";
 import { deployedDeployment, TABLE, Writer } from "../../lab/lib/drill";
 import { sleep } from "../../lab/lib/exec";
 import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
@@ -233,7 +233,7 @@ describe("rolling changes on the native lab", () => {
   it("`ems-ha rolling-restart` restarts a standby whose binaries a package update replaced, and nothing else: the primary stays", async () => {
     const d = deployedDeployment(state!);
     const secrets = labSecrets(state!);
-    const env = { ...process.env, EMS_HA_INSECURE_HOST_KEYS: "1", EMS_HA_DB_PASSWORD: secrets.db_password, EMS_HA_REPMGR_PASSWORD: secrets.repmgr_password };
+    const env = labCliEnv(secrets);
     const config = join(state!.stateDir, "deployment.json");
     const cli = (argv: string[]) => runCliCaptured(argv, REPO_ROOT, env);
     const pw = secrets.db_password;

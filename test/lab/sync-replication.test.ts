@@ -18,7 +18,7 @@ import { labDeployment } from "../../examples/lab";
 import { defineDeployment } from "../../src/config/parse";
 import type { DbNodeConfig, Deployment, DeploymentInput } from "../../src/config/schema";
 import type { ClusterStatus } from "../../src/ops/status";
-import { labDeploy, labSecrets } from "../../lab/lib/deploy";
+import { labCliEnv, labDeploy, labSecrets } from "../../lab/lib/deploy";
 import { deployedDeployment, TABLE, Writer } from "../../lab/lib/drill";
 import { sleep } from "../../lab/lib/exec";
 import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
@@ -220,7 +220,7 @@ beforeAll(async () => {
   await labDeploy(state, { log, deployment: syncDeployment(state.prefix) });
   const secrets = labSecrets(state);
   pw = secrets.db_password;
-  env = { ...process.env, EMS_HA_INSECURE_HOST_KEYS: "1", EMS_HA_DB_PASSWORD: secrets.db_password, EMS_HA_REPMGR_PASSWORD: secrets.repmgr_password };
+  env = labCliEnv(secrets);
   config = join(state.stateDir, "deployment.json");
   d = deployedDeployment(state);
 }, 1_200_000);
