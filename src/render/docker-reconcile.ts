@@ -33,7 +33,7 @@ import type { DbNodeConfig, Deployment } from "../config/schema";
 import { containerSpec } from "./bitnami";
 import { PG_DATA_DIR } from "./docker-cli";
 import { heredoc, sh, UnsafeValueError } from "./escape";
-import { MAX_REJOIN_ATTEMPTS, FENCE_AFTER_SECONDS, electAfterSeconds, reconcileScriptText } from "./native/reconcile";
+import { MAX_REJOIN_ATTEMPTS, FENCE_AFTER_SECONDS, UNSTICK_AFTER_SECONDS, electAfterSeconds, reconcileScriptText } from "./native/reconcile";
 import { formatUnit, type UnitSection } from "./native/repmgrd";
 import { shellArray, shellVars } from "./native/shell";
 import { STATE_DIR } from "./native/layout";
@@ -136,6 +136,15 @@ svc_start() {
 # repmgrd is the container's main process: stopping it would stop the container
 hold_repmgrd() { return 0; }
 release_repmgrd() { return 0; }
+# repmgrd's process ids (as the host sees them), and a command run in the container's network
+# namespace (the host's ss and nsenter: the image needs neither)
+repmgrd_pids() { timeout 30 docker top "$CONTAINER" -eo pid,comm 2>/dev/null | awk '$2 == "repmgrd" { print $1 }'; }
+in_node_netns() {
+  local pid
+  pid=$(timeout 30 docker inspect -f '{{.State.Pid}}' "$CONTAINER" 2>/dev/null) || return 1
+  [ "\${pid:-0}" -gt 0 ] || return 1
+  nsenter -t "$pid" -n "$@"
+}
 # A node taken out of the cluster: its container stopped for good (restart policy no, so not at
 # boot either); its volume stays. PostgreSQL is shut down first (fast), then the container.
 retire_repmgrd() {
@@ -272,6 +281,7 @@ export function renderDockerReconcileScript(d: Deployment, node: DbNodeConfig): 
       ELECT: dockerElectionRepairEnabled(d),
       ELECT_AFTER: electAfterSeconds(d, DOCKER_RECONCILE_INTERVAL_SECONDS, dockerGraceSeconds(d)),
       MAX_ATTEMPTS: MAX_REJOIN_ATTEMPTS,
+      UNSTICK_AFTER: UNSTICK_AFTER_SECONDS,
     }),
     // fields of the entries below are separated by the unit separator (names may hold spaces)
     "ENTRY_SEP=$'\\x1f'",

@@ -25,7 +25,7 @@ import type { Deployment, DeploymentInput } from "../../src/config/schema";
 import { ackRewind } from "../../src/ops/rewind";
 import { gatherStatus, type ClusterStatus } from "../../src/ops/status";
 import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
-import { labDeploy, labSecrets, masker } from "../../lab/lib/deploy";
+import { labCliEnv, labDeploy, labSecrets, masker } from "../../lab/lib/deploy";
 import { sleep } from "../../lab/lib/exec";
 import { startFreshLab } from "../../lab/lib/fresh-lab";
 import { labDown, labExec, labOk } from "../../lab/lib/lab";
@@ -124,6 +124,10 @@ async function waitWritable(nodes: string[], timeoutMs: number): Promise<{ node:
 }
 
 const repairs = (text: string): string[] => text.split("\n").filter((l) => /REPAIR:/.test(l));
+/** The service resetting a connection its node's repmgrd waits on (unstick_repmgrd): repmgrd's, not the node's. */
+const UNSTICK = /REPAIR: repmgrd sent a request to \S+ \d+s ago and has had no answer/;
+/** The repairs that touch the node itself. */
+const nodeRepairs = (text: string): string[] => repairs(text).filter((l) => !UNSTICK.test(l));
 /** The service's election repair promoting this node (src/render/native/reconcile.ts, reconcile_leaderless). */
 const ELECTION_REPAIR = /REPAIR: no data node has answered as primary for \d+s \(repmgrd's election did not promote\); .* this standby is the best candidate .*: repmgr standby promote$/;
 
@@ -134,7 +138,10 @@ const ELECTION_REPAIR = /REPAIR: no data node has answered as primary for \d+s \
  * repair it may write on the new primary. Returns how many such lines follow the first `skip`.
  */
 async function promotedByService(node: string, skip: number, seconds: number): Promise<number> {
-  const lines = repairs(await journal(node)).slice(skip);
+  const text = await journal(node);
+  // connections of its repmgrd's reset (a request to a frozen node left unanswered): not repairs of the node
+  figures[`${node}Unstuck`] = repairs(text).filter((l) => UNSTICK.test(l)).length;
+  const lines = nodeRepairs(text).slice(skip);
   for (const l of lines) expect(l).toMatch(ELECTION_REPAIR);
   expect(lines.length).toBeLessThanOrEqual(1);
   figures[`${node}PromotedByService`] = lines.length;
@@ -156,7 +163,7 @@ beforeAll(async () => {
   const deployed = await labDeploy(state, { log, deployment: lab.input });
   log(`apply ${deployed.apply.wallSeconds} s`);
   const secrets = labSecrets(state);
-  env = { ...process.env, EMS_HA_INSECURE_HOST_KEYS: "1", EMS_HA_DB_PASSWORD: secrets.db_password, EMS_HA_REPMGR_PASSWORD: secrets.repmgr_password };
+  env = labCliEnv(secrets);
 }, 1_200_000);
 
 afterAll(async () => {
@@ -243,7 +250,7 @@ describe("the reconciliation service on Docker hosts", () => {
       expect(j).not.toMatch(/node rejoin failed/);
     }
     // the only primary is never touched (after its promotion)
-    expect(repairs(j3).slice(forkByService)).toEqual([]);
+    expect(nodeRepairs(j3).slice(forkByService)).toEqual([]);
     // the rewind records, on the data nodes' hosts, with the discarded WAL saved
     for (const n of rewound) {
       const rec = await ok(n, `f=$(ls /var/lib/ems-ha/rewind-${n}-*.txt | head -n 1); cat "$f"; ls "\${f%.txt}.wal" | wc -l`);
@@ -286,12 +293,12 @@ describe("the reconciliation service on Docker hosts", () => {
     );
     expect(seen, "pg-2 was never seen streaming from pg-1").toBe(true);
     expect(await journal("pg-2")).toMatch(/REPAIR: this standby streams from pg-1, not from the primary pg-3 \(pg-3\): standby follow/);
-    expect(repairs(await journal("pg-3"))).toEqual([]);
+    expect(nodeRepairs(await journal("pg-3"))).toEqual([]);
   }, 300_000);
 
   it("re-registers a witness left with the old primary, and rejoins the old primary, within a bounded time", async () => {
     await waitForWitnessViews((h, c) => labExec(state!, h, c, { timeoutMs: 30_000 }), d);
-    const before = Object.fromEntries(await Promise.all(d.database.nodes.map(async (n) => [n.name, repairs(await journal(n.name)).length] as const)));
+    const before = Object.fromEntries(await Promise.all(d.database.nodes.map(async (n) => [n.name, nodeRepairs(await journal(n.name)).length] as const)));
     // The witness's repmgrd hangs (stopped; its PostgreSQL still answers) while repmgrd fails the
     // primary over: nobody updates the witness's metadata. (A running repmgrd on the witness finds
     // the new primary by itself: measured here within the service's grace, so the service did not act.)
@@ -315,7 +322,7 @@ describe("the reconciliation service on Docker hosts", () => {
     );
     expect(stale, "the witness was never seen registered with the old primary").toBe(true);
     await ok("pgw-1", `kill -CONT ${repmgrd}`);
-    const jw = repairs(await journal("pgw-1")).slice(before["pgw-1"]);
+    const jw = nodeRepairs(await journal("pgw-1")).slice(before["pgw-1"]);
     expect(jw.join("\n")).toMatch(
       new RegExp(
         `REPAIR: this witness is registered with node 1003 \\(primary in its metadata: 1003\\), but ${promoted} \\(${promoted}\\) is the primary: witness register --force`,
@@ -335,7 +342,7 @@ describe("the reconciliation service on Docker hosts", () => {
       new RegExp(`REPAIR: ${promoted} \\(${promoted}\\) is primary on timeline 3, newer than this node's 2: this node is a stale primary`),
     );
     // the new primary is never touched after its promotion
-    expect(repairs(await journal(promoted)).slice(before[promoted]! + byService)).toEqual([]);
+    expect(nodeRepairs(await journal(promoted)).slice(before[promoted]! + byService)).toEqual([]);
     for (const m of (await status()).rewinds) expect((await ackRewind(d, m.node, { env })).ok).toBe(true);
     // The witness's repmgrd, running again, may copy the thawed old primary's stale node list before
     // that node was rejoined; the service then repairs the witness once more.

@@ -44,6 +44,13 @@ import { ENSURE_DATADIR_INCLUDE, shellArray, shellVars, unescapeBash } from "./s
 /** Failed rejoin attempts after which the service stops acting and only logs. */
 export const MAX_REJOIN_ATTEMPTS = 3;
 
+/**
+ * Seconds a request of repmgrd's may go unanswered on an open connection before the service resets
+ * that connection (docs/reliability.md, "A hung server"). repmgrd's requests are small; an answer
+ * this late means a server process that no longer runs while its host's kernel still answers TCP.
+ */
+export const UNSTICK_AFTER_SECONDS = 30;
+
 /** "name nodeId address port" of every other data node. */
 export function peerEntries(d: Deployment, self: NativeMember): string[] {
   return nativeMembers(d)
@@ -121,6 +128,7 @@ REMOVED_MARKER="$STATE_DIR/removed"
 REGISTERED_MARKER="$STATE_DIR/registered"
 MAJORITY_SEEN="$STATE_DIR/reconcile-majority-seen"
 GAVE_UP_MARKER="$STATE_DIR/reconcile-gave-up"
+NO_SS_MARKER="$STATE_DIR/reconcile-no-ss"
 
 log() { printf '%s [ems-ha-reconcile %s] %s\n' "$(date '+%F %T')" "$NODE_NAME" "$*"; }
 as_pg() { runuser -u postgres -- "$@"; }
@@ -150,6 +158,9 @@ svc_start() { timeout 120 systemctl start "$SERVICE"; }
 hold_repmgrd() { timeout 30 systemctl stop repmgrd; }
 release_repmgrd() { timeout 60 systemctl start repmgrd; }
 retire_repmgrd() { timeout 60 systemctl disable --now repmgrd; }
+# repmgrd's process ids, and a command run in the network namespace its connections live in
+repmgrd_pids() { systemctl show -p MainPID --value repmgrd 2>/dev/null | grep -v '^0$'; }
+in_node_netns() { "$@"; }
 svc_disable() { timeout 60 systemctl disable --quiet "$SERVICE"; }
 # Around the fence: whatever must keep a fenced PostgreSQL down besides the stop (natively nothing:
 # systemd does not restart a stopped unit), and undoing it once the fence is lifted.
@@ -379,6 +390,49 @@ repaired() {
   "$@" || rc=$?
   release_repmgrd || log "could not start repmgrd"
   return $rc
+}
+
+# repmgrd waits for ever for the answer to a request whose server process hangs while its host's
+# kernel still answers TCP (a frozen process, a stalled disk, a paused container): neither TCP
+# keepalive nor retransmission ends the wait, libpq has no timeout for it, and repmgrd neither logs
+# nor fails over meanwhile (docs/reliability.md, "A hung server"). Each of repmgrd's connections
+# that sent a request and has received nothing since, for UNSTICK_AFTER seconds, is reset (ss -K):
+# libpq reports the connection lost and repmgrd goes on (it pings, then fails over if nobody
+# answers). Prints "local peer waited-ms" per such connection; ss prints -i's details on a line of
+# their own, joined here.
+repmgrd_waiting() {
+  local pids
+  pids=$(repmgrd_pids 2>/dev/null | tr '\n' ' ')
+  [ -n "\${pids// /}" ] || return 0
+  in_node_netns timeout 10 ss -tnpiH 2>/dev/null | awk -v pids="$pids" -v after="$((UNSTICK_AFTER * 1000))" '
+    function num(key) { return match(line, key ":[0-9]+") ? substr(line, RSTART + length(key) + 1, RLENGTH - length(key) - 1) + 0 : -1 }
+    function flush(  n, i, p, mine, snd, rcv) {
+      if (line == "") return
+      split(line, f, " ")
+      n = split(pids, p, " ")
+      mine = 0
+      for (i = 1; i <= n; i++) if (index(line, "\"repmgrd\",pid=" p[i] ",")) mine = 1
+      snd = num("lastsnd"); rcv = num("lastrcv")
+      if (f[1] == "ESTAB" && mine && snd >= after && rcv > snd) print f[4], f[5], snd
+      line = ""
+    }
+    /^[ \t]/ { line = line " " $0; next }
+    { flush(); line = $0 }
+    END { flush() }'
+}
+have_ss() { command -v ss >/dev/null; }
+unstick_repmgrd() {
+  local loc peer ms
+  if ! have_ss; then
+    [ -e "$NO_SS_MARKER" ] || log "ss (iproute2) is not installed: a repmgrd waiting on a hung server cannot be reset"
+    : >"$NO_SS_MARKER"
+    return 0
+  fi
+  while read -r loc peer ms; do
+    [ -n "$ms" ] || continue
+    log "REPAIR: repmgrd sent a request to $peer $((ms / 1000))s ago and has had no answer (a server process that hangs while its host answers TCP): resetting that connection so that repmgrd sees it fail"
+    in_node_netns timeout 10 ss -K -tn src "$loc" dst "$peer" >/dev/null 2>&1 || log "could not reset the connection $loc -> $peer (ss -K needs CAP_NET_ADMIN and a kernel with CONFIG_INET_DIAG_DESTROY)"
+  done < <(repmgrd_waiting)
 }
 
 # Whether a rejoin may still be tried: once the attempts are used up, nothing is touched (repmgrd
@@ -687,6 +741,7 @@ reconcile_once() {
     fence_release
   fi
   [ "$settled" = 1 ] || return 0
+  unstick_repmgrd
   # Docker: looked at once the image has started the node (it registers it then)
   if [ "$CHECK_REMOVED" = 2 ]; then
     removed_from_cluster
@@ -771,6 +826,7 @@ export function renderReconcileScript(d: Deployment, self: NativeMember): string
       ELECT: electionRepairEnabled(d),
       ELECT_AFTER: electAfterSeconds(d),
       MAX_ATTEMPTS: MAX_REJOIN_ATTEMPTS,
+      UNSTICK_AFTER: UNSTICK_AFTER_SECONDS,
       // the separator of the fields of a PEERS / WITNESSES entry
       ENTRY_SEP: " ",
     }),
