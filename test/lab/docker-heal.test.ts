@@ -40,6 +40,8 @@ let stateDir = "";
 let d: Deployment;
 let env: NodeJS.ProcessEnv = {};
 const figures: Record<string, number> = {};
+/** The primary the witness test leaves (the next test hangs it). */
+let primaryNow = "";
 const log = (m: string): void => console.log(`[docker-heal] ${m}`);
 
 /** examples/lab-docker.ts with a third data node (pg-3, .14) and one EMS node. */
@@ -352,5 +354,58 @@ describe("the reconciliation service on Docker hosts", () => {
     expect(s.degraded).toBe(false);
     for (const n of ["pg-1", "pg-2", "pg-3"])
       expect(await sql(n, "select (select count(*) from kept) || ' ' || (select count(*) from after_fork)")).toBe("100 1");
+    primaryNow = promoted;
+  }, 600_000);
+
+  it("sets free the standbys' repmgrd waiting on a hung primary (connection reset), and the cluster fails over", async () => {
+    // docs/reliability.md, "A hung server": the backends serving the standbys' repmgrd are stopped
+    // first, so that a request of each is in flight for certain, then the whole primary is frozen.
+    // TCP stays up (the host's kernel answers): only the service's reset ends repmgrd's wait.
+    const p = primaryNow;
+    expect(p, "the previous test left no primary").toMatch(/^pg-\d$/);
+    const standbys = ["pg-1", "pg-2", "pg-3"].filter((n) => n !== p);
+    const addresses = standbys.map((n) => d.database.nodes.find((x) => x.name === n)!.address);
+    const inList = addresses.map((a) => `'${a}'`).join(", ");
+    const backends = (await sql(p, `select string_agg(pid::text, ' ') from pg_stat_activity where application_name = 'repmgr' and host(client_addr) in (${inList})`)).trim();
+    expect(backends, `no repmgr backend on ${p} serves ${standbys.join(", ")}`).toMatch(/^\d+( \d+)*$/);
+    const since = Math.floor(Date.now() / 1000);
+    const before = Object.fromEntries(await Promise.all(standbys.map(async (n) => [n, repairs(await journal(n)).length] as const)));
+    await ok(p, `docker exec ${p} bash -c 'kill -STOP ${backends}'`);
+    await sleep(5000);
+    await docker(p, "pause");
+    const frozeAt = Date.now();
+    let promoted = "";
+    try {
+      const w = await waitWritable(standbys, 180_000);
+      promoted = w.node;
+      figures.hungPrimaryFailoverS = w.seconds;
+    } finally {
+      await docker(p, "unpause");
+      await ok(p, `docker exec ${p} bash -c 'kill -CONT ${backends} 2>/dev/null; true'`);
+    }
+    const resets = await Promise.all(standbys.map(async (n) => repairs(await journal(n)).slice(before[n]).filter((l) => UNSTICK.test(l))));
+    // promoted by repmgrd once set free, or by the service's election repair if that came first
+    figures.hungPrimaryPromotedByService = repairs(await journal(promoted)).slice(before[promoted]).some((l) => ELECTION_REPAIR.test(l)) ? 1 : 0;
+    log(`hung primary ${p}: ${promoted} writable ${figures.hungPrimaryFailoverS} s after the freeze; resets: ${JSON.stringify(resets)}`);
+    // the service reset a waiting connection on at least one standby, 30 s or more after its request
+    expect(resets.flat().length, `no standby's service reset a connection of repmgrd's`).toBeGreaterThan(0);
+    for (const l of resets.flat()) expect(Number(/ (\d+)s ago/.exec(l)![1])).toBeGreaterThanOrEqual(30);
+    for (const n of standbys) expect(await journal(n)).not.toMatch(/could not reset the connection/);
+    // and repmgrd, set free, saw the primary fail (the lost connection, then its pings)
+    const woke = standbys.filter((_, i) => resets[i]!.length > 0);
+    for (const n of woke) {
+      const said = await ok(n, `docker logs --since ${since} ${n} 2>&1 | grep -E 'could not receive data from server|unable to (ping|connect to upstream node)' | head -3; true`);
+      log(`${n}'s repmgrd after the reset: ${said.replace(/\n/g, " / ")}`);
+      expect(said, `${n}'s repmgrd said nothing after the reset`).not.toBe("");
+    }
+    // the old primary rejoins the new one; the cluster ends healthy
+    figures.hungPrimaryRejoinS = await until(
+      `${p} streams from ${promoted}`,
+      (s) => s.writablePrimaries.join() === promoted && ["pg-1", "pg-2", "pg-3"].filter((n) => n !== promoted).every((n) => streamsFrom(s, n, promoted)),
+      240_000,
+    );
+    for (const m of (await status()).rewinds) expect((await ackRewind(d, m.node, { env })).ok).toBe(true);
+    await until("healthy", (x) => !x.degraded && x.reasons.length === 0, 120_000);
+    log(`hung primary: ${Math.round((Date.now() - frozeAt) / 1000)} s from the freeze to a healthy cluster`);
   }, 600_000);
 });

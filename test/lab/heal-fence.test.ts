@@ -14,7 +14,7 @@ import { labCliEnv, labDeploy, labSecrets } from "../../lab/lib/deploy";
 import { deployedDeployment } from "../../lab/lib/drill";
 import { cancelledElectionDrill, fenceDrill, lostOutsideTheLastInstant } from "../../lab/lib/fence-drill";
 import { startFreshLab } from "../../lab/lib/fresh-lab";
-import { labDown } from "../../lab/lib/lab";
+import { labDown, labOk } from "../../lab/lib/lab";
 import { afterDrill, expectElectionHeld } from "../helpers/fence-drills";
 import type { LabState } from "../../lab/lib/state";
 
@@ -40,6 +40,36 @@ afterAll(async () => {
 }, 180_000);
 
 describe("split-brain fencing with a network cut", () => {
+  it("the installed reconciliation service finds repmgrd's process and connections on every DB host, and resets none on a healthy cluster", async () => {
+    // docs/reliability.md, "A hung server": the native hooks (repmgrd's MainPID, ss in the host's
+    // namespace) on a real host; the reset itself is tested on loopback (test/ops/repmgrd-hung-server.test.ts)
+    const probe = [
+      'reconcile_once() {',
+      '  local p; p=$(repmgrd_pids)',
+      '  echo "pids $p"',
+      '  echo "waiting $(repmgrd_waiting | wc -l)"',
+      '  echo "sockets $(ss -tnpH | grep -c "\\"repmgrd\\",pid=$p,")"',
+      '}',
+      '',
+    ].join("\n");
+    const b64 = Buffer.from(probe).toString("base64");
+    for (const n of ["dbnode-1", "dbnode-2", "witness-1"]) {
+      const out = (
+        await labOk(
+          state!,
+          n,
+          `f=$(mktemp); echo ${b64} | base64 -d >"$f"; EMS_HA_RECONCILE_OVERRIDES="$f" /usr/local/sbin/ems-ha-reconcile --once; echo "pgrep $(pgrep -x repmgrd)"; rm -f "$f"`,
+        )
+      ).trim();
+      log(`${n}: ${out.replace(/\n/g, " / ")}`);
+      const pid = /^pids (\d+)$/m.exec(out)?.[1];
+      expect(pid, out).toBeDefined();
+      expect(out).toMatch(new RegExp(`^pgrep ${pid}$`, "m"));
+      expect(out).toMatch(/^waiting 0$/m);
+      expect(Number(/^sockets (\d+)$/m.exec(out)?.[1])).toBeGreaterThan(0);
+    }
+  }, 120_000);
+
   it("the isolated primary stops accepting writes within a bounded time; it rejoins when the link returns, recording what it discards", async () => {
     const f = await fenceDrill({
       state: state!,
