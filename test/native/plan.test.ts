@@ -73,7 +73,7 @@ describe("terraform plan of native-single-region", () => {
 
   it("needed no provider", () => {
     const providers = join(dir, ".terraform", "providers");
-    let entries: string[] = [];
+    let entries: string[];
     try {
       entries = readdirSync(providers);
     } catch {

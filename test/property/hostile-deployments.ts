@@ -7,7 +7,6 @@ import standalone from "../../examples/standalone-db";
 import upgrade from "../../examples/upgrade-7-4-4";
 import vm from "../../examples/vm-appliances";
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Json = any;
 export type Path = Array<string | number>;
 

@@ -9,7 +9,6 @@ import { ConfigError, type ConfigIssue, showValue } from "../../src/config/error
 import { parseDeployment, safeParseDeployment, stringIssues } from "../../src/config/parse";
 import { dockerImageName, dockerRegistry, dockerTag, hostnameProblem, parseCidr } from "../../src/config/values";
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any;
 const clone = <T>(x: T): Any => JSON.parse(JSON.stringify(x));
 const REAL = "c35ff1a5d27d6710311263df9f1545b7d65e05e82ca8114622339028edb674ff";

@@ -41,7 +41,7 @@ describe("FortiGate objects", () => {
     expect(cli).toContain("set server-type tcp");
     expect(cli).toContain('set monitor "ems-ha-tcp-8013"');
     expect(cli).toContain("set inspection-mode proxy");
-    expect(cli.match(/^    edit "ems-ha-vip-/gm)).toHaveLength(5);
+    expect(cli.match(/^ {4}edit "ems-ha-vip-/gm)).toHaveLength(5);
     expect(cli.match(/set max-connections 0/g)).toHaveLength(10);
     // balanced config/end blocks
     expect(cli.match(/^\s*config /gm)!.length).toBe(cli.match(/^\s*end$/gm)!.length);

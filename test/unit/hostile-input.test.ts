@@ -22,7 +22,6 @@ let fileNo = 0;
 function clone<T>(x: T): T {
   return JSON.parse(JSON.stringify(x)) as T;
 }
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any;
 const single = (): Any => clone(singleExample);
 const native = (): Any => clone(nativeExample);
