@@ -66,6 +66,8 @@ export interface FenceDrillResult {
   readonly journal: string;
   /** Who promoted the successor: repmgrd, or its reconciliation service (an election repmgrd cancelled). */
   readonly promotedBy: "repmgrd" | "reconciliation service";
+  /** When the service promoted: the successor's repmgrd election lines and the service's REPAIR lines. */
+  readonly electionLog: string;
 }
 
 /**
@@ -180,6 +182,9 @@ export async function fenceDrill(o: FenceDrillOptions): Promise<FenceDrillResult
     const presentW = new Set((await c.query<{ id: string }>(`select id from ${TABLE}`)).rows.map((r) => Number(r.id)));
     await c.end();
     const records = (await labOk(state, isolated, `ls /var/lib/ems-ha/ | grep -c '^rewind-${isolated}-.*\\.txt$' || true`)).trim();
+    const byService = /^[1-9]/.test(
+      (await labOk(state, o.successor, "journalctl -u ems-ha-reconcile --no-pager | grep -c 'REPAIR: no data node has answered as primary' || true")).trim(),
+    );
     const afterCut = acked.filter(([, t]) => t * 1000 >= cut);
     const lastWrite = afterCut.length > 0 ? Math.max(...afterCut.map(([, t]) => t * 1000)) : cut;
     return {
@@ -197,11 +202,16 @@ export async function fenceDrill(o: FenceDrillOptions): Promise<FenceDrillResult
       rejoinS,
       rewindRecords: Number(records),
       journal: await labOk(state, isolated, "journalctl -u ems-ha-reconcile --no-pager | grep -E 'FENCE|REPAIR' | tail -n 6"),
-      promotedBy: /^[1-9]/.test(
-        (await labOk(state, o.successor, "journalctl -u ems-ha-reconcile --no-pager | grep -c 'REPAIR: no data node has answered as primary' || true")).trim(),
-      )
-        ? "reconciliation service"
-        : "repmgrd",
+      promotedBy: byService ? "reconciliation service" : "repmgrd",
+      // why repmgrd did not promote: its election lines and the successor's service's repairs
+      electionLog: byService
+        ? inHost(
+            state,
+            o.successor,
+            `{ ${o.repmgrdLog}; } 2>&1 | grep -aE 'qualified majority|cancelling|visible nodes|promotion candidate|unable to ping|can see the primary|not running on node' | tail -n 8; ` +
+              "journalctl -u ems-ha-reconcile --no-pager | grep -E 'REPAIR' | tail -n 4",
+          ).out.trim()
+        : "",
     };
   } finally {
     if (cutDown) setBridgePort(state, isolated, true);

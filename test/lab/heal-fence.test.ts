@@ -78,7 +78,7 @@ describe("split-brain fencing with a network cut", () => {
       successor: "dbnode-2",
       sql: (statement) => `runuser -u postgres -- psql -qAt -c "${statement}"`,
       running: "systemctl is-active --quiet postgresql@15-main",
-      repmgrdLog: "systemctl status repmgrd --no-pager -n 0; tail -n 40 /var/log/repmgr/repmgr.log",
+      repmgrdLog: "systemctl status repmgrd --no-pager -n 0; tail -n 400 /var/log/repmgr/repmgr.log",
       log,
     });
     const { journal, ...figures } = f;
