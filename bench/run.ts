@@ -7,13 +7,14 @@
 import { writeFileSync } from "node:fs";
 import { benchAnalysis } from "./analysis";
 import { benchDeployments, benchSynth } from "./synth";
+import { cpus } from "node:os";
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
   const runs = Number(argv[argv.indexOf("--runs") + 1] ?? 5) || 5;
   const only = argv.includes("--only") ? argv[argv.indexOf("--only") + 1] : undefined;
   const jsonOut = argv.includes("--json-out") ? argv[argv.indexOf("--json-out") + 1] : undefined;
-  const result: Record<string, unknown> = { machine: { cpus: require("node:os").cpus().length, node: process.version }, date: new Date().toISOString() };
+  const result: Record<string, unknown> = { machine: { cpus: cpus().length, node: process.version }, date: new Date().toISOString() };
 
   if (!only || only === "synth") {
     process.stderr.write(`synth benchmark: ${runs} runs per case...\n`);

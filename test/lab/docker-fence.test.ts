@@ -60,7 +60,8 @@ function drillOn(isolated: string, successor: string): FenceDrillOptions {
     successor,
     sql: (statement) => `docker exec ${isolated} psql -h /tmp -U postgres -qAt -c "${statement}"`,
     running: `docker exec ${isolated} pg_ctl -D ${PG_DATA_DIR} status >/dev/null 2>&1`,
-    repmgrdLog: "docker ps -a --format '{{.Names}} {{.Status}}'; for c in $(docker ps -aq); do docker logs --tail 400 $c 2>&1 | grep -v 'waiting for WAL'; done",
+    repmgrdLog:
+      "docker ps -a --format '{{.Names}} {{.Status}}'; for c in $(docker ps -aq); do docker logs --tail 400 $c 2>&1 | grep -v 'waiting for WAL'; done",
     log,
   };
 }

@@ -131,7 +131,8 @@ const UNSTICK = /REPAIR: repmgrd sent a request to \S+ \d+s ago and has had no a
 /** The repairs that touch the node itself. */
 const nodeRepairs = (text: string): string[] => repairs(text).filter((l) => !UNSTICK.test(l));
 /** The service's election repair promoting this node (src/render/native/reconcile.ts, reconcile_leaderless). */
-const ELECTION_REPAIR = /REPAIR: no data node has answered as primary for \d+s \(repmgrd's election did not promote\); .* this standby is the best candidate .*: repmgr standby promote$/;
+const ELECTION_REPAIR =
+  /REPAIR: no data node has answered as primary for \d+s \(repmgrd's election did not promote\); .* this standby is the best candidate .*: repmgr standby promote$/;
 
 /**
  * Who promoted `node`: repmgrd, or the service's election repair when repmgrd cancelled its election
@@ -366,7 +367,9 @@ describe("the reconciliation service on Docker hosts", () => {
     const standbys = ["pg-1", "pg-2", "pg-3"].filter((n) => n !== p);
     const addresses = standbys.map((n) => d.database.nodes.find((x) => x.name === n)!.address);
     const inList = addresses.map((a) => `'${a}'`).join(", ");
-    const backends = (await sql(p, `select string_agg(pid::text, ' ') from pg_stat_activity where application_name = 'repmgr' and host(client_addr) in (${inList})`)).trim();
+    const backends = (
+      await sql(p, `select string_agg(pid::text, ' ') from pg_stat_activity where application_name = 'repmgr' and host(client_addr) in (${inList})`)
+    ).trim();
     expect(backends, `no repmgr backend on ${p} serves ${standbys.join(", ")}`).toMatch(/^\d+( \d+)*$/);
     const since = Math.floor(Date.now() / 1000);
     const before = Object.fromEntries(await Promise.all(standbys.map(async (n) => [n, repairs(await journal(n)).length] as const)));
@@ -383,9 +386,19 @@ describe("the reconciliation service on Docker hosts", () => {
       await docker(p, "unpause");
       await ok(p, `docker exec ${p} bash -c 'kill -CONT ${backends} 2>/dev/null; true'`);
     }
-    const resets = await Promise.all(standbys.map(async (n) => repairs(await journal(n)).slice(before[n]).filter((l) => UNSTICK.test(l))));
+    const resets = await Promise.all(
+      standbys.map(async (n) =>
+        repairs(await journal(n))
+          .slice(before[n])
+          .filter((l) => UNSTICK.test(l)),
+      ),
+    );
     // promoted by repmgrd once set free, or by the service's election repair if that came first
-    figures.hungPrimaryPromotedByService = repairs(await journal(promoted)).slice(before[promoted]).some((l) => ELECTION_REPAIR.test(l)) ? 1 : 0;
+    figures.hungPrimaryPromotedByService = repairs(await journal(promoted))
+      .slice(before[promoted])
+      .some((l) => ELECTION_REPAIR.test(l))
+      ? 1
+      : 0;
     log(`hung primary ${p}: ${promoted} writable ${figures.hungPrimaryFailoverS} s after the freeze; resets: ${JSON.stringify(resets)}`);
     // the service reset a waiting connection on at least one standby, 30 s or more after its request
     expect(resets.flat().length, `no standby's service reset a connection of repmgrd's`).toBeGreaterThan(0);
@@ -394,7 +407,10 @@ describe("the reconciliation service on Docker hosts", () => {
     // and repmgrd, set free, saw the primary fail (the lost connection, then its pings)
     const woke = standbys.filter((_, i) => resets[i]!.length > 0);
     for (const n of woke) {
-      const said = await ok(n, `docker logs --since ${since} ${n} 2>&1 | grep -E 'could not receive data from server|unable to (ping|connect to upstream node)' | head -3; true`);
+      const said = await ok(
+        n,
+        `docker logs --since ${since} ${n} 2>&1 | grep -E 'could not receive data from server|unable to (ping|connect to upstream node)' | head -3; true`,
+      );
       log(`${n}'s repmgrd after the reset: ${said.replace(/\n/g, " / ")}`);
       expect(said, `${n}'s repmgrd said nothing after the reset`).not.toBe("");
     }

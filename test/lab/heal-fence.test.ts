@@ -44,13 +44,13 @@ describe("split-brain fencing with a network cut", () => {
     // docs/reliability.md, "A hung server": the native hooks (repmgrd's MainPID, ss in the host's
     // namespace) on a real host; the reset itself is tested on loopback (test/ops/repmgrd-hung-server.test.ts)
     const probe = [
-      'reconcile_once() {',
-      '  local p; p=$(repmgrd_pids)',
+      "reconcile_once() {",
+      "  local p; p=$(repmgrd_pids)",
       '  echo "pids $p"',
       '  echo "waiting $(repmgrd_waiting | wc -l)"',
       '  echo "sockets $(ss -tnpH | grep -c "\\"repmgrd\\",pid=$p,")"',
-      '}',
-      '',
+      "}",
+      "",
     ].join("\n");
     const b64 = Buffer.from(probe).toString("base64");
     for (const n of ["dbnode-1", "dbnode-2", "witness-1"]) {

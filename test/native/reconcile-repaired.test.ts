@@ -80,7 +80,14 @@ describe("a repair with repmgrd held", () => {
     expect(rounds.match(/rejoin attempts failed/g)).toHaveLength(1);
     // once the operator removes the attempts file, the repair runs (and would say so again)
     const reset = runOnce(`${body}; rm -f "$ATTEMPTS_FILE"; ${body}`, 3, stubs);
-    expect(steps(reset)).toEqual(["step: exit 1", "step: recorded dbnode-2 3 0/4000000 2 0/5000000", "step: repmgrd stopped", "step: rejoin dbnode-2", "step: repmgrd started", "step: exit 0"]);
+    expect(steps(reset)).toEqual([
+      "step: exit 1",
+      "step: recorded dbnode-2 3 0/4000000 2 0/5000000",
+      "step: repmgrd stopped",
+      "step: rejoin dbnode-2",
+      "step: repmgrd started",
+      "step: exit 0",
+    ]);
     expect(reset.match(/REPAIR: /g)).toHaveLength(2);
   });
 
@@ -97,7 +104,13 @@ describe("a repair with repmgrd held", () => {
     ];
     const body = 'reconcile_standby; echo "step: exit $?"';
     const fresh = runOnce(body, 0, stubs);
-    expect(steps(fresh)).toEqual(["step: recorded dbnode-2 3 0/4000000 2 0/5000000", "step: repmgrd stopped", "step: rejoin dbnode-2", "step: repmgrd started", "step: exit 0"]);
+    expect(steps(fresh)).toEqual([
+      "step: recorded dbnode-2 3 0/4000000 2 0/5000000",
+      "step: repmgrd stopped",
+      "step: rejoin dbnode-2",
+      "step: repmgrd started",
+      "step: exit 0",
+    ]);
     expect(fresh).toMatch(/REPAIR: this standby has forked: timeline 2 replayed up to 0\/5000000, past 0\/4000000/);
     const rounds = runOnce(`${body}; ${body}; ${body}`, 3, stubs);
     expect(steps(rounds)).toEqual(["step: exit 1", "step: exit 1", "step: exit 1"]);

@@ -114,7 +114,10 @@ describe("resetting a connection repmgrd waits on", () => {
 
   it("on a Docker host: repmgrd's process in the container, ss in the container's network namespace", () => {
     const d = parseDeployment(example);
-    const script = renderDockerReconcileScript(d, d.database.nodes.find((n) => n.name === "pg-2")!);
+    const script = renderDockerReconcileScript(
+      d,
+      d.database.nodes.find((n) => n.name === "pg-2")!,
+    );
     const fakeDocker = `#!/bin/bash
 echo "docker $*" >>"$FAKE_LOG"
 case "$1 $2 $3" in

@@ -84,7 +84,9 @@ describe("a repmgrd waiting on a hung server", () => {
     let conns: Array<{ localPort: number; line: string }> = [];
     for (const by = Date.now() + 20_000; conns.length === 0 && Date.now() < by; await sleep(500)) conns = socketsOf(pid, pg1.address);
     expect(conns.length, "pg-2's repmgrd holds no connection to pg-1").toBeGreaterThan(0);
-    const backends = conns.flatMap((c) => cluster.psql(pg1, `select pid from pg_stat_activity where client_port = ${c.localPort}`).split("\n").filter(Boolean).map(Number));
+    const backends = conns.flatMap((c) =>
+      cluster.psql(pg1, `select pid from pg_stat_activity where client_port = ${c.localPort}`).split("\n").filter(Boolean).map(Number),
+    );
     expect(backends.length).toBeGreaterThan(0);
     const quietSince = repmgrdLog(pg2).length;
     signal(backends, "SIGSTOP");
@@ -92,7 +94,10 @@ describe("a repmgrd waiting on a hung server", () => {
     // repmgrd's next request (every monitor_interval_secs, 2 s) goes unanswered; then the whole primary hangs
     await sleep(5000);
     const postmaster = Number(readFileSync(join(pg1.dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
-    const children = execFileSync("pgrep", ["-P", String(postmaster)], { encoding: "utf8", timeout: 10_000 }).split("\n").filter(Boolean).map(Number);
+    const children = execFileSync("pgrep", ["-P", String(postmaster)], { encoding: "utf8", timeout: 10_000 })
+      .split("\n")
+      .filter(Boolean)
+      .map(Number);
     frozen.push(postmaster, ...children);
     signal([postmaster, ...children], "SIGSTOP");
     await sleep(12_000);
@@ -103,7 +108,12 @@ describe("a repmgrd waiting on a hung server", () => {
       const rcv = Number(/lastrcv:(\d+)/.exec(c.line)?.[1] ?? -1);
       return snd >= 5000 && rcv > snd;
     });
-    expect(waiting.length, socketsOf(pid, pg1.address).map((c) => c.line).join("\n")).toBeGreaterThan(0);
+    expect(
+      waiting.length,
+      socketsOf(pid, pg1.address)
+        .map((c) => c.line)
+        .join("\n"),
+    ).toBeGreaterThan(0);
 
     // one round of pg-2's real script: only the reset, after 5 s (UNSTICK_AFTER)
     const d = parseDeployment(labDeployment("10.235.38"));
@@ -134,7 +144,9 @@ describe("a repmgrd waiting on a hung server", () => {
         break;
       }
     }
-    console.log(`[hung-server] repmgrd saw its upstream fail ${seenS} s after the reset:\n${repmgrdLog(pg2).slice(quietSince).split("\n").slice(0, 4).join("\n")}`);
+    console.log(
+      `[hung-server] repmgrd saw its upstream fail ${seenS} s after the reset:\n${repmgrdLog(pg2).slice(quietSince).split("\n").slice(0, 4).join("\n")}`,
+    );
     expect(seenS, `repmgrd still silent 30 s after the reset:\n${repmgrdLog(pg2).slice(-1500)}`).toBeGreaterThanOrEqual(0);
     expect(existsSync(join(dir, "reconcile-no-ss"))).toBe(false);
   }, 180_000);

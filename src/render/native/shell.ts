@@ -36,7 +36,7 @@ function shellName(name: string): string {
 
 /** Turns the escaped dollar-brace written in String.raw bodies back into bash's own. */
 export function unescapeBash(body: string): string {
-  return body.replace(/\\\$\{/g, "\${");
+  return body.replace(/\\\$\{/g, "${");
 }
 
 /**
