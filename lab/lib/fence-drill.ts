@@ -316,7 +316,7 @@ export async function cancelledElectionDrill(o: CancelledElectionOptions): Promi
       }
       await sleep(1000);
     }
-    journal = inHost(state, standby, "journalctl -u ems-ha-reconcile --no-pager | grep -E 'REPAIR|promot' | tail -n 5").out;
+    journal = inHost(state, standby, "journalctl -u ems-ha-reconcile --no-pager | grep -E 'REPAIR|promot' | tail -n 20").out;
     if (promotedS === undefined) throw new LabError(`${standby} was not promoted within 150 s of the witness's return:\n${journal}\n${tail()}`);
     o.log(
       `${standby} promoted ${promotedS.toFixed(1)} s after the witness answered again (${((Date.now() - cut) / 1000).toFixed(1)} s after the cut)\n${journal}`,

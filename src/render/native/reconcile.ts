@@ -395,7 +395,9 @@ repaired() {
 # repmgrd waits for ever for the answer to a request whose server process hangs while its host's
 # kernel still answers TCP (a frozen process, a stalled disk, a paused container): neither TCP
 # keepalive nor retransmission ends the wait, libpq has no timeout for it, and repmgrd neither logs
-# nor fails over meanwhile (docs/reliability.md, "A hung server"). Each of repmgrd's connections
+# nor fails over meanwhile (docs/reliability.md, "A hung server"). Looked at while no data node
+# answers as primary, on standbys and witnesses (when repmgrd should be failing over; nothing is
+# spent on it while the cluster is healthy). Each of repmgrd's connections
 # that sent a request and has received nothing since, for UNSTICK_AFTER seconds, is reset (ss -K):
 # libpq reports the connection lost and repmgrd goes on (it pings, then fails over if nobody
 # answers). Prints "local peer waited-ms" per such connection; ss prints -i's details on a line of
@@ -599,6 +601,7 @@ reconcile_standby() {
     # A fault counts only while a primary is in sight: an outage of the primary restarts the clock
     # (a sighting from before it must not trigger a repair while the standby reconnects after it).
     rm -f "$PENDING_PREFIX"upstream "$PENDING_PREFIX"receiver
+    unstick_repmgrd
     reconcile_leaderless
     return $?
   fi
@@ -646,7 +649,7 @@ reconcile_standby() {
 reconcile_witness() {
   local p name id host port up prim
   p=$(current_primary)
-  [ -n "$p" ] || { rm -f "$PENDING_PREFIX"witness; return 0; }
+  [ -n "$p" ] || { rm -f "$PENDING_PREFIX"witness; unstick_repmgrd; return 0; }
   IFS="$ENTRY_SEP" read -r name id host port <<<"$p"
   up=$(q_local "select upstream_node_id from repmgr.nodes where node_id = $NODE_ID" repmgr) || return 0
   prim=$(q_local "select string_agg(node_id::text, ',') from repmgr.nodes where type = 'primary' and active" repmgr) || return 0
@@ -741,7 +744,6 @@ reconcile_once() {
     fence_release
   fi
   [ "$settled" = 1 ] || return 0
-  unstick_repmgrd
   # Docker: looked at once the image has started the node (it registers it then)
   if [ "$CHECK_REMOVED" = 2 ]; then
     removed_from_cluster
