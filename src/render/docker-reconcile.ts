@@ -176,14 +176,10 @@ fenced_look() {
     probe_down
     return 0
   fi
-  if [ ! -f "$said" ]; then
-    log "FENCE: the container $CONTAINER stopped while fenced (since $(cat "$FENCE_MARKER" 2>/dev/null)): looking at its data and the other nodes from the probe container $PROBE"
-    touch "$said"
-  fi
+  say_once "$said" "FENCE: the container $CONTAINER stopped while fenced (since $(cat "$FENCE_MARKER" 2>/dev/null)): looking at its data and the other nodes from the probe container $PROBE"
   if ! probe_up; then
     # said once: a container removed while fenced fails every round until an operator acts
-    [ -f "$failed" ] || log "could not start the probe container $PROBE (does $CONTAINER still exist? docker inspect $CONTAINER): trying again every round, said once"
-    touch "$failed"
+    say_once "$failed" "could not start the probe container $PROBE (does $CONTAINER still exist? docker inspect $CONTAINER): trying again every round, said once"
     return 1
   fi
   rm -f "$failed"

@@ -41,6 +41,17 @@ function runOnce(body: string, attempts: number, stubs: string[] = []): string {
 
 const steps = (out: string) => out.split("\n").filter((l) => l.startsWith("step: "));
 
+/** Stubs: a standby that does not stream, replayed past where the primary dbnode-2 left its timeline. */
+const forkedStandby = [
+  'current_primary() { echo "dbnode-2 2 10.235.38.12 5432"; }',
+  "persisting() { return 0; }",
+  'q_peer() { case "$3" in "select timeline_id from pg_control_checkpoint()") echo 3 ;; *) echo ;; esac; }',
+  'q_local() { case "$1" in *min_recovery_end_timeline*) echo 2 ;; "select pg_last_wal_replay_lsn()") echo 0/5000000 ;; *) echo ;; esac; }',
+  "switchpoint() { echo 0/4000000; }",
+  'save_discarded() { echo "step: recorded $*"; }',
+  'rejoin_held() { echo "step: rejoin $1"; }',
+];
+
 describe("a repair with repmgrd held", () => {
   it("stops repmgrd before the repair and starts it after, and returns the repair's exit status", () => {
     const out = runOnce('rejoin dbnode-2 2 10.235.38.12 5432; echo "step: exit $?"', 0, ['rejoin_held() { echo "step: rejoin $*"; return 3; }']);
@@ -94,13 +105,9 @@ describe("a repair with repmgrd held", () => {
   it("says once, for a forked standby too, that the attempts are used up", () => {
     // a standby that does not stream, replayed past where the primary dbnode-2 left its timeline
     const stubs = [
-      'current_primary() { echo "dbnode-2 2 10.235.38.12 5432"; }',
-      "persisting() { return 0; }",
-      'q_peer() { case "$3" in "select timeline_id from pg_control_checkpoint()") echo 3 ;; *) echo ;; esac; }',
-      'q_local() { case "$1" in *min_recovery_end_timeline*) echo 2 ;; "select pg_last_wal_replay_lsn()") echo 0/5000000 ;; *) echo ;; esac; }',
-      "switchpoint() { echo 0/4000000; }",
-      'save_discarded() { echo "step: recorded $*"; }',
-      'rejoin_held() { echo "step: rejoin $1"; }',
+      ...forkedStandby,
+      // every other node answers
+      'peer_counts() { echo "2 2"; }',
     ];
     const body = 'reconcile_standby; echo "step: exit $?"';
     const fresh = runOnce(body, 0, stubs);
@@ -116,6 +123,38 @@ describe("a repair with repmgrd held", () => {
     expect(steps(rounds)).toEqual(["step: exit 1", "step: exit 1", "step: exit 1"]);
     expect(rounds.match(/REPAIR: this standby has forked/g)).toHaveLength(1);
     expect(rounds.match(/3 rejoin attempts failed: not trying again/g)).toHaveLength(1);
+  });
+
+  it("does not rewind a forked standby while the primary sees a majority only with it (the rewind would fence the primary); says so once, and rewinds once another node answers", () => {
+    // dbnode-1 sees 2 others of its 2 (the primary dbnode-2 and the witness); the witness is down:
+    // the primary would see 0 of its 2 others while dbnode-1's PostgreSQL is stopped (needs 1)
+    const counts = (seen: number) => `peer_counts() { echo "${seen} 2"; }`;
+    const body = 'reconcile_standby; echo "step: exit $?"';
+    const waiting = runOnce(`${body}; ${body}; ${body}`, 0, [...forkedStandby, counts(1)]);
+    expect(steps(waiting)).toEqual(["step: exit 0", "step: exit 0", "step: exit 0"]);
+    expect(waiting).not.toMatch(/REPAIR:/);
+    expect(
+      waiting.match(/not rewinding yet: dbnode-2 answers as primary, and of its other nodes only 0 answer besides this one \(a majority needs 1\)/g),
+    ).toHaveLength(1);
+    // the witness answers again (a file the stub reads): the rewind runs, the deferral is forgotten
+    const later = runOnce(`${body}; echo 2 >"$STATE_DIR/seen"; ${body}; rm -f "$STATE_DIR/seen"; ${body}`, 0, [
+      ...forkedStandby,
+      'peer_counts() { echo "$(cat "$STATE_DIR/seen" 2>/dev/null || echo 1) 2"; }',
+    ]);
+    expect(steps(later)).toEqual([
+      "step: exit 0",
+      "step: recorded dbnode-2 3 0/4000000 2 0/5000000",
+      "step: repmgrd stopped",
+      "step: rejoin dbnode-2",
+      "step: repmgrd started",
+      "step: exit 0",
+      "step: exit 0",
+    ]);
+    // deferred, rewound, deferred again: said twice (the marker went with the rewind)
+    expect(later.match(/not rewinding yet/g)).toHaveLength(2);
+    // without fencing (fewer than three nodes) nothing is deferred: there is no fence to cause
+    const noFence = runOnce(body, 0, [...forkedStandby, counts(0), "FENCING=0"]);
+    expect(steps(noFence)).toContain("step: rejoin dbnode-2");
   });
 
   it("waits past repmgrd's failover window and the old primary's fence before promoting a standby itself; never across locations", () => {

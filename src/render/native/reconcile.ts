@@ -129,8 +129,12 @@ REGISTERED_MARKER="$STATE_DIR/registered"
 MAJORITY_SEEN="$STATE_DIR/reconcile-majority-seen"
 GAVE_UP_MARKER="$STATE_DIR/reconcile-gave-up"
 NO_SS_MARKER="$STATE_DIR/reconcile-no-ss"
+DEFER_MARKER="$STATE_DIR/reconcile-rewind-deferred"
 
 log() { printf '%s [ems-ha-reconcile %s] %s\n' "$(date '+%F %T')" "$NODE_NAME" "$*"; }
+# say_once MARKER MESSAGE: logs MESSAGE unless MARKER exists, then creates it; a condition that
+# lasts is said when it starts, not every round (its end removes MARKER)
+say_once() { [ -e "$1" ] || { log "$2"; : >"$1"; }; }
 as_pg() { runuser -u postgres -- "$@"; }
 # pg_run SECONDS PROGRAM ARGS...: one of PostgreSQL's programs as postgres, bounded
 pg_run() { local t=$1 p=$2; shift 2; as_pg timeout "$t" "$BINDIR/$p" "$@"; }
@@ -215,6 +219,20 @@ peer_counts() {
 
 # the others a node needs to see to be part of a majority of all nodes (itself and TOTAL others)
 majority_needed() { echo $(( ($1 + 1) / 2 )); }
+
+# A rewind stops this node's PostgreSQL for as long as it takes, and a primary counts only the
+# nodes whose PostgreSQL answers. True when the primary would then see no majority (the others that
+# answer here, less the primary itself, are fewer than it needs): it would fence itself after
+# FENCE_AFTER seconds, an outage caused by the repair (docs/reliability.md, "A repair that would
+# fence the primary"). Prints "SEEN NEED" of the primary's count without this node.
+primary_needs_me() {
+  local seen total need
+  [ "$FENCING" = 1 ] || return 1
+  read -r seen total <<<"$(peer_counts)"
+  need=$(majority_needed "$total")
+  echo "$((seen - 1)) $need"
+  [ $((seen - 1)) -lt "$need" ]
+}
 
 # Split-brain fencing: a primary that has been part of a majority and then sees none for
 # FENCE_AFTER seconds stops PostgreSQL (no client can undo that), after writing the time to
@@ -426,8 +444,7 @@ have_ss() { command -v ss >/dev/null; }
 unstick_repmgrd() {
   local loc peer ms
   if ! have_ss; then
-    [ -e "$NO_SS_MARKER" ] || log "ss (iproute2) is not installed: a repmgrd waiting on a hung server cannot be reset"
-    : >"$NO_SS_MARKER"
+    say_once "$NO_SS_MARKER" "ss (iproute2) is not installed: a repmgrd waiting on a hung server cannot be reset"
     return 0
   fi
   while read -r loc peer ms; do
@@ -445,9 +462,7 @@ rejoin_allowed() {
   local n
   n=$(attempts)
   if [ "$n" -ge "$MAX_ATTEMPTS" ]; then
-    [ -e "$GAVE_UP_MARKER" ] && return 1
-    log "$n rejoin attempts failed: not trying again (said once). Rejoin by hand (repmgr node rejoin --force-rewind), then remove $ATTEMPTS_FILE"
-    : >"$GAVE_UP_MARKER"
+    say_once "$GAVE_UP_MARKER" "$n rejoin attempts failed: not trying again (said once). Rejoin by hand (repmgr node rejoin --force-rewind), then remove $ATTEMPTS_FILE"
     return 1
   fi
   rm -f "$GAVE_UP_MARKER"
@@ -595,7 +610,7 @@ promote_self() {
 }
 
 reconcile_standby() {
-  local p name id host port status sender theirs mine lsn fork
+  local p name id host port status sender theirs mine lsn fork counts others need
   p=$(current_primary)
   if [ -z "$p" ]; then
     # A fault counts only while a primary is in sight: an outage of the primary restarts the clock
@@ -612,7 +627,7 @@ reconcile_standby() {
   if [ "$status" = streaming ] && [ "$sender" = "$host" ]; then
     # healthy: nothing is touched; earlier sightings and failed attempts no longer count
     clear_pending
-    rm -f "$ATTEMPTS_FILE"
+    rm -f "$ATTEMPTS_FILE" "$DEFER_MARKER"
     return 0
   fi
   if [ "$status" = streaming ]; then
@@ -635,6 +650,12 @@ reconcile_standby() {
     fi
     if [ "$(lsn_num "$lsn")" -gt "$(lsn_num "$fork")" ]; then
       given_up && return 1
+      if counts=$(primary_needs_me); then
+        read -r others need <<<"$counts"
+        say_once "$DEFER_MARKER" "this standby has forked (timeline $mine replayed up to $lsn, past $fork where $name left timeline $mine), but not rewinding yet: $name answers as primary, and of its other nodes only $others answer besides this one (a majority needs $need): stopping PostgreSQL for the rewind would make it fence itself. Rewinding once another node answers"
+        return 0
+      fi
+      rm -f "$DEFER_MARKER"
       log "REPAIR: this standby has forked: timeline $mine replayed up to $lsn, past $fork where $name left timeline $mine; rewinding"
       rejoin_allowed || return 1
       save_discarded "$name" "$theirs" "$fork" "$mine" "$lsn" || { log "could not record what the rewind discards: not rewinding"; return 1; }

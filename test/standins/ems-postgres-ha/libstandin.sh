@@ -213,14 +213,16 @@ EOF
 
 standin_pg_running() { "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" status >/dev/null 2>&1; }
 
-standin_start_pg() {
+# Starts PostgreSQL; 1 (its log's tail on stderr) when it does not start.
+standin_try_start_pg() {
   mkdir -p "$(dirname "$PG_LOG")"
   standin_pg_running && return 0
   "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -w -t 120 -l "$PG_LOG" start >/dev/null || {
     tail -n 30 "$PG_LOG" >&2 || true
-    standin_die "PostgreSQL did not start"
+    return 1
   }
 }
+standin_start_pg() { standin_try_start_pg || standin_die "PostgreSQL did not start"; }
 
 standin_stop_pg() {
   standin_pg_running || return 0
@@ -381,20 +383,25 @@ standin_rejoin() {
   standin_refresh_record "$host" "$port" "$(standin_node_id)"
   if [[ -f "$PGDATA_DIR/standby.signal" ]]; then
     standin_point_at "$host" "$port"
-    standin_start_pg
-    if standin_streaming_from "$host"; then
-      standin_repmgr standby register --force >/dev/null || standin_die "repmgr standby register failed"
-      standin_log "running as a standby of $host (data kept)"
-      return 0
+    # A standby that forked (it replayed WAL past where $host left its timeline) does not start on
+    # $host's timeline: then straight to the rewind, not a restart loop.
+    if standin_try_start_pg; then
+      if standin_streaming_from "$host"; then
+        standin_repmgr standby register --force >/dev/null || standin_die "repmgr standby register failed"
+        standin_log "running as a standby of $host (data kept)"
+        return 0
+      fi
+      local id
+      id=$(standin_primary_node_id "$host" "$port" || true)
+      if [[ -n "$id" ]] && standin_repmgr standby follow --upstream-node-id="$id" >/dev/null 2>&1 && standin_streaming_from "$host"; then
+        standin_repmgr standby register --force >/dev/null || true
+        standin_log "running as a standby of $host (followed, data kept)"
+        return 0
+      fi
+      standin_log "the standby does not stream from $host; trying node rejoin with pg_rewind"
+    else
+      standin_log "PostgreSQL does not start as a standby of $host (a forked timeline?); trying node rejoin with pg_rewind"
     fi
-    local id
-    id=$(standin_primary_node_id "$host" "$port" || true)
-    if [[ -n "$id" ]] && standin_repmgr standby follow --upstream-node-id="$id" >/dev/null 2>&1 && standin_streaming_from "$host"; then
-      standin_repmgr standby register --force >/dev/null || true
-      standin_log "running as a standby of $host (followed, data kept)"
-      return 0
-    fi
-    standin_log "the standby does not stream from $host; trying node rejoin with pg_rewind"
     standin_stop_pg
   else
     standin_log "this node was a primary; $host is the primary now: node rejoin --force-rewind"
