@@ -40,8 +40,12 @@ async function silentServer(host: string): Promise<number> {
 /** The client, as a process whose name (comm) is repmgrd: it connects, sends, then waits. */
 const CLIENT = `
 const s = require("node:net").connect(Number(process.argv[3]), process.argv[2], () => {
-  s.write("request");
-  console.log("sent " + s.localPort);
+  // as repmgrd's request comes after earlier answers: ss's lastrcv (since the connection, when
+  // nothing was ever received) must be older than lastsnd
+  setTimeout(() => {
+    s.write("request");
+    console.log("sent " + s.localPort);
+  }, 300);
 });
 s.on("data", () => console.log("answered"));
 s.on("error", (e) => { console.log("error " + e.code); process.exit(0); });

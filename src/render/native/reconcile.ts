@@ -288,14 +288,9 @@ reconcile_fenced_in() {
       log "fenced; $name answers as primary on timeline $theirs, not newer than this node's $mine: not acting, resolve by hand"
       return 1
     fi
-    given_up && return 1
     fork=$(switchpoint "$host" "$port" "$mine" "$theirs")
-    log "REPAIR: fenced since $(cat "$FENCE_MARKER" 2>/dev/null); $name became primary (timeline $theirs): rejoining it (last LSN $lsn, fork point \${fork:-unknown})"
-    rejoin_allowed || return 1
-    if [ -n "$fork" ] && [ "$(lsn_num "$lsn")" -gt "$(lsn_num "$fork")" ]; then
-      save_discarded "$name" "$theirs" "$fork" "$mine" "$lsn" || { log "could not record what the rewind discards: not rewinding"; return 1; }
-    fi
-    fenced_rejoin "$name" "$host" "$port" || return 1
+    rewind_onto fenced_rejoin "$name" "$host" "$port" "$theirs" "$fork" "$mine" "$lsn" \
+      "fenced since $(cat "$FENCE_MARKER" 2>/dev/null); $name became primary (timeline $theirs): rejoining it (last LSN $lsn, fork point \${fork:-unknown})" || return 1
     rm -f "$FENCE_MARKER"
     fence_release
     return 0
@@ -474,6 +469,21 @@ rejoin() {
   rejoin_allowed || return 1
   repaired rejoin_held "$@"
 }
+# rewind_onto REJOIN NAME HOST PORT THEIRS FORK MINE LSN WHY: the one way a repair rewinds this node
+# onto primary NAME (on timeline THEIRS, which left this node's timeline MINE at FORK; this node's
+# last LSN is LSN). With the rejoin attempts used up and said, it returns 1 before anything else;
+# otherwise it logs "REPAIR: WHY", checks the attempts (the refusal said once), records what the
+# rewind discards when this node went past FORK, then runs REJOIN NAME HOST PORT.
+rewind_onto() {
+  local rejoin_fn=$1 name=$2 host=$3 port=$4 theirs=$5 fork=$6 mine=$7 lsn=$8
+  given_up && return 1
+  log "REPAIR: $9"
+  rejoin_allowed || return 1
+  if [ -n "$fork" ] && [ -n "$lsn" ] && [ "$(lsn_num "$lsn")" -gt "$(lsn_num "$fork")" ]; then
+    save_discarded "$name" "$theirs" "$fork" "$mine" "$lsn" || { log "could not record what the rewind discards: not rewinding"; return 1; }
+  fi
+  "$rejoin_fn" "$name" "$host" "$port"
+}
 rejoin_held() {
   local name=$1 host=$2 port=$3 n
   n=$(attempts)
@@ -530,14 +540,9 @@ reconcile_primary() {
     mine=$(q_local "select timeline_id from pg_control_checkpoint()") || return 0
     if [ "$theirs" -gt "$mine" ]; then
       lsn=$(q_local "select pg_current_wal_lsn()")
-      given_up && return 1
       fork=$(switchpoint "$host" "$port" "$mine" "$theirs")
-      log "REPAIR: $name ($host) is primary on timeline $theirs, newer than this node's $mine: this node is a stale primary (last LSN $lsn, fork point \${fork:-unknown})"
-      rejoin_allowed || return 1
-      if [ -n "$fork" ] && [ -n "$lsn" ] && [ "$(lsn_num "$lsn")" -gt "$(lsn_num "$fork")" ]; then
-        save_discarded "$name" "$theirs" "$fork" "$mine" "$lsn" || { log "could not record what the rewind discards: not rewinding"; return 1; }
-      fi
-      rejoin "$name" "$host" "$port"
+      rewind_onto rejoin "$name" "$host" "$port" "$theirs" "$fork" "$mine" "$lsn" \
+        "$name ($host) is primary on timeline $theirs, newer than this node's $mine: this node is a stale primary (last LSN $lsn, fork point \${fork:-unknown})"
       return $?
     fi
     if [ "$theirs" -eq "$mine" ]; then
@@ -656,10 +661,8 @@ reconcile_standby() {
         return 0
       fi
       rm -f "$DEFER_MARKER"
-      log "REPAIR: this standby has forked: timeline $mine replayed up to $lsn, past $fork where $name left timeline $mine; rewinding"
-      rejoin_allowed || return 1
-      save_discarded "$name" "$theirs" "$fork" "$mine" "$lsn" || { log "could not record what the rewind discards: not rewinding"; return 1; }
-      rejoin "$name" "$host" "$port"
+      rewind_onto rejoin "$name" "$host" "$port" "$theirs" "$fork" "$mine" "$lsn" \
+        "this standby has forked: timeline $mine replayed up to $lsn, past $fork where $name left timeline $mine; rewinding"
       return $?
     fi
   fi
