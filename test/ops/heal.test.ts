@@ -320,7 +320,8 @@ describe("self-healing (the reconciliation service's loop, as systemd runs it)",
   it("repairs the stale primary when it comes back (rewound onto pg-3's timeline), then the forked standby (recording what each rewind discards), never touching the only primary", async () => {
     await cluster.start(pg1);
     startLoop(pg1);
-    const { seconds, s } = await until("pg-1 and pg-2 stream from pg-3", (x) => streamsFrom(x, "pg-1", "pg-3") && streamsFrom(x, "pg-2", "pg-3"), 120_000);
+    // two rewinds one after the other: 31-55 s on a quiet machine
+    const { seconds, s } = await until("pg-1 and pg-2 stream from pg-3", (x) => streamsFrom(x, "pg-1", "pg-3") && streamsFrom(x, "pg-2", "pg-3"), 240_000);
     figures.push(`stale primary and then the forked standby rejoined in ${seconds.toFixed(1)} s`);
     expect(s.writablePrimaries).toEqual(["pg-3"]);
     expect(loopLog(pg1)).toMatch(/REPAIR: pg-3 \(\S+\) is primary on timeline 2, newer than this node's 1: this node is a stale primary/);
@@ -346,7 +347,7 @@ describe("self-healing (the reconciliation service's loop, as systemd runs it)",
     const wal = readdirSync(join(stateDir, record[0]!.replace(/\.txt$/, ".wal")));
     expect(wal.length).toBeGreaterThan(0);
     expect(wal.every((f) => f.startsWith("00000001"))).toBe(true);
-  }, 200_000);
+  }, 300_000);
 
   it("repairs a standby that streams from a node that is not the primary", async () => {
     cluster.psql(pg2, `alter system set primary_conninfo = 'host=${pg1.address} port=${cluster.port} user=repmgr application_name=pg-2'`);
@@ -510,14 +511,15 @@ describe("an election repmgrd did not hold (the reconciliation service on the st
     const forked = !streamsFrom(after, other.name, best.name);
     expect(Date.now() - back).toBeLessThan(120_000);
     await cluster.start(pg1);
-    await until(`${other.name} and pg-1 stream from ${best.name}`, (s) => streamsFrom(s, other.name, best.name) && streamsFrom(s, "pg-1", best.name), 120_000);
+    // two rewinds one after the other (pg-1's, then the other standby's): 55 s on a quiet machine
+    await until(`${other.name} and pg-1 stream from ${best.name}`, (s) => streamsFrom(s, other.name, best.name) && streamsFrom(s, "pg-1", best.name), 240_000);
     figures.push(`the other standby ${forked ? "forked: rewound after pg-1 came back" : "followed the new primary"}`);
     expect(cluster.psql(other, "select pg_is_in_recovery()")).toBe("t");
     expect(loopLog(other)).not.toMatch(/REPAIR: no data node has answered as primary/);
     // the new primary never lost its majority to a repair
     expect(loopLog(best)).not.toMatch(/FENCE/);
     if (forked) expect(loopLog(other)).toMatch(/not rewinding yet(.*\n)*.*REPAIR: this standby has forked/);
-  }, 300_000);
+  }, 540_000);
 });
 
 async function waitReplay(n: PgNode, lsn: string): Promise<void> {
