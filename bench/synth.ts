@@ -4,13 +4,14 @@
  * Each case runs in a fresh process, as `cdktf synth` does, N times; the median is reported.
  */
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import example from "../examples/single-region";
 import native from "../examples/native-single-region";
 import standalone from "../examples/standalone-db";
-import type { DeploymentInput } from "../src/config/schema";
+import { MAX_EMS_NODES, type DeploymentInput } from "../src/config/schema";
 
 const ROOT = join(__dirname, "..");
 const TSX = join(ROOT, "node_modules/tsx/dist/cli.mjs");
@@ -24,7 +25,7 @@ export interface SynthCase {
   readonly runs: number;
 }
 
-/** A single-region deployment `factor` times larger: more data nodes, witnesses and EMS nodes. */
+/** A single-region deployment `factor` times larger: more data nodes, witnesses and EMS nodes (EMS nodes capped at the schema's maximum). */
 export function scaledDeployment(factor: number): DeploymentInput {
   const data = Array.from({ length: 2 * factor }, (_, i) => ({
     name: `pg-${i + 1}`,
@@ -33,7 +34,7 @@ export function scaledDeployment(factor: number): DeploymentInput {
     priority: 100,
   }));
   const witnesses = Array.from({ length: factor }, (_, i) => ({ name: `pgw-${i + 1}`, address: `10.40.${i}.23`, role: "witness" as const }));
-  const ems = Array.from({ length: 2 * factor }, (_, i) => ({ name: `ems-${i + 1}`, address: `10.50.${i}.10` }));
+  const ems = Array.from({ length: Math.min(2 * factor, MAX_EMS_NODES) }, (_, i) => ({ name: `ems-${i + 1}`, address: `10.50.${i}.10` }));
   return { ...example, emsNodes: ems, database: { ...example.database, nodes: [...data, ...witnesses] } };
 }
 
@@ -132,13 +133,20 @@ export function benchSynth(runs = 5): SynthCase[] {
     const minimal = join(dir, "minimal.js");
     writeFileSync(minimal, MINIMAL_APP);
     const big = join(dir, "big.json");
-    writeFileSync(big, JSON.stringify(scaledDeployment(10)));
+    // The example names local files relative to the deployment file: offline synth would skip their
+    // check, so stand-in files sit next to big.json and the measured synth checks them as a user's would.
+    const installer = "bench: not an installer\n";
+    writeFileSync(join(dir, "forticlientems_7.4.4.2034.F.bin"), installer);
+    const deployment = scaledDeployment(10);
+    const sha256 = createHash("sha256").update(installer).digest("hex");
+    writeFileSync(big, JSON.stringify({ ...deployment, installer: { ...deployment.installer, source: { ...deployment.installer?.source, sha256 } } }));
+    writeFileSync(join(dir, "fortigate-ca.pem"), "bench: not a certificate\n");
     const env = { CHECKPOINT_DISABLE: "1", EMS_HA_CONFIG: "" };
     return [
       measure("minimal cdktf app (1 terraform_data)", [minimal], { ...env, CDKTF_OUTDIR: join(dir, "o1"), NODE_PATH: join(ROOT, "node_modules") }, runs),
       measure("all example stacks", [TSX, join(ROOT, "stacks/main.ts")], { ...env, CDKTF_OUTDIR: join(dir, "o2") }, runs),
       measure(
-        "single-region x10 (20 data, 10 witnesses, 20 EMS)",
+        `single-region x10 (20 data, 10 witnesses, ${Math.min(20, MAX_EMS_NODES)} EMS)`,
         [TSX, join(ROOT, "stacks/main.ts")],
         { ...env, EMS_HA_CONFIG: big, CDKTF_OUTDIR: join(dir, "o3") },
         runs,
