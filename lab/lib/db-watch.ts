@@ -54,8 +54,11 @@ export async function writablePrimary(d: Deployment, password: string): Promise<
 /**
  * Every half second: which of the watched DB nodes do not answer `select 1`. A node counts as
  * away only once it has answered during the watch (a node still being created is not away), and
- * only when it missed two looks in a row: on the shared lab machine one look in which every node
- * misses its 1.5 s timeout happens under load, and a container's replacement lasts many looks.
+ * only when it missed looks in a row: two, one of them a definite "no" (refused, shutting down,
+ * starting up: a container being replaced), or four timeouts (1.5 s each). On the shared lab
+ * machine every node can miss a look or two by timeout under load (seen: two nodes "away" at once
+ * in a CI run where nothing was replaced together), while a container's replacement refuses for
+ * many looks.
  */
 export class DownProber {
   maxDown = 0;
@@ -80,14 +83,14 @@ export class DownProber {
     return { maxDown: this.maxDown, downAt: this.downAt };
   }
 
-  private async answers(address: string): Promise<boolean> {
+  private async answers(address: string): Promise<Look> {
     const c = dbClient(this.d, address, this.password, 1500);
     try {
       await c.connect();
       await c.query("select 1");
-      return true;
-    } catch {
-      return false;
+      return "up";
+    } catch (e) {
+      return /timeout|timed out/i.test(String((e as Error)?.message ?? e)) ? "timeout" : "no";
     } finally {
       await c.end().catch(() => undefined);
     }
@@ -95,20 +98,31 @@ export class DownProber {
 
   private async loop(): Promise<void> {
     const seen = new Set<string>();
-    let missedBefore = new Set<string>();
+    const misses = new Map<string, Look[]>();
     const deadline = Date.now() + 1_200_000;
     while (this.running && Date.now() < deadline) {
       const nodes = this.d.database.nodes;
-      const up = await Promise.all(nodes.map((n) => this.answers(n.address)));
-      nodes.forEach((n, i) => up[i] && seen.add(n.name));
-      const missed = new Set(nodes.filter((n, i) => !up[i] && seen.has(n.name)).map((n) => n.name));
-      const down = [...missed].filter((n) => missedBefore.has(n));
-      missedBefore = missed;
+      const looks = await Promise.all(nodes.map((n) => this.answers(n.address)));
+      nodes.forEach((n, i) => {
+        if (looks[i] === "up") {
+          seen.add(n.name);
+          misses.delete(n.name);
+        } else if (seen.has(n.name)) misses.set(n.name, [...(misses.get(n.name) ?? []), looks[i]!]);
+      });
+      const down = [...misses].filter(([, m]) => isAway(m)).map(([n]) => n);
       if (down.length > 0 && this.downAt.at(-1) !== down.join("+")) this.downAt.push(down.join("+"));
       this.maxDown = Math.max(this.maxDown, down.length);
       await sleep(500);
     }
   }
+}
+
+/** One look at a node: it answered, it said no (refused, an error), or it did not answer in time. */
+export type Look = "up" | "no" | "timeout";
+
+/** Whether the misses in a row (oldest first) make a node away; see DownProber. */
+export function isAway(missesInARow: ReadonlyArray<Look>): boolean {
+  return (missesInARow.length >= 2 && missesInARow.includes("no")) || missesInARow.length >= 4;
 }
 
 export interface WriterOutcome {

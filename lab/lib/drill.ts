@@ -31,6 +31,14 @@ export interface DrillResult {
   /** Acknowledged rows absent from the new primary. */
   readonly rowsMissing: number;
   readonly missingIds: number[];
+  /**
+   * How long before the kill the earliest missing row was acknowledged, in ms; null when none is
+   * missing. Asynchronous replication may lose what the primary acknowledged in its last instant
+   * (docs/reliability.md#synchronous-replication), never an older row.
+   */
+  readonly missingAckedBeforeKillMs: number | null;
+  /** Every missing row is newer than every row the new primary has: a lost tail, not a hole. */
+  readonly missingAreTail: boolean;
   readonly lastAcknowledgedId: number | null;
   readonly stopMode: StopMode;
   /** Writer errors while no primary was writable. */
@@ -221,6 +229,27 @@ async function findPrimary(d: Deployment, data: DbNodeConfig[], password: string
   return primaries[0]!;
 }
 
+/**
+ * The shape of a loss: how long before the kill (ms) the earliest missing row was acknowledged
+ * (null when none is missing), and whether the missing rows are all newer than every row kept.
+ * `acknowledged` and `ackTimes` are the writer's ids and Date.now() of each acknowledgement.
+ */
+export function lossShape(
+  acknowledged: ReadonlyArray<number>,
+  ackTimes: ReadonlyArray<number>,
+  missingIds: ReadonlyArray<number>,
+  tKill: number,
+): { missingAckedBeforeKillMs: number | null; missingAreTail: boolean } {
+  if (missingIds.length === 0) return { missingAckedBeforeKillMs: null, missingAreTail: true };
+  const ackedAt = new Map(acknowledged.map((id, i) => [id, ackTimes[i] ?? tKill] as const));
+  const missing = new Set(missingIds);
+  const newestKept = Math.max(0, ...acknowledged.filter((id) => !missing.has(id) && (ackedAt.get(id) ?? 0) <= tKill));
+  return {
+    missingAckedBeforeKillMs: Math.max(...missingIds.map((id) => tKill - (ackedAt.get(id) ?? tKill))),
+    missingAreTail: missingIds.every((id) => id > newestKept),
+  };
+}
+
 export async function labDrill(state: LabState, opts: DrillOptions = {}): Promise<DrillResult> {
   const log = opts.log ?? (() => undefined);
   const d = deployedDeployment(state);
@@ -281,6 +310,7 @@ export async function labDrill(state: LabState, opts: DrillOptions = {}): Promis
     await c.end();
   }
   const rowsMissing = missingIds.length;
+  const { missingAckedBeforeKillMs, missingAreTail } = lossShape(writer.acknowledged, writer.ackTimes, missingIds, tKill);
   log(
     `${acknowledgedAtKill.length} rows acknowledged before the kill, ${rowsMissing} missing on the new primary; ${writer.errors} write errors during the failover`,
   );
@@ -326,6 +356,8 @@ export async function labDrill(state: LabState, opts: DrillOptions = {}): Promis
     rowsAcknowledged: acknowledgedAtKill.length,
     rowsMissing,
     missingIds,
+    missingAckedBeforeKillMs,
+    missingAreTail,
     lastAcknowledgedId: acknowledgedAtKill[acknowledgedAtKill.length - 1] ?? null,
     stopMode: mode,
     writeErrors: writer.errors,
@@ -347,7 +379,9 @@ export function formatDrill(r: DrillResult): string {
     ["rows acknowledged before the kill", String(r.rowsAcknowledged)],
     [
       "rows missing on the new primary",
-      r.rowsMissing === 0 ? "0" : `${r.rowsMissing} (ids ${r.missingIds.join(", ")}; last acknowledged ${r.lastAcknowledgedId})`,
+      r.rowsMissing === 0
+        ? "0"
+        : `${r.rowsMissing} (ids ${r.missingIds.join(", ")}; last acknowledged ${r.lastAcknowledgedId}; the earliest of them ${r.missingAckedBeforeKillMs} ms before the kill${r.missingAreTail ? "" : "; NOT only the newest rows"})`,
     ],
     ["write errors during failover", String(r.writeErrors)],
     ["old primary rejoined as standby", r.rejoined ? `yes (${r.rejoinSeconds} s)` : "no"],

@@ -6,11 +6,11 @@
  * user's home are temporary directories, and `docker` is the stand-in
  * test/standins/docker-cli-standin (not Docker), which keeps its state in another one.
  */
-import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import type { DeploymentInput } from "../../src/config/schema";
 import { SSH_ENGINE_DIR } from "../../src/render/docker-cli";
+import { spawnAsync } from "../../src/spawn-async";
 import { resourcesByPath, synthDeployment } from "../helpers/synth";
 import { tempDir } from "../helpers/tmp";
 import { fileContent, provisioners } from "../topologies/helpers";
@@ -141,10 +141,10 @@ export interface StepOptions {
  * Runs a container step's provisioners on the fake host, and records at each docker call the modes
  * of the env file and its directory (`<state>/env-file-modes`: "<file mode> <dir mode>").
  */
-export function runStep(host: FakeHost, step: Record<string, unknown>, o: StepOptions = {}): StepRun {
+export async function runStep(host: FakeHost, step: Record<string, unknown>, o: StepOptions = {}): Promise<StepRun> {
   const runner = fileContent(step, /\/run\.sh$/);
   const envFile = onHost(host, placedSecretPath(runner));
-  const r = runProvisioners(host, step, { watch: envFile, ...o });
+  const r = await runProvisioners(host, step, { watch: envFile, ...o });
   return { ...r, envFile };
 }
 
@@ -200,11 +200,11 @@ export function runArgv(calls: string[][]): string[] {
  * contents written to their destinations (relative ones under the home), the sensitive variables
  * substituted. Stops at the first failing command.
  */
-export function runProvisioners(
+export async function runProvisioners(
   host: FakeHost,
   step: Record<string, unknown>,
   o: StepOptions = {},
-): { status: number | null; stdout: string; stderr: string; calls: string[][] } {
+): Promise<{ status: number | null; stdout: string; stderr: string; calls: string[][] }> {
   const env = { PATH: host.path, DOCKER_STANDIN_STATE: host.state, HOME: host.home, LANG: "C", ...(o.watch ? { EMS_HA_WATCH_FILE: o.watch } : {}) };
   const before = dockerCalls(host).length;
   const provs = provisioners(step);
@@ -226,8 +226,10 @@ export function runProvisioners(
     }
     for (const cmd of (p["remote-exec"]!.inline as string[]) ?? []) {
       if (/\/run\.sh$/.test(cmd) && runDir) o.afterUpload?.(runDir);
-      // Synchronous: one step against the stand-in takes a few seconds (bounded at 30 s).
-      const r = spawnSync("bash", ["-c", onHost(host, cmd.replace(/^sudo -n /, ""))], { cwd: host.home, env, encoding: "utf8", timeout: 30_000 });
+      // Not spawnSync: a step against the stand-in takes seconds, a loaded machine many more, and a
+      // test runs several; a worker blocked that long fails the whole vitest run ("Timeout calling
+      // onTaskUpdate"). Bounded at 120 s per command.
+      const r = await spawnAsync("bash", ["-c", onHost(host, cmd.replace(/^sudo -n /, ""))], { cwd: host.home, env, timeoutMs: 120_000 });
       stdout += r.stdout;
       stderr += r.stderr;
       if (r.status !== 0) return { status: r.status, stdout, stderr, calls: dockerCalls(host).slice(before) };

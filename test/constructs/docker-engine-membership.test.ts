@@ -6,10 +6,14 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import example from "../../examples/single-region";
 import type { DeploymentInput } from "../../src/config/schema";
 import { container, containerStep, fakeHost, runStep, setRole, type FakeHost } from "./docker-engine-harness";
+
+// Real bash against the docker stand-in: seconds per step on a quiet machine, a minute or more on a
+// loaded CI machine (seen: one step past 30 s); the bound is the per-command one of the harness.
+vi.setConfig({ testTimeout: 300_000 });
 
 type Nodes = DeploymentInput["database"]["nodes"];
 
@@ -38,13 +42,13 @@ const log = (host: FakeHost, name: string) => readFileSync(join(host.state, "con
 const changing = (calls: string[][]) => calls.filter((c) => ["stop", "rm", "run"].includes(c[0]!));
 
 describe("membership in the ssh engine's container step (real bash, docker stand-in)", () => {
-  it("refuses, before any container is touched, a change that drops the current primary from database.nodes", () => {
+  it("refuses, before any container is touched, a change that drops the current primary from database.nodes", async () => {
     const host = fakeHost();
-    expect(runStep(host, step(base, "pg-1")).status).toBe(0);
+    expect((await runStep(host, step(base, "pg-1"))).status).toBe(0);
     // pg-2 is the current primary (a failover happened); the new deployment replaces pg-2 by pg-3.
     setRecords(host, "pg-1", ["1001|pg-1|standby|t", "1002|pg-2|primary|t", "2001|pgw-1|witness|t"]);
     const shrunk = withNodes((n) => n.map((x) => (x.name === "pg-2" ? { ...x, name: "pg-3" } : x)));
-    const r = runStep(host, step(shrunk, "pg-1"));
+    const r = await runStep(host, step(shrunk, "pg-1"));
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain(
       "REFUSED: pg-2 (repmgr node id 1002) is the current primary and is no longer in database.nodes: switch over to a data node that stays (ems-ha switchover --to NAME), then apply again",
@@ -55,18 +59,18 @@ describe("membership in the ssh engine's container step (real bash, docker stand
     expect(readFileSync(join(host.root, "membership-refused"), "utf8")).toMatch(/^pg-2 \(repmgr node id 1002\) is the current primary/);
     // Without the primary's removal the same step goes ahead, and the reasons file is gone.
     setRecords(host, "pg-1", ["1001|pg-1|primary|t", "1002|pg-2|standby|t", "2001|pgw-1|witness|t"]);
-    const ok = runStep(host, step(shrunk, "pg-1"));
+    const ok = await runStep(host, step(shrunk, "pg-1"));
     expect(ok.status, ok.stderr).toBe(0);
     expect(changing(ok.calls).map((c) => c[0])).toEqual(["stop", "rm", "run"]);
     expect(existsSync(join(host.root, "membership-refused"))).toBe(false);
   });
 
-  it("refuses a node id change of a registered node, naming the nodeId to set", () => {
+  it("refuses a node id change of a registered node, naming the nodeId to set", async () => {
     const host = fakeHost();
-    expect(runStep(host, step(base, "pg-1")).status).toBe(0);
+    expect((await runStep(host, step(base, "pg-1"))).status).toBe(0);
     setRecords(host, "pg-1", ["1001|pg-1|primary|t", "1002|pg-2|standby|t", "2001|pgw-1|witness|t"]);
     const renumbered = withNodes((n) => n.map((x) => (x.name === "pg-1" ? { ...x, nodeId: 7 } : x)));
-    const r = runStep(host, step(renumbered, "pg-1"));
+    const r = await runStep(host, step(renumbered, "pg-1"));
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain(
       "pg-1 is registered with repmgr node id 1001, but the deployment now gives it id 7: set database.nodes[name=pg-1].nodeId to 1001",
@@ -74,13 +78,13 @@ describe("membership in the ssh engine's container step (real bash, docker stand
     expect(changing(r.calls)).toEqual([]);
   });
 
-  it("the primary's step unregisters the nodes that left database.nodes (standby and witness) and leaves members alone", () => {
+  it("the primary's step unregisters the nodes that left database.nodes (standby and witness) and leaves members alone", async () => {
     const host = fakeHost();
     setRole(host, "pg-1", "f");
-    expect(runStep(host, step(base, "pg-1")).status).toBe(0);
+    expect((await runStep(host, step(base, "pg-1"))).status).toBe(0);
     setRecords(host, "pg-1", ["1001|pg-1|primary|t", "1002|pg-2|standby|t", "1003|pg-3|standby|t", "2001|pgw-1|witness|t", "2002|pgw-2|witness|t"]);
     // The deployment without pg-3 and pgw-2 (they were members before: the partner list changes).
-    const r = runStep(host, withPg4("pg-1"));
+    const r = await runStep(host, withPg4("pg-1"));
     expect(r.status, r.stderr).toBe(0);
     const repmgr = log(host, "pg-1")
       .split("\n")
@@ -93,13 +97,13 @@ describe("membership in the ssh engine's container step (real bash, docker stand
     expect(r.stdout).toContain("unregistered pgw-2 (repmgr node id 2002, witness)");
   });
 
-  it("when repmgr service pause fails (a node moved), the primary's step pauses every member at its address, skipping those that do not answer", () => {
+  it("when repmgr service pause fails (a node moved), the primary's step pauses every member at its address, skipping those that do not answer", async () => {
     const host = fakeHost();
     setRole(host, "pg-1", "f");
-    for (const n of ["pg-2", "pgw-1"]) expect(runStep(host, step(base, n)).status).toBe(0);
-    expect(runStep(host, step(base, "pg-1")).status).toBe(0);
+    for (const n of ["pg-2", "pgw-1"]) expect((await runStep(host, step(base, n))).status).toBe(0);
+    expect((await runStep(host, step(base, "pg-1"))).status).toBe(0);
     writeFileSync(join(host.state, "repmgr-fails"), "service pause");
-    const r = runStep(host, withPg4("pg-1"));
+    const r = await runStep(host, withPg4("pg-1"));
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain(
       "repmgr service pause failed (a node does not answer where its partners look for it): pausing every member at its address instead",
@@ -110,13 +114,13 @@ describe("membership in the ssh engine's container step (real bash, docker stand
     expect(r.stdout).toContain("repmgrd resumed on every node");
   });
 
-  it("refuses to create the initial primary without data while other data nodes answer but none as the primary (a second cluster)", () => {
+  it("refuses to create the initial primary without data while other data nodes answer but none as the primary (a second cluster)", async () => {
     const host = fakeHost();
     // pg-2 runs as a standby (its primary, pg-1, was lost with its volume) and answers at its address.
-    expect(runStep(host, step(base, "pg-2")).status).toBe(0);
+    expect((await runStep(host, step(base, "pg-2"))).status).toBe(0);
     mkdirSync(join(host.state, "addresses"), { recursive: true });
     writeFileSync(join(host.state, "addresses", example.database.nodes[1]!.address), "pg-2");
-    const r = runStep(host, step(base, "pg-1"));
+    const r = await runStep(host, step(base, "pg-1"));
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain(
       "REFUSED: pg-1 is the initial primary (REPMGR_PRIMARY_HOST) and has no data, and 1 other data node(s) answer but none as the primary: its image would initialise a second cluster",
@@ -125,30 +129,30 @@ describe("membership in the ssh engine's container step (real bash, docker stand
     expect(container(host, "pg-1")).toBeUndefined();
     // Once pg-2 is the primary (a promotion), pg-1 is created and its image clones it from pg-2.
     setRole(host, "pg-2", "f");
-    const ok = runStep(host, step(base, "pg-1"));
+    const ok = await runStep(host, step(base, "pg-1"));
     expect(ok.status, ok.stderr).toBe(0);
     expect(ok.stdout).toContain("pg-1 has no data: its image clones it from the primary among its partners");
     expect(container(host, "pg-1")!.running).toBe(true);
   });
 
-  it("a standby's step unregisters nothing", () => {
+  it("a standby's step unregisters nothing", async () => {
     const host = fakeHost();
     const pg2 = step(base, "pg-2");
-    expect(runStep(host, pg2).status).toBe(0);
+    expect((await runStep(host, pg2)).status).toBe(0);
     setRecords(host, "pg-2", ["1001|pg-1|primary|t", "1002|pg-2|standby|t", "1003|pg-3|standby|t"]);
-    const r = runStep(host, withPg4("pg-2"));
+    const r = await runStep(host, withPg4("pg-2"));
     expect(r.status, r.stderr).toBe(0);
     expect(log(host, "pg-2")).not.toContain("unregister");
   });
 
-  it("a member's container retired with restart policy no gets policy always back when it is started again", () => {
+  it("a member's container retired with restart policy no gets policy always back when it is started again", async () => {
     const host = fakeHost();
     const pg2 = step(base, "pg-2");
-    expect(runStep(host, pg2).status).toBe(0);
+    expect((await runStep(host, pg2)).status).toBe(0);
     const d = join(host.state, "containers", "pg-2");
     writeFileSync(join(d, "running"), "false\n");
     writeFileSync(join(d, "restart"), "no\n");
-    const r = runStep(host, pg2);
+    const r = await runStep(host, pg2);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain("started the existing pg-2");
     expect(readFileSync(join(d, "restart"), "utf8").trim()).toBe("always");

@@ -5,7 +5,7 @@
  * Both sides are reduced to one form through two tables below; an attribute or flag missing from
  * its table fails the test, so a setting added to one engine cannot go unnoticed by the other.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import example from "../../examples/single-region";
 import geo from "../../examples/geo-redundant";
 import type { DeploymentInput } from "../../src/config/schema";
@@ -16,6 +16,10 @@ import { resolveRef, resourcesByPath, synthDeployment, type TfJson } from "../he
 import { fakeHost, runArgv, runStep, seedContainer, type FakeHost } from "./docker-engine-harness";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+
+// Real bash against the docker stand-in: seconds per step on a quiet machine, a minute or more on a
+// loaded CI machine (seen: one step past 30 s); the bound is the per-command one of the harness.
+vi.setConfig({ testTimeout: 300_000 });
 
 /** The container both engines should produce. */
 interface Container {
@@ -143,10 +147,10 @@ function withEngine(input: DeploymentInput, engine: "provider" | "ssh"): Deploym
  * name (without the spec label) already runs on the node's volume, so the run also shows how the
  * old one is stopped; and whether the step insists that the container runs.
  */
-function sshContainer(step: Block, image: string, name: string): Container {
+async function sshContainer(step: Block, image: string, name: string): Promise<Container> {
   const host: FakeHost = fakeHost({ [image]: "sha256:image-1" });
   seedContainer(host, name, { mounts: [`${volumeNameOf(name)}:/bitnami/postgresql`], image: "sha256:image-0", running: true });
-  const r = runStep(host, step);
+  const r = await runStep(host, step);
   if (r.status !== 0) throw new Error(`the container script failed: ${r.stderr}`);
   const provs = step.provisioner as Array<Record<string, Block>>;
   // The step's secret file (what Terraform uploads), which the runner places where the script reads it.
@@ -166,7 +170,7 @@ function sshContainer(step: Block, image: string, name: string): Container {
   // create waits for the container to start).
   const crashing = fakeHost({ [image]: "sha256:image-1" });
   writeFileSync(join(crashing.state, "run-exits"), "");
-  const failed = runStep(crashing, step);
+  const failed = await runStep(crashing, step);
   if (failed.status === 0 || !/is not running steadily after/.test(failed.stderr))
     throw new Error(`a crashing container did not fail the step: ${failed.stderr}`);
   return c;
@@ -196,7 +200,7 @@ describe("the provider and ssh engines create the same containers", () => {
   for (const [title, input] of DEPLOYMENTS) {
     it(
       title,
-      () => {
+      async () => {
         const p = synthDeployment(withEngine(input, "provider"));
         const s = synthDeployment(withEngine(input, "ssh"));
         const topo = p.deployment.topology;
@@ -205,7 +209,7 @@ describe("the provider and ssh engines create the same containers", () => {
         expect(p.deployment.database.nodes.length).toBeGreaterThan(0);
         for (const node of p.deployment.database.nodes) {
           const provider = fromProvider(p.json, containers.get(`${topo}/${node.name}/container`)!);
-          const ssh = sshContainer(steps.get(`${topo}/${node.name}/container`)!, imageRef(s.deployment), node.name);
+          const ssh = await sshContainer(steps.get(`${topo}/${node.name}/container`)!, imageRef(s.deployment), node.name);
           // Graceful stop: the provider engine sets no stop_timeout today (Docker's 10 s, then SIGKILL);
           // the ssh engine gives STOP_TIMEOUT_SECONDS. Once the provider engine sets one, they must match.
           if (provider.stopTimeout === undefined) {
@@ -228,7 +232,7 @@ describe("the provider and ssh engines create the same containers", () => {
         }
         // Two synths of a whole stack: ~10 s alone, over 60 s on 2 cores beside two lab tests.
       },
-      180_000,
+      300_000,
     );
   }
 

@@ -59,7 +59,7 @@ beforeEach(() => {
   writeFileSync(join(bin, "systemctl"), `#!/bin/sh\necho "$*" >> "${work}/systemctl.log"\n`, { mode: 0o755 });
 });
 
-function runInstaller(args: string[], opts: { cwd?: string; path?: string } = {}) {
+function runInstaller(args: string[], opts: { cwd?: string; path?: string; env?: Record<string, string> } = {}) {
   const r = spawnSync(opts.path ?? installer, args, {
     cwd: opts.cwd ?? cwd,
     encoding: "utf8",
@@ -70,6 +70,7 @@ function runInstaller(args: string[], opts: { cwd?: string; path?: string } = {}
       EMS_STANDIN_DB_CHECK: "tcp",
       EMS_STANDIN_ALLOW_NONROOT: "1",
       EMS_STANDIN_CONNECT_TIMEOUT: "2",
+      ...opts.env,
     },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -236,6 +237,54 @@ describe("forticlientems-installer stand-in", () => {
     const r = runInstaller(guideArgs([], closedPort));
     expect(r.code).toBe(5);
     expect(r.stderr).toMatch(new RegExp(`no DB host answers on port ${closedPort}`));
+    expect(unitFiles()).toEqual([]);
+  });
+
+  // A fake psql that fails to connect (exit 2, as psql does) for its first FAILS calls, then answers
+  // as a primary would; a no-op sleep so that the waits between looks take no time.
+  function fakePsql(fails: number) {
+    writeFileSync(
+      join(bin, "psql"),
+      [
+        "#!/bin/bash",
+        `n=$(cat "${work}/psql.count" 2>/dev/null || echo 0); echo $((n + 1)) > "${work}/psql.count"`,
+        `if [ "$n" -lt ${fails} ]; then echo 'psql: error: connection to server at "127.0.0.1", port 5432 failed: timeout expired' >&2; exit 2; fi`,
+        'case "$*" in *pg_is_in_recovery*) echo f ;; *"from pg_database"*) echo 1 ;; esac',
+        "",
+      ].join("\n"),
+      { mode: 0o755 },
+    );
+    writeFileSync(join(bin, "sleep"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+  }
+  const psqlCalls = () => Number(readFileSync(join(work, "psql.count"), "utf8"));
+
+  it("logs in with psql, looking again when a login times out (a loaded DB host), then deploys the database", () => {
+    fakePsql(4); // both hosts time out in looks 1 and 2
+    const r = runInstaller(guideArgs(), { env: { EMS_STANDIN_DB_CHECK: "psql" } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("no writable primary among 127.0.0.1 localhost yet (look 2 of 5)");
+    expect(r.stdout).toContain("EMS database fcm deployed on 127.0.0.1");
+    expect(psqlCalls()).toBe(4 + 1 + 2); // the failed looks, the one that found the primary, then the database steps
+  });
+
+  it("retries a database step whose login times out, not only the first look", () => {
+    fakePsql(0);
+    // The look succeeds; the next login (is fcm there?) times out twice.
+    writeFileSync(join(work, "psql.count"), "0");
+    const script = readFileSync(join(bin, "psql"), "utf8").replace('if [ "$n" -lt 0 ]', 'if [ "$n" = 1 ] || [ "$n" = 2 ]');
+    writeFileSync(join(bin, "psql"), script, { mode: 0o755 });
+    const r = runInstaller(guideArgs(), { env: { EMS_STANDIN_DB_CHECK: "psql" } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain("no connection to 127.0.0.1 (try 2 of 3)");
+  });
+
+  it("fails with exit 6, naming the last login error, when no look finds a writable primary", () => {
+    fakePsql(1000);
+    const r = runInstaller(guideArgs(), { env: { EMS_STANDIN_DB_CHECK: "psql" } });
+    expect(r.code).toBe(6);
+    expect(r.stderr).toContain("none of 127.0.0.1 localhost accepts a login as postgres as a writable primary (last: localhost: psql: error:");
+    expect(r.stderr).toContain("timeout expired");
+    expect(psqlCalls()).toBe(10); // five looks at two hosts
     expect(unitFiles()).toEqual([]);
   });
 });

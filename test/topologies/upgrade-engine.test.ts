@@ -7,12 +7,16 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import example from "../../examples/upgrade-7-4-4";
 import type { DeploymentInput } from "../../src/config/schema";
 import { container, fakeHost, onHost, runProvisioners, SECRETS, seedContainer, setRole, type FakeHost } from "../constructs/docker-engine-harness";
 import { resourcesByPath, synthDeployment } from "../helpers/synth";
 import { fileContent, provisioners, terraformPlan } from "./helpers";
+
+// Real bash against the docker stand-in: seconds per step on a quiet machine, a minute or more on a
+// loaded CI machine (seen: one step past 30 s); the bound is the per-command one of the harness.
+vi.setConfig({ testTimeout: 300_000 });
 
 const IMAGE = "ems-postgres-ha:latest";
 
@@ -67,7 +71,7 @@ describe("upgrade-7-4-4 with either engine", () => {
     }
   });
 
-  function oldCluster(): FakeHost {
+  async function oldCluster(): Promise<FakeHost> {
     const host = fakeHost({ [IMAGE]: "sha256:new-image" });
     for (const [name, vol] of [
       ["pg-1", "pg_1_data"],
@@ -75,16 +79,16 @@ describe("upgrade-7-4-4 with either engine", () => {
       ["pgw-1", "pgw_1_data"],
     ] as const) {
       seedContainer(host, name, { mounts: [`${vol}:/bitnami/postgresql`], image: "sha256:old-image", running: true, restart: "always" });
-      runProvisioners(host, {
+      await runProvisioners(host, {
         provisioner: [{ "remote-exec": { inline: [`mkdir -p ${host.state}/volumes/${vol} && echo data > ${host.state}/volumes/${vol}/PG_VERSION`] } }],
       });
     }
     return host;
   }
 
-  it("stop clears the old container's restart policy before stopping it, and keeps it", () => {
-    const host = oldCluster();
-    const r = runProvisioners(host, step("pgn-2", "stop"));
+  it("stop clears the old container's restart policy before stopping it, and keeps it", async () => {
+    const host = await oldCluster();
+    const r = await runProvisioners(host, step("pgn-2", "stop"));
     expect(r.status, r.stderr).toBe(0);
     const verbs = r.calls.map((c) => c[0]);
     expect(verbs.indexOf("update")).toBeGreaterThanOrEqual(0);
@@ -94,22 +98,22 @@ describe("upgrade-7-4-4 with either engine", () => {
     expect(r.calls.some((c) => c[0] === "rm" || (c[0] === "volume" && c[1] !== "inspect"))).toBe(false);
   });
 
-  it("start runs each new container on its node's own volume, passwords from the env file only", () => {
-    const host = oldCluster();
+  it("start runs each new container on its node's own volume, passwords from the env file only", async () => {
+    const host = await oldCluster();
     for (const [node, role] of [
       ["pgn-1", "f"],
       ["pgn-2", "t"],
       ["pgnw-1", undefined],
     ] as const)
       if (role) setRole(host, node, role);
-    for (const n of ["pgnw-1", "pgn-2", "pgn-1"]) expect(runProvisioners(host, step(n, "stop")).status).toBe(0);
+    for (const n of ["pgnw-1", "pgn-2", "pgn-1"]) expect((await runProvisioners(host, step(n, "stop"))).status).toBe(0);
     for (const [node, volume] of [
       ["pgn-1", "pg_1_data"],
       ["pgn-2", "pg_2_data"],
       ["pgnw-1", "pgw_1_data"],
     ] as const) {
       const s = step(node, "start");
-      const r = runProvisioners(host, s);
+      const r = await runProvisioners(host, s);
       expect(r.status, `${node}: ${r.stderr}`).toBe(0);
       const c = container(host, node)!;
       expect(
@@ -129,20 +133,20 @@ describe("upgrade-7-4-4 with either engine", () => {
       const envFile = onHost(host, `/var/lib/ems-ha/secrets/${node}.env`);
       expect(() => statSync(envFile)).toThrow();
       // Again: nothing new is started.
-      expect(runProvisioners(host, s).calls.filter((x) => x[0] === "run")).toEqual([]);
+      expect((await runProvisioners(host, s)).calls.filter((x) => x[0] === "run")).toEqual([]);
     }
     // The old containers stay, stopped and without restart policy (rollback).
     for (const old of ["pg-1", "pg-2", "pgw-1"]) expect(container(host, old)).toMatchObject({ running: false, restart: "no" });
   });
 
-  it("start refuses while the old container runs, and refuses a missing volume instead of creating an empty one", () => {
-    const running = oldCluster();
-    const r1 = runProvisioners(running, step("pgn-2", "start"));
+  it("start refuses while the old container runs, and refuses a missing volume instead of creating an empty one", async () => {
+    const running = await oldCluster();
+    const r1 = await runProvisioners(running, step("pgn-2", "start"));
     expect(r1.status).not.toBe(0);
     expect(r1.stderr).toContain("old container pg-2 still runs; the stop step must run first");
     const noVolume = fakeHost({ [IMAGE]: "sha256:new-image" });
     seedContainer(noVolume, "pg-2", { mounts: ["pg_2_data:/bitnami/postgresql"], image: "sha256:old-image", running: false, restart: "no" });
-    const r2 = runProvisioners(noVolume, step("pgn-2", "start"));
+    const r2 = await runProvisioners(noVolume, step("pgn-2", "start"));
     expect(r2.status).not.toBe(0);
     expect(r2.stderr).toContain("volume pg_2_data does not exist on this host");
     expect(r2.calls.some((c) => c[0] === "run" || (c[0] === "volume" && c[1] === "create"))).toBe(false);
