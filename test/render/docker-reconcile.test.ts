@@ -143,11 +143,12 @@ esac
 host=$(sed -n 's/.*host=\([^ ]*\).*/\1/p' <<<"$ci")
 case "$q" in
   "select pg_is_in_recovery()") if [ "$host" = 127.0.0.1 ]; then echo "$LOCAL_RECOVERY"; elif [ "$host" = "$PRIMARY" ]; then echo f; else echo t; fi ;;
-  "select upstream_node_id"*) echo "$UP" ;;
+  # the witness's one question: its upstream and the primaries in its metadata ("-": none)
+  "select coalesce((select upstream_node_id"*) echo "\${UP:--} \${PRIM:--}" ;;
   "select string_agg(node_id::text, ' ') from repmgr.nodes where node_id <>"*) echo "$REGISTERED_IDS" ;;
   "select string_agg"*) echo "$PRIM" ;;
-  "select status from pg_stat_wal_receiver") echo "\${RECEIVER% *}" ;;
-  "select sender_host from pg_stat_wal_receiver") echo "\${RECEIVER#* }" ;;
+  # the standby's one question: "status sender" of its WAL receiver
+  "select status || ' ' || coalesce(sender_host, '') from pg_stat_wal_receiver") echo "$RECEIVER" ;;
   # PEERS_UP: 1 (every other node answers), 0 (none), or the names of those that answer
   "select 1") case " \${PEERS_UP:-1} " in " 1 " | *" $host "*) echo 1 ;; *) exit 2 ;; esac ;;
   "select repmgr.repmgrd_is_paused()") echo f ;;
@@ -268,6 +269,22 @@ describe("one iteration on a Docker host (fake docker CLI)", () => {
     expect(witness.code, witness.out).toBe(0);
     expect(witness.out).not.toMatch(/REPAIR/);
     expect(witness.calls).not.toMatch(/repmgr -f/);
+  });
+
+  it("a healthy round asks each other node once, and its own PostgreSQL twice at most (each question is a docker exec and a connection)", () => {
+    const questions = (calls: string) => calls.split("\n").filter((l) => /^docker exec \S+ timeout 15 bash -c /.test(l));
+    const toPeer = (qs: string[], host: string) => qs.filter((l) => l.includes(` host=${host} `));
+    const standby = questions(runOnce("pg-2", { PRIMARY: "pg-1", LOCAL_RECOVERY: "t", RECEIVER: "streaming pg-1" }).calls);
+    // pg-1: is it the primary (once, shared by the membership and standby checks), then the membership query
+    expect(toPeer(standby, "pg-1")).toHaveLength(2);
+    // itself: in recovery?, then its WAL receiver's status and sender in one question
+    expect(toPeer(standby, "127.0.0.1")).toHaveLength(2);
+    expect(standby).toHaveLength(4);
+    const witness = questions(runOnce("pgw-1", { PRIMARY: "pg-1", LOCAL_RECOVERY: "f", UP: "1001", PRIM: "1001" }).calls);
+    // each data node once (is it the primary?), the primary's membership records, its own metadata in one question
+    expect(toPeer(witness, "pg-1")).toHaveLength(2);
+    expect(toPeer(witness, "pg-2")).toHaveLength(1);
+    expect(toPeer(witness, "127.0.0.1")).toHaveLength(1);
   });
 
   it("re-registers a witness whose metadata names an old primary, through the image's entrypoint", () => {

@@ -317,6 +317,17 @@ start_unfenced() {
 controldata() { pg_run 30 pg_controldata -D "$DATA_DIR" 2>/dev/null | awk -F': *' -v k="$1" '$1 == k && !seen { print $2; seen = 1 }'; }
 
 # "name id host port" of the one other data node that answers as primary; nothing when none or several
+# The round's primary (current_primary), asked once a round: the checks that only look (membership,
+# standby, witness) share it, so that a healthy round asks each node once (on a Docker host each
+# question is a docker exec and a new PostgreSQL connection). reconcile_once forgets it each round;
+# a repair that must see the cluster as it is after acting asks current_primary itself.
+ROUND_LOOKED=0
+ROUND_PRIMARY=""
+look_primary() {
+  [ "$ROUND_LOOKED" = 1 ] && return 0
+  ROUND_PRIMARY=$(current_primary)
+  ROUND_LOOKED=1
+}
 current_primary() {
   local p name id host port found=()
   for p in "\${PEERS[@]}"; do
@@ -616,7 +627,8 @@ promote_self() {
 
 reconcile_standby() {
   local p name id host port status sender theirs mine lsn fork counts others need
-  p=$(current_primary)
+  look_primary
+  p=$ROUND_PRIMARY
   if [ -z "$p" ]; then
     # A fault counts only while a primary is in sight: an outage of the primary restarts the clock
     # (a sighting from before it must not trigger a repair while the standby reconnects after it).
@@ -627,8 +639,8 @@ reconcile_standby() {
   fi
   rm -f "$PENDING_PREFIX"leaderless
   IFS="$ENTRY_SEP" read -r name id host port <<<"$p"
-  status=$(q_local "select status from pg_stat_wal_receiver")
-  sender=$(q_local "select sender_host from pg_stat_wal_receiver")
+  # one question for both (no row: neither)
+  read -r status sender <<<"$(q_local "select status || ' ' || coalesce(sender_host, '') from pg_stat_wal_receiver")"
   if [ "$status" = streaming ] && [ "$sender" = "$host" ]; then
     # healthy: nothing is touched; earlier sightings and failed attempts no longer count
     clear_pending
@@ -671,12 +683,16 @@ reconcile_standby() {
 }
 
 reconcile_witness() {
-  local p name id host port up prim
-  p=$(current_primary)
+  local p name id host port up prim r
+  look_primary
+  p=$ROUND_PRIMARY
   [ -n "$p" ] || { rm -f "$PENDING_PREFIX"witness; unstick_repmgrd; return 0; }
   IFS="$ENTRY_SEP" read -r name id host port <<<"$p"
-  up=$(q_local "select upstream_node_id from repmgr.nodes where node_id = $NODE_ID" repmgr) || return 0
-  prim=$(q_local "select string_agg(node_id::text, ',') from repmgr.nodes where type = 'primary' and active" repmgr) || return 0
+  # one question for both ("-" stands for none)
+  r=$(q_local "select coalesce((select upstream_node_id::text from repmgr.nodes where node_id = $NODE_ID), '-') || ' ' || coalesce((select string_agg(node_id::text, ',') from repmgr.nodes where type = 'primary' and active), '-')" repmgr) || return 0
+  read -r up prim <<<"$r"
+  [ "$up" != - ] || up=""
+  [ "$prim" != - ] || prim=""
   if [ "$up" = "$id" ] && [ "$prim" = "$id" ]; then
     clear_pending
     return 0
@@ -708,7 +724,8 @@ register_witness() {
 removed_from_cluster() {
   local sql r total mine moved p name id host port
   sql="select count(*) || ' ' || count(*) filter (where node_id = $NODE_ID and conninfo like '\${CONNINFO_LIKE:-host=$NODE_ADDRESS %}') || ' ' || count(*) filter (where node_id = $NODE_ID) from repmgr.nodes"
-  p=$(current_primary)
+  look_primary
+  p=$ROUND_PRIMARY
   if [ -n "$p" ]; then
     IFS="$ENTRY_SEP" read -r name id host port <<<"$p"
     r=$(q_peer "$host" "$port" "$sql") && [ -n "$r" ] || { log "the primary $name did not answer the membership query: looking again next round"; return 2; }
@@ -738,6 +755,7 @@ removed_from_cluster() {
 
 reconcile_once() {
   local active=0 settled=0 rec=""
+  ROUND_LOOKED=0
   if [ -f "$REMOVED_MARKER" ]; then return 0; fi
   # PostgreSQL looked at once a round: running, the node settled, a data node's role (t: standby, f: primary)
   if svc_active; then
