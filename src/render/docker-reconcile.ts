@@ -226,6 +226,15 @@ node_settled() {
   top=$(timeout 30 docker top "$CONTAINER" 2>/dev/null) || return 1
   [[ $top == *repmgrd* ]]
 }
+# Once a round, one docker top for both questions (instead of docker inspect, a docker exec of
+# pg_ctl status and docker top): PostgreSQL runs when its postmaster (.../bin/postgres; a backend
+# shows as "postgres: ...") is among the container's processes, and the node has settled when
+# repmgrd is too. A container that is not running has no processes to show.
+node_state() {
+  local top
+  top=$(timeout 30 docker top "$CONTAINER" 2>/dev/null) || { echo 0; return 0; }
+  if [[ $top != */bin/postgres* ]]; then echo 0; elif [[ $top == *repmgrd* ]]; then echo 2; else echo 1; fi
+}
 # the image keeps its own configuration files
 ensure_datadir_include() { return 0; }
 list_wal() { pg_run 30 ls "$DATA_DIR/pg_wal" 2>/dev/null | grep -E "^$(printf '%08X' "$1")[0-9A-F]{16}$"; }

@@ -127,7 +127,7 @@ const FAKE_DOCKER = String.raw`#!/bin/bash
 echo "docker $*" >>"$FAKE_LOG"
 case "$1" in
   inspect) echo true; exit 0 ;;
-  top) echo "UID PID CMD"; echo "1001 7 repmgrd -f /opt/bitnami/repmgr/conf/repmgr.conf --daemonize=false"; exit 0 ;;
+  top) echo "UID PID CMD"; echo "1001 6 /opt/bitnami/postgresql/bin/postgres -D /bitnami/postgresql/data"; echo "1001 7 repmgrd -f /opt/bitnami/repmgr/conf/repmgr.conf --daemonize=false"; echo "1001 8 postgres: checkpointer"; exit 0 ;;
   cp | update | stop) exit 0 ;;
   exec) ;;
   *) exit 1 ;;
@@ -181,7 +181,7 @@ case "$1" in
   run) for a; do case "$prev" in --env-file) echo "$(stat -c %a "$a") $(cat "$a")" >"$st/probe-env.seen" ;; esac; prev=$a; done; touch "$st/probe"; exit 0 ;;
   rm) rm -f "$st/probe"; exit 0 ;;
   restart) touch "$st/pg-1-running"; exit 0 ;;
-  top) [ -f "$st/pg-1-running" ] || exit 1; echo "UID PID CMD"; echo "1001 7 repmgrd"; exit 0 ;;
+  top) [ -f "$st/pg-1-running" ] || exit 1; echo "UID PID CMD"; echo "1001 6 /opt/bitnami/postgresql/bin/postgres -D /bitnami/postgresql/data"; echo "1001 7 repmgrd"; exit 0 ;;
   update) exit 0 ;;
   cp) [ -f "$st/probe" ] || exit 1; touch "$3/\${2##*/}"; exit 0 ;;
   exec) ;;
@@ -285,6 +285,22 @@ describe("one iteration on a Docker host (fake docker CLI)", () => {
     expect(toPeer(witness, "pg-1")).toHaveLength(2);
     expect(toPeer(witness, "pg-2")).toHaveLength(1);
     expect(toPeer(witness, "127.0.0.1")).toHaveLength(1);
+    // whether PostgreSQL and repmgrd run: one docker top, no docker inspect, no pg_ctl status
+    const calls = runOnce("pg-2", { PRIMARY: "pg-1", LOCAL_RECOVERY: "t", RECEIVER: "streaming pg-1" }).calls;
+    expect(calls.split("\n").filter((l) => l.startsWith("docker top "))).toEqual(["docker top pg-2"]);
+    expect(calls).not.toMatch(/^docker inspect|pg_ctl/m);
+  });
+
+  it("a container whose processes show no postmaster counts as PostgreSQL stopped: nothing is asked", () => {
+    const noPostmaster = FAKE_DOCKER.replace(
+      / {2}top\) .*;;\n/,
+      "  top) echo 'UID PID CMD'; echo '1001 7 repmgrd -f /opt/bitnami/repmgr/conf/repmgr.conf'; exit 0 ;;\n",
+    );
+    expect(noPostmaster).not.toEqual(FAKE_DOCKER);
+    const r = runOnce("pg-2", { PRIMARY: "pg-1", LOCAL_RECOVERY: "t", RECEIVER: "streaming pg-1" }, noPostmaster);
+    expect(r.code, r.out).toBe(0);
+    expect(r.calls).toMatch(/^docker top pg-2$/m);
+    expect(r.calls).not.toMatch(/psql|repmgr -f/);
   });
 
   it("re-registers a witness whose metadata names an old primary, through the image's entrypoint", () => {
@@ -447,7 +463,11 @@ describe("one iteration on a Docker host (fake docker CLI)", () => {
   });
 
   it("never acts on a node still starting (repmgrd, the image's main process, not yet running)", () => {
-    const starting = FAKE_DOCKER.replace(/ {2}top\) .*;;\n/, "  top) echo 'UID PID CMD'; exit 0 ;;\n");
+    // PostgreSQL (the image starts it first) runs; repmgrd does not yet.
+    const starting = FAKE_DOCKER.replace(
+      / {2}top\) .*;;\n/,
+      "  top) echo 'UID PID CMD'; echo '1001 6 /opt/bitnami/postgresql/bin/postgres -D /bitnami/postgresql/data'; exit 0 ;;\n",
+    );
     expect(starting).not.toEqual(FAKE_DOCKER);
     const r = runOnce("pgw-1", { PRIMARY: "pg-2", LOCAL_RECOVERY: "f", UP: "1001", PRIM: "1001" }, starting);
     expect(r.code, r.out).toBe(0);
