@@ -408,16 +408,19 @@ describe("split-brain fencing (the reconciliation service on the primary)", () =
     cluster.stopRepmgrd(pg2);
     cluster.stopImmediate(pg2);
     startLoop(pg3);
-    await sleep(6000);
+    // The first rounds (bounded, not a fixed sleep: a loaded machine took longer than 6 s once).
+    await waitFor("pg-3's fencing armed", () => /fencing armed: 2 of the other nodes answer \(a majority needs 2\)/.test(loopLog(pg3)), 60_000);
+    await sleep(3000);
     expect(running(pg3)).toBe(true);
     expect(loopLog(pg3)).not.toMatch(/FENCE/);
-    expect(loopLog(pg3)).toMatch(/fencing armed: 2 of the other nodes answer \(a majority needs 2\)/);
     // the witness goes away too: only pg-1 answers
     cluster.stopRepmgrd(pgw);
     cluster.stopImmediate(pgw);
     const seconds = await waitFor("pg-3 fenced", () => !running(pg3), 60_000);
     figures.push(`isolated primary stopped (fenced) ${seconds.toFixed(1)} s after it lost its majority (loop interval 1 s, FENCE_AFTER 10 s)`);
-    expect(seconds).toBeLessThan(20);
+    // FENCE_AFTER (10 s), a round to notice (1 s here, plus the connect timeouts of the nodes that
+    // do not answer) and the fast shutdown: 10-21 s measured; 30 s allows a loaded machine.
+    expect(seconds).toBeLessThan(30);
     expect(fenced()).toBe(true);
     expect(loopLog(pg3)).toMatch(/FENCE: this primary has seen only 1 of the other nodes \(a majority needs 2\) for 10s: stopping PostgreSQL/);
     // status names the fenced node (and only it)
