@@ -52,7 +52,8 @@ export async function writablePrimary(d: Deployment, password: string): Promise<
 }
 
 /**
- * Every half second: which of the watched DB nodes do not answer `select 1`. A node counts as
+ * Every second: which of the watched DB nodes do not answer `select 1` (each look is a new
+ * connection to every node, a backend each: more often only loads the lab machine). A node counts as
  * away only once it has answered during the watch (a node still being created is not away), and
  * only when it missed looks in a row: two, one of them a definite "no" (refused, shutting down,
  * starting up: a container being replaced), or four timeouts (1.5 s each). On the shared lab
@@ -112,7 +113,7 @@ export class DownProber {
       const down = [...misses].filter(([, m]) => isAway(m)).map(([n]) => n);
       if (down.length > 0 && this.downAt.at(-1) !== down.join("+")) this.downAt.push(down.join("+"));
       this.maxDown = Math.max(this.maxDown, down.length);
-      await sleep(500);
+      await sleep(1000);
     }
   }
 }
