@@ -11,7 +11,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Client } from "pg";
+import { Client, type QueryResultRow } from "pg";
 import { parseDeployment } from "../../src/config/parse";
 import { failoverTiming } from "../../src/config/derive";
 import { DOCKER_TOPOLOGIES } from "../../src/config/semantics";
@@ -218,15 +218,51 @@ export class Writer {
   }
 }
 
+/**
+ * The one writable data node. Looked at again (1 s apart, for up to 30 s) while the count is not
+ * one: a login can take longer than the 1.5 s connect timeout on a loaded lab machine (a drill
+ * once found "none" and failed before it began).
+ */
 async function findPrimary(d: Deployment, data: DbNodeConfig[], password: string): Promise<DbNodeConfig> {
-  const roles = await Promise.all(data.map((n) => writable(n, d, password)));
-  const primaries = data.filter((_, i) => roles[i] === true);
-  if (primaries.length !== 1) {
-    throw new LabError(
-      `the drill needs exactly one writable primary before it starts; found ${primaries.map((p) => p.name).join(", ") || "none"} (run \`ems-ha status\`)`,
-    );
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const roles = await Promise.all(data.map((n) => writable(n, d, password)));
+    const primaries = data.filter((_, i) => roles[i] === true);
+    if (primaries.length === 1) return primaries[0]!;
+    if (Date.now() > deadline) {
+      throw new LabError(
+        `the drill needs exactly one writable primary before it starts; found ${primaries.map((p) => p.name).join(", ") || "none"} for 30 s (run \`ems-ha status\`)`,
+      );
+    }
+    await sleep(1000);
   }
-  return primaries[0]!;
+}
+
+/**
+ * Runs the statements on `node` and returns the rows of the last (a new connection each try; up to
+ * 3 tries, 2 s apart, for the same reason as findPrimary).
+ */
+async function queryRetrying<T extends QueryResultRow>(
+  node: DbNodeConfig,
+  d: Deployment,
+  password: string,
+  sql: ReadonlyArray<readonly [string, unknown[]?]>,
+): Promise<T[]> {
+  for (let attempt = 1; ; attempt++) {
+    const c = connect(node, d, password);
+    c.on("error", () => undefined);
+    try {
+      await c.connect();
+      let rows: T[] = [];
+      for (const [q, params] of sql) rows = (await c.query<T>(q, params)).rows;
+      return rows;
+    } catch (e) {
+      if (attempt >= 3) throw e;
+      await sleep(2000);
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  }
 }
 
 /**
@@ -261,11 +297,10 @@ export async function labDrill(state: LabState, opts: DrillOptions = {}): Promis
   const control = nodeControl(d);
   log(`primary is ${old.name} (${old.address})`);
 
-  const setup = connect(old, d, pw);
-  await setup.connect();
-  await setup.query(`drop table if exists ${TABLE}`);
-  await setup.query(`create table ${TABLE} (id bigint primary key, at timestamptz not null default clock_timestamp())`);
-  await setup.end();
+  await queryRetrying(old, d, pw, [
+    [`drop table if exists ${TABLE}`],
+    [`create table ${TABLE} (id bigint primary key, at timestamptz not null default clock_timestamp())`],
+  ]);
 
   const writer = new Writer(d, data, pw);
   writer.start();
@@ -302,12 +337,9 @@ export async function labDrill(state: LabState, opts: DrillOptions = {}): Promis
 
   let missingIds = acknowledgedAtKill.slice();
   if (newPrimary) {
-    const c = connect(newPrimary, d, pw);
-    await c.connect();
-    const r = await c.query<{ id: string }>(`select id from ${TABLE} where id = any($1::bigint[])`, [acknowledgedAtKill]);
-    const found = new Set(r.rows.map((x) => Number(x.id)));
+    const rows = await queryRetrying<{ id: string }>(newPrimary, d, pw, [[`select id from ${TABLE} where id = any($1::bigint[])`, [acknowledgedAtKill]]]);
+    const found = new Set(rows.map((x) => Number(x.id)));
     missingIds = acknowledgedAtKill.filter((id) => !found.has(id));
-    await c.end();
   }
   const rowsMissing = missingIds.length;
   const { missingAckedBeforeKillMs, missingAreTail } = lossShape(writer.acknowledged, writer.ackTimes, missingIds, tKill);
