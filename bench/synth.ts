@@ -146,7 +146,7 @@ export function benchSynth(runs = 5): SynthCase[] {
       measure("minimal cdktf app (1 terraform_data)", [minimal], { ...env, CDKTF_OUTDIR: join(dir, "o1"), NODE_PATH: join(ROOT, "node_modules") }, runs),
       measure("all example stacks", [TSX, join(ROOT, "stacks/main.ts")], { ...env, CDKTF_OUTDIR: join(dir, "o2") }, runs),
       measure(
-        `single-region x10 (20 data, 10 witnesses, ${Math.min(20, MAX_EMS_NODES)} EMS)`,
+        `single-region x10 (20 data, 10 witnesses, ${deployment.emsNodes.length} EMS)`,
         [TSX, join(ROOT, "stacks/main.ts")],
         { ...env, EMS_HA_CONFIG: big, CDKTF_OUTDIR: join(dir, "o3") },
         runs,

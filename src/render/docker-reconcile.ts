@@ -220,10 +220,12 @@ fenced_rejoin() {
   svc_start || return 1
   rm -f "$ATTEMPTS_FILE"
 }
+# the container's processes (fails when it is not running)
+container_top() { timeout 30 docker top "$CONTAINER" 2>/dev/null; }
 # the image has finished starting the node once its main process, repmgrd, runs
 node_settled() {
   local top
-  top=$(timeout 30 docker top "$CONTAINER" 2>/dev/null) || return 1
+  top=$(container_top) || return 1
   [[ $top == *repmgrd* ]]
 }
 # Once a round, one docker top for both questions (instead of docker inspect, a docker exec of
@@ -232,7 +234,7 @@ node_settled() {
 # repmgrd is too. A container that is not running has no processes to show.
 node_state() {
   local top
-  top=$(timeout 30 docker top "$CONTAINER" 2>/dev/null) || { echo 0; return 0; }
+  top=$(container_top) || { echo 0; return 0; }
   if [[ $top != */bin/postgres* ]]; then echo 0; elif [[ $top == *repmgrd* ]]; then echo 2; else echo 1; fi
 }
 # the image keeps its own configuration files

@@ -240,15 +240,16 @@ describe("forticlientems-installer stand-in", () => {
     expect(unitFiles()).toEqual([]);
   });
 
-  // A fake psql that fails to connect (exit 2, as psql does) for its first FAILS calls, then answers
-  // as a primary would; a no-op sleep so that the waits between looks take no time.
-  function fakePsql(fails: number) {
+  // A fake psql that fails to connect (exit 2, as psql does) on the calls for which the bash test
+  // `failsWhen` holds ($n counts the earlier calls), else answers as a primary would; a no-op sleep
+  // so that the waits between looks take no time.
+  function fakePsql(failsWhen: string) {
     writeFileSync(
       join(bin, "psql"),
       [
         "#!/bin/bash",
         `n=$(cat "${work}/psql.count" 2>/dev/null || echo 0); echo $((n + 1)) > "${work}/psql.count"`,
-        `if [ "$n" -lt ${fails} ]; then echo 'psql: error: connection to server at "127.0.0.1", port 5432 failed: timeout expired' >&2; exit 2; fi`,
+        `if ${failsWhen}; then echo 'psql: error: connection to server at "127.0.0.1", port 5432 failed: timeout expired' >&2; exit 2; fi`,
         'case "$*" in *pg_is_in_recovery*) echo f ;; *"from pg_database"*) echo 1 ;; esac',
         "",
       ].join("\n"),
@@ -259,7 +260,7 @@ describe("forticlientems-installer stand-in", () => {
   const psqlCalls = () => Number(readFileSync(join(work, "psql.count"), "utf8"));
 
   it("logs in with psql, looking again when a login times out (a loaded DB host), then deploys the database", () => {
-    fakePsql(4); // both hosts time out in looks 1 and 2
+    fakePsql('[ "$n" -lt 4 ]'); // both hosts time out in looks 1 and 2
     const r = runInstaller(guideArgs(), { env: { EMS_STANDIN_DB_CHECK: "psql" } });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain("no writable primary among 127.0.0.1 localhost yet (look 2 of 5)");
@@ -268,18 +269,15 @@ describe("forticlientems-installer stand-in", () => {
   });
 
   it("retries a database step whose login times out, not only the first look", () => {
-    fakePsql(0);
     // The look succeeds; the next login (is fcm there?) times out twice.
-    writeFileSync(join(work, "psql.count"), "0");
-    const script = readFileSync(join(bin, "psql"), "utf8").replace('if [ "$n" -lt 0 ]', 'if [ "$n" = 1 ] || [ "$n" = 2 ]');
-    writeFileSync(join(bin, "psql"), script, { mode: 0o755 });
+    fakePsql('[ "$n" = 1 ] || [ "$n" = 2 ]');
     const r = runInstaller(guideArgs(), { env: { EMS_STANDIN_DB_CHECK: "psql" } });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain("no connection to 127.0.0.1 (try 2 of 3)");
   });
 
   it("fails with exit 6, naming the last login error, when no look finds a writable primary", () => {
-    fakePsql(1000);
+    fakePsql("true");
     const r = runInstaller(guideArgs(), { env: { EMS_STANDIN_DB_CHECK: "psql" } });
     expect(r.code).toBe(6);
     expect(r.stderr).toContain("none of 127.0.0.1 localhost accepts a login as postgres as a writable primary (last: localhost: psql: error:");

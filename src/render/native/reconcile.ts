@@ -318,7 +318,6 @@ start_unfenced() {
 # one field of pg_controldata of the (stopped) local cluster
 controldata() { pg_run 30 pg_controldata -D "$DATA_DIR" 2>/dev/null | awk -F': *' -v k="$1" '$1 == k && !seen { print $2; seen = 1 }'; }
 
-# "name id host port" of the one other data node that answers as primary; nothing when none or several
 # The round's primary (current_primary), asked once a round: the checks that only look (membership,
 # standby, witness) share it, so that a healthy round asks each node once (on a Docker host each
 # question is a docker exec and a new PostgreSQL connection). reconcile_once forgets it each round;
@@ -330,6 +329,7 @@ look_primary() {
   ROUND_PRIMARY=$(current_primary)
   ROUND_LOOKED=1
 }
+# "name id host port" of the one other data node that answers as primary; nothing when none or several
 current_primary() {
   local p name id host port found=()
   for p in "\${PEERS[@]}"; do
