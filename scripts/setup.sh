@@ -29,7 +29,8 @@ else
   echo "all present: ${PKGS[*]}"
 fi
 # The distribution's default cluster is not used by the tests.
-if command -v pg_lsclusters >/dev/null && pg_lsclusters -h 2>/dev/null | grep -q '^15 main.*online'; then
+clusters="$(command -v pg_lsclusters >/dev/null && pg_lsclusters -h 2>/dev/null || true)"
+if [[ "$clusters" =~ (^|$'\n')15\ main[^$'\n']*online ]]; then
   as_root pg_ctlcluster 15 main stop >/dev/null 2>&1 || true
 fi
 
@@ -43,7 +44,10 @@ if ! command -v terraform >/dev/null; then
   echo "setup: terraform is not on PATH: the plan and lab tests need Terraform >= 1.5 (https://developer.hashicorp.com/terraform/install)" >&2
   exit 1
 fi
-TF_CLI_CONFIG_FILE="$HOME/.config/ems-ha/terraformrc" terraform version | head -1
+# Captured, then cut: piping terraform's version into a reader that stops after one line fails
+# the script (141, under pipefail) whenever terraform writes its second line after that reader left.
+tf_version="$(TF_CLI_CONFIG_FILE="$HOME/.config/ems-ha/terraformrc" terraform version)"
+echo "${tf_version%%$'\n'*}"
 if [ -n "${TF_CLI_CONFIG_FILE:-}" ] && [ ! -e "$TF_CLI_CONFIG_FILE" ]; then
   echo "note: TF_CLI_CONFIG_FILE=$TF_CLI_CONFIG_FILE does not exist, so every terraform call warns (cdktf shows it as [ERROR])."
   echo "      Create that file, unset the variable, or: export TF_CLI_CONFIG_FILE=$HOME/.config/ems-ha/terraformrc"
