@@ -116,8 +116,66 @@ repmgr_run() {
   shift
   timeout $((t + 30)) docker exec "$EXEC_IN" "$ENTRYPOINT" bash -c 'export PGPASSWORD="\${REPMGR_PASSWORD:-}"; exec timeout "$@"' _ "$t" repmgr -f "$REPMGR_CONF" "$@"
 }
-# psql_in CONNINFO SQL: SQL as the repmgr user from inside the container (the password from its environment)
-psql_in() { pg_run 15 bash -c 'PGPASSWORD="\${REPMGR_PASSWORD:-}" exec psql -X -qAt -v ON_ERROR_STOP=1 -d "$1" -c "$2"' _ "$1" "$2" 2>/dev/null; }
+# psql_in CONNINFO SQL: SQL as the repmgr user from inside the container (the password from its
+# environment). In a round that found the container's repmgrd (node_state), the container's own
+# psql runs in its mount and network namespaces through nsenter, as repmgrd's user, with the
+# password of repmgrd's environment: a fraction of what a docker exec costs (the docker CLI,
+# dockerd, a shim and runc for each question; docs/performance.md). Otherwise, and in the probe
+# container, a docker exec.
+psql_in() {
+  # (ns_ready's one log line to stderr: psql_in's output is the answer)
+  if ns_ready >&2; then
+    PGPASSWORD=$NS_PW LD_LIBRARY_PATH=$NS_LD timeout 20 "$NSENTER" -t "$NS_PID" -m -n -S "$NS_UID" -G "$NS_GID" -- "$NS_PSQL" -X -qAt -v ON_ERROR_STOP=1 -d "$1" -c "$2" 2>/dev/null
+    return $?
+  fi
+  pg_run 15 bash -c 'PGPASSWORD="\${REPMGR_PASSWORD:-}" exec psql -X -qAt -v ON_ERROR_STOP=1 -d "$1" -c "$2"' _ "$1" "$2" 2>/dev/null
+}
+NSENTER=$(command -v nsenter 2>/dev/null) || NSENTER=""
+# repmgrd's pid as the host sees it, from this round's docker top (node_state); empty: not known
+NS_PID=""
+# ns_ready: whether NS_PID is still the container's repmgrd (its name; another mount namespace
+# than this service's) with a psql on its PATH that runs there, read from /proc with no program
+# started (but psql --version once for each repmgrd). Sets NS_PSQL, NS_PW, NS_LD, NS_UID, NS_GID.
+ns_ready() {
+  local pid=$NS_PID comm="" kv path="" d key uid="" gid="" seen="" checked="$STATE_DIR/reconcile-ns-checked"
+  local -a dirs
+  [ -n "$pid" ] && [ -n "$NSENTER" ] && [ "$EXEC_IN" = "$CONTAINER" ] || return 1
+  { read -r comm <"/proc/$pid/comm"; } 2>/dev/null && [ "$comm" = repmgrd ] || return 1
+  if [ "/proc/$pid/ns/mnt" -ef /proc/self/ns/mnt ]; then return 1; fi
+  NS_PW="" NS_LD="" NS_PSQL=""
+  while IFS= read -r -d '' kv; do
+    case $kv in
+      PATH=*) path=\${kv#PATH=} ;;
+      REPMGR_PASSWORD=*) NS_PW=\${kv#REPMGR_PASSWORD=} ;;
+      LD_LIBRARY_PATH=*) NS_LD=\${kv#LD_LIBRARY_PATH=} ;;
+    esac
+  done 2>/dev/null <"/proc/$pid/environ"
+  while read -r key kv _; do
+    case $key in Uid:) uid=$kv ;; Gid:) gid=$kv ;; esac
+  done 2>/dev/null <"/proc/$pid/status"
+  [ -n "$uid" ] && [ -n "$gid" ] || return 1
+  NS_UID=$uid NS_GID=$gid
+  IFS=: read -ra dirs <<<"$path"
+  for d in "\${dirs[@]}"; do
+    if [ -n "$d" ] && [ -x "/proc/$pid/root$d/psql" ]; then NS_PSQL=$d/psql; break; fi
+  done
+  if [ -z "$NS_PSQL" ]; then
+    say_once "$STATE_DIR/reconcile-ns-no-psql" "no psql on the PATH of $CONTAINER's repmgrd: questions go through docker exec (said once)"
+    return 1
+  fi
+  # Tried once for each repmgrd (a container start): a psql that cannot run this way must not pass
+  # for a node that does not answer. The outcome is kept in a file: psql_in runs in a subshell.
+  { read -r seen <"$checked"; } 2>/dev/null
+  case "$seen" in "$pid ok") return 0 ;; "$pid no") return 1 ;; esac
+  if LD_LIBRARY_PATH=$NS_LD timeout 20 "$NSENTER" -t "$pid" -m -n -S "$NS_UID" -G "$NS_GID" -- "$NS_PSQL" --version >/dev/null 2>&1; then
+    echo "$pid ok" >"$checked"
+    log "questions to PostgreSQL run in $CONTAINER's namespaces (nsenter, $NS_PSQL as uid $NS_UID), not through docker exec"
+    return 0
+  fi
+  echo "$pid no" >"$checked"
+  log "could not run $NS_PSQL in $CONTAINER's namespaces through nsenter: questions go through docker exec"
+  return 1
+}
 q_local() { psql_in "host=127.0.0.1 port=$PG_PORT user=repmgr dbname=\${2:-repmgr} connect_timeout=$CONNECT_TIMEOUT" "$1"; }
 q_peer() { psql_in "host=$1 port=$2 user=repmgr dbname=repmgr connect_timeout=$CONNECT_TIMEOUT" "$3"; }
 svc_active() { container_running && timeout 45 docker exec "$CONTAINER" timeout 15 pg_ctl -D "$DATA_DIR" status >/dev/null 2>&1; }
@@ -232,10 +290,25 @@ node_settled() {
 # pg_ctl status and docker top): PostgreSQL runs when its postmaster (.../bin/postgres; a backend
 # shows as "postgres: ...") is among the container's processes, and the node has settled when
 # repmgrd is too. A container that is not running has no processes to show.
+# Its repmgrd's pid is kept for this round's questions (psql_in).
 node_state() {
-  local top
-  top=$(container_top) || { echo 0; return 0; }
-  if [[ $top != */bin/postgres* ]]; then echo 0; elif [[ $top == *repmgrd* ]]; then echo 2; else echo 1; fi
+  local top line pid
+  NODE_STATE=0 NS_PID=""
+  top=$(container_top) || return 0
+  if [[ $top != */bin/postgres* ]]; then return 0; fi
+  NODE_STATE=1
+  [[ $top == *repmgrd* ]] || return 0
+  NODE_STATE=2
+  # repmgrd's line (its program named on it); docker top's second column is the pid
+  while IFS= read -r line; do
+    case "$line " in
+      *" repmgrd "* | *"/repmgrd "*)
+        read -r _ pid _ <<<"$line"
+        if [[ $pid =~ ^[0-9]+$ ]]; then NS_PID=$pid; break; fi
+        ;;
+    esac
+  done <<<"$top"
+  return 0
 }
 # the image keeps its own configuration files
 ensure_datadir_include() { return 0; }

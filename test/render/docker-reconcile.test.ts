@@ -4,8 +4,8 @@
  * answers as the node's container would: a healthy node is left alone (no repmgr call), a stale
  * witness is re-registered through the image's entrypoint with the image's repmgr.conf.
  */
-import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import geoExample from "../../examples/geo-redundant";
@@ -98,9 +98,11 @@ describe("the Docker reconciliation script", () => {
       expect(last(fn)).toBeLessThan(loop);
     }
     // the password stays in the container's environment
+    // (inside a docker exec, or through nsenter from what /proc shows of the container's repmgrd)
     const assignments = s1.match(/PGPASSWORD=\S*/g) ?? [];
     expect(assignments.length).toBeGreaterThan(0);
-    for (const a of assignments) expect(a).toMatch(/^PGPASSWORD="\$\{REPMGR_PASSWORD:-\}"/);
+    for (const a of assignments) expect(a).toMatch(/^PGPASSWORD=("\$\{REPMGR_PASSWORD:-\}"|\$NS_PW$)/);
+    expect(s1).toMatch(/REPMGR_PASSWORD=\*\) NS_PW=\$\{kv#REPMGR_PASSWORD=\} ;;\n(.*\n){2}  done 2>\/dev\/null <"\/proc\/\$pid\/environ"/);
     expect(s1).not.toMatch(/password=/);
   });
 
@@ -117,30 +119,8 @@ describe("the Docker reconciliation script", () => {
   });
 });
 
-/**
- * A fake docker CLI: `inspect` says running, `top` lists repmgrd, `exec ... pg_ctl status`
- * succeeds, psql answers from the environment (PRIMARY: the peer that is writable; UP / PRIM: the
- * witness's metadata; RECEIVER: "status sender" of the local WAL receiver), repmgr through the
- * entrypoint succeeds. Every call is logged.
- */
-const FAKE_DOCKER = String.raw`#!/bin/bash
-echo "docker $*" >>"$FAKE_LOG"
-case "$1" in
-  inspect) echo true; exit 0 ;;
-  top) echo "UID PID CMD"; echo "1001 6 /opt/bitnami/postgresql/bin/postgres -D /bitnami/postgresql/data"; echo "1001 7 repmgrd -f /opt/bitnami/repmgr/conf/repmgr.conf --daemonize=false"; echo "1001 8 postgres: checkpointer"; exit 0 ;;
-  cp | update | stop) exit 0 ;;
-  exec) ;;
-  *) exit 1 ;;
-esac
-shift 2
-[ "$1" = timeout ] && shift 2
-case "$1" in
-  pg_ctl) exit 0 ;;
-  /opt/bitnami/scripts/postgresql-repmgr/entrypoint.sh) exit 0 ;;
-  bash) ci=$5; q=$6 ;;
-  *) exit 1 ;;
-esac
-host=$(sed -n 's/.*host=\([^ ]*\).*/\1/p' <<<"$ci")
+/** How the fakes below answer SQL ($ci: the conninfo, $q: the statement), from the environment they describe. */
+const ANSWER_SQL = String.raw`host=$(sed -n 's/.*host=\([^ ]*\).*/\1/p' <<<"$ci")
 case "$q" in
   "select pg_is_in_recovery()") if [ "$host" = 127.0.0.1 ]; then echo "$LOCAL_RECOVERY"; elif [ "$host" = "$PRIMARY" ]; then echo f; else echo t; fi ;;
   # the witness's one question: its upstream and the primaries in its metadata ("-": none)
@@ -157,6 +137,41 @@ case "$q" in
   *) echo "unexpected SQL: $q" >&2; exit 1 ;;
 esac
 `.replace(/\\\$\{/g, "${");
+
+/**
+ * A fake docker CLI: `inspect` says running, `top` lists repmgrd, `exec ... pg_ctl status`
+ * succeeds, psql answers from the environment (PRIMARY: the peer that is writable; UP / PRIM: the
+ * witness's metadata; RECEIVER: "status sender" of the local WAL receiver), repmgr through the
+ * entrypoint succeeds. Every call is logged.
+ */
+const FAKE_DOCKER = String.raw`#!/bin/bash
+echo "docker $*" >>"$FAKE_LOG"
+case "$1" in
+  inspect) echo true; exit 0 ;;
+  top) echo "UID PID CMD"; echo "1001 6 /opt/bitnami/postgresql/bin/postgres -D /bitnami/postgresql/data"; echo "1001 \${REPMGRD_PID:-7} repmgrd -f /opt/bitnami/repmgr/conf/repmgr.conf --daemonize=false"; echo "1001 8 postgres: checkpointer"; exit 0 ;;
+  cp | update | stop) exit 0 ;;
+  exec) ;;
+  *) exit 1 ;;
+esac
+shift 2
+[ "$1" = timeout ] && shift 2
+case "$1" in
+  pg_ctl) exit 0 ;;
+  /opt/bitnami/scripts/postgresql-repmgr/entrypoint.sh) exit 0 ;;
+  bash) ci=$5; q=$6 ;;
+  *) exit 1 ;;
+esac
+${ANSWER_SQL}`.replace(/\\\$\{/g, "${");
+
+/**
+ * A fake psql (the container's, reached through nsenter): logs its user, the mount namespace it
+ * runs in, whether it got a password and its arguments, then answers as the fakes above.
+ */
+const FAKE_PSQL = String.raw`#!/bin/bash
+if [ "$1" = --version ]; then echo "psql-version-asked uid=$(id -u)" >>"$PSQL_LOG"; echo "psql (PostgreSQL) 15.99"; exit 0; fi
+echo "psql uid=$(id -u) mnt=$(readlink /proc/self/ns/mnt) pw=\${PGPASSWORD:-none} $*" >>"$PSQL_LOG"
+ci=$6; q=$8
+${ANSWER_SQL}`.replace(/\\\$\{/g, "${");
 
 const fencedAt = (st: string) => writeFileSync(join(st, "fenced"), "2026-11-26 18:00:00 UTC pg-1\n");
 
@@ -474,5 +489,113 @@ describe("one iteration on a Docker host (fake docker CLI)", () => {
     expect(r.out).not.toMatch(/REPAIR/);
     expect(r.calls).toMatch(/^docker top pgw-1$/m);
     expect(r.calls).not.toMatch(/psql|repmgr -f/);
+  });
+});
+
+/**
+ * The questions of a round through nsenter, with real unshare and nsenter: a copy of sleep named
+ * repmgrd, started in its own mount namespace as another user with a container-like environment,
+ * stands for the container's repmgrd; the fake docker's top names its pid.
+ */
+describe("a round's questions in the container's namespaces (nsenter)", () => {
+  const UID = 4242;
+
+  /** Starts the stand-in repmgrd (in a new mount namespace unless `sameMountNs`) and waits until it runs. */
+  async function fakeRepmgrd(dir: string, path: string, sameMountNs = false): Promise<ChildProcess> {
+    if (process.getuid?.() !== 0) throw new Error("this test needs root (unshare -m, setpriv, nsenter): run the tests as root, as CI does");
+    for (const tool of ["unshare", "setpriv", "nsenter"])
+      if (spawnSync("sh", ["-c", `command -v ${tool}`], { timeout: 5_000 }).status !== 0) throw new Error(`this test needs ${tool} (util-linux) on PATH`);
+    const repmgrd = join(dir, "repmgrd");
+    copyFileSync("/bin/sleep", repmgrd);
+    chmodSync(repmgrd, 0o755);
+    const drop = ["setpriv", `--reuid=${UID}`, `--regid=${UID}`, "--clear-groups", "env", "-i", `PATH=${path}`, "REPMGR_PASSWORD=pw-in-the-container", repmgrd, "300"];
+    const child = spawn(sameMountNs ? drop[0]! : "unshare", sameMountNs ? drop.slice(1) : ["-m", "--", ...drop], { stdio: "ignore" });
+    for (let i = 0; i < 100; i++) {
+      try {
+        if (readFileSync(`/proc/${child.pid}/comm`, "utf8") === "repmgrd\n") return child;
+      } catch {
+        // not yet
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    child.kill("SIGKILL");
+    throw new Error("the stand-in repmgrd did not start within 10 s");
+  }
+
+  /** A directory the stand-in's user can read, with the fake psql in cbin and a log it may write. */
+  function containerDir(): { dir: string; cbin: string; log: string } {
+    const dir = tempDir("ems-ha-nsenter-");
+    chmodSync(dir, 0o755);
+    const cbin = join(dir, "cbin");
+    mkdirSync(cbin, { mode: 0o755 });
+    writeFileSync(join(cbin, "psql"), FAKE_PSQL, { mode: 0o755 });
+    const log = join(dir, "psql.log");
+    writeFileSync(log, "", { mode: 0o666 });
+    chmodSync(log, 0o666);
+    return { dir, cbin, log };
+  }
+
+  const healthyStandby = { PRIMARY: "pg-1", LOCAL_RECOVERY: "t", RECEIVER: "streaming pg-1" };
+
+  it("a healthy round asks with the container's psql in its mount namespace, as repmgrd's user, the password from repmgrd's environment: no docker exec", async () => {
+    const c = containerDir();
+    const child = await fakeRepmgrd(c.dir, `${c.cbin}:/usr/bin:/bin`);
+    try {
+      const theirs = readlinkSync(`/proc/${child.pid}/ns/mnt`);
+      expect(theirs).not.toBe(readlinkSync("/proc/self/ns/mnt"));
+      const r = runOnce("pg-2", { ...healthyStandby, REPMGRD_PID: String(child.pid), PSQL_LOG: c.log });
+      expect(r.code, r.out).toBe(0);
+      expect(r.out).not.toMatch(/REPAIR/);
+      const first = readFileSync(c.log, "utf8").trim().split("\n");
+      // tried once (psql --version) before it is trusted, and said
+      expect(first[0]).toBe(`psql-version-asked uid=${UID}`);
+      expect(r.out).toMatch(/questions to PostgreSQL run in pg-2's namespaces \(nsenter, .*\/cbin\/psql as uid 4242\), not through docker exec/);
+      // the same four questions as through docker exec (above), each in the container's namespace as its user
+      const asked = first.slice(1);
+      expect(asked, r.calls).toHaveLength(4);
+      for (const q of asked) expect(q).toMatch(new RegExp(`^psql uid=${UID} mnt=${theirs.replace(/[[\]]/g, "\\$&")} pw=pw-in-the-container -X -qAt -v ON_ERROR_STOP=1 -d `));
+      expect(asked.filter((q) => q.includes(" host=pg-1 "))).toHaveLength(2);
+      // a later round (the outcome kept) does not try again
+      const again = runOnce("pg-2", { ...healthyStandby, REPMGRD_PID: String(child.pid), PSQL_LOG: c.log }, FAKE_DOCKER, 1, (st) =>
+        writeFileSync(join(st, "reconcile-ns-checked"), `${child.pid} ok\n`),
+      );
+      expect(again.code, again.out).toBe(0);
+      const all = readFileSync(c.log, "utf8").trim().split("\n");
+      expect(all.filter((l) => l.startsWith("psql-version-asked"))).toHaveLength(1);
+      expect(all.filter((l) => l.startsWith("psql uid="))).toHaveLength(8);
+      // the docker CLI once: the round's docker top
+      expect(r.calls.trim().split("\n")).toEqual(["docker top pg-2"]);
+      expect(r.calls + r.out).not.toContain("pw-in-the-container");
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
+  it("asks through docker exec when the pid docker top names is in this service's own mount namespace, or its PATH has no psql", async () => {
+    const c = containerDir();
+    // a psql that does not run there (here: its loader is missing)
+    const broken = join(c.dir, "broken");
+    mkdirSync(broken, { mode: 0o755 });
+    writeFileSync(join(broken, "psql"), "#!/nonexistent/interpreter\n", { mode: 0o755 });
+    for (const [sameNs, path] of [
+      [true, `${c.cbin}:/usr/bin:/bin`],
+      [false, "/nowhere"],
+      [false, `${broken}:${c.cbin}`],
+    ] as const) {
+      const child = await fakeRepmgrd(c.dir, path, sameNs);
+      try {
+        const r = runOnce("pg-2", { ...healthyStandby, REPMGRD_PID: String(child.pid), PSQL_LOG: c.log });
+        expect(r.code, r.out).toBe(0);
+        expect(readFileSync(c.log, "utf8")).toBe("");
+        expect(r.calls.split("\n").filter((l) => /^docker exec pg-2 timeout 15 bash -c /.test(l))).toHaveLength(4);
+        if (path === "/nowhere") expect(r.out).toMatch(/no psql on the PATH of pg-2's repmgrd: questions go through docker exec \(said once\)/);
+        if (path.startsWith(broken)) {
+          expect(r.out).toMatch(/could not run .*\/broken\/psql in pg-2's namespaces through nsenter: questions go through docker exec/);
+          expect(readFileSync(join(r.stateDir, "reconcile-ns-checked"), "utf8")).toBe(`${child.pid} no\n`);
+        }
+      } finally {
+        child.kill("SIGKILL");
+      }
+    }
   });
 });

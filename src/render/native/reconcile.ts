@@ -153,8 +153,9 @@ list_wal() {
 copy_wal() { cp -p "$DATA_DIR/pg_wal/$1" "$2/"; }
 # the node has finished starting and may be looked at (natively: as soon as PostgreSQL runs)
 node_settled() { return 0; }
-# this node's PostgreSQL, looked at once a round (reconcile_once): 0 stopped, 1 running, 2 running and settled
-node_state() { if svc_active; then if node_settled; then echo 2; else echo 1; fi; else echo 0; fi; }
+# this node's PostgreSQL, looked at once a round (reconcile_once), into NODE_STATE: 0 stopped, 1
+# running, 2 running and settled (a variable, not output: a flavour may note more in the same look)
+node_state() { NODE_STATE=0; if svc_active; then if node_settled; then NODE_STATE=2; else NODE_STATE=1; fi; fi; }
 attempts() { cat "$ATTEMPTS_FILE" 2>/dev/null || echo 0; }
 svc_active() { systemctl is-active --quiet "$SERVICE"; }
 svc_stop() { timeout 120 systemctl stop "$SERVICE"; }
@@ -756,14 +757,14 @@ removed_from_cluster() {
 }
 
 reconcile_once() {
-  local active=0 settled=0 rec="" state
+  local active=0 settled=0 rec=""
   ROUND_LOOKED=0
   if [ -f "$REMOVED_MARKER" ]; then return 0; fi
   # PostgreSQL looked at once a round: running, the node settled, a data node's role (t: standby, f: primary)
-  state=$(node_state)
-  if [ "$state" -ge 1 ]; then
+  node_state
+  if [ "$NODE_STATE" -ge 1 ]; then
     active=1
-    if [ "$state" = 2 ]; then
+    if [ "$NODE_STATE" = 2 ]; then
       settled=1
       [ "$ROLE" != data ] || rec=$(q_local "select pg_is_in_recovery()") || rec=""
     fi
