@@ -102,7 +102,7 @@ describe("the Docker reconciliation script", () => {
     const assignments = s1.match(/PGPASSWORD=\S*/g) ?? [];
     expect(assignments.length).toBeGreaterThan(0);
     for (const a of assignments) expect(a).toMatch(/^PGPASSWORD=("\$\{REPMGR_PASSWORD:-\}"|\$NS_PW$)/);
-    expect(s1).toMatch(/REPMGR_PASSWORD=\*\) NS_PW=\$\{kv#REPMGR_PASSWORD=\} ;;\n(.*\n){2}  done 2>\/dev\/null <"\/proc\/\$pid\/environ"/);
+    expect(s1).toMatch(/REPMGR_PASSWORD=\*\) NS_PW=\$\{kv#REPMGR_PASSWORD=\} ;;\n(.*\n){2} {2}done 2>\/dev\/null <"\/proc\/\$pid\/environ"/);
     expect(s1).not.toMatch(/password=/);
   });
 
@@ -508,7 +508,18 @@ describe("a round's questions in the container's namespaces (nsenter)", () => {
     const repmgrd = join(dir, "repmgrd");
     copyFileSync("/bin/sleep", repmgrd);
     chmodSync(repmgrd, 0o755);
-    const drop = ["setpriv", `--reuid=${UID}`, `--regid=${UID}`, "--clear-groups", "env", "-i", `PATH=${path}`, "REPMGR_PASSWORD=pw-in-the-container", repmgrd, "300"];
+    const drop = [
+      "setpriv",
+      `--reuid=${UID}`,
+      `--regid=${UID}`,
+      "--clear-groups",
+      "env",
+      "-i",
+      `PATH=${path}`,
+      "REPMGR_PASSWORD=pw-in-the-container",
+      repmgrd,
+      "300",
+    ];
     const child = spawn(sameMountNs ? drop[0]! : "unshare", sameMountNs ? drop.slice(1) : ["-m", "--", ...drop], { stdio: "ignore" });
     for (let i = 0; i < 100; i++) {
       try {
@@ -553,7 +564,8 @@ describe("a round's questions in the container's namespaces (nsenter)", () => {
       // the same four questions as through docker exec (above), each in the container's namespace as its user
       const asked = first.slice(1);
       expect(asked, r.calls).toHaveLength(4);
-      for (const q of asked) expect(q).toMatch(new RegExp(`^psql uid=${UID} mnt=${theirs.replace(/[[\]]/g, "\\$&")} pw=pw-in-the-container -X -qAt -v ON_ERROR_STOP=1 -d `));
+      for (const q of asked)
+        expect(q).toMatch(new RegExp(`^psql uid=${UID} mnt=${theirs.replace(/[[\]]/g, "\\$&")} pw=pw-in-the-container -X -qAt -v ON_ERROR_STOP=1 -d `));
       expect(asked.filter((q) => q.includes(" host=pg-1 "))).toHaveLength(2);
       // a later round (the outcome kept) does not try again
       const again = runOnce("pg-2", { ...healthyStandby, REPMGRD_PID: String(child.pid), PSQL_LOG: c.log }, FAKE_DOCKER, 1, (st) =>
