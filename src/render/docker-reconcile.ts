@@ -131,17 +131,22 @@ psql_in() {
   pg_run 15 bash -c 'PGPASSWORD="\${REPMGR_PASSWORD:-}" exec psql -X -qAt -v ON_ERROR_STOP=1 -d "$1" -c "$2"' _ "$1" "$2" 2>/dev/null
 }
 NSENTER=$(command -v nsenter 2>/dev/null) || NSENTER=""
+# ns_is_repmgrd PID: a process named repmgrd in another mount namespace than this service's (a container's)
+ns_is_repmgrd() {
+  local comm=""
+  [ -n "$1" ] || return 1
+  { read -r comm <"/proc/$1/comm"; } 2>/dev/null && [ "$comm" = repmgrd ] || return 1
+  ! [ "/proc/$1/ns/mnt" -ef /proc/self/ns/mnt ]
+}
 # repmgrd's pid as the host sees it, from this round's docker top (node_state); empty: not known
 NS_PID=""
 # ns_ready: whether NS_PID is still the container's repmgrd (its name; another mount namespace
 # than this service's) with a psql on its PATH that runs there, read from /proc with no program
 # started (but psql --version once for each repmgrd). Sets NS_PSQL, NS_PW, NS_LD, NS_UID, NS_GID.
 ns_ready() {
-  local pid=$NS_PID comm="" kv path="" d key uid="" gid="" seen="" checked="$STATE_DIR/reconcile-ns-checked"
+  local pid=$NS_PID kv path="" d key uid="" gid="" seen="" checked="$STATE_DIR/reconcile-ns-checked"
   local -a dirs
-  [ -n "$pid" ] && [ -n "$NSENTER" ] && [ "$EXEC_IN" = "$CONTAINER" ] || return 1
-  { read -r comm <"/proc/$pid/comm"; } 2>/dev/null && [ "$comm" = repmgrd ] || return 1
-  if [ "/proc/$pid/ns/mnt" -ef /proc/self/ns/mnt ]; then return 1; fi
+  [ -n "$NSENTER" ] && [ "$EXEC_IN" = "$CONTAINER" ] && ns_is_repmgrd "$pid" || return 1
   NS_PW="" NS_LD="" NS_PSQL=""
   while IFS= read -r -d '' kv; do
     case $kv in
@@ -290,9 +295,14 @@ node_settled() {
 # pg_ctl status and docker top): PostgreSQL runs when its postmaster (.../bin/postgres; a backend
 # shows as "postgres: ...") is among the container's processes, and the node has settled when
 # repmgrd is too. A container that is not running has no processes to show.
-# Its repmgrd's pid is kept for this round's questions (psql_in).
+# Its repmgrd's pid is kept for the round's questions (psql_in) and for the next round: while that
+# process lives on (still_running) no docker top is needed.
 node_state() {
   local top line pid
+  if [ "$EXEC_IN" = "$CONTAINER" ] && still_running; then
+    NODE_STATE=2
+    return 0
+  fi
   NODE_STATE=0 NS_PID=""
   top=$(container_top) || return 0
   if [[ $top != */bin/postgres* ]]; then return 0; fi
@@ -309,6 +319,19 @@ node_state() {
     esac
   done <<<"$top"
   return 0
+}
+# still_running: whether the repmgrd an earlier round found (NS_PID) runs on, and the postmaster
+# that the data directory's postmaster.pid names runs too (looked up in the container's own /proc,
+# through /proc/<repmgrd>/root): then the container still runs, settled, with PostgreSQL, and a
+# round needs no docker call at all. A stopped PostgreSQL removes postmaster.pid; a restarted
+# container has another repmgrd.
+still_running() {
+  local pid=$NS_PID pm="" comm=""
+  ns_is_repmgrd "$pid" || return 1
+  { read -r pm <"/proc/$pid/root$DATA_DIR/postmaster.pid"; } 2>/dev/null
+  [[ $pm =~ ^[0-9]+$ ]] || return 1
+  { read -r comm <"/proc/$pid/root/proc/$pm/comm"; } 2>/dev/null
+  [ "$comm" = postgres ]
 }
 # the image keeps its own configuration files
 ensure_datadir_include() { return 0; }
@@ -430,6 +453,8 @@ export function renderDockerReconcileInstallScript(d: Deployment, node: DbNodeCo
       sh`mkdir -p ${STATE_DIR}`,
       "# Installed for a member: a retirement from an earlier removal of this node no longer applies.",
       sh`rm -f ${STATE_DIR}/removed ${STATE_DIR}/registered`,
+      "# A new script tries nsenter again (what it found for the running repmgrd is kept in this file).",
+      sh`rm -f ${STATE_DIR}/reconcile-ns-checked`,
       heredoc(sh`install_file ${DOCKER_RECONCILE_SCRIPT} 0755`, EOF, renderDockerReconcileScript(d, node)),
       heredoc(sh`install_file ${DOCKER_RECONCILE_UNIT} 0644`, EOF, renderDockerReconcileUnit(d.topology)),
       'if [ "$changed" = 1 ]; then systemctl daemon-reload; fi',

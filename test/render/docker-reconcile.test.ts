@@ -116,6 +116,9 @@ describe("the Docker reconciliation script", () => {
     expect(install).toContain(`install_file ${DOCKER_RECONCILE_UNIT} 0644 <<'EMS_HA_EOF'`);
     expect(install).toContain(renderDockerReconcileScript(d, node("pg-2")).trimEnd());
     expect(install).toMatch(/if \[ "\$changed" = 1 \]; then systemctl restart ems-ha-reconcile; else systemctl start ems-ha-reconcile; fi/);
+    // a new script tries nsenter again
+    expect(install.indexOf("rm -f /var/lib/ems-ha/reconcile-ns-checked")).toBeGreaterThan(0);
+    expect(install.indexOf("rm -f /var/lib/ems-ha/reconcile-ns-checked")).toBeLessThan(install.indexOf("systemctl restart ems-ha-reconcile"));
   });
 });
 
@@ -579,6 +582,66 @@ describe("a round's questions in the container's namespaces (nsenter)", () => {
       expect(r.calls.trim().split("\n")).toEqual(["docker top pg-2"]);
       expect(r.calls + r.out).not.toContain("pw-in-the-container");
     } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
+  it("a later round of the same service asks Docker nothing while that repmgrd and the postmaster of postmaster.pid run; it looks with docker top again once either is gone", async () => {
+    const c = containerDir();
+    const child = await fakeRepmgrd(c.dir, `${c.cbin}:/usr/bin:/bin`);
+    const postgres = join(c.dir, "postgres");
+    copyFileSync("/bin/sleep", postgres);
+    chmodSync(postgres, 0o755);
+    const pm = spawn(postgres, ["300"], { stdio: "ignore" });
+    try {
+      const data = join(c.dir, "data");
+      mkdirSync(data);
+      const dir = tempDir("ems-ha-docker-reconcile-");
+      const bin = join(dir, "bin");
+      mkdirSync(bin);
+      writeFileSync(join(bin, "docker"), FAKE_DOCKER, { mode: 0o755 });
+      const text = renderDockerReconcileScript(d, node("pg-2"));
+      writeFileSync(join(dir, "ems-ha-reconcile"), text);
+      const look = 'node_state; echo "state=$NODE_STATE docker=$(grep -c . "$FAKE_LOG")"';
+      const overrides = [
+        ...reconcileStateOverrides(text, dir),
+        `DATA_DIR=${data}`,
+        `echo ${pm.pid} >"$DATA_DIR/postmaster.pid"`,
+        look,
+        look,
+        look,
+        // stopped cleanly: PostgreSQL removes postmaster.pid
+        'rm "$DATA_DIR/postmaster.pid"',
+        look,
+        // crashed: postmaster.pid names a process that is no postmaster
+        `echo ${pm.pid} >"$DATA_DIR/postmaster.pid"`,
+        look,
+        'echo 1 >"$DATA_DIR/postmaster.pid"',
+        look,
+        "exit 0",
+        "",
+      ].join("\n");
+      writeFileSync(join(dir, "overrides.sh"), overrides);
+      const log = join(dir, "calls.log");
+      writeFileSync(log, "");
+      const r = spawnSync("bash", [join(dir, "ems-ha-reconcile")], {
+        env: { PATH: `${bin}:${process.env.PATH}`, EMS_HA_RECONCILE_OVERRIDES: join(dir, "overrides.sh"), FAKE_LOG: log, REPMGRD_PID: String(child.pid) },
+        encoding: "utf8",
+        timeout: 30_000,
+      });
+      expect(r.status, r.stderr).toBe(0);
+      // docker top for the first look, none while both run, one each time the postmaster is not found
+      expect(r.stdout.trim().split("\n")).toEqual([
+        "state=2 docker=1",
+        "state=2 docker=1",
+        "state=2 docker=1",
+        "state=2 docker=2",
+        "state=2 docker=2",
+        "state=2 docker=3",
+      ]);
+      expect(readFileSync(log, "utf8").trim().split("\n")).toEqual(["docker top pg-2", "docker top pg-2", "docker top pg-2"]);
+    } finally {
+      pm.kill("SIGKILL");
       child.kill("SIGKILL");
     }
   });
