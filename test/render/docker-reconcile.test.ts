@@ -22,6 +22,7 @@ import {
   renderDockerReconcileScript,
   renderDockerReconcileUnit,
 } from "../../src/render/docker-reconcile";
+import { which } from "../../lab/lib/preflight";
 import { reconcileStateOverrides } from "../helpers/reconcile";
 import { tempDir } from "../helpers/tmp";
 
@@ -506,8 +507,7 @@ describe("a round's questions in the container's namespaces (nsenter)", () => {
   /** Starts the stand-in repmgrd (in a new mount namespace unless `sameMountNs`) and waits until it runs. */
   async function fakeRepmgrd(dir: string, path: string, sameMountNs = false): Promise<ChildProcess> {
     if (process.getuid?.() !== 0) throw new Error("this test needs root (unshare -m, setpriv, nsenter): run the tests as root, as CI does");
-    for (const tool of ["unshare", "setpriv", "nsenter"])
-      if (spawnSync("sh", ["-c", `command -v ${tool}`], { timeout: 5_000 }).status !== 0) throw new Error(`this test needs ${tool} (util-linux) on PATH`);
+    for (const tool of ["unshare", "setpriv", "nsenter"]) if (!which(tool)) throw new Error(`this test needs ${tool} (util-linux) on PATH`);
     const repmgrd = join(dir, "repmgrd");
     copyFileSync("/bin/sleep", repmgrd);
     chmodSync(repmgrd, 0o755);
