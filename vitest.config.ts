@@ -1,17 +1,27 @@
 import { defineConfig } from "vitest/config";
 
+/**
+ * `npm test` (and CI): everything under test/ except the long lab drills in test/drills/, which
+ * `npm run test:drills` runs (vitest.drills.config.ts). Why the split, and what each tier covers:
+ * docs/lab.md, "Two tiers of lab tests".
+ */
+export const shared = {
+  // Names any test that holds a worker's event loop for long (see the file).
+  setupFiles: ["test/helpers/loop-watch.ts", "test/helpers/standin-first.mjs"],
+  testTimeout: 60_000,
+  hookTimeout: 600_000,
+  pool: "forks" as const,
+  // Two test files at a time on a 2-core machine (vitest's default there is one): the lab tests
+  // mostly wait on their hosts, and each lab has its own subnet, so two run side by side.
+  maxWorkers: 2,
+  minWorkers: 1,
+  reporters: ["default"],
+};
+
 export default defineConfig({
   test: {
+    ...shared,
     include: ["test/**/*.test.ts"],
-    // Names any test that holds a worker's event loop for long (see the file).
-    setupFiles: ["test/helpers/loop-watch.ts", "test/helpers/standin-first.mjs"],
-    testTimeout: 60_000,
-    hookTimeout: 600_000,
-    pool: "forks",
-    // Two test files at a time on a 2-core machine (vitest's default there is one): the lab tests
-    // mostly wait on their hosts, and each lab has its own subnet, so two run side by side.
-    maxWorkers: 2,
-    minWorkers: 1,
-    reporters: ["default"],
+    exclude: ["test/drills/**", "**/node_modules/**"],
   },
 });

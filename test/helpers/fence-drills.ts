@@ -1,5 +1,5 @@
 /**
- * What the fence lab tests (test/lab/heal-fence.test.ts natively, test/lab/docker-fence.test.ts on
+ * What the fence lab tests (test/drills/heal-fence.test.ts natively, test/drills/docker-fence.test.ts on
  * Docker) do between drills and assert after a cancelled election, written once.
  */
 import { join } from "node:path";

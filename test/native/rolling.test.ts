@@ -2,7 +2,7 @@
  * The rolling restart (issue 14 item 5): the Terraform order of its steps, and what the
  * generated script decides on each node, run in bash with the commands that touch PostgreSQL,
  * systemd and SSH replaced by functions (EMS_HA_ROLLING_OVERRIDES) that read a simulated cluster
- * from files and record what would run. The real thing runs in test/lab/rolling-restart.test.ts.
+ * from files and record what would run. The real thing runs in test/drills/rolling-restart.test.ts.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";

@@ -3,7 +3,7 @@
  * and the node states they lead to): the order that keeps every acknowledged row (clean shutdown,
  * target past the shutdown checkpoint, then promotion), the way back when the target does not catch
  * up, the dry run that changes nothing, and the refusals. The lab test
- * (test/lab/docker-ops.test.ts) runs it for real under a writer.
+ * (test/drills/docker-ops.test.ts) runs it for real under a writer.
  */
 import { describe, expect, it } from "vitest";
 import { parseDeployment } from "../../src/config/parse";
