@@ -5,7 +5,7 @@
  * witness is re-registered through the image's entrypoint with the image's repmgr.conf.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import geoExample from "../../examples/geo-redundant";
@@ -508,7 +508,11 @@ describe("a round's questions in the container's namespaces (nsenter)", () => {
   async function fakeRepmgrd(dir: string, path: string, sameMountNs = false): Promise<ChildProcess> {
     if (process.getuid?.() !== 0) throw new Error("this test needs root (unshare -m, setpriv, nsenter): run the tests as root, as CI does");
     for (const tool of ["unshare", "setpriv", "nsenter"]) if (!which(tool)) throw new Error(`this test needs ${tool} (util-linux) on PATH`);
-    const repmgrd = join(dir, "repmgrd");
+    // a directory of its own per start: the binary of one killed a moment ago may still be running
+    // (SIGKILL is not synchronous), and writing over it then fails with ETXTBSY
+    const own = mkdtempSync(join(dir, "repmgrd-"));
+    chmodSync(own, 0o755);
+    const repmgrd = join(own, "repmgrd");
     copyFileSync("/bin/sleep", repmgrd);
     chmodSync(repmgrd, 0o755);
     const drop = [
