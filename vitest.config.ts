@@ -1,4 +1,4 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 /**
  * `npm test` (and CI): everything under test/ except the long lab drills in test/drills/, which
@@ -22,6 +22,6 @@ export default defineConfig({
   test: {
     ...shared,
     include: ["test/**/*.test.ts"],
-    exclude: ["test/drills/**", "**/node_modules/**"],
+    exclude: [...configDefaults.exclude, "test/drills/**"],
   },
 });

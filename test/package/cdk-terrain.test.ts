@@ -6,10 +6,11 @@
  * Installs cdktn 0.24.0 and constructs 10.7.2 (cdktn's peer range is >=10.6.0 <10.8.0) from the
  * npm registry or the local npm cache into a temporary directory; needs npm.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { filesUnder } from "../helpers/files";
 import { REPO_ROOT, requireTool, run } from "./pack";
 
 const CDKTN_VERSION = "0.24.0";
@@ -17,10 +18,7 @@ const CONSTRUCTS_FOR_CDKTN = "10.7.2";
 
 /** Files of the tree that a cdktn port keeps: everything but what needs @cdktf/provider-docker. */
 function portableFiles(): string[] {
-  const list = (dir: string): string[] =>
-    readdirSync(join(REPO_ROOT, dir), { withFileTypes: true }).flatMap((e) =>
-      e.isDirectory() ? list(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : [],
-    );
+  const list = (dir: string): string[] => filesUnder(REPO_ROOT, dir, ".ts");
   // A file needs the docker provider bindings when it, or a local module it imports, imports them.
   const needsDocker = (f: string, seen = new Set<string>([f])): boolean => {
     const text = readFileSync(join(REPO_ROOT, f), "utf8");

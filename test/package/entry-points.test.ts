@@ -4,10 +4,10 @@
  * ems-ha/render, ems-ha/constructs), and the root entry point (ems-ha) re-exports all three.
  * A new module that is not added to its barrel fails here, naming it.
  */
-import { readdirSync } from "node:fs";
-import { join, relative } from "node:path";
+import { basename, join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 import * as root from "../../index";
+import { filesUnder } from "../helpers/files";
 import { REPO_ROOT } from "./pack";
 
 const BARRELS = [
@@ -17,9 +17,7 @@ const BARRELS = [
 ] as const;
 
 function modulesUnder(dir: string): string[] {
-  return readdirSync(join(REPO_ROOT, dir), { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? modulesUnder(join(dir, e.name)) : e.name.endsWith(".ts") && e.name !== "index.ts" ? [join(dir, e.name)] : [],
-  );
+  return filesUnder(REPO_ROOT, dir, ".ts").filter((f) => basename(f) !== "index.ts");
 }
 
 describe("entry points", () => {

@@ -4,17 +4,12 @@
  * vitest itself (`vitest list --filesOnly` with each configuration), so a pattern that drops a file
  * from both tiers, or runs a drill in CI, fails here. Every drill is listed in the docs' table.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { spawnAsync } from "../../src/spawn-async";
+import { filesUnder } from "../helpers/files";
 import { REPO_ROOT } from "./pack";
-
-function testFilesUnder(dir: string): string[] {
-  return readdirSync(join(REPO_ROOT, dir), { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? testFilesUnder(join(dir, e.name)) : e.name.endsWith(".test.ts") ? [join(dir, e.name)] : [],
-  );
-}
 
 async function listed(config: string): Promise<string[]> {
   const vitest = join(REPO_ROOT, "node_modules", ".bin", "vitest");
@@ -29,7 +24,7 @@ async function listed(config: string): Promise<string[]> {
 }
 
 describe("test tiers", () => {
-  const all = testFilesUnder("test").sort();
+  const all = filesUnder(REPO_ROOT, "test", ".test.ts").sort();
   const drills = all.filter((f) => f.startsWith("test/drills/"));
 
   it("npm test runs every test file but the drills; npm run test:drills runs exactly the drills", async () => {
@@ -44,10 +39,14 @@ describe("test tiers", () => {
 
   it("docs/lab.md lists every drill in its table, and the README names npm run test:drills", () => {
     const doc = readFileSync(join(REPO_ROOT, "docs", "lab.md"), "utf8");
-    const section = doc.slice(doc.indexOf("## Two tiers of lab tests"), doc.indexOf("\n## ", doc.indexOf("## Two tiers of lab tests") + 5));
-    const missing = drills.map((f) => f.slice("test/drills/".length)).filter((name) => !section.includes(`| \`${name}\` |`));
-    expect(missing, "add these to docs/lab.md's table of drills").toEqual([]);
+    const start = doc.indexOf("## Two tiers of lab tests");
+    expect(start, 'docs/lab.md has no "## Two tiers of lab tests" section').toBeGreaterThanOrEqual(0);
+    const section = doc.slice(start, doc.indexOf("\n## ", start + 5));
     const rows = [...section.matchAll(/^\| `([a-z0-9-]+\.test\.ts)` \|/gm)].map((m) => `test/drills/${m[1]}`);
+    expect(
+      drills.filter((f) => !rows.includes(f)),
+      "add these to docs/lab.md's table of drills",
+    ).toEqual([]);
     expect(
       rows.filter((f) => !drills.includes(f)),
       "rows of docs/lab.md's table with no such drill",

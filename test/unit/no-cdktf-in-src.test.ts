@@ -4,18 +4,13 @@
  * stacks/). That keeps `ems-ha/config` and `ems-ha/render` usable without cdktf and a move to
  * another CDK (docs/cdk-terrain.md) confined to constructs/ and stacks/.
  */
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { describe, expect, it } from "vitest";
+import { filesUnder } from "../helpers/files";
 
 const SRC = resolve(__dirname, "..", "..", "src");
 const FORBIDDEN_PACKAGES = /^(cdktf|cdktf-cli|cdktn|cdktn-cli|constructs|@cdktf\/.+|@cdktn\/.+)(\/.*)?$/;
-
-function tsFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? tsFiles(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : [],
-  );
-}
 
 /** Module specifiers of import/export-from/require/import() in a TypeScript source. */
 export function moduleSpecifiers(source: string): string[] {
@@ -57,7 +52,7 @@ describe("src/ is free of cdktf", () => {
   });
 
   it("has no file under src/ that imports cdktf, constructs, @cdktf/* or code outside src/", () => {
-    const files = tsFiles(SRC);
+    const files = filesUnder(SRC, ".", ".ts").map((f) => join(SRC, f));
     expect(files.length).toBeGreaterThan(10);
     const problems = files.flatMap((f) =>
       moduleSpecifiers(readFileSync(f, "utf8")).flatMap((s) => {
