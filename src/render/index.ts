@@ -12,6 +12,7 @@ export * from "./docker-host";
 export * from "./docker-reconcile";
 export * from "./election-repair";
 export * from "./ems-services";
+export * from "./failover-validation";
 export * from "./fortios";
 export * from "./installer";
 export * from "./pgtune";

@@ -220,6 +220,20 @@ describe("repmgr.conf", () => {
     expect(w.get("priority")).toBe("0");
     expect(w.get("node_id")).toBe("3");
   });
+
+  it("has data nodes check the election's result before promoting (failover_validation_command), not the witness", () => {
+    expect(confMap(renderRepmgrConf(d, node1!)).get("failover_validation_command")).toBe("'/usr/local/sbin/ems-ha-validate-failover %n'");
+    expect(confMap(renderRepmgrConf(d, witness!)).has("failover_validation_command")).toBe(false);
+    // the setup script writes the script before the repmgr.conf that names it, on data nodes only
+    const data = renderSetupScript(d, node1!);
+    const main = data.slice(data.indexOf("\nmain() {"));
+    expect(main.indexOf("install_failover_validation")).toBeGreaterThan(0);
+    expect(main.indexOf("install_failover_validation")).toBeLessThan(main.indexOf("configure_files"));
+    expect(data).toContain("install_text /usr/local/sbin/ems-ha-validate-failover 0755 root:root");
+    expect(renderSetupScript(d, witness!)).not.toContain("install_text /usr/local/sbin/ems-ha-validate-failover");
+    const r = spawnSync("bash", ["-n"], { input: data, encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(0);
+  });
 });
 
 describe("repmgrd unit and /etc/default/repmgrd", () => {

@@ -32,6 +32,10 @@ export interface NativeLayout {
   readonly secretDir: `${typeof STATE_DIR}/stage/secrets`;
   readonly setupScript: `${typeof STATE_DIR}/native-setup.sh`;
   readonly reconcileScript: "/usr/local/sbin/ems-ha-reconcile";
+  /** repmgrd's failover_validation_command (docs/reliability.md#two-standbys-promoted-at-once). */
+  readonly validateFailoverScript: "/usr/local/sbin/ems-ha-validate-failover";
+  /** Its one line of state, in repmgrd's runtime directory. */
+  readonly validateFailoverState: "/run/repmgrd/ems-ha-validate-failover.state";
   readonly reconcileUnit: "/etc/systemd/system/ems-ha-reconcile.service";
   readonly sudoersFile: "/etc/sudoers.d/ems-ha-postgres";
   readonly extensionsUpload: `${typeof STATE_DIR}/stage/ems_pg_extensions.tar.gz`;
@@ -61,6 +65,8 @@ export function nativeLayout(pgVersion = 15): NativeLayout {
     secretDir: `${stageDir}/secrets`,
     setupScript: `${STATE_DIR}/native-setup.sh` as const,
     reconcileScript: "/usr/local/sbin/ems-ha-reconcile",
+    validateFailoverScript: "/usr/local/sbin/ems-ha-validate-failover",
+    validateFailoverState: "/run/repmgrd/ems-ha-validate-failover.state",
     reconcileUnit: "/etc/systemd/system/ems-ha-reconcile.service",
     sudoersFile: "/etc/sudoers.d/ems-ha-postgres",
     extensionsUpload: `${stageDir}/ems_pg_extensions.tar.gz`,

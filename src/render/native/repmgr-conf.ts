@@ -6,6 +6,7 @@
 import { failoverTiming } from "../../config/derive";
 import type { Deployment } from "../../config/schema";
 import { UnsafeValueError } from "../escape";
+import { failoverValidationCommand, failoverValidationTiming, renderFailoverValidationScript } from "../failover-validation";
 import { connectTimeout, nativeLayout, nativeSettings, repmgrConninfo, type NativeMember } from "./layout";
 
 export interface RepmgrSetting {
@@ -61,10 +62,23 @@ export function repmgrSettings(d: Deployment, m: NativeMember): RepmgrSetting[] 
     { key: "log_file", value: `${l.repmgrLogDir}/repmgr.log` },
     { key: "log_level", value: s.logLevel },
   ];
+  // The election's winner checks again before it promotes (docs/reliability.md#two-standbys-promoted-at-once).
+  if (m.role === "data") out.push({ key: "failover_validation_command", value: failoverValidationCommand(l.validateFailoverScript) });
   return out;
 }
 
 export function renderRepmgrConf(d: Deployment, m: NativeMember): string {
   const body = repmgrSettings(d, m).map((x) => x.key + "=" + quote(x.value));
   return ["# Managed by ems-ha (native-single-region); changes are overwritten on the next deploy.", ...body].join("\n") + "\n";
+}
+
+/** The script repmgr.conf's failover_validation_command runs on a native data node (as postgres). */
+export function renderNativeFailoverValidation(d: Deployment, m: NativeMember): string {
+  const l = nativeLayout(nativeSettings(d).pgVersion);
+  return renderFailoverValidationScript({
+    psql: `${l.bindir}/psql`,
+    localPort: m.port,
+    stateFile: l.validateFailoverState,
+    ...failoverValidationTiming(d),
+  });
 }

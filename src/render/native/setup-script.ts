@@ -10,7 +10,7 @@ import { renderHbaBlock } from "./pg-hba";
 import { connectTimeout, nativeLayout, nativeMembers, nativeSettings, type NativeMember } from "./layout";
 import { renderPostgresqlDropIn } from "./postgresql-conf";
 import { renderReconcileScript, renderReconcileUnit } from "./reconcile";
-import { renderRepmgrConf } from "./repmgr-conf";
+import { renderNativeFailoverValidation, renderRepmgrConf } from "./repmgr-conf";
 import { renderSynchronousDropIn, synchronousDropInPath } from "./synchronous";
 import { renderRepmgrdDefaults, renderRepmgrdUnit } from "./repmgrd";
 import { SETUP_LIB } from "./setup-lib";
@@ -124,6 +124,10 @@ function repmgrdFiles(d: Deployment): string {
 function reconcileFiles(d: Deployment, m: NativeMember): string {
   const l = nativeLayout(nativeSettings(d).pgVersion);
   return [
+    // repmgr.conf's failover_validation_command (data nodes); written before repmgr.conf names it
+    "install_failover_validation() {",
+    m.role === "data" ? sh`  ${raw(embedFile(l.validateFailoverScript, "0755", "root:root", renderNativeFailoverValidation(d, m)))}` : "  :",
+    "}",
     "install_reconcile_script() {",
     sh`  ${raw(embedFile(l.reconcileScript, "0755", "root:root", renderReconcileScript(d, m)))}`,
     "  RECONCILE_CHANGED=$WROTE",
@@ -255,6 +259,7 @@ prepare() {
   configure_sudoers
   configure_pgpass
   check_membership
+  install_failover_validation
   configure_files
   install_reconcile_script
   apply_pg_changes
@@ -272,6 +277,7 @@ main() {
   configure_sudoers
   configure_pgpass
   check_membership
+  install_failover_validation
   configure_files
   install_reconcile_script
   apply_pg_changes

@@ -1,0 +1,167 @@
+/**
+ * repmgrd's `failover_validation_command`: a check the election's winner runs before it promotes
+ * itself (docs/reliability.md#two-standbys-promoted-at-once). repmgrd's election counts a sibling
+ * standby it could not reach within `connect_timeout` as absent; on a loaded host two standbys can
+ * each miss the other and both promote. This script asks every other data node again, with a longer
+ * timeout and a second try, and refuses the promotion (repmgrd then runs the election again after
+ * `election_rerun_interval`, and follows a node that has become primary meanwhile) when:
+ *
+ * - another data node answers as primary;
+ * - another standby answers whose repmgrd runs and that ranks above this node by repmgr's own
+ *   order (highest received LSN, then highest priority, then lowest node id; priority 0 never);
+ * - a standby does not answer at all, the first time: a node that is only slow answers by the
+ *   rerun. If the same standbys still do not answer at the next election, they are taken as down
+ *   and the node promotes (a real double failure must still fail over).
+ *
+ * One script for both topologies; where it connects and where it keeps its one line of state are
+ * parameters.
+ */
+import { failoverTiming, failoverWindowSeconds } from "../config/derive";
+import type { Deployment } from "../config/schema";
+import { sh } from "./escape";
+import { unescapeBash, shellVars } from "./native/shell";
+
+export interface FailoverValidationOptions {
+  /** psql binary. */
+  readonly psql: string;
+  /** This node's server: the port, and a socket directory or host (absent: libpq's default socket). */
+  readonly localPort: number;
+  readonly localHost?: string;
+  /** Role for the local connection (absent: the OS user repmgrd runs as). */
+  readonly localUser?: string;
+  /** Seconds to wait for the failed primary (asked once: is it back as primary?). */
+  readonly primaryTimeoutSeconds: number;
+  /** Seconds per try for another standby, and how many tries. */
+  readonly peerTimeoutSeconds: number;
+  readonly peerTries: number;
+  /** File (writable by repmgrd's user) where a refusal for standbys that did not answer is remembered. */
+  readonly stateFile: string;
+  /** How long that refusal counts: the next election after it (a rerun) must fall inside. */
+  readonly stateMaxAgeSeconds: number;
+}
+
+/** repmgr.conf's value: repmgrd replaces %n with the candidate's (this node's) id. */
+export function failoverValidationCommand(scriptPath: string): string {
+  return sh`${scriptPath} %n`;
+}
+
+/** The timeouts a deployment's failover timing gives the script. */
+export function failoverValidationTiming(
+  d: Deployment,
+): Pick<FailoverValidationOptions, "primaryTimeoutSeconds" | "peerTimeoutSeconds" | "peerTries" | "stateMaxAgeSeconds"> {
+  const ct = failoverTiming(d).connectTimeoutSeconds;
+  const peerTimeoutSeconds = Math.max(5, 2 * ct);
+  const peerTries = 2;
+  const dataNodes = d.database.nodes.filter((n) => n.role !== "witness").length;
+  // repmgr's election_rerun_interval (15 s), then its failover window again, then this script's own asking.
+  const stateMaxAgeSeconds = 15 + failoverWindowSeconds(d) + dataNodes * peerTries * (peerTimeoutSeconds + 10) + 60;
+  return { primaryTimeoutSeconds: ct, peerTimeoutSeconds, peerTries, stateMaxAgeSeconds };
+}
+
+export function renderFailoverValidationScript(o: FailoverValidationOptions): string {
+  const header = [
+    "#!/bin/bash",
+    "# Managed by ems-ha: repmgrd's failover_validation_command (docs/reliability.md#two-standbys-promoted-at-once).",
+    "# Usage: ems-ha-validate-failover NODE_ID (repmgrd passes %n, this node's id). Exit 0: promote.",
+    "set -uo pipefail",
+    shellVars({
+      PSQL: o.psql,
+      LOCAL_PORT: o.localPort,
+      LOCAL_HOST: o.localHost ?? "",
+      LOCAL_USER: o.localUser ?? "",
+      PRIMARY_TIMEOUT: o.primaryTimeoutSeconds,
+      PEER_TIMEOUT: o.peerTimeoutSeconds,
+      PEER_TRIES: o.peerTries,
+      STATE_FILE: o.stateFile,
+      STATE_MAX_AGE: o.stateMaxAgeSeconds,
+    }),
+  ].join("\n");
+  return header + "\n" + unescapeBash(BODY);
+}
+
+const BODY = String.raw`
+SEP=$'\x1f'
+NODE_ID=\${1:-}
+[[ $NODE_ID =~ ^[0-9]+$ ]] || { echo "usage: ems-ha-validate-failover NODE_ID (got '$NODE_ID')"; exit 2; }
+
+q_local() {
+  local args=(-X -qAt -v ON_ERROR_STOP=1 -F "$SEP" -p "$LOCAL_PORT" -d repmgr)
+  [ -z "$LOCAL_HOST" ] || args+=(-h "$LOCAL_HOST")
+  [ -z "$LOCAL_USER" ] || args+=(-U "$LOCAL_USER")
+  timeout 20 "$PSQL" "\${args[@]}" -c "$1" 2>/dev/null
+}
+
+# one keyword's value of a conninfo (unquoted values only: the toolkit and the image write no others)
+conn_key() {
+  [[ " $2 " =~ [[:space:]]$1=([^[:space:]\']+)[[:space:]] ]] || return 1
+  printf '%s' "\${BASH_REMATCH[1]}"
+}
+
+# ask a peer: conninfo, seconds per try, tries, SQL. The password (if any) goes in the environment.
+q_peer() {
+  local ci=$1 t=$2 n=$3 sql=$4 host port user pw pf i out env
+  host=$(conn_key host "$ci") || return 1
+  port=$(conn_key port "$ci") || port=5432
+  user=$(conn_key user "$ci") || user=repmgr
+  env=(PGHOST="$host" PGPORT="$port" PGUSER="$user" PGDATABASE=repmgr PGCONNECT_TIMEOUT="$t")
+  if pw=$(conn_key password "$ci"); then env+=(PGPASSWORD="$pw"); elif [ -n "\${REPMGR_PASSWORD:-}" ] && [ -z "\${PGPASSWORD:-}" ]; then env+=(PGPASSWORD="$REPMGR_PASSWORD"); fi
+  if pf=$(conn_key passfile "$ci"); then env+=(PGPASSFILE="$pf"); fi
+  for ((i = 1; i <= n; i++)); do
+    if out=$(env "\${env[@]}" timeout $((t + 10)) "$PSQL" -X -qAt -v ON_ERROR_STOP=1 -F "$SEP" -c "$sql" 2>/dev/null); then
+      printf '%s\n' "$out"
+      return 0
+    fi
+  done
+  return 1
+}
+
+lsn_num() { local h=\${1%/*} l=\${1#*/}; echo $(( (16#$h << 32) + 16#$l )); }
+
+mine=$(q_local "select coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())") && [ -n "$mine" ] ||
+  { echo "this node's own server gives no WAL position: not promoting"; exit 1; }
+mine_prio=$(q_local "select priority from repmgr.nodes where node_id = $NODE_ID") && [ -n "$mine_prio" ] ||
+  { echo "node $NODE_ID is not in this node's repmgr.nodes: not promoting"; exit 1; }
+rows=$(q_local "select node_id, node_name, type, priority, conninfo from repmgr.nodes where active and type in ('primary', 'standby') and node_id <> $NODE_ID order by node_id") ||
+  { echo "this node's repmgr.nodes cannot be read: not promoting"; exit 1; }
+
+missing=()
+while IFS="$SEP" read -r id name type prio ci; do
+  [ -n "$id" ] || continue
+  if [ "$type" = primary ]; then t=$PRIMARY_TIMEOUT n=1; else t=$PEER_TIMEOUT n=$PEER_TRIES; fi
+  if ! ans=$(q_peer "$ci" "$t" "$n" "select pg_is_in_recovery(), coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), repmgr.repmgrd_is_running()"); then
+    # the failed primary is expected not to answer
+    [ "$type" = primary ] || missing+=("$name")
+    continue
+  fi
+  IFS="$SEP" read -r rec lsn running <<<"$ans"
+  if [ "$rec" = f ]; then
+    echo "$name (node $id) answers as primary: not promoting this node (repmgrd follows it)"
+    exit 1
+  fi
+  [ "$rec" = t ] && [ -n "$lsn" ] && [ "\${prio:-0}" -gt 0 ] && [ "$running" = t ] || continue
+  if [ "$(lsn_num "$lsn")" -gt "$(lsn_num "$mine")" ] ||
+    { [ "$lsn" = "$mine" ] && { [ "$prio" -gt "$mine_prio" ] || { [ "$prio" -eq "$mine_prio" ] && [ "$id" -lt "$NODE_ID" ]; }; }; }; then
+    echo "$name (node $id, LSN $lsn, priority $prio) ranks above this node (LSN $mine, priority $mine_prio): not promoting this node"
+    exit 1
+  fi
+done <<<"$rows"
+
+if [ "\${#missing[@]}" -gt 0 ]; then
+  absent="\${missing[*]}"
+  now=$(date +%s)
+  if read -r at was <"$STATE_FILE" 2>/dev/null && [ "$was" = "$absent" ] && [[ $at =~ ^[0-9]+$ ]] && [ $((now - at)) -le "$STATE_MAX_AGE" ]; then
+    rm -f "$STATE_FILE"
+    echo "standby $absent still does not answer at this second election: taken as down; promoting (LSN $mine, priority $mine_prio)"
+    exit 0
+  fi
+  if ! printf '%s %s\n' "$now" "$absent" >"$STATE_FILE" 2>/dev/null; then
+    echo "standby $absent did not answer, and $STATE_FILE cannot be written to wait for a second election: promoting (LSN $mine, priority $mine_prio)"
+    exit 0
+  fi
+  echo "standby $absent did not answer within $PEER_TRIES x \${PEER_TIMEOUT}s: not promoting this time; if it still does not answer at repmgrd's next election, promoting then"
+  exit 1
+fi
+rm -f "$STATE_FILE"
+echo "no other data node answers as primary and no standby ranks above this node (LSN $mine, priority $mine_prio): promoting"
+exit 0
+`;
