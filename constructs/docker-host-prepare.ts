@@ -40,7 +40,7 @@ export function dockerHostPrepare(scope: Construct, d: Deployment, node: DbNodeC
     host: node,
     policy: d.ssh,
     name: "prepare-host",
-    script: withDockerAccess(renderHostPrepScript(d, node, spec.extraConf), node.ssh.user),
+    script: withDockerAccess(renderHostPrepScript(d, node, spec.extraConf, spec.repmgrFiles), node.ssh.user),
     triggers: { host: node.address, image: img.source.kind === "tarball" ? img.source.sha256 : `${spec.image}` },
     timeout: "10m",
   });

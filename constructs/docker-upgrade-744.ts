@@ -73,7 +73,7 @@ export class DockerUpgrade744 implements IDeployStep {
     let last: ITerraformDependable[] = prepared;
     for (const u of stopOrder(d)) last = [add(u, "stop", renderUpgradeStopScript(d, u), last)];
     // 3. Load the new image (and write conf.d/extra.conf) on every node.
-    const loaded = order.map((u) => add(u, "load", renderHostPrepScript(d, u.node, u.spec.extraConf), last));
+    const loaded = order.map((u) => add(u, "load", renderHostPrepScript(d, u.node, u.spec.extraConf, u.spec.repmgrFiles), last));
     // 4. Start: the primary, then the standbys, then the witnesses.
     const secretFile = (u: NodeUpgrade) => ({
       content: upgradeEnvFileContent({

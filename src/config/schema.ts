@@ -235,6 +235,12 @@ export const databaseSchema = z
     maxConnections: z.number().int().min(10).max(100000).default(1092),
     /** Directory on each data host holding conf.d/extra.conf. @default "/opt/ems-ha/conf.d" */
     confDir: hostPath().default("/opt/ems-ha/conf.d"),
+    /**
+     * Directory on each data host holding the repmgr.conf additions and the failover validation
+     * script, mounted at /bitnami/repmgr/conf (the image's mounted repmgr configuration). Must not
+     * be confDir: PostgreSQL includes every *.conf there. @default "/opt/ems-ha/repmgr-conf"
+     */
+    repmgrConfDir: hostPath().default("/opt/ems-ha/repmgr-conf"),
     image: imageSchema,
     /** Install Docker on DB hosts that lack it (apt-get install docker.io / dnf install docker). @default true */
     installDocker: z.boolean().default(true),

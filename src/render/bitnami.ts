@@ -5,11 +5,20 @@
 import { failoverTiming, initialPrimary, locationOf, priorityOf } from "../config/derive";
 import type { DbNodeConfig, Deployment } from "../config/schema";
 import { pgtuneForNode } from "./pgtune";
-import { raw, sh } from "./escape";
+import { raw, repmgrConfValue, sh } from "./escape";
+import { failoverValidationCommand, failoverValidationTiming, renderFailoverValidationScript } from "./failover-validation";
 
 /** Where the data volume and conf.d live inside the container (docs/background.md#the-bitnami-postgresql-repmgr-image). */
 export const DATA_MOUNT = "/bitnami/postgresql";
 export const CONF_D_MOUNT = "/bitnami/postgresql/conf/conf.d";
+/**
+ * The image's mounted repmgr configuration (Bitnami's REPMGR_MOUNTED_CONF_DIR default): a
+ * repmgr.conf there is merged into the generated one at every container start, its keys winning
+ * (docs/background.md#the-bitnami-postgresql-repmgr-image).
+ */
+export const REPMGR_CONF_MOUNT = "/bitnami/repmgr/conf";
+/** The failover validation script inside a data node's container. */
+export const DOCKER_VALIDATE_FAILOVER = `${REPMGR_CONF_MOUNT}/ems-ha-validate-failover`;
 /** The guide's --shm-size 1g, in MB as the docker provider wants it. */
 export const SHM_SIZE_MB = 1024;
 
@@ -61,6 +70,36 @@ export interface ContainerSpec {
   readonly restart: "always";
   /** conf.d/extra.conf for data nodes (PGTune), undefined for witnesses. */
   readonly extraConf?: string;
+  /**
+   * Files of the data node's mounted repmgr configuration (database.repmgrConfDir): repmgr.conf's
+   * additions and the failover validation script. Undefined for witnesses.
+   */
+  readonly repmgrFiles?: DockerRepmgrFiles;
+}
+
+export interface DockerRepmgrFiles {
+  /** repmgr.conf merged into the image's: one line per key, no blank or comment line. */
+  readonly repmgrConf: string;
+  readonly validateScript: string;
+}
+
+/**
+ * A data node's repmgr additions. The merge keeps the generated lines whose key the mounted file
+ * does not set; a blank line there would match (and drop) every generated line, so the file has
+ * only settings (docs/background.md#the-bitnami-postgresql-repmgr-image).
+ */
+export function dockerRepmgrFiles(d: Deployment): DockerRepmgrFiles {
+  return {
+    repmgrConf: ["failover_validation_command=", repmgrConfValue(failoverValidationCommand(DOCKER_VALIDATE_FAILOVER, true)), "\n"].join(""),
+    validateScript: renderFailoverValidationScript({
+      psql: "psql",
+      localHost: "127.0.0.1",
+      localPort: d.database.port,
+      localUser: "repmgr",
+      stateFile: "/tmp/ems-ha-validate-failover.state",
+      ...failoverValidationTiming(d),
+    }),
+  };
 }
 
 /** Docker volume of a node: pg-1 -> pg_1_data (the guide's naming). */
@@ -122,7 +161,10 @@ export function containerSpec(d: Deployment, node: DbNodeConfig): ContainerSpec 
   const volumes: Array<{ containerPath: string; volumeName?: string; hostPath?: string }> = [
     { volumeName: volumeNameOf(node.name), containerPath: DATA_MOUNT },
   ];
-  if (!witness) volumes.push({ hostPath: d.database.confDir, containerPath: CONF_D_MOUNT });
+  if (!witness) {
+    volumes.push({ hostPath: d.database.confDir, containerPath: CONF_D_MOUNT });
+    volumes.push({ hostPath: d.database.repmgrConfDir, containerPath: REPMGR_CONF_MOUNT });
+  }
 
   return {
     name: node.name,
@@ -139,6 +181,7 @@ export function containerSpec(d: Deployment, node: DbNodeConfig): ContainerSpec 
     sysctls: DB_CONTAINER_SYSCTLS,
     restart: "always",
     extraConf: witness ? undefined : pgtuneForNode(node, d.database.maxConnections),
+    repmgrFiles: witness ? undefined : dockerRepmgrFiles(d),
   };
 }
 

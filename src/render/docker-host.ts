@@ -1,14 +1,16 @@
 /** Scripts run over SSH on a Docker DB host: preparation (conf.d, image) and the primary wait. */
 import type { DbNodeConfig, Deployment } from "../config/schema";
-import { imageRef } from "./bitnami";
+import { imageRef, type DockerRepmgrFiles } from "./bitnami";
 import { heredoc, raw, sh, shellSingleQuote, words } from "./escape";
 
 /**
  * Prepares a DB host before its container: writes conf.d/extra.conf (data nodes) with the
  * guide's permissions, and makes the image present (docker load of the tarball after checking
- * its sha256, skipped when the image is already there). Idempotent.
+ * its sha256, skipped when the image is already there). Data nodes also get their mounted repmgr
+ * configuration (database.repmgrConfDir): repmgr.conf's additions, read at the container's next
+ * start, and the failover validation script, used from the next election on. Idempotent.
  */
-export function renderHostPrepScript(d: Deployment, node: DbNodeConfig, extraConf: string | undefined): string {
+export function renderHostPrepScript(d: Deployment, node: DbNodeConfig, extraConf: string | undefined, repmgrFiles?: DockerRepmgrFiles): string {
   const img = d.database.image;
   const ref = imageRef(d);
   const dir = d.database.confDir.replace(/\/+$/, "");
@@ -50,6 +52,22 @@ export function renderHostPrepScript(d: Deployment, node: DbNodeConfig, extraCon
       sh`chgrp -R root ${dir}`,
       sh`chmod -R g+rwX ${dir}`,
     );
+  }
+  if (repmgrFiles !== undefined) {
+    const rdir = d.database.repmgrConfDir.replace(/\/+$/, "");
+    lines.push(sh`mkdir -p ${rdir}`, sh`chmod 0755 ${rdir}`);
+    const files: Array<[string, string, string, string]> = [
+      ["ems-ha-validate-failover", "0755", repmgrFiles.validateScript, "the failover validation script written (used from the next election on)"],
+      ["repmgr.conf", "0644", repmgrFiles.repmgrConf, "repmgr.conf additions written (read at the container's next start)"],
+    ];
+    for (const [name, mode, content, said] of files) {
+      const f = `${rdir}/${name}`;
+      lines.push(
+        heredoc(sh`cat > ${`${f}.new`}`, "EMS_HA_REPMGR_FILE", content),
+        sh`chmod ${mode} ${`${f}.new`}`,
+        sh`if ! cmp -s ${`${f}.new`} ${f}; then mv ${`${f}.new`} ${f}; log ${said}; else rm -f ${`${f}.new`}; fi`,
+      );
+    }
   }
   if (img.source.kind === "tarball") {
     const t = img.source;

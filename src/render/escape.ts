@@ -383,6 +383,21 @@ export function plainWord(value: string, field: string, fix: string): string {
   return value;
 }
 
+/**
+ * A repmgr.conf value: plain words (numbers, booleans, enums) bare, anything else single-quoted.
+ * repmgr's parser has no escape for `'`, and a backslash or a control character (a line break
+ * would start another setting) is refused.
+ */
+export function repmgrConfValue(v: string | number): string {
+  const s = String(v);
+  if (/^[A-Za-z0-9_]+$/.test(s)) return s;
+  if (s.includes("'")) throw new UnsafeValueError(`repmgr.conf value ${show(s)} must not contain a single quote`);
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f\\]/.test(s))
+    throw new UnsafeValueError(`repmgr.conf value ${show(s)} must not contain a backslash or a control character (a line break would start another setting)`);
+  return "'" + s + "'";
+}
+
 /** A libpq conninfo value (`host=...`): plain values bare, else single-quoted with `\` and `'` escaped. */
 export function conninfoValue(s: string): string {
   return /^[A-Za-z0-9_.:,/@-]+$/.test(s) ? s : `'${s.replace(/[\\']/g, (c) => `\\${c}`)}'`;

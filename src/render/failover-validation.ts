@@ -40,9 +40,12 @@ export interface FailoverValidationOptions {
   readonly stateMaxAgeSeconds: number;
 }
 
-/** repmgr.conf's value: repmgrd replaces %n with the candidate's (this node's) id. */
-export function failoverValidationCommand(scriptPath: string): string {
-  return sh`${scriptPath} %n`;
+/**
+ * repmgr.conf's value: repmgrd replaces %n with the candidate's (this node's) id. `viaBash` runs
+ * the script through bash (a bind-mounted file whose host file system may be mounted noexec).
+ */
+export function failoverValidationCommand(scriptPath: string, viaBash = false): string {
+  return viaBash ? sh`/bin/bash ${scriptPath} %n` : sh`${scriptPath} %n`;
 }
 
 /** The timeouts a deployment's failover timing gives the script. */
@@ -83,6 +86,8 @@ const BODY = String.raw`
 SEP=$'\x1f'
 NODE_ID=\${1:-}
 [[ $NODE_ID =~ ^[0-9]+$ ]] || { echo "usage: ems-ha-validate-failover NODE_ID (got '$NODE_ID')"; exit 2; }
+# The image passes the repmgr password in the environment (natively: ~postgres/.pgpass).
+if [ -z "\${PGPASSWORD:-}" ] && [ -n "\${REPMGR_PASSWORD:-}" ]; then export PGPASSWORD=$REPMGR_PASSWORD; fi
 
 q_local() {
   local args=(-X -qAt -v ON_ERROR_STOP=1 -F "$SEP" -p "$LOCAL_PORT" -d repmgr)
@@ -104,7 +109,7 @@ q_peer() {
   port=$(conn_key port "$ci") || port=5432
   user=$(conn_key user "$ci") || user=repmgr
   env=(PGHOST="$host" PGPORT="$port" PGUSER="$user" PGDATABASE=repmgr PGCONNECT_TIMEOUT="$t")
-  if pw=$(conn_key password "$ci"); then env+=(PGPASSWORD="$pw"); elif [ -n "\${REPMGR_PASSWORD:-}" ] && [ -z "\${PGPASSWORD:-}" ]; then env+=(PGPASSWORD="$REPMGR_PASSWORD"); fi
+  if pw=$(conn_key password "$ci"); then env+=(PGPASSWORD="$pw"); fi
   if pf=$(conn_key passfile "$ci"); then env+=(PGPASSFILE="$pf"); fi
   for ((i = 1; i <= n; i++)); do
     if out=$(env "\${env[@]}" timeout $((t + 10)) "$PSQL" -X -qAt -v ON_ERROR_STOP=1 -F "$SEP" -c "$sql" 2>/dev/null); then

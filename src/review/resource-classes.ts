@@ -97,7 +97,7 @@ export const RESOURCE_CLASSES: ReadonlyArray<ClassRow> = [
       ports: "database.port",
       host: "database.nodes[].address (the --add-host entries of every node)",
       image: "database.image (name, tag, source)",
-      volumes: `${DB_NODE}.name / database.confDir`,
+      volumes: `${DB_NODE}.name / database.confDir / database.repmgrConfDir`,
       shm_size: "database (shared memory size)",
       name: `${DB_NODE}.name`,
       "*": "database",
@@ -138,12 +138,12 @@ export const RESOURCE_CLASSES: ReadonlyArray<ClassRow> = [
     type: "terraform_data",
     path: /^(?<node>[a-z0-9-]+)\/prepare$/,
     meaning:
-      "the host preparation re-runs: conf.d/extra.conf (PGTune) is rewritten and PostgreSQL is sent a reload; settings such as shared_buffers take effect at the container's next restart; the image is loaded again when its tarball changed",
+      "the host preparation re-runs: conf.d/extra.conf (PGTune) is rewritten and PostgreSQL is sent a reload; settings such as shared_buffers take effect at the container's next restart; the failover validation script is rewritten (used from the next election on); the image is loaded again when its tarball changed",
     fields: {
       "triggers_replace.host": `${DB_NODE}.address`,
-      "triggers_replace.script": `${DB_NODE}.ramGb / cpus / storage (PGTune inputs), database.maxConnections, database.confDir, database.installDocker, database.image.source`,
+      "triggers_replace.script": `${DB_NODE}.ramGb / cpus / storage (PGTune inputs), database.maxConnections, database.confDir, database.repmgrConfDir, database.failover (the failover validation script's timeouts), database.port, database.installDocker, database.image.source`,
       "triggers_replace.image": "database.image.source.sha256 (tarball) or database.image.name/tag",
-      "triggers_replace.content_sha256": `${DB_NODE}.ramGb / cpus / storage (PGTune inputs), database.maxConnections, database.confDir, database.installDocker, database.image.source (the preparation script)`,
+      "triggers_replace.content_sha256": `${DB_NODE}.ramGb / cpus / storage (PGTune inputs), database.maxConnections, database.confDir, database.repmgrConfDir, database.failover, database.port, database.installDocker, database.image.source (the preparation script)`,
     },
   },
   {

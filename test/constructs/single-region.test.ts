@@ -4,7 +4,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import example from "../../examples/single-region";
-import { OURS, parseDockerRun, sysctlsOf, type DockerFlags } from "../helpers/docker-run";
+import { parseDockerRun, sysctlsOf, withOurs, type DockerFlags } from "../helpers/docker-run";
 import { resolveRef, resourcesByPath, synthDeployment, type TfJson } from "../helpers/synth";
 
 type Flags = Omit<DockerFlags, "labels" | "envFiles">;
@@ -68,8 +68,9 @@ describe("single-region stack", () => {
     for (const [name, expected] of guide) {
       const c = containers.get(`single-region/${name}/container`);
       expect(c, `container of ${name}`).toBeDefined();
-      // Beyond the guide: the TCP settings that bound a dead connection (docs/reliability.md#a-location-cut-and-tcp).
-      expect(containerFlags(json, c!)).toEqual({ ...expected, ...OURS });
+      // Beyond the guide: the TCP settings that bound a dead connection (docs/reliability.md#a-location-cut-and-tcp),
+      // and on data nodes the failover validation's mount.
+      expect(containerFlags(json, c!)).toEqual(withOurs(expected));
     }
   });
 

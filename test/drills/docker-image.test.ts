@@ -133,7 +133,9 @@ describe("the ems-postgres-ha stand-in on Docker lab hosts", () => {
   }, 120_000);
 
   it("loads the tarball with the stacks' preparation script (sha256 check, docker load)", async () => {
-    const out = await Promise.all(d.database.nodes.map((n) => sh(n.name, "bash -s", renderHostPrepScript(d, n, containerSpec(d, n).extraConf))));
+    const out = await Promise.all(
+      d.database.nodes.map((n) => sh(n.name, "bash -s", renderHostPrepScript(d, n, containerSpec(d, n).extraConf, containerSpec(d, n).repmgrFiles))),
+    );
     for (const o of out) expect(o).toContain("Loaded image: ems-postgres-ha-standin:7.4.4");
     const labels = await sh(
       "pg-1",

@@ -12,6 +12,15 @@ export const TCP_SYSCTLS = ["net.ipv4.tcp_keepalive_intvl=5", "net.ipv4.tcp_keep
  */
 export const OURS = { sysctls: TCP_SYSCTLS, stopSignal: "SIGINT", stopTimeout: "120" } as const;
 
+/**
+ * A guide's docker run with what ems-ha adds: OURS, and on data nodes (those mounting conf.d) the
+ * mounted repmgr configuration with the failover validation script (docs/reliability.md#two-standbys-promoted-at-once).
+ */
+export function withOurs<F extends Pick<DockerFlags, "volumes">>(f: F): F & typeof OURS {
+  const data = f.volumes.some((v) => v.endsWith(":/bitnami/postgresql/conf/conf.d"));
+  return { ...f, ...OURS, sysctls: [...OURS.sysctls], volumes: data ? [...f.volumes, "/opt/ems-ha/repmgr-conf:/bitnami/repmgr/conf"] : f.volumes };
+}
+
 /** A docker_container's `sysctls` map as sorted `key=value`. */
 export function sysctlsOf(c: Record<string, unknown>): string[] {
   return Object.entries((c.sysctls ?? {}) as Record<string, string>)

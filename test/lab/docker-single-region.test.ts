@@ -210,6 +210,17 @@ describe("single-region (Docker, ssh engine) on lab hosts", () => {
     expect(r.writablePrimaries).toBe(1);
     expect(r.clusterShowPrimaries).toBe(1);
     expect(r.clusterShow).toMatch(/pg-1\s*\|\s*standby\s*\|\s*running\s*\|\s*pg-2/);
+    // repmgrd on pg-2 ran the failover validation script from the mounted repmgr configuration before promoting
+    const conf = await labExec(state!, "pg-2", "docker exec pg-2 grep '^failover_validation_command' /opt/bitnami/repmgr/conf/repmgr.conf", {
+      timeoutMs: 30_000,
+    });
+    expect(conf.stdout).toContain("failover_validation_command='/bin/bash /bitnami/repmgr/conf/ems-ha-validate-failover %n'");
+    const logs = await labExec(state!, "pg-2", "docker logs pg-2 2>&1 | grep -E 'failover validation command|no other data node answers' | tail -5", {
+      timeoutMs: 30_000,
+    });
+    log(`pg-2's validation: ${logs.stdout.trim()}`);
+    expect(logs.stdout).toMatch(/no other data node answers as primary and no standby ranks above this node/);
+    expect(logs.stdout).toMatch(/failover validation command returned zero/);
   }, 900_000);
 
   it("day 2: after the automatic failover the deployment still applies: plan shows no change, the apply neither flips the primary back nor re-initializes pg-2", async () => {

@@ -231,7 +231,7 @@ describe("repmgr.conf", () => {
     expect(main.indexOf("install_failover_validation")).toBeLessThan(main.indexOf("configure_files"));
     expect(data).toContain("install_text /usr/local/sbin/ems-ha-validate-failover 0755 root:root");
     expect(renderSetupScript(d, witness!)).not.toContain("install_text /usr/local/sbin/ems-ha-validate-failover");
-    const r = spawnSync("bash", ["-n"], { input: data, encoding: "utf8" });
+    const r = spawnSync("bash", ["-n"], { input: data, encoding: "utf8", timeout: 10_000 });
     expect(r.status, r.stderr).toBe(0);
   });
 });

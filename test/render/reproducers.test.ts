@@ -74,13 +74,13 @@ describe("shell, as root: database.confDir", () => {
   it("host preparation: mkdir, chgrp, chmod get the directory as one word", async () => {
     const d = hostile("single-region", (x) => (x.database.confDir = conf));
     const node = d.database.nodes[0]!;
-    await check(renderHostPrepScript(d, node, containerSpec(d, node).extraConf));
+    await check(renderHostPrepScript(d, node, containerSpec(d, node).extraConf, containerSpec(d, node).repmgrFiles));
   });
 
   it("the upgrade's load step likewise", async () => {
     const d = hostile("upgrade-7-4-4", (x) => (x.database.confDir = conf));
     const u = upgradeOrder(d)[0]!;
-    await check(renderHostPrepScript(d, u.node, u.spec.extraConf));
+    await check(renderHostPrepScript(d, u.node, u.spec.extraConf, u.spec.repmgrFiles));
   });
 });
 
@@ -96,7 +96,7 @@ describe("shell, as root: image path, name and tag inside double quotes", () => 
 
   it("nothing runs, and the words carry the values", async () => {
     const node = d.database.nodes[0]!;
-    const t = await traceScript(renderHostPrepScript(d, node, containerSpec(d, node).extraConf));
+    const t = await traceScript(renderHostPrepScript(d, node, containerSpec(d, node).extraConf, containerSpec(d, node).repmgrFiles));
     expect(payloadRan(t.commands)).toBe(false);
     expect(t.commands).toContainEqual(["docker", "image", "inspect", `${name}:${tag}`]);
     expect(t.commands).toContainEqual(["echo", `${"0".repeat(64)}  ${path}`]);

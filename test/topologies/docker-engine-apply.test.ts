@@ -289,7 +289,8 @@ describe.each([["root"], ["ems"]] as const)("terraform apply of the ssh engine o
     writeStack(deployment((db) => ({ ...db, failover: { reconnectAttempts: 4 } })));
     const r = await tf(["apply", "-input=false", "-auto-approve", "-parallelism=1", ...target]);
     expect(r.status, r.output.slice(-4000)).toBe(0);
-    expect(r.output).toMatch(/Resources: 3 added, 0 changed, 3 destroyed/);
+    // the three containers, and the two data nodes' preparation (the failover validation script's timeouts follow the timing)
+    expect(r.output).toMatch(/Resources: 5 added, 0 changed, 5 destroyed/);
     const calls = dockerCalls(host).slice(before);
     const seq = calls
       .filter((c) => ["stop", "rm", "run"].includes(c[0]!))

@@ -14,8 +14,10 @@
  * - Among candidates: highest received LSN, then highest priority, then lowest node id.
  * - A cancelled election is not re-run when nodes return: manual promotion.
  *
- * Not modelled (not in the schema): failover=manual, primary_visibility_consensus,
- * failover_validation_command, cascading standbys, partial network partitions.
+ * Not modelled (not in the schema): failover=manual, primary_visibility_consensus, cascading
+ * standbys, partial network partitions. The toolkit's failover_validation_command confirms the
+ * candidate ranked first here (docs/analysis.md); the extra election it costs when a standby was
+ * lost with the primary is not in the times.
  */
 import { checkInput, type FailoverInput, type FailoverOutcome, isCandidate, nobody, orderReason, primaryUp, rankCandidates } from "./cluster";
 

@@ -5,26 +5,13 @@
  */
 import { failoverTiming } from "../../config/derive";
 import type { Deployment } from "../../config/schema";
-import { UnsafeValueError } from "../escape";
+import { repmgrConfValue } from "../escape";
 import { failoverValidationCommand, failoverValidationTiming, renderFailoverValidationScript } from "../failover-validation";
 import { connectTimeout, nativeLayout, nativeSettings, repmgrConninfo, type NativeMember } from "./layout";
 
 export interface RepmgrSetting {
   readonly key: string;
   readonly value: string | number;
-}
-
-/** Plain words (numbers, booleans, enums) stay bare; anything else is single-quoted. */
-function quote(v: string | number): string {
-  const s = String(v);
-  if (/^[A-Za-z0-9_]+$/.test(s)) return s;
-  if (s.includes("'")) throw new UnsafeValueError(`repmgr.conf value ${JSON.stringify(s)} must not contain a single quote`);
-  // eslint-disable-next-line no-control-regex
-  if (/[\x00-\x1f\x7f\\]/.test(s))
-    throw new UnsafeValueError(
-      `repmgr.conf value ${JSON.stringify(s)} must not contain a backslash or a control character (a line break would start another setting)`,
-    );
-  return "'" + s + "'";
 }
 
 /** The systemctl command repmgr runs (through sudo, as postgres) for one action on the cluster's unit. */
@@ -68,7 +55,7 @@ export function repmgrSettings(d: Deployment, m: NativeMember): RepmgrSetting[] 
 }
 
 export function renderRepmgrConf(d: Deployment, m: NativeMember): string {
-  const body = repmgrSettings(d, m).map((x) => x.key + "=" + quote(x.value));
+  const body = repmgrSettings(d, m).map((x) => x.key + "=" + repmgrConfValue(x.value));
   return ["# Managed by ems-ha (native-single-region); changes are overwritten on the next deploy.", ...body].join("\n") + "\n";
 }
 

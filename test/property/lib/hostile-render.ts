@@ -197,7 +197,7 @@ export function renderAll(topology: ExampleName, d: Deployment): Rendered {
     const withIds: Deployment = { ...d, database: { ...d.database, nodes: d.database.nodes.map((x, i) => ({ ...x, nodeId: x.nodeId ?? 1001 + i })) } };
     for (const [i, n] of d.database.nodes.entries()) {
       const spec = containerSpec(d, n);
-      add(`host prep ${n.name}`, renderHostPrepScript(d, n, spec.extraConf));
+      add(`host prep ${n.name}`, renderHostPrepScript(d, n, spec.extraConf, spec.repmgrFiles));
       add(`docker run ${n.name}`, dockerRunCommand(spec));
       add(`reconcile ${n.name}`, renderDockerReconcileInstallScript(withIds, withIds.database.nodes[i]!));
     }
@@ -215,7 +215,7 @@ export function renderAll(topology: ExampleName, d: Deployment): Rendered {
     for (const u of upgradeOrder(d)) {
       add(`prepare ${u.node.name}`, renderUpgradePrepareScript(d, u));
       add(`stop ${u.node.name}`, renderUpgradeStopScript(d, u));
-      add(`load ${u.node.name}`, renderHostPrepScript(d, u.node, u.spec.extraConf));
+      add(`load ${u.node.name}`, renderHostPrepScript(d, u.node, u.spec.extraConf, u.spec.repmgrFiles));
       add(`start ${u.node.name}`, renderUpgradeStartScript(d, u));
       add(`docker run ${u.node.name}`, upgradeDockerRunCommand(d, u));
     }

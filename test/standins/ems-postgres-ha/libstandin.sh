@@ -172,7 +172,30 @@ service_stop_command='$ctl -m fast stop'
 service_restart_command='$ctl -m fast -l $PG_LOG restart'
 service_reload_command='$PG_BIN/pg_ctl -D $PGDATA_DIR reload'
 EOF
+  standin_merge_mounted_repmgr_conf "$REPMGR_CONF.new"
   mv "$REPMGR_CONF.new" "$REPMGR_CONF"
+}
+
+# Bitnami's contract (librepmgr.sh, repmgr_generate_repmgr_config): a repmgr.conf in
+# REPMGR_MOUNTED_CONF_DIR (default /bitnami/repmgr/conf) is merged into the generated file at every
+# start: a generated line whose key the mounted file sets is dropped, and the mounted file is
+# appended. (Bitnami's own merge matches keys as patterns; this one compares whole keys.)
+standin_merge_mounted_repmgr_conf() {
+  local target=$1 mounted="${REPMGR_MOUNTED_CONF_DIR:-/bitnami/repmgr/conf}/repmgr.conf" line
+  [[ -f "$mounted" ]] || return 0
+  local -A set=()
+  while IFS= read -r line || [[ -n "$line" ]]; do
+    [[ "$line" =~ ^[[:space:]]*([A-Za-z_]+)[[:space:]]*= ]] || continue
+    set[${BASH_REMATCH[1]}]=1
+  done <"$mounted"
+  : >"$target.merged"
+  while IFS= read -r line; do
+    if [[ "$line" =~ ^[[:space:]]*([A-Za-z_]+)[[:space:]]*= ]] && [[ -n "${set[${BASH_REMATCH[1]}]:-}" ]]; then continue; fi
+    printf '%s\n' "$line" >>"$target.merged"
+  done <"$target"
+  cat "$mounted" >>"$target.merged"
+  mv "$target.merged" "$target"
+  standin_log "merged $mounted into repmgr.conf (${!set[*]})"
 }
 
 # postgresql.conf and pg_hba.conf live in the data directory (pg_rewind's recovery step needs
