@@ -96,6 +96,13 @@ describe("lab end to end", () => {
     expect(r.writablePrimaries).toBe(1);
     expect(r.clusterShowPrimaries).toBe(1);
     expect(r.clusterShow).toMatch(/dbnode-1\s*\|\s*standby\s*\|\s*running\s*\|\s*dbnode-2/);
+    // dbnode-2's repmgrd ran the failover validation script before promoting (docs/reliability.md#two-standbys-promoted-at-once)
+    const v = await labExec(state!, "dbnode-2", "grep -E 'failover validation command|no other data node answers' /var/log/repmgr/repmgr.log | tail -5", {
+      timeoutMs: 30_000,
+    });
+    log(`dbnode-2's validation: ${v.stdout.trim()}`);
+    expect(v.stdout).toMatch(/no other data node answers as primary and no standby ranks above this node/);
+    expect(v.stdout).toMatch(/failover validation command returned zero/);
   }, 600_000);
 
   it("re-applies with no changes after the failover: plan empty, nothing re-cloned, nothing reinstalled, dbnode-2 stays primary", async () => {
