@@ -143,6 +143,11 @@ export interface DbProbe {
   readonly history?: TimelineSwitch[];
   /** repmgrd's state as the node's repmgr extension reports it (what `repmgr service status` shows). */
   readonly repmgrd?: RepmgrdState;
+  /**
+   * Data nodes: whether the node's repmgr.conf sets failover_validation_command
+   * (docs/reliability.md#two-standbys-promoted-at-once); undefined when it was not or could not be read.
+   */
+  readonly failoverValidation?: boolean;
 }
 
 /** One line of a timeline history file: timeline `tli` ended at `switchpoint`. */
@@ -225,6 +230,43 @@ export interface ProbeTarget {
   readonly node: Pick<DbNodeConfig, "name" | "address" | "role">;
   readonly port: number;
   readonly dbUser: string;
+  /** Where repmgrd's repmgr.conf is on the node (read with pg_read_file); absent: not read. */
+  readonly repmgrConfPath?: string;
+}
+
+/** repmgr.conf on a data node of each topology with repmgrd: /etc natively, the image's generated file in Docker. */
+export function repmgrConfPathOf(d: Pick<Deployment, "topology">): string | undefined {
+  if (d.topology === "native-single-region") return "/etc/repmgr.conf";
+  if (d.topology === "single-region" || d.topology === "geo-redundant" || d.topology === "upgrade-7-4-4") return "/opt/bitnami/repmgr/conf/repmgr.conf";
+  return undefined;
+}
+
+/** Whether a repmgr.conf's text sets failover_validation_command to something. */
+export function setsFailoverValidation(conf: string): boolean {
+  return /^\s*failover_validation_command\s*=\s*'?[^'\s]/m.test(conf);
+}
+
+async function failoverValidationOf(target: ProbeTarget, login: Login, opts: ProbeOptions): Promise<boolean | undefined> {
+  if (!target.repmgrConfPath || target.node.role !== "data") return undefined;
+  try {
+    const rows = await query<{ conf: string | null }>(
+      target.node.address,
+      target.port,
+      login,
+      opts,
+      `select pg_read_file(${sqlText(target.repmgrConfPath)}, true) as conf`,
+    );
+    const conf = rows[0]?.conf;
+    return conf === null || conf === undefined ? undefined : setsFailoverValidation(conf);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A constant path as an SQL string literal (the paths above: no quote in them, checked). */
+function sqlText(s: string): string {
+  if (s.includes("'")) throw new Error(`path ${s} contains a quote`);
+  return `'${s}'`;
 }
 
 export interface ProbeOptions extends PgTimeouts {
@@ -367,13 +409,17 @@ export async function probeDbNode(target: ProbeTarget, opts: ProbeOptions): Prom
   const position = await positionOf(target, roleLogins, role.in_recovery, opts);
   const view = opts.repmgr === false ? {} : await repmgrView(target, opts);
   const repmgrd = opts.repmgr === false ? undefined : await repmgrdState(target, opts);
-  return { ...base, replicas, ...position, ...view, repmgrd };
+  const failoverValidation = opts.repmgr === false ? undefined : await failoverValidationOf(target, roleLogins[0]!, opts);
+  return { ...base, replicas, ...position, ...view, repmgrd, failoverValidation };
 }
 
 /** Probes every DB node of the deployment in parallel, keyed by node name. */
 export async function probeDatabase(d: Deployment, opts: ProbeOptions): Promise<Map<string, DbProbe>> {
   const results = await Promise.all(
-    d.database.nodes.map(async (node) => [node.name, await probeDbNode({ node, port: d.database.port, dbUser: d.database.user }, opts)] as const),
+    d.database.nodes.map(
+      async (node) =>
+        [node.name, await probeDbNode({ node, port: d.database.port, dbUser: d.database.user, repmgrConfPath: repmgrConfPathOf(d) }, opts)] as const,
+    ),
   );
   return new Map(results);
 }

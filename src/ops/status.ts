@@ -66,6 +66,8 @@ export interface DbNodeStatus {
   readonly lsn?: string;
   /** repmgrd on this node (running, paused, pid). */
   readonly repmgrd?: RepmgrdState;
+  /** Data nodes: whether repmgr.conf sets failover_validation_command; absent when it could not be read. */
+  readonly failoverValidation?: boolean;
 }
 
 /** What repmgrd would do if the current primary failed now (src/analysis/failover, repmgr model). */
@@ -135,6 +137,7 @@ export function dbNodeStatus(node: DbNodeConfig, probe: DbProbe, primary?: DbPro
     timeline: probe.timeline,
     lsn: probe.lsn,
     repmgrd: probe.repmgrd,
+    failoverValidation: probe.failoverValidation,
   };
   if (!probe.reachable) return { ...base, reachable: false, role: "unknown", error: probe.error };
   if (node.role === "witness") return { ...base, reachable: true, role: "witness" };
@@ -285,6 +288,7 @@ export function evaluateDatabase(d: Deployment, probes: ReadonlyMap<string, DbPr
     } else if (r && r.running === null) {
       warnings.push(`repmgrd's state on ${n.name} is unknown: ${r.error ?? "repmgr is not in shared_preload_libraries"}`);
     }
+    if (probe.failoverValidation === false) warnings.push(noValidationWarning(d, n.name));
   }
   warnings.push(...repmgrWarnings(dbNodes, writable));
   const sync = synchronousVerdict(d, primaryName, primaryProbe);
@@ -292,6 +296,15 @@ export function evaluateDatabase(d: Deployment, probes: ReadonlyMap<string, DbPr
   const nextFailover = primaryName ? predictFailover(d, primaryName, probes, unfit) : undefined;
   if (nextFailover && nextFailover.newPrimary === null) reasons.push(`if the primary ${primaryName} fails now, ${nextFailover.reason}`);
   return { dbNodes, writablePrimaries: writable, nextFailover, synchronous: sync.status, reasons, warnings };
+}
+
+/** A data node whose repmgr.conf has no failover_validation_command, and what to do. */
+export function noValidationWarning(d: Pick<Deployment, "topology">, node: string): string {
+  const fix =
+    d.topology === "native-single-region"
+      ? "re-apply the deployment (the setup script writes it into /etc/repmgr.conf), then restart repmgrd"
+      : "the image did not merge the mounted /bitnami/repmgr/conf/repmgr.conf into its own: check that database.repmgrConfDir on the host holds repmgr.conf and that the image honours REPMGR_MOUNTED_CONF_DIR";
+  return `${node}'s repmgr.conf sets no failover_validation_command: two standbys that miss each other in an election can both promote (docs/reliability.md#two-standbys-promoted-at-once); ${fix}`;
 }
 
 /** Why a fenced node makes the cluster degraded, and what ends it. */

@@ -175,6 +175,8 @@ describe("single-region (Docker, ssh engine) on lab hosts", () => {
     expect(s.writablePrimaries).toEqual(["pg-1"]);
     expect(Object.fromEntries(s.dbNodes.map((n) => [n.name, n.role]))).toEqual({ "pg-1": "primary", "pg-2": "standby", "pgw-1": "witness" });
     expect(s.dbNodes.find((n) => n.name === "pg-2")?.streaming).toBe(true);
+    // the image merged the mounted repmgr.conf: both data nodes' repmgrd run the failover validation
+    expect(Object.fromEntries(s.dbNodes.map((n) => [n.name, n.failoverValidation]))).toEqual({ "pg-1": true, "pg-2": true, "pgw-1": undefined });
     expect(s.emsNodes.map((e) => [e.name, e.role, e.missing.length])).toEqual([
       ["ems-1", "primary", 0],
       ["ems-2", "secondary", 0],

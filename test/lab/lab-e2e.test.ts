@@ -70,6 +70,8 @@ describe("lab end to end", () => {
     expect(s.writablePrimaries).toEqual(["dbnode-1"]);
     const roles = Object.fromEntries(s.dbNodes.map((n) => [n.name, n.role]));
     expect(roles).toEqual({ "dbnode-1": "primary", "dbnode-2": "standby", "witness-1": "witness" });
+    // /etc/repmgr.conf of both data nodes names the failover validation script
+    expect(Object.fromEntries(s.dbNodes.map((n) => [n.name, n.failoverValidation]))).toEqual({ "dbnode-1": true, "dbnode-2": true, "witness-1": undefined });
     expect(s.emsNodes.map((e) => [e.name, e.role, e.missing.length])).toEqual([
       ["ems-1", "primary", 0],
       ["ems-2", "secondary", 0],
