@@ -249,6 +249,23 @@ export const installerNotInTmp = check("installer-not-in-tmp", "the installer di
     : [];
 });
 
+export const repmgrConfDirApart = check("repmgr-conf-dir-apart", "the Docker data nodes' repmgr configuration directory is apart from conf.d", (d) => {
+  if (!DOCKER_TOPOLOGIES.has(d.topology)) return [];
+  const conf = d.database.confDir.replace(/\/+$/, "");
+  const rep = d.database.repmgrConfDir.replace(/\/+$/, "");
+  const within = (a: string, b: string) => a === b || a.startsWith(`${b}/`);
+  return within(rep, conf) || within(conf, rep)
+    ? [
+        {
+          path: "database.repmgrConfDir",
+          value: d.database.repmgrConfDir,
+          message: `is database.confDir (${d.database.confDir}) or nested with it: PostgreSQL includes every *.conf of conf.d, and would read repmgr.conf as its own settings and refuse to start`,
+          fix: "use a directory of its own, such as /opt/ems-ha/repmgr-conf (the default)",
+        },
+      ]
+    : [];
+});
+
 export const standaloneServer = check("standalone-server", "standalone-db and vm-appliances have one remote PostgreSQL server and its mode", (d) => {
   if (!STANDALONE_TOPOLOGIES.has(d.topology)) return [];
   const issues: ConfigIssue[] = [];
@@ -478,6 +495,7 @@ export const CONFIG_CHECKS: ReadonlyArray<ConfigCheck> = [
   initialPrimaryIsData,
   keepaliveRange,
   installerNotInTmp,
+  repmgrConfDirApart,
   standaloneServer,
   applianceLogin,
   applianceHostnames,

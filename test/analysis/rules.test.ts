@@ -69,6 +69,26 @@ describe("error rules (reused config checks)", () => {
     expect(bitnami.nodes).toEqual(["witness"]);
   });
 
+  it("the repmgr configuration directory of the Docker data nodes must not be conf.d or nested with it", () => {
+    for (const [conf, rep] of [
+      ["/opt/ems-ha/conf.d", "/opt/ems-ha/conf.d/"],
+      ["/opt/ems-ha/conf.d", "/opt/ems-ha/conf.d/repmgr"],
+      ["/opt/ems-ha/x/conf.d", "/opt/ems-ha/x"],
+    ]) {
+      const s = singleInput();
+      s.database.confDir = conf;
+      s.database.repmgrConfDir = rep;
+      const f = runRules(schemaOnly(s)).filter((x) => x.ruleId === "repmgr-conf-dir-apart");
+      expect(f, `${conf} / ${rep}`).toHaveLength(1);
+      expect(f[0]!.message).toContain("database.repmgrConfDir");
+      expect(JSON.stringify(f[0])).toContain("/opt/ems-ha/repmgr-conf");
+    }
+    const ok = singleInput();
+    ok.database.confDir = "/opt/ems-ha/conf.d";
+    ok.database.repmgrConfDir = "/opt/ems-ha/conf.dx";
+    expect(ids(schemaOnly(ok))).not.toContain("repmgr-conf-dir-apart");
+  });
+
   it("errors cannot be acknowledged, and saying so is reported", () => {
     const s = singleInput();
     s.ems.keepaliveSeconds = 2;

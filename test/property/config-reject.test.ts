@@ -75,7 +75,7 @@ function assertSafe(d: Json): void {
     // eslint-disable-next-line no-control-regex -- the point: no control character survives validation
     expect(v, path).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/);
   }
-  for (const p of [d.installer.installDir, d.database.confDir, d.database.image.source.path].filter((x) => x !== undefined)) {
+  for (const p of [d.installer.installDir, d.database.confDir, d.database.repmgrConfDir, d.database.image.source.path].filter((x) => x !== undefined)) {
     expect(p).toMatch(/^\/[^'"`$\\]*$/);
     expect(p.split("/")).not.toContain("..");
   }

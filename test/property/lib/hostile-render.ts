@@ -50,6 +50,7 @@ export const FIELDS: Record<ExampleName, Field[]> = {
     f("installer.installDir", "shell", (d, v) => (d.installer.installDir = v), { dir: true }),
     f("installer.source.sha256", "shell", (d, v) => (d.installer.source.sha256 = v)),
     f("database.confDir", "shell", (d, v) => (d.database.confDir = v), { dir: true }),
+    f("database.repmgrConfDir", "shell", (d, v) => (d.database.repmgrConfDir = v), { dir: true }),
     f("database.image.name", "shell", (d, v) => (d.database.image.name = v)),
     f("database.image.tag", "shell", (d, v) => (d.database.image.tag = v)),
     f("database.image.source.path", "shell", (d, v) => (d.database.image.source.path = v)),
@@ -69,6 +70,7 @@ export const FIELDS: Record<ExampleName, Field[]> = {
   ],
   "upgrade-7-4-4": [
     f("database.confDir", "shell", (d, v) => (d.database.confDir = v), { dir: true }),
+    f("database.repmgrConfDir", "shell", (d, v) => (d.database.repmgrConfDir = v), { dir: true }),
     f("database.image.name", "shell", (d, v) => (d.database.image.name = v)),
     f("database.image.tag", "shell", (d, v) => (d.database.image.tag = v)),
     f("database.image.source.path", "shell", (d, v) => (d.database.image.source.path = v)),
