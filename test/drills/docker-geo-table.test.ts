@@ -347,6 +347,18 @@ async function play(row: Row, last = false): Promise<LiveResult> {
     `  live: ${newPrimary ? `${newPrimary} writable after ${seconds} s` : `nobody promoted (cancelled on ${cancelledOn.map((n) => `${n} after ${cancelledAfter[n]} s`).join(", ") || "none"}: ${cancelRules.join(", ")}; all after ${cancelSeconds ?? "-"} s)`}; model: ${model.newPrimary ?? "nobody"} (${model.rule}); guide: ${row.guide ?? "manual promotion"}`,
   );
 
+  if (newPrimary) {
+    // What the failover validation said on the node that promoted (docs/reliability.md#two-standbys-promoted-at-once).
+    const v = await labExec(
+      state!,
+      newPrimary,
+      `docker logs --since ${since} ${newPrimary} 2>&1 | grep -A1 'output returned by failover validation' | grep -v '^--' | tail -n 6`,
+      {
+        timeoutMs: 20_000,
+      },
+    );
+    log(`  ${newPrimary}'s failover validation: ${v.stdout.trim().replace(/\n/g, " | ") || "(no line)"}`);
+  }
   // Before the restore, when live and model differ: what each surviving node logged since the outage.
   const detail =
     newPrimary === model.newPrimary && (newPrimary !== null || cancelledOn.length === survivors.length)
@@ -432,7 +444,13 @@ describe("the guide's failover table on a live geo-redundant cluster (Docker, st
         // silent for the whole window (docs/analysis.md, "A silent repmgrd").
         expect([...r.cancelledOn].sort(), r.row.scenario).toEqual([...r.survivors].sort());
         expect(new Set(r.cancelRules), r.row.scenario).toEqual(new Set([r.model.rule]));
-      } else expect(r.seconds!, r.row.scenario).toBeLessThan(30);
+      } else {
+        // A standby lost with the primary costs one more election: the failover validation refuses
+        // the first time it does not answer (docs/reliability.md#two-standbys-promoted-at-once), and
+        // repmgrd elects again after election_rerun_interval (15 s) and its failover window.
+        const standbyLost = Object.keys(r.row.outage).some((n) => n !== r.row.primary && n.startsWith("pg-"));
+        expect(r.seconds!, r.row.scenario).toBeLessThan(standbyLost ? 75 : 30);
+      }
     }
     // Where the guide differs (recorded, not asserted as right): the DC 2 row with pg-3 primary.
     const guideRows = results.filter((r) => !r.row.setup);
