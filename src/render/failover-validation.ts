@@ -9,9 +9,11 @@
  * - another data node answers as primary;
  * - another standby answers whose repmgrd runs and that ranks above this node by repmgr's own
  *   order (highest received LSN, then highest priority, then lowest node id; priority 0 never);
- * - a standby does not answer at all, the first time: a node that is only slow answers by the
- *   rerun. If the same standbys still do not answer at the next election, they are taken as down
- *   and the node promotes (a real double failure must still fail over).
+ * - a standby does not answer in time at all (a timeout, no route), the first time: a node that is
+ *   only slow answers by the rerun. If the same standbys still do not answer at the next election,
+ *   they are taken as down and the node promotes (a real double failure must still fail over).
+ *   A standby whose host refuses the connection, or whose server says it is starting or shutting
+ *   down, runs no PostgreSQL that could promote itself: it is taken as down at once.
  *
  * One script for both topologies; where it connects and where it keeps its one line of state are
  * parameters.
@@ -86,6 +88,9 @@ const BODY = String.raw`
 SEP=$'\x1f'
 NODE_ID=\${1:-}
 [[ $NODE_ID =~ ^[0-9]+$ ]] || { echo "usage: ems-ha-validate-failover NODE_ID (got '$NODE_ID')"; exit 2; }
+# psql's error of the last question to a peer (what kind of failure it was)
+ERR_FILE=$(mktemp 2>/dev/null) || ERR_FILE=/dev/null
+trap '[ "$ERR_FILE" = /dev/null ] || rm -f "$ERR_FILE"' EXIT
 # The image passes the repmgr password in the environment (natively: ~postgres/.pgpass).
 if [ -z "\${PGPASSWORD:-}" ] && [ -n "\${REPMGR_PASSWORD:-}" ]; then export PGPASSWORD=$REPMGR_PASSWORD; fi
 
@@ -102,22 +107,28 @@ conn_key() {
   printf '%s' "\${BASH_REMATCH[1]}"
 }
 
-# ask a peer: conninfo, seconds per try, tries, SQL. The password (if any) goes in the environment.
+# ask a peer: conninfo, seconds per try, tries, SQL. Returns 0 when it answered (the answer printed);
+# 1 when no PostgreSQL serves there (its host refused the connection, or the server said it is
+# starting or shutting down): nothing there can promote itself now; 2 when nothing answered in time
+# (a timeout, no route): slow or cut off, it may be running and electing itself.
 q_peer() {
   local ci=$1 t=$2 n=$3 sql=$4 host port user pw pf i out env
-  host=$(conn_key host "$ci") || return 1
+  host=$(conn_key host "$ci") || return 2
   port=$(conn_key port "$ci") || port=5432
   user=$(conn_key user "$ci") || user=repmgr
-  env=(PGHOST="$host" PGPORT="$port" PGUSER="$user" PGDATABASE=repmgr PGCONNECT_TIMEOUT="$t")
+  env=(LC_ALL=C PGHOST="$host" PGPORT="$port" PGUSER="$user" PGDATABASE=repmgr PGCONNECT_TIMEOUT="$t")
   if pw=$(conn_key password "$ci"); then env+=(PGPASSWORD="$pw"); fi
   if pf=$(conn_key passfile "$ci"); then env+=(PGPASSFILE="$pf"); fi
   for ((i = 1; i <= n; i++)); do
-    if out=$(env "\${env[@]}" timeout $((t + 10)) "$PSQL" -X -qAt -v ON_ERROR_STOP=1 -F "$SEP" -c "$sql" 2>/dev/null); then
+    if out=$(env "\${env[@]}" timeout $((t + 10)) "$PSQL" -X -qAt -v ON_ERROR_STOP=1 -F "$SEP" -c "$sql" 2>"$ERR_FILE"); then
       printf '%s\n' "$out"
       return 0
     fi
+    case $(cat "$ERR_FILE" 2>/dev/null) in
+      *"Connection refused"* | *"database system is starting up"* | *"database system is shutting down"* | *"not yet accepting connections"*) return 1 ;;
+    esac
   done
-  return 1
+  return 2
 }
 
 lsn_num() { local h=\${1%/*} l=\${1#*/}; echo $(( (16#$h << 32) + 16#$l )); }
@@ -133,9 +144,16 @@ missing=()
 while IFS="$SEP" read -r id name type prio ci; do
   [ -n "$id" ] || continue
   if [ "$type" = primary ]; then t=$PRIMARY_TIMEOUT n=1; else t=$PEER_TIMEOUT n=$PEER_TRIES; fi
-  if ! ans=$(q_peer "$ci" "$t" "$n" "select pg_is_in_recovery(), coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), repmgr.repmgrd_is_running()"); then
+  ans=$(q_peer "$ci" "$t" "$n" "select pg_is_in_recovery(), coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), repmgr.repmgrd_is_running()")
+  rc=$?
+  if [ "$rc" -ne 0 ]; then
     # the failed primary is expected not to answer
-    [ "$type" = primary ] || missing+=("$name")
+    if [ "$type" = primary ]; then continue; fi
+    if [ "$rc" -eq 1 ]; then
+      echo "standby $name runs no PostgreSQL now (connection refused, or starting or stopping): taken as down"
+    else
+      missing+=("$name")
+    fi
     continue
   fi
   IFS="$SEP" read -r rec lsn running <<<"$ans"

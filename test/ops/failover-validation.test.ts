@@ -115,12 +115,30 @@ describe("the failover validation script, asked by hand after the primary stoppe
     expect(three.code).toBe(1);
   }, 60_000);
 
-  it("refuses once while a better standby does not answer, and promotes at the next election if it still does not", async () => {
+  it("takes a better standby whose host refuses the connection (no PostgreSQL runs there) as down at once", async () => {
     c.cluster.stopImmediate(c.pg2);
     try {
+      const r = validate(dir(), c.pg3);
+      expect(r.out).toMatch(/standby pg-2 runs no PostgreSQL now \(connection refused, or starting or stopping\): taken as down/);
+      expect(r.out).toMatch(/promoting/);
+      expect(r.code).toBe(0);
+    } finally {
+      await c.cluster.start(c.pg2);
+    }
+  }, 120_000);
+
+  it("refuses once while a better standby does not answer in time (frozen), and promotes at the next election if it still does not", () => {
+    // SIGSTOP: the kernel still accepts the connection, nothing answers it (a loaded or hung host)
+    const pid = Number(readFileSync(join(c.pg2.dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
+    expect(pid).toBeGreaterThan(1);
+    process.kill(pid, "SIGSTOP");
+    try {
+      const t0 = Date.now();
       const first = validate(dir(), c.pg3);
       expect(first.out).toMatch(/standby pg-2 did not answer within 2 x 3s: not promoting this time/);
       expect(first.code).toBe(1);
+      // two tries of the peer timeout (3 s each): the frozen node was waited for, not skipped
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(5_500);
       const second = validate(dir(), c.pg3);
       expect(second.out).toMatch(/standby pg-2 still does not answer at this second election: taken as down; promoting/);
       expect(second.code).toBe(0);
@@ -128,7 +146,7 @@ describe("the failover validation script, asked by hand after the primary stoppe
       const third = validate(dir(), c.pg3);
       expect(third.code).toBe(1);
     } finally {
-      await c.cluster.start(c.pg2);
+      process.kill(pid, "SIGCONT");
       rmSync(join(c.pg3.socketDir, "validate.state"), { force: true });
     }
   }, 120_000);
