@@ -246,6 +246,7 @@ export function setsFailoverValidation(conf: string): boolean {
   return /^\s*failover_validation_command\s*=\s*'?[^'\s]/m.test(conf);
 }
 
+// PostgreSQL 15 has pg_read_file(path), (path, offset, length) and (path, offset, length, missing_ok): no (path, missing_ok).
 async function failoverValidationOf(target: ProbeTarget, login: Login, opts: ProbeOptions): Promise<boolean | undefined> {
   if (!target.repmgrConfPath || target.node.role !== "data") return undefined;
   try {
@@ -254,7 +255,7 @@ async function failoverValidationOf(target: ProbeTarget, login: Login, opts: Pro
       target.port,
       login,
       opts,
-      `select pg_read_file(${sqlText(target.repmgrConfPath)}, true) as conf`,
+      `select pg_read_file(${sqlText(target.repmgrConfPath)}, 0, 1048576, true) as conf`,
     );
     const conf = rows[0]?.conf;
     return conf === null || conf === undefined ? undefined : setsFailoverValidation(conf);

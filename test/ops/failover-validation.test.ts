@@ -10,6 +10,7 @@ import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFile
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { probeDbNode } from "../../src/ops/pg";
 import { renderFailoverValidationScript } from "../../src/render/failover-validation";
 import { LoopbackCluster, loopbackPlan, PG_BIN, requireTools, type PgNode } from "./lib/loopback-cluster";
 
@@ -224,6 +225,15 @@ describe("repmgrd with the validation command, failing over for real", () => {
     }
     expect([...seen]).toEqual(["pg-2"]);
     expect(repmgrdLog(c.pg2)).toMatch(/failover validation command returned zero/);
+    // what `ems-ha status` reads: this repmgr.conf sets the command, cluster "a"'s did not, a missing file says nothing
+    const probe = (n: PgNode, repmgrConfPath: string) =>
+      probeDbNode(
+        { node: { name: n.name, address: n.address, role: "data" }, port: c.cluster.port, dbUser: "postgres", repmgrConfPath },
+        { secrets: { dbPassword: PASSWORD } },
+      );
+    expect((await probe(c.pg2, c.pg2.repmgrConf)).failoverValidation).toBe(true);
+    expect((await probe(c.pg2, join(tmp, "a", "pg-2", "repmgr.conf"))).failoverValidation).toBe(false);
+    expect((await probe(c.pg2, join(tmp, "no-such-repmgr.conf"))).failoverValidation).toBeUndefined();
     expect(repmgrdLog(c.pg2)).toMatch(/no other data node answers as primary and no standby ranks above this node/);
     // the other standby follows the new primary (bounded)
     const followDeadline = Date.now() + 60_000;
