@@ -347,17 +347,18 @@ async function play(row: Row, last = false): Promise<LiveResult> {
     `  live: ${newPrimary ? `${newPrimary} writable after ${seconds} s` : `nobody promoted (cancelled on ${cancelledOn.map((n) => `${n} after ${cancelledAfter[n]} s`).join(", ") || "none"}: ${cancelRules.join(", ")}; all after ${cancelSeconds ?? "-"} s)`}; model: ${model.newPrimary ?? "nobody"} (${model.rule}); guide: ${row.guide ?? "manual promotion"}`,
   );
 
-  if (newPrimary) {
-    // What the failover validation said on the node that promoted (docs/reliability.md#two-standbys-promoted-at-once).
+  // What the failover validation said on the node that promoted, or on every survivor when none did
+  // (docs/reliability.md#two-standbys-promoted-at-once).
+  for (const n of newPrimary ? [newPrimary] : survivors) {
     const v = await labExec(
       state!,
-      newPrimary,
-      `docker logs --since ${since} ${newPrimary} 2>&1 | grep -A1 'output returned by failover validation' | grep -v '^--' | tail -n 6`,
+      n,
+      `docker logs --since ${since} ${n} 2>&1 | grep -A1 'output returned by failover validation' | grep -v '^--' | tail -n 6`,
       {
         timeoutMs: 20_000,
       },
     );
-    log(`  ${newPrimary}'s failover validation: ${v.stdout.trim().replace(/\n/g, " | ") || "(no line)"}`);
+    log(`  ${n}'s failover validation: ${v.stdout.trim().replace(/\n/g, " | ") || "(no line)"}`);
   }
   // Before the restore, when live and model differ: what each surviving node logged since the outage.
   const detail =
