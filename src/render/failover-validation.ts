@@ -88,6 +88,14 @@ const BODY = String.raw`
 SEP=$'\x1f'
 NODE_ID=\${1:-}
 [[ $NODE_ID =~ ^[0-9]+$ ]] || { echo "usage: ems-ha-validate-failover NODE_ID (got '$NODE_ID')"; exit 2; }
+# repmgrd reads only the first line of this command's output and then closes the pipe: a second
+# line would meet a closed pipe (SIGPIPE, exit 141, which repmgrd takes as a veto). So the script
+# prints one line, at the end (say), with what it noted on the way; and a write to a closed pipe
+# fails instead of killing it.
+trap '' PIPE
+NOTES=""
+note() { NOTES+="$*; "; }
+say() { printf '%s%s\n' "$NOTES" "$*"; }
 # psql's error of the last question to a peer (what kind of failure it was)
 ERR_FILE=$(mktemp 2>/dev/null) || ERR_FILE=/dev/null
 trap '[ "$ERR_FILE" = /dev/null ] || rm -f "$ERR_FILE"' EXIT
@@ -134,11 +142,11 @@ q_peer() {
 lsn_num() { local h=\${1%/*} l=\${1#*/}; echo $(( (16#$h << 32) + 16#$l )); }
 
 mine=$(q_local "select coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())") && [ -n "$mine" ] ||
-  { echo "this node's own server gives no WAL position: not promoting"; exit 1; }
+  { say "this node's own server gives no WAL position: not promoting"; exit 1; }
 mine_prio=$(q_local "select priority from repmgr.nodes where node_id = $NODE_ID") && [ -n "$mine_prio" ] ||
-  { echo "node $NODE_ID is not in this node's repmgr.nodes: not promoting"; exit 1; }
+  { say "node $NODE_ID is not in this node's repmgr.nodes: not promoting"; exit 1; }
 rows=$(q_local "select node_id, node_name, type, priority, conninfo from repmgr.nodes where active and type in ('primary', 'standby') and node_id <> $NODE_ID order by node_id") ||
-  { echo "this node's repmgr.nodes cannot be read: not promoting"; exit 1; }
+  { say "this node's repmgr.nodes cannot be read: not promoting"; exit 1; }
 
 missing=()
 while IFS="$SEP" read -r id name type prio ci; do
@@ -150,7 +158,7 @@ while IFS="$SEP" read -r id name type prio ci; do
     # the failed primary is expected not to answer
     if [ "$type" = primary ]; then continue; fi
     if [ "$rc" -eq 1 ]; then
-      echo "standby $name runs no PostgreSQL now (connection refused, or starting or stopping): taken as down"
+      note "standby $name runs no PostgreSQL now (connection refused, or starting or stopping): taken as down"
     else
       missing+=("$name")
     fi
@@ -158,13 +166,13 @@ while IFS="$SEP" read -r id name type prio ci; do
   fi
   IFS="$SEP" read -r rec lsn running <<<"$ans"
   if [ "$rec" = f ]; then
-    echo "$name (node $id) answers as primary: not promoting this node (repmgrd follows it)"
+    say "$name (node $id) answers as primary: not promoting this node (repmgrd follows it)"
     exit 1
   fi
   [ "$rec" = t ] && [ -n "$lsn" ] && [ "\${prio:-0}" -gt 0 ] && [ "$running" = t ] || continue
   if [ "$(lsn_num "$lsn")" -gt "$(lsn_num "$mine")" ] ||
     { [ "$lsn" = "$mine" ] && { [ "$prio" -gt "$mine_prio" ] || { [ "$prio" -eq "$mine_prio" ] && [ "$id" -lt "$NODE_ID" ]; }; }; }; then
-    echo "$name (node $id, LSN $lsn, priority $prio) ranks above this node (LSN $mine, priority $mine_prio): not promoting this node"
+    say "$name (node $id, LSN $lsn, priority $prio) ranks above this node (LSN $mine, priority $mine_prio): not promoting this node"
     exit 1
   fi
 done <<<"$rows"
@@ -174,17 +182,17 @@ if [ "\${#missing[@]}" -gt 0 ]; then
   now=$(date +%s)
   if read -r at was <"$STATE_FILE" 2>/dev/null && [ "$was" = "$absent" ] && [[ $at =~ ^[0-9]+$ ]] && [ $((now - at)) -le "$STATE_MAX_AGE" ]; then
     rm -f "$STATE_FILE"
-    echo "standby $absent still does not answer at this second election: taken as down; promoting (LSN $mine, priority $mine_prio)"
+    say "standby $absent still does not answer at this second election: taken as down; promoting (LSN $mine, priority $mine_prio)"
     exit 0
   fi
   if ! printf '%s %s\n' "$now" "$absent" >"$STATE_FILE" 2>/dev/null; then
-    echo "standby $absent did not answer, and $STATE_FILE cannot be written to wait for a second election: promoting (LSN $mine, priority $mine_prio)"
+    say "standby $absent did not answer, and $STATE_FILE cannot be written to wait for a second election: promoting (LSN $mine, priority $mine_prio)"
     exit 0
   fi
-  echo "standby $absent did not answer within $PEER_TRIES x \${PEER_TIMEOUT}s: not promoting this time; if it still does not answer at repmgrd's next election, promoting then"
+  say "standby $absent did not answer within $PEER_TRIES x \${PEER_TIMEOUT}s: not promoting this time; if it still does not answer at repmgrd's next election, promoting then"
   exit 1
 fi
 rm -f "$STATE_FILE"
-echo "no other data node answers as primary and no standby ranks above this node (LSN $mine, priority $mine_prio): promoting"
+say "no other data node answers as primary and no standby ranks above this node (LSN $mine, priority $mine_prio): promoting"
 exit 0
 `;
