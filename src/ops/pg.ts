@@ -9,6 +9,9 @@
  */
 import { Client } from "pg";
 import type { DbNodeConfig, Deployment } from "../config/schema";
+import { DOCKER_TOPOLOGIES } from "../config/semantics";
+import { sqlLiteral } from "../render/escape";
+import { nativeLayout } from "../render/native/layout";
 
 export const DB_PASSWORD_ENVS = ["EMS_HA_DB_PASSWORD", "TF_VAR_db_password"] as const;
 export const REPMGR_PASSWORD_ENVS = ["EMS_HA_REPMGR_PASSWORD", "TF_VAR_repmgr_password"] as const;
@@ -236,8 +239,8 @@ export interface ProbeTarget {
 
 /** repmgr.conf on a data node of each topology with repmgrd: /etc natively, the image's generated file in Docker. */
 export function repmgrConfPathOf(d: Pick<Deployment, "topology">): string | undefined {
-  if (d.topology === "native-single-region") return "/etc/repmgr.conf";
-  if (d.topology === "single-region" || d.topology === "geo-redundant" || d.topology === "upgrade-7-4-4") return "/opt/bitnami/repmgr/conf/repmgr.conf";
+  if (d.topology === "native-single-region") return nativeLayout().repmgrConf;
+  if (DOCKER_TOPOLOGIES.has(d.topology)) return "/opt/bitnami/repmgr/conf/repmgr.conf";
   return undefined;
 }
 
@@ -255,19 +258,13 @@ async function failoverValidationOf(target: ProbeTarget, login: Login, opts: Pro
       target.port,
       login,
       opts,
-      `select pg_read_file(${sqlText(target.repmgrConfPath)}, 0, 1048576, true) as conf`,
+      `select pg_read_file(${sqlLiteral(target.repmgrConfPath)}, 0, 1048576, true) as conf`,
     );
     const conf = rows[0]?.conf;
     return conf === null || conf === undefined ? undefined : setsFailoverValidation(conf);
   } catch {
     return undefined;
   }
-}
-
-/** A constant path as an SQL string literal (the paths above: no quote in them, checked). */
-function sqlText(s: string): string {
-  if (s.includes("'")) throw new Error(`path ${s} contains a quote`);
-  return `'${s}'`;
 }
 
 export interface ProbeOptions extends PgTimeouts {
