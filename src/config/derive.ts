@@ -83,6 +83,8 @@ export interface FailoverTiming {
   readonly reconnectIntervalSeconds: number;
   readonly connectTimeoutSeconds: number;
   readonly monitorIntervalSeconds: number;
+  /** repmgrd's election_rerun_interval (repmgr's default 15 s). */
+  readonly electionRerunIntervalSeconds: number;
   /** Which fields the user set explicitly (the rest are defaults of the topology/profile). */
   readonly explicit: ReadonlySet<string>;
 }
@@ -108,7 +110,13 @@ export function failoverTiming(d: Deployment): FailoverTiming {
         ? { reconnectAttempts: 3, reconnectIntervalSeconds: 5 }
         : { reconnectAttempts: 6, reconnectIntervalSeconds: 10 };
   const explicit = new Set<string>();
-  for (const k of ["reconnectAttempts", "reconnectIntervalSeconds", "connectTimeoutSeconds", "monitorIntervalSeconds"] as const) {
+  for (const k of [
+    "reconnectAttempts",
+    "reconnectIntervalSeconds",
+    "connectTimeoutSeconds",
+    "monitorIntervalSeconds",
+    "electionRerunIntervalSeconds",
+  ] as const) {
     if (f[k] !== undefined) explicit.add(k);
   }
   if (f.profile === "tuned") {
@@ -120,6 +128,7 @@ export function failoverTiming(d: Deployment): FailoverTiming {
     reconnectIntervalSeconds: f.reconnectIntervalSeconds ?? base.reconnectIntervalSeconds,
     connectTimeoutSeconds: f.connectTimeoutSeconds ?? 2,
     monitorIntervalSeconds: f.monitorIntervalSeconds ?? 2,
+    electionRerunIntervalSeconds: f.electionRerunIntervalSeconds ?? 15,
     explicit,
   };
 }

@@ -194,6 +194,11 @@ export const failoverTimingSchema = z
     connectTimeoutSeconds: z.number().int().min(1).max(60).optional(),
     /** repmgrd monitor_interval_secs. @default 2 */
     monitorIntervalSeconds: z.number().int().min(1).max(60).optional(),
+    /**
+     * repmgrd election_rerun_interval: seconds before repmgrd elects again after the failover
+     * validation refused a promotion (docs/reliability.md#two-standbys-promoted-at-once). @default 15
+     */
+    electionRerunIntervalSeconds: z.number().int().min(1).max(300).optional(),
   })
   .strict()
   .default({});

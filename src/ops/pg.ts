@@ -10,6 +10,7 @@
 import { Client } from "pg";
 import type { DbNodeConfig, Deployment } from "../config/schema";
 import { DOCKER_TOPOLOGIES } from "../config/semantics";
+import { BITNAMI_REPMGR_CONF } from "../render/bitnami";
 import { sqlLiteral } from "../render/escape";
 import { nativeLayout } from "../render/native/layout";
 
@@ -240,7 +241,7 @@ export interface ProbeTarget {
 /** repmgr.conf on a data node of each topology with repmgrd: /etc natively, the image's generated file in Docker. */
 export function repmgrConfPathOf(d: Pick<Deployment, "topology">): string | undefined {
   if (d.topology === "native-single-region") return nativeLayout().repmgrConf;
-  if (DOCKER_TOPOLOGIES.has(d.topology)) return "/opt/bitnami/repmgr/conf/repmgr.conf";
+  if (DOCKER_TOPOLOGIES.has(d.topology)) return BITNAMI_REPMGR_CONF;
   return undefined;
 }
 

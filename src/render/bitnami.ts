@@ -17,6 +17,13 @@ export const CONF_D_MOUNT = "/bitnami/postgresql/conf/conf.d";
  * (docs/background.md#the-bitnami-postgresql-repmgr-image).
  */
 export const REPMGR_CONF_MOUNT = "/bitnami/repmgr/conf";
+/** The image's entrypoint, which prepares the environment of a command run with docker exec. */
+export const BITNAMI_ENTRYPOINT = "/opt/bitnami/scripts/postgresql-repmgr/entrypoint.sh";
+/**
+ * The repmgr.conf the image generates at every container start (with what it merged from
+ * REPMGR_CONF_MOUNT): what repmgr and repmgrd read inside the container.
+ */
+export const BITNAMI_REPMGR_CONF = "/opt/bitnami/repmgr/conf/repmgr.conf";
 /** The failover validation script inside a data node's container. */
 export const DOCKER_VALIDATE_FAILOVER = `${REPMGR_CONF_MOUNT}/ems-ha-validate-failover`;
 /** The guide's --shm-size 1g, in MB as the docker provider wants it. */
@@ -90,7 +97,10 @@ export interface DockerRepmgrFiles {
  */
 export function dockerRepmgrFiles(d: Deployment): DockerRepmgrFiles {
   return {
-    repmgrConf: ["failover_validation_command=", repmgrConfValue(failoverValidationCommand(DOCKER_VALIDATE_FAILOVER, true)), "\n"].join(""),
+    repmgrConf: [
+      ["failover_validation_command=", repmgrConfValue(failoverValidationCommand(DOCKER_VALIDATE_FAILOVER, true)), "\n"].join(""),
+      ["election_rerun_interval=", repmgrConfValue(failoverTiming(d).electionRerunIntervalSeconds), "\n"].join(""),
+    ].join(""),
     validateScript: renderFailoverValidationScript({
       psql: "psql",
       localHost: "127.0.0.1",

@@ -15,7 +15,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Deployment } from "../config/schema";
-import { DATA_MOUNT, DB_STOP_GRACE_SECONDS, DB_STOP_SIGNAL, imageRef, type ContainerSpec } from "./bitnami";
+import { BITNAMI_ENTRYPOINT, BITNAMI_REPMGR_CONF, DATA_MOUNT, DB_STOP_GRACE_SECONDS, DB_STOP_SIGNAL, imageRef, type ContainerSpec } from "./bitnami";
 import { DOCKER_MEMBERSHIP_LIB, membershipVars, type DockerMembership } from "./docker-membership";
 import { dockerEnvFile, raw, sh, shellSingleQuote, words } from "./escape";
 
@@ -42,7 +42,7 @@ export const PG_STOP_TIMEOUT_SECONDS = 90;
 export const PG_DATA_DIR = `${DATA_MOUNT}/data`;
 
 /** repmgr inside a node's container, as the ops commands run it (src/ops/repmgr-cli.ts). */
-export const REPMGR_IN_CONTAINER = "/opt/bitnami/scripts/postgresql-repmgr/entrypoint.sh repmgr -f /opt/bitnami/repmgr/conf/repmgr.conf";
+export const REPMGR_IN_CONTAINER = `${BITNAMI_ENTRYPOINT} repmgr -f ${BITNAMI_REPMGR_CONF}`;
 
 /** Host path of a node's password env file. */
 export function envFileOf(containerName: string): string {

@@ -30,18 +30,17 @@
  */
 import { failoverTiming, failoverWindowSeconds, oneLocation, repmgrNodeId } from "../config/derive";
 import type { DbNodeConfig, Deployment } from "../config/schema";
-import { containerSpec } from "./bitnami";
+import { BITNAMI_ENTRYPOINT, BITNAMI_REPMGR_CONF, containerSpec, DOCKER_VALIDATE_FAILOVER } from "./bitnami";
 import { PG_DATA_DIR } from "./docker-cli";
+import { failoverValidationBoundSeconds } from "./failover-validation";
 import { heredoc, sh, UnsafeValueError } from "./escape";
 import { MAX_REJOIN_ATTEMPTS, FENCE_AFTER_SECONDS, UNSTICK_AFTER_SECONDS, electAfterSeconds, reconcileScriptText } from "./native/reconcile";
 import { formatUnit, type UnitSection } from "./native/repmgrd";
 import { shellArray, shellVars } from "./native/shell";
 import { STATE_DIR } from "./native/layout";
 
-/** The image's entrypoint, which prepares the environment of a command run with docker exec. */
-export const BITNAMI_ENTRYPOINT = "/opt/bitnami/scripts/postgresql-repmgr/entrypoint.sh";
-/** The image's repmgr.conf (docs/background.md#the-bitnami-postgresql-repmgr-image). */
-export const BITNAMI_REPMGR_CONF = "/opt/bitnami/repmgr/conf/repmgr.conf";
+// the image's paths, where the tests and older imports found them
+export { BITNAMI_ENTRYPOINT, BITNAMI_REPMGR_CONF };
 export const DOCKER_RECONCILE_SCRIPT = "/usr/local/sbin/ems-ha-reconcile";
 export const DOCKER_RECONCILE_UNIT_NAME = "ems-ha-reconcile";
 export const DOCKER_RECONCILE_UNIT = `/etc/systemd/system/${DOCKER_RECONCILE_UNIT_NAME}.service`;
@@ -196,6 +195,8 @@ svc_start() {
   done
   return 1
 }
+# the failover validation inside the container, as its repmgrd runs it (the image's user and environment)
+validation_run() { timeout $((VALIDATE_TIMEOUT + 30)) docker exec "$CONTAINER" "$ENTRYPOINT" timeout "$VALIDATE_TIMEOUT" /bin/bash "$VALIDATE" "$NODE_ID" 2>/dev/null; }
 # repmgrd is the container's main process: stopping it would stop the container
 hold_repmgrd() { return 0; }
 release_repmgrd() { return 0; }
@@ -383,6 +384,8 @@ export function renderDockerReconcileScript(d: Deployment, node: DbNodeConfig): 
       FENCE_AFTER: FENCE_AFTER_SECONDS,
       ELECT: dockerElectionRepairEnabled(d),
       ELECT_AFTER: electAfterSeconds(d, DOCKER_RECONCILE_INTERVAL_SECONDS, dockerGraceSeconds(d)),
+      VALIDATE: DOCKER_VALIDATE_FAILOVER,
+      VALIDATE_TIMEOUT: failoverValidationBoundSeconds(d),
       MAX_ATTEMPTS: MAX_REJOIN_ATTEMPTS,
       UNSTICK_AFTER: UNSTICK_AFTER_SECONDS,
     }),

@@ -20,6 +20,7 @@
  */
 import { failoverTiming, failoverWindowSeconds } from "../config/derive";
 import type { Deployment } from "../config/schema";
+import { CANDIDATE_RANK_INCLUDE } from "./candidate-rank";
 import { sh } from "./escape";
 import { unescapeBash, shellVars } from "./native/shell";
 
@@ -54,13 +55,25 @@ export function failoverValidationCommand(scriptPath: string, viaBash = false): 
 export function failoverValidationTiming(
   d: Deployment,
 ): Pick<FailoverValidationOptions, "primaryTimeoutSeconds" | "peerTimeoutSeconds" | "peerTries" | "stateMaxAgeSeconds"> {
-  const ct = failoverTiming(d).connectTimeoutSeconds;
+  const timing = failoverTiming(d);
+  const ct = timing.connectTimeoutSeconds;
   const peerTimeoutSeconds = Math.max(5, 2 * ct);
   const peerTries = 2;
   const dataNodes = d.database.nodes.filter((n) => n.role !== "witness").length;
-  // repmgr's election_rerun_interval (15 s), then its failover window again, then this script's own asking.
-  const stateMaxAgeSeconds = 15 + failoverWindowSeconds(d) + dataNodes * peerTries * (peerTimeoutSeconds + 10) + 60;
+  // repmgr's election_rerun_interval, then its failover window again, then this script's own asking.
+  const stateMaxAgeSeconds = timing.electionRerunIntervalSeconds + failoverWindowSeconds(d) + dataNodes * peerTries * (peerTimeoutSeconds + 10) + 60;
   return { primaryTimeoutSeconds: ct, peerTimeoutSeconds, peerTries, stateMaxAgeSeconds };
+}
+
+/**
+ * Seconds the script may take at most with a deployment's timing: its three local questions (20 s
+ * each), every other data node asked with its tries (each bounded at its timeout and 10 s), and
+ * a margin. The reconciliation service bounds its own call with it.
+ */
+export function failoverValidationBoundSeconds(d: Deployment): number {
+  const t = failoverValidationTiming(d);
+  const others = d.database.nodes.filter((n) => n.role !== "witness").length - 1;
+  return 3 * 20 + others * t.peerTries * (t.peerTimeoutSeconds + 10) + 30;
 }
 
 export function renderFailoverValidationScript(o: FailoverValidationOptions): string {
@@ -139,8 +152,7 @@ q_peer() {
   return 2
 }
 
-lsn_num() { local h=\${1%/*} l=\${1#*/}; echo $(( (16#$h << 32) + 16#$l )); }
-
+${CANDIDATE_RANK_INCLUDE}
 mine=$(q_local "select coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())") && [ -n "$mine" ] ||
   { say "this node's own server gives no WAL position: not promoting"; exit 1; }
 mine_prio=$(q_local "select priority from repmgr.nodes where node_id = $NODE_ID") && [ -n "$mine_prio" ] ||
@@ -170,8 +182,7 @@ while IFS="$SEP" read -r id name type prio ci; do
     exit 1
   fi
   [ "$rec" = t ] && [ -n "$lsn" ] && [ "\${prio:-0}" -gt 0 ] && [ "$running" = t ] || continue
-  if [ "$(lsn_num "$lsn")" -gt "$(lsn_num "$mine")" ] ||
-    { [ "$lsn" = "$mine" ] && { [ "$prio" -gt "$mine_prio" ] || { [ "$prio" -eq "$mine_prio" ] && [ "$id" -lt "$NODE_ID" ]; }; }; }; then
+  if ranks_above "$lsn" "$prio" "$id" "$mine" "$mine_prio" "$NODE_ID"; then
     say "$name (node $id, LSN $lsn, priority $prio) ranks above this node (LSN $mine, priority $mine_prio): not promoting this node"
     exit 1
   fi

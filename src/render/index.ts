@@ -5,6 +5,7 @@
  * @module ems-ha/render
  */
 export * from "./bitnami";
+export * from "./candidate-rank";
 export * from "./checklist";
 export * from "./docker-cli";
 export * from "./docker-membership";

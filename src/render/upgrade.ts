@@ -17,6 +17,7 @@
 import { dataNodes, initialPrimary, witnessNodes } from "../config/derive";
 import type { DbNodeConfig, Deployment } from "../config/schema";
 import { containerSpec, DATA_MOUNT, type ContainerSpec } from "./bitnami";
+import { REPMGR_IN_CONTAINER } from "./docker-cli";
 import { dockerRunArgs } from "./docker-cli";
 import { DOCKER_RECONCILE_UNIT_NAME } from "./docker-reconcile";
 import { dockerEnvFile, raw, sh, sqlIdent, words } from "./escape";
@@ -25,7 +26,7 @@ export const UPGRADE_STATE_DIR = "/var/lib/ems-ha";
 /** Label on every container the upgrade creates; its value identifies the new image. */
 export const UPGRADE_LABEL = "ems-ha.upgrade";
 /** The guide's register command (step 5), inside the new primary container. */
-export const PRIMARY_REGISTER = "/opt/bitnami/scripts/postgresql-repmgr/entrypoint.sh repmgr -f /opt/bitnami/repmgr/conf/repmgr.conf primary register --force";
+export const PRIMARY_REGISTER = `${REPMGR_IN_CONTAINER} primary register --force`;
 
 export type UpgradeRole = "primary" | "standby" | "witness";
 

@@ -8,6 +8,7 @@ import { HBA_BEGIN, HBA_END, renderHbaBlock } from "../../src/render/native/pg-h
 import { renderDataDirInclude, renderPostgresqlDropIn } from "../../src/render/native/postgresql-conf";
 import { peerEntries, renderReconcileScript, renderReconcileUnit } from "../../src/render/native/reconcile";
 import { renderRepmgrConf } from "../../src/render/native/repmgr-conf";
+import { failoverValidationTiming } from "../../src/render/failover-validation";
 import { renderRepmgrdDefaults, renderRepmgrdUnit } from "../../src/render/native/repmgrd";
 import { renderSetupScript } from "../../src/render/native/setup-script";
 import { ConfigError } from "../../src/config/errors";
@@ -233,6 +234,22 @@ describe("repmgr.conf", () => {
     expect(renderSetupScript(d, witness!)).not.toContain("install_text /usr/local/sbin/ems-ha-validate-failover");
     const r = spawnSync("bash", ["-n"], { input: data, encoding: "utf8", timeout: 10_000 });
     expect(r.status, r.stderr).toBe(0);
+  });
+
+  it("sets repmgrd's rerun after a refused promotion on data nodes: repmgr's 15 s, or the deployment's", () => {
+    expect(confMap(renderRepmgrConf(d, node1!)).get("election_rerun_interval")).toBe("15");
+    expect(confMap(renderRepmgrConf(d, witness!)).has("election_rerun_interval")).toBe(false);
+    const d2 = exampleDeployment((i) => ({ ...i, database: { ...i.database, failover: { profile: "default", electionRerunIntervalSeconds: 7 } } }));
+    const [n1] = nativeMembers(d2);
+    expect(confMap(renderRepmgrConf(d2, n1!)).get("election_rerun_interval")).toBe("7");
+    // the validation's memory of a refusal must outlast the rerun: 8 s shorter with the shorter rerun
+    expect(failoverValidationTiming(d).stateMaxAgeSeconds - failoverValidationTiming(d2).stateMaxAgeSeconds).toBe(8);
+  });
+
+  it("refuses an election rerun interval out of range, naming the field", () => {
+    expect(() => exampleDeployment((i) => ({ ...i, database: { ...i.database, failover: { profile: "default", electionRerunIntervalSeconds: 0 } } }))).toThrow(
+      /database\.failover\.electionRerunIntervalSeconds/,
+    );
   });
 });
 

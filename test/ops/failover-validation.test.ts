@@ -6,13 +6,13 @@
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { probeDbNode } from "../../src/ops/pg";
-import { renderFailoverValidationScript } from "../../src/render/failover-validation";
 import { LoopbackCluster, loopbackPlan, PG_BIN, requireTools, type PgNode } from "./lib/loopback-cluster";
+import { installLoopbackValidation } from "./lib/loopback-validation";
 
 const PASSWORD = `Fv!Test-${randomBytes(6).toString("hex")}`;
 
@@ -20,24 +20,9 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Writes node n's copy of the script (its socket, its state file) as dir/validate-<id>.sh. */
+/** Writes node n's copy of the script as dir/validate-<id>.sh. */
 function installScript(dir: string, cluster: LoopbackCluster, n: PgNode): string {
-  const path = join(dir, `validate-${n.nodeId}.sh`);
-  writeFileSync(
-    path,
-    renderFailoverValidationScript({
-      psql: `${PG_BIN}/psql`,
-      localPort: cluster.port,
-      localHost: n.socketDir,
-      primaryTimeoutSeconds: 2,
-      peerTimeoutSeconds: 3,
-      peerTries: 2,
-      stateFile: join(n.socketDir, "validate.state"),
-      stateMaxAgeSeconds: 300,
-    }),
-    { mode: 0o755 },
-  );
-  return path;
+  return installLoopbackValidation(join(dir, `validate-${n.nodeId}.sh`), cluster, n);
 }
 
 /** Runs the script as postgres, as repmgrd does: its exit code and what it printed. */

@@ -16,6 +16,7 @@ import { memberByName } from "../../src/render/native/layout";
 import { renderReconcileScript } from "../../src/render/native/reconcile";
 import { spawnAsync } from "../../src/spawn-async";
 import { LoopbackCluster, loopbackPlan, PG_BIN, requireTools, serverOptions, type PgNode } from "./lib/loopback-cluster";
+import { installLoopbackValidation } from "./lib/loopback-validation";
 import { startSshd, type LoopbackSshd } from "./lib/loopback-sshd";
 import { opsEnv, writeOpsFixture } from "./lib/ops-fixture";
 import { runCliCaptured, type CliRun } from "../helpers/cli";
@@ -53,6 +54,8 @@ function reconcileFiles(n: PgNode): { script: string; overrides: string; log: st
   const script = join(dir, "ems-ha-reconcile");
   const text = renderReconcileScript(d, memberByName(d, n.name));
   writeFileSync(script, text, { mode: 0o755 });
+  // the failover validation the election repair asks (as the setup script installs it on a host)
+  const validate = installLoopbackValidation(join(dir, "ems-ha-validate-failover"), cluster, n);
   const overrides = join(dir, "overrides.sh");
   const ctl = `runuser -u postgres -- timeout 60 ${PG_BIN}/pg_ctl -D ${n.dataDir}`;
   writeFileSync(
@@ -72,6 +75,8 @@ function reconcileFiles(n: PgNode): { script: string; overrides: string; log: st
       // loaded machine's rewind, and the primary fenced itself in the middle of it (CI, 2026-11-27)
       "FENCE_AFTER=10",
       "ELECT_AFTER=12",
+      `VALIDATE=${validate}`,
+      "VALIDATE_TIMEOUT=60",
       // shared by the nodes here (one machine); the marker names its node
       `FENCE_MARKER=${stateDir}/fenced`,
       `export PGHOST=${n.socketDir}`,
@@ -500,6 +505,10 @@ describe("an election repmgrd did not hold (the reconciliation service on the st
     figures.push(`no primary: ${best.name} promoted itself ${seconds.toFixed(1)} s after a majority answered again (ELECT_AFTER 12 s, loop interval 1 s)`);
     expect(loopLog(best)).toMatch(
       /REPAIR: no data node has answered as primary for 12s \(repmgrd's election did not promote\); 2 of the other nodes answer \(a majority needs 2\) and this standby is the best candidate \(LSN \S+, priority \d+\): repmgr standby promote/,
+    );
+    // the failover validation was asked first, and found no standby above this one
+    expect(loopLog(best)).toMatch(
+      /failover validation: no other data node answers as primary and no standby ranks above this node \(LSN \S+, priority \d+\): promoting\n(.*\n)*.*REPAIR: no data node has answered as primary/,
     );
     // the repair's end (repmgr standby promote returns after it saw the promotion)
     await waitFor("the promotion's repair over", () => /promoted: this node is the primary\n(.*\n)*.*repmgrd started/.test(loopLog(best)), 60_000);

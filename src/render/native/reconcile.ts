@@ -39,6 +39,8 @@ import { formatUnit, type UnitSection } from "./repmgrd";
 import { failoverWindowSeconds, oneLocation } from "../../config/derive";
 import { connectTimeout, nativeLayout, nativeMembers, nativeSettings, type NativeMember } from "./layout";
 import { sh, UnsafeValueError } from "../escape";
+import { CANDIDATE_RANK_INCLUDE } from "../candidate-rank";
+import { failoverValidationBoundSeconds } from "../failover-validation";
 import { ENSURE_DATADIR_INCLUDE, shellArray, shellVars, unescapeBash } from "./shell";
 
 /** Failed rejoin attempts after which the service stops acting and only logs. */
@@ -180,10 +182,7 @@ fenced_done() { return 0; }
 fenced_rejoin() { rejoin "$@"; }
 
 ${ENSURE_DATADIR_INCLUDE}
-
-# "X/Y" -> bytes
-lsn_num() { local h=\${1%/*} l=\${1#*/}; echo $(( (16#$h << 32) + 16#$l )); }
-
+${CANDIDATE_RANK_INCLUDE}
 # true once the fault named $1 has lasted $2 (default GRACE) seconds (its first sighting is recorded)
 persisting() {
   local f="$PENDING_PREFIX$1" now since limit=\${2:-$GRACE}
@@ -608,16 +607,38 @@ reconcile_leaderless() {
     lsn=$(received_lsn "$host" "$port") || continue
     prio=$(q_local "select priority from repmgr.nodes where node_id = $id" repmgr) || continue
     [ -n "$lsn" ] && [ "\${prio:-0}" -gt 0 ] || continue
-    if [ "$(lsn_num "$lsn")" -gt "$(lsn_num "$mine")" ] ||
-      { [ "$lsn" = "$mine" ] && { [ "$prio" -gt "$mine_prio" ] || { [ "$prio" -eq "$mine_prio" ] && [ "$id" -lt "$NODE_ID" ]; }; }; }; then
+    if ranks_above "$lsn" "$prio" "$id" "$mine" "$mine_prio" "$NODE_ID"; then
       rm -f "$PENDING_PREFIX"leaderless
       return 0
     fi
   done
   persisting leaderless "$ELECT_AFTER" || { log "no data node answers as primary; $seen of the other nodes answer (a majority needs $need) and this standby is the best candidate (LSN $mine, priority $mine_prio): promoting it if this lasts \${ELECT_AFTER}s"; return 0; }
+  # this round asked each standby once, within connect_timeout: one that missed it may be alive and
+  # electing itself, so the failover validation asks again, as it does for repmgrd's own election
+  validate_promotion || return 0
   log "REPAIR: no data node has answered as primary for \${ELECT_AFTER}s (repmgrd's election did not promote); $seen of the other nodes answer (a majority needs $need) and this standby is the best candidate (LSN $mine, priority $mine_prio): repmgr standby promote"
   repaired promote_self
 }
+
+# validate_promotion: the failover validation (docs/reliability.md#two-standbys-promoted-at-once),
+# the check repmgrd's election passes before it promotes a node, asked before the election repair
+# promotes this one. Its one line is logged; exit 0 means promote. A refusal for a standby that
+# did not answer counts once: asked again next round, with the same standbys still silent, it
+# takes them as down (its own state file).
+validate_promotion() {
+  local out rc
+  out=$(validation_run)
+  rc=$?
+  out=\${out##*$'\n'}
+  if [ "$rc" -eq 0 ]; then
+    log "failover validation: \${out:-promote (no output)}"
+    return 0
+  fi
+  log "not promoting: the failover validation refused (exit $rc): \${out:-no output}"
+  return 1
+}
+# validation_run: the script as repmgrd runs it (its user, this node's id), bounded
+validation_run() { as_pg timeout "$VALIDATE_TIMEOUT" "$VALIDATE" "$NODE_ID" 2>/dev/null; }
 
 promote_self() {
   if ! repmgr_run 120 standby promote; then
@@ -873,6 +894,8 @@ export function renderReconcileScript(d: Deployment, self: NativeMember): string
       FENCE_AFTER: FENCE_AFTER_SECONDS,
       ELECT: electionRepairEnabled(d),
       ELECT_AFTER: electAfterSeconds(d),
+      VALIDATE: l.validateFailoverScript,
+      VALIDATE_TIMEOUT: failoverValidationBoundSeconds(d),
       MAX_ATTEMPTS: MAX_REJOIN_ATTEMPTS,
       UNSTICK_AFTER: UNSTICK_AFTER_SECONDS,
       // the separator of the fields of a PEERS / WITNESSES entry

@@ -50,7 +50,12 @@ export function repmgrSettings(d: Deployment, m: NativeMember): RepmgrSetting[] 
     { key: "log_level", value: s.logLevel },
   ];
   // The election's winner checks again before it promotes (docs/reliability.md#two-standbys-promoted-at-once).
-  if (m.role === "data") out.push({ key: "failover_validation_command", value: failoverValidationCommand(l.validateFailoverScript) });
+  // After a refusal, repmgrd elects again this many seconds later.
+  if (m.role === "data")
+    out.push(
+      { key: "failover_validation_command", value: failoverValidationCommand(l.validateFailoverScript) },
+      { key: "election_rerun_interval", value: t.electionRerunIntervalSeconds },
+    );
   return out;
 }
 
