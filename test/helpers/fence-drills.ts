@@ -30,5 +30,10 @@ export function expectElectionHeld(r: CancelledElectionResult, log: (m: string) 
   expect(r.journal).toMatch(
     /REPAIR: no data node has answered as primary for \d+s \(repmgrd's election did not promote\); 1 of the other nodes answer \(a majority needs 1\)/,
   );
+  // the failover validation was asked first, as repmgrd's own election asks it, and agreed
+  const repair = r.journal.lastIndexOf("REPAIR: no data node has answered as primary");
+  const validation = r.journal.lastIndexOf("failover validation: no other data node answers as primary and no standby ranks above this node");
+  expect(validation, "the election repair's failover validation line").toBeGreaterThanOrEqual(0);
+  expect(validation).toBeLessThan(repair);
   expect(r.primaryFenced).toBe(true);
 }
