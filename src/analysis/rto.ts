@@ -4,6 +4,10 @@
  * - DB primary lost: repmgrd notices within one monitor interval, then retries
  *   (reconnect_attempts - 1) x reconnect_interval, each attempt possibly waiting
  *   connect_timeout when the host is unreachable (docs/background.md#repmgr-automatic-failover, #native-postgresql-and-repmgr), then promotes.
+ * - DB primary lost with a standby whose host stops answering (three data nodes or more): the
+ *   failover validation waits for that standby, refuses once, and repmgrd elects again after
+ *   election_rerun_interval, going through its reconnect attempts again first
+ *   (docs/reliability.md#two-standbys-promoted-at-once).
  * - EMS finds the new DB primary: it polls the data nodes every 10 s (the guide).
  * - EMS primary node lost: 2 x keep-alive without heartbeat, then up to 60 s (the guide).
  * - FortiGate notices a dead real server: retry probes, interval apart, the last
@@ -11,6 +15,7 @@
  */
 import { failoverTiming } from "../config/derive";
 import type { Deployment } from "../config/schema";
+import { failoverValidationTiming } from "../render/failover-validation";
 
 /** Time allowed for `repmgr standby promote` itself (measured ~1 s on the lab, docs/background.md#native-postgresql-and-repmgr). */
 export const PROMOTION_SECONDS = 5;
@@ -75,6 +80,30 @@ export function rtoBudget(d: Deployment): RtoBudget {
     },
     { label: "promotion", seconds: PROMOTION_SECONDS },
   ]);
+  const window = db.terms.filter((x) => x.label !== "promotion").reduce((s, x) => s + x.seconds, 0);
+  const v = failoverValidationTiming(d);
+  const withStandby =
+    d.database.nodes.filter((n) => n.role !== "witness").length >= 3
+      ? [
+          line(
+            "db-primary-and-standby-lost",
+            "DB primary lost with a standby that stops answering (the failover validation's second election)",
+            [
+              { label: "repmgrd's first election (detection and reconnect attempts)", seconds: window },
+              {
+                label: "the failover validation waits for the silent standby, and for the primary",
+                formula: `${v.peerTries} × ${v.peerTimeoutSeconds} s + ${v.primaryTimeoutSeconds} s`,
+                seconds: v.peerTries * v.peerTimeoutSeconds + v.primaryTimeoutSeconds,
+              },
+              { label: "election_rerun_interval", seconds: t.electionRerunIntervalSeconds },
+              { label: "repmgrd's second election (detection and reconnect attempts again)", seconds: window },
+              { label: "promotion", seconds: PROMOTION_SECONDS },
+            ],
+            "sum",
+            "A standby whose host refuses connections (its PostgreSQL stopped) is taken as down at once: the first line then applies",
+          ),
+        ]
+      : [];
   const poll = line("ems-db-redetect", "EMS finds the new DB primary", [{ label: "EMS poll of the data nodes", seconds: EMS_DB_POLL_SECONDS }]);
   const ems = line("ems-primary-lost", "EMS primary node lost (a secondary takes over)", [
     { label: "missed heartbeats", formula: `2 × keep-alive ${k} s`, seconds: 2 * k },
@@ -115,7 +144,7 @@ export function rtoBudget(d: Deployment): RtoBudget {
   );
   const endToEnd = [e2eDb, e2eEms, e2eSite];
   const worst = endToEnd.reduce((a, b) => (b.seconds > a.seconds ? b : a));
-  return { classes: [db, poll, ems, fg], endToEnd, worst };
+  return { classes: [db, ...withStandby, poll, ems, fg], endToEnd, worst };
 }
 
 function termsText(l: RtoLine): string {

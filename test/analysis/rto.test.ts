@@ -25,6 +25,32 @@ describe("RTO budget", () => {
     expect(secs(b, "e2e-ems-primary")).toBe(130);
   });
 
+  it("a standby lost with the primary: the failover validation's wait, the rerun interval and a second election", () => {
+    const s = geoInput();
+    expect(s.database.nodes.filter((n) => n.role !== "witness").length).toBeGreaterThanOrEqual(3);
+    s.database.failover = {
+      reconnectAttempts: 3,
+      reconnectIntervalSeconds: 5,
+      connectTimeoutSeconds: 3,
+      monitorIntervalSeconds: 2,
+      electionRerunIntervalSeconds: 20,
+    };
+    const b = rtoBudget(parsed(s));
+    const window = 2 + 2 * 5 + 3 * 3;
+    // the validation: 2 tries x max(5, 2 x 3) s for the standby, 3 s for the primary
+    expect(secs(b, "db-primary-and-standby-lost")).toBe(window + (2 * 6 + 3) + 20 + window + PROMOTION_SECONDS);
+    expect(secs(b, "db-primary-and-standby-lost") - secs(b, "db-primary-lost")).toBe(2 * 6 + 3 + 20 + window);
+    expect(rtoTable(b)).toContain("DB primary lost with a standby that stops answering");
+  });
+
+  it("no such line with two data nodes: a standby lost with the primary leaves nobody to promote", () => {
+    const s = singleInput();
+    const witness = s.database.nodes.find((n) => n.role === "witness");
+    s.database.nodes = [...s.database.nodes.filter((n) => n.role !== "witness").slice(0, 2), ...(witness ? [witness] : [])];
+    const b = rtoBudget(parsed(s));
+    expect([...b.classes, ...b.endToEnd].some((l) => l.id === "db-primary-and-standby-lost")).toBe(false);
+  });
+
   it("adds up the end-to-end figures and picks the worst", () => {
     const b = rtoBudget(parsed(geoInput()));
     const db = secs(b, "db-primary-lost");
