@@ -41,6 +41,11 @@ export interface FailoverValidationOptions {
   readonly stateFile: string;
   /** How long that refusal counts: the next election after it (a rerun) must fall inside. */
   readonly stateMaxAgeSeconds: number;
+  /**
+   * How long a claim on a witness stops another node's promotion: long enough for the claimer to
+   * promote and the witness to record it, after which the witness's records speak.
+   */
+  readonly claimTtlSeconds: number;
 }
 
 /**
@@ -51,10 +56,17 @@ export function failoverValidationCommand(scriptPath: string, viaBash = false): 
   return viaBash ? sh`/bin/bash ${scriptPath} %n` : sh`${scriptPath} %n`;
 }
 
+/**
+ * Seconds a claim on a witness holds: repmgr's promote_check_timeout (60 s, how long `standby
+ * promote` waits for the promotion), the witness's witness_sync_interval (15 s, after which its
+ * records show the new primary), and a margin.
+ */
+export const CLAIM_TTL_SECONDS = 120;
+
 /** The timeouts a deployment's failover timing gives the script. */
 export function failoverValidationTiming(
   d: Deployment,
-): Pick<FailoverValidationOptions, "primaryTimeoutSeconds" | "peerTimeoutSeconds" | "peerTries" | "stateMaxAgeSeconds"> {
+): Pick<FailoverValidationOptions, "primaryTimeoutSeconds" | "peerTimeoutSeconds" | "peerTries" | "stateMaxAgeSeconds" | "claimTtlSeconds"> {
   const timing = failoverTiming(d);
   const ct = timing.connectTimeoutSeconds;
   const peerTimeoutSeconds = Math.max(5, 2 * ct);
@@ -62,18 +74,20 @@ export function failoverValidationTiming(
   const dataNodes = d.database.nodes.filter((n) => n.role !== "witness").length;
   // repmgr's election_rerun_interval, then its failover window again, then this script's own asking.
   const stateMaxAgeSeconds = timing.electionRerunIntervalSeconds + failoverWindowSeconds(d) + dataNodes * peerTries * (peerTimeoutSeconds + 10) + 60;
-  return { primaryTimeoutSeconds: ct, peerTimeoutSeconds, peerTries, stateMaxAgeSeconds };
+  return { primaryTimeoutSeconds: ct, peerTimeoutSeconds, peerTries, stateMaxAgeSeconds, claimTtlSeconds: CLAIM_TTL_SECONDS };
 }
 
 /**
- * Seconds the script may take at most with a deployment's timing: its three local questions (20 s
- * each), every other data node asked with its tries (each bounded at its timeout and 10 s), and
- * a margin. The reconciliation service bounds its own call with it.
+ * Seconds the script may take at most with a deployment's timing: its four local questions (20 s
+ * each), every other data node asked with its tries and every witness with its questions (each
+ * bounded at its timeout and 10 s), and a margin. The reconciliation service bounds its own call with it.
  */
 export function failoverValidationBoundSeconds(d: Deployment): number {
   const t = failoverValidationTiming(d);
   const others = d.database.nodes.filter((n) => n.role !== "witness").length - 1;
-  return 3 * 20 + others * t.peerTries * (t.peerTimeoutSeconds + 10) + 30;
+  const witnesses = d.database.nodes.length - 1 - others;
+  // a witness: its records (one try), the claim's three questions (at most five tries)
+  return 4 * 20 + others * t.peerTries * (t.peerTimeoutSeconds + 10) + witnesses * 6 * (t.peerTimeoutSeconds + 10) + 30;
 }
 
 export function renderFailoverValidationScript(o: FailoverValidationOptions): string {
@@ -92,6 +106,7 @@ export function renderFailoverValidationScript(o: FailoverValidationOptions): st
       PEER_TRIES: o.peerTries,
       STATE_FILE: o.stateFile,
       STATE_MAX_AGE: o.stateMaxAgeSeconds,
+      CLAIM_TTL: o.claimTtlSeconds,
     }),
   ].join("\n");
   return header + "\n" + unescapeBash(BODY);
@@ -153,16 +168,66 @@ q_peer() {
 }
 
 ${CANDIDATE_RANK_INCLUDE}
+# The witnesses arbitrate between standbys that cannot reach each other, just before this node
+# promotes (docs/reliability.md#two-standbys-promoted-at-once). Each witness that answers is asked
+# whether its records (synced from the primary by its repmgrd) name another primary since the
+# failed one, other than a node that answered this script as a standby; then it records this
+# node's claim to succeed the failed primary, unless another node's claim younger than CLAIM_TTL
+# seconds is there (one INSERT ... ON CONFLICT: of two claims at once, one wins). No witness
+# answering: nothing to arbitrate with; the promotion goes on. Exits 1 on a refusal, 0 otherwise
+# (the verdict, $1, said).
+promote_after_witnesses() {
+  local wid wname wci ans rc others o holder age
+  while IFS="$SEP" read -r wid wname wci; do
+    [ -n "$wid" ] || continue
+    ans=$(q_peer "$wci" "$PEER_TIMEOUT" 1 "select coalesce(string_agg(node_id::text, ' '), '') from repmgr.nodes where active and type = 'primary' and node_id not in ($failed, $NODE_ID)")
+    rc=$?
+    if [ "$rc" -ne 0 ]; then
+      note "witness $wname did not answer: no arbitration there"
+      continue
+    fi
+    others=""
+    for o in $ans; do [[ $standbys == *" $o "* ]] || others+="$o "; done
+    if [ -n "$others" ]; then
+      say "witness $wname's records name node \${others% } as primary since node $failed, and it did not answer this node as a standby: not promoting this node (if that node is gone, promote by hand)"
+      exit 1
+    fi
+    ans=$(q_peer "$wci" "$PEER_TIMEOUT" 2 "create table if not exists public.ems_ha_promotion_claim (failed_node integer primary key, claimer integer not null, claimed_at timestamptz not null)" >/dev/null &&
+      q_peer "$wci" "$PEER_TIMEOUT" 2 "insert into public.ems_ha_promotion_claim as c values ($failed, $NODE_ID, now()) on conflict (failed_node) do update set claimer = excluded.claimer, claimed_at = excluded.claimed_at where c.claimer = excluded.claimer or c.claimed_at < now() - make_interval(secs => $CLAIM_TTL)" >/dev/null &&
+      q_peer "$wci" "$PEER_TIMEOUT" 1 "select claimer, extract(epoch from now() - claimed_at)::bigint from public.ems_ha_promotion_claim where failed_node = $failed")
+    rc=$?
+    if [ "$rc" -ne 0 ]; then
+      note "witness $wname did not take a claim: no arbitration there"
+      continue
+    fi
+    IFS="$SEP" read -r holder age <<<"$ans"
+    if [ "$holder" != "$NODE_ID" ]; then
+      say "node $holder claimed the succession of node $failed on witness $wname \${age}s ago: not promoting this node"
+      exit 1
+    fi
+    note "claimed the succession of node $failed on witness $wname"
+  done <<<"$witnesses"
+  rm -f "$STATE_FILE"
+  say "$1"
+  exit 0
+}
+
 mine=$(q_local "select coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())") && [ -n "$mine" ] ||
   { say "this node's own server gives no WAL position: not promoting"; exit 1; }
 mine_prio=$(q_local "select priority from repmgr.nodes where node_id = $NODE_ID") && [ -n "$mine_prio" ] ||
   { say "node $NODE_ID is not in this node's repmgr.nodes: not promoting"; exit 1; }
 rows=$(q_local "select node_id, node_name, type, priority, conninfo from repmgr.nodes where active and type in ('primary', 'standby') and node_id <> $NODE_ID order by node_id") ||
   { say "this node's repmgr.nodes cannot be read: not promoting"; exit 1; }
+witnesses=$(q_local "select node_id, node_name, conninfo from repmgr.nodes where active and type = 'witness' order by node_id") ||
+  { say "this node's repmgr.nodes cannot be read: not promoting"; exit 1; }
 
 missing=()
+# the primary this node's records name (the failed one), and the nodes that answered as standbys
+failed=0
+standbys=" "
 while IFS="$SEP" read -r id name type prio ci; do
   [ -n "$id" ] || continue
+  [ "$type" != primary ] || failed=$id
   if [ "$type" = primary ]; then t=$PRIMARY_TIMEOUT n=1; else t=$PEER_TIMEOUT n=$PEER_TRIES; fi
   ans=$(q_peer "$ci" "$t" "$n" "select pg_is_in_recovery(), coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), repmgr.repmgrd_is_running()")
   rc=$?
@@ -177,6 +242,7 @@ while IFS="$SEP" read -r id name type prio ci; do
     continue
   fi
   IFS="$SEP" read -r rec lsn running <<<"$ans"
+  [ "$rec" != t ] || standbys+="$id "
   if [ "$rec" = f ]; then
     say "$name (node $id) answers as primary: not promoting this node (repmgrd follows it)"
     exit 1
@@ -192,18 +258,13 @@ if [ "\${#missing[@]}" -gt 0 ]; then
   absent="\${missing[*]}"
   now=$(date +%s)
   if read -r at was <"$STATE_FILE" 2>/dev/null && [ "$was" = "$absent" ] && [[ $at =~ ^[0-9]+$ ]] && [ $((now - at)) -le "$STATE_MAX_AGE" ]; then
-    rm -f "$STATE_FILE"
-    say "standby $absent still does not answer at this second election: taken as down; promoting (LSN $mine, priority $mine_prio)"
-    exit 0
+    promote_after_witnesses "standby $absent still does not answer at this second election: taken as down; promoting (LSN $mine, priority $mine_prio)"
   fi
   if ! printf '%s %s\n' "$now" "$absent" >"$STATE_FILE" 2>/dev/null; then
-    say "standby $absent did not answer, and $STATE_FILE cannot be written to wait for a second election: promoting (LSN $mine, priority $mine_prio)"
-    exit 0
+    promote_after_witnesses "standby $absent did not answer, and $STATE_FILE cannot be written to wait for a second election: promoting (LSN $mine, priority $mine_prio)"
   fi
   say "standby $absent did not answer within $PEER_TRIES x \${PEER_TIMEOUT}s: not promoting this time; if it still does not answer at repmgrd's next election, promoting then"
   exit 1
 fi
-rm -f "$STATE_FILE"
-say "no other data node answers as primary and no standby ranks above this node (LSN $mine, priority $mine_prio): promoting"
-exit 0
+promote_after_witnesses "no other data node answers as primary and no standby ranks above this node (LSN $mine, priority $mine_prio): promoting"
 `;

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { probeDbNode } from "../../src/ops/pg";
 import { LoopbackCluster, loopbackPlan, PG_BIN, requireTools, type PgNode } from "./lib/loopback-cluster";
 import { installLoopbackValidation } from "./lib/loopback-validation";
+import { spawnAsync } from "../../src/spawn-async";
 
 const PASSWORD = `Fv!Test-${randomBytes(6).toString("hex")}`;
 
@@ -23,6 +24,15 @@ function sleep(ms: number): Promise<void> {
 /** Writes node n's copy of the script as dir/validate-<id>.sh. */
 function installScript(dir: string, cluster: LoopbackCluster, n: PgNode): string {
   return installLoopbackValidation(join(dir, `validate-${n.nodeId}.sh`), cluster, n);
+}
+
+/** The claims on the witness of the cluster in use: "failed node|claimer". */
+let claims: () => string[] = () => [];
+
+/** validate, without blocking the event loop (two at once). */
+async function validateAsync(dir: string, n: PgNode): Promise<{ code: number | null; out: string }> {
+  const r = await spawnAsync("runuser", ["-u", "postgres", "--", "bash", join(dir, `validate-${n.nodeId}.sh`), String(n.nodeId)], { timeoutMs: 60_000 });
+  return { code: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
 /** Runs the script as postgres, as repmgrd does: its exit code and what it printed. */
@@ -80,6 +90,10 @@ describe("the failover validation script, asked by hand after the primary stoppe
     const plan = await loopbackPlan(4);
     c = await newCluster(join(tmp, "a"), plan.addresses, plan.pgPort);
     clusters.push(c.cluster);
+    claims = () => {
+      const rows = c.cluster.psql(c.w, "select failed_node || '|' || claimer from ems_ha_promotion_claim order by 1", "repmgr");
+      return rows === "" ? [] : rows.split("\n");
+    };
     mkdirSync(dir());
     chmodSync(dir(), 0o755);
     for (const n of c.cluster.nodes) installScript(dir(), c.cluster, n);
@@ -99,17 +113,26 @@ describe("the failover validation script, asked by hand after the primary stoppe
     const three = validate(dir(), c.pg3);
     expect(three.out).toMatch(/pg-2 \(node 2, LSN [0-9A-F]+\/[0-9A-F]+, priority 100\) ranks above this node/);
     expect(three.code).toBe(1);
+    // the one allowed claimed the succession of pg-1 on the witness
+    expect(two.out).toMatch(/claimed the succession of node 1 on witness pgw-1; no other data node answers as primary/);
+    expect(claims()).toEqual(["1|2"]);
   }, 60_000);
 
-  it("takes a better standby whose host refuses the connection (no PostgreSQL runs there) as down at once", async () => {
+  it("takes a better standby whose host refuses the connection (no PostgreSQL runs there) as down at once, once its claim on the witness has expired", async () => {
     c.cluster.stopImmediate(c.pg2);
     try {
+      // pg-2 claimed pg-1's succession (above) and may still be promoting: pg-3 waits for the claim to expire
+      const held = validate(dir(), c.pg3);
+      expect(held.out).toMatch(/node 2 claimed the succession of node 1 on witness pgw-1 \d+s ago: not promoting this node/);
+      expect(held.code).toBe(1);
+      c.cluster.psql(c.w, "update ems_ha_promotion_claim set claimed_at = now() - interval '61 seconds'", "repmgr");
       const r = validate(dir(), c.pg3);
       expect(r.out).toMatch(/standby pg-2 runs no PostgreSQL now \(connection refused, or starting or stopping\): taken as down/);
       expect(r.out).toMatch(/promoting/);
       expect(r.code).toBe(0);
       // one line: repmgrd reads only the first and closes the pipe (a second line would be a SIGPIPE, a veto)
       expect(r.out.trim().split("\n")).toHaveLength(1);
+      expect(claims()).toEqual(["1|3"]);
     } finally {
       await c.cluster.start(c.pg2);
     }
@@ -139,12 +162,61 @@ describe("the failover validation script, asked by hand after the primary stoppe
     }
   }, 120_000);
 
+  it("of two standbys that each count the other out (neither's repmgrd runs here), exactly one wins the claim on the witness", async () => {
+    c.cluster.psql(c.w, "delete from ems_ha_promotion_claim", "repmgr");
+    for (const n of [c.pg2, c.pg3]) c.cluster.stopRepmgrd(n);
+    try {
+      const both = await Promise.all([c.pg2, c.pg3].map((n) => validateAsync(dir(), n)));
+      expect(both.map((r) => r.code).sort()).toEqual([0, 1]);
+      const [won, lost] = both[0]!.code === 0 ? [c.pg2, c.pg3] : [c.pg3, c.pg2];
+      const loser = both.find((r) => r.code === 1)!;
+      expect(loser.out).toMatch(new RegExp(`node ${won.nodeId} claimed the succession of node 1 on witness pgw-1 \\d+s ago: not promoting this node`));
+      expect(claims()).toEqual([`1|${won.nodeId}`]);
+      expect(lost.nodeId).not.toBe(won.nodeId);
+    } finally {
+      // (repmgrd stays stopped: started afresh without its upstream it exits; the tests below need none)
+      c.cluster.psql(c.w, "delete from ems_ha_promotion_claim", "repmgr");
+    }
+  }, 120_000);
+
+  it("with no witness answering, promotes without arbitration and says so", async () => {
+    c.cluster.stopImmediate(c.w);
+    try {
+      const r = validate(dir(), c.pg2);
+      expect(r.out).toMatch(/witness pgw-1 did not answer: no arbitration there; .*: promoting/);
+      expect(r.code).toBe(0);
+    } finally {
+      await c.cluster.start(c.w);
+      c.cluster.psql(c.w, "delete from ems_ha_promotion_claim", "repmgr");
+    }
+  }, 120_000);
+
   it("refuses when another data node already answers as primary", async () => {
     await c.cluster.repmgrOn(c.pg2, ["standby", "promote"]);
     expect(c.cluster.psql(c.pg2, "select pg_is_in_recovery()")).toBe("f");
     const three = validate(dir(), c.pg3);
     expect(three.out).toMatch(/pg-2 \(node 2\) answers as primary: not promoting this node/);
     expect(three.code).toBe(1);
+  }, 120_000);
+
+  it("refuses when the witness's records name another primary that does not answer this node (a partial partition after the other's promotion)", async () => {
+    // pg-2 is primary (above); the witness's records follow it, as its repmgrd syncs them from the primary
+    await c.cluster.repmgrOn(c.w, ["witness", "register", "--force", "-h", c.pg2.address, "-p", String(c.cluster.port)]);
+    // pg-3 cannot reach pg-2 (frozen: the kernel accepts, nothing answers), the witness can
+    const pid = Number(readFileSync(join(c.pg2.dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
+    process.kill(pid, "SIGSTOP");
+    try {
+      const first = validate(dir(), c.pg3);
+      expect(first.out).toMatch(/standby pg-2 did not answer within 2 x 3s: not promoting this time/);
+      const second = validate(dir(), c.pg3);
+      expect(second.out).toMatch(
+        /witness pgw-1's records name node 2 as primary since node 1, and it did not answer this node as a standby: not promoting this node/,
+      );
+      expect(second.code).toBe(1);
+    } finally {
+      process.kill(pid, "SIGCONT");
+      rmSync(join(c.pg3.socketDir, "validate.state"), { force: true });
+    }
   }, 120_000);
 
   it("rejects a node id that is not a number (repmgrd passes %n)", () => {

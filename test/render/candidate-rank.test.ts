@@ -70,6 +70,7 @@ describe("both scripts rank with the one definition", () => {
       peerTries: 2,
       stateFile: "/tmp/x",
       stateMaxAgeSeconds: 60,
+      claimTtlSeconds: 120,
     }),
   };
   const include = unescapeBash(CANDIDATE_RANK_INCLUDE).trim();

@@ -1,7 +1,7 @@
 /**
  * The failover validation script (src/render/failover-validation.ts) for a node of a loopback
  * cluster: its socket, its own state file, short timeouts (2 s for the failed primary, 2 x 3 s
- * for a standby) so that a test waits seconds, not minutes.
+ * for a standby) so that a test waits seconds, not minutes; a claim on a witness holds 60 s.
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -21,6 +21,7 @@ export function installLoopbackValidation(path: string, cluster: LoopbackCluster
       peerTries: 2,
       stateFile: join(n.socketDir, "validate.state"),
       stateMaxAgeSeconds: 300,
+      claimTtlSeconds: 60,
     }),
     { mode: 0o755 },
   );
