@@ -63,6 +63,13 @@ export function failoverValidationCommand(scriptPath: string, viaBash = false): 
  */
 export const CLAIM_TTL_SECONDS = 120;
 
+/**
+ * Seconds a claim counts when its node answers as a standby: long enough for a promotion under way
+ * (repmgr's pg_promote returns in about a second), short enough that an earlier failover's claim
+ * does not hold up the next one.
+ */
+export const CLAIM_STANDBY_GRACE_SECONDS = 30;
+
 /** The timeouts a deployment's failover timing gives the script. */
 export function failoverValidationTiming(
   d: Deployment,
@@ -86,8 +93,8 @@ export function failoverValidationBoundSeconds(d: Deployment): number {
   const t = failoverValidationTiming(d);
   const others = d.database.nodes.filter((n) => n.role !== "witness").length - 1;
   const witnesses = d.database.nodes.length - 1 - others;
-  // a witness: its records (one try), the claim's three questions (at most five tries)
-  return 4 * 20 + others * t.peerTries * (t.peerTimeoutSeconds + 10) + witnesses * 6 * (t.peerTimeoutSeconds + 10) + 30;
+  // a witness: its records (one try), the claim's four questions (at most six tries)
+  return 4 * 20 + others * t.peerTries * (t.peerTimeoutSeconds + 10) + witnesses * 7 * (t.peerTimeoutSeconds + 10) + 30;
 }
 
 export function renderFailoverValidationScript(o: FailoverValidationOptions): string {
@@ -107,6 +114,7 @@ export function renderFailoverValidationScript(o: FailoverValidationOptions): st
       STATE_FILE: o.stateFile,
       STATE_MAX_AGE: o.stateMaxAgeSeconds,
       CLAIM_TTL: o.claimTtlSeconds,
+      CLAIM_STANDBY_GRACE: CLAIM_STANDBY_GRACE_SECONDS,
     }),
   ].join("\n");
   return header + "\n" + unescapeBash(BODY);
@@ -173,11 +181,16 @@ ${CANDIDATE_RANK_INCLUDE}
 # whether its records (synced from the primary by its repmgrd) name another primary since the
 # failed one, other than a node that answered this script as a standby; then it records this
 # node's claim to succeed the failed primary, unless another node's claim younger than CLAIM_TTL
-# seconds is there (one INSERT ... ON CONFLICT: of two claims at once, one wins). No witness
+# seconds is there (one INSERT ... ON CONFLICT: of two claims at once, one wins); a claim whose
+# node answered this script as a standby counts only CLAIM_STANDBY_GRACE seconds (it did not
+# promote: an earlier failover's). No witness
 # answering: nothing to arbitrate with; the promotion goes on. Exits 1 on a refusal, 0 otherwise
 # (the verdict, $1, said).
 promote_after_witnesses() {
-  local wid wname wci ans rc others o holder age
+  local wid wname wci ans rc others o holder age seen
+  # the nodes that answered as standbys, as an SQL list
+  seen=$(printf '%s,' $standbys)
+  seen=\${seen%,}
   while IFS="$SEP" read -r wid wname wci; do
     [ -n "$wid" ] || continue
     ans=$(q_peer "$wci" "$PEER_TIMEOUT" 1 "select coalesce(string_agg(node_id::text, ' '), '') from repmgr.nodes where active and type = 'primary' and node_id not in ($failed, $NODE_ID)")
@@ -193,7 +206,7 @@ promote_after_witnesses() {
       exit 1
     fi
     ans=$(q_peer "$wci" "$PEER_TIMEOUT" 2 "create table if not exists public.ems_ha_promotion_claim (failed_node integer primary key, claimer integer not null, claimed_at timestamptz not null)" >/dev/null &&
-      q_peer "$wci" "$PEER_TIMEOUT" 2 "insert into public.ems_ha_promotion_claim as c values ($failed, $NODE_ID, now()) on conflict (failed_node) do update set claimer = excluded.claimer, claimed_at = excluded.claimed_at where c.claimer = excluded.claimer or c.claimed_at < now() - make_interval(secs => $CLAIM_TTL)" >/dev/null &&
+      q_peer "$wci" "$PEER_TIMEOUT" 2 "insert into public.ems_ha_promotion_claim as c values ($failed, $NODE_ID, now()) on conflict (failed_node) do update set claimer = excluded.claimer, claimed_at = excluded.claimed_at where c.claimer = excluded.claimer or c.claimed_at < now() - make_interval(secs => $CLAIM_TTL) or (c.claimer in (\${seen:-0}) and c.claimed_at < now() - make_interval(secs => $CLAIM_STANDBY_GRACE))" >/dev/null &&
       q_peer "$wci" "$PEER_TIMEOUT" 1 "select claimer, extract(epoch from now() - claimed_at)::bigint from public.ems_ha_promotion_claim where failed_node = $failed")
     rc=$?
     if [ "$rc" -ne 0 ]; then
@@ -205,6 +218,10 @@ promote_after_witnesses() {
       say "node $holder claimed the succession of node $failed on witness $wname \${age}s ago: not promoting this node"
       exit 1
     fi
+    # this node is about to be primary: a claim to succeed it is an earlier failover's (a node that
+    # was primary before, failed over, and is promoted again now)
+    q_peer "$wci" "$PEER_TIMEOUT" 1 "delete from public.ems_ha_promotion_claim where failed_node = $NODE_ID" >/dev/null ||
+      note "witness $wname: an earlier claim to succeed this node could not be removed"
     note "claimed the succession of node $failed on witness $wname"
   done <<<"$witnesses"
   rm -f "$STATE_FILE"

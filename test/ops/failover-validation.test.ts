@@ -173,6 +173,19 @@ describe("the failover validation script, asked by hand after the primary stoppe
       expect(loser.out).toMatch(new RegExp(`node ${won.nodeId} claimed the succession of node 1 on witness pgw-1 \\d+s ago: not promoting this node`));
       expect(claims()).toEqual([`1|${won.nodeId}`]);
       expect(lost.nodeId).not.toBe(won.nodeId);
+      // the winner answers as a standby (it did not promote): its claim counts only 30 s
+      c.cluster.psql(c.w, "update ems_ha_promotion_claim set claimed_at = now() - interval '31 seconds'", "repmgr");
+      const later = await validateAsync(dir(), lost);
+      expect(later.out).toMatch(/claimed the succession of node 1 on witness pgw-1; .*: promoting/);
+      expect(later.code).toBe(0);
+      expect(claims()).toEqual([`1|${lost.nodeId}`]);
+      // a node promoted again removes the claims to succeed it (an earlier failover's)
+      c.cluster.psql(c.w, `insert into ems_ha_promotion_claim values (${won.nodeId}, 4, now())`, "repmgr");
+      expect(claims()).toEqual([`1|${lost.nodeId}`, `${won.nodeId}|4`]);
+      c.cluster.psql(c.w, "update ems_ha_promotion_claim set claimed_at = now() - interval '31 seconds'", "repmgr");
+      const again = await validateAsync(dir(), won);
+      expect(again.code).toBe(0);
+      expect(claims()).toEqual([`1|${won.nodeId}`]);
     } finally {
       // (repmgrd stays stopped: started afresh without its upstream it exits; the tests below need none)
       c.cluster.psql(c.w, "delete from ems_ha_promotion_claim", "repmgr");
