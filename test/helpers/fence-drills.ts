@@ -32,7 +32,9 @@ export function expectElectionHeld(r: CancelledElectionResult, log: (m: string) 
   );
   // the failover validation was asked first, as repmgrd's own election asks it, and agreed
   const repair = r.journal.lastIndexOf("REPAIR: no data node has answered as primary");
-  const validation = r.journal.lastIndexOf("failover validation: no other data node answers as primary and no standby ranks above this node");
+  const validation = r.journal.search(
+    /failover validation: (claimed the succession of node \d+ on witness \S+; )?no other data node answers as primary and no standby ranks above this node/,
+  );
   expect(validation, "the election repair's failover validation line").toBeGreaterThanOrEqual(0);
   expect(validation).toBeLessThan(repair);
   expect(r.primaryFenced).toBe(true);

@@ -222,6 +222,8 @@ describe("single-region (Docker, ssh engine) on lab hosts", () => {
     });
     log(`pg-2's validation: ${logs.stdout.trim()}`);
     expect(logs.stdout).toMatch(/no other data node answers as primary and no standby ranks above this node/);
+    // the witness arbitrated: pg-2's claim to succeed pg-1 is on it
+    expect(logs.stdout).toMatch(/claimed the succession of node 1001 on witness pgw-1/);
     expect(logs.stdout).toMatch(/failover validation command returned zero/);
   }, 900_000);
 

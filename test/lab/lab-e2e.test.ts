@@ -104,6 +104,8 @@ describe("lab end to end", () => {
     });
     log(`dbnode-2's validation: ${v.stdout.trim()}`);
     expect(v.stdout).toMatch(/no other data node answers as primary and no standby ranks above this node/);
+    // the witness arbitrated: dbnode-2's claim to succeed dbnode-1 is on it
+    expect(v.stdout).toMatch(/claimed the succession of node 1 on witness witness-1/);
     expect(v.stdout).toMatch(/failover validation command returned zero/);
   }, 600_000);
 

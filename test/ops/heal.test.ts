@@ -508,7 +508,7 @@ describe("an election repmgrd did not hold (the reconciliation service on the st
     );
     // the failover validation was asked first, and found no standby above this one
     expect(loopLog(best)).toMatch(
-      /failover validation: no other data node answers as primary and no standby ranks above this node \(LSN \S+, priority \d+\): promoting\n(.*\n)*.*REPAIR: no data node has answered as primary/,
+      /failover validation: claimed the succession of node 1 on witness pgw-1; no other data node answers as primary and no standby ranks above this node \(LSN \S+, priority \d+\): promoting\n(.*\n)*.*REPAIR: no data node has answered as primary/,
     );
     // the repair's end (repmgr standby promote returns after it saw the promotion)
     await waitFor("the promotion's repair over", () => /promoted: this node is the primary\n(.*\n)*.*repmgrd started/.test(loopLog(best)), 60_000);
