@@ -13,7 +13,7 @@
  * - FortiGate notices a dead real server: retry probes, interval apart, the last
  *   one timing out; a revived server is seen at the next probe (one interval).
  */
-import { failoverTiming } from "../config/derive";
+import { dataNodes, failoverTiming } from "../config/derive";
 import type { Deployment } from "../config/schema";
 import { failoverValidationTiming } from "../render/failover-validation";
 
@@ -80,10 +80,10 @@ export function rtoBudget(d: Deployment): RtoBudget {
     },
     { label: "promotion", seconds: PROMOTION_SECONDS },
   ]);
-  const window = db.terms.filter((x) => x.label !== "promotion").reduce((s, x) => s + x.seconds, 0);
+  const window = db.seconds - PROMOTION_SECONDS;
   const v = failoverValidationTiming(d);
   const withStandby =
-    d.database.nodes.filter((n) => n.role !== "witness").length >= 3
+    dataNodes(d).length >= 3
       ? [
           line(
             "db-primary-and-standby-lost",

@@ -39,8 +39,6 @@ import { formatUnit, type UnitSection } from "./native/repmgrd";
 import { shellArray, shellVars } from "./native/shell";
 import { STATE_DIR } from "./native/layout";
 
-// the image's paths, where the tests and older imports found them
-export { BITNAMI_ENTRYPOINT, BITNAMI_REPMGR_CONF };
 export const DOCKER_RECONCILE_SCRIPT = "/usr/local/sbin/ems-ha-reconcile";
 export const DOCKER_RECONCILE_UNIT_NAME = "ems-ha-reconcile";
 export const DOCKER_RECONCILE_UNIT = `/etc/systemd/system/${DOCKER_RECONCILE_UNIT_NAME}.service`;

@@ -18,7 +18,7 @@
  * One script for both topologies; where it connects and where it keeps its one line of state are
  * parameters.
  */
-import { failoverTiming, failoverWindowSeconds } from "../config/derive";
+import { dataNodes, failoverTiming, failoverWindowSeconds, witnessNodes } from "../config/derive";
 import type { Deployment } from "../config/schema";
 import { CANDIDATE_RANK_INCLUDE } from "./candidate-rank";
 import { sh } from "./escape";
@@ -78,9 +78,8 @@ export function failoverValidationTiming(
   const ct = timing.connectTimeoutSeconds;
   const peerTimeoutSeconds = Math.max(5, 2 * ct);
   const peerTries = 2;
-  const dataNodes = d.database.nodes.filter((n) => n.role !== "witness").length;
   // repmgr's election_rerun_interval, then its failover window again, then this script's own asking.
-  const stateMaxAgeSeconds = timing.electionRerunIntervalSeconds + failoverWindowSeconds(d) + dataNodes * peerTries * (peerTimeoutSeconds + 10) + 60;
+  const stateMaxAgeSeconds = timing.electionRerunIntervalSeconds + failoverWindowSeconds(d) + dataNodes(d).length * peerTries * (peerTimeoutSeconds + 10) + 60;
   return { primaryTimeoutSeconds: ct, peerTimeoutSeconds, peerTries, stateMaxAgeSeconds, claimTtlSeconds: CLAIM_TTL_SECONDS };
 }
 
@@ -91,8 +90,8 @@ export function failoverValidationTiming(
  */
 export function failoverValidationBoundSeconds(d: Deployment): number {
   const t = failoverValidationTiming(d);
-  const others = d.database.nodes.filter((n) => n.role !== "witness").length - 1;
-  const witnesses = d.database.nodes.length - 1 - others;
+  const others = dataNodes(d).length - 1;
+  const witnesses = witnessNodes(d).length;
   // a witness: its records (one try), the claim's four questions (at most six tries)
   return 4 * 20 + others * t.peerTries * (t.peerTimeoutSeconds + 10) + witnesses * 7 * (t.peerTimeoutSeconds + 10) + 30;
 }

@@ -17,8 +17,7 @@
 import { dataNodes, initialPrimary, witnessNodes } from "../config/derive";
 import type { DbNodeConfig, Deployment } from "../config/schema";
 import { containerSpec, DATA_MOUNT, type ContainerSpec } from "./bitnami";
-import { REPMGR_IN_CONTAINER } from "./docker-cli";
-import { dockerRunArgs } from "./docker-cli";
+import { dockerRunArgs, REPMGR_IN_CONTAINER } from "./docker-cli";
 import { DOCKER_RECONCILE_UNIT_NAME } from "./docker-reconcile";
 import { dockerEnvFile, raw, sh, sqlIdent, words } from "./escape";
 

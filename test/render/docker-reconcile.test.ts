@@ -12,9 +12,8 @@ import geoExample from "../../examples/geo-redundant";
 import example from "../../examples/single-region";
 import { parseDeployment } from "../../src/config/parse";
 import type { Deployment } from "../../src/config/schema";
+import { BITNAMI_ENTRYPOINT, BITNAMI_REPMGR_CONF } from "../../src/render/bitnami";
 import {
-  BITNAMI_ENTRYPOINT,
-  BITNAMI_REPMGR_CONF,
   DOCKER_RECONCILE_SCRIPT,
   DOCKER_RECONCILE_UNIT,
   dockerGraceSeconds,
