@@ -71,10 +71,25 @@ export interface DrillOptions {
 
 export type StopMode = "immediate" | "kill";
 
+/**
+ * Printed by a stop command the moment PostgreSQL is down, with the lab host's clock (the
+ * machine's: lab hosts share its kernel). The drill's kill time is this, not when the whole
+ * command returned: under load `docker stop` and `systemctl stop` after the kill take a second
+ * or more, which would count as replication lag.
+ */
+const KILLED_AT = "EMS_HA_DRILL_KILLED_AT=";
+const markKilled = `echo ${KILLED_AT}$(date +%s%3N)`;
+
+/** The kill time a stop command printed (epoch ms); `fallback` when it printed none. */
+export function killedAt(stdout: string, fallback: number): number {
+  const m = new RegExp(`^${KILLED_AT}(\\d{13})$`, "m").exec(stdout);
+  return m ? Number(m[1]) : fallback;
+}
+
 function stopCommand(mode: StopMode, service: string): string {
   return mode === "kill"
-    ? `systemctl kill --signal=SIGKILL ${service} && systemctl stop ${service}; systemctl is-active ${service} || true`
-    : `pg_ctlcluster --skip-systemctl-redirect 15 main stop -m immediate; systemctl stop ${service}; systemctl is-active ${service} || true`;
+    ? `systemctl kill --signal=SIGKILL ${service} && ${markKilled} && systemctl stop ${service}; systemctl is-active ${service} || true`
+    : `pg_ctlcluster --skip-systemctl-redirect 15 main stop -m immediate; ${markKilled}; systemctl stop ${service}; systemctl is-active ${service} || true`;
 }
 
 /** How the drill stops, starts and asks a DB node: natively (systemd) or in its container. */
@@ -96,8 +111,8 @@ const IMAGE_REPMGR = "/opt/bitnami/scripts/postgresql-repmgr/entrypoint.sh repmg
 const DOCKER: NodeControl = {
   stop: (mode, node) =>
     mode === "kill"
-      ? `docker kill ${node} >/dev/null && docker inspect -f '{{.State.Running}}' ${node}`
-      : `docker exec ${node} pg_ctl -D ${DATA_MOUNT}/data -m immediate stop >/dev/null 2>&1; docker stop --time 10 ${node} >/dev/null && docker inspect -f '{{.State.Running}}' ${node}`,
+      ? `docker kill ${node} >/dev/null && ${markKilled} && docker inspect -f '{{.State.Running}}' ${node}`
+      : `docker exec ${node} pg_ctl -D ${DATA_MOUNT}/data -m immediate stop >/dev/null 2>&1; ${markKilled}; docker stop --time 10 ${node} >/dev/null && docker inspect -f '{{.State.Running}}' ${node}`,
   start: (node) => `docker start ${node}`,
   clusterShow: (node) => `docker exec ${node} ${IMAGE_REPMGR} cluster show 2>&1`,
 };
@@ -310,7 +325,7 @@ export async function labDrill(state: LabState, opts: DrillOptions = {}): Promis
 
   const mode = opts.stop ?? "immediate";
   const kill = await labExec(state, old.name, control.stop(mode, old.name), { timeoutMs: 30_000 });
-  const tKill = Date.now();
+  const tKill = killedAt(kill.stdout, Date.now());
   if (kill.code !== 0) throw new LabError(`could not stop PostgreSQL on ${old.name}: ${mask(kill.stderr)}`);
   // Rows acknowledged until the kill: the writer may have been mid-insert; count what it had.
   const acknowledgedAtKill = writer.acknowledged.slice();

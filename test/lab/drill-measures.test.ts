@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { isAway } from "../../lab/lib/db-watch";
-import { lossShape } from "../../lab/lib/drill";
+import { execFileSync } from "node:child_process";
+import { killedAt, lossShape, nodeControl } from "../../lab/lib/drill";
 
 describe("lossShape (what a failover drill lost)", () => {
   const ids = [1, 2, 3, 4, 5];
@@ -30,5 +31,32 @@ describe("isAway (DownProber: when a node counts as away)", () => {
     expect(isAway(["no", "no"])).toBe(true);
     expect(isAway(["timeout", "timeout", "timeout"])).toBe(false);
     expect(isAway(["timeout", "timeout", "timeout", "timeout"])).toBe(true);
+  });
+});
+
+describe("the drill's kill time (when PostgreSQL went down, not when the stop command returned)", () => {
+  it("reads the time the stop command printed, and falls back only when it printed none", () => {
+    expect(killedAt("false\nEMS_HA_DRILL_KILLED_AT=1795000000123\n", 5)).toBe(1795000000123);
+    expect(killedAt("false\n", 5)).toBe(5);
+    expect(killedAt("x EMS_HA_DRILL_KILLED_AT=1795000000123\n", 5)).toBe(5);
+  });
+
+  it("every stop command prints it right after the kill, before the slower stop that follows", () => {
+    for (const topology of ["native-single-region", "single-region"] as const) {
+      for (const mode of ["immediate", "kill"] as const) {
+        const cmd = nodeControl({ topology }).stop(mode, "dbnode-1");
+        const mark = cmd.indexOf("echo EMS_HA_DRILL_KILLED_AT=");
+        expect(mark, `${topology} ${mode}: ${cmd}`).toBeGreaterThan(0);
+        expect(cmd.slice(mark), `${topology} ${mode}`).toMatch(/(systemctl stop|docker inspect|docker stop)/);
+        expect(cmd.slice(0, mark), `${topology} ${mode}`).toMatch(/(pg_ctl|systemctl kill|docker kill)/);
+        // the marker as bash prints it parses to now
+        const echo = /echo EMS_HA_DRILL_KILLED_AT=\$\(date \+%s%3N\)/.exec(cmd)![0];
+        const before = Date.now();
+        const out = execFileSync("bash", ["-c", echo], { encoding: "utf8", timeout: 10_000 });
+        const t = killedAt(out, -1);
+        expect(t).toBeGreaterThanOrEqual(before - 5);
+        expect(t).toBeLessThanOrEqual(Date.now() + 5);
+      }
+    }
   });
 });
