@@ -12,6 +12,7 @@ import type { DbNodeConfig, Deployment } from "../config/schema";
 import { DOCKER_TOPOLOGIES } from "../config/semantics";
 import { BITNAMI_REPMGR_CONF } from "../render/bitnami";
 import { sqlLiteral } from "../render/escape";
+import { PROMOTION_CLAIM_TABLE } from "../render/failover-validation";
 import { nativeLayout } from "../render/native/layout";
 
 export const DB_PASSWORD_ENVS = ["EMS_HA_DB_PASSWORD", "TF_VAR_db_password"] as const;
@@ -152,6 +153,24 @@ export interface DbProbe {
    * (docs/reliability.md#two-standbys-promoted-at-once); undefined when it was not or could not be read.
    */
   readonly failoverValidation?: boolean;
+  /**
+   * Witnesses: the promotion claims recorded there ([] when none, or before the first failover
+   * created the table); undefined when they could not be read.
+   */
+  readonly promotionClaims?: PromotionClaimRow[];
+}
+
+/**
+ * A witness's record that a node claimed to succeed a failed primary (the failover validation's
+ * arbitration, docs/reliability.md, "The witnesses arbitrate").
+ */
+export interface PromotionClaimRow {
+  /** repmgr node id of the primary that failed. */
+  readonly failedNodeId: number;
+  /** repmgr node id of the node that claimed its succession. */
+  readonly claimerId: number;
+  /** Seconds since the claim was made, by the witness's clock. */
+  readonly ageSeconds: number;
 }
 
 /** One line of a timeline history file: timeline `tli` ended at `switchpoint`. */
@@ -265,6 +284,25 @@ async function failoverValidationOf(target: ProbeTarget, login: Login, opts: Pro
     return conf === null || conf === undefined ? undefined : setsFailoverValidation(conf);
   } catch {
     return undefined;
+  }
+}
+
+const CLAIMS_SQL = `select failed_node, claimer, extract(epoch from now() - claimed_at)::float8 as age from ${PROMOTION_CLAIM_TABLE} order by failed_node`;
+
+async function promotionClaimsOf(target: ProbeTarget, opts: ProbeOptions): Promise<PromotionClaimRow[] | undefined> {
+  if (target.node.role !== "witness") return undefined;
+  try {
+    const rows = await queryFirst<{ failed_node: number; claimer: number; age: number }>(
+      target.node.address,
+      target.port,
+      logins(target, opts.secrets, "repmgr"),
+      opts,
+      CLAIMS_SQL,
+    );
+    return rows.map((r) => ({ failedNodeId: Number(r.failed_node), claimerId: Number(r.claimer), ageSeconds: Math.max(0, Math.round(Number(r.age))) }));
+  } catch (e) {
+    // 42P01 undefined_table: no failover has claimed anything on this witness yet
+    return (e as { code?: string }).code === "42P01" ? [] : undefined;
   }
 }
 
@@ -409,7 +447,8 @@ export async function probeDbNode(target: ProbeTarget, opts: ProbeOptions): Prom
   const view = opts.repmgr === false ? {} : await repmgrView(target, opts);
   const repmgrd = opts.repmgr === false ? undefined : await repmgrdState(target, opts);
   const failoverValidation = opts.repmgr === false ? undefined : await failoverValidationOf(target, roleLogins[0]!, opts);
-  return { ...base, replicas, ...position, ...view, repmgrd, failoverValidation };
+  const promotionClaims = opts.repmgr === false ? undefined : await promotionClaimsOf(target, opts);
+  return { ...base, replicas, ...position, ...view, repmgrd, failoverValidation, promotionClaims };
 }
 
 /** Probes every DB node of the deployment in parallel, keyed by node name. */

@@ -20,6 +20,8 @@
 import { clusterOf, failover, rankCandidates } from "../analysis/failover";
 import type { DbNodeConfig, Deployment, EmsNodeConfig } from "../config/schema";
 import { electionRepairNote } from "./failover-afterwards";
+import { nodeIdOf } from "../config/derive";
+import { CLAIM_STANDBY_GRACE_SECONDS, CLAIM_TTL_SECONDS, PROMOTION_CLAIM_TABLE } from "../render/failover-validation";
 import { expectedServices, missingServices, type EmsRole } from "../render/ems-services";
 import {
   lsnToBigInt,
@@ -29,6 +31,7 @@ import {
   type DbProbe,
   type DbSecrets,
   type PgTimeouts,
+  type PromotionClaimRow,
   type RepmgrdState,
   type RepmgrNodeRow,
 } from "./pg";
@@ -68,6 +71,27 @@ export interface DbNodeStatus {
   readonly repmgrd?: RepmgrdState;
   /** Data nodes: whether repmgr.conf sets failover_validation_command; absent when it could not be read. */
   readonly failoverValidation?: boolean;
+  /** Witnesses: the promotion claims recorded there; absent when they could not be read. */
+  readonly promotionClaims?: PromotionClaim[];
+}
+
+/**
+ * A claim on a witness to succeed a failed primary (docs/reliability.md, "The witnesses arbitrate"):
+ * while it holds, the failover validation lets no other node succeed that primary.
+ */
+export interface PromotionClaim {
+  /** The primary that failed. */
+  readonly failed: string;
+  /** Its repmgr node id (what the witness's table holds). */
+  readonly failedNodeId: number;
+  /** The node that claimed its succession. */
+  readonly claimer: string;
+  readonly ageSeconds: number;
+  /**
+   * Seconds it still holds: 0 when it no longer does (expired, or its node is the primary now);
+   * a claimer answering as a standby holds it CLAIM_STANDBY_GRACE_SECONDS, else CLAIM_TTL_SECONDS.
+   */
+  readonly holdsForSeconds: number;
 }
 
 /** What repmgrd would do if the current primary failed now (src/analysis/failover, repmgr model). */
@@ -248,6 +272,14 @@ export function evaluateDatabase(d: Deployment, probes: ReadonlyMap<string, DbPr
   /** Nodes that could not take part in an election now, with why. */
   const unfit = new Map<string, string>();
   const addressName = (host: string | undefined) => d.database.nodes.find((x) => isNode(host, x))?.name ?? host ?? "an unknown host";
+  const nameOf = nodeNamer(d, probes);
+  for (const [i, n] of dbNodes.entries()) {
+    const rows = probes.get(n.name)?.promotionClaims;
+    if (n.kind !== "witness" || !rows) continue;
+    const claims = rows.map((r) => promotionClaim(r, nameOf, primaryName, dbNodes));
+    dbNodes[i] = { ...n, promotionClaims: claims };
+    for (const c of claims.filter((x) => x.holdsForSeconds > 0)) warnings.push(claimWarning(n.name, c));
+  }
   if (writable.length === 0) reasons.push("no writable primary answers");
   if (writable.length > 1) reasons.push(`${writable.length} writable primaries (split brain): ${writable.join(", ")}`);
   for (const n of dbNodes) {
@@ -296,6 +328,39 @@ export function evaluateDatabase(d: Deployment, probes: ReadonlyMap<string, DbPr
   const nextFailover = primaryName ? predictFailover(d, primaryName, probes, unfit) : undefined;
   if (nextFailover && nextFailover.newPrimary === null) reasons.push(`if the primary ${primaryName} fails now, ${nextFailover.reason}`);
   return { dbNodes, writablePrimaries: writable, nextFailover, synchronous: sync.status, reasons, warnings };
+}
+
+/** repmgr node id → node name: from repmgr.nodes as read anywhere, else as the deployment derives it. */
+function nodeNamer(d: Deployment, probes: ReadonlyMap<string, DbProbe>): (id: number) => string {
+  const names = new Map<number, string>();
+  d.database.nodes.forEach((n, i) => {
+    const id = nodeIdOf(d, n, i);
+    if (id !== undefined) names.set(id, n.name);
+  });
+  for (const p of probes.values()) for (const r of p.repmgrView ?? []) names.set(r.nodeId, r.nodeName);
+  return (id) => names.get(id) ?? `node id ${id}`;
+}
+
+/** A witness's claim row with names, and how long it still holds given who answers what now. */
+export function promotionClaim(
+  r: PromotionClaimRow,
+  nameOf: (id: number) => string,
+  primary: string | undefined,
+  nodes: ReadonlyArray<Pick<DbNodeStatus, "name" | "role">>,
+): PromotionClaim {
+  const claimer = nameOf(r.claimerId);
+  const asStandby = nodes.some((n) => n.name === claimer && n.role === "standby");
+  const limit = asStandby ? CLAIM_STANDBY_GRACE_SECONDS : CLAIM_TTL_SECONDS;
+  const holdsForSeconds = claimer === primary ? 0 : Math.max(0, limit - r.ageSeconds);
+  return { failed: nameOf(r.failedNodeId), failedNodeId: r.failedNodeId, claimer, ageSeconds: r.ageSeconds, holdsForSeconds };
+}
+
+/** A claim that still holds: what it blocks and until when. */
+export function claimWarning(witness: string, c: PromotionClaim): string {
+  return (
+    `witness ${witness} holds ${c.claimer}'s claim to succeed ${c.failed} (made ${c.ageSeconds} s ago): for ${c.holdsForSeconds} s more the failover validation lets no other node succeed ${c.failed} ` +
+    `(docs/reliability.md, "The witnesses arbitrate"; to release it: psql -d repmgr -c 'delete from ${PROMOTION_CLAIM_TABLE} where failed_node = ${c.failedNodeId}' on ${witness})`
+  );
 }
 
 /** A data node whose repmgr.conf has no failover_validation_command, and what to do. */
@@ -520,6 +585,19 @@ export function renderStatusTable(s: ClusterStatus): string {
         ? `If the primary ${f.primary} fails now: ${f.newPrimary} is promoted (${f.reason})`
         : `If the primary ${f.primary} fails now: nobody is promoted; ${f.reason}`,
     );
+  }
+  const claims = s.dbNodes.flatMap((n) => (n.promotionClaims ?? []).map((c) => ({ witness: n.name, ...c })));
+  if (claims.length > 0) {
+    out.push("", "Promotion claims on the witnesses:");
+    for (const c of claims) {
+      const state =
+        c.holdsForSeconds > 0
+          ? `holds ${c.holdsForSeconds} s more`
+          : s.writablePrimaries.includes(c.claimer)
+            ? `settled: ${c.claimer} is the primary`
+            : "expired";
+      out.push(`  ${c.witness}: ${c.claimer} claimed the succession of ${c.failed} ${c.ageSeconds} s ago (${state})`);
+    }
   }
   if (s.fenced.length > 0) out.push("", ...s.fenced.map((f) => `Fenced: ${f.node} since ${f.since} (no majority seen)`));
   if (s.rewinds.length > 0) {

@@ -57,6 +57,13 @@ export function failoverValidationCommand(scriptPath: string, viaBash = false): 
 }
 
 /**
+ * Where a witness records the claims to succeed a failed primary (in its `repmgr` database;
+ * columns failed_node, claimer, claimed_at). The script creates it on first use; `ems-ha status`
+ * reads it.
+ */
+export const PROMOTION_CLAIM_TABLE = "public.ems_ha_promotion_claim";
+
+/**
  * Seconds a claim on a witness holds: repmgr's promote_check_timeout (60 s, how long `standby
  * promote` waits for the promotion), the witness's witness_sync_interval (15 s, after which its
  * records show the new primary), and a margin.

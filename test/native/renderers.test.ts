@@ -112,9 +112,9 @@ describe("merge_block in the setup script (real bash)", () => {
         "-c",
         `set -euo pipefail; NODE_NAME=t; ${lib}\nf=$(mktemp); printf '%s' "$EXISTING" >"$f"; merge_block "$f" 0600 "$(id -un):$(id -gn)" <<<"$BLOCK" >/dev/null; cat "$f"; rm -f "$f"`,
       ],
-      { encoding: "utf8", timeout: 10_000, env: { PATH: process.env.PATH, TMPDIR: shared, EXISTING: existing, BLOCK: block.trimEnd() } },
+      { encoding: "utf8", timeout: 30_000, env: { PATH: process.env.PATH, TMPDIR: shared, EXISTING: existing, BLOCK: block.trimEnd() } },
     );
-    if (r.status !== 0) throw new Error(`bash failed: ${r.stderr}`);
+    if (r.status !== 0) throw new Error(`bash failed (status ${r.status}, signal ${r.signal}): ${r.stderr}`);
     expect(statSync(shared).mode & 0o7777, "merge_block changed the mode of the file's directory").toBe(0o1777);
     return r.stdout;
   }

@@ -6,26 +6,13 @@
  * (test/drills/docker-ops.test.ts) runs it for real under a writer.
  */
 import { describe, expect, it } from "vitest";
-import { parseDeployment } from "../../src/config/parse";
+import { fourNodeDeployment } from "./lib/status-fixture";
 import type { DbNodeConfig } from "../../src/config/schema";
 import { dockerSwitchover, parseControlData, receivedPast } from "../../src/ops/docker-switchover";
 import type { DbProbe } from "../../src/ops/pg";
 import type { ClusterStatus } from "../../src/ops/status";
 
-const d = parseDeployment({
-  topology: "single-region",
-  emsNodes: [{ name: "ems-1", address: "10.0.0.21" }],
-  database: {
-    nodes: [
-      { name: "pg-1", address: "10.0.0.11", role: "data" },
-      { name: "pg-2", address: "10.0.0.12", role: "data" },
-      { name: "pg-3", address: "10.0.0.13", role: "data" },
-      { name: "pgw-1", address: "10.0.0.14", role: "witness" },
-    ],
-  },
-  installer: { version: "7.4.4.2034", source: { kind: "url", url: "https://example.com/i.bin", sha256: "a".repeat(64) } },
-  ems: { fqdn: "ems.example.com", vip: "10.0.0.50" },
-});
+const d = fourNodeDeployment("single-region");
 
 const CONTROLDATA = (state: string) => `pg_control version number:            1300
 Database cluster state:               ${state}

@@ -266,6 +266,15 @@ describe("repmgrd with the validation command, failing over for real", () => {
     }
     for (const n of c.cluster.nodes) c.cluster.startRepmgrd(n);
     await c.cluster.waitRepmgrd(c.cluster.nodes);
+    // what `ems-ha status` reads on the witness: before any failover, no claim (and no table)
+    const witnessClaims = async () =>
+      (
+        await probeDbNode(
+          { node: { name: c.w.name, address: c.w.address, role: "witness" }, port: c.cluster.port, dbUser: "postgres" },
+          { secrets: { dbPassword: PASSWORD, repmgrPassword: PASSWORD } },
+        )
+      ).promotionClaims;
+    expect(await witnessClaims()).toEqual([]);
     c.cluster.psql(c.pg1, "create table t(x int); insert into t values (1)");
     await waitCaughtUp(c.cluster, c.pg1, [c.pg2, c.pg3]);
     c.cluster.stopRepmgrd(c.pg1);
@@ -297,6 +306,10 @@ describe("repmgrd with the validation command, failing over for real", () => {
     }
     expect([...seen]).toEqual(["pg-2"]);
     expect(repmgrdLog(c.pg2)).toMatch(/failover validation command returned zero/);
+    // the witness holds pg-2's claim to succeed pg-1, made within this test
+    const after = await witnessClaims();
+    expect(after?.map((x) => [x.failedNodeId, x.claimerId])).toEqual([[1, 2]]);
+    expect(after![0]!.ageSeconds).toBeLessThan(300);
     // what `ems-ha status` reads: this repmgr.conf sets the command, cluster "a"'s did not, a missing file says nothing
     const probe = (n: PgNode, repmgrConfPath: string) =>
       probeDbNode(

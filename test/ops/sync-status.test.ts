@@ -1,26 +1,11 @@
 /** `ems-ha status` with synchronous replication: sync_state per standby, degraded when commits would block or wait for nobody. */
 import { describe, expect, it } from "vitest";
-import { parseDeployment } from "../../src/config/parse";
-import type { DeploymentInput } from "../../src/config/schema";
 import type { DbProbe, ReplicaRow } from "../../src/ops/pg";
-import { evaluateDatabase, renderStatusTable, type ClusterStatus } from "../../src/ops/status";
+import { evaluateDatabase, renderStatusTable } from "../../src/ops/status";
+import { fourNodeDeployment, statusOf } from "./lib/status-fixture";
 
 function deployment(sync: "off" | "any-1") {
-  return parseDeployment({
-    topology: "native-single-region",
-    emsNodes: [{ name: "ems-1", address: "10.0.0.21" }],
-    database: {
-      synchronousReplication: { mode: sync },
-      nodes: [
-        { name: "pg-1", address: "10.0.0.11", role: "data" },
-        { name: "pg-2", address: "10.0.0.12", role: "data" },
-        { name: "pg-3", address: "10.0.0.13", role: "data" },
-        { name: "pgw-1", address: "10.0.0.14", role: "witness" },
-      ],
-    },
-    installer: { version: "7.4.4.2034", source: { kind: "url", url: "https://example.com/i.bin", sha256: "a".repeat(64) } },
-    ems: { fqdn: "ems.example.com", vip: "10.0.0.50" },
-  } as DeploymentInput);
+  return fourNodeDeployment("native-single-region", { synchronousReplication: { mode: sync } });
 }
 
 const replica = (name: string, syncState: string, state = "streaming"): ReplicaRow => ({
@@ -45,21 +30,7 @@ function probes(primary: Partial<DbProbe>, pg2: DbProbe = standby(), pg3: DbProb
   ]);
 }
 
-function asStatus(d: ReturnType<typeof deployment>, v: ReturnType<typeof evaluateDatabase>): ClusterStatus {
-  return {
-    name: d.name,
-    topology: d.topology,
-    dbNodes: v.dbNodes,
-    writablePrimaries: v.writablePrimaries,
-    emsNodes: [],
-    synchronous: v.synchronous,
-    rewinds: [],
-    fenced: [],
-    degraded: v.reasons.length > 0,
-    reasons: v.reasons,
-    warnings: v.warnings,
-  };
-}
+const asStatus = statusOf;
 
 describe("synchronous replication in status", () => {
   it("healthy with two quorum standbys: each standby's sync_state, both listed as confirming", () => {
