@@ -12,7 +12,8 @@
  * no operator has acknowledged (native and Docker hosts), an EMS node unreachable or missing the services
  * every EMS node runs, or no EMS node runs the primary's full list.
  * Warnings (not degraded): an unreachable witness, repmgr metadata that disagrees with
- * what the nodes answer, repmgrd's state unknown.
+ * what the nodes answer, repmgrd's state unknown, a promotion claim on a witness that still
+ * holds for a node that is not the primary.
  *
  * EMS services are read with `systemctl --all --type=service` over SSH; the command can be
  * replaced with $EMS_HA_SYSTEMCTL (a test and diagnostic hook).

@@ -81,8 +81,8 @@ describe("resetting a connection repmgrd waits on", () => {
   const native = renderReconcileScript(parseDeployment(labDeployment("10.235.38")), memberByName(parseDeployment(labDeployment("10.235.38")), "dbnode-2"));
 
   it("resets only repmgrd's established connections with a request unanswered for UNSTICK_AFTER seconds", () => {
-    expect(UNSTICK_AFTER_SECONDS).toBe(30);
-    expect(native).toMatch(/^UNSTICK_AFTER=30$/m);
+    expect(UNSTICK_AFTER_SECONDS).toBe(15);
+    expect(native).toMatch(/^UNSTICK_AFTER=15$/m);
     const r = run(native, ["repmgrd_pids() { echo 4242; }"], {});
     expect(resets(r.calls)).toEqual([
       "ss -K -tn src 127.0.0.1:55408 dst 127.30.157.2:26193",

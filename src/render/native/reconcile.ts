@@ -49,9 +49,12 @@ export const MAX_REJOIN_ATTEMPTS = 3;
 /**
  * Seconds a request of repmgrd's may go unanswered on an open connection before the service resets
  * that connection (docs/reliability.md, "A hung server"). repmgrd's requests are small; an answer
- * this late means a server process that no longer runs while its host's kernel still answers TCP.
+ * this late, while no data node answers the service as primary, means a server process that no
+ * longer runs while its host's kernel still answers TCP. A needless reset only makes repmgrd ping
+ * and reconnect; a late one delays the failover by as much (an election rerun after a refused
+ * validation waits on its old primary's connection for this long), hence 15 s, not more.
  */
-export const UNSTICK_AFTER_SECONDS = 30;
+export const UNSTICK_AFTER_SECONDS = 15;
 
 /** "name nodeId address port" of every other data node. */
 export function peerEntries(d: Deployment, self: NativeMember): string[] {
