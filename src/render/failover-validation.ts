@@ -119,6 +119,7 @@ export function renderFailoverValidationScript(o: FailoverValidationOptions): st
       PEER_TRIES: o.peerTries,
       STATE_FILE: o.stateFile,
       STATE_MAX_AGE: o.stateMaxAgeSeconds,
+      CLAIM_TABLE: PROMOTION_CLAIM_TABLE,
       CLAIM_TTL: o.claimTtlSeconds,
       CLAIM_STANDBY_GRACE: CLAIM_STANDBY_GRACE_SECONDS,
     }),
@@ -211,9 +212,9 @@ promote_after_witnesses() {
       say "witness $wname's records name node \${others% } as primary since node $failed, and it did not answer this node as a standby: not promoting this node (if that node is gone, promote by hand)"
       exit 1
     fi
-    ans=$(q_peer "$wci" "$PEER_TIMEOUT" 2 "create table if not exists public.ems_ha_promotion_claim (failed_node integer primary key, claimer integer not null, claimed_at timestamptz not null)" >/dev/null &&
-      q_peer "$wci" "$PEER_TIMEOUT" 2 "insert into public.ems_ha_promotion_claim as c values ($failed, $NODE_ID, now()) on conflict (failed_node) do update set claimer = excluded.claimer, claimed_at = excluded.claimed_at where c.claimer = excluded.claimer or c.claimed_at < now() - make_interval(secs => $CLAIM_TTL) or (c.claimer in (\${seen:-0}) and c.claimed_at < now() - make_interval(secs => $CLAIM_STANDBY_GRACE))" >/dev/null &&
-      q_peer "$wci" "$PEER_TIMEOUT" 1 "select claimer, extract(epoch from now() - claimed_at)::bigint from public.ems_ha_promotion_claim where failed_node = $failed")
+    ans=$(q_peer "$wci" "$PEER_TIMEOUT" 2 "create table if not exists $CLAIM_TABLE (failed_node integer primary key, claimer integer not null, claimed_at timestamptz not null)" >/dev/null &&
+      q_peer "$wci" "$PEER_TIMEOUT" 2 "insert into $CLAIM_TABLE as c values ($failed, $NODE_ID, now()) on conflict (failed_node) do update set claimer = excluded.claimer, claimed_at = excluded.claimed_at where c.claimer = excluded.claimer or c.claimed_at < now() - make_interval(secs => $CLAIM_TTL) or (c.claimer in (\${seen:-0}) and c.claimed_at < now() - make_interval(secs => $CLAIM_STANDBY_GRACE))" >/dev/null &&
+      q_peer "$wci" "$PEER_TIMEOUT" 1 "select claimer, extract(epoch from now() - claimed_at)::bigint from $CLAIM_TABLE where failed_node = $failed")
     rc=$?
     if [ "$rc" -ne 0 ]; then
       note "witness $wname did not take a claim: no arbitration there"
@@ -226,7 +227,7 @@ promote_after_witnesses() {
     fi
     # this node is about to be primary: a claim to succeed it is an earlier failover's (a node that
     # was primary before, failed over, and is promoted again now)
-    q_peer "$wci" "$PEER_TIMEOUT" 1 "delete from public.ems_ha_promotion_claim where failed_node = $NODE_ID" >/dev/null ||
+    q_peer "$wci" "$PEER_TIMEOUT" 1 "delete from $CLAIM_TABLE where failed_node = $NODE_ID" >/dev/null ||
       note "witness $wname: an earlier claim to succeed this node could not be removed"
     note "claimed the succession of node $failed on witness $wname"
   done <<<"$witnesses"
