@@ -52,9 +52,10 @@ export function fakeHost(images: Record<string, string> = { "ems-postgres-ha:lat
     join(bin, "docker"),
     [
       "#!/bin/sh",
+      // one stat per call (the scripts' bounded waits call docker hundreds of times)
       'if [ -n "${EMS_HA_WATCH_FILE:-}" ]; then',
-      '  f=absent; [ -e "$EMS_HA_WATCH_FILE" ] && f=$(stat -c %a "$EMS_HA_WATCH_FILE")',
-      '  echo "$f $(stat -c %a "$(dirname "$EMS_HA_WATCH_FILE")")" >> "$DOCKER_STANDIN_STATE/env-file-modes"',
+      '  if [ -e "$EMS_HA_WATCH_FILE" ]; then m=$(stat --printf "%a " "$EMS_HA_WATCH_FILE" "${EMS_HA_WATCH_FILE%/*}"); else m="absent $(stat --printf "%a " "${EMS_HA_WATCH_FILE%/*}")"; fi',
+      '  echo "${m% }" >> "$DOCKER_STANDIN_STATE/env-file-modes"',
       "fi",
       `exec '${STANDIN}' "$@"`,
       "",
