@@ -5,7 +5,20 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   {
-    ignores: ["node_modules/", "dist/", "cdktf.out/", "coverage/", "docs/api/", "examples/existing-repo/", "**/*.d.ts"],
+    // (lab-state/: the labs' hosts, root file systems mounted while a lab runs)
+    ignores: [
+      "node_modules/",
+      "dist/",
+      "cdktf.out/",
+      "coverage/",
+      "docs/api/",
+      "examples/existing-repo/",
+      "**/*.d.ts",
+      "lab-state/",
+      "test-output/",
+      ".gen/",
+      ".ems-ha/",
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

@@ -34,7 +34,14 @@ import { BITNAMI_ENTRYPOINT, BITNAMI_REPMGR_CONF, containerSpec, DOCKER_VALIDATE
 import { PG_DATA_DIR } from "./docker-cli";
 import { failoverValidationBoundSeconds } from "./failover-validation";
 import { heredoc, sh, UnsafeValueError } from "./escape";
-import { MAX_REJOIN_ATTEMPTS, FENCE_AFTER_SECONDS, UNSTICK_AFTER_SECONDS, electAfterSeconds, reconcileScriptText } from "./native/reconcile";
+import {
+  MAX_REJOIN_ATTEMPTS,
+  FENCE_AFTER_SECONDS,
+  UNSTICK_AFTER_SECONDS,
+  UNSTICK_SILENT_AFTER_SECONDS,
+  electAfterSeconds,
+  reconcileScriptText,
+} from "./native/reconcile";
 import { formatUnit, type UnitSection } from "./native/repmgrd";
 import { shellArray, shellVars } from "./native/shell";
 import { STATE_DIR } from "./native/layout";
@@ -386,6 +393,7 @@ export function renderDockerReconcileScript(d: Deployment, node: DbNodeConfig): 
       VALIDATE_TIMEOUT: failoverValidationBoundSeconds(d),
       MAX_ATTEMPTS: MAX_REJOIN_ATTEMPTS,
       UNSTICK_AFTER: UNSTICK_AFTER_SECONDS,
+      UNSTICK_SILENT_AFTER: UNSTICK_SILENT_AFTER_SECONDS,
     }),
     // fields of the entries below are separated by the unit separator (names may hold spaces)
     "ENTRY_SEP=$'\\x1f'",

@@ -2,7 +2,9 @@
  * The hung-server reset (unstick_repmgrd in src/render/native/reconcile.ts) with the real `ss` of
  * this machine, over IPv4 and IPv6 loopback: a process named repmgrd (node under that name) sends a
  * request to a server that accepts it and never answers; one round of the rendered script resets
- * that connection, and the process sees it aborted. test/ops/repmgrd-hung-server.test.ts does the
+ * that connection, and the process sees it aborted: after UNSTICK_AFTER, and (with a long
+ * UNSTICK_AFTER) after UNSTICK_SILENT_AFTER because the real psql's new connection to that server
+ * gets no answer within connect_timeout either. test/ops/repmgrd-hung-server.test.ts does the
  * same with a real repmgrd and PostgreSQL over IPv4; this one checks ss's output and its -K filter
  * for both address families (IPv6 addresses are printed and given in brackets).
  */
@@ -56,11 +58,15 @@ setTimeout(() => { console.log("still waiting"); process.exit(1); }, 20000);
 describe("the hung-server reset with the real ss", () => {
   const ssPresent = spawnSync("ss", ["-V"], { encoding: "utf8", timeout: 10_000 }).status === 0;
 
-  for (const [family, host] of [
-    ["IPv4", "127.0.0.1"],
-    ["IPv6", "::1"],
-  ] as const) {
-    it(`resets repmgrd's connection that waits for an answer, over ${family} (${host})`, async () => {
+  const cases = [
+    ["IPv4", "127.0.0.1", "long"],
+    ["IPv6", "::1", "long"],
+    ["IPv4", "127.0.0.1", "silent"],
+    ["IPv6", "::1", "silent"],
+  ] as const;
+  for (const [family, host, why] of cases) {
+    const when = why === "long" ? "past UNSTICK_AFTER" : "past UNSTICK_SILENT_AFTER, the server taking no new connection either (real psql)";
+    it(`resets repmgrd's connection that waits for an answer, over ${family} (${host}), ${when}`, async () => {
       expect(ssPresent, "ss (iproute2) is needed: apt-get install iproute2").toBe(true);
       const dir = tempDir("ems-ha-unstick-real-");
       const port = await silentServer(host);
@@ -76,24 +82,33 @@ describe("the hung-server reset with the real ss", () => {
         if (i > 100) throw new Error(`the client did not connect: ${said}`);
         await new Promise((r) => setTimeout(r, 50));
       }
-      // past UNSTICK_AFTER (1 s here): lastsnd >= 1000 ms, nothing received
+      // past UNSTICK_AFTER or UNSTICK_SILENT_AFTER (1 s here): lastsnd >= 1000 ms, nothing received
       await new Promise((r) => setTimeout(r, 1500));
 
       const text = renderReconcileScript(d, memberByName(d, "dbnode-2"));
       writeFileSync(join(dir, "script"), text, { mode: 0o755 });
       writeFileSync(
         join(dir, "overrides.sh"),
-        [...reconcileStateOverrides(text, dir), "UNSTICK_AFTER=1", `repmgrd_pids() { echo ${child.pid}; }`, "reconcile_once() { unstick_repmgrd; }", ""].join(
-          "\n",
-        ),
+        [
+          ...reconcileStateOverrides(text, dir),
+          ...(why === "long" ? ["UNSTICK_AFTER=1"] : ["UNSTICK_AFTER=60", "UNSTICK_SILENT_AFTER=1"]),
+          `repmgrd_pids() { echo ${child.pid}; }`,
+          "reconcile_once() { unstick_repmgrd; }",
+          "",
+        ].join("\n"),
       );
+      const started = Date.now();
       const r = await spawnAsync("bash", [join(dir, "script"), "--once"], {
         env: { ...process.env, EMS_HA_RECONCILE_OVERRIDES: join(dir, "overrides.sh") },
         timeoutMs: 30_000,
       });
       const out = `${r.stdout}${r.stderr}`;
+      // the question to the server was a real psql that waited connect_timeout for an answer (not one that failed at once)
+      const connectTimeout = Number(/^CONNECT_TIMEOUT=(\d+)$/m.exec(text)![1]);
+      if (why === "silent") expect(Date.now() - started).toBeGreaterThanOrEqual(connectTimeout * 1000 - 100);
       const peer = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
       expect(out).toMatch(new RegExp(`REPAIR: repmgrd sent a request to ${peer.replace(/[.[\]]/g, "\\$&")} \\ds ago and has had no answer`));
+      expect(out).toContain(why === "long" ? "(a server process that hangs" : "(its server takes no new connection either");
       expect(out).not.toMatch(/could not reset/);
       // only the client's side was flagged: the server's side (this process, not repmgrd) is untouched
       expect(out.match(/REPAIR:/g)).toHaveLength(1);

@@ -15,7 +15,7 @@ import { labDeployment } from "../../examples/lab";
 import { parseDeployment } from "../../src/config/parse";
 import { renderDockerReconcileScript } from "../../src/render/docker-reconcile";
 import { memberByName } from "../../src/render/native/layout";
-import { renderReconcileScript, UNSTICK_AFTER_SECONDS } from "../../src/render/native/reconcile";
+import { renderReconcileScript, UNSTICK_AFTER_SECONDS, UNSTICK_SILENT_AFTER_SECONDS } from "../../src/render/native/reconcile";
 import { reconcileStateOverrides } from "../helpers/reconcile";
 import { tempDir } from "../helpers/tmp";
 
@@ -27,9 +27,14 @@ const SOCKETS = [
   // b: repmgrd 4242, idle, its last request answered: kept
   'ESTAB 0      0      127.0.0.1:36950 127.30.157.3:26193 users:(("repmgrd",pid=4242,fd=6))',
   "\t ts sack cubic lastsnd:51532 lastrcv:51528 lastack:51528",
-  // c: repmgrd 4242, waiting 3 s only: kept
+  // c: repmgrd 4242, waiting 2 s only: kept, its server not even asked
   'ESTAB 0      0      127.0.0.1:36960 127.30.157.4:26193 users:(("repmgrd",pid=4242,fd=7))',
-  "\t ts sack cubic lastsnd:3000 lastrcv:5000",
+  "\t ts sack cubic lastsnd:2000 lastrcv:5000",
+  // h: repmgrd 4242, waiting 5 s on a server that takes new connections (SILENT below does not list it): kept
+  'ESTAB 0      0      127.0.0.1:36980 127.30.157.5:26193 users:(("repmgrd",pid=4242,fd=10))',
+  "\t ts sack cubic lastsnd:5000 lastrcv:9000",
+  // i: repmgrd 4242, waiting 5 s on a server that takes no new connection (listed in SILENT): reset
+  'ESTAB 0 0 [::ffff:10.0.0.5]:41010 [::ffff:10.0.0.9]:5432 users:(("repmgrd",pid=4242,fd=11)) ts sack cubic lastsnd:5000 lastrcv:9000',
   // d: the WAL receiver (another process), waiting: not repmgrd's
   'ESTAB 0      0      127.0.0.1:36898 127.30.157.2:26193 users:(("postgres",pid=99,fd=4))',
   "\t ts sack cubic lastsnd:90000 lastrcv:95000",
@@ -51,6 +56,11 @@ case "$1" in
 esac
 `;
 
+/** The servers that take no new connection (the service's question to them fails): "host port" as q_peer gets them. */
+const SILENT = ["10.0.0.9 5432", "127.30.157.2 26193"];
+/** q_peer as the script calls it, logged; it fails for the hosts in SILENT. */
+const FAKE_Q_PEER = `q_peer() { echo "q_peer $1 $2 $3" >>"$FAKE_LOG"; case " $SILENT_PEERS " in *" $1:$2 "*) return 2 ;; esac; echo 1; }`;
+
 function run(script: string, extra: string[], bin: Record<string, string>, rounds = 1): { out: string; calls: string[] } {
   const dir = tempDir("ems-ha-unstick-");
   const binDir = join(dir, "bin");
@@ -61,12 +71,21 @@ function run(script: string, extra: string[], bin: Record<string, string>, round
     chmodSync(join(binDir, name), 0o755);
   }
   writeFileSync(join(dir, "script"), script);
-  writeFileSync(join(dir, "overrides.sh"), [...reconcileStateOverrides(script, st), ...extra, "reconcile_once() { unstick_repmgrd; }", ""].join("\n"));
+  writeFileSync(
+    join(dir, "overrides.sh"),
+    [...reconcileStateOverrides(script, st), FAKE_Q_PEER, ...extra, "reconcile_once() { unstick_repmgrd; }", ""].join("\n"),
+  );
   const log = join(dir, "calls.log");
   let out = "";
   for (let i = 0; i < rounds; i++) {
     const r = spawnSync("bash", [join(dir, "script"), "--once"], {
-      env: { PATH: `${binDir}:${process.env.PATH}`, EMS_HA_RECONCILE_OVERRIDES: join(dir, "overrides.sh"), FAKE_LOG: log, SOCKETS },
+      env: {
+        PATH: `${binDir}:${process.env.PATH}`,
+        EMS_HA_RECONCILE_OVERRIDES: join(dir, "overrides.sh"),
+        FAKE_LOG: log,
+        SOCKETS,
+        SILENT_PEERS: SILENT.map((x) => x.replace(" ", ":")).join(" "),
+      },
       encoding: "utf8",
       timeout: 30_000,
     });
@@ -76,26 +95,47 @@ function run(script: string, extra: string[], bin: Record<string, string>, round
 }
 
 const resets = (calls: string[]) => calls.filter((c) => / -K /.test(c));
+const asked = (calls: string[]) => calls.filter((c) => c.startsWith("q_peer "));
 
 describe("resetting a connection repmgrd waits on", () => {
   const native = renderReconcileScript(parseDeployment(labDeployment("10.235.38")), memberByName(parseDeployment(labDeployment("10.235.38")), "dbnode-2"));
 
-  it("resets only repmgrd's established connections with a request unanswered for UNSTICK_AFTER seconds", () => {
+  it("resets repmgrd's established connections with a request unanswered for UNSTICK_AFTER seconds, or for UNSTICK_SILENT_AFTER to a server that takes no new connection", () => {
     expect(UNSTICK_AFTER_SECONDS).toBe(15);
+    expect(UNSTICK_SILENT_AFTER_SECONDS).toBe(3);
     expect(native).toMatch(/^UNSTICK_AFTER=15$/m);
+    expect(native).toMatch(/^UNSTICK_SILENT_AFTER=3$/m);
     const r = run(native, ["repmgrd_pids() { echo 4242; }"], {});
+    expect(resets(r.calls)).toEqual([
+      "ss -K -tn src 127.0.0.1:55408 dst 127.30.157.2:26193",
+      "ss -K -tn src [::ffff:10.0.0.5]:41010 dst [::ffff:10.0.0.9]:5432",
+      "ss -K -tn src [::ffff:10.0.0.5]:41000 dst [::ffff:10.0.0.7]:5432",
+    ]);
+    // only the connections waiting 3-15 s had their server asked, the mapped IPv4 address as IPv4
+    expect(asked(r.calls)).toEqual(["q_peer 127.30.157.5 26193 select 1", "q_peer 10.0.0.9 5432 select 1"]);
+    expect(r.out).toMatch(/REPAIR: repmgrd sent a request to 127\.30\.157\.2:26193 45s ago and has had no answer \(a server process that hangs/);
+    expect(r.out).toMatch(/REPAIR: repmgrd sent a request to \[::ffff:10\.0\.0\.7\]:5432 60s ago/);
+    expect(r.out).toMatch(
+      /REPAIR: repmgrd sent a request to \[::ffff:10\.0\.0\.9\]:5432 5s ago and has had no answer \(its server takes no new connection either: a frozen server or a paused container\): resetting that connection/,
+    );
+    expect(r.out.match(/REPAIR:/g)).toHaveLength(3);
+  });
+
+  it("waits UNSTICK_AFTER seconds: with 50 s, the 45 s wait is reset only because its server takes no new connection", () => {
+    const r = run(native, ["repmgrd_pids() { echo 4242; }", "UNSTICK_AFTER=50", "UNSTICK_SILENT_AFTER=40"], {});
     expect(resets(r.calls)).toEqual([
       "ss -K -tn src 127.0.0.1:55408 dst 127.30.157.2:26193",
       "ss -K -tn src [::ffff:10.0.0.5]:41000 dst [::ffff:10.0.0.7]:5432",
     ]);
-    expect(r.out).toMatch(/REPAIR: repmgrd sent a request to 127\.30\.157\.2:26193 45s ago and has had no answer/);
-    expect(r.out).toMatch(/REPAIR: repmgrd sent a request to \[::ffff:10\.0\.0\.7\]:5432 60s ago/);
-    expect(r.out.match(/REPAIR:/g)).toHaveLength(2);
+    expect(asked(r.calls)).toEqual(["q_peer 127.30.157.2 26193 select 1"]);
+    const answering = run(native, ["repmgrd_pids() { echo 4242; }", "UNSTICK_AFTER=50", "UNSTICK_SILENT_AFTER=40", "SILENT_PEERS=none"], {});
+    expect(resets(answering.calls)).toEqual(["ss -K -tn src [::ffff:10.0.0.5]:41000 dst [::ffff:10.0.0.7]:5432"]);
   });
 
-  it("waits UNSTICK_AFTER seconds: with 50 s nothing here is old enough but the 60 s one", () => {
-    const r = run(native, ["repmgrd_pids() { echo 4242; }", "UNSTICK_AFTER=50"], {});
-    expect(resets(r.calls)).toEqual(["ss -K -tn src [::ffff:10.0.0.5]:41000 dst [::ffff:10.0.0.7]:5432"]);
+  it("with UNSTICK_AFTER below UNSTICK_SILENT_AFTER, waits UNSTICK_AFTER and asks no server", () => {
+    const r = run(native, ["repmgrd_pids() { echo 4242; }", "UNSTICK_AFTER=2"], {});
+    expect(resets(r.calls)).toHaveLength(5);
+    expect(asked(r.calls)).toEqual([]);
   });
 
   it("does nothing while repmgrd does not run, and says once that ss is missing", () => {
@@ -136,6 +176,7 @@ exec "$@"
     expect(r.calls).toContain("nsenter -t 4100 -n");
     expect(resets(r.calls)).toEqual([
       "ss -K -tn src 127.0.0.1:55408 dst 127.30.157.2:26193",
+      "ss -K -tn src [::ffff:10.0.0.5]:41010 dst [::ffff:10.0.0.9]:5432",
       "ss -K -tn src [::ffff:10.0.0.5]:41000 dst [::ffff:10.0.0.7]:5432",
     ]);
     // every ss ran inside the container's namespace

@@ -56,6 +56,14 @@ export const MAX_REJOIN_ATTEMPTS = 3;
  */
 export const UNSTICK_AFTER_SECONDS = 15;
 
+/**
+ * Seconds after which a request of repmgrd's that is still unanswered is reset sooner than
+ * UNSTICK_AFTER_SECONDS, when the server it went to does not take a new connection either (the
+ * service asks it, within connect_timeout): a frozen server or a paused container, whose kernel
+ * answers TCP while nothing behind it runs (docs/reliability.md, "A hung server").
+ */
+export const UNSTICK_SILENT_AFTER_SECONDS = 3;
+
 /** "name nodeId address port" of every other data node. */
 export function peerEntries(d: Deployment, self: NativeMember): string[] {
   return nativeMembers(d)
@@ -429,13 +437,16 @@ repaired() {
 # spent on it while the cluster is healthy). Each of repmgrd's connections
 # that sent a request and has received nothing since, for UNSTICK_AFTER seconds, is reset (ss -K):
 # libpq reports the connection lost and repmgrd goes on (it pings, then fails over if nobody
-# answers). Prints "local peer waited-ms" per such connection; ss prints -i's details on a line of
-# their own, joined here.
+# answers). Sooner, after UNSTICK_SILENT_AFTER seconds, when the server the request went to takes
+# no new connection either (asked within connect_timeout): a frozen server or a paused container.
+# Prints "local peer waited-ms" per connection waiting for the shorter of the two; ss prints -i's
+# details on a line of their own, joined here.
 repmgrd_waiting() {
-  local pids
+  local pids after=$UNSTICK_AFTER
   pids=$(repmgrd_pids 2>/dev/null | tr '\n' ' ')
   [ -n "\${pids// /}" ] || return 0
-  in_node_netns timeout 10 ss -tnpiH 2>/dev/null | awk -v pids="$pids" -v after="$((UNSTICK_AFTER * 1000))" '
+  [ "$UNSTICK_SILENT_AFTER" -ge "$after" ] || after=$UNSTICK_SILENT_AFTER
+  in_node_netns timeout 10 ss -tnpiH 2>/dev/null | awk -v pids="$pids" -v after="$((after * 1000))" '
     function num(key) { return match(line, key ":[0-9]+") ? substr(line, RSTART + length(key) + 1, RLENGTH - length(key) - 1) + 0 : -1 }
     function flush(  n, i, p, mine, snd, rcv) {
       if (line == "") return
@@ -452,15 +463,31 @@ repmgrd_waiting() {
     END { flush() }'
 }
 have_ss() { command -v ss >/dev/null; }
+# Whether the server at ss's peer address ("10.0.0.7:5432", "[::ffff:10.0.0.7]:5432",
+# "[fd00::7]:5432") answers a new connection within connect_timeout.
+peer_answers() {
+  local host=\${1%:*}
+  host=\${host#[}
+  host=\${host%]}
+  [[ $host =~ ^::ffff:[0-9.]+$ ]] && host=\${host#::ffff:}
+  q_peer "$host" "\${1##*:}" "select 1" </dev/null >/dev/null
+}
 unstick_repmgrd() {
-  local loc peer ms
+  local loc peer ms why
   if ! have_ss; then
     say_once "$NO_SS_MARKER" "ss (iproute2) is not installed: a repmgrd waiting on a hung server cannot be reset"
     return 0
   fi
   while read -r loc peer ms; do
     [ -n "$ms" ] || continue
-    log "REPAIR: repmgrd sent a request to $peer $((ms / 1000))s ago and has had no answer (a server process that hangs while its host answers TCP): resetting that connection so that repmgrd sees it fail"
+    if [ "$ms" -ge $((UNSTICK_AFTER * 1000)) ]; then
+      why="a server process that hangs while its host answers TCP"
+    elif peer_answers "$peer"; then
+      continue
+    else
+      why="its server takes no new connection either: a frozen server or a paused container"
+    fi
+    log "REPAIR: repmgrd sent a request to $peer $((ms / 1000))s ago and has had no answer ($why): resetting that connection so that repmgrd sees it fail"
     in_node_netns timeout 10 ss -K -tn src "$loc" dst "$peer" >/dev/null 2>&1 || log "could not reset the connection $loc -> $peer (ss -K needs CAP_NET_ADMIN and a kernel with CONFIG_INET_DIAG_DESTROY)"
   done < <(repmgrd_waiting)
 }
@@ -901,6 +928,7 @@ export function renderReconcileScript(d: Deployment, self: NativeMember): string
       VALIDATE_TIMEOUT: failoverValidationBoundSeconds(d),
       MAX_ATTEMPTS: MAX_REJOIN_ATTEMPTS,
       UNSTICK_AFTER: UNSTICK_AFTER_SECONDS,
+      UNSTICK_SILENT_AFTER: UNSTICK_SILENT_AFTER_SECONDS,
       // the separator of the fields of a PEERS / WITNESSES entry
       ENTRY_SEP: " ",
     }),
