@@ -405,11 +405,11 @@ describe("the reconciliation service on Docker hosts", () => {
     // the service reset a waiting connection on at least one standby: UNSTICK_AFTER or more after its
     // request, or UNSTICK_SILENT_AFTER or more when the paused primary took no new connection either
     expect(resets.flat().length, `no standby's service reset a connection of repmgrd's`).toBeGreaterThan(0);
+    const silent = (l: string) => l.includes("its server takes no new connection either");
     for (const l of resets.flat()) {
-      const silent = l.includes("its server takes no new connection either");
-      expect(Number(/ (\d+)s ago/.exec(l)![1]), l).toBeGreaterThanOrEqual(silent ? UNSTICK_SILENT_AFTER_SECONDS : UNSTICK_AFTER_SECONDS);
+      expect(Number(/ (\d+)s ago/.exec(l)![1]), l).toBeGreaterThanOrEqual(silent(l) ? UNSTICK_SILENT_AFTER_SECONDS : UNSTICK_AFTER_SECONDS);
     }
-    figures.hungPrimarySilentResets = resets.flat().filter((l) => l.includes("its server takes no new connection either")).length;
+    figures.hungPrimarySilentResets = resets.flat().filter(silent).length;
     for (const n of standbys) expect(await journal(n)).not.toMatch(/could not reset the connection/);
     // and repmgrd, set free, saw the primary fail (the lost connection, then its pings)
     const woke = standbys.filter((_, i) => resets[i]!.length > 0);

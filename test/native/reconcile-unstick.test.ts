@@ -56,8 +56,8 @@ case "$1" in
 esac
 `;
 
-/** The servers that take no new connection (the service's question to them fails): "host port" as q_peer gets them. */
-const SILENT = ["10.0.0.9 5432", "127.30.157.2 26193"];
+/** The servers that take no new connection (the service's question to them fails), as "host:port" of q_peer's arguments. */
+const SILENT_PEERS = "10.0.0.9:5432 127.30.157.2:26193";
 /** q_peer as the script calls it, logged; it fails for the hosts in SILENT. */
 const FAKE_Q_PEER = `q_peer() { echo "q_peer $1 $2 $3" >>"$FAKE_LOG"; case " $SILENT_PEERS " in *" $1:$2 "*) return 2 ;; esac; echo 1; }`;
 
@@ -84,7 +84,7 @@ function run(script: string, extra: string[], bin: Record<string, string>, round
         EMS_HA_RECONCILE_OVERRIDES: join(dir, "overrides.sh"),
         FAKE_LOG: log,
         SOCKETS,
-        SILENT_PEERS: SILENT.map((x) => x.replace(" ", ":")).join(" "),
+        SILENT_PEERS,
       },
       encoding: "utf8",
       timeout: 30_000,
