@@ -236,11 +236,6 @@ export function forkVerdict(name: string, standby: DbProbe, primaryName: string,
   return `standby ${name} is on ${where}, older than the primary ${primaryName}'s timeline ${primary.timeline}, and does not stream: forked or behind (the primary's timeline history could not be read)`;
 }
 
-function nameOfId(view: ReadonlyArray<RepmgrNodeRow>, id: number | null): string {
-  if (id === null) return "no node";
-  return view.find((r) => r.nodeId === id)?.nodeName ?? `node id ${id}`;
-}
-
 /** A witness whose own repmgr metadata does not point at the current primary; undefined when it does. */
 export function staleWitness(name: string, probe: DbProbe, primaryName: string, primaryView: ReadonlyArray<RepmgrNodeRow> | undefined): string | undefined {
   const view = probe.repmgrView;
@@ -250,7 +245,8 @@ export function staleWitness(name: string, probe: DbProbe, primaryName: string, 
   const fix = `(repmgr witness register --force -h <${primaryName}'s address> on ${name})`;
   if (!own) return `witness ${name} has no record of itself in its repmgr.nodes ${fix}`;
   if (primaryId !== undefined && own.upstreamNodeId !== primaryId) {
-    return `witness ${name} is registered with ${nameOfId(view, own.upstreamNodeId)}, not with the primary ${primaryName} ${fix}`;
+    const upstream = own.upstreamNodeId === null ? "no node" : idNamer(view)(own.upstreamNodeId);
+    return `witness ${name} is registered with ${upstream}, not with the primary ${primaryName} ${fix}`;
   }
   const named = view.filter((r) => r.type === "primary" && r.active).map((r) => r.nodeName);
   if (named.length !== 1 || named[0] !== primaryName) {
@@ -331,15 +327,24 @@ export function evaluateDatabase(d: Deployment, probes: ReadonlyMap<string, DbPr
   return { dbNodes, writablePrimaries: writable, nextFailover, synchronous: sync.status, reasons, warnings };
 }
 
+/** repmgr node id → node name from rows of repmgr.nodes, later rows winning over `known`; "node id N" for an id none names. */
+function idNamer(rows: Iterable<RepmgrNodeRow>, known: ReadonlyMap<number, string> = new Map()): (id: number) => string {
+  const names = new Map(known);
+  for (const r of rows) names.set(r.nodeId, r.nodeName);
+  return (id) => names.get(id) ?? `node id ${id}`;
+}
+
 /** repmgr node id → node name: from repmgr.nodes as read anywhere, else as the deployment derives it. */
 function nodeNamer(d: Deployment, probes: ReadonlyMap<string, DbProbe>): (id: number) => string {
-  const names = new Map<number, string>();
+  const derived = new Map<number, string>();
   d.database.nodes.forEach((n, i) => {
     const id = nodeIdOf(d, n, i);
-    if (id !== undefined) names.set(id, n.name);
+    if (id !== undefined) derived.set(id, n.name);
   });
-  for (const p of probes.values()) for (const r of p.repmgrView ?? []) names.set(r.nodeId, r.nodeName);
-  return (id) => names.get(id) ?? `node id ${id}`;
+  return idNamer(
+    [...probes.values()].flatMap((p) => p.repmgrView ?? []),
+    derived,
+  );
 }
 
 /** A witness's claim row with names, and how long it still holds given who answers what now. */

@@ -39,6 +39,7 @@ import {
   FENCE_AFTER_SECONDS,
   UNSTICK_AFTER_SECONDS,
   UNSTICK_SILENT_AFTER_SECONDS,
+  UNSTICK_REASONS,
   electAfterSeconds,
   reconcileScriptText,
 } from "./native/reconcile";
@@ -394,6 +395,8 @@ export function renderDockerReconcileScript(d: Deployment, node: DbNodeConfig): 
       MAX_ATTEMPTS: MAX_REJOIN_ATTEMPTS,
       UNSTICK_AFTER: UNSTICK_AFTER_SECONDS,
       UNSTICK_SILENT_AFTER: UNSTICK_SILENT_AFTER_SECONDS,
+      UNSTICK_WHY_HUNG: UNSTICK_REASONS.hung,
+      UNSTICK_WHY_SILENT: UNSTICK_REASONS.silent,
     }),
     // fields of the entries below are separated by the unit separator (names may hold spaces)
     "ENTRY_SEP=$'\\x1f'",

@@ -1,7 +1,8 @@
 /**
  * The docs stand alone: no file of the repository cites the researchers' notes file (which is not
  * shipped); every relative link of README.md and docs/ resolves, anchors included; every
- * `docs/<page>.md#anchor` a code comment cites exists.
+ * `docs/<page>.md#anchor` a code comment cites exists; every heading of README.md and docs/ follows
+ * a blank line (one glued to a table or a paragraph renders as part of it in some viewers).
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
@@ -37,6 +38,12 @@ function anchors(markdown: string): Set<string> {
 
 describe("docs that stand alone", () => {
   const files = trackedFiles();
+  const anchorCache = new Map<string, Set<string>>();
+  /** The anchors of a page (a repository path), each page read once. */
+  const anchorsOf = (path: string): Set<string> => {
+    if (!anchorCache.has(path)) anchorCache.set(path, anchors(readFileSync(join(ROOT, path), "utf8")));
+    return anchorCache.get(path)!;
+  };
 
   it(`no file mentions ${NOTES}.md or cites its sections`, () => {
     const hits = files
@@ -59,8 +66,7 @@ describe("docs that stand alone", () => {
           broken.push(`${page}: ${m[1]} (no ${path})`);
           continue;
         }
-        if (anchor && path.endsWith(".md") && !anchors(readFileSync(join(ROOT, path), "utf8")).has(anchor))
-          broken.push(`${page}: ${m[1]} (no heading #${anchor})`);
+        if (anchor && path.endsWith(".md") && !anchorsOf(path).has(anchor)) broken.push(`${page}: ${m[1]} (no heading #${anchor})`);
       }
     }
     expect(broken).toEqual([]);
@@ -87,5 +93,24 @@ describe("docs that stand alone", () => {
     }
     expect(cited).toBeGreaterThan(20);
     expect(broken).toEqual([]);
+  });
+
+  it("every heading of README.md and docs/ follows a blank line, and code fences are closed", () => {
+    const pages = files.filter((f) => f.endsWith(".md") && (f === "README.md" || f.startsWith("docs/")));
+    const glued: string[] = [];
+    let headings = 0;
+    for (const page of pages) {
+      const lines = readFileSync(join(ROOT, page), "utf8").split("\n");
+      let fenced = false;
+      lines.forEach((line, i) => {
+        if (/^\s*```/.test(line)) fenced = !fenced;
+        if (fenced || !/^#{1,6} /.test(line)) return;
+        headings++;
+        if (i > 0 && lines[i - 1]!.trim() !== "") glued.push(`${page}:${i + 1}: ${line}`);
+      });
+      if (fenced) glued.push(`${page}: a code fence is not closed`);
+    }
+    expect(headings).toBeGreaterThan(50);
+    expect(glued).toEqual([]);
   });
 });

@@ -24,7 +24,7 @@ import { labDockerDeployment } from "../../examples/lab-docker";
 import type { Deployment, DeploymentInput } from "../../src/config/schema";
 import { ackRewind } from "../../src/ops/rewind";
 import { gatherStatus, type ClusterStatus } from "../../src/ops/status";
-import { UNSTICK_AFTER_SECONDS, UNSTICK_SILENT_AFTER_SECONDS } from "../../src/render/native/reconcile";
+import { UNSTICK_AFTER_SECONDS, UNSTICK_REASONS, UNSTICK_SILENT_AFTER_SECONDS } from "../../src/render/native/reconcile";
 import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
 import { labCliEnv, labDeploy, labSecrets, masker } from "../../lab/lib/deploy";
 import { sleep } from "../../lab/lib/exec";
@@ -405,7 +405,7 @@ describe("the reconciliation service on Docker hosts", () => {
     // the service reset a waiting connection on at least one standby: UNSTICK_AFTER or more after its
     // request, or UNSTICK_SILENT_AFTER or more when the paused primary took no new connection either
     expect(resets.flat().length, `no standby's service reset a connection of repmgrd's`).toBeGreaterThan(0);
-    const silent = (l: string) => l.includes("its server takes no new connection either");
+    const silent = (l: string) => l.includes(UNSTICK_REASONS.silent);
     for (const l of resets.flat()) {
       expect(Number(/ (\d+)s ago/.exec(l)![1]), l).toBeGreaterThanOrEqual(silent(l) ? UNSTICK_SILENT_AFTER_SECONDS : UNSTICK_AFTER_SECONDS);
     }

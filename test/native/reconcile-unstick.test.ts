@@ -15,7 +15,7 @@ import { labDeployment } from "../../examples/lab";
 import { parseDeployment } from "../../src/config/parse";
 import { renderDockerReconcileScript } from "../../src/render/docker-reconcile";
 import { memberByName } from "../../src/render/native/layout";
-import { renderReconcileScript, UNSTICK_AFTER_SECONDS, UNSTICK_SILENT_AFTER_SECONDS } from "../../src/render/native/reconcile";
+import { renderReconcileScript, UNSTICK_AFTER_SECONDS, UNSTICK_REASONS, UNSTICK_SILENT_AFTER_SECONDS } from "../../src/render/native/reconcile";
 import { reconcileStateOverrides } from "../helpers/reconcile";
 import { tempDir } from "../helpers/tmp";
 
@@ -113,10 +113,10 @@ describe("resetting a connection repmgrd waits on", () => {
     ]);
     // only the connections waiting 3-15 s had their server asked, the mapped IPv4 address as IPv4
     expect(asked(r.calls)).toEqual(["q_peer 127.30.157.5 26193 select 1", "q_peer 10.0.0.9 5432 select 1"]);
-    expect(r.out).toMatch(/REPAIR: repmgrd sent a request to 127\.30\.157\.2:26193 45s ago and has had no answer \(a server process that hangs/);
+    expect(r.out).toContain(`REPAIR: repmgrd sent a request to 127.30.157.2:26193 45s ago and has had no answer (${UNSTICK_REASONS.hung})`);
     expect(r.out).toMatch(/REPAIR: repmgrd sent a request to \[::ffff:10\.0\.0\.7\]:5432 60s ago/);
-    expect(r.out).toMatch(
-      /REPAIR: repmgrd sent a request to \[::ffff:10\.0\.0\.9\]:5432 5s ago and has had no answer \(its server takes no new connection either: a frozen server or a paused container\): resetting that connection/,
+    expect(r.out).toContain(
+      `REPAIR: repmgrd sent a request to [::ffff:10.0.0.9]:5432 5s ago and has had no answer (${UNSTICK_REASONS.silent}): resetting that connection`,
     );
     expect(r.out.match(/REPAIR:/g)).toHaveLength(3);
   });

@@ -64,6 +64,14 @@ export const UNSTICK_AFTER_SECONDS = 15;
  */
 export const UNSTICK_SILENT_AFTER_SECONDS = 3;
 
+/** Why a waiting connection of repmgrd's is reset, as the REPAIR: line says it, per rule. */
+export const UNSTICK_REASONS = {
+  /** UNSTICK_AFTER_SECONDS passed. */
+  hung: "a server process that hangs while its host answers TCP",
+  /** UNSTICK_SILENT_AFTER_SECONDS passed and the server takes no new connection. */
+  silent: "its server takes no new connection either: a frozen server or a paused container",
+} as const;
+
 /** "name nodeId address port" of every other data node. */
 export function peerEntries(d: Deployment, self: NativeMember): string[] {
   return nativeMembers(d)
@@ -481,11 +489,11 @@ unstick_repmgrd() {
   while read -r loc peer ms; do
     [ -n "$ms" ] || continue
     if [ "$ms" -ge $((UNSTICK_AFTER * 1000)) ]; then
-      why="a server process that hangs while its host answers TCP"
+      why=$UNSTICK_WHY_HUNG
     elif peer_answers "$peer"; then
       continue
     else
-      why="its server takes no new connection either: a frozen server or a paused container"
+      why=$UNSTICK_WHY_SILENT
     fi
     log "REPAIR: repmgrd sent a request to $peer $((ms / 1000))s ago and has had no answer ($why): resetting that connection so that repmgrd sees it fail"
     in_node_netns timeout 10 ss -K -tn src "$loc" dst "$peer" >/dev/null 2>&1 || log "could not reset the connection $loc -> $peer (ss -K needs CAP_NET_ADMIN and a kernel with CONFIG_INET_DIAG_DESTROY)"
@@ -929,6 +937,8 @@ export function renderReconcileScript(d: Deployment, self: NativeMember): string
       MAX_ATTEMPTS: MAX_REJOIN_ATTEMPTS,
       UNSTICK_AFTER: UNSTICK_AFTER_SECONDS,
       UNSTICK_SILENT_AFTER: UNSTICK_SILENT_AFTER_SECONDS,
+      UNSTICK_WHY_HUNG: UNSTICK_REASONS.hung,
+      UNSTICK_WHY_SILENT: UNSTICK_REASONS.silent,
       // the separator of the fields of a PEERS / WITNESSES entry
       ENTRY_SEP: " ",
     }),
