@@ -129,6 +129,12 @@ abstract class BitnamiNode extends Construct implements IDeployStep {
       shmSize: this.spec.shmSizeMb,
       // Dead connections into an unreachable location fail within ~25 s (src/render/bitnami.ts DB_CONTAINER_SYSCTLS).
       sysctls: Object.fromEntries(this.spec.sysctls),
+      // Rotated logs (database.docker.logs); without them the daemon's own configuration.
+      ...(this.spec.logs ? { logDriver: this.spec.logs.driver, logOpts: Object.fromEntries(this.spec.logs.options) } : {}),
+      // The daemon adds its daemon.json log-opts to a container's own when the drivers match, and
+      // the provider reads them back: without this, each plan would replace every DB container at once
+      // (docs/topologies/single-region.md, "Container logs").
+      lifecycle: { ignoreChanges: ["log_opts"] },
       dependsOn: [this.prepare, ...dependables(props.dependsOn)],
     });
     this.done = [this.container];

@@ -252,7 +252,7 @@ export const databaseSchema = z
     failover: failoverTimingSchema,
     /** Synchronous replication between the data nodes. @default { mode: "off" } */
     synchronousReplication: synchronousReplicationSchema,
-    /** How the Docker topologies create the DB containers. @default { engine: "provider" } */
+    /** How the Docker topologies create the DB containers, and their logs. @default { engine: "provider", logs: {} } */
     docker: z
       .object({
         /**
@@ -261,6 +261,26 @@ export const databaseSchema = z
          * download (air-gapped sites). docs/topologies/single-region.md "Container engines". @default "provider"
          */
         engine: z.enum(["provider", "ssh"]).default("provider"),
+        /**
+         * Each DB container's log (PostgreSQL's and repmgrd's output): kept by Docker's json-file
+         * driver and rotated by the daemon, so that a cluster's second year does not fill the disk.
+         * docs/topologies/single-region.md "Container logs". @default { driver: "json-file", maxSizeMb: 50, maxFiles: 5 }
+         */
+        logs: z
+          .object({
+            /**
+             * "json-file": Docker's json-file driver with the bounds below (`docker logs` works).
+             * "daemon": what the Docker daemon's own configuration says (daemon.json's log-driver and
+             * log-opts); maxSizeMb and maxFiles are not used. @default "json-file"
+             */
+            driver: z.enum(["json-file", "daemon"]).default("json-file"),
+            /** Size in MB at which a container's log file is rotated. @default 50 */
+            maxSizeMb: z.number().int().min(1).max(10240).default(50),
+            /** Log files kept per container, the current one included. @default 5 */
+            maxFiles: z.number().int().min(1).max(100).default(5),
+          })
+          .strict()
+          .default({}),
       })
       .strict()
       .default({}),

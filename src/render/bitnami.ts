@@ -55,6 +55,29 @@ export const DB_CONTAINER_SYSCTLS: ReadonlyArray<readonly [string, string]> = [
   ["net.ipv4.tcp_keepalive_probes", "3"],
 ];
 
+/**
+ * A DB container's log configuration: Docker's json-file driver with rotation (`--log-driver`,
+ * `--log-opt max-size=`, `--log-opt max-file=`; the provider's `log_driver` and `log_opts`), or
+ * undefined for the daemon's own configuration. Docker's default json-file log is never rotated.
+ */
+export interface ContainerLogs {
+  readonly driver: "json-file";
+  /** The log driver's options, in the order written: max-size ("50m"), max-file ("5"). */
+  readonly options: ReadonlyArray<readonly [string, string]>;
+}
+
+export function containerLogs(d: Deployment): ContainerLogs | undefined {
+  const l = d.database.docker.logs;
+  if (l.driver === "daemon") return undefined;
+  return {
+    driver: l.driver,
+    options: [
+      ["max-size", `${l.maxSizeMb}m`],
+      ["max-file", String(l.maxFiles)],
+    ],
+  };
+}
+
 /** Environment variables that carry secrets: set from sensitive values, never rendered. */
 export interface SecretEnv {
   readonly name: string;
@@ -75,6 +98,8 @@ export interface ContainerSpec {
   /** Network-namespace kernel settings (--sysctl k=v; the provider's `sysctls` map): DB_CONTAINER_SYSCTLS. */
   readonly sysctls: ReadonlyArray<readonly [string, string]>;
   readonly restart: "always";
+  /** The log driver and its rotation; undefined: the Docker daemon's own configuration. */
+  readonly logs?: ContainerLogs;
   /** conf.d/extra.conf for data nodes (PGTune), undefined for witnesses. */
   readonly extraConf?: string;
   /**
@@ -189,6 +214,7 @@ export function containerSpec(d: Deployment, node: DbNodeConfig): ContainerSpec 
     hosts: d.database.nodes.map((n) => ({ host: n.name, ip: n.address })),
     shmSizeMb: SHM_SIZE_MB,
     sysctls: DB_CONTAINER_SYSCTLS,
+    ...(containerLogs(d) ? { logs: containerLogs(d) } : {}),
     restart: "always",
     extraConf: witness ? undefined : pgtuneForNode(node, d.database.maxConnections),
     repmgrFiles: witness ? undefined : dockerRepmgrFiles(d),
@@ -208,6 +234,10 @@ export function dockerRunCommand(spec: ContainerSpec): string {
   for (const v of spec.volumes) parts.push(sh`--volume ${`${v.volumeName ?? v.hostPath}:${v.containerPath}`}`);
   parts.push(sh`--shm-size ${spec.shmSizeMb === 1024 ? "1g" : `${spec.shmSizeMb}m`}`);
   for (const [k, v] of spec.sysctls) parts.push(sh`--sysctl ${`${k}=${v}`}`);
+  if (spec.logs) {
+    parts.push(sh`--log-driver ${spec.logs.driver}`);
+    for (const [k, v] of spec.logs.options) parts.push(sh`--log-opt ${`${k}=${v}`}`);
+  }
   for (const h of spec.hosts) parts.push(sh`--add-host ${`${h.host}:${h.ip}`}`);
   parts.push(sh`${spec.image}`);
   return parts.join(" \\\n  ");

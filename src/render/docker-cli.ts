@@ -88,6 +88,10 @@ export function dockerRunArgs(spec: ContainerSpec, o: DockerRunOptions): string[
   for (const v of spec.volumes) args.push("--volume", `${v.volumeName ?? v.hostPath}:${v.containerPath}`);
   args.push("--shm-size", `${spec.shmSizeMb}m`);
   for (const [k, v] of spec.sysctls) args.push("--sysctl", `${k}=${v}`);
+  if (spec.logs) {
+    args.push("--log-driver", spec.logs.driver);
+    for (const [k, v] of spec.logs.options) args.push("--log-opt", `${k}=${v}`);
+  }
   for (const h of spec.hosts) args.push("--add-host", `${h.host}:${h.ip}`);
   args.push("--stop-signal", DB_STOP_SIGNAL, "--stop-timeout", String(o.stopTimeoutSeconds ?? STOP_TIMEOUT_SECONDS));
   args.push(spec.image);

@@ -35,13 +35,16 @@ interface Container {
   shmMb?: number;
   /** Network-namespace kernel settings, "key=value". */
   sysctls: string[];
+  logDriver?: string;
+  /** The log driver's options, "key=value". */
+  logOpts: string[];
   stopTimeout?: number;
   stopSignal?: string;
   /** Seconds a container being replaced or destroyed gets between SIGTERM and SIGKILL. */
   replaceGraceSeconds?: number;
 }
 
-const empty = (): Container => ({ env: [], ports: [], volumes: [], hosts: [], labels: [], sysctls: [] });
+const empty = (): Container => ({ env: [], ports: [], volumes: [], hosts: [], labels: [], sysctls: [], logOpts: [] });
 
 type Block = Record<string, unknown>;
 
@@ -67,6 +70,8 @@ const PROVIDER_ATTRIBUTES: Record<string, (v: unknown, c: Container, json: TfJso
   labels: (v, c) => c.labels.push(...(v as Block[]).map((l) => `${String(l.label)}=${String(l.value)}`)),
   shm_size: (v, c) => (c.shmMb = v as number),
   sysctls: (v, c) => c.sysctls.push(...Object.entries(v as Record<string, string>).map(([k, x]) => `${k}=${x}`)),
+  log_driver: (v, c) => (c.logDriver = v as string),
+  log_opts: (v, c) => c.logOpts.push(...Object.entries(v as Record<string, string>).map(([k, x]) => `${k}=${x}`)),
   stop_timeout: (v, c) => (c.stopTimeout = v as number),
   stop_signal: (v, c) => (c.stopSignal = v as string),
   destroy_grace_seconds: (v, c) => (c.replaceGraceSeconds = v as number),
@@ -93,6 +98,8 @@ const RUN_FLAGS: Record<string, (v: string, c: Container, envFile: (path: string
     c.shmMb = Number(m[1]) * (m[2] === "g" ? 1024 : 1);
   },
   "--sysctl": (v, c) => c.sysctls.push(v),
+  "--log-driver": (v, c) => (c.logDriver = v),
+  "--log-opt": (v, c) => c.logOpts.push(v),
   "--stop-timeout": (v, c) => (c.stopTimeout = Number(v)),
   "--stop-signal": (v, c) => (c.stopSignal = v),
 };
@@ -135,11 +142,12 @@ function sorted(c: Container): Container {
     hosts: [...c.hosts].sort(),
     labels: [...c.labels].sort(),
     sysctls: [...c.sysctls].sort(),
+    logOpts: [...c.logOpts].sort(),
   };
 }
 
 function withEngine(input: DeploymentInput, engine: "provider" | "ssh"): DeploymentInput {
-  return { ...input, database: { ...input.database, docker: { engine } } };
+  return { ...input, database: { ...input.database, docker: { ...input.database.docker, engine } } };
 }
 
 /**
@@ -194,6 +202,8 @@ const DEPLOYMENTS: Array<[string, DeploymentInput]> = [
       },
     },
   ],
+  ["single-region, logs of 200 MB x 3", { ...example, database: { ...example.database, docker: { logs: { maxSizeMb: 200, maxFiles: 3 } } } }],
+  ["single-region, logs as the Docker daemon says", { ...example, database: { ...example.database, docker: { logs: { driver: "daemon" } } } }],
 ];
 
 describe("the provider and ssh engines create the same containers", () => {
@@ -229,6 +239,13 @@ describe("the provider and ssh engines create the same containers", () => {
           expect(provider.env.some((e) => e === "POSTGRESQL_PASSWORD=${var.db_password}")).toBe(true);
           // A dead TCP connection into a cut location fails within ~25 s (docs/reliability.md#a-location-cut-and-tcp).
           expect(sorted(provider).sysctls, node.name).toEqual(TCP_SYSCTLS);
+          const logs = p.deployment.database.docker.logs;
+          if (logs.driver === "daemon") expect([provider.logDriver, provider.logOpts], node.name).toEqual([undefined, []]);
+          else
+            expect([provider.logDriver, sorted(provider).logOpts], node.name).toEqual([
+              "json-file",
+              [`max-file=${logs.maxFiles}`, `max-size=${logs.maxSizeMb}m`],
+            ]);
         }
         // Two synths of a whole stack: ~10 s alone, over 60 s on 2 cores beside two lab tests.
       },

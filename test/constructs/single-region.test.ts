@@ -4,7 +4,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import example from "../../examples/single-region";
-import { parseDockerRun, sysctlsOf, withOurs, type DockerFlags } from "../helpers/docker-run";
+import { parseDockerRun, sysctlsOf, logsOf, withOurs, type DockerFlags } from "../helpers/docker-run";
 import { resolveRef, resourcesByPath, synthDeployment, type TfJson } from "../helpers/synth";
 
 type Flags = Omit<DockerFlags, "labels" | "envFiles">;
@@ -53,6 +53,7 @@ function containerFlags(json: TfJson, c: Record<string, unknown>): Flags {
     shm: c.shm_size === 1024 ? "1g" : `${String(c.shm_size)}m`,
     addHosts: (c.host as Array<{ host: string; ip: string }>).map((h) => `${h.host}:${h.ip}`),
     sysctls: sysctlsOf(c),
+    ...logsOf(c),
     stopSignal: c.stop_signal as string,
     stopTimeout: String(c.stop_timeout),
   };
@@ -68,7 +69,7 @@ describe("single-region stack", () => {
     for (const [name, expected] of guide) {
       const c = containers.get(`single-region/${name}/container`);
       expect(c, `container of ${name}`).toBeDefined();
-      // Beyond the guide: the TCP settings that bound a dead connection (docs/reliability.md#a-location-cut-and-tcp),
+      // Beyond the guide: the TCP settings that bound a dead connection (docs/reliability.md#a-location-cut-and-tcp), the rotated log,
       // and on data nodes the failover validation's mount.
       expect(containerFlags(json, c!)).toEqual(withOurs(expected));
     }
@@ -94,6 +95,23 @@ describe("single-region stack", () => {
     expect(volumes.map((v) => v.name).sort()).toEqual(["pg_1_data", "pg_2_data", "pgw_1_data"]);
     for (const v of volumes) expect(v.lifecycle).toEqual({ prevent_destroy: true });
     for (const i of Object.values(json.resource.docker_image!)) expect(i.keep_locally).toBe(true);
+  });
+
+  it("rotates every DB container's log, and a daemon's own log-opts read back do not replace the containers", () => {
+    expect(containers.size).toBe(3);
+    for (const [path, c] of containers) {
+      expect([c.log_driver, c.log_opts], path).toEqual(["json-file", { "max-size": "50m", "max-file": "5" }]);
+      // the daemon merges its daemon.json log-opts into the container's, and the provider reads them back
+      expect(c.lifecycle, path).toEqual({ ignore_changes: ["log_opts"] });
+    }
+    const daemon = resourcesByPath(
+      synthDeployment({ ...example, database: { ...example.database, docker: { logs: { driver: "daemon" } } } }).json,
+      "docker_container",
+    );
+    for (const [path, c] of daemon) {
+      expect([c.log_driver, c.log_opts], path).toEqual([undefined, undefined]);
+      expect(c.lifecycle, path).toEqual({ ignore_changes: ["log_opts"] });
+    }
   });
 
   it("loads the image from the tarball keyed on its sha256, and writes PGTune's extra.conf on data nodes only", () => {

@@ -105,6 +105,19 @@ describe("single-region (Docker, ssh engine) on lab hosts", () => {
     expect(img.stdout).toContain("ems-postgres-ha-standin:7.4.4 true");
     const src = d.database.image.source;
     expect(src.kind === "tarball" && img.stdout.includes(`image-${src.sha256}`)).toBe(true);
+    // The real Docker engine took the log rotation (database.docker.logs defaults) on every DB container.
+    const logs = d.database.docker.logs;
+    for (const n of ["pg-1", "pg-2", "pgw-1"]) {
+      const cfg = await labExec(
+        state!,
+        n,
+        `docker inspect -f '{{.HostConfig.LogConfig.Type}} {{index .HostConfig.LogConfig.Config "max-size"}} {{index .HostConfig.LogConfig.Config "max-file"}}' ${n}`,
+        {
+          timeoutMs: 30_000,
+        },
+      );
+      expect(cfg.stdout.trim(), n).toBe(`json-file ${logs.maxSizeMb}m ${logs.maxFiles}`);
+    }
   }, 1_200_000);
 
   it("reaches a DB host's Docker engine exactly as the kreuzwerker provider would (provider engine's host and ssh_opts), with the pinned key and no known_hosts of the runner", async () => {

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import example from "../../examples/geo-redundant";
 import type { DeploymentInput } from "../../src/config/schema";
 import { resolveRef, resourcesByPath, synthDeployment, type TfJson } from "../helpers/synth";
-import { sysctlsOf, withOurs } from "../helpers/docker-run";
+import { sysctlsOf, logsOf, withOurs } from "../helpers/docker-run";
 import { configError, dependsOn, fileContent, parseDockerRun, refersTo, type DockerFlags } from "./helpers";
 
 /**
@@ -51,7 +51,7 @@ function corrected(guide: Map<string, DockerFlags>): Map<string, DockerFlags> {
   const pgw1 = guide.get("pgw-1")!;
   expect(pgw1.env.REPMGR_NODE_LOCATION).toBeUndefined();
   const all = new Map([...guide, ["pgw-1", { ...pgw1, shm: "1g", env: { ...pgw1.env, REPMGR_NODE_LOCATION: "dc1" } }], ["pgw-2", fixed]]);
-  // Every container: the TCP settings that bound a dead connection into a cut location (not in the guide).
+  // Every container: the TCP settings that bound a dead connection into a cut location, and the rotated log (not in the guide).
   return new Map([...all].map(([name, f]) => [name, withOurs(f)]));
 }
 
@@ -73,6 +73,7 @@ function containerFlags(json: TfJson, c: Record<string, unknown>): DockerFlags {
     labels: [],
     envFiles: [],
     sysctls: sysctlsOf(c),
+    ...logsOf(c),
     stopSignal: c.stop_signal as string,
     stopTimeout: String(c.stop_timeout),
   };

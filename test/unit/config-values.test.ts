@@ -228,6 +228,18 @@ describe("numbers", () => {
     ok.database.nodes[2].ramGb = 0.25;
     expect(pathsOf(ok)).toEqual([]);
   });
+
+  it("container logs: maxSizeMb 1..10240 and maxFiles 1..100 whole numbers, driver json-file or daemon, no other key", () => {
+    const logsOf = (logs: unknown): Any => ({ ...clone(singleExample), database: { ...clone(singleExample).database, docker: { logs } } });
+    expect(pathsOf(logsOf({ maxSizeMb: 0, maxFiles: 101 }))).toEqual(["database.docker.logs.maxSizeMb", "database.docker.logs.maxFiles"]);
+    expect(pathsOf(logsOf({ maxSizeMb: 2.5 }))).toEqual(["database.docker.logs.maxSizeMb"]);
+    const bad = issues(logsOf({ driver: "journald", max_size: 10 }));
+    expect(bad.map((i) => i.path)).toEqual(["database.docker.logs.driver", "database.docker.logs"]);
+    expect(bad[0]!.message).toMatch(/json-file.*daemon/);
+    expect(bad[1]!.message).toMatch(/max_size/);
+    expect(pathsOf(logsOf({ maxSizeMb: 10240, maxFiles: 1 }))).toEqual([]);
+    expect(parseDeployment(clone(singleExample)).database.docker.logs).toEqual({ driver: "json-file", maxSizeMb: 50, maxFiles: 5 });
+  });
 });
 
 describe("${ and %{ in every string, and control characters, by one walk", () => {
