@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # One-time machine setup for the test suite (`npm run setup`), on Debian 12 / Ubuntu:
 #  - the Debian packages the tests use: PostgreSQL 15 + repmgr and sshd (the operations tests on
-#    loopback), debootstrap and systemd-container (the lab tests' Debian 12 hosts);
+#    loopback), debootstrap and systemd-container (the lab tests' Debian 12 hosts), logrotate
+#    (reads the native topology's rotation of repmgrd's log);
 #  - an empty Terraform CLI config at ~/.config/ems-ha/terraformrc, for those who point
 #    TF_CLI_CONFIG_FILE at it (a missing file makes every terraform call warn);
 #  - a check that Terraform >= 1.5 is on PATH (the plan tests run it; it is not a Debian package).
 # Installing needs root (or sudo). Idempotent: installs only what is missing.
 set -euo pipefail
 
-PKGS=(postgresql-15 postgresql-15-repmgr openssh-server openssh-client sudo debootstrap systemd-container iproute2 procps)
+PKGS=(postgresql-15 postgresql-15-repmgr openssh-server openssh-client sudo debootstrap systemd-container iproute2 procps logrotate)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"

@@ -28,7 +28,7 @@ export const BASE_PACKAGES = [
 ] as const;
 
 /** Installed afterwards with apt-get inside the new root (the DB software of docs/background.md#lab-hosts). */
-export const DB_PACKAGES = ["postgresql-15", "postgresql-15-repmgr"] as const;
+export const DB_PACKAGES = ["postgresql-15", "postgresql-15-repmgr", "logrotate"] as const;
 
 /** Timers that would reach for the internet; lab hosts have none. */
 export const MASKED_UNITS = ["apt-daily.timer", "apt-daily-upgrade.timer", "apt-daily.service", "apt-daily-upgrade.service"] as const;

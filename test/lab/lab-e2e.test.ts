@@ -17,7 +17,8 @@ import { spawnAsync } from "../../src/spawn-async";
 import { labCliEnv, labDeploy, labPlan, labReapply, labSecrets, type DeployResult } from "../../lab/lib/deploy";
 import { labDrill } from "../../lab/lib/drill";
 import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
-import { labDown, labExec } from "../../lab/lib/lab";
+import { labDown, labExec, labOk } from "../../lab/lib/lab";
+import { nativeLayout } from "../../src/render/native/layout";
 import { REPO_ROOT } from "../../lab/lib/paths";
 import type { LabState } from "../../lab/lib/state";
 import { expectOnlyTheAsyncTailLost } from "../helpers/drill-loss";
@@ -84,6 +85,26 @@ describe("lab end to end", () => {
     expect(cli.status, cli.stderr).toBe(0);
     expect(cli.stdout + cli.stderr).not.toContain(secrets.db_password);
   }, 300_000);
+
+  it("rotates repmgrd's log with the real logrotate, and repmgrd writes on into the new file", async () => {
+    const conf = nativeLayout().repmgrdLogrotate;
+    const dir = nativeLayout().repmgrLogDir;
+    await labOk(state!, "witness-1", `test -s ${dir}/repmgr.log && test -f ${conf}`);
+    await labOk(state!, "witness-1", `logrotate -f ${conf}`);
+    expect((await labOk(state!, "witness-1", `ls ${dir}`)).split("\n").filter(Boolean).sort()).toEqual(["repmgr.log", "repmgr.log.1"]);
+    expect((await labOk(state!, "witness-1", `stat -c '%U %a %s' ${dir}/repmgr.log`)).trim()).toMatch(/^postgres 640 \d+$/);
+    // the postrotate HUP made repmgrd reopen its file: what it logs at the next HUP lands in the new one
+    const t0 = Date.now();
+    let newLog = "";
+    for (let i = 0; i < 15 && !/SIGHUP/.test(newLog); i++) {
+      await labOk(state!, "witness-1", "systemctl reload repmgrd");
+      await new Promise((r) => setTimeout(r, 2_000));
+      newLog = await labOk(state!, "witness-1", `cat ${dir}/repmgr.log`);
+    }
+    log(`repmgrd wrote into the new log ${((Date.now() - t0) / 1000).toFixed(1)} s after the rotation: ${newLog.trim().split("\n")[0]}`);
+    expect(newLog).toMatch(/SIGHUP/);
+    expect(await labOk(state!, "witness-1", "systemctl is-active repmgrd")).toBe("active\n");
+  }, 120_000);
 
   it("fails over when the primary stops abruptly, loses at most the asynchronous tail, and rejoins the old primary", async () => {
     const r = await labDrill(state!, { log });

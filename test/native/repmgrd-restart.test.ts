@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import type { Deployment } from "../../src/config";
 import { nativeMembers } from "../../src/render/native/layout";
 import { renderSetupScript } from "../../src/render/native/setup-script";
+import { bashFunction } from "../helpers/bash-function";
 import { tempDir } from "../helpers/tmp";
 import { exampleDeployment } from "./helpers";
 
@@ -18,8 +19,8 @@ function functions(d: Deployment): { lib: string; files: string; repmgrd: string
   const s = renderSetupScript(d, nativeMembers(d)[0]!);
   return {
     lib: part(s, "log() {", "install_packages() {"),
-    files: part(s, "configure_files() {", "\n}\n") + "\n}",
-    repmgrd: part(s, "configure_repmgrd() {", "\n}\n") + "\n}",
+    files: bashFunction(s, "configure_files"),
+    repmgrd: bashFunction(s, "configure_repmgrd"),
   };
 }
 

@@ -15,6 +15,7 @@ import { nativeMembers } from "../../src/render/native/layout";
 import { renderSetupScript } from "../../src/render/native/setup-script";
 import { renderSynchronousDropIn, synchronousDropInPath, synchronousStandbyNames } from "../../src/render/native/synchronous";
 import { parseDeployment, type DeploymentInput } from "../../src/config";
+import { bashFunction } from "../helpers/bash-function";
 import { tempDir } from "../helpers/tmp";
 import { exampleDeployment } from "./helpers";
 
@@ -126,7 +127,7 @@ describe("setup script", () => {
   it("writes the drop-in on data nodes and reloads (never restarts) when it changed; the witness gets none", () => {
     for (const m of members) {
       const s = renderSetupScript(d, m);
-      const files = s.slice(s.indexOf("configure_files() {"), s.indexOf("\n}\n", s.indexOf("configure_files() {")));
+      const files = bashFunction(s, "configure_files");
       if (m.role === "data") {
         expect(files).toContain(`install_text ${path} 0644 postgres:postgres`);
         const after = files.slice(files.indexOf(path));
@@ -147,7 +148,7 @@ describe("setup script", () => {
     const lib = part(scriptOf(off), "log() {", "install_packages() {");
     const files = (dep: typeof d) => {
       const sc = scriptOf(dep);
-      return part(sc, "configure_files() {", "\n}\n") + "\n}";
+      return bashFunction(sc, "configure_files");
     };
     const root = tempDir("ems-ha-sync-");
     const run = (fn: string) =>
@@ -180,8 +181,7 @@ describe("setup script", () => {
     const s = renderSetupScript(d, members[0]!);
     expect(s).toMatch(/^export PGOPTIONS='-c synchronous_commit=local'$/m);
     expect(s.indexOf("export PGOPTIONS")).toBeLessThan(s.indexOf("main() {"));
-    const roles = s.slice(s.indexOf("ensure_repmgr_role_and_db() {"));
-    expect(roles.slice(0, roles.indexOf("\n}\n"))).toContain("ALTER ROLE repmgr SET synchronous_commit = local");
+    expect(bashFunction(s, "ensure_repmgr_role_and_db")).toContain("ALTER ROLE repmgr SET synchronous_commit = local");
   });
 });
 

@@ -23,6 +23,8 @@ export interface NativeLayout {
   readonly repmgrdUnit: "/etc/systemd/system/repmgrd.service";
   readonly repmgrdDefaults: "/etc/default/repmgrd";
   readonly repmgrdPidFile: "/run/repmgrd/repmgrd.pid";
+  /** logrotate's configuration for repmgrd's log file. */
+  readonly repmgrdLogrotate: "/etc/logrotate.d/ems-ha-repmgrd";
   readonly symmetricKeyFile: `/var/lib/postgresql/${number}/symmetric_key.txt`;
   /** The toolkit's state on the host (markers, the setup script). */
   readonly stateDir: typeof STATE_DIR;
@@ -59,6 +61,7 @@ export function nativeLayout(pgVersion = 15): NativeLayout {
     repmgrdUnit: "/etc/systemd/system/repmgrd.service",
     repmgrdDefaults: "/etc/default/repmgrd",
     repmgrdPidFile: "/run/repmgrd/repmgrd.pid",
+    repmgrdLogrotate: "/etc/logrotate.d/ems-ha-repmgrd",
     symmetricKeyFile: `/var/lib/postgresql/${pgVersion}/symmetric_key.txt`,
     stateDir: STATE_DIR,
     stageDir,

@@ -83,3 +83,36 @@ export function renderRepmgrdDefaults(pgVersion = 15): string {
     "",
   ].join("\n");
 }
+
+/** Weeks of repmgrd's log kept by logrotate (besides the current file). */
+export const REPMGRD_LOG_ROTATIONS = 8;
+/** A log file past this size is rotated at logrotate's next run, before its week is over. */
+export const REPMGRD_LOG_MAX_SIZE = "100M";
+
+/**
+ * /etc/logrotate.d/ems-ha-repmgrd: repmgrd writes to repmgr.conf's log_file and nothing else
+ * rotates it (the packages ship no logrotate configuration for it), so a cluster's log would grow for
+ * its whole life. Weekly, or sooner past REPMGRD_LOG_MAX_SIZE; compressed; repmgrd reopens its log
+ * file on SIGHUP (repmgr's documentation, "repmgrd log rotation"), sent to the unit's main process
+ * only. A stopped repmgrd is no error: the file is rotated all the same.
+ */
+export function renderRepmgrdLogrotate(pgVersion = 15): string {
+  const l = nativeLayout(pgVersion);
+  return [
+    "# Managed by ems-ha (native-single-region): repmgrd's log (repmgr.conf log_file).",
+    `${l.repmgrLogDir}/repmgr.log {`,
+    "    weekly",
+    `    maxsize ${REPMGRD_LOG_MAX_SIZE}`,
+    `    rotate ${REPMGRD_LOG_ROTATIONS}`,
+    "    compress",
+    "    delaycompress",
+    "    missingok",
+    "    notifempty",
+    "    create 0640 postgres postgres",
+    "    postrotate",
+    "        systemctl kill --kill-whom=main --signal=HUP repmgrd.service >/dev/null 2>&1 || true",
+    "    endscript",
+    "}",
+    "",
+  ].join("\n");
+}

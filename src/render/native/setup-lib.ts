@@ -62,12 +62,26 @@ merge_block() {
   rm -f "$tmp"
 }
 
+pkg_installed() {
+  local status
+  status=$(dpkg-query -W -f='\${Status}' "$1" 2>/dev/null) || status=
+  [[ $status == *'ok installed' ]]
+}
+
+# logrotate rotates repmgrd's log (/etc/logrotate.d/ems-ha-repmgrd): installed with the others,
+# except that a host whose packages are "preinstalled" only gets a warning without it.
 install_packages() {
-  local missing=() p status
+  local missing=() p
   for p in "postgresql-$PG_VERSION" "postgresql-$PG_VERSION-repmgr" sudo; do
-    status=$(dpkg-query -W -f='\${Status}' "$p" 2>/dev/null) || status=
-    [[ $status == *'ok installed' ]] || missing+=("$p")
+    pkg_installed "$p" || missing+=("$p")
   done
+  if ! pkg_installed logrotate; then
+    if [ "$PACKAGES" = preinstalled ]; then
+      log "WARNING: logrotate is not installed: $REPMGR_LOG_DIR/repmgr.log will not be rotated (apt-get install logrotate)"
+    else
+      missing+=(logrotate)
+    fi
+  fi
   if [ \${#missing[@]} -eq 0 ]; then
     log "packages present: postgresql-$PG_VERSION, postgresql-$PG_VERSION-repmgr, sudo"
     return 0

@@ -12,7 +12,7 @@ import { renderPostgresqlDropIn } from "./postgresql-conf";
 import { renderReconcileScript, renderReconcileUnit } from "./reconcile";
 import { renderNativeFailoverValidation, renderRepmgrConf } from "./repmgr-conf";
 import { renderSynchronousDropIn, synchronousDropInPath } from "./synchronous";
-import { renderRepmgrdDefaults, renderRepmgrdUnit } from "./repmgrd";
+import { renderRepmgrdDefaults, renderRepmgrdLogrotate, renderRepmgrdUnit } from "./repmgrd";
 import { SETUP_LIB } from "./setup-lib";
 import { MEMBERSHIP_LIB, memberIdsLine } from "./membership";
 import { heredoc, raw, sh } from "../escape";
@@ -114,6 +114,8 @@ function repmgrdFiles(d: Deployment): string {
     '  if [ "$WROTE" = 1 ]; then changed=1; systemctl daemon-reload; fi',
     sh`  ${raw(embedFile(l.repmgrdDefaults, "0644", "root:root", renderRepmgrdDefaults(l.pgVersion)))}`,
     '  if [ "$WROTE" = 1 ]; then changed=1; fi',
+    // rotation of repmgrd's log: read by logrotate at its next run, nothing to restart
+    sh`  ${raw(embedFile(l.repmgrdLogrotate, "0644", "root:root", renderRepmgrdLogrotate(l.pgVersion)))}`,
     "  stop_stray_repmgrd",
     '  start_unit repmgrd "$changed"',
     '  rm -f "$STATE_DIR/repmgrd-restart-pending"',
