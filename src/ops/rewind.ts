@@ -14,6 +14,7 @@
 import { ConfigError } from "../config/errors";
 import type { DbNodeConfig, Deployment } from "../config/schema";
 import { STATE_DIR } from "../render/native/layout";
+import { DISK_MARK, diskCommand, parseDisk, type DiskUsage } from "./disk";
 import { shellQuote, sshExec } from "./ssh";
 
 export const STATE_DIR_ENV = "EMS_HA_STATE_DIR";
@@ -30,6 +31,8 @@ export interface MarkerOptions {
   readonly env: NodeJS.ProcessEnv;
   /** Milliseconds per SSH call. @default 20000 */
   readonly timeoutMs?: number;
+  /** Also read each data node's data filesystem (src/ops/disk.ts), over the same connection. @default false */
+  readonly disks?: boolean;
 }
 
 export function stateDir(env: NodeJS.ProcessEnv): string {
@@ -83,7 +86,7 @@ export function parseMarkers(node: string, output: string): RewindMarker[] {
   const out: Array<{ node: string; file: string; summary: string[] }> = [];
   for (const line of output.split("\n")) {
     if (line.startsWith(MARK)) out.push({ node, file: line.slice(MARK.length).trim(), summary: [] });
-    else if (line.startsWith(FENCED) || line.startsWith(CONTAINER)) continue;
+    else if (line.startsWith(FENCED) || line.startsWith(CONTAINER) || line.startsWith(DISK_MARK)) continue;
     else if (out.length > 0 && line.trim() !== "") out[out.length - 1]!.summary.push(line);
   }
   return out;
@@ -94,25 +97,35 @@ export const RECONCILED_TOPOLOGIES: ReadonlySet<string> = new Set(["native-singl
 
 /** Data nodes of a deployment whose hosts run the reconciliation service (the only ones it rewinds). */
 function reconciledDataNodes(d: Deployment): DbNodeConfig[] {
-  return RECONCILED_TOPOLOGIES.has(d.topology) ? d.database.nodes.filter((n) => n.role === "data") : [];
+  return d.database.nodes.filter((n) => markersAsked(d, n));
 }
 
-/** Reads the records of every such data node; a node that cannot be asked is a warning. */
-export async function findRewindMarkers(d: Deployment, opts: MarkerOptions): Promise<{ markers: RewindMarker[]; fenced: FenceMarker[]; warnings: string[] }> {
+/** Reads the records of every such data node (and with `disks`, its data filesystem); a node that cannot be asked is a warning. */
+export async function findRewindMarkers(
+  d: Deployment,
+  opts: MarkerOptions,
+): Promise<{ markers: RewindMarker[]; fenced: FenceMarker[]; warnings: string[]; disks: DiskUsage[] }> {
   const dir = stateDir(opts.env);
   const results = await Promise.all(
     reconciledDataNodes(d).map(async (n) => {
+      const disk = opts.disks ? diskCommand(d, n) : undefined;
       try {
         // Docker topologies: the container is named after the node (render/bitnami)
-        const r = await sshExec(n, listMarkersCommand(dir, n.name, d.topology === "native-single-region" ? undefined : n.name), {
+        const listing = listMarkersCommand(dir, n.name, d.topology === "native-single-region" ? undefined : n.name);
+        const r = await sshExec(n, disk ? `${listing}; ${disk.command}` : listing, {
           env: opts.env,
           timeoutMs: opts.timeoutMs ?? 20_000,
           connectTimeoutMs: Math.min(opts.timeoutMs ?? 20_000, 10_000),
         });
-        if (r.code !== 0) return { markers: [], fenced: undefined, warning: `could not list rewind records on ${n.name}: exit ${r.code}` };
-        return { markers: parseMarkers(n.name, r.stdout), fenced: parseFence(n.name, r.stdout), warning: undefined };
+        if (r.code !== 0) return { markers: [], fenced: undefined, warning: `could not list rewind records on ${n.name}: exit ${r.code}`, disk: undefined };
+        return {
+          markers: parseMarkers(n.name, r.stdout),
+          fenced: parseFence(n.name, r.stdout),
+          warning: undefined,
+          disk: disk ? parseDisk(n.name, disk.path, r.stdout) : undefined,
+        };
       } catch (e) {
-        return { markers: [], fenced: undefined, warning: `could not look for rewind records on ${n.name}: ${(e as Error).message}` };
+        return { markers: [], fenced: undefined, warning: `could not look for rewind records on ${n.name}: ${(e as Error).message}`, disk: undefined };
       }
     }),
   );
@@ -120,7 +133,13 @@ export async function findRewindMarkers(d: Deployment, opts: MarkerOptions): Pro
     markers: results.flatMap((r) => r.markers),
     fenced: results.flatMap((r) => (r.fenced ? [r.fenced] : [])),
     warnings: results.flatMap((r) => (r.warning ? [r.warning] : [])),
+    disks: results.flatMap((r) => (r.disk ? [r.disk] : [])),
   };
+}
+
+/** Whether findRewindMarkers asks this node (a data node of a topology whose hosts run the reconciliation service). */
+export function markersAsked(d: Deployment, n: DbNodeConfig): boolean {
+  return RECONCILED_TOPOLOGIES.has(d.topology) && n.role === "data";
 }
 
 /** Prints and removes a node's records. */

@@ -142,7 +142,15 @@ export function sshExec(host: SshHost, command: string, opts: SshExecOptions = {
         }
         if (decision.record) {
           try {
-            recordHostKey(policy, address, port, key);
+            // Parallel first connections to one host (status asks a node several things at once) each
+            // saw no key: decide again against the file as it is now, so the key is recorded once, and
+            // a second, different first-use key for the same host is refused.
+            const now = decideHostKey(policy, knownKeys(readKnownHosts(policy), address, port), address, port, key);
+            if (!now.accept) {
+              hostKeyProblem = now.reason;
+              return false;
+            }
+            if (now.record) recordHostKey(policy, address, port, key);
           } catch (e) {
             hostKeyProblem = `cannot record the host key in ${policy.knownHostsPath}: ${(e as Error).message}`;
             return false;

@@ -36,7 +36,8 @@ import {
   type RepmgrdState,
   type RepmgrNodeRow,
 } from "./pg";
-import { findRewindMarkers, type FenceMarker, type RewindMarker } from "./rewind";
+import { diskVerdict, fmtKb, probeDisks, type DiskUsage } from "./disk";
+import { findRewindMarkers, markersAsked, type FenceMarker, type RewindMarker } from "./rewind";
 import { sshExec, type SshExecOptions } from "./ssh";
 import { synchronousVerdict, type SynchronousStatus } from "./sync-status";
 
@@ -133,6 +134,8 @@ export interface ClusterStatus {
   readonly rewinds: RewindMarker[];
   /** Data nodes that stopped their PostgreSQL because they saw no majority (native). */
   readonly fenced: FenceMarker[];
+  /** How full each DB node's data filesystem is (native and Docker topologies; nodes that could not be asked are absent). */
+  readonly disks?: DiskUsage[];
   readonly degraded: boolean;
   readonly reasons: string[];
   readonly warnings: string[];
@@ -475,11 +478,17 @@ async function probeEms(node: EmsNodeConfig, opts: StatusOptions, secrets: DbSec
 export async function gatherStatus(d: Deployment, opts: StatusOptions): Promise<ClusterStatus> {
   const secrets = secretsFromEnv(opts.env);
   const appliances = d.topology === "vm-appliances";
-  const [probes, emsNodes, markers] = await Promise.all([
+  const [probes, emsNodes, markers, otherDisks] = await Promise.all([
     probeDatabase(d, { ...opts, secrets }),
     appliances ? Promise.resolve([] as EmsNodeStatus[]) : Promise.all(d.emsNodes.map((n) => probeEms(n, opts, secrets))),
-    findRewindMarkers(d, { env: opts.env, timeoutMs: opts.sshTimeoutMs ?? 20_000 }),
+    // one SSH connection per data node for its rewind records and its data filesystem; the others' filesystems apart
+    findRewindMarkers(d, { env: opts.env, timeoutMs: opts.sshTimeoutMs ?? 20_000, disks: true }),
+    probeDisks(d, { env: opts.env, timeoutMs: opts.sshTimeoutMs ?? 20_000 }, (n) => !markersAsked(d, n)),
   ]);
+  const disks = [...markers.disks, ...otherDisks].sort(
+    (a, b) => d.database.nodes.findIndex((n) => n.name === a.node) - d.database.nodes.findIndex((n) => n.name === b.node),
+  );
+  const disk = diskVerdict(disks);
   const db = evaluateDatabase(d, probes);
   const ems = appliances ? { reasons: [] } : evaluateEms(emsNodes);
   const rewindReasons = markers.markers.map(
@@ -487,7 +496,7 @@ export async function gatherStatus(d: Deployment, opts: StatusOptions): Promise<
       `${m.node} was rewound by the reconciliation service (${m.file}): what it had written after the fork was discarded; review the record, then \`ems-ha ack-rewind ${m.node}\``,
   );
   const fenceReasons = markers.fenced.map(fenceReason);
-  const reasons = [...db.reasons, ...fenceReasons, ...rewindReasons, ...ems.reasons];
+  const reasons = [...db.reasons, ...fenceReasons, ...rewindReasons, ...disk.reasons, ...ems.reasons];
   return {
     name: d.name,
     topology: d.topology,
@@ -499,9 +508,10 @@ export async function gatherStatus(d: Deployment, opts: StatusOptions): Promise<
     synchronous: db.synchronous,
     rewinds: markers.markers,
     fenced: markers.fenced,
+    disks,
     degraded: reasons.length > 0,
     reasons,
-    warnings: [...db.warnings, ...markers.warnings],
+    warnings: [...db.warnings, ...markers.warnings, ...disk.warnings],
   };
 }
 
@@ -604,6 +614,15 @@ export function renderStatusTable(s: ClusterStatus): string {
             : "expired";
       out.push(`  ${c.witness}: ${c.claimer} claimed the succession of ${c.failed} ${c.ageSeconds} s ago (${state})`);
     }
+  }
+  if (s.disks && s.disks.length > 0) {
+    out.push("", "Data filesystems:");
+    out.push(
+      ...table(
+        ["NODE", "USED", "FREE", "SIZE", "MOUNT"],
+        s.disks.map((u) => [u.node, `${u.usedPercent}%`, fmtKb(u.availableKb), fmtKb(u.sizeKb), u.mount]),
+      ).map((l) => `  ${l}`),
+    );
   }
   if (s.fenced.length > 0) out.push("", ...s.fenced.map((f) => `Fenced: ${f.node} since ${f.since} (no majority seen)`));
   if (s.rewinds.length > 0) {

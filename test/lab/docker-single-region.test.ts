@@ -194,6 +194,13 @@ describe("single-region (Docker, ssh engine) on lab hosts", () => {
       ["ems-1", "primary", 0],
       ["ems-2", "secondary", 0],
     ]);
+    // every container's data volume, as df sees it inside the container
+    expect((s.disks ?? []).map((u) => [u.node, u.path]).sort()).toEqual([
+      ["pg-1", "/bitnami/postgresql"],
+      ["pg-2", "/bitnami/postgresql"],
+      ["pgw-1", "/bitnami/postgresql"],
+    ]);
+    for (const u of s.disks!) expect(u.sizeKb > 0 && u.availableKb <= u.sizeKb && u.usedPercent >= 0 && u.usedPercent <= 100, JSON.stringify(u)).toBe(true);
     const cli = await spawnAsync(process.execPath, [join(REPO_ROOT, "bin/ems-ha.js"), "status", "--config", join(state!.stateDir, "deployment.json")], {
       env,
       timeoutMs: 120_000,

@@ -77,6 +77,14 @@ describe("lab end to end", () => {
       ["ems-1", "primary", 0],
       ["ems-2", "secondary", 0],
     ]);
+    // every DB node's data directory, as df sees it on the host
+    expect((s.disks ?? []).map((u) => [u.node, u.path]).sort()).toEqual([
+      ["dbnode-1", "/var/lib/postgresql/15/main"],
+      ["dbnode-2", "/var/lib/postgresql/15/main"],
+      ["witness-1", "/var/lib/postgresql/15/main"],
+    ]);
+    for (const u of s.disks!) expect(u.sizeKb > 0 && u.availableKb <= u.sizeKb && u.usedPercent >= 0 && u.usedPercent <= 100, JSON.stringify(u)).toBe(true);
+    log(`data filesystems: ${s.disks!.map((u) => `${u.node} ${u.usedPercent}% of ${u.sizeKb} kB (${u.mount})`).join(", ")}`);
     // The CLI itself, as a user runs it: exit 0 when healthy.
     const cli = await spawnAsync(process.execPath, [join(REPO_ROOT, "bin/ems-ha.js"), "status", "--config", join(state!.stateDir, "deployment.json")], {
       env,

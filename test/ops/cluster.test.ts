@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectedServices } from "../../src/render/ems-services";
+import { sshExec } from "../../src/ops/ssh";
 import type { ClusterStatus } from "../../src/ops/status";
 import { spawnAsync } from "../../src/spawn-async";
 import { LoopbackCluster, loopbackPlan, requireTools, type PgNode } from "./lib/loopback-cluster";
@@ -150,9 +151,13 @@ describe("ems-ha status / wait-primary / promote on a real loopback cluster", ()
       ["ems-1", true, "primary", []],
       ["ems-2", true, "secondary", []],
     ]);
-    // Trust on first use: the keys of both EMS hosts and both data nodes (asked for rewind records) were recorded, and they are the server's key.
+    // Trust on first use: the keys of both EMS hosts and every DB node (asked for rewind records and their data
+    // filesystem, in parallel) were recorded once each, and they are the server's key.
     const recorded = readFileSync(knownHosts, "utf8").trim().split("\n");
-    expect(recorded.sort()).toEqual([0, 1, 3, 4].map((i) => `[${addr[i]}]:${sshd!.port} ${sshd!.hostPublicKey}`).sort());
+    expect(recorded.sort()).toEqual([0, 1, 2, 3, 4].map((i) => `[${addr[i]}]:${sshd!.port} ${sshd!.hostPublicKey}`).sort());
+    // every node's sshd is this machine's: df of the native data directory, which Debian's postgresql-15 package creates
+    expect(existsSync("/var/lib/postgresql/15/main"), "postgresql-15's default cluster directory (npm run setup)").toBe(true);
+    expect(status.disks!.map((u) => u.node).sort()).toEqual(["pg-1", "pg-2", "pgw-1"]);
     expect(status.nextFailover).toMatchObject({ primary: "pg-1", newPrimary: "pg-2" });
     expect(status.rewinds).toEqual([]);
   });
@@ -225,10 +230,20 @@ describe("ems-ha status / wait-primary / promote on a real loopback cluster", ()
     expect(ems1.error).toMatch(/host key .* does not match the one recorded in .*known_hosts_other/);
     const lines = readFileSync(other, "utf8").trim().split("\n");
     expect(lines[0]).toBe(`[${addr[3]}]:${sshd!.port} ${impostor}`);
-    expect(lines.slice(1).sort()).toEqual([0, 1, 4].map((i) => `[${addr[i]}]:${sshd!.port} ${sshd!.hostPublicKey}`).sort());
+    expect(lines.slice(1).sort()).toEqual([0, 1, 2, 4].map((i) => `[${addr[i]}]:${sshd!.port} ${sshd!.hostPublicKey}`).sort());
     const insecure = await statusJson({ EMS_HA_KNOWN_HOSTS: other, EMS_HA_INSECURE_HOST_KEYS: "1" });
     expect(insecure.status.emsNodes.find((n) => n.name === "ems-1")!.reachable).toBe(true);
     expect(insecure.code).toBe(0);
+  });
+
+  it("several connections at once to a host not yet known record its key once", async () => {
+    const file = join(tmp, "known_hosts_parallel");
+    const host = { name: "pg-1", address: addr[0]!, ssh: { user: "root", port: sshd!.port, privateKeyPath: sshd!.clientKey } };
+    const runs = await Promise.all(
+      Array.from({ length: 4 }, () => sshExec(host, "true", { env: { ...baseEnv, EMS_HA_KNOWN_HOSTS: file }, timeoutMs: 20_000 })),
+    );
+    expect(runs.map((r) => r.code)).toEqual([0, 0, 0, 0]);
+    expect(readFileSync(file, "utf8").trim().split("\n")).toEqual([`[${addr[0]}]:${sshd!.port} ${sshd!.hostPublicKey}`]);
   });
 
   it("logs in through the ssh agent when a node has no privateKeyPath; says what to do with neither", async () => {
