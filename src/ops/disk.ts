@@ -14,7 +14,7 @@
 import type { DbNodeConfig, Deployment } from "../config/schema";
 import { DATA_MOUNT } from "../render/bitnami";
 import { nativeLayout, nativeSettings } from "../render/native/layout";
-import { shellQuote, sshExec } from "./ssh";
+import { probeSshOptions, shellQuote, sshExec } from "./ssh";
 
 /** At or above this share used: a warning. */
 export const DISK_WARN_PERCENT = 85;
@@ -83,11 +83,7 @@ export async function probeDisks(
       const c = diskCommand(d, n);
       if (!c) return undefined;
       try {
-        const r = await sshExec(n, c.command, {
-          env: opts.env,
-          timeoutMs: opts.timeoutMs ?? 20_000,
-          connectTimeoutMs: Math.min(opts.timeoutMs ?? 20_000, 10_000),
-        });
+        const r = await sshExec(n, c.command, probeSshOptions(opts.env, opts.timeoutMs));
         return r.code === 0 ? parseDisk(n.name, c.path, r.stdout) : undefined;
       } catch {
         return undefined;

@@ -15,7 +15,7 @@ import { ConfigError } from "../config/errors";
 import type { DbNodeConfig, Deployment } from "../config/schema";
 import { STATE_DIR } from "../render/native/layout";
 import { DISK_MARK, diskCommand, parseDisk, type DiskUsage } from "./disk";
-import { shellQuote, sshExec } from "./ssh";
+import { probeSshOptions, shellQuote, sshExec } from "./ssh";
 
 export const STATE_DIR_ENV = "EMS_HA_STATE_DIR";
 
@@ -112,11 +112,7 @@ export async function findRewindMarkers(
       try {
         // Docker topologies: the container is named after the node (render/bitnami)
         const listing = listMarkersCommand(dir, n.name, d.topology === "native-single-region" ? undefined : n.name);
-        const r = await sshExec(n, disk ? `${listing}; ${disk.command}` : listing, {
-          env: opts.env,
-          timeoutMs: opts.timeoutMs ?? 20_000,
-          connectTimeoutMs: Math.min(opts.timeoutMs ?? 20_000, 10_000),
-        });
+        const r = await sshExec(n, disk ? `${listing}; ${disk.command}` : listing, probeSshOptions(opts.env, opts.timeoutMs));
         if (r.code !== 0) return { markers: [], fenced: undefined, warning: `could not list rewind records on ${n.name}: exit ${r.code}`, disk: undefined };
         return {
           markers: parseMarkers(n.name, r.stdout),

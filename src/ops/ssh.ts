@@ -162,5 +162,10 @@ export function sshExec(host: SshHost, command: string, opts: SshExecOptions = {
   });
 }
 
+/** Options of a short probe (status): `timeoutMs` per call, the connection made within at most 10 s of it. */
+export function probeSshOptions(env: NodeJS.ProcessEnv, timeoutMs = 20_000): SshExecOptions {
+  return { env, timeoutMs, connectTimeoutMs: Math.min(timeoutMs, 10_000) };
+}
+
 /** Quotes a word for a POSIX shell. */
 export { shellQuote } from "../render/shell-quote";

@@ -38,7 +38,7 @@ import {
 } from "./pg";
 import { diskVerdict, fmtKb, probeDisks, type DiskUsage } from "./disk";
 import { findRewindMarkers, markersAsked, type FenceMarker, type RewindMarker } from "./rewind";
-import { sshExec, type SshExecOptions } from "./ssh";
+import { probeSshOptions, sshExec } from "./ssh";
 import { synchronousVerdict, type SynchronousStatus } from "./sync-status";
 
 export const SYSTEMCTL_ENV = "EMS_HA_SYSTEMCTL";
@@ -464,7 +464,7 @@ export interface StatusOptions extends PgTimeouts {
 }
 
 async function probeEms(node: EmsNodeConfig, opts: StatusOptions, secrets: DbSecrets): Promise<EmsNodeStatus> {
-  const ssh: SshExecOptions = { env: opts.env, connectTimeoutMs: Math.min(opts.sshTimeoutMs ?? 20_000, 10_000), timeoutMs: opts.sshTimeoutMs ?? 20_000 };
+  const ssh = probeSshOptions(opts.env, opts.sshTimeoutMs);
   try {
     const r = await sshExec(node, systemctlCommand(opts.env), ssh);
     if (r.code !== 0) return emsNodeStatus(node, { error: maskSecrets(`systemctl exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 300)}`, secrets) });
@@ -485,9 +485,8 @@ export async function gatherStatus(d: Deployment, opts: StatusOptions): Promise<
     findRewindMarkers(d, { env: opts.env, timeoutMs: opts.sshTimeoutMs ?? 20_000, disks: true }),
     probeDisks(d, { env: opts.env, timeoutMs: opts.sshTimeoutMs ?? 20_000 }, (n) => !markersAsked(d, n)),
   ]);
-  const disks = [...markers.disks, ...otherDisks].sort(
-    (a, b) => d.database.nodes.findIndex((n) => n.name === a.node) - d.database.nodes.findIndex((n) => n.name === b.node),
-  );
+  const read = new Map([...markers.disks, ...otherDisks].map((u) => [u.node, u]));
+  const disks = d.database.nodes.flatMap((n) => read.get(n.name) ?? []);
   const disk = diskVerdict(disks);
   const db = evaluateDatabase(d, probes);
   const ems = appliances ? { reasons: [] } : evaluateEms(emsNodes);

@@ -201,6 +201,7 @@ export function containerSpec(d: Deployment, node: DbNodeConfig): ContainerSpec 
     volumes.push({ hostPath: d.database.repmgrConfDir, containerPath: REPMGR_CONF_MOUNT });
   }
 
+  const logs = containerLogs(d);
   return {
     name: node.name,
     image: imageRef(d),
@@ -214,7 +215,7 @@ export function containerSpec(d: Deployment, node: DbNodeConfig): ContainerSpec 
     hosts: d.database.nodes.map((n) => ({ host: n.name, ip: n.address })),
     shmSizeMb: SHM_SIZE_MB,
     sysctls: DB_CONTAINER_SYSCTLS,
-    ...(containerLogs(d) ? { logs: containerLogs(d) } : {}),
+    ...(logs ? { logs } : {}),
     restart: "always",
     extraConf: witness ? undefined : pgtuneForNode(node, d.database.maxConnections),
     repmgrFiles: witness ? undefined : dockerRepmgrFiles(d),
