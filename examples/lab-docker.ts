@@ -67,6 +67,8 @@ export function labDockerDeployment(
         { name: "pgw-1", address: `${prefix}.13`, role: "witness", ramGb: 1, cpus: 1, storage: "ssd", ssh },
       ],
       failover: labDockerFailover(failover),
+      // A cap on the WAL the primary keeps for an absent standby (docs/operations.md#replication-slots); lab disks are small.
+      maxSlotWalKeepSize: "2GB",
       // No provider can be downloaded here: the containers are created with the docker CLI over SSH.
       docker: { engine: "ssh" },
     },

@@ -51,6 +51,8 @@ export function labDeployment(prefix: string = DEFAULT_LAB_SUBNET, failoverProfi
         failoverProfile === "tuned"
           ? { reconnectAttempts: 3, reconnectIntervalSeconds: 2, connectTimeoutSeconds: 2, monitorIntervalSeconds: 2 }
           : { profile: "default" },
+      // A cap on the WAL the primary keeps for an absent standby (docs/operations.md#replication-slots); lab disks are small.
+      maxSlotWalKeepSize: "2GB",
     },
     installer: {
       version: "7.4.4.2034",

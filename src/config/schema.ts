@@ -238,6 +238,16 @@ export const databaseSchema = z
     initialPrimary: nodeName.optional(),
     /** max_connections used by PGTune. @default 1092 (the guide) */
     maxConnections: z.number().int().min(10).max(100000).default(1092),
+    /**
+     * PostgreSQL's max_slot_wal_keep_size on the data nodes: the most WAL the primary keeps for the
+     * replication slot of a standby that is away, after which that standby needs a new clone
+     * (docs/operations.md#replication-slots). Unset: no cap, the primary keeps WAL for an absent
+     * standby until its disk is full. @default unset (PostgreSQL's -1: no cap)
+     */
+    maxSlotWalKeepSize: z
+      .string()
+      .regex(/^[1-9]\d{0,8}(MB|GB|TB)$/, "must be a size like 50GB (MB, GB or TB)")
+      .optional(),
     /** Directory on each data host holding conf.d/extra.conf. @default "/opt/ems-ha/conf.d" */
     confDir: hostPath().default("/opt/ems-ha/conf.d"),
     /**

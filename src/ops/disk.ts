@@ -4,7 +4,9 @@
  * (`wal_keep_size`), rewind records and logs grow over its life; this is read over SSH:
  *
  * - native-single-region: `df -Pk` of the cluster's data directory on the node's host;
- * - single-region, geo-redundant: `df -Pk` of the data volume's mount inside the node's container
+ * - standalone-db, vm-appliances with a managed server: `df -Pk` of Debian's postgresql-15 data
+ *   directory on the server (an `existing` server's is unknown: not read);
+ * - single-region, geo-redundant, upgrade-7-4-4: `df -Pk` of the data volume's mount inside the node's container
  *   (`docker exec`; the volume's path on the host is under /var/lib/docker, which only root may
  *   enter, while the container sees the same filesystem).
  *
@@ -12,6 +14,7 @@
  * through its other probes.
  */
 import type { DbNodeConfig, Deployment } from "../config/schema";
+import { DOCKER_TOPOLOGIES, STANDALONE_TOPOLOGIES } from "../config/semantics";
 import { DATA_MOUNT } from "../render/bitnami";
 import { nativeLayout, nativeSettings } from "../render/native/layout";
 import { probeSshOptions, shellQuote, sshExec } from "./ssh";
@@ -49,8 +52,14 @@ export function diskCommand(d: Deployment, node: DbNodeConfig): { path: string; 
     const path = nativeLayout(nativeSettings(d).pgVersion).dataDir;
     return { path, command: dfCommand(path) };
   }
+  // a managed standalone server is Debian's postgresql-15 main cluster, as natively; an existing one's data directory is unknown
+  if (STANDALONE_TOPOLOGIES.has(d.topology)) {
+    if (d.standalone?.mode !== "managed") return undefined;
+    const path = nativeLayout().dataDir;
+    return { path, command: dfCommand(path) };
+  }
   // the container is named after the node (render/bitnami)
-  if (d.topology === "single-region" || d.topology === "geo-redundant") return { path: DATA_MOUNT, command: dfCommand(DATA_MOUNT, node.name) };
+  if (DOCKER_TOPOLOGIES.has(d.topology)) return { path: DATA_MOUNT, command: dfCommand(DATA_MOUNT, node.name) };
   return undefined;
 }
 
@@ -63,10 +72,13 @@ export function parseDisk(node: string, path: string, output: string): DiskUsage
   if (!m) return undefined;
   const [size, used, avail] = [Number(m[2]), Number(m[3]), Number(m[4])];
   const usedPercent = used + avail === 0 ? 100 : Math.ceil((used * 100) / (used + avail));
-  // the mount point is the host's text, shown in a terminal: no control characters
+  return { node, path, mount: printable(m[6]!), sizeKb: size, availableKb: avail, usedPercent };
+}
+
+/** A host's text (a mount point, a file name) as shown in a terminal: control characters become "?". */
+export function printable(text: string): string {
   // eslint-disable-next-line no-control-regex
-  const mount = m[6]!.replace(/[\x00-\x1f\x7f]/g, "?");
-  return { node, path, mount, sizeKb: size, availableKb: avail, usedPercent };
+  return text.replace(/[\x00-\x1f\x7f]/g, "?");
 }
 
 /**

@@ -14,6 +14,7 @@ import { BITNAMI_REPMGR_CONF } from "../render/bitnami";
 import { sqlLiteral } from "../render/escape";
 import { PROMOTION_CLAIM_TABLE } from "../render/failover-validation";
 import { nativeLayout } from "../render/native/layout";
+import { SLOTS_SQL, type SlotRow } from "./slots";
 
 export const DB_PASSWORD_ENVS = ["EMS_HA_DB_PASSWORD", "TF_VAR_db_password"] as const;
 export const REPMGR_PASSWORD_ENVS = ["EMS_HA_REPMGR_PASSWORD", "TF_VAR_repmgr_password"] as const;
@@ -158,6 +159,10 @@ export interface DbProbe {
    * created the table); undefined when they could not be read.
    */
   readonly promotionClaims?: PromotionClaimRow[];
+  /** A primary data node: its replication slots (src/ops/slots.ts); undefined when not read. */
+  readonly slots?: SlotRow[];
+  /** A primary data node: current_setting('max_slot_wal_keep_size'), "-1" when WAL kept for slots has no cap. */
+  readonly maxSlotWalKeepSize?: string;
 }
 
 /**
@@ -381,6 +386,26 @@ async function positionOf(
   return { timeline, lsn, receiveLsn, history };
 }
 
+async function slotsOf(target: ProbeTarget, login: Login, opts: ProbeOptions): Promise<Pick<DbProbe, "slots" | "maxSlotWalKeepSize">> {
+  try {
+    const rows = await query<{ max_keep: string; slots: Array<Record<string, unknown>> }>(target.node.address, target.port, login, opts, SLOTS_SQL);
+    const r = rows[0];
+    if (!r) return {};
+    return {
+      slots: r.slots.map((x) => ({
+        name: String(x.slot_name),
+        type: String(x.slot_type),
+        active: x.active === true,
+        walStatus: x.wal_status === null || x.wal_status === undefined ? null : String(x.wal_status),
+        retainedBytes: x.retained_bytes === null || x.retained_bytes === undefined ? null : Number(x.retained_bytes),
+      })),
+      maxSlotWalKeepSize: r.max_keep,
+    };
+  } catch {
+    return {};
+  }
+}
+
 async function repmgrdState(target: ProbeTarget, opts: ProbeOptions): Promise<RepmgrdState> {
   try {
     const rows = await queryFirst<{ running: boolean | null; paused: boolean | null; pid: number | null }>(
@@ -443,12 +468,13 @@ export async function probeDbNode(target: ProbeTarget, opts: ProbeOptions): Prom
       replicas = undefined;
     }
   }
+  const slots = !role.in_recovery && target.node.role === "data" ? await slotsOf(target, roleLogins[0]!, opts) : {};
   const position = await positionOf(target, roleLogins, role.in_recovery, opts);
   const view = opts.repmgr === false ? {} : await repmgrView(target, opts);
   const repmgrd = opts.repmgr === false ? undefined : await repmgrdState(target, opts);
   const failoverValidation = opts.repmgr === false ? undefined : await failoverValidationOf(target, roleLogins[0]!, opts);
   const promotionClaims = opts.repmgr === false ? undefined : await promotionClaimsOf(target, opts);
-  return { ...base, replicas, ...position, ...view, repmgrd, failoverValidation, promotionClaims };
+  return { ...base, replicas, ...slots, ...position, ...view, repmgrd, failoverValidation, promotionClaims };
 }
 
 /** Probes every DB node of the deployment in parallel, keyed by node name. */

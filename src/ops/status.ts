@@ -37,7 +37,8 @@ import {
   type RepmgrNodeRow,
 } from "./pg";
 import { diskVerdict, fmtKb, probeDisks, type DiskUsage } from "./disk";
-import { findRewindMarkers, markersAsked, type FenceMarker, type RewindMarker } from "./rewind";
+import { slotVerdict, type SlotStatus } from "./slots";
+import { findRewindMarkers, markersAsked, type FenceMarker, type KeptCopy, type RewindMarker } from "./rewind";
 import { probeSshOptions, sshExec } from "./ssh";
 import { synchronousVerdict, type SynchronousStatus } from "./sync-status";
 
@@ -136,6 +137,10 @@ export interface ClusterStatus {
   readonly fenced: FenceMarker[];
   /** How full each DB node's data filesystem is (native and Docker topologies; nodes that could not be asked are absent). */
   readonly disks?: DiskUsage[];
+  /** The primary's replication slots, with the node each belongs to (src/ops/slots.ts). */
+  readonly slots?: SlotStatus[];
+  /** What the reconciliation service kept on the data nodes' hosts until someone removes it: saved WAL of rewinds, data directories set aside. */
+  readonly kept?: KeptCopy[];
   readonly degraded: boolean;
   readonly reasons: string[];
   readonly warnings: string[];
@@ -189,6 +194,8 @@ export interface DatabaseVerdict {
   readonly nextFailover?: NextFailover;
   /** Synchronous replication as the primary reports it, when configured. */
   readonly synchronous?: SynchronousStatus;
+  /** The primary's replication slots (src/ops/slots.ts); absent without one primary or when they could not be read. */
+  readonly slots?: SlotStatus[];
   readonly reasons: string[];
   readonly warnings: string[];
 }
@@ -325,9 +332,11 @@ export function evaluateDatabase(d: Deployment, probes: ReadonlyMap<string, DbPr
   warnings.push(...repmgrWarnings(dbNodes, writable));
   const sync = synchronousVerdict(d, primaryName, primaryProbe);
   reasons.push(...sync.reasons);
+  const slots = primaryName && primaryProbe?.slots ? slotVerdict(d, primaryName, primaryProbe.slots, primaryProbe.maxSlotWalKeepSize, nameOf) : undefined;
+  warnings.push(...(slots?.warnings ?? []));
   const nextFailover = primaryName ? predictFailover(d, primaryName, probes, unfit) : undefined;
   if (nextFailover && nextFailover.newPrimary === null) reasons.push(`if the primary ${primaryName} fails now, ${nextFailover.reason}`);
-  return { dbNodes, writablePrimaries: writable, nextFailover, synchronous: sync.status, reasons, warnings };
+  return { dbNodes, writablePrimaries: writable, nextFailover, synchronous: sync.status, slots: slots?.slots, reasons, warnings };
 }
 
 /** repmgr node id → node name from rows of repmgr.nodes, later rows winning over `known`; "node id N" for an id none names. */
@@ -482,7 +491,7 @@ export async function gatherStatus(d: Deployment, opts: StatusOptions): Promise<
     probeDatabase(d, { ...opts, secrets }),
     appliances ? Promise.resolve([] as EmsNodeStatus[]) : Promise.all(d.emsNodes.map((n) => probeEms(n, opts, secrets))),
     // one SSH connection per data node for its rewind records and its data filesystem; the others' filesystems apart
-    findRewindMarkers(d, { env: opts.env, timeoutMs: opts.sshTimeoutMs ?? 20_000, disks: true }),
+    findRewindMarkers(d, { env: opts.env, timeoutMs: opts.sshTimeoutMs ?? 20_000, disks: true, kept: true }),
     probeDisks(d, { env: opts.env, timeoutMs: opts.sshTimeoutMs ?? 20_000 }, (n) => !markersAsked(d, n)),
   ]);
   const read = new Map([...markers.disks, ...otherDisks].map((u) => [u.node, u]));
@@ -505,9 +514,11 @@ export async function gatherStatus(d: Deployment, opts: StatusOptions): Promise<
     emsNotChecked: appliances ? "EMS VM appliances have no shell: their services are not checked" : undefined,
     nextFailover: db.nextFailover,
     synchronous: db.synchronous,
+    slots: db.slots,
     rewinds: markers.markers,
     fenced: markers.fenced,
     disks,
+    kept: markers.kept,
     degraded: reasons.length > 0,
     reasons,
     warnings: [...db.warnings, ...markers.warnings, ...disk.warnings],
@@ -614,12 +625,41 @@ export function renderStatusTable(s: ClusterStatus): string {
       out.push(`  ${c.witness}: ${c.claimer} claimed the succession of ${c.failed} ${c.ageSeconds} s ago (${state})`);
     }
   }
+  if (s.slots && s.slots.length > 0) {
+    out.push("", `Replication slots on the primary ${s.writablePrimaries[0] ?? ""}:`);
+    out.push(
+      ...table(
+        ["SLOT", "NODE", "ACTIVE", "HOLDS", "WAL"],
+        s.slots.map((x) => [
+          x.name,
+          x.node ?? "-",
+          x.active ? "yes" : "no",
+          x.retainedBytes === null ? "-" : fmtKb(Math.round(x.retainedBytes / 1024)),
+          x.walStatus ?? "-",
+        ]),
+      ).map((l) => `  ${l}`),
+    );
+  }
   if (s.disks && s.disks.length > 0) {
     out.push("", "Data filesystems:");
     out.push(
       ...table(
         ["NODE", "USED", "FREE", "SIZE", "MOUNT"],
         s.disks.map((u) => [u.node, `${u.usedPercent}%`, fmtKb(u.availableKb), fmtKb(u.sizeKb), u.mount]),
+      ).map((l) => `  ${l}`),
+    );
+  }
+  if (s.kept && s.kept.length > 0) {
+    out.push("", 'Kept by self-healing (remove once reviewed; docs/operations.md, "What self-healing keeps"):');
+    out.push(
+      ...table(
+        ["NODE", "WHAT", "SIZE", "PATH"],
+        s.kept.map((k) => [
+          k.node,
+          k.kind === "old-data-dir" ? "data directory set aside" : k.acknowledged ? "saved WAL, acknowledged" : "saved WAL",
+          k.kb === null ? "?" : fmtKb(k.kb),
+          k.path,
+        ]),
       ).map((l) => `  ${l}`),
     );
   }

@@ -5,6 +5,7 @@
 import { failoverTiming, initialPrimary, locationOf, priorityOf } from "../config/derive";
 import type { DbNodeConfig, Deployment } from "../config/schema";
 import { pgtuneForNode } from "./pgtune";
+import { renderSlotCapConf } from "./slot-cap";
 import { raw, repmgrConfValue, sh } from "./escape";
 import { failoverValidationCommand, failoverValidationTiming, renderFailoverValidationScript } from "./failover-validation";
 
@@ -217,7 +218,7 @@ export function containerSpec(d: Deployment, node: DbNodeConfig): ContainerSpec 
     sysctls: DB_CONTAINER_SYSCTLS,
     ...(logs ? { logs } : {}),
     restart: "always",
-    extraConf: witness ? undefined : pgtuneForNode(node, d.database.maxConnections),
+    extraConf: witness ? undefined : pgtuneForNode(node, d.database.maxConnections) + renderSlotCapConf(d),
     repmgrFiles: witness ? undefined : dockerRepmgrFiles(d),
   };
 }

@@ -17,6 +17,7 @@ export * from "./failover-validation";
 export * from "./fortios";
 export * from "./installer";
 export * from "./pgtune";
+export * from "./slot-cap";
 export * from "./escape";
 export * from "./standalone-db";
 // standalone-db.ts and native/pg-hba.ts both name their pg_hba.conf markers HBA_BEGIN/HBA_END:

@@ -201,6 +201,15 @@ describe("single-region (Docker, ssh engine) on lab hosts", () => {
       ["pgw-1", "/bitnami/postgresql"],
     ]);
     for (const u of s.disks!) expect(u.sizeKb > 0 && u.availableKb <= u.sizeKb && u.usedPercent >= 0 && u.usedPercent <= 100, JSON.stringify(u)).toBe(true);
+    // the image's slot for the standby on the primary, in use, within the cap that conf.d/extra.conf sets
+    expect((s.slots ?? []).map((x) => [x.name, x.node, x.active, x.walStatus])).toEqual([["repmgr_slot_1002", "pg-2", true, "reserved"]]);
+    const cap = await labExec(
+      state!,
+      "pg-1",
+      `docker exec pg-1 bash -c 'PGPASSWORD="$POSTGRESQL_PASSWORD" psql -h 127.0.0.1 -U postgres -XtAc "show max_slot_wal_keep_size"'`,
+      { timeoutMs: 30_000 },
+    );
+    expect(cap.stdout.trim()).toBe("2GB");
     const cli = await spawnAsync(process.execPath, [join(REPO_ROOT, "bin/ems-ha.js"), "status", "--config", join(state!.stateDir, "deployment.json")], {
       env,
       timeoutMs: 120_000,

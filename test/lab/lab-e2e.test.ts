@@ -85,6 +85,10 @@ describe("lab end to end", () => {
     ]);
     for (const u of s.disks!) expect(u.sizeKb > 0 && u.availableKb <= u.sizeKb && u.usedPercent >= 0 && u.usedPercent <= 100, JSON.stringify(u)).toBe(true);
     log(`data filesystems: ${s.disks!.map((u) => `${u.node} ${u.usedPercent}% of ${u.sizeKb} kB (${u.mount})`).join(", ")}`);
+    // repmgr's slot for the standby on the primary, in use, within the deployment's cap
+    expect((s.slots ?? []).map((x) => [x.name, x.node, x.active, x.walStatus])).toEqual([["repmgr_slot_2", "dbnode-2", true, "reserved"]]);
+    const cap = await labExec(state!, "dbnode-1", `cd /tmp && sudo -u postgres psql -XtAc "show max_slot_wal_keep_size"`, { timeoutMs: 30_000 });
+    expect(cap.stdout.trim()).toBe("2GB");
     // The CLI itself, as a user runs it: exit 0 when healthy.
     const cli = await spawnAsync(process.execPath, [join(REPO_ROOT, "bin/ems-ha.js"), "status", "--config", join(state!.stateDir, "deployment.json")], {
       env,

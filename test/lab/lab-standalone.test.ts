@@ -11,7 +11,9 @@ import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labStandaloneDeployment } from "../../examples/lab";
 import type { DeploymentInput } from "../../src/config/schema";
-import { labDeploy, labReapply, labSecrets, type DeployResult } from "../../lab/lib/deploy";
+import { labCliEnv, labDeploy, labReapply, labSecrets, type DeployResult } from "../../lab/lib/deploy";
+import { parseDeployment } from "../../src/config/parse";
+import { gatherStatus } from "../../src/ops/status";
 import { bootFreshLab, chooseFreshLab } from "../../lab/lib/fresh-lab";
 import { labDown, labExec } from "../../lab/lib/lab";
 import type { LabState } from "../../lab/lib/state";
@@ -51,6 +53,14 @@ describe("standalone-db on lab hosts", () => {
     expect(recorded.stdout).toContain('"role": "secondary"');
     expect(recorded.stdout).not.toContain(labSecrets(state!).db_password);
   }, 900_000);
+
+  it("ems-ha status reads the server's data filesystem (Debian's postgresql-15 cluster), over SSH (pg_hba admits only the EMS hosts: SQL is not needed for it)", async () => {
+    const d = parseDeployment(input);
+    const s = await gatherStatus(d, { env: labCliEnv(labSecrets(state!)) });
+    expect((s.disks ?? []).map((u) => [u.node, u.path])).toEqual([["emsdb-1", "/var/lib/postgresql/15/main"]]);
+    const u = s.disks![0]!;
+    expect(u.sizeKb > 0 && u.availableKb <= u.sizeKb && u.usedPercent >= 0 && u.usedPercent <= 100, JSON.stringify(u)).toBe(true);
+  }, 120_000);
 
   it("admits the EMS hosts only: a login from elsewhere is refused by pg_hba", async () => {
     const c = new Client({

@@ -173,6 +173,14 @@ describe("postgresql.conf drop-in", () => {
     expect(c).not.toMatch(/shared_buffers/);
   });
 
+  it("caps the WAL kept for replication slots on the data nodes only when database.maxSlotWalKeepSize sets it", () => {
+    expect(conf).not.toMatch(/max_slot_wal_keep_size/);
+    const d2 = exampleDeployment((i) => ({ ...i, database: { ...i.database, maxSlotWalKeepSize: "50GB" } }));
+    const [data, , w] = nativeMembers(d2);
+    expect(renderPostgresqlDropIn(d2, data!)).toMatch(/^max_slot_wal_keep_size = 50GB$/m);
+    expect(renderPostgresqlDropIn(d2, w!)).not.toMatch(/max_slot_wal_keep_size/);
+  });
+
   it("gives the data directory a one-line postgresql.conf including /etc's (pg_rewind, docs/background.md#native-postgresql-and-repmgr)", () => {
     expect(renderDataDirInclude()).toBe("include '/etc/postgresql/15/main/postgresql.conf'\n");
   });

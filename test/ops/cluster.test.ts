@@ -175,6 +175,90 @@ describe("ems-ha status / wait-primary / promote on a real loopback cluster", ()
     expect(p.status).toBe(0);
   });
 
+  it("status lists the saved WAL of rewinds with its size until ack-rewind --remove-wal removes it; a plain ack-rewind keeps it", async () => {
+    // what the reconciliation service leaves after two rewinds of pg-2 (src/render/native/reconcile.ts,
+    // save_discarded), one of them acknowledged already; and a record of another node whose name starts alike
+    const state = join(tmp, "state");
+    mkdirSync(state, { recursive: true });
+    const rec = (node: string, ts: string) => join(state, `rewind-${node}-${ts}`);
+    writeFileSync(`${rec("pg-2", "20261101T101010Z")}.txt`, "node: pg-2\ndiscarded: WAL of timeline 1 from 0/3000000 to 0/3000100 (256 bytes)\n");
+    for (const [ts, mb] of [
+      ["20261101T101010Z", 2],
+      ["20261001T090909Z", 1],
+    ] as const) {
+      mkdirSync(`${rec("pg-2", ts)}.wal`);
+      writeFileSync(join(`${rec("pg-2", ts)}.wal`, "000000010000000000000003"), randomBytes(mb * 1024 * 1024));
+    }
+    mkdirSync(`${rec("pg-2-b", "20261101T101010Z")}.wal`);
+    writeFileSync(`${rec("pg-2-b", "20261101T101010Z")}.txt`, "node: pg-2-b\n");
+    try {
+      const { code, status } = await statusJson();
+      expect(code).toBe(1);
+      expect(status.rewinds.map((m) => m.file)).toEqual([`${rec("pg-2", "20261101T101010Z")}.txt`]);
+      expect(status.kept!.map((k) => [k.node, k.kind, k.path, k.acknowledged])).toEqual([
+        ["pg-2", "rewind-wal", `${rec("pg-2", "20261001T090909Z")}.wal`, true],
+        ["pg-2", "rewind-wal", `${rec("pg-2", "20261101T101010Z")}.wal`, false],
+      ]);
+      // du's size: the segment and the directory
+      expect(status.kept!.map((k) => Math.round(k.kb! / 1024))).toEqual([1, 2]);
+      const table = await cli(["status", "--config", configPath]);
+      expect(table.out).toMatch(/Kept by self-healing/);
+      expect(table.out).toMatch(/pg-2\s+saved WAL, acknowledged\s+1 MB\s+\S+20261001T090909Z\.wal/);
+
+      const keep = await cli(["ack-rewind", "pg-2", "--config", configPath]);
+      expect(keep.code).toBe(0);
+      expect(keep.out).toMatch(
+        /1 rewind record\(s\) of pg-2 acknowledged and removed; 2 saved WAL directories \(3 MB\) kept for inspection \(remove with --remove-wal\)/,
+      );
+      expect(keep.err).toMatch(/discarded: WAL of timeline 1/);
+      expect(keep.err).not.toMatch(/==K/);
+      const after = await statusJson();
+      expect(after.status.rewinds).toEqual([]);
+      expect(after.status.kept!.map((k) => k.acknowledged)).toEqual([true, true]);
+
+      const removed = await cli(["ack-rewind", "pg-2", "--remove-wal", "--config", configPath]);
+      expect(removed.code).toBe(0);
+      expect(removed.out).toMatch(/pg-2 has no rewind records; 2 saved WAL directories \(3 MB\) removed/);
+      expect(existsSync(`${rec("pg-2", "20261101T101010Z")}.wal`)).toBe(false);
+      expect(existsSync(`${rec("pg-2", "20261001T090909Z")}.wal`)).toBe(false);
+      // pg-2-b's files are another node's
+      expect(existsSync(`${rec("pg-2-b", "20261101T101010Z")}.wal`)).toBe(true);
+      expect(existsSync(`${rec("pg-2-b", "20261101T101010Z")}.txt`)).toBe(true);
+      const clean = await statusJson();
+      expect(clean.status.kept).toEqual([]);
+      expect(clean.code).toBe(0);
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
+  });
+
+  it("status reads the primary's replication slots: a repmgr slot is named after its node, an inactive one of no node is a warning", async () => {
+    // the loopback cluster's repmgr uses no slots: these two stand for pg-2's and for a node removed by hand
+    cluster!.psql(pg1, "select pg_create_physical_replication_slot('repmgr_slot_2', true)");
+    cluster!.psql(pg1, "select pg_create_physical_replication_slot('repmgr_slot_99', true)");
+    try {
+      const { code, status } = await statusJson();
+      expect(status.slots!.map((x) => [x.name, x.node, x.active, x.walStatus])).toEqual([
+        ["repmgr_slot_2", "pg-2", false, "reserved"],
+        ["repmgr_slot_99", undefined, false, "reserved"],
+      ]);
+      expect(status.slots![0]!.retainedBytes).toBeGreaterThanOrEqual(0);
+      expect(status.warnings.filter((w) => /replication slot/.test(w))).toEqual([
+        expect.stringMatching(
+          /^replication slot repmgr_slot_99 on the primary pg-1 \(it holds \d+ [kM]B of WAL\) belongs to no node of the deployment .*pg_drop_replication_slot\('repmgr_slot_99'\)$/,
+        ),
+      ]);
+      // a warning, not a degraded cluster
+      expect(code).toBe(0);
+      const table = await cli(["status", "--config", configPath]);
+      expect(table.out).toMatch(/Replication slots on the primary pg-1:/);
+      expect(table.out).toMatch(/repmgr_slot_2\s+pg-2\s+no\s+\d+ [kM]B\s+reserved/);
+    } finally {
+      cluster!.psql(pg1, "select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name in ('repmgr_slot_2', 'repmgr_slot_99')");
+    }
+    expect((await statusJson()).status.slots).toEqual([]);
+  });
+
   it("status: a wrong DB password makes the data nodes unreachable (exit 1), and is never printed", async () => {
     const wrong = `Wrong-${randomBytes(4).toString("hex")}`;
     const r = await cli(["status", "--config", configPath, "--json"], { EMS_HA_DB_PASSWORD: wrong });

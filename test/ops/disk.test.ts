@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import nativeExample from "../../examples/native-single-region";
 import singleExample from "../../examples/single-region";
+import standaloneExample from "../../examples/standalone-db";
 import { parseDeployment } from "../../src/config/parse";
 import { dfCommand, DISK_FULL_PERCENT, DISK_WARN_PERCENT, diskCommand, diskVerdict, parseDisk, type DiskUsage } from "../../src/ops/disk";
 import { listMarkersCommand, parseMarkers } from "../../src/ops/rewind";
@@ -74,7 +75,15 @@ describe("data filesystem usage", () => {
     const c = diskCommand(docker, { ...docker.database.nodes[0]!, name: "pg 1" })!;
     expect(c.path).toBe("/bitnami/postgresql");
     expect(c.command).toContain("docker exec 'pg 1' df -Pk /bitnami/postgresql");
-    expect(diskCommand({ ...docker, topology: "vm-appliances" }, docker.database.nodes[0]!)).toBeUndefined();
+    // the upgrade's containers are the image's too
+    expect(diskCommand({ ...docker, topology: "upgrade-7-4-4" }, docker.database.nodes[0]!)?.path).toBe("/bitnami/postgresql");
+    // a standalone server: Debian's cluster when the stack manages it, unknown when it exists already
+    const standalone = parseDeployment(standaloneExample);
+    expect(standalone.standalone?.mode).toBe("managed");
+    const server = diskCommand(standalone, standalone.database.nodes[0]!)!;
+    expect([server.path, server.command.includes("docker")]).toEqual(["/var/lib/postgresql/15/main", false]);
+    expect(diskCommand({ ...standalone, topology: "vm-appliances" }, standalone.database.nodes[0]!)?.path).toBe("/var/lib/postgresql/15/main");
+    expect(diskCommand({ ...standalone, standalone: { mode: "existing" } }, standalone.database.nodes[0]!)).toBeUndefined();
   });
 
   it(`warns from ${DISK_WARN_PERCENT}% used and counts the cluster degraded from ${DISK_FULL_PERCENT}%`, () => {

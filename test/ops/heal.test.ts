@@ -8,7 +8,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ClusterStatus } from "../../src/ops/status";
 import { loadDeployment } from "../../src/config/load";
@@ -385,17 +385,29 @@ describe("self-healing (the reconciliation service's loop, as systemd runs it)",
     expect(before.code).toBe(1);
     expect(before.s.rewinds.map((m) => m.node).sort()).toEqual(["pg-1", "pg-2"]);
     expect(before.s.reasons.every((r) => /was rewound by the reconciliation service/.test(r))).toBe(true);
+    // each rewind's saved WAL, listed with its size (du) next to the record
+    expect(before.s.kept!.map((k) => [k.node, k.kind, k.acknowledged])).toEqual([
+      ["pg-1", "rewind-wal", false],
+      ["pg-2", "rewind-wal", false],
+    ]);
+    expect(before.s.kept!.find((k) => k.node === "pg-2")!.kb).toBeGreaterThanOrEqual(16 * 1024);
     const table = await cli(["status", "--config", configPath]);
     expect(table.out).toMatch(/Unacknowledged rewinds/);
+    expect(table.out).toMatch(/Kept by self-healing/);
     for (const n of ["pg-1", "pg-2"]) {
-      const ack = await cli(["ack-rewind", n, "--config", configPath]);
+      const ack = await cli(["ack-rewind", n, "--config", configPath, ...(n === "pg-2" ? ["--remove-wal"] : [])]);
       expect(ack.code).toBe(0);
-      expect(ack.out).toMatch(new RegExp(`1 rewind record\\(s\\) of ${n} acknowledged and removed`));
+      expect(ack.out).toMatch(
+        new RegExp(`1 rewind record\\(s\\) of ${n} acknowledged and removed; 1 saved WAL directory \\(\\d+ [kM]B\\) ${n === "pg-2" ? "removed" : "kept"}`),
+      );
       expect(ack.err).toMatch(/discarded: WAL of timeline 1/);
     }
     const after = await status();
     expect(after.s.reasons).toEqual([]);
     expect(after.code).toBe(0);
+    // pg-2's saved WAL is gone, pg-1's stays, acknowledged, until someone removes it
+    expect(after.s.kept!.map((k) => [k.node, k.acknowledged])).toEqual([["pg-1", true]]);
+    expect(readdirSync(stateDir).filter((f) => f.endsWith(".wal"))).toEqual([basename(after.s.kept![0]!.path)]);
     expect(after.s.nextFailover?.newPrimary).not.toBeNull();
   }, 120_000);
 });

@@ -3,6 +3,7 @@
  * (/etc/postgresql/15/main/conf.d/ems-ha.conf), which Debian's postgresql.conf includes
  * last, so these values win over the defaults without editing the packaged file.
  */
+import { slotCapSettings } from "../slot-cap";
 import type { Deployment } from "../../config/schema";
 import { pgConfValue } from "../escape";
 import { pgtuneSettings } from "../pgtune";
@@ -38,6 +39,7 @@ export function replicationSettings(d: Deployment, m: NativeMember): PgSetting[]
     { key: "archive_command", value: "/bin/true" },
     { key: "wal_log_hints", value: "on" },
     { key: "wal_keep_size", value: s.walKeepSize },
+    ...slotCapSettings(d),
   ];
 }
 
