@@ -274,11 +274,16 @@ describe("the reconciliation service on Docker hosts", () => {
         "100 1 0",
       );
     }
+    // each rewind's saved WAL (copied out of the container with docker cp) is listed on its Docker host with its size
+    const kept = (s.kept ?? []).filter((k) => k.kind === "rewind-wal");
+    expect(kept.map((k) => [k.node, k.acknowledged]).sort()).toEqual(rewound.map((n) => [n, false]));
+    for (const k of kept) expect(k.kb, k.path).toBeGreaterThan(0);
     for (const n of rewound) {
-      const ack = await ackRewind(d, n, { env });
+      const ack = await ackRewind(d, n, { env, removeWal: true });
       expect(ack.ok, ack.message).toBe(true);
-      expect(ack.message).toMatch(new RegExp(`1 rewind record\\(s\\) of ${n} acknowledged and removed`));
+      expect(ack.message).toMatch(new RegExp(`1 rewind record\\(s\\) of ${n} acknowledged and removed; 1 saved WAL directory \\(\\d+ [kM]B\\) removed`));
     }
+    expect(((await status()).kept ?? []).filter((k) => rewound.includes(k.node))).toEqual([]);
   }, 600_000);
 
   it("repairs a standby that streams from another standby instead of the primary", async () => {

@@ -259,6 +259,32 @@ describe("ems-ha status / wait-primary / promote on a real loopback cluster", ()
     expect((await statusJson()).status.slots).toEqual([]);
   });
 
+  it("a capped slot whose standby stays away loses its WAL on a real primary, and status says that node needs a new clone", async () => {
+    // what database.maxSlotWalKeepSize renders, here with a small cap: 32 MB, below the cluster's wal_keep_size (64 MB)
+    cluster!.psql(pg1, "alter system set max_slot_wal_keep_size = '32MB'");
+    cluster!.psql(pg1, "select pg_reload_conf()");
+    cluster!.psql(pg1, "select pg_create_physical_replication_slot('repmgr_slot_2', true)");
+    try {
+      cluster!.psql(pg1, "create table slot_fill (x int)");
+      // 8 segments of 16 MB past the slot's restart_lsn, then a checkpoint removes what nothing else keeps
+      for (let i = 0; i < 8; i++) cluster!.psql(pg1, "insert into slot_fill values (1); select pg_switch_wal()");
+      cluster!.psql(pg1, "checkpoint");
+      expect(cluster!.psql(pg1, "select wal_status from pg_replication_slots where slot_name = 'repmgr_slot_2'")).toBe("lost");
+      const { status } = await statusJson();
+      expect(status.slots!.map((x) => [x.name, x.node, x.walStatus])).toEqual([["repmgr_slot_2", "pg-2", "lost"]]);
+      expect(status.warnings).toContain(
+        "replication slot repmgr_slot_2 (pg-2) on the primary pg-1 has lost WAL its standby needs (max_slot_wal_keep_size = 32MB was reached): pg-2 cannot stream from it again and needs a new clone",
+      );
+      // the standby itself streams without a slot here (the loopback cluster's repmgr uses none): untouched
+      expect(inRecovery(pg2)).toBe("t");
+    } finally {
+      cluster!.psql(pg1, "select pg_drop_replication_slot('repmgr_slot_2')");
+      cluster!.psql(pg1, "drop table if exists slot_fill");
+      cluster!.psql(pg1, "alter system reset max_slot_wal_keep_size");
+      cluster!.psql(pg1, "select pg_reload_conf()");
+    }
+  });
+
   it("status: a wrong DB password makes the data nodes unreachable (exit 1), and is never printed", async () => {
     const wrong = `Wrong-${randomBytes(4).toString("hex")}`;
     const r = await cli(["status", "--config", configPath, "--json"], { EMS_HA_DB_PASSWORD: wrong });
