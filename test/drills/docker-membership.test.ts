@@ -246,5 +246,8 @@ describe("membership changes of a running Docker cluster (ssh engine; the primar
     const s = await healthy(120);
     expect(s.reasons).toEqual([]);
     expect(s.writablePrimaries).toEqual(["pg-2"]);
+    // the primary's slot for node 1001 kept WAL while pg-1's host was lost and serves its replacement: in use, nothing to warn of
+    expect(s.slots?.find((x) => x.name === "repmgr_slot_1001")).toMatchObject({ node: "pg-1", active: true });
+    expect(s.warnings.filter((w) => /replication slot/.test(w))).toEqual([]);
   }, 600_000);
 });
