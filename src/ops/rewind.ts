@@ -72,7 +72,7 @@ export interface KeptCopy {
   /** `rewind-wal`: the WAL segments a rewind discarded; `old-data-dir`: a data directory set aside before a re-clone (native). */
   readonly kind: "rewind-wal" | "old-data-dir";
   readonly path: string;
-  /** Its size (du -sk); null when it could not be measured (du needs to read it: the SSH user may not). */
+  /** Its size (du -sk); null when it could not be measured (du must read it, which the SSH user may not, within 5 s). */
   readonly kb: number | null;
   /** rewind-wal: its record was acknowledged (removed), so only the WAL is left. */
   readonly acknowledged?: boolean;
