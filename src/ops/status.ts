@@ -20,6 +20,7 @@
  */
 import { clusterOf, failover, rankCandidates } from "../analysis/failover";
 import type { DbNodeConfig, Deployment, EmsNodeConfig } from "../config/schema";
+import { STANDALONE_TOPOLOGIES } from "../config/semantics";
 import { electionRepairNote } from "./failover-afterwards";
 import { nodeIdOf } from "../config/derive";
 import { CLAIM_STANDBY_GRACE_SECONDS, CLAIM_TTL_SECONDS, PROMOTION_CLAIM_TABLE } from "../render/failover-validation";
@@ -127,7 +128,7 @@ export interface ClusterStatus {
   readonly emsNodes: EmsNodeStatus[];
   /** When the EMS nodes were not checked (appliances), why. */
   readonly emsNotChecked?: string;
-  /** If the primary failed now. Absent without exactly one writable primary. */
+  /** If the primary failed now. Absent without exactly one writable primary, and for a standalone server (nothing to fail over to). */
   readonly nextFailover?: NextFailover;
   /** Synchronous replication as the primary reports it; absent when off or without one primary. */
   readonly synchronous?: SynchronousStatus;
@@ -334,7 +335,8 @@ export function evaluateDatabase(d: Deployment, probes: ReadonlyMap<string, DbPr
   reasons.push(...sync.reasons);
   const slots = primaryName && primaryProbe?.slots ? slotVerdict(d, primaryName, primaryProbe.slots, primaryProbe.maxSlotWalKeepSize, nameOf) : undefined;
   warnings.push(...(slots?.warnings ?? []));
-  const nextFailover = primaryName ? predictFailover(d, primaryName, probes, unfit) : undefined;
+  // one standalone server has nothing to fail over to, by design: not a finding
+  const nextFailover = primaryName && !STANDALONE_TOPOLOGIES.has(d.topology) ? predictFailover(d, primaryName, probes, unfit) : undefined;
   if (nextFailover && nextFailover.newPrimary === null) reasons.push(`if the primary ${primaryName} fails now, ${nextFailover.reason}`);
   return { dbNodes, writablePrimaries: writable, nextFailover, synchronous: sync.status, slots: slots?.slots, reasons, warnings };
 }
@@ -488,7 +490,8 @@ export async function gatherStatus(d: Deployment, opts: StatusOptions): Promise<
   const secrets = secretsFromEnv(opts.env);
   const appliances = d.topology === "vm-appliances";
   const [probes, emsNodes, markers, otherDisks] = await Promise.all([
-    probeDatabase(d, { ...opts, secrets }),
+    // a standalone server runs no repmgr: nothing of it to read
+    probeDatabase(d, { ...opts, secrets, repmgr: !STANDALONE_TOPOLOGIES.has(d.topology) }),
     appliances ? Promise.resolve([] as EmsNodeStatus[]) : Promise.all(d.emsNodes.map((n) => probeEms(n, opts, secrets))),
     // one SSH connection per data node for its rewind records and its data filesystem; the others' filesystems apart
     findRewindMarkers(d, { env: opts.env, timeoutMs: opts.sshTimeoutMs ?? 20_000, disks: true, kept: true }),
@@ -611,6 +614,8 @@ export function renderStatusTable(s: ClusterStatus): string {
         ? `If the primary ${f.primary} fails now: ${f.newPrimary} is promoted (${f.reason})`
         : `If the primary ${f.primary} fails now: nobody is promoted; ${f.reason}`,
     );
+  } else if (STANDALONE_TOPOLOGIES.has(s.topology) && s.writablePrimaries.length === 1) {
+    out.push("", `One standalone server (${s.topology}): no standby, no failover; EMS reaches the database only while ${s.writablePrimaries[0]} answers`);
   }
   const claims = s.dbNodes.flatMap((n) => (n.promotionClaims ?? []).map((c) => ({ witness: n.name, ...c })));
   if (claims.length > 0) {

@@ -230,7 +230,7 @@ describe("ems-ha status / wait-primary / promote on a real loopback cluster", ()
     } finally {
       rmSync(state, { recursive: true, force: true });
     }
-  });
+  }, 240_000);
 
   it("status reads the primary's replication slots: a repmgr slot is named after its node, an inactive one of no node is a warning", async () => {
     // the loopback cluster's repmgr uses no slots: these two stand for pg-2's and for a node removed by hand
@@ -257,7 +257,7 @@ describe("ems-ha status / wait-primary / promote on a real loopback cluster", ()
       cluster!.psql(pg1, "select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name in ('repmgr_slot_2', 'repmgr_slot_99')");
     }
     expect((await statusJson()).status.slots).toEqual([]);
-  });
+  }, 120_000);
 
   it("a capped slot whose standby stays away loses its WAL on a real primary, and status says that node needs a new clone", async () => {
     // what database.maxSlotWalKeepSize renders, here with a small cap: 32 MB, below the cluster's wal_keep_size (64 MB)
@@ -283,7 +283,33 @@ describe("ems-ha status / wait-primary / promote on a real loopback cluster", ()
       cluster!.psql(pg1, "alter system reset max_slot_wal_keep_size");
       cluster!.psql(pg1, "select pg_reload_conf()");
     }
-  });
+  }, 120_000);
+
+  it("status of a standalone-db deployment on a real server: healthy (exit 0), no repmgr asked, no failover to predict", async () => {
+    const base = JSON.parse(readFileSync(configPath, "utf8")) as { database: { nodes: unknown[] } };
+    const file = join(tmp, "standalone.json");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        ...base,
+        topology: "standalone-db",
+        name: "ops-standalone",
+        database: { ...base.database, nodes: [base.database.nodes[0]] },
+        standalone: { mode: "existing" },
+      }),
+    );
+    const r = await cli(["status", "--config", file, "--json"]);
+    const s = JSON.parse(r.out) as ClusterStatus;
+    expect(s.reasons).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(s.writablePrimaries).toEqual(["pg-1"]);
+    expect(s.warnings.filter((w) => /repmgr/.test(w))).toEqual([]);
+    expect(s.dbNodes[0]!.repmgrd).toBeUndefined();
+    expect(s.nextFailover).toBeUndefined();
+    const table = await cli(["status", "--config", file]);
+    expect(table.code).toBe(0);
+    expect(table.out).toMatch(/One standalone server \(standalone-db\): no standby, no failover; EMS reaches the database only while pg-1 answers/);
+  }, 120_000);
 
   it("status: a wrong DB password makes the data nodes unreachable (exit 1), and is never printed", async () => {
     const wrong = `Wrong-${randomBytes(4).toString("hex")}`;

@@ -427,7 +427,10 @@ describe("status tells the truth (pure parts)", () => {
   });
 
   it("rewind records are listed per node from the listing command's output", () => {
-    expect(listMarkersCommand("/var/lib/ems-ha", "pg 2")).toContain("/var/lib/ems-ha/rewind-'pg 2'-*.txt");
+    // the node quoted, the time matched digit by digit (pg-2's pattern takes no file of pg-2-b)
+    expect(listMarkersCommand("/var/lib/ems-ha", "pg 2")).toContain(
+      "/var/lib/ems-ha/rewind-'pg 2'-[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z.txt",
+    );
     expect(parseFence("pg-2", "==> /s/rewind-pg-2-1.txt\nx\n==F 2026-01-02 03:04:05 UTC pg-2\n")).toEqual({ node: "pg-2", since: "2026-01-02 03:04:05 UTC" });
     expect(parseFence("pg-1", "==F 2026-01-02 03:04:05 UTC pg-2\n")).toBeUndefined();
     expect(parseMarkers("pg-2", "==> /s/rewind-pg-2-1.txt\nnode: pg-2\nfork: 0/3\n==F t pg-2\n==> /s/rewind-pg-2-2.txt\nx\n")).toEqual([
