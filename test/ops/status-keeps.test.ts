@@ -15,6 +15,7 @@ import { expectedServices } from "../../src/render/ems-services";
 import type { ClusterStatus } from "../../src/ops/status";
 import { LoopbackCluster, loopbackPlan, requireTools, type PgNode } from "./lib/loopback-cluster";
 import { startSshd, type LoopbackSshd } from "./lib/loopback-sshd";
+import { opsEnv } from "./lib/ops-fixture";
 import { runCliCaptured, type CliRun } from "../helpers/cli";
 
 const REPO = resolve(__dirname, "../..");
@@ -89,17 +90,7 @@ beforeAll(async () => {
       ems: { fqdn: "ems.keeps-test.internal", vip: "192.0.2.51" },
     }),
   );
-  const env = { ...process.env };
-  delete env.SSH_AUTH_SOCK;
-  delete env.TF_VAR_db_password;
-  baseEnv = {
-    ...env,
-    EMS_HA_DB_PASSWORD: PASSWORD,
-    EMS_HA_KNOWN_HOSTS: join(tmp, "known_hosts"),
-    EMS_HA_SYSTEMCTL: `${REPO}/test/standins/ems-systemctl ${unitsDir}`,
-    EMS_HA_REPMGR_CONF: pg2.repmgrConf,
-    EMS_HA_STATE_DIR: join(tmp, "state"),
-  };
+  baseEnv = opsEnv(tmp, unitsDir, PASSWORD, { EMS_HA_REPMGR_CONF: pg2.repmgrConf, EMS_HA_STATE_DIR: join(tmp, "state") });
   await cluster.waitRepmgrd(cluster.nodes);
 }, 300_000);
 
