@@ -112,6 +112,11 @@ export function fmtKb(kb: number): string {
   return `${kb} kB`;
 }
 
+/** A size in bytes, as fmtKb shows it (bytes below 1 kB). */
+export function fmtSize(bytes: number): string {
+  return bytes < 1024 ? `${bytes} B` : fmtKb(Math.round(bytes / 1024));
+}
+
 /** A full data filesystem as a reason, a filling one as a warning. */
 export function diskVerdict(disks: ReadonlyArray<DiskUsage>): { reasons: string[]; warnings: string[] } {
   const reasons: string[] = [];

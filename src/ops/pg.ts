@@ -477,6 +477,40 @@ export async function probeDbNode(target: ProbeTarget, opts: ProbeOptions): Prom
   return { ...base, replicas, ...slots, ...position, ...view, repmgrd, failoverValidation, promotionClaims };
 }
 
+/** What a backup records about the server it dumps (src/ops/backup.ts). */
+export interface DumpSource {
+  readonly serverVersion: string;
+  readonly inRecovery: boolean;
+  /** The primary's current WAL position, or the standby's last replayed one, when the dump began. */
+  readonly lsn: string;
+  /** Every database that accepts connections, but templates and repmgr's metadata. */
+  readonly databases: ReadonlyArray<{ readonly name: string; readonly bytes: number }>;
+}
+
+const DUMP_SOURCE_SQL = [
+  "select current_setting('server_version') as version, pg_is_in_recovery() as in_recovery,",
+  " (case when pg_is_in_recovery() then pg_last_wal_replay_lsn() else pg_current_wal_lsn() end)::text as lsn,",
+  " (select coalesce(json_agg(json_build_object('name', datname, 'bytes', pg_database_size(datname)) order by datname), '[]'::json)",
+  "  from pg_database where datallowconn and not datistemplate and datname <> 'repmgr') as dbs",
+].join("");
+
+/** The databases a backup of the node dumps, with the server's version and position; throws a masked error. */
+export async function dumpSourceOf(d: Deployment, node: Pick<DbNodeConfig, "address">, secrets: DbSecrets, t: PgTimeouts = {}): Promise<DumpSource> {
+  try {
+    const rows = await query<{ version: string; in_recovery: boolean; lsn: string | null; dbs: Array<{ name: string; bytes: number | string }> }>(
+      node.address,
+      d.database.port,
+      { user: d.database.user, password: secrets.dbPassword, database: "postgres" },
+      t,
+      DUMP_SOURCE_SQL,
+    );
+    const r = rows[0]!;
+    return { serverVersion: r.version, inRecovery: r.in_recovery, lsn: r.lsn ?? "", databases: r.dbs.map((x) => ({ name: x.name, bytes: Number(x.bytes) })) };
+  } catch (e) {
+    throw new Error(message(e, secrets));
+  }
+}
+
 /** Probes every DB node of the deployment in parallel, keyed by node name. */
 export async function probeDatabase(d: Deployment, opts: ProbeOptions): Promise<Map<string, DbProbe>> {
   const results = await Promise.all(

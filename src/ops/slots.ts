@@ -12,7 +12,7 @@
  * holds (`restart_lsn`) and whether the WAL it needs is still there (`wal_status`).
  */
 import type { Deployment } from "../config/schema";
-import { fmtKb } from "./disk";
+import { fmtSize } from "./disk";
 
 /** One row of the primary's pg_replication_slots. */
 export interface SlotRow {
@@ -66,7 +66,7 @@ export function slotVerdict(
     return name !== undefined && members.has(name) ? { ...r, node: name } : { ...r };
   });
   for (const s of slots) {
-    const held = s.retainedBytes === null ? "" : ` (it holds ${fmtKb(Math.round(s.retainedBytes / 1024))} of WAL)`;
+    const held = s.retainedBytes === null ? "" : ` (it holds ${fmtSize(s.retainedBytes)} of WAL)`;
     const where = `replication slot ${s.name}${s.node ? ` (${s.node})` : ""} on the primary ${primary}`;
     if (s.walStatus === "lost") {
       warnings.push(

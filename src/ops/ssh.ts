@@ -6,7 +6,8 @@
  * ssh agent at $SSH_AUTH_SOCK. Encrypted keys need the agent.
  */
 import { readFileSync } from "node:fs";
-import { Client, type ConnectConfig } from "ssh2";
+import type { Writable } from "node:stream";
+import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
 import type { SshSettings } from "../config/schema";
 import {
   decideHostKey,
@@ -75,6 +76,61 @@ function authConfig(host: SshHost, env: NodeJS.ProcessEnv): Pick<ConnectConfig, 
 
 /** Runs `command` on the host; resolves with its exit code and output (a non-zero exit does not reject). */
 export function sshExec(host: SshHost, command: string, opts: SshExecOptions = {}): Promise<SshResult> {
+  return runOnHost(host, command, opts, (stream, done) => {
+    let stdout = "";
+    let stderr = "";
+    stream.on("data", (d: Buffer) => {
+      if (stdout.length < MAX_OUTPUT) stdout += d.toString("utf8");
+    });
+    stream.stderr.on("data", (d: Buffer) => {
+      if (stderr.length < MAX_OUTPUT) stderr += d.toString("utf8");
+    });
+    stream.on("close", (code: number | null, signal?: string) => done({ code: code ?? null, signal: signal || undefined, stdout, stderr }));
+  });
+}
+
+export interface SshStreamOptions extends SshExecOptions {
+  /** Written to the command's standard input, which is then closed (a secret the command reads, never an argument). */
+  readonly stdin?: string;
+  /** Called with the number of bytes written so far, at most every `progressMs`. */
+  readonly onProgress?: (bytes: number) => void;
+  /** @default 10000 */
+  readonly progressMs?: number;
+}
+
+/**
+ * Runs `command` on the host with its standard output piped into `sink` (with back-pressure: a slow
+ * disk slows the transfer down instead of filling memory); `sink` is not ended. Resolves with the
+ * exit code, the bytes written and the standard error (bounded); `stdout` is empty.
+ */
+export function sshExecTo(host: SshHost, command: string, sink: Writable, opts: SshStreamOptions = {}): Promise<SshResult & { readonly bytes: number }> {
+  let bytes = 0;
+  return runOnHost(host, command, opts, (stream, done, fail) => {
+    let stderr = "";
+    let reported = 0;
+    const every = opts.progressMs ?? 10_000;
+    stream.on("data", (d: Buffer) => {
+      bytes += d.length;
+      const now = Date.now();
+      if (opts.onProgress && now - reported >= every) {
+        reported = now;
+        opts.onProgress(bytes);
+      }
+    });
+    stream.pipe(sink, { end: false });
+    sink.on("error", (e: Error) => fail(new SshError(`${host.name}: cannot write what the command prints: ${e.message}`)));
+    stream.stderr.on("data", (d: Buffer) => {
+      if (stderr.length < MAX_OUTPUT) stderr += d.toString("utf8");
+    });
+    stream.on("close", (code: number | null, signal?: string) => done({ code: code ?? null, signal: signal || undefined, stdout: "", stderr }));
+    stream.end(opts.stdin ?? "");
+  }).then((r) => ({ ...r, bytes }));
+}
+
+type ChannelHandler = (stream: ClientChannel, done: (r: SshResult) => void, fail: (e: Error) => void) => void;
+
+/** Connects (host key policy, authentication, bounds) and hands the command's channel to `handle`. */
+function runOnHost(host: SshHost, command: string, opts: SshExecOptions, handle: ChannelHandler): Promise<SshResult> {
   const env = opts.env ?? process.env;
   const policy = opts.hostKeyPolicy ?? hostKeyPolicyFromEnv(env);
   const { address } = host;
@@ -107,17 +163,11 @@ export function sshExec(host: SshHost, command: string, opts: SshExecOptions = {
     conn.on("ready", () => {
       conn.exec(command, (err, stream) => {
         if (err) return finish(new SshError(`${where}: cannot start the command: ${err.message}`));
-        let stdout = "";
-        let stderr = "";
-        stream.on("data", (d: Buffer) => {
-          if (stdout.length < MAX_OUTPUT) stdout += d.toString("utf8");
-        });
-        stream.stderr.on("data", (d: Buffer) => {
-          if (stderr.length < MAX_OUTPUT) stderr += d.toString("utf8");
-        });
-        stream.on("close", (code: number | null, signal?: string) => {
-          finish(undefined, { code: code ?? null, signal: signal || undefined, stdout, stderr });
-        });
+        handle(
+          stream,
+          (r) => finish(undefined, r),
+          (e) => finish(e),
+        );
       });
     });
     conn.on("error", (e: Error & { level?: string }) => {

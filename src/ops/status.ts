@@ -37,7 +37,7 @@ import {
   type RepmgrdState,
   type RepmgrNodeRow,
 } from "./pg";
-import { diskVerdict, fmtKb, probeDisks, type DiskUsage } from "./disk";
+import { diskVerdict, fmtKb, fmtSize, probeDisks, type DiskUsage } from "./disk";
 import { slotVerdict, type SlotStatus } from "./slots";
 import { findRewindMarkers, markersAsked, type FenceMarker, type KeptCopy, type RewindMarker } from "./rewind";
 import { probeSshOptions, sshExec } from "./ssh";
@@ -635,13 +635,7 @@ export function renderStatusTable(s: ClusterStatus): string {
     out.push(
       ...table(
         ["SLOT", "NODE", "ACTIVE", "HOLDS", "WAL"],
-        s.slots.map((x) => [
-          x.name,
-          x.node ?? "-",
-          x.active ? "yes" : "no",
-          x.retainedBytes === null ? "-" : fmtKb(Math.round(x.retainedBytes / 1024)),
-          x.walStatus ?? "-",
-        ]),
+        s.slots.map((x) => [x.name, x.node ?? "-", x.active ? "yes" : "no", x.retainedBytes === null ? "-" : fmtSize(x.retainedBytes), x.walStatus ?? "-"]),
       ).map((l) => `  ${l}`),
     );
   }

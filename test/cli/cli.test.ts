@@ -60,6 +60,7 @@ describe("every command rejects what it does not declare", () => {
     init: ["--out", "never-written.ts"],
     switchover: ["--config", EXAMPLE, "--to", "pg-2"],
     "ack-rewind": ["pg-2", "--config", EXAMPLE],
+    backup: ["--config", EXAMPLE, "--out", "never-written"],
     // PLAN is a positional: with one given, "stray" is a second word; --out would be written by a run
     "plan-review": ["plan.json", "--config", EXAMPLE, "--out", "never-written"],
   };
@@ -70,6 +71,7 @@ describe("every command rejects what it does not declare", () => {
       [
         "ack-rewind",
         "appliance",
+        "backup",
         "check",
         "checklist",
         "failover",

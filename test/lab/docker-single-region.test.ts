@@ -6,12 +6,13 @@
  * The provider engine's `host` and `ssh_opts` (the same deployment synthesized with
  * `engine: "provider"` and the lab's known_hosts) reach each DB host's Docker engine as the docker
  * provider would, first try. Then `ems-ha status` is healthy, a failover drill with a writer loses no acknowledged row and
- * rejoins the old primary, and a re-apply changes nothing (no container replaced, no volume
- * touched).
+ * rejoins the old primary, `ems-ha backup` dumps the primary from inside its container, and a
+ * re-apply changes nothing (no container replaced, no volume touched).
  *
  * Needs root, systemd-nspawn, debootstrap, iproute2, openssh-client and terraform. On a machine
  * without them it FAILS naming what is missing; it is never skipped.
  */
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -216,6 +217,33 @@ describe("single-region (Docker, ssh engine) on lab hosts", () => {
     });
     expect(cli.status, cli.stderr).toBe(0);
     expect(cli.stdout + cli.stderr).not.toContain(secrets.db_password);
+  }, 180_000);
+
+  it("ems-ha backup dumps the primary from inside its container (the real Docker engine) into archives pg_restore reads", async () => {
+    const secrets = labSecrets(state!);
+    const out = mkdtempSync(join(tmpdir(), "ems-ha-docker-backup-"));
+    try {
+      const cli = await spawnAsync(
+        process.execPath,
+        [join(REPO_ROOT, "bin/ems-ha.js"), "backup", "--config", join(state!.stateDir, "deployment.json"), "--out", out, "--json"],
+        { env: labCliEnv(secrets), timeoutMs: 120_000 },
+      );
+      expect(cli.status, cli.stderr).toBe(0);
+      expect(cli.stdout + cli.stderr).not.toContain(secrets.db_password);
+      const m = JSON.parse(cli.stdout) as { dir: string; node: string; role: string; files: Array<{ file: string; database?: string }> };
+      expect([m.node, m.role]).toEqual(["pg-1", "primary"]);
+      expect(m.files[0]!.file).toBe("globals.sql");
+      expect(m.files.map((f) => f.database)).toContain("postgres");
+      expect(m.files.map((f) => f.database)).not.toContain("repmgr");
+      expect(readFileSync(join(m.dir, "globals.sql"), "utf8")).toMatch(/CREATE ROLE/);
+      for (const f of m.files.filter((x) => x.database !== undefined)) {
+        const list = spawnSync("/usr/lib/postgresql/15/bin/pg_restore", ["--list", join(m.dir, f.file)], { encoding: "utf8", timeout: 30_000 });
+        expect(list.status, `${f.file}: ${list.stderr}`).toBe(0);
+        expect(list.stdout).toMatch(/Archive created at/);
+      }
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   }, 180_000);
 
   it("re-applies with no changes: no container replaced, no volume touched", async () => {

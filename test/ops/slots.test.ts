@@ -76,7 +76,7 @@ describe("replication slots on the primary", () => {
     };
     const text = renderStatusTable(s);
     expect(text).toMatch(/Replication slots on the primary pg-1:/);
-    expect(text).toMatch(/repmgr_slot_2\s+pg-2\s+yes\s+0 kB\s+reserved/);
+    expect(text).toMatch(/repmgr_slot_2\s+pg-2\s+yes\s+0 B\s+reserved/);
     expect(text).toMatch(/repmgr_slot_7\s+-\s+no\s+3\.0 GB\s+extended/);
     expect(renderStatusTable({ ...s, slots: [] })).not.toMatch(/Replication slots/);
   });

@@ -7,13 +7,15 @@
  * that neither file carries the other's SSH and CLI calls under CI load.
  */
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectedServices } from "../../src/render/ems-services";
+import { archiveName } from "../../src/ops/backup";
 import type { ClusterStatus } from "../../src/ops/status";
-import { LoopbackCluster, loopbackPlan, requireTools, type PgNode } from "./lib/loopback-cluster";
+import { LoopbackCluster, loopbackPlan, PG_BIN, requireTools, type PgNode } from "./lib/loopback-cluster";
 import { startSshd, type LoopbackSshd } from "./lib/loopback-sshd";
 import { opsEnv } from "./lib/ops-fixture";
 import { runCliCaptured, type CliRun } from "../helpers/cli";
@@ -242,7 +244,121 @@ describe("ems-ha status: kept WAL, replication slots, a standalone server (real 
     expect(table.code).toBe(0);
     expect(table.out).toMatch(/One standalone server \(standalone-db\): no standby, no failover; EMS reaches the database only while pg-1 answers/);
   }, 120_000);
+});
 
+describe("ems-ha backup (real loopback cluster, pg_dump over the real sshd)", () => {
+  const out = () => join(tmp, "backups");
+  const oddDb = () => `it's "odd" $(touch ${join(tmp, "pwned")})`;
+  const sums = (dir: string) =>
+    readFileSync(join(dir, "SHA256SUMS"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => l.split(/\s+/));
+  async function replayed(lsn: string, what: string): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    while (cluster!.psql(pg2, `select pg_last_wal_replay_lsn() >= '${lsn}'::pg_lsn`) !== "t") {
+      if (Date.now() > deadline) throw new Error(`pg-2 did not replay ${what} in 30 s`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  it("dumps every EMS database of the primary with a manifest and checksums; the documented restore brings a dropped table back on the primary and its standby", async () => {
+    cluster!.psql(pg1, "create database fcm");
+    // a database whose name a shell would take apart
+    cluster!.psql(pg1, `create database "${oddDb().split('"').join('""')}"`);
+    cluster!.psql(pg1, "create table endpoints (id int primary key, name text)", "fcm");
+    cluster!.psql(pg1, "insert into endpoints select g, 'host ' || g || ' ''q''' from generate_series(1, 500) g", "fcm");
+    await replayed(cluster!.psql(pg1, "select pg_current_wal_lsn()"), "the test data");
+    const r = await cli(["backup", "--config", configPath, "--out", out(), "--json"]);
+    expect(r.err).toMatch(/backup of keeps-test from pg-1 \(primary, PostgreSQL 15\.\d+/);
+    expect(r.code).toBe(0);
+    const m = JSON.parse(r.out) as {
+      dir: string;
+      node: string;
+      role: string;
+      files: Array<{ file: string; database?: string; bytes: number; sha256: string }>;
+    };
+    expect([m.node, m.role]).toEqual(["pg-1", "primary"]);
+    // fcm and postgres, never repmgr's metadata or a template
+    expect(m.files.map((f) => [f.file, f.database])).toEqual([
+      ["globals.sql", undefined],
+      ["fcm.dump", "fcm"],
+      [archiveName(oddDb()), oddDb()],
+      ["postgres.dump", "postgres"],
+    ]);
+    expect(existsSync(join(tmp, "pwned"))).toBe(false);
+    expect(m.dir).toMatch(/\/keeps-test-\d{8}T\d{6}Z$/);
+    expect(readdirSync(out())).toEqual([basename(m.dir)]);
+    expect(statSync(out()).mode & 0o777).toBe(0o700);
+    expect(statSync(m.dir).mode & 0o777).toBe(0o700);
+    for (const f of readdirSync(m.dir)) expect(statSync(join(m.dir, f)).mode & 0o777, f).toBe(0o600);
+    // SHA256SUMS as sha256sum -c reads it, and the same sums in the manifest
+    const check = spawnSync("sha256sum", ["-c", "SHA256SUMS"], { cwd: m.dir, encoding: "utf8" });
+    expect(check.status, check.stdout + check.stderr).toBe(0);
+    expect(sums(m.dir)).toEqual(m.files.map((f) => [f.sha256, f.file]));
+    // the globals carry the roles but no password hash, and no file carries the password
+    const globals = readFileSync(join(m.dir, "globals.sql"), "utf8");
+    expect(globals).toMatch(/CREATE ROLE repmgr/);
+    expect(globals).not.toMatch(/SCRAM-SHA-256|md5[0-9a-f]{32}/);
+    for (const f of readdirSync(m.dir)) expect(readFileSync(join(m.dir, f)).includes(PASSWORD), f).toBe(false);
+
+    // a mistake that replication copies everywhere
+    cluster!.psql(pg1, "drop table endpoints", "fcm");
+    // the restore of docs/operations.md ("Restoring a database"), with the test's address, port and password
+    const restore = spawnSync(
+      `${PG_BIN}/pg_restore`,
+      ["-h", pg1.address, "-p", String(cluster!.port), "-U", "postgres", "--clean", "--if-exists", "--create", "-d", "postgres", join(m.dir, "fcm.dump")],
+      { encoding: "utf8", env: { ...process.env, PGPASSWORD: PASSWORD }, timeout: 60_000 },
+    );
+    expect(restore.status, restore.stderr).toBe(0);
+    expect(cluster!.psql(pg1, "select count(*) || ' ' || max(name) from endpoints", "fcm")).toBe("500 host 99 'q'");
+    await replayed(cluster!.psql(pg1, "select pg_current_wal_lsn()"), "the restore");
+    expect(cluster!.psql(pg2, "select count(*) from endpoints", "fcm")).toBe("500");
+  }, 180_000);
+
+  it("dumps a standby when named (--node), and refuses a witness or an unknown node with exit 2", async () => {
+    const r = await cli(["backup", "--config", configPath, "--out", out(), "--node", "pg-2"]);
+    expect(r.err).toMatch(/pg-2: dumping database "fcm"/);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^backup complete: .*keeps-test-\d{8}T\d{6}Z \(4 file\(s\), .*, from pg-2, standby\)/);
+    const dir = /backup complete: (\S+)/.exec(r.out)![1]!;
+    expect((JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { role: string }).role).toBe("standby");
+    const witness = await cli(["backup", "--config", configPath, "--out", out(), "--node", "pgw-1"]);
+    expect(witness.code).toBe(2);
+    expect(witness.err).toMatch(/--node: a witness holds no EMS data \(got "pgw-1"\)\. Fix: name a data node: pg-1, pg-2/);
+    const unknown = await cli(["backup", "--config", configPath, "--out", out(), "--node", "pg-9"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toMatch(/no DB node has this name/);
+    const noOut = await cli(["backup", "--config", configPath]);
+    expect(noOut.code).toBe(2);
+    expect(noOut.err).toMatch(/--out/);
+  }, 120_000);
+
+  it("a dump that fails (the host's SSH does not answer) leaves nothing behind; a wrong password stops it before anything is written", async () => {
+    const before = readdirSync(out()).sort();
+    const base = JSON.parse(readFileSync(configPath, "utf8")) as { database: { nodes: Array<{ ssh: { port: number } }> } };
+    const file = join(tmp, "no-ssh.json");
+    const closed = await loopbackPlan(1);
+    writeFileSync(
+      file,
+      JSON.stringify({ ...base, database: { ...base.database, nodes: base.database.nodes.map((n) => ({ ...n, ssh: { ...n.ssh, port: closed.sshPort } })) } }),
+    );
+    const r = await cli(["backup", "--config", file, "--out", out()]);
+    expect(r.err).toMatch(/backup failed, nothing kept: .*pg-1/);
+    expect(r.code).toBe(1);
+    expect(readdirSync(out()).sort()).toEqual(before);
+    const wrong = `Wrong-${randomBytes(4).toString("hex")}`;
+    const denied = await cli(["backup", "--config", configPath, "--out", out()], { EMS_HA_DB_PASSWORD: wrong });
+    expect(denied.err).toMatch(
+      /backup not taken: no data node answers as a writable primary \(pg-1: .*password authentication failed.*; pg-2: .*password authentication failed.*\)/,
+    );
+    expect(denied.code).toBe(1);
+    expect(readdirSync(out()).sort()).toEqual(before);
+    expect(denied.out + denied.err).not.toContain(wrong);
+  }, 120_000);
+});
+
+describe("output", () => {
   it("no command printed the DB password", () => {
     expect(allOutput.join("\n")).not.toContain(PASSWORD);
   });

@@ -17,6 +17,7 @@ import { switchoverCommand } from "./switchover";
 import { pauseCommand } from "./pause";
 import { resumeCommand } from "./resume";
 import { rollingRestartCommand } from "./rolling-restart";
+import { backupCommand } from "./backup";
 
 export const COMMANDS: Command[] = [
   initCommand,
@@ -37,4 +38,5 @@ export const COMMANDS: Command[] = [
   pauseCommand,
   resumeCommand,
   rollingRestartCommand,
+  backupCommand,
 ];

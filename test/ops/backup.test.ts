@@ -1,0 +1,137 @@
+/**
+ * The pure parts of `ems-ha backup` (src/ops/backup.ts): which node, the directory's time, archive
+ * names, and the dump command's quoting, run through a real bash with stand-in `docker` and
+ * `pg_dump` programs that print what they were given. The dumps themselves run against real
+ * PostgreSQL in test/ops/status-keeps.test.ts (native) and test/lab/docker-single-region.test.ts
+ * (a real Docker engine).
+ */
+import { spawnSync } from "node:child_process";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ConfigError } from "../../src/config/errors";
+import { parseDeployment } from "../../src/config/parse";
+import { archiveName, backupNode, backupStamp, dumpCommand, NATIVE_BIN_GLOB } from "../../src/ops/backup";
+
+const input = (topology: string) => ({
+  topology,
+  name: "bk",
+  emsNodes: [
+    { name: "ems-1", address: "10.0.0.5" },
+    { name: "ems-2", address: "10.0.0.6" },
+  ],
+  database: {
+    user: "ems_admin",
+    port: 5433,
+    nodes: [
+      { name: "pg-1", address: "10.0.0.1", role: "data" },
+      { name: "pg-2", address: "10.0.0.2", role: "data" },
+      { name: "pgw-1", address: "10.0.0.3", role: "witness" },
+    ],
+  },
+  installer: { version: "7.4.4.2034", source: { kind: "file", path: "/x.bin", sha256: "1".repeat(64) } },
+  ems: { fqdn: "ems.bk.internal", vip: "192.0.2.51" },
+});
+const native = parseDeployment(input("native-single-region"));
+
+const dir = mkdtempSync(join(tmpdir(), "ems-ha-backup-unit-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("backup node and names", () => {
+  it("takes a data node; a witness or an unknown name is bad input naming --node and the data nodes", () => {
+    expect(backupNode(native, "pg-2").name).toBe("pg-2");
+    for (const [name, why] of [
+      ["pgw-1", "a witness holds no EMS data"],
+      ["pg-9", "no DB node has this name"],
+    ] as const) {
+      let err: unknown;
+      try {
+        backupNode(native, name);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).message).toContain(`--node: ${why} (got "${name}"). Fix: name a data node: pg-1, pg-2`);
+    }
+  });
+
+  it("names the directory by the UTC second, and an archive by its database unless the name is not a plain word", () => {
+    expect(backupStamp(new Date("2026-11-28T09:05:07.123Z"))).toBe("20261128T090507Z");
+    expect(archiveName("fcm")).toBe("fcm.dump");
+    expect(archiveName("fcm_2.old")).toBe("fcm_2.old.dump");
+    // globals.sql is taken, and names with a slash, a dot first, spaces or quotes become a hash
+    for (const odd of ["globals", "../x", ".hidden", "a b", `it's`, "x".repeat(64)]) expect(archiveName(odd)).toMatch(/^db-[0-9a-f]{16}\.dump$/);
+    expect(archiveName("a b")).not.toBe(archiveName("a  b"));
+  });
+});
+
+describe("the dump command", () => {
+  // stand-ins: `docker exec -i NAME CMD...` runs CMD here; pg_dump and pg_dumpall print their arguments and the password
+  const bin = join(dir, "bin");
+  spawnSync("mkdir", ["-p", bin]);
+  writeFileSync(join(bin, "docker"), '#!/bin/bash\n[ "$1 $2" = "exec -i" ] || exit 97\necho "container=$3" >&2\nshift 3\nexec "$@"\n');
+  const show = '#!/bin/bash\nprintf "%s\\n" "$(basename "$0")" "$@" "PGPASSWORD=${PGPASSWORD-unset}" "PGCONNECT_TIMEOUT=$PGCONNECT_TIMEOUT"\n';
+  writeFileSync(join(bin, "pg_dump"), show);
+  writeFileSync(join(bin, "pg_dumpall"), show);
+  for (const f of ["docker", "pg_dump", "pg_dumpall"]) chmodSync(join(bin, f), 0o755);
+  const run = (command: string, stdin: string, env: NodeJS.ProcessEnv = {}) =>
+    spawnSync("bash", ["-c", command], { input: stdin, encoding: "utf8", env: { PATH: `${bin}:/usr/bin:/bin`, ...env } });
+
+  const hostile = `fcm'; touch ${join(dir, "pwned")}; echo "$(id)" \`id\``;
+  const docker = parseDeployment(input("single-region"));
+
+  it("Docker: runs in the node's container, on 127.0.0.1 and the container's port, every value arriving as one word", () => {
+    const r = run(dumpCommand(docker, docker.database.nodes[0]!, hostile), "pa ss'$(id)\n", { POSTGRESQL_PORT_NUMBER: "6432" });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain("container=pg-1");
+    expect(r.stdout.split("\n")).toEqual([
+      "pg_dump",
+      "--format=custom",
+      "--no-password",
+      "-d",
+      hostile,
+      "-h",
+      "127.0.0.1",
+      "-p",
+      "6432",
+      "-U",
+      "ems_admin",
+      "PGPASSWORD=pa ss'$(id)",
+      "PGCONNECT_TIMEOUT=10",
+      "",
+    ]);
+    expect(spawnSync("test", ["-e", join(dir, "pwned")]).status).toBe(1);
+  });
+
+  it("Docker without the image's port variable: database.port", () => {
+    const r = run(dumpCommand(docker, docker.database.nodes[0]!, "fcm"), "pw\n");
+    expect(r.stdout).toMatch(/\n-p\n5433\n/);
+  });
+
+  it("the globals: pg_dumpall without password hashes; an empty password line leaves PGPASSWORD unset (libpq's ~/.pgpass applies)", () => {
+    const r = run(dumpCommand(docker, docker.database.nodes[1]!, undefined), "\n");
+    expect(r.stdout.split("\n").slice(0, 6)).toEqual(["pg_dumpall", "--globals-only", "--no-role-passwords", "-l", "postgres", "-h"]);
+    expect(r.stdout).toContain("PGPASSWORD=unset");
+  });
+
+  it("native: the newest PostgreSQL's pg_dump, on the node's own address and database.port, the password from standard input only", () => {
+    // this machine's /usr/lib/postgresql would run a real pg_dump against 10.0.0.2: the same layout under the test's directory
+    // instead, with versions 9, 10 and 15 (a numeric order, not the text order that would pick 9)
+    for (const v of ["9", "10", "15"]) {
+      spawnSync("mkdir", ["-p", join(dir, "pg", v, "bin")]);
+      writeFileSync(join(dir, "pg", v, "bin", "pg_dump"), v === "15" ? show : `#!/bin/bash\necho "pg_dump ${v}"\n`);
+      chmodSync(join(dir, "pg", v, "bin", "pg_dump"), 0o755);
+    }
+    const cmd = dumpCommand(native, native.database.nodes[1]!, hostile);
+    expect(cmd).toContain(NATIVE_BIN_GLOB);
+    expect(cmd).not.toContain("pa ss");
+    const r = run(cmd.split(NATIVE_BIN_GLOB).join(join(dir, "pg", "*", "bin")), "pa ss\n");
+    expect(r.status, r.stderr).toBe(0);
+    const args = r.stdout.split("\n");
+    expect(args[0]).toBe("pg_dump");
+    expect(args.slice(1, 11)).toEqual(["--format=custom", "--no-password", "-d", hostile, "-h", "10.0.0.2", "-p", "5433", "-U", "ems_admin"]);
+    expect(args).toContain("PGPASSWORD=pa ss");
+    expect(spawnSync("test", ["-e", join(dir, "pwned")]).status).toBe(1);
+  });
+});
