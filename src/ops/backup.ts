@@ -20,7 +20,8 @@
  * renamed when every file is complete and checked, and removed if anything failed.
  */
 import { createHash } from "node:crypto";
-import { chmodSync, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { Writable } from "node:stream";
 import { join, resolve } from "node:path";
 import { ConfigError } from "../config/errors";
 import type { DbNodeConfig, Deployment } from "../config/schema";
@@ -139,10 +140,17 @@ export function archiveName(database: string): string {
   return `db-${createHash("sha256").update(database).digest("hex").slice(0, 16)}.dump`;
 }
 
-function sha256Of(path: string): string {
-  return createHash("sha256").update(readFileSync(path)).digest("hex");
+interface Received {
+  readonly code: number | null;
+  readonly signal?: string;
+  readonly stderr: string;
+  readonly bytes: number;
+  readonly sha256: string;
+  /** The first bytes (for the archive's magic). */
+  readonly head: string;
 }
 
+/** The command's output into a new 0600 file, hashed on the way (nothing is read back or held in memory). */
 async function streamToFile(
   host: SshHost,
   command: string,
@@ -151,14 +159,32 @@ async function streamToFile(
   timeoutMs: number,
   onBytes: (n: number) => void,
   env: NodeJS.ProcessEnv,
-) {
-  const out = createWriteStream(path, { mode: 0o600 });
+): Promise<Received> {
+  const file = createWriteStream(path, { mode: 0o600 });
+  const closed = new Promise<Error | undefined>((res) => {
+    file.on("close", () => res(undefined));
+    file.on("error", (e) => res(e));
+  });
+  const hash = createHash("sha256");
+  let head = "";
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      if (head.length < CUSTOM_ARCHIVE_MAGIC.length) head += chunk.subarray(0, CUSTOM_ARCHIVE_MAGIC.length).toString("latin1");
+      file.write(chunk, (e) => cb(e ?? null));
+    },
+  });
+  let r: Awaited<ReturnType<typeof sshExecTo>> | undefined;
   try {
-    const r = await sshExecTo(host, command, out, { env, stdin, timeoutMs, connectTimeoutMs: 10_000, onProgress: onBytes });
-    return r;
+    r = await sshExecTo(host, command, sink, { env, stdin, timeoutMs, connectTimeoutMs: 10_000, onProgress: onBytes });
   } finally {
-    await new Promise<void>((res) => out.end(() => res()));
+    // what the sink accepted is written before the file is closed
+    await new Promise<void>((res) => sink.end(() => res()));
+    file.end();
   }
+  const err = await closed;
+  if (err) throw new Error(`cannot write ${path}: ${err.message}`);
+  return { code: r.code, signal: r.signal, stderr: r.stderr, bytes: r.bytes, sha256: hash.digest("hex"), head: head.slice(0, CUSTOM_ARCHIVE_MAGIC.length) };
 }
 
 function pickNode(d: Deployment, probes: ReadonlyMap<string, { reachable: boolean; inRecovery?: boolean; error?: string }>): DbNodeConfig | string {
@@ -239,10 +265,10 @@ export async function backup(d: Deployment, opts: BackupOptions): Promise<Backup
         const why = maskSecrets(r.stderr.trim(), secrets) || (r.signal ? `ended by signal ${r.signal}` : `exit code ${r.code}`);
         throw new Error(`${node.name}: dumping ${what} failed: ${why}`);
       }
-      if (step.database !== undefined && readFileSync(path).subarray(0, CUSTOM_ARCHIVE_MAGIC.length).toString("latin1") !== CUSTOM_ARCHIVE_MAGIC) {
+      if (step.database !== undefined && r.head !== CUSTOM_ARCHIVE_MAGIC) {
         throw new Error(`${node.name}: the archive of ${what} does not begin like a pg_dump custom archive (${r.bytes} bytes received)`);
       }
-      files.push({ file: step.file, database: step.database, bytes: r.bytes, sha256: sha256Of(path) });
+      files.push({ file: step.file, database: step.database, bytes: r.bytes, sha256: r.sha256 });
     }
   } catch (e) {
     rmSync(partial, { recursive: true, force: true });

@@ -334,7 +334,7 @@ describe("ems-ha backup (real loopback cluster, pg_dump over the real sshd)", ()
     expect(noOut.err).toMatch(/--out/);
   }, 120_000);
 
-  it("a dump that fails (the host's SSH does not answer) leaves nothing behind; a wrong password stops it before anything is written", async () => {
+  it("a backup that fails (the host's SSH does not answer; pg_dump fails on the last database) leaves nothing behind; a wrong password stops it before anything is written", async () => {
     const before = readdirSync(out()).sort();
     const base = JSON.parse(readFileSync(configPath, "utf8")) as { database: { nodes: Array<{ ssh: { port: number } }> } };
     const file = join(tmp, "no-ssh.json");
@@ -347,6 +347,23 @@ describe("ems-ha backup (real loopback cluster, pg_dump over the real sshd)", ()
     expect(r.err).toMatch(/backup failed, nothing kept: .*pg-1/);
     expect(r.code).toBe(1);
     expect(readdirSync(out()).sort()).toEqual(before);
+    // pg_dump itself fails on the last database, after the others were written: its session there
+    // runs as a role that may not read the table
+    cluster!.psql(pg1, "create database zz_denied");
+    cluster!.psql(pg1, "create table secret (x int)", "zz_denied");
+    cluster!.psql(pg1, "create role bk_low nologin; alter role postgres in database zz_denied set role = 'bk_low'");
+    try {
+      const denied = await cli(["backup", "--config", configPath, "--out", out()]);
+      expect(denied.err).toMatch(/dumping database "postgres"/);
+      expect(denied.err).toMatch(
+        /backup failed, nothing kept: pg-1: dumping database "zz_denied" failed: pg_dump: error: .*permission denied for table secret/,
+      );
+      expect(denied.code).toBe(1);
+      expect(readdirSync(out()).sort()).toEqual(before);
+    } finally {
+      cluster!.psql(pg1, "drop database zz_denied");
+      cluster!.psql(pg1, "drop role bk_low");
+    }
     const wrong = `Wrong-${randomBytes(4).toString("hex")}`;
     const denied = await cli(["backup", "--config", configPath, "--out", out()], { EMS_HA_DB_PASSWORD: wrong });
     expect(denied.err).toMatch(
