@@ -16,6 +16,11 @@ export const CONFIG_FLAG = {
   description: `the deployment (.ts, .js or .json); else $${CONFIG_ENV}, else ./${DEFAULT_CONFIG_FILES.join(", ./")} (first found)`,
 } as const satisfies FlagSpec;
 
+/** The --verify-timeout flag of the commands that wait for the cluster after acting on it (1 s to 1 h). */
+export function verifyTimeoutFlag(seconds: number, description: string) {
+  return { type: "number", default: seconds, placeholder: "SECONDS", description, min: 1, max: 3600 } as const satisfies FlagSpec;
+}
+
 /** Where a deployment file came from, in words. */
 export function deploymentSource(explicit: string | undefined, io: Pick<CliIo, "cwd" | "env">, path: string): string {
   if (explicit) return "from --config";

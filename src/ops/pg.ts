@@ -53,13 +53,23 @@ export interface PgTimeouts {
   readonly statementMs?: number;
 }
 
-interface Login {
+export interface Login {
   readonly user: string;
   readonly password?: string;
   readonly database: string;
 }
 
 async function query<T>(host: string, port: number, login: Login, t: PgTimeouts, sql: string): Promise<T[]> {
+  const all = await queryEach<T>(host, port, login, t, [sql]);
+  return all[0]!;
+}
+
+/**
+ * Each statement sent on its own, in order, on one connection: a setting one of them makes (such as
+ * `set local log_statement`) is in force when the server receives the next, which it would not be
+ * within one multi-statement string (logged as a whole on arrival).
+ */
+async function queryEach<T>(host: string, port: number, login: Login, t: PgTimeouts, statements: ReadonlyArray<string>): Promise<T[][]> {
   const statementMs = t.statementMs ?? 5000;
   const client = new Client({
     host,
@@ -76,8 +86,9 @@ async function query<T>(host: string, port: number, login: Login, t: PgTimeouts,
   client.on("error", () => undefined);
   try {
     await client.connect();
-    const r = await client.query(sql);
-    return r.rows as T[];
+    const out: T[][] = [];
+    for (const sql of statements) out.push((await client.query(sql)).rows as T[]);
+    return out;
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -475,6 +486,46 @@ export async function probeDbNode(target: ProbeTarget, opts: ProbeOptions): Prom
   const failoverValidation = opts.repmgr === false ? undefined : await failoverValidationOf(target, roleLogins[0]!, opts);
   const promotionClaims = opts.repmgr === false ? undefined : await promotionClaimsOf(target, opts);
   return { ...base, replicas, ...slots, ...position, ...view, repmgrd, failoverValidation, promotionClaims };
+}
+
+/**
+ * Runs `statements` in one transaction on a node as the first login that connects; returns the
+ * login used. Throws the last error, masked.
+ */
+export async function execAs(
+  address: string,
+  port: number,
+  loginsToTry: ReadonlyArray<Login>,
+  statements: ReadonlyArray<string>,
+  secrets: DbSecrets,
+  t: PgTimeouts = {},
+): Promise<Login> {
+  let last: unknown = new Error("no login to try");
+  for (const login of loginsToTry) {
+    try {
+      await queryEach(address, port, login, t, ["begin", ...statements, "commit"]);
+      return login;
+    } catch (e) {
+      last = e;
+    }
+  }
+  throw new Error(message(last, secrets));
+}
+
+/** The rows of one query as the first login that connects; throws the last error, masked. */
+export async function queryAs<T>(
+  address: string,
+  port: number,
+  loginsToTry: ReadonlyArray<Login>,
+  sql: string,
+  secrets: DbSecrets,
+  t: PgTimeouts = {},
+): Promise<T[]> {
+  try {
+    return await queryFirst<T>(address, port, loginsToTry, t, sql);
+  } catch (e) {
+    throw new Error(message(e, secrets));
+  }
 }
 
 /** What a backup records about the server it dumps (src/ops/backup.ts). */

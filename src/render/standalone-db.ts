@@ -144,13 +144,16 @@ export function renderStandaloneDbScript(d: Deployment, s: Managed): string {
     'if [ "$restart" = yes ]; then svc restart; log "PostgreSQL restarted"; elif ! svc status >/dev/null 2>&1; then svc start; elif [ "$reload" = yes ]; then svc reload; fi',
     sh`for i in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p ${port} && break; [ "$i" = 30 ] && fail "PostgreSQL does not answer on port ${port}"; sleep 2; done`,
     sh`[ -s ${STANDALONE_PASSWORD_FILE} ] || fail "the DB password file is missing"`,
-    "# The password reaches psql in its environment (\\getenv), never on a command line or in a file postgres can read.",
+    "# The password reaches psql in its environment (\\getenv), never on a command line or in a file postgres can read;",
+    "# the session logs no statement (an audit log_statement would otherwise record the ALTER ROLE with it).",
     sh`EMS_HA_PW="$(cat ${STANDALONE_PASSWORD_FILE})" runuser -u postgres -- psql -p ${port} -v ON_ERROR_STOP=1 -q <<'EMS_HA_SQL'
 \\getenv pw EMS_HA_PW
 SELECT NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${sqlLiteral(user)}) AS missing \\gset
 \\if :missing
 CREATE ROLE ${sqlIdent(user)} WITH LOGIN SUPERUSER;
 \\endif
+SET log_statement = 'none';
+SET log_min_error_statement = 'panic';
 ALTER ROLE ${sqlIdent(user)} WITH PASSWORD :'pw';
 EMS_HA_SQL`,
     sh`log "password of ${user} set from the sensitive variable"`,

@@ -567,7 +567,7 @@ export class PlanReviewer {
         causes: secrets.map((l, i) => ({ attribute: pathText(l.path), field: names[i]!, sensitive: true })),
         detail: "a sensitive value differs from the one applied last; its value is not shown",
         advice:
-          "rotate a secret everywhere it is used in the same change (EMS nodes read the DB password too), and keep the old value until every node is replaced",
+          'rotate a secret everywhere it is used in the same change (EMS nodes read the DB password too), and keep the old value until every node is replaced; with Docker DB nodes the image keeps an existing cluster\'s passwords, so run `ems-ha pause` and `ems-ha set-passwords` before this apply (docs/operations.md, "Rotating the passwords")',
       },
     ];
   }

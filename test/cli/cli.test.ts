@@ -85,6 +85,7 @@ describe("every command rejects what it does not declare", () => {
         "resume",
         "rolling-restart",
         "scenarios",
+        "set-passwords",
         "status",
         "switchover",
         "wait-primary",

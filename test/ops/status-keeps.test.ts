@@ -14,6 +14,7 @@ import { basename, join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectedServices } from "../../src/render/ems-services";
 import { archiveName } from "../../src/ops/backup";
+import { scramVerifier } from "../../src/ops/passwords";
 import type { ClusterStatus } from "../../src/ops/status";
 import { LoopbackCluster, loopbackPlan, PG_BIN, requireTools, type PgNode } from "./lib/loopback-cluster";
 import { startSshd, type LoopbackSshd } from "./lib/loopback-sshd";
@@ -28,6 +29,7 @@ let cluster: LoopbackCluster | undefined;
 let sshd: LoopbackSshd | undefined;
 let pg1: PgNode;
 let pg2: PgNode;
+let pgw: PgNode;
 let configPath = "";
 let baseEnv: NodeJS.ProcessEnv = {};
 const allOutput: string[] = [];
@@ -61,7 +63,7 @@ beforeAll(async () => {
   cluster = new LoopbackCluster(join(tmp, "pg"), plan.pgPort, PASSWORD);
   pg1 = await cluster.addPrimary("pg-1", 1, addr[0]!);
   pg2 = await cluster.addStandby("pg-2", 2, addr[1]!, pg1);
-  await cluster.addWitness("pgw-1", 3, addr[2]!, pg1);
+  pgw = await cluster.addWitness("pgw-1", 3, addr[2]!, pg1);
   for (const n of cluster.nodes) cluster.startRepmgrd(n);
   sshd = await startSshd(join(tmp, "ssh"), addr, plan.sshPort);
   const unitsDir = join(tmp, "units");
@@ -293,7 +295,7 @@ describe("ems-ha backup (real loopback cluster, pg_dump over the real sshd)", ()
     expect(statSync(m.dir).mode & 0o777).toBe(0o700);
     for (const f of readdirSync(m.dir)) expect(statSync(join(m.dir, f)).mode & 0o777, f).toBe(0o600);
     // SHA256SUMS as sha256sum -c reads it, and the same sums in the manifest
-    const check = spawnSync("sha256sum", ["-c", "SHA256SUMS"], { cwd: m.dir, encoding: "utf8" });
+    const check = spawnSync("sha256sum", ["-c", "SHA256SUMS"], { cwd: m.dir, encoding: "utf8", timeout: 10_000 });
     expect(check.status, check.stdout + check.stderr).toBe(0);
     expect(sums(m.dir)).toEqual(m.files.map((f) => [f.sha256, f.file]));
     // the globals carry the roles but no password hash, and no file carries the password
@@ -308,7 +310,7 @@ describe("ems-ha backup (real loopback cluster, pg_dump over the real sshd)", ()
     const restore = spawnSync(
       `${PG_BIN}/pg_restore`,
       ["-h", pg1.address, "-p", String(cluster!.port), "-U", "postgres", "--clean", "--if-exists", "--create", "-d", "postgres", join(m.dir, "fcm.dump")],
-      { encoding: "utf8", env: { ...process.env, PGPASSWORD: PASSWORD }, timeout: 60_000 },
+      { encoding: "utf8", env: { ...process.env, PGPASSWORD: PASSWORD }, timeout: 30_000 },
     );
     expect(restore.status, restore.stderr).toBe(0);
     expect(cluster!.psql(pg1, "select count(*) || ' ' || max(name) from endpoints", "fcm")).toBe("500 host 99 'q'");
@@ -373,6 +375,81 @@ describe("ems-ha backup (real loopback cluster, pg_dump over the real sshd)", ()
     expect(readdirSync(out()).sort()).toEqual(before);
     expect(denied.out + denied.err).not.toContain(wrong);
   }, 120_000);
+});
+
+describe("ems-ha set-passwords (real loopback cluster)", () => {
+  const login = (n: PgNode, password: string) =>
+    spawnSync(`${PG_BIN}/psql`, ["-X", "-tA", "-h", n.address, "-p", String(cluster!.port), "-U", "postgres", "-d", "postgres", "-c", "select 1"], {
+      encoding: "utf8",
+      env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: "5" },
+      timeout: 20_000,
+    });
+  const verifierOf = (n: PgNode, role: string) => cluster!.psql(n, `select rolpassword from pg_authid where rolname = '${role}'`);
+  /** Whether a stored verifier is the one of `password` (recomputed with its own salt). */
+  const isVerifierOf = (stored: string, password: string) => {
+    const m = /^SCRAM-SHA-256\$(\d+):([^$]+)\$/.exec(stored);
+    return m !== null && scramVerifier(password, Buffer.from(m[2]!, "base64"), Number(m[1])) === stored;
+  };
+
+  it("refuses without a new password (exit 2) and while repmgrd runs (exit 1), changing nothing", async () => {
+    const none = await cli(["set-passwords", "--config", configPath]);
+    expect(none.code).toBe(2);
+    expect(none.err).toMatch(/EMS_HA_NEW_DB_PASSWORD \/ EMS_HA_NEW_REPMGR_PASSWORD: no new password is given/);
+    const before = verifierOf(pg1, "postgres");
+    const running = await cli(["set-passwords", "--config", configPath], { EMS_HA_NEW_DB_PASSWORD: "Never-Set-1" });
+    expect(running.code).toBe(1);
+    expect(running.err).toMatch(/passwords not changed: repmgrd is not paused on pg-1, pg-2, pgw-1\. Run `ems-ha pause` first/);
+    expect(verifierOf(pg1, "postgres")).toBe(before);
+  }, 120_000);
+
+  it("with repmgrd paused: sets both on the primary (replicated to the standby) and on the witness, as verifiers only; the old DB password stops working; setting the old ones back and resuming is healthy again", async () => {
+    const newDb = `Rotated-Db-${randomBytes(5).toString("hex")}`;
+    const newRepmgr = `Rotated-Rm-${randomBytes(5).toString("hex")}`;
+    expect((await cli(["pause", "--config", configPath])).code).toBe(0);
+    // every statement logged, as an audit setting would have it: the change must stay out all the same
+    for (const n of [pg1, pgw]) for (const sql of ["alter system set log_statement = 'all'", "select pg_reload_conf()"]) cluster!.psql(n, sql);
+    const logBefore = new Map([pg1, pgw].map((n) => [n.name, readFileSync(n.logFile, "utf8").length]));
+    try {
+      const r = await cli(["set-passwords", "--config", configPath], { EMS_HA_NEW_DB_PASSWORD: newDb, EMS_HA_NEW_REPMGR_PASSWORD: newRepmgr });
+      expect(r.code, r.err).toBe(0);
+      expect(r.out).toMatch(
+        /^new passwords set: postgres on pg-1, repmgr on pg-1, postgres on pgw-1, repmgr on pgw-1; every node that answers accepts them\. Next: /,
+      );
+      // the standby has the primary's roles by replication
+      for (const n of [pg1, pg2]) {
+        expect(isVerifierOf(verifierOf(n, "postgres"), newDb), n.name).toBe(true);
+        expect(isVerifierOf(verifierOf(n, "repmgr"), newRepmgr), n.name).toBe(true);
+      }
+      expect(isVerifierOf(verifierOf(pgw, "repmgr"), newRepmgr)).toBe(true);
+      expect(isVerifierOf(verifierOf(pgw, "postgres"), newDb)).toBe(true);
+      expect(login(pg2, newDb).status).toBe(0);
+      const old = login(pg1, PASSWORD);
+      expect(old.status).not.toBe(0);
+      expect(old.stderr).toMatch(/password authentication failed/);
+      // the servers never saw the passwords; their logs hold neither them nor the verifiers
+      for (const n of [pg1, pgw]) {
+        const log = readFileSync(n.logFile, "utf8").slice(logBefore.get(n.name));
+        for (const secret of [newDb, newRepmgr, "SCRAM-SHA-256$"]) expect(log, n.name).not.toContain(secret);
+      }
+      expect(r.out + r.err).not.toContain(newDb);
+      expect(r.out + r.err).not.toContain(newRepmgr);
+    } finally {
+      for (const n of [pg1, pgw]) for (const sql of ["alter system reset log_statement", "select pg_reload_conf()"]) cluster!.psql(n, sql);
+      // back to the cluster's own passwords, logging in with the new ones
+      const back = await cli(["set-passwords", "--config", configPath], {
+        EMS_HA_DB_PASSWORD: newDb,
+        EMS_HA_REPMGR_PASSWORD: newRepmgr,
+        EMS_HA_NEW_DB_PASSWORD: PASSWORD,
+        EMS_HA_NEW_REPMGR_PASSWORD: PASSWORD,
+      });
+      expect(back.code, back.err).toBe(0);
+      expect((await cli(["resume", "--config", configPath])).code).toBe(0);
+    }
+    expect(login(pg1, PASSWORD).status).toBe(0);
+    const { code, status } = await statusJson();
+    expect(status.reasons).toEqual([]);
+    expect(code).toBe(0);
+  }, 240_000);
 });
 
 describe("output", () => {

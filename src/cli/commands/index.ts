@@ -18,6 +18,7 @@ import { pauseCommand } from "./pause";
 import { resumeCommand } from "./resume";
 import { rollingRestartCommand } from "./rolling-restart";
 import { backupCommand } from "./backup";
+import { setPasswordsCommand } from "./set-passwords";
 
 export const COMMANDS: Command[] = [
   initCommand,
@@ -39,4 +40,5 @@ export const COMMANDS: Command[] = [
   resumeCommand,
   rollingRestartCommand,
   backupCommand,
+  setPasswordsCommand,
 ];

@@ -1,6 +1,6 @@
 import { promoteNode } from "../../ops/promote";
 import { defineCommand } from "../command";
-import { CONFIG_FLAG, readDeployment } from "../deployment-file";
+import { CONFIG_FLAG, readDeployment, verifyTimeoutFlag } from "../deployment-file";
 
 export const promoteCommand = defineCommand({
   name: "promote",
@@ -8,14 +8,7 @@ export const promoteCommand = defineCommand({
   positionals: [{ name: "NODE", description: "the data node to promote, e.g. pg-2" }],
   flags: {
     config: CONFIG_FLAG,
-    "verify-timeout": {
-      type: "number",
-      default: 60,
-      placeholder: "SECONDS",
-      description: "how long to wait for the node to answer as primary",
-      min: 1,
-      max: 3600,
-    },
+    "verify-timeout": verifyTimeoutFlag(60, "how long to wait for the node to answer as primary"),
   },
   notes: "DB password: $EMS_HA_DB_PASSWORD or $TF_VAR_db_password (never a flag).",
   async run({ flags, positionals }, io) {

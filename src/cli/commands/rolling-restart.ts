@@ -1,6 +1,6 @@
 import { rollingRestart } from "../../ops/rolling";
 import { defineCommand } from "../command";
-import { CONFIG_FLAG, readDeployment } from "../deployment-file";
+import { CONFIG_FLAG, readDeployment, verifyTimeoutFlag } from "../deployment-file";
 
 export const rollingRestartCommand = defineCommand({
   name: "rolling-restart",
@@ -9,14 +9,7 @@ export const rollingRestartCommand = defineCommand({
   flags: {
     config: CONFIG_FLAG,
     "dry-run": { type: "boolean", description: "report what each node would do (repmgr's switchover --dry-run included), change nothing" },
-    "verify-timeout": {
-      type: "number",
-      default: 120,
-      min: 1,
-      max: 3600,
-      placeholder: "SECONDS",
-      description: "how long to wait for a healthy cluster afterwards",
-    },
+    "verify-timeout": verifyTimeoutFlag(120, "how long to wait for a healthy cluster afterwards"),
   },
   async run({ flags }, io) {
     const { deployment: d } = readDeployment(flags.config, io);

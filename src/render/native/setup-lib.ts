@@ -252,11 +252,15 @@ apply_pg_changes() {
   start_pg
 }
 
+# set_role_password ROLE SECRET: the password reaches psql in its environment, and the session logs no
+# statement (an audit log_statement would otherwise record the ALTER ROLE with the password in it).
 set_role_password() {
   local pw
   pw=$(read_secret "$2")
   EMS_HA_PW="$pw" as_pg "$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -p "$PG_PORT" -d postgres <<SQL
 \getenv pw EMS_HA_PW
+SET log_statement = 'none';
+SET log_min_error_statement = 'panic';
 ALTER ROLE "$1" WITH LOGIN PASSWORD :'pw';
 SQL
 }
