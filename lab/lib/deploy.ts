@@ -158,12 +158,18 @@ export function criticalPath(steps: StepTiming[], stackJson: { resource?: Record
 }
 
 /** `terraform apply` with progress; returns what it created and how long each step took. */
-export async function terraformApply(stackDir: string, env: NodeJS.ProcessEnv, log: Log, mask: (l: string) => string): Promise<ApplyResult> {
+export async function terraformApply(
+  stackDir: string,
+  env: NodeJS.ProcessEnv,
+  log: Log,
+  mask: (l: string) => string,
+  extraArgs: ReadonlyArray<string> = [],
+): Promise<ApplyResult> {
   const t0 = Date.now();
   const started = new Map<string, number>();
   const steps: StepTiming[] = [];
   let summary: RegExpExecArray | null = null;
-  const r = await runStreaming("terraform", ["apply", "-auto-approve", "-input=false", "-no-color"], {
+  const r = await runStreaming("terraform", ["apply", "-auto-approve", "-input=false", "-no-color", ...extraArgs], {
     cwd: stackDir,
     env,
     timeoutMs: 1_200_000,
@@ -230,10 +236,13 @@ export async function labDeploy(state: LabState, opts: { log?: Log; failover?: L
   return { synthSeconds: synth.seconds, initSeconds, apply, stackDir: synth.stackDir };
 }
 
-/** Re-applies without changing the deployment; a healthy deployment must show no changes. */
-export async function labReapply(state: LabState, stackDir: string, log: Log = () => undefined): Promise<ApplyResult> {
+/**
+ * Re-applies without changing the deployment (a healthy deployment must show no changes), with the
+ * secrets of the lab's state; `extraArgs` such as `-replace=ADDRESS`.
+ */
+export async function labReapply(state: LabState, stackDir: string, log: Log = () => undefined, extraArgs: ReadonlyArray<string> = []): Promise<ApplyResult> {
   const secrets = labSecrets(state);
-  return terraformApply(stackDir, terraformEnv(state.stateDir, secrets), log, masker(secrets));
+  return terraformApply(stackDir, terraformEnv(state.stateDir, secrets), log, masker(secrets), extraArgs);
 }
 
 export interface PlanResult {

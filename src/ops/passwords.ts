@@ -4,9 +4,10 @@
  *
  * In the Docker topologies a container's password variables only matter when the image creates a
  * new cluster: on a data directory that exists, the image keeps the roles as they are (the Bitnami
- * scripts' "persisted data" path creates no user and sets no password). A rotation by re-apply
- * alone therefore recreates every container with passwords that no role has, and every new login
- * fails. This command sets the new passwords in the running cluster first:
+ * scripts' "persisted data" path creates no user and sets no password). A container recreated with
+ * new passwords (the provider engine's next apply, a replaced step of the ssh engine) therefore holds
+ * passwords that no role has, and every new login fails. This command sets the new passwords in the
+ * running cluster first:
  * - on the one writable primary (the standbys receive them by replication), and on every witness
  *   (each runs a PostgreSQL of its own);
  * - the DB user's from $EMS_HA_NEW_DB_PASSWORD and repmgr's from $EMS_HA_NEW_REPMGR_PASSWORD (one
