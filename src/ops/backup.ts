@@ -26,6 +26,7 @@ import { join, resolve } from "node:path";
 import { ConfigError } from "../config/errors";
 import type { DbNodeConfig, Deployment } from "../config/schema";
 import { DOCKER_TOPOLOGIES } from "../config/semantics";
+import { conninfoValue } from "../render/escape";
 import { fmtSize } from "./disk";
 import { dumpSourceOf, maskSecrets, probeDatabase, secretsFromEnv, type DbSecrets, type DumpSource } from "./pg";
 import { shellQuote, sshExecTo, type SshHost } from "./ssh";
@@ -106,8 +107,10 @@ const NATIVE_BIN = `b=$(ls -d ${NATIVE_BIN_GLOB} 2>/dev/null | sort -V | tail -n
  * `database` undefined `pg_dumpall --globals-only --no-role-passwords`. Every value is quoted.
  */
 export function dumpCommand(d: Deployment, node: Pick<DbNodeConfig, "name" | "address">, database: string | undefined): string {
-  const tool = database === undefined ? 'pg_dumpall --globals-only --no-role-passwords -l "$4"' : 'pg_dump --format=custom --no-password -d "$4"';
-  // $1 host, $2 port, $3 user, $4 the connection's database
+  const tool = database === undefined ? 'pg_dumpall --globals-only --no-role-passwords -d "$4"' : 'pg_dump --format=custom --no-password -d "$4"';
+  // $1 host, $2 port, $3 user, $4 the database as a conninfo string: pg_dump and pg_dumpall read a
+  // database name holding "=" as connection parameters, so the name is always passed as dbname='...'
+  const conninfo = `dbname=${conninfoValue(database ?? "postgres")}`;
   const run = [READ_PASSWORD, "export PGCONNECT_TIMEOUT=10", `exec ${tool} -h "$1" -p "$2" -U "$3"`].join("; ");
   if (DOCKER_TOPOLOGIES.has(d.topology)) {
     const inContainer = [READ_PASSWORD, "export PGCONNECT_TIMEOUT=10", `exec ${tool} -h 127.0.0.1 -p "\${POSTGRESQL_PORT_NUMBER:-$2}" -U "$3"`].join("; ");
@@ -120,7 +123,7 @@ export function dumpCommand(d: Deployment, node: Pick<DbNodeConfig, "name" | "ad
       "127.0.0.1",
       String(d.database.port),
       shellQuote(d.database.user),
-      shellQuote(database ?? "postgres"),
+      shellQuote(conninfo),
     ].join(" ");
   }
   return [
@@ -130,7 +133,7 @@ export function dumpCommand(d: Deployment, node: Pick<DbNodeConfig, "name" | "ad
     shellQuote(node.address),
     String(d.database.port),
     shellQuote(d.database.user),
-    shellQuote(database ?? "postgres"),
+    shellQuote(conninfo),
   ].join(" ");
 }
 

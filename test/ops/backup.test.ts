@@ -78,7 +78,10 @@ describe("the dump command", () => {
   const run = (command: string, stdin: string, env: NodeJS.ProcessEnv = {}) =>
     spawnSync("bash", ["-c", command], { input: stdin, encoding: "utf8", timeout: 10_000, env: { PATH: `${bin}:/usr/bin:/bin`, ...env } });
 
-  const hostile = `fcm'; touch ${join(dir, "pwned")}; echo "$(id)" \`id\``;
+  // a quote, a backslash, command substitutions, and "=" (which pg_dump would read as connection parameters)
+  const hostile = `fcm'; host=evil \\ touch ${join(dir, "pwned")}; echo "$(id)" \`id\``;
+  // libpq's quoting of a conninfo value: in single quotes, with \ and ' escaped by a backslash
+  const asConninfo = `dbname='${hostile.split("\\").join("\\\\").split("'").join("\\'")}'`;
   const docker = parseDeployment(input("single-region"));
 
   it("Docker: runs in the node's container, on 127.0.0.1 and the container's port, every value arriving as one word", () => {
@@ -90,7 +93,7 @@ describe("the dump command", () => {
       "--format=custom",
       "--no-password",
       "-d",
-      hostile,
+      asConninfo,
       "-h",
       "127.0.0.1",
       "-p",
@@ -111,7 +114,7 @@ describe("the dump command", () => {
 
   it("the globals: pg_dumpall without password hashes; an empty password line leaves PGPASSWORD unset (libpq's ~/.pgpass applies)", () => {
     const r = run(dumpCommand(docker, docker.database.nodes[1]!, undefined), "\n");
-    expect(r.stdout.split("\n").slice(0, 6)).toEqual(["pg_dumpall", "--globals-only", "--no-role-passwords", "-l", "postgres", "-h"]);
+    expect(r.stdout.split("\n").slice(0, 6)).toEqual(["pg_dumpall", "--globals-only", "--no-role-passwords", "-d", "dbname=postgres", "-h"]);
     expect(r.stdout).toContain("PGPASSWORD=unset");
   });
 
@@ -130,7 +133,7 @@ describe("the dump command", () => {
     expect(r.status, r.stderr).toBe(0);
     const args = r.stdout.split("\n");
     expect(args[0]).toBe("pg_dump");
-    expect(args.slice(1, 11)).toEqual(["--format=custom", "--no-password", "-d", hostile, "-h", "10.0.0.2", "-p", "5433", "-U", "ems_admin"]);
+    expect(args.slice(1, 11)).toEqual(["--format=custom", "--no-password", "-d", asConninfo, "-h", "10.0.0.2", "-p", "5433", "-U", "ems_admin"]);
     expect(args).toContain("PGPASSWORD=pa ss");
     expect(existsSync(join(dir, "pwned"))).toBe(false);
   });

@@ -250,7 +250,8 @@ describe("ems-ha status: kept WAL, replication slots, a standalone server (real 
 
 describe("ems-ha backup (real loopback cluster, pg_dump over the real sshd)", () => {
   const out = () => join(tmp, "backups");
-  const oddDb = () => `it's "odd" $(touch ${join(tmp, "pwned")})`;
+  // a quote, a backslash, a command substitution, and "=" (which pg_dump would read as connection parameters)
+  const oddDb = () => `it's "odd" host=x \\ $(touch ${join(tmp, "pwned")})`;
   const sums = (dir: string) =>
     readFileSync(join(dir, "SHA256SUMS"), "utf8")
       .trim()
