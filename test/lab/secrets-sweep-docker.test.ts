@@ -1,7 +1,7 @@
 /**
  * Secrets through a Docker lab run (single-region, `database.docker.engine: "ssh"`, the
  * ems-postgres-ha stand-in image): the companion of secrets-sweep.test.ts for the container
- * topology. Distinctive values for every secret; deploy, `ems-ha status`, a drill, a re-apply;
+ * topology. Distinctive values for every secret; deploy, `ems-ha status`, `ems-ha backup`, a drill, a re-apply;
  * process arguments sampled meanwhile; then everything written is searched: the lab state
  * directory, each host's overlay upper directory and its /var/lib/docker (a directory of the real
  * disk bound into the host), the hosts' tmpfs mounts and journals.
@@ -104,7 +104,7 @@ async function pathModes(host: string, path: string): Promise<string> {
 }
 
 describe("secrets through a Docker lab run (single-region, ssh engine)", () => {
-  it("deploys, reports status, fails over and re-applies with distinctive secrets", async () => {
+  it("deploys, reports status, takes a backup, fails over and re-applies with distinctive secrets", async () => {
     await Promise.all(state!.hosts.map((h) => labExec(state!, h.name, `sleep 2; : ${CANARY}`, { timeoutMs: 30_000 })));
     stackDir = (await labSynth(state!, input, log)).stackDir;
     expect((await terraform("init", ["init", "-input=false", "-no-color"])).code).toBe(0);
@@ -119,6 +119,14 @@ describe("secrets through a Docker lab run (single-region, ssh engine)", () => {
     });
     writeFileSync(join(outDir, "status.txt"), `${st.stdout}\n--- stderr ---\n${st.stderr}`);
     expect(st.code, maskValues(st.stdout + st.stderr, ALL)).toBe(0);
+    // a backup, under the argument sampler; its files land in the state directory the file sweep searches
+    const bk = await runStreaming(
+      process.execPath,
+      [join(REPO_ROOT, "bin/ems-ha.js"), "backup", "--config", join(stateDir, "deployment.json"), "--out", join(outDir, "backup")],
+      { env, timeoutMs: 180_000 },
+    );
+    writeFileSync(join(outDir, "backup.txt"), `${bk.stdout}\n--- stderr ---\n${bk.stderr}`);
+    expect(bk.code, maskValues(bk.stdout + bk.stderr, ALL)).toBe(0);
     const r = await labDrill(state!, { log });
     figures.drill = { newPrimary: r.newPrimary, failoverSeconds: r.failoverSeconds, rowsMissing: r.rowsMissing, rejoined: r.rejoined };
     if (r.newPrimary === null) {
