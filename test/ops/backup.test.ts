@@ -2,7 +2,7 @@
  * The pure parts of `ems-ha backup` (src/ops/backup.ts): which node, the directory's time, archive
  * names, and the dump command's quoting, run through a real bash with stand-in `docker` and
  * `pg_dump` programs that print what they were given. The dumps themselves run against real
- * PostgreSQL in test/ops/status-keeps.test.ts (native) and test/lab/docker-single-region.test.ts
+ * PostgreSQL in test/ops/backup-passwords.test.ts (native) and test/lab/docker-single-region.test.ts
  * (a real Docker engine).
  */
 import { spawnSync } from "node:child_process";

@@ -1,6 +1,6 @@
 /**
  * The pure parts of `ems-ha set-passwords` (src/ops/passwords.ts). The rotation itself runs against
- * real servers in test/ops/status-keeps.test.ts and on the Docker lab in
+ * real servers in test/ops/backup-passwords.test.ts and on the Docker lab in
  * test/drills/docker-rotation.test.ts.
  */
 import { createHash, createHmac, pbkdf2Sync } from "node:crypto";
