@@ -10,15 +10,14 @@
 import { randomBytes } from "node:crypto";
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
+import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { archiveName } from "../../src/ops/backup";
 import { scramVerifier } from "../../src/ops/passwords";
 import { loopbackPlan, PG_BIN, type LoopbackCluster, type PgNode } from "./lib/loopback-cluster";
 import { startThreeNode, type ThreeNodeDeployment } from "./lib/three-node-fixture";
-import { runCliCaptured, type CliRun } from "../helpers/cli";
+import type { CliRun } from "../helpers/cli";
 
-const REPO = resolve(__dirname, "../..");
 const PASSWORD = `Backup!Test-${randomBytes(6).toString("hex")}`;
 
 let fixture: ThreeNodeDeployment | undefined;
@@ -28,19 +27,11 @@ let pg1: PgNode;
 let pg2: PgNode;
 let pgw: PgNode;
 let configPath = "";
-let baseEnv: NodeJS.ProcessEnv = {};
-const allOutput: string[] = [];
-
-async function cli(argv: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<CliRun> {
-  const r = await runCliCaptured(argv, REPO, { ...baseEnv, ...extraEnv });
-  allOutput.push(r.out, r.err);
-  return r;
-}
+const cli = (argv: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<CliRun> => fixture!.cli(argv, extraEnv);
 
 beforeAll(async () => {
   fixture = await startThreeNode("backup-test", PASSWORD);
   ({ tmp, cluster, pg1, pg2, pgw, configPath } = fixture);
-  baseEnv = fixture.env;
 }, 300_000);
 
 afterAll(async () => {
@@ -260,6 +251,6 @@ describe("ems-ha set-passwords (real loopback cluster)", () => {
 
 describe("output", () => {
   it("no command printed the DB password", () => {
-    expect(allOutput.join("\n")).not.toContain(PASSWORD);
+    expect(fixture!.outputs.join("\n")).not.toContain(PASSWORD);
   });
 });

@@ -9,14 +9,13 @@
  */
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ClusterStatus } from "../../src/ops/status";
 import type { LoopbackCluster, PgNode } from "./lib/loopback-cluster";
 import { startThreeNode, type ThreeNodeDeployment } from "./lib/three-node-fixture";
-import { runCliCaptured, type CliRun } from "../helpers/cli";
+import type { CliRun } from "../helpers/cli";
 
-const REPO = resolve(__dirname, "../..");
 const PASSWORD = `Keeps!Test-${randomBytes(6).toString("hex")}`;
 
 let fixture: ThreeNodeDeployment | undefined;
@@ -25,14 +24,7 @@ let cluster: LoopbackCluster | undefined;
 let pg1: PgNode;
 let pg2: PgNode;
 let configPath = "";
-let baseEnv: NodeJS.ProcessEnv = {};
-const allOutput: string[] = [];
-
-async function cli(argv: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<CliRun> {
-  const r = await runCliCaptured(argv, REPO, { ...baseEnv, ...extraEnv });
-  allOutput.push(r.out, r.err);
-  return r;
-}
+const cli = (argv: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<CliRun> => fixture!.cli(argv, extraEnv);
 
 async function statusJson(extraEnv: NodeJS.ProcessEnv = {}): Promise<{ code: number; status: ClusterStatus }> {
   const r = await cli(["status", "--config", configPath, "--json"], extraEnv);
@@ -46,7 +38,6 @@ function inRecovery(n: PgNode): string {
 beforeAll(async () => {
   fixture = await startThreeNode("keeps-test", PASSWORD);
   ({ tmp, cluster, pg1, pg2, configPath } = fixture);
-  baseEnv = fixture.env;
 }, 300_000);
 
 afterAll(async () => {
@@ -199,6 +190,6 @@ describe("ems-ha status: kept WAL, replication slots, a standalone server (real 
 
 describe("output", () => {
   it("no command printed the DB password", () => {
-    expect(allOutput.join("\n")).not.toContain(PASSWORD);
+    expect(fixture!.outputs.join("\n")).not.toContain(PASSWORD);
   });
 });

@@ -6,11 +6,14 @@
  */
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { expectedServices } from "../../../src/render/ems-services";
 import { LoopbackCluster, loopbackPlan, requireTools, type PgNode } from "./loopback-cluster";
 import { startSshd, type LoopbackSshd } from "./loopback-sshd";
 import { opsEnv } from "./ops-fixture";
+import { runCliCaptured, type CliRun } from "../../helpers/cli";
+
+const REPO = resolve(__dirname, "../../..");
 
 export interface ThreeNodeDeployment {
   readonly tmp: string;
@@ -23,6 +26,10 @@ export interface ThreeNodeDeployment {
   readonly configPath: string;
   /** The CLI's environment: the DB password, known_hosts, the stand-in systemctl, repmgr.conf and state dir. */
   readonly env: NodeJS.ProcessEnv;
+  /** Everything the CLI printed through `cli`, for the tests that no password was printed. */
+  readonly outputs: string[];
+  /** The CLI in-process with `env` (and `extraEnv` over it), its output recorded. */
+  cli(argv: string[], extraEnv?: NodeJS.ProcessEnv): Promise<CliRun>;
   stop(): Promise<void>;
 }
 
@@ -80,7 +87,13 @@ export async function startThreeNode(name: string, password: string): Promise<Th
     );
     const env = opsEnv(tmp, unitsDir, password, { EMS_HA_REPMGR_CONF: pg2.repmgrConf, EMS_HA_STATE_DIR: join(tmp, "state") });
     await cluster.waitRepmgrd(cluster.nodes);
-    return { tmp, cluster, sshd, pg1, pg2, pgw, configPath, env, stop };
+    const outputs: string[] = [];
+    const cli = async (argv: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<CliRun> => {
+      const r = await runCliCaptured(argv, REPO, { ...env, ...extraEnv });
+      outputs.push(r.out, r.err);
+      return r;
+    };
+    return { tmp, cluster, sshd, pg1, pg2, pgw, configPath, env, outputs, cli, stop };
   } catch (e) {
     await stop();
     throw e;
