@@ -28,7 +28,17 @@ import type { DbNodeConfig, Deployment } from "../config/schema";
 import { DOCKER_TOPOLOGIES } from "../config/semantics";
 import { conninfoValue } from "../render/escape";
 import { fmtSize } from "./disk";
-import { dumpSourceOf, maskSecrets, probeDatabase, secretsFromEnv, type DbSecrets, type DumpSource } from "./pg";
+import {
+  dataNodeStates,
+  dumpSourceOf,
+  maskSecrets,
+  probeDatabase,
+  secretsFromEnv,
+  writableDataNodes,
+  type DbProbe,
+  type DbSecrets,
+  type DumpSource,
+} from "./pg";
 import { shellQuote, sshExecTo, type SshHost } from "./ssh";
 
 /** The first bytes of every pg_dump custom-format archive. */
@@ -190,16 +200,11 @@ async function streamToFile(
   return { code: r.code, signal: r.signal, stderr: r.stderr, bytes: r.bytes, sha256: hash.digest("hex"), head: head.slice(0, CUSTOM_ARCHIVE_MAGIC.length) };
 }
 
-function pickNode(d: Deployment, probes: ReadonlyMap<string, { reachable: boolean; inRecovery?: boolean; error?: string }>): DbNodeConfig | string {
-  const data = d.database.nodes.filter((n) => n.role === "data");
-  const writable = data.filter((n) => probes.get(n.name)?.reachable && probes.get(n.name)?.inRecovery === false);
+function pickNode(d: Deployment, probes: ReadonlyMap<string, DbProbe>): DbNodeConfig | string {
+  const writable = writableDataNodes(d, probes);
   if (writable.length === 1) return writable[0]!;
   if (writable.length === 0) {
-    const seen = data.map((n) => {
-      const p = probes.get(n.name);
-      return `${n.name}: ${p?.reachable ? "standby" : (p?.error ?? "no answer")}`;
-    });
-    return `no data node answers as a writable primary (${seen.join("; ")}): name a running standby with --node, or run \`ems-ha status\``;
+    return `no data node answers as a writable primary (${dataNodeStates(d, probes).join("; ")}): name a running standby with --node, or run \`ems-ha status\``;
   }
   return `${writable.map((n) => n.name).join(", ")} all answer as writable primaries (split brain): resolve that first (\`ems-ha status\`), or name the node to dump with --node`;
 }

@@ -25,7 +25,7 @@ import { ConfigError, type ConfigIssue } from "../config/errors";
 import type { DbNodeConfig, Deployment } from "../config/schema";
 import { STANDALONE_TOPOLOGIES } from "../config/semantics";
 import { sqlIdent, sqlLiteral } from "../render/escape";
-import { execAs, maskSecrets, probeDatabase, queryAs, secretsFromEnv, type DbSecrets, type Login } from "./pg";
+import { dataNodeStates, execAs, maskSecrets, probeDatabase, queryAs, secretsFromEnv, writableDataNodes, type DbSecrets, type Login } from "./pg";
 
 export const NEW_DB_PASSWORD_ENV = "EMS_HA_NEW_DB_PASSWORD";
 export const NEW_REPMGR_PASSWORD_ENV = "EMS_HA_NEW_REPMGR_PASSWORD";
@@ -104,25 +104,19 @@ export function alterRoleStatements(role: string, verifier: string): string[] {
 export async function setPasswords(d: Deployment, opts: SetPasswordsOptions): Promise<SetPasswordsResult> {
   const fresh = newPasswordsFromEnv(opts.env);
   const current: DbSecrets = secretsFromEnv(opts.env);
-  const all: DbSecrets = { dbPassword: current.dbPassword, repmgrPassword: current.repmgrPassword };
-  const mask = (t: string) => maskSecrets(maskSecrets(t, all), fresh);
+  const mask = (t: string) => maskSecrets(maskSecrets(t, current), fresh);
   const say = opts.onProgress ?? (() => undefined);
   const replicated = !STANDALONE_TOPOLOGIES.has(d.topology);
   const port = d.database.port;
   const user = d.database.user;
 
   const probes = await probeDatabase(d, { secrets: current, repmgr: replicated });
-  const data = d.database.nodes.filter((n) => n.role === "data");
-  const primaries = data.filter((n) => probes.get(n.name)?.reachable && probes.get(n.name)?.inRecovery === false);
+  const primaries = writableDataNodes(d, probes);
   if (primaries.length !== 1) {
-    const seen = data.map(
-      (n) =>
-        `${n.name}: ${probes.get(n.name)?.reachable ? (probes.get(n.name)?.inRecovery ? "standby" : "primary") : mask(probes.get(n.name)?.error ?? "no answer")}`,
-    );
     return {
       ok: false,
       changed: [],
-      message: `passwords not changed: ${primaries.length === 0 ? "no data node answers as the writable primary" : "several data nodes answer as primary"} (${seen.join("; ")})`,
+      message: `passwords not changed: ${primaries.length === 0 ? "no data node answers as the writable primary" : "several data nodes answer as primary"} (${dataNodeStates(d, probes).join("; ")})`,
     };
   }
   const primary = primaries[0]!;
@@ -178,11 +172,10 @@ export async function setPasswords(d: Deployment, opts: SetPasswordsOptions): Pr
 
   // Every node accepts the new passwords (a standby once it has replayed the change).
   const checks: Array<{ node: DbNodeConfig; login: Login }> = [];
+  const repmgrChanged = changed.some((c) => c.startsWith("repmgr on "));
   for (const n of d.database.nodes) {
     if (!probes.get(n.name)?.reachable) continue;
-    const db = n.role === "witness" ? "repmgr" : "postgres";
-    if (fresh.dbPassword !== undefined && n.role === "data") checks.push({ node: n, login: { user, password: fresh.dbPassword, database: db } });
-    const repmgrChanged = changed.some((c) => c.startsWith("repmgr on "));
+    if (fresh.dbPassword !== undefined && n.role === "data") checks.push({ node: n, login: { user, password: fresh.dbPassword, database: "postgres" } });
     if (repmgrChanged && replicated && fresh.repmgrPassword !== undefined)
       checks.push({ node: n, login: { user: "repmgr", password: fresh.repmgrPassword, database: "repmgr" } });
   }

@@ -488,10 +488,22 @@ export async function probeDbNode(target: ProbeTarget, opts: ProbeOptions): Prom
   return { ...base, replicas, ...slots, ...position, ...view, repmgrd, failoverValidation, promotionClaims };
 }
 
-/**
- * Runs `statements` in one transaction on a node as the first login that connects; returns the
- * login used. Throws the last error, masked.
- */
+/** The data nodes that answer as writable primaries. */
+export function writableDataNodes(d: Deployment, probes: ReadonlyMap<string, Pick<DbProbe, "reachable" | "inRecovery">>): DbNodeConfig[] {
+  return d.database.nodes.filter((n) => n.role === "data" && probes.get(n.name)?.reachable && probes.get(n.name)?.inRecovery === false);
+}
+
+/** Each data node as the probes saw it, for a message: `pg-1: primary`, `pg-2: standby`, `pg-3: <its error>`. */
+export function dataNodeStates(d: Deployment, probes: ReadonlyMap<string, Pick<DbProbe, "reachable" | "inRecovery" | "error">>): string[] {
+  return d.database.nodes
+    .filter((n) => n.role === "data")
+    .map((n) => {
+      const p = probes.get(n.name);
+      return `${n.name}: ${p?.reachable ? (p.inRecovery ? "standby" : "primary") : (p?.error ?? "no answer")}`;
+    });
+}
+
+/** Runs `statements` in one transaction on a node as the first login that connects. Throws the last error, masked. */
 export async function execAs(
   address: string,
   port: number,
@@ -499,12 +511,12 @@ export async function execAs(
   statements: ReadonlyArray<string>,
   secrets: DbSecrets,
   t: PgTimeouts = {},
-): Promise<Login> {
+): Promise<void> {
   let last: unknown = new Error("no login to try");
   for (const login of loginsToTry) {
     try {
       await queryEach(address, port, login, t, ["begin", ...statements, "commit"]);
-      return login;
+      return;
     } catch (e) {
       last = e;
     }
@@ -547,19 +559,16 @@ const DUMP_SOURCE_SQL = [
 
 /** The databases a backup of the node dumps, with the server's version and position; throws a masked error. */
 export async function dumpSourceOf(d: Deployment, node: Pick<DbNodeConfig, "address">, secrets: DbSecrets, t: PgTimeouts = {}): Promise<DumpSource> {
-  try {
-    const rows = await query<{ version: string; in_recovery: boolean; lsn: string | null; dbs: Array<{ name: string; bytes: number | string }> }>(
-      node.address,
-      d.database.port,
-      { user: d.database.user, password: secrets.dbPassword, database: "postgres" },
-      t,
-      DUMP_SOURCE_SQL,
-    );
-    const r = rows[0]!;
-    return { serverVersion: r.version, inRecovery: r.in_recovery, lsn: r.lsn ?? "", databases: r.dbs.map((x) => ({ name: x.name, bytes: Number(x.bytes) })) };
-  } catch (e) {
-    throw new Error(message(e, secrets));
-  }
+  const rows = await queryAs<{ version: string; in_recovery: boolean; lsn: string | null; dbs: Array<{ name: string; bytes: number | string }> }>(
+    node.address,
+    d.database.port,
+    [{ user: d.database.user, password: secrets.dbPassword, database: "postgres" }],
+    DUMP_SOURCE_SQL,
+    secrets,
+    t,
+  );
+  const r = rows[0]!;
+  return { serverVersion: r.version, inRecovery: r.in_recovery, lsn: r.lsn ?? "", databases: r.dbs.map((x) => ({ name: x.name, bytes: Number(x.bytes) })) };
 }
 
 /** Probes every DB node of the deployment in parallel, keyed by node name. */

@@ -12,7 +12,7 @@
 import { STANDALONE_TOPOLOGIES } from "../config/semantics";
 import { ConfigError } from "../config/errors";
 import type { DbNodeConfig, Deployment } from "../config/schema";
-import { maskSecrets, probeDatabase, probeDbNode, secretsFromEnv, type DbProbe } from "./pg";
+import { maskSecrets, probeDatabase, probeDbNode, secretsFromEnv, writableDataNodes, type DbProbe } from "./pg";
 import { repmgrCommand } from "./repmgr-cli";
 import { sshExec } from "./ssh";
 
@@ -71,9 +71,7 @@ export function refusal(d: Deployment, target: DbNodeConfig, probes: ReadonlyMap
   const own = probes.get(target.name);
   if (!own?.reachable) return `${target.name}'s PostgreSQL does not answer (${own?.error ?? "not probed"}): only a running standby can be promoted`;
   if (own.inRecovery === false) return `${target.name} is already a writable primary: nothing to promote`;
-  const others = d.database.nodes.filter(
-    (n) => n.role === "data" && n.name !== target.name && probes.get(n.name)?.reachable && probes.get(n.name)?.inRecovery === false,
-  );
+  const others = writableDataNodes(d, probes).filter((n) => n.name !== target.name);
   if (others.length > 0) {
     return `${others.map((n) => `${n.name} (${n.address})`).join(", ")} answers as a writable primary: promoting ${target.name} would make two primaries (split brain). Stop or fence it first, or use repmgr switchover for a planned change`;
   }

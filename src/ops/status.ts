@@ -30,6 +30,7 @@ import {
   maskSecrets,
   probeDatabase,
   secretsFromEnv,
+  writableDataNodes,
   type DbProbe,
   type DbSecrets,
   type PgTimeouts,
@@ -268,9 +269,7 @@ export function staleWitness(name: string, probe: DbProbe, primaryName: string, 
 
 export function evaluateDatabase(d: Deployment, probes: ReadonlyMap<string, DbProbe>): DatabaseVerdict {
   const unreachable: DbProbe = { reachable: false, error: "not probed" };
-  const writable = d.database.nodes
-    .filter((n) => n.role === "data" && probes.get(n.name)?.reachable && probes.get(n.name)?.inRecovery === false)
-    .map((n) => n.name);
+  const writable = writableDataNodes(d, probes).map((n) => n.name);
   const primaryName = writable.length === 1 ? writable[0]! : undefined;
   const primaryConfig = d.database.nodes.find((n) => n.name === primaryName);
   const primaryProbe = primaryName ? probes.get(primaryName) : undefined;

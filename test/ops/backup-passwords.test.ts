@@ -49,13 +49,6 @@ describe("ems-ha backup (real loopback cluster, pg_dump over the real sshd)", ()
       .trim()
       .split("\n")
       .map((l) => l.split(/\s+/));
-  async function replayed(lsn: string, what: string): Promise<void> {
-    const deadline = Date.now() + 30_000;
-    while (cluster!.psql(pg2, `select pg_last_wal_replay_lsn() >= '${lsn}'::pg_lsn`) !== "t") {
-      if (Date.now() > deadline) throw new Error(`pg-2 did not replay ${what} in 30 s`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
 
   it("dumps every EMS database of the primary with a manifest and checksums; the documented restore brings a dropped table back on the primary and its standby", async () => {
     cluster!.psql(pg1, "create database fcm");
@@ -63,7 +56,7 @@ describe("ems-ha backup (real loopback cluster, pg_dump over the real sshd)", ()
     cluster!.psql(pg1, `create database "${oddDb().split('"').join('""')}"`);
     cluster!.psql(pg1, "create table endpoints (id int primary key, name text)", "fcm");
     cluster!.psql(pg1, "insert into endpoints select g, 'host ' || g || ' ''q''' from generate_series(1, 500) g", "fcm");
-    await replayed(cluster!.psql(pg1, "select pg_current_wal_lsn()"), "the test data");
+    await cluster!.waitReplay(pg2, cluster!.psql(pg1, "select pg_current_wal_lsn()"));
     const r = await cli(["backup", "--config", configPath, "--out", out(), "--json"]);
     expect(r.err).toMatch(/backup of backup-test from pg-1 \(primary, PostgreSQL 15\.\d+/);
     expect(r.code).toBe(0);
@@ -108,7 +101,7 @@ describe("ems-ha backup (real loopback cluster, pg_dump over the real sshd)", ()
     );
     expect(restore.status, restore.stderr).toBe(0);
     expect(cluster!.psql(pg1, "select count(*) || ' ' || max(name) from endpoints", "fcm")).toBe("500 host 99 'q'");
-    await replayed(cluster!.psql(pg1, "select pg_current_wal_lsn()"), "the restore");
+    await cluster!.waitReplay(pg2, cluster!.psql(pg1, "select pg_current_wal_lsn()"));
     expect(cluster!.psql(pg2, "select count(*) from endpoints", "fcm")).toBe("500");
   }, 180_000);
 

@@ -264,7 +264,7 @@ describe("status tells the truth", () => {
     // pg-3 stops first and misses what pg-1 writes next; pg-2 receives it.
     cluster.stopImmediate(pg3);
     cluster.psql(pg1, "create table t(x int); insert into t select generate_series(1, 5000)");
-    await waitReplay(pg2, cluster.psql(pg1, "select pg_current_wal_lsn()"));
+    await cluster.waitReplay(pg2, cluster.psql(pg1, "select pg_current_wal_lsn()"));
     // The primary and pg-2 stop together; pg-3 comes back and is promoted: a new timeline forks
     // at pg-3's position, behind what pg-2 has.
     cluster.stopImmediate(pg1);
@@ -559,14 +559,6 @@ describe("an election repmgrd did not hold (the reconciliation service on the st
     if (forked) expect(logSince(other)).toMatch(/not rewinding yet(.*\n)*.*REPAIR: this standby has forked/);
   }, 540_000);
 });
-
-async function waitReplay(n: PgNode, lsn: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (cluster.psql(n, `select pg_last_wal_replay_lsn() >= '${lsn}'::pg_lsn`) !== "t") {
-    if (Date.now() > deadline) throw new Error(`${n.name} did not replay up to ${lsn} in 30 s`);
-    await sleep(200);
-  }
-}
 
 describe("output", () => {
   it("no command printed the DB password", () => {

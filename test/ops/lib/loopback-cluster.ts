@@ -321,6 +321,15 @@ export class LoopbackCluster {
     }
   }
 
+  /** Waits (bounded) until the standby `n` has replayed WAL up to `lsn`. */
+  async waitReplay(n: PgNode, lsn: string, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.psql(n, `select pg_last_wal_replay_lsn() >= '${lsn}'::pg_lsn`) !== "t") {
+      if (Date.now() > deadline) throw new Error(`${n.name} did not replay up to ${lsn} in ${timeoutMs / 1000} s`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
   /** Waits (bounded) until each node's repmgr extension reports its repmgrd running. */
   async waitRepmgrd(nodes: PgNode[], timeoutMs = 40_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
