@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { Client, type QueryResultRow } from "pg";
 import { parseDeployment } from "../../src/config/parse";
 import { failoverTiming } from "../../src/config/derive";
+import { PROMOTION_SECONDS, rtoBudget } from "../../src/analysis/rto";
 import { DOCKER_TOPOLOGIES } from "../../src/config/semantics";
 import { DATA_MOUNT } from "../../src/render/bitnami";
 import type { DbNodeConfig, Deployment } from "../../src/config/schema";
@@ -155,6 +156,21 @@ async function writable(node: DbNodeConfig, d: Deployment, password: string): Pr
   const s = await connectWithRole(node, d, password);
   await s?.client.end().catch(() => undefined);
   return s?.writable;
+}
+
+/**
+ * How long a drill's failover may take by the toolkit's own model (src/analysis/rto.ts), in seconds.
+ * `firstElection`: the report's "DB primary lost" line (detection, reconnect attempts, their connect
+ * timeouts, promotion). `oneRerun`: that, plus the one election repmgrd runs again after
+ * `election_rerun_interval` when its first one does not promote (a witness or peer that did not
+ * answer within connect_timeout on a loaded host, or a refusal by the failover validation), plus its
+ * window before the promotion again (that line's note; docs/reliability.md#two-standbys-promoted-at-once).
+ */
+export function failoverBound(d: Deployment): { readonly firstElection: number; readonly oneRerun: number } {
+  const db = rtoBudget(d).classes.find((l) => l.id === "db-primary-lost");
+  if (!db) throw new LabError("the RTO model has no db-primary-lost line");
+  const rerun = failoverTiming(d).electionRerunIntervalSeconds + (db.seconds - PROMOTION_SECONDS);
+  return { firstElection: db.seconds, oneRerun: db.seconds + rerun };
 }
 
 export function deployedDeployment(state: LabState): Deployment {

@@ -4,6 +4,7 @@
  * - DB primary lost: repmgrd notices within one monitor interval, then retries
  *   (reconnect_attempts - 1) x reconnect_interval, each attempt possibly waiting
  *   connect_timeout when the host is unreachable (docs/background.md#repmgr-automatic-failover, #native-postgresql-and-repmgr), then promotes.
+ *   An election that does not promote runs again after election_rerun_interval (the line's note).
  * - DB primary lost with a standby whose host stops answering (three data nodes or more): the
  *   failover validation waits for that standby, refuses once, and repmgrd elects again after
  *   election_rerun_interval, going through its reconnect attempts again first
@@ -66,7 +67,7 @@ export function rtoBudget(d: Deployment): RtoBudget {
   const hc = healthCheckOf(d);
   const k = d.ems.keepaliveSeconds;
 
-  const db = line("db-primary-lost", "DB primary lost (repmgr promotes a standby)", [
+  const dbTerms: RtoTerm[] = [
     { label: "detection (monitor_interval_secs)", seconds: t.monitorIntervalSeconds },
     {
       label: "reconnect attempts",
@@ -78,9 +79,16 @@ export function rtoBudget(d: Deployment): RtoBudget {
       formula: `${t.reconnectAttempts} × ${t.connectTimeoutSeconds} s`,
       seconds: t.reconnectAttempts * t.connectTimeoutSeconds,
     },
-    { label: "promotion", seconds: PROMOTION_SECONDS },
-  ]);
-  const window = db.seconds - PROMOTION_SECONDS;
+  ];
+  // repmgrd's failover window: everything before the promotion
+  const window = dbTerms.reduce((s, x) => s + x.seconds, 0);
+  const db = line(
+    "db-primary-lost",
+    "DB primary lost (repmgr promotes a standby)",
+    [...dbTerms, { label: "promotion", seconds: PROMOTION_SECONDS }],
+    "sum",
+    `An election that does not promote (a peer or witness silent past connect_timeout on a loaded host, or the failover validation refusing) runs again after election_rerun_interval: add ${t.electionRerunIntervalSeconds} s and the window before the promotion again, ${window} s (docs/reliability.md#two-standbys-promoted-at-once)`,
+  );
   const v = failoverValidationTiming(d);
   const withStandby =
     dataNodes(d).length >= 3

@@ -12,6 +12,8 @@ describe("RTO budget", () => {
     expect(secs(b, "ems-db-redetect")).toBe(EMS_DB_POLL_SECONDS);
     expect(secs(b, "ems-primary-lost")).toBe(2 * 10 + 60);
     expect(secs(b, "fortigate-dead-server")).toBe(3 * 10 + 2);
+    // an election that does not promote: the rerun interval (15 s) and the window before the promotion again
+    expect(b.classes.find((l) => l.id === "db-primary-lost")!.note).toContain(`add 15 s and the window before the promotion again, ${2 + 10 + 6} s`);
   });
 
   it("changes with the settings: explicit repmgr timing and keep-alive", () => {

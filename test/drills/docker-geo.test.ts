@@ -16,7 +16,7 @@ import type { Deployment, DeploymentInput } from "../../src/config/schema";
 import { gatherStatus } from "../../src/ops/status";
 import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
 import { labCliEnv, labDeploy, labReapply, labSecrets, type DeployResult } from "../../lab/lib/deploy";
-import { labDrill } from "../../lab/lib/drill";
+import { failoverBound, labDrill } from "../../lab/lib/drill";
 import { startFreshLab } from "../../lab/lib/fresh-lab";
 import { labDown, labExec } from "../../lab/lib/lab";
 import type { LabState } from "../../lab/lib/state";
@@ -96,7 +96,7 @@ describe("geo-redundant (Docker, ssh engine) on lab hosts", () => {
     const r = await labDrill(state!, { log });
     log(JSON.stringify({ ...r, clusterShow: undefined }));
     expect([r.oldPrimary, r.newPrimary]).toEqual(["pg-1", "pg-2"]);
-    expect(r.failoverSeconds!).toBeLessThan(30);
+    expect(r.failoverSeconds!).toBeLessThan(failoverBound(d).oneRerun);
     expect(r.rowsAcknowledged).toBeGreaterThan(10);
     expectOnlyTheAsyncTailLost(r);
     expect(r.rejoined).toBe(true);

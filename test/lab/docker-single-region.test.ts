@@ -23,7 +23,7 @@ import { gatherStatus } from "../../src/ops/status";
 import { spawnAsync } from "../../src/spawn-async";
 import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
 import { labCliEnv, labDeploy, labPlan, labReapply, labSecrets, type DeployResult } from "../../lab/lib/deploy";
-import { labDrill } from "../../lab/lib/drill";
+import { deployedDeployment, failoverBound, labDrill } from "../../lab/lib/drill";
 import { startFreshLab } from "../../lab/lib/fresh-lab";
 import { labDown, labExec } from "../../lab/lib/lab";
 import { REPO_ROOT } from "../../lab/lib/paths";
@@ -257,12 +257,28 @@ describe("single-region (Docker, ssh engine) on lab hosts", () => {
   it("fails over when the primary's container stops, loses at most the asynchronous tail, and the image rejoins the old primary", async () => {
     // A settled cluster: every witness knows every node (see waitForWitnessViews).
     log(`witnesses list every node after ${(await waitForWitnessViews((h, c) => labExec(state!, h, c, { timeoutMs: 30_000 }), d)).toFixed(1)} s more`);
+    const since = Math.floor(Date.now() / 1000) - 2;
     const r = await labDrill(state!, { log });
     log(JSON.stringify({ ...r, clusterShow: undefined }));
     expect(r.oldPrimary).toBe("pg-1");
     expect(r.newPrimary).toBe("pg-2");
     expect(r.failoverSeconds).not.toBeNull();
-    expect(r.failoverSeconds!).toBeLessThan(30);
+    // Within the toolkit's own model: the report's "DB primary lost" line, or (a loaded host, where an
+    // election may not promote the first time) that plus one election rerun. Slower than the first
+    // line, the test shows why: pg-2's repmgrd and validation lines since the kill.
+    const bound = failoverBound(deployedDeployment(state!));
+    let why = "";
+    if (r.failoverSeconds! > bound.firstElection) {
+      const lines = await labExec(
+        state!,
+        "pg-2",
+        `docker logs --since ${since} pg-2 2>&1 | grep -E '\\[(NOTICE|WARNING|ERROR|INFO)\\]|validation|election|promot' | grep -v 'monitoring connection' | head -80`,
+        { timeoutMs: 30_000 },
+      );
+      why = lines.stdout;
+      log(`failover took ${r.failoverSeconds} s, over the first election's ${bound.firstElection} s; pg-2 since the kill:\n${why}`);
+    }
+    expect(r.failoverSeconds!, `bound ${bound.oneRerun} s (first election ${bound.firstElection} s); pg-2's log:\n${why}`).toBeLessThan(bound.oneRerun);
     expect(r.rowsAcknowledged).toBeGreaterThan(10);
     expectOnlyTheAsyncTailLost(r);
     expect(r.rejoined).toBe(true);

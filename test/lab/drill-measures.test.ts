@@ -1,7 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { isAway } from "../../lab/lib/db-watch";
 import { execFileSync } from "node:child_process";
-import { killedAt, lossShape, nodeControl } from "../../lab/lib/drill";
+import { failoverBound, killedAt, lossShape, nodeControl } from "../../lab/lib/drill";
+import { labDockerDeployment } from "../../examples/lab-docker";
+import { PROMOTION_SECONDS, rtoBudget } from "../../src/analysis/rto";
+import { failoverTiming } from "../../src/config/derive";
+import { parseDeployment } from "../../src/config/parse";
 
 describe("lossShape (what a failover drill lost)", () => {
   const ids = [1, 2, 3, 4, 5];
@@ -58,5 +62,18 @@ describe("the drill's kill time (when PostgreSQL went down, not when the stop co
         expect(t).toBeLessThanOrEqual(Date.now() + 5);
       }
     }
+  });
+});
+
+describe("failoverBound (how long a drill's failover may take by the RTO model)", () => {
+  it("is the report's DB-primary-lost line, and that plus one election rerun", () => {
+    const d = parseDeployment(labDockerDeployment(), "lab-docker");
+    const db = rtoBudget(d).classes.find((l) => l.id === "db-primary-lost")!;
+    const t = failoverTiming(d);
+    const b = failoverBound(d);
+    expect(b.firstElection).toBe(db.seconds);
+    expect(b.oneRerun - b.firstElection).toBe(t.electionRerunIntervalSeconds + db.seconds - PROMOTION_SECONDS);
+    // the lab's tuned timing: 2 s + (3 - 1) x 2 s + 3 x 2 s before the promotion
+    expect(b.oneRerun - b.firstElection - t.electionRerunIntervalSeconds).toBe(2 + 4 + 6);
   });
 });
