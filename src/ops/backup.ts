@@ -106,22 +106,19 @@ export function backupStamp(t: Date): string {
 
 // Reads the password (one line, possibly empty: then libpq's ~/.pgpass on the host applies) before
 // anything else, so it never appears in an argument or in the environment of another command.
-const READ_PASSWORD = 'IFS= read -r p || true; if [ -n "$p" ]; then export PGPASSWORD="$p"; fi; unset p';
+export const READ_PASSWORD = 'IFS= read -r p || true; if [ -n "$p" ]; then export PGPASSWORD="$p"; fi; unset p';
 
-// The newest PostgreSQL client on a native host (a newer pg_dump reads an older server, not the reverse).
+// The newest PostgreSQL client on a native host (a newer pg_dump reads an older server, not the reverse), put first on PATH.
 export const NATIVE_BIN_GLOB = "/usr/lib/postgresql/*/bin";
-const NATIVE_BIN = `b=$(ls -d ${NATIVE_BIN_GLOB} 2>/dev/null | sort -V | tail -n 1); if [ -n "$b" ] && [ -x "$b/pg_dump" ]; then PATH="$b:$PATH"; fi`;
+export const NATIVE_BIN = `b=$(ls -d ${NATIVE_BIN_GLOB} 2>/dev/null | sort -V | tail -n 1); if [ -n "$b" ] && [ -x "$b/pg_dump" ]; then PATH="$b:$PATH"; fi`;
 
 /**
- * The command on the node's host that prints one archive: `pg_dump` of `database`, or with
- * `database` undefined `pg_dumpall --globals-only --no-role-passwords`. Every value is quoted.
+ * A PostgreSQL client `tool` run on a data node's host, connected to the node's own server: in the
+ * Docker topologies inside its container (127.0.0.1, the container's port), natively the newest
+ * installed client on the node's address. It first reads the password (one line) from standard input;
+ * `tool` gets $1 host, $2 port, $3 user and $4 `conninfo` as arguments. Every value is quoted.
  */
-export function dumpCommand(d: Deployment, node: Pick<DbNodeConfig, "name" | "address">, database: string | undefined): string {
-  const tool = database === undefined ? 'pg_dumpall --globals-only --no-role-passwords -d "$4"' : 'pg_dump --format=custom --no-password -d "$4"';
-  // $1 host, $2 port, $3 user, $4 the database as a conninfo string: pg_dump and pg_dumpall read a
-  // database name holding "=" as connection parameters, so the name is always passed as dbname='...'
-  const conninfo = `dbname=${conninfoValue(database ?? "postgres")}`;
-  const run = [READ_PASSWORD, "export PGCONNECT_TIMEOUT=10", `exec ${tool} -h "$1" -p "$2" -U "$3"`].join("; ");
+export function nodeClientCommand(d: Deployment, node: Pick<DbNodeConfig, "name" | "address">, tool: string, conninfo: string): string {
   if (DOCKER_TOPOLOGIES.has(d.topology)) {
     const inContainer = [READ_PASSWORD, "export PGCONNECT_TIMEOUT=10", `exec ${tool} -h 127.0.0.1 -p "\${POSTGRESQL_PORT_NUMBER:-$2}" -U "$3"`].join("; ");
     return [
@@ -136,15 +133,19 @@ export function dumpCommand(d: Deployment, node: Pick<DbNodeConfig, "name" | "ad
       shellQuote(conninfo),
     ].join(" ");
   }
-  return [
-    "bash -c",
-    shellQuote([NATIVE_BIN, run].join("; ")),
-    "_",
-    shellQuote(node.address),
-    String(d.database.port),
-    shellQuote(d.database.user),
-    shellQuote(conninfo),
-  ].join(" ");
+  const run = [NATIVE_BIN, READ_PASSWORD, "export PGCONNECT_TIMEOUT=10", `exec ${tool} -h "$1" -p "$2" -U "$3"`].join("; ");
+  return ["bash -c", shellQuote(run), "_", shellQuote(node.address), String(d.database.port), shellQuote(d.database.user), shellQuote(conninfo)].join(" ");
+}
+
+/**
+ * The command on the node's host that prints one archive: `pg_dump` of `database`, or with
+ * `database` undefined `pg_dumpall --globals-only --no-role-passwords`.
+ */
+export function dumpCommand(d: Deployment, node: Pick<DbNodeConfig, "name" | "address">, database: string | undefined): string {
+  const tool = database === undefined ? 'pg_dumpall --globals-only --no-role-passwords -d "$4"' : 'pg_dump --format=custom --no-password -d "$4"';
+  // pg_dump and pg_dumpall read a database name holding "=" as connection parameters, so the name
+  // is always passed as dbname='...'
+  return nodeClientCommand(d, node, tool, `dbname=${conninfoValue(database ?? "postgres")}`);
 }
 
 /** A file name for a database's archive: its name where that is a plain word, else a hash of it. */

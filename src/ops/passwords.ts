@@ -33,14 +33,29 @@ export const NEW_REPMGR_PASSWORD_ENV = "EMS_HA_NEW_REPMGR_PASSWORD";
 /** PostgreSQL's default iteration count for SCRAM-SHA-256 (scram_iterations). */
 export const SCRAM_ITERATIONS = 4096;
 
+// RFC 3454 table C.1.2 (non-ASCII spaces, mapped to a space) and table B.1 (mapped to nothing).
+const NON_ASCII_SPACE = /[\u00A0\u1680\u2000-\u200B\u202F\u205F\u3000]/g;
+// eslint-disable-next-line no-misleading-character-class -- the table holds joiners and variation selectors on purpose
+const MAPPED_TO_NOTHING = /[\u00AD\u034F\u1806\u180B-\u180D\u200C\u200D\u2060\uFE00-\uFE0F\uFEFF]/g;
+
+/**
+ * SASLprep's mapping and normalisation (RFC 4013 section 2.1-2.2): what a SCRAM client derives its
+ * key from. PostgreSQL and libpq apply it to a non-ASCII password, but fall back to the raw password
+ * when the result holds a prohibited or unassigned character; node-postgres (the ops commands)
+ * applies the mapping and NFKC without that fallback (docs/operations.md#rotating-the-passwords).
+ */
+export function saslprepMapped(password: string): string {
+  return password.replace(NON_ASCII_SPACE, " ").replace(MAPPED_TO_NOTHING, "").normalize("NFKC");
+}
+
 /**
  * A SCRAM-SHA-256 verifier as PostgreSQL stores it in pg_authid (RFC 5802, RFC 7677):
- * `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`. The password is normalized with
- * NFKC first, as SASLprep (RFC 4013) does for what a password usually holds; libpq does the same
- * on login.
+ * `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`. Only for a password SASLprep leaves
+ * as it is (`saslprepMapped(p) === p`, which `newPasswordsFromEnv` requires): for it every client
+ * (libpq, node-postgres, the server's own ALTER ROLE ... PASSWORD) derives the same key.
  */
 export function scramVerifier(password: string, salt: Buffer = randomBytes(16), iterations = SCRAM_ITERATIONS): string {
-  const salted = pbkdf2Sync(Buffer.from(password.normalize("NFKC"), "utf8"), salt, iterations, 32, "sha256");
+  const salted = pbkdf2Sync(Buffer.from(password, "utf8"), salt, iterations, 32, "sha256");
   const clientKey = createHmac("sha256", salted).update("Client Key").digest();
   const serverKey = createHmac("sha256", salted).update("Server Key").digest();
   const storedKey = createHash("sha256").update(clientKey).digest();
@@ -64,6 +79,14 @@ export function newPasswordsFromEnv(env: NodeJS.ProcessEnv): NewPasswords {
         value: "(hidden)",
         message: "contains a line break, which the deployment's env files cannot carry",
         fix: "choose a password on one line",
+      });
+    else if (Buffer.from(v, "utf8").toString("utf8") !== v || saslprepMapped(v) !== v)
+      issues.push({
+        path: name,
+        value: "(hidden)",
+        message:
+          "SASLprep changes this password (a non-ASCII space, a soft hyphen or zero-width character, a character NFKC normalisation rewrites, or a broken UTF-16 surrogate): PostgreSQL, libpq and node-postgres may then derive different keys from it, and a login could fail after the rotation",
+        fix: "choose a password that Unicode normalisation leaves as it is (plain ASCII always is)",
       });
     return v;
   };

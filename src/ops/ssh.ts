@@ -6,7 +6,7 @@
  * ssh agent at $SSH_AUTH_SOCK. Encrypted keys need the agent.
  */
 import { readFileSync } from "node:fs";
-import type { Writable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
 import type { SshSettings } from "../config/schema";
 import {
@@ -98,6 +98,19 @@ export interface SshStreamOptions extends SshExecOptions {
   readonly progressMs?: number;
 }
 
+/** Calls `onProgress` with the byte count at most every `progressMs` (10 s). */
+function progressReporter(opts: { readonly onProgress?: (bytes: number) => void; readonly progressMs?: number }): (bytes: number) => void {
+  let reported = 0;
+  const every = opts.progressMs ?? 10_000;
+  return (bytes) => {
+    const now = Date.now();
+    if (opts.onProgress && now - reported >= every) {
+      reported = now;
+      opts.onProgress(bytes);
+    }
+  };
+}
+
 /**
  * Runs `command` on the host with its standard output piped into `sink` (with back-pressure: a slow
  * disk slows the transfer down instead of filling memory); `sink` is not ended. Resolves with the
@@ -107,15 +120,10 @@ export function sshExecTo(host: SshHost, command: string, sink: Writable, opts: 
   let bytes = 0;
   return runOnHost(host, command, opts, (stream, done, fail) => {
     let stderr = "";
-    let reported = 0;
-    const every = opts.progressMs ?? 10_000;
+    const progress = progressReporter(opts);
     stream.on("data", (d: Buffer) => {
       bytes += d.length;
-      const now = Date.now();
-      if (opts.onProgress && now - reported >= every) {
-        reported = now;
-        opts.onProgress(bytes);
-      }
+      progress(bytes);
     });
     stream.pipe(sink, { end: false });
     sink.on("error", (e: Error) => fail(new SshError(`${host.name}: cannot write what the command prints: ${e.message}`)));
@@ -125,6 +133,54 @@ export function sshExecTo(host: SshHost, command: string, sink: Writable, opts: 
     stream.on("close", (code: number | null, signal?: string) => done({ code: code ?? null, signal: signal || undefined, stdout: "", stderr }));
     stream.end(opts.stdin ?? "");
   }).then((r) => ({ ...r, bytes }));
+}
+
+export interface SshFeedOptions extends SshExecOptions {
+  /** Written to the command's standard input before `source` (a secret the command reads first, never an argument). */
+  readonly prefix?: string;
+  /** Called with the number of bytes of `source` sent so far, at most every `progressMs`. */
+  readonly onProgress?: (bytes: number) => void;
+  /** @default 10000 */
+  readonly progressMs?: number;
+}
+
+/**
+ * Runs `command` on the host with `prefix` and then `source` piped into its standard input (with
+ * back-pressure: nothing is read faster than the host takes it), which is closed at the end of
+ * `source`. Resolves with the exit code, the output (bounded) and the bytes of `source` sent.
+ */
+export function sshExecFrom(host: SshHost, command: string, source: Readable, opts: SshFeedOptions = {}): Promise<SshResult & { readonly bytes: number }> {
+  let bytes = 0;
+  return runOnHost(host, command, opts, (stream, done, fail) => {
+    let stdout = "";
+    let stderr = "";
+    const progress = progressReporter(opts);
+    stream.on("data", (d: Buffer) => {
+      if (stdout.length < MAX_OUTPUT) stdout += d.toString("utf8");
+    });
+    stream.stderr.on("data", (d: Buffer) => {
+      if (stderr.length < MAX_OUTPUT) stderr += d.toString("utf8");
+    });
+    stream.on("close", (code: number | null, signal?: string) => done({ code: code ?? null, signal: signal || undefined, stdout, stderr }));
+    source.on("data", (d: Buffer | string) => {
+      bytes += d.length;
+      progress(bytes);
+    });
+    source.on("error", (e: Error) => fail(new SshError(`${host.name}: cannot read what the command is given: ${e.message}`)));
+    // a command that ends before it read everything: the channel's close reports its exit code
+    stream.on("error", () => undefined);
+    if (opts.prefix) stream.write(opts.prefix);
+    source.pipe(stream);
+  }).then(
+    (r) => {
+      source.destroy();
+      return { ...r, bytes };
+    },
+    (e: unknown) => {
+      source.destroy();
+      throw e;
+    },
+  );
 }
 
 type ChannelHandler = (stream: ClientChannel, done: (r: SshResult) => void, fail: (e: Error) => void) => void;

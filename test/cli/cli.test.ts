@@ -61,6 +61,7 @@ describe("every command rejects what it does not declare", () => {
     switchover: ["--config", EXAMPLE, "--to", "pg-2"],
     "ack-rewind": ["pg-2", "--config", EXAMPLE],
     backup: ["--config", EXAMPLE, "--out", "never-written"],
+    restore: ["--config", EXAMPLE, "--from", "never-written"],
     // PLAN is a positional: with one given, "stray" is a second word; --out would be written by a run
     "plan-review": ["plan.json", "--config", EXAMPLE, "--out", "never-written"],
   };
@@ -82,6 +83,7 @@ describe("every command rejects what it does not declare", () => {
         "plan-review",
         "promote",
         "report",
+        "restore",
         "resume",
         "rolling-restart",
         "scenarios",

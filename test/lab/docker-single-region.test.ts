@@ -20,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labDockerDeployment } from "../../examples/lab-docker";
 import type { Deployment, DeploymentInput } from "../../src/config/schema";
 import { gatherStatus } from "../../src/ops/status";
+import { shellQuote } from "../../src/ops/ssh";
 import { spawnAsync } from "../../src/spawn-async";
 import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
 import { labCliEnv, labDeploy, labPlan, labReapply, labSecrets, type DeployResult } from "../../lab/lib/deploy";
@@ -219,9 +220,21 @@ describe("single-region (Docker, ssh engine) on lab hosts", () => {
     expect(cli.stdout + cli.stderr).not.toContain(secrets.db_password);
   }, 180_000);
 
-  it("ems-ha backup dumps the primary from inside its container (the real Docker engine) into archives pg_restore reads", async () => {
+  it("ems-ha backup dumps the primary from inside its container (the real Docker engine) into archives pg_restore reads; ems-ha restore puts a database back through the container", async () => {
     const secrets = labSecrets(state!);
     const out = mkdtempSync(join(tmpdir(), "ems-ha-docker-backup-"));
+    const psql = async (node: string, sql: string, db = "postgres") => {
+      const r = await labExec(
+        state!,
+        node,
+        `docker exec ${node} bash -c 'PGPASSWORD="$POSTGRESQL_PASSWORD" psql -X -h 127.0.0.1 -U postgres -d "$1" -tAc "$2"' _ ${shellQuote(db)} ${shellQuote(sql)}`,
+        { timeoutMs: 30_000 },
+      );
+      expect(r.code, `${node}: ${sql}: ${r.stderr}`).toBe(0);
+      return r.stdout.trim();
+    };
+    await psql("pg-1", "create database fcm");
+    await psql("pg-1", "create table endpoints (id int primary key); insert into endpoints select generate_series(1, 200)", "fcm");
     try {
       const cli = await spawnAsync(
         process.execPath,
@@ -241,6 +254,21 @@ describe("single-region (Docker, ssh engine) on lab hosts", () => {
         expect(list.status, `${f.file}: ${list.stderr}`).toBe(0);
         expect(list.stdout).toMatch(/Archive created at/);
       }
+      // a row written after the backup; the restore brings fcm back as the backup has it and keeps the other
+      await psql("pg-1", "insert into endpoints values (201)", "fcm");
+      const back = await spawnAsync(
+        process.execPath,
+        [join(REPO_ROOT, "bin/ems-ha.js"), "restore", "--config", join(state!.stateDir, "deployment.json"), "--from", m.dir, "--database", "fcm", "--json"],
+        { env: labCliEnv(secrets), timeoutMs: 180_000 },
+      );
+      expect(back.status, back.stderr).toBe(0);
+      expect(back.stdout + back.stderr).not.toContain(secrets.db_password);
+      const res = JSON.parse(back.stdout) as { node: string; restored: Array<{ database: string; keptAs: string }>; notReplayed: string[] };
+      expect([res.node, res.restored.map((x) => x.database), res.notReplayed]).toEqual(["pg-1", ["fcm"], []]);
+      expect(await psql("pg-1", "select count(*) from endpoints", "fcm")).toBe("200");
+      expect(await psql("pg-2", "select count(*) from endpoints", "fcm")).toBe("200");
+      expect(await psql("pg-1", "select count(*) from endpoints", res.restored[0]!.keptAs)).toBe("201");
+      await psql("pg-1", `drop database ${res.restored[0]!.keptAs}`);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

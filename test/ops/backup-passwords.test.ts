@@ -27,6 +27,8 @@ let pg1: PgNode;
 let pg2: PgNode;
 let pgw: PgNode;
 let configPath = "";
+/** The first backup's directory (fcm with 500 rows, the odd-named database, postgres). */
+let firstBackup = "";
 const cli = (argv: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<CliRun> => fixture!.cli(argv, extraEnv);
 
 beforeAll(async () => {
@@ -67,6 +69,7 @@ describe("ems-ha backup (real loopback cluster, pg_dump over the real sshd)", ()
       files: Array<{ file: string; database?: string; bytes: number; sha256: string }>;
     };
     expect([m.node, m.role]).toEqual(["pg-1", "primary"]);
+    firstBackup = m.dir;
     // fcm and postgres, never repmgr's metadata or a template
     expect(m.files.map((f) => [f.file, f.database])).toEqual([
       ["globals.sql", undefined],
@@ -161,6 +164,118 @@ describe("ems-ha backup (real loopback cluster, pg_dump over the real sshd)", ()
     expect(denied.code).toBe(1);
     expect(readdirSync(out()).sort()).toEqual(before);
     expect(denied.out + denied.err).not.toContain(wrong);
+  }, 120_000);
+});
+
+describe("ems-ha restore (real loopback cluster, pg_restore over the real sshd)", () => {
+  const oddDb = () => JSON.parse(readFileSync(join(firstBackup, "manifest.json"), "utf8")).files[2].database as string;
+  const marker = () => /\$\(touch (\S+)\)/.exec(oddDb())![1]!;
+  const databases = () => cluster!.psql(pg1, "select string_agg(datname, ',' order by datname) from pg_database where not datistemplate").split(",");
+
+  it("refuses, changing nothing: a session on a database it would replace, a damaged archive, a database or directory not in the backup, another deployment's backup", async () => {
+    cluster!.psql(pg1, "insert into endpoints values (9001, 'written after the backup')", "fcm");
+    const before = databases();
+    // EMS still connected
+    const held = spawnSync(
+      "bash",
+      [
+        "-c",
+        `(PGPASSWORD="$1" ${PG_BIN}/psql -X -h "$2" -p "$3" -U postgres -d fcm -c "select pg_sleep(25)" >/dev/null 2>&1 &)`,
+        "_",
+        PASSWORD,
+        pg1.address,
+        String(cluster!.port),
+      ],
+      { timeout: 10_000 },
+    );
+    expect(held.status).toBe(0);
+    const seen = Date.now() + 10_000;
+    while (Date.now() < seen && cluster!.psql(pg1, "select count(*) from pg_stat_activity where datname = 'fcm'") === "0")
+      await new Promise((r) => setTimeout(r, 200));
+    const busy = await cli(["restore", "--config", configPath, "--from", firstBackup]);
+    expect(busy.err).toMatch(
+      /nothing restored: 1 session\(s\) is connected to a database the backup would replace on pg-1: "fcm": postgres \(psql\) from 127\./,
+    );
+    expect(busy.err).toMatch(/Stop EMS on every EMS node first/);
+    expect(busy.code).toBe(1);
+    cluster!.psql(pg1, "select pg_terminate_backend(pid) from pg_stat_activity where datname = 'fcm'");
+    // a damaged archive: nothing is touched
+    const damaged = join(tmp, "damaged");
+    spawnSync("cp", ["-a", firstBackup, damaged], { timeout: 20_000 });
+    const dump = join(damaged, "fcm.dump");
+    const bytes = readFileSync(dump);
+    bytes[bytes.length - 10] ^= 0xff;
+    writeFileSync(dump, bytes);
+    const bad = await cli(["restore", "--config", configPath, "--from", damaged]);
+    expect(bad.err).toMatch(/nothing restored: .*fcm\.dump does not match its SHA-256 in manifest\.json/);
+    expect(bad.code).toBe(1);
+    const nosuch = await cli(["restore", "--config", configPath, "--from", firstBackup, "--database", "nosuch"]);
+    expect(nosuch.code).toBe(2);
+    expect(nosuch.err).toMatch(/--database: is not in this backup \(got "nosuch"\)\. Fix: name one of: "fcm", .*"postgres"/);
+    const nodir = await cli(["restore", "--config", configPath, "--from", join(tmp, "no-such-backup")]);
+    expect(nodir.code).toBe(2);
+    expect(nodir.err).toMatch(/--from: is not a directory/);
+    const other = join(tmp, "other-deployment");
+    spawnSync("cp", ["-a", firstBackup, other], { timeout: 20_000 });
+    const m = JSON.parse(readFileSync(join(other, "manifest.json"), "utf8")) as { deployment: string };
+    writeFileSync(join(other, "manifest.json"), JSON.stringify({ ...m, deployment: "another" }));
+    const foreign = await cli(["restore", "--config", configPath, "--from", other]);
+    expect(foreign.code).toBe(2);
+    expect(foreign.err).toMatch(/--from: is a backup of the deployment "another", not of "backup-test"/);
+    expect(databases()).toEqual(before);
+    expect(cluster!.psql(pg1, "select count(*) from endpoints", "fcm")).toBe("501");
+  }, 120_000);
+
+  it("puts fcm and the odd-named database back as the backup has them, keeps what they replace under another name, and the standby replays it", async () => {
+    cluster!.psql(pg1, "create table later (x int)", "fcm");
+    const r = await cli(["restore", "--config", configPath, "--from", firstBackup, "--json"]);
+    expect(r.code, r.err).toBe(0);
+    const res = JSON.parse(r.out) as { node: string; restored: Array<{ database: string; keptAs?: string }>; notReplayed: string[] };
+    expect(res.node).toBe("pg-1");
+    expect(res.restored.map((x) => x.database)).toEqual(["fcm", oddDb()]);
+    expect(res.notReplayed).toEqual([]);
+    const kept = res.restored[0]!.keptAs!;
+    expect(kept).toMatch(/^fcm_pre_restore_\d{8}t\d{6}z$/);
+    expect(Buffer.byteLength(res.restored[1]!.keptAs!)).toBeLessThanOrEqual(63);
+    expect(existsSync(marker())).toBe(false);
+    // the backup's state: 500 rows, no row or table written after it
+    expect(cluster!.psql(pg1, "select count(*) || ' ' || max(name) from endpoints", "fcm")).toBe("500 host 99 'q'");
+    expect(cluster!.psql(pg1, "select count(*) from pg_tables where tablename = 'later'", "fcm")).toBe("0");
+    // what it replaced, whole
+    expect(cluster!.psql(pg1, "select count(*) from endpoints", kept)).toBe("501");
+    expect(cluster!.psql(pg1, "select count(*) from pg_tables where tablename = 'later'", kept)).toBe("1");
+    expect(databases()).toContain(res.restored[1]!.keptAs!);
+    // the standby has the restored database (restore waited for its replay)
+    expect(cluster!.psql(pg2, "select count(*) from endpoints", "fcm")).toBe("500");
+    expect(r.err).toMatch(/pg-2: replayed the restore/);
+    expect(r.out + r.err).not.toContain(PASSWORD);
+    for (const k of res.restored) cluster!.psql(pg1, `drop database "${k.keptAs!.split('"').join('""')}"`);
+  }, 120_000);
+
+  it("a pg_restore that fails undoes the run: every database keeps its name and content, no kept copy is left", async () => {
+    cluster!.psql(pg1, "create database rb");
+    cluster!.psql(pg1, "create role rb_owner nologin");
+    cluster!.psql(pg1, "create table t (x int); alter table t owner to rb_owner; insert into t values (1)", "rb");
+    const out = join(tmp, "backups-rb");
+    const b = await cli(["backup", "--config", configPath, "--out", out, "--json"]);
+    expect(b.code, b.err).toBe(0);
+    const dir = (JSON.parse(b.out) as { dir: string }).dir;
+    // the archive now names a role the cluster no longer has: pg_restore --exit-on-error stops there
+    cluster!.psql(pg1, "alter table t owner to postgres; insert into t values (2)", "rb");
+    cluster!.psql(pg1, "drop role rb_owner");
+    try {
+      const before = databases();
+      const r = await cli(["restore", "--config", configPath, "--from", dir, "--database", "rb"]);
+      expect(r.err).toMatch(/pg-1: database "rb" kept as "rb_pre_restore_/);
+      expect(r.err).toMatch(
+        /restore failed on pg-1, undone: pg_restore of "rb" failed: .*role "rb_owner" does not exist.*; every database is as it was before/s,
+      );
+      expect(r.code).toBe(1);
+      expect(databases()).toEqual(before);
+      expect(cluster!.psql(pg1, "select string_agg(x::text, ',' order by x) from t", "rb")).toBe("1,2");
+    } finally {
+      cluster!.psql(pg1, "drop database if exists rb");
+    }
   }, 120_000);
 });
 

@@ -12,27 +12,10 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/config/errors";
 import { parseDeployment } from "../../src/config/parse";
+import { smallDeploymentInput } from "./lib/small-deployment";
 import { archiveName, backupNode, backupStamp, dumpCommand, NATIVE_BIN_GLOB } from "../../src/ops/backup";
 
-const input = (topology: string) => ({
-  topology,
-  name: "bk",
-  emsNodes: [
-    { name: "ems-1", address: "10.0.0.5" },
-    { name: "ems-2", address: "10.0.0.6" },
-  ],
-  database: {
-    user: "ems_admin",
-    port: 5433,
-    nodes: [
-      { name: "pg-1", address: "10.0.0.1", role: "data" },
-      { name: "pg-2", address: "10.0.0.2", role: "data" },
-      { name: "pgw-1", address: "10.0.0.3", role: "witness" },
-    ],
-  },
-  installer: { version: "7.4.4.2034", source: { kind: "file", path: "/x.bin", sha256: "1".repeat(64) } },
-  ems: { fqdn: "ems.bk.internal", vip: "192.0.2.51" },
-});
+const input = (topology: string) => smallDeploymentInput(topology, "bk");
 const native = parseDeployment(input("native-single-region"));
 
 const dir = mkdtempSync(join(tmpdir(), "ems-ha-backup-unit-"));

@@ -6,7 +6,7 @@
 import { createHash, createHmac, pbkdf2Sync } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/config/errors";
-import { alterRoleStatements, newPasswordsFromEnv, scramVerifier } from "../../src/ops/passwords";
+import { alterRoleStatements, newPasswordsFromEnv, saslprepMapped, scramVerifier } from "../../src/ops/passwords";
 
 describe("SCRAM-SHA-256 verifiers", () => {
   it("has PostgreSQL's form, a fresh salt each time, and keys derived as RFC 5802 says", () => {
@@ -18,8 +18,16 @@ describe("SCRAM-SHA-256 verifiers", () => {
     const salted = pbkdf2Sync("pencil", salt, 4096, 32, "sha256");
     expect(m![2]).toBe(createHash("sha256").update(createHmac("sha256", salted).update("Client Key").digest()).digest("base64"));
     expect(m![3]).toBe(createHmac("sha256", salted).update("Server Key").digest("base64"));
-    // the same salt gives the same verifier; NFKC makes the ligature "ﬁ" the two letters "fi", as SASLprep does
-    expect(scramVerifier("ﬁsh", salt)).toBe(scramVerifier("fish", salt));
+    expect(scramVerifier("pencil", salt)).toBe(v);
+  });
+
+  it("SASLprep's mapping: non-ASCII spaces become spaces, soft hyphens and zero-width characters go, NFKC; ASCII stays", () => {
+    expect(saslprepMapped("a\u00A0b\u3000c")).toBe("a b c");
+    expect(saslprepMapped("pass\u00ADword\u200D\u200B")).toBe("password ");
+    expect(saslprepMapped("ﬁsh ①")).toBe("fish 1");
+    expect(saslprepMapped("Grüße 日本 Ω")).toBe("Grüße 日本 Ω");
+    const ascii = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).join("") + "\t\u0007";
+    expect(saslprepMapped(ascii)).toBe(ascii);
   });
 
   it("is set with statement logging off for the transaction, the role quoted as an identifier", () => {
@@ -51,5 +59,16 @@ describe("the new passwords come from the environment only", () => {
     const broken = issuesOf({ EMS_HA_NEW_DB_PASSWORD: "sec\nret" });
     expect(broken).toMatch(/EMS_HA_NEW_DB_PASSWORD: contains a line break/);
     expect(broken).not.toContain("sec");
+  });
+
+  it("refuses a password SASLprep would change (clients could disagree on its key), without showing it; a normalised non-ASCII one is fine", () => {
+    for (const pw of ["ﬁsh-secret", "a\u00A0secret", "soft\u00ADsecret", "lone\uD800secret", "ﬁ\uE000secret"]) {
+      const m = issuesOf({ EMS_HA_NEW_REPMGR_PASSWORD: pw });
+      expect(m, JSON.stringify(pw)).toMatch(
+        /EMS_HA_NEW_REPMGR_PASSWORD: SASLprep changes this password .*Fix: choose a password that Unicode normalisation leaves as it is/,
+      );
+      expect(m).not.toContain("secret");
+    }
+    expect(newPasswordsFromEnv({ EMS_HA_NEW_DB_PASSWORD: "Grüße 日本 Ω" }).dbPassword).toBe("Grüße 日本 Ω");
   });
 });

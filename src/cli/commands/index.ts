@@ -18,6 +18,7 @@ import { pauseCommand } from "./pause";
 import { resumeCommand } from "./resume";
 import { rollingRestartCommand } from "./rolling-restart";
 import { backupCommand } from "./backup";
+import { restoreCommand } from "./restore";
 import { setPasswordsCommand } from "./set-passwords";
 
 export const COMMANDS: Command[] = [
@@ -40,5 +41,6 @@ export const COMMANDS: Command[] = [
   resumeCommand,
   rollingRestartCommand,
   backupCommand,
+  restoreCommand,
   setPasswordsCommand,
 ];

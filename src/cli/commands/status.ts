@@ -9,11 +9,19 @@ export const statusCommand = defineCommand({
     config: CONFIG_FLAG,
     json: { type: "boolean", description: "print the status as JSON" },
     "connect-timeout": { type: "number", default: 4, placeholder: "SECONDS", description: "per-node connection timeout", min: 1, max: 60 },
+    "ssh-timeout": {
+      type: "number",
+      default: 20,
+      placeholder: "SECONDS",
+      description: "bound of each SSH call (EMS services, rewind records, disks); the connection itself within at most 10 s of it",
+      min: 2,
+      max: 600,
+    },
   },
   notes: "DB password: $EMS_HA_DB_PASSWORD or $TF_VAR_db_password (never a flag).",
   async run({ flags }, io) {
     const { deployment: d } = readDeployment(flags.config, io);
-    const status = await gatherStatus(d, { env: io.env, connectMs: flags["connect-timeout"] * 1000 });
+    const status = await gatherStatus(d, { env: io.env, connectMs: flags["connect-timeout"] * 1000, sshTimeoutMs: flags["ssh-timeout"] * 1000 });
     io.out(flags.json ? JSON.stringify(status, null, 2) : renderStatusTable(status));
     return status.degraded ? 1 : 0;
   },

@@ -1,0 +1,278 @@
+/**
+ * `ems-ha restore`: puts databases of an `ems-ha backup` back on the writable primary
+ * (docs/operations.md, "`ems-ha restore`").
+ *
+ * Nothing is lost on the way: each database the backup replaces is renamed, not dropped
+ * (`<name>_pre_restore_<UTC time>`), and `pg_restore --create` then creates the database afresh from
+ * its archive, with its own properties and grants. If any database fails, every database this run
+ * restored is dropped and the renamed ones get their names back: all or nothing.
+ *
+ * Before it changes anything it checks every archive against the backup's manifest (SHA-256), that
+ * exactly one data node answers as the writable primary, and that no session is connected to a
+ * database it replaces (EMS must be stopped: a running EMS would write into a database that is
+ * being replaced). The archives stream from this machine to `pg_restore` on the primary's host
+ * over SSH (natively the newest installed PostgreSQL client, in the Docker topologies inside the
+ * container), the password first on the same standard input, never on a command line. The
+ * standbys receive the result by replication; the command waits for them to replay it.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { ConfigError } from "../config/errors";
+import type { DbNodeConfig, Deployment } from "../config/schema";
+import { conninfoValue, sqlIdent, sqlLiteral } from "../render/escape";
+import { backupStamp, nodeClientCommand, type BackupFile, type BackupManifest } from "./backup";
+import { fmtSize } from "./disk";
+import { dataNodeStates, lsnToBigInt, maskSecrets, probeDatabase, queryAs, secretsFromEnv, writableDataNodes, type DbSecrets, type Login } from "./pg";
+import { sshExecFrom, type SshHost } from "./ssh";
+
+export interface RestoreOptions {
+  readonly env: NodeJS.ProcessEnv;
+  /** The backup's directory (the one holding manifest.json). */
+  readonly from: string;
+  /** Restore only this database of the backup. @default every database of the backup but `postgres` */
+  readonly database?: string;
+  /** Milliseconds for each database's pg_restore. @default 14400000 (4 h) */
+  readonly restoreTimeoutMs?: number;
+  /** Milliseconds to wait for the standbys to replay the restore. @default 120000 */
+  readonly replayTimeoutMs?: number;
+  readonly onProgress?: (line: string) => void;
+  /** The time in the kept databases' names. @default now */
+  readonly now?: Date;
+}
+
+export interface RestoredDatabase {
+  readonly database: string;
+  /** What the database it replaced is called now; absent when there was none. */
+  readonly keptAs?: string;
+  readonly bytes: number;
+}
+
+export interface RestoreResult {
+  readonly ok: boolean;
+  readonly message: string;
+  readonly node?: string;
+  readonly restored: RestoredDatabase[];
+  /** Standbys that had not replayed the restore within the wait. */
+  readonly notReplayed: string[];
+}
+
+const MAX_IDENT_BYTES = 63;
+
+/** `<database>_pre_restore_<stamp>`, the database cut (at a character) so that the whole fits PostgreSQL's 63 bytes. */
+export function keptName(database: string, stamp: string): string {
+  const suffix = `_pre_restore_${stamp.toLowerCase()}`;
+  let head = database;
+  while (Buffer.byteLength(head + suffix) > MAX_IDENT_BYTES) head = Array.from(head).slice(0, -1).join("");
+  return head + suffix;
+}
+
+/** The backup's manifest, or a ConfigError naming `--from` and the fix. */
+export function readBackupManifest(dir: string): BackupManifest {
+  const bad = (message: string, fix = "name a directory `ems-ha backup` wrote (it holds manifest.json and SHA256SUMS)") =>
+    new ConfigError([{ path: "--from", value: dir, message, fix }]);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw bad("is not a directory");
+  let m: BackupManifest;
+  try {
+    m = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as BackupManifest;
+  } catch (e) {
+    throw bad(`has no readable manifest.json (${(e as Error).message})`);
+  }
+  if (m?.format !== "ems-ha-backup/1" || !Array.isArray(m.files))
+    throw bad(`manifest.json is not an ems-ha backup manifest (format ${JSON.stringify(m?.format)})`);
+  for (const f of m.files) {
+    if (typeof f?.file !== "string" || !/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(f.file) || typeof f.sha256 !== "string")
+      throw bad(`manifest.json names a file it cannot have written: ${JSON.stringify(f?.file)}`);
+  }
+  return m;
+}
+
+/** The databases to restore, or a ConfigError. Pure. */
+export function databasesToRestore(d: Deployment, m: BackupManifest, only: string | undefined, from: string): BackupFile[] {
+  const archives = m.files.filter((f) => f.database !== undefined);
+  if (m.deployment !== d.name)
+    throw new ConfigError([
+      {
+        path: "--from",
+        value: from,
+        message: `is a backup of the deployment ${JSON.stringify(m.deployment)}, not of ${JSON.stringify(d.name)}`,
+        fix: "restore a backup of this deployment (its name is in manifest.json), or run with the deployment it was taken of",
+      },
+    ]);
+  if (only !== undefined) {
+    const f = archives.find((x) => x.database === only);
+    if (!f)
+      throw new ConfigError([
+        {
+          path: "--database",
+          value: only,
+          message: "is not in this backup",
+          fix: `name one of: ${archives.map((x) => JSON.stringify(x.database)).join(", ")}`,
+        },
+      ]);
+    return [f];
+  }
+  const all = archives.filter((x) => x.database !== "postgres");
+  if (all.length === 0)
+    throw new ConfigError([{ path: "--from", value: from, message: "holds no database but postgres", fix: "name it with --database postgres to restore it" }]);
+  return all;
+}
+
+/** The archive's SHA-256, read as a stream. */
+function sha256Of(path: string): Promise<string> {
+  return new Promise((res, rej) => {
+    const h = createHash("sha256");
+    createReadStream(path)
+      .on("data", (c) => h.update(c))
+      .on("error", rej)
+      .on("end", () => res(h.digest("hex")));
+  });
+}
+
+/**
+ * The command on the primary's host that reads the password (one line) and then a custom archive
+ * from its standard input and restores it with `--create`, connected to template1 (never to a
+ * database being replaced).
+ */
+export function restoreCommand(d: Deployment, node: Pick<DbNodeConfig, "name" | "address">): string {
+  return nodeClientCommand(d, node, 'pg_restore --create --exit-on-error --no-password -d "$4"', `dbname=${conninfoValue("template1")}`);
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export async function restore(d: Deployment, opts: RestoreOptions): Promise<RestoreResult> {
+  const secrets: DbSecrets = secretsFromEnv(opts.env);
+  const say = opts.onProgress ?? (() => undefined);
+  const from = resolve(opts.from);
+  const manifest = readBackupManifest(from);
+  const files = databasesToRestore(d, manifest, opts.database, opts.from);
+  const none = (message: string): RestoreResult => ({ ok: false, message: `nothing restored: ${message}`, restored: [], notReplayed: [] });
+
+  // 1. every archive as the backup wrote it
+  for (const f of files) {
+    const path = join(from, f.file);
+    if (!existsSync(path)) return none(`${path} is missing`);
+    const sum = await sha256Of(path);
+    if (sum !== f.sha256) return none(`${path} does not match its SHA-256 in manifest.json (changed or damaged since the backup)`);
+  }
+  say(`${files.length} archive(s) match the backup's checksums: ${files.map((f) => JSON.stringify(f.database)).join(", ")}`);
+
+  // 2. the one writable primary
+  const probes = await probeDatabase(d, { secrets, repmgr: false });
+  const primaries = writableDataNodes(d, probes);
+  if (primaries.length !== 1)
+    return none(
+      primaries.length === 0
+        ? `no data node answers as a writable primary (${dataNodeStates(d, probes).join("; ")})`
+        : `${primaries.map((n) => n.name).join(", ")} all answer as writable primaries (split brain): resolve that first (\`ems-ha status\`)`,
+    );
+  const node = primaries[0]!;
+  const logins: Login[] = [{ user: d.database.user, password: secrets.dbPassword, database: "template1" }];
+  const q = <T>(sql: string) => queryAs<T>(node.address, d.database.port, logins, sql, secrets);
+  const names = files.map((f) => sqlLiteral(f.database!)).join(", ");
+
+  // 3. nobody connected to what is replaced (autovacuum workers are not asked: PostgreSQL stops them for a rename)
+  const sessions = await q<{ datname: string; usename: string | null; application_name: string; client: string | null }>(
+    `select datname, usename, application_name, host(client_addr) as client from pg_stat_activity where datname in (${names}) and backend_type = 'client backend' and pid <> pg_backend_pid() order by datname limit 20`,
+  );
+  if (sessions.length > 0) {
+    const who = sessions.map(
+      (s) => `${JSON.stringify(s.datname)}: ${s.usename ?? "?"}${s.application_name ? ` (${s.application_name})` : ""} from ${s.client ?? "a local socket"}`,
+    );
+    return none(
+      `${sessions.length === 20 ? "20 or more sessions are" : `${sessions.length} session(s) ${sessions.length === 1 ? "is" : "are"}`} connected to a database the backup would replace on ${node.name}: ${who.join("; ")}. Stop EMS on every EMS node first (docs/operations.md, "ems-ha restore"), then run it again`,
+    );
+  }
+  const existing = new Set((await q<{ datname: string }>(`select datname from pg_database where datname in (${names})`)).map((r) => r.datname));
+
+  // 4. each database: keep the old one under another name, create it from the archive
+  const stamp = backupStamp(opts.now ?? new Date());
+  const host: SshHost = { name: node.name, address: node.address, ssh: node.ssh };
+  const done: RestoredDatabase[] = [];
+  const rollback = async (): Promise<string[]> => {
+    const problems: string[] = [];
+    for (const r of [...done].reverse()) {
+      try {
+        await q(`drop database if exists ${sqlIdent(r.database)}`);
+        if (r.keptAs) await q(`alter database ${sqlIdent(r.keptAs)} rename to ${sqlIdent(r.database)}`);
+      } catch (e) {
+        problems.push(`${r.database}: ${(e as Error).message}${r.keptAs ? ` (the old database is ${r.keptAs})` : ""}`);
+      }
+    }
+    return problems;
+  };
+  for (const f of files) {
+    const db = f.database!;
+    const keptAs = existing.has(db) ? keptName(db, stamp) : undefined;
+    try {
+      if (keptAs) {
+        await q(`alter database ${sqlIdent(db)} rename to ${sqlIdent(keptAs)}`);
+        say(`${node.name}: database ${JSON.stringify(db)} kept as ${JSON.stringify(keptAs)}`);
+      }
+      done.push({ database: db, keptAs, bytes: f.bytes });
+      say(`${node.name}: restoring database ${JSON.stringify(db)} from ${f.file} (${fmtSize(f.bytes)})`);
+      const r = await sshExecFrom(host, restoreCommand(d, node), createReadStream(join(from, f.file)), {
+        env: opts.env,
+        prefix: `${secrets.dbPassword ?? ""}\n`,
+        timeoutMs: opts.restoreTimeoutMs ?? 4 * 3600_000,
+        connectTimeoutMs: 10_000,
+        onProgress: (n) => say(`${node.name}: ${f.file}: ${fmtSize(n)} of ${fmtSize(f.bytes)} sent`),
+      });
+      if (r.code !== 0) {
+        const why =
+          maskSecrets(r.stderr.trim(), secrets).split("\n").slice(-8).join("\n") || (r.signal ? `ended by signal ${r.signal}` : `exit code ${r.code}`);
+        throw new Error(`pg_restore of ${JSON.stringify(db)} failed: ${why}`);
+      }
+    } catch (e) {
+      const problems = await rollback();
+      const undone = problems.length === 0 ? "every database is as it was before" : `putting back failed for: ${problems.join("; ")}`;
+      return {
+        ok: false,
+        node: node.name,
+        restored: [],
+        notReplayed: [],
+        message: `restore failed on ${node.name}, undone: ${maskSecrets((e as Error).message, secrets)}; ${undone}`,
+      };
+    }
+  }
+
+  // 5. the standbys replay it
+  const [{ lsn }] = await q<{ lsn: string }>("select pg_current_wal_lsn()::text as lsn");
+  const target = lsnToBigInt(lsn);
+  const standbys = d.database.nodes.filter((n) => n.role === "data" && n.name !== node.name && probes.get(n.name)?.reachable);
+  const pending = new Set(standbys.map((n) => n.name));
+  const deadline = Date.now() + (opts.replayTimeoutMs ?? 120_000);
+  while (pending.size > 0 && Date.now() < deadline) {
+    for (const n of standbys.filter((x) => pending.has(x.name))) {
+      try {
+        const [r] = await queryAs<{ lsn: string | null }>(
+          n.address,
+          d.database.port,
+          [{ user: d.database.user, password: secrets.dbPassword, database: "postgres" }],
+          "select pg_last_wal_replay_lsn()::text as lsn",
+          secrets,
+        );
+        if (r?.lsn && lsnToBigInt(r.lsn) >= target) {
+          pending.delete(n.name);
+          say(`${n.name}: replayed the restore`);
+        }
+      } catch {
+        // asked again until the deadline
+      }
+    }
+    if (pending.size > 0) await sleep(1000);
+  }
+  const kept = done.filter((r) => r.keptAs).map((r) => r.keptAs!);
+  const message = [
+    `restored ${done.map((r) => JSON.stringify(r.database)).join(", ")} on ${node.name} from ${from}.`,
+    kept.length > 0
+      ? `The databases they replaced are kept as ${kept.map((k) => JSON.stringify(k)).join(", ")}: drop them once EMS works again (DROP DATABASE), they take their space until then.`
+      : "",
+    pending.size > 0
+      ? `Not yet replayed on ${[...pending].join(", ")} within ${Math.round((opts.replayTimeoutMs ?? 120_000) / 1000)} s: check \`ems-ha status\`.`
+      : "",
+  ]
+    .filter(Boolean)
+    .join(" ");
+  return { ok: true, node: node.name, restored: done, notReplayed: [...pending], message };
+}
