@@ -233,8 +233,8 @@ describe("single-region (Docker, ssh engine) on lab hosts", () => {
       expect(r.code, `${node}: ${sql}: ${r.stderr}`).toBe(0);
       return r.stdout.trim();
     };
-    await psql("pg-1", "create database fcm");
-    await psql("pg-1", "create table endpoints (id int primary key); insert into endpoints select generate_series(1, 200)", "fcm");
+    await psql("pg-1", "create database restore_check"); // fcm is the EMS installer stand-in's
+    await psql("pg-1", "create table endpoints (id int primary key); insert into endpoints select generate_series(1, 200)", "restore_check");
     try {
       const cli = await spawnAsync(
         process.execPath,
@@ -255,18 +255,28 @@ describe("single-region (Docker, ssh engine) on lab hosts", () => {
         expect(list.stdout).toMatch(/Archive created at/);
       }
       // a row written after the backup; the restore brings fcm back as the backup has it and keeps the other
-      await psql("pg-1", "insert into endpoints values (201)", "fcm");
+      await psql("pg-1", "insert into endpoints values (201)", "restore_check");
       const back = await spawnAsync(
         process.execPath,
-        [join(REPO_ROOT, "bin/ems-ha.js"), "restore", "--config", join(state!.stateDir, "deployment.json"), "--from", m.dir, "--database", "fcm", "--json"],
+        [
+          join(REPO_ROOT, "bin/ems-ha.js"),
+          "restore",
+          "--config",
+          join(state!.stateDir, "deployment.json"),
+          "--from",
+          m.dir,
+          "--database",
+          "restore_check",
+          "--json",
+        ],
         { env: labCliEnv(secrets), timeoutMs: 180_000 },
       );
       expect(back.status, back.stderr).toBe(0);
       expect(back.stdout + back.stderr).not.toContain(secrets.db_password);
       const res = JSON.parse(back.stdout) as { node: string; restored: Array<{ database: string; keptAs: string }>; notReplayed: string[] };
-      expect([res.node, res.restored.map((x) => x.database), res.notReplayed]).toEqual(["pg-1", ["fcm"], []]);
-      expect(await psql("pg-1", "select count(*) from endpoints", "fcm")).toBe("200");
-      expect(await psql("pg-2", "select count(*) from endpoints", "fcm")).toBe("200");
+      expect([res.node, res.restored.map((x) => x.database), res.notReplayed]).toEqual(["pg-1", ["restore_check"], []]);
+      expect(await psql("pg-1", "select count(*) from endpoints", "restore_check")).toBe("200");
+      expect(await psql("pg-2", "select count(*) from endpoints", "restore_check")).toBe("200");
       expect(await psql("pg-1", "select count(*) from endpoints", res.restored[0]!.keptAs)).toBe("201");
       await psql("pg-1", `drop database ${res.restored[0]!.keptAs}`);
     } finally {
