@@ -106,11 +106,11 @@ export function backupStamp(t: Date): string {
 
 // Reads the password (one line, possibly empty: then libpq's ~/.pgpass on the host applies) before
 // anything else, so it never appears in an argument or in the environment of another command.
-export const READ_PASSWORD = 'IFS= read -r p || true; if [ -n "$p" ]; then export PGPASSWORD="$p"; fi; unset p';
+const READ_PASSWORD = 'IFS= read -r p || true; if [ -n "$p" ]; then export PGPASSWORD="$p"; fi; unset p';
 
 // The newest PostgreSQL client on a native host (a newer pg_dump reads an older server, not the reverse), put first on PATH.
 export const NATIVE_BIN_GLOB = "/usr/lib/postgresql/*/bin";
-export const NATIVE_BIN = `b=$(ls -d ${NATIVE_BIN_GLOB} 2>/dev/null | sort -V | tail -n 1); if [ -n "$b" ] && [ -x "$b/pg_dump" ]; then PATH="$b:$PATH"; fi`;
+const NATIVE_BIN = `b=$(ls -d ${NATIVE_BIN_GLOB} 2>/dev/null | sort -V | tail -n 1); if [ -n "$b" ] && [ -x "$b/pg_dump" ]; then PATH="$b:$PATH"; fi`;
 
 /**
  * A PostgreSQL client `tool` run on a data node's host, connected to the node's own server: in the
