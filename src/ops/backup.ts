@@ -28,17 +28,7 @@ import type { DbNodeConfig, Deployment } from "../config/schema";
 import { DOCKER_TOPOLOGIES } from "../config/semantics";
 import { conninfoValue } from "../render/escape";
 import { fmtSize } from "./disk";
-import {
-  dataNodeStates,
-  dumpSourceOf,
-  maskSecrets,
-  probeDatabase,
-  secretsFromEnv,
-  writableDataNodes,
-  type DbProbe,
-  type DbSecrets,
-  type DumpSource,
-} from "./pg";
+import { dumpSourceOf, maskSecrets, probeDatabase, oneWritablePrimary, secretsFromEnv, type DbProbe, type DbSecrets, type DumpSource } from "./pg";
 import { shellQuote, sshExecTo, type SshHost } from "./ssh";
 
 /** The first bytes of every pg_dump custom-format archive. */
@@ -202,12 +192,9 @@ async function streamToFile(
 }
 
 function pickNode(d: Deployment, probes: ReadonlyMap<string, DbProbe>): DbNodeConfig | string {
-  const writable = writableDataNodes(d, probes);
-  if (writable.length === 1) return writable[0]!;
-  if (writable.length === 0) {
-    return `no data node answers as a writable primary (${dataNodeStates(d, probes).join("; ")}): name a running standby with --node, or run \`ems-ha status\``;
-  }
-  return `${writable.map((n) => n.name).join(", ")} all answer as writable primaries (split brain): resolve that first (\`ems-ha status\`), or name the node to dump with --node`;
+  const one = oneWritablePrimary(d, probes);
+  if ("node" in one) return one.node;
+  return `${one.reason}${one.several ? ", or name the node to dump with --node" : ": name a running standby with --node, or run `ems-ha status`"}`;
 }
 
 /** Takes the backup; never leaves a partial directory behind. */

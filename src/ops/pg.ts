@@ -493,6 +493,23 @@ export function writableDataNodes(d: Deployment, probes: ReadonlyMap<string, Pic
   return d.database.nodes.filter((n) => n.role === "data" && probes.get(n.name)?.reachable && probes.get(n.name)?.inRecovery === false);
 }
 
+/**
+ * The one data node that answers as a writable primary, or why there is none: `several` tells a
+ * split brain from no primary at all; `reason` names what each data node answered, or the primaries.
+ */
+export function oneWritablePrimary(
+  d: Deployment,
+  probes: ReadonlyMap<string, Pick<DbProbe, "reachable" | "inRecovery" | "error">>,
+): { readonly node: DbNodeConfig } | { readonly reason: string; readonly several: boolean } {
+  const writable = writableDataNodes(d, probes);
+  if (writable.length === 1) return { node: writable[0]! };
+  if (writable.length === 0) return { reason: `no data node answers as a writable primary (${dataNodeStates(d, probes).join("; ")})`, several: false };
+  return {
+    reason: `${writable.map((n) => n.name).join(", ")} all answer as writable primaries (split brain): resolve that first (\`ems-ha status\`)`,
+    several: true,
+  };
+}
+
 /** Each data node as the probes saw it, for a message: `pg-1: primary`, `pg-2: standby`, `pg-3: <its error>`. */
 export function dataNodeStates(d: Deployment, probes: ReadonlyMap<string, Pick<DbProbe, "reachable" | "inRecovery" | "error">>): string[] {
   return d.database.nodes

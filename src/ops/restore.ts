@@ -23,7 +23,7 @@ import type { DbNodeConfig, Deployment } from "../config/schema";
 import { conninfoValue, sqlIdent, sqlLiteral } from "../render/escape";
 import { backupStamp, nodeClientCommand, type BackupFile, type BackupManifest } from "./backup";
 import { fmtSize } from "./disk";
-import { dataNodeStates, lsnToBigInt, maskSecrets, probeDatabase, queryAs, secretsFromEnv, writableDataNodes, type DbSecrets, type Login } from "./pg";
+import { lsnToBigInt, maskSecrets, oneWritablePrimary, probeDatabase, queryAs, secretsFromEnv, type DbSecrets, type Login } from "./pg";
 import { sshExecFrom, type SshHost } from "./ssh";
 
 export interface RestoreOptions {
@@ -159,14 +159,9 @@ export async function restore(d: Deployment, opts: RestoreOptions): Promise<Rest
 
   // 2. the one writable primary
   const probes = await probeDatabase(d, { secrets, repmgr: false });
-  const primaries = writableDataNodes(d, probes);
-  if (primaries.length !== 1)
-    return none(
-      primaries.length === 0
-        ? `no data node answers as a writable primary (${dataNodeStates(d, probes).join("; ")})`
-        : `${primaries.map((n) => n.name).join(", ")} all answer as writable primaries (split brain): resolve that first (\`ems-ha status\`)`,
-    );
-  const node = primaries[0]!;
+  const one = oneWritablePrimary(d, probes);
+  if (!("node" in one)) return none(one.reason);
+  const node = one.node;
   const logins: Login[] = [{ user: d.database.user, password: secrets.dbPassword, database: "template1" }];
   const q = <T>(sql: string) => queryAs<T>(node.address, d.database.port, logins, sql, secrets);
   const names = files.map((f) => sqlLiteral(f.database!)).join(", ");
