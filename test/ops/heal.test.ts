@@ -144,12 +144,13 @@ function postmasterPid(n: PgNode): string {
 }
 
 /** Polls status until `done` holds; returns the seconds it took (bounded). */
-async function until(what: string, done: (s: ClusterStatus) => boolean, timeoutMs: number): Promise<{ seconds: number; s: ClusterStatus }> {
+async function until(what: string, done: (s: ClusterStatus) => boolean, timeoutMs: number): Promise<{ seconds: number; s: ClusterStatus; code: number }> {
   const started = Date.now();
   let last: ClusterStatus | undefined;
   while (Date.now() - started < timeoutMs) {
-    last = (await status()).s;
-    if (done(last)) return { seconds: (Date.now() - started) / 1000, s: last };
+    const st = await status();
+    last = st.s;
+    if (done(last)) return { seconds: (Date.now() - started) / 1000, s: last, code: st.code };
     await sleep(500);
   }
   throw new Error(
@@ -173,21 +174,6 @@ async function status(): Promise<{ code: number; s: ClusterStatus }> {
   // each SSH call bounded at 60 s, not 20: a loaded CI machine has run this file beside a Docker lab
   const r = await cli(["status", "--config", configPath, "--json", "--ssh-timeout", "60"]);
   return { code: r.code, s: JSON.parse(r.out) as ClusterStatus };
-}
-
-/**
- * Status once no reason but the expected ones is left (bounded): just after repmgrd restarts, a
- * node's view or monitoring may not have settled yet. Returns the last status either way; the
- * caller's assertion then names any reason that stayed.
- */
-async function settledStatus(expected: (reason: string) => boolean, timeoutMs = 90_000): Promise<{ code: number; s: ClusterStatus }> {
-  const until = Date.now() + timeoutMs;
-  let st = await status();
-  while (st.s.reasons.some((r) => !expected(r)) && Date.now() < until) {
-    await sleep(2000);
-    st = await status();
-  }
-  return st;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -398,7 +384,8 @@ describe("self-healing (the reconciliation service's loop, as systemd runs it)",
     for (const n of cluster.nodes) cluster.startRepmgrd(n);
     await cluster.waitRepmgrd(cluster.nodes);
     const rewound = (r: string) => /was rewound by the reconciliation service/.test(r);
-    const before = await settledStatus(rewound);
+    // just after repmgrd restarts a node's view or monitoring may not have settled yet: bounded wait
+    const before = await until("status shows no reason but the rewinds", (s) => s.reasons.every(rewound), 90_000);
     expect(before.s.reasons.filter((r) => !rewound(r))).toEqual([]);
     expect(before.code).toBe(1);
     expect(before.s.rewinds.map((m) => m.node).sort()).toEqual(["pg-1", "pg-2"]);
@@ -419,7 +406,7 @@ describe("self-healing (the reconciliation service's loop, as systemd runs it)",
       );
       expect(ack.err).toMatch(/discarded: WAL of timeline 1/);
     }
-    const after = await settledStatus(() => false);
+    const after = await until("status healthy after the acknowledgements", (s) => s.reasons.length === 0, 90_000);
     expect(after.s.reasons).toEqual([]);
     expect(after.code).toBe(0);
     // pg-2's saved WAL is gone, pg-1's stays, acknowledged, until someone removes it
