@@ -73,6 +73,11 @@ export async function startSshd(dir: string, addresses: string[], port: number, 
       opts.repmgrHops ? "UsePAM yes" : "UsePAM no",
       "StrictModes no",
       "LogLevel VERBOSE",
+      // bash, started by sshd for a command, reads the login user's ~/.bashrc; this machine's root
+      // one initialises pyenv (a dozen processes per command). With SHLVL set, bash does not take
+      // itself for sshd's child and skips it; the commands run in the same sshd and bash otherwise.
+      // heal.test alone: 387 s and 691 CPU-seconds with the .bashrc, 285 s and 497 without.
+      "SetEnv SHLVL=1",
       "",
     ].join("\n"),
   );
