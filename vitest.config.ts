@@ -1,4 +1,24 @@
+import { relative } from "node:path";
 import { configDefaults, defineConfig } from "vitest/config";
+import { BaseSequencer, type TestSpecification } from "vitest/node";
+import { orderJobs, spreadHeavy } from "./test/helpers/spread-heavy";
+
+/** vitest's order, with the files that keep hosts busy for minutes kept apart (test/helpers/spread-heavy.ts). */
+class SpreadHeavySequencer extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const base = await super.sort(files);
+    const root = this.ctx.config.root;
+    const byId = new Map(base.map((spec) => [relative(root, spec.moduleId), spec]));
+    const jobs = orderJobs(
+      [...byId.keys()].map((id) => {
+        const last = this.ctx.cache.getFileTestResults(`${byId.get(id)!.project.name}:${id}`);
+        return { id, lastSeconds: last ? last.duration / 1000 : undefined };
+      }),
+    );
+    const workers = typeof this.ctx.config.maxWorkers === "number" ? this.ctx.config.maxWorkers : 2;
+    return spreadHeavy(jobs, workers).map((j) => byId.get(j.id)!);
+  }
+}
 
 /**
  * `npm test` (and CI): everything under test/ except the long lab drills in test/drills/, which
@@ -23,5 +43,6 @@ export default defineConfig({
     ...shared,
     include: ["test/**/*.test.ts"],
     exclude: [...configDefaults.exclude, "test/drills/**"],
+    sequence: { sequencer: SpreadHeavySequencer },
   },
 });
