@@ -20,7 +20,19 @@
  * renamed when every file is complete and checked, and removed if anything failed.
  */
 import { createHash } from "node:crypto";
-import { chmodSync, createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  createWriteStream,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { Writable } from "node:stream";
 import { join, resolve } from "node:path";
 import { ConfigError } from "../config/errors";
@@ -45,6 +57,12 @@ export interface BackupOptions {
   readonly onProgress?: (line: string) => void;
   /** The time in the directory's name. @default now */
   readonly now?: Date;
+  /**
+   * Once the backup is complete, keep only the newest this many backups of the deployment in
+   * `outDir` (the new one among them), removing the older ones (`pruneBackups`). Nothing is removed
+   * when the backup fails. @default every backup is kept
+   */
+  readonly keep?: number;
 }
 
 export interface BackupFile {
@@ -74,6 +92,58 @@ export interface BackupResult {
   /** The finished backup's directory. */
   readonly dir?: string;
   readonly manifest?: BackupManifest;
+  /** With `keep`: what the pruning removed, and what it left alone or could not remove. */
+  readonly pruned?: PrunedBackups;
+}
+
+export interface PrunedBackups {
+  /** The backups' directories removed, oldest first. */
+  readonly removed: ReadonlyArray<string>;
+  /** Directories named like a backup of the deployment but left alone, or that could not be removed, with why. */
+  readonly problems: ReadonlyArray<string>;
+}
+
+const STAMP = /^\d{8}T\d{6}Z$/;
+
+/**
+ * `backup --keep N`: removes the deployment's older backups in `outDir` so that the newest `keep`
+ * remain, `newest` (the backup just taken) always among them. A directory counts as a backup only
+ * when it is a directory itself (not a link), directly in `outDir`, named `<deployment>-<UTC time>`,
+ * with a manifest.json of an ems-ha backup of this deployment; anything else there is left as it
+ * is, other deployments' backups and unfinished `.partial` directories included. Newest means the
+ * manifest's start time.
+ */
+export function pruneBackups(outDir: string, deployment: string, keep: number, newest: string): PrunedBackups {
+  const problems: string[] = [];
+  const found: Array<{ dir: string; startedAt: string }> = [];
+  for (const entry of readdirSync(outDir).sort()) {
+    if (!entry.startsWith(`${deployment}-`) || !STAMP.test(entry.slice(deployment.length + 1))) continue;
+    const dir = join(outDir, entry);
+    if (resolve(dir) === resolve(newest) || !lstatSync(dir).isDirectory()) continue;
+    let m: Partial<BackupManifest> | undefined;
+    try {
+      m = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as Partial<BackupManifest>;
+    } catch {
+      m = undefined;
+    }
+    if (m?.format !== "ems-ha-backup/1" || m.deployment !== deployment || typeof m.startedAt !== "string") {
+      problems.push(`${dir}: left alone (no manifest.json of an ems-ha backup of ${deployment})`);
+      continue;
+    }
+    found.push({ dir, startedAt: m.startedAt });
+  }
+  // newest first; the new backup takes one of the places
+  found.sort((a, b) => (a.startedAt === b.startedAt ? b.dir.localeCompare(a.dir) : b.startedAt.localeCompare(a.startedAt)));
+  const removed: string[] = [];
+  for (const old of found.slice(Math.max(0, keep - 1)).reverse()) {
+    try {
+      rmSync(old.dir, { recursive: true });
+      removed.push(old.dir);
+    } catch (e) {
+      problems.push(`${old.dir}: could not be removed: ${(e as Error).message}`);
+    }
+  }
+  return { removed, problems };
 }
 
 /** The data node to dump, or a ConfigError naming the value and the fix. Pure. */
@@ -286,5 +356,10 @@ export async function backup(d: Deployment, opts: BackupOptions): Promise<Backup
   writeFileSync(join(partial, "SHA256SUMS"), files.map((f) => `${f.sha256}  ${f.file}\n`).join(""), { mode: 0o600 });
   renameSync(partial, final);
   const size = files.reduce((s, f) => s + f.bytes, 0);
-  return { ok: true, dir: final, manifest, message: `backup complete: ${final} (${files.length} file(s), ${fmtSize(size)}, from ${node.name}, ${role})` };
+  const message = `backup complete: ${final} (${files.length} file(s), ${fmtSize(size)}, from ${node.name}, ${role})`;
+  if (opts.keep === undefined) return { ok: true, dir: final, manifest, message };
+  const pruned = pruneBackups(outDir, d.name, opts.keep, final);
+  for (const p of pruned.problems) say(`--keep ${opts.keep}: ${p}`);
+  const removed = pruned.removed.length === 0 ? "" : `; removed ${pruned.removed.length} older backup(s) (--keep ${opts.keep}): ${pruned.removed.join(", ")}`;
+  return { ok: true, dir: final, manifest, pruned, message: `${message}${removed}` };
 }

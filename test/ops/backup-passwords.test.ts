@@ -9,7 +9,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { archiveName } from "../../src/ops/backup";
@@ -108,13 +108,27 @@ describe("ems-ha backup (real loopback cluster, pg_dump over the real sshd)", ()
     expect(cluster!.psql(pg2, "select count(*) from endpoints", "fcm")).toBe("500");
   }, 180_000);
 
-  it("dumps a standby when named (--node), and refuses a witness or an unknown node with exit 2", async () => {
-    const r = await cli(["backup", "--config", configPath, "--out", out(), "--node", "pg-2"]);
+  it("dumps a standby when named (--node), and refuses a witness or an unknown node with exit 2; --keep 1 then removes this deployment's older backup only", async () => {
+    // in a directory of its own: an older backup of this deployment and one of another
+    const keepOut = join(tmp, "backups-keep");
+    const older = join(keepOut, "backup-test-20250101T000000Z");
+    const other = join(keepOut, "backup-test-eu-20250101T000000Z");
+    for (const [dir, deployment] of [
+      [older, "backup-test"],
+      [other, "backup-test-eu"],
+    ] as const) {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, "manifest.json"), JSON.stringify({ format: "ems-ha-backup/1", deployment, startedAt: "2025-01-01T00:00:00.000Z", files: [] }));
+    }
+    const r = await cli(["backup", "--config", configPath, "--out", keepOut, "--node", "pg-2", "--keep", "1"]);
     expect(r.err).toMatch(/pg-2: dumping database "fcm"/);
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^backup complete: .*backup-test-\d{8}T\d{6}Z \(4 file\(s\), .*, from pg-2, standby\)/);
+    expect(r.out).toMatch(
+      /^backup complete: .*backup-test-\d{8}T\d{6}Z \(4 file\(s\), .*, from pg-2, standby\); removed 1 older backup\(s\) \(--keep 1\): .*backup-test-20250101T000000Z$/m,
+    );
     const dir = /backup complete: (\S+)/.exec(r.out)![1]!;
     expect((JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { role: string }).role).toBe("standby");
+    expect(readdirSync(keepOut).sort()).toEqual([basename(dir), "backup-test-eu-20250101T000000Z"].sort());
     const witness = await cli(["backup", "--config", configPath, "--out", out(), "--node", "pgw-1"]);
     expect(witness.code).toBe(2);
     expect(witness.err).toMatch(/--node: a witness holds no EMS data \(got "pgw-1"\)\. Fix: name a data node: pg-1, pg-2/);
@@ -135,7 +149,8 @@ describe("ems-ha backup (real loopback cluster, pg_dump over the real sshd)", ()
       file,
       JSON.stringify({ ...base, database: { ...base.database, nodes: base.database.nodes.map((n) => ({ ...n, ssh: { ...n.ssh, port: closed.sshPort } })) } }),
     );
-    const r = await cli(["backup", "--config", file, "--out", out()]);
+    // --keep: a failed backup removes none of the earlier ones
+    const r = await cli(["backup", "--config", file, "--out", out(), "--keep", "1"]);
     expect(r.err).toMatch(/backup failed, nothing kept: .*pg-1/);
     expect(r.code).toBe(1);
     expect(readdirSync(out()).sort()).toEqual(before);

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { HEAVY_FILES, orderJobs, spreadHeavy, type OrderJob } from "../helpers/spread-heavy";
+import { FILE_SECONDS, HEAVY_FILES, orderJobs, spreadHeavy, type OrderJob } from "../helpers/spread-heavy";
 
 const ROOT = resolve(__dirname, "../..");
 
@@ -60,17 +60,18 @@ describe("the start order (spreadHeavy)", () => {
     expect(order.map((j) => j.id)).toEqual(["H1", "H2", "a", "b"]);
   });
 
-  it("the table names test files that exist and run in npm test (not drills)", () => {
-    for (const f of Object.keys(HEAVY_FILES)) {
+  it("the tables name test files that exist and run in npm test (not drills); every heavy file has an estimate", () => {
+    for (const f of [...HEAVY_FILES, ...Object.keys(FILE_SECONDS)]) {
       expect(existsSync(join(ROOT, f)), f).toBe(true);
       expect(f.startsWith("test/drills/"), f).toBe(false);
     }
+    for (const f of HEAVY_FILES) expect(FILE_SECONDS[f], f).toBeGreaterThan(0);
   });
 
   it("this repository's files: with the estimates, no two heavy files run together", () => {
     const files = testFiles(join(ROOT, "test")).sort();
     const jobs = orderJobs(files.map((id) => ({ id })));
-    expect(jobs.filter((j) => j.heavy).length).toBe(Object.keys(HEAVY_FILES).length);
+    expect(jobs.filter((j) => j.heavy).length).toBe(HEAVY_FILES.size);
     expect(heavyOverlaps(spreadHeavy(jobs, 2), 2)).toEqual([]);
   });
 });

@@ -18,6 +18,13 @@ export const backupCommand = defineCommand({
       min: 1,
       max: 7 * 24 * 60,
     },
+    keep: {
+      type: "integer",
+      placeholder: "N",
+      description: "once the backup is complete, remove this deployment's older backups in --out so that the newest N remain (the new one among them)",
+      min: 1,
+      max: 100_000,
+    },
     json: { type: "boolean", description: "print the manifest as JSON" },
   },
   notes: "DB password: $EMS_HA_DB_PASSWORD or $TF_VAR_db_password (never a flag); the dumps read it from their standard input.",
@@ -29,8 +36,9 @@ export const backupCommand = defineCommand({
       node: flags.node,
       dumpTimeoutMs: flags.timeout * 60_000,
       onProgress: (l) => io.err(l),
+      keep: flags.keep,
     });
-    if (flags.json && r.manifest) io.out(JSON.stringify({ dir: r.dir, ...r.manifest }, null, 2));
+    if (flags.json && r.manifest) io.out(JSON.stringify({ dir: r.dir, ...r.manifest, ...(r.pruned ? { removed: r.pruned.removed } : {}) }, null, 2));
     else (r.ok ? io.out : io.err)(r.message);
     if (flags.json && !r.ok) io.err(r.message);
     return r.ok ? 0 : 1;

@@ -1,0 +1,104 @@
+/**
+ * `ems-ha backup --keep N`: which directories the pruning removes, and everything it must leave
+ * alone (pruneBackups on real directories). The flag on a real backup: backup-passwords.test.ts.
+ */
+import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { pruneBackups } from "../../src/ops/backup";
+import { runCliCaptured } from "../helpers/cli";
+import { tempDir } from "../helpers/tmp";
+
+function backupDir(out: string, name: string, deployment: string, startedAt: string, format = "ems-ha-backup/1"): string {
+  const dir = join(out, name);
+  mkdirSync(dir);
+  writeFileSync(join(dir, "manifest.json"), JSON.stringify({ format, deployment, startedAt, files: [] }));
+  writeFileSync(join(dir, "fcm.dump"), "PGDMP…");
+  return dir;
+}
+
+describe("backup --keep (pruneBackups)", () => {
+  it("keeps the newest N with the new one among them, removes the older ones oldest first, by the manifests' start times", () => {
+    const out = tempDir("ems-ha-keep-");
+    const b1 = backupDir(out, "prod-20260101T000000Z", "prod", "2026-01-01T00:00:00.000Z");
+    const b2 = backupDir(out, "prod-20260102T000000Z", "prod", "2026-01-02T00:00:00.000Z");
+    const b3 = backupDir(out, "prod-20260103T000000Z", "prod", "2026-01-03T00:00:00.000Z");
+    const now = backupDir(out, "prod-20260104T000000Z", "prod", "2026-01-04T00:00:00.000Z");
+    expect(pruneBackups(out, "prod", 2, now)).toEqual({ removed: [b1, b2], problems: [] });
+    expect(readdirSync(out).sort()).toEqual(["prod-20260103T000000Z", "prod-20260104T000000Z"]);
+    expect(existsSync(b3)).toBe(true);
+    // --keep 1: only the new one
+    expect(pruneBackups(out, "prod", 1, now)).toEqual({ removed: [b3], problems: [] });
+    expect(readdirSync(out)).toEqual(["prod-20260104T000000Z"]);
+    // nothing older: nothing to do
+    expect(pruneBackups(out, "prod", 1, now)).toEqual({ removed: [], problems: [] });
+  });
+
+  it("never removes the new backup, even when a manifest claims a later start (a clock that went back)", () => {
+    const out = tempDir("ems-ha-keep-");
+    const later = backupDir(out, "prod-20270101T000000Z", "prod", "2027-01-01T00:00:00.000Z");
+    const now = backupDir(out, "prod-20260104T000000Z", "prod", "2026-01-04T00:00:00.000Z");
+    expect(pruneBackups(out, "prod", 1, now)).toEqual({ removed: [later], problems: [] });
+    expect(existsSync(now)).toBe(true);
+  });
+
+  it("leaves alone what is not one of this deployment's backups: other deployments (a name that extends this one too), .partial directories, other names, files, links, a directory without a valid manifest", () => {
+    const out = tempDir("ems-ha-keep-");
+    const elsewhere = tempDir("ems-ha-keep-target-");
+    const target = backupDir(elsewhere, "prod-20250101T000000Z", "prod", "2025-01-01T00:00:00.000Z");
+    backupDir(out, "prod-eu-20250101T000000Z", "prod-eu", "2025-01-01T00:00:00.000Z");
+    backupDir(out, "prod-20250101T000001Z.partial", "prod", "2025-01-01T00:00:01.000Z");
+    backupDir(out, "prod-old", "prod", "2025-01-01T00:00:02.000Z");
+    writeFileSync(join(out, "prod-20250101T000003Z"), "a file");
+    symlinkSync(target, join(out, "prod-20250101T000004Z"));
+    const noManifest = join(out, "prod-20250101T000005Z");
+    mkdirSync(noManifest);
+    const otherFormat = backupDir(out, "prod-20250101T000006Z", "prod", "2025-01-01T00:00:06.000Z", "something-else/1");
+    const wrongName = backupDir(out, "prod-20250101T000007Z", "prod-eu", "2025-01-01T00:00:07.000Z");
+    const now = backupDir(out, "prod-20260104T000000Z", "prod", "2026-01-04T00:00:00.000Z");
+    const before = readdirSync(out).sort();
+    const r = pruneBackups(out, "prod", 1, now);
+    expect(r.removed).toEqual([]);
+    expect(r.problems).toEqual([noManifest, otherFormat, wrongName].map((d) => `${d}: left alone (no manifest.json of an ems-ha backup of prod)`));
+    expect(readdirSync(out).sort()).toEqual(before);
+    expect(existsSync(join(target, "fcm.dump"))).toBe(true);
+  });
+
+  it("the flag: a whole number of at least 1 (exit 2 naming it); a backup that is not taken removes nothing", async () => {
+    const out = tempDir("ems-ha-keep-");
+    const cfg = join(out, "ems-ha.config.json");
+    // every node at a loopback address where nothing listens: the backup is not taken
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        topology: "single-region",
+        name: "keep-test",
+        emsNodes: [
+          { name: "ems-1", address: "127.0.0.5" },
+          { name: "ems-2", address: "127.0.0.6" },
+        ],
+        database: {
+          port: 9,
+          nodes: [
+            { name: "pg-1", address: "127.0.0.1", role: "data", ssh: { port: 9 } },
+            { name: "pg-2", address: "127.0.0.2", role: "data", ssh: { port: 9 } },
+            { name: "pgw-1", address: "127.0.0.3", role: "witness", ssh: { port: 9 } },
+          ],
+        },
+        installer: { version: "7.4.4.2034", source: { kind: "file", path: "/x.bin", sha256: "1".repeat(64) } },
+        ems: { fqdn: "ems.keep.internal", vip: "192.0.2.51" },
+      }),
+    );
+    const old = backupDir(out, "keep-test-20250101T000000Z", "keep-test", "2025-01-01T00:00:00.000Z");
+    for (const bad of ["0", "1.5", "x"]) {
+      const r = await runCliCaptured(["backup", "--config", cfg, "--out", out, "--keep", bad], out, { EMS_HA_DB_PASSWORD: "pw" });
+      expect(r.code, r.err).toBe(2);
+      expect(r.err).toMatch(new RegExp(`--keep.*${bad}`));
+      expect(r.err).toMatch(/error on the command line/);
+    }
+    const r = await runCliCaptured(["backup", "--config", cfg, "--out", out, "--keep", "1"], out, { EMS_HA_DB_PASSWORD: "pw" });
+    expect(r.code, r.err).toBe(1);
+    expect(r.err).toMatch(/backup not taken/);
+    expect(existsSync(join(old, "fcm.dump"))).toBe(true);
+  });
+});
