@@ -8,15 +8,17 @@ class SpreadHeavySequencer extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const base = await super.sort(files);
     const root = this.ctx.config.root;
-    const byId = new Map(base.map((spec) => [relative(root, spec.moduleId), spec]));
     const jobs = orderJobs(
-      [...byId.keys()].map((id) => {
-        const last = this.ctx.cache.getFileTestResults(`${byId.get(id)!.project.name}:${id}`);
+      base.map((spec) => {
+        const id = relative(root, spec.moduleId);
+        const last = this.ctx.cache.getFileTestResults(`${spec.project.name}:${id}`);
         return { id, lastSeconds: last ? last.duration / 1000 : undefined };
       }),
     );
+    // by the job itself, not its name: every file vitest gave is returned, once
+    const specOf = new Map(jobs.map((j, i) => [j, base[i]!]));
     const workers = typeof this.ctx.config.maxWorkers === "number" ? this.ctx.config.maxWorkers : 2;
-    return spreadHeavy(jobs, workers).map((j) => byId.get(j.id)!);
+    return spreadHeavy(jobs, workers).map((j) => specOf.get(j)!);
   }
 }
 

@@ -38,6 +38,8 @@ describe("the start order (spreadHeavy)", () => {
     const jobs = [job("a", 10), job("H1", 100, true), job("b", 40), job("c", 30), job("H2", 50, true), job("d", 40), job("e", 30), job("f", 5)];
     const order = spreadHeavy(jobs, 2);
     expect(order.map((j) => j.id).sort()).toEqual(jobs.map((j) => j.id).sort());
+    // the same objects (the sequencer maps them back to vitest's files by identity)
+    expect(order.every((j) => jobs.includes(j))).toBe(true);
     expect(order[0]!.id).toBe("H1");
     expect(heavyOverlaps(order, 2)).toEqual([]);
     // the light files keep their relative order
