@@ -6,7 +6,7 @@
  * background services running for minutes: lab hosts with systemd and Docker, or loopback nodes
  * with a reconciliation loop a second. Two of those side by side slow each other more than
  * running them one after the other would (heal.test and docker-single-region together took
- * 654 s, where alone they take 285 s and 190 s), because their background work grows with the
+ * 654 s, where alone they take 387 s and 190 s), because their background work grows with the
  * time they take. vitest's default order, largest file first when it has no record of earlier
  * runs (a fresh clone, as in CI), started those two within a minute of each other.
  *
