@@ -103,7 +103,29 @@ export interface PrunedBackups {
   readonly problems: ReadonlyArray<string>;
 }
 
-const STAMP = /^\d{8}T\d{6}Z$/;
+/**
+ * The backup's manifest, checked (its format, the file names it may hold), or a ConfigError naming
+ * `--from` and the fix. restore reads its `--from` with it; `--keep` takes a directory it refuses
+ * for no backup.
+ */
+export function readBackupManifest(dir: string): BackupManifest {
+  const bad = (message: string, fix = "name a directory `ems-ha backup` wrote (it holds manifest.json and SHA256SUMS)") =>
+    new ConfigError([{ path: "--from", value: dir, message, fix }]);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw bad("is not a directory");
+  let m: BackupManifest;
+  try {
+    m = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as BackupManifest;
+  } catch (e) {
+    throw bad(`has no readable manifest.json (${(e as Error).message})`);
+  }
+  if (m?.format !== "ems-ha-backup/1" || !Array.isArray(m.files))
+    throw bad(`manifest.json is not an ems-ha backup manifest (format ${JSON.stringify(m?.format)})`);
+  for (const f of m.files) {
+    if (typeof f?.file !== "string" || !/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(f.file) || typeof f.sha256 !== "string")
+      throw bad(`manifest.json names a file it cannot have written: ${JSON.stringify(f?.file)}`);
+  }
+  return m;
+}
 
 /**
  * `backup --keep N`: removes the deployment's older backups in `outDir` so that the newest `keep`
@@ -120,13 +142,13 @@ export function pruneBackups(outDir: string, deployment: string, keep: number, n
     if (!entry.startsWith(`${deployment}-`) || !STAMP.test(entry.slice(deployment.length + 1))) continue;
     const dir = join(outDir, entry);
     if (resolve(dir) === resolve(newest) || !lstatSync(dir).isDirectory()) continue;
-    let m: Partial<BackupManifest> | undefined;
+    let m: BackupManifest | undefined;
     try {
-      m = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as Partial<BackupManifest>;
+      m = readBackupManifest(dir);
     } catch {
       m = undefined;
     }
-    if (m?.format !== "ems-ha-backup/1" || m.deployment !== deployment || typeof m.startedAt !== "string") {
+    if (m?.deployment !== deployment || typeof m.startedAt !== "string") {
       problems.push(`${dir}: left alone (no manifest.json of an ems-ha backup of ${deployment})`);
       continue;
     }
@@ -155,6 +177,9 @@ export function backupNode(d: Deployment, name: string): DbNodeConfig {
     throw new ConfigError([{ path: "--node", value: name, message: "a witness holds no EMS data", fix: `name a data node: ${dataNames.join(", ")}` }]);
   return node;
 }
+
+/** What `backupStamp` writes. */
+const STAMP = /^\d{8}T\d{6}Z$/;
 
 /** `YYYYMMDDTHHMMSSZ`, like the reconciliation service's record names. */
 export function backupStamp(t: Date): string {

@@ -16,12 +16,12 @@
  * standbys receive the result by replication; the command waits for them to replay it.
  */
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
+import { createReadStream, existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ConfigError } from "../config/errors";
 import type { DbNodeConfig, Deployment } from "../config/schema";
 import { conninfoValue, sqlIdent, sqlLiteral } from "../render/escape";
-import { backupStamp, nodeClientCommand, type BackupFile, type BackupManifest } from "./backup";
+import { backupStamp, nodeClientCommand, readBackupManifest, type BackupFile, type BackupManifest } from "./backup";
 import { fmtSize } from "./disk";
 import { lsnToBigInt, maskSecrets, oneWritablePrimary, probeDatabase, queryAs, secretsFromEnv, type DbSecrets, type Login } from "./pg";
 import { sshExecFrom, type SshHost } from "./ssh";
@@ -65,26 +65,6 @@ export function keptName(database: string, stamp: string): string {
   let head = database;
   while (Buffer.byteLength(head + suffix) > MAX_IDENT_BYTES) head = Array.from(head).slice(0, -1).join("");
   return head + suffix;
-}
-
-/** The backup's manifest, or a ConfigError naming `--from` and the fix. */
-export function readBackupManifest(dir: string): BackupManifest {
-  const bad = (message: string, fix = "name a directory `ems-ha backup` wrote (it holds manifest.json and SHA256SUMS)") =>
-    new ConfigError([{ path: "--from", value: dir, message, fix }]);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw bad("is not a directory");
-  let m: BackupManifest;
-  try {
-    m = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as BackupManifest;
-  } catch (e) {
-    throw bad(`has no readable manifest.json (${(e as Error).message})`);
-  }
-  if (m?.format !== "ems-ha-backup/1" || !Array.isArray(m.files))
-    throw bad(`manifest.json is not an ems-ha backup manifest (format ${JSON.stringify(m?.format)})`);
-  for (const f of m.files) {
-    if (typeof f?.file !== "string" || !/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(f.file) || typeof f.sha256 !== "string")
-      throw bad(`manifest.json names a file it cannot have written: ${JSON.stringify(f?.file)}`);
-  }
-  return m;
 }
 
 /** The databases to restore, or a ConfigError. Pure. */

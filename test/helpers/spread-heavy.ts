@@ -1,14 +1,6 @@
 /**
- * The order `npm test` starts its test files in (the sequencer in vitest.config.ts).
- *
- * Two files run at a time on two cores, and the run is CPU-bound (a run sampled here: 89 % busy,
- * 42 % of it in the kernel, most of that forking). A few files keep hosts or clusters with
- * background services running for minutes: lab hosts with systemd and Docker, or loopback nodes
- * with a reconciliation loop a second. Two of those side by side slow each other more than
- * running them one after the other would (heal.test and docker-single-region together took
- * 654 s, where alone they take 387 s and 190 s), because their background work grows with the
- * time they take. vitest's default order, largest file first when it has no record of earlier
- * runs (a fresh clone, as in CI), started those two within a minute of each other.
+ * The order `npm test` starts its test files in (the sequencer in vitest.config.ts). Why, and the
+ * figures: docs/lab.md, "The order `npm test` runs its files in".
  *
  * vitest hands the files to its workers first come, first served. So the order is chosen by
  * playing that out with an estimate of each file's time: a heavy file is put next only when no

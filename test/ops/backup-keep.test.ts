@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { pruneBackups } from "../../src/ops/backup";
 import { runCliCaptured } from "../helpers/cli";
 import { tempDir } from "../helpers/tmp";
+import { smallDeploymentInput } from "./lib/small-deployment";
 
 function backupDir(out: string, name: string, deployment: string, startedAt: string, format = "ems-ha-backup/1"): string {
   const dir = join(out, name);
@@ -71,8 +72,7 @@ describe("backup --keep (pruneBackups)", () => {
     writeFileSync(
       cfg,
       JSON.stringify({
-        topology: "single-region",
-        name: "keep-test",
+        ...smallDeploymentInput("single-region", "keep-test"),
         emsNodes: [
           { name: "ems-1", address: "127.0.0.5" },
           { name: "ems-2", address: "127.0.0.6" },
@@ -85,8 +85,6 @@ describe("backup --keep (pruneBackups)", () => {
             { name: "pgw-1", address: "127.0.0.3", role: "witness", ssh: { port: 9 } },
           ],
         },
-        installer: { version: "7.4.4.2034", source: { kind: "file", path: "/x.bin", sha256: "1".repeat(64) } },
-        ems: { fqdn: "ems.keep.internal", vip: "192.0.2.51" },
       }),
     );
     const old = backupDir(out, "keep-test-20250101T000000Z", "keep-test", "2025-01-01T00:00:00.000Z");

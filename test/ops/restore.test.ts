@@ -14,7 +14,8 @@ import { ConfigError } from "../../src/config/errors";
 import { parseDeployment } from "../../src/config/parse";
 import { smallDeploymentInput } from "./lib/small-deployment";
 import { NATIVE_BIN_GLOB, type BackupManifest } from "../../src/ops/backup";
-import { databasesToRestore, keptName, readBackupManifest, restoreCommand } from "../../src/ops/restore";
+import { readBackupManifest } from "../../src/ops/backup";
+import { databasesToRestore, keptName, restoreCommand } from "../../src/ops/restore";
 
 const input = (topology: string) => smallDeploymentInput(topology, "rs");
 const native = parseDeployment(input("native-single-region"));
