@@ -71,6 +71,12 @@ export interface BackupFile {
   readonly database?: string;
   readonly bytes: number;
   readonly sha256: string;
+  /**
+   * The database's size on the server when it was dumped (pg_database_size), which restore counts
+   * as the room it needs; absent for the globals and in backups
+   * written before the manifest recorded it.
+   */
+  readonly databaseBytes?: number;
 }
 
 export interface BackupManifest {
@@ -359,7 +365,7 @@ export async function backup(d: Deployment, opts: BackupOptions): Promise<Backup
       if (step.database !== undefined && r.head !== CUSTOM_ARCHIVE_MAGIC) {
         throw new Error(`${node.name}: the archive of ${what} does not begin like a pg_dump custom archive (${r.bytes} bytes received)`);
       }
-      files.push({ file: step.file, database: step.database, bytes: r.bytes, sha256: r.sha256 });
+      files.push({ file: step.file, database: step.database, bytes: r.bytes, sha256: r.sha256, databaseBytes: step.bytes });
     }
   } catch (e) {
     rmSync(partial, { recursive: true, force: true });

@@ -22,7 +22,8 @@ import { ConfigError } from "../config/errors";
 import type { DbNodeConfig, Deployment } from "../config/schema";
 import { conninfoValue, sqlIdent, sqlLiteral } from "../render/escape";
 import { backupStamp, nodeClientCommand, readBackupManifest, type BackupFile, type BackupManifest } from "./backup";
-import { fmtSize } from "./disk";
+import { diskCommand, fmtSize, probeDisks } from "./disk";
+import { estimateRestoreSpace, restoreSpaceVerdict } from "./restore-space";
 import { lsnToBigInt, maskSecrets, oneWritablePrimary, probeDatabase, queryAs, secretsFromEnv, type DbSecrets, type Login } from "./pg";
 import { sshExecFrom, type SshHost } from "./ssh";
 
@@ -39,6 +40,11 @@ export interface RestoreOptions {
   readonly onProgress?: (line: string) => void;
   /** The time in the kept databases' names. @default now */
   readonly now?: Date;
+  /**
+   * Restore even when the primary's data filesystem would be DISK_FULL_PERCENT full or more
+   * afterwards (src/ops/restore-space.ts). @default false
+   */
+  readonly skipSpaceCheck?: boolean;
 }
 
 export interface RestoredDatabase {
@@ -158,9 +164,34 @@ export async function restore(d: Deployment, opts: RestoreOptions): Promise<Rest
       `${sessions.length === 20 ? "20 or more sessions are" : `${sessions.length} session(s) ${sessions.length === 1 ? "is" : "are"}`} connected to a database the backup would replace on ${node.name}: ${who.join("; ")}. Stop EMS on every EMS node first (docs/operations.md, "ems-ha restore"), then run it again`,
     );
   }
-  const existing = new Set((await q<{ datname: string }>(`select datname from pg_database where datname in (${names})`)).map((r) => r.datname));
+  const sizes = await q<{ datname: string; bytes: number | null; kept: boolean }>(
+    `select datname, case when has_database_privilege(oid, 'CONNECT') then pg_database_size(oid)::float8 end as bytes, datname <> all(array[${names}]) as kept from pg_database where datname in (${names}) or datname like '%\\_pre\\_restore\\_%'`,
+  );
+  const existing = new Set(sizes.filter((r) => !r.kept).map((r) => r.datname));
 
-  // 4. each database: keep the old one under another name, create it from the archive
+  // 4. room for it on the primary's data filesystem
+  const [disk] = await probeDisks(d, { env: opts.env }, (n) => n.name === node.name);
+  if (!disk)
+    say(
+      `${node.name}: the free space on its data filesystem is not checked (${diskCommand(d, node) === undefined ? "its data directory is unknown for this server" : "df did not answer"})`,
+    );
+  else {
+    const [wal] = await q<{ bytes: number }>(
+      "select (pg_size_bytes(current_setting('max_wal_size')) + pg_size_bytes(current_setting('wal_keep_size')))::float8 as bytes",
+    );
+    const estimate = estimateRestoreSpace(
+      files,
+      new Map(sizes.filter((r) => !r.kept && r.bytes !== null).map((r) => [r.datname, Number(r.bytes)])),
+      Number(wal?.bytes ?? 0),
+    );
+    const kept = sizes.filter((r) => r.kept && r.bytes !== null).map((r) => ({ name: r.datname, bytes: Number(r.bytes) }));
+    const verdict = restoreSpaceVerdict(node.name, disk, estimate, kept);
+    if (verdict.ok) say(verdict.summary);
+    else if (opts.skipSpaceCheck) say(`${verdict.summary}; restoring all the same (--skip-space-check)`);
+    else return none(verdict.refusal!);
+  }
+
+  // 5. each database: keep the old one under another name, create it from the archive
   const stamp = backupStamp(opts.now ?? new Date());
   const host: SshHost = { name: node.name, address: node.address, ssh: node.ssh };
   const done: RestoredDatabase[] = [];
@@ -211,7 +242,7 @@ export async function restore(d: Deployment, opts: RestoreOptions): Promise<Rest
     }
   }
 
-  // 5. the standbys replay it (the restore is done: a failure from here on is reported, not thrown)
+  // 6. the standbys replay it (the restore is done: a failure from here on is reported, not thrown)
   const standbys = d.database.nodes.filter((n) => n.role === "data" && n.name !== node.name && probes.get(n.name)?.reachable);
   const pending = new Set(standbys.map((n) => n.name));
   let target: bigint | undefined;

@@ -275,6 +275,10 @@ describe("single-region (Docker, ssh engine) on lab hosts", () => {
       expect(back.stdout + back.stderr).not.toContain(secrets.db_password);
       const res = JSON.parse(back.stdout) as { node: string; restored: Array<{ database: string; keptAs: string }>; notReplayed: string[] };
       expect([res.node, res.restored.map((x) => x.database), res.notReplayed]).toEqual(["pg-1", ["restore_check"], []]);
+      // the room for it was read with df inside pg-1's container (its data volume's mount)
+      expect(back.stderr).toMatch(
+        /pg-1's data filesystem \(\/bitnami\/postgresql\): the restore needs about .*, [\d.]+ GB is free of [\d.]+ GB: \d+% full afterwards\n/,
+      );
       expect(await psql("pg-1", "select count(*) from endpoints", "restore_check")).toBe("200");
       expect(await psql("pg-2", "select count(*) from endpoints", "restore_check")).toBe("200");
       expect(await psql("pg-1", "select count(*) from endpoints", res.restored[0]!.keptAs)).toBe("201");

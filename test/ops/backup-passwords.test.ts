@@ -237,6 +237,26 @@ describe("ems-ha restore (real loopback cluster, pg_restore over the real sshd)"
     const foreign = await cli(["restore", "--config", configPath, "--from", other]);
     expect(foreign.code).toBe(2);
     expect(foreign.err).toMatch(/--from: is a backup of the deployment "another", not of "backup-test"/);
+    // more than the primary's data filesystem holds (the manifest counts fcm at 1 PB): refused before
+    // anything changes, naming what an earlier restore kept
+    const huge = join(tmp, "huge");
+    spawnSync("cp", ["-a", firstBackup, huge], { timeout: 20_000 });
+    const hm = JSON.parse(readFileSync(join(huge, "manifest.json"), "utf8")) as { files: Array<{ database?: string; databaseBytes?: number }> };
+    expect(hm.files.find((f) => f.database === "fcm")!.databaseBytes).toBeGreaterThan(0);
+    for (const f of hm.files) if (f.database === "fcm") f.databaseBytes = 1024 ** 5;
+    writeFileSync(join(huge, "manifest.json"), JSON.stringify(hm));
+    cluster!.psql(pg1, 'create database "fcm_pre_restore_20260101t000000z"');
+    try {
+      const full = await cli(["restore", "--config", configPath, "--from", huge]);
+      expect(full.code).toBe(1);
+      expect(full.err).toMatch(
+        /nothing restored: pg-1's data filesystem \(.+\): the restore needs about [\d.]+ GB \([\d.]+ GB of databases, [\d.]+ [GMk]?B of WAL\), [\d.]+ GB is free of [\d.]+ GB: \d+% full afterwards, and PostgreSQL stops when it cannot write WAL/,
+      );
+      expect(full.err).toMatch(/Databases kept by earlier restores take [\d.]+ MB: "fcm_pre_restore_20260101t000000z" \([\d.]+ MB\)/);
+      expect(full.err).toMatch(/--skip-space-check restores all the same/);
+    } finally {
+      cluster!.psql(pg1, 'drop database "fcm_pre_restore_20260101t000000z"');
+    }
     expect(databases()).toEqual(before);
     expect(cluster!.psql(pg1, "select count(*) from endpoints", "fcm")).toBe("501");
   }, 120_000);
@@ -263,6 +283,8 @@ describe("ems-ha restore (real loopback cluster, pg_restore over the real sshd)"
     // the standby has the restored database (restore waited for its replay)
     expect(cluster!.psql(pg2, "select count(*) from endpoints", "fcm")).toBe("500");
     expect(r.err).toMatch(/pg-2: replayed the restore/);
+    // the room was checked with the real df on the primary's host
+    expect(r.err).toMatch(/pg-1's data filesystem \(.+\): the restore needs about [\d.]+ [GMk]?B .*, [\d.]+ GB is free of [\d.]+ GB: \d+% full afterwards\n/);
     expect(r.out + r.err).not.toContain(PASSWORD);
     for (const k of res.restored) cluster!.psql(pg1, `drop database "${k.keptAs!.split('"').join('""')}"`);
   }, 120_000);
@@ -280,7 +302,12 @@ describe("ems-ha restore (real loopback cluster, pg_restore over the real sshd)"
     cluster!.psql(pg1, "drop role rb_owner");
     try {
       const before = databases();
-      const r = await cli(["restore", "--config", configPath, "--from", dir, "--database", "rb"]);
+      // counted larger than the filesystem: --skip-space-check goes on all the same (to the failing pg_restore)
+      const rm = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { files: Array<{ database?: string; databaseBytes?: number }> };
+      for (const f of rm.files) if (f.database === "rb") f.databaseBytes = 1024 ** 5;
+      writeFileSync(join(dir, "manifest.json"), JSON.stringify(rm));
+      const r = await cli(["restore", "--config", configPath, "--from", dir, "--database", "rb", "--skip-space-check"]);
+      expect(r.err).toMatch(/pg-1's data filesystem \(.+\): the restore needs about .*% full afterwards; restoring all the same \(--skip-space-check\)/);
       expect(r.err).toMatch(/pg-1: database "rb" kept as "rb_pre_restore_/);
       expect(r.err).toMatch(
         /restore failed on pg-1, undone: pg_restore of "rb" failed: .*role "rb_owner" does not exist.*; every database is as it was before/s,

@@ -22,10 +22,15 @@ export const restoreCommand = defineCommand({
       min: 1,
       max: 7 * 24 * 60,
     },
+    "skip-space-check": {
+      type: "boolean",
+      description: "restore even when, by its estimate, the primary's data filesystem would be 95% full or more afterwards",
+    },
     json: { type: "boolean", description: "print the result as JSON" },
   },
   notes: [
     "EMS must be stopped on every EMS node: a database with sessions connected is not replaced.",
+    "The primary's data filesystem must hold the restored databases beside the ones they replace, and their WAL.",
     "DB password: $EMS_HA_DB_PASSWORD or $TF_VAR_db_password (never a flag); pg_restore reads it from its standard input.",
   ].join("\n"),
   async run({ flags }, io) {
@@ -35,6 +40,7 @@ export const restoreCommand = defineCommand({
       from: resolve(io.cwd, flags.from),
       database: flags.database,
       restoreTimeoutMs: flags.timeout * 60_000,
+      skipSpaceCheck: flags["skip-space-check"],
       onProgress: (l) => io.err(l),
     });
     if (flags.json) io.out(JSON.stringify(r, null, 2));
