@@ -20,31 +20,17 @@
  * renamed when every file is complete and checked, and removed if anything failed.
  */
 import { createHash } from "node:crypto";
-import {
-  chmodSync,
-  createWriteStream,
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { chmodSync, createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { Writable } from "node:stream";
 import { join, resolve } from "node:path";
 import { ConfigError } from "../config/errors";
 import type { DbNodeConfig, Deployment } from "../config/schema";
 import { DOCKER_TOPOLOGIES } from "../config/semantics";
 import { conninfoValue } from "../render/escape";
+import { backupStamp, CUSTOM_ARCHIVE_MAGIC, pruneBackups, type BackupFile, type BackupManifest, type PrunedBackups } from "./backup-dir";
 import { fmtSize } from "./disk";
 import { dumpSourceOf, maskSecrets, probeDatabase, oneWritablePrimary, secretsFromEnv, type DbProbe, type DbSecrets, type DumpSource } from "./pg";
 import { shellQuote, sshExecTo, type SshHost } from "./ssh";
-
-/** The first bytes of every pg_dump custom-format archive. */
-export const CUSTOM_ARCHIVE_MAGIC = "PGDMP";
 
 export interface BackupOptions {
   readonly env: NodeJS.ProcessEnv;
@@ -65,33 +51,6 @@ export interface BackupOptions {
   readonly keep?: number;
 }
 
-export interface BackupFile {
-  readonly file: string;
-  /** The database dumped, or undefined for the globals. */
-  readonly database?: string;
-  readonly bytes: number;
-  readonly sha256: string;
-  /**
-   * The database's size on the server when it was dumped (pg_database_size), which restore counts
-   * as the room it needs; absent for the globals and in backups
-   * written before the manifest recorded it.
-   */
-  readonly databaseBytes?: number;
-}
-
-export interface BackupManifest {
-  readonly format: "ems-ha-backup/1";
-  readonly deployment: string;
-  readonly topology: string;
-  readonly node: string;
-  readonly role: "primary" | "standby";
-  readonly serverVersion: string;
-  readonly lsn: string;
-  readonly startedAt: string;
-  readonly finishedAt: string;
-  readonly files: BackupFile[];
-}
-
 export interface BackupResult {
   readonly ok: boolean;
   readonly message: string;
@@ -102,78 +61,6 @@ export interface BackupResult {
   readonly pruned?: PrunedBackups;
 }
 
-export interface PrunedBackups {
-  /** The backups' directories removed, oldest first. */
-  readonly removed: ReadonlyArray<string>;
-  /** Directories named like a backup of the deployment but left alone, or that could not be removed, with why. */
-  readonly problems: ReadonlyArray<string>;
-}
-
-/**
- * The backup's manifest, checked (its format, the file names it may hold), or a ConfigError naming
- * `--from` and the fix. restore reads its `--from` with it; `--keep` takes a directory it refuses
- * for no backup.
- */
-export function readBackupManifest(dir: string): BackupManifest {
-  const bad = (message: string, fix = "name a directory `ems-ha backup` wrote (it holds manifest.json and SHA256SUMS)") =>
-    new ConfigError([{ path: "--from", value: dir, message, fix }]);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw bad("is not a directory");
-  let m: BackupManifest;
-  try {
-    m = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as BackupManifest;
-  } catch (e) {
-    throw bad(`has no readable manifest.json (${(e as Error).message})`);
-  }
-  if (m?.format !== "ems-ha-backup/1" || !Array.isArray(m.files))
-    throw bad(`manifest.json is not an ems-ha backup manifest (format ${JSON.stringify(m?.format)})`);
-  for (const f of m.files) {
-    if (typeof f?.file !== "string" || !/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(f.file) || typeof f.sha256 !== "string")
-      throw bad(`manifest.json names a file it cannot have written: ${JSON.stringify(f?.file)}`);
-  }
-  return m;
-}
-
-/**
- * `backup --keep N`: removes the deployment's older backups in `outDir` so that the newest `keep`
- * remain, `newest` (the backup just taken) always among them. A directory counts as a backup only
- * when it is a directory itself (not a link), directly in `outDir`, named `<deployment>-<UTC time>`,
- * with a manifest.json of an ems-ha backup of this deployment; anything else there is left as it
- * is, other deployments' backups and unfinished `.partial` directories included. Newest means the
- * manifest's start time.
- */
-export function pruneBackups(outDir: string, deployment: string, keep: number, newest: string): PrunedBackups {
-  const problems: string[] = [];
-  const found: Array<{ dir: string; startedAt: string }> = [];
-  for (const entry of readdirSync(outDir).sort()) {
-    if (!entry.startsWith(`${deployment}-`) || !STAMP.test(entry.slice(deployment.length + 1))) continue;
-    const dir = join(outDir, entry);
-    if (resolve(dir) === resolve(newest) || !lstatSync(dir).isDirectory()) continue;
-    let m: BackupManifest | undefined;
-    try {
-      m = readBackupManifest(dir);
-    } catch {
-      m = undefined;
-    }
-    if (m?.deployment !== deployment || typeof m.startedAt !== "string") {
-      problems.push(`${dir}: left alone (no manifest.json of an ems-ha backup of ${deployment})`);
-      continue;
-    }
-    found.push({ dir, startedAt: m.startedAt });
-  }
-  // newest first; the new backup takes one of the places
-  found.sort((a, b) => (a.startedAt === b.startedAt ? b.dir.localeCompare(a.dir) : b.startedAt.localeCompare(a.startedAt)));
-  const removed: string[] = [];
-  for (const old of found.slice(Math.max(0, keep - 1)).reverse()) {
-    try {
-      rmSync(old.dir, { recursive: true });
-      removed.push(old.dir);
-    } catch (e) {
-      problems.push(`${old.dir}: could not be removed: ${(e as Error).message}`);
-    }
-  }
-  return { removed, problems };
-}
-
 /** The data node to dump, or a ConfigError naming the value and the fix. Pure. */
 export function backupNode(d: Deployment, name: string): DbNodeConfig {
   const node = d.database.nodes.find((n) => n.name === name);
@@ -182,17 +69,6 @@ export function backupNode(d: Deployment, name: string): DbNodeConfig {
   if (node.role !== "data")
     throw new ConfigError([{ path: "--node", value: name, message: "a witness holds no EMS data", fix: `name a data node: ${dataNames.join(", ")}` }]);
   return node;
-}
-
-/** What `backupStamp` writes. */
-const STAMP = /^\d{8}T\d{6}Z$/;
-
-/** `YYYYMMDDTHHMMSSZ`, like the reconciliation service's record names. */
-export function backupStamp(t: Date): string {
-  return t
-    .toISOString()
-    .replace(/[-:]/g, "")
-    .replace(/\.\d+Z$/, "Z");
 }
 
 // Reads the password (one line, possibly empty: then libpq's ~/.pgpass on the host applies) before

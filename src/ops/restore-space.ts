@@ -12,7 +12,7 @@
  * plus what it keeps for standbys (`wal_keep_size`); a standby whose replication slot falls behind
  * holds more, which is why the check keeps DISK_FULL_PERCENT's margin. Pure.
  */
-import type { BackupFile } from "./backup";
+import type { BackupFile } from "./backup-dir";
 import { DISK_FULL_PERCENT, fmtKb, fmtSize, type DiskUsage } from "./disk";
 
 export interface SpaceEstimate {

@@ -10,18 +10,18 @@
  * Before it changes anything it checks every archive against the backup's manifest (SHA-256), that
  * exactly one data node answers as the writable primary, and that no session is connected to a
  * database it replaces (EMS must be stopped: a running EMS would write into a database that is
- * being replaced). The archives stream from this machine to `pg_restore` on the primary's host
+ * being replaced), and that the primary's data filesystem has room for it (src/ops/restore-space.ts). The archives stream from this machine to `pg_restore` on the primary's host
  * over SSH (natively the newest installed PostgreSQL client, in the Docker topologies inside the
  * container), the password first on the same standard input, never on a command line. The
  * standbys receive the result by replication; the command waits for them to replay it.
  */
-import { createHash } from "node:crypto";
-import { createReadStream, existsSync } from "node:fs";
+import { createReadStream } from "node:fs";
 import { join, resolve } from "node:path";
 import { ConfigError } from "../config/errors";
 import type { DbNodeConfig, Deployment } from "../config/schema";
 import { conninfoValue, sqlIdent, sqlLiteral } from "../render/escape";
-import { backupStamp, nodeClientCommand, readBackupManifest, type BackupFile, type BackupManifest } from "./backup";
+import { nodeClientCommand } from "./backup";
+import { backupStamp, readBackupManifest, verifyBackup, type BackupFile, type BackupManifest } from "./backup-dir";
 import { diskCommand, fmtSize, probeDisks } from "./disk";
 import { estimateRestoreSpace, restoreSpaceVerdict } from "./restore-space";
 import { lsnToBigInt, maskSecrets, oneWritablePrimary, probeDatabase, queryAs, secretsFromEnv, type DbSecrets, type Login } from "./pg";
@@ -104,17 +104,6 @@ export function databasesToRestore(d: Deployment, m: BackupManifest, only: strin
   return all;
 }
 
-/** The archive's SHA-256, read as a stream. */
-function sha256Of(path: string): Promise<string> {
-  return new Promise((res, rej) => {
-    const h = createHash("sha256");
-    createReadStream(path)
-      .on("data", (c) => h.update(c))
-      .on("error", rej)
-      .on("end", () => res(h.digest("hex")));
-  });
-}
-
 /**
  * The command on the primary's host that reads the password (one line) and then a custom archive
  * from its standard input and restores it with `--create`, connected to template1 (never to a
@@ -135,12 +124,8 @@ export async function restore(d: Deployment, opts: RestoreOptions): Promise<Rest
   const none = (message: string): RestoreResult => ({ ok: false, message: `nothing restored: ${message}`, restored: [], notReplayed: [] });
 
   // 1. every archive as the backup wrote it
-  for (const f of files) {
-    const path = join(from, f.file);
-    if (!existsSync(path)) return none(`${path} is missing`);
-    const sum = await sha256Of(path);
-    if (sum !== f.sha256) return none(`${path} does not match its SHA-256 in manifest.json (changed or damaged since the backup)`);
-  }
+  const damaged = await verifyBackup(from, manifest, files);
+  if (damaged.length > 0) return none(damaged.join("; "));
   say(`${files.length} archive(s) match the backup's checksums: ${files.map((f) => JSON.stringify(f.database)).join(", ")}`);
 
   // 2. the one writable primary

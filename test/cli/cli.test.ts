@@ -62,6 +62,7 @@ describe("every command rejects what it does not declare", () => {
     "ack-rewind": ["pg-2", "--config", EXAMPLE],
     backup: ["--config", EXAMPLE, "--out", "never-written"],
     restore: ["--config", EXAMPLE, "--from", "never-written"],
+    "check-backups": ["--config", EXAMPLE, "--dir", "never-written"],
     // PLAN is a positional: with one given, "stray" is a second word; --out would be written by a run
     "plan-review": ["plan.json", "--config", EXAMPLE, "--out", "never-written"],
   };
@@ -74,6 +75,7 @@ describe("every command rejects what it does not declare", () => {
         "appliance",
         "backup",
         "check",
+        "check-backups",
         "checklist",
         "failover",
         "fortios-cli",

@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { pruneBackups } from "../../src/ops/backup";
+import { pruneBackups } from "../../src/ops/backup-dir";
 import { runCliCaptured } from "../helpers/cli";
 import { tempDir } from "../helpers/tmp";
 import { smallDeploymentInput } from "./lib/small-deployment";

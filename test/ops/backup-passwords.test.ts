@@ -129,6 +129,12 @@ describe("ems-ha backup (real loopback cluster, pg_dump over the real sshd)", ()
     const dir = /backup complete: (\S+)/.exec(r.out)![1]!;
     expect((JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { role: string }).role).toBe("standby");
     expect(readdirSync(keepOut).sort()).toEqual([basename(dir), "backup-test-eu-20250101T000000Z"].sort());
+    // check-backups reads the real backup's archives against its manifest
+    const checked = await cli(["check-backups", "--config", configPath, "--dir", keepOut, "--max-age", "1"]);
+    expect(checked.code, checked.err).toBe(0);
+    expect(checked.out).toMatch(new RegExp(`^${basename(dir)}\\s+\\S+ \\S+\\s+\\d+ min\\s+pg-2 \\(standby\\)\\s+.+\\s+match$`, "m"));
+    expect(checked.out).toMatch(/^1 backup\(s\) of backup-test; the newest, \S+, is \d+ min old \(at most 1 h\); its 4 file\(s\) match their checksums$/m);
+    expect(checked.out).toContain(`the newest, ${dir}, is`);
     const witness = await cli(["backup", "--config", configPath, "--out", out(), "--node", "pgw-1"]);
     expect(witness.code).toBe(2);
     expect(witness.err).toMatch(/--node: a witness holds no EMS data \(got "pgw-1"\)\. Fix: name a data node: pg-1, pg-2/);

@@ -13,7 +13,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/config/errors";
 import { parseDeployment } from "../../src/config/parse";
 import { smallDeploymentInput } from "./lib/small-deployment";
-import { archiveName, backupNode, backupStamp, dumpCommand, NATIVE_BIN_GLOB } from "../../src/ops/backup";
+import { archiveName, backupNode, dumpCommand, NATIVE_BIN_GLOB } from "../../src/ops/backup";
+import { backupStamp } from "../../src/ops/backup-dir";
 
 const input = (topology: string) => smallDeploymentInput(topology, "bk");
 const native = parseDeployment(input("native-single-region"));

@@ -4,7 +4,7 @@
  * test/ops/backup-passwords.test.ts.
  */
 import { describe, expect, it } from "vitest";
-import type { BackupFile } from "../../src/ops/backup";
+import type { BackupFile } from "../../src/ops/backup-dir";
 import { DISK_FULL_PERCENT, type DiskUsage } from "../../src/ops/disk";
 import { estimateRestoreSpace, restoreSpaceVerdict } from "../../src/ops/restore-space";
 

@@ -13,8 +13,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/config/errors";
 import { parseDeployment } from "../../src/config/parse";
 import { smallDeploymentInput } from "./lib/small-deployment";
-import { NATIVE_BIN_GLOB, type BackupManifest } from "../../src/ops/backup";
-import { readBackupManifest } from "../../src/ops/backup";
+import { NATIVE_BIN_GLOB } from "../../src/ops/backup";
+import { readBackupManifest, type BackupManifest } from "../../src/ops/backup-dir";
 import { databasesToRestore, keptName, restoreCommand } from "../../src/ops/restore";
 
 const input = (topology: string) => smallDeploymentInput(topology, "rs");

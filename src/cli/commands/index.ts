@@ -19,6 +19,7 @@ import { resumeCommand } from "./resume";
 import { rollingRestartCommand } from "./rolling-restart";
 import { backupCommand } from "./backup";
 import { restoreCommand } from "./restore";
+import { checkBackupsCommand } from "./check-backups";
 import { setPasswordsCommand } from "./set-passwords";
 
 export const COMMANDS: Command[] = [
@@ -42,5 +43,6 @@ export const COMMANDS: Command[] = [
   rollingRestartCommand,
   backupCommand,
   restoreCommand,
+  checkBackupsCommand,
   setPasswordsCommand,
 ];
