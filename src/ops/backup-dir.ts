@@ -39,6 +39,9 @@ export interface BackupManifest {
   readonly files: BackupFile[];
 }
 
+/** The ending of a backup's directory while it is written (renamed without it once complete). */
+export const PARTIAL = ".partial";
+
 /** What `backupStamp` writes. */
 const STAMP = /^\d{8}T\d{6}Z$/;
 
@@ -84,16 +87,25 @@ export interface FoundBackup {
  * The deployment's backups directly in `outDir`, newest first (by the manifest's start time). A
  * directory counts only when it is a directory itself (not a link), named `<deployment>-<UTC time>`,
  * with a manifest.json of an ems-ha backup of this deployment; one named so without such a manifest
- * is in `problems`. Anything else there (other deployments' backups, unfinished `.partial`
- * directories, files) is not looked at.
+ * is in `problems`, and so is an unfinished one (`<deployment>-<UTC time>.partial`). Anything else
+ * there (other deployments' backups, files) is not looked at.
  */
 export function listBackups(outDir: string, deployment: string): { backups: FoundBackup[]; problems: string[] } {
   const problems: string[] = [];
   const backups: FoundBackup[] = [];
   for (const entry of readdirSync(outDir).sort()) {
-    if (!entry.startsWith(`${deployment}-`) || !STAMP.test(entry.slice(deployment.length + 1))) continue;
+    if (!entry.startsWith(`${deployment}-`)) continue;
+    const rest = entry.slice(deployment.length + 1);
+    const unfinished = rest.endsWith(PARTIAL) && STAMP.test(rest.slice(0, -PARTIAL.length));
+    if (!STAMP.test(rest) && !unfinished) continue;
     const dir = join(outDir, entry);
     if (!lstatSync(dir).isDirectory()) continue;
+    if (unfinished) {
+      problems.push(
+        `${dir}: left alone (an unfinished backup: one that is running, or one stopped before it completed, whose space stays taken until it is removed)`,
+      );
+      continue;
+    }
     let m: BackupManifest | undefined;
     try {
       m = readBackupManifest(dir);

@@ -10,7 +10,8 @@
  * - `pg_dumpall --globals-only --no-role-passwords` (roles and tablespaces, without any password
  *   hash: a deployment sets its passwords from its secrets);
  * - manifest.json (the node, its role and position, the server's version, each file's size and
- *   SHA-256) and SHA256SUMS (for `sha256sum -c`).
+ *   SHA-256, each database's size on the server; src/ops/backup-dir.ts) and SHA256SUMS (for
+ *   `sha256sum -c`).
  *
  * The dumps run on the node's host over SSH, so the PostgreSQL client there matches the server:
  * natively the newest /usr/lib/postgresql/N/bin (else pg_dump on PATH), in the Docker topologies
@@ -27,7 +28,7 @@ import { ConfigError } from "../config/errors";
 import type { DbNodeConfig, Deployment } from "../config/schema";
 import { DOCKER_TOPOLOGIES } from "../config/semantics";
 import { conninfoValue } from "../render/escape";
-import { backupStamp, CUSTOM_ARCHIVE_MAGIC, pruneBackups, type BackupFile, type BackupManifest, type PrunedBackups } from "./backup-dir";
+import { backupStamp, CUSTOM_ARCHIVE_MAGIC, PARTIAL, pruneBackups, type BackupFile, type BackupManifest, type PrunedBackups } from "./backup-dir";
 import { fmtSize } from "./disk";
 import { dumpSourceOf, maskSecrets, probeDatabase, oneWritablePrimary, secretsFromEnv, type DbProbe, type DbSecrets, type DumpSource } from "./pg";
 import { shellQuote, sshExecTo, type SshHost } from "./ssh";
@@ -204,7 +205,7 @@ export async function backup(d: Deployment, opts: BackupOptions): Promise<Backup
   const name = `${d.name}-${backupStamp(started)}`;
   const final = join(outDir, name);
   if (existsSync(final)) return { ok: false, message: `backup not taken: ${final} already exists (one backup per second and deployment)` };
-  const partial = `${final}.partial`;
+  const partial = `${final}${PARTIAL}`;
   rmSync(partial, { recursive: true, force: true });
   mkdirSync(partial, { mode: 0o700 });
   chmodSync(partial, 0o700);

@@ -10,12 +10,14 @@
  * Before it changes anything it checks every archive against the backup's manifest (SHA-256), that
  * exactly one data node answers as the writable primary, and that no session is connected to a
  * database it replaces (EMS must be stopped: a running EMS would write into a database that is
- * being replaced), and that the primary's data filesystem has room for it (src/ops/restore-space.ts). The archives stream from this machine to `pg_restore` on the primary's host
+ * being replaced), and that the primary's data filesystem has room for it (src/ops/restore-space.ts).
+ * The roles of the backup's globals.sql that the primary lacks are created first (src/ops/restore-roles.ts)
+ * and dropped again if the restore is undone. The archives stream from this machine to `pg_restore` on the primary's host
  * over SSH (natively the newest installed PostgreSQL client, in the Docker topologies inside the
  * container), the password first on the same standard input, never on a command line. The
  * standbys receive the result by replication; the command waits for them to replay it.
  */
-import { createReadStream } from "node:fs";
+import { createReadStream, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ConfigError } from "../config/errors";
 import type { DbNodeConfig, Deployment } from "../config/schema";
@@ -23,8 +25,9 @@ import { conninfoValue, sqlIdent, sqlLiteral } from "../render/escape";
 import { nodeClientCommand } from "./backup";
 import { backupStamp, readBackupManifest, verifyBackup, type BackupFile, type BackupManifest } from "./backup-dir";
 import { diskCommand, fmtSize, probeDisks } from "./disk";
+import { parseGlobals, rolesToCreate } from "./restore-roles";
 import { estimateRestoreSpace, restoreSpaceVerdict } from "./restore-space";
-import { lsnToBigInt, maskSecrets, oneWritablePrimary, probeDatabase, queryAs, secretsFromEnv, type DbSecrets, type Login } from "./pg";
+import { execAs, lsnToBigInt, maskSecrets, oneWritablePrimary, probeDatabase, queryAs, secretsFromEnv, type DbSecrets, type Login } from "./pg";
 import { sshExecFrom, type SshHost } from "./ssh";
 
 export interface RestoreOptions {
@@ -61,6 +64,8 @@ export interface RestoreResult {
   readonly restored: RestoredDatabase[];
   /** Standbys that had not replayed the restore within the wait. */
   readonly notReplayed: string[];
+  /** Roles of the backup's globals.sql the primary lacked, created before the databases (src/ops/restore-roles.ts). */
+  readonly createdRoles: string[];
 }
 
 const MAX_IDENT_BYTES = 63;
@@ -121,10 +126,11 @@ export async function restore(d: Deployment, opts: RestoreOptions): Promise<Rest
   const from = resolve(opts.from);
   const manifest = readBackupManifest(from);
   const files = databasesToRestore(d, manifest, opts.database, opts.from);
-  const none = (message: string): RestoreResult => ({ ok: false, message: `nothing restored: ${message}`, restored: [], notReplayed: [] });
+  const none = (message: string): RestoreResult => ({ ok: false, message: `nothing restored: ${message}`, restored: [], notReplayed: [], createdRoles: [] });
 
   // 1. every archive as the backup wrote it
-  const damaged = await verifyBackup(from, manifest, files);
+  const globalsFile = manifest.files.find((f) => f.database === undefined && f.file === "globals.sql");
+  const damaged = await verifyBackup(from, manifest, globalsFile ? [globalsFile, ...files] : files);
   if (damaged.length > 0) return none(damaged.join("; "));
   say(`${files.length} archive(s) match the backup's checksums: ${files.map((f) => JSON.stringify(f.database)).join(", ")}`);
 
@@ -176,7 +182,25 @@ export async function restore(d: Deployment, opts: RestoreOptions): Promise<Rest
     else return none(verdict.refusal!);
   }
 
-  // 5. each database: keep the old one under another name, create it from the archive
+  // 5. the roles the backup names that the primary lacks (a new cluster), in one transaction
+  let createdRoles: string[] = [];
+  if (globalsFile) {
+    const have = new Set((await q<{ rolname: string }>("select rolname from pg_roles")).map((r) => r.rolname));
+    const roles = rolesToCreate(parseGlobals(readFileSync(join(from, globalsFile.file), "utf8")), have);
+    if (roles.names.length > 0) {
+      try {
+        await execAs(node.address, d.database.port, logins, roles.statements, secrets);
+      } catch (e) {
+        return none(
+          `the roles the backup names and ${node.name} lacks (${roles.names.map((r) => JSON.stringify(r)).join(", ")}) could not be created: ${(e as Error).message}`,
+        );
+      }
+      createdRoles = [...roles.names];
+      say(`${node.name}: created role(s) ${createdRoles.map((r) => JSON.stringify(r)).join(", ")} from ${globalsFile.file} (without a password)`);
+    }
+  }
+
+  // 6. each database: keep the old one under another name, create it from the archive
   const stamp = backupStamp(opts.now ?? new Date());
   const host: SshHost = { name: node.name, address: node.address, ssh: node.ssh };
   const done: RestoredDatabase[] = [];
@@ -188,6 +212,13 @@ export async function restore(d: Deployment, opts: RestoreOptions): Promise<Rest
         if (r.keptAs) await q(`alter database ${sqlIdent(r.keptAs)} rename to ${sqlIdent(r.database)}`);
       } catch (e) {
         problems.push(`${r.database}: ${(e as Error).message}${r.keptAs ? ` (the old database is ${r.keptAs})` : ""}`);
+      }
+    }
+    for (const role of [...createdRoles].reverse()) {
+      try {
+        await q(`drop role if exists ${sqlIdent(role)}`);
+      } catch (e) {
+        problems.push(`role ${JSON.stringify(role)}: ${(e as Error).message}`);
       }
     }
     return problems;
@@ -216,18 +247,22 @@ export async function restore(d: Deployment, opts: RestoreOptions): Promise<Rest
       }
     } catch (e) {
       const problems = await rollback();
-      const undone = problems.length === 0 ? "every database is as it was before" : `putting back failed for: ${problems.join("; ")}`;
+      const undone =
+        problems.length > 0
+          ? `putting back failed for: ${problems.join("; ")}`
+          : `every database is as it was before${createdRoles.length > 0 ? ", and the roles it created are dropped again" : ""}`;
       return {
         ok: false,
         node: node.name,
         restored: [],
         notReplayed: [],
+        createdRoles: [],
         message: `restore failed on ${node.name}, undone: ${maskSecrets((e as Error).message, secrets)}; ${undone}`,
       };
     }
   }
 
-  // 6. the standbys replay it (the restore is done: a failure from here on is reported, not thrown)
+  // 7. the standbys replay it (the restore is done: a failure from here on is reported, not thrown)
   const standbys = d.database.nodes.filter((n) => n.role === "data" && n.name !== node.name && probes.get(n.name)?.reachable);
   const pending = new Set(standbys.map((n) => n.name));
   let target: bigint | undefined;
@@ -260,6 +295,9 @@ export async function restore(d: Deployment, opts: RestoreOptions): Promise<Rest
   const kept = done.filter((r) => r.keptAs).map((r) => r.keptAs!);
   const message = [
     `restored ${done.map((r) => JSON.stringify(r.database)).join(", ")} on ${node.name} from ${from}.`,
+    createdRoles.length > 0
+      ? `Created the role(s) ${createdRoles.map((r) => JSON.stringify(r)).join(", ")} that the backup names and ${node.name} lacked, without a password: give one that logs in a password (ALTER ROLE ... PASSWORD).`
+      : "",
     kept.length > 0
       ? `The databases they replaced are kept as ${kept.map((k) => JSON.stringify(k)).join(", ")}: drop them once EMS works again (DROP DATABASE), they take their space until then.`
       : "",
@@ -271,5 +309,5 @@ export async function restore(d: Deployment, opts: RestoreOptions): Promise<Rest
   ]
     .filter(Boolean)
     .join(" ");
-  return { ok: true, node: node.name, restored: done, notReplayed: [...pending], message };
+  return { ok: true, node: node.name, restored: done, notReplayed: [...pending], createdRoles, message };
 }

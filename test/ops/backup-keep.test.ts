@@ -60,7 +60,10 @@ describe("backup --keep (pruneBackups)", () => {
     const before = readdirSync(out).sort();
     const r = pruneBackups(out, "prod", 1, now);
     expect(r.removed).toEqual([]);
-    expect(r.problems).toEqual([noManifest, otherFormat, wrongName].map((d) => `${d}: left alone (no manifest.json of an ems-ha backup of prod)`));
+    expect(r.problems).toEqual([
+      `${join(out, "prod-20250101T000001Z.partial")}: left alone (an unfinished backup: one that is running, or one stopped before it completed, whose space stays taken until it is removed)`,
+      ...[noManifest, otherFormat, wrongName].map((d) => `${d}: left alone (no manifest.json of an ems-ha backup of prod)`),
+    ]);
     expect(readdirSync(out).sort()).toEqual(before);
     expect(existsSync(join(target, "fcm.dump"))).toBe(true);
   });

@@ -295,34 +295,63 @@ describe("ems-ha restore (real loopback cluster, pg_restore over the real sshd)"
     for (const k of res.restored) cluster!.psql(pg1, `drop database "${k.keptAs!.split('"').join('""')}"`);
   }, 120_000);
 
-  it("a pg_restore that fails undoes the run: every database keeps its name and content, no kept copy is left", async () => {
+  it("onto a cluster that lacks the backup's roles (a new cluster): a failing pg_restore drops the roles it created with the rest; a good one creates them, with their memberships, and restores", async () => {
     cluster!.psql(pg1, "create database rb");
-    cluster!.psql(pg1, "create role rb_owner nologin");
+    cluster!.psql(pg1, 'create role rb_owner nologin; create role "rb reader\'s" login in role rb_owner');
     cluster!.psql(pg1, "create table t (x int); alter table t owner to rb_owner; insert into t values (1)", "rb");
     const out = join(tmp, "backups-rb");
     const b = await cli(["backup", "--config", configPath, "--out", out, "--json"]);
     expect(b.code, b.err).toBe(0);
     const dir = (JSON.parse(b.out) as { dir: string }).dir;
-    // the archive now names a role the cluster no longer has: pg_restore --exit-on-error stops there
+    // since the backup: another owner and row, and the roles gone (as on a cluster built anew)
     cluster!.psql(pg1, "alter table t owner to postgres; insert into t values (2)", "rb");
-    cluster!.psql(pg1, "drop role rb_owner");
+    cluster!.psql(pg1, 'drop role "rb reader\'s"; drop role rb_owner');
+    const roles = () => cluster!.psql(pg1, "select coalesce(string_agg(rolname, ',' order by rolname), '') from pg_roles where rolname like 'rb%'");
     try {
       const before = databases();
-      // counted larger than the filesystem: --skip-space-check goes on all the same (to the failing pg_restore)
-      const rm = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { files: Array<{ database?: string; databaseBytes?: number }> };
-      for (const f of rm.files) if (f.database === "rb") f.databaseBytes = 1024 ** 5;
-      writeFileSync(join(dir, "manifest.json"), JSON.stringify(rm));
-      const r = await cli(["restore", "--config", configPath, "--from", dir, "--database", "rb", "--skip-space-check"]);
+      // a copy whose archive ends half-way (its manifest rewritten to match): pg_restore fails after the roles are created;
+      // counted larger than the filesystem, so --skip-space-check goes on all the same
+      const cut = join(tmp, "rb-cut");
+      spawnSync("cp", ["-a", dir, cut], { timeout: 20_000 });
+      const archive = join(cut, archiveName("rb"));
+      const whole = readFileSync(archive);
+      writeFileSync(archive, whole.subarray(0, Math.floor(whole.length / 2)));
+      const sum = spawnSync("sha256sum", [archive], { encoding: "utf8", timeout: 20_000 }).stdout.split(" ")[0]!;
+      const cm = JSON.parse(readFileSync(join(cut, "manifest.json"), "utf8")) as {
+        files: Array<{ database?: string; databaseBytes?: number; bytes: number; sha256: string }>;
+      };
+      for (const f of cm.files) if (f.database === "rb") Object.assign(f, { databaseBytes: 1024 ** 5, bytes: Math.floor(whole.length / 2), sha256: sum });
+      writeFileSync(join(cut, "manifest.json"), JSON.stringify(cm));
+      const r = await cli(["restore", "--config", configPath, "--from", cut, "--database", "rb", "--skip-space-check"]);
       expect(r.err).toMatch(/pg-1's data filesystem \(.+\): the restore needs about .*% full afterwards; restoring all the same \(--skip-space-check\)/);
+      expect(r.err).toContain(`pg-1: created role(s) "rb reader's", "rb_owner" from globals.sql (without a password)`);
       expect(r.err).toMatch(/pg-1: database "rb" kept as "rb_pre_restore_/);
       expect(r.err).toMatch(
-        /restore failed on pg-1, undone: pg_restore of "rb" failed: .*role "rb_owner" does not exist.*; every database is as it was before/s,
+        /restore failed on pg-1, undone: pg_restore of "rb" failed: .*; every database is as it was before, and the roles it created are dropped again/s,
       );
       expect(r.code).toBe(1);
       expect(databases()).toEqual(before);
+      expect(roles()).toBe("");
       expect(cluster!.psql(pg1, "select string_agg(x::text, ',' order by x) from t", "rb")).toBe("1,2");
+
+      // the backup as written: the roles come back first, then the database as it was
+      const good = await cli(["restore", "--config", configPath, "--from", dir, "--database", "rb", "--json"]);
+      expect(good.code, good.err).toBe(0);
+      const res = JSON.parse(good.out) as { createdRoles: string[]; restored: Array<{ keptAs: string }>; message: string };
+      expect(res.createdRoles).toEqual(["rb reader's", "rb_owner"]);
+      expect(res.message).toMatch(/Created the role\(s\) "rb reader's", "rb_owner" that the backup names and pg-1 lacked, without a password/);
+      expect(roles()).toBe("rb reader's,rb_owner");
+      expect(cluster!.psql(pg1, "select rolcanlogin::text from pg_roles where rolname = 'rb reader''s'")).toBe("true");
+      expect(cluster!.psql(pg1, "select pg_has_role('rb reader''s', 'rb_owner', 'member')::text")).toBe("true");
+      expect(cluster!.psql(pg1, "select tableowner || ' ' || (select string_agg(x::text, ',') from t) from pg_tables where tablename = 't'", "rb")).toBe(
+        "rb_owner 1",
+      );
+      // replicated like any write
+      expect(cluster!.psql(pg2, "select count(*) from pg_roles where rolname like 'rb%'")).toBe("2");
+      cluster!.psql(pg1, `drop database "${res.restored[0]!.keptAs}"`);
     } finally {
       cluster!.psql(pg1, "drop database if exists rb");
+      cluster!.psql(pg1, 'drop role if exists "rb reader\'s"; drop role if exists rb_owner');
     }
   }, 120_000);
 });

@@ -111,7 +111,10 @@ describe("ems-ha check-backups", () => {
     const j = JSON.parse(r.out) as { ok: boolean; backups: Array<{ dir: string; verified?: boolean; files: number }>; ignored: string[] };
     expect(j.ok).toBe(true);
     expect(j.backups.map((x) => [x.dir, x.verified, x.files])).toEqual([[b, undefined, 2]]);
-    expect(j.ignored).toEqual([`${join(out, "prod-20250101T000000Z")}: left alone (no manifest.json of an ems-ha backup of prod)`]);
+    expect(j.ignored).toEqual([
+      `${join(out, "prod-20250101T000000Z")}: left alone (no manifest.json of an ems-ha backup of prod)`,
+      expect.stringMatching(/prod-20250101T000001Z\.partial: left alone \(an unfinished backup: one that is running, or one stopped before it completed/),
+    ]);
     expect(r.err).toContain("prod-20250101T000000Z: left alone");
     const bad = await run(["--config", cfg, "--dir", out, "--json"], out);
     expect(bad.code).toBe(1);
