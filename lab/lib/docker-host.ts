@@ -17,6 +17,7 @@ import { copyFileSync, mkdirSync, readFileSync, statfsSync, symlinkSync, writeFi
 import { dirname, join } from "node:path";
 import { DOCKER_TOPOLOGIES } from "../../src/config/semantics";
 import type { Deployment } from "../../src/config/schema";
+import { shellQuote } from "../../src/ops/ssh";
 import { LabError, run } from "./exec";
 import type { StandinImage } from "../../test/standins/ems-postgres-ha/build";
 import { hostDirs, type LabHost } from "./state";
@@ -247,4 +248,23 @@ export async function waitForWitnessViews(
     }
     await new Promise((r) => setTimeout(r, 1000));
   }
+}
+
+/**
+ * One SQL statement's output (psql -tA) in database `db` of the DB container named `node`, as the
+ * postgres user with the container's own password variable (nothing secret on the host's command
+ * line); throws with psql's error when it fails.
+ */
+export async function containerPsql(
+  exec: (host: string, command: string) => Promise<{ code: number; stdout: string; stderr: string }>,
+  node: string,
+  sql: string,
+  db = "postgres",
+): Promise<string> {
+  const r = await exec(
+    node,
+    `docker exec ${shellQuote(node)} bash -c 'PGPASSWORD="$POSTGRESQL_PASSWORD" psql -X -h 127.0.0.1 -U postgres -d "$1" -tAc "$2"' _ ${shellQuote(db)} ${shellQuote(sql)}`,
+  );
+  if (r.code !== 0) throw new LabError(`${node}: ${sql}: ${r.stderr.trim()}`);
+  return r.stdout.trim();
 }

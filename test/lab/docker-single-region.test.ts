@@ -20,7 +20,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labDockerDeployment } from "../../examples/lab-docker";
 import type { Deployment, DeploymentInput } from "../../src/config/schema";
 import { gatherStatus } from "../../src/ops/status";
-import { shellQuote } from "../../src/ops/ssh";
 import { spawnAsync } from "../../src/spawn-async";
 import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
 import { labCliEnv, labDeploy, labPlan, labReapply, labSecrets, type DeployResult } from "../../lab/lib/deploy";
@@ -29,7 +28,7 @@ import { startFreshLab } from "../../lab/lib/fresh-lab";
 import { labDown, labExec } from "../../lab/lib/lab";
 import { REPO_ROOT } from "../../lab/lib/paths";
 import type { LabState } from "../../lab/lib/state";
-import { waitForWitnessViews } from "../../lab/lib/docker-host";
+import { containerPsql, waitForWitnessViews } from "../../lab/lib/docker-host";
 import { expectOnlyTheAsyncTailLost } from "../helpers/drill-loss";
 
 // Apart from the other lab tests (10.231.160-169 docker-image, 200-259) and the default labs.
@@ -223,16 +222,7 @@ describe("single-region (Docker, ssh engine) on lab hosts", () => {
   it("ems-ha backup dumps the primary from inside its container (the real Docker engine) into archives pg_restore reads; ems-ha restore puts a database back through the container", async () => {
     const secrets = labSecrets(state!);
     const out = mkdtempSync(join(tmpdir(), "ems-ha-docker-backup-"));
-    const psql = async (node: string, sql: string, db = "postgres") => {
-      const r = await labExec(
-        state!,
-        node,
-        `docker exec ${node} bash -c 'PGPASSWORD="$POSTGRESQL_PASSWORD" psql -X -h 127.0.0.1 -U postgres -d "$1" -tAc "$2"' _ ${shellQuote(db)} ${shellQuote(sql)}`,
-        { timeoutMs: 30_000 },
-      );
-      expect(r.code, `${node}: ${sql}: ${r.stderr}`).toBe(0);
-      return r.stdout.trim();
-    };
+    const psql = (node: string, sql: string, db?: string) => containerPsql((h, c) => labExec(state!, h, c, { timeoutMs: 30_000 }), node, sql, db);
     await psql("pg-1", "create database restore_check"); // fcm is the EMS installer stand-in's
     await psql("pg-1", "create table endpoints (id int primary key); insert into endpoints select generate_series(1, 200)", "restore_check");
     try {
