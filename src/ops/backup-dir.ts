@@ -5,9 +5,10 @@
  * still as they were written (`check-backups`, and `restore` before it changes anything).
  */
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { createReadStream, existsSync, lstatSync, readdirSync, readFileSync, rmSync, statfsSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { ConfigError } from "../config/errors";
+import { fmtSize } from "./disk";
 
 /** The first bytes of every pg_dump custom-format archive. */
 export const CUSTOM_ARCHIVE_MAGIC = "PGDMP";
@@ -189,4 +190,32 @@ export async function verifyBackup(dir: string, manifest: BackupManifest, only: 
     }
   }
   return problems;
+}
+
+/** Bytes free to an unprivileged writer on the filesystem of `dir` (its nearest existing ancestor when it does not exist yet). */
+export function freeBytesAt(dir: string): number {
+  let at = resolve(dir);
+  while (!existsSync(at) && dirname(at) !== at) at = dirname(at);
+  const s = statfsSync(at);
+  return s.bavail * s.bsize;
+}
+
+/** The size of a backup: the sum of its files' sizes in its manifest. */
+export function backupBytes(m: BackupManifest): number {
+  return m.files.reduce((sum, f) => sum + (typeof f.bytes === "number" ? f.bytes : 0), 0);
+}
+
+/**
+ * Whether a new backup of the deployment likely fits in `outDir`, judged by the newest backup there
+ * (the best estimate of the next one's size): `tooSmall` when less is free than that backup took,
+ * `warning` when less than twice (the one after may not fit). Without an earlier backup nothing is
+ * known: neither.
+ */
+export function backupRoomVerdict(outDir: string, freeBytes: number, last: FoundBackup | undefined): { readonly tooSmall?: string; readonly warning?: string } {
+  if (!last) return {};
+  const took = backupBytes(last.manifest);
+  const what = `${outDir}'s filesystem has ${fmtSize(freeBytes)} free, and the newest backup there took ${fmtSize(took)} (${last.dir})`;
+  if (freeBytes < took) return { tooSmall: `${what}: this one would most likely not fit` };
+  if (freeBytes < 2 * took) return { warning: `${what}: the backup after this one may not fit` };
+  return {};
 }

@@ -28,7 +28,18 @@ import { ConfigError } from "../config/errors";
 import type { DbNodeConfig, Deployment } from "../config/schema";
 import { DOCKER_TOPOLOGIES } from "../config/semantics";
 import { conninfoValue } from "../render/escape";
-import { backupStamp, CUSTOM_ARCHIVE_MAGIC, PARTIAL, pruneBackups, type BackupFile, type BackupManifest, type PrunedBackups } from "./backup-dir";
+import {
+  backupRoomVerdict,
+  backupStamp,
+  CUSTOM_ARCHIVE_MAGIC,
+  freeBytesAt,
+  listBackups,
+  PARTIAL,
+  pruneBackups,
+  type BackupFile,
+  type BackupManifest,
+  type PrunedBackups,
+} from "./backup-dir";
 import { fmtSize } from "./disk";
 import { dumpSourceOf, maskSecrets, probeDatabase, oneWritablePrimary, secretsFromEnv, type DbProbe, type DbSecrets, type DumpSource } from "./pg";
 import { shellQuote, sshExecTo, type SshHost } from "./ssh";
@@ -50,6 +61,11 @@ export interface BackupOptions {
    * when the backup fails. @default every backup is kept
    */
   readonly keep?: number;
+  /**
+   * Take the backup even when `outDir`'s filesystem has less free than the newest backup there
+   * took (backupRoomVerdict). @default false
+   */
+  readonly skipSpaceCheck?: boolean;
 }
 
 export interface BackupResult {
@@ -185,6 +201,15 @@ export async function backup(d: Deployment, opts: BackupOptions): Promise<Backup
       { path: "--out", value: opts.outDir, message: "exists and is not a directory", fix: "name a directory (it is created when missing)" },
     ]);
   }
+  // room for it, judged by the newest backup there (before anything is asked of the cluster)
+  const room = backupRoomVerdict(outDir, freeBytesAt(outDir), existsSync(outDir) ? listBackups(outDir, d.name).backups[0] : undefined);
+  if (room.tooSmall && !opts.skipSpaceCheck)
+    return {
+      ok: false,
+      message: `backup not taken: ${room.tooSmall}. Free space, remove older backups (--keep removes them only once a backup is complete) or name another --out; --skip-space-check tries all the same`,
+    };
+  if (room.tooSmall) say(`${room.tooSmall}; trying all the same (--skip-space-check)`);
+  if (room.warning) say(room.warning);
   let node: DbNodeConfig;
   if (opts.node !== undefined) node = backupNode(d, opts.node);
   else {

@@ -9,7 +9,7 @@
 import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { ConfigError } from "../config/errors";
-import { listBackups, verifyBackup } from "./backup-dir";
+import { backupBytes, listBackups, verifyBackup } from "./backup-dir";
 import { fmtSize, printable } from "./disk";
 
 export const VERIFY_CHOICES = ["newest", "all", "none"] as const;
@@ -71,7 +71,7 @@ export async function checkBackups(deployment: string, opts: CheckBackupsOptions
   for (const [i, b] of backups.entries()) {
     const m = b.manifest;
     const started = Date.parse(m.startedAt);
-    const bytes = m.files.reduce((sum, f) => sum + (typeof f.bytes === "number" ? f.bytes : 0), 0);
+    const bytes = backupBytes(m);
     let verified: boolean | undefined;
     let problems: string[] = [];
     if (verify === "all" || (verify === "newest" && i === 0)) {

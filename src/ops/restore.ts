@@ -10,12 +10,13 @@
  * Before it changes anything it checks every archive against the backup's manifest (SHA-256), that
  * exactly one data node answers as the writable primary, and that no session is connected to a
  * database it replaces (EMS must be stopped: a running EMS would write into a database that is
- * being replaced), and that the primary's data filesystem has room for it (src/ops/restore-space.ts).
- * The roles of the backup's globals.sql that the primary lacks are created first (src/ops/restore-roles.ts)
- * and dropped again if the restore is undone. The archives stream from this machine to `pg_restore` on the primary's host
- * over SSH (natively the newest installed PostgreSQL client, in the Docker topologies inside the
- * container), the password first on the same standard input, never on a command line. The
- * standbys receive the result by replication; the command waits for them to replay it.
+ * being replaced), and that the primary's data filesystem has room for it
+ * (src/ops/restore-space.ts). The roles of the backup's globals.sql that the primary lacks are
+ * created first (src/ops/restore-roles.ts) and dropped again if the restore is undone. The archives
+ * stream from this machine to `pg_restore` on the primary's host over SSH (natively the newest
+ * installed PostgreSQL client, in the Docker topologies inside the container), the password first
+ * on the same standard input, never on a command line. The standbys receive the result by
+ * replication; the command waits for them to replay it.
  */
 import { createReadStream, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";

@@ -25,6 +25,10 @@ export const backupCommand = defineCommand({
       min: 1,
       max: 100_000,
     },
+    "skip-space-check": {
+      type: "boolean",
+      description: "take the backup even when --out's filesystem has less free than the newest backup there took",
+    },
     json: { type: "boolean", description: "print the manifest as JSON" },
   },
   notes: "DB password: $EMS_HA_DB_PASSWORD or $TF_VAR_db_password (never a flag); the dumps read it from their standard input.",
@@ -37,6 +41,7 @@ export const backupCommand = defineCommand({
       dumpTimeoutMs: flags.timeout * 60_000,
       onProgress: (l) => io.err(l),
       keep: flags.keep,
+      skipSpaceCheck: flags["skip-space-check"],
     });
     if (flags.json && r.manifest) io.out(JSON.stringify({ dir: r.dir, ...r.manifest, ...(r.pruned ? { removed: r.pruned.removed } : {}) }, null, 2));
     else (r.ok ? io.out : io.err)(r.message);
