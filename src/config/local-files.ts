@@ -92,6 +92,13 @@ export function sha256OfFile(path: string): string {
   const key = `${path}\u0000${st.size}\u0000${st.mtimeMs}`;
   const hit = digests.get(key);
   if (hit) return hit;
+  const hex = hashFile(path);
+  digests.set(key, hex);
+  return hex;
+}
+
+/** sha256 of a file as it is now, read in 1 MiB chunks, never cached (for checking that a file is unchanged). */
+export function hashFile(path: string): string {
   const h = createHash("sha256");
   const buf = Buffer.alloc(1 << 20);
   const fd = openSync(path, "r");
@@ -104,9 +111,7 @@ export function sha256OfFile(path: string): string {
   } finally {
     closeSync(fd);
   }
-  const hex = h.digest("hex");
-  digests.set(key, hex);
-  return hex;
+  return h.digest("hex");
 }
 
 /** A missing file, a directory where a file belongs, or a checksum that does not match. Paths are used as given. */

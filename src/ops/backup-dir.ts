@@ -4,10 +4,10 @@
  * directory (newest first), their pruning (`backup --keep`) and the check that a backup's files are
  * still as they were written (`check-backups`, and `restore` before it changes anything).
  */
-import { createHash } from "node:crypto";
-import { createReadStream, existsSync, lstatSync, readdirSync, readFileSync, rmSync, statfsSync, statSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, statfsSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { ConfigError } from "../config/errors";
+import { hashFile } from "../config/local-files";
 import { fmtSize } from "./disk";
 
 /** The first bytes of every pg_dump custom-format archive. */
@@ -152,17 +152,6 @@ export function pruneBackups(outDir: string, deployment: string, keep: number, n
   return { removed, problems };
 }
 
-/** A file's SHA-256, read as a stream. */
-export function sha256Of(path: string): Promise<string> {
-  return new Promise((res, rej) => {
-    const h = createHash("sha256");
-    createReadStream(path)
-      .on("data", (c) => h.update(c))
-      .on("error", rej)
-      .on("end", () => res(h.digest("hex")));
-  });
-}
-
 /**
  * What is wrong with the backup's files (`only`: these of them), each as one line; empty when every
  * file is there with the size and SHA-256 its manifest records (the backup checked each archive's
@@ -182,7 +171,7 @@ export async function verifyBackup(dir: string, manifest: BackupManifest, only: 
         problems.push(`${path} has ${size} bytes, not the ${f.bytes} of manifest.json (changed or damaged since the backup)`);
         continue;
       }
-      if ((await sha256Of(path)) !== f.sha256) {
+      if (hashFile(path) !== f.sha256) {
         problems.push(`${path} does not match its SHA-256 in manifest.json (changed or damaged since the backup)`);
       }
     } catch (e) {

@@ -29,6 +29,7 @@ import type { DbNodeConfig, Deployment } from "../config/schema";
 import { DOCKER_TOPOLOGIES } from "../config/semantics";
 import { conninfoValue } from "../render/escape";
 import {
+  backupBytes,
   backupRoomVerdict,
   backupStamp,
   CUSTOM_ARCHIVE_MAGIC,
@@ -288,8 +289,7 @@ export async function backup(d: Deployment, opts: BackupOptions): Promise<Backup
   writeFileSync(join(partial, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n", { mode: 0o600 });
   writeFileSync(join(partial, "SHA256SUMS"), files.map((f) => `${f.sha256}  ${f.file}\n`).join(""), { mode: 0o600 });
   renameSync(partial, final);
-  const size = files.reduce((s, f) => s + f.bytes, 0);
-  const message = `backup complete: ${final} (${files.length} file(s), ${fmtSize(size)}, from ${node.name}, ${role})`;
+  const message = `backup complete: ${final} (${files.length} file(s), ${fmtSize(backupBytes(manifest))}, from ${node.name}, ${role})`;
   if (opts.keep === undefined) return { ok: true, dir: final, manifest, message };
   const pruned = pruneBackups(outDir, d.name, opts.keep, final);
   for (const p of pruned.problems) say(`--keep ${opts.keep}: ${p}`);

@@ -11,6 +11,7 @@ import { resolve } from "node:path";
 import { ConfigError } from "../config/errors";
 import { backupBytes, listBackups, verifyBackup } from "./backup-dir";
 import { fmtSize, printable } from "./disk";
+import { textTable } from "./text-table";
 
 export const VERIFY_CHOICES = ["newest", "all", "none"] as const;
 export type VerifyChoice = (typeof VERIFY_CHOICES)[number];
@@ -115,24 +116,15 @@ export async function checkBackups(deployment: string, opts: CheckBackupsOptions
 
 /** The backups as a table for a terminal (every value from the manifests made printable). */
 export function renderBackupsTable(backups: ReadonlyArray<BackupSummary>): string {
-  const rows = [
-    ["backup", "taken (UTC)", "age", "from", "size", "files"],
-    ...backups.map((b) => [
+  const rows = backups.map((b) =>
+    [
       b.dir.split("/").pop()!,
       b.ageHours === undefined ? b.startedAt : b.startedAt.replace("T", " ").replace(/\.\d+Z$|Z$/, ""),
       b.ageHours === undefined ? "?" : fmtAge(b.ageHours),
       `${b.node} (${b.role})`,
       fmtSize(b.bytes),
       b.verified === undefined ? "not read" : b.verified ? "match" : "DAMAGED",
-    ]),
-  ].map((r) => r.map((c) => printable(c)));
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows
-    .map((r) =>
-      r
-        .map((c, i) => c.padEnd(widths[i]!))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
+    ].map((c) => printable(c)),
+  );
+  return textTable(["backup", "taken (UTC)", "age", "from", "size", "files"], rows).join("\n");
 }

@@ -39,6 +39,7 @@ import {
   type RepmgrNodeRow,
 } from "./pg";
 import { diskVerdict, fmtKb, fmtSize, probeDisks, type DiskUsage } from "./disk";
+import { textTable } from "./text-table";
 import { slotVerdict, type SlotStatus } from "./slots";
 import { findRewindMarkers, markersAsked, type FenceMarker, type KeptCopy, type RewindMarker } from "./rewind";
 import { probeSshOptions, sshExec } from "./ssh";
@@ -545,23 +546,13 @@ function fmtRepmgrd(r: RepmgrdState | undefined): string {
   return r.paused ? "PAUSED" : "running";
 }
 
-function table(head: string[], rows: string[][]): string[] {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (r: string[]) =>
-    r
-      .map((c, i) => c.padEnd(widths[i]!))
-      .join("  ")
-      .trimEnd();
-  return [line(head), ...rows.map(line)];
-}
-
 /** Human-readable rendering of a status. */
 export function renderStatusTable(s: ClusterStatus): string {
   const out: string[] = [`Deployment ${s.name} (${s.topology}): ${s.degraded ? "DEGRADED" : "healthy"}`, "", "Database nodes:"];
   // The SYNC column (pg_stat_replication.sync_state) only when synchronous replication is configured.
   const sync = s.synchronous !== undefined;
   out.push(
-    ...table(
+    ...textTable(
       ["NODE", "ADDRESS", "KIND", "REACHABLE", "ROLE", "STREAMING", ...(sync ? ["SYNC"] : []), "LAG", "LAG TIME", "TL", "REPMGRD"],
       s.dbNodes.map((n) => [
         n.name,
@@ -591,7 +582,7 @@ export function renderStatusTable(s: ClusterStatus): string {
     out.push("", `repmgr.nodes (as read on ${viewFrom.name}):`);
     const byId = new Map(viewFrom.repmgrView.map((r) => [r.nodeId, r.nodeName]));
     out.push(
-      ...table(
+      ...textTable(
         ["ID", "NAME", "TYPE", "ACTIVE", "UPSTREAM", "LOCATION", "PRIORITY"],
         viewFrom.repmgrView.map((r) => [
           String(r.nodeId),
@@ -632,7 +623,7 @@ export function renderStatusTable(s: ClusterStatus): string {
   if (s.slots && s.slots.length > 0) {
     out.push("", `Replication slots on the primary ${s.writablePrimaries[0] ?? ""}:`);
     out.push(
-      ...table(
+      ...textTable(
         ["SLOT", "NODE", "ACTIVE", "HOLDS", "WAL"],
         s.slots.map((x) => [x.name, x.node ?? "-", x.active ? "yes" : "no", x.retainedBytes === null ? "-" : fmtSize(x.retainedBytes), x.walStatus ?? "-"]),
       ).map((l) => `  ${l}`),
@@ -641,7 +632,7 @@ export function renderStatusTable(s: ClusterStatus): string {
   if (s.disks && s.disks.length > 0) {
     out.push("", "Data filesystems:");
     out.push(
-      ...table(
+      ...textTable(
         ["NODE", "USED", "FREE", "SIZE", "MOUNT"],
         s.disks.map((u) => [u.node, `${u.usedPercent}%`, fmtKb(u.availableKb), fmtKb(u.sizeKb), u.mount]),
       ).map((l) => `  ${l}`),
@@ -650,7 +641,7 @@ export function renderStatusTable(s: ClusterStatus): string {
   if (s.kept && s.kept.length > 0) {
     out.push("", 'Kept by self-healing (remove once reviewed; docs/operations.md, "What self-healing keeps"):');
     out.push(
-      ...table(
+      ...textTable(
         ["NODE", "WHAT", "SIZE", "PATH"],
         s.kept.map((k) => [
           k.node,
@@ -670,7 +661,7 @@ export function renderStatusTable(s: ClusterStatus): string {
   if (s.emsNotChecked) out.push(`  ${s.emsNotChecked}`);
   else {
     out.push(
-      ...table(
+      ...textTable(
         ["NODE", "ADDRESS", "REACHABLE", "ROLE", "MISSING"],
         s.emsNodes.map((n) => [n.name, n.address, n.reachable ? "yes" : "no", n.role, n.reachable ? n.missing.join(", ") || "-" : "-"]),
       ).map((l) => `  ${l}`),

@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { checkBackups, renderBackupsTable, VERIFY_CHOICES } from "../../ops/check-backups";
+import { checkBackups, renderBackupsTable, VERIFY_CHOICES, type VerifyChoice } from "../../ops/check-backups";
 import { defineCommand } from "../command";
 import { CONFIG_FLAG, readDeployment } from "../deployment-file";
 
@@ -30,7 +30,7 @@ export const checkBackupsCommand = defineCommand({
     const r = await checkBackups(d.name, {
       dir: resolve(io.cwd, flags.dir),
       maxAgeHours: flags["max-age"],
-      verify: flags.verify as (typeof VERIFY_CHOICES)[number],
+      verify: flags.verify as VerifyChoice,
       onProgress: (l) => io.err(l),
     });
     for (const p of r.ignored) io.err(p);
