@@ -135,6 +135,8 @@ case "$q" in
   # PEERS_UP: 1 (every other node answers), 0 (none), or the names of those that answer
   "select 1") case " \${PEERS_UP:-1} " in " 1 " | *" $host "*) echo 1 ;; *) exit 2 ;; esac ;;
   "select repmgr.repmgrd_is_paused()") echo f ;;
+  # the local cluster's system identifier
+  "select system_identifier from pg_control_system()") echo "\${SYSID:-7000000000000000001}" ;;
   # the membership query: the primary's records (MEMBERSHIP), else this node's own copy (LOCAL_MEMBERSHIP)
   "select count(*) || "*) if [ "$host" = "$PRIMARY" ]; then echo "\${MEMBERSHIP:-3 1 1}"; else echo "\${LOCAL_MEMBERSHIP:-3 1 1}"; fi ;;
   *) echo "unexpected SQL: $q" >&2; exit 1 ;;
@@ -374,6 +376,35 @@ describe("one iteration on a Docker host (fake docker CLI)", () => {
     expect(hold, r.calls).toBeGreaterThan(-1);
     expect(stop, r.calls).toBeGreaterThan(hold);
     expect(existsSync(join(r.stateDir, "fenced"))).toBe(true);
+  });
+
+  it("notes the cluster it is armed for; armed for another one (every node lost, the cluster built anew), the primary is not fenced until it has seen a majority again", () => {
+    const isolated = (marker: string) => (st: string) => {
+      writeFileSync(join(st, "registered"), "1001\n");
+      writeFileSync(join(st, "reconcile-majority-seen"), marker);
+      writeFileSync(join(st, "reconcile-pending-isolated"), `${Math.floor(Date.now() / 1000) - 60}\n`);
+    };
+    const vars = { PRIMARY: "", LOCAL_RECOVERY: "f", PEERS_UP: "0", SYSID: "7300000000000000002" };
+    // armed for this very cluster: fenced
+    const same = runOnce("pg-1", vars, FAKE_DOCKER, 1, isolated("7300000000000000002\n"));
+    expect(same.out).toMatch(/FENCE: this primary has seen only 0 of the other nodes/);
+    // armed for the lost cluster: disarmed, not fenced, its isolation forgotten
+    const anew = runOnce("pg-1", vars, FAKE_DOCKER, 1, isolated("7100000000000000009\n"));
+    expect(anew.out).toContain(
+      "fencing disarmed: this node's data is a new cluster (system identifier 7300000000000000002, armed for 7100000000000000009); armed again once it has seen a majority",
+    );
+    expect(anew.out).not.toMatch(/FENCE/);
+    expect(anew.calls).not.toMatch(/docker update|pg_ctl -D \S+ -m fast/);
+    expect(existsSync(join(anew.stateDir, "reconcile-majority-seen"))).toBe(false);
+    expect(existsSync(join(anew.stateDir, "reconcile-pending-isolated"))).toBe(false);
+    // once its peers answer it is armed again, for the new cluster
+    const back = runOnce("pg-1", { ...vars, PEERS_UP: "1" }, FAKE_DOCKER, 1, isolated("7100000000000000009\n"));
+    expect(back.out).toMatch(/fencing armed: 2 of the other nodes answer/);
+    expect(readFileSync(join(back.stateDir, "reconcile-majority-seen"), "utf8")).toBe("7300000000000000002\n");
+    // a marker of an earlier version (empty) counts as armed, and gets the cluster noted at the next majority
+    const old = runOnce("pg-1", { ...vars, PEERS_UP: "1" }, FAKE_DOCKER, 1, isolated(""));
+    expect(old.out).not.toMatch(/fencing (armed|disarmed)/);
+    expect(readFileSync(join(old.stateDir, "reconcile-majority-seen"), "utf8")).toBe("7300000000000000002\n");
   });
 
   it("never fences a witness (its PostgreSQL is not in recovery, but it is no primary)", () => {

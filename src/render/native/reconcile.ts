@@ -255,18 +255,36 @@ primary_needs_me() {
   [ $((seen - 1)) -lt "$need" ]
 }
 
+# the cluster this node's data belongs to: its system identifier, new with each initdb (a standby's
+# clone and a promotion keep it)
+cluster_id() { q_local "select system_identifier from pg_control_system()"; }
+
 # Split-brain fencing: a primary that has been part of a majority and then sees none for
 # FENCE_AFTER seconds stops PostgreSQL (no client can undo that), after writing the time to
-# FENCE_MARKER.
+# FENCE_MARKER. MAJORITY_SEEN holds the cluster it was armed for.
 fence_if_isolated() {
-  local seen total need
+  local seen total need id armed
   [ "$FENCING" = 1 ] || return 0
+  id=$(cluster_id)
+  armed=$(cat "$MAJORITY_SEEN" 2>/dev/null) || armed=""
+  if [ -n "$id" ] && [ -n "$armed" ] && [ "$armed" != "$id" ]; then
+    # this node's data is a cluster built anew (every node was lost, docs/operations.md): its peers
+    # are being deployed again, as on a first deploy, so it is not fenced until it has seen them
+    rm -f "$MAJORITY_SEEN" "$PENDING_PREFIX"isolated
+    log "fencing disarmed: this node's data is a new cluster (system identifier $id, armed for $armed); armed again once it has seen a majority"
+  fi
   read -r seen total <<<"$(peer_counts)"
   need=$(majority_needed "$total")
   if [ "$seen" -ge "$need" ]; then
     rm -f "$PENDING_PREFIX"isolated
     # armed: only a primary that has been part of a majority fences (not one whose peers are still being set up)
-    [ -f "$MAJORITY_SEEN" ] || { touch "$MAJORITY_SEEN"; log "fencing armed: $seen of the other nodes answer (a majority needs $need)"; }
+    if [ ! -f "$MAJORITY_SEEN" ]; then
+      printf '%s\n' "$id" >"$MAJORITY_SEEN"
+      log "fencing armed: $seen of the other nodes answer (a majority needs $need)"
+    elif [ -z "$armed" ] && [ -n "$id" ]; then
+      # armed by an earlier version, which did not note the cluster
+      printf '%s\n' "$id" >"$MAJORITY_SEEN"
+    fi
     return 0
   fi
   [ -f "$MAJORITY_SEEN" ] || return 0
