@@ -49,6 +49,12 @@ export interface RestoreOptions {
    * afterwards (src/ops/restore-space.ts). @default false
    */
   readonly skipSpaceCheck?: boolean;
+  /**
+   * Make every check a restore makes (checksums, the primary, sessions, room) and report what it
+   * would do (the roles it would create, the names the replaced databases would be kept under),
+   * changing nothing. @default false
+   */
+  readonly dryRun?: boolean;
 }
 
 export interface RestoredDatabase {
@@ -67,6 +73,8 @@ export interface RestoreResult {
   readonly notReplayed: string[];
   /** Roles of the backup's globals.sql the primary lacked, created before the databases (src/ops/restore-roles.ts). */
   readonly createdRoles: string[];
+  /** Set on a dry run: `restored` and `createdRoles` then name what a restore would do; nothing was changed. */
+  readonly dryRun?: true;
 }
 
 const MAX_IDENT_BYTES = 63;
@@ -184,25 +192,28 @@ export async function restore(d: Deployment, opts: RestoreOptions): Promise<Rest
   }
 
   // 5. the roles the backup names that the primary lacks (a new cluster), in one transaction
+  const stamp = backupStamp(opts.now ?? new Date());
+  const roles = globalsFile
+    ? rolesToCreate(
+        parseGlobals(readFileSync(join(from, globalsFile.file), "utf8")),
+        new Set((await q<{ rolname: string }>("select rolname from pg_roles")).map((r) => r.rolname)),
+      )
+    : { names: [], statements: [] };
+  if (opts.dryRun) return dryRunResult(node.name, files, existing, stamp, roles.names, from);
   let createdRoles: string[] = [];
-  if (globalsFile) {
-    const have = new Set((await q<{ rolname: string }>("select rolname from pg_roles")).map((r) => r.rolname));
-    const roles = rolesToCreate(parseGlobals(readFileSync(join(from, globalsFile.file), "utf8")), have);
-    if (roles.names.length > 0) {
-      try {
-        await execAs(node.address, d.database.port, logins, roles.statements, secrets);
-      } catch (e) {
-        return none(
-          `the roles the backup names and ${node.name} lacks (${roles.names.map((r) => JSON.stringify(r)).join(", ")}) could not be created: ${(e as Error).message}`,
-        );
-      }
-      createdRoles = [...roles.names];
-      say(`${node.name}: created role(s) ${createdRoles.map((r) => JSON.stringify(r)).join(", ")} from ${globalsFile.file} (without a password)`);
+  if (globalsFile && roles.names.length > 0) {
+    try {
+      await execAs(node.address, d.database.port, logins, roles.statements, secrets);
+    } catch (e) {
+      return none(
+        `the roles the backup names and ${node.name} lacks (${roles.names.map((r) => JSON.stringify(r)).join(", ")}) could not be created: ${(e as Error).message}`,
+      );
     }
+    createdRoles = [...roles.names];
+    say(`${node.name}: created role(s) ${createdRoles.map((r) => JSON.stringify(r)).join(", ")} from ${globalsFile.file} (without a password)`);
   }
 
   // 6. each database: keep the old one under another name, create it from the archive
-  const stamp = backupStamp(opts.now ?? new Date());
   const host: SshHost = { name: node.name, address: node.address, ssh: node.ssh };
   const done: RestoredDatabase[] = [];
   const rollback = async (): Promise<string[]> => {
@@ -311,4 +322,25 @@ export async function restore(d: Deployment, opts: RestoreOptions): Promise<Rest
     .filter(Boolean)
     .join(" ");
   return { ok: true, node: node.name, restored: done, notReplayed: [...pending], createdRoles, message };
+}
+
+/** What a restore would do, from the checks a dry run made. */
+function dryRunResult(
+  node: string,
+  files: readonly BackupFile[],
+  existing: ReadonlySet<string>,
+  stamp: string,
+  roles: readonly string[],
+  from: string,
+): RestoreResult {
+  const restored = files.map((f) => ({ database: f.database!, keptAs: existing.has(f.database!) ? keptName(f.database!, stamp) : undefined, bytes: f.bytes }));
+  const lines = [
+    `dry run: every check passed, nothing was changed. A restore from ${from} would, on ${node}:`,
+    ...(roles.length > 0 ? [`- create the role(s) ${roles.map((r) => JSON.stringify(r)).join(", ")} (without a password)`] : []),
+    ...restored.map(
+      (r) =>
+        `- ${r.keptAs ? `keep ${JSON.stringify(r.database)} as ${JSON.stringify(r.keptAs)} (the time in the name is the restore's) and ` : ""}create ${JSON.stringify(r.database)} from its archive (${fmtSize(r.bytes)})`,
+    ),
+  ];
+  return { ok: true, dryRun: true, node, restored, notReplayed: [], createdRoles: [...roles], message: lines.join("\n") };
 }

@@ -219,6 +219,10 @@ describe("ems-ha restore (real loopback cluster, pg_restore over the real sshd)"
     );
     expect(busy.err).toMatch(/Stop EMS on every EMS node first/);
     expect(busy.code).toBe(1);
+    // a dry run makes the same check
+    const busyDry = await cli(["restore", "--config", configPath, "--from", firstBackup, "--dry-run"]);
+    expect(busyDry.err).toMatch(/nothing restored: 1 session\(s\) is connected to a database the backup would replace on pg-1/);
+    expect(busyDry.code).toBe(1);
     cluster!.psql(pg1, "select pg_terminate_backend(pid) from pg_stat_activity where datname = 'fcm'");
     // a damaged archive: nothing is touched
     const damaged = join(tmp, "damaged");
@@ -309,6 +313,25 @@ describe("ems-ha restore (real loopback cluster, pg_restore over the real sshd)"
     const roles = () => cluster!.psql(pg1, "select coalesce(string_agg(rolname, ',' order by rolname), '') from pg_roles where rolname like 'rb%'");
     try {
       const before = databases();
+      // a dry run: the roles it would create and the name it would keep rb under; nothing changed
+      const dry = await cli(["restore", "--config", configPath, "--from", dir, "--database", "rb", "--dry-run", "--json"]);
+      expect(dry.code, dry.err).toBe(0);
+      const plan = JSON.parse(dry.out) as {
+        dryRun: boolean;
+        node: string;
+        createdRoles: string[];
+        restored: Array<{ database: string; keptAs: string }>;
+        message: string;
+      };
+      expect([plan.dryRun, plan.node, plan.createdRoles]).toEqual([true, "pg-1", ["rb reader's", "rb_owner"]]);
+      expect(plan.restored.map((x) => x.database)).toEqual(["rb"]);
+      expect(plan.restored[0]!.keptAs).toMatch(/^rb_pre_restore_\d{8}t\d{6}z$/);
+      expect(plan.message).toMatch(
+        /^dry run: every check passed, nothing was changed\. A restore from .* would, on pg-1:\n- create the role\(s\) "rb reader's", "rb_owner" \(without a password\)\n- keep "rb" as "rb_pre_restore_\d{8}t\d{6}z" \(.*\) and create "rb" from its archive \([\d.]+ [kM]?B\)$/,
+      );
+      expect(dry.err).toMatch(/pg-1's data filesystem \(.+\): the restore needs about/);
+      expect(databases()).toEqual(before);
+      expect(roles()).toBe("");
       // a copy whose archive ends half-way (its manifest rewritten to match): pg_restore fails after the roles are created;
       // counted larger than the filesystem, so --skip-space-check goes on all the same
       const cut = join(tmp, "rb-cut");

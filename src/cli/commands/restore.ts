@@ -26,6 +26,7 @@ export const restoreCommand = defineCommand({
       type: "boolean",
       description: "restore even when, by its estimate, the primary's data filesystem would be 95% full or more afterwards",
     },
+    "dry-run": { type: "boolean", description: "make every check and print what it would do (roles created, databases kept and restored), change nothing" },
     json: { type: "boolean", description: "print the result as JSON" },
   },
   notes: [
@@ -41,6 +42,7 @@ export const restoreCommand = defineCommand({
       database: flags.database,
       restoreTimeoutMs: flags.timeout * 60_000,
       skipSpaceCheck: flags["skip-space-check"],
+      dryRun: flags["dry-run"] === true,
       onProgress: (l) => io.err(l),
     });
     if (flags.json) io.out(JSON.stringify(r, null, 2));
