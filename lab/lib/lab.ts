@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { availableParallelism, loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import type { Deployment } from "../../src/config/schema";
-import { LabError, run, runOk } from "./exec";
+import { LabError, run, runOk, waitFor } from "./exec";
 import { bootHost, createPgCluster, isHostProcess, mountOverlay, mountsUnder, removeHostDir, stopHost, unmount, writeIdentity } from "./host";
 import { DOCKER_RECIPE, ensureImage } from "./image";
 import {
@@ -23,7 +23,7 @@ import {
 import { ensureStandinImages } from "../../test/standins/ems-postgres-ha/build";
 import { labBridgeName, labKeyPath, labKnownHostsPath, labMachineName, labStateDir, labStateRoot } from "./paths";
 import { preflight } from "./preflight";
-import { generateClientKey, sshExec, waitForSsh, writeKnownHosts, type SshTarget } from "./ssh";
+import { generateClientKey, replaceKnownHost, sshExec, waitForSsh, writeKnownHosts, type SshTarget } from "./ssh";
 import { assertSubnetFree } from "./subnet";
 import { labPrefixOf, plannedHosts } from "./topology";
 import { hostDirs, readLabState, writeLabState, type LabHost, type LabState } from "./state";
@@ -175,19 +175,7 @@ export async function labUp(deployment: Deployment, opts: LabUpOptions = {}): Pr
     const budget = bootBudget(state.hosts.length, opts.bootTimeoutSeconds);
     const timeoutMs = budget.seconds * 1000;
     log(`boot time limit ${budget.seconds} s (${budget.why})`);
-    const failures = (
-      await Promise.all(
-        state.hosts.map(async (h) => {
-          const left = (): number => Math.max(1000, timeoutMs - (Date.now() - tBoot));
-          const err =
-            (await waitForSsh(sshTarget(state, h), left(), () => isHostProcess(h.pid, h))) ??
-            (await waitForBoot(state, h, left(), log)) ??
-            (h.docker ? await waitForDocker(state, h, left()) : undefined);
-          if (!err) log(`${h.name} booted and answers over SSH after ${((Date.now() - tBoot) / 1000).toFixed(1)} s`);
-          return err ? `${h.name} (${h.address}): ${err}; console log: ${hostDirs(h).log}\n${tail(hostDirs(h).log)}` : undefined;
-        }),
-      )
-    ).filter((f): f is string => f !== undefined);
+    const failures = (await Promise.all(state.hosts.map((h) => waitForHost(state, h, tBoot + timeoutMs, log)))).filter((f): f is string => f !== undefined);
     if (failures.length > 0)
       throw new LabError(`hosts did not become reachable over SSH within ${timeoutMs / 1000} s (${budget.why}):\n${failures.join("\n")}`);
     log(`all ${state.hosts.length} hosts up in ${((Date.now() - tBoot) / 1000).toFixed(1)} s`);
@@ -198,6 +186,58 @@ export async function labUp(deployment: Deployment, opts: LabUpOptions = {}): Pr
     await labDown(stateDir, { log, keepLogs: true }).catch((d: Error) => log(`cleanup also failed: ${d.message}`));
     throw new LabError(msg);
   }
+}
+
+/** Waits (bounded, until `deadline`) for a booting host: sshd, systemd settled, Docker. Returns an error or undefined. */
+async function waitForHost(state: LabState, h: LabHost, deadline: number, log: Log): Promise<string | undefined> {
+  const t0 = Date.now();
+  const left = (): number => Math.max(1000, deadline - Date.now());
+  const err =
+    (await waitForSsh(sshTarget(state, h), left(), () => isHostProcess(h.pid, h))) ??
+    (await waitForBoot(state, h, left(), log)) ??
+    (h.docker ? await waitForDocker(state, h, left()) : undefined);
+  if (!err) log(`${h.name} booted and answers over SSH after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return err ? `${h.name} (${h.address}): ${err}; console log: ${hostDirs(h).log}\n${tail(hostDirs(h).log)}` : undefined;
+}
+
+/**
+ * A native DB or EMS host lost and reinstalled at the same address: stopped, its overlay's changes
+ * discarded (everything written since it was booted from the base image), a new identity with a new
+ * SSH host key (the lab's known_hosts is updated), a new PostgreSQL cluster 15/main on a DB host (as
+ * Debian's package leaves it), booted again. Docker hosts are not supported (remove their containers
+ * and volumes instead).
+ */
+export async function rebuildHost(
+  state: LabState,
+  hostName: string,
+  opts: { readonly port: number; readonly log?: Log; readonly bootTimeoutSeconds?: number },
+): Promise<void> {
+  const log = opts.log ?? (() => undefined);
+  const h = state.hosts.find((x) => x.name === hostName);
+  if (!h) throw new LabError(`no lab host named ${hostName} (hosts: ${state.hosts.map((x) => x.name).join(", ")})`);
+  if (h.docker) throw new LabError(`${hostName} is a Docker host: rebuildHost handles native hosts only`);
+  await stopHost(h);
+  // systemd-nspawn makes the host's end of the bridge (vb-MACHINE) anew at boot and exits when it still exists
+  const veth = `vb-${h.machine}`;
+  if (!(await waitFor(() => (linkExists(veth) ? undefined : true), 15_000, 200)))
+    throw new LabError(`${veth} of the stopped ${hostName} is still there after 15 s`);
+  if (!(await unmount(hostDirs(h).merged))) throw new LabError(`${hostDirs(h).merged} is still mounted`);
+  h.mounted = false;
+  h.pid = undefined;
+  writeLabState(state);
+  for (const sub of [hostDirs(h).upper, hostDirs(h).work]) await rm(sub, { recursive: true, force: true });
+  mountOverlay(state.image, h);
+  h.mounted = true;
+  writeLabState(state);
+  const hostKey = writeIdentity(h, { hosts: state.hosts, prefixLength: 24, clientPublicKey: readFileSync(`${state.sshKeyPath}.pub`, "utf8") });
+  replaceKnownHost(state.knownHostsPath, [h.address, h.name], hostKey);
+  if (h.role !== "ems") await createPgCluster(h, opts.port);
+  const t0 = Date.now();
+  h.pid = bootHost(h, state.bridge);
+  writeLabState(state);
+  log(`rebuilt ${h.name}: booting at ${h.address}, pid ${h.pid}`);
+  const err = await waitForHost(state, h, t0 + bootBudget(1, opts.bootTimeoutSeconds).seconds * 1000, log);
+  if (err) throw new LabError(`the rebuilt host did not come up: ${err}`);
 }
 
 /**

@@ -35,6 +35,16 @@ export function writeKnownHosts(path: string, entries: ReadonlyArray<{ names: re
   writeFileSync(path, entries.map((e) => `${e.names.join(",")} ${e.publicKey}\n`).join(""));
 }
 
+/** Replaces the entry naming `names[0]` in a known_hosts file written by writeKnownHosts (a host reinstalled with a new key). */
+export function replaceKnownHost(path: string, names: readonly string[], publicKey: string): void {
+  const kept = existsSync(path)
+    ? readFileSync(path, "utf8")
+        .split("\n")
+        .filter((l) => l.trim() && !l.split(" ")[0]!.split(",").includes(names[0]!))
+    : [];
+  writeFileSync(path, [...kept, `${names.join(",")} ${publicKey}`, ""].join("\n"));
+}
+
 /** Places `publicKey` in root's authorized_keys inside the host's root. */
 export function authorizeKey(rootDir: string, publicKey: string): void {
   const dir = join(rootDir, "root/.ssh");

@@ -29,6 +29,7 @@ import { REPO_ROOT } from "../../lab/lib/paths";
 import type { LabState } from "../../lab/lib/state";
 import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
 import { runCliCaptured, type CliRun } from "../helpers/cli";
+import { readStatus, statusUntilHealthy, type StatusReading } from "../helpers/status-poll";
 
 // This file's own subnets: 10.235.50-59.
 const CANDIDATES = Array.from({ length: 10 }, (_, i) => `10.235.${50 + i}`);
@@ -47,20 +48,10 @@ function cli(argv: string[]): Promise<CliRun> {
   return runCliCaptured(argv, REPO_ROOT, env);
 }
 
-async function status(): Promise<{ code: number; s: ClusterStatus }> {
-  const r = await cli(["status", "--config", config, "--json"]);
-  return { code: r.code, s: JSON.parse(r.out) as ClusterStatus };
-}
+const status = async (): Promise<StatusReading> => readStatus(await cli(["status", "--config", config, "--json"]));
 
 /** Until status is healthy (bounded). */
-async function healthy(seconds: number): Promise<ClusterStatus> {
-  let s = (await status()).s;
-  for (let i = 0; i < seconds / 2 && s.degraded; i++) {
-    await sleep(2000);
-    s = (await status()).s;
-  }
-  return s;
-}
+const healthy = async (seconds: number): Promise<ClusterStatus> => (await statusUntilHealthy(() => cli(["status", "--config", config, "--json"]), seconds)).s;
 
 const sql = <T>(name: string, text: string): Promise<T[]> => dbQuery<T>(d, name, pw, text);
 const inRecovery = (name: string): Promise<boolean | undefined> => inRecoveryOf(d, name, pw);

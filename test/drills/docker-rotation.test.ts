@@ -28,6 +28,7 @@ import { REPO_ROOT } from "../../lab/lib/paths";
 import type { LabState } from "../../lab/lib/state";
 import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
 import { runCliCaptured, type CliRun } from "../helpers/cli";
+import { statusUntilHealthy, type StatusReading } from "../helpers/status-poll";
 
 // This file's own subnets: 10.235.80-89.
 const CANDIDATES = Array.from({ length: 10 }, (_, i) => `10.235.${80 + i}`);
@@ -50,18 +51,8 @@ async function cli(argv: string[], env: NodeJS.ProcessEnv): Promise<CliRun> {
 }
 
 /** Status with the given passwords, until healthy (bounded). */
-async function healthy(env: NodeJS.ProcessEnv, seconds: number): Promise<{ code: number; s: ClusterStatus }> {
-  const once = async () => {
-    const r = await cli(["status", "--config", config, "--json"], env);
-    return { code: r.code, s: JSON.parse(r.out) as ClusterStatus };
-  };
-  let last = await once();
-  for (let i = 0; i < seconds / 2 && last.code !== 0; i++) {
-    await sleep(2000);
-    last = await once();
-  }
-  return last;
-}
+const healthy = (env: NodeJS.ProcessEnv, seconds: number): Promise<StatusReading> =>
+  statusUntilHealthy(() => cli(["status", "--config", config, "--json"], env), seconds);
 
 beforeAll(async () => {
   const image = (await ensureStandinImages({ log })).find((i) => i.tag === "7.4.4")!;
@@ -89,7 +80,8 @@ describe("rotating the passwords of a Docker deployment", () => {
     const oldEnv = labCliEnv(before);
     const newEnv = labCliEnv(after);
     expect((await healthy(oldEnv, 90)).s.reasons).toEqual([]);
-    expect((await cli(["pause", "--config", config], oldEnv)).code).toBe(0);
+    const paused = await cli(["pause", "--config", config], oldEnv);
+    expect(paused.code, `${paused.out}\n${paused.err}`).toBe(0);
     const t0 = Date.now();
     const set = await cli(["set-passwords", "--config", config], {
       ...oldEnv,

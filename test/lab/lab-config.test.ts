@@ -4,6 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseDeployment } from "../../src/config/parse";
@@ -11,6 +12,7 @@ import { spawnAsync } from "../../src/spawn-async";
 import lab, { STANDIN_INSTALLER, labDeployment } from "../../examples/lab";
 import { labBridgeName, labKeyPath, labMachineName, labStateDir, REPO_ROOT } from "../../lab/lib/paths";
 import { preflightProblems } from "../../lab/lib/preflight";
+import { replaceKnownHost, writeKnownHosts } from "../../lab/lib/ssh";
 import { usesIn } from "../../lab/lib/subnet";
 import { labPrefixOf, plannedHosts } from "../../lab/lib/topology";
 
@@ -73,6 +75,26 @@ describe("host planning", () => {
     expect(() => labPrefixOf([...hosts, { name: "x", address: "10.231.7.1", role: "ems" }])).toThrow(/x \(10\.231\.7\.1\).*the lab bridge/);
     expect(() => labPrefixOf([...hosts, { name: "x", address: "ems.example.com", role: "ems" }])).toThrow(/IPv4 addresses; x has 'ems\.example\.com'/);
     expect(() => labPrefixOf([...hosts, { name: "ems-1", address: "10.231.7.30", role: "ems" }])).toThrow(/ems-1 appears twice/);
+  });
+});
+
+describe("known_hosts of a lab", () => {
+  it("a reinstalled host's entry is replaced, the others kept in order", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ems-ha-kh-"));
+    try {
+      const f = join(dir, "known_hosts");
+      writeKnownHosts(f, [
+        { names: ["10.1.2.11", "dbnode-1"], publicKey: "ssh-ed25519 AAAAold1" },
+        { names: ["10.1.2.111", "dbnode-11"], publicKey: "ssh-ed25519 AAAAkeep11" },
+        { names: ["10.1.2.12", "dbnode-2"], publicKey: "ssh-ed25519 AAAAkeep2" },
+      ]);
+      replaceKnownHost(f, ["10.1.2.11", "dbnode-1"], "ssh-ed25519 AAAAnew1");
+      expect(readFileSync(f, "utf8")).toBe(
+        "10.1.2.111,dbnode-11 ssh-ed25519 AAAAkeep11\n10.1.2.12,dbnode-2 ssh-ed25519 AAAAkeep2\n10.1.2.11,dbnode-1 ssh-ed25519 AAAAnew1\n",
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
