@@ -7,6 +7,7 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import parsePrometheus from "parse-prometheus-text-format";
 import { describe, expect, it } from "vitest";
 import { fmtAge } from "../../src/ops/check-backups";
 import { fmtSize } from "../../src/ops/disk";
@@ -120,6 +121,19 @@ describe("ems-ha check-backups", () => {
     expect(bad.code).toBe(1);
     expect((JSON.parse(bad.out) as { ok: boolean }).ok).toBe(false);
     expect(bad.err).toMatch(/is damaged: .*fcm\.dump has \d+ bytes/);
+    // the same verdict as Prometheus metrics (exit code kept)
+    const prom = await run(["--config", cfg, "--dir", out, "--prometheus"], out);
+    expect(prom.code).toBe(1);
+    const m = new Map(parsePrometheus(prom.out).map((f) => [f.name, f.metrics.map((x) => [x.labels, Number(x.value)])]));
+    const labels = { deployment: "prod", dir: out };
+    expect(m.get("ems_ha_backup_ok")).toEqual([[labels, 0]]);
+    expect(m.get("ems_ha_backups")).toEqual([[labels, 1]]);
+    expect(m.get("ems_ha_backups_damaged")).toEqual([[labels, 1]]);
+    expect(m.get("ems_ha_backup_newest_bytes")![0]![1]).toBeGreaterThan(0);
+    expect(prom.err).toMatch(/is damaged/);
+    const both = await run(["--config", cfg, "--dir", out, "--prometheus", "--json"], out);
+    expect(both.code).toBe(2);
+    expect(both.err).toMatch(/--prometheus: cannot be combined with --json/);
   });
 
   it("a manifest's text reaches the terminal without control characters", async () => {

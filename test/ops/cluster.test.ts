@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import parsePrometheus from "parse-prometheus-text-format";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectedServices } from "../../src/render/ems-services";
 import { sshExec } from "../../src/ops/ssh";
@@ -173,6 +174,38 @@ describe("ems-ha status / wait-primary / promote on a real loopback cluster", ()
     // stderr only names the deployment file the command read.
     expect(p.stderr).toBe(`ems-ha: deployment ${configPath} (from --config)\n`);
     expect(p.status).toBe(0);
+  });
+
+  it("status --prometheus: the same findings as metrics a Prometheus parser reads; --json with it is bad input", async () => {
+    const r = await cli(["status", "--config", configPath, "--prometheus"]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out.endsWith("\n")).toBe(true);
+    const fams = new Map(parsePrometheus(r.out).map((f) => [f.name, f.metrics.map((m) => [m.labels?.node ?? "", Number(m.value)])]));
+    expect(fams.get("ems_ha_degraded")).toEqual([["", 0]]);
+    expect(fams.get("ems_ha_writable_primaries")).toEqual([["", 1]]);
+    expect(fams.get("ems_ha_db_node_up")).toEqual([
+      ["pg-1", 1],
+      ["pg-2", 1],
+      ["pgw-1", 1],
+    ]);
+    expect(fams.get("ems_ha_db_node_primary")).toEqual([
+      ["pg-1", 1],
+      ["pg-2", 0],
+    ]);
+    expect(fams.get("ems_ha_standby_streaming")).toEqual([["pg-2", 1]]);
+    expect(fams.get("ems_ha_replication_lag_bytes")![0]![0]).toBe("pg-2");
+    expect(fams.get("ems_ha_repmgrd_running")!.map(([, v]) => v)).toEqual([1, 1, 1]);
+    expect(
+      fams
+        .get("ems_ha_disk_used_ratio")!
+        .map(([n]) => n)
+        .sort(),
+    ).toEqual(["pg-1", "pg-2", "pgw-1"]);
+    for (const [, v] of fams.get("ems_ha_disk_used_ratio")!) expect(v).toBeGreaterThan(0);
+    expect(fams.get("ems_ha_ems_services_missing")!.map(([, v]) => v)).toEqual([0, 0]);
+    const both = await cli(["status", "--config", configPath, "--prometheus", "--json"]);
+    expect(both.code).toBe(2);
+    expect(both.err).toMatch(/--prometheus: cannot be combined with --json/);
   });
 
   it("status: a wrong DB password makes the data nodes unreachable (exit 1), and is never printed", async () => {

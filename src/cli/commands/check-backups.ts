@@ -1,5 +1,8 @@
 import { resolve } from "node:path";
 import { checkBackups, renderBackupsTable, VERIFY_CHOICES, type VerifyChoice } from "../../ops/check-backups";
+import { backupMetrics } from "../../ops/metrics";
+import { renderPrometheus } from "../../render/prometheus";
+import { usageError } from "../args";
 import { defineCommand } from "../command";
 import { CONFIG_FLAG, readDeployment } from "../deployment-file";
 
@@ -23,9 +26,14 @@ export const checkBackupsCommand = defineCommand({
       description: "whose files are read against their manifest's SHA-256 sums",
     },
     json: { type: "boolean", description: "print the backups and the verdict as JSON" },
+    prometheus: {
+      type: "boolean",
+      description: "print the verdict as Prometheus metrics (text format, for node_exporter's textfile collector); the exit code stays the same",
+    },
   },
   notes: "Reads local files only (no database, no SSH). Exit 1: no backup, a damaged one among those read, or the newest older than --max-age.",
   async run({ flags }, io) {
+    if (flags.json && flags.prometheus) throw usageError("--prometheus", true, "cannot be combined with --json", "choose one of --json and --prometheus");
     const { deployment: d } = readDeployment(flags.config, io);
     const r = await checkBackups(d.name, {
       dir: resolve(io.cwd, flags.dir),
@@ -34,6 +42,11 @@ export const checkBackupsCommand = defineCommand({
       onProgress: (l) => io.err(l),
     });
     for (const p of r.ignored) io.err(p);
+    if (flags.prometheus) {
+      io.out(renderPrometheus(backupMetrics(d.name, resolve(io.cwd, flags.dir), r, new Date())).trimEnd());
+      if (!r.ok) io.err(r.message);
+      return r.ok ? 0 : 1;
+    }
     if (flags.json) io.out(JSON.stringify(r, null, 2));
     else if (r.backups.length > 0) io.out(renderBackupsTable(r.backups));
     if (!flags.json || !r.ok) (r.ok ? io.out : io.err)(r.message);
