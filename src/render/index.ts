@@ -17,6 +17,7 @@ export * from "./failover-validation";
 export * from "./fortios";
 export * from "./installer";
 export * from "./pgtune";
+export * from "./prometheus";
 export * from "./slot-cap";
 export * from "./escape";
 export * from "./standalone-db";

@@ -27,6 +27,12 @@ export const ALLOWLIST: ReadonlyArray<{ readonly file: string; readonly function
   { file: "src/render/appliance.ts", function: "hostnameCommand", reason: "the value went through applianceWord (one word, no quotes or control characters)" },
   { file: "src/render/native/layout.ts", function: "nativeMembers", reason: "ConfigError messages" },
   { file: "src/render/native/layout.ts", function: "memberByName", reason: "an error message" },
+  {
+    file: "src/render/prometheus.ts",
+    function: "renderPrometheus",
+    reason:
+      "Prometheus's text format: label values through promLabelValue and HELP text through helpText (the format's escapes), metric and label names checked against its grammar, numbers through promNumber",
+  },
 ];
 
 /**
