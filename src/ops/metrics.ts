@@ -18,6 +18,12 @@ function family(name: string, help: string, samples: Sample[]): MetricFamily {
 export function statusMetrics(s: ClusterStatus, now: Date): MetricFamily[] {
   const dep = { deployment: s.name };
   const db = (node: string, more: Record<string, string> = {}) => ({ ...dep, node, ...more });
+  /** One sample per node for which `value` has something to say (a boolean as 0 or 1). */
+  const perNode = <T extends { readonly name: string }>(nodes: readonly T[], value: (n: T) => number | boolean | null | undefined): Sample[] =>
+    nodes.flatMap((n) => {
+      const v = value(n);
+      return v === undefined || v === null ? [] : [{ labels: db(n.name), value: typeof v === "boolean" ? bool(v) : v }];
+    });
   const standbys = s.dbNodes.filter((n) => n.role === "standby");
   const rewinds = new Map<string, number>();
   for (const r of s.rewinds) rewinds.set(r.node, (rewinds.get(r.node) ?? 0) + 1);
@@ -39,37 +45,37 @@ export function statusMetrics(s: ClusterStatus, now: Date): MetricFamily[] {
     family(
       "ems_ha_db_node_primary",
       "1 for the data node that answered as the writable primary.",
-      s.dbNodes.filter((n) => n.kind === "data").map((n) => ({ labels: db(n.name), value: bool(n.role === "primary") })),
+      perNode(s.dbNodes, (n) => (n.kind === "data" ? n.role === "primary" : undefined)),
     ),
     family(
       "ems_ha_standby_streaming",
       "1 when the standby's WAL receiver streams.",
-      standbys.filter((n) => n.streaming !== undefined).map((n) => ({ labels: db(n.name), value: bool(n.streaming!) })),
+      perNode(standbys, (n) => n.streaming),
     ),
     family(
       "ems_ha_replication_lag_bytes",
       "WAL bytes the standby has not replayed yet.",
-      standbys.filter((n) => n.lagBytes !== undefined).map((n) => ({ labels: db(n.name), value: n.lagBytes! })),
+      perNode(standbys, (n) => n.lagBytes),
     ),
     family(
       "ems_ha_replication_lag_seconds",
       "Seconds the standby is behind (0 when fully replayed).",
-      standbys.filter((n) => n.lagSeconds !== undefined).map((n) => ({ labels: db(n.name), value: n.lagSeconds! })),
+      perNode(standbys, (n) => n.lagSeconds),
     ),
     family(
       "ems_ha_timeline",
       "The timeline the node writes (primary) or replayed (standby).",
-      s.dbNodes.filter((n) => n.timeline !== undefined).map((n) => ({ labels: db(n.name), value: n.timeline! })),
+      perNode(s.dbNodes, (n) => n.timeline),
     ),
     family(
       "ems_ha_repmgrd_running",
       "1 when repmgrd runs on the node.",
-      s.dbNodes.filter((n) => typeof n.repmgrd?.running === "boolean").map((n) => ({ labels: db(n.name), value: bool(n.repmgrd!.running!) })),
+      perNode(s.dbNodes, (n) => n.repmgrd?.running),
     ),
     family(
       "ems_ha_repmgrd_paused",
       "1 when repmgrd is paused on the node (no automatic failover: ems-ha pause).",
-      s.dbNodes.filter((n) => typeof n.repmgrd?.paused === "boolean").map((n) => ({ labels: db(n.name), value: bool(n.repmgrd!.paused!) })),
+      perNode(s.dbNodes, (n) => n.repmgrd?.paused),
     ),
     family(
       "ems_ha_fenced",
@@ -101,12 +107,12 @@ export function statusMetrics(s: ClusterStatus, now: Date): MetricFamily[] {
     family(
       "ems_ha_ems_node_up",
       "1 when the EMS node's services could be listed over SSH.",
-      s.emsNodes.map((n) => ({ labels: db(n.name), value: bool(n.reachable) })),
+      perNode(s.emsNodes, (n) => n.reachable),
     ),
     family(
       "ems_ha_ems_services_missing",
       "Services every EMS node runs that are not running on it.",
-      s.emsNodes.filter((n) => n.reachable).map((n) => ({ labels: db(n.name), value: n.missing.length })),
+      perNode(s.emsNodes, (n) => (n.reachable ? n.missing.length : undefined)),
     ),
   ];
 }
