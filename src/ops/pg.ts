@@ -14,6 +14,7 @@ import { BITNAMI_REPMGR_CONF } from "../render/bitnami";
 import { sqlLiteral } from "../render/escape";
 import { PROMOTION_CLAIM_TABLE } from "../render/failover-validation";
 import { nativeLayout } from "../render/native/layout";
+import { REPLAY_TIMELINE_SQL } from "../render/replay-timeline";
 import { SLOTS_SQL, type SlotRow } from "./slots";
 
 export const DB_PASSWORD_ENVS = ["EMS_HA_DB_PASSWORD", "TF_VAR_db_password"] as const;
@@ -383,6 +384,17 @@ async function positionOf(
     receiveLsn = inRecovery ? (r?.receive_lsn ?? null) : undefined;
   } catch {
     return {};
+  }
+  if (inRecovery && timeline !== undefined) {
+    // the control file lags behind a timeline switch; the WAL files do not (a user who may not
+    // list them keeps the answer above)
+    try {
+      const rows = await queryFirst<{ timeline: number | null }>(address, target.port, roleLogins, opts, `select ${REPLAY_TIMELINE_SQL} as timeline`);
+      const t = Number(rows[0]?.timeline ?? 0);
+      if (t > timeline) timeline = t;
+    } catch {
+      // keep the control file's answer
+    }
   }
   let history: TimelineSwitch[] | undefined;
   if (!inRecovery && target.node.role === "data" && timeline !== undefined && timeline > 1) {

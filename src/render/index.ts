@@ -18,6 +18,7 @@ export * from "./fortios";
 export * from "./installer";
 export * from "./pgtune";
 export * from "./prometheus";
+export * from "./replay-timeline";
 export * from "./slot-cap";
 export * from "./escape";
 export * from "./standalone-db";

@@ -191,7 +191,11 @@ beforeAll(async () => {
   pg1 = await cluster.addPrimary("pg-1", 1, addr[0]!);
   pg2 = await cluster.addStandby("pg-2", 2, addr[1]!, pg1);
   pg3 = await cluster.addStandby("pg-3", 3, addr[2]!, pg1);
-  pgw = await cluster.addWitness("pgw-1", 4, addr[3]!, pg1);
+  // The witness's own repmgrd follows a new primary once it has given up on the old one
+  // (reconnect_attempts × reconnect_interval, 60 s by default): on a loaded machine that came
+  // before status looked, and the stale witness this file repairs was gone (a CI run of b65a333).
+  // Here it keeps retrying pg-1 for hours, so the witness stays stale until the loop repairs it.
+  pgw = await cluster.addWitness("pgw-1", 4, addr[3]!, pg1, ["reconnect_attempts=1000", "reconnect_interval=10"]);
   for (const n of cluster.nodes) cluster.startRepmgrd(n);
   sshd = await startSshd(join(tmp, "ssh"), addr, plan.sshPort);
   const fixture = writeOpsFixture({ tmp, name: "heal-test", pgPort: plan.pgPort, sshPort: plan.sshPort, addresses: addr, privateKeyPath: sshd.clientKey });

@@ -116,6 +116,8 @@ export class LoopbackCluster {
   extraRepmgrConf: string[] = [];
   /** Restart a repmgrd that exits (as systemd does natively). */
   superviseRepmgrd = false;
+  /** Lines appended to one node's repmgr.conf only, by node name. */
+  private readonly nodeRepmgrConf = new Map<string, string[]>();
   private readonly repmgrds = new Map<string, ChildProcess>();
 
   constructor(
@@ -182,6 +184,7 @@ export class LoopbackCluster {
       "monitor_interval_secs=2",
       `log_file='${n.socketDir}/repmgrd.log'`,
       ...this.extraRepmgrConf,
+      ...(this.nodeRepmgrConf.get(n.name) ?? []),
       "",
     ].join("\n");
     writeFileSync(n.repmgrConf, conf);
@@ -272,7 +275,9 @@ export class LoopbackCluster {
     return n;
   }
 
-  async addWitness(name: string, nodeId: number, address: string, primary: PgNode): Promise<PgNode> {
+  /** @param extraRepmgrConf lines appended to this witness's repmgr.conf only */
+  async addWitness(name: string, nodeId: number, address: string, primary: PgNode, extraRepmgrConf: string[] = []): Promise<PgNode> {
+    this.nodeRepmgrConf.set(name, extraRepmgrConf);
     const n = this.defineNode(name, nodeId, address);
     await this.initdb(n);
     await this.repmgr(n, ["witness", "register", "-h", primary.address, "-p", String(this.port)]);
