@@ -284,7 +284,7 @@ fenced_rejoin() {
   local n
   [ "$EXEC_IN" = "$PROBE" ] || { rejoin "$@"; return $?; }
   n=$(attempts)
-  echo $((n + 1)) >"$ATTEMPTS_FILE"
+  note_attempt $((n + 1))
   probe_down
   log "starting the container $CONTAINER (attempt $((n + 1)) of $MAX_ATTEMPTS): the image's start logic joins it to $1"
   svc_start || return 1

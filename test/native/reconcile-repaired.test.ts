@@ -16,8 +16,8 @@ import { reconcileStateOverrides } from "../helpers/reconcile";
 
 const d = parseDeployment(labDeployment("10.235.38"));
 
-/** One run of dbnode-1's script whose iteration is `body` (bash), after `attempts` failed rejoins. */
-function runOnce(body: string, attempts: number, stubs: string[] = []): string {
+/** One run of dbnode-1's script whose iteration is `body` (bash), after `attempts` failed rejoins (the file's text). */
+function runOnce(body: string, attempts: number | string, stubs: string[] = []): string {
   const dir = mkdtempSync(join(tmpdir(), "ems-ha-reconcile-repaired-"));
   const script = join(dir, "ems-ha-reconcile");
   const text = renderReconcileScript(d, memberByName(d, "dbnode-1"));
@@ -123,6 +123,37 @@ describe("a repair with repmgrd held", () => {
     expect(steps(rounds)).toEqual(["step: exit 1", "step: exit 1", "step: exit 1"]);
     expect(rounds.match(/REPAIR: this standby has forked/g)).toHaveLength(1);
     expect(rounds.match(/3 rejoin attempts failed: not trying again/g)).toHaveLength(1);
+  });
+
+  it("forgets the attempts counted for another cluster (this node's data built anew): the new cluster's forked standby is repaired", () => {
+    const THIS = "7000000000000000002";
+    const thisCluster = [
+      ...forkedStandby,
+      'peer_counts() { echo "2 2"; }',
+      `q_local() { case "$1" in *min_recovery_end_timeline*) echo 2 ;; "select pg_last_wal_replay_lsn()") echo 0/5000000 ;; "select system_identifier from pg_control_system()") echo ${THIS} ;; *) echo ;; esac; }`,
+    ];
+    const body = 'reconcile_standby; echo "step: exit $?"';
+    // used up for this cluster: refused, as before
+    const same = runOnce(body, `3 ${THIS}`, thisCluster);
+    expect(steps(same)).toEqual(["step: exit 1"]);
+    expect(same).toMatch(/3 rejoin attempts failed: not trying again/);
+    // used up for the cluster this host held before: forgotten, said, and the repair runs
+    const other = runOnce(`${body}; echo "step: file $(cat "$ATTEMPTS_FILE" 2>/dev/null || echo none)"`, "3 7000000000000000001", thisCluster);
+    expect(steps(other)).toEqual([
+      "step: recorded dbnode-2 3 0/4000000 2 0/5000000",
+      "step: repmgrd stopped",
+      "step: rejoin dbnode-2",
+      "step: repmgrd started",
+      "step: exit 0",
+      "step: file none",
+    ]);
+    expect(other).toMatch(
+      /3 failed rejoin attempts were counted for another cluster \(system identifier 7000000000000000001; this node's data is 7000000000000000002\): forgotten/,
+    );
+    expect(other).not.toMatch(/rejoin attempts failed: not trying again/);
+    // an attempt is noted with this node's cluster; a count from an earlier version (no identifier) is kept
+    expect(steps(runOnce('note_attempt 2; echo "step: file $(cat "$ATTEMPTS_FILE")"', 0, thisCluster))).toEqual([`step: file 2 ${THIS}`]);
+    expect(steps(runOnce(body, 3, thisCluster))).toEqual(["step: exit 1"]);
   });
 
   it("does not rewind a forked standby while the primary sees a majority only with it (the rewind would fence the primary); says so once, and rewinds once another node answers", () => {

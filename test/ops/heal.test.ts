@@ -232,7 +232,13 @@ describe("status tells the truth", () => {
     ]);
     expect(s.dbNodes.find((n) => n.name === "pg-1")!.timeline).toBe(1);
     expect(s.nextFailover).toMatchObject({ primary: "pg-1", newPrimary: "pg-2", unfit: [] });
-    const table = await cli(["status", "--config", configPath, "--ssh-timeout", "60"]);
+    // the table is another status run: the same wait for equal positions (bounded)
+    let table = await cli(["status", "--config", configPath, "--ssh-timeout", "60"]);
+    for (let i = 0; i < 20 && !/If the primary pg-1 fails now: pg-2 is promoted/.test(table.out); i++) {
+      expect(table.out).toMatch(/If the primary pg-1 fails now: pg-3 is promoted/);
+      await sleep(500);
+      table = await cli(["status", "--config", configPath, "--ssh-timeout", "60"]);
+    }
     expect(table.out).toMatch(/If the primary pg-1 fails now: pg-2 is promoted/);
     expect(table.out).toMatch(/pg-1\s.*primary.*\s1\s+running/);
   });

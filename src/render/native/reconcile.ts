@@ -178,7 +178,26 @@ node_settled() { return 0; }
 # this node's PostgreSQL, looked at once a round (reconcile_once), into NODE_STATE: 0 stopped, 1
 # running, 2 running and settled (a variable, not output: a flavour may note more in the same look)
 node_state() { NODE_STATE=0; if svc_active; then if node_settled; then NODE_STATE=2; else NODE_STATE=1; fi; fi; }
-attempts() { cat "$ATTEMPTS_FILE" 2>/dev/null || echo 0; }
+# The failed rejoins counted for this node's cluster (ATTEMPTS_FILE: "COUNT SYSTEM_IDENTIFIER").
+# A count noted for another cluster (this node's data was built anew, docs/operations.md) is
+# forgotten, with the refusal said for it: the new cluster starts with its own attempts. A count
+# without an identifier (an earlier version) or a node whose identifier cannot be read keeps it.
+attempts() {
+  local n=0 id="" now
+  [ -f "$ATTEMPTS_FILE" ] || { echo 0; return 0; }
+  read -r n id <"$ATTEMPTS_FILE" || true
+  if [ -n "$id" ]; then
+    now=$(cluster_id) || now=""
+    if [ -n "$now" ] && [ "$now" != "$id" ]; then
+      rm -f "$ATTEMPTS_FILE" "$GAVE_UP_MARKER"
+      log "$n failed rejoin attempts were counted for another cluster (system identifier $id; this node's data is $now): forgotten" >&2
+      n=0
+    fi
+  fi
+  echo "\${n:-0}"
+}
+# note_attempt N: N rejoin attempts, for this node's cluster
+note_attempt() { printf '%s %s\n' "$1" "$(cluster_id)" >"$ATTEMPTS_FILE"; }
 svc_active() { systemctl is-active --quiet "$SERVICE"; }
 svc_stop() { timeout 120 systemctl stop "$SERVICE"; }
 svc_start() { timeout 120 systemctl start "$SERVICE"; }
@@ -557,7 +576,7 @@ rewind_onto() {
 rejoin_held() {
   local name=$1 host=$2 port=$3 n
   n=$(attempts)
-  echo $((n + 1)) >"$ATTEMPTS_FILE"
+  note_attempt $((n + 1))
   log "rejoining as a standby of $name ($host) with node rejoin --force-rewind (attempt $((n + 1)) of $MAX_ATTEMPTS)"
   if svc_active && ! svc_stop; then
     log "could not stop $SERVICE: not rejoining"
