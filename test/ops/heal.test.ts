@@ -513,6 +513,11 @@ describe("an election repmgrd did not hold (the reconciliation service on the st
       (s) => streamsFrom(s, "pg-2", "pg-1") && streamsFrom(s, "pg-3", "pg-1") && !s.reasons.some((r) => r.startsWith("witness pgw-1")),
       120_000,
     );
+    // and their repairs are over: status sees a standby streaming as soon as repmgr standby follow
+    // has restarted it, but the follow then waits for its upstream to list it (up to 30 s when that
+    // upstream goes away now, as pg-1 does below), holding the loop (a .ci/run of 5e65e6e)
+    const repairOver = (n: PgNode) => loopLog(n).lastIndexOf("(test) repmgrd stopped") <= loopLog(n).lastIndexOf("(test) repmgrd started");
+    await waitFor("the standbys' repairs over", () => repairOver(pg2) && repairOver(pg3), 120_000);
     // repmgrd runs on both standbys (the fencing tests stopped pg-2's): the service acts only where
     // repmgrd runs unpaused, waiting for a primary.
     for (const n of [pg2, pg3]) cluster.startRepmgrd(n);
