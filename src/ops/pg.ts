@@ -14,7 +14,7 @@ import { BITNAMI_REPMGR_CONF } from "../render/bitnami";
 import { sqlLiteral } from "../render/escape";
 import { PROMOTION_CLAIM_TABLE } from "../render/failover-validation";
 import { nativeLayout } from "../render/native/layout";
-import { REPLAY_TIMELINE_SQL } from "../render/replay-timeline";
+import { CONTROL_FILE_TIMELINE_SQL, REPLAY_TIMELINE_SQL } from "../render/replay-timeline";
 import { SLOTS_SQL, type SlotRow } from "./slots";
 
 export const DB_PASSWORD_ENVS = ["EMS_HA_DB_PASSWORD", "TF_VAR_db_password"] as const;
@@ -227,9 +227,7 @@ export function parseTimelineHistory(text: string): TimelineSwitch[] {
 
 const POSITION_SQL = `
 select case when pg_is_in_recovery()
-    then greatest((select timeline_id from pg_control_checkpoint()),
-                  (select min_recovery_end_timeline from pg_control_recovery()),
-                  coalesce((select received_tli from pg_stat_wal_receiver limit 1), 0))
+    then greatest(${CONTROL_FILE_TIMELINE_SQL}, coalesce((select received_tli from pg_stat_wal_receiver limit 1), 0))
     else ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int end as timeline,
   case when pg_is_in_recovery() then pg_last_wal_replay_lsn() else pg_current_wal_lsn() end::text as lsn,
   case when pg_is_in_recovery() then pg_last_wal_receive_lsn() end::text as receive_lsn`;

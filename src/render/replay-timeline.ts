@@ -19,9 +19,14 @@
  * backslash, so it can stand inside a double-quoted shell word as it is (the reconciliation script
  * does that; a test checks it).
  */
+/** The control file's answer alone (lagging, but any user may ask): the restartpoint's and the minimum recovery point's timelines. */
+export const CONTROL_FILE_TIMELINE_SQL =
+  "greatest((select timeline_id from pg_control_checkpoint()), (select min_recovery_end_timeline from pg_control_recovery()))";
+
 export const REPLAY_TIMELINE_SQL =
-  "greatest((select timeline_id from pg_control_checkpoint()), (select min_recovery_end_timeline from pg_control_recovery()), " +
-  "coalesce((select max(('x' || substr(w.name, 1, 8))::bit(32)::int) from pg_ls_waldir() w, " +
+  "greatest(" +
+  CONTROL_FILE_TIMELINE_SQL +
+  ", coalesce((select max(('x' || substr(w.name, 1, 8))::bit(32)::int) from pg_ls_waldir() w, " +
   "(select floor((pg_last_wal_replay_lsn() - '0/0'::pg_lsn - 1) / s.size) as segno, floor(4294967296 / s.size) as per_id " +
   "from (select setting::numeric as size from pg_settings where name = 'wal_segment_size') s) p " +
   "where length(w.name) = 24 and w.name !~ '[^0-9A-F]' " +

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { probeDbNode } from "../../src/ops/pg";
-import { REPLAY_TIMELINE_SQL } from "../../src/render/replay-timeline";
+import { CONTROL_FILE_TIMELINE_SQL, REPLAY_TIMELINE_SQL } from "../../src/render/replay-timeline";
 import { LoopbackCluster, loopbackPlan, requireTools, type PgNode } from "./lib/loopback-cluster";
 
 const PASSWORD = `Rt!Test-${randomBytes(6).toString("hex")}`;
@@ -138,6 +138,6 @@ describe("the timeline a standby replays on", () => {
   });
 
   it("fits in a double-quoted shell word as it is (the reconciliation script puts it there)", () => {
-    expect(REPLAY_TIMELINE_SQL).not.toMatch(/["$`\\\n]/);
+    for (const sql of [REPLAY_TIMELINE_SQL, CONTROL_FILE_TIMELINE_SQL]) expect(sql).not.toMatch(/["$`\\\n]/);
   });
 });

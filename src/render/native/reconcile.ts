@@ -40,7 +40,7 @@ import { failoverWindowSeconds, oneLocation } from "../../config/derive";
 import { connectTimeout, nativeLayout, nativeMembers, nativeSettings, type NativeMember } from "./layout";
 import { sh, UnsafeValueError } from "../escape";
 import { CANDIDATE_RANK_INCLUDE } from "../candidate-rank";
-import { REPLAY_TIMELINE_SQL } from "../replay-timeline";
+import { CONTROL_FILE_TIMELINE_SQL, REPLAY_TIMELINE_SQL } from "../replay-timeline";
 import { failoverValidationBoundSeconds } from "../failover-validation";
 import { ENSURE_DATADIR_INCLUDE, shellArray, shellVars, unescapeBash } from "./shell";
 
@@ -759,7 +759,7 @@ reconcile_standby() {
   # the timeline it replays on: the control file lags behind a timeline switch (src/render/replay-timeline.ts);
   # a user who may not list the WAL files has the control file's answer
   mine=$(q_local "select ${REPLAY_TIMELINE_SQL}") ||
-    mine=$(q_local "select greatest((select timeline_id from pg_control_checkpoint()), (select min_recovery_end_timeline from pg_control_recovery()))") || return 0
+    mine=$(q_local "select ${CONTROL_FILE_TIMELINE_SQL}") || return 0
   lsn=$(q_local "select pg_last_wal_replay_lsn()") || return 0
   [ -n "$theirs" ] && [ -n "$mine" ] && [ -n "$lsn" ] || return 0
   if [ "$theirs" -gt "$mine" ]; then
