@@ -225,12 +225,17 @@ export function parseTimelineHistory(text: string): TimelineSwitch[] {
   return out;
 }
 
-const POSITION_SQL = `
+/** A node's timeline and position; a standby's timeline as `standbyTimeline` gives it, or the WAL receiver's. */
+const positionSql = (standbyTimeline: string) => `
 select case when pg_is_in_recovery()
-    then greatest(${CONTROL_FILE_TIMELINE_SQL}, coalesce((select received_tli from pg_stat_wal_receiver limit 1), 0))
+    then greatest(${standbyTimeline}, coalesce((select received_tli from pg_stat_wal_receiver limit 1), 0))
     else ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int end as timeline,
   case when pg_is_in_recovery() then pg_last_wal_replay_lsn() else pg_current_wal_lsn() end::text as lsn,
   case when pg_is_in_recovery() then pg_last_wal_receive_lsn() end::text as receive_lsn`;
+/** The control file's timeline: a primary's question, and a standby's for a login that may not list the WAL files. */
+const POSITION_SQL = positionSql(CONTROL_FILE_TIMELINE_SQL);
+/** A standby's: the control file lags behind a timeline switch, its WAL files do not (src/render/replay-timeline.ts). */
+const STANDBY_POSITION_SQL = positionSql(REPLAY_TIMELINE_SQL);
 
 const HISTORY_SQL = (tli: number) => `select pg_read_file('pg_wal/${tli.toString(16).toUpperCase().padStart(8, "0")}.history') as history`;
 
@@ -368,31 +373,22 @@ async function positionOf(
   let timeline: number | undefined;
   let lsn: string | undefined;
   let receiveLsn: string | null | undefined;
+  type PositionRow = { timeline: number | null; lsn: string | null; receive_lsn: string | null };
+  const ask = (sql: string) => queryFirst<PositionRow>(address, target.port, roleLogins, opts, sql);
   try {
-    const rows = await queryFirst<{ timeline: number | null; lsn: string | null; receive_lsn: string | null }>(
-      address,
-      target.port,
-      roleLogins,
-      opts,
-      POSITION_SQL,
-    );
+    const rows = await (inRecovery
+      ? ask(STANDBY_POSITION_SQL).catch((e: unknown) => {
+          // 42501 insufficient_privilege: a login that may not list the WAL files gets the control file's answer
+          if ((e as { code?: string }).code === "42501") return ask(POSITION_SQL);
+          throw e;
+        })
+      : ask(POSITION_SQL));
     const r = rows[0];
     timeline = r?.timeline ? Number(r.timeline) : undefined;
     lsn = r?.lsn ?? undefined;
     receiveLsn = inRecovery ? (r?.receive_lsn ?? null) : undefined;
   } catch {
     return {};
-  }
-  if (inRecovery && timeline !== undefined) {
-    // the control file lags behind a timeline switch; the WAL files do not (a user who may not
-    // list them keeps the answer above)
-    try {
-      const rows = await queryFirst<{ timeline: number | null }>(address, target.port, roleLogins, opts, `select ${REPLAY_TIMELINE_SQL} as timeline`);
-      const t = Number(rows[0]?.timeline ?? 0);
-      if (t > timeline) timeline = t;
-    } catch {
-      // keep the control file's answer
-    }
   }
   let history: TimelineSwitch[] | undefined;
   if (!inRecovery && target.node.role === "data" && timeline !== undefined && timeline > 1) {

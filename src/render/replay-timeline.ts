@@ -1,3 +1,7 @@
+/** The control file's answer alone (lagging, but any user may ask): the restartpoint's and the minimum recovery point's timelines. */
+export const CONTROL_FILE_TIMELINE_SQL =
+  "greatest((select timeline_id from pg_control_checkpoint()), (select min_recovery_end_timeline from pg_control_recovery()))";
+
 /**
  * The timeline a standby replays on, as one SQL expression (PostgreSQL 15 has no function for it).
  *
@@ -12,17 +16,14 @@
  * segment of a newer timeline at that position (the primary refuses to stream a timeline from a
  * point past where it left it), even when it fetched the newer timeline's history file.
  *
- * The expression takes the newest of the three. It is meant for a server in recovery, and for a user
- * allowed to run `pg_ls_waldir()` (a superuser, or a member of pg_monitor): for another user the
- * whole statement fails (PostgreSQL checks the permission before it runs any part), so a caller
- * that may lack it asks in a statement of its own. It holds no double quote, `$`, backquote or
- * backslash, so it can stand inside a double-quoted shell word as it is (the reconciliation script
- * does that; a test checks it).
+ * The expression takes the newest of the three (`CONTROL_FILE_TIMELINE_SQL`'s two and the WAL
+ * file's). It is meant for a server in recovery, and for a user allowed to run `pg_ls_waldir()` (a
+ * superuser, or a member of pg_monitor): for another user the whole statement fails with SQLSTATE
+ * 42501 (PostgreSQL checks the permission before it runs any part), and a caller that may lack it
+ * asks again with `CONTROL_FILE_TIMELINE_SQL`. Neither holds a double quote, `$`, backquote or
+ * backslash, so both can stand inside a double-quoted shell word as they are (the reconciliation
+ * script does that; a test checks it).
  */
-/** The control file's answer alone (lagging, but any user may ask): the restartpoint's and the minimum recovery point's timelines. */
-export const CONTROL_FILE_TIMELINE_SQL =
-  "greatest((select timeline_id from pg_control_checkpoint()), (select min_recovery_end_timeline from pg_control_recovery()))";
-
 export const REPLAY_TIMELINE_SQL =
   "greatest(" +
   CONTROL_FILE_TIMELINE_SQL +

@@ -35,15 +35,16 @@ export const checkBackupsCommand = defineCommand({
   async run({ flags }, io) {
     if (flags.json && flags.prometheus) throw usageError("--prometheus", true, "cannot be combined with --json", "choose one of --json and --prometheus");
     const { deployment: d } = readDeployment(flags.config, io);
+    const dir = resolve(io.cwd, flags.dir);
     const r = await checkBackups(d.name, {
-      dir: resolve(io.cwd, flags.dir),
+      dir,
       maxAgeHours: flags["max-age"],
       verify: flags.verify as VerifyChoice,
       onProgress: (l) => io.err(l),
     });
     for (const p of r.ignored) io.err(p);
     if (flags.prometheus) {
-      io.out(renderPrometheus(backupMetrics(d.name, resolve(io.cwd, flags.dir), r, new Date())).trimEnd());
+      io.out(renderPrometheus(backupMetrics(d.name, dir, r, new Date())).trimEnd());
       if (!r.ok) io.err(r.message);
       return r.ok ? 0 : 1;
     }
