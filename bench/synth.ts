@@ -58,8 +58,41 @@ export function writeDeploymentsDir(dir: string, n: number, stateDir: string): v
     d.state = { kind: "local", dir: stateDir };
     d.emsNodes = d.emsNodes.map((e) => ({ ...e, address: octet(e.address) }));
     d.database.nodes = d.database.nodes.map((x) => ({ ...x, address: octet(x.address) }));
-    writeFileSync(join(dir, `${d.name}.json`), JSON.stringify(d));
+    writeFileSync(join(dir, `${d.name}.json`), JSON.stringify(withStandInFiles(d, dir)));
   }
+}
+
+/**
+ * The deployment with every local file it names (installer, extensions, private keys, CA bundle,
+ * known_hosts) pointed at a stand-in file in `dir/files/`, each sha256 matching: synth checks
+ * that they exist (src/config/local-files.ts), as it would for a user's deployment. The examples
+ * name files next to themselves and the user's own key, which a bench machine need not have.
+ */
+function withStandInFiles<T>(deployment: T, dir: string): T {
+  const files = join(dir, "files");
+  mkdirSync(files, { recursive: true });
+  const standIn = (name: string): { path: string; sha256: string } => {
+    const text = `bench: a stand-in for ${name}, not the real file\n`;
+    writeFileSync(join(files, name), text);
+    return { path: `files/${name}`, sha256: createHash("sha256").update(text).digest("hex") };
+  };
+  // files on this machine named by these keys anywhere (the defaults and each node's ssh settings)
+  const fileKeys = new Set(["privateKeyPath", "caBundleFile", "knownHostsFile"]);
+  const walk = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(walk);
+    if (v === null || typeof v !== "object") return v;
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, typeof x === "string" && fileKeys.has(k) ? standIn(k).path : walk(x)]));
+  };
+  const d = walk(deployment) as {
+    installer?: { source?: { kind?: string } };
+    native?: { extensions?: object };
+    standalone?: { extensions?: object };
+  };
+  // a file with its checksum (not database.image.source, a path on the hosts)
+  if (d.installer?.source?.kind === "file") d.installer.source = { ...d.installer.source, ...standIn("installer.bin") };
+  if (d.native?.extensions) d.native.extensions = { ...d.native.extensions, ...standIn("native-extensions.tar.gz") };
+  if (d.standalone?.extensions) d.standalone.extensions = { ...d.standalone.extensions, ...standIn("standalone-extensions.tar.gz") };
+  return d as T;
 }
 
 const MINIMAL_APP = `
