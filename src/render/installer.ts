@@ -1,7 +1,7 @@
 /** The EMS installer: file name, command line and the install script run over SSH. */
 import type { Deployment, EmsNodeConfig } from "../config/schema";
 import { renderServiceCheck } from "./ems-services";
-import { raw, sh, shellQuote } from "./escape";
+import { raw, sh, shellQuote, words } from "./escape";
 
 /** Where the toolkit keeps its state on an EMS host. */
 export const EMS_STATE_DIR = "/var/lib/ems-ha";
@@ -9,6 +9,12 @@ export const SECRET_DIR = `${EMS_STATE_DIR}/secrets` as const;
 export const DB_PASSWORD_FILE = `${SECRET_DIR}/db_password` as const;
 export const INSTALLED_VERSION_FILE = `${EMS_STATE_DIR}/ems-installed-version` as const;
 export const INSTALL_SCRIPT_PATH = `${EMS_STATE_DIR}/install-ems.sh` as const;
+/** What the last finished install was given, one `key=value` a line (no secret in it). */
+export const INSTALL_SETTINGS_FILE = `${EMS_STATE_DIR}/ems-install-settings` as const;
+/** sha256 of a per-host salt and the DB password the last finished install was given (root only). */
+export const INSTALL_PASSWORD_DIGEST_FILE = `${EMS_STATE_DIR}/ems-install-password.sha256` as const;
+/** The per-host random salt of that digest (root only). */
+export const INSTALL_SALT_FILE = `${EMS_STATE_DIR}/ems-install-salt` as const;
 
 export function installerFileName(version: string): string {
   return `forticlientems_${version}.F.bin`;
@@ -78,9 +84,30 @@ export interface EmsInstallScriptOptions {
 }
 
 /**
+ * The `key=value` lines that say what an install of this node is given, but the password: the
+ * version and installer checksum, the role, and the DB hosts, port and user of its command line.
+ */
+export function emsInstallSettings(d: Deployment, o: EmsInstallScriptOptions): string[] {
+  return [
+    `version=${d.installer.version}`,
+    `installer_sha256=${d.installer.source.sha256}`,
+    `role=${o.primary ? "primary" : "secondary"}`,
+    `db_hosts=${o.dbHosts.join(",")}`,
+    `db_port=${d.database.port}`,
+    `db_user=${d.database.user}`,
+  ];
+}
+
+/**
  * The idempotent install script for one EMS node. It reads the DB password from
  * DB_PASSWORD_FILE (uploaded separately), never prints it, and removes it at exit.
- * Re-running it at the same version skips the installer and only re-checks services.
+ *
+ * It runs the installer unless the last finished install was given the same settings
+ * ({@link emsInstallSettings}) and the same DB password (compared as a salted sha256 kept on the
+ * host, root only); then it only re-checks the services. So a step replaced for a new DB host list
+ * or a rotated password runs the installer with them, and one replaced with nothing changed does
+ * not (docs/operations.md, "Rotating the passwords"). The record is removed before the installer
+ * runs and written when it succeeds: an install that failed runs again.
  */
 export function renderEmsInstallScript(d: Deployment, node: EmsNodeConfig, o: EmsInstallScriptOptions): string {
   const version = d.installer.version;
@@ -114,9 +141,27 @@ export function renderEmsInstallScript(d: Deployment, node: EmsNodeConfig, o: Em
     );
   }
   lines.push(
-    sh`if [ -f ${INSTALLED_VERSION_FILE} ] && [ "$(cat ${INSTALLED_VERSION_FILE})" = "${version}" ]; then`,
-    sh`  log "EMS ${version} already installed: installer not run again"`,
+    sh`[ -s ${DB_PASSWORD_FILE} ] || { echo "ems-ha: the DB password file is missing" >&2; exit 1; }`,
+    "# What this install is given (no secret), and a salted digest of the password: the installer runs",
+    "# again only when one of them differs from the last finished install.",
+    sh`settings=$(printf '%s\\n' ${words(emsInstallSettings(d, o))})`,
+    sh`[ -s ${INSTALL_SALT_FILE} ] || (umask 077 && od -An -N16 -tx1 /dev/urandom | tr -d ' \\n' > ${INSTALL_SALT_FILE})`,
+    sh`digest=$({ cat ${INSTALL_SALT_FILE}; printf '\\n'; cat ${DB_PASSWORD_FILE}; } | sha256sum | cut -d' ' -f1)`,
+    'changed=""',
+    sh`if [ ! -f ${INSTALLED_VERSION_FILE} ] || [ ! -f ${INSTALL_SETTINGS_FILE} ] || [ ! -f ${INSTALL_PASSWORD_DIGEST_FILE} ]; then`,
+    '  changed="no record of a finished install"',
     "else",
+    "  while IFS= read -r line; do",
+    sh`    grep -qxF -- "$line" ${INSTALL_SETTINGS_FILE} || changed="\${changed:+$changed, }\${line%%=*}"`,
+    '  done <<<"$settings"',
+    sh`  [ "$(cat ${INSTALL_PASSWORD_DIGEST_FILE})" = "$digest" ] || changed="\${changed:+$changed, }the DB password"`,
+    '  [ -z "$changed" ] || changed="changed since the last install: $changed"',
+    "fi",
+    'if [ -z "$changed" ]; then',
+    sh`  log "EMS ${version} already installed with these settings and DB password: installer not run again"`,
+    "else",
+    '  log "running the installer ($changed)"',
+    sh`  rm -f ${INSTALL_SETTINGS_FILE} ${INSTALL_PASSWORD_DIGEST_FILE}`,
     "  umask 022",
     "  # The guide: umask 022 in /etc/login.defs if the existing setting is more restrictive.",
     "  if grep -Eq '^UMASK[[:space:]]+0?(077|027|026|007)' /etc/login.defs 2>/dev/null; then",
@@ -142,7 +187,6 @@ export function renderEmsInstallScript(d: Deployment, node: EmsNodeConfig, o: Em
     "    exit 1",
     "  fi",
     sh`  chmod +x ${file}`,
-    sh`  [ -s ${DB_PASSWORD_FILE} ] || { echo "ems-ha: the DB password file is missing" >&2; exit 1; }`,
     "  # The vendor installer takes the password only as --db_pass: its command line is the one place it",
     "  # shows (to local users, in ps, while the installer runs; docs/security.md). Nothing else gets it.",
     sh`  DB_PASS="$(cat ${DB_PASSWORD_FILE})"`,
@@ -151,6 +195,8 @@ export function renderEmsInstallScript(d: Deployment, node: EmsNodeConfig, o: Em
     sh`  ${raw(cmd)}`,
     "  unset DB_PASS",
     sh`  echo "${version}" > ${INSTALLED_VERSION_FILE}`,
+    sh`  printf '%s\\n' "$settings" > ${INSTALL_SETTINGS_FILE}`,
+    sh`  (umask 077 && printf '%s\\n' "$digest" > ${INSTALL_PASSWORD_DIGEST_FILE})`,
     `  log "installer finished"`,
     "fi",
     sh`log "checking the services of an EMS ${role}"`,

@@ -3,7 +3,8 @@
  * image; examples/lab-docker.ts applied with real Terraform), as docs/operations.md ("Rotating the
  * passwords") describes it: `ems-ha pause`, `ems-ha set-passwords`, the new
  * TF_VAR_db_password / TF_VAR_repmgr_password and `terraform apply -replace=` of each container
- * step (the witness, the standby, the primary last), then `ems-ha resume`. Afterwards the cluster is healthy with the new passwords only, a row written on
+ * step (the witness, the standby, the primary last), the EMS installs run again with the new DB
+ * password (the primary EMS first), then `ems-ha resume`. Afterwards the cluster is healthy with the new passwords only, a row written on
  * the primary reaches the standby, and nothing was failed over on the way.
  *
  * The stand-in, like the image it stands for, sets passwords only when it creates a new cluster
@@ -23,7 +24,7 @@ import { waitForWitnessViews } from "../../lab/lib/docker-host";
 import { dbQuery } from "../../lab/lib/db-watch";
 import { sleep } from "../../lab/lib/exec";
 import { startFreshLab } from "../../lab/lib/fresh-lab";
-import { labDown, labExec } from "../../lab/lib/lab";
+import { labDown, labExec, labOk } from "../../lab/lib/lab";
 import { REPO_ROOT } from "../../lab/lib/paths";
 import type { LabState } from "../../lab/lib/state";
 import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
@@ -43,6 +44,13 @@ let stackDirOfStack = "";
 const outputs: string[] = [];
 const figures: string[] = [];
 const log = (m: string): void => console.log(`[docker-rotation] ${m}`);
+
+/** What the installer STAND-IN records of an install (test/standins/forticlientems-installer). */
+interface Installed {
+  readonly installed_at: string;
+  readonly db_primary_seen: string;
+  readonly db_pass: string;
+}
 
 async function cli(argv: string[], env: NodeJS.ProcessEnv): Promise<CliRun> {
   const r = await runCliCaptured(argv, REPO_ROOT, env);
@@ -107,6 +115,26 @@ describe("rotating the passwords of a Docker deployment", () => {
       const r = await labReapply(state!, stackDirOfStack, log, [`-replace=terraform_data.${address[0]}`]);
       figures.push(`${node}'s container replaced with the new passwords: ${((Date.now() - t1) / 1000).toFixed(0)} s`);
       expect([r.added, r.destroyed]).toEqual([1, 1]);
+    }
+    // then the EMS installs (the primary EMS first), which still hold the old DB password: each
+    // replaced install runs the installer with the new one (the installer STAND-IN logs in to the
+    // DB with psql, so an install given the old password fails the apply)
+    const installs = Object.fromEntries(
+      await Promise.all(
+        ["ems-1", "ems-2"].map(async (h) => [h, JSON.parse(await labOk(state!, h, "cat /var/lib/ems-standin/install.json")) as Installed] as const),
+      ),
+    );
+    for (const ems of ["ems-1", "ems-2"]) {
+      const address = steps.filter((a) => a.startsWith(`${ems}_install_`));
+      expect(address, `the install step of ${ems} among ${steps.join(", ")}`).toHaveLength(1);
+      const t1 = Date.now();
+      const r = await labReapply(state!, stackDirOfStack, log, [`-replace=terraform_data.${address[0]}`]);
+      figures.push(`${ems}'s EMS install run again with the new DB password: ${((Date.now() - t1) / 1000).toFixed(0)} s`);
+      expect([r.added, r.destroyed]).toEqual([1, 1]);
+      const now = JSON.parse(await labOk(state!, ems, "cat /var/lib/ems-standin/install.json")) as Installed;
+      expect(now.installed_at > installs[ems]!.installed_at, `${ems} installed at ${installs[ems]!.installed_at}, then at ${now.installed_at}`).toBe(true);
+      expect(now.db_primary_seen).toBe(d.database.nodes.find((n) => n.name === "pg-1")!.address);
+      expect(now.db_pass).toBe("********");
     }
     const resumed = await cli(["resume", "--config", config], newEnv);
     expect(resumed.code, resumed.err).toBe(0);

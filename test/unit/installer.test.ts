@@ -48,7 +48,7 @@ describe("EMS installer command line", () => {
     expect(s).toContain("set -euo pipefail");
     expect(s).toContain("umask 022");
     expect(s).toContain("cd /opt/ems-ha/installer");
-    expect(s).toMatch(/already installed: installer not run again/);
+    expect(s).toMatch(/already installed with these settings and DB password: installer not run again/);
     expect(s).toContain('DB_PASS="$(cat /var/lib/ems-ha/secrets/db_password)"');
     expect(s).toContain("trap 'rm -f /var/lib/ems-ha/secrets/db_password' EXIT");
     expect(s).not.toContain("--skip_db_deploy");
