@@ -23,7 +23,8 @@ export class StandinDatabase {
     readonly host: string,
     readonly port: number,
     readonly user: string,
-    readonly password: string,
+    /** What a redirect's --db_pass must be; a test changes it to rotate the password. */
+    public password: string,
   ) {}
 }
 

@@ -95,6 +95,32 @@ describe("appliance runner", () => {
     expect(a1.received.slice(sent)).toEqual(["ha get nodes"]);
   });
 
+  it("after a DB password rotation: left as it is by a plain run, redirected with the new password when EMS_HA_APPLIANCE_REDIRECT_AGAIN=1", async () => {
+    const db = new StandinDatabase("10.9.0.5", 5432, "postgres", DB_PASS);
+    const a1 = await appliance(db);
+    const kh = knownHosts(a1);
+    await runAppliance(options(a1, kh));
+    const rotated = "Db-Rotated-9c3b11";
+    db.password = rotated;
+    const dir = tempDir("ems-ha-rot-");
+    const argv = (): string[] => {
+      writeFileSync(join(dir, "db"), `${rotated}\n`, { mode: 0o600 });
+      writeFileSync(join(dir, "login"), LOGIN, { mode: 0o600 });
+      const a = ["appliance", "run", "--host", "127.0.0.1", "--port", String(a1.port), "--role", "primary", "--hostname", "EMS-1"];
+      return [...a, "--db-host", "10.9.0.5", "--db-password-file", "db", "--password-file", "login", "--known-hosts", kh, "--redirect-timeout", "5"];
+    };
+    const out: string[] = [];
+    const io = (env: NodeJS.ProcessEnv): CliIo => ({ out: (t) => out.push(t), err: (t) => out.push(t), cwd: dir, env });
+    const sent = a1.received.length;
+    expect(await runCli(argv(), io({}))).toBe(0);
+    expect(out.join("\n")).toContain("already configured, nothing changed");
+    expect(a1.received.slice(sent)).toEqual(["ha get nodes"]);
+    expect(await runCli(argv(), io({ EMS_HA_APPLIANCE_REDIRECT_AGAIN: "1" }))).toBe(0);
+    expect(out.join("\n")).toContain("redirected as primary");
+    expect(a1.received.find((c, i) => i > sent && c.startsWith("redirect "))).toContain(`--db_pass ${rotated} `);
+    expect(out.join("\n")).not.toContain(rotated);
+  });
+
   it("fails when the redirect does not end with Exit Success, with the transcript and the password masked", async () => {
     const db = new StandinDatabase("10.9.0.5", 5432, "postgres", "the-password-the-db-wants");
     const a1 = await appliance(db);

@@ -13,6 +13,11 @@ import { type CliIo, defineCommand } from "../command";
 
 export const DB_PASSWORD_ENV = "EMS_HA_DB_PASSWORD";
 export const APPLIANCE_PASSWORD_ENV = "EMS_HA_APPLIANCE_PASSWORD";
+/**
+ * Set to 1 for `--force` from the environment: how a `terraform apply -replace=` of an appliance's
+ * step redirects it again (a rotated DB password), since the step's command line is fixed at synth.
+ */
+export const REDIRECT_AGAIN_ENV = "EMS_HA_APPLIANCE_REDIRECT_AGAIN";
 
 /** Reads a secret file and deletes it (it was written only for this run). */
 function takeSecretFile(io: CliIo, path: string, flag: string): string {
@@ -58,7 +63,10 @@ const FLAGS = {
     min: 1,
     max: 7200,
   },
-  force: { type: "boolean", description: "redirect even when the appliance already points at the database" },
+  force: {
+    type: "boolean",
+    description: `redirect even when the appliance already points at the database (also ${REDIRECT_AGAIN_ENV}=1)`,
+  },
 } as const;
 
 async function run(flags: FlagValues<typeof FLAGS>, io: CliIo): Promise<number> {
@@ -105,7 +113,7 @@ async function run(flags: FlagValues<typeof FLAGS>, io: CliIo): Promise<number> 
       commandTimeoutMs: flags["command-timeout"] * 1000,
       redirectTimeoutMs: flags["redirect-timeout"] * 1000,
       knownHostsPath: skipHostKey ? undefined : flags["known-hosts"],
-      force: flags.force,
+      force: flags.force || /^(1|true|yes)$/i.test(io.env[REDIRECT_AGAIN_ENV] ?? ""),
       log: (line) => io.out(`[ems-ha appliance] ${line}`),
     });
     io.out(`[ems-ha appliance] ${host}: ${r.outcome === "unchanged" ? "already configured, nothing changed" : `redirected as ${role}`}`);
@@ -125,6 +133,6 @@ export const applianceCommand = defineCommand({
   summary: "Drive an EMS VM appliance's SSH CLI: `appliance run` redirects it to the remote DB",
   positionals: [{ name: "run", description: "redirect the appliance to the remote database", choices: ["run"] }],
   flags: FLAGS,
-  notes: "Secrets come from files (deleted once read) or the environment, never from arguments.",
+  notes: `Secrets come from files (deleted once read) or the environment, never from arguments. ${REDIRECT_AGAIN_ENV}=1 redirects again an appliance that already points at the database (after a DB password rotation).`,
   run: ({ flags }, io) => run(flags, io),
 });
