@@ -142,6 +142,16 @@ async function whyNotRetired(): Promise<string> {
   return mask(`pg-3 was not retired within ${RETIRE_SECONDS} s; repmgr.nodes on pg-2: ${nodes}\n${r.stdout}${r.stderr}`);
 }
 
+/** The `--db_host` list each EMS node's installer was last run with (the installer STAND-IN's record). */
+const emsDbHosts = async (): Promise<Record<string, string[]>> =>
+  Object.fromEntries(
+    await Promise.all(
+      ["ems-1", "ems-2"].map(
+        async (h) => [h, (JSON.parse((await labExec(state!, h, "cat /var/lib/ems-standin/install.json")).stdout) as { db_host: string[] }).db_host] as const,
+      ),
+    ),
+  );
+
 const containerIds = async (hosts: string[]): Promise<Record<string, string>> =>
   Object.fromEntries(await Promise.all(hosts.map(async (h) => [h, (await labExec(state!, h, `docker inspect -f '{{.Id}}' ${h}`)).stdout.trim()] as const)));
 
@@ -188,6 +198,9 @@ describe("membership changes of a running Docker cluster (ssh engine; the primar
         "REPMGR_PARTNER_NODES=pg-1,pg-2,pg-3,pgw-1:5432",
       );
     }
+    // EMS was installed again with the new data node in its --db_host list
+    const three = [`${prefix}.11`, `${prefix}.12`, `${prefix}.14`];
+    expect(await emsDbHosts()).toEqual({ "ems-1": three, "ems-2": three });
     const s = await healthy(120);
     expect(s.reasons).toEqual([]);
     expect(s.writablePrimaries).toEqual(["pg-2"]);
@@ -243,6 +256,9 @@ describe("membership changes of a running Docker cluster (ssh engine; the primar
         "repmgr",
       ),
     ).toBe("1001 pg-1 standby true, 1002 pg-2 primary true, 2001 pgw-1 witness true");
+    // EMS no longer names the lost address: its installer ran again with pg-1's new one
+    const moved = [`${prefix}.15`, `${prefix}.12`];
+    expect(await emsDbHosts()).toEqual({ "ems-1": moved, "ems-2": moved });
     const s = await healthy(120);
     expect(s.reasons).toEqual([]);
     expect(s.writablePrimaries).toEqual(["pg-2"]);
