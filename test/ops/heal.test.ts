@@ -505,7 +505,7 @@ describe("split-brain fencing (the reconciliation service on the primary)", () =
     await cluster.repmgrOn(pg1, ["standby", "promote"]);
     await cluster.start(pgw);
     await cluster.start(pg2);
-    const seconds = await waitFor("pg-3 a standby of pg-1", () => cluster.psqlOrNull(pg3, "select status from pg_stat_wal_receiver") === "streaming", 120_000);
+    const seconds = await waitFor("pg-3 a standby of pg-1", () => cluster.psql(pg3, "select status from pg_stat_wal_receiver") === "streaming", 120_000);
     figures.push(`fenced primary rejoined the promoted standby ${seconds.toFixed(1)} s after the others answered`);
     expect(loopLog(pg3)).toMatch(/REPAIR: fenced since .*; pg-1 became primary \(timeline 3\): rejoining it/);
     expect(cluster.psql(pg3, "select pg_is_in_recovery()")).toBe("t");
@@ -550,7 +550,7 @@ describe("an election repmgrd did not hold (the reconciliation service on the st
     // the witness answers again: a majority (2 of the other 3) for both standbys
     const back = Date.now();
     await cluster.start(pgw);
-    const seconds = await waitFor(`${best.name} promoted`, () => cluster.psqlOrNull(best, "select pg_is_in_recovery()") === "f", 60_000).catch((e: Error) => {
+    const seconds = await waitFor(`${best.name} promoted`, () => cluster.psql(best, "select pg_is_in_recovery()") === "f", 60_000).catch((e: Error) => {
       throw new Error(`${e.message}\n--- ${best.name}'s loop\n${loopLog(best).slice(-4000)}`);
     });
     figures.push(`no primary: ${best.name} promoted itself ${seconds.toFixed(1)} s after a majority answered again (ELECT_AFTER 12 s, loop interval 1 s)`);

@@ -217,19 +217,6 @@ export class LoopbackCluster {
     ).trim();
   }
 
-  /**
-   * One statement, or null when the server does not answer (for polling a node that a repair may
-   * be restarting: `pg_ctl status` says running before the socket exists, and a rejoin stops the
-   * server between its steps).
-   */
-  psqlOrNull(n: PgNode, sql: string, db = "postgres"): string | null {
-    try {
-      return this.psql(n, sql, db);
-    } catch {
-      return null;
-    }
-  }
-
   private async initdb(n: PgNode): Promise<void> {
     const pwfile = join(n.socketDir, "pwfile");
     writeFileSync(pwfile, `${this.password}\n`, { mode: 0o600 });
