@@ -87,7 +87,7 @@ export interface EmsInstallScriptOptions {
  * The `key=value` lines that say what an install of this node is given, but the password: the
  * version and installer checksum, the role, and the DB hosts, port and user of its command line.
  */
-export function emsInstallSettings(d: Deployment, o: EmsInstallScriptOptions): string[] {
+function emsInstallSettings(d: Deployment, o: EmsInstallScriptOptions): string[] {
   return [
     `version=${d.installer.version}`,
     `installer_sha256=${d.installer.source.sha256}`,
@@ -103,8 +103,9 @@ export function emsInstallSettings(d: Deployment, o: EmsInstallScriptOptions): s
  * DB_PASSWORD_FILE (uploaded separately), never prints it, and removes it at exit.
  *
  * It runs the installer unless the last finished install was given the same settings
- * ({@link emsInstallSettings}) and the same DB password (compared as a salted sha256 kept on the
- * host, root only); then it only re-checks the services. So a step replaced for a new DB host list
+ * (`emsInstallSettings`: version, installer checksum, role, DB hosts, port, user) and the same DB
+ * password (compared as a salted sha256 kept on the host, root only); then it only re-checks the
+ * services. So a step replaced for a new DB host list
  * or a rotated password runs the installer with them, and one replaced with nothing changed does
  * not (docs/operations.md, "Rotating the passwords"). The record is removed before the installer
  * runs and written when it succeeds: an install that failed runs again.
