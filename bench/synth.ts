@@ -166,14 +166,10 @@ export function benchSynth(runs = 5): SynthCase[] {
     const minimal = join(dir, "minimal.js");
     writeFileSync(minimal, MINIMAL_APP);
     const big = join(dir, "big.json");
-    // The example names local files relative to the deployment file: offline synth would skip their
-    // check, so stand-in files sit next to big.json and the measured synth checks them as a user's would.
-    const installer = "bench: not an installer\n";
-    writeFileSync(join(dir, "forticlientems_7.4.4.2034.F.bin"), installer);
+    // Offline synth would skip the local files' check: stand-in files beside big.json, so the
+    // measured synth checks them as a user's would.
     const deployment = scaledDeployment(10);
-    const sha256 = createHash("sha256").update(installer).digest("hex");
-    writeFileSync(big, JSON.stringify({ ...deployment, installer: { ...deployment.installer, source: { ...deployment.installer?.source, sha256 } } }));
-    writeFileSync(join(dir, "fortigate-ca.pem"), "bench: not a certificate\n");
+    writeFileSync(big, JSON.stringify(withStandInFiles(deployment, dir)));
     const env = { CHECKPOINT_DISABLE: "1", EMS_HA_CONFIG: "" };
     return [
       measure("minimal cdktf app (1 terraform_data)", [minimal], { ...env, CDKTF_OUTDIR: join(dir, "o1"), NODE_PATH: join(ROOT, "node_modules") }, runs),
