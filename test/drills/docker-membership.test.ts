@@ -33,6 +33,7 @@ import { labDown, labExec } from "../../lab/lib/lab";
 import { REPO_ROOT } from "../../lab/lib/paths";
 import type { LabState } from "../../lab/lib/state";
 import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
+import { standinInstall } from "../standins/installer-record";
 import { runCliCaptured, type CliRun } from "../helpers/cli";
 
 // This file's own subnets: 10.235.60-69.
@@ -144,13 +145,7 @@ async function whyNotRetired(): Promise<string> {
 
 /** The `--db_host` list each EMS node's installer was last run with (the installer STAND-IN's record). */
 const emsDbHosts = async (): Promise<Record<string, string[]>> =>
-  Object.fromEntries(
-    await Promise.all(
-      ["ems-1", "ems-2"].map(
-        async (h) => [h, (JSON.parse((await labExec(state!, h, "cat /var/lib/ems-standin/install.json")).stdout) as { db_host: string[] }).db_host] as const,
-      ),
-    ),
-  );
+  Object.fromEntries(await Promise.all(["ems-1", "ems-2"].map(async (h) => [h, (await standinInstall(state!, h)).db_host] as const)));
 
 const containerIds = async (hosts: string[]): Promise<Record<string, string>> =>
   Object.fromEntries(await Promise.all(hosts.map(async (h) => [h, (await labExec(state!, h, `docker inspect -f '{{.Id}}' ${h}`)).stdout.trim()] as const)));

@@ -24,10 +24,11 @@ import { waitForWitnessViews } from "../../lab/lib/docker-host";
 import { dbQuery } from "../../lab/lib/db-watch";
 import { sleep } from "../../lab/lib/exec";
 import { startFreshLab } from "../../lab/lib/fresh-lab";
-import { labDown, labExec, labOk } from "../../lab/lib/lab";
+import { labDown, labExec } from "../../lab/lib/lab";
 import { REPO_ROOT } from "../../lab/lib/paths";
 import type { LabState } from "../../lab/lib/state";
 import { ensureStandinImages } from "../standins/ems-postgres-ha/build";
+import { standinInstall } from "../standins/installer-record";
 import { runCliCaptured, type CliRun } from "../helpers/cli";
 import { statusUntilHealthy, type StatusReading } from "../helpers/status-poll";
 
@@ -44,13 +45,6 @@ let stackDirOfStack = "";
 const outputs: string[] = [];
 const figures: string[] = [];
 const log = (m: string): void => console.log(`[docker-rotation] ${m}`);
-
-/** What the installer STAND-IN records of an install (test/standins/forticlientems-installer). */
-interface Installed {
-  readonly installed_at: string;
-  readonly db_primary_seen: string;
-  readonly db_pass: string;
-}
 
 async function cli(argv: string[], env: NodeJS.ProcessEnv): Promise<CliRun> {
   const r = await runCliCaptured(argv, REPO_ROOT, env);
@@ -119,11 +113,7 @@ describe("rotating the passwords of a Docker deployment", () => {
     // then the EMS installs (the primary EMS first), which still hold the old DB password: each
     // replaced install runs the installer with the new one (the installer STAND-IN logs in to the
     // DB with psql, so an install given the old password fails the apply)
-    const installs = Object.fromEntries(
-      await Promise.all(
-        ["ems-1", "ems-2"].map(async (h) => [h, JSON.parse(await labOk(state!, h, "cat /var/lib/ems-standin/install.json")) as Installed] as const),
-      ),
-    );
+    const installs = Object.fromEntries(await Promise.all(["ems-1", "ems-2"].map(async (h) => [h, await standinInstall(state!, h)] as const)));
     for (const ems of ["ems-1", "ems-2"]) {
       const address = steps.filter((a) => a.startsWith(`${ems}_install_`));
       expect(address, `the install step of ${ems} among ${steps.join(", ")}`).toHaveLength(1);
@@ -131,7 +121,7 @@ describe("rotating the passwords of a Docker deployment", () => {
       const r = await labReapply(state!, stackDirOfStack, log, [`-replace=terraform_data.${address[0]}`]);
       figures.push(`${ems}'s EMS install run again with the new DB password: ${((Date.now() - t1) / 1000).toFixed(0)} s`);
       expect([r.added, r.destroyed]).toEqual([1, 1]);
-      const now = JSON.parse(await labOk(state!, ems, "cat /var/lib/ems-standin/install.json")) as Installed;
+      const now = await standinInstall(state!, ems);
       expect(now.installed_at > installs[ems]!.installed_at, `${ems} installed at ${installs[ems]!.installed_at}, then at ${now.installed_at}`).toBe(true);
       expect(now.db_primary_seen).toBe(d.database.nodes.find((n) => n.name === "pg-1")!.address);
       expect(now.db_pass).toBe("********");
